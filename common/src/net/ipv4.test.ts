@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { formatCidr, formatIpv4, parseCidr, parseIpv4, subBlock, subBlockCount } from "./ipv4.ts";
+
+describe("ipv4", () => {
+  test("parses and formats round-trip for every address", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (n) => {
+        expect(parseIpv4(formatIpv4(n))).toBe(n);
+      }),
+    );
+  });
+
+  test("rejects what is not a dotted quad", () => {
+    for (const bad of [
+      "",
+      "1.2.3",
+      "1.2.3.4.5",
+      "256.0.0.1",
+      "01.2.3.4",
+      "1.2.3.-4",
+      " 1.2.3.4",
+      "a.b.c.d",
+    ]) {
+      expect(parseIpv4(bad)).toBeNull();
+    }
+  });
+
+  test("CIDR needs zero host bits and a prefix 0..32", () => {
+    expect(parseCidr("100.64.0.0/10")).toEqual({
+      base: parseIpv4("100.64.0.0") as number,
+      prefix: 10,
+    });
+    expect(parseCidr("100.64.0.1/10")).toBeNull();
+    expect(parseCidr("100.64.0.0/33")).toBeNull();
+    expect(parseCidr("100.64.0.0")).toBeNull();
+    expect(parseCidr("100.64.0.0/10/1")).toBeNull();
+  });
+
+  test("sub-blocks tile the pool exactly", () => {
+    const pool = parseCidr("100.64.0.0/10");
+    if (!pool) throw new Error("pool");
+    expect(subBlockCount(pool, 24)).toBe(16384);
+    expect(formatCidr(subBlock(pool, 24, 0) as never)).toBe("100.64.0.0/24");
+    expect(formatCidr(subBlock(pool, 24, 16383) as never)).toBe("100.127.255.0/24");
+    expect(subBlock(pool, 24, 16384)).toBeNull();
+    expect(subBlock(pool, 8, 0)).toBeNull();
+  });
+});

@@ -1,0 +1,15 @@
+// The audit log: append-only, hash-chained, written in the transaction of the change it records.
+export { canonicalJson, entryHash, GENESIS_HASH } from "./chain.ts";
+export { type ExportFormat, exportAudit } from "./export.ts";
+export {
+  type Actor,
+  type AuditEntry,
+  type AuditEvent,
+  allEntries,
+  recordAudit,
+  recordAuditAlone,
+  SYSTEM_ACTOR,
+  type VerifyResult,
+  verifyAuditChain,
+} from "./log.ts";
+export { type AuditFilter, listAudit, parseAuditFilter, scopedEntries } from "./query.ts";

@@ -1,0 +1,131 @@
+// The platform's configuration: read from the environment once, at the entry point, and validated.
+import { type Cidr, parseCidr } from "@meetpoint/common";
+
+/** Every variable the platform reads, with its default and meaning. The README's table is this list. */
+export const VARIABLES = {
+  DATABASE_URL:
+    "PostgreSQL connection URL (postgres://user:pass@host/db). Unset: embedded PGlite in MEETPOINT_DATA_DIR.",
+  MEETPOINT_DATA_DIR: "Directory for the embedded database and generated secrets. Default ./data.",
+  MEETPOINT_PUBLIC_URL:
+    "URL users and gateways reach the platform at. Default https://localhost:<MEETPOINT_HTTPS_PORT>.",
+  MEETPOINT_HTTPS_PORT:
+    "Port of the HTTPS server (portal, gateway API). Default 8443; 443 in production.",
+  MEETPOINT_HTTP_PORT:
+    "Port of the HTTP server that only redirects to HTTPS. Default 8080; 0 turns it off.",
+  MEETPOINT_LISTEN_ADDRESS: "Address both servers bind to. Default 0.0.0.0.",
+  MEETPOINT_TLS_CERT:
+    "PEM certificate chain file for HTTPS. Unset: a development certificate from the platform CA.",
+  MEETPOINT_TLS_KEY: "PEM private key file for MEETPOINT_TLS_CERT. Required with it.",
+  MEETPOINT_KEK:
+    "Key-encryption key for the CA private key: 32 bytes as 64 hex characters. Unset: MEETPOINT_KEK_FILE.",
+  MEETPOINT_KEK_FILE:
+    "File holding the key-encryption key. Default <data dir>/kek, created with mode 0600 when missing.",
+  MEETPOINT_PROXY_POOL: "Pool of proxy addresses (CIDR) for machines. Default 100.64.0.0/10.",
+  MEETPOINT_GATEWAY_BLOCK_PREFIX:
+    "Prefix length of the proxy address block each gateway gets from the pool. Default 24 (254 machines).",
+  MEETPOINT_SESSION_IDLE_MINUTES: "Portal sign-in ends after this many idle minutes. Default 30.",
+  MEETPOINT_SESSION_ABSOLUTE_HOURS:
+    "Portal sign-in ends this many hours after sign-in. Default 12.",
+} as const;
+
+export type Variable = keyof typeof VARIABLES;
+
+export interface Config {
+  databaseUrl: string | null;
+  dataDir: string;
+  publicUrl: URL;
+  httpsPort: number;
+  httpPort: number;
+  listenAddress: string;
+  tls: { certFile: string; keyFile: string } | null;
+  kek: { hex: string } | { file: string };
+  proxyPool: Cidr;
+  gatewayBlockPrefix: number;
+  session: { idleMs: number; absoluteMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: Variable,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Partial<Record<string, string | undefined>>;
+
+function integer(env: Env, name: Variable, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}`);
+  return value;
+}
+
+/** Reads and validates the configuration; throws ConfigError naming the variable at fault. */
+export function readConfig(env: Env): Config {
+  const dataDir = env.MEETPOINT_DATA_DIR || "./data";
+  const httpsPort = integer(env, "MEETPOINT_HTTPS_PORT", 8443, 1, 65535);
+  const httpPort = integer(env, "MEETPOINT_HTTP_PORT", 8080, 0, 65535);
+
+  let publicUrl: URL;
+  try {
+    publicUrl = new URL(env.MEETPOINT_PUBLIC_URL || `https://localhost:${httpsPort}`);
+  } catch {
+    throw new ConfigError("MEETPOINT_PUBLIC_URL", "not a URL");
+  }
+  if (publicUrl.protocol !== "https:")
+    throw new ConfigError("MEETPOINT_PUBLIC_URL", "must be https://");
+
+  const databaseUrl = env.DATABASE_URL || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL", "must start with postgres:// or postgresql://");
+  }
+
+  const certFile = env.MEETPOINT_TLS_CERT || null;
+  const keyFile = env.MEETPOINT_TLS_KEY || null;
+  if ((certFile === null) !== (keyFile === null)) {
+    throw new ConfigError(
+      certFile ? "MEETPOINT_TLS_KEY" : "MEETPOINT_TLS_CERT",
+      "set both or neither",
+    );
+  }
+
+  const kekHex = env.MEETPOINT_KEK || null;
+  if (kekHex && !/^[0-9a-fA-F]{64}$/.test(kekHex)) {
+    throw new ConfigError("MEETPOINT_KEK", "expected 64 hex characters (32 bytes)");
+  }
+
+  const proxyPool = parseCidr(env.MEETPOINT_PROXY_POOL || "100.64.0.0/10");
+  if (!proxyPool)
+    throw new ConfigError("MEETPOINT_PROXY_POOL", "expected a CIDR block such as 100.64.0.0/10");
+  const gatewayBlockPrefix = integer(env, "MEETPOINT_GATEWAY_BLOCK_PREFIX", 24, 8, 30);
+  if (gatewayBlockPrefix < proxyPool.prefix) {
+    throw new ConfigError(
+      "MEETPOINT_GATEWAY_BLOCK_PREFIX",
+      "must not be shorter than the pool's prefix",
+    );
+  }
+
+  return {
+    databaseUrl,
+    dataDir,
+    publicUrl,
+    httpsPort,
+    httpPort,
+    listenAddress: env.MEETPOINT_LISTEN_ADDRESS || "0.0.0.0",
+    tls: certFile && keyFile ? { certFile, keyFile } : null,
+    kek: kekHex
+      ? { hex: kekHex.toLowerCase() }
+      : { file: env.MEETPOINT_KEK_FILE || `${dataDir}/kek` },
+    proxyPool,
+    gatewayBlockPrefix,
+    session: {
+      idleMs: integer(env, "MEETPOINT_SESSION_IDLE_MINUTES", 30, 1, 24 * 60) * 60_000,
+      absoluteMs: integer(env, "MEETPOINT_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30) * 3_600_000,
+    },
+  };
+}

@@ -1,0 +1,11 @@
+// The database schema: one file per entity.
+export * from "./audit-entries.ts";
+export * from "./certificate-authorities.ts";
+export * from "./customers.ts";
+export * from "./gateways.ts";
+export * from "./machines.ts";
+export * from "./role-assignments.ts";
+export * from "./services.ts";
+export * from "./sites.ts";
+export * from "./users.ts";
+export * from "./web-sessions.ts";

@@ -1,0 +1,28 @@
+// A machine on a site's LAN, reached through its gateway under a platform-wide proxy address.
+import { foreignKey, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { createdAt, id } from "./columns.ts";
+import { gateways } from "./gateways.ts";
+
+export const machines = pgTable(
+  "machines",
+  {
+    id: id(),
+    customerId: uuid("customer_id").notNull(),
+    gatewayId: uuid("gateway_id").notNull(),
+    name: text("name").notNull(),
+    /** The machine's real address on the site's LAN; may repeat across sites. */
+    lanAddress: text("lan_address").notNull(),
+    /** The address technicians use; unique across the platform. */
+    proxyAddress: text("proxy_address").notNull().unique(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    foreignKey({
+      columns: [t.gatewayId, t.customerId],
+      foreignColumns: [gateways.id, gateways.customerId],
+    }).onDelete("restrict"),
+    unique("machines_gateway_name").on(t.gatewayId, t.name),
+    unique("machines_gateway_lan_address").on(t.gatewayId, t.lanAddress),
+    unique("machines_id_customer").on(t.id, t.customerId),
+  ],
+);

@@ -1,0 +1,23 @@
+// What a user may do: a role, for technicians and customer admins scoped to one customer.
+import { pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { createdAt, id } from "./columns.ts";
+import { customers } from "./customers.ts";
+import { users } from "./users.ts";
+
+export const ROLES = ["platform_admin", "technician", "customer_admin", "auditor"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const roleAssignments = pgTable(
+  "role_assignments",
+  {
+    id: id(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ROLES }).notNull(),
+    /** Null for platform-wide roles (platform admin, auditor). */
+    customerId: uuid("customer_id").references(() => customers.id, { onDelete: "restrict" }),
+    createdAt: createdAt(),
+  },
+  (t) => [unique("role_assignments_unique").on(t.userId, t.role, t.customerId).nullsNotDistinct()],
+);

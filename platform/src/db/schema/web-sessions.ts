@@ -1,0 +1,22 @@
+// A signed-in browser: server-side state behind the portal's session cookie.
+import { pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { at, createdAt } from "./columns.ts";
+import { users } from "./users.ts";
+
+/** How far a sign-in has come: each stage but "ready" allows only its own page. */
+export const SIGN_IN_STAGES = ["totp", "enrol_totp", "change_password", "ready"] as const;
+export type SignInStage = (typeof SIGN_IN_STAGES)[number];
+
+export const webSessions = pgTable("web_sessions", {
+  /** SHA-256 of the cookie value, hex: a database leak yields no usable cookie. */
+  id: text("id").primaryKey(),
+  userId: uuid("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  stage: text("stage", { enum: SIGN_IN_STAGES }).notNull(),
+  csrfToken: text("csrf_token").notNull(),
+  ip: text("ip").notNull(),
+  userAgent: text("user_agent").notNull(),
+  createdAt: createdAt(),
+  lastSeenAt: at("last_seen_at").notNull().defaultNow(),
+});

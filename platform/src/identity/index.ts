@@ -1,0 +1,36 @@
+// Identity: local accounts, second factor, portal sessions, roles and scopes, user administration.
+export { hashPassword, passwordProblem, randomPassword, verifyPassword } from "./passwords.ts";
+export {
+  GLOBAL_ROLES,
+  grantProblem,
+  hasPermission,
+  inScope,
+  type Permission,
+  type Principal,
+  ROLE_LABELS,
+  type RoleGrant,
+  type Scope,
+  scopeOf,
+} from "./roles.ts";
+export {
+  changePassword,
+  confirmTotpEnrolment,
+  FREE_FAILURES,
+  lockDuration,
+  pendingTotpKey,
+  type StepResult,
+  signInWithPassword,
+  verifySecondFactor,
+} from "./sign-in.ts";
+export { newTotpKey, qrSvg, totpCode, totpKeyForTyping, totpUri, verifyTotp } from "./totp.ts";
+export * from "./users.ts";
+export {
+  createWebSession,
+  endAllWebSessions,
+  endWebSession,
+  loadWebSession,
+  randomToken,
+  rotateWebSession,
+  type SessionPolicy,
+  type WebSession,
+} from "./web-sessions.ts";

@@ -1,0 +1,78 @@
+// Roles, permissions and scopes: who may read and change what. Pure functions of the assignments.
+import type { Role } from "../db/index.ts";
+
+export interface RoleGrant {
+  role: Role;
+  /** Null for platform-wide roles. */
+  customerId: string | null;
+}
+
+/** The signed-in user as authorisation sees them. */
+export interface Principal {
+  userId: string;
+  username: string;
+  displayName: string;
+  grants: RoleGrant[];
+}
+
+/** Which customers' data a query may return. */
+export type Scope = { all: true } | { all: false; customerIds: string[] };
+
+export type Permission =
+  | "masterdata.read" // customers, sites, gateways, machines, services
+  | "masterdata.manage" // sites, gateways, machines, services of a customer
+  | "customers.manage" // create, rename, delete customers
+  | "users.manage" // users and their roles
+  | "audit.read";
+
+const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  platform_admin: [
+    "masterdata.read",
+    "masterdata.manage",
+    "customers.manage",
+    "users.manage",
+    "audit.read",
+  ],
+  auditor: ["masterdata.read", "audit.read"],
+  customer_admin: ["masterdata.read", "masterdata.manage", "audit.read"],
+  technician: ["masterdata.read"],
+};
+
+export const GLOBAL_ROLES: readonly Role[] = ["platform_admin", "auditor"];
+export const ROLE_LABELS: Record<Role, string> = {
+  platform_admin: "Platform admin",
+  auditor: "Auditor",
+  customer_admin: "Customer admin",
+  technician: "Technician",
+};
+
+/** The customers for which `principal` holds `permission`; all when a global role grants it. */
+export function scopeOf(principal: Principal, permission: Permission): Scope {
+  const customerIds = new Set<string>();
+  for (const grant of principal.grants) {
+    if (!ROLE_PERMISSIONS[grant.role].includes(permission)) continue;
+    if (grant.customerId === null) return { all: true };
+    customerIds.add(grant.customerId);
+  }
+  return { all: false, customerIds: [...customerIds] };
+}
+
+export function inScope(scope: Scope, customerId: string | null): boolean {
+  if (scope.all) return true;
+  return customerId !== null && scope.customerIds.includes(customerId);
+}
+
+/** Whether `principal` holds `permission` at all (for some customer, or globally). */
+export function hasPermission(principal: Principal, permission: Permission): boolean {
+  const scope = scopeOf(principal, permission);
+  return scope.all || scope.customerIds.length > 0;
+}
+
+/** Global roles carry no customer; scoped roles need exactly one. */
+export function grantProblem(grant: RoleGrant): string | null {
+  const global = GLOBAL_ROLES.includes(grant.role);
+  if (global && grant.customerId !== null)
+    return `${ROLE_LABELS[grant.role]} is platform-wide: choose no customer`;
+  if (!global && grant.customerId === null) return `${ROLE_LABELS[grant.role]} needs a customer`;
+  return null;
+}

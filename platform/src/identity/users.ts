@@ -1,0 +1,270 @@
+// User administration: accounts, role grants, disabling and sign-in resets. Platform admins only.
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
+import { z } from "zod";
+import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
+import { customers, type Db, inTransaction, ROLES, roleAssignments, users } from "../db/index.ts";
+import { conflictOnDuplicate } from "../masterdata/conflicts.ts";
+import { checkId, found, requirePermission } from "../masterdata/scope.ts";
+import type { Clock } from "../shared/clock.ts";
+import type { Context } from "../shared/context.ts";
+import { ConflictError, ValidationError } from "../shared/errors.ts";
+import { nameSchema, parseInput } from "../shared/validate.ts";
+import { hashPassword, randomPassword } from "./passwords.ts";
+import { grantProblem, type RoleGrant } from "./roles.ts";
+import { endAllWebSessions } from "./web-sessions.ts";
+
+export interface UserSummary {
+  id: string;
+  username: string;
+  displayName: string;
+  disabled: boolean;
+  totpEnrolled: boolean;
+  grants: (RoleGrant & { id: string; customerName: string | null })[];
+}
+
+export const usernameSchema = z
+  .string({ error: "is required" })
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9._@-]{1,63}$/, "2–64 characters: letters, digits, . _ @ -");
+
+const userInput = z.object({ username: usernameSchema, displayName: nameSchema });
+const grantInput = z.object({
+  role: z.enum(ROLES, { error: "is not a known role" }),
+  customerId: z
+    .string()
+    .optional()
+    .transform((v) => v || null),
+});
+
+async function grantsOf(db: Db, userIds: string[]) {
+  if (userIds.length === 0) return [];
+  return db
+    .select({
+      id: roleAssignments.id,
+      userId: roleAssignments.userId,
+      role: roleAssignments.role,
+      customerId: roleAssignments.customerId,
+      customerName: customers.name,
+    })
+    .from(roleAssignments)
+    .leftJoin(customers, eq(customers.id, roleAssignments.customerId))
+    .where(inArray(roleAssignments.userId, userIds))
+    .orderBy(asc(roleAssignments.role), asc(customers.name));
+}
+
+function summary(
+  user: typeof users.$inferSelect,
+  grants: Awaited<ReturnType<typeof grantsOf>>,
+): UserSummary {
+  return {
+    id: user.id,
+    username: user.username,
+    displayName: user.displayName,
+    disabled: user.disabledAt !== null,
+    totpEnrolled: user.totpConfirmedAt !== null,
+    grants: grants
+      .filter((g) => g.userId === user.id)
+      .map(({ id, role, customerId, customerName }) => ({ id, role, customerId, customerName })),
+  };
+}
+
+export async function listUsers(ctx: Context): Promise<UserSummary[]> {
+  requirePermission(ctx.caller, "users.manage", null);
+  const rows = await ctx.db.select().from(users).orderBy(asc(users.username));
+  const grants = await grantsOf(
+    ctx.db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => summary(r, grants));
+}
+
+export async function getUser(ctx: Context, id: string): Promise<UserSummary> {
+  requirePermission(ctx.caller, "users.manage", null);
+  const [row] = await ctx.db
+    .select()
+    .from(users)
+    .where(eq(users.id, checkId(id, "User")));
+  const user = found(row, "User");
+  return summary(user, await grantsOf(ctx.db, [user.id]));
+}
+
+/** Creates a local account with a random initial password that must be changed at first sign-in. */
+export async function createUser(
+  ctx: Context,
+  input: unknown,
+): Promise<{ user: UserSummary; password: string }> {
+  requirePermission(ctx.caller, "users.manage", null);
+  const values = parseInput(userInput, input);
+  const password = randomPassword();
+  const passwordHash = await hashPassword(password);
+  const id = await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      const [row] = await tx
+        .insert(users)
+        .values({ ...values, passwordHash, mustChangePassword: true })
+        .returning({ id: users.id });
+      const userId = found(row, "User").id;
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "user.create",
+        target: { type: "user", id: userId },
+        detail: values,
+      });
+      return userId;
+    }),
+  );
+  return { user: await getUser(ctx, id), password };
+}
+
+export async function grantRole(ctx: Context, userId: string, input: unknown): Promise<void> {
+  const user = await getUser(ctx, userId);
+  const grant = parseInput(grantInput, input);
+  const problem = grantProblem(grant);
+  if (problem) throw new ValidationError("customerId", problem);
+  if (grant.customerId) {
+    const [customer] = await ctx.db
+      .select({ id: customers.id })
+      .from(customers)
+      .where(eq(customers.id, checkId(grant.customerId, "Customer")));
+    found(customer, "Customer");
+  }
+  await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      await tx.insert(roleAssignments).values({ userId: user.id, ...grant });
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "role.grant",
+        target: { type: "user", id: user.id },
+        customerId: grant.customerId,
+        detail: { role: grant.role, username: user.username },
+      });
+    }),
+  );
+}
+
+/** Removes one grant; the user's portal sessions end so the change takes effect at once. */
+export async function revokeRole(ctx: Context, userId: string, grantId: string): Promise<void> {
+  const user = await getUser(ctx, userId);
+  const grant = found(
+    user.grants.find((g) => g.id === grantId),
+    "Role assignment",
+  );
+  if (user.id === ctx.caller.principal.userId && grant.role === "platform_admin") {
+    throw new ConflictError("You cannot remove your own platform admin role.");
+  }
+  await inTransaction(ctx.db, async (tx) => {
+    await tx.delete(roleAssignments).where(eq(roleAssignments.id, grant.id));
+    await endAllWebSessions(tx, user.id);
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "role.revoke",
+      target: { type: "user", id: user.id },
+      customerId: grant.customerId,
+      detail: { role: grant.role, username: user.username },
+    });
+  });
+}
+
+/** Disables or re-enables an account; disabling ends its sessions everywhere. */
+export async function setUserDisabled(
+  ctx: Context,
+  userId: string,
+  disabled: boolean,
+): Promise<void> {
+  const user = await getUser(ctx, userId);
+  if (disabled && user.id === ctx.caller.principal.userId)
+    throw new ConflictError("You cannot disable yourself.");
+  await inTransaction(ctx.db, async (tx) => {
+    await tx
+      .update(users)
+      .set({ disabledAt: disabled ? ctx.clock.now() : null, failedSignIns: 0, lockedUntil: null })
+      .where(eq(users.id, user.id));
+    if (disabled) await endAllWebSessions(tx, user.id);
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: disabled ? "user.disable" : "user.enable",
+      target: { type: "user", id: user.id },
+      detail: { username: user.username },
+    });
+  });
+}
+
+/**
+ * For a user who lost password or phone: a new random password to change at next sign-in, the
+ * second factor to enrol again, the lockout cleared and all sessions ended.
+ */
+export async function resetSignIn(ctx: Context, userId: string): Promise<string> {
+  const user = await getUser(ctx, userId);
+  const password = randomPassword();
+  const passwordHash = await hashPassword(password);
+  await inTransaction(ctx.db, async (tx) => {
+    await tx
+      .update(users)
+      .set({
+        passwordHash,
+        mustChangePassword: true,
+        totpKey: null,
+        totpConfirmedAt: null,
+        totpLastStep: null,
+        failedSignIns: 0,
+        lockedUntil: null,
+      })
+      .where(eq(users.id, user.id));
+    await endAllWebSessions(tx, user.id);
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "user.reset_sign_in",
+      target: { type: "user", id: user.id },
+      detail: { username: user.username },
+    });
+  });
+  return password;
+}
+
+/**
+ * Creates a platform admin from the command line or at first start, outside any portal session.
+ * Returns the initial password (to be changed at first sign-in).
+ */
+export async function createAdmin(
+  db: Db,
+  clock: Clock,
+  input: { username: string; displayName?: string; via: string },
+): Promise<string> {
+  const username = parseInput(usernameSchema, input.username);
+  const password = randomPassword();
+  const passwordHash = await hashPassword(password);
+  await conflictOnDuplicate(() =>
+    inTransaction(db, async (tx) => {
+      const [row] = await tx
+        .insert(users)
+        .values({
+          username,
+          displayName: input.displayName ?? username,
+          passwordHash,
+          mustChangePassword: true,
+        })
+        .returning({ id: users.id });
+      const userId = found(row, "User").id;
+      await tx.insert(roleAssignments).values({ userId, role: "platform_admin", customerId: null });
+      await recordAudit(tx, clock, {
+        actor: SYSTEM_ACTOR,
+        action: "user.create",
+        target: { type: "user", id: userId },
+        detail: { username, role: "platform_admin", via: input.via },
+      });
+    }),
+  );
+  return password;
+}
+
+/** Whether any enabled platform admin exists (first start creates one when not). */
+export async function hasAdmin(db: Db): Promise<boolean> {
+  const rows = await db
+    .select({ id: users.id })
+    .from(users)
+    .innerJoin(roleAssignments, eq(roleAssignments.userId, users.id))
+    .where(and(eq(roleAssignments.role, "platform_admin"), isNull(users.disabledAt)))
+    .limit(1);
+  return rows.length > 0;
+}

@@ -1,0 +1,95 @@
+// The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
+import { readFileSync } from "node:fs";
+import { type Config, ConfigError, readConfig } from "./config.ts";
+import { openDatabase } from "./db/index.ts";
+import { createAdmin, hasAdmin } from "./identity/index.ts";
+import { developmentTlsCertificate, loadKek, loadOrCreateCa } from "./pki/index.ts";
+import { systemClock } from "./shared/clock.ts";
+import { createApp } from "./web/index.ts";
+
+function loadConfig(): Config {
+  try {
+    return readConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`Configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+async function main() {
+  const config = loadConfig();
+  const clock = systemClock;
+  const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  await database.migrate();
+  const db = database.db;
+  console.log(
+    `Database: ${database.driver === "postgres" ? "PostgreSQL" : `PGlite in ${config.dataDir}`}, migrations applied.`,
+  );
+
+  let firstAdmin: string | null = null;
+  if (!(await hasAdmin(db)))
+    firstAdmin = await createAdmin(db, clock, { username: "admin", via: "first start" });
+
+  const kek = await loadKek(config.kek);
+  const ca = await loadOrCreateCa(db, kek, clock);
+  let tls: { cert: string; key: string };
+  if (config.tls) {
+    tls = {
+      cert: readFileSync(config.tls.certFile, "utf8"),
+      key: readFileSync(config.tls.keyFile, "utf8"),
+    };
+  } else {
+    const dev = await developmentTlsCertificate(ca, [config.publicUrl.hostname], clock);
+    tls = { cert: dev.certificatePem, key: dev.privateKeyPem };
+    console.log(
+      `HTTPS: development certificate from the platform CA, SHA-256 fingerprint\n  ${dev.fingerprint}`,
+    );
+  }
+
+  const app = createApp({
+    db,
+    clock,
+    session: config.session,
+    proxyPool: { pool: config.proxyPool, blockPrefix: config.gatewayBlockPrefix },
+  });
+  const https = Bun.serve({
+    port: config.httpsPort,
+    hostname: config.listenAddress,
+    tls,
+    fetch: app.fetch,
+  });
+  const http =
+    config.httpPort === 0
+      ? null
+      : Bun.serve({
+          port: config.httpPort,
+          hostname: config.listenAddress,
+          fetch(request) {
+            const url = new URL(request.url);
+            return Response.redirect(`${config.publicUrl.origin}${url.pathname}${url.search}`, 308);
+          },
+        });
+
+  console.log(
+    `Meetpoint portal: ${config.publicUrl.origin}/ (HTTPS on port ${https.port}${http ? `, HTTP ${http.port} redirects` : ""})`,
+  );
+  if (firstAdmin) {
+    console.log(
+      `\nFirst start: sign in as "admin" with the one-time password\n\n    ${firstAdmin}\n\nYou will choose your own password and set up a second factor (authenticator app).\n`,
+    );
+  }
+
+  const stop = async () => {
+    https.stop();
+    http?.stop();
+    await database.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+await main();

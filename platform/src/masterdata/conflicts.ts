@@ -1,0 +1,58 @@
+// Turns constraint violations into messages a user understands; nothing was written.
+import { ConflictError } from "../shared/errors.ts";
+import { FOREIGN_KEY_VIOLATION, pgError, UNIQUE_VIOLATION } from "../shared/pg-error.ts";
+
+const MESSAGES: Record<string, { message: string; field: string | null }> = {
+  customers_name_unique: { message: "A customer with this name exists already.", field: "name" },
+  sites_customer_name: {
+    message: "This customer has a site with this name already.",
+    field: "name",
+  },
+  gateways_site_name: { message: "This site has a gateway with this name already.", field: "name" },
+  gateways_proxy_block_unique: {
+    message: "That proxy block was just taken; try again.",
+    field: null,
+  },
+  machines_gateway_name: {
+    message: "This gateway has a machine with this name already.",
+    field: "name",
+  },
+  machines_gateway_lan_address: {
+    message: "This gateway has a machine with this LAN address already.",
+    field: "lanAddress",
+  },
+  machines_proxy_address_unique: {
+    message: "That proxy address was just taken; try again.",
+    field: null,
+  },
+  services_machine_protocol_port: {
+    message: "This machine has a service on this protocol and port already.",
+    field: "port",
+  },
+  services_machine_name: {
+    message: "This machine has a service with this name already.",
+    field: "name",
+  },
+  users_username_unique: {
+    message: "A user with this username exists already.",
+    field: "username",
+  },
+  role_assignments_unique: { message: "The user has this role already.", field: "role" },
+};
+
+/** Runs `work`; a unique or foreign-key violation becomes a ConflictError with a plain message. */
+export async function conflictOnDuplicate<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const info = pgError(error);
+    if (info?.code === UNIQUE_VIOLATION) {
+      const known = info.constraint ? MESSAGES[info.constraint] : undefined;
+      throw new ConflictError(known?.message ?? "This already exists.", known?.field ?? null);
+    }
+    if (info?.code === FOREIGN_KEY_VIOLATION) {
+      throw new ConflictError("It is still in use: remove what belongs to it first.");
+    }
+    throw error;
+  }
+}

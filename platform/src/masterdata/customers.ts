@@ -1,0 +1,93 @@
+// Customers: created and renamed by platform admins; everyone else sees only their own.
+import { and, asc, eq, ilike } from "drizzle-orm";
+import { z } from "zod";
+import { recordAudit } from "../audit/index.ts";
+import { customers, inTransaction } from "../db/index.ts";
+import type { Context } from "../shared/context.ts";
+import { escapeLike, nameSchema, parseInput } from "../shared/validate.ts";
+import { conflictOnDuplicate } from "./conflicts.ts";
+import { checkId, found, readable, requirePermission } from "./scope.ts";
+
+export type Customer = typeof customers.$inferSelect;
+
+const customerInput = z.object({ name: nameSchema });
+
+export function listCustomers(ctx: Context, search = ""): Promise<Customer[]> {
+  return ctx.db
+    .select()
+    .from(customers)
+    .where(
+      and(
+        readable(ctx.caller, customers.id),
+        search ? ilike(customers.name, `%${escapeLike(search)}%`) : undefined,
+      ),
+    )
+    .orderBy(asc(customers.name));
+}
+
+export async function getCustomer(ctx: Context, id: string): Promise<Customer> {
+  const [row] = await ctx.db
+    .select()
+    .from(customers)
+    .where(and(eq(customers.id, checkId(id, "Customer")), readable(ctx.caller, customers.id)));
+  return found(row, "Customer");
+}
+
+export async function createCustomer(ctx: Context, input: unknown): Promise<Customer> {
+  requirePermission(ctx.caller, "customers.manage", null);
+  const { name } = parseInput(customerInput, input);
+  return conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      const [row] = await tx.insert(customers).values({ name }).returning();
+      const customer = found(row, "Customer");
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "customer.create",
+        target: { type: "customer", id: customer.id },
+        customerId: customer.id,
+        detail: { name },
+      });
+      return customer;
+    }),
+  );
+}
+
+export async function renameCustomer(ctx: Context, id: string, input: unknown): Promise<Customer> {
+  const before = await getCustomer(ctx, id);
+  requirePermission(ctx.caller, "customers.manage", null);
+  const { name } = parseInput(customerInput, input);
+  return conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      const [row] = await tx
+        .update(customers)
+        .set({ name })
+        .where(eq(customers.id, before.id))
+        .returning();
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "customer.update",
+        target: { type: "customer", id: before.id },
+        customerId: before.id,
+        detail: { from: { name: before.name }, to: { name } },
+      });
+      return found(row, "Customer");
+    }),
+  );
+}
+
+export async function deleteCustomer(ctx: Context, id: string): Promise<void> {
+  const before = await getCustomer(ctx, id);
+  requirePermission(ctx.caller, "customers.manage", null);
+  await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      await tx.delete(customers).where(eq(customers.id, before.id));
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "customer.delete",
+        target: { type: "customer", id: before.id },
+        customerId: before.id,
+        detail: { name: before.name },
+      });
+    }),
+  );
+}

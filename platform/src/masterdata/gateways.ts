@@ -1,0 +1,188 @@
+// Gateways: the connect agents at a site; each gets a secret (shown once) and a proxy block.
+import { createHash } from "node:crypto";
+import { formatCidr } from "@meetpoint/common";
+import { encodeBase64urlNoPadding } from "@oslojs/encoding";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { z } from "zod";
+import { recordAudit } from "../audit/index.ts";
+import { customers, type Db, gateways, inTransaction, sites } from "../db/index.ts";
+import type { Context } from "../shared/context.ts";
+import { ConflictError } from "../shared/errors.ts";
+import { nameSchema, parseInput } from "../shared/validate.ts";
+import { conflictOnDuplicate } from "./conflicts.ts";
+import { blockOf, freeBlock, type ProxyPool } from "./proxy-pool.ts";
+import { checkId, found, readable, requirePermission } from "./scope.ts";
+import { getSite } from "./sites.ts";
+
+export interface Gateway {
+  id: string;
+  customerId: string;
+  siteId: string;
+  name: string;
+  proxyBlock: number;
+  createdAt: Date;
+  siteName: string;
+  customerName: string;
+}
+
+const gatewayInput = z.object({ name: nameSchema });
+
+const gatewayColumns = {
+  id: gateways.id,
+  customerId: gateways.customerId,
+  siteId: gateways.siteId,
+  name: gateways.name,
+  proxyBlock: gateways.proxyBlock,
+  createdAt: gateways.createdAt,
+  siteName: sites.name,
+  customerName: customers.name,
+};
+
+/** The block of proxy addresses a gateway owns, in CIDR notation. */
+export function gatewayBlock(pool: ProxyPool, gateway: { proxyBlock: number }): string {
+  return formatCidr(blockOf(pool, gateway.proxyBlock));
+}
+
+/**
+ * Gateway secrets are 256 random bits, so a fast hash is as safe as a slow one here and keeps
+ * every control-channel request cheap. Compared in constant time by the gateway API.
+ */
+export function hashGatewaySecret(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+function newSecret(): string {
+  return encodeBase64urlNoPadding(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+function baseQuery(db: Db) {
+  return db
+    .select(gatewayColumns)
+    .from(gateways)
+    .innerJoin(sites, eq(sites.id, gateways.siteId))
+    .innerJoin(customers, eq(customers.id, gateways.customerId));
+}
+
+export function listGateways(ctx: Context, filter: { siteId?: string } = {}): Promise<Gateway[]> {
+  return baseQuery(ctx.db)
+    .where(
+      and(
+        readable(ctx.caller, gateways.customerId),
+        filter.siteId ? eq(gateways.siteId, checkId(filter.siteId, "Site")) : undefined,
+      ),
+    )
+    .orderBy(asc(customers.name), asc(sites.name), asc(gateways.name));
+}
+
+export async function getGateway(ctx: Context, id: string): Promise<Gateway> {
+  const [row] = await baseQuery(ctx.db).where(
+    and(eq(gateways.id, checkId(id, "Gateway")), readable(ctx.caller, gateways.customerId)),
+  );
+  return found(row, "Gateway");
+}
+
+// Allocation reads the used blocks and inserts: one allocator at a time across all instances.
+export const POOL_LOCK = 0x706f6f6c;
+
+/** Creates a gateway in a site; the returned secret is shown once and stored only hashed. */
+export async function createGateway(
+  ctx: Context,
+  pool: ProxyPool,
+  siteId: string,
+  input: unknown,
+): Promise<{ gateway: Gateway; secret: string }> {
+  const site = await getSite(ctx, siteId);
+  requirePermission(ctx.caller, "masterdata.manage", site.customerId);
+  const { name } = parseInput(gatewayInput, input);
+  const secret = newSecret();
+  const gateway = await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${POOL_LOCK})`);
+      const used = await tx.select({ block: gateways.proxyBlock }).from(gateways);
+      const block = freeBlock(
+        pool,
+        used.map((u) => u.block),
+      );
+      if (block === null) {
+        throw new ConflictError(
+          `The proxy address pool ${formatCidr(pool.pool)} is exhausted: every /${pool.blockPrefix} block belongs to a gateway. Enlarge MEETPOINT_PROXY_POOL or delete unused gateways.`,
+        );
+      }
+      const [row] = await tx
+        .insert(gateways)
+        .values({
+          customerId: site.customerId,
+          siteId: site.id,
+          name,
+          secretHash: hashGatewaySecret(secret),
+          proxyBlock: block,
+        })
+        .returning();
+      const created = found(row, "Gateway");
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "gateway.create",
+        target: { type: "gateway", id: created.id },
+        customerId: site.customerId,
+        detail: { name, siteId: site.id, proxyBlock: formatCidr(blockOf(pool, block)) },
+      });
+      return { ...created, siteName: site.name, customerName: site.customerName };
+    }),
+  );
+  return { gateway, secret };
+}
+
+export async function renameGateway(ctx: Context, id: string, input: unknown): Promise<void> {
+  const before = await getGateway(ctx, id);
+  requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  const { name } = parseInput(gatewayInput, input);
+  await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      await tx.update(gateways).set({ name }).where(eq(gateways.id, before.id));
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "gateway.update",
+        target: { type: "gateway", id: before.id },
+        customerId: before.customerId,
+        detail: { from: { name: before.name }, to: { name } },
+      });
+    }),
+  );
+}
+
+/** Replaces the gateway's secret: the old one stops working at once. Returns the new one. */
+export async function rotateGatewaySecret(ctx: Context, id: string): Promise<string> {
+  const gateway = await getGateway(ctx, id);
+  requirePermission(ctx.caller, "masterdata.manage", gateway.customerId);
+  const secret = newSecret();
+  await inTransaction(ctx.db, async (tx) => {
+    await tx
+      .update(gateways)
+      .set({ secretHash: hashGatewaySecret(secret) })
+      .where(eq(gateways.id, gateway.id));
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "gateway.rotate_secret",
+      target: { type: "gateway", id: gateway.id },
+      customerId: gateway.customerId,
+    });
+  });
+  return secret;
+}
+
+export async function deleteGateway(ctx: Context, id: string): Promise<void> {
+  const before = await getGateway(ctx, id);
+  requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      await tx.delete(gateways).where(eq(gateways.id, before.id));
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "gateway.delete",
+        target: { type: "gateway", id: before.id },
+        customerId: before.customerId,
+        detail: { name: before.name },
+      });
+    }),
+  );
+}

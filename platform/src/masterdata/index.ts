@@ -1,0 +1,7 @@
+// Master data: customers, sites, gateways, machines, services — always read through the caller's scope.
+export * from "./customers.ts";
+export * from "./gateways.ts";
+export * from "./machines.ts";
+export type { ProxyPool } from "./proxy-pool.ts";
+export * from "./services.ts";
+export * from "./sites.ts";

@@ -1,0 +1,208 @@
+// Machines on a site's LAN, each with a proxy address from its gateway's block.
+import { parseIpv4 } from "@meetpoint/common";
+import { and, asc, count, eq, ilike, or, sql } from "drizzle-orm";
+import { z } from "zod";
+import { recordAudit } from "../audit/index.ts";
+import { customers, type Db, gateways, inTransaction, machines, sites } from "../db/index.ts";
+import type { Context } from "../shared/context.ts";
+import { ConflictError } from "../shared/errors.ts";
+import { escapeLike, nameSchema, parseInput } from "../shared/validate.ts";
+import { conflictOnDuplicate } from "./conflicts.ts";
+import { getGateway, POOL_LOCK } from "./gateways.ts";
+import { blockOf, freeAddress, type ProxyPool } from "./proxy-pool.ts";
+import { checkId, found, readable, requirePermission } from "./scope.ts";
+
+export interface Machine {
+  id: string;
+  customerId: string;
+  gatewayId: string;
+  name: string;
+  lanAddress: string;
+  proxyAddress: string;
+  createdAt: Date;
+  gatewayName: string;
+  siteId: string;
+  siteName: string;
+  customerName: string;
+}
+
+/** A unicast host address a gateway can forward to: not this-network, loopback, multicast or broadcast. */
+export const lanAddressSchema = z
+  .string({ error: "is required" })
+  .trim()
+  .refine((v) => parseIpv4(v) !== null, "must be an IPv4 address such as 192.168.0.10")
+  .refine((v) => {
+    const first = Number(v.split(".")[0]);
+    return first !== 0 && first !== 127 && first < 224;
+  }, "must be a unicast host address (not 0.x, 127.x, multicast or broadcast)");
+
+const machineInput = z.object({ name: nameSchema, lanAddress: lanAddressSchema });
+
+const machineColumns = {
+  id: machines.id,
+  customerId: machines.customerId,
+  gatewayId: machines.gatewayId,
+  name: machines.name,
+  lanAddress: machines.lanAddress,
+  proxyAddress: machines.proxyAddress,
+  createdAt: machines.createdAt,
+  gatewayName: gateways.name,
+  siteId: sites.id,
+  siteName: sites.name,
+  customerName: customers.name,
+};
+
+function baseQuery(db: Db) {
+  return db
+    .select(machineColumns)
+    .from(machines)
+    .innerJoin(gateways, eq(gateways.id, machines.gatewayId))
+    .innerJoin(sites, eq(sites.id, gateways.siteId))
+    .innerJoin(customers, eq(customers.id, machines.customerId));
+}
+
+export interface MachineFilter {
+  /** Matches name, LAN or proxy address, site or customer name. */
+  search?: string;
+  gatewayId?: string;
+  limit?: number;
+  offset?: number;
+}
+
+function filterCondition(ctx: Context, filter: MachineFilter) {
+  const pattern = filter.search ? `%${escapeLike(filter.search.trim())}%` : null;
+  return and(
+    readable(ctx.caller, machines.customerId),
+    filter.gatewayId ? eq(machines.gatewayId, checkId(filter.gatewayId, "Gateway")) : undefined,
+    pattern
+      ? or(
+          ilike(machines.name, pattern),
+          ilike(machines.lanAddress, pattern),
+          ilike(machines.proxyAddress, pattern),
+          ilike(sites.name, pattern),
+          ilike(customers.name, pattern),
+        )
+      : undefined,
+  );
+}
+
+/** One page of machines (default 50) and the total count for the filter. */
+export async function listMachines(
+  ctx: Context,
+  filter: MachineFilter = {},
+): Promise<{ machines: Machine[]; total: number }> {
+  const where = filterCondition(ctx, filter);
+  const [rows, [total]] = await Promise.all([
+    baseQuery(ctx.db)
+      .where(where)
+      .orderBy(asc(customers.name), asc(sites.name), asc(machines.name), asc(machines.id))
+      .limit(filter.limit ?? 50)
+      .offset(filter.offset ?? 0),
+    ctx.db
+      .select({ n: count() })
+      .from(machines)
+      .innerJoin(gateways, eq(gateways.id, machines.gatewayId))
+      .innerJoin(sites, eq(sites.id, gateways.siteId))
+      .innerJoin(customers, eq(customers.id, machines.customerId))
+      .where(where),
+  ]);
+  return { machines: rows, total: total?.n ?? 0 };
+}
+
+export async function getMachine(ctx: Context, id: string): Promise<Machine> {
+  const [row] = await baseQuery(ctx.db).where(
+    and(eq(machines.id, checkId(id, "Machine")), readable(ctx.caller, machines.customerId)),
+  );
+  return found(row, "Machine");
+}
+
+export async function createMachine(
+  ctx: Context,
+  pool: ProxyPool,
+  gatewayId: string,
+  input: unknown,
+): Promise<Machine> {
+  const gateway = await getGateway(ctx, gatewayId);
+  requirePermission(ctx.caller, "masterdata.manage", gateway.customerId);
+  const { name, lanAddress } = parseInput(machineInput, input);
+  const block = blockOf(pool, gateway.proxyBlock);
+  const id = await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${POOL_LOCK})`);
+      const used = await tx
+        .select({ address: machines.proxyAddress })
+        .from(machines)
+        .where(eq(machines.gatewayId, gateway.id));
+      const proxyAddress = freeAddress(
+        block,
+        used.map((u) => u.address),
+      );
+      if (!proxyAddress) {
+        throw new ConflictError(
+          `The gateway's proxy address block is full: it holds at most ${2 ** (32 - block.prefix) - 2} machines.`,
+        );
+      }
+      const [row] = await tx
+        .insert(machines)
+        .values({
+          customerId: gateway.customerId,
+          gatewayId: gateway.id,
+          name,
+          lanAddress,
+          proxyAddress,
+        })
+        .returning({ id: machines.id });
+      const machineId = found(row, "Machine").id;
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "machine.create",
+        target: { type: "machine", id: machineId },
+        customerId: gateway.customerId,
+        detail: { name, lanAddress, proxyAddress, gatewayId: gateway.id },
+      });
+      return machineId;
+    }),
+  );
+  return getMachine(ctx, id);
+}
+
+export async function updateMachine(ctx: Context, id: string, input: unknown): Promise<void> {
+  const before = await getMachine(ctx, id);
+  requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  const { name, lanAddress } = parseInput(machineInput, input);
+  await conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      await tx.update(machines).set({ name, lanAddress }).where(eq(machines.id, before.id));
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "machine.update",
+        target: { type: "machine", id: before.id },
+        customerId: before.customerId,
+        detail: {
+          from: { name: before.name, lanAddress: before.lanAddress },
+          to: { name, lanAddress },
+        },
+      });
+    }),
+  );
+}
+
+/** Deletes a machine with its services; its proxy address becomes free again. */
+export async function deleteMachine(ctx: Context, id: string): Promise<void> {
+  const before = await getMachine(ctx, id);
+  requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  await inTransaction(ctx.db, async (tx) => {
+    await tx.delete(machines).where(eq(machines.id, before.id));
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "machine.delete",
+      target: { type: "machine", id: before.id },
+      customerId: before.customerId,
+      detail: {
+        name: before.name,
+        lanAddress: before.lanAddress,
+        proxyAddress: before.proxyAddress,
+      },
+    });
+  });
+}

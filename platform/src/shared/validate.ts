@@ -1,0 +1,33 @@
+// Input validation with zod: the first problem becomes a ValidationError naming its field.
+import { z } from "zod";
+import { ValidationError } from "./errors.ts";
+
+export function parseInput<T extends z.ZodType>(schema: T, data: unknown): z.infer<T> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.length ? issue.path.join(".") : "input";
+  throw new ValidationError(field, issue?.message ?? "invalid");
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** A display name: trimmed, 1–100 characters, no control characters. Rendered as text only. */
+export const nameSchema = z
+  .string({ error: "is required" })
+  .trim()
+  .min(1, "is required")
+  .max(100, "must have at most 100 characters")
+  .refine((v) => !CONTROL.test(v), "must not contain control characters");
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** Escapes LIKE wildcards so a search for "50%" finds "50%", not everything. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,69 @@
+// createApp(deps): the platform's HTTP application — portal, health check, assets.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { NotFoundError } from "../shared/errors.ts";
+import { assetRoutes } from "./assets.ts";
+import type { AppDeps, WebEnv } from "./env.ts";
+import { errorResponse } from "./errors.tsx";
+import {
+  clientAddress,
+  loadSession,
+  requireCsrf,
+  requireStage,
+  securityHeaders,
+} from "./middleware.ts";
+import { auditRoutes } from "./routes/audit.tsx";
+import { customerRoutes } from "./routes/customers.tsx";
+import { gatewayRoutes } from "./routes/gateways.tsx";
+import { machineRoutes } from "./routes/machines.tsx";
+import { signInRoutes } from "./routes/sign-in.tsx";
+import { userRoutes } from "./routes/users.tsx";
+
+/** Largest request body the portal accepts (forms only): 64 KiB. */
+export const MAX_FORM_BYTES = 64 * 1024;
+
+export function createApp(deps: AppDeps) {
+  const app = new Hono<WebEnv>();
+
+  app.onError((error, c) => errorResponse(error, c));
+  app.notFound((c) => errorResponse(new NotFoundError("Page"), c));
+
+  app.use("*", securityHeaders, clientAddress, async (c, next) => {
+    c.set("deps", deps);
+    await next();
+  });
+
+  app.get("/healthz", async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json({ status: "ok" });
+  });
+  app.route("/assets", assetRoutes());
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_FORM_BYTES,
+      onError: () => {
+        throw new HTTPException(413, { message: "The request is larger than allowed." });
+      },
+    }),
+    loadSession,
+    requireCsrf,
+  );
+
+  app.route("/", signInRoutes());
+
+  const portal = new Hono<WebEnv>();
+  portal.use("*", requireStage("ready"));
+  portal.route("/", machineRoutes());
+  portal.route("/", customerRoutes());
+  portal.route("/", gatewayRoutes());
+  portal.route("/", userRoutes());
+  portal.route("/", auditRoutes());
+  app.route("/", portal);
+
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,26 @@
+// The types the web layer shares: dependencies and per-request variables.
+import type { Db } from "../db/index.ts";
+import type { WebSession } from "../identity/index.ts";
+import type { ProxyPool } from "../masterdata/index.ts";
+import type { Clock } from "../shared/clock.ts";
+import type { Context } from "../shared/context.ts";
+
+export interface AppDeps {
+  db: Db;
+  clock: Clock;
+  session: { idleMs: number; absoluteMs: number };
+  proxyPool: ProxyPool;
+  /** Sends session cookies with Secure; off only for tests over plain app.request(). */
+  secureCookies?: boolean;
+}
+
+export interface WebEnv {
+  Variables: {
+    deps: AppDeps;
+    ip: string;
+    session: WebSession | null;
+    /** Set for signed-in requests: the domain context of the caller. */
+    ctx: Context;
+    csrfToken: string;
+  };
+}

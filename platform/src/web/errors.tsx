@@ -1,0 +1,59 @@
+// The one place where errors become responses: JSON for the API, fragments for htmx, pages otherwise.
+import type { Context as HonoContext } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { isDomainError } from "../shared/errors.ts";
+import type { WebEnv } from "./env.ts";
+import { Layout, Notice } from "./views/layout.tsx";
+
+const TITLES: Record<number, string> = {
+  400: "Please check your input",
+  403: "Not allowed",
+  404: "Not found",
+  409: "That did not work",
+  413: "Too large",
+};
+
+export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
+  let status = 500;
+  let message = "Something went wrong on our side. The error has been logged.";
+  let field: string | null = null;
+  if (isDomainError(error)) {
+    status = error.status;
+    message = error.message;
+    field = "field" in error ? error.field : null;
+  } else if (error instanceof HTTPException) {
+    status = error.status;
+    message =
+      status === 413 ? "The upload is larger than allowed." : error.message || "Bad request";
+  } else {
+    console.error(`${c.req.method} ${c.req.path} failed:`, error);
+  }
+  const code = status as 400 | 403 | 404 | 409 | 413 | 500;
+  if (c.req.path.startsWith("/api/")) {
+    return c.json({ error: { status, message, field } }, code);
+  }
+  if (c.req.header("hx-request")) {
+    c.header("HX-Retarget", "#messages");
+    c.header("HX-Reswap", "innerHTML");
+    return c.html(<Notice kind="error">{message}</Notice>, code);
+  }
+  const session = c.get("session");
+  return c.html(
+    <Layout
+      title={TITLES[status] ?? "Error"}
+      csrfToken={c.get("csrfToken") ?? ""}
+      principal={session?.stage === "ready" ? session.principal : null}
+    >
+      <div class="card narrow">
+        <h1>{TITLES[status] ?? "Error"}</h1>
+        <Notice kind="error">{message}</Notice>
+        <p>
+          <a href="/" data-back>
+            Go back
+          </a>
+        </p>
+      </div>
+    </Layout>,
+    code,
+  );
+}

@@ -1,0 +1,181 @@
+// The audit log viewer: filters, htmx-refreshed rows, export as JSON Lines or CSV.
+import { Hono, type Context as HonoContext } from "hono";
+import type { FC } from "hono/jsx";
+import { stream } from "hono/streaming";
+import {
+  type AuditEntry,
+  type AuditFilter,
+  exportAudit,
+  listAudit,
+  parseAuditFilter,
+  scopedEntries,
+} from "../../audit/index.ts";
+import { scopeOf } from "../../identity/index.ts";
+import { ForbiddenError } from "../../shared/errors.ts";
+import type { WebEnv } from "../env.ts";
+import { formatTime, Layout } from "../views/layout.tsx";
+
+const PAGE = 100;
+
+function readerScope(c: HonoContext<WebEnv>) {
+  const scope = scopeOf(c.get("ctx").caller.principal, "audit.read");
+  if (!scope.all && scope.customerIds.length === 0) throw new ForbiddenError();
+  return scope;
+}
+
+function filterQuery(filter: AuditFilter, extra: Record<string, string> = {}): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...filter, ...extra }))
+    if (v !== undefined && v !== "" && k !== "before") params.set(k, String(v));
+  if (extra.before) params.set("before", extra.before);
+  return params.toString();
+}
+
+const AuditRows: FC<{ entries: AuditEntry[]; filter: AuditFilter }> = ({ entries, filter }) => {
+  const last = entries.at(-1);
+  return (
+    <tbody id="audit-rows">
+      {entries.map((e) => (
+        <tr>
+          <td class="mono">{formatTime(e.at)}</td>
+          <td>{e.actorName}</td>
+          <td class="mono">{e.action}</td>
+          <td>
+            <span class={`badge ${e.result}`}>{e.result}</span>
+          </td>
+          <td class="mono">{e.targetType ? `${e.targetType} ${e.targetId}` : ""}</td>
+          <td class="mono">{e.ip ?? ""}</td>
+          <td class="mono">{JSON.stringify(e.detail)}</td>
+        </tr>
+      ))}
+      {entries.length === 0 ? (
+        <tr>
+          <td colspan={7} class="muted">
+            No entries match.
+          </td>
+        </tr>
+      ) : null}
+      {entries.length === PAGE && last ? (
+        <tr>
+          <td colspan={7}>
+            <a href={`/audit?${filterQuery(filter, { before: String(last.seq) })}`}>
+              Older entries
+            </a>
+          </td>
+        </tr>
+      ) : null}
+    </tbody>
+  );
+};
+
+export function auditRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/audit", async (c) => {
+    const scope = readerScope(c);
+    const filter = parseAuditFilter(c.req.query());
+    const entries = await listAudit(c.get("deps").db, scope, filter, PAGE);
+    const query = filterQuery(filter);
+    return c.html(
+      <Layout
+        title="Audit log"
+        csrfToken={c.get("csrfToken")}
+        principal={c.get("ctx").caller.principal}
+      >
+        <h1>Audit log</h1>
+        <form
+          method="get"
+          action="/audit"
+          class="row card"
+          hx-get="/audit/rows"
+          hx-target="#audit-rows"
+          hx-swap="outerHTML"
+          hx-trigger="change, submit"
+        >
+          <label>
+            <span>Action starts with</span>
+            <input name="action" value={filter.action ?? ""} placeholder="e.g. machine." />
+          </label>
+          <label>
+            <span>Actor</span>
+            <input name="actor" value={filter.actor ?? ""} />
+          </label>
+          <label>
+            <span>Result</span>
+            <select name="result">
+              {["", "ok", "denied", "failed"].map((r) => (
+                <option value={r} selected={filter.result === r}>
+                  {r || "any"}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <span>From</span>
+            <input type="date" name="from" value={filter.from ?? ""} />
+          </label>
+          <label>
+            <span>To</span>
+            <input type="date" name="to" value={filter.to ?? ""} />
+          </label>
+          <button type="submit" class="secondary">
+            Filter
+          </button>
+        </form>
+        <p class="actions">
+          <a class="button secondary" href={`/audit/export.jsonl?${query}`}>
+            Export JSON Lines
+          </a>
+          <a class="button secondary" href={`/audit/export.csv?${query}`}>
+            Export CSV
+          </a>
+        </p>
+        <div id="messages"></div>
+        <table>
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Who</th>
+              <th>Action</th>
+              <th>Result</th>
+              <th>Target</th>
+              <th>From</th>
+              <th>Detail</th>
+            </tr>
+          </thead>
+          <AuditRows entries={entries} filter={filter} />
+        </table>
+      </Layout>,
+    );
+  });
+
+  app.get("/audit/rows", async (c) => {
+    const scope = readerScope(c);
+    const filter = parseAuditFilter(c.req.query());
+    return c.html(
+      <AuditRows
+        entries={await listAudit(c.get("deps").db, scope, filter, PAGE)}
+        filter={filter}
+      />,
+    );
+  });
+
+  app.get("/audit/export.:format{jsonl|csv}", (c) => {
+    const scope = readerScope(c);
+    const filter = parseAuditFilter(c.req.query());
+    const format = c.req.param("format") as "jsonl" | "csv";
+    c.header(
+      "Content-Type",
+      format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+    );
+    c.header("Content-Disposition", `attachment; filename="meetpoint-audit.${format}"`);
+    c.header("Cache-Control", "no-store");
+    const db = c.get("deps").db;
+    return stream(c, async (out) => {
+      for await (const line of exportAudit(scopedEntries(db, scope, filter), format))
+        await out.write(line);
+    });
+  });
+
+  return app;
+}

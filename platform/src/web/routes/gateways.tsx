@@ -1,0 +1,246 @@
+// Gateways: creation shows the secret once; each owns a block of proxy addresses for its machines.
+import { Hono, type Context as HonoContext } from "hono";
+import { inScope, scopeOf } from "../../identity/index.ts";
+import {
+  createGateway,
+  createMachine,
+  deleteGateway,
+  type Gateway,
+  gatewayBlock,
+  getGateway,
+  listGateways,
+  listMachines,
+  renameGateway,
+  rotateGatewaySecret,
+} from "../../masterdata/index.ts";
+import type { WebEnv } from "../env.ts";
+import { formFields } from "../forms.ts";
+import { Breadcrumbs, Field, Layout, Notice, PostForm } from "../views/layout.tsx";
+
+export function gatewayRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/gateways", async (c) => {
+    const ctx = c.get("ctx");
+    const gateways = await listGateways(ctx);
+    const pool = c.get("deps").proxyPool;
+    return c.html(
+      <Layout title="Gateways" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
+        <h1>Gateways</h1>
+        <p class="muted">Add a gateway on its site's page.</p>
+        <table>
+          <thead>
+            <tr>
+              <th>Gateway</th>
+              <th>Site</th>
+              <th>Customer</th>
+              <th>Proxy block</th>
+            </tr>
+          </thead>
+          <tbody>
+            {gateways.map((g) => (
+              <tr>
+                <td>
+                  <a href={`/gateways/${g.id}`}>{g.name}</a>
+                </td>
+                <td>{g.siteName}</td>
+                <td>{g.customerName}</td>
+                <td class="mono">{gatewayBlock(pool, g)}</td>
+              </tr>
+            ))}
+            {gateways.length === 0 ? (
+              <tr>
+                <td colspan={4} class="muted">
+                  No gateways yet.
+                </td>
+              </tr>
+            ) : null}
+          </tbody>
+        </table>
+      </Layout>,
+    );
+  });
+
+  const secretPage = (
+    c: HonoContext<WebEnv>,
+    gateway: Gateway,
+    secret: string,
+    created: boolean,
+  ) => {
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      <Layout
+        title={gateway.name}
+        csrfToken={c.get("csrfToken")}
+        principal={c.get("ctx").caller.principal}
+      >
+        <Breadcrumbs
+          items={[
+            ["Gateways", "/gateways"],
+            [gateway.name, `/gateways/${gateway.id}`],
+          ]}
+        />
+        <h1>{created ? "Gateway created" : "New gateway secret"}</h1>
+        <div class="card">
+          <Notice kind="warn">
+            This secret is shown only now. Copy it into the gateway's configuration; it cannot be
+            shown again.
+          </Notice>
+          <dl>
+            <dt>Gateway id</dt>
+            <dd class="mono">{gateway.id}</dd>
+            <dt>Secret</dt>
+            <dd>
+              <div class="secret">{secret}</div>
+            </dd>
+          </dl>
+          <p>
+            <a href={`/gateways/${gateway.id}`}>Continue to the gateway</a>
+          </p>
+        </div>
+      </Layout>,
+    );
+  };
+
+  app.post("/sites/:id/gateways", async (c) => {
+    const deps = c.get("deps");
+    const { gateway, secret } = await createGateway(
+      c.get("ctx"),
+      deps.proxyPool,
+      c.req.param("id"),
+      await formFields(c),
+    );
+    return secretPage(c, gateway, secret, true);
+  });
+
+  app.get("/gateways/:id", async (c) => {
+    const ctx = c.get("ctx");
+    const gateway = await getGateway(ctx, c.req.param("id"));
+    const { machines } = await listMachines(ctx, { gatewayId: gateway.id, limit: 1000 });
+    const canManage = inScope(
+      scopeOf(ctx.caller.principal, "masterdata.manage"),
+      gateway.customerId,
+    );
+    const csrf = c.get("csrfToken");
+    return c.html(
+      <Layout title={gateway.name} csrfToken={csrf} principal={ctx.caller.principal}>
+        <Breadcrumbs
+          items={[
+            ["Customers", "/customers"],
+            [gateway.customerName, `/customers/${gateway.customerId}`],
+            [gateway.siteName, `/sites/${gateway.siteId}`],
+            [gateway.name, null],
+          ]}
+        />
+        <h1>{gateway.name}</h1>
+        <div class="card">
+          <dl>
+            <dt>Gateway id</dt>
+            <dd class="mono">{gateway.id}</dd>
+            <dt>Proxy block</dt>
+            <dd class="mono">{gatewayBlock(c.get("deps").proxyPool, gateway)}</dd>
+          </dl>
+        </div>
+        {canManage ? (
+          <div class="card">
+            <PostForm action={`/gateways/${gateway.id}`} csrfToken={csrf} class="row">
+              <Field label="Name" name="name" value={gateway.name} />
+              <button type="submit" class="secondary">
+                Rename
+              </button>
+            </PostForm>
+          </div>
+        ) : null}
+        <h2>Machines</h2>
+        {canManage ? (
+          <div class="card">
+            <PostForm action={`/gateways/${gateway.id}/machines`} csrfToken={csrf} class="row">
+              <Field label="Machine name" name="name" placeholder="e.g. Press 7" />
+              <Field label="LAN address" name="lanAddress" placeholder="192.168.0.10" />
+              <button type="submit">Add machine</button>
+            </PostForm>
+          </div>
+        ) : null}
+        <table>
+          <thead>
+            <tr>
+              <th>Machine</th>
+              <th>LAN address</th>
+              <th>Proxy address</th>
+            </tr>
+          </thead>
+          <tbody>
+            {machines.map((m) => (
+              <tr>
+                <td>
+                  <a href={`/machines/${m.id}`}>{m.name}</a>
+                </td>
+                <td class="mono">{m.lanAddress}</td>
+                <td class="mono">{m.proxyAddress}</td>
+              </tr>
+            ))}
+            {machines.length === 0 ? (
+              <tr>
+                <td colspan={3} class="muted">
+                  No machines yet.
+                </td>
+              </tr>
+            ) : null}
+          </tbody>
+        </table>
+        {canManage ? (
+          <div class="actions">
+            <PostForm
+              action={`/gateways/${gateway.id}/secret`}
+              csrfToken={csrf}
+              confirm="The current secret stops working at once. Continue?"
+            >
+              <button type="submit" class="secondary">
+                New secret
+              </button>
+            </PostForm>
+            <PostForm
+              action={`/gateways/${gateway.id}/delete`}
+              csrfToken={csrf}
+              confirm={`Delete gateway ${gateway.name}?`}
+            >
+              <button type="submit" class="danger">
+                Delete gateway
+              </button>
+            </PostForm>
+          </div>
+        ) : null}
+      </Layout>,
+    );
+  });
+
+  app.post("/gateways/:id", async (c) => {
+    const id = c.req.param("id");
+    await renameGateway(c.get("ctx"), id, await formFields(c));
+    return c.redirect(`/gateways/${id}`, 303);
+  });
+
+  app.post("/gateways/:id/secret", async (c) => {
+    const ctx = c.get("ctx");
+    const secret = await rotateGatewaySecret(ctx, c.req.param("id"));
+    return secretPage(c, await getGateway(ctx, c.req.param("id")), secret, false);
+  });
+
+  app.post("/gateways/:id/delete", async (c) => {
+    const gateway = await getGateway(c.get("ctx"), c.req.param("id"));
+    await deleteGateway(c.get("ctx"), gateway.id);
+    return c.redirect(`/sites/${gateway.siteId}`, 303);
+  });
+
+  app.post("/gateways/:id/machines", async (c) => {
+    const machine = await createMachine(
+      c.get("ctx"),
+      c.get("deps").proxyPool,
+      c.req.param("id"),
+      await formFields(c),
+    );
+    return c.redirect(`/machines/${machine.id}`, 303);
+  });
+
+  return app;
+}

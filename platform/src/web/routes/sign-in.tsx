@@ -1,0 +1,268 @@
+// Sign-in with a local account: password, then TOTP; forced password change and TOTP enrolment.
+import { Hono, type Context as HonoContext } from "hono";
+import { deleteCookie } from "hono/cookie";
+import { recordAuditAlone } from "../../audit/index.ts";
+import type { SignInStage } from "../../db/index.ts";
+import {
+  changePassword,
+  confirmTotpEnrolment,
+  createWebSession,
+  endWebSession,
+  newTotpKey,
+  type Principal,
+  pendingTotpKey,
+  qrSvg,
+  rotateWebSession,
+  signInWithPassword,
+  totpKeyForTyping,
+  totpUri,
+  verifySecondFactor,
+} from "../../identity/index.ts";
+import type { WebEnv } from "../env.ts";
+import { text } from "../forms.ts";
+import {
+  PRE_SESSION_COOKIE,
+  requireStage,
+  SESSION_COOKIE,
+  STAGE_PAGES,
+  setSessionCookie,
+  signedIn,
+} from "../middleware.ts";
+import { Field, Layout, Notice, PostForm } from "../views/layout.tsx";
+
+export function signInRoutes() {
+  const app = new Hono<WebEnv>();
+
+  const signInPage = (csrfToken: string, error?: string, username = "") => (
+    <Layout title="Sign in" csrfToken={csrfToken}>
+      <div class="card narrow">
+        <h1>Sign in</h1>
+        {error ? <Notice kind="error">{error}</Notice> : null}
+        <PostForm action="/sign-in" csrfToken={csrfToken}>
+          <Field label="Username" name="username" value={username} autocomplete="username" />
+          <Field label="Password" name="password" type="password" autocomplete="current-password" />
+          <button type="submit">Sign in</button>
+        </PostForm>
+      </div>
+    </Layout>
+  );
+
+  app.get("/sign-in", (c) => {
+    const session = c.get("session");
+    if (session)
+      return c.redirect(session.stage === "ready" ? "/" : STAGE_PAGES[session.stage], 303);
+    return c.html(signInPage(c.get("csrfToken")));
+  });
+
+  app.post("/sign-in", async (c) => {
+    const deps = c.get("deps");
+    const form = await c.req.parseBody();
+    const username = text(form, "username");
+    const result = await signInWithPassword(deps.db, deps.clock, {
+      username,
+      password: text(form, "password"),
+      ip: c.get("ip"),
+    });
+    if (!result.ok || !result.userId)
+      return c.html(signInPage(c.get("csrfToken"), result.ok ? "" : result.message, username), 401);
+    const old = c.get("session");
+    if (old) await endWebSession(deps.db, old.id);
+    const token = await createWebSession(deps.db, deps.clock, {
+      userId: result.userId,
+      stage: result.stage,
+      ip: c.get("ip"),
+      userAgent: c.req.header("user-agent") ?? "",
+    });
+    setSessionCookie(c, token);
+    deleteCookie(c, PRE_SESSION_COOKIE, { path: "/", secure: true });
+    return c.redirect(result.stage === "ready" ? "/" : STAGE_PAGES[result.stage], 303);
+  });
+
+  const totpPage = (csrfToken: string, error?: string) => (
+    <Layout title="Second factor" csrfToken={csrfToken}>
+      <div class="card narrow">
+        <h1>Second factor</h1>
+        <p>Enter the 6-digit code from your authenticator app.</p>
+        {error ? <Notice kind="error">{error}</Notice> : null}
+        <PostForm action="/sign-in/totp" csrfToken={csrfToken}>
+          <Field
+            label="Code"
+            name="code"
+            inputmode="numeric"
+            pattern="[0-9]{6}"
+            autocomplete="one-time-code"
+          />
+          <button type="submit">Continue</button>
+        </PostForm>
+      </div>
+    </Layout>
+  );
+
+  app.get("/sign-in/totp", requireStage("totp"), (c) => c.html(totpPage(c.get("csrfToken"))));
+
+  app.post("/sign-in/totp", requireStage("totp"), async (c) => {
+    const deps = c.get("deps");
+    const session = signedIn(c);
+    const form = await c.req.parseBody();
+    const result = await verifySecondFactor(deps.db, deps.clock, {
+      userId: session.principal.userId,
+      code: text(form, "code"),
+      actor: c.get("ctx").caller.actor,
+    });
+    if (!result.ok) return c.html(totpPage(c.get("csrfToken"), result.message), 401);
+    return finishStep(c, result.stage);
+  });
+
+  async function finishStep(c: HonoContext<WebEnv>, stage: SignInStage) {
+    const deps = c.get("deps");
+    const token = await rotateWebSession(deps.db, deps.clock, signedIn(c), stage, {
+      ip: c.get("ip"),
+      userAgent: c.req.header("user-agent") ?? "",
+    });
+    setSessionCookie(c, token);
+    return c.redirect(stage === "ready" ? "/" : STAGE_PAGES[stage], 303);
+  }
+
+  const passwordPage = (
+    c: HonoContext<WebEnv>,
+    forced: boolean,
+    error?: string,
+    principal?: Principal,
+  ) => (
+    <Layout title="Change password" csrfToken={c.get("csrfToken")} principal={principal ?? null}>
+      <div class="card narrow">
+        <h1>Change password</h1>
+        {forced ? <Notice kind="warn">Choose your own password before you continue.</Notice> : null}
+        {error ? <Notice kind="error">{error}</Notice> : null}
+        <PostForm action="/account/password" csrfToken={c.get("csrfToken")}>
+          <Field
+            label="Current password"
+            name="current"
+            type="password"
+            autocomplete="current-password"
+          />
+          <Field
+            label="New password (at least 12 characters)"
+            name="next"
+            type="password"
+            autocomplete="new-password"
+          />
+          <button type="submit">Change password</button>
+        </PostForm>
+      </div>
+    </Layout>
+  );
+
+  app.get("/account/password", requireStage("change_password", "ready"), (c) => {
+    const session = signedIn(c);
+    return c.html(
+      passwordPage(
+        c,
+        session.stage !== "ready",
+        undefined,
+        session.stage === "ready" ? session.principal : undefined,
+      ),
+    );
+  });
+
+  app.post("/account/password", requireStage("change_password", "ready"), async (c) => {
+    const deps = c.get("deps");
+    const session = signedIn(c);
+    const form = await c.req.parseBody();
+    const result = await changePassword(deps.db, deps.clock, {
+      userId: session.principal.userId,
+      current: text(form, "current"),
+      next: text(form, "next"),
+      actor: c.get("ctx").caller.actor,
+    });
+    if (!result.ok) {
+      return c.html(
+        passwordPage(
+          c,
+          session.stage !== "ready",
+          result.message,
+          session.stage === "ready" ? session.principal : undefined,
+        ),
+        400,
+      );
+    }
+    return finishStep(c, result.stage);
+  });
+
+  app.get("/account/totp", requireStage("enrol_totp"), async (c) => {
+    const deps = c.get("deps");
+    const session = signedIn(c);
+    const key = await pendingTotpKey(deps.db, session.principal.userId, newTotpKey);
+    return c.html(enrolPage(c.get("csrfToken"), key, session.principal.username));
+  });
+
+  const enrolPage = (csrfToken: string, key: string, username: string, error?: string) => {
+    const svg = qrSvg(totpUri(key, username));
+    return (
+      <Layout title="Set up second factor" csrfToken={csrfToken}>
+        <div class="card narrow">
+          <h1>Set up your second factor</h1>
+          <p>
+            Scan this code with an authenticator app (for example FreeOTP, Aegis or Google
+            Authenticator), then enter the code it shows.
+          </p>
+          <img
+            class="qr"
+            alt="QR code for your authenticator app"
+            src={`data:image/svg+xml;base64,${Buffer.from(svg).toString("base64")}`}
+          />
+          <p class="muted">
+            Cannot scan? Type this key: <span class="mono">{totpKeyForTyping(key)}</span>
+          </p>
+          {error ? <Notice kind="error">{error}</Notice> : null}
+          <PostForm action="/account/totp" csrfToken={csrfToken}>
+            <Field
+              label="Code"
+              name="code"
+              inputmode="numeric"
+              pattern="[0-9]{6}"
+              autocomplete="one-time-code"
+            />
+            <button type="submit">Confirm</button>
+          </PostForm>
+        </div>
+      </Layout>
+    );
+  };
+
+  app.post("/account/totp", requireStage("enrol_totp"), async (c) => {
+    const deps = c.get("deps");
+    const session = signedIn(c);
+    const form = await c.req.parseBody();
+    const result = await confirmTotpEnrolment(deps.db, deps.clock, {
+      userId: session.principal.userId,
+      code: text(form, "code"),
+      actor: c.get("ctx").caller.actor,
+    });
+    if (!result.ok) {
+      const key = await pendingTotpKey(deps.db, session.principal.userId, newTotpKey);
+      return c.html(
+        enrolPage(c.get("csrfToken"), key, session.principal.username, result.message),
+        400,
+      );
+    }
+    return finishStep(c, result.stage);
+  });
+
+  app.post("/sign-out", async (c) => {
+    const deps = c.get("deps");
+    const session = c.get("session");
+    if (session) {
+      await endWebSession(deps.db, session.id);
+      await recordAuditAlone(deps.db, deps.clock, {
+        actor: c.get("ctx").caller.actor,
+        action: "sign_out",
+        target: { type: "user", id: session.principal.userId },
+      });
+    }
+    deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true });
+    return c.redirect("/sign-in", 303);
+  });
+
+  return app;
+}
