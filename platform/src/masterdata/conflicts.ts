@@ -1,6 +1,11 @@
 // Turns constraint violations into messages a user understands; nothing was written.
 import { ConflictError } from "../shared/errors.ts";
-import { FOREIGN_KEY_VIOLATION, pgError, UNIQUE_VIOLATION } from "../shared/pg-error.ts";
+import {
+  FOREIGN_KEY_VIOLATION,
+  pgError,
+  RESTRICT_VIOLATION,
+  UNIQUE_VIOLATION,
+} from "../shared/pg-error.ts";
 
 const MESSAGES: Record<string, { message: string; field: string | null }> = {
   customers_name_unique: { message: "A customer with this name exists already.", field: "name" },
@@ -50,7 +55,7 @@ export async function conflictOnDuplicate<T>(work: () => Promise<T>): Promise<T>
       const known = info.constraint ? MESSAGES[info.constraint] : undefined;
       throw new ConflictError(known?.message ?? "This already exists.", known?.field ?? null);
     }
-    if (info?.code === FOREIGN_KEY_VIOLATION) {
+    if (info?.code === FOREIGN_KEY_VIOLATION || info?.code === RESTRICT_VIOLATION) {
       throw new ConflictError("It is still in use: remove what belongs to it first.");
     }
     throw error;

@@ -27,3 +27,4 @@ export function pgError(error: unknown): PgErrorInfo | null {
 
 export const UNIQUE_VIOLATION = "23505";
 export const FOREIGN_KEY_VIOLATION = "23503";
+export const RESTRICT_VIOLATION = "23001";

@@ -160,22 +160,23 @@ export function auditRoutes() {
     );
   });
 
-  app.get("/audit/export.:format{jsonl|csv}", (c) => {
-    const scope = readerScope(c);
-    const filter = parseAuditFilter(c.req.query());
-    const format = c.req.param("format") as "jsonl" | "csv";
-    c.header(
-      "Content-Type",
-      format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
-    );
-    c.header("Content-Disposition", `attachment; filename="meetpoint-audit.${format}"`);
-    c.header("Cache-Control", "no-store");
-    const db = c.get("deps").db;
-    return stream(c, async (out) => {
-      for await (const line of exportAudit(scopedEntries(db, scope, filter), format))
-        await out.write(line);
+  for (const format of ["jsonl", "csv"] as const) {
+    app.get(`/audit/export.${format}`, (c) => {
+      const scope = readerScope(c);
+      const filter = parseAuditFilter(c.req.query());
+      c.header(
+        "Content-Type",
+        format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+      );
+      c.header("Content-Disposition", `attachment; filename="meetpoint-audit.${format}"`);
+      c.header("Cache-Control", "no-store");
+      const db = c.get("deps").db;
+      return stream(c, async (out) => {
+        for await (const line of exportAudit(scopedEntries(db, scope, filter), format))
+          await out.write(line);
+      });
     });
-  });
+  }
 
   return app;
 }

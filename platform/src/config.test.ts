@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, readConfig, VARIABLES } from "./config.ts";
+
+describe("configuration", () => {
+  test("defaults run the platform on PGlite in ./data", () => {
+    const config = readConfig({});
+    expect(config.databaseUrl).toBeNull();
+    expect(config.dataDir).toBe("./data");
+    expect(config.httpsPort).toBe(8443);
+    expect(config.publicUrl.origin).toBe("https://localhost:8443");
+    expect(config.kek).toEqual({ file: "./data/kek" });
+    expect(config.gatewayBlockPrefix).toBe(24);
+  });
+
+  test("every bad value names its variable", () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ MEETPOINT_HTTPS_PORT: "443x" }, "MEETPOINT_HTTPS_PORT"],
+      [{ MEETPOINT_HTTPS_PORT: "70000" }, "MEETPOINT_HTTPS_PORT"],
+      [{ MEETPOINT_PUBLIC_URL: "http://example.test" }, "MEETPOINT_PUBLIC_URL"],
+      [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL"],
+      [{ MEETPOINT_TLS_CERT: "/c.pem" }, "MEETPOINT_TLS_KEY"],
+      [{ MEETPOINT_KEK: "abc" }, "MEETPOINT_KEK"],
+      [{ MEETPOINT_PROXY_POOL: "100.64.0.1/10" }, "MEETPOINT_PROXY_POOL"],
+      [
+        { MEETPOINT_PROXY_POOL: "100.64.0.0/24", MEETPOINT_GATEWAY_BLOCK_PREFIX: "20" },
+        "MEETPOINT_GATEWAY_BLOCK_PREFIX",
+      ],
+    ];
+    for (const [env, variable] of cases) {
+      expect(() => readConfig(env)).toThrow(ConfigError);
+      expect(() => readConfig(env)).toThrow(`${variable}:`);
+    }
+  });
+
+  test("every variable read is documented", async () => {
+    const source = await Bun.file(new URL("./config.ts", import.meta.url)).text();
+    const read = new Set(
+      [
+        ...source.matchAll(/env\.([A-Z_]+)/g),
+        ...source.matchAll(/"(MEETPOINT_[A-Z_]+|DATABASE_URL)"/g),
+      ].map((m) => m[1]),
+    );
+    for (const name of read) expect(Object.keys(VARIABLES)).toContain(name as string);
+  });
+});

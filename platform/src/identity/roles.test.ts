@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { grantProblem, hasPermission, inScope, type Principal, scopeOf } from "./roles.ts";
+
+const principal = (grants: Principal["grants"]): Principal => ({
+  userId: "u",
+  username: "u",
+  displayName: "u",
+  grants,
+});
+
+describe("roles and scopes", () => {
+  test("platform admin and auditor read everything; only the admin manages", () => {
+    const admin = principal([{ role: "platform_admin", customerId: null }]);
+    const auditor = principal([{ role: "auditor", customerId: null }]);
+    expect(scopeOf(admin, "masterdata.manage")).toEqual({ all: true });
+    expect(scopeOf(auditor, "masterdata.read")).toEqual({ all: true });
+    expect(scopeOf(auditor, "audit.read")).toEqual({ all: true });
+    expect(hasPermission(auditor, "masterdata.manage")).toBe(false);
+    expect(hasPermission(auditor, "users.manage")).toBe(false);
+  });
+
+  test("scoped roles reach exactly their customers, and add up", () => {
+    const user = principal([
+      { role: "technician", customerId: "A" },
+      { role: "customer_admin", customerId: "B" },
+    ]);
+    expect(scopeOf(user, "masterdata.read")).toEqual({ all: false, customerIds: ["A", "B"] });
+    expect(scopeOf(user, "masterdata.manage")).toEqual({ all: false, customerIds: ["B"] });
+    expect(scopeOf(user, "audit.read")).toEqual({ all: false, customerIds: ["B"] });
+    expect(inScope(scopeOf(user, "masterdata.manage"), "A")).toBe(false);
+    expect(inScope(scopeOf(user, "masterdata.read"), null)).toBe(false);
+    expect(hasPermission(user, "customers.manage")).toBe(false);
+  });
+
+  test("no grants, no access", () => {
+    expect(scopeOf(principal([]), "masterdata.read")).toEqual({ all: false, customerIds: [] });
+  });
+
+  test("global roles take no customer, scoped roles need one", () => {
+    expect(grantProblem({ role: "auditor", customerId: "A" })).toContain("platform-wide");
+    expect(grantProblem({ role: "technician", customerId: null })).toContain("needs a customer");
+    expect(grantProblem({ role: "technician", customerId: "A" })).toBeNull();
+    expect(grantProblem({ role: "platform_admin", customerId: null })).toBeNull();
+  });
+});

@@ -1,0 +1,223 @@
+// The audit log: chain verification, tamper detection, append-only enforcement, export, CLI.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { asc, sql } from "drizzle-orm";
+import { allEntries, exportAudit, recordAuditAlone, verifyAuditChain } from "../src/audit/index.ts";
+import { auditEntries } from "../src/db/index.ts";
+import { createCustomer } from "../src/masterdata/index.ts";
+import { pgError } from "../src/shared/pg-error.ts";
+import { type TestPlatform, testPlatform } from "./support/platform.ts";
+
+let p: TestPlatform;
+beforeAll(async () => {
+  p = await testPlatform();
+  for (const name of ["Alpha", "Beta", "Gamma"]) await createCustomer(p.adminCtx, { name });
+});
+afterAll(() => p.dispose());
+
+/** Runs `work` with the append-only triggers off, as an attacker with owner rights could. */
+async function asAttacker(work: () => Promise<unknown>) {
+  await p.database.db.execute(sql`alter table audit_entries disable trigger user`);
+  try {
+    await work();
+  } finally {
+    await p.database.db.execute(sql`alter table audit_entries enable trigger user`);
+  }
+}
+
+describe("audit chain", () => {
+  test("an untouched log verifies", async () => {
+    const result = await verifyAuditChain(p.database.db);
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.entries).toBeGreaterThan(5);
+  });
+
+  test("UPDATE, DELETE and TRUNCATE are refused by the database", async () => {
+    const refusal = async (query: ReturnType<typeof sql>) => {
+      try {
+        await p.database.db.execute(query);
+        return "accepted";
+      } catch (error) {
+        return pgError(error)?.code;
+      }
+    };
+    const INSUFFICIENT_PRIVILEGE = "42501";
+    expect(await refusal(sql`update audit_entries set actor_name = 'mallory'`)).toBe(
+      INSUFFICIENT_PRIVILEGE,
+    );
+    expect(await refusal(sql`delete from audit_entries`)).toBe(INSUFFICIENT_PRIVILEGE);
+    expect(await refusal(sql`truncate audit_entries`)).toBe(INSUFFICIENT_PRIVILEGE);
+    expect((await verifyAuditChain(p.database.db)).ok).toBe(true);
+  });
+
+  test("changing any field of any row is detected at that row", async () => {
+    const entries = await p.database.db.select().from(auditEntries).orderBy(asc(auditEntries.seq));
+    const target = entries[3];
+    if (!target) throw new Error("too few entries");
+    const tamperings = [
+      sql`update audit_entries set actor_name = 'mallory' where seq = ${target.seq}`,
+      sql`update audit_entries set detail = '{"name":"Other"}' where seq = ${target.seq}`,
+      sql`update audit_entries set at = at + interval '1 second' where seq = ${target.seq}`,
+      sql`update audit_entries set result = 'failed' where seq = ${target.seq}`,
+    ];
+    for (const tampering of tamperings) {
+      let original: unknown;
+      await asAttacker(async () => {
+        original = (
+          await p.database.db.select().from(auditEntries).where(sql`seq = ${target.seq}`)
+        )[0];
+        await p.database.db.execute(tampering);
+      });
+      const result = await verifyAuditChain(p.database.db);
+      expect(result).toMatchObject({ ok: false, brokenAt: target.seq });
+      await asAttacker(async () => {
+        const o = original as typeof target;
+        await p.database.db
+          .update(auditEntries)
+          .set({ actorName: o.actorName, detail: o.detail, at: o.at, result: o.result })
+          .where(sql`seq = ${target.seq}`);
+      });
+      expect((await verifyAuditChain(p.database.db)).ok).toBe(true);
+    }
+  });
+
+  test("a deleted row breaks the link of the next one", async () => {
+    const entries = await p.database.db.select().from(auditEntries).orderBy(asc(auditEntries.seq));
+    const victim = entries[2];
+    const next = entries[3];
+    if (!victim || !next) throw new Error("too few entries");
+    await asAttacker(() =>
+      p.database.db.execute(sql`delete from audit_entries where seq = ${victim.seq}`),
+    );
+    const result = await verifyAuditChain(p.database.db);
+    expect(result).toMatchObject({
+      ok: false,
+      brokenAt: next.seq,
+      reason: "link to the previous entry does not match",
+    });
+    await asAttacker(() => p.database.db.insert(auditEntries).values(victim));
+    expect((await verifyAuditChain(p.database.db)).ok).toBe(true);
+  });
+
+  test("concurrent writers keep one valid chain", async () => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        recordAuditAlone(p.database.db, p.clock, {
+          actor: { id: null, name: `writer-${i}`, ip: null },
+          action: "test.concurrent",
+        }),
+      ),
+    );
+    expect((await verifyAuditChain(p.database.db)).ok).toBe(true);
+  });
+});
+
+describe("audit export", () => {
+  test("JSON Lines carries every entry with its hashes", async () => {
+    const lines: string[] = [];
+    for await (const line of exportAudit(allEntries(p.database.db), "jsonl")) lines.push(line);
+    const rows = await p.database.db.select().from(auditEntries);
+    expect(lines).toHaveLength(rows.length);
+    const first = JSON.parse(lines[0] ?? "{}");
+    expect(first).toMatchObject({
+      seq: expect.any(Number),
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      prevHash: "0".repeat(64),
+    });
+  });
+
+  test("CSV quotes separators and neutralises spreadsheet formulas", async () => {
+    await recordAuditAlone(p.database.db, p.clock, {
+      actor: { id: null, name: '=HYPERLINK("http://x","y")', ip: null },
+      action: "test.csv",
+      detail: { note: "a,b\nc" },
+    });
+    let csv = "";
+    for await (const line of exportAudit(allEntries(p.database.db), "csv")) csv += line;
+    expect(csv.split("\r\n")[0]).toBe(
+      "seq,at,actorId,actorName,action,targetType,targetId,customerId,ip,result,detail,prevHash,hash",
+    );
+    expect(csv).toContain(`"'=HYPERLINK(""http://x"",""y"")"`);
+    expect(csv).toContain('"{""note"":""a,b\\nc""}"');
+  });
+
+  test("the portal export filters by action", async () => {
+    const response = await p.admin.get("/audit/export.jsonl?action=customer.");
+    expect(response.status).toBe(200);
+    const lines = (await response.text()).trim().split("\n");
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(JSON.parse(line).action).toBe("customer.create");
+  });
+
+  test("the audit page filters by result and rejects a malformed date with 400", async () => {
+    const failedOnly = await p.admin.page("/audit/rows?result=failed");
+    expect(failedOnly).not.toContain("customer.create");
+    const bad = await p.admin.get("/audit?from=yesterday");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("from: must be a date");
+  });
+});
+
+describe("command line", () => {
+  const cli = (args: string[], env: Record<string, string>) =>
+    Bun.spawnSync(["bun", join(import.meta.dir, "../src/cli.ts"), ...args], {
+      env: { ...process.env, ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+
+  test("admin create, audit verify, audit export, tamper detection, bad arguments", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "meetpoint-cli-"));
+    const env: Record<string, string> = p.database.url
+      ? { DATABASE_URL: p.database.url }
+      : { MEETPOINT_DATA_DIR: dir };
+    if (!p.database.url) env.DATABASE_URL = "";
+    try {
+      const created = cli(["admin", "create", "ops-admin", "--name", "Ops Admin"], env);
+      expect(created.exitCode).toBe(0);
+      expect(created.stdout.toString()).toMatch(/One-time password[^\n]*\n\n {4}\S{20}/);
+      const duplicate = cli(["admin", "create", "ops-admin"], env);
+      expect(duplicate.exitCode).toBe(2);
+      expect(duplicate.stderr.toString()).toContain("A user with this username exists already.");
+
+      const verified = cli(["audit", "verify"], env);
+      expect(verified.stdout.toString()).toMatch(/Audit chain intact: \d+ entries/);
+      expect(verified.exitCode).toBe(0);
+
+      const exported = cli(["audit", "export", "--format", "csv"], env);
+      expect(exported.exitCode).toBe(0);
+      expect(exported.stdout.toString()).toContain("ops-admin");
+
+      expect(cli(["audit", "export", "--format", "xml"], env).exitCode).toBe(2);
+      expect(cli(["frobnicate"], env).exitCode).toBe(2);
+      expect(cli(["migrate"], env).exitCode).toBe(0);
+
+      if (p.database.url) {
+        await asAttacker(() =>
+          p.database.db.execute(sql`update audit_entries set action = 'nothing' where seq = 1`),
+        );
+        const broken = cli(["audit", "verify"], env);
+        expect(broken.exitCode).toBe(1);
+        expect(broken.stderr.toString()).toContain("Audit chain BROKEN at entry 1");
+      } else {
+        const tamper = `
+          import { PGlite } from "@electric-sql/pglite";
+          const db = new PGlite(${JSON.stringify(`${dir}/pglite`)});
+          await db.exec("alter table audit_entries disable trigger user; update audit_entries set action = 'nothing' where seq = 1;");
+          await db.close();`;
+        const tampered = Bun.spawnSync(["bun", "-e", tamper], {
+          cwd: join(import.meta.dir, ".."),
+          stderr: "pipe",
+        });
+        expect(tampered.exitCode).toBe(0);
+        const broken = cli(["audit", "verify"], env);
+        expect(broken.exitCode).toBe(1);
+        expect(broken.stderr.toString()).toContain("Audit chain BROKEN at entry 1");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

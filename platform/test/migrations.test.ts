@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { type TestDatabase, testDatabase } from "./support/database.ts";
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await testDatabase();
+});
+afterAll(() => database.dispose());
+
+async function tables(): Promise<string[]> {
+  const result = await database.db.execute(
+    sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
+  );
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+    table_name: string;
+  }[];
+  return rows.map((r) => r.table_name);
+}
+
+test("migrations create every entity on an empty database and are idempotent", async () => {
+  const expected = [
+    "audit_entries",
+    "certificate_authorities",
+    "customers",
+    "gateways",
+    "machines",
+    "role_assignments",
+    "services",
+    "sites",
+    "users",
+    "web_sessions",
+  ];
+  expect(await tables()).toEqual(expected);
+  await database.migrate();
+  await database.migrate();
+  expect(await tables()).toEqual(expected);
+});

@@ -1,0 +1,71 @@
+// The README's first command: the platform starts on its embedded defaults and can be signed in to.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+let dir: string;
+let server: Subprocess<"ignore", "pipe", "pipe">;
+let output = "";
+const httpsPort = 20_000 + Math.floor(Math.random() * 20_000);
+const httpPort = httpsPort + 1;
+const insecure = { tls: { rejectUnauthorized: false } };
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "meetpoint-server-"));
+  server = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts")], {
+    env: {
+      ...process.env,
+      DATABASE_URL: "",
+      MEETPOINT_DATA_DIR: dir,
+      MEETPOINT_HTTPS_PORT: String(httpsPort),
+      MEETPOINT_HTTP_PORT: String(httpPort),
+      MEETPOINT_LISTEN_ADDRESS: "127.0.0.1",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const reader = server.stdout.getReader();
+  const deadline = Date.now() + 30_000;
+  while (!output.includes("You will choose your own password") && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+}, 40_000);
+
+afterAll(() => {
+  server.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("prints where to sign in, the certificate fingerprint and the admin's one-time password", () => {
+  expect(output).toContain(`Meetpoint portal: https://localhost:${httpsPort}/`);
+  expect(output).toMatch(/SHA-256 fingerprint\n {2}([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+  expect(output).toMatch(/sign in as "admin" with the one-time password\n\n {4}\S{20}/);
+});
+
+test("serves HTTPS, redirects HTTP, and the printed password signs in", async () => {
+  const health = await fetch(`https://127.0.0.1:${httpsPort}/healthz`, insecure);
+  expect(await health.json()).toEqual({ status: "ok" });
+
+  const redirect = await fetch(`http://127.0.0.1:${httpPort}/machines?q=1`, { redirect: "manual" });
+  expect(redirect.status).toBe(308);
+  expect(redirect.headers.get("location")).toBe(`https://localhost:${httpsPort}/machines?q=1`);
+
+  const page = await fetch(`https://127.0.0.1:${httpsPort}/sign-in`, insecure);
+  const pre = page.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+  const csrf = (await page.text()).match(/name="_csrf" value="([^"]+)"/)?.[1] ?? "";
+  const password = output.match(/one-time password\n\n {4}(\S{20})/)?.[1] ?? "";
+  const signIn = await fetch(`https://127.0.0.1:${httpsPort}/sign-in`, {
+    ...insecure,
+    method: "POST",
+    redirect: "manual",
+    headers: { cookie: pre, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username: "admin", password, _csrf: csrf }),
+  });
+  expect(signIn.status).toBe(303);
+  expect(signIn.headers.get("location")).toBe("/account/password");
+});

@@ -1,0 +1,67 @@
+// A complete portal on a test database with a manual clock and a bootstrap admin already signed in.
+import { parseCidr } from "@meetpoint/common";
+import { eq } from "drizzle-orm";
+import { roleAssignments, users } from "../../src/db/index.ts";
+import { createAdmin } from "../../src/identity/index.ts";
+import { ManualClock } from "../../src/shared/clock.ts";
+import type { Context } from "../../src/shared/context.ts";
+import { createApp } from "../../src/web/index.ts";
+import { type TestDatabase, testDatabase } from "./database.ts";
+import { type Browser, firstSignIn } from "./portal.ts";
+
+export interface TestPlatform {
+  database: TestDatabase;
+  clock: ManualClock;
+  app: ReturnType<typeof createApp>;
+  admin: Browser;
+  /** A domain context acting as the bootstrap admin (for arranging data quickly). */
+  adminCtx: Context;
+  proxyPool: { pool: NonNullable<ReturnType<typeof parseCidr>>; blockPrefix: number };
+  dispose(): Promise<void>;
+}
+
+export async function testPlatform(
+  options: { pool?: string; blockPrefix?: number } = {},
+): Promise<TestPlatform> {
+  const database = await testDatabase();
+  const clock = new ManualClock(new Date());
+  const pool = parseCidr(options.pool ?? "100.64.0.0/10");
+  if (!pool) throw new Error("bad test pool");
+  const proxyPool = { pool, blockPrefix: options.blockPrefix ?? 24 };
+  const app = createApp({
+    db: database.db,
+    clock,
+    session: { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 },
+    proxyPool,
+  });
+  const oneTime = await createAdmin(database.db, clock, { username: "admin", via: "test" });
+  const { browser } = await firstSignIn(app, database.db, clock, "admin", oneTime);
+  const [admin] = await database.db.select().from(users).where(eq(users.username, "admin"));
+  if (!admin) throw new Error("admin missing");
+  const grants = await database.db
+    .select()
+    .from(roleAssignments)
+    .where(eq(roleAssignments.userId, admin.id));
+  const adminCtx: Context = {
+    db: database.db,
+    clock,
+    caller: {
+      principal: {
+        userId: admin.id,
+        username: "admin",
+        displayName: "admin",
+        grants: grants.map((g) => ({ role: g.role, customerId: g.customerId })),
+      },
+      actor: { id: admin.id, name: "admin", ip: "198.18.0.1" },
+    },
+  };
+  return {
+    database,
+    clock,
+    app,
+    admin: browser,
+    adminCtx,
+    proxyPool,
+    dispose: () => database.dispose(),
+  };
+}
