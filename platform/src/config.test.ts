@@ -42,4 +42,9 @@ describe("configuration", () => {
     );
     for (const name of read) expect(Object.keys(VARIABLES)).toContain(name as string);
   });
+
+  test("the README's configuration table lists every variable", async () => {
+    const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
+    for (const name of Object.keys(VARIABLES)) expect(readme).toContain(`| \`${name}\` |`);
+  });
 });

@@ -197,7 +197,7 @@ describe("an auditor", () => {
     for (const path of [...detailRoutes(objects.A), ...detailRoutes(objects.B)])
       expect((await browser.get(path)).status).toBe(200);
     const audit = await browser.page("/audit");
-    expect(audit).toContain(objects.B.machine);
+    expect(audit).toContain(objects.B.machine as string);
     for (const [path, form] of writeRoutes(objects.B))
       expect((await browser.post(path, form)).status).toBe(403);
     expect((await browser.post("/customers", { name: "x" })).status).toBe(403);
