@@ -14,7 +14,7 @@ let p: TestPlatform;
 beforeAll(async () => {
   p = await testPlatform();
   for (const name of ["Alpha", "Beta", "Gamma"]) await createCustomer(p.adminCtx, { name });
-});
+}, 60_000);
 afterAll(() => p.dispose());
 
 /** Runs `work` with the append-only triggers off, as an attacker with owner rights could. */

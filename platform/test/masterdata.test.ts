@@ -6,7 +6,7 @@ import { type TestPlatform, testPlatform } from "./support/platform.ts";
 let p: TestPlatform;
 beforeAll(async () => {
   p = await testPlatform();
-});
+}, 60_000);
 afterAll(() => p.dispose());
 
 /** The id at the end of a redirect location such as /customers/<id>. */

@@ -5,7 +5,7 @@ import { type TestDatabase, testDatabase } from "./support/database.ts";
 let database: TestDatabase;
 beforeAll(async () => {
   database = await testDatabase();
-});
+}, 60_000);
 afterAll(() => database.dispose());
 
 async function tables(): Promise<string[]> {

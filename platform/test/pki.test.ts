@@ -12,7 +12,7 @@ let dir: string;
 beforeAll(async () => {
   database = await testDatabase();
   dir = mkdtempSync(join(tmpdir(), "meetpoint-pki-"));
-});
+}, 60_000);
 afterAll(async () => {
   await database.dispose();
   rmSync(dir, { recursive: true, force: true });

@@ -51,7 +51,7 @@ beforeAll(async () => {
   p = await testPlatform();
   await arrange("A");
   await arrange("B");
-});
+}, 60_000);
 afterAll(() => p.dispose());
 
 const detailRoutes = (o: Record<string, string>) => [
@@ -104,7 +104,7 @@ describe.each([
     browser = await userWith(`scoped-${role}`, [
       { role, customerId: objects.A.customer as string },
     ]);
-  });
+  }, 30_000);
 
   test("sees customer A in every list and none of B", async () => {
     await expectOnlyA(browser, lists);

@@ -8,7 +8,7 @@ import { Browser, firstSignIn } from "./support/portal.ts";
 let p: TestPlatform;
 beforeAll(async () => {
   p = await testPlatform();
-});
+}, 60_000);
 afterAll(() => p.dispose());
 
 async function newUser(username: string) {

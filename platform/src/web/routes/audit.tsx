@@ -130,7 +130,6 @@ export function auditRoutes() {
             Export CSV
           </a>
         </p>
-        <div id="messages"></div>
         <table>
           <thead>
             <tr>

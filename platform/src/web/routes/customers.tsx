@@ -28,7 +28,6 @@ export function customerRoutes() {
     return c.html(
       <Layout title="Customers" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
         <h1>Customers</h1>
-        <div id="messages"></div>
         {canCreate ? (
           <div class="card">
             <PostForm action="/customers" csrfToken={c.get("csrfToken")} class="row">

@@ -153,7 +153,6 @@ export function machineRoutes() {
             Search
           </button>
         </form>
-        <div id="messages"></div>
         <table>
           <thead>
             <tr>
@@ -196,7 +195,6 @@ export function machineRoutes() {
           ]}
         />
         <h1>{machine.name}</h1>
-        <div id="messages"></div>
         <div class="card">
           <dl>
             <dt>Proxy address</dt>

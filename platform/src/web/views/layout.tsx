@@ -9,11 +9,16 @@ interface LayoutProps {
   principal?: Principal | null;
 }
 
+// Boosted forms show a refusal (4xx) in #messages and keep what the user typed: swap every answer.
 const HTMX_CONFIG = JSON.stringify({
   includeIndicatorStyles: false,
   allowEval: false,
   allowScriptTags: false,
   selfRequestsOnly: true,
+  responseHandling: [
+    { code: "204", swap: false },
+    { code: "...", swap: true },
+  ],
 });
 
 export const Layout: FC<PropsWithChildren<LayoutProps>> = ({
@@ -31,17 +36,24 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({
         <meta name="htmx-config" content={HTMX_CONFIG} />
         <title>{`${title} · Meetpoint`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
+        <link rel="icon" href="data:," />
         <script src="/assets/htmx.min.js" defer></script>
         <script src="/assets/app.js" defer></script>
       </head>
-      <body hx-headers={JSON.stringify({ "X-CSRF-Token": csrfToken })}>
-        <header class="top">
-          <a class="brand" href="/">
-            Meetpoint
-          </a>
-          {principal ? <Nav principal={principal} csrfToken={csrfToken} /> : null}
-        </header>
-        <main>{children}</main>
+      <body hx-boost="true">
+        {/* Inside body, not on it: a boosted navigation swaps body's content, and with it the token. */}
+        <div hx-headers={JSON.stringify({ "X-CSRF-Token": csrfToken })}>
+          <header class="top">
+            <a class="brand" href="/">
+              Meetpoint
+            </a>
+            {principal ? <Nav principal={principal} csrfToken={csrfToken} /> : null}
+          </header>
+          <main>
+            <div id="messages" aria-live="polite"></div>
+            {children}
+          </main>
+        </div>
       </body>
     </html>
   </>
@@ -69,11 +81,11 @@ export const Csrf: FC<{ token: string }> = ({ token }) => (
   <input type="hidden" name="_csrf" value={token} />
 );
 
-/** A POST form carrying the CSRF token; `confirm` asks before submitting (assets/app.js). */
+/** A POST form carrying the CSRF token; `confirm` asks before submitting (htmx). */
 export const PostForm: FC<
   PropsWithChildren<{ action: string; csrfToken: string; confirm?: string; class?: string }>
 > = (props) => (
-  <form method="post" action={props.action} data-confirm={props.confirm} class={props.class}>
+  <form method="post" action={props.action} hx-confirm={props.confirm} class={props.class}>
     <Csrf token={props.csrfToken} />
     {props.children}
   </form>
