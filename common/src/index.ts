@@ -1,4 +1,23 @@
 // The contract and code shared by the platform and the connect gateway.
+
+export {
+  commandBodySchema,
+  dataChannelBodySchema,
+  ENVELOPE_BODIES,
+  type EnvelopeBody,
+  type EnvelopeKind,
+  enrollmentBodySchema,
+  type PublicJwk,
+  publicJwkSchema,
+} from "./envelope/contract.ts";
+export { type PinnedEnrollment, verifyEnrollmentBundle } from "./envelope/enrollment.ts";
+export {
+  type EnvelopeClaims,
+  signEnvelope,
+  type VerifyOptions,
+  type VerifyResult,
+  verifyEnvelope,
+} from "./envelope/envelope.ts";
 export {
   blockSize,
   type Cidr,
@@ -10,3 +29,13 @@ export {
   subBlock,
   subBlockCount,
 } from "./net/ipv4.ts";
+export { type ParsedConfig, parseConfig } from "./ovpn/parse.ts";
+export {
+  CLIENT_BLOCKS,
+  CLIENT_DIRECTIVES,
+  type ClientProfile,
+  DATA_CIPHERS,
+  ProfileError,
+  type Remote,
+  renderClientProfile,
+} from "./ovpn/render.ts";

@@ -1,0 +1,53 @@
+// Enrollment bundles: the first import trusts the key inside the bundle (the bundle came on the
+// operator's "USB stick"); every later import must be signed by the key pinned at the first.
+import { decodeProtectedHeader } from "jose";
+import type { PublicJwk } from "./contract.ts";
+import { type VerifyResult, verifyEnvelope } from "./envelope.ts";
+
+export interface PinnedEnrollment {
+  gatewayId: string;
+  signingKey: PublicJwk;
+  version: number;
+}
+
+/** The signing key a bundle carries, without trusting it yet. */
+function embeddedKey(token: string): PublicJwk | null {
+  try {
+    decodeProtectedHeader(token);
+    const payload = JSON.parse(
+      Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"),
+    );
+    return payload?.body?.signingKey ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Verifies a bundle. With `pinned` (a gateway enrolled before), the bundle must be for the same
+ * gateway, signed by the pinned key and newer; without it, the bundle must verify with its own key.
+ */
+export async function verifyEnrollmentBundle(
+  token: string,
+  options: { pinned: PinnedEnrollment | null; now: Date; clockSkewSeconds?: number },
+): Promise<VerifyResult<"enrollment">> {
+  const key = options.pinned?.signingKey ?? embeddedKey(token.trim());
+  if (!key)
+    return {
+      ok: false,
+      reason: "malformed: not a complete enrollment bundle (truncated or altered?)",
+    };
+  const result = await verifyEnvelope(token, {
+    kind: "enrollment",
+    key,
+    audience: options.pinned?.gatewayId ?? null,
+    lastVersion: options.pinned?.version ?? 0,
+    now: options.now,
+    clockSkewSeconds: options.clockSkewSeconds,
+  });
+  if (!result.ok) return result;
+  if (result.claims.body.gatewayId !== result.claims.audience) {
+    return { ok: false, reason: "invalid content: gateway id and audience differ" };
+  }
+  return result;
+}
