@@ -23,6 +23,14 @@ export const VARIABLES = {
   MEETPOINT_PROXY_POOL: "Pool of proxy addresses (CIDR) for machines. Default 100.64.0.0/10.",
   MEETPOINT_GATEWAY_BLOCK_PREFIX:
     "Prefix length of the proxy address block each gateway gets from the pool. Default 24 (254 machines).",
+  MEETPOINT_TECHNICIAN_CERT_MINUTES:
+    "Validity of a technician's one-time certificate (and so of an unused config). Default 10.",
+  MEETPOINT_GATEWAY_CERT_MINUTES:
+    "Validity of a gateway's one-time data-channel certificate. Default 10.",
+  MEETPOINT_CLOCK_SKEW_SECONDS:
+    "Certificates start this many seconds in the past, for clocks that lag. Default 120.",
+  MEETPOINT_ENROLLMENT_VALID_DAYS:
+    "Days an enrollment bundle can be imported after it was issued. Default 7.",
   MEETPOINT_SESSION_IDLE_MINUTES: "Portal sign-in ends after this many idle minutes. Default 30.",
   MEETPOINT_SESSION_ABSOLUTE_HOURS:
     "Portal sign-in ends this many hours after sign-in. Default 12.",
@@ -42,6 +50,15 @@ export interface Config {
   proxyPool: Cidr;
   gatewayBlockPrefix: number;
   session: { idleMs: number; absoluteMs: number };
+  certificates: CertificatePolicy;
+  enrollmentValidMs: number;
+}
+
+/** Lifetimes of what the PKI issues, in seconds. */
+export interface CertificatePolicy {
+  technicianSeconds: number;
+  gatewaySeconds: number;
+  clockSkewSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -127,5 +144,11 @@ export function readConfig(env: Env): Config {
       idleMs: integer(env, "MEETPOINT_SESSION_IDLE_MINUTES", 30, 1, 24 * 60) * 60_000,
       absoluteMs: integer(env, "MEETPOINT_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30) * 3_600_000,
     },
+    certificates: {
+      technicianSeconds: integer(env, "MEETPOINT_TECHNICIAN_CERT_MINUTES", 10, 1, 24 * 60) * 60,
+      gatewaySeconds: integer(env, "MEETPOINT_GATEWAY_CERT_MINUTES", 10, 1, 24 * 60) * 60,
+      clockSkewSeconds: integer(env, "MEETPOINT_CLOCK_SKEW_SECONDS", 120, 0, 3600),
+    },
+    enrollmentValidMs: integer(env, "MEETPOINT_ENROLLMENT_VALID_DAYS", 7, 1, 365) * 86_400_000,
   };
 }

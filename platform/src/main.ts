@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { type Config, ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, hasAdmin } from "./identity/index.ts";
-import { developmentTlsCertificate, loadKek, loadOrCreateCa } from "./pki/index.ts";
+import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
 import { systemClock } from "./shared/clock.ts";
 import { createApp } from "./web/index.ts";
 
@@ -34,7 +34,7 @@ async function main() {
     firstAdmin = await createAdmin(db, clock, { username: "admin", via: "first start" });
 
   const kek = await loadKek(config.kek);
-  const ca = await loadOrCreateCa(db, kek, clock);
+  const pki = await Pki.open({ db, kek, clock, policy: config.certificates });
   let tls: { cert: string; key: string };
   if (config.tls) {
     tls = {
@@ -42,7 +42,7 @@ async function main() {
       key: readFileSync(config.tls.keyFile, "utf8"),
     };
   } else {
-    const dev = await developmentTlsCertificate(ca, [config.publicUrl.hostname], clock);
+    const dev = await developmentTlsCertificate(pki, [config.publicUrl.hostname]);
     tls = { cert: dev.certificatePem, key: dev.privateKeyPem };
     console.log(
       `HTTPS: development certificate from the platform CA, SHA-256 fingerprint\n  ${dev.fingerprint}`,
@@ -54,6 +54,8 @@ async function main() {
     clock,
     session: config.session,
     proxyPool: { pool: config.proxyPool, blockPrefix: config.gatewayBlockPrefix },
+    pki,
+    enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
   });
   const https = Bun.serve({
     port: config.httpsPort,

@@ -68,7 +68,7 @@ const writeRoutes = (o: Record<string, string>): [string, Record<string, string>
   [`/sites/${o.site}/gateways`, { name: "x" }],
   [`/sites/${o.site}/delete`, {}],
   [`/gateways/${o.gateway}`, { name: "x" }],
-  [`/gateways/${o.gateway}/secret`, {}],
+  [`/gateways/${o.gateway}/rekey`, {}],
   [`/gateways/${o.gateway}/machines`, { name: "x", lanAddress: "10.1.1.1" }],
   [`/gateways/${o.gateway}/delete`, {}],
   [`/machines/${o.machine}`, { name: "x", lanAddress: "10.1.1.1" }],

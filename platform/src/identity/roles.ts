@@ -23,7 +23,9 @@ export type Permission =
   | "masterdata.manage" // sites, gateways, machines, services of a customer
   | "customers.manage" // create, rename, delete customers
   | "users.manage" // users and their roles
-  | "audit.read";
+  | "audit.read"
+  | "pki.read" // CA status
+  | "pki.manage"; // CA rotation
 
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   platform_admin: [
@@ -32,8 +34,10 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "customers.manage",
     "users.manage",
     "audit.read",
+    "pki.read",
+    "pki.manage",
   ],
-  auditor: ["masterdata.read", "audit.read"],
+  auditor: ["masterdata.read", "audit.read", "pki.read"],
   customer_admin: ["masterdata.read", "masterdata.manage", "audit.read"],
   technician: ["masterdata.read"],
 };

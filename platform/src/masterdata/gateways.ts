@@ -150,8 +150,8 @@ export async function renameGateway(ctx: Context, id: string, input: unknown): P
   );
 }
 
-/** Replaces the gateway's secret: the old one stops working at once. Returns the new one. */
-export async function rotateGatewaySecret(ctx: Context, id: string): Promise<string> {
+/** Re-keys a gateway: a new secret replaces the old one, which stops working at once. Returns the new one. */
+export async function rekeyGateway(ctx: Context, id: string): Promise<string> {
   const gateway = await getGateway(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", gateway.customerId);
   const secret = newSecret();
@@ -162,7 +162,7 @@ export async function rotateGatewaySecret(ctx: Context, id: string): Promise<str
       .where(eq(gateways.id, gateway.id));
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
-      action: "gateway.rotate_secret",
+      action: "gateway.rekey",
       target: { type: "gateway", id: gateway.id },
       customerId: gateway.customerId,
     });

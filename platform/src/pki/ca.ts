@@ -1,6 +1,6 @@
-// The platform's internal certificate authority (ECDSA P-256), created at first start.
-
-import { desc, gt } from "drizzle-orm";
+// The platform's internal certificate authorities (ECDSA P-256): created at first start, rotated by
+// an admin. The newest signs; older ones keep verifying until they expire or are retired.
+import { asc, gt } from "drizzle-orm";
 import { certificateAuthorities, type Db } from "../db/index.ts";
 import type { Clock } from "../shared/clock.ts";
 import { seal, unseal } from "./kek.ts";
@@ -13,17 +13,39 @@ const CA_YEARS = 10;
 export interface CertificateAuthority {
   id: string;
   certificate: x509.X509Certificate;
+  /** Non-extractable: usable for signing, never readable. */
   privateKey: CryptoKey;
+  createdAt: Date;
 }
 
-/** A random positive 128-bit serial number, hex. */
+/**
+ * A random 128-bit serial as lower-case hex. The first byte lies in 0x10–0x7f: positive in DER and
+ * without a leading zero, so the hex form is the same everywhere (database, CRL, OpenVPN).
+ */
 export function randomSerial(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  bytes[0] = 0x10 + ((bytes[0] ?? 0) % 0x70);
   return Buffer.from(bytes).toString("hex");
 }
 
-async function createCa(db: Db, kek: CryptoKey, clock: Clock): Promise<CertificateAuthority> {
+/** Normalises a serial from any source ("0A:1B:…", "0a1b…") to the stored form. */
+export function normalizeSerial(serial: string): string {
+  return serial
+    .replaceAll(":", "")
+    .toLowerCase()
+    .replace(/^0+(?=.)/, "");
+}
+
+function importSigningKey(pkcs8: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return crypto.subtle.importKey("pkcs8", pkcs8, EC_KEY, false, ["sign"]);
+}
+
+/** Creates a new CA, stores it (key sealed with the KEK) and returns it: it becomes the active one. */
+export async function createCa(
+  db: Db,
+  kek: CryptoKey,
+  clock: Clock,
+): Promise<CertificateAuthority> {
   const keys = (await crypto.subtle.generateKey(EC_KEY, true, ["sign", "verify"])) as CryptoKeyPair;
   const now = clock.now();
   const id = crypto.randomUUID();
@@ -49,37 +71,40 @@ async function createCa(db: Db, kek: CryptoKey, clock: Clock): Promise<Certifica
     certificatePem: certificate.toString("pem"),
     encryptedKey: await seal(kek, pkcs8, `ca:${id}`),
     notAfter: certificate.notAfter,
+    createdAt: now,
   });
-  return { id, certificate, privateKey: await importSigningKey(pkcs8) };
+  return { id, certificate, privateKey: await importSigningKey(pkcs8), createdAt: now };
 }
 
-function importSigningKey(pkcs8: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
-  return crypto.subtle.importKey("pkcs8", pkcs8, EC_KEY, false, ["sign"]);
-}
-
-/** The newest valid CA, created when there is none. Its key is decrypted with the KEK. */
-export async function loadOrCreateCa(
+/** All unexpired CAs, oldest first, their keys unsealed; a first one is created when there is none. */
+export async function loadAuthorities(
   db: Db,
   kek: CryptoKey,
   clock: Clock,
-): Promise<CertificateAuthority> {
-  const [row] = await db
+): Promise<CertificateAuthority[]> {
+  const rows = await db
     .select()
     .from(certificateAuthorities)
     .where(gt(certificateAuthorities.notAfter, clock.now()))
-    .orderBy(desc(certificateAuthorities.createdAt))
-    .limit(1);
-  if (!row) return createCa(db, kek, clock);
-  const pkcs8 = await unseal(kek, row.encryptedKey, `ca:${row.id}`);
-  return {
-    id: row.id,
-    certificate: new x509.X509Certificate(row.certificatePem),
-    privateKey: await importSigningKey(pkcs8),
-  };
+    .orderBy(asc(certificateAuthorities.createdAt));
+  if (rows.length === 0) return [await createCa(db, kek, clock)];
+  return Promise.all(
+    rows.map(async (row) => ({
+      id: row.id,
+      certificate: new x509.X509Certificate(row.certificatePem),
+      privateKey: await importSigningKey(await unseal(kek, row.encryptedKey, `ca:${row.id}`)),
+      createdAt: row.createdAt,
+    })),
+  );
 }
 
 /** SHA-256 fingerprint, colon-separated upper-case hex as browsers show it. */
 export async function fingerprint(certificate: x509.X509Certificate): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", certificate.rawData));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+}
+
+export function toPem(label: string, der: ArrayBuffer): string {
+  const base64 = Buffer.from(der).toString("base64").replace(/.{64}/g, "$&\n");
+  return `-----BEGIN ${label}-----\n${base64.trimEnd()}\n-----END ${label}-----\n`;
 }

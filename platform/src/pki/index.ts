@@ -1,4 +1,9 @@
-// The platform's PKI: internal CA, its key under the KEK, certificates it issues.
-export { type CertificateAuthority, fingerprint, loadOrCreateCa } from "./ca.ts";
+// The platform's PKI: internal CAs, one-time certificates, CRLs, platform keys, envelope signing.
+export { type CertificateAuthority, fingerprint, normalizeSerial } from "./ca.ts";
+export type { IssuedCredentials } from "./certificates.ts";
+export { CRL_VALIDITY_MS } from "./crl.ts";
 export { loadKek } from "./kek.ts";
+export { newTlsCryptKey } from "./keys.ts";
+export { type CaStatus, Pki, SERVER_NAME } from "./pki.ts";
+export type { AuthorizeResult } from "./registry.ts";
 export { developmentTlsCertificate, type TlsCredentials } from "./tls.ts";

@@ -17,6 +17,7 @@ import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
+import { pkiRoutes } from "./routes/pki.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { userRoutes } from "./routes/users.tsx";
 
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", gatewayRoutes());
   portal.route("/", userRoutes());
   portal.route("/", auditRoutes());
+  portal.route("/", pkiRoutes());
   app.route("/", portal);
 
   return app;

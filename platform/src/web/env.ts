@@ -2,6 +2,7 @@
 import type { Db } from "../db/index.ts";
 import type { WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
+import type { Pki } from "../pki/index.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Context } from "../shared/context.ts";
 
@@ -10,6 +11,9 @@ export interface AppDeps {
   clock: Clock;
   session: { idleMs: number; absoluteMs: number };
   proxyPool: ProxyPool;
+  pki: Pki;
+  /** What enrollment bundles carry: the platform's address, and how long they can be imported. */
+  enrollment: { platformUrl: string; validMs: number };
   /** Sends session cookies with Secure; off only for tests over plain app.request(). */
   secureCookies?: boolean;
 }

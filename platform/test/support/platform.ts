@@ -3,6 +3,7 @@ import { parseCidr } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
 import { roleAssignments, users } from "../../src/db/index.ts";
 import { createAdmin } from "../../src/identity/index.ts";
+import { loadKek, Pki } from "../../src/pki/index.ts";
 import { ManualClock } from "../../src/shared/clock.ts";
 import type { Context } from "../../src/shared/context.ts";
 import { createApp } from "../../src/web/index.ts";
@@ -13,6 +14,7 @@ export interface TestPlatform {
   database: TestDatabase;
   clock: ManualClock;
   app: ReturnType<typeof createApp>;
+  pki: Pki;
   admin: Browser;
   /** A domain context acting as the bootstrap admin (for arranging data quickly). */
   adminCtx: Context;
@@ -28,11 +30,19 @@ export async function testPlatform(
   const pool = parseCidr(options.pool ?? "100.64.0.0/10");
   if (!pool) throw new Error("bad test pool");
   const proxyPool = { pool, blockPrefix: options.blockPrefix ?? 24 };
+  const pki = await Pki.open({
+    db: database.db,
+    kek: await loadKek({ hex: "11".repeat(32) }),
+    clock,
+    policy: { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 },
+  });
   const app = createApp({
     db: database.db,
     clock,
     session: { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 },
     proxyPool,
+    pki,
+    enrollment: { platformUrl: "https://platform.lab.test", validMs: 7 * 86_400_000 },
   });
   const oneTime = await createAdmin(database.db, clock, { username: "admin", via: "test" });
   const { browser } = await firstSignIn(app, database.db, clock, "admin", oneTime);
@@ -62,6 +72,7 @@ export async function testPlatform(
     admin: browser,
     adminCtx,
     proxyPool,
+    pki,
     dispose: () => database.dispose(),
   };
 }

@@ -1,5 +1,7 @@
 // Gateways: creation shows the secret once; each owns a block of proxy addresses for its machines.
 import { Hono, type Context as HonoContext } from "hono";
+import { recordAuditAlone } from "../../audit/index.ts";
+import { type EnrollmentBundle, issueEnrollmentBundle } from "../../gateways/index.ts";
 import { inScope, scopeOf } from "../../identity/index.ts";
 import {
   createGateway,
@@ -10,12 +12,24 @@ import {
   getGateway,
   listGateways,
   listMachines,
+  rekeyGateway,
   renameGateway,
-  rotateGatewaySecret,
 } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { Breadcrumbs, Field, Layout, Notice, PostForm } from "../views/layout.tsx";
+import { Breadcrumbs, Field, formatTime, Layout, Notice, PostForm } from "../views/layout.tsx";
+
+/** A download of the bundle from the page itself (data: URL): the platform keeps no copy to serve. */
+const BundleLink = ({ bundle }: { bundle: EnrollmentBundle }) => (
+  <a
+    class="button"
+    hx-boost="false"
+    download={bundle.fileName}
+    href={`data:application/jose;base64,${Buffer.from(`${bundle.token}\n`).toString("base64")}`}
+  >
+    Download enrollment bundle
+  </a>
+);
 
 export function gatewayRoutes() {
   const app = new Hono<WebEnv>();
@@ -61,34 +75,55 @@ export function gatewayRoutes() {
     );
   });
 
-  const secretPage = (
+  /** The one answer that carries the secret and the bundle; nothing is stored to show them again. */
+  const credentialsPage = async (
     c: HonoContext<WebEnv>,
     gateway: Gateway,
     secret: string,
     created: boolean,
   ) => {
+    const deps = c.get("deps");
+    const ctx = c.get("ctx");
+    const bundle = await issueEnrollmentBundle(deps.pki, {
+      gatewayId: gateway.id,
+      secret,
+      platformUrl: deps.enrollment.platformUrl,
+      validMs: deps.enrollment.validMs,
+      now: deps.clock.now(),
+    });
+    await recordAuditAlone(deps.db, deps.clock, {
+      actor: ctx.caller.actor,
+      action: "gateway.enrollment_bundle",
+      target: { type: "gateway", id: gateway.id },
+      customerId: gateway.customerId,
+      detail: { version: bundle.version, expiresAt: bundle.expiresAt.toISOString() },
+    });
     c.header("Cache-Control", "no-store");
     return c.html(
-      <Layout
-        title={gateway.name}
-        csrfToken={c.get("csrfToken")}
-        principal={c.get("ctx").caller.principal}
-      >
+      <Layout title={gateway.name} csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
         <Breadcrumbs
           items={[
             ["Gateways", "/gateways"],
             [gateway.name, `/gateways/${gateway.id}`],
           ]}
         />
-        <h1>{created ? "Gateway created" : "New gateway secret"}</h1>
+        <h1>{created ? "Gateway created" : "Gateway re-keyed"}</h1>
         <div class="card">
           <Notice kind="warn">
-            This secret is shown only now. Copy it into the gateway's configuration; it cannot be
-            shown again.
+            Download the enrollment bundle now and import it on the gateway (operator UI, or its
+            import folder). It is offered only on this page
+            {created ? "" : "; the previous secret and bundle no longer work"}.
           </Notice>
+          <p>
+            <BundleLink bundle={bundle} />
+          </p>
           <dl>
             <dt>Gateway id</dt>
             <dd class="mono">{gateway.id}</dd>
+            <dt>Bundle version</dt>
+            <dd class="mono">{bundle.version}</dd>
+            <dt>Import before</dt>
+            <dd>{formatTime(bundle.expiresAt)}</dd>
             <dt>Secret</dt>
             <dd>
               <div class="secret">{secret}</div>
@@ -110,7 +145,7 @@ export function gatewayRoutes() {
       c.req.param("id"),
       await formFields(c),
     );
-    return secretPage(c, gateway, secret, true);
+    return credentialsPage(c, gateway, secret, true);
   });
 
   app.get("/gateways/:id", async (c) => {
@@ -191,12 +226,12 @@ export function gatewayRoutes() {
         {canManage ? (
           <div class="actions">
             <PostForm
-              action={`/gateways/${gateway.id}/secret`}
+              action={`/gateways/${gateway.id}/rekey`}
               csrfToken={csrf}
-              confirm="The current secret stops working at once. Continue?"
+              confirm="The gateway's current secret and enrollment bundle stop working at once. Continue?"
             >
               <button type="submit" class="secondary">
-                New secret
+                Re-key (new enrollment bundle)
               </button>
             </PostForm>
             <PostForm
@@ -220,10 +255,10 @@ export function gatewayRoutes() {
     return c.redirect(`/gateways/${id}`, 303);
   });
 
-  app.post("/gateways/:id/secret", async (c) => {
+  app.post("/gateways/:id/rekey", async (c) => {
     const ctx = c.get("ctx");
-    const secret = await rotateGatewaySecret(ctx, c.req.param("id"));
-    return secretPage(c, await getGateway(ctx, c.req.param("id")), secret, false);
+    const secret = await rekeyGateway(ctx, c.req.param("id"));
+    return credentialsPage(c, await getGateway(ctx, c.req.param("id")), secret, false);
   });
 
   app.post("/gateways/:id/delete", async (c) => {

@@ -1,0 +1,35 @@
+// Enrollment bundles: the signed file an operator imports on a gateway (the "USB stick").
+import type { Pki } from "../pki/index.ts";
+
+export interface EnrollmentBundle {
+  /** The compact JWS, as written to the file. */
+  token: string;
+  version: number;
+  expiresAt: Date;
+  fileName: string;
+}
+
+/**
+ * Signs a bundle with everything the gateway needs: the platform URL, its id and secret, the CA
+ * certificates to pin and the public key that signs everything the platform sends it later.
+ */
+export async function issueEnrollmentBundle(
+  pki: Pki,
+  input: { gatewayId: string; secret: string; platformUrl: string; validMs: number; now: Date },
+): Promise<EnrollmentBundle> {
+  const expiresAt = new Date(input.now.getTime() + input.validMs);
+  const { token, version } = await pki.signEnvelope({
+    kind: "enrollment",
+    audience: input.gatewayId,
+    issuedAt: input.now,
+    expiresAt,
+    body: {
+      platformUrl: input.platformUrl,
+      gatewayId: input.gatewayId,
+      secret: input.secret,
+      caCertificates: await pki.trustBundlePem(),
+      signingKey: pki.signingJwk,
+    },
+  });
+  return { token, version, expiresAt, fileName: `meetpoint-enrollment-${input.gatewayId}.jws` };
+}

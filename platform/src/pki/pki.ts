@@ -1,0 +1,220 @@
+// The PKI service: the only holder of the CA keys and platform keys at run time. Everything else
+// asks it for certificates, CRLs, trust bundles and signatures.
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type EnvelopeClaims, type EnvelopeKind, signEnvelope } from "@meetpoint/common";
+import { sql } from "drizzle-orm";
+import { type Actor, recordAudit } from "../audit/index.ts";
+import type { CertificatePolicy } from "../config.ts";
+import { type CertificateKind, type Db, inTransaction } from "../db/index.ts";
+import type { Clock } from "../shared/clock.ts";
+import { type CertificateAuthority, createCa, fingerprint, loadAuthorities } from "./ca.ts";
+import { type IssuedCredentials, issueCertificate } from "./certificates.ts";
+import { buildCrl } from "./crl.ts";
+import { loadPlatformKeys, type PlatformKeys } from "./keys.ts";
+import {
+  type AuthorizeResult,
+  authorizeCertificate,
+  type CertificateCounts,
+  casInUse,
+  certificateCounts,
+  recordCertificate,
+  revokeCertificates,
+  revokedOf,
+} from "./registry.ts";
+
+/** The name every platform OpenVPN server certificate carries; clients check it (verify-x509-name). */
+export const SERVER_NAME = "meetpoint-server";
+
+export interface CaStatus {
+  id: string;
+  subject: string;
+  fingerprint: string;
+  notBefore: Date;
+  notAfter: Date;
+  active: boolean;
+  trusted: boolean;
+  counts: CertificateCounts;
+}
+
+export class Pki {
+  private constructor(
+    private readonly db: Db,
+    private readonly kek: CryptoKey,
+    private readonly clock: Clock,
+    readonly policy: CertificatePolicy,
+    private authorities: CertificateAuthority[],
+    private readonly keys: PlatformKeys,
+  ) {}
+
+  /** Loads (or at first start creates) the CAs and platform keys; needs the KEK. */
+  static async open(options: {
+    db: Db;
+    kek: CryptoKey;
+    clock: Clock;
+    policy: CertificatePolicy;
+  }): Promise<Pki> {
+    const authorities = await loadAuthorities(options.db, options.kek, options.clock);
+    const keys = await loadPlatformKeys(options.db, options.kek);
+    return new Pki(options.db, options.kek, options.clock, options.policy, authorities, keys);
+  }
+
+  /** The CA that signs new certificates: the newest. */
+  get activeCa(): CertificateAuthority {
+    const newest = this.authorities.at(-1);
+    if (!newest) throw new Error("no certificate authority loaded");
+    return newest;
+  }
+
+  get signingJwk() {
+    return this.keys.envelopeSigningJwk;
+  }
+
+  get tlsCryptKey(): string {
+    return this.keys.tlsCryptKey;
+  }
+
+  /** The active CA plus older ones that still have valid certificates out there. */
+  async trustedAuthorities(): Promise<CertificateAuthority[]> {
+    const inUse = await casInUse(this.db, this.clock.now());
+    return this.authorities.filter((ca) => ca === this.activeCa || inUse.has(ca.id));
+  }
+
+  async trustBundlePem(): Promise<string> {
+    return (await this.trustedAuthorities())
+      .map((ca) => `${ca.certificate.toString("pem").trim()}\n`)
+      .join("");
+  }
+
+  /** Issues and records a one-time client certificate for a remote session or gateway session. */
+  async issueClientCertificate(
+    kind: "technician" | "gateway",
+    ownerId: string,
+  ): Promise<IssuedCredentials> {
+    const validitySeconds =
+      kind === "technician" ? this.policy.technicianSeconds : this.policy.gatewaySeconds;
+    return this.issue(kind, ownerId, { commonName: `${kind}.${ownerId}`, validitySeconds });
+  }
+
+  /** Issues and records an OpenVPN server certificate (or the HTTPS development certificate). */
+  issueServerCertificate(
+    validitySeconds: number,
+    altNames: string[] = [],
+  ): Promise<IssuedCredentials> {
+    return this.issue("server", null, { commonName: SERVER_NAME, validitySeconds, altNames });
+  }
+
+  private async issue(
+    kind: CertificateKind,
+    ownerId: string | null,
+    options: { commonName: string; validitySeconds: number; altNames?: string[] },
+  ): Promise<IssuedCredentials> {
+    const ca = this.activeCa;
+    const issued = await issueCertificate(ca, {
+      kind,
+      commonName: options.commonName,
+      validitySeconds: options.validitySeconds,
+      clockSkewSeconds: this.policy.clockSkewSeconds,
+      now: this.clock.now(),
+      altNames: options.altNames,
+    });
+    await recordCertificate(this.db, ca.id, kind, ownerId, issued);
+    return issued;
+  }
+
+  /** The connect-time check: see authorizeCertificate. */
+  authorize(serial: string, connection: string): Promise<AuthorizeResult> {
+    return authorizeCertificate(this.db, serial, connection, this.clock.now());
+  }
+
+  /** Revokes by serials or owner; the CRL must then be rewritten (writeTrustFiles). */
+  revoke(which: { serials: string[] } | { ownerId: string }, reason: string): Promise<number> {
+    return revokeCertificates(this.db, which, reason, this.clock.now());
+  }
+
+  /** One CRL per trusted CA, concatenated: OpenVPN checks each certificate against its issuer's. */
+  async crlPem(): Promise<string> {
+    const now = this.clock.now();
+    const crls = await Promise.all(
+      (await this.trustedAuthorities()).map(async (ca) =>
+        buildCrl(ca, await revokedOf(this.db, ca.id, now), now),
+      ),
+    );
+    return crls.join("\n");
+  }
+
+  /**
+   * Writes ca.pem, crl.pem and tls-crypt.key into `dir` for the OpenVPN servers. Each file is
+   * replaced atomically, so openvpn never reads half a CRL.
+   */
+  async writeTrustFiles(dir: string): Promise<{ ca: string; crl: string; tlsCrypt: string }> {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const files = {
+      ca: join(dir, "ca.pem"),
+      crl: join(dir, "crl.pem"),
+      tlsCrypt: join(dir, "tls-crypt.key"),
+    };
+    const write = (path: string, content: string, mode: number) => {
+      const temporary = `${path}.${process.pid}.tmp`;
+      writeFileSync(temporary, content, { mode });
+      renameSync(temporary, path);
+    };
+    write(files.ca, await this.trustBundlePem(), 0o644);
+    write(files.crl, await this.crlPem(), 0o644);
+    write(files.tlsCrypt, this.tlsCryptKey, 0o600);
+    return files;
+  }
+
+  /** Introduces a new CA: it signs from now on; the old ones verify until their certificates expire. */
+  async rotateCa(actor: Actor): Promise<CertificateAuthority> {
+    const previous = this.activeCa;
+    const ca = await inTransaction(this.db, async (tx) => {
+      const created = await createCa(tx, this.kek, this.clock);
+      await recordAudit(tx, this.clock, {
+        actor,
+        action: "ca.rotate",
+        target: { type: "certificate_authority", id: created.id },
+        detail: { previous: previous.id, fingerprint: await fingerprint(created.certificate) },
+      });
+      return created;
+    });
+    this.authorities = [...this.authorities, ca];
+    return ca;
+  }
+
+  async status(): Promise<CaStatus[]> {
+    const now = this.clock.now();
+    const [counts, trusted] = await Promise.all([
+      certificateCounts(this.db, now),
+      this.trustedAuthorities(),
+    ]);
+    return Promise.all(
+      [...this.authorities].reverse().map(async (ca) => ({
+        id: ca.id,
+        subject: ca.certificate.subject,
+        fingerprint: await fingerprint(ca.certificate),
+        notBefore: ca.certificate.notBefore,
+        notAfter: ca.certificate.notAfter,
+        active: ca === this.activeCa,
+        trusted: trusted.includes(ca),
+        counts: counts.get(ca.id) ?? { issued: 0, spent: 0, revoked: 0, valid: 0 },
+      })),
+    );
+  }
+
+  /** Signs an envelope with the next version from the platform-wide sequence. */
+  async signEnvelope<K extends EnvelopeKind>(
+    claims: Omit<EnvelopeClaims<K>, "version">,
+  ): Promise<{ token: string; version: number }> {
+    const result = await this.db.execute(sql`select nextval('envelope_versions') as version`);
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+      version: string | number;
+    }[];
+    const version = Number(rows[0]?.version);
+    const token = await signEnvelope(this.keys.envelopeSigningKey, {
+      ...claims,
+      version,
+    } as EnvelopeClaims<K>);
+    return { token, version };
+  }
+}

@@ -1,0 +1,96 @@
+// The CA status page: fingerprints, validity, what each CA issued; CA rotation for platform admins.
+import { Hono } from "hono";
+import { hasPermission } from "../../identity/index.ts";
+import { CRL_VALIDITY_MS } from "../../pki/index.ts";
+import { ForbiddenError } from "../../shared/errors.ts";
+import type { WebEnv } from "../env.ts";
+import { formatTime, Layout, PostForm } from "../views/layout.tsx";
+
+export function pkiRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/pki", async (c) => {
+    const principal = c.get("ctx").caller.principal;
+    if (!hasPermission(principal, "pki.read")) throw new ForbiddenError();
+    const deps = c.get("deps");
+    const authorities = await deps.pki.status();
+    const policy = deps.pki.policy;
+    const csrf = c.get("csrfToken");
+    return c.html(
+      <Layout title="Certificate authority" csrfToken={csrf} principal={principal}>
+        <h1>Certificate authority</h1>
+        <div class="card">
+          <dl>
+            <dt>Technician certificates</dt>
+            <dd>valid {policy.technicianSeconds / 60} min, one connection each</dd>
+            <dt>Gateway certificates</dt>
+            <dd>valid {policy.gatewaySeconds / 60} min, one connection each</dd>
+            <dt>Clock allowance</dt>
+            <dd>certificates start {policy.clockSkewSeconds} s in the past</dd>
+            <dt>Revocation list</dt>
+            <dd>renewed at every revocation, valid {CRL_VALIDITY_MS / 60_000} min</dd>
+          </dl>
+        </div>
+        <table>
+          <thead>
+            <tr>
+              <th>CA</th>
+              <th>State</th>
+              <th>Valid</th>
+              <th>Issued</th>
+              <th>Spent</th>
+              <th>Revoked</th>
+              <th>Valid now</th>
+            </tr>
+          </thead>
+          <tbody>
+            {authorities.map((ca) => (
+              <tr>
+                <td>
+                  <div>{ca.subject}</div>
+                  <div class="mono muted">SHA-256 {ca.fingerprint}</div>
+                </td>
+                <td>
+                  {ca.active
+                    ? "active (signs)"
+                    : ca.trusted
+                      ? "previous (still verifies)"
+                      : "retired"}
+                </td>
+                <td>
+                  {formatTime(ca.notBefore)} – {formatTime(ca.notAfter)}
+                </td>
+                <td>{ca.counts.issued}</td>
+                <td>{ca.counts.spent}</td>
+                <td>{ca.counts.revoked}</td>
+                <td>{ca.counts.valid}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {hasPermission(principal, "pki.manage") ? (
+          <div class="actions">
+            <PostForm
+              action="/pki/rotate"
+              csrfToken={csrf}
+              confirm="Introduce a new CA? It signs from now on; the current one keeps verifying until its certificates expire. Gateways must be re-keyed to pin the new CA."
+            >
+              <button type="submit" class="secondary">
+                Introduce a new CA
+              </button>
+            </PostForm>
+          </div>
+        ) : null}
+      </Layout>,
+    );
+  });
+
+  app.post("/pki/rotate", async (c) => {
+    const ctx = c.get("ctx");
+    if (!hasPermission(ctx.caller.principal, "pki.manage")) throw new ForbiddenError();
+    await c.get("deps").pki.rotateCa(ctx.caller.actor);
+    return c.redirect("/pki", 303);
+  });
+
+  return app;
+}
