@@ -13,6 +13,8 @@ const CA_YEARS = 10;
 export interface CertificateAuthority {
   id: string;
   certificate: x509.X509Certificate;
+  /** Computed once: every certificate this CA issues carries it. */
+  authorityKeyIdentifier: x509.AuthorityKeyIdentifierExtension;
   /** Non-extractable: usable for signing, never readable. */
   privateKey: CryptoKey;
   createdAt: Date;
@@ -73,7 +75,13 @@ export async function createCa(
     notAfter: certificate.notAfter,
     createdAt: now,
   });
-  return { id, certificate, privateKey: await importSigningKey(pkcs8), createdAt: now };
+  return {
+    id,
+    certificate,
+    authorityKeyIdentifier: await x509.AuthorityKeyIdentifierExtension.create(certificate),
+    privateKey: await importSigningKey(pkcs8),
+    createdAt: now,
+  };
 }
 
 /** All unexpired CAs, oldest first, their keys unsealed; a first one is created when there is none. */
@@ -89,12 +97,16 @@ export async function loadAuthorities(
     .orderBy(asc(certificateAuthorities.createdAt));
   if (rows.length === 0) return [await createCa(db, kek, clock)];
   return Promise.all(
-    rows.map(async (row) => ({
-      id: row.id,
-      certificate: new x509.X509Certificate(row.certificatePem),
-      privateKey: await importSigningKey(await unseal(kek, row.encryptedKey, `ca:${row.id}`)),
-      createdAt: row.createdAt,
-    })),
+    rows.map(async (row) => {
+      const certificate = new x509.X509Certificate(row.certificatePem);
+      return {
+        id: row.id,
+        certificate,
+        authorityKeyIdentifier: await x509.AuthorityKeyIdentifierExtension.create(certificate),
+        privateKey: await importSigningKey(await unseal(kek, row.encryptedKey, `ca:${row.id}`)),
+        createdAt: row.createdAt,
+      };
+    }),
   );
 }
 

@@ -46,7 +46,7 @@ export async function issueCertificate(
     new x509.ExtendedKeyUsageExtension([
       server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
     ]),
-    await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
+    ca.authorityKeyIdentifier,
   ];
   if (request.altNames?.length) {
     extensions.push(

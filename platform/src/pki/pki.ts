@@ -1,6 +1,14 @@
 // The PKI service: the only holder of the CA keys and platform keys at run time. Everything else
 // asks it for certificates, CRLs, trust bundles and signatures.
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { type EnvelopeClaims, type EnvelopeKind, signEnvelope } from "@meetpoint/common";
 import { sql } from "drizzle-orm";
@@ -22,6 +30,7 @@ import {
   revokeCertificates,
   revokedOf,
 } from "./registry.ts";
+import { x509 } from "./x509.ts";
 
 /** The name every platform OpenVPN server certificate carries; clients check it (verify-x509-name). */
 export const SERVER_NAME = "meetpoint-server";
@@ -157,12 +166,50 @@ export class Pki {
     const write = (path: string, content: string, mode: number) => {
       const temporary = `${path}.${process.pid}.tmp`;
       writeFileSync(temporary, content, { mode });
+      // openvpn reloads a CRL only when its mtime (whole seconds) or size changed: make sure it did.
+      const previous = existsSync(path) ? Math.floor(statSync(path).mtimeMs / 1000) : null;
+      const now = Math.floor(Date.now() / 1000);
+      if (previous !== null && previous >= now) utimesSync(temporary, previous + 1, previous + 1);
       renameSync(temporary, path);
     };
     write(files.ca, await this.trustBundlePem(), 0o644);
     write(files.crl, await this.crlPem(), 0o644);
     write(files.tlsCrypt, this.tlsCryptKey, 0o600);
     return files;
+  }
+
+  /**
+   * What is wrong with the CRL file openvpn reads, or null when it is sound: present, parseable,
+   * one current CRL per trusted CA. openvpn refuses to start without a CRL and refuses peers when
+   * it is stale or garbage, but keeps its last good copy when the file vanishes while it runs —
+   * so the platform checks this before it lets any connection through.
+   */
+  async trustFilesProblem(files: { crl: string }): Promise<string | null> {
+    let text: string;
+    try {
+      text = readFileSync(files.crl, "utf8");
+    } catch {
+      return `CRL file ${files.crl} is missing or unreadable`;
+    }
+    const blocks = text.match(/-----BEGIN X509 CRL-----[^-]+-----END X509 CRL-----/g) ?? [];
+    const now = this.clock.now();
+    const current = new Set<string>();
+    for (const block of blocks) {
+      let crl: x509.X509Crl;
+      try {
+        crl = new x509.X509Crl(block);
+      } catch {
+        return `CRL file ${files.crl} holds an unreadable CRL`;
+      }
+      if (!crl.nextUpdate || crl.nextUpdate <= now)
+        return `a CRL in ${files.crl} is stale (next update was ${crl.nextUpdate?.toISOString()})`;
+      current.add(crl.issuer);
+    }
+    for (const ca of await this.trustedAuthorities()) {
+      if (!current.has(ca.certificate.subject))
+        return `CRL file ${files.crl} has no current CRL for ${ca.certificate.subject}`;
+    }
+    return null;
   }
 
   /** Introduces a new CA: it signs from now on; the old ones verify until their certificates expire. */

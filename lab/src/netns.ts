@@ -1,0 +1,140 @@
+// Network namespaces and veth links for tests: real kernel networking on one host, removed after use.
+// Addresses come only from 198.18.0.0/15 and 100.64.0.0/10; nothing here routes anywhere else.
+import { type Subprocess, spawn, spawnSync } from "bun";
+
+function run(args: string[]): string {
+  const result = spawnSync(args, { stderr: "pipe", stdout: "pipe" });
+  if (result.exitCode !== 0) {
+    throw new Error(
+      `${args.join(" ")} failed: ${result.stderr.toString().trim() || result.exitCode}`,
+    );
+  }
+  return result.stdout.toString();
+}
+
+/** Why lab tests cannot run here, or null when they can (root, iproute2 and the given tools). */
+export function labUnavailable(tools: string[] = []): string | null {
+  if (process.getuid?.() !== 0) return "needs root (network namespaces)";
+  for (const tool of ["ip", ...tools]) {
+    if (!Bun.which(tool)) return `needs ${tool}`;
+  }
+  return null;
+}
+
+/**
+ * Tests that need the lab: skipped with a one-line reason on a developer's machine without root or
+ * tools, but in CI (CI=true) a missing prerequisite fails the run instead.
+ */
+export function labSkipReason(tools: string[] = []): string | null {
+  const reason = labUnavailable(tools);
+  if (reason && process.env.CI === "true")
+    throw new Error(`lab prerequisite missing in CI: ${reason}`);
+  if (reason) console.warn(`skipping lab tests: ${reason}`);
+  return reason;
+}
+
+/** A network namespace named meetpoint-<prefix>-<random>; destroy() removes it and its links. */
+export class Netns {
+  private processes: Subprocess[] = [];
+
+  private constructor(readonly name: string) {}
+
+  static create(prefix: string): Netns {
+    const name = `meetpoint-${prefix}-${crypto.randomUUID().slice(0, 6)}`;
+    run(["ip", "netns", "add", name]);
+    const ns = new Netns(name);
+    ns.exec("ip", "link", "set", "lo", "up");
+    return ns;
+  }
+
+  /** Runs a command inside the namespace and returns its output; throws on failure. */
+  exec(...args: string[]): string {
+    return run(["ip", "netns", "exec", this.name, ...args]);
+  }
+
+  /** Starts a long-running process inside the namespace; stopped by destroy(). */
+  spawn(args: string[], options: { cwd?: string } = {}): Subprocess<"ignore", "pipe", "pipe"> {
+    const child = spawn(["ip", "netns", "exec", this.name, ...args], {
+      cwd: options.cwd,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    this.processes.push(child);
+    return child;
+  }
+
+  destroy(): void {
+    for (const child of this.processes) child.kill("SIGKILL");
+    spawnSync(["ip", "netns", "del", this.name], { stderr: "ignore" });
+  }
+}
+
+/**
+ * Connects two namespaces with a veth pair and gives each end an address (CIDR notation).
+ * Interface names stay under the kernel's 15-character limit.
+ */
+export function link(
+  a: Netns,
+  aAddress: string,
+  b: Netns,
+  bAddress: string,
+): { aName: string; bName: string } {
+  const tag = crypto.randomUUID().slice(0, 6);
+  const aName = `mp${tag}a`;
+  const bName = `mp${tag}b`;
+  run([
+    "ip",
+    "link",
+    "add",
+    aName,
+    "netns",
+    a.name,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    bName,
+    "netns",
+    b.name,
+  ]);
+  a.exec("ip", "addr", "add", aAddress, "dev", aName);
+  b.exec("ip", "addr", "add", bAddress, "dev", bName);
+  a.exec("ip", "link", "set", aName, "up");
+  b.exec("ip", "link", "set", bName, "up");
+  return { aName, bName };
+}
+
+/** Waits until `predicate` holds, polling every 50 ms; false after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (predicate()) return true;
+    await Bun.sleep(50);
+  }
+  return predicate();
+}
+
+/** Collects a process's output as it arrives, so tests can wait for a line. */
+export class OutputLog {
+  text = "";
+
+  constructor(child: Subprocess<"ignore", "pipe", "pipe">) {
+    void this.drain(child.stdout);
+    void this.drain(child.stderr);
+  }
+
+  private async drain(stream: ReadableStream<Uint8Array>) {
+    const decoder = new TextDecoder();
+    const reader = stream.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      this.text += decoder.decode(value, { stream: true });
+    }
+  }
+
+  has(pattern: RegExp | string): boolean {
+    return typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
+  }
+}
