@@ -34,7 +34,19 @@ async function main() {
     firstAdmin = await createAdmin(db, clock, { username: "admin", via: "first start" });
 
   const kek = await loadKek(config.kek);
-  const pki = await Pki.open({ db, kek, clock, policy: config.certificates });
+  const pki = await Pki.open({
+    db,
+    kek,
+    clock,
+    policy: config.certificates,
+    trustDir: `${config.dataDir}/pki`,
+  });
+  // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database.
+  const trustRefresh = setInterval(
+    () =>
+      pki.refreshTrustFiles().catch((error) => console.error("renewing the CRL failed:", error)),
+    10 * 60_000,
+  );
   let tls: { cert: string; key: string };
   if (config.tls) {
     tls = {
@@ -85,6 +97,7 @@ async function main() {
   }
 
   const stop = async () => {
+    clearInterval(trustRefresh);
     https.stop();
     http?.stop();
     await database.close();

@@ -54,18 +54,40 @@ export class Pki {
     readonly policy: CertificatePolicy,
     private authorities: CertificateAuthority[],
     private readonly keys: PlatformKeys,
+    private readonly trustDir: string | null,
   ) {}
 
   /** Loads (or at first start creates) the CAs and platform keys; needs the KEK. */
+  /**
+   * Loads (or at first start creates) the CAs and platform keys; needs the KEK. With `trustDir`,
+   * the files openvpn reads (ca.pem, crl.pem, tls-crypt.key) are kept there: written now, and
+   * again at every revocation, rotation and refreshTrustFiles().
+   */
   static async open(options: {
     db: Db;
     kek: CryptoKey;
     clock: Clock;
     policy: CertificatePolicy;
+    trustDir?: string;
   }): Promise<Pki> {
     const authorities = await loadAuthorities(options.db, options.kek, options.clock);
     const keys = await loadPlatformKeys(options.db, options.kek);
-    return new Pki(options.db, options.kek, options.clock, options.policy, authorities, keys);
+    const pki = new Pki(
+      options.db,
+      options.kek,
+      options.clock,
+      options.policy,
+      authorities,
+      keys,
+      options.trustDir ?? null,
+    );
+    await pki.refreshTrustFiles();
+    return pki;
+  }
+
+  /** Rewrites the trust files (if kept): call well within CRL_VALIDITY_MS, e.g. every 10 minutes. */
+  async refreshTrustFiles(): Promise<void> {
+    if (this.trustDir) await this.writeTrustFiles(this.trustDir);
   }
 
   /** The CA that signs new certificates: the newest. */
@@ -136,9 +158,14 @@ export class Pki {
     return authorizeCertificate(this.db, serial, connection, this.clock.now());
   }
 
-  /** Revokes by serials or owner; the CRL must then be rewritten (writeTrustFiles). */
-  revoke(which: { serials: string[] } | { ownerId: string }, reason: string): Promise<number> {
-    return revokeCertificates(this.db, which, reason, this.clock.now());
+  /** Revokes by serials or owner, and rewrites the CRL; returns how many were newly revoked. */
+  async revoke(
+    which: { serials: string[] } | { ownerId: string },
+    reason: string,
+  ): Promise<number> {
+    const revoked = await revokeCertificates(this.db, which, reason, this.clock.now());
+    if (revoked > 0) await this.refreshTrustFiles();
+    return revoked;
   }
 
   /** One CRL per trusted CA, concatenated: OpenVPN checks each certificate against its issuer's. */
@@ -226,6 +253,7 @@ export class Pki {
       return created;
     });
     this.authorities = [...this.authorities, ca];
+    await this.refreshTrustFiles();
     return ca;
   }
 

@@ -131,7 +131,7 @@ export async function certificateCounts(
       issued: count(),
       spent: count(issuedCertificates.spentAt),
       revoked: count(issuedCertificates.revokedAt),
-      valid: sql<number>`count(*) filter (where ${issuedCertificates.notAfter} > ${now} and ${issuedCertificates.revokedAt} is null)`,
+      valid: sql<number>`count(*) filter (where ${issuedCertificates.notAfter} > ${now.toISOString()}::timestamptz and ${issuedCertificates.revokedAt} is null)`,
     })
     .from(issuedCertificates)
     .groupBy(issuedCertificates.caId);
