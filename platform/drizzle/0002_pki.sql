@@ -23,4 +23,5 @@ CREATE TABLE "platform_keys" (
 --> statement-breakpoint
 ALTER TABLE "issued_certificates" ADD CONSTRAINT "issued_certificates_ca_id_certificate_authorities_id_fk" FOREIGN KEY ("ca_id") REFERENCES "public"."certificate_authorities"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "issued_certificates_ca_revoked" ON "issued_certificates" USING btree ("ca_id","revoked_at");--> statement-breakpoint
+CREATE INDEX "issued_certificates_ca_not_after" ON "issued_certificates" USING btree ("ca_id","not_after");--> statement-breakpoint
 CREATE INDEX "issued_certificates_owner" ON "issued_certificates" USING btree ("owner_id");

@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { certificateAuthorities, issuedCertificates } from "../src/db/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "../src/pki/index.ts";
+import { x509 } from "../src/pki/x509.ts";
 import { ManualClock } from "../src/shared/clock.ts";
+
 import { type TestDatabase, testDatabase } from "./support/database.ts";
 
 let database: TestDatabase;
@@ -103,6 +105,37 @@ describe("certificates", () => {
         file("gw.pem", gateway.certificatePem),
       ).out,
     ).toContain(": OK");
+  });
+
+  test("a one-time certificate parses back to exactly what was issued; its key pair matches", async () => {
+    const owner = crypto.randomUUID();
+    const issued = await pki.issueClientCertificate("gateway", owner);
+    const parsed = new x509.X509Certificate(issued.certificatePem);
+    expect(parsed.serialNumber.toLowerCase()).toBe(issued.serial);
+    expect(parsed.subject).toBe(`CN=gateway.${owner}, OU=gateway, O=Meetpoint`);
+    expect(parsed.issuer).toBe(pki.activeCa.certificate.subject);
+    expect(parsed.notBefore).toEqual(issued.notBefore);
+    expect(parsed.notAfter).toEqual(issued.notAfter);
+    expect(
+      await parsed.verify({ publicKey: pki.activeCa.certificate.publicKey, signatureOnly: true }),
+    ).toBe(true);
+    const privateKey = await crypto.subtle.importKey(
+      "pkcs8",
+      Buffer.from(issued.privateKeyPem.replace(/-----[^-]+-----|\s/g, ""), "base64"),
+      { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["sign"],
+    );
+    const data = new TextEncoder().encode("proof of possession");
+    const signature = await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" },
+      privateKey,
+      data,
+    );
+    const publicKey = await parsed.publicKey.export();
+    expect(
+      await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, publicKey, signature, data),
+    ).toBe(true);
   });
 
   test("server certificates: serverAuth and the fixed server name", async () => {

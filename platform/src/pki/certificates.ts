@@ -2,6 +2,7 @@
 import { isIP } from "node:net";
 import type { CertificateKind } from "../db/index.ts";
 import { type CertificateAuthority, EC_KEY, randomSerial, SIGNING, toPem } from "./ca.ts";
+import type { ClientCertificateTemplate } from "./template.ts";
 import { x509 } from "./x509.ts";
 
 export interface IssuedCredentials {
@@ -76,5 +77,39 @@ export async function issueCertificate(
     notAfter: certificate.notAfter,
     certificatePem: certificate.toString("pem"),
     privateKeyPem: toPem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", keys.privateKey)),
+  };
+}
+
+/** Seconds precision, as X.509 stores time. */
+const wholeSeconds = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
+
+/** A one-time client certificate from a template: the same certificate as issueCertificate makes. */
+export async function issueFromTemplate(
+  template: ClientCertificateTemplate,
+  kind: "technician" | "gateway",
+  request: { ownerId: string; validitySeconds: number; clockSkewSeconds: number; now: Date },
+): Promise<IssuedCredentials> {
+  const keys = (await crypto.subtle.generateKey(EC_KEY, true, ["sign", "verify"])) as CryptoKeyPair;
+  const [spki, pkcs8] = await Promise.all([
+    crypto.subtle.exportKey("spki", keys.publicKey),
+    crypto.subtle.exportKey("pkcs8", keys.privateKey),
+  ]);
+  const serial = randomSerial();
+  const notBefore = wholeSeconds(request.now.getTime() - request.clockSkewSeconds * 1000);
+  const notAfter = wholeSeconds(request.now.getTime() + request.validitySeconds * 1000);
+  const der = await template.issue({
+    serial,
+    ownerId: request.ownerId,
+    notBefore,
+    notAfter,
+    spki: new Uint8Array(spki),
+  });
+  return {
+    serial,
+    subject: `CN=${kind}.${request.ownerId}, OU=${kind}, O=Meetpoint`,
+    notBefore,
+    notAfter,
+    certificatePem: toPem("CERTIFICATE", der.buffer as ArrayBuffer),
+    privateKeyPem: toPem("PRIVATE KEY", pkcs8),
   };
 }

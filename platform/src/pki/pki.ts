@@ -17,19 +17,20 @@ import type { CertificatePolicy } from "../config.ts";
 import { type CertificateKind, type Db, inTransaction } from "../db/index.ts";
 import type { Clock } from "../shared/clock.ts";
 import { type CertificateAuthority, createCa, fingerprint, loadAuthorities } from "./ca.ts";
-import { type IssuedCredentials, issueCertificate } from "./certificates.ts";
+import { type IssuedCredentials, issueCertificate, issueFromTemplate } from "./certificates.ts";
 import { buildCrl } from "./crl.ts";
 import { loadPlatformKeys, type PlatformKeys } from "./keys.ts";
 import {
   type AuthorizeResult,
   authorizeCertificate,
   type CertificateCounts,
-  casInUse,
+  caInUse,
   certificateCounts,
   recordCertificate,
   revokeCertificates,
   revokedOf,
 } from "./registry.ts";
+import { ClientCertificateTemplate } from "./template.ts";
 import { x509 } from "./x509.ts";
 
 /** The name every platform OpenVPN server certificate carries; clients check it (verify-x509-name). */
@@ -107,8 +108,12 @@ export class Pki {
 
   /** The active CA plus older ones that still have valid certificates out there. */
   async trustedAuthorities(): Promise<CertificateAuthority[]> {
-    const inUse = await casInUse(this.db, this.clock.now());
-    return this.authorities.filter((ca) => ca === this.activeCa || inUse.has(ca.id));
+    const active = this.activeCa;
+    const now = this.clock.now();
+    const inUse = await Promise.all(
+      this.authorities.map((ca) => ca === active || caInUse(this.db, ca.id, now)),
+    );
+    return this.authorities.filter((_, i) => inUse[i]);
   }
 
   async trustBundlePem(): Promise<string> {
@@ -117,14 +122,29 @@ export class Pki {
       .join("");
   }
 
+  private templates = new Map<string, Promise<ClientCertificateTemplate>>();
+
   /** Issues and records a one-time client certificate for a remote session or gateway session. */
   async issueClientCertificate(
     kind: "technician" | "gateway",
     ownerId: string,
   ): Promise<IssuedCredentials> {
-    const validitySeconds =
-      kind === "technician" ? this.policy.technicianSeconds : this.policy.gatewaySeconds;
-    return this.issue(kind, ownerId, { commonName: `${kind}.${ownerId}`, validitySeconds });
+    const ca = this.activeCa;
+    const key = `${ca.id}:${kind}`;
+    let template = this.templates.get(key);
+    if (!template) {
+      template = ClientCertificateTemplate.create(ca, kind);
+      this.templates.set(key, template);
+    }
+    const issued = await issueFromTemplate(await template, kind, {
+      ownerId: ownerId.toLowerCase(),
+      validitySeconds:
+        kind === "technician" ? this.policy.technicianSeconds : this.policy.gatewaySeconds,
+      clockSkewSeconds: this.policy.clockSkewSeconds,
+      now: this.clock.now(),
+    });
+    await recordCertificate(this.db, ca.id, kind, ownerId, issued);
+    return issued;
   }
 
   /** Issues and records an OpenVPN server certificate (or the HTTPS development certificate). */

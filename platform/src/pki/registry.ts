@@ -104,13 +104,20 @@ export function revokedOf(db: Db, caId: string, now: Date) {
     );
 }
 
-/** CAs that still have unexpired, unrevoked certificates out there. */
-export async function casInUse(db: Db, now: Date): Promise<Set<string>> {
+/** Whether a CA still has unexpired, unrevoked certificates out there (an index lookup). */
+export async function caInUse(db: Db, caId: string, now: Date): Promise<boolean> {
   const rows = await db
-    .selectDistinct({ caId: issuedCertificates.caId })
+    .select({ serial: issuedCertificates.serial })
     .from(issuedCertificates)
-    .where(and(gt(issuedCertificates.notAfter, now), isNull(issuedCertificates.revokedAt)));
-  return new Set(rows.map((r) => r.caId));
+    .where(
+      and(
+        eq(issuedCertificates.caId, caId),
+        gt(issuedCertificates.notAfter, now),
+        isNull(issuedCertificates.revokedAt),
+      ),
+    )
+    .limit(1);
+  return rows.length > 0;
 }
 
 export interface CertificateCounts {

@@ -30,6 +30,7 @@ export const issuedCertificates = pgTable(
   },
   (t) => [
     index("issued_certificates_ca_revoked").on(t.caId, t.revokedAt),
+    index("issued_certificates_ca_not_after").on(t.caId, t.notAfter),
     index("issued_certificates_owner").on(t.ownerId),
   ],
 );
