@@ -79,7 +79,7 @@ export function nextState(session: SessionTimes, event: SessionEvent): Transitio
 /** When the next tick can change this session (null: nothing will without an event). */
 export function nextDeadline(session: SessionTimes): Date | null {
   if (session.state === "ended") return null;
-  if (session.state === "requested")
-    return session.configExpiresAt < session.endsAt ? session.configExpiresAt : session.endsAt;
+  if (session.state === "requested" && session.configExpiresAt < session.endsAt)
+    return session.configExpiresAt;
   return session.endsAt;
 }

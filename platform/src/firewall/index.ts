@@ -1,0 +1,10 @@
+// The platform's dynamic firewall: the nftables ruleset and grant changes, rendered from data.
+export {
+  type FirewallModel,
+  GRANTS_SET,
+  type Grant,
+  grantElement,
+  renderGrantChange,
+  renderRuleset,
+  TABLE,
+} from "./ruleset.ts";

@@ -1,0 +1,89 @@
+// The platform's nftables ruleset, rendered from data: table inet meetpoint, forward policy drop,
+// and a set of grants (technician tunnel address, proxy address, protocol, port) — one element per
+// enabled service of an active remote session, with counters as the session's flow evidence.
+import { type Cidr, formatCidr, formatIpv4, parseIpv4 } from "@meetpoint/common";
+
+export const TABLE = "meetpoint";
+export const GRANTS_SET = "service_grants";
+
+export interface Grant {
+  technicianAddress: string;
+  proxyAddress: string;
+  protocol: "tcp" | "udp";
+  port: number;
+}
+
+export interface FirewallModel {
+  /** Interface name pattern of the OpenVPN servers' tun devices, e.g. "meetpoint-vpn*". */
+  tunnelInterfaces: string;
+  /** Tunnel addresses handed to technicians. */
+  technicianPool: Cidr;
+  /** Proxy addresses of machines (behind gateways). */
+  proxyPool: Cidr;
+  grants: Grant[];
+}
+
+const INTERFACE_PATTERN = /^[a-z][a-z0-9-]{0,13}\*?$/;
+
+function checkGrant(grant: Grant): void {
+  if (parseIpv4(grant.technicianAddress) === null)
+    throw new Error(`grant: bad technician address ${grant.technicianAddress}`);
+  if (parseIpv4(grant.proxyAddress) === null)
+    throw new Error(`grant: bad proxy address ${grant.proxyAddress}`);
+  if (grant.protocol !== "tcp" && grant.protocol !== "udp")
+    throw new Error(`grant: bad protocol ${grant.protocol}`);
+  if (!Number.isInteger(grant.port) || grant.port < 1 || grant.port > 65535)
+    throw new Error(`grant: bad port ${grant.port}`);
+}
+
+/** One set element: "tech . proxy . proto . port", addresses normalised. */
+export function grantElement(grant: Grant): string {
+  checkGrant(grant);
+  const tech = formatIpv4(parseIpv4(grant.technicianAddress) as number);
+  const proxy = formatIpv4(parseIpv4(grant.proxyAddress) as number);
+  return `${tech} . ${proxy} . ${grant.protocol} . ${grant.port}`;
+}
+
+/**
+ * The whole table, replaced atomically by `nft -f` (the first two lines make the delete safe when
+ * the table does not exist yet). Forwarded packets pass only:
+ *   technician → machine: new or established flows matching a grant;
+ *   machine → technician: established replies of a flow matching a grant (looked up reversed).
+ * Everything else — other ports, other machines, the gateways themselves, IPv6, broadcast — is
+ * counted and dropped, and so is anything from a tunnel whose source is outside both pools.
+ */
+export function renderRuleset(model: FirewallModel): string {
+  if (!INTERFACE_PATTERN.test(model.tunnelInterfaces))
+    throw new Error(`bad interface pattern ${model.tunnelInterfaces}`);
+  const elements = [...new Set(model.grants.map(grantElement))];
+  const technicians = formatCidr(model.technicianPool);
+  const proxies = formatCidr(model.proxyPool);
+  return `table inet ${TABLE}
+delete table inet ${TABLE}
+table inet ${TABLE} {
+  set ${GRANTS_SET} {
+    type ipv4_addr . ipv4_addr . inet_proto . inet_service
+    counter
+${elements.length ? `    elements = { ${elements.join(",\n                 ")} }\n` : ""}  }
+
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "${model.tunnelInterfaces}" ip saddr != { ${technicians}, ${proxies} } counter drop comment "spoofed tunnel source"
+    iifname "${model.tunnelInterfaces}" ip saddr ${technicians} ip daddr ${proxies} ct state new,established ip saddr . ip daddr . meta l4proto . th dport @${GRANTS_SET} accept
+    iifname "${model.tunnelInterfaces}" ip saddr ${proxies} ip daddr ${technicians} ct state established ip daddr . ip saddr . meta l4proto . th sport @${GRANTS_SET} accept
+    counter drop comment "not granted"
+  }
+}
+`;
+}
+
+/** Adds and removes grants in one atomic transaction, leaving all other grants untouched. */
+export function renderGrantChange(add: Grant[], remove: Grant[]): string {
+  const lines: string[] = [];
+  const removed = [...new Set(remove.map(grantElement))];
+  const added = [...new Set(add.map(grantElement))];
+  if (removed.length)
+    lines.push(`delete element inet ${TABLE} ${GRANTS_SET} { ${removed.join(", ")} }`);
+  if (added.length) lines.push(`add element inet ${TABLE} ${GRANTS_SET} { ${added.join(", ")} }`);
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
