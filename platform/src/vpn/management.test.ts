@@ -1,0 +1,57 @@
+import { describe, expect, test } from "bun:test";
+import { ManagementParser, quoteReason } from "./management.ts";
+
+describe("management interface parser", () => {
+  test("a CLIENT:CONNECT with its environment becomes one event", () => {
+    const parser = new ManagementParser();
+    const events = parser.push(
+      [
+        ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info",
+        ">CLIENT:CONNECT,7,1",
+        ">CLIENT:ENV,common_name=technician.0b6f2a5e-8c1d-4e2f-9a3b-4c5d6e7f8a9b",
+        ">CLIENT:ENV,tls_serial_hex_0=7e:12:ab",
+        ">CLIENT:ENV,untrusted_ip=198.18.3.2",
+        "",
+      ].join("\r\n"),
+    );
+    expect(events).toEqual([]);
+    expect(parser.push(">CLIENT:ENV,END\r\n")).toEqual([
+      {
+        type: "connect",
+        cid: 7,
+        kid: 1,
+        env: {
+          common_name: "technician.0b6f2a5e-8c1d-4e2f-9a3b-4c5d6e7f8a9b",
+          tls_serial_hex_0: "7e:12:ab",
+          untrusted_ip: "198.18.3.2",
+        },
+      },
+    ]);
+  });
+
+  test("lines split across chunks, byte counts, hold, disconnects and command answers", () => {
+    const parser = new ManagementParser();
+    expect(parser.push(">BYTECOUNT_CLI:7,1200")).toEqual([]);
+    expect(
+      parser.push(
+        ",3400\n>HOLD:Waiting for hold release:0\nSUCCESS: client-kill command succeeded\n",
+      ),
+    ).toEqual([
+      { type: "bytecount", cid: 7, bytesIn: 1200, bytesOut: 3400 },
+      { type: "hold" },
+      { type: "response", ok: true, text: "client-kill command succeeded" },
+    ]);
+    expect(
+      parser.push(
+        ">CLIENT:DISCONNECT,7\n>CLIENT:ENV,bytes_received=10\n>CLIENT:ENV,END\nERROR: client-kill command failed\n",
+      ),
+    ).toEqual([
+      { type: "disconnect", cid: 7, env: { bytes_received: "10" } },
+      { type: "response", ok: false, text: "client-kill command failed" },
+    ]);
+  });
+
+  test("a deny reason cannot break out of its quotes", () => {
+    expect(quoteReason('bad "quote"\nclient-auth 1 1')).toBe('"bad  quote  client-auth 1 1"');
+  });
+});

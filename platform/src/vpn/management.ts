@@ -1,0 +1,170 @@
+// OpenVPN's management interface: a parser for what the server says (pure) and a client that
+// talks to one server over its Unix socket. With --management-client-auth every connection waits
+// until the platform answers client-auth or client-deny.
+import type { Socket } from "bun";
+
+export type ClientEnv = Record<string, string>;
+
+export type ManagementEvent =
+  | { type: "connect" | "reauth"; cid: number; kid: number; env: ClientEnv }
+  | { type: "established" | "disconnect"; cid: number; env: ClientEnv }
+  | { type: "bytecount"; cid: number; bytesIn: number; bytesOut: number }
+  | { type: "hold" }
+  | { type: "response"; ok: boolean; text: string };
+
+/** Turns the server's lines into events; CLIENT notifications arrive with their ENV block. */
+export class ManagementParser {
+  private buffer = "";
+  private pending: {
+    type: "connect" | "reauth" | "established" | "disconnect";
+    cid: number;
+    kid: number;
+    env: ClientEnv;
+  } | null = null;
+
+  /** Feeds raw text; returns the events completed by it. */
+  push(chunk: string): ManagementEvent[] {
+    this.buffer += chunk;
+    const events: ManagementEvent[] = [];
+    let newline = this.buffer.indexOf("\n");
+    while (newline >= 0) {
+      const line = this.buffer.slice(0, newline).replace(/\r$/, "");
+      this.buffer = this.buffer.slice(newline + 1);
+      const event = this.line(line);
+      if (event) events.push(event);
+      newline = this.buffer.indexOf("\n");
+    }
+    return events;
+  }
+
+  private line(line: string): ManagementEvent | null {
+    if (this.pending && line.startsWith(">CLIENT:ENV,")) {
+      const pair = line.slice(">CLIENT:ENV,".length);
+      if (pair === "END") {
+        const { type, cid, kid, env } = this.pending;
+        this.pending = null;
+        return type === "connect" || type === "reauth"
+          ? { type, cid, kid, env }
+          : { type, cid, env };
+      }
+      const equals = pair.indexOf("=");
+      if (equals > 0) this.pending.env[pair.slice(0, equals)] = pair.slice(equals + 1);
+      return null;
+    }
+    const client = line.match(/^>CLIENT:(CONNECT|REAUTH|ESTABLISHED|DISCONNECT),(\d+)(?:,(\d+))?/);
+    if (client) {
+      const type = (client[1] ?? "").toLowerCase() as
+        | "connect"
+        | "reauth"
+        | "established"
+        | "disconnect";
+      this.pending = { type, cid: Number(client[2]), kid: Number(client[3] ?? 0), env: {} };
+      return null;
+    }
+    const bytes = line.match(/^>BYTECOUNT_CLI:(\d+),(\d+),(\d+)/);
+    if (bytes)
+      return {
+        type: "bytecount",
+        cid: Number(bytes[1]),
+        bytesIn: Number(bytes[2]),
+        bytesOut: Number(bytes[3]),
+      };
+    if (line.startsWith(">HOLD:")) return { type: "hold" };
+    if (line.startsWith("SUCCESS:"))
+      return { type: "response", ok: true, text: line.slice(8).trim() };
+    if (line.startsWith("ERROR:"))
+      return { type: "response", ok: false, text: line.slice(6).trim() };
+    return null;
+  }
+}
+
+/** A reason as client-deny accepts it: one line, no quotes or backslashes. */
+export function quoteReason(reason: string): string {
+  return `"${reason.replace(/["\\\r\n]/g, " ").slice(0, 200)}"`;
+}
+
+/** Per-client configuration lines must not contain anything but the directive and its values. */
+function checkConfigLine(line: string): string {
+  if (!/^[a-z-]+( [A-Za-z0-9.:/ "-]+)?$/.test(line))
+    throw new Error(`refusing client config line ${JSON.stringify(line)}`);
+  return line;
+}
+
+/** Talks to one OpenVPN server over its management socket. */
+export class ManagementClient {
+  private parser = new ManagementParser();
+  private waiting: ((response: { ok: boolean; text: string }) => void)[] = [];
+  private socket: Socket<undefined> | null = null;
+  private closedHandlers: (() => void)[] = [];
+
+  constructor(private readonly onEvent: (event: ManagementEvent) => void) {}
+
+  /** Connects to the socket at `path`; resolves when connected. */
+  async connect(path: string): Promise<void> {
+    this.socket = await Bun.connect({
+      unix: path,
+      socket: {
+        data: (_socket, data) => {
+          for (const event of this.parser.push(data.toString())) {
+            if (event.type === "response") this.waiting.shift()?.(event);
+            else this.onEvent(event);
+          }
+        },
+        close: () => {
+          this.socket = null;
+          for (const waiter of this.waiting.splice(0))
+            waiter({ ok: false, text: "management connection closed" });
+          for (const handler of this.closedHandlers) handler();
+        },
+        error: () => {},
+      },
+    });
+  }
+
+  onClose(handler: () => void): void {
+    this.closedHandlers.push(handler);
+  }
+
+  get connected(): boolean {
+    return this.socket !== null;
+  }
+
+  /** Sends a command and waits for its SUCCESS or ERROR line. */
+  command(text: string): Promise<{ ok: boolean; text: string }> {
+    const socket = this.socket;
+    if (!socket) return Promise.resolve({ ok: false, text: "not connected" });
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      socket.write(`${text}\n`);
+    });
+  }
+
+  holdRelease() {
+    return this.command("hold release");
+  }
+
+  /** Asks for BYTECOUNT_CLI notifications every `seconds`. */
+  bytecount(seconds: number) {
+    return this.command(`bytecount ${Math.max(0, Math.floor(seconds))}`);
+  }
+
+  /** Lets a client in, with its per-client configuration (ifconfig-push, iroute, push …). */
+  allow(cid: number, kid: number, config: string[]) {
+    return this.command(
+      `client-auth ${cid} ${kid}\n${config.map(checkConfigLine).join("\n")}${config.length ? "\n" : ""}END`,
+    );
+  }
+
+  deny(cid: number, kid: number, reason: string) {
+    return this.command(`client-deny ${cid} ${kid} ${quoteReason(reason)}`);
+  }
+
+  kill(cid: number) {
+    return this.command(`client-kill ${cid}`);
+  }
+
+  close(): void {
+    this.socket?.end();
+    this.socket = null;
+  }
+}
