@@ -31,6 +31,14 @@ export const VARIABLES = {
     "Certificates start this many seconds in the past, for clocks that lag. Default 120.",
   MEETPOINT_ENROLLMENT_VALID_DAYS:
     "Days an enrollment bundle can be imported after it was issued. Default 7.",
+  MEETPOINT_VPN_LISTEN:
+    'OpenVPN servers, comma-separated "tcp:PORT" or "udp:PORT" (one process each). Default "tcp:443"; "off" runs no data plane.',
+  MEETPOINT_VPN_HOST:
+    "Host name technicians and gateways connect to for OpenVPN. Default the host of MEETPOINT_PUBLIC_URL.",
+  MEETPOINT_TUNNEL_POOL:
+    "Tunnel addresses of technicians and gateways (CIDR, /20 per OpenVPN server); kept out of the proxy pool. Default 100.127.0.0/16.",
+  MEETPOINT_REMOTE_SESSION_MINUTES:
+    "How long a remote session may last before it is cut. Default 60.",
   MEETPOINT_SESSION_IDLE_MINUTES: "Portal sign-in ends after this many idle minutes. Default 30.",
   MEETPOINT_SESSION_ABSOLUTE_HOURS:
     "Portal sign-in ends this many hours after sign-in. Default 12.",
@@ -51,7 +59,16 @@ export interface Config {
   gatewayBlockPrefix: number;
   session: { idleMs: number; absoluteMs: number };
   certificates: CertificatePolicy;
+  vpn: VpnConfig;
   enrollmentValidMs: number;
+}
+
+export interface VpnConfig {
+  /** One OpenVPN server per entry; empty when the data plane is off by configuration. */
+  listen: { protocol: "tcp" | "udp"; port: number }[];
+  host: string;
+  tunnelPool: Cidr;
+  remoteSessionSeconds: number;
 }
 
 /** Lifetimes of what the PKI issues, in seconds. */
@@ -149,6 +166,50 @@ export function readConfig(env: Env): Config {
       gatewaySeconds: integer(env, "MEETPOINT_GATEWAY_CERT_MINUTES", 10, 1, 24 * 60) * 60,
       clockSkewSeconds: integer(env, "MEETPOINT_CLOCK_SKEW_SECONDS", 120, 0, 3600),
     },
+    vpn: readVpn(env, publicUrl),
     enrollmentValidMs: integer(env, "MEETPOINT_ENROLLMENT_VALID_DAYS", 7, 1, 365) * 86_400_000,
+  };
+}
+
+function readVpn(env: Env, publicUrl: URL): VpnConfig {
+  const raw = (env.MEETPOINT_VPN_LISTEN || "tcp:443").trim();
+  const listen: VpnConfig["listen"] = [];
+  if (raw !== "off") {
+    for (const item of raw.split(",")) {
+      const match = item.trim().match(/^(tcp|udp):(\d{1,5})$/);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) {
+        throw new ConfigError(
+          "MEETPOINT_VPN_LISTEN",
+          `"${item.trim()}" is not tcp:PORT or udp:PORT`,
+        );
+      }
+      listen.push({ protocol: match[1] as "tcp" | "udp", port });
+    }
+    const keys = listen.map((l) => `${l.protocol}:${l.port}`);
+    if (new Set(keys).size !== keys.length)
+      throw new ConfigError("MEETPOINT_VPN_LISTEN", "a server is listed twice");
+  }
+  const host = env.MEETPOINT_VPN_HOST || publicUrl.hostname;
+  if (!/^[A-Za-z0-9.-]{1,253}$/.test(host))
+    throw new ConfigError("MEETPOINT_VPN_HOST", "not a host name or address");
+  const tunnelPool = parseCidr(env.MEETPOINT_TUNNEL_POOL || "100.127.0.0/16");
+  if (!tunnelPool || tunnelPool.prefix > 20) {
+    throw new ConfigError(
+      "MEETPOINT_TUNNEL_POOL",
+      "expected a CIDR block of /20 or larger, such as 100.127.0.0/16",
+    );
+  }
+  if (listen.length > 2 ** (20 - tunnelPool.prefix)) {
+    throw new ConfigError(
+      "MEETPOINT_TUNNEL_POOL",
+      `too small for ${listen.length} OpenVPN servers (a /20 each)`,
+    );
+  }
+  return {
+    listen,
+    host,
+    tunnelPool,
+    remoteSessionSeconds: integer(env, "MEETPOINT_REMOTE_SESSION_MINUTES", 60, 1, 24 * 60) * 60,
   };
 }

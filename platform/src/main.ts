@@ -65,7 +65,12 @@ async function main() {
     db,
     clock,
     session: config.session,
-    proxyPool: { pool: config.proxyPool, blockPrefix: config.gatewayBlockPrefix },
+    proxyPool: {
+      pool: config.proxyPool,
+      blockPrefix: config.gatewayBlockPrefix,
+      reserved: [config.vpn.tunnelPool],
+    },
+
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
   });

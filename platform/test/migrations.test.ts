@@ -23,10 +23,13 @@ test("migrations create every entity on an empty database and are idempotent", a
     "audit_entries",
     "certificate_authorities",
     "customers",
+    "gateway_sessions",
     "gateways",
     "issued_certificates",
     "machines",
     "platform_keys",
+    "remote_sessions",
+
     "role_assignments",
     "services",
     "sites",

@@ -25,7 +25,9 @@ export type Permission =
   | "users.manage" // users and their roles
   | "audit.read"
   | "pki.read" // CA status
-  | "pki.manage"; // CA rotation
+  | "pki.manage" // CA rotation
+  | "sessions.connect" // open remote sessions to machines
+  | "sessions.manage"; // terminate anyone's remote sessions
 
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   platform_admin: [
@@ -36,10 +38,11 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "audit.read",
     "pki.read",
     "pki.manage",
+    "sessions.manage",
   ],
   auditor: ["masterdata.read", "audit.read", "pki.read"],
-  customer_admin: ["masterdata.read", "masterdata.manage", "audit.read"],
-  technician: ["masterdata.read"],
+  customer_admin: ["masterdata.read", "masterdata.manage", "audit.read", "sessions.manage"],
+  technician: ["masterdata.read", "sessions.connect"],
 };
 
 export const GLOBAL_ROLES: readonly Role[] = ["platform_admin", "auditor"];

@@ -10,6 +10,9 @@ describe("proxy pool", () => {
     expect(freeBlock(pool, [0, 1, 3])).toBe(2);
     const tiny = { pool: parseCidr("100.64.0.0/23") ?? { base: 0, prefix: 0 }, blockPrefix: 24 };
     expect(freeBlock(tiny, [0, 1])).toBeNull();
+    const reserved = { ...tiny, reserved: [parseCidr("100.64.0.0/24") ?? { base: 0, prefix: 0 }] };
+    expect(freeBlock(reserved, [])).toBe(1);
+    expect(freeBlock(reserved, [1])).toBeNull();
   });
 
   test("machines take the lowest free address, never the block's first or last", () => {

@@ -4,13 +4,23 @@ import { type Cidr, formatIpv4, parseIpv4, subBlock, subBlockCount } from "@meet
 export interface ProxyPool {
   pool: Cidr;
   blockPrefix: number;
+  /** Ranges inside the pool that are never handed out (the tunnel pool). */
+  reserved?: Cidr[];
 }
 
-/** The lowest block index not in `used`, or null when every block is taken. */
+function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.base < b.base + 2 ** (32 - b.prefix) && b.base < a.base + 2 ** (32 - a.prefix);
+}
+
+/** The lowest block index not in `used` and not reserved, or null when every block is taken. */
 export function freeBlock(pool: ProxyPool, used: Iterable<number>): number | null {
   const taken = new Set(used);
   const count = subBlockCount(pool.pool, pool.blockPrefix);
-  for (let index = 0; index < count; index++) if (!taken.has(index)) return index;
+  for (let index = 0; index < count; index++) {
+    if (taken.has(index)) continue;
+    const block = subBlock(pool.pool, pool.blockPrefix, index);
+    if (block && !(pool.reserved ?? []).some((r) => overlaps(block, r))) return index;
+  }
   return null;
 }
 

@@ -86,7 +86,18 @@ export class Pki {
     return pki;
   }
 
+  /** Where the trust files are kept, or null when this PKI keeps none. */
+  get trustFiles(): { ca: string; crl: string; tlsCrypt: string } | null {
+    if (!this.trustDir) return null;
+    return {
+      ca: join(this.trustDir, "ca.pem"),
+      crl: join(this.trustDir, "crl.pem"),
+      tlsCrypt: join(this.trustDir, "tls-crypt.key"),
+    };
+  }
+
   /** Rewrites the trust files (if kept): call well within CRL_VALIDITY_MS, e.g. every 10 minutes. */
+
   async refreshTrustFiles(): Promise<void> {
     if (this.trustDir) await this.writeTrustFiles(this.trustDir);
   }

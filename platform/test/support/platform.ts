@@ -1,5 +1,9 @@
 // A complete portal on a test database with a manual clock and a bootstrap admin already signed in.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseCidr } from "@meetpoint/common";
+
 import { eq } from "drizzle-orm";
 import { roleAssignments, users } from "../../src/db/index.ts";
 import { createAdmin } from "../../src/identity/index.ts";
@@ -30,11 +34,13 @@ export async function testPlatform(
   const pool = parseCidr(options.pool ?? "100.64.0.0/10");
   if (!pool) throw new Error("bad test pool");
   const proxyPool = { pool, blockPrefix: options.blockPrefix ?? 24 };
+  const trustDir = mkdtempSync(join(tmpdir(), "meetpoint-trust-"));
   const pki = await Pki.open({
     db: database.db,
     kek: await loadKek({ hex: "11".repeat(32) }),
     clock,
     policy: { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 },
+    trustDir,
   });
   const app = createApp({
     db: database.db,
@@ -73,6 +79,9 @@ export async function testPlatform(
     adminCtx,
     proxyPool,
     pki,
-    dispose: () => database.dispose(),
+    dispose: async () => {
+      await database.dispose();
+      rmSync(trustDir, { recursive: true, force: true });
+    },
   };
 }

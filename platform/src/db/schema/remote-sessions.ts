@@ -1,0 +1,57 @@
+// A remote session: one technician's access to one machine's enabled services, for a limited time.
+import { bigint, integer, jsonb, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { at, createdAt, id } from "./columns.ts";
+import { gatewaySessions } from "./gateway-sessions.ts";
+import { machines } from "./machines.ts";
+import { users } from "./users.ts";
+
+export const REMOTE_SESSION_STATES = ["requested", "active", "ended"] as const;
+
+/** A service as it was granted when the session was requested. */
+export interface GrantedService {
+  serviceId: string;
+  name: string;
+  protocol: "tcp" | "udp";
+  port: number;
+}
+
+/** Per granted service: packets and bytes the firewall saw (flow evidence). */
+export interface FlowEvidence {
+  protocol: "tcp" | "udp";
+  port: number;
+  packets: number;
+  bytes: number;
+}
+
+export const remoteSessions = pgTable("remote_sessions", {
+  id: id(),
+  customerId: uuid("customer_id").notNull(),
+  machineId: uuid("machine_id")
+    .notNull()
+    .references(() => machines.id, { onDelete: "cascade" }),
+  gatewaySessionId: uuid("gateway_session_id")
+    .notNull()
+    .references(() => gatewaySessions.id, { onDelete: "cascade" }),
+  technicianId: uuid("technician_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "restrict" }),
+  /** Why the technician connects (ticket, fault), shown to the operator and in the audit log. */
+  reason: text("reason").notNull(),
+  state: text("state", { enum: REMOTE_SESSION_STATES }).notNull(),
+  services: jsonb("services").$type<GrantedService[]>().notNull(),
+  proxyAddress: text("proxy_address").notNull(),
+  vpnInstance: integer("vpn_instance").notNull(),
+  tunnelAddress: text("tunnel_address").notNull(),
+  connection: text("connection"),
+  requestedAt: at("requested_at").notNull(),
+  configExpiresAt: at("config_expires_at").notNull(),
+  endsAt: at("ends_at").notNull(),
+  activatedAt: at("activated_at"),
+  endedAt: at("ended_at"),
+  endReason: text("end_reason"),
+  endedBy: uuid("ended_by"),
+  bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),
+  bytesOut: bigint("bytes_out", { mode: "number" }).notNull().default(0),
+  flowEvidence: jsonb("flow_evidence").$type<FlowEvidence[]>(),
+  createdAt: createdAt(),
+});
