@@ -15,6 +15,8 @@ export interface DataPlane {
   forgetFlows(flows: { technicianAddress: string; proxyAddress: string }[]): Promise<void>;
   /** Ends an OpenVPN connection ("<instance>:<client id>"). */
   disconnect(connection: string): Promise<void>;
+  /** Routes a gateway's proxy block (CIDR) into the tun device of `instance`; null removes the route. */
+  routeProxyBlock(block: string, instance: number | null): Promise<void>;
   /** Packets and bytes seen per grant (key: grantElement). */
   grantCounters(): Promise<Map<string, { packets: number; bytes: number }>>;
 }
@@ -48,6 +50,13 @@ export class RecordingDataPlane implements DataPlane {
 
   async disconnect(connection: string): Promise<void> {
     this.disconnected.push(connection);
+  }
+
+  routes = new Map<string, number>();
+
+  async routeProxyBlock(block: string, instance: number | null): Promise<void> {
+    if (instance === null) this.routes.delete(block);
+    else this.routes.set(block, instance);
   }
 
   async grantCounters(): Promise<Map<string, { packets: number; bytes: number }>> {

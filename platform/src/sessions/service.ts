@@ -1,6 +1,7 @@
 // Remote sessions and gateway sessions: requests, connection decisions, ends — each step audited,
 // each end cutting traffic (grants removed, flows forgotten, connections killed, certificates revoked).
-import { formatIpv4, renderClientProfile } from "@meetpoint/common";
+import { formatCidr, formatIpv4, renderClientProfile } from "@meetpoint/common";
+
 import { and, desc, eq, inArray, lte, ne } from "drizzle-orm";
 import { z } from "zod";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
@@ -301,6 +302,7 @@ export class Sessions {
     if (`${instance.index}` !== connection.split(":")[0])
       return this.refuse(connection, "connected to the wrong OpenVPN server");
     const block = blockOf(this.deps.proxyPool, gateway.proxyBlock);
+    await this.deps.dataPlane.routeProxyBlock(formatCidr(block), instance.index);
     if (session.state === "connecting") {
       await inTransaction(this.db, async (tx) => {
         await tx
@@ -476,13 +478,22 @@ export class Sessions {
       .from(remoteSessions)
       .where(and(eq(remoteSessions.gatewaySessionId, id), ne(remoteSessions.state, "ended")));
     const endReason: EndReason =
-      reason === "operator"
-        ? "operator"
-        : reason === "platform_shutdown"
-          ? "platform_shutdown"
-          : "gateway_lost";
+      (["operator", "platform_shutdown", "vpn_failure"] as const).find((r) => r === reason) ??
+      "gateway_lost";
     for (const remote of open) await this.endRemoteSession(remote.id, endReason, actor);
-    if (session.connection) await this.deps.dataPlane.disconnect(session.connection);
+    if (session.connection) {
+      await this.deps.dataPlane.disconnect(session.connection);
+      const [gateway] = await this.db
+        .select()
+        .from(gateways)
+        .where(eq(gateways.id, session.gatewayId));
+      if (gateway)
+        await this.deps.dataPlane.routeProxyBlock(
+          formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock)),
+          null,
+        );
+    }
+
     await this.deps.pki.revoke({ ownerId: session.id }, `gateway session closed: ${reason}`);
     await inTransaction(this.db, (tx) =>
       recordAudit(tx, this.deps.clock, {
@@ -555,7 +566,24 @@ export class Sessions {
     return open.length + orphans.length;
   }
 
+  /** An OpenVPN server crashed: its connections are gone, so are their sessions. */
+  async endAllOnInstance(instance: number): Promise<void> {
+    const gatewaysOn = await this.db
+      .select({ id: gatewaySessions.id })
+      .from(gatewaySessions)
+      .where(and(eq(gatewaySessions.vpnInstance, instance), ne(gatewaySessions.state, "closed")));
+    for (const session of gatewaysOn)
+      await this.closeGatewaySession(session.id, "vpn_failure", SYSTEM_ACTOR);
+    const remotes = await this.db
+      .select({ id: remoteSessions.id })
+      .from(remoteSessions)
+      .where(and(eq(remoteSessions.vpnInstance, instance), ne(remoteSessions.state, "ended")));
+    for (const session of remotes)
+      await this.endRemoteSession(session.id, "vpn_failure", SYSTEM_ACTOR);
+  }
+
   /** Active grants of all active sessions: what the firewall must hold (reconciliation). */
+
   async activeGrants(): Promise<Grant[]> {
     const active = await this.db
       .select()

@@ -35,7 +35,8 @@ describe("OpenVPN server config", () => {
       "port 443",
       "dev meetpoint-vpn0",
       "ifconfig 100.127.0.1 255.255.240.0",
-      "route 100.64.0.0 255.192.0.0",
+      'push "topology subnet"',
+
       "tls-crypt /var/lib/meetpoint/pki/tls-crypt.key",
       "crl-verify /var/lib/meetpoint/pki/crl.pem",
       "remote-cert-tls client",

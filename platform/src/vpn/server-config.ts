@@ -71,7 +71,10 @@ export function renderServerConfig(settings: ServerSettings): string {
     "dev-type tun",
     "topology subnet",
     `ifconfig ${serverTunnelAddress(instance)} ${netmask(instance.tunnelNetwork.prefix)}`,
-    `route ${formatIpv4(settings.proxyPool.base)} ${netmask(settings.proxyPool.prefix)}`,
+    'push "topology subnet"',
+    // The routes in a client's profile (proxy addresses) go via the server's tunnel address.
+    `push "route-gateway ${serverTunnelAddress(instance)}"`,
+
     `max-clients ${settings.maxClients}`,
     `ca ${files.ca}`,
     `cert ${files.certificate}`,
@@ -85,6 +88,9 @@ export function renderServerConfig(settings: ServerSettings): string {
     "script-security 1",
     `management ${files.managementSocket} unix`,
     "management-client-auth",
+    // Clients prove who they are with their one-time certificate alone; no password is asked for.
+    "auth-user-pass-optional",
+
     "management-hold",
     "keepalive 10 60",
     "persist-key",

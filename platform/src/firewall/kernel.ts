@@ -1,0 +1,79 @@
+// Applies rendered rulesets with nft and forgets flows with conntrack.
+import type { CommandRunner } from "../system/commands.ts";
+import {
+  type FirewallModel,
+  GRANTS_SET,
+  type Grant,
+  renderGrantChange,
+  renderRuleset,
+  TABLE,
+} from "./ruleset.ts";
+
+export class KernelFirewall {
+  constructor(private readonly commands: CommandRunner) {}
+
+  private async nft(script: string): Promise<void> {
+    if (!script) return;
+    const result = await this.commands.run(["nft", "-f", "-"], script);
+    if (result.code !== 0) throw new Error(`nft refused the ruleset: ${result.stderr.trim()}`);
+  }
+
+  /** Replaces the whole table (start, reconciliation). */
+  apply(model: FirewallModel): Promise<void> {
+    return this.nft(renderRuleset(model));
+  }
+
+  changeGrants(add: Grant[], remove: Grant[]): Promise<void> {
+    return this.nft(renderGrantChange(add, remove));
+  }
+
+  /** Removes the table (shutdown). */
+  async remove(): Promise<void> {
+    await this.commands.run(["nft", "delete", "table", "inet", TABLE]);
+  }
+
+  /** Packets and bytes per grant element ("tech . proxy . proto . port"). */
+  async counters(): Promise<Map<string, { packets: number; bytes: number }>> {
+    const result = await this.commands.run(["nft", "-j", "list", "set", "inet", TABLE, GRANTS_SET]);
+    const counters = new Map<string, { packets: number; bytes: number }>();
+    if (result.code !== 0) return counters;
+    const json = JSON.parse(result.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
+    for (const item of json.nftables) {
+      for (const entry of item.set?.elem ?? []) {
+        const elem = (
+          entry as {
+            elem?: {
+              val?: { concat?: (string | number)[] };
+              counter?: { packets: number; bytes: number };
+            };
+          }
+        ).elem;
+        if (elem?.val?.concat && elem.counter)
+          counters.set(elem.val.concat.join(" . "), elem.counter);
+      }
+    }
+    return counters;
+  }
+
+  /** Deletes conntrack entries between the two addresses, both directions (none found is fine). */
+  async forgetFlows(flows: { technicianAddress: string; proxyAddress: string }[]): Promise<void> {
+    for (const flow of flows) {
+      await this.commands.run([
+        "conntrack",
+        "-D",
+        "-s",
+        flow.technicianAddress,
+        "-d",
+        flow.proxyAddress,
+      ]);
+      await this.commands.run([
+        "conntrack",
+        "-D",
+        "-s",
+        flow.proxyAddress,
+        "-d",
+        flow.technicianAddress,
+      ]);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+// The real data plane: OpenVPN servers plus the nftables firewall, wired to the session rules.
+// Where the platform cannot run it (no root, no openvpn ≥ 2.6.11, no nft), it is off — with the
+// exact reason — and the portal and API keep working.
+import { existsSync } from "node:fs";
+import { type Cidr, subBlock } from "@meetpoint/common";
+import type { Grant } from "../firewall/index.ts";
+import { KernelFirewall } from "../firewall/kernel.ts";
+import type { Pki } from "../pki/index.ts";
+import type { DataPlane, DataPlaneStatus } from "../sessions/data-plane.ts";
+import type { Sessions } from "../sessions/service.ts";
+import type { CommandRunner } from "../system/commands.ts";
+import type { ManagementClient, ManagementEvent } from "./management.ts";
+import {
+  deviceName,
+  parseOpenvpnVersion,
+  type ServerInstance,
+  supportedVersion,
+} from "./server-config.ts";
+import { VpnServers } from "./servers.ts";
+
+export interface KernelDataPlaneOptions {
+  commands: CommandRunner;
+  runtimeDir: string;
+  pki: Pki;
+  proxyPool: Cidr;
+  tunnelPool: Cidr;
+  listen: { protocol: "tcp" | "udp"; port: number; address?: string | null }[];
+  log: (line: string) => void;
+}
+
+/** Why the data plane cannot run here, or null. */
+export async function dataPlaneProblem(
+  commands: CommandRunner,
+  listen: unknown[],
+): Promise<string | null> {
+  if (listen.length === 0) return "no OpenVPN server configured (MEETPOINT_VPN_LISTEN=off)";
+  if (process.getuid?.() !== 0)
+    return "the platform is not running as root (OpenVPN servers and nftables need it)";
+  if (!existsSync("/dev/net/tun")) return "/dev/net/tun is missing";
+  const version = await commands.run(["openvpn", "--version"]).catch(() => null);
+  const parsed = version ? parseOpenvpnVersion(version.stdout + version.stderr) : null;
+  if (!parsed) return "openvpn is not installed";
+  if (!supportedVersion(parsed))
+    return `openvpn ${parsed.join(".")} is too old: 2.6.11 or newer is required`;
+  for (const tool of ["nft", "conntrack"]) {
+    const result = await commands.run([tool, "--version"]).catch(() => null);
+    if (result?.code !== 0) return `${tool} is not installed`;
+  }
+  return null;
+}
+
+export class KernelDataPlane implements DataPlane {
+  readonly instances: ServerInstance[];
+  private readonly firewall: KernelFirewall;
+  private servers: VpnServers | null = null;
+  private sessions: Sessions | null = null;
+  private state: DataPlaneStatus = { on: false, reason: "not started yet" };
+
+  constructor(private readonly options: KernelDataPlaneOptions) {
+    this.firewall = new KernelFirewall(options.commands);
+    this.instances = options.listen.map((l, index) => {
+      const tunnelNetwork = subBlock(options.tunnelPool, 20, index);
+      if (!tunnelNetwork) throw new Error(`tunnel pool too small for OpenVPN server ${index}`);
+      return {
+        index,
+        protocol: l.protocol,
+        port: l.port,
+        listenAddress: l.address ?? null,
+        tunnelNetwork,
+      };
+    });
+  }
+
+  status(): DataPlaneStatus {
+    return this.state;
+  }
+
+  /**
+   * Starts everything, or reports why it cannot: ruleset with the grants of `sessions` (none after a
+   * restart), then the OpenVPN servers, whose connections the sessions decide from then on.
+   */
+  async start(sessions: Sessions): Promise<DataPlaneStatus> {
+    this.sessions = sessions;
+    const problem = await dataPlaneProblem(this.options.commands, this.options.listen);
+    if (problem) {
+      this.state = { on: false, reason: problem };
+      return this.state;
+    }
+    await this.options.commands.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    await this.firewall.apply(this.model(await sessions.activeGrants()));
+    this.servers = new VpnServers({
+      commands: this.options.commands,
+      dir: this.options.runtimeDir,
+      pki: this.options.pki,
+      proxyPool: this.options.proxyPool,
+      instances: this.instances,
+      onEvent: (instance, event, client) => void this.handle(instance, event, client),
+      onCrash: (instance, output) => {
+        this.options.log(`OpenVPN server ${instance} crashed:\n${output}`);
+        void sessions
+          .endAllOnInstance(instance)
+          .catch((error) =>
+            this.options.log(`ending sessions of server ${instance} failed: ${error}`),
+          );
+      },
+      log: this.options.log,
+    });
+    try {
+      await this.servers.start();
+    } catch (error) {
+      await this.servers.stop();
+      this.state = {
+        on: false,
+        reason: `OpenVPN did not start: ${error instanceof Error ? error.message : String(error)}`,
+      };
+      return this.state;
+    }
+    this.state = { on: true };
+    return this.state;
+  }
+
+  private model(grants: Grant[]) {
+    return {
+      tunnelInterfaces: "meetpoint-vpn*",
+      technicianPool: this.options.tunnelPool,
+      proxyPool: this.options.proxyPool,
+      grants,
+    };
+  }
+
+  private async handle(
+    instance: number,
+    event: ManagementEvent,
+    client: ManagementClient,
+  ): Promise<void> {
+    const sessions = this.sessions;
+    if (!sessions) return;
+    try {
+      if (event.type === "connect" || event.type === "reauth") {
+        const serial = event.env.tls_serial_hex_0 ?? "";
+        const decision = serial
+          ? await sessions.decideConnection(`${instance}:${event.cid}`, serial)
+          : { allow: false as const, reason: "no client certificate" };
+        if (decision.allow) await client.allow(event.cid, event.kid, decision.config);
+        else await client.deny(event.cid, event.kid, decision.reason);
+      } else if (event.type === "disconnect") {
+        await sessions.connectionClosed(`${instance}:${event.cid}`);
+      } else if (event.type === "bytecount") {
+        await sessions.countBytes(`${instance}:${event.cid}`, event.bytesIn, event.bytesOut);
+      }
+    } catch (error) {
+      // Fail closed: a decision that could not be made (database down …) is a denial.
+      this.options.log(
+        `management event on server ${instance} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      if (event.type === "connect" || event.type === "reauth")
+        await client.deny(event.cid, event.kid, "platform cannot decide right now");
+    }
+  }
+
+  changeGrants(add: Grant[], remove: Grant[]): Promise<void> {
+    return this.firewall.changeGrants(add, remove);
+  }
+
+  forgetFlows(flows: { technicianAddress: string; proxyAddress: string }[]): Promise<void> {
+    return this.firewall.forgetFlows(flows);
+  }
+
+  async disconnect(connection: string): Promise<void> {
+    await this.servers?.disconnect(connection);
+  }
+
+  async routeProxyBlock(block: string, instance: number | null): Promise<void> {
+    const args =
+      instance === null
+        ? ["ip", "route", "del", block]
+        : ["ip", "route", "replace", block, "dev", deviceName(instance)];
+    const result = await this.options.commands.run(args);
+    // Deleting a route that went away with its tun device is fine; adding one must work.
+    if (result.code !== 0 && instance !== null)
+      throw new Error(`routing ${block} failed: ${result.stderr.trim()}`);
+  }
+
+  grantCounters() {
+    return this.firewall.counters();
+  }
+
+  /** The tun devices this data plane creates. */
+  get devices(): string[] {
+    return this.instances.map((i) => deviceName(i.index));
+  }
+
+  processOf(index: number) {
+    return this.servers?.processOf(index) ?? null;
+  }
+
+  async stop(): Promise<void> {
+    await this.servers?.stop();
+    if (this.state.on) await this.firewall.remove();
+    this.state = { on: false, reason: "stopped" };
+  }
+}

@@ -1,0 +1,243 @@
+// The platform data plane for real: OpenVPN server, nftables and conntrack in a namespace, a gateway
+// and a technician with the stock openvpn client in theirs. Only enabled services pass; every
+// disconnect stops traffic within seconds (measured); a one-time config works once.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseCidr, verifyEnvelope } from "@meetpoint/common";
+import { labSkipReason, link, Netns, OutputLog, waitFor } from "@meetpoint/lab";
+import { eq } from "drizzle-orm";
+import { gatewaySessions } from "../src/db/index.ts";
+import { createUser, grantRole } from "../src/identity/index.ts";
+import {
+  createCustomer,
+  createGateway,
+  createMachine,
+  createService,
+  createSite,
+} from "../src/masterdata/index.ts";
+import { Sessions } from "../src/sessions/service.ts";
+import type { Context } from "../src/shared/context.ts";
+import { commandRunner } from "../src/system/commands.ts";
+import { KernelDataPlane } from "../src/vpn/data-plane.ts";
+import { type TestPlatform, testPlatform } from "./support/platform.ts";
+
+const skip = labSkipReason(["openvpn", "nft", "conntrack"]);
+const PLATFORM = "198.18.211.1";
+
+describe.skipIf(skip !== null)("platform data plane with real openvpn and nftables", () => {
+  let p: TestPlatform;
+  let dir: string;
+  let platformNs: Netns;
+  let gatewayNs: Netns;
+  let technicianNs: Netns;
+  let plane: KernelDataPlane;
+  let sessions: Sessions;
+  let gatewayId: string;
+  let machineId: string;
+  let technician: Context;
+
+  /** A TCP connection from the technician's host to the machine: true when it answers. */
+  async function reaches(port: number, timeoutMs = 1500): Promise<boolean> {
+    const script = `try { const r = await fetch("http://100.64.0.1:${port}/", { signal: AbortSignal.timeout(${timeoutMs}) }); console.log(await r.text()); } catch { console.log("unreachable"); }`;
+    const out = technicianNs.exec("bun", "-e", script);
+    return out.includes("machine");
+  }
+
+  beforeAll(async () => {
+    p = await testPlatform();
+    dir = mkdtempSync(join(tmpdir(), "meetpoint-dataplane-"));
+    platformNs = Netns.create("dp-plat");
+    gatewayNs = Netns.create("dp-gw");
+    technicianNs = Netns.create("dp-tech");
+    link(platformNs, `${PLATFORM}/30`, gatewayNs, "198.18.211.2/30");
+    link(platformNs, "198.18.212.1/30", technicianNs, "198.18.212.2/30");
+    technicianNs.exec("ip", "route", "add", `${PLATFORM}/32`, "via", "198.18.212.1");
+    // The machine: the proxy address answered in the gateway's namespace (the gateway's NAT is the
+    // connect container's part; here the platform's firewall is under test).
+    gatewayNs.exec("ip", "addr", "add", "100.64.0.1/32", "dev", "lo");
+    for (const port of [443, 22]) {
+      gatewayNs.spawn([
+        "bun",
+        "-e",
+        `Bun.serve({ hostname: "100.64.0.1", port: ${port}, fetch: () => new Response("machine ${port}") })`,
+      ]);
+    }
+
+    const tunnelPool = parseCidr("100.127.0.0/16") ?? { base: 0, prefix: 0 };
+    plane = new KernelDataPlane({
+      commands: commandRunner(platformNs.name),
+      runtimeDir: join(dir, "run"),
+      pki: p.pki,
+      proxyPool: p.proxyPool.pool,
+      tunnelPool,
+      listen: [{ protocol: "tcp", port: 1194 }],
+      log: () => {},
+    });
+    sessions = new Sessions({
+      db: p.database.db,
+      clock: p.clock,
+      pki: p.pki,
+      dataPlane: plane,
+      proxyPool: p.proxyPool,
+      vpn: { host: PLATFORM, remoteSessionSeconds: 3600 },
+    });
+    const status = await plane.start(sessions);
+    if (!status.on) throw new Error(`data plane off: ${status.reason}`);
+
+    const customer = await createCustomer(p.adminCtx, { name: "ACME" });
+    const site = await createSite(p.adminCtx, customer.id, { name: "Plant" });
+    gatewayId = (await createGateway(p.adminCtx, p.proxyPool, site.id, { name: "Hall 1" })).gateway
+      .id;
+    const machine = await createMachine(p.adminCtx, p.proxyPool, gatewayId, {
+      name: "Press",
+      lanAddress: "192.168.0.10",
+    });
+    machineId = machine.id;
+    await createService(p.adminCtx, machine.id, {
+      name: "Web",
+      protocol: "tcp",
+      port: 443,
+      enabled: true,
+    });
+    await createService(p.adminCtx, machine.id, {
+      name: "SSH",
+      protocol: "tcp",
+      port: 22,
+      enabled: false,
+    });
+    const { user } = await createUser(p.adminCtx, { username: "tech", displayName: "Tech" });
+    await grantRole(p.adminCtx, user.id, { role: "technician", customerId: customer.id });
+    technician = {
+      db: p.database.db,
+      clock: p.clock,
+      caller: {
+        principal: {
+          userId: user.id,
+          username: "tech",
+          displayName: "Tech",
+          grants: [{ role: "technician", customerId: customer.id }],
+        },
+        actor: { id: user.id, name: "tech", ip: "198.18.212.2" },
+      },
+    };
+  }, 60_000);
+
+  afterAll(async () => {
+    await plane?.stop();
+    for (const ns of [technicianNs, gatewayNs, platformNs]) ns?.destroy();
+    await p?.dispose();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function connectGateway(): Promise<OutputLog> {
+    const { envelope } = await sessions.requestDataChannel(gatewayId);
+    const verified = await verifyEnvelope(envelope, {
+      kind: "data-channel",
+      key: p.pki.signingJwk,
+      audience: gatewayId,
+      lastVersion: 0,
+      now: p.clock.now(),
+    });
+    if (!verified.ok) throw new Error(verified.reason);
+    const file = join(dir, `gateway-${crypto.randomUUID()}.ovpn`);
+    writeFileSync(file, verified.claims.body.profile, { mode: 0o600 });
+    const log = new OutputLog(gatewayNs.spawn(["openvpn", "--config", file]));
+    const online = await waitFor(() => log.has("Initialization Sequence Completed"), 15_000);
+    if (!online) throw new Error(`gateway did not connect:\n${log.text.slice(-3000)}`);
+
+    return log;
+  }
+
+  async function connectTechnician(profile: string): Promise<OutputLog> {
+    const file = join(dir, `tech-${crypto.randomUUID()}.ovpn`);
+    writeFileSync(file, profile, { mode: 0o600 });
+    return new OutputLog(technicianNs.spawn(["openvpn", "--config", file]));
+  }
+
+  test("only the machine's enabled services are reachable, through the proxy address", async () => {
+    await connectGateway();
+    const [gatewaySession] = await p.database.db
+      .select()
+      .from(gatewaySessions)
+      .where(eq(gatewaySessions.gatewayId, gatewayId));
+    expect(gatewaySession?.state).toBe("online");
+    const { profile } = await sessions.requestRemoteSession(technician, machineId, {
+      reason: "fault 4711",
+    });
+    const log = await connectTechnician(profile);
+    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
+    expect(await reaches(443)).toBe(true);
+
+    expect(await reaches(22)).toBe(false);
+
+    // The same one-time config a second time: refused, and the first connection keeps working.
+    const replay = await connectTechnician(profile);
+    await waitFor(
+      () => replay.has("AUTH_FAILED") || replay.has("Initialization Sequence Completed"),
+      10_000,
+    );
+    expect(replay.has("Initialization Sequence Completed")).toBe(false);
+    expect(await reaches(443)).toBe(true);
+  }, 90_000);
+
+  test("technician Disconnect stops traffic within 5 s and closes the gateway's channel", async () => {
+    const [active] = await sessions.list(technician, { open: true });
+    if (!active) throw new Error("no active session");
+    expect(await reaches(443)).toBe(true);
+    const started = performance.now();
+    await sessions.endRemoteSession(active.id, "technician", technician.caller.actor);
+    let stoppedAfter = Number.POSITIVE_INFINITY;
+    while (performance.now() - started < 10_000) {
+      if (!(await reaches(443, 300))) {
+        stoppedAfter = performance.now() - started;
+        break;
+      }
+    }
+    console.log(`technician disconnect → no traffic after ${stoppedAfter.toFixed(0)} ms`);
+    expect(stoppedAfter).toBeLessThan(5000);
+    const [ended] = await sessions.list(technician, { machineId });
+    expect(ended?.flowEvidence?.[0]?.packets).toBeGreaterThan(0);
+    const closed = await p.database.db
+      .select()
+      .from(gatewaySessions)
+      .where(eq(gatewaySessions.gatewayId, gatewayId));
+    expect(closed.every((g) => g.state === "closed")).toBe(true);
+    await expect(
+      sessions.requestRemoteSession(technician, machineId, { reason: "again" }),
+    ).rejects.toThrow("The gateway is offline");
+  }, 60_000);
+
+  test("operator Disconnect and end of time stop traffic too", async () => {
+    await connectGateway();
+    let { profile } = await sessions.requestRemoteSession(technician, machineId, {
+      reason: "second",
+    });
+    let log = await connectTechnician(profile);
+    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
+    expect(await reaches(443)).toBe(true);
+    const gateway = await sessions.openGatewaySession(gatewayId);
+    let started = performance.now();
+    await sessions.closeGatewaySession(gateway?.id ?? "", "operator", {
+      id: null,
+      name: "operator",
+      ip: null,
+    });
+    expect(await reaches(443, 1000)).toBe(false);
+    console.log(
+      `operator disconnect → no traffic after ${(performance.now() - started).toFixed(0)} ms`,
+    );
+
+    await connectGateway();
+    ({ profile } = await sessions.requestRemoteSession(technician, machineId, { reason: "third" }));
+    log = await connectTechnician(profile);
+    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
+    expect(await reaches(443)).toBe(true);
+    p.clock.advance(3601_000);
+    started = performance.now();
+    await sessions.tick();
+    expect(await reaches(443, 1000)).toBe(false);
+    console.log(`end time → no traffic after ${(performance.now() - started).toFixed(0)} ms`);
+  }, 90_000);
+});
