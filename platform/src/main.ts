@@ -1,10 +1,14 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { type Config, ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, hasAdmin } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
+import { Sessions } from "./sessions/service.ts";
 import { systemClock } from "./shared/clock.ts";
+import { commandRunner } from "./system/commands.ts";
+import { KernelDataPlane } from "./vpn/data-plane.ts";
 import { createApp } from "./web/index.ts";
 
 function loadConfig(): Config {
@@ -39,7 +43,7 @@ async function main() {
     kek,
     clock,
     policy: config.certificates,
-    trustDir: `${config.dataDir}/pki`,
+    trustDir: resolve(config.dataDir, "pki"),
   });
   // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database.
   const trustRefresh = setInterval(
@@ -61,16 +65,42 @@ async function main() {
     );
   }
 
+  const proxyPool = {
+    pool: config.proxyPool,
+    blockPrefix: config.gatewayBlockPrefix,
+    reserved: [config.vpn.tunnelPool],
+  };
+  const dataPlane = new KernelDataPlane({
+    commands: commandRunner(),
+    runtimeDir: resolve(config.dataDir, "vpn"),
+    pki,
+    proxyPool: config.proxyPool,
+    tunnelPool: config.vpn.tunnelPool,
+    listen: config.vpn.listen,
+    log: (line) => console.log(line),
+  });
+  const sessions = new Sessions({ db, clock, pki, dataPlane, proxyPool, vpn: config.vpn });
+  // Nothing survives a restart: sessions a crash left open are ended (and audited) first.
+  const leftovers = await sessions.endAll("platform_shutdown");
+  if (leftovers) console.log(`Ended ${leftovers} session(s) left open by the previous run.`);
+  const plane = await dataPlane.start(sessions);
+  const listen = config.vpn.listen.map((l) => `${l.protocol}/${l.port}`).join(", ");
+  console.log(
+    plane.on
+      ? `Data plane: OpenVPN on ${listen}, firewall table inet meetpoint`
+      : `Data plane OFF: ${plane.reason}`,
+  );
+  const ticker = setInterval(
+    () => sessions.tick().catch((error) => console.error("session tick failed:", error)),
+    1000,
+  );
+
   const app = createApp({
     db,
     clock,
     session: config.session,
-    proxyPool: {
-      pool: config.proxyPool,
-      blockPrefix: config.gatewayBlockPrefix,
-      reserved: [config.vpn.tunnelPool],
-    },
-
+    proxyPool,
+    sessions,
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
   });
@@ -103,6 +133,11 @@ async function main() {
 
   const stop = async () => {
     clearInterval(trustRefresh);
+    clearInterval(ticker);
+    await sessions
+      .endAll("platform_shutdown")
+      .catch((error) => console.error("ending sessions failed:", error));
+    await dataPlane.stop();
     https.stop();
     http?.stop();
     await database.close();

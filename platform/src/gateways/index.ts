@@ -1,2 +1,4 @@
-// Gateways seen from the platform: enrollment now; the control-channel API joins here.
+// Gateways seen from the platform: enrollment bundles and the gateway API.
+export { gatewayApi } from "./api.ts";
+
 export { type EnrollmentBundle, issueEnrollmentBundle } from "./enrollment.ts";

@@ -2,7 +2,8 @@
 // each end cutting traffic (grants removed, flows forgotten, connections killed, certificates revoked).
 import { formatCidr, formatIpv4, renderClientProfile } from "@meetpoint/common";
 
-import { and, desc, eq, inArray, lte, ne } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, lte, ne } from "drizzle-orm";
+
 import { z } from "zod";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
@@ -10,17 +11,21 @@ import {
   gatewaySessions,
   gateways,
   inTransaction,
+  machines,
   remoteSessions,
   services,
+  users,
 } from "../db/index.ts";
+
 import { type Grant, grantElement } from "../firewall/index.ts";
 import { inScope, scopeOf } from "../identity/index.ts";
 import { getMachine, type ProxyPool } from "../masterdata/index.ts";
 import { blockOf } from "../masterdata/proxy-pool.ts";
+import { checkId } from "../masterdata/scope.ts";
 import { type Pki, SERVER_NAME } from "../pki/index.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Context } from "../shared/context.ts";
-import { ConflictError, ForbiddenError } from "../shared/errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
 import { parseInput } from "../shared/validate.ts";
 import { netmask } from "../vpn/server-config.ts";
 import type { DataPlane } from "./data-plane.ts";
@@ -421,7 +426,7 @@ export class Sessions {
     let evidence:
       | { protocol: "tcp" | "udp"; port: number; packets: number; bytes: number }[]
       | null = null;
-    if (session.state === "active") {
+    if (session.state === "active" && this.deps.dataPlane.status().on) {
       const counters = await this.deps.dataPlane.grantCounters().catch(() => new Map());
       evidence = grants.map((g) => ({
         protocol: g.protocol,
@@ -481,7 +486,7 @@ export class Sessions {
       (["operator", "platform_shutdown", "vpn_failure"] as const).find((r) => r === reason) ??
       "gateway_lost";
     for (const remote of open) await this.endRemoteSession(remote.id, endReason, actor);
-    if (session.connection) {
+    if (session.connection && this.deps.dataPlane.status().on) {
       await this.deps.dataPlane.disconnect(session.connection);
       const [gateway] = await this.db
         .select()
@@ -595,16 +600,23 @@ export class Sessions {
   /** Sessions of machines the caller may read, newest first. */
   async list(
     ctx: Context,
-    filter: { machineId?: string; open?: boolean } = {},
-  ): Promise<RemoteSession[]> {
+    filter: { machineId?: string; open?: boolean; id?: string } = {},
+  ): Promise<SessionView[]> {
     const scope = scopeOf(ctx.caller.principal, "masterdata.read");
     if (!scope.all && scope.customerIds.length === 0) return [];
     return this.db
-      .select()
+      .select({
+        ...getTableColumns(remoteSessions),
+        machineName: machines.name,
+        technicianName: users.displayName,
+      })
       .from(remoteSessions)
+      .innerJoin(machines, eq(machines.id, remoteSessions.machineId))
+      .innerJoin(users, eq(users.id, remoteSessions.technicianId))
       .where(
         and(
           scope.all ? undefined : inArray(remoteSessions.customerId, scope.customerIds),
+          filter.id ? eq(remoteSessions.id, filter.id) : undefined,
           filter.machineId ? eq(remoteSessions.machineId, filter.machineId) : undefined,
           filter.open ? ne(remoteSessions.state, "ended") : undefined,
         ),
@@ -612,4 +624,21 @@ export class Sessions {
       .orderBy(desc(remoteSessions.requestedAt))
       .limit(200);
   }
+
+  /**
+   * Disconnect from the portal: technicians end their own sessions, admins and customer admins any
+   * in their scope. Sessions outside the caller's scope answer 404.
+   */
+  async disconnect(ctx: Context, id: string): Promise<SessionView> {
+    const [session] = await this.list(ctx, { id: checkId(id, "Remote session") });
+    if (!session) throw new NotFoundError("Remote session");
+    const own = session.technicianId === ctx.caller.principal.userId;
+    const manages = inScope(scopeOf(ctx.caller.principal, "sessions.manage"), session.customerId);
+    if (!own && !manages)
+      throw new ForbiddenError("Only the technician or an admin can end this session.");
+    await this.endRemoteSession(session.id, own ? "technician" : "admin", ctx.caller.actor);
+    return session;
+  }
 }
+
+export type SessionView = RemoteSession & { machineName: string; technicianName: string };

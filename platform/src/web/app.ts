@@ -2,7 +2,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { gatewayApi } from "../gateways/index.ts";
 import { NotFoundError } from "../shared/errors.ts";
+
 import { assetRoutes } from "./assets.ts";
 import type { AppDeps, WebEnv } from "./env.ts";
 import { errorResponse } from "./errors.tsx";
@@ -18,6 +20,8 @@ import { customerRoutes } from "./routes/customers.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
+import { sessionRoutes } from "./routes/sessions.tsx";
+
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { userRoutes } from "./routes/users.tsx";
 
@@ -40,6 +44,7 @@ export function createApp(deps: AppDeps) {
     return c.json({ status: "ok" });
   });
   app.route("/assets", assetRoutes());
+  app.route("/api/gateway/v1", gatewayApi());
 
   app.use(
     "*",
@@ -63,6 +68,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", userRoutes());
   portal.route("/", auditRoutes());
   portal.route("/", pkiRoutes());
+  portal.route("/", sessionRoutes());
   app.route("/", portal);
 
   return app;

@@ -3,6 +3,8 @@ import type { Db } from "../db/index.ts";
 import type { WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
+import type { Sessions } from "../sessions/service.ts";
+
 import type { Clock } from "../shared/clock.ts";
 import type { Context } from "../shared/context.ts";
 
@@ -12,6 +14,7 @@ export interface AppDeps {
   session: { idleMs: number; absoluteMs: number };
   proxyPool: ProxyPool;
   pki: Pki;
+  sessions: Sessions;
   /** What enrollment bundles carry: the platform's address, and how long they can be imported. */
   enrollment: { platformUrl: string; validMs: number };
   /** Sends session cookies with Secure; off only for tests over plain app.request(). */

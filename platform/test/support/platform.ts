@@ -8,9 +8,12 @@ import { eq } from "drizzle-orm";
 import { roleAssignments, users } from "../../src/db/index.ts";
 import { createAdmin } from "../../src/identity/index.ts";
 import { loadKek, Pki } from "../../src/pki/index.ts";
+import { RecordingDataPlane } from "../../src/sessions/data-plane.ts";
+import { Sessions } from "../../src/sessions/service.ts";
 import { ManualClock } from "../../src/shared/clock.ts";
 import type { Context } from "../../src/shared/context.ts";
 import { createApp } from "../../src/web/index.ts";
+
 import { type TestDatabase, testDatabase } from "./database.ts";
 import { type Browser, firstSignIn } from "./portal.ts";
 
@@ -19,6 +22,8 @@ export interface TestPlatform {
   clock: ManualClock;
   app: ReturnType<typeof createApp>;
   pki: Pki;
+  sessions: Sessions;
+  dataPlane: RecordingDataPlane;
   admin: Browser;
   /** A domain context acting as the bootstrap admin (for arranging data quickly). */
   adminCtx: Context;
@@ -42,12 +47,30 @@ export async function testPlatform(
     policy: { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 },
     trustDir,
   });
+  const dataPlane = new RecordingDataPlane([
+    {
+      index: 0,
+      protocol: "tcp",
+      listenAddress: null,
+      port: 443,
+      tunnelNetwork: parseCidr("100.127.0.0/20") ?? pool,
+    },
+  ]);
+  const sessions = new Sessions({
+    db: database.db,
+    clock,
+    pki,
+    dataPlane,
+    proxyPool,
+    vpn: { host: "platform.lab.test", remoteSessionSeconds: 3600 },
+  });
   const app = createApp({
     db: database.db,
     clock,
     session: { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 },
     proxyPool,
     pki,
+    sessions,
     enrollment: { platformUrl: "https://platform.lab.test", validMs: 7 * 86_400_000 },
   });
   const oneTime = await createAdmin(database.db, clock, { username: "admin", via: "test" });
@@ -79,6 +102,8 @@ export async function testPlatform(
     adminCtx,
     proxyPool,
     pki,
+    sessions,
+    dataPlane,
     dispose: async () => {
       await database.dispose();
       rmSync(trustDir, { recursive: true, force: true });

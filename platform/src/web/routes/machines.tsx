@@ -18,6 +18,7 @@ import {
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { Breadcrumbs, Field, Layout, PostForm } from "../views/layout.tsx";
+import { remoteAccessCard } from "./sessions.tsx";
 
 const PAGE = 50;
 
@@ -178,6 +179,7 @@ export function machineRoutes() {
     const ctx = c.get("ctx");
     const machine = await getMachine(ctx, c.req.param("id"));
     const services = await listServices(ctx, machine.id);
+    const remoteAccess = await remoteAccessCard(c, machine);
     const canManage = inScope(
       scopeOf(ctx.caller.principal, "masterdata.manage"),
       machine.customerId,
@@ -207,6 +209,7 @@ export function machineRoutes() {
             </dd>
           </dl>
         </div>
+        {remoteAccess}
         {canManage ? (
           <div class="card">
             <PostForm action={`/machines/${machine.id}`} csrfToken={csrf} class="row">

@@ -62,6 +62,8 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({
 const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfToken }) => (
   <nav>
     <a href="/machines">Machines</a>
+    <a href="/sessions">Sessions</a>
+
     <a href="/customers">Customers</a>
     <a href="/gateways">Gateways</a>
     {hasPermission(principal, "users.manage") ? <a href="/users">Users</a> : null}
