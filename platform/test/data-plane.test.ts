@@ -209,6 +209,32 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     ).rejects.toThrow("The gateway is offline");
   }, 60_000);
 
+  test("a crashed OpenVPN server is restarted; its sessions are ended, not left half-open", async () => {
+    await connectGateway();
+    const { profile } = await sessions.requestRemoteSession(technician, machineId, {
+      reason: "before crash",
+    });
+    const log = await connectTechnician(profile);
+    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
+    plane.processOf(0)?.kill("SIGKILL");
+    await Bun.sleep(1500);
+    const ended = (await sessions.list(technician, { machineId })).find(
+      (s) => s.reason === "before crash",
+    );
+
+    expect(ended).toMatchObject({ state: "ended", endReason: "vpn_failure" });
+    expect(await reaches(443, 1000)).toBe(false);
+    // Restarted with back-off: the operator's next Connect works again.
+    await Bun.sleep(500);
+
+    await connectGateway();
+    const [gateway] = await p.database.db
+      .select()
+      .from(gatewaySessions)
+      .where(eq(gatewaySessions.state, "online"));
+    expect(gateway?.gatewayId).toBe(gatewayId);
+  }, 60_000);
+
   test("operator Disconnect and end of time stop traffic too", async () => {
     await connectGateway();
     let { profile } = await sessions.requestRemoteSession(technician, machineId, {
@@ -240,4 +266,10 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     expect(await reaches(443, 1000)).toBe(false);
     console.log(`end time → no traffic after ${(performance.now() - started).toFixed(0)} ms`);
   }, 90_000);
+
+  test("at a restart, sessions left open are ended and audited", async () => {
+    expect(await sessions.endAll("platform_shutdown")).toBeGreaterThan(0);
+    expect(await sessions.openGatewaySession(gatewayId)).toBeNull();
+    expect((await sessions.list(technician, { open: true })).length).toBe(0);
+  });
 });

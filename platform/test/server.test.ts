@@ -22,6 +22,8 @@ beforeAll(async () => {
       MEETPOINT_HTTPS_PORT: String(httpsPort),
       MEETPOINT_HTTP_PORT: String(httpPort),
       MEETPOINT_LISTEN_ADDRESS: "127.0.0.1",
+      // The data plane would change this host's firewall; its own tests run it in namespaces.
+      MEETPOINT_VPN_LISTEN: "off",
     },
     stdout: "pipe",
     stderr: "pipe",
@@ -45,6 +47,9 @@ test("prints where to sign in, the certificate fingerprint and the admin's one-t
   expect(output).toContain(`Meetpoint portal: https://localhost:${httpsPort}/`);
   expect(output).toMatch(/SHA-256 fingerprint\n {2}([0-9A-F]{2}:){31}[0-9A-F]{2}/);
   expect(output).toMatch(/sign in as "admin" with the one-time password\n\n {4}\S{20}/);
+  expect(output).toContain(
+    "Data plane OFF: no OpenVPN server configured (MEETPOINT_VPN_LISTEN=off)",
+  );
 });
 
 test("serves HTTPS, redirects HTTP, and the printed password signs in", async () => {
