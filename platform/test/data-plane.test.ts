@@ -39,8 +39,8 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
   let technician: Context;
 
   /** A TCP connection from the technician's host to the machine: true when it answers. */
-  async function reaches(port: number, timeoutMs = 1500): Promise<boolean> {
-    const script = `try { const r = await fetch("http://100.64.0.1:${port}/", { signal: AbortSignal.timeout(${timeoutMs}) }); console.log(await r.text()); } catch { console.log("unreachable"); }`;
+  async function reaches(port: number, timeoutMs = 1500, host = "100.64.0.1"): Promise<boolean> {
+    const script = `try { const r = await fetch("http://${host}:${port}/", { signal: AbortSignal.timeout(${timeoutMs}) }); console.log(await r.text()); } catch { console.log("unreachable"); }`;
     const out = technicianNs.exec("bun", "-e", script);
     return out.includes("machine");
   }
@@ -57,11 +57,18 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     // The machine: the proxy address answered in the gateway's namespace (the gateway's NAT is the
     // connect container's part; here the platform's firewall is under test).
     gatewayNs.exec("ip", "addr", "add", "100.64.0.1/32", "dev", "lo");
-    for (const port of [443, 22]) {
+    gatewayNs.exec("ip", "addr", "add", "100.64.0.2/32", "dev", "lo");
+    const listeners = [
+      ["100.64.0.1", 443],
+      ["100.64.0.1", 22],
+      ["100.64.0.2", 443],
+      ["0.0.0.0", 8443],
+    ] as const;
+    for (const [host, port] of listeners) {
       gatewayNs.spawn([
         "bun",
         "-e",
-        `Bun.serve({ hostname: "100.64.0.1", port: ${port}, fetch: () => new Response("machine ${port}") })`,
+        `Bun.serve({ hostname: "${host}", port: ${port}, fetch: () => new Response("machine ${port}") })`,
       ]);
     }
 
@@ -169,8 +176,9 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     const log = await connectTechnician(profile);
     expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
     expect(await reaches(443)).toBe(true);
-
-    expect(await reaches(22)).toBe(false);
+    expect(await reaches(22)).toBe(false); // a service that is not enabled
+    expect(await reaches(443, 1500, "100.64.0.2")).toBe(false); // another machine behind the same gateway
+    expect(await reaches(8443, 1500, "100.127.0.2")).toBe(false); // the gateway itself
 
     // The same one-time config a second time: refused, and the first connection keeps working.
     const replay = await connectTechnician(profile);

@@ -200,6 +200,13 @@ describe("portal remote access", () => {
     return open.id;
   }
 
+  test("the status page says whether the data plane runs, and why not", async () => {
+    const page = await p.admin.page("/status");
+    expect(page).toContain("Data plane on");
+    expect(page).toContain("meetpoint-vpn0");
+    expect((await tech.get("/status")).status).toBe(403);
+  });
+
   test("an admin terminates any session in scope", async () => {
     const id = await armAndConnect(10);
     await p.admin.get("/sessions");

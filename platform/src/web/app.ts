@@ -21,8 +21,8 @@ import { gatewayRoutes } from "./routes/gateways.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
-
 import { signInRoutes } from "./routes/sign-in.tsx";
+import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
 
 /** Largest request body the portal accepts (forms only): 64 KiB. */
@@ -69,6 +69,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", auditRoutes());
   portal.route("/", pkiRoutes());
   portal.route("/", sessionRoutes());
+  portal.route("/", statusRoutes());
   app.route("/", portal);
 
   return app;

@@ -69,6 +69,8 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
     {hasPermission(principal, "users.manage") ? <a href="/users">Users</a> : null}
     {hasPermission(principal, "audit.read") ? <a href="/audit">Audit log</a> : null}
     {hasPermission(principal, "pki.read") ? <a href="/pki">CA</a> : null}
+    {hasPermission(principal, "pki.read") ? <a href="/status">Status</a> : null}
+
     <span class="who">{principal.displayName}</span>
     <a href="/account/password">Password</a>
     <form method="post" action="/sign-out" class="inline">

@@ -1,0 +1,50 @@
+// The platform status page: is remote access possible here, and if not, exactly why.
+import { formatCidr } from "@meetpoint/common";
+import { Hono } from "hono";
+import { hasPermission } from "../../identity/index.ts";
+import { ForbiddenError } from "../../shared/errors.ts";
+import type { WebEnv } from "../env.ts";
+import { Layout, Notice } from "../views/layout.tsx";
+
+export function statusRoutes() {
+  const app = new Hono<WebEnv>();
+  app.get("/status", async (c) => {
+    const principal = c.get("ctx").caller.principal;
+    if (!hasPermission(principal, "pki.read")) throw new ForbiddenError();
+    const dataPlane = c.get("deps").sessions.deps.dataPlane;
+    const status = dataPlane.status();
+    return c.html(
+      <Layout title="Platform status" csrfToken={c.get("csrfToken")} principal={principal}>
+        <h1>Platform status</h1>
+        {status.on ? (
+          <Notice kind="ok">Data plane on: OpenVPN servers and the firewall are running.</Notice>
+        ) : (
+          <Notice kind="error">
+            Data plane off: {status.reason}. The portal works; nobody can connect to a machine.
+          </Notice>
+        )}
+        <table>
+          <thead>
+            <tr>
+              <th>OpenVPN server</th>
+              <th>Listens</th>
+              <th>Tunnel network</th>
+            </tr>
+          </thead>
+          <tbody>
+            {dataPlane.instances.map((i) => (
+              <tr>
+                <td class="mono">meetpoint-vpn{i.index}</td>
+                <td class="mono">
+                  {i.protocol}/{i.port}
+                </td>
+                <td class="mono">{formatCidr(i.tunnelNetwork)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Layout>,
+    );
+  });
+  return app;
+}
