@@ -81,6 +81,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
       tunnelPool,
       listen: [{ protocol: "tcp", port: 1194 }],
       log: () => {},
+      bytecountSeconds: 1,
     });
     sessions = new Sessions({
       db: p.database.db,
@@ -179,6 +180,12 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     expect(await reaches(22)).toBe(false); // a service that is not enabled
     expect(await reaches(443, 1500, "100.64.0.2")).toBe(false); // another machine behind the same gateway
     expect(await reaches(8443, 1500, "100.127.0.2")).toBe(false); // the gateway itself
+    // OpenVPN reports the session's traffic through the management socket.
+    expect(
+      await waitFor(() => false, 2500).then(
+        async () => ((await sessions.list(technician, { open: true }))[0]?.bytesIn ?? 0) > 0,
+      ),
+    ).toBe(true);
 
     // The same one-time config a second time: refused, and the first connection keeps working.
     const replay = await connectTechnician(profile);
@@ -280,4 +287,31 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     expect(await sessions.openGatewaySession(gatewayId)).toBeNull();
     expect((await sessions.list(technician, { open: true })).length).toBe(0);
   });
+
+  test("an OpenVPN server left running by a crashed platform is stopped, and the data plane starts", async () => {
+    await plane.stop();
+    const orphan = platformNs.spawn(["openvpn", "--config", join(dir, "run", "server0.conf")]);
+    const orphanLog = new OutputLog(orphan);
+    expect(
+      await waitFor(() => orphanLog.has("MANAGEMENT: unix domain socket listening"), 10_000),
+    ).toBe(true);
+    const tunnelPool = parseCidr("100.127.0.0/16") ?? { base: 0, prefix: 0 };
+    plane = new KernelDataPlane({
+      commands: commandRunner(platformNs.name),
+      runtimeDir: join(dir, "run"),
+      pki: p.pki,
+      proxyPool: p.proxyPool.pool,
+      tunnelPool,
+      listen: [{ protocol: "tcp", port: 1194 }],
+      log: () => {},
+    });
+    const restarted = new Sessions({ ...sessions.deps, dataPlane: plane });
+    expect(await plane.start(restarted)).toEqual({ on: true });
+    expect(
+      await Promise.race([
+        orphan.exited.then(() => "stopped"),
+        Bun.sleep(5000).then(() => "running"),
+      ]),
+    ).toBe("stopped");
+  }, 60_000);
 });

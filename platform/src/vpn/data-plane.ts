@@ -26,6 +26,8 @@ export interface KernelDataPlaneOptions {
   tunnelPool: Cidr;
   listen: { protocol: "tcp" | "udp"; port: number; address?: string | null }[];
   log: (line: string) => void;
+  /** How often OpenVPN reports traffic per connection, in seconds; default 5. */
+  bytecountSeconds?: number;
 }
 
 /** Why the data plane cannot run here, or null. */
@@ -104,7 +106,9 @@ export class KernelDataPlane implements DataPlane {
           );
       },
       log: this.options.log,
+      bytecountSeconds: this.options.bytecountSeconds,
     });
+
     try {
       await this.servers.start();
     } catch (error) {

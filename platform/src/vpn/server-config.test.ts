@@ -22,6 +22,7 @@ const settings: ServerSettings = {
     certificate: "/var/lib/meetpoint/vpn/server.pem",
     privateKey: "/var/lib/meetpoint/vpn/server.key",
     managementSocket: "/run/meetpoint/vpn0.sock",
+    pidFile: "/run/meetpoint/vpn0.pid",
   },
   proxyPool: parseCidr("100.64.0.0/10") ?? { base: 0, prefix: 0 },
   maxClients: 1024,

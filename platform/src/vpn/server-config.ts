@@ -21,6 +21,8 @@ export interface ServerFiles {
   certificate: string;
   privateKey: string;
   managementSocket: string;
+  /** openvpn writes its pid here, so a platform that crashed leaves no unknown server behind. */
+  pidFile: string;
 }
 
 export interface ServerSettings {
@@ -94,7 +96,9 @@ export function renderServerConfig(settings: ServerSettings): string {
     "management-hold",
     "keepalive 10 60",
     "persist-key",
+    `writepid ${files.pidFile}`,
     "verb 3",
+
     ...(instance.protocol === "udp" ? ["explicit-exit-notify 1"] : []),
   ];
   return `${lines.join("\n")}\n`;

@@ -1,6 +1,7 @@
 // Supervises the platform's OpenVPN servers: writes their configuration, starts them, attaches to
 // their management sockets, and restarts a crashed one with back-off.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+
 import { join } from "node:path";
 import type { Cidr } from "@meetpoint/common";
 import type { Subprocess } from "bun";
@@ -20,6 +21,8 @@ export interface VpnServersOptions {
   onEvent: (instance: number, event: ManagementEvent, client: ManagementClient) => void;
   /** A server's process ended unexpectedly (its connections are gone). */
   onCrash: (instance: number, output: string) => void;
+  /** How often servers report each connection's traffic, in seconds; default 5. */
+  bytecountSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -53,7 +56,9 @@ export class VpnServers {
       privateKey: join(dir, `server${instance.index}.key`),
       managementSocket: join(dir, `vpn${instance.index}.sock`),
       config: join(dir, `server${instance.index}.conf`),
+      pidFile: join(dir, `vpn${instance.index}.pid`),
     };
+    await this.stopOrphan(paths.pidFile, paths.config);
     writeFileSync(paths.certificate, certificate.certificatePem, { mode: 0o600 });
     writeFileSync(paths.privateKey, certificate.privateKeyPem, { mode: 0o600 });
     rmSync(paths.managementSocket, { force: true });
@@ -66,6 +71,7 @@ export class VpnServers {
           certificate: paths.certificate,
           privateKey: paths.privateKey,
           managementSocket: paths.managementSocket,
+          pidFile: paths.pidFile,
         },
         proxyPool: this.options.proxyPool,
         maxClients: 4096,
@@ -95,11 +101,36 @@ export class VpnServers {
       await Bun.sleep(25);
     }
     await state.client.connect(paths.managementSocket);
-    await state.client.bytecount(5);
+    await state.client.bytecount(this.options.bytecountSeconds ?? 5);
+
     await state.client.holdRelease();
     this.options.log?.(
       `OpenVPN server ${instance.index} (${instance.protocol}/${instance.port}) running`,
     );
+  }
+
+  /**
+   * A platform that died without stopping its servers leaves them running (with stale rules of
+   * their own): stop the one recorded in the pid file, if it is ours, before starting anew.
+   */
+  private async stopOrphan(pidFile: string, config: string): Promise<void> {
+    if (!existsSync(pidFile)) return;
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    rmSync(pidFile, { force: true });
+    if (!Number.isInteger(pid) || pid <= 1) return;
+    let commandLine = "";
+    try {
+      commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    } catch {
+      return; // gone already
+    }
+    if (!commandLine.includes("openvpn") || !commandLine.includes(config)) return;
+    this.options.log?.(
+      `stopping OpenVPN server (pid ${pid}) left running by an earlier platform process`,
+    );
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 60 && existsSync(`/proc/${pid}`); i++) await Bun.sleep(50);
+    if (existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
   }
 
   private async collect(stream: ReadableStream<Uint8Array>, state: Running) {
