@@ -180,6 +180,14 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     expect(await reaches(22)).toBe(false); // a service that is not enabled
     expect(await reaches(443, 1500, "100.64.0.2")).toBe(false); // another machine behind the same gateway
     expect(await reaches(8443, 1500, "100.127.0.2")).toBe(false); // the gateway itself
+    // A spoofed source inside the tunnel (an address the technician was not given) is dropped.
+    technicianNs.exec("ip", "addr", "add", "100.127.0.99/32", "dev", "tun0");
+    const spoofed = `const s = require("node:net").connect({ host: "100.64.0.1", port: 443, localAddress: "100.127.0.99" });
+      s.on("connect", () => s.write("GET / HTTP/1.0\\r\\n\\r\\n")); s.on("data", (d) => { console.log(String(d)); s.destroy(); });
+      s.on("error", () => {}); setTimeout(() => { console.log("timeout"); s.destroy(); }, 1500);`;
+    expect(technicianNs.exec("bun", "-e", spoofed)).not.toContain("machine");
+    expect(await reaches(443)).toBe(true);
+
     // OpenVPN reports the session's traffic through the management socket.
     expect(
       await waitFor(() => false, 2500).then(
@@ -305,13 +313,46 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
       listen: [{ protocol: "tcp", port: 1194 }],
       log: () => {},
     });
-    const restarted = new Sessions({ ...sessions.deps, dataPlane: plane });
-    expect(await plane.start(restarted)).toEqual({ on: true });
+    sessions = new Sessions({ ...sessions.deps, dataPlane: plane });
+    expect(await plane.start(sessions)).toEqual({ on: true });
+
     expect(
       await Promise.race([
         orphan.exited.then(() => "stopped"),
         Bun.sleep(5000).then(() => "running"),
       ]),
     ).toBe("stopped");
+  }, 60_000);
+
+  test("when the platform cannot decide (database unreachable), connections fail closed", async () => {
+    const { envelope } = await sessions.requestDataChannel(gatewayId);
+    const verified = await verifyEnvelope(envelope, {
+      kind: "data-channel",
+      key: p.pki.signingJwk,
+      audience: gatewayId,
+      lastVersion: 0,
+      now: p.clock.now(),
+    });
+    if (!verified.ok) throw new Error(verified.reason);
+    await plane.stop();
+    const unreachable = new Sessions(sessions.deps);
+    unreachable.decideConnection = async () => {
+      throw new Error("connect ECONNREFUSED (database)");
+    };
+    plane = new KernelDataPlane({
+      commands: commandRunner(platformNs.name),
+      runtimeDir: join(dir, "run"),
+      pki: p.pki,
+      proxyPool: p.proxyPool.pool,
+      tunnelPool: parseCidr("100.127.0.0/16") ?? { base: 0, prefix: 0 },
+      listen: [{ protocol: "tcp", port: 1194 }],
+      log: () => {},
+    });
+    expect(await plane.start(unreachable)).toEqual({ on: true });
+    const file = join(dir, "gateway-db-down.ovpn");
+    writeFileSync(file, verified.claims.body.profile, { mode: 0o600 });
+    const log = new OutputLog(gatewayNs.spawn(["openvpn", "--config", file]));
+    // A profile like this one connects when the platform can decide (the tests above); now it must not.
+    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 8000)).toBe(false);
   }, 60_000);
 });
