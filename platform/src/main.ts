@@ -5,10 +5,10 @@ import { type Config, ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, hasAdmin } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
-import { Sessions } from "./sessions/service.ts";
+import { Sessions } from "./sessions/index.ts";
 import { systemClock } from "./shared/clock.ts";
 import { commandRunner } from "./system/commands.ts";
-import { KernelDataPlane } from "./vpn/data-plane.ts";
+import { KernelDataPlane } from "./vpn/index.ts";
 import { createApp } from "./web/index.ts";
 
 function loadConfig(): Config {

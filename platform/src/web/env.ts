@@ -3,7 +3,7 @@ import type { Db } from "../db/index.ts";
 import type { WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
-import type { Sessions } from "../sessions/service.ts";
+import type { Sessions } from "../sessions/index.ts";
 
 import type { Clock } from "../shared/clock.ts";
 import type { Context } from "../shared/context.ts";

@@ -4,7 +4,7 @@ import { Hono, type Context as HonoContext } from "hono";
 import type { FC } from "hono/jsx";
 import { inScope, scopeOf } from "../../identity/index.ts";
 import { getMachine } from "../../masterdata/index.ts";
-import type { SessionView } from "../../sessions/service.ts";
+import type { SessionView } from "../../sessions/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { Breadcrumbs, Field, formatTime, Layout, Notice, PostForm } from "../views/layout.tsx";
