@@ -49,8 +49,10 @@ export function grantElement(grant: Grant): string {
  * the table does not exist yet). Forwarded packets pass only:
  *   technician → machine: new or established flows matching a grant;
  *   machine → technician: established replies of a flow matching a grant (looked up reversed).
- * Everything else — other ports, other machines, the gateways themselves, IPv6, broadcast — is
- * counted and dropped, and so is anything from a tunnel whose source is outside both pools.
+ * Everything else into or out of a tunnel — other ports, other machines, the gateways themselves,
+ * IPv6, broadcast — is counted and dropped, and so is anything from a tunnel whose source is
+ * outside both pools. Forwarded traffic that touches no tunnel is left to the host's other tables.
+
  */
 export function renderRuleset(model: FirewallModel): string {
   if (!INTERFACE_PATTERN.test(model.tunnelInterfaces))
@@ -68,6 +70,7 @@ ${elements.length ? `    elements = { ${elements.join(",\n                 ")} }
 
   chain forward {
     type filter hook forward priority filter; policy drop;
+    iifname != "${model.tunnelInterfaces}" oifname != "${model.tunnelInterfaces}" accept comment "not tunnel traffic: other tables decide"
     iifname "${model.tunnelInterfaces}" ip saddr != { ${technicians}, ${proxies} } counter drop comment "spoofed tunnel source"
     iifname "${model.tunnelInterfaces}" ip saddr ${technicians} ip daddr ${proxies} ct state new,established ip saddr . ip daddr . meta l4proto . th dport @${GRANTS_SET} accept
     iifname "${model.tunnelInterfaces}" ip saddr ${proxies} ip daddr ${technicians} ct state established ip daddr . ip saddr . meta l4proto . th sport @${GRANTS_SET} accept
