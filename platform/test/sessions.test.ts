@@ -218,6 +218,23 @@ describe("remote sessions", () => {
     });
   });
 
+  test("regression: a session shorter than its config's validity is still cut at its end time", async () => {
+    const short = new Sessions({
+      ...sessions.deps,
+      vpn: { ...sessions.deps.vpn, remoteSessionSeconds: 300 },
+    });
+    p.clock.advance(1000);
+    await gatewayOnline("0:30");
+    const { session, profile } = await short.requestRemoteSession(technician, machineId, {
+      reason: "short",
+    });
+    await short.decideConnection("0:31", serialOf(profile));
+    p.clock.advance(301_000);
+    await short.tick();
+    const [ended] = await short.list(technician, { id: session.id });
+    expect(ended).toMatchObject({ state: "ended", endReason: "expiry" });
+  });
+
   test("operator Disconnect ends the remote sessions on that gateway", async () => {
     const gateway = await sessions.openGatewaySession(gatewayId);
     const { profile } = await sessions.requestRemoteSession(technician, machineId, {

@@ -2,7 +2,7 @@
 // each end cutting traffic (grants removed, flows forgotten, connections killed, certificates revoked).
 import { formatCidr } from "@meetpoint/common";
 
-import { and, desc, eq, getTableColumns, inArray, lte, ne } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, lte, ne, or } from "drizzle-orm";
 
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
@@ -246,7 +246,13 @@ export class Sessions {
     const due = await this.db
       .select()
       .from(remoteSessions)
-      .where(and(ne(remoteSessions.state, "ended"), lte(remoteSessions.configExpiresAt, now)));
+      .where(
+        and(
+          ne(remoteSessions.state, "ended"),
+          or(lte(remoteSessions.configExpiresAt, now), lte(remoteSessions.endsAt, now)),
+        ),
+      );
+
     for (const session of due) {
       const transition = nextState(timesOf(session), { type: "tick", at: now });
       if (transition.changed)
