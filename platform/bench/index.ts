@@ -2,6 +2,7 @@
 // and writes them to bench-results.json. Not a timed test: nothing here fails on a slow machine.
 import { writeFileSync } from "node:fs";
 import { benchPki } from "./pki.ts";
+import { benchPortal } from "./portal.ts";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const results: Record<string, unknown> = {
@@ -22,6 +23,21 @@ console.log(
       (ratio
         ? ` (configs/s = ${(ratio * 100).toFixed(1)} % of raw signs/s; a config costs one key generation and one signature)`
         : ""),
+  ].join("\n"),
+);
+
+const portal = await benchPortal({
+  machines: 100_000,
+  requests: Number(process.env.BENCH_REQUESTS ?? 100),
+  databaseUrl: process.env.DATABASE_URL || null,
+});
+results.portal = portal;
+console.log(
+  [
+    "",
+    `Portal machine list, ${portal.machines.toLocaleString("en")} machines in ${portal.database} (server time per request):`,
+    `  page of 50 with total: p50 ${portal.listP50Ms.toFixed(1)} ms, p95 ${portal.listP95Ms.toFixed(1)} ms   target p95 ≤ 50 ms   ${portal.listP95Ms <= 50 ? "MET" : "NOT MET"}`,
+    `  search:                p50 ${portal.searchP50Ms.toFixed(1)} ms, p95 ${portal.searchP95Ms.toFixed(1)} ms   target p95 ≤ 50 ms   ${portal.searchP95Ms <= 50 ? "MET" : "NOT MET"}`,
   ].join("\n"),
 );
 

@@ -2,6 +2,8 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
+
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -40,7 +42,11 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
     };
   }
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const client = new PGlite(options.dataDir ? `${options.dataDir}/pglite` : undefined);
+  const client = new PGlite({
+    ...(options.dataDir ? { dataDir: `${options.dataDir}/pglite` } : {}),
+    extensions: { pg_trgm },
+  });
+
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     db,

@@ -1,6 +1,6 @@
 // Machines on a site's LAN, each with a proxy address from its gateway's block.
 import { parseIpv4 } from "@meetpoint/common";
-import { and, asc, count, eq, ilike, or, sql } from "drizzle-orm";
+import { and, asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { recordAudit } from "../audit/index.ts";
 import { customers, type Db, gateways, inTransaction, machines, sites } from "../db/index.ts";
@@ -69,19 +69,22 @@ export interface MachineFilter {
   offset?: number;
 }
 
+/** The condition on the machines table alone, so counting and paging need no joins. */
 function filterCondition(ctx: Context, filter: MachineFilter) {
   const pattern = filter.search ? `%${escapeLike(filter.search.trim())}%` : null;
   return and(
     readable(ctx.caller, machines.customerId),
     filter.gatewayId ? eq(machines.gatewayId, checkId(filter.gatewayId, "Gateway")) : undefined,
     pattern
-      ? or(
-          ilike(machines.name, pattern),
-          ilike(machines.lanAddress, pattern),
-          ilike(machines.proxyAddress, pattern),
-          ilike(sites.name, pattern),
-          ilike(customers.name, pattern),
-        )
+      ? // One branch per trigram index, so each is an index lookup rather than a scan of all.
+        sql`${machines.id} in (
+            select id from machines where name ilike ${pattern}
+            union select id from machines where lan_address ilike ${pattern}
+            union select id from machines where proxy_address ilike ${pattern}
+            union select m.id from machines m join gateways g on g.id = m.gateway_id
+              join sites s on s.id = g.site_id where s.name ilike ${pattern}
+            union select m.id from machines m join customers c on c.id = m.customer_id
+              where c.name ilike ${pattern})`
       : undefined,
   );
 }
@@ -95,16 +98,11 @@ export async function listMachines(
   const [rows, [total]] = await Promise.all([
     baseQuery(ctx.db)
       .where(where)
-      .orderBy(asc(customers.name), asc(sites.name), asc(machines.name), asc(machines.id))
+      // By machine name: an index walk that stops after one page, whatever the table's size.
+      .orderBy(asc(machines.name), asc(machines.id))
       .limit(filter.limit ?? 50)
       .offset(filter.offset ?? 0),
-    ctx.db
-      .select({ n: count() })
-      .from(machines)
-      .innerJoin(gateways, eq(gateways.id, machines.gatewayId))
-      .innerJoin(sites, eq(sites.id, gateways.siteId))
-      .innerJoin(customers, eq(customers.id, machines.customerId))
-      .where(where),
+    ctx.db.select({ n: count() }).from(machines).where(where),
   ]);
   return { machines: rows, total: total?.n ?? 0 };
 }

@@ -1,5 +1,5 @@
 // A machine on a site's LAN, reached through its gateway under a platform-wide proxy address.
-import { foreignKey, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { foreignKey, index, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { createdAt, id } from "./columns.ts";
 import { gateways } from "./gateways.ts";
 
@@ -24,5 +24,12 @@ export const machines = pgTable(
     unique("machines_gateway_name").on(t.gatewayId, t.name),
     unique("machines_gateway_lan_address").on(t.gatewayId, t.lanAddress),
     unique("machines_id_customer").on(t.id, t.customerId),
+    index("machines_name_id").on(t.name, t.id),
+    index("machines_customer").on(t.customerId),
+    index("machines_gateway").on(t.gatewayId),
+    // Trigram indexes: the portal's "contains" search stays fast with many machines.
+    index("machines_name_trgm").using("gin", t.name.op("gin_trgm_ops")),
+    index("machines_lan_address_trgm").using("gin", t.lanAddress.op("gin_trgm_ops")),
+    index("machines_proxy_address_trgm").using("gin", t.proxyAddress.op("gin_trgm_ops")),
   ],
 );
