@@ -1,0 +1,109 @@
+// The gateway's nftables ruleset, rendered from data: the machine LAN and the customer WAN never
+// meet; from the tunnel only the proxy addresses of enabled services pass, translated 1:1 to the
+// machines' LAN addresses (DNAT) and masqueraded towards the LAN; the gateway itself is closed to
+// the tunnel. With no data channel there is no tunnel rule at all.
+import { formatIpv4, parseIpv4 } from "@meetpoint/common";
+
+export const TABLE = "meetpoint";
+
+export interface ForwardedService {
+  /** The machine's platform-wide proxy address. */
+  proxyAddress: string;
+  /** The machine's address on this site's LAN. */
+  lanAddress: string;
+  protocol: "tcp" | "udp";
+  port: number;
+}
+
+export interface GatewayFirewall {
+  wanInterface: string;
+  lanInterface: string;
+  /** The OpenVPN client's tun device while the data channel is up; null when disconnected. */
+  tunnelInterface: string | null;
+  services: ForwardedService[];
+}
+
+const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+
+function address(text: string, what: string): string {
+  const value = parseIpv4(text);
+  if (value === null) throw new Error(`gateway firewall: bad ${what} ${text}`);
+  return formatIpv4(value);
+}
+
+function checkService(service: ForwardedService): ForwardedService {
+  if (service.protocol !== "tcp" && service.protocol !== "udp")
+    throw new Error(`gateway firewall: bad protocol ${service.protocol}`);
+  if (!Number.isInteger(service.port) || service.port < 1 || service.port > 65535)
+    throw new Error(`gateway firewall: bad port ${service.port}`);
+  return {
+    ...service,
+    proxyAddress: address(service.proxyAddress, "proxy address"),
+    lanAddress: address(service.lanAddress, "LAN address"),
+  };
+}
+
+/** The whole table, replaced atomically with `nft -f`. */
+export function renderGatewayRuleset(model: GatewayFirewall): string {
+  for (const name of [model.wanInterface, model.lanInterface, model.tunnelInterface ?? "x"]) {
+    if (!INTERFACE.test(name)) throw new Error(`gateway firewall: bad interface name ${name}`);
+  }
+  const services = model.tunnelInterface ? model.services.map(checkService) : [];
+  const mapping = new Map<string, string>();
+  for (const s of services) {
+    const known = mapping.get(s.proxyAddress);
+    if (known && known !== s.lanAddress)
+      throw new Error(`gateway firewall: ${s.proxyAddress} maps to two LAN addresses`);
+    mapping.set(s.proxyAddress, s.lanAddress);
+  }
+  const elements = (items: string[]) =>
+    items.length ? `    elements = { ${[...new Set(items)].join(", ")} }\n` : "";
+  const tun = model.tunnelInterface;
+  const wan = model.wanInterface;
+  const lan = model.lanInterface;
+  const tunnelRules = tun
+    ? {
+        dnat: `    iifname "${tun}" ip daddr . meta l4proto . th dport @proxy_services dnat ip to ip daddr map @proxy_to_lan\n`,
+        masquerade: `    iifname "${tun}" oifname "${lan}" masquerade\n`,
+        forward: `    iifname "${tun}" oifname "${lan}" ct status dnat ip daddr . meta l4proto . th dport @lan_services accept
+    iifname "${lan}" oifname "${tun}" ct state established,related accept\n`,
+        input: `    iifname "${tun}" ct state established,related accept
+    iifname "${tun}" counter drop comment "the gateway itself is closed to the tunnel"\n`,
+      }
+    : { dnat: "", masquerade: "", forward: "", input: "" };
+  return `table inet ${TABLE}
+delete table inet ${TABLE}
+table inet ${TABLE} {
+  map proxy_to_lan {
+    type ipv4_addr : ipv4_addr
+${elements([...mapping].map(([proxy, lanAddress]) => `${proxy} : ${lanAddress}`))}  }
+
+  set proxy_services {
+    type ipv4_addr . inet_proto . inet_service
+${elements(services.map((s) => `${s.proxyAddress} . ${s.protocol} . ${s.port}`))}  }
+
+  set lan_services {
+    type ipv4_addr . inet_proto . inet_service
+${elements(services.map((s) => `${s.lanAddress} . ${s.protocol} . ${s.port}`))}  }
+
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+${tunnelRules.dnat}  }
+
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+${tunnelRules.masquerade}  }
+
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "${wan}" oifname "${lan}" counter drop comment "WAN to LAN: never"
+    iifname "${lan}" oifname "${wan}" counter drop comment "LAN to WAN: never"
+${tunnelRules.forward}    counter drop comment "not forwarded"
+  }
+
+  chain input {
+    type filter hook input priority filter; policy accept;
+${tunnelRules.input}  }
+}
+`;
+}

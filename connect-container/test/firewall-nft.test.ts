@@ -1,0 +1,93 @@
+// The gateway ruleset in the kernel: a tunnel namespace reaches an enabled service of a machine
+// through its proxy address; other ports, WAN → LAN and the gateway itself are refused.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { labSkipReason, link, Netns } from "@meetpoint/lab";
+import { renderGatewayRuleset } from "../src/firewall/ruleset.ts";
+
+const skip = labSkipReason(["nft"]);
+
+describe.skipIf(skip !== null)("gateway ruleset with real nftables", () => {
+  let tunnel: Netns;
+  let gateway: Netns;
+  let machine: Netns;
+  let wan: Netns;
+  let dir: string;
+  let links: { tun: string; lan: string; wan: string };
+
+  const fetchFrom = (ns: Netns, url: string) =>
+    ns.exec(
+      "bun",
+      "-e",
+      `try { const r = await fetch("${url}", { signal: AbortSignal.timeout(1500) }); console.log(await r.text()); } catch { console.log("unreachable"); }`,
+    );
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "meetpoint-gwfw-"));
+    tunnel = Netns.create("gw-tun");
+    gateway = Netns.create("gw-gw");
+    machine = Netns.create("gw-lan");
+    wan = Netns.create("gw-wan");
+    // A veth stands in for the OpenVPN tun device: the ruleset only cares about interface names.
+    const t = link(tunnel, "100.127.0.3/20", gateway, "100.127.0.2/20");
+    const l = link(gateway, "192.168.0.1/24", machine, "192.168.0.10/24");
+    const w = link(gateway, "198.18.220.2/24", wan, "198.18.220.1/24");
+    links = { tun: t.bName, lan: l.aName, wan: w.aName };
+    tunnel.exec("ip", "route", "add", "100.64.0.0/24", "via", "100.127.0.2");
+    wan.exec("ip", "route", "add", "192.168.0.0/24", "via", "198.18.220.2");
+    machine.exec("ip", "route", "add", "default", "via", "192.168.0.1");
+    gateway.exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
+    for (const port of [443, 22]) {
+      machine.spawn([
+        "bun",
+        "-e",
+        `Bun.serve({ hostname: "192.168.0.10", port: ${port}, fetch: () => new Response("machine ${port}") })`,
+      ]);
+    }
+    gateway.spawn([
+      "bun",
+      "-e",
+      `Bun.serve({ hostname: "0.0.0.0", port: 8080, fetch: () => new Response("gateway ui") })`,
+    ]);
+    const ruleset = renderGatewayRuleset({
+      wanInterface: links.wan,
+      lanInterface: links.lan,
+      tunnelInterface: links.tun,
+      services: [
+        { proxyAddress: "100.64.0.1", lanAddress: "192.168.0.10", protocol: "tcp", port: 443 },
+      ],
+    });
+    writeFileSync(join(dir, "gateway.nft"), ruleset);
+    gateway.exec("nft", "-f", join(dir, "gateway.nft"));
+  });
+
+  afterAll(() => {
+    for (const ns of [tunnel, gateway, machine, wan]) ns?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the enabled service answers at its proxy address; nothing else does", async () => {
+    await Bun.sleep(300);
+    expect(fetchFrom(tunnel, "http://100.64.0.1:443/")).toContain("machine 443");
+    expect(fetchFrom(tunnel, "http://100.64.0.1:22/")).toContain("unreachable");
+    expect(fetchFrom(tunnel, "http://192.168.0.10:443/")).toContain("unreachable");
+    expect(fetchFrom(tunnel, "http://100.127.0.2:8080/")).toContain("unreachable");
+    expect(fetchFrom(wan, "http://192.168.0.10:443/")).toContain("unreachable");
+  }, 30_000);
+
+  test("disconnected: the same service is unreachable", () => {
+    writeFileSync(
+      join(dir, "off.nft"),
+      renderGatewayRuleset({
+        wanInterface: links.wan,
+        lanInterface: links.lan,
+        tunnelInterface: null,
+        services: [],
+      }),
+    );
+    gateway.exec("nft", "-f", join(dir, "off.nft"));
+    expect(fetchFrom(tunnel, "http://100.64.0.1:443/")).toContain("unreachable");
+  }, 30_000);
+});
