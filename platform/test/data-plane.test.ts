@@ -279,6 +279,25 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     );
 
     await connectGateway();
+    ({ profile } = await sessions.requestRemoteSession(technician, machineId, {
+      reason: "admin case",
+    }));
+    log = await connectTechnician(profile);
+    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
+    expect(await reaches(443)).toBe(true);
+    const [toTerminate] = await sessions.list(technician, { open: true });
+    started = performance.now();
+    await sessions.endRemoteSession(toTerminate?.id ?? "", "admin", {
+      id: null,
+      name: "admin",
+      ip: null,
+    });
+    expect(await reaches(443, 1000)).toBe(false);
+    console.log(
+      `admin terminate → no traffic after ${(performance.now() - started).toFixed(0)} ms`,
+    );
+
+    await connectGateway();
     ({ profile } = await sessions.requestRemoteSession(technician, machineId, { reason: "third" }));
     log = await connectTechnician(profile);
     expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
