@@ -9,18 +9,11 @@ import { parseCidr, verifyEnvelope } from "@meetpoint/common";
 import { labSkipReason, link, Netns, OutputLog, waitFor } from "@meetpoint/lab";
 import { eq } from "drizzle-orm";
 import { gatewaySessions } from "../src/db/index.ts";
-import { createUser, grantRole } from "../src/identity/index.ts";
-import {
-  createCustomer,
-  createGateway,
-  createMachine,
-  createService,
-  createSite,
-} from "../src/masterdata/index.ts";
 import { Sessions } from "../src/sessions/service.ts";
 import type { Context } from "../src/shared/context.ts";
 import { commandRunner } from "../src/system/commands.ts";
 import { KernelDataPlane } from "../src/vpn/data-plane.ts";
+import { arrangeMachine } from "./support/arrange.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 const skip = labSkipReason(["openvpn", "nft", "conntrack"]);
@@ -94,42 +87,11 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     const status = await plane.start(sessions);
     if (!status.on) throw new Error(`data plane off: ${status.reason}`);
 
-    const customer = await createCustomer(p.adminCtx, { name: "ACME" });
-    const site = await createSite(p.adminCtx, customer.id, { name: "Plant" });
-    gatewayId = (await createGateway(p.adminCtx, p.proxyPool, site.id, { name: "Hall 1" })).gateway
-      .id;
-    const machine = await createMachine(p.adminCtx, p.proxyPool, gatewayId, {
-      name: "Press",
-      lanAddress: "192.168.0.10",
-    });
-    machineId = machine.id;
-    await createService(p.adminCtx, machine.id, {
-      name: "Web",
-      protocol: "tcp",
-      port: 443,
-      enabled: true,
-    });
-    await createService(p.adminCtx, machine.id, {
-      name: "SSH",
-      protocol: "tcp",
-      port: 22,
-      enabled: false,
-    });
-    const { user } = await createUser(p.adminCtx, { username: "tech", displayName: "Tech" });
-    await grantRole(p.adminCtx, user.id, { role: "technician", customerId: customer.id });
-    technician = {
-      db: p.database.db,
-      clock: p.clock,
-      caller: {
-        principal: {
-          userId: user.id,
-          username: "tech",
-          displayName: "Tech",
-          grants: [{ role: "technician", customerId: customer.id }],
-        },
-        actor: { id: user.id, name: "tech", ip: "198.18.212.2" },
-      },
-    };
+    const scene = await arrangeMachine(p, [
+      { name: "Web", protocol: "tcp", port: 443, enabled: true },
+      { name: "SSH", protocol: "tcp", port: 22, enabled: false },
+    ]);
+    ({ gatewayId, machineId, technician } = scene);
   }, 60_000);
 
   afterAll(async () => {

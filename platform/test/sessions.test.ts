@@ -4,18 +4,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseCidr, parseConfig, verifyEnvelope } from "@meetpoint/common";
 import { count, eq } from "drizzle-orm";
 import { auditEntries } from "../src/db/index.ts";
-import { createUser, grantRole } from "../src/identity/index.ts";
-import {
-  createCustomer,
-  createGateway,
-  createMachine,
-  createService,
-  createSite,
-} from "../src/masterdata/index.ts";
 import { x509 } from "../src/pki/x509.ts";
 import { RecordingDataPlane } from "../src/sessions/data-plane.ts";
 import { Sessions } from "../src/sessions/service.ts";
 import type { Context } from "../src/shared/context.ts";
+import { arrangeMachine } from "./support/arrange.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 let p: TestPlatform;
@@ -71,48 +64,12 @@ beforeAll(async () => {
     proxyPool: p.proxyPool,
     vpn: { host: "platform.lab.test", remoteSessionSeconds: 3600 },
   });
-  const customer = await createCustomer(p.adminCtx, { name: "ACME" });
-  const site = await createSite(p.adminCtx, customer.id, { name: "Plant" });
-  gatewayId = (await createGateway(p.adminCtx, p.proxyPool, site.id, { name: "Hall 1" })).gateway
-    .id;
-  const machine = await createMachine(p.adminCtx, p.proxyPool, gatewayId, {
-    name: "Press",
-    lanAddress: "192.168.0.10",
-  });
-  machineId = machine.id;
-  await createService(p.adminCtx, machine.id, {
-    name: "Web",
-    protocol: "tcp",
-    port: 443,
-    enabled: true,
-  });
-  await createService(p.adminCtx, machine.id, {
-    name: "Modbus",
-    protocol: "tcp",
-    port: 502,
-    enabled: true,
-  });
-  await createService(p.adminCtx, machine.id, {
-    name: "SSH",
-    protocol: "tcp",
-    port: 22,
-    enabled: false,
-  });
-  const { user } = await createUser(p.adminCtx, { username: "tech", displayName: "Tech" });
-  await grantRole(p.adminCtx, user.id, { role: "technician", customerId: customer.id });
-  technician = {
-    db: p.database.db,
-    clock: p.clock,
-    caller: {
-      principal: {
-        userId: user.id,
-        username: "tech",
-        displayName: "Tech",
-        grants: [{ role: "technician", customerId: customer.id }],
-      },
-      actor: { id: user.id, name: "tech", ip: "198.18.5.5" },
-    },
-  };
+  const scene = await arrangeMachine(p, [
+    { name: "Web", protocol: "tcp", port: 443, enabled: true },
+    { name: "Modbus", protocol: "tcp", port: 502, enabled: true },
+    { name: "SSH", protocol: "tcp", port: 22, enabled: false },
+  ]);
+  ({ gatewayId, machineId, technician } = scene);
 }, 60_000);
 afterAll(() => p.dispose());
 

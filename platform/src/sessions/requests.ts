@@ -10,6 +10,7 @@ import { SERVER_NAME } from "../pki/index.ts";
 import type { Context } from "../shared/context.ts";
 import { ConflictError, ForbiddenError } from "../shared/errors.ts";
 import { parseInput } from "../shared/validate.ts";
+import type { ServerInstance } from "../vpn/server-config.ts";
 import { type GatewaySession, type RemoteSession, requestInput } from "./model.ts";
 import type { Sessions } from "./service.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
@@ -53,16 +54,7 @@ export async function requestDataChannel(
     });
     return row;
   });
-  const credentials = await s.deps.pki.issueClientCertificate("gateway", session.id);
-  const profile = renderClientProfile({
-    remotes: [{ host: s.deps.vpn.host, port: instance.port, protocol: instance.protocol }],
-    serverName: SERVER_NAME,
-    caPem: await s.deps.pki.trustBundlePem(),
-    certificatePem: credentials.certificatePem,
-    privateKeyPem: credentials.privateKeyPem,
-    tlsCryptKey: s.deps.pki.tlsCryptKey,
-    routes: [],
-  });
+  const { credentials, profile } = await oneTimeProfile(s, "gateway", session.id, instance, []);
   const { token } = await s.deps.pki.signEnvelope({
     kind: "data-channel",
     audience: gateway.id,
@@ -144,7 +136,21 @@ export async function requestRemoteSession(
     });
     return row;
   });
-  const credentials = await s.deps.pki.issueClientCertificate("technician", session.id);
+  const { profile } = await oneTimeProfile(s, "technician", session.id, instance, [
+    machine.proxyAddress,
+  ]);
+  return { session, profile };
+}
+
+/** A fresh one-time certificate for the session, in a client profile for `instance`. */
+async function oneTimeProfile(
+  s: Sessions,
+  kind: "gateway" | "technician",
+  sessionId: string,
+  instance: ServerInstance,
+  routes: string[],
+) {
+  const credentials = await s.deps.pki.issueClientCertificate(kind, sessionId);
   const profile = renderClientProfile({
     remotes: [{ host: s.deps.vpn.host, port: instance.port, protocol: instance.protocol }],
     serverName: SERVER_NAME,
@@ -152,7 +158,7 @@ export async function requestRemoteSession(
     certificatePem: credentials.certificatePem,
     privateKeyPem: credentials.privateKeyPem,
     tlsCryptKey: s.deps.pki.tlsCryptKey,
-    routes: [machine.proxyAddress],
+    routes,
   });
-  return { session, profile };
+  return { credentials, profile };
 }
