@@ -14,6 +14,8 @@ export function commandRunner(netns: string | null = null): CommandRunner {
   const wrap = (args: string[]) => (netns ? ["ip", "netns", "exec", netns, ...args] : args);
   return {
     async run(args, input) {
+      if (!Bun.which(args[0] ?? ""))
+        return { code: 127, stdout: "", stderr: `${args[0]}: command not found` };
       const child = spawn(wrap(args), {
         stdin: input === undefined ? "ignore" : new TextEncoder().encode(input),
         stdout: "pipe",

@@ -88,7 +88,15 @@ export class KernelDataPlane implements DataPlane {
       this.state = { on: false, reason: problem };
       return this.state;
     }
-    await this.options.commands.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    const forwarding = await this.options.commands.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    if (forwarding.code !== 0) {
+      this.state = {
+        on: false,
+        reason: `cannot enable IPv4 forwarding: ${forwarding.stderr.trim() || "sysctl failed"}`,
+      };
+      return this.state;
+    }
+
     await this.firewall.apply(this.model(await sessions.activeGrants()));
     this.servers = new VpnServers({
       commands: this.options.commands,
