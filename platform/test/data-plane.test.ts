@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseCidr, verifyEnvelope } from "@meetpoint/common";
+import { parseCidr } from "@meetpoint/common";
 import { labSkipReason, link, Netns, OutputLog, waitFor } from "@meetpoint/lab";
 import { eq } from "drizzle-orm";
 import { gatewaySessions } from "../src/db/index.ts";
@@ -14,6 +14,7 @@ import type { Context } from "../src/shared/context.ts";
 import { commandRunner } from "../src/system/commands.ts";
 import { KernelDataPlane } from "../src/vpn/data-plane.ts";
 import { arrangeMachine } from "./support/arrange.ts";
+import { dataChannelProfile } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 const skip = labSkipReason(["openvpn", "nft", "conntrack"]);
@@ -103,16 +104,9 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
 
   async function connectGateway(): Promise<OutputLog> {
     const { envelope } = await sessions.requestDataChannel(gatewayId);
-    const verified = await verifyEnvelope(envelope, {
-      kind: "data-channel",
-      key: p.pki.signingJwk,
-      audience: gatewayId,
-      lastVersion: 0,
-      now: p.clock.now(),
-    });
-    if (!verified.ok) throw new Error(verified.reason);
+    const profile = await dataChannelProfile(p, gatewayId, envelope);
     const file = join(dir, `gateway-${crypto.randomUUID()}.ovpn`);
-    writeFileSync(file, verified.claims.body.profile, { mode: 0o600 });
+    writeFileSync(file, profile, { mode: 0o600 });
     const log = new OutputLog(gatewayNs.spawn(["openvpn", "--config", file]));
     const online = await waitFor(() => log.has("Initialization Sequence Completed"), 15_000);
     if (!online) throw new Error(`gateway did not connect:\n${log.text.slice(-3000)}`);
@@ -194,24 +188,34 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     ).rejects.toThrow("The gateway is offline");
   }, 60_000);
 
-  test("a crashed OpenVPN server is restarted; its sessions are ended, not left half-open", async () => {
+  /** The operator arms the gateway and a technician connects: traffic flows. */
+  async function openSession(reason: string): Promise<void> {
     await connectGateway();
-    const { profile } = await sessions.requestRemoteSession(technician, machineId, {
-      reason: "before crash",
-    });
+    const { profile } = await sessions.requestRemoteSession(technician, machineId, { reason });
     const log = await connectTechnician(profile);
     expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
+    expect(await reaches(443)).toBe(true);
+  }
+
+  /** Ends the session with `end`, checks no traffic passes, prints how long that took. */
+  async function expectCut(label: string, end: () => Promise<unknown>): Promise<void> {
+    const started = performance.now();
+    await end();
+    expect(await reaches(443, 1000)).toBe(false);
+    console.log(`${label} → no traffic after ${(performance.now() - started).toFixed(0)} ms`);
+  }
+
+  test("a crashed OpenVPN server is restarted; its sessions are ended, not left half-open", async () => {
+    await openSession("before crash");
     plane.processOf(0)?.kill("SIGKILL");
     await Bun.sleep(1500);
     const ended = (await sessions.list(technician, { machineId })).find(
       (s) => s.reason === "before crash",
     );
-
     expect(ended).toMatchObject({ state: "ended", endReason: "vpn_failure" });
     expect(await reaches(443, 1000)).toBe(false);
     // Restarted with back-off: the operator's next Connect works again.
     await Bun.sleep(500);
-
     await connectGateway();
     const [gateway] = await p.database.db
       .select()
@@ -220,55 +224,30 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     expect(gateway?.gatewayId).toBe(gatewayId);
   }, 60_000);
 
-  test("operator Disconnect and end of time stop traffic too", async () => {
-    await connectGateway();
-    let { profile } = await sessions.requestRemoteSession(technician, machineId, {
-      reason: "second",
-    });
-    let log = await connectTechnician(profile);
-    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
-    expect(await reaches(443)).toBe(true);
+  test("operator Disconnect, admin terminate and end of time stop traffic too", async () => {
+    await openSession("operator case");
     const gateway = await sessions.openGatewaySession(gatewayId);
-    let started = performance.now();
-    await sessions.closeGatewaySession(gateway?.id ?? "", "operator", {
-      id: null,
-      name: "operator",
-      ip: null,
-    });
-    expect(await reaches(443, 1000)).toBe(false);
-    console.log(
-      `operator disconnect → no traffic after ${(performance.now() - started).toFixed(0)} ms`,
+    await expectCut("operator disconnect", () =>
+      sessions.closeGatewaySession(gateway?.id ?? "", "operator", {
+        id: null,
+        name: "operator",
+        ip: null,
+      }),
     );
 
-    await connectGateway();
-    ({ profile } = await sessions.requestRemoteSession(technician, machineId, {
-      reason: "admin case",
-    }));
-    log = await connectTechnician(profile);
-    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
-    expect(await reaches(443)).toBe(true);
+    await openSession("admin case");
     const [toTerminate] = await sessions.list(technician, { open: true });
-    started = performance.now();
-    await sessions.endRemoteSession(toTerminate?.id ?? "", "admin", {
-      id: null,
-      name: "admin",
-      ip: null,
-    });
-    expect(await reaches(443, 1000)).toBe(false);
-    console.log(
-      `admin terminate → no traffic after ${(performance.now() - started).toFixed(0)} ms`,
+    await expectCut("admin terminate", () =>
+      sessions.endRemoteSession(toTerminate?.id ?? "", "admin", {
+        id: null,
+        name: "admin",
+        ip: null,
+      }),
     );
 
-    await connectGateway();
-    ({ profile } = await sessions.requestRemoteSession(technician, machineId, { reason: "third" }));
-    log = await connectTechnician(profile);
-    expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
-    expect(await reaches(443)).toBe(true);
+    await openSession("end time case");
     p.clock.advance(3601_000);
-    started = performance.now();
-    await sessions.tick();
-    expect(await reaches(443, 1000)).toBe(false);
-    console.log(`end time → no traffic after ${(performance.now() - started).toFixed(0)} ms`);
+    await expectCut("end time", () => sessions.tick());
   }, 90_000);
 
   test("at a restart, sessions left open are ended and audited", async () => {
@@ -307,14 +286,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
 
   test("when the platform cannot decide (database unreachable), connections fail closed", async () => {
     const { envelope } = await sessions.requestDataChannel(gatewayId);
-    const verified = await verifyEnvelope(envelope, {
-      kind: "data-channel",
-      key: p.pki.signingJwk,
-      audience: gatewayId,
-      lastVersion: 0,
-      now: p.clock.now(),
-    });
-    if (!verified.ok) throw new Error(verified.reason);
+    const profile = await dataChannelProfile(p, gatewayId, envelope);
     await plane.stop();
     const unreachable = new Sessions(sessions.deps);
     unreachable.decideConnection = async () => {
@@ -331,7 +303,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     });
     expect(await plane.start(unreachable)).toEqual({ on: true });
     const file = join(dir, "gateway-db-down.ovpn");
-    writeFileSync(file, verified.claims.body.profile, { mode: 0o600 });
+    writeFileSync(file, profile, { mode: 0o600 });
     const log = new OutputLog(gatewayNs.spawn(["openvpn", "--config", file]));
     // A profile like this one connects when the platform can decide (the tests above); now it must not.
     expect(await waitFor(() => log.has("Initialization Sequence Completed"), 8000)).toBe(false);

@@ -1,14 +1,14 @@
 // Session rules on a real database with a recording data plane: who may connect, what is granted,
 // what every kind of end takes away, and that one-time configs stay one-time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { parseCidr, parseConfig, verifyEnvelope } from "@meetpoint/common";
+import { parseCidr, parseConfig } from "@meetpoint/common";
 import { count, eq } from "drizzle-orm";
 import { auditEntries } from "../src/db/index.ts";
-import { x509 } from "../src/pki/x509.ts";
 import { RecordingDataPlane } from "../src/sessions/data-plane.ts";
 import { Sessions } from "../src/sessions/service.ts";
 import type { Context } from "../src/shared/context.ts";
 import { arrangeMachine } from "./support/arrange.ts";
+import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 let p: TestPlatform;
@@ -20,27 +20,12 @@ let technician: Context;
 
 const tunnelNetwork = parseCidr("100.127.0.0/20") ?? { base: 0, prefix: 0 };
 
-function serialOf(profile: string): string {
-  const cert = parseConfig(profile).blocks.find((b) => b.tag === "cert")?.content ?? "";
-  return new x509.X509Certificate(cert).serialNumber;
-}
-
 async function gatewayOnline(connection: string) {
   const { envelope } = await sessions.requestDataChannel(gatewayId);
-  const verified = await verifyEnvelope(envelope, {
-    kind: "data-channel",
-    key: p.pki.signingJwk,
-    audience: gatewayId,
-    lastVersion: 0,
-    now: p.clock.now(),
-  });
-  if (!verified.ok) throw new Error(verified.reason);
-  const decision = await sessions.decideConnection(
-    connection,
-    serialOf(verified.claims.body.profile),
-  );
+  const profile = await dataChannelProfile(p, gatewayId, envelope);
+  const decision = await sessions.decideConnection(connection, serialOf(profile));
   if (!decision.allow) throw new Error(decision.reason);
-  return { profile: verified.claims.body.profile, decision };
+  return { profile, decision };
 }
 
 async function actions(action: string) {
