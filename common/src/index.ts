@@ -1,6 +1,22 @@
 // The contract and code shared by the platform and the connect gateway.
 
 export {
+  AGENT_STATES,
+  type AgentState,
+  apiErrorSchema,
+  commandsResponseSchema,
+  type DataChannelRequest,
+  dataChannelRequestSchema,
+  dataChannelResponseSchema,
+  type GatewayRemoteSession,
+  gatewayRemoteSessionSchema,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  heartbeatRequestSchema,
+  heartbeatResponseSchema,
+  sessionServiceSchema,
+} from "./control/contract.ts";
+export {
   commandBodySchema,
   dataChannelBodySchema,
   ENVELOPE_BODIES,
@@ -29,6 +45,13 @@ export {
   subBlock,
   subBlockCount,
 } from "./net/ipv4.ts";
+export {
+  type ClientEnv,
+  ManagementClient,
+  type ManagementEvent,
+  ManagementParser,
+  quoteReason,
+} from "./ovpn/management.ts";
 export { type ParsedConfig, parseConfig } from "./ovpn/parse.ts";
 export {
   CLIENT_BLOCKS,

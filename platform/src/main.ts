@@ -108,6 +108,9 @@ async function main() {
     port: config.httpsPort,
     hostname: config.listenAddress,
     tls,
+    // Gateways long-poll for commands for up to 25 s.
+    idleTimeout: 60,
+
     fetch: app.fetch,
   });
   const http =

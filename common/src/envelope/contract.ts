@@ -41,6 +41,8 @@ export const commandBodySchema = z
   .object({
     command: z.enum(["disconnect", "refresh"]),
     reason: z.string().max(200),
+    /** The data channel a disconnect is for; a gateway ignores one for a channel it no longer has. */
+    gatewaySessionId: uuid.nullable(),
   })
   .strict();
 

@@ -34,7 +34,7 @@ const command = (version = 5, audience = gatewayId, expiresAt = later(60)) =>
     version,
     issuedAt: now,
     expiresAt,
-    body: { command: "disconnect", reason: "admin terminated" },
+    body: { command: "disconnect", reason: "admin terminated", gatewaySessionId: null },
   });
 
 const bundle = (version = 1, signer = keys.privateKey, signingKey = jwk, id = gatewayId) =>
@@ -80,7 +80,7 @@ const basePayload = {
   nbf: now.getTime() / 1000,
   exp: now.getTime() / 1000 + 60,
   ver: 9,
-  body: { command: "refresh", reason: "" },
+  body: { command: "refresh", reason: "", gatewaySessionId: null },
 };
 
 describe("signed envelopes", () => {

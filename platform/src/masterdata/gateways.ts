@@ -5,7 +5,14 @@ import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { recordAudit } from "../audit/index.ts";
-import { customers, type Db, gateways, inTransaction, sites } from "../db/index.ts";
+import {
+  type AgentReport,
+  customers,
+  type Db,
+  gateways,
+  inTransaction,
+  sites,
+} from "../db/index.ts";
 import type { Context } from "../shared/context.ts";
 import { ConflictError } from "../shared/errors.ts";
 import { nameSchema, parseInput } from "../shared/validate.ts";
@@ -23,6 +30,8 @@ export interface Gateway {
   createdAt: Date;
   siteName: string;
   customerName: string;
+  lastSeenAt: Date | null;
+  agent: AgentReport | null;
 }
 
 const gatewayInput = z.object({ name: nameSchema });
@@ -34,7 +43,10 @@ const gatewayColumns = {
   name: gateways.name,
   proxyBlock: gateways.proxyBlock,
   createdAt: gateways.createdAt,
+  lastSeenAt: gateways.lastSeenAt,
+  agent: gateways.agent,
   siteName: sites.name,
+
   customerName: customers.name,
 };
 

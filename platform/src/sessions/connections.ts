@@ -148,5 +148,6 @@ async function decideTechnician(
       detail: { remoteSessionId: session.id, connection, tunnelAddress: session.tunnelAddress },
     });
   });
+  await s.refreshGateway(session.gatewaySessionId, "remote session active");
   return { allow: true, config };
 }

@@ -10,6 +10,7 @@ export {
 export {
   type ConnectionDecision,
   type GatewaySession,
+  operatorMustReconnect,
   type RemoteSession,
   type SessionDeps,
   Sessions,

@@ -139,6 +139,8 @@ export async function requestRemoteSession(
   const { profile } = await oneTimeProfile(s, "technician", session.id, instance, [
     machine.proxyAddress,
   ]);
+  // The gateway opens its side for these services now and shows the operator who and why.
+  await s.refreshGateway(gatewaySession.id, "remote session requested");
   return { session, profile };
 }
 

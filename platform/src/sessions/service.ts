@@ -15,12 +15,14 @@ import {
 } from "../db/index.ts";
 
 import { type Grant, grantElement } from "../firewall/index.ts";
+import { GatewayCommands } from "../gateways/commands.ts";
 import { inScope, scopeOf } from "../identity/index.ts";
 import { blockOf } from "../masterdata/proxy-pool.ts";
 import { checkId } from "../masterdata/scope.ts";
 import type { Context } from "../shared/context.ts";
 import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
 import * as connections from "./connections.ts";
+
 import { type EndReason, nextState } from "./lifecycle.ts";
 import {
   type ConnectionDecision,
@@ -34,8 +36,35 @@ import * as requests from "./requests.ts";
 
 export type { ConnectionDecision, GatewaySession, RemoteSession, SessionDeps } from "./model.ts";
 
+/** Close reasons after which only the operator at the gateway may connect its data channel again. */
+const CLOSED_FOR_OPERATOR = "remote session ended by ";
+
+/** Whether a gateway session closed for `reason` may come back only by the operator's Connect. */
+export function operatorMustReconnect(reason: string | null): boolean {
+  return reason?.startsWith(CLOSED_FOR_OPERATOR) ?? false;
+}
+
 export class Sessions {
-  constructor(readonly deps: SessionDeps) {}
+  /** Commands for gateways (disconnect, refresh), picked up by their long-poll. */
+  readonly commands: GatewayCommands;
+
+  constructor(readonly deps: SessionDeps) {
+    this.commands = new GatewayCommands(deps.pki, deps.clock);
+  }
+
+  /** Tells a gateway to fetch its state now (a remote session through it began or changed). */
+  async refreshGateway(gatewaySessionId: string, reason: string): Promise<void> {
+    const [session] = await this.db
+      .select({ gatewayId: gatewaySessions.gatewayId })
+      .from(gatewaySessions)
+      .where(eq(gatewaySessions.id, gatewaySessionId));
+    if (session)
+      await this.commands.send(session.gatewayId, {
+        command: "refresh",
+        reason,
+        gatewaySessionId,
+      });
+  }
 
   get db() {
     return this.deps.db;
@@ -113,9 +142,11 @@ export class Sessions {
     if (reason === "technician" || reason === "admin") {
       await this.closeGatewaySession(
         session.gatewaySessionId,
-        `remote session ended by ${reason}`,
+        `${CLOSED_FOR_OPERATOR}${reason}`,
         actor,
       );
+    } else {
+      await this.refreshGateway(session.gatewaySessionId, `remote session ended: ${reason}`);
     }
   }
 
@@ -203,6 +234,12 @@ export class Sessions {
     }
 
     await this.deps.pki.revoke({ ownerId: session.id }, `gateway session closed: ${reason}`);
+    if (reason !== "operator")
+      await this.commands.send(session.gatewayId, {
+        command: operatorMustReconnect(reason) ? "disconnect" : "refresh",
+        reason,
+        gatewaySessionId: session.id,
+      });
     await inTransaction(this.db, (tx) =>
       recordAudit(tx, this.deps.clock, {
         actor,

@@ -2,6 +2,7 @@
 // Where the platform cannot run it (no root, no openvpn ≥ 2.6.11, no nft), it is off — with the
 // exact reason — and the portal and API keep working.
 import { existsSync } from "node:fs";
+import type { ManagementClient, ManagementEvent } from "@meetpoint/common";
 import { type Cidr, subBlock } from "@meetpoint/common";
 import type { Grant } from "../firewall/index.ts";
 import { KernelFirewall } from "../firewall/kernel.ts";
@@ -9,7 +10,6 @@ import type { Pki } from "../pki/index.ts";
 import type { DataPlane, DataPlaneStatus } from "../sessions/data-plane.ts";
 import type { Sessions } from "../sessions/service.ts";
 import type { CommandRunner } from "../system/commands.ts";
-import type { ManagementClient, ManagementEvent } from "./management.ts";
 import {
   deviceName,
   parseOpenvpnVersion,

@@ -1,12 +1,6 @@
 // The OpenVPN side of the data plane: server configuration, management socket, supervision.
 export { dataPlaneProblem, KernelDataPlane, type KernelDataPlaneOptions } from "./data-plane.ts";
 export {
-  type ClientEnv,
-  ManagementClient,
-  type ManagementEvent,
-  ManagementParser,
-} from "./management.ts";
-export {
   deviceName,
   MINIMUM_OPENVPN,
   netmask,

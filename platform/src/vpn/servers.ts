@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 
 import { join } from "node:path";
 import type { Cidr } from "@meetpoint/common";
+import { ManagementClient, type ManagementEvent } from "@meetpoint/common";
 import type { Subprocess } from "bun";
 import type { Pki } from "../pki/index.ts";
 import type { CommandRunner } from "../system/commands.ts";
-import { ManagementClient, type ManagementEvent } from "./management.ts";
 import { renderServerConfig, type ServerInstance } from "./server-config.ts";
 
 export interface VpnServersOptions {

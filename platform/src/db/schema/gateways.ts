@@ -1,7 +1,18 @@
 // A gateway: the connect agent at a site; owns one block of proxy addresses.
-import { foreignKey, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
-import { createdAt, id } from "./columns.ts";
+import { foreignKey, integer, jsonb, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { at, createdAt, id } from "./columns.ts";
 import { sites } from "./sites.ts";
+
+export interface AgentReport {
+  state: string;
+  agentVersion: string;
+  openvpnVersion: string | null;
+  /** Gateway clock minus platform clock when the heartbeat arrived, in milliseconds. */
+  clockOffsetMs: number;
+  lastError: string | null;
+  /** Address the heartbeat came from (the gateway's WAN side as the platform sees it). */
+  ip: string | null;
+}
 
 export const gateways = pgTable(
   "gateways",
@@ -10,11 +21,15 @@ export const gateways = pgTable(
     customerId: uuid("customer_id").notNull(),
     siteId: uuid("site_id").notNull(),
     name: text("name").notNull(),
-    /** Argon2id hash of the bearer secret the gateway authenticates with. */
+    /** SHA-256 of the 256-bit random bearer secret the gateway authenticates with. */
     secretHash: text("secret_hash").notNull(),
     /** Index of this gateway's block inside the proxy address pool. */
     proxyBlock: integer("proxy_block").notNull().unique(),
     createdAt: createdAt(),
+    /** When the gateway's agent last reported over the control channel (heartbeat). */
+    lastSeenAt: at("last_seen_at"),
+    /** What the agent reported last: its state, versions, clock offset and last error. */
+    agent: jsonb("agent").$type<AgentReport>(),
   },
   (t) => [
     // The site must belong to the same customer: scope filtering relies on customer_id.

@@ -176,6 +176,8 @@ export function gatewayRoutes() {
             <dd class="mono">{gatewayBlock(c.get("deps").proxyPool, gateway)}</dd>
           </dl>
         </div>
+        <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
+
         {canManage ? (
           <div class="card">
             <PostForm action={`/gateways/${gateway.id}`} csrfToken={csrf} class="row">
@@ -278,4 +280,49 @@ export function gatewayRoutes() {
   });
 
   return app;
+}
+
+/** What the gateway's agent reported last over its control channel. */
+function AgentCard(props: { gateway: Gateway; now: Date }) {
+  const { lastSeenAt, agent } = props.gateway;
+  if (!lastSeenAt || !agent)
+    return (
+      <div class="card">
+        <p class="muted">The gateway has not reported yet: import its enrollment bundle there.</p>
+      </div>
+    );
+  const ago = Math.round((props.now.getTime() - lastSeenAt.getTime()) / 1000);
+  const reporting = ago <= 60;
+  const offset = agent.clockOffsetMs / 1000;
+  return (
+    <div class="card">
+      <h2>Gateway agent</h2>
+      <dl>
+        <dt>Last heartbeat</dt>
+        <dd>
+          <span class={`badge ${reporting ? "ok" : "failed"}`}>
+            {reporting ? "reporting" : "silent"}
+          </span>{" "}
+          {ago} s ago, from <span class="mono">{agent.ip ?? "unknown address"}</span>
+        </dd>
+        <dt>State</dt>
+        <dd>{agent.state}</dd>
+        <dt>Versions</dt>
+        <dd class="mono">
+          agent {agent.agentVersion}, OpenVPN {agent.openvpnVersion ?? "not found"}
+        </dd>
+        <dt>Clock offset</dt>
+        <dd class={Math.abs(offset) > 60 ? "error" : undefined}>
+          {offset >= 0 ? "+" : ""}
+          {offset.toFixed(1)} s against the platform
+        </dd>
+        {agent.lastError ? (
+          <>
+            <dt>Last error</dt>
+            <dd class="error">{agent.lastError}</dd>
+          </>
+        ) : null}
+      </dl>
+    </div>
+  );
 }

@@ -54,4 +54,19 @@ describe("management interface parser", () => {
   test("a deny reason cannot break out of its quotes", () => {
     expect(quoteReason('bad "quote"\nclient-auth 1 1')).toBe('"bad  quote  client-auth 1 1"');
   });
+
+  test("a client's state changes and fatal errors become events", () => {
+    const parser = new ManagementParser();
+    expect(
+      parser.push(
+        ">STATE:1764111600,CONNECTED,SUCCESS,100.127.0.6,198.18.211.1,443,,\r\n>FATAL:Cannot open TUN/TAP dev\r\n",
+      ),
+    ).toEqual([
+      { type: "state", name: "CONNECTED", detail: "SUCCESS", localAddress: "100.127.0.6" },
+      { type: "fatal", text: "Cannot open TUN/TAP dev" },
+    ]);
+    expect(parser.push(">STATE:1764111601,RECONNECTING,connection-reset,,,,,\n")).toEqual([
+      { type: "state", name: "RECONNECTING", detail: "connection-reset", localAddress: "" },
+    ]);
+  });
 });

@@ -1,6 +1,6 @@
-// OpenVPN's management interface: a parser for what the server says (pure) and a client that
-// talks to one server over its Unix socket. With --management-client-auth every connection waits
-// until the platform answers client-auth or client-deny.
+// OpenVPN's management interface: a parser for what OpenVPN says (pure) and a client that talks to
+// one process over its Unix socket. The platform drives servers (with --management-client-auth every
+// connection waits for client-auth or client-deny); the gateway watches its client's state.
 import type { Socket } from "bun";
 
 export type ClientEnv = Record<string, string>;
@@ -10,6 +10,9 @@ export type ManagementEvent =
   | { type: "established" | "disconnect"; cid: number; env: ClientEnv }
   | { type: "bytecount"; cid: number; bytesIn: number; bytesOut: number }
   | { type: "hold" }
+  /** A client's state change (`state on`): CONNECTING, WAIT, AUTH, GET_CONFIG, CONNECTED, RECONNECTING, EXITING … */
+  | { type: "state"; name: string; detail: string; localAddress: string }
+  | { type: "fatal"; text: string }
   | { type: "response"; ok: boolean; text: string };
 
 /** Turns the server's lines into events; CLIENT notifications arrive with their ENV block. */
@@ -70,6 +73,16 @@ export class ManagementParser {
         bytesOut: Number(bytes[3]),
       };
     if (line.startsWith(">HOLD:")) return { type: "hold" };
+    // >STATE:unix-time,name,detail,local-tunnel-ip,remote-ip,…
+    const state = line.match(/^>STATE:\d+,([A-Z_]+),([^,]*),([^,]*)/);
+    if (state)
+      return {
+        type: "state",
+        name: state[1] ?? "",
+        detail: state[2] ?? "",
+        localAddress: state[3] ?? "",
+      };
+    if (line.startsWith(">FATAL:")) return { type: "fatal", text: line.slice(7).trim() };
     if (line.startsWith("SUCCESS:"))
       return { type: "response", ok: true, text: line.slice(8).trim() };
     if (line.startsWith("ERROR:"))

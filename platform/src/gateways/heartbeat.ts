@@ -1,0 +1,86 @@
+// A gateway's heartbeat: the platform records that it is alive and how it is, and answers with
+// what the gateway must know — its data channel's state and the remote sessions it must let through.
+import type { HeartbeatRequest, HeartbeatResponse } from "@meetpoint/common";
+import { and, desc, eq, ne } from "drizzle-orm";
+import { gatewaySessions, gateways, machines, remoteSessions, users } from "../db/index.ts";
+import { operatorMustReconnect, type Sessions } from "../sessions/index.ts";
+
+type Gateway = typeof gateways.$inferSelect;
+
+export async function heartbeat(
+  sessions: Sessions,
+  gateway: Gateway,
+  report: HeartbeatRequest,
+  ip: string | null,
+): Promise<HeartbeatResponse> {
+  const { db, clock } = sessions.deps;
+  const now = clock.now();
+  await db
+    .update(gateways)
+    .set({
+      lastSeenAt: now,
+      agent: {
+        state: report.state,
+        agentVersion: report.agentVersion,
+        openvpnVersion: report.openvpnVersion,
+        clockOffsetMs: new Date(report.localTime).getTime() - now.getTime(),
+        lastError: report.lastError,
+        ip,
+      },
+    })
+    .where(eq(gateways.id, gateway.id));
+
+  // The channel the gateway asks about, else its newest one.
+  const [channel] = await db
+    .select()
+    .from(gatewaySessions)
+    .where(
+      and(
+        eq(gatewaySessions.gatewayId, gateway.id),
+        report.gatewaySessionId ? eq(gatewaySessions.id, report.gatewaySessionId) : undefined,
+      ),
+    )
+    .orderBy(desc(gatewaySessions.requestedAt))
+    .limit(1);
+
+  const open =
+    channel && channel.state !== "closed"
+      ? await db
+          .select({
+            session: remoteSessions,
+            machine: machines.name,
+            lanAddress: machines.lanAddress,
+            technician: users.displayName,
+          })
+          .from(remoteSessions)
+          .innerJoin(machines, eq(machines.id, remoteSessions.machineId))
+          .innerJoin(users, eq(users.id, remoteSessions.technicianId))
+          .where(
+            and(eq(remoteSessions.gatewaySessionId, channel.id), ne(remoteSessions.state, "ended")),
+          )
+      : [];
+
+  return {
+    serverTime: now.toISOString(),
+    dataChannel: channel
+      ? {
+          gatewaySessionId: channel.id,
+          state: channel.state,
+          closeReason: channel.closeReason,
+          operatorMustReconnect: operatorMustReconnect(channel.closeReason),
+        }
+      : null,
+    remoteSessions: open.map(({ session, machine, lanAddress, technician }) => ({
+      id: session.id,
+      state: session.state === "active" ? "active" : "requested",
+      technician,
+      reason: session.reason,
+      machine,
+      proxyAddress: session.proxyAddress,
+      lanAddress,
+      services: session.services.map((s) => ({ name: s.name, protocol: s.protocol, port: s.port })),
+      since: (session.activatedAt ?? session.requestedAt).toISOString(),
+      until: session.endsAt.toISOString(),
+    })),
+  };
+}
