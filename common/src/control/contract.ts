@@ -71,7 +71,9 @@ export const heartbeatResponseSchema = z
  * a fault (`reconnectOf` the lost channel), which the platform refuses when that channel was closed
  * by a technician or an admin.
  */
-export const dataChannelRequestSchema = z.object({ reconnectOf: uuid.nullable() }).strict();
+export const dataChannelRequestSchema = z
+  .object({ reconnectOf: uuid.nullable().default(null) })
+  .strict();
 
 export const dataChannelResponseSchema = z
   .object({ envelope: z.string().max(100_000), gatewaySessionId: uuid })
