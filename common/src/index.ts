@@ -8,6 +8,7 @@ export {
   type DataChannelRequest,
   dataChannelRequestSchema,
   dataChannelResponseSchema,
+  disconnectResponseSchema,
   type GatewayRemoteSession,
   gatewayRemoteSessionSchema,
   type HeartbeatRequest,

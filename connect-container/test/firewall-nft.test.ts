@@ -75,6 +75,9 @@ describe.skipIf(skip !== null)("gateway ruleset with real nftables", () => {
     expect(fetchFrom(tunnel, "http://192.168.0.10:443/")).toContain("unreachable");
     expect(fetchFrom(tunnel, "http://100.127.0.2:8080/")).toContain("unreachable");
     expect(fetchFrom(wan, "http://192.168.0.10:443/")).toContain("unreachable");
+    // The operator UI listens on all addresses, yet the WAN side cannot open it; the LAN can.
+    expect(fetchFrom(wan, "http://198.18.220.2:8080/")).toContain("unreachable");
+    expect(fetchFrom(machine, "http://192.168.0.1:8080/")).toContain("gateway ui");
   }, 30_000);
 
   test("disconnected: the same service is unreachable", () => {

@@ -1,2 +1,12 @@
 // The lab: network namespaces and processes for end-to-end tests and benchmarks.
-export { labSkipReason, labUnavailable, link, Netns, OutputLog, waitFor } from "./netns.ts";
+export {
+  eventually,
+  labSkipReason,
+  labUnavailable,
+  link,
+  linkToHost,
+  Netns,
+  OutputLog,
+  waitFor,
+} from "./netns.ts";
+export { PortalClient } from "./portal.ts";

@@ -53,9 +53,13 @@ export class Netns {
   }
 
   /** Starts a long-running process inside the namespace; stopped by destroy(). */
-  spawn(args: string[], options: { cwd?: string } = {}): Subprocess<"ignore", "pipe", "pipe"> {
+  spawn(
+    args: string[],
+    options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+  ): Subprocess<"ignore", "pipe", "pipe"> {
     const child = spawn(["ip", "netns", "exec", this.name, ...args], {
       cwd: options.cwd,
+      env: options.env ? { ...process.env, ...options.env } : undefined,
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -105,7 +109,38 @@ export function link(
   return { aName, bName };
 }
 
+/**
+ * Connects a namespace to the host (the test's own namespace) with a veth pair, so the test can
+ * talk to a server inside it directly. Removed with the namespace.
+ */
+export function linkToHost(ns: Netns, hostAddress: string, nsAddress: string): string {
+  const tag = crypto.randomUUID().slice(0, 6);
+  const hostName = `mp${tag}h`;
+  const nsName = `mp${tag}n`;
+  run(["ip", "link", "add", hostName, "type", "veth", "peer", "name", nsName, "netns", ns.name]);
+  run(["ip", "addr", "add", hostAddress, "dev", hostName]);
+  run(["ip", "link", "set", hostName, "up"]);
+  ns.exec("ip", "addr", "add", nsAddress, "dev", nsName);
+  ns.exec("ip", "link", "set", nsName, "up");
+  return nsName;
+}
+
+/** Waits until an async check holds, every `intervalMs`; false after `timeoutMs`. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return true;
+    await Bun.sleep(intervalMs);
+  }
+  return check().catch(() => false);
+}
+
 /** Waits until `predicate` holds, polling every 50 ms; false after `timeoutMs`. */
+
 export async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -79,6 +79,9 @@ export const dataChannelResponseSchema = z
   .object({ envelope: z.string().max(100_000), gatewaySessionId: uuid })
   .strict();
 
+/** The operator's Disconnect, reported: whether a data channel was open. */
+export const disconnectResponseSchema = z.object({ closed: z.boolean() }).strict();
+
 /** Long-poll answer: signed command envelopes newer than the gateway's cursor. */
 export const commandsResponseSchema = z
   .object({ cursor: z.number().int().min(0), commands: z.array(z.string().max(10_000)).max(100) })

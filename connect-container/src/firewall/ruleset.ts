@@ -1,7 +1,9 @@
 // The gateway's nftables ruleset, rendered from data: the machine LAN and the customer WAN never
 // meet; from the tunnel only the proxy addresses of enabled services pass, translated 1:1 to the
 // machines' LAN addresses (DNAT) and masqueraded towards the LAN; the gateway itself is closed to
-// the tunnel. With no data channel there is no tunnel rule at all.
+// the tunnel, and to the WAN except for answers to its own outgoing connections. With no data
+// channel there is no tunnel rule at all.
+
 import { formatIpv4, parseIpv4 } from "@meetpoint/common";
 
 export const TABLE = "meetpoint";
@@ -103,7 +105,10 @@ ${tunnelRules.forward}    counter drop comment "not forwarded"
 
   chain input {
     type filter hook input priority filter; policy accept;
+    iifname "${wan}" ct state established,related accept
+    iifname "${wan}" counter drop comment "nothing listens on the WAN side"
 ${tunnelRules.input}  }
+
 }
 `;
 }

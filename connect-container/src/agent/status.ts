@@ -1,0 +1,79 @@
+// What the operator sees, as a pure state machine: idle until the operator presses Connect;
+// connecting, online, or reconnecting (after a fault) while the operator's consent stands; back to
+// idle on any Disconnect — the operator's, or a technician's or an admin's through the platform.
+import type { AgentState, GatewayRemoteSession } from "@meetpoint/common";
+
+export interface AgentStatus {
+  state: AgentState;
+  /** The data channel the platform issued for the current Connect. */
+  gatewaySessionId: string | null;
+  /** Who pressed Connect: "operator UI" or "local API"; null while idle. */
+  armedBy: string | null;
+  /** Since when the current state holds. */
+  since: Date;
+  /** The last thing that went wrong, in plain words; cleared by a successful Connect. */
+  lastError: string | null;
+  /** When the next automatic attempt runs (state reconnecting). */
+  retryAt: Date | null;
+  /** Remote sessions through this gateway, as the platform reported them last. */
+  remoteSessions: GatewayRemoteSession[];
+}
+
+export type StatusEvent =
+  | { type: "connect"; by: string; at: Date }
+  | { type: "channel"; gatewaySessionId: string; at: Date }
+  | { type: "tunnel-up"; at: Date }
+  /** Something broke while armed; the agent tries again at `retryAt`. */
+  | { type: "fault"; error: string; retryAt: Date; at: Date }
+  | { type: "retry"; at: Date }
+  /** Disconnect: by the operator (error null) or because the platform closed the channel for good. */
+  | { type: "disconnect"; error: string | null; at: Date }
+  | { type: "sessions"; remoteSessions: GatewayRemoteSession[] };
+
+export const initialStatus = (at: Date): AgentStatus => ({
+  state: "idle",
+  gatewaySessionId: null,
+  armedBy: null,
+  since: at,
+  lastError: null,
+  retryAt: null,
+  remoteSessions: [],
+});
+
+/** Whether the operator's consent stands (anything but idle). */
+export const armed = (status: AgentStatus) => status.state !== "idle";
+
+export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus {
+  switch (event.type) {
+    case "connect":
+      if (armed(status)) return status;
+      return {
+        ...initialStatus(event.at),
+        state: "connecting",
+        armedBy: event.by,
+      };
+    case "channel":
+      if (!armed(status)) return status;
+      return { ...status, gatewaySessionId: event.gatewaySessionId };
+    case "tunnel-up":
+      if (status.state !== "connecting") return status;
+      return { ...status, state: "online", since: event.at, lastError: null, retryAt: null };
+    case "fault":
+      if (!armed(status)) return { ...status, lastError: event.error };
+      return {
+        ...status,
+        state: "reconnecting",
+        since: status.state === "reconnecting" ? status.since : event.at,
+        lastError: event.error,
+        retryAt: event.retryAt,
+        remoteSessions: [],
+      };
+    case "retry":
+      if (status.state !== "reconnecting") return status;
+      return { ...status, state: "connecting", retryAt: null };
+    case "disconnect":
+      return { ...initialStatus(event.at), lastError: event.error };
+    case "sessions":
+      return armed(status) ? { ...status, remoteSessions: event.remoteSessions } : status;
+  }
+}

@@ -1,0 +1,135 @@
+// The control channel's client: HTTPS to the platform trusting only the CA pinned by the enrollment
+// bundle (the system trust store is never consulted), bearer "<gateway id>.<secret>", every answer
+// parsed with the shared contract.
+import {
+  apiErrorSchema,
+  commandsResponseSchema,
+  dataChannelResponseSchema,
+  disconnectResponseSchema,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  heartbeatResponseSchema,
+} from "@meetpoint/common";
+import type { z } from "zod";
+import type { Enrollment } from "../agent/store.ts";
+
+/** Why a call failed, in words an operator and IT can act on. */
+export class ControlError extends Error {
+  constructor(
+    message: string,
+    /** unreachable: network, DNS, TLS; refused: the platform said no; broken: a bad answer. */
+    readonly kind: "unreachable" | "refused" | "broken",
+    readonly status: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Plain words for what fetch throws. */
+export function describeFetchError(error: unknown, host: string): string {
+  const e = error as { code?: string; message?: string; name?: string };
+  const code = e?.code ?? "";
+  const text = `${code} ${e?.message ?? ""}`;
+  if (e?.name === "TimeoutError" || /timed? ?out/i.test(text))
+    return `the platform ${host} did not answer in time`;
+  if (/ENOTFOUND|EAI_|DNS|resolve|getaddrinfo/i.test(text))
+    return `the platform's name ${host} cannot be resolved (check DNS)`;
+  if (/ConnectionRefused|ECONNREFUSED/i.test(text))
+    return `the platform ${host} refused the connection (wrong port, or the platform is down)`;
+  if (/CERT|certificate|self.signed|ALTNAME|issuer|verify/i.test(text))
+    return `the platform's certificate is not trusted: it does not chain to the CA pinned at enrollment (${code || e?.message})`;
+  if (/ECONNRESET|ConnectionClosed|socket/i.test(text))
+    return `the connection to ${host} broke off`;
+  if (/ENETUNREACH|EHOSTUNREACH|unreachable|FailedToOpenSocket/i.test(text))
+    return `no route to the platform ${host} (check the WAN link and default route)`;
+  return `cannot reach the platform ${host}: ${e?.message ?? String(error)}`;
+}
+
+export class ControlClient {
+  constructor(private readonly enrollment: () => Enrollment | null) {}
+
+  private async call<T extends z.ZodType>(
+    method: "GET" | "POST",
+    path: string,
+    schema: T,
+    options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<z.infer<T>> {
+    const enrollment = this.enrollment();
+    if (!enrollment) throw new ControlError("this gateway is not enrolled yet", "refused");
+    const { platformUrl, gatewayId, secret, caCertificates } = enrollment.body;
+    const url = new URL(`/api/gateway/v1${path}`, platformUrl);
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${gatewayId}.${secret}`,
+          "content-type": "application/json",
+        },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
+        // Only the pinned CA: a certificate from any other CA, public or not, is refused.
+        tls: { ca: caCertificates, rejectUnauthorized: true },
+        redirect: "error",
+      });
+    } catch (error) {
+      throw new ControlError(describeFetchError(error, url.host), "unreachable");
+    }
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch {
+      throw new ControlError(
+        `the platform answered ${response.status} without JSON (a proxy in between?)`,
+        "broken",
+        response.status,
+      );
+    }
+    if (!response.ok) {
+      const parsed = apiErrorSchema.safeParse(json);
+      const message = parsed.success ? parsed.data.error.message : `HTTP ${response.status}`;
+      const hint =
+        response.status === 401
+          ? "the platform does not accept this gateway's secret: was it re-keyed? Import the new enrollment bundle"
+          : message;
+      throw new ControlError(hint, "refused", response.status);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success)
+      throw new ControlError(
+        `the platform's answer to ${path} does not match this agent's contract (versions differ?)`,
+        "broken",
+        response.status,
+      );
+    return parsed.data;
+  }
+
+  heartbeat(report: HeartbeatRequest): Promise<HeartbeatResponse> {
+    return this.call("POST", "/heartbeat", heartbeatResponseSchema, { body: report });
+  }
+
+  /** Long-poll for commands after `cursor`; the platform holds the request up to `waitSeconds`. */
+  commands(cursor: number, waitSeconds: number, signal?: AbortSignal) {
+    return this.call(
+      "GET",
+      `/commands?cursor=${cursor}&wait=${waitSeconds}`,
+      commandsResponseSchema,
+      {
+        timeoutMs: (waitSeconds + 10) * 1000,
+        signal,
+      },
+    );
+  }
+
+  dataChannel(reconnectOf: string | null) {
+    return this.call("POST", "/data-channel", dataChannelResponseSchema, {
+      body: { reconnectOf },
+      timeoutMs: 15_000,
+    });
+  }
+
+  disconnect() {
+    return this.call("POST", "/disconnect", disconnectResponseSchema, { timeoutMs: 5_000 });
+  }
+}

@@ -1,0 +1,35 @@
+// Applies the gateway ruleset to this network namespace's kernel (nft -f, atomic), and keeps IPv4
+// forwarding on, which the DNAT towards the LAN needs.
+import { readFileSync, writeFileSync } from "node:fs";
+import type { Runner } from "../system/run.ts";
+import { type GatewayFirewall, renderGatewayRuleset } from "./ruleset.ts";
+
+/** The gateway's firewall as the agent uses it; a fake stands in for UI tests. */
+export interface FirewallPort {
+  apply(model: GatewayFirewall): Promise<void>;
+}
+
+export class KernelFirewall implements FirewallPort {
+  constructor(private readonly run: Runner) {}
+
+  async apply(model: GatewayFirewall): Promise<void> {
+    const result = await this.run(["nft", "-f", "-"], renderGatewayRuleset(model));
+    if (result.code !== 0)
+      throw new Error(
+        `the firewall could not be set: ${result.stderr.trim() || `nft exit ${result.code}`}`,
+      );
+    if (model.tunnelInterface) ensureForwarding();
+  }
+}
+
+function ensureForwarding(): void {
+  const path = "/proc/sys/net/ipv4/ip_forward";
+  try {
+    if (readFileSync(path, "utf8").trim() === "1") return;
+    writeFileSync(path, "1");
+  } catch {
+    throw new Error(
+      "IPv4 forwarding is off and cannot be switched on here: start the container with --sysctl net.ipv4.ip_forward=1",
+    );
+  }
+}

@@ -1,0 +1,93 @@
+// The connect agent's entry point: configuration, state volume, the agent's loops, the operator UI
+// over HTTPS (plus an HTTP redirect), and a clean stop that closes the tunnel and the firewall.
+import { join } from "node:path";
+import { Agent } from "./agent/agent.ts";
+import { EventLog } from "./agent/events.ts";
+import { Store } from "./agent/store.ts";
+import { type AgentConfig, ConfigError, readConfig } from "./config.ts";
+import { ControlClient } from "./control/client.ts";
+import { runDiagnostics } from "./diagnostics/report.ts";
+import { KernelFirewall } from "./firewall/kernel.ts";
+import { run } from "./system/run.ts";
+import { createUiApp } from "./ui/app.tsx";
+import { OperatorAuth } from "./ui/auth.ts";
+import { uiCertificate } from "./ui/tls.ts";
+import { OpenvpnClient } from "./vpn/openvpn.ts";
+
+function loadConfig(): AgentConfig {
+  try {
+    return readConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`Configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+const config = loadConfig();
+const store = new Store(config.dataDir);
+const events = new EventLog(config.dataDir, undefined, (line) => console.log(line));
+const agent = new Agent({
+  store,
+  events,
+  control: new ControlClient(() => store.enrollment()),
+  vpn: new OpenvpnClient(join(config.dataDir, "run")),
+  firewall: new KernelFirewall(run),
+  wanInterface: config.wanInterface,
+  lanInterface: config.lanInterface,
+  importDir: config.importDir,
+  heartbeatMs: config.heartbeatMs,
+});
+const auth = new OperatorAuth(store, config.initialPassword);
+const app = createUiApp({
+  agent,
+  auth,
+  events,
+  diagnostics: () =>
+    runDiagnostics({
+      agent,
+      run,
+      wanInterface: config.wanInterface,
+      lanInterface: config.lanInterface,
+      ntpServers: config.ntpServers,
+    }),
+});
+
+await agent.start();
+const tls = await uiCertificate(config.dataDir);
+const https = Bun.serve({
+  hostname: config.uiAddress,
+  port: config.httpsPort,
+  tls: { cert: tls.cert, key: tls.key },
+  fetch: (request, server) => app.fetch(request, { clientIp: server.requestIP(request)?.address }),
+});
+const http =
+  config.httpPort === 0
+    ? null
+    : Bun.serve({
+        hostname: config.uiAddress,
+        port: config.httpPort,
+        fetch(request) {
+          const url = new URL(request.url);
+          const port = https.port === 443 ? "" : `:${https.port}`;
+          return Response.redirect(
+            `https://${url.hostname}${port}${url.pathname}${url.search}`,
+            308,
+          );
+        },
+      });
+console.log(
+  `Meetpoint gateway: operator UI on https://${config.uiAddress}:${https.port}/ (certificate SHA-256 ${tls.fingerprint})${http ? `, HTTP ${http.port} redirects` : ""}`,
+);
+console.log(`Import directory: ${config.importDir}`);
+
+const stop = async () => {
+  await agent.stop();
+  https.stop();
+  http?.stop();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

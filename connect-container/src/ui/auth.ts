@@ -1,0 +1,144 @@
+// The operator's account on the gateway: one password (Argon2id), the initial one must be replaced
+// at first sign-in and no earlier password may come back; failed attempts slow the next ones down;
+// sessions live in memory (a restart signs everyone out); the local consent API uses a bearer token.
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Store } from "../agent/store.ts";
+
+export interface OperatorSession {
+  id: string;
+  csrf: string;
+  mustChangePassword: boolean;
+  lastSeen: number;
+}
+
+const IDLE_MS = 15 * 60_000;
+const FREE_FAILURES = 3;
+const MAX_DELAY_MS = 5 * 60_000;
+export const MIN_PASSWORD_LENGTH = 10;
+
+const token = () => randomBytes(32).toString("base64url");
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+export type SignIn =
+  | { ok: true; session: OperatorSession }
+  | { ok: false; message: string; retryAfterSeconds: number };
+
+export class OperatorAuth {
+  private sessions = new Map<string, OperatorSession>();
+  /** Failed sign-ins per client address: count and when the next attempt is allowed. */
+  private failures = new Map<string, { count: number; until: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly initialPassword: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private async matches(password: string): Promise<boolean> {
+    const hash = this.store.operator().passwordHash;
+    if (hash) return Bun.password.verify(password, hash).catch(() => false);
+    const a = Buffer.from(sha256(password));
+    const b = Buffer.from(sha256(this.initialPassword));
+    return timingSafeEqual(a, b);
+  }
+
+  async signIn(password: string, client: string): Promise<SignIn> {
+    const now = this.now();
+    const failed = this.failures.get(client);
+    if (failed && failed.until > now) {
+      const retryAfterSeconds = Math.ceil((failed.until - now) / 1000);
+      return {
+        ok: false,
+        message: `Too many wrong passwords: wait ${retryAfterSeconds} s before the next try.`,
+        retryAfterSeconds,
+      };
+    }
+    if (!(await this.matches(password))) {
+      const count = (failed?.count ?? 0) + 1;
+      const delay =
+        count <= FREE_FAILURES ? 0 : Math.min(MAX_DELAY_MS, 1000 * 2 ** (count - FREE_FAILURES));
+      this.failures.set(client, { count, until: now + delay });
+      return {
+        ok: false,
+        message: "Wrong password.",
+        retryAfterSeconds: Math.ceil(delay / 1000),
+      };
+    }
+    this.failures.delete(client);
+    const session: OperatorSession = {
+      id: token(),
+      csrf: token(),
+      mustChangePassword: this.store.operator().passwordHash === null,
+      lastSeen: now,
+    };
+    this.sessions.set(session.id, session);
+    return { ok: true, session };
+  }
+
+  /** The live session for a cookie value, or null (unknown, signed out, idle too long). */
+  session(id: string | undefined): OperatorSession | null {
+    if (!id) return null;
+    const session = this.sessions.get(id);
+    if (!session) return null;
+    if (this.now() - session.lastSeen > IDLE_MS) {
+      this.sessions.delete(id);
+      return null;
+    }
+    session.lastSeen = this.now();
+    return session;
+  }
+
+  signOut(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  /** Changes the password; every other session ends. Returns an error message, or null. */
+  async changePassword(
+    session: OperatorSession,
+    current: string,
+    next: string,
+  ): Promise<string | null> {
+    if (!(await this.matches(current))) return "The current password is wrong.";
+    if (next.length < MIN_PASSWORD_LENGTH)
+      return `The new password needs at least ${MIN_PASSWORD_LENGTH} characters.`;
+    const account = this.store.operator();
+    if (next === this.initialPassword || next === current)
+      return "Choose a password that was not used before.";
+    for (const hash of [account.passwordHash, ...account.previousHashes]) {
+      if (hash && (await Bun.password.verify(next, hash).catch(() => false)))
+        return "Choose a password that was not used before.";
+    }
+    const hash = await Bun.password.hash(next, { algorithm: "argon2id" });
+    this.store.saveOperator({
+      ...account,
+      passwordHash: hash,
+      previousHashes: [account.passwordHash, ...account.previousHashes]
+        .filter((h): h is string => h !== null)
+        .slice(0, 10),
+    });
+    for (const id of this.sessions.keys()) if (id !== session.id) this.sessions.delete(id);
+    session.mustChangePassword = false;
+    // A new session id after the change, like after any sign-in step.
+    this.sessions.delete(session.id);
+    session.id = token();
+    this.sessions.set(session.id, session);
+    return null;
+  }
+
+  /** A new local consent API token (shown once); the previous one stops working. */
+  newApiToken(): string {
+    const value = token();
+    this.store.saveOperator({ ...this.store.operator(), apiTokenHash: sha256(value) });
+    return value;
+  }
+
+  hasApiToken(): boolean {
+    return this.store.operator().apiTokenHash !== null;
+  }
+
+  apiTokenValid(value: string): boolean {
+    const hash = this.store.operator().apiTokenHash;
+    if (!hash || !value) return false;
+    return timingSafeEqual(Buffer.from(hash), Buffer.from(sha256(value)));
+  }
+}

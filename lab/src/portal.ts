@@ -1,0 +1,185 @@
+// Drives the platform's portal over real HTTPS like a person with a browser would: cookies, CSRF
+// tokens, first sign-in with password change and TOTP enrolment, and the admin and technician
+// pages the lab needs (customers, gateways with their enrollment bundle, machines, services, users).
+import { decodeBase32IgnorePadding } from "@oslojs/encoding";
+import { generateTOTP } from "@oslojs/otp";
+
+export class PortalClient {
+  private cookies = new Map<string, string>();
+  private csrf = "";
+  html = "";
+
+  /** `baseUrl` like https://198.18.0.1:8443; the lab's development certificate is not checked here. */
+  constructor(readonly baseUrl: string) {}
+
+  async request(method: "GET" | "POST", path: string, form?: Record<string, string>) {
+    const headers: Record<string, string> = {};
+    if (this.cookies.size)
+      headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    let body: string | undefined;
+    if (form) {
+      body = new URLSearchParams({ ...form, _csrf: this.csrf }).toString();
+      headers["content-type"] = "application/x-www-form-urlencoded";
+    }
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      body,
+      redirect: "manual",
+      tls: { rejectUnauthorized: false },
+      signal: AbortSignal.timeout(15_000),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = ""] = line.split(";");
+      const at = pair.indexOf("=");
+      const name = pair.slice(0, at).trim();
+      const value = pair.slice(at + 1);
+      if (value === "" || /max-age=0/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    this.html = await response.text();
+    const token =
+      this.html.match(/name="_csrf" value="([^"]+)"/)?.[1] ??
+      this.html.match(/X-CSRF-Token&quot;:&quot;([^&]+)&quot;/)?.[1];
+    if (token) this.csrf = token;
+    return { status: response.status, location: response.headers.get("location"), html: this.html };
+  }
+
+  /** GET, following redirects; fails on anything but 200. */
+  async page(path: string): Promise<string> {
+    let next = path;
+    for (let hops = 0; hops < 5; hops++) {
+      const r = await this.request("GET", next);
+      if (r.status === 200) return r.html;
+      if (r.status >= 300 && r.status < 400 && r.location) next = r.location;
+      else throw new Error(`GET ${next}: ${r.status} ${r.html.slice(0, 200)}`);
+    }
+    throw new Error(`GET ${path}: too many redirects`);
+  }
+
+  /** GET the form's page, then POST it; returns the answer (redirects not followed). */
+  async submit(pagePath: string, action: string, form: Record<string, string>) {
+    await this.page(pagePath);
+    const r = await this.request("POST", action, form);
+    if (r.status >= 400) throw new Error(`POST ${action}: ${r.status} ${messageOf(r.html)}`);
+    return r;
+  }
+
+  /** First sign-in: one-time password, own password, TOTP enrolment. Returns the TOTP key. */
+  async firstSignIn(
+    username: string,
+    oneTimePassword: string,
+  ): Promise<{ password: string; totpKey: Uint8Array }> {
+    const password = `Lab-Passw0rd-${crypto.randomUUID().slice(0, 8)}`;
+    await this.submit("/sign-in", "/sign-in", { username, password: oneTimePassword });
+    await this.submit("/account/password", "/account/password", {
+      current: oneTimePassword,
+      next: password,
+    });
+    const html = await this.page("/account/totp");
+    const typed = html.match(/Type this key: <span class="mono">([A-Z2-7 ]+)<\/span>/)?.[1];
+    if (!typed) throw new Error("no TOTP key on the enrolment page");
+    const totpKey = decodeBase32IgnorePadding(typed.replace(/ /g, ""));
+    const r = await this.request("POST", "/account/totp", { code: generateTOTP(totpKey, 30, 6) });
+    if (r.location !== "/") throw new Error(`TOTP enrolment: ${r.status} ${messageOf(r.html)}`);
+    return { password, totpKey };
+  }
+
+  private static idFrom(location: string | null, kind: string): string {
+    const id = location?.match(new RegExp(`/${kind}/([0-9a-f-]{36})`))?.[1];
+    if (!id) throw new Error(`expected a redirect to /${kind}/<id>, got ${location}`);
+    return id;
+  }
+
+  async createCustomer(name: string): Promise<string> {
+    return PortalClient.idFrom(
+      (await this.submit("/customers", "/customers", { name })).location,
+      "customers",
+    );
+  }
+
+  async createSite(customerId: string, name: string): Promise<string> {
+    const r = await this.submit(`/customers/${customerId}`, `/customers/${customerId}/sites`, {
+      name,
+    });
+    return PortalClient.idFrom(r.location, "sites");
+  }
+
+  /** Creates a gateway; returns its id and the enrollment bundle offered for download. */
+  async createGateway(siteId: string, name: string): Promise<{ id: string; bundle: string }> {
+    const r = await this.submit(`/sites/${siteId}`, `/sites/${siteId}/gateways`, { name });
+    const id = r.html.match(/href="\/gateways\/([0-9a-f-]{36})"/)?.[1];
+    const data = r.html.match(/href="data:application\/jose;base64,([A-Za-z0-9+/=]+)"/)?.[1];
+    if (!id || !data) throw new Error(`gateway page without id or bundle: ${messageOf(r.html)}`);
+    return { id, bundle: Buffer.from(data, "base64").toString("utf8") };
+  }
+
+  async createMachine(gatewayId: string, name: string, lanAddress: string): Promise<string> {
+    const r = await this.submit(`/gateways/${gatewayId}`, `/gateways/${gatewayId}/machines`, {
+      name,
+      lanAddress,
+    });
+    return PortalClient.idFrom(r.location, "machines");
+  }
+
+  async createService(
+    machineId: string,
+    service: { name: string; protocol: "tcp" | "udp"; port: number; enabled: boolean },
+  ): Promise<void> {
+    await this.submit(`/machines/${machineId}`, `/machines/${machineId}/services`, {
+      name: service.name,
+      protocol: service.protocol,
+      port: String(service.port),
+      ...(service.enabled ? { enabled: "on" } : {}),
+    });
+  }
+
+  /** Creates a user with a role for a customer; returns the user's one-time password. */
+  async createUser(
+    username: string,
+    displayName: string,
+    role: string,
+    customerId: string | null,
+  ): Promise<string> {
+    const r = await this.submit("/users", "/users", { username, displayName });
+    const password = r.html.match(/<div class="secret">([^<]+)<\/div>/)?.[1];
+    const userId = r.html.match(/href="\/users\/([0-9a-f-]{36})"/)?.[1];
+    if (!password || !userId) throw new Error(`user page without password: ${messageOf(r.html)}`);
+    await this.submit(`/users/${userId}`, `/users/${userId}/roles`, {
+      role,
+      customerId: customerId ?? "",
+    });
+    return password;
+  }
+
+  /** Ends the newest open remote session shown on the sessions page (technician or admin). */
+  async disconnectNewestSession(): Promise<string> {
+    const html = await this.page("/sessions");
+    const id = html.match(/action="\/sessions\/([0-9a-f-]{36})\/disconnect"/)?.[1];
+    if (!id) throw new Error("no open session to disconnect");
+    const r = await this.request("POST", `/sessions/${id}/disconnect`, {});
+    if (r.status !== 303) throw new Error(`Disconnect: ${r.status} ${messageOf(r.html)}`);
+    return id;
+  }
+
+  /** A technician's Connect: the one-time .ovpn offered on the answer page. */
+
+  async connect(machineId: string, reason: string): Promise<string> {
+    await this.page(`/machines/${machineId}`);
+    const r = await this.request("POST", `/machines/${machineId}/connect`, { reason });
+    if (r.status !== 200) throw new Error(`Connect: ${r.status} ${messageOf(r.html)}`);
+    const data = r.html.match(
+      /href="data:application\/x-openvpn-profile;base64,([A-Za-z0-9+/=]+)"/,
+    )?.[1];
+    if (!data) throw new Error("no .ovpn on the Connect page");
+    return Buffer.from(data, "base64").toString("utf8");
+  }
+}
+
+/** The error message a portal page shows, for test failures. */
+function messageOf(html: string): string {
+  return (
+    html.match(/class="notice error"[^>]*>([^<]+)</)?.[1] ??
+    html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ")
+  ).slice(0, 300);
+}
