@@ -280,7 +280,6 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
     expect(back).toBe(true);
     await waitForState("online");
     expect(agent.log.text).toContain("trying again in");
-
   }, 120_000);
 
   test("a technician's disconnect closes the gateway; only the operator re-arms it", async () => {

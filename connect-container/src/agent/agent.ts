@@ -1,7 +1,7 @@
 // The gateway agent: enrollment, the control channel's loops (heartbeat, commands), the operator's
 // Connect and Disconnect, the data channel and the firewall that follows it.
 import { type HeartbeatResponse, verifyEnvelope } from "@meetpoint/common";
-import { type ControlClient, ControlError } from "../control/client.ts";
+import { ControlError, type ControlPort } from "../control/client.ts";
 import { type ImportResult, importBundle } from "../enrollment/import.ts";
 import { scanImportDir } from "../enrollment/watch.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
@@ -22,7 +22,7 @@ const LONG_POLL_SECONDS = 25;
 export interface AgentDeps {
   store: Store;
   events: EventLog;
-  control: ControlClient;
+  control: ControlPort;
   vpn: VpnPort;
   firewall: FirewallPort;
   wanInterface: string;

@@ -45,6 +45,12 @@ export function describeFetchError(error: unknown, host: string): string {
   return `cannot reach the platform ${host}: ${e?.message ?? String(error)}`;
 }
 
+/** The control channel as the agent uses it; a fake platform stands in for unit tests. */
+export type ControlPort = Pick<
+  ControlClient,
+  "heartbeat" | "commands" | "dataChannel" | "disconnect"
+>;
+
 export class ControlClient {
   constructor(private readonly enrollment: () => Enrollment | null) {}
 

@@ -212,7 +212,20 @@ export async function runDiagnostics(deps: DiagnosticsDeps): Promise<DiagnosticL
     for (const pem of enrollment.body.caCertificates.match(
       /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n/g,
     ) ?? []) {
-      const cert = new X509Certificate(pem);
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(pem);
+      } catch {
+        lines.push(
+          line(
+            "Platform CA validity",
+            "fail",
+            "the pinned CA certificate cannot be read",
+            "Re-import the enrollment bundle.",
+          ),
+        );
+        continue;
+      }
       const t = now().getTime();
       const from = new Date(cert.validFrom).getTime();
       const to = new Date(cert.validTo).getTime();

@@ -164,7 +164,7 @@ export function createUiApp(deps: UiDeps) {
             </form>
           </div>
         </Page>,
-        result.retryAfterSeconds ? 429 : 401,
+        result.blocked ? 429 : 401,
       );
     }
     deps.events.add("info", "operator signed in");

@@ -21,7 +21,8 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
 export type SignIn =
   | { ok: true; session: OperatorSession }
-  | { ok: false; message: string; retryAfterSeconds: number };
+  /** `blocked`: refused without checking, the client must wait `retryAfterSeconds`. */
+  | { ok: false; message: string; retryAfterSeconds: number; blocked: boolean };
 
 export class OperatorAuth {
   private sessions = new Map<string, OperatorSession>();
@@ -51,6 +52,7 @@ export class OperatorAuth {
         ok: false,
         message: `Too many wrong passwords: wait ${retryAfterSeconds} s before the next try.`,
         retryAfterSeconds,
+        blocked: true,
       };
     }
     if (!(await this.matches(password))) {
@@ -62,6 +64,7 @@ export class OperatorAuth {
         ok: false,
         message: "Wrong password.",
         retryAfterSeconds: Math.ceil(delay / 1000),
+        blocked: false,
       };
     }
     this.failures.delete(client);
@@ -99,8 +102,6 @@ export class OperatorAuth {
     next: string,
   ): Promise<string | null> {
     if (!(await this.matches(current))) return "The current password is wrong.";
-    if (next.length < MIN_PASSWORD_LENGTH)
-      return `The new password needs at least ${MIN_PASSWORD_LENGTH} characters.`;
     const account = this.store.operator();
     if (next === this.initialPassword || next === current)
       return "Choose a password that was not used before.";
@@ -108,6 +109,8 @@ export class OperatorAuth {
       if (hash && (await Bun.password.verify(next, hash).catch(() => false)))
         return "Choose a password that was not used before.";
     }
+    if (next.length < MIN_PASSWORD_LENGTH)
+      return `The new password needs at least ${MIN_PASSWORD_LENGTH} characters.`;
     const hash = await Bun.password.hash(next, { algorithm: "argon2id" });
     this.store.saveOperator({
       ...account,

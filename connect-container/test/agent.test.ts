@@ -1,0 +1,225 @@
+// The agent's decisions with a fake platform, VPN and firewall: what Connect, faults, commands and
+// bad envelopes do to the gateway's state, tunnel and firewall.
+import { afterEach, describe, expect, test } from "bun:test";
+import { eventually } from "@meetpoint/lab";
+import { platformKeys, sign, type TestAgent, testAgent } from "./support/fakes.ts";
+
+let t: TestAgent;
+afterEach(() => t?.dispose());
+
+const session = (gatewaySessionId: string) => ({
+  id: crypto.randomUUID(),
+  state: "active" as const,
+  technician: "Tina Technician",
+  reason: "ticket 4711",
+  machine: "Press",
+  proxyAddress: "100.64.0.1",
+  lanAddress: "192.168.0.10",
+  services: [{ name: "Web UI", protocol: "tcp" as const, port: 80 }],
+  since: new Date().toISOString(),
+  until: new Date(Date.now() + 3_600_000).toISOString(),
+  gatewaySessionId,
+});
+
+async function online(): Promise<string> {
+  expect((await t.agent.connect("operator UI")).ok).toBe(true);
+  expect(await eventually(async () => t.agent.status.state === "online", 2000, 5)).toBe(true);
+  return t.agent.status.gatewaySessionId ?? "";
+}
+
+describe("connect agent", () => {
+  test("not enrolled: Connect is refused and nothing starts", async () => {
+    t = await testAgent({ enrolled: false });
+    const result = await t.agent.connect("operator UI");
+    expect(result).toEqual({
+      ok: false,
+      message: "Import the enrollment bundle first: this gateway is not enrolled.",
+    });
+    expect(t.vpn.profiles).toEqual([]);
+  });
+
+  test("Connect: verified envelope, tunnel up, firewall opened only for the platform's sessions", async () => {
+    t = await testAgent();
+    expect(t.firewall.last).toMatchObject({ tunnelInterface: null, services: [] });
+    const channel = await online();
+    expect(t.vpn.profiles).toEqual(["client\ndev tun\n"]);
+    expect(t.firewall.last).toMatchObject({ tunnelInterface: "meetpoint-tun", services: [] });
+    const { gatewaySessionId: _, ...remote } = session(channel);
+    t.control.answer = {
+      dataChannel: {
+        gatewaySessionId: channel,
+        state: "online",
+        closeReason: null,
+        operatorMustReconnect: false,
+      },
+      remoteSessions: [remote],
+    };
+    t.agent.heartbeatNow();
+    expect(
+      await eventually(async () => (t.firewall.last?.services.length ?? 0) === 1, 2000, 5),
+    ).toBe(true);
+    expect(t.firewall.last?.services).toEqual([
+      { proxyAddress: "100.64.0.1", lanAddress: "192.168.0.10", protocol: "tcp", port: 80 },
+    ]);
+    expect(t.agent.status.remoteSessions[0]?.technician).toBe("Tina Technician");
+  });
+
+  test.each([
+    [
+      "for another gateway",
+      async (t: TestAgent, id: string) =>
+        sign(t.keys, "data-channel", crypto.randomUUID(), { gatewaySessionId: id, profile: "x" }),
+      "wrong audience",
+    ],
+    [
+      "expired",
+      async (t: TestAgent, id: string) =>
+        sign(
+          t.keys,
+          "data-channel",
+          t.gatewayId,
+          { gatewaySessionId: id, profile: "x" },
+          { issuedAt: new Date(Date.now() - 3_600_000), validMs: 60_000 },
+        ),
+      "expired at",
+    ],
+    [
+      "older than one accepted before",
+      async (t: TestAgent, id: string) =>
+        sign(
+          t.keys,
+          "data-channel",
+          t.gatewayId,
+          { gatewaySessionId: id, profile: "x" },
+          { version: 1 },
+        ),
+      "rollback refused",
+    ],
+    [
+      "truncated",
+      async (t: TestAgent, id: string) =>
+        (
+          await sign(t.keys, "data-channel", t.gatewayId, { gatewaySessionId: id, profile: "x" })
+        ).slice(0, 80),
+      "malformed",
+    ],
+    [
+      "for another data channel",
+      async (t: TestAgent) =>
+        sign(t.keys, "data-channel", t.gatewayId, {
+          gatewaySessionId: crypto.randomUUID(),
+          profile: "x",
+        }),
+      "names another data channel",
+    ],
+  ] as const)(
+    "a data-channel envelope %s is refused; no tunnel starts",
+    async (_, make, reason) => {
+      t = await testAgent();
+      t.store.saveVersions({ "data-channel": 50 });
+      t.control.nextEnvelope = (id) => make(t, id);
+      await t.agent.connect("operator UI");
+      expect(await eventually(async () => t.agent.status.lastError !== null, 2000, 5)).toBe(true);
+      expect(t.agent.status.lastError).toContain(reason);
+      expect(t.agent.status.state).toBe("reconnecting");
+      expect(t.vpn.profiles).toEqual([]);
+      expect(t.firewall.last?.tunnelInterface).toBeNull();
+    },
+  );
+
+  test("a tunnel that drops: the firewall closes at once, a new data channel follows by itself", async () => {
+    t = await testAgent();
+    const first = await online();
+    t.vpn.handlers?.down("the data channel dropped (connection-reset)");
+    expect(await eventually(async () => t.agent.status.state === "reconnecting", 1000, 5)).toBe(
+      true,
+    );
+    expect(t.firewall.last?.tunnelInterface).toBeNull();
+    expect(t.agent.status.lastError).toBe("the data channel dropped (connection-reset)");
+    expect(await eventually(async () => t.agent.status.state === "online", 5000, 20)).toBe(true);
+    expect(t.agent.status.gatewaySessionId).not.toBe(first);
+  });
+
+  test("a reconnect the platform refuses (technician ended it) leaves the gateway idle", async () => {
+    t = await testAgent();
+    await online();
+    t.control.refuseReconnect =
+      "the data channel was closed (remote session ended by technician): only the operator can connect again";
+    t.vpn.handlers?.down("the data channel dropped");
+    expect(await eventually(async () => t.agent.status.state === "idle", 5000, 20)).toBe(true);
+    expect(t.agent.status.lastError).toContain("only the operator can connect again");
+  });
+
+  test("a signed disconnect command for this channel ends it; one for an old channel is ignored", async () => {
+    t = await testAgent();
+    const channel = await online();
+    const delivered = async (token: string) => {
+      await eventually(async () => t.control.polling, 3000, 5);
+      t.control.push(token);
+      await eventually(async () => t.control.polling, 3000, 5);
+    };
+    await delivered(
+      await sign(t.keys, "command", t.gatewayId, {
+        command: "disconnect",
+        reason: "old",
+        gatewaySessionId: crypto.randomUUID(),
+      }),
+    );
+    expect(t.agent.status.state).toBe("online");
+    // Signed by someone else: refused and logged.
+    const stranger = await platformKeys();
+    await delivered(
+      await sign(stranger, "command", t.gatewayId, {
+        command: "disconnect",
+        reason: "forged",
+        gatewaySessionId: channel,
+      }),
+    );
+    expect(t.agent.status.state).toBe("online");
+    expect(t.events.recent(1)[0]?.text).toContain("command refused: bad signature");
+    await delivered(
+      await sign(t.keys, "command", t.gatewayId, {
+        command: "disconnect",
+        reason: "remote session ended by admin",
+        gatewaySessionId: channel,
+      }),
+    );
+    expect(await eventually(async () => t.agent.status.state === "idle", 1000, 5)).toBe(true);
+    expect(t.agent.status.lastError).toBe("remote session ended by admin");
+    expect(t.vpn.running).toBe(false);
+    expect(t.control.disconnects).toBe(0);
+  });
+
+  test("the operator's Disconnect stops the tunnel, closes the firewall and tells the platform", async () => {
+    t = await testAgent();
+    await online();
+    await t.agent.disconnect("operator UI", null);
+    expect(t.agent.status).toMatchObject({
+      state: "idle",
+      lastError: null,
+      gatewaySessionId: null,
+    });
+    expect(t.vpn.running).toBe(false);
+    expect(t.firewall.last?.tunnelInterface).toBeNull();
+    expect(t.control.disconnects).toBe(1);
+  });
+
+  test("heartbeats carry state, versions and local time; an unreachable platform is reported", async () => {
+    t = await testAgent();
+    await online();
+    t.agent.heartbeatNow();
+    expect(
+      await eventually(async () => t.control.heartbeats.some((h) => h.state === "online"), 1000, 5),
+    ).toBe(true);
+    expect(t.control.heartbeats.at(-1)).toMatchObject({
+      agentVersion: "0.1.0",
+      openvpnVersion: "2.6.14",
+    });
+    t.control.reachable = false;
+    t.agent.heartbeatNow();
+    expect(await eventually(async () => t.agent.contact?.ok === false, 1000, 5)).toBe(true);
+    expect(t.agent.contact?.error).toBe("no route to the platform");
+    // The tunnel does not depend on the control channel.
+    expect(t.agent.status.state).toBe("online");
+  });
+});

@@ -1,0 +1,248 @@
+// The operator UI and the local consent API through app.request(): sign-in with the forced password
+// change, back-off, CSRF, upload with its limits, Connect/Disconnect, diagnostics download.
+import { afterEach, describe, expect, test } from "bun:test";
+import { runDiagnostics } from "../src/diagnostics/report.ts";
+import { createUiApp } from "../src/ui/app.tsx";
+import { OperatorAuth } from "../src/ui/auth.ts";
+import { bundle, type TestAgent, testAgent } from "./support/fakes.ts";
+
+let t: TestAgent;
+afterEach(() => t?.dispose());
+
+class Operator {
+  cookie = "";
+  csrf = "";
+  html = "";
+  constructor(
+    readonly app: ReturnType<typeof createUiApp>,
+    readonly ip = "192.168.0.50",
+  ) {}
+
+  async request(
+    method: string,
+    path: string,
+    body?: Record<string, string> | FormData,
+    headers: Record<string, string> = {},
+  ) {
+    const h: Record<string, string> = { ...headers };
+    if (this.cookie) h.cookie = this.cookie;
+    let payload: BodyInit | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body) {
+      payload = new URLSearchParams({ _csrf: this.csrf, ...body }).toString();
+      h["content-type"] = "application/x-www-form-urlencoded";
+    }
+    const response = await this.app.request(
+      `https://gateway${path}`,
+      { method, headers: h, body: payload },
+      { clientIp: this.ip },
+    );
+    const set = response.headers.get("set-cookie");
+    if (set) this.cookie = set.split(";")[0] ?? "";
+    this.html = await response.text();
+    this.csrf = this.html.match(/name="_csrf" value="([^"]+)"/)?.[1] ?? this.csrf;
+    return {
+      status: response.status,
+      location: response.headers.get("location"),
+      html: this.html,
+      headers: response.headers,
+    };
+  }
+}
+
+async function ui(enrolled = true) {
+  t = await testAgent({ enrolled });
+  const auth = new OperatorAuth(t.store, "meetpoint");
+  const app = createUiApp({
+    agent: t.agent,
+    auth,
+    events: t.events,
+    diagnostics: () =>
+      runDiagnostics({
+        agent: t.agent,
+        run: async (args) =>
+          args[2] === "addr"
+            ? {
+                code: 0,
+                stderr: "",
+                stdout: JSON.stringify([
+                  {
+                    ifname: "eth0",
+                    operstate: "UP",
+                    addr_info: [{ family: "inet", local: "198.18.1.2", prefixlen: 24 }],
+                  },
+                ]),
+              }
+            : { code: 0, stderr: "", stdout: "[]" },
+        wanInterface: "eth0",
+        lanInterface: "eth1",
+        ntpServers: [],
+      }),
+  });
+  return { app, auth };
+}
+
+async function signedIn(app: ReturnType<typeof createUiApp>) {
+  const op = new Operator(app);
+  await op.request("POST", "/sign-in", { password: "meetpoint" });
+  await op.request("GET", "/password");
+  await op.request("POST", "/password", { current: "meetpoint", next: "A-new-passw0rd" });
+  await op.request("GET", "/");
+  return op;
+}
+
+describe("operator UI", () => {
+  test("the initial password must be replaced before anything else, and never comes back", async () => {
+    const { app } = await ui();
+    const op = new Operator(app);
+    expect((await op.request("GET", "/")).location).toBe("/sign-in");
+    expect((await op.request("POST", "/sign-in", { password: "meetpoint" })).location).toBe(
+      "/password",
+    );
+    expect((await op.request("GET", "/")).location).toBe("/password");
+    expect((await op.request("GET", "/api/local/v1/state")).status).toBe(401);
+    await op.request("GET", "/password");
+    expect(
+      (await op.request("POST", "/password", { current: "meetpoint", next: "meetpoint" })).html,
+    ).toContain("not used before");
+    expect(
+      (await op.request("POST", "/password", { current: "meetpoint", next: "short" })).html,
+    ).toContain("at least 10");
+    const before = op.cookie;
+    expect(
+      (await op.request("POST", "/password", { current: "meetpoint", next: "First-passw0rd" }))
+        .location,
+    ).toBe("/");
+    expect(op.cookie).not.toBe(before);
+    expect((await op.request("GET", "/")).html).toContain("Remote access off");
+    await op.request("GET", "/password");
+    expect(
+      (
+        await op.request("POST", "/password", {
+          current: "First-passw0rd",
+          next: "Second-passw0rd",
+        })
+      ).location,
+    ).toBe("/");
+    await op.request("GET", "/password");
+    const again = await op.request("POST", "/password", {
+      current: "Second-passw0rd",
+      next: "First-passw0rd",
+    });
+    expect(again.status).toBe(400);
+    expect(again.html).toContain("not used before");
+    // The initial password no longer signs in.
+    expect(
+      (
+        await new Operator(app, "192.168.0.51").request("POST", "/sign-in", {
+          password: "meetpoint",
+        })
+      ).status,
+    ).toBe(401);
+  });
+
+  test("wrong passwords: three free tries, then the client waits, doubling", async () => {
+    const { app } = await ui();
+    const op = new Operator(app, "192.168.0.66");
+    for (let i = 0; i < 3; i++)
+      expect((await op.request("POST", "/sign-in", { password: "guess" })).status).toBe(401);
+    const fourth = await op.request("POST", "/sign-in", { password: "guess" });
+    expect(fourth.status).toBe(401);
+    const blocked = await op.request("POST", "/sign-in", { password: "meetpoint" });
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("retry-after")).toBe("2");
+    expect(blocked.html).toContain("Too many wrong passwords");
+    // Another client on the LAN is not blocked.
+    expect(
+      (
+        await new Operator(app, "192.168.0.67").request("POST", "/sign-in", {
+          password: "meetpoint",
+        })
+      ).status,
+    ).toBe(303);
+  });
+
+  test("POSTs without the session's CSRF token are refused", async () => {
+    const { app } = await ui();
+    const op = await signedIn(app);
+    op.csrf = "forged";
+    const refused = await op.request("POST", "/connect", {});
+    expect(refused.status).toBe(403);
+    expect(t.agent.status.state).toBe("idle");
+  });
+
+  test("Connect and Disconnect from the big buttons; the live panel shows the state", async () => {
+    const { app } = await ui();
+    const op = await signedIn(app);
+    expect((await op.request("POST", "/connect", {})).location).toBe("/");
+    const deadline = Date.now() + 2000;
+    while (t.agent.status.state !== "online" && Date.now() < deadline) await Bun.sleep(5);
+    const panel = await op.request("GET", "/status", undefined, { "hx-request": "true" });
+    expect(panel.html).toContain('data-state="online"');
+    expect(panel.html).toContain("allowed via operator UI");
+    await op.request("POST", "/disconnect", {});
+    expect(t.agent.status.state).toBe("idle");
+    expect(t.control.disconnects).toBe(1);
+  });
+
+  test("upload: a good bundle enrolls, a bad one is rejected with its reason, a huge one gets 413", async () => {
+    const { app } = await ui(false);
+    const op = await signedIn(app);
+    expect(op.html).toContain("Not enrolled yet");
+    await op.request("GET", "/enrollment");
+    const upload = (text: string) => {
+      const form = new FormData();
+      form.set("_csrf", op.csrf);
+      form.set("bundle", new File([text], "bundle.jws"));
+      return op.request("POST", "/enrollment", form);
+    };
+    const bad = await upload("eyJhbGciOiJub25lIn0.e30.");
+    expect(bad.status).toBe(400);
+    expect(bad.html).toContain("Rejected: malformed");
+    expect(t.agent.enrollment).toBeNull();
+    expect((await upload("x".repeat(100_000))).status).toBe(413);
+    const good = await upload(await bundle(t.keys, t.gatewayId));
+    expect(good.status).toBe(200);
+    expect(good.html).toContain(`Imported: gateway ${t.gatewayId}`);
+    expect(t.agent.enrollment?.body.gatewayId).toBe(t.gatewayId);
+  });
+
+  test("local consent API: closed until a token exists; the token drives Connect and Disconnect", async () => {
+    const { app } = await ui();
+    const op = await signedIn(app);
+    const api = (method: string, path: string, token: string) =>
+      app.request(`https://gateway/api/local/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expect((await api("GET", "/state", "anything")).status).toBe(401);
+    await op.request("GET", "/settings");
+    const token =
+      (await op.request("POST", "/settings/api-token", {})).html.match(
+        /id="api-token">([^<]+)</,
+      )?.[1] ?? "";
+    expect((await api("GET", "/state", "wrong")).status).toBe(401);
+    expect(await (await api("GET", "/state", token)).json()).toMatchObject({
+      state: "idle",
+      remoteSessionActive: false,
+    });
+    expect((await api("POST", "/connect", token)).status).toBe(200);
+    const deadline = Date.now() + 2000;
+    while (t.agent.status.state !== "online" && Date.now() < deadline) await Bun.sleep(5);
+    expect(t.agent.status.armedBy).toBe("local API");
+    expect(await (await api("POST", "/disconnect", token)).json()).toMatchObject({ state: "idle" });
+  });
+
+  test("diagnostics: a page and a text download, each line with a verdict", async () => {
+    const { app } = await ui();
+    const op = await signedIn(app);
+    const page = await op.request("GET", "/diagnostics");
+    expect(page.html).toContain("WAN interface eth0");
+    expect(page.html).toContain("LAN interface eth1");
+    const text = await op.request("GET", "/diagnostics.txt");
+    expect(text.headers.get("content-disposition")).toContain("meetpoint-gateway-diagnostics.txt");
+    expect(text.html).toContain("[OK  ] Enrollment");
+    expect(text.html).toContain("[FAIL] LAN interface eth1");
+    expect(text.html).toMatch(/\[FAIL\] DNS platform\.lab\.test|\[OK {2}\] DNS/);
+  });
+});
