@@ -1,5 +1,6 @@
 // The lab: network namespaces and processes for end-to-end tests and benchmarks.
 export {
+  browserSkipReason,
   eventually,
   labSkipReason,
   labUnavailable,

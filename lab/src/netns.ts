@@ -173,3 +173,12 @@ export class OutputLog {
     return typeof pattern === "string" ? this.text.includes(pattern) : pattern.test(this.text);
   }
 }
+
+/** Why a real-browser test cannot run here (no Chromium), or null; in CI a missing browser fails. */
+export function browserSkipReason(): string | null {
+  const reason = Bun.which("chromium") ? null : "needs chromium (Debian package)";
+  if (reason && process.env.CI === "true")
+    throw new Error(`browser prerequisite missing in CI: ${reason}`);
+  if (reason) console.warn(`skipping browser tests: ${reason}`);
+  return reason;
+}

@@ -75,6 +75,7 @@ export function createUiApp(deps: UiDeps) {
     if (!c.req.path.startsWith("/assets/")) c.header("Cache-Control", "no-store");
   });
 
+  app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/healthz", (c) => c.json({ status: "ok", state: agent.status.state }));
   app.get("/assets/:name", (c) => {
     const asset = ASSETS[c.req.param("name")];

@@ -6,6 +6,18 @@ import type { AgentStatus } from "../agent/status.ts";
 import type { Enrollment } from "../agent/store.ts";
 import type { DiagnosticLine } from "../diagnostics/report.ts";
 
+// Boosted forms show refusals (4xx pages) too; no eval, no inline scripts, same-origin only.
+const HTMX_CONFIG = JSON.stringify({
+  includeIndicatorStyles: false,
+  allowEval: false,
+  allowScriptTags: false,
+  selfRequestsOnly: true,
+  responseHandling: [
+    { code: "204", swap: false },
+    { code: "...", swap: true },
+  ],
+});
+
 export function Page(props: { title: string; csrf?: string; nav?: boolean; children: Child }) {
   return (
     <html lang="en">
@@ -13,7 +25,9 @@ export function Page(props: { title: string; csrf?: string; nav?: boolean; child
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} — Meetpoint gateway</title>
+        <meta name="htmx-config" content={HTMX_CONFIG} />
         <link rel="stylesheet" href="/assets/ui.css" />
+
         <script src="/assets/htmx.min.js" defer />
       </head>
       <body hx-boost="true">
@@ -21,17 +35,17 @@ export function Page(props: { title: string; csrf?: string; nav?: boolean; child
           <header>
             <strong>Meetpoint gateway</strong>
             {props.nav ? (
-              <>
+              <nav>
                 <a href="/">Remote access</a>
                 <a href="/enrollment">Enrollment</a>
                 <a href="/diagnostics">Diagnostics</a>
                 <a href="/events">Events</a>
                 <a href="/settings">Settings</a>
-                <form method="post" action="/sign-out" style="display:inline">
+                <form method="post" action="/sign-out" class="inline">
                   <input type="hidden" name="_csrf" value={props.csrf} />
                   <button type="submit">Sign out</button>
                 </form>
-              </>
+              </nav>
             ) : null}
           </header>
           <main>{props.children}</main>
