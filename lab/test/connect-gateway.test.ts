@@ -225,6 +225,24 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
     expect(page).toContain("online — the operator allows access");
   });
 
+  test("the diagnostics report checks the real path to the platform, line by line", async () => {
+    const report = await operator.page("/diagnostics.txt");
+    expect(report).toContain(`Meetpoint gateway diagnostics — ${gateway.id}`);
+    expect(report).toMatch(
+      new RegExp(`\\[OK  \\] WAN interface ${wanDevice} +UP, 198\\.18\\.231\\.2/30`),
+    );
+    expect(report).toContain(`[OK  ] Route to ${PLATFORM_WAN}`);
+    expect(report).toContain(`[OK  ] TCP ${PLATFORM_WAN}:8443`);
+    expect(report).toContain(`[OK  ] TLS ${PLATFORM_WAN}:8443`);
+    expect(report).toContain("pinned CA verified");
+    expect(report).toContain("[OK  ] Clock against the platform");
+    expect(report).toContain("[OK  ] API authentication");
+    // Nothing answers NTP in this lab: said plainly, with a hint.
+    expect(report).toContain(`[WARN] NTP ${PLATFORM_WAN}`);
+    expect(report).toContain("[FAIL] NTP ");
+    expect(report).toContain("hint: Certificates are valid for minutes");
+  });
+
   test("the technician reaches the enabled service through the gateway's NAT, nothing else", async () => {
     const tunnel = await technicianTunnel("ticket 4711");
     try {

@@ -2,7 +2,7 @@
 // hint. Checks run in the gateway's own network namespace, from the WAN side outwards.
 import { X509Certificate } from "node:crypto";
 import { lookup } from "node:dns/promises";
-import { connect as tcpConnect } from "node:net";
+import { isIP, connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { Agent } from "../agent/agent.ts";
 import type { Runner } from "../system/run.ts";
@@ -341,7 +341,9 @@ function tcpReach(host: string, port: number): Promise<number> {
 
 function tlsReach(host: string, port: number, servername: string, ca: string) {
   return new Promise<{ validFrom: string; validTo: string }>((resolve, reject) => {
-    const socket = tlsConnect({ host, port, servername, ca, rejectUnauthorized: true }, () => {
+    // SNI takes names only; for an address, the certificate's IP entries are checked instead.
+    const sni = isIP(servername) ? undefined : servername;
+    const socket = tlsConnect({ host, port, servername: sni, ca, rejectUnauthorized: true }, () => {
       const cert = socket.getPeerCertificate();
       socket.destroy();
       resolve({ validFrom: cert.valid_from, validTo: cert.valid_to });
