@@ -1,12 +1,8 @@
 // The operator UI's HTTPS certificate: self-signed (P-256), made at first start and kept in the
 // state volume. Browsers warn once; the fingerprint is printed so it can be checked.
-import "reflect-metadata";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as x509 from "@peculiar/x509";
-
-x509.cryptoProvider.set(crypto);
 
 export interface UiCertificate {
   cert: string;
@@ -26,6 +22,10 @@ export async function uiCertificate(dir: string): Promise<UiCertificate> {
     const cert = readFileSync(certFile, "utf8");
     return { cert, key: readFileSync(keyFile, "utf8"), fingerprint: fingerprintOf(cert) };
   }
+  // Loaded only when a certificate is made (once): the X.509 library costs memory on a small box.
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(crypto);
   const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const keys = (await crypto.subtle.generateKey(algorithm, true, [
     "sign",
