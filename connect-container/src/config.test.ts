@@ -30,3 +30,13 @@ describe("agent configuration", () => {
     }
   });
 });
+
+test("every variable the agent reads is documented, in VARIABLES and in the README", async () => {
+  const source = await Bun.file(new URL("./config.ts", import.meta.url)).text();
+  const read = new Set([...source.matchAll(/(?:env\.|")(MEETPOINT_[A-Z_]+)/g)].map((m) => m[1]));
+  const { VARIABLES } = await import("./config.ts");
+  for (const name of read) expect(Object.keys(VARIABLES)).toContain(name as string);
+  const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
+  const section = readme.slice(readme.indexOf("## The gateway (connect agent)"));
+  expect(Object.keys(VARIABLES).filter((name) => !section.includes(`| \`${name}\` |`))).toEqual([]);
+});
