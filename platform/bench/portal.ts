@@ -1,10 +1,10 @@
 // Benchmark: the portal's machine list with 100,000 machines in the database — server time per
 // request (page of 50 with total count, and a search), p50/p95 over repeated requests.
+
 import { parseCidr } from "@meetpoint/common";
 import { eq, sql } from "drizzle-orm";
 import { openDatabase, users } from "../src/db/index.ts";
-
-import { createAdmin } from "../src/identity/index.ts";
+import { createAdmin, OidcClients } from "../src/identity/index.ts";
 import { createWebSession } from "../src/identity/web-sessions.ts";
 import { loadKek, Pki } from "../src/pki/index.ts";
 import { RecordingDataPlane, Sessions } from "../src/sessions/index.ts";
@@ -73,6 +73,7 @@ export async function benchPortal(options: {
   const app = createApp({
     db,
     clock: systemClock,
+    oidc: { db, clock: systemClock, pki, clients: new OidcClients(pki, "https://x") },
     session: { idleMs: 3_600_000, absoluteMs: 3_600_000 },
     proxyPool,
     pki,

@@ -42,6 +42,8 @@ export const VARIABLES = {
   MEETPOINT_SESSION_IDLE_MINUTES: "Portal sign-in ends after this many idle minutes. Default 30.",
   MEETPOINT_SESSION_ABSOLUTE_HOURS:
     "Portal sign-in ends this many hours after sign-in. Default 12.",
+  MEETPOINT_LOCAL_SIGN_IN:
+    "on: local accounts (password + TOTP) may sign in beside the identity providers; off: providers only. Default on.",
 } as const;
 
 export type Variable = keyof typeof VARIABLES;
@@ -61,6 +63,7 @@ export interface Config {
   certificates: CertificatePolicy;
   vpn: VpnConfig;
   enrollmentValidMs: number;
+  localSignIn: boolean;
 }
 
 export interface VpnConfig {
@@ -157,6 +160,7 @@ export function readConfig(env: Env): Config {
       : { file: env.MEETPOINT_KEK_FILE || `${dataDir}/kek` },
     proxyPool,
     gatewayBlockPrefix,
+    localSignIn: onOff(env, "MEETPOINT_LOCAL_SIGN_IN", true),
     session: {
       idleMs: integer(env, "MEETPOINT_SESSION_IDLE_MINUTES", 30, 1, 24 * 60) * 60_000,
       absoluteMs: integer(env, "MEETPOINT_SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 30) * 3_600_000,
@@ -212,4 +216,12 @@ function readVpn(env: Env, publicUrl: URL): VpnConfig {
     tunnelPool,
     remoteSessionSeconds: integer(env, "MEETPOINT_REMOTE_SESSION_MINUTES", 60, 1, 24 * 60) * 60,
   };
+}
+
+function onOff(env: Env, name: Variable, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === "") return fallback;
+  if (value === "on") return true;
+  if (value === "off") return false;
+  throw new ConfigError(name, "must be on or off");
 }

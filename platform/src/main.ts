@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Config, ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
-import { createAdmin, hasAdmin } from "./identity/index.ts";
+import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
 import { Sessions } from "./sessions/index.ts";
 import { systemClock } from "./shared/clock.ts";
@@ -94,10 +94,17 @@ async function main() {
     () => sessions.tick().catch((error) => console.error("session tick failed:", error)),
     1000,
   );
+  const loginSweeper = setInterval(
+    () => forgetStaleLogins(db, clock.now()).catch(() => {}),
+    10 * 60_000,
+  );
 
+  const oidc = { db, clock, pki, clients: new OidcClients(pki, config.publicUrl.origin) };
   const app = createApp({
     db,
     clock,
+    oidc,
+    localSignIn: config.localSignIn,
     session: config.session,
     proxyPool,
     sessions,
@@ -137,6 +144,7 @@ async function main() {
   const stop = async () => {
     clearInterval(trustRefresh);
     clearInterval(ticker);
+    clearInterval(loginSweeper);
     await sessions
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));

@@ -1,4 +1,6 @@
 // Identity: local accounts, second factor, portal sessions, roles and scopes, user administration.
+
+export * from "./oidc/index.ts";
 export { hashPassword, passwordProblem, randomPassword, verifyPassword } from "./passwords.ts";
 export {
   GLOBAL_ROLES,

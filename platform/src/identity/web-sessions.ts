@@ -2,7 +2,14 @@
 import { createHash } from "node:crypto";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { eq } from "drizzle-orm";
-import { type Db, roleAssignments, type SignInStage, users, webSessions } from "../db/index.ts";
+import {
+  type Db,
+  type OidcTokens,
+  roleAssignments,
+  type SignInStage,
+  users,
+  webSessions,
+} from "../db/index.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Principal } from "./roles.ts";
 
@@ -17,6 +24,8 @@ export interface WebSession {
   csrfToken: string;
   principal: Principal;
   createdAt: Date;
+  /** Set when the user signed in through an identity provider. */
+  oidc: OidcTokens | null;
 }
 
 // lastSeenAt is written at most this often, so page views do not each cost a write.
@@ -34,7 +43,13 @@ function tokenHash(token: string): string {
 export async function createWebSession(
   db: Db,
   clock: Clock,
-  input: { userId: string; stage: SignInStage; ip: string; userAgent: string },
+  input: {
+    userId: string;
+    stage: SignInStage;
+    ip: string;
+    userAgent: string;
+    oidc?: OidcTokens | null;
+  },
 ): Promise<string> {
   const token = randomToken();
   const now = clock.now();
@@ -47,6 +62,7 @@ export async function createWebSession(
     userAgent: input.userAgent.slice(0, 300),
     createdAt: now,
     lastSeenAt: now,
+    oidc: input.oidc ?? null,
   });
   return token;
 }
@@ -92,6 +108,7 @@ export async function loadWebSession(
     stage: session.stage,
     csrfToken: session.csrfToken,
     createdAt: session.createdAt,
+    oidc: session.oidc,
     principal: { userId: user.id, username: user.username, displayName: user.displayName, grants },
   };
 }
@@ -103,12 +120,17 @@ export async function loadWebSession(
 export async function rotateWebSession(
   db: Db,
   clock: Clock,
-  session: { id: string; principal: { userId: string } },
+  session: { id: string; principal: { userId: string }; oidc: OidcTokens | null },
   stage: SignInStage,
   client: { ip: string; userAgent: string },
 ): Promise<string> {
   await db.delete(webSessions).where(eq(webSessions.id, session.id));
-  return createWebSession(db, clock, { userId: session.principal.userId, stage, ...client });
+  return createWebSession(db, clock, {
+    userId: session.principal.userId,
+    stage,
+    ...client,
+    oidc: session.oidc,
+  });
 }
 
 export async function endWebSession(db: Db, sessionId: string): Promise<void> {
@@ -118,4 +140,13 @@ export async function endWebSession(db: Db, sessionId: string): Promise<void> {
 /** Ends every session of a user (disabled, password reset, roles removed). */
 export async function endAllWebSessions(db: Db, userId: string): Promise<void> {
   await db.delete(webSessions).where(eq(webSessions.userId, userId));
+}
+
+/** Stores refreshed identity-provider tokens for a session. */
+export async function updateWebSessionTokens(
+  db: Db,
+  sessionId: string,
+  oidc: OidcTokens,
+): Promise<void> {
+  await db.update(webSessions).set({ oidc }).where(eq(webSessions.id, sessionId));
 }

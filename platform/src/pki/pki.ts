@@ -19,6 +19,7 @@ import type { Clock } from "../shared/clock.ts";
 import { type CertificateAuthority, createCa, fingerprint, loadAuthorities } from "./ca.ts";
 import { type IssuedCredentials, issueCertificate, issueFromTemplate } from "./certificates.ts";
 import { buildCrl } from "./crl.ts";
+import { seal, unseal } from "./kek.ts";
 import { loadPlatformKeys, type PlatformKeys } from "./keys.ts";
 import {
   type AuthorizeResult,
@@ -309,6 +310,16 @@ export class Pki {
   }
 
   /** Signs an envelope with the next version from the platform-wide sequence. */
+  /** Seals another module's secret (OIDC client secrets and tokens) with the KEK. */
+  async sealSecret(label: string, text: string): Promise<string> {
+    return seal(this.kek, new TextEncoder().encode(text), label);
+  }
+
+  /** Reverses sealSecret; throws when the data was altered or sealed under another label. */
+  async unsealSecret(label: string, sealed: string): Promise<string> {
+    return new TextDecoder().decode(await unseal(this.kek, sealed, label));
+  }
+
   async signEnvelope<K extends EnvelopeKind>(
     claims: Omit<EnvelopeClaims<K>, "version">,
   ): Promise<{ token: string; version: number }> {

@@ -18,7 +18,9 @@ import {
 import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
+import { identityProviderRoutes } from "./routes/identity-providers.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
+import { oidcSignInRoutes } from "./routes/oidc-sign-in.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
@@ -59,6 +61,7 @@ export function createApp(deps: AppDeps) {
   );
 
   app.route("/", signInRoutes());
+  app.route("/", oidcSignInRoutes());
 
   const portal = new Hono<WebEnv>();
   portal.use("*", requireStage("ready"));
@@ -66,6 +69,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", customerRoutes());
   portal.route("/", gatewayRoutes());
   portal.route("/", userRoutes());
+  portal.route("/", identityProviderRoutes());
   portal.route("/", auditRoutes());
   portal.route("/", pkiRoutes());
   portal.route("/", sessionRoutes());

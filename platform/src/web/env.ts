@@ -1,6 +1,6 @@
 // The types the web layer shares: dependencies and per-request variables.
 import type { Db } from "../db/index.ts";
-import type { WebSession } from "../identity/index.ts";
+import type { OidcDeps, WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { Sessions } from "../sessions/index.ts";
@@ -17,6 +17,10 @@ export interface AppDeps {
   sessions: Sessions;
   /** What enrollment bundles carry: the platform's address, and how long they can be imported. */
   enrollment: { platformUrl: string; validMs: number };
+  /** Sign-in through identity providers. */
+  oidc: OidcDeps;
+  /** Local accounts (password + TOTP) may sign in; default true. */
+  localSignIn?: boolean;
   /** Sends session cookies with Secure; off only for tests over plain app.request(). */
   secureCookies?: boolean;
 }

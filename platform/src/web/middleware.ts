@@ -3,8 +3,15 @@ import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import { getConnInfo } from "hono/bun";
 import { getCookie, setCookie } from "hono/cookie";
 import { secureHeaders } from "hono/secure-headers";
+import { recordAuditAlone } from "../audit/index.ts";
 import type { SignInStage } from "../db/index.ts";
-import { loadWebSession, randomToken, type WebSession } from "../identity/index.ts";
+import {
+  endWebSession,
+  keepOidcSessionAlive,
+  loadWebSession,
+  randomToken,
+  type WebSession,
+} from "../identity/index.ts";
 import { ForbiddenError } from "../shared/errors.ts";
 import type { WebEnv } from "./env.ts";
 
@@ -54,7 +61,18 @@ export function setSessionCookie(c: HonoContext<WebEnv>, token: string): void {
 export const loadSession: MiddlewareHandler<WebEnv> = async (c, next) => {
   const deps = c.get("deps");
   const token = getCookie(c, SESSION_COOKIE);
-  const session = token ? await loadWebSession(deps.db, deps.clock, deps.session, token) : null;
+  let session = token ? await loadWebSession(deps.db, deps.clock, deps.session, token) : null;
+  // A provider's sign-in lasts only while the provider renews it (its access tokens are short).
+  if (session?.oidc && !(await keepOidcSessionAlive(deps.oidc, session))) {
+    await endWebSession(deps.db, session.id);
+    await recordAuditAlone(deps.db, deps.clock, {
+      actor: { id: session.principal.userId, name: session.principal.username, ip: c.get("ip") },
+      action: "sign_out",
+      target: { type: "user", id: session.principal.userId },
+      detail: { reason: "the identity provider no longer renews the sign-in" },
+    });
+    session = null;
+  }
   c.set("session", session);
   if (session) {
     c.set("csrfToken", session.csrfToken);

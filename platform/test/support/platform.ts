@@ -1,12 +1,12 @@
 // A complete portal on a test database with a manual clock and a bootstrap admin already signed in.
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCidr } from "@meetpoint/common";
-
 import { eq } from "drizzle-orm";
 import { roleAssignments, users } from "../../src/db/index.ts";
-import { createAdmin } from "../../src/identity/index.ts";
+import { createAdmin, OidcClients } from "../../src/identity/index.ts";
 import { loadKek, Pki } from "../../src/pki/index.ts";
 import { RecordingDataPlane } from "../../src/sessions/data-plane.ts";
 import { Sessions } from "../../src/sessions/service.ts";
@@ -66,6 +66,12 @@ export async function testPlatform(
   });
   const app = createApp({
     db: database.db,
+    oidc: {
+      db: database.db,
+      clock,
+      pki,
+      clients: new OidcClients(pki, "https://platform.lab.test"),
+    },
     clock,
     session: { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 },
     proxyPool,

@@ -4,6 +4,7 @@ export * from "./certificate-authorities.ts";
 export * from "./customers.ts";
 export * from "./gateway-sessions.ts";
 export * from "./gateways.ts";
+export * from "./identity-providers.ts";
 export * from "./issued-certificates.ts";
 export * from "./machines.ts";
 export * from "./platform-keys.ts";

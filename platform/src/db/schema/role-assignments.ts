@@ -17,6 +17,8 @@ export const roleAssignments = pgTable(
     role: text("role", { enum: ROLES }).notNull(),
     /** Null for platform-wide roles (platform admin, auditor). */
     customerId: uuid("customer_id").references(() => customers.id, { onDelete: "restrict" }),
+    /** Set when the role came from an identity provider's group mapping: replaced at each sign-in. */
+    providerId: uuid("provider_id"),
     createdAt: createdAt(),
   },
   (t) => [unique("role_assignments_unique").on(t.userId, t.role, t.customerId).nullsNotDistinct()],

@@ -1,21 +1,28 @@
 // A person who signs in to the portal.
-import { boolean, integer, pgTable, text } from "drizzle-orm/pg-core";
+import { boolean, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { at, createdAt, id } from "./columns.ts";
 
-export const users = pgTable("users", {
-  id: id(),
-  username: text("username").notNull().unique(),
-  displayName: text("display_name").notNull(),
-  /** Argon2id hash; null for accounts that only sign in through an identity provider. */
-  passwordHash: text("password_hash"),
-  mustChangePassword: boolean("must_change_password").notNull().default(false),
-  /** TOTP key, hex; set at enrolment, confirmed when totp_confirmed_at is set. */
-  totpKey: text("totp_key"),
-  totpConfirmedAt: at("totp_confirmed_at"),
-  /** Last accepted TOTP time step: a code is never accepted twice. */
-  totpLastStep: integer("totp_last_step"),
-  failedSignIns: integer("failed_sign_ins").notNull().default(0),
-  lockedUntil: at("locked_until"),
-  disabledAt: at("disabled_at"),
-  createdAt: createdAt(),
-});
+export const users = pgTable(
+  "users",
+  {
+    id: id(),
+    username: text("username").notNull().unique(),
+    displayName: text("display_name").notNull(),
+    /** Argon2id hash; null for accounts that only sign in through an identity provider. */
+    passwordHash: text("password_hash"),
+    mustChangePassword: boolean("must_change_password").notNull().default(false),
+    /** TOTP key, hex; set at enrolment, confirmed when totp_confirmed_at is set. */
+    totpKey: text("totp_key"),
+    totpConfirmedAt: at("totp_confirmed_at"),
+    /** Last accepted TOTP time step: a code is never accepted twice. */
+    totpLastStep: integer("totp_last_step"),
+    failedSignIns: integer("failed_sign_ins").notNull().default(0),
+    lockedUntil: at("locked_until"),
+    disabledAt: at("disabled_at"),
+    /** For accounts of an identity provider: which one, and the subject (sub) it gave. */
+    identityProviderId: uuid("identity_provider_id"),
+    subject: text("subject"),
+    createdAt: createdAt(),
+  },
+  (t) => [unique("users_provider_subject").on(t.identityProviderId, t.subject)],
+);

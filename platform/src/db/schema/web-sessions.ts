@@ -1,5 +1,5 @@
 // A signed-in browser: server-side state behind the portal's session cookie.
-import { pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { jsonb, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { at, createdAt } from "./columns.ts";
 import { users } from "./users.ts";
 
@@ -19,4 +19,16 @@ export const webSessions = pgTable("web_sessions", {
   userAgent: text("user_agent").notNull(),
   createdAt: createdAt(),
   lastSeenAt: at("last_seen_at").notNull().defaultNow(),
+  /** For sign-ins through an identity provider: its tokens (sealed) and when to refresh. */
+  oidc: jsonb("oidc").$type<OidcTokens>(),
 });
+
+export interface OidcTokens {
+  providerId: string;
+  /** Sealed with the KEK; kept for RP-initiated logout (id_token_hint). */
+  idTokenSealed: string;
+  /** Sealed with the KEK; null when the provider gave none. */
+  refreshTokenSealed: string | null;
+  /** When the access token expires (ms since epoch): the portal refreshes after that. */
+  refreshAfter: number;
+}

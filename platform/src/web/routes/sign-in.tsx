@@ -7,10 +7,12 @@ import {
   changePassword,
   confirmTotpEnrolment,
   createWebSession,
+  enabledProviders,
   endWebSession,
   newTotpKey,
   type Principal,
   pendingTotpKey,
+  providerLogoutUrl,
   qrSvg,
   rotateWebSession,
   signInWithPassword,
@@ -29,33 +31,33 @@ import {
   signedIn,
 } from "../middleware.ts";
 import { Field, Layout, Notice, PostForm } from "../views/layout.tsx";
+import { signInPage } from "../views/sign-in.tsx";
 
 export function signInRoutes() {
   const app = new Hono<WebEnv>();
 
-  const signInPage = (csrfToken: string, error?: string, username = "") => (
-    <Layout title="Sign in" csrfToken={csrfToken}>
-      <div class="card narrow">
-        <h1>Sign in</h1>
-        {error ? <Notice kind="error">{error}</Notice> : null}
-        <PostForm action="/sign-in" csrfToken={csrfToken}>
-          <Field label="Username" name="username" value={username} autocomplete="username" />
-          <Field label="Password" name="password" type="password" autocomplete="current-password" />
-          <button type="submit">Sign in</button>
-        </PostForm>
-      </div>
-    </Layout>
-  );
+  const page = async (
+    c: HonoContext<WebEnv>,
+    options: { error?: string; username?: string } = {},
+  ) =>
+    signInPage({
+      csrfToken: c.get("csrfToken"),
+      providers: await enabledProviders(c.get("deps").db),
+      localSignIn: c.get("deps").localSignIn !== false,
+      ...options,
+    });
 
-  app.get("/sign-in", (c) => {
+  app.get("/sign-in", async (c) => {
     const session = c.get("session");
     if (session)
       return c.redirect(session.stage === "ready" ? "/" : STAGE_PAGES[session.stage], 303);
-    return c.html(signInPage(c.get("csrfToken")));
+    return c.html(await page(c));
   });
 
   app.post("/sign-in", async (c) => {
     const deps = c.get("deps");
+    if (deps.localSignIn === false)
+      return c.html(await page(c, { error: "Local accounts are switched off here." }), 403);
     const form = await c.req.parseBody();
     const username = text(form, "username");
     const result = await signInWithPassword(deps.db, deps.clock, {
@@ -64,7 +66,7 @@ export function signInRoutes() {
       ip: c.get("ip"),
     });
     if (!result.ok || !result.userId)
-      return c.html(signInPage(c.get("csrfToken"), result.ok ? "" : result.message, username), 401);
+      return c.html(await page(c, { error: result.ok ? "" : result.message, username }), 401);
     const old = c.get("session");
     if (old) await endWebSession(deps.db, old.id);
     const token = await createWebSession(deps.db, deps.clock, {
@@ -252,6 +254,7 @@ export function signInRoutes() {
   app.post("/sign-out", async (c) => {
     const deps = c.get("deps");
     const session = c.get("session");
+    const providerLogout = session ? await providerLogoutUrl(deps.oidc, session) : null;
     if (session) {
       await endWebSession(deps.db, session.id);
       await recordAuditAlone(deps.db, deps.clock, {
@@ -261,6 +264,14 @@ export function signInRoutes() {
       });
     }
     deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true });
+    if (providerLogout) {
+      // Sign out at the provider too; htmx must leave the page for another origin itself.
+      if (c.req.header("hx-request")) {
+        c.header("HX-Redirect", providerLogout);
+        return c.body(null, 204);
+      }
+      return c.redirect(providerLogout, 303);
+    }
     return c.redirect("/sign-in", 303);
   });
 

@@ -1,0 +1,198 @@
+// The one adapter for openid-client: discovery (trusting the provider's own CA where configured),
+// the authorization code flow with PKCE, state and nonce, strict ID token validation (signature
+// from the provider's keys, algorithm from its metadata), refresh, and RP-initiated logout.
+import * as oidc from "openid-client";
+import type { Pki } from "../../pki/index.ts";
+import { CREDENTIAL_LABEL, type IdentityProvider } from "./providers.ts";
+
+export interface SignInStart {
+  url: string;
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+export interface SignInResult {
+  claims: Record<string, unknown>;
+  idToken: string;
+  refreshToken: string | null;
+  /** Seconds the access token is valid (the provider's expires_in; 300 when it does not say). */
+  expiresIn: number;
+}
+
+/** Why a provider exchange failed, in words for the person signing in and for the audit log. */
+export class OidcError extends Error {}
+
+const CACHE_MS = 10 * 60_000;
+
+function describe(error: unknown): string {
+  const e = error as {
+    message?: string;
+    code?: string;
+    error?: string;
+    error_description?: string;
+    cause?: unknown;
+  };
+  if (e?.error) return `${e.error}${e.error_description ? `: ${e.error_description}` : ""}`;
+  const cause = e?.cause as { message?: string } | undefined;
+  const base = e?.message ?? String(error);
+  return cause?.message && !base.includes(cause.message) ? `${base} (${cause.message})` : base;
+}
+
+export class OidcClients {
+  private cache = new Map<string, { key: string; at: number; config: oidc.Configuration }>();
+
+  constructor(
+    private readonly pki: Pick<Pki, "unsealSecret">,
+    /** The portal's public origin, e.g. https://meetpoint.example.com */
+    private readonly publicUrl: string,
+  ) {}
+
+  redirectUri(provider: { slug: string }): string {
+    return `${this.publicUrl}/sign-in/oidc/${provider.slug}/callback`;
+  }
+
+  get signedOutUri(): string {
+    return `${this.publicUrl}/sign-in`;
+  }
+
+  private async config(provider: IdentityProvider): Promise<oidc.Configuration> {
+    const key = JSON.stringify([
+      provider.issuer,
+      provider.clientId,
+      provider.clientAuth,
+      provider.clientCredentialSealed,
+      provider.caPem,
+    ]);
+    const cached = this.cache.get(provider.id);
+    if (cached && cached.key === key && Date.now() - cached.at < CACHE_MS) return cached.config;
+    const credential = await this.pki.unsealSecret(
+      CREDENTIAL_LABEL,
+      provider.clientCredentialSealed,
+    );
+    let auth: oidc.ClientAuth;
+    if (provider.clientAuth === "client_secret_basic") auth = oidc.ClientSecretBasic(credential);
+    else {
+      const jwk = JSON.parse(credential) as JsonWebKey & { kid: string };
+      const { kid, ...keyData } = jwk;
+      const privateKey = await crypto.subtle.importKey(
+        "jwk",
+        keyData,
+        { name: "ECDSA", namedCurve: "P-256" },
+        false,
+        ["sign"],
+      );
+      auth = oidc.PrivateKeyJwt({ key: privateKey, kid });
+    }
+    const ca = provider.caPem;
+    const fetchWithTrust: oidc.CustomFetch | undefined = ca
+      ? (url, options) => fetch(url, { ...(options as RequestInit), tls: { ca } } as RequestInit)
+      : undefined;
+    let discovered: oidc.Configuration;
+    try {
+      discovered = await oidc.discovery(
+        new URL(provider.issuer),
+        provider.clientId,
+        undefined,
+        auth,
+        {
+          ...(fetchWithTrust ? { [oidc.customFetch]: fetchWithTrust } : {}),
+          timeout: 10,
+        },
+      );
+    } catch (error) {
+      throw new OidcError(
+        `cannot reach ${provider.displayName} (${provider.issuer}): ${describe(error)}`,
+      );
+    }
+    // The ID token's algorithm is the provider's, from its metadata, never from the token itself.
+    const server = discovered.serverMetadata();
+    const alg = server.id_token_signing_alg_values_supported?.find((a) => a !== "none") ?? "RS256";
+    const config = new oidc.Configuration(
+      server,
+      provider.clientId,
+      { id_token_signed_response_alg: alg },
+      auth,
+    );
+    if (fetchWithTrust) config[oidc.customFetch] = fetchWithTrust;
+    // Verify ID token signatures against the provider's published keys.
+    oidc.enableNonRepudiationChecks(config);
+    this.cache.set(provider.id, { key, at: Date.now(), config });
+    return config;
+  }
+
+  /** The provider's authorization URL for a new sign-in, with fresh state, nonce and PKCE. */
+  async begin(provider: IdentityProvider): Promise<SignInStart> {
+    const config = await this.config(provider);
+    const codeVerifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: this.redirectUri(provider),
+      scope: provider.scopes,
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: "S256",
+      state,
+      nonce,
+    });
+    return { url: url.href, state, nonce, codeVerifier };
+  }
+
+  /** Exchanges the callback's code; every check of the ID token must pass. */
+  async complete(
+    provider: IdentityProvider,
+    callbackUrl: URL,
+    checks: { state: string; nonce: string; codeVerifier: string },
+  ): Promise<SignInResult> {
+    const config = await this.config(provider);
+    try {
+      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: checks.codeVerifier,
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        idTokenExpected: true,
+      });
+      const claims = tokens.claims();
+      if (!claims || !tokens.id_token) throw new OidcError("no ID token");
+      return {
+        claims: claims as Record<string, unknown>,
+        idToken: tokens.id_token,
+        refreshToken: tokens.refresh_token ?? null,
+        expiresIn: tokens.expiresIn() ?? 300,
+      };
+    } catch (error) {
+      throw new OidcError(describe(error));
+    }
+  }
+
+  /** A refresh while the portal session lives: fails when the provider ended the user's access. */
+  async refresh(
+    provider: IdentityProvider,
+    refreshToken: string,
+  ): Promise<{ refreshToken: string; expiresIn: number }> {
+    const config = await this.config(provider);
+    try {
+      const tokens = await oidc.refreshTokenGrant(config, refreshToken);
+      return {
+        refreshToken: tokens.refresh_token ?? refreshToken,
+        expiresIn: tokens.expiresIn() ?? 300,
+      };
+    } catch (error) {
+      throw new OidcError(describe(error));
+    }
+  }
+
+  /** Where to send the browser to sign out at the provider too, if it offers that. */
+  async logoutUrl(provider: IdentityProvider, idToken: string): Promise<string | null> {
+    try {
+      const config = await this.config(provider);
+      if (!config.serverMetadata().end_session_endpoint) return null;
+      return oidc.buildEndSessionUrl(config, {
+        id_token_hint: idToken,
+        post_logout_redirect_uri: this.signedOutUri,
+      }).href;
+    } catch {
+      return null;
+    }
+  }
+}

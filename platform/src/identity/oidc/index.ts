@@ -1,0 +1,32 @@
+// Sign-in through OpenID Connect providers: configuration, the flow, MFA policy, provisioning.
+export { OidcClients, OidcError } from "./client.ts";
+export {
+  DEFAULT_MFA_AMR,
+  DEFAULT_MFA_POLICY,
+  grantsFor,
+  groupsOf,
+  mfaAsserted,
+  policyFor,
+} from "./policy.ts";
+export {
+  addMapping,
+  createProvider,
+  enabledProviders,
+  getProvider,
+  type IdentityProvider,
+  listMappings,
+  listProviders,
+  mfaPolicyTable,
+  removeMapping,
+  setMfaPolicy,
+  setProviderEnabled,
+  updateProvider,
+} from "./providers.ts";
+export { keepOidcSessionAlive, providerLogoutUrl } from "./session.ts";
+export {
+  beginOidcSignIn,
+  completeOidcSignIn,
+  forgetStaleLogins,
+  type OidcDeps,
+  type OidcOutcome,
+} from "./sign-in.ts";

@@ -1,0 +1,310 @@
+// Identity providers for platform admins: the provider itself, its group → role mappings, and the
+// MFA policy per role. Everything audited by the identity module.
+import { Hono } from "hono";
+import { ROLES } from "../../db/index.ts";
+import type { IdentityProvider } from "../../identity/index.ts";
+import {
+  addMapping,
+  createProvider,
+  getProvider,
+  listMappings,
+  listProviders,
+  mfaPolicyTable,
+  removeMapping,
+  setMfaPolicy,
+  setProviderEnabled,
+  updateProvider,
+} from "../../identity/index.ts";
+import { listCustomers } from "../../masterdata/index.ts";
+import type { WebEnv } from "../env.ts";
+import { formFields } from "../forms.ts";
+import { Breadcrumbs, Field, Layout, PostForm } from "../views/layout.tsx";
+
+const ROLE_LABELS: Record<(typeof ROLES)[number], string> = {
+  platform_admin: "Platform admin",
+  technician: "Technician",
+  customer_admin: "Customer admin",
+  auditor: "Auditor",
+};
+
+function ProviderFields(props: { provider?: IdentityProvider }) {
+  const p = props.provider;
+  return (
+    <>
+      <Field
+        label="Short name (in the redirect URI)"
+        name="slug"
+        value={p?.slug}
+        placeholder="acme-keycloak"
+      />
+      <Field
+        label="Button text"
+        name="displayName"
+        value={p?.displayName}
+        placeholder="ACME Service ID"
+      />
+      <Field
+        label="Issuer URL"
+        name="issuer"
+        value={p?.issuer}
+        placeholder="https://id.example.com/realms/service"
+      />
+      <Field label="Client id" name="clientId" value={p?.clientId} />
+      <label>
+        <span>Client authentication</span>
+        <select name="clientAuth">
+          <option value="client_secret_basic" selected={p?.clientAuth !== "private_key_jwt"}>
+            Client secret
+          </option>
+          <option value="private_key_jwt" selected={p?.clientAuth === "private_key_jwt"}>
+            Private key JWT (Meetpoint makes the key)
+          </option>
+        </select>
+      </label>
+      <Field
+        label={p ? "Client secret (empty keeps the current one)" : "Client secret"}
+        name="clientSecret"
+        type="password"
+        required={false}
+      />
+      <Field label="Scopes" name="scopes" value={p?.scopes ?? "openid profile"} />
+      <Field label="Groups claim" name="groupsClaim" value={p?.groupsClaim ?? "groups"} />
+      <Field
+        label="amr values that mean MFA"
+        name="mfaAmr"
+        value={p?.mfaAmr.join(" ")}
+        required={false}
+        placeholder="mfa otp hwk swk (default list)"
+      />
+      <Field
+        label="acr value that means MFA (optional)"
+        name="mfaAcr"
+        value={p?.mfaAcr ?? ""}
+        required={false}
+      />
+      <label>
+        <span>
+          CA certificate for the provider's HTTPS (PEM, optional: empty trusts the system's CAs)
+        </span>
+        <textarea name="caPem" rows={4}>
+          {p?.caPem ?? ""}
+        </textarea>
+      </label>
+    </>
+  );
+}
+
+export function identityProviderRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/identity-providers", async (c) => {
+    const ctx = c.get("ctx");
+    const providers = await listProviders(ctx);
+    const policies = await mfaPolicyTable(ctx.db);
+    const csrf = c.get("csrfToken");
+    return c.html(
+      <Layout title="Identity providers" csrfToken={csrf} principal={ctx.caller.principal}>
+        <h1>Identity providers</h1>
+        <table>
+          <thead>
+            <tr>
+              <th>Provider</th>
+              <th>Issuer</th>
+              <th>State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {providers.map((p) => (
+              <tr>
+                <td>
+                  <a href={`/identity-providers/${p.id}`}>{p.displayName}</a>
+                </td>
+                <td class="mono">{p.issuer}</td>
+                <td>{p.enabled ? "enabled" : "disabled"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <div class="card">
+          <h2>Add a provider</h2>
+          <PostForm action="/identity-providers" csrfToken={csrf}>
+            <ProviderFields />
+            <button type="submit">Add provider</button>
+          </PostForm>
+        </div>
+        <div class="card">
+          <h2>Second factor per role</h2>
+          <p class="muted">
+            "Provider" refuses a sign-in unless the provider asserted MFA (amr/acr). "Provider or
+            TOTP" asks for Meetpoint's own TOTP code when it did not. The strictest policy of a
+            user's roles applies.
+          </p>
+          {ROLES.map((role) => (
+            <PostForm action="/identity-providers/mfa-policy" csrfToken={csrf} class="row">
+              <input type="hidden" name="role" value={role} />
+              <span>{ROLE_LABELS[role]}</span>
+              <select name="policy">
+                <option value="provider_or_totp" selected={policies[role] === "provider_or_totp"}>
+                  Provider or TOTP
+                </option>
+                <option value="provider" selected={policies[role] === "provider"}>
+                  Provider must assert MFA
+                </option>
+              </select>
+              <button type="submit" class="secondary">
+                Save
+              </button>
+            </PostForm>
+          ))}
+        </div>
+      </Layout>,
+    );
+  });
+
+  app.post("/identity-providers", async (c) => {
+    const ctx = c.get("ctx");
+    const provider = await createProvider(ctx, c.get("deps").pki, await formFields(c));
+    return c.redirect(`/identity-providers/${provider.id}`, 303);
+  });
+
+  app.post("/identity-providers/mfa-policy", async (c) => {
+    await setMfaPolicy(c.get("ctx"), await formFields(c));
+    return c.redirect("/identity-providers", 303);
+  });
+
+  app.get("/identity-providers/:id", async (c) => {
+    const ctx = c.get("ctx");
+    const deps = c.get("deps");
+    const provider = await getProvider(ctx, c.req.param("id"));
+    const mappings = await listMappings(ctx, provider.id);
+    const customers = await listCustomers(ctx);
+    const csrf = c.get("csrfToken");
+    return c.html(
+      <Layout title={provider.displayName} csrfToken={csrf} principal={ctx.caller.principal}>
+        <Breadcrumbs
+          items={[
+            ["Identity providers", "/identity-providers"],
+            [provider.displayName, null],
+          ]}
+        />
+        <h1>{provider.displayName}</h1>
+        <div class="card">
+          <h2>Register Meetpoint at the provider</h2>
+          <dl>
+            <dt>Redirect URI</dt>
+            <dd class="mono">{deps.oidc.clients.redirectUri(provider)}</dd>
+            <dt>Post-logout redirect URI</dt>
+            <dd class="mono">{deps.oidc.clients.signedOutUri}</dd>
+            {provider.publicJwk ? (
+              <>
+                <dt>Public key (JWK) for private_key_jwt</dt>
+                <dd class="mono">{JSON.stringify(provider.publicJwk)}</dd>
+              </>
+            ) : null}
+          </dl>
+        </div>
+        <div class="card">
+          <h2>Group mappings</h2>
+          <table>
+            <thead>
+              <tr>
+                <th>Group</th>
+                <th>Role</th>
+                <th>Customer</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {mappings.map(({ mapping, customerName }) => (
+                <tr>
+                  <td class="mono">{mapping.group}</td>
+                  <td>{ROLE_LABELS[mapping.role]}</td>
+                  <td>{customerName ?? "— platform-wide —"}</td>
+                  <td>
+                    <PostForm
+                      action={`/identity-providers/${provider.id}/mappings/${mapping.id}/delete`}
+                      csrfToken={csrf}
+                      confirm="Remove this mapping? Users lose the role at their next sign-in."
+                    >
+                      <button type="submit" class="link">
+                        Remove
+                      </button>
+                    </PostForm>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <PostForm
+            action={`/identity-providers/${provider.id}/mappings`}
+            csrfToken={csrf}
+            class="row"
+          >
+            <Field label="Group" name="group" placeholder="acme-service-technicians" />
+            <label>
+              <span>Role</span>
+              <select name="role">
+                {ROLES.map((r) => (
+                  <option value={r}>{ROLE_LABELS[r]}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              <span>Customer (technician, customer admin)</span>
+              <select name="customerId">
+                <option value="">— platform-wide —</option>
+                {customers.map((cu) => (
+                  <option value={cu.id}>{cu.name}</option>
+                ))}
+              </select>
+            </label>
+            <button type="submit">Add mapping</button>
+          </PostForm>
+        </div>
+        <div class="card">
+          <h2>Settings</h2>
+          <PostForm action={`/identity-providers/${provider.id}`} csrfToken={csrf}>
+            <ProviderFields provider={provider} />
+            <button type="submit">Save</button>
+          </PostForm>
+          <PostForm action={`/identity-providers/${provider.id}/enabled`} csrfToken={csrf}>
+            <input type="hidden" name="enabled" value={provider.enabled ? "false" : "true"} />
+            <button type="submit" class="secondary">
+              {provider.enabled
+                ? "Disable sign-in with this provider"
+                : "Enable sign-in with this provider"}
+            </button>
+          </PostForm>
+        </div>
+      </Layout>,
+    );
+  });
+
+  app.post("/identity-providers/:id", async (c) => {
+    const provider = await updateProvider(
+      c.get("ctx"),
+      c.get("deps").pki,
+      c.req.param("id"),
+      await formFields(c),
+    );
+    return c.redirect(`/identity-providers/${provider.id}`, 303);
+  });
+
+  app.post("/identity-providers/:id/enabled", async (c) => {
+    const form = await formFields(c);
+    await setProviderEnabled(c.get("ctx"), c.req.param("id"), form.enabled === "true");
+    return c.redirect(`/identity-providers/${c.req.param("id")}`, 303);
+  });
+
+  app.post("/identity-providers/:id/mappings", async (c) => {
+    await addMapping(c.get("ctx"), c.req.param("id"), await formFields(c));
+    return c.redirect(`/identity-providers/${c.req.param("id")}`, 303);
+  });
+
+  app.post("/identity-providers/:id/mappings/:mappingId/delete", async (c) => {
+    await removeMapping(c.get("ctx"), c.req.param("id"), c.req.param("mappingId"));
+    return c.redirect(`/identity-providers/${c.req.param("id")}`, 303);
+  });
+
+  return app;
+}

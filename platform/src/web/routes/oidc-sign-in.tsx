@@ -1,0 +1,72 @@
+// Sign-in through an identity provider: the redirect to it and its callback.
+import { Hono, type Context as HonoContext } from "hono";
+import { deleteCookie } from "hono/cookie";
+import {
+  beginOidcSignIn,
+  completeOidcSignIn,
+  createWebSession,
+  enabledProviders,
+  endWebSession,
+} from "../../identity/index.ts";
+import type { WebEnv } from "../env.ts";
+import { PRE_SESSION_COOKIE, STAGE_PAGES, setSessionCookie } from "../middleware.ts";
+import { signInPage } from "../views/sign-in.tsx";
+
+export function oidcSignInRoutes() {
+  const app = new Hono<WebEnv>();
+
+  const refused = async (c: HonoContext<WebEnv>, message: string) =>
+    c.html(
+      signInPage({
+        csrfToken: c.get("csrfToken"),
+        providers: await enabledProviders(c.get("deps").db),
+        localSignIn: c.get("deps").localSignIn !== false,
+        error: message,
+      }),
+      401,
+    );
+
+  app.get("/sign-in/oidc/:slug", async (c) => {
+    const deps = c.get("deps");
+    const started = await beginOidcSignIn(
+      deps.oidc,
+      c.req.param("slug"),
+      c.get("csrfToken"),
+      c.get("ip"),
+    );
+    if (!started.ok) return refused(c, started.message);
+    c.header("Cache-Control", "no-store");
+    return c.redirect(started.url, 303);
+  });
+
+  app.get("/sign-in/oidc/:slug/callback", async (c) => {
+    const deps = c.get("deps");
+    const slug = c.req.param("slug");
+    // The URL the provider was told to send the browser to, whatever host this request came in on.
+    const callbackUrl = new URL(
+      `${deps.oidc.clients.redirectUri({ slug })}${new URL(c.req.url).search}`,
+    );
+    const outcome = await completeOidcSignIn(
+      deps.oidc,
+      slug,
+      callbackUrl,
+      c.get("csrfToken"),
+      c.get("ip"),
+    );
+    if (!outcome.ok) return refused(c, outcome.message);
+    const old = c.get("session");
+    if (old) await endWebSession(deps.db, old.id);
+    const token = await createWebSession(deps.db, deps.clock, {
+      userId: outcome.userId,
+      stage: outcome.stage,
+      ip: c.get("ip"),
+      userAgent: c.req.header("user-agent") ?? "",
+      oidc: outcome.tokens,
+    });
+    setSessionCookie(c, token);
+    deleteCookie(c, PRE_SESSION_COOKIE, { path: "/", secure: true });
+    return c.redirect(outcome.stage === "ready" ? "/" : STAGE_PAGES[outcome.stage], 303);
+  });
+
+  return app;
+}
