@@ -124,7 +124,12 @@ export async function startLabIdp(options: {
     cookies: { keys: [crypto.randomUUID()] },
     pkce: { required: () => true },
     scopes: ["openid", "profile", "groups", "offline_access"],
-    claims: { openid: ["sub"], profile: ["name", "preferred_username"], groups: ["groups"] },
+    // amr and acr with every ID token: the platform's MFA policy reads them.
+    claims: {
+      openid: ["sub", "acr", "amr", "auth_time"],
+      profile: ["name", "preferred_username"],
+      groups: ["groups"],
+    },
     // The groups claim goes into the ID token, as Keycloak and Entra ID can be set up to do.
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },

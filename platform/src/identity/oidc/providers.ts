@@ -70,7 +70,7 @@ const providerInput = z.object({
     .string()
     .optional()
     .transform((v) =>
-      (v ?? DEFAULT_MFA_AMR.join(" "))
+      (v?.trim() || DEFAULT_MFA_AMR.join(" "))
         .split(/[\s,]+/)
         .map((s) => s.trim())
         .filter(Boolean),
