@@ -45,7 +45,7 @@ const html = (title: string, body: string) =>
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A self-signed certificate for the provider's HTTPS (openssl, as on any Debian host). */
-function tlsCertificate(hostname: string) {
+export function tlsCertificate(hostname: string) {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-idp-"));
   try {
     const result = spawnSync("openssl", [
