@@ -96,7 +96,9 @@ export async function startLabIdp(options: {
     options.users.map((u) => [u.username, { ...u }]),
   );
   const server: Server = createServer({ key: tls.key, cert: tls.cert });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, hostname, resolve));
+  // "localhost" (another site than 127.0.0.1 for a browser) still listens on IPv4 loopback.
+  const listenOn = hostname === "localhost" ? "127.0.0.1" : hostname;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, listenOn, resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   const issuer = `https://${hostname}:${port}`;

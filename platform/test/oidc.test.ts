@@ -218,6 +218,30 @@ describe("sign-in through the lab identity provider", () => {
     expect(page.url).toBe(`${PORTAL}/account/totp`);
   });
 
+  test("signing in replaces the browser's session: the cookie from before is worthless", async () => {
+    const b = browser();
+    await b.signInAt("lab", "tina", "tina-pw");
+    const before = b.cookie(PORTAL, "__Host-meetpoint") ?? "";
+    await b.signInAt("lab", "tina", "tina-pw");
+    const after = b.cookie(PORTAL, "__Host-meetpoint") ?? "";
+    expect(after).not.toBe(before);
+    const stale = browser();
+    stale.setCookie(PORTAL, "__Host-meetpoint", before);
+    expect((await stale.go(`${PORTAL}/machines`)).url).toBe(`${PORTAL}/sign-in`);
+  });
+
+  test("only platform admins see and change identity providers", async () => {
+    const b = browser();
+    await b.signInAt("lab", "tina", "tina-pw");
+    expect((await b.go(`${PORTAL}/identity-providers`)).status).toBe(403);
+    expect((await b.go(`${PORTAL}/identity-providers/${providerId}`)).status).toBe(403);
+    const audit = await p.database.db
+      .select({ action: auditEntries.action })
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "identity_provider.create"));
+    expect(audit.length).toBe(1);
+  });
+
   test("a callback for a provider that is not configured is refused", async () => {
     const page = await browser().go(`${PORTAL}/sign-in/oidc/elsewhere/callback?code=x&state=y`);
     expect(page.status).toBe(401);

@@ -82,12 +82,21 @@ export class CrossSiteBrowser {
     init: { method?: string; form?: Record<string, string> } = {},
   ): Promise<Page> {
     let page = await this.request(url, init);
-    for (
-      let hops = 0;
-      hops < 15 && page.status >= 300 && page.status < 400 && page.location;
-      hops++
-    )
-      page = await this.request(page.location);
+    for (let hops = 0; hops < 15; hops++) {
+      // A meta refresh is how the portal leaves the provider's navigation after the callback.
+      const refresh =
+        page.status === 200
+          ? page.html.match(/http-equiv="refresh" content="0;url=([^"]+)"/)?.[1]
+          : undefined;
+      const next =
+        page.status >= 300 && page.status < 400
+          ? page.location
+          : refresh
+            ? new URL(refresh, page.url).href
+            : null;
+      if (!next) break;
+      page = await this.request(next);
+    }
     return page;
   }
 

@@ -32,7 +32,7 @@ export interface TestPlatform {
 }
 
 export async function testPlatform(
-  options: { pool?: string; blockPrefix?: number } = {},
+  options: { pool?: string; blockPrefix?: number; publicUrl?: string } = {},
 ): Promise<TestPlatform> {
   const database = await testDatabase();
   const clock = new ManualClock(new Date());
@@ -70,7 +70,7 @@ export async function testPlatform(
       db: database.db,
       clock,
       pki,
-      clients: new OidcClients(pki, "https://platform.lab.test"),
+      clients: new OidcClients(pki, options.publicUrl ?? "https://platform.lab.test"),
     },
     clock,
     session: { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 },

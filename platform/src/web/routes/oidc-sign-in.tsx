@@ -1,16 +1,24 @@
 // Sign-in through an identity provider: the redirect to it and its callback.
 import { Hono, type Context as HonoContext } from "hono";
-import { deleteCookie } from "hono/cookie";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import {
   beginOidcSignIn,
   completeOidcSignIn,
   createWebSession,
   enabledProviders,
   endWebSession,
+  randomToken,
 } from "../../identity/index.ts";
 import type { WebEnv } from "../env.ts";
 import { PRE_SESSION_COOKIE, STAGE_PAGES, setSessionCookie } from "../middleware.ts";
+import { Layout } from "../views/layout.tsx";
 import { signInPage } from "../views/sign-in.tsx";
+
+/**
+ * Binds a started sign-in to this browser. SameSite=Lax, unlike the portal's other cookies: the
+ * provider's redirect back is a cross-site navigation, on which Strict cookies are not sent.
+ */
+const BINDING_COOKIE = "__Host-meetpoint-oidc";
 
 export function oidcSignInRoutes() {
   const app = new Hono<WebEnv>();
@@ -28,13 +36,16 @@ export function oidcSignInRoutes() {
 
   app.get("/sign-in/oidc/:slug", async (c) => {
     const deps = c.get("deps");
-    const started = await beginOidcSignIn(
-      deps.oidc,
-      c.req.param("slug"),
-      c.get("csrfToken"),
-      c.get("ip"),
-    );
+    const binding = randomToken();
+    const started = await beginOidcSignIn(deps.oidc, c.req.param("slug"), binding, c.get("ip"));
     if (!started.ok) return refused(c, started.message);
+    setCookie(c, BINDING_COOKIE, binding, {
+      httpOnly: true,
+      secure: true,
+      sameSite: "Lax",
+      path: "/",
+      maxAge: 600,
+    });
     c.header("Cache-Control", "no-store");
     return c.redirect(started.url, 303);
   });
@@ -46,13 +57,9 @@ export function oidcSignInRoutes() {
     const callbackUrl = new URL(
       `${deps.oidc.clients.redirectUri({ slug })}${new URL(c.req.url).search}`,
     );
-    const outcome = await completeOidcSignIn(
-      deps.oidc,
-      slug,
-      callbackUrl,
-      c.get("csrfToken"),
-      c.get("ip"),
-    );
+    const binding = getCookie(c, BINDING_COOKIE) ?? "";
+    deleteCookie(c, BINDING_COOKIE, { path: "/", secure: true });
+    const outcome = await completeOidcSignIn(deps.oidc, slug, callbackUrl, binding, c.get("ip"));
     if (!outcome.ok) return refused(c, outcome.message);
     const old = c.get("session");
     if (old) await endWebSession(deps.db, old.id);
@@ -65,7 +72,20 @@ export function oidcSignInRoutes() {
     });
     setSessionCookie(c, token);
     deleteCookie(c, PRE_SESSION_COOKIE, { path: "/", secure: true });
-    return c.redirect(outcome.stage === "ready" ? "/" : STAGE_PAGES[outcome.stage], 303);
+    // Continue from a page of our own: the session cookie is SameSite=Strict, and a redirect would
+    // still belong to the provider's cross-site navigation, which does not carry it.
+    const next = outcome.stage === "ready" ? "/" : STAGE_PAGES[outcome.stage];
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      <Layout title="Signed in" csrfToken="">
+        <meta http-equiv="refresh" content={`0;url=${next}`} />
+        <div class="card narrow">
+          <p>
+            Signed in. <a href={next}>Continue</a>
+          </p>
+        </div>
+      </Layout>,
+    );
   });
 
   return app;

@@ -1,7 +1,7 @@
 // The page frame: head with local assets only, navigation by permission, the CSRF token for htmx.
 import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
-import { hasPermission, type Principal } from "../../identity/index.ts";
+import { hasPermission, type Principal, scopeOf } from "../../identity/index.ts";
 
 interface LayoutProps {
   title: string;
@@ -67,6 +67,7 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
     <a href="/customers">Customers</a>
     <a href="/gateways">Gateways</a>
     {hasPermission(principal, "users.manage") ? <a href="/users">Users</a> : null}
+    {scopeOf(principal, "users.manage").all ? <a href="/identity-providers">Sign-in</a> : null}
     {hasPermission(principal, "audit.read") ? <a href="/audit">Audit log</a> : null}
     {hasPermission(principal, "pki.read") ? <a href="/pki">CA</a> : null}
     {hasPermission(principal, "pki.read") ? <a href="/status">Status</a> : null}
