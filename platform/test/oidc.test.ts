@@ -242,6 +242,66 @@ describe("sign-in through the lab identity provider", () => {
     expect(audit.length).toBe(1);
   });
 
+  test("private_key_jwt: the provider accepts the key Meetpoint made and showed", async () => {
+    await p.admin.get("/identity-providers");
+    const form = {
+      slug: "jwt",
+      displayName: "ACME Keys",
+      issuer: "https://127.0.0.1:1",
+      clientId: "meetpoint-jwt",
+      clientAuth: "private_key_jwt",
+      clientSecret: "",
+      scopes: "openid profile groups",
+      groupsClaim: "groups",
+      caPem: "",
+    };
+    const created = await p.admin.post("/identity-providers", form);
+    const id = created.headers.get("location")?.split("/").pop() ?? "";
+    const page = await p.admin.page(`/identity-providers/${id}`);
+    const shown = page.match(/<dd class="mono">(\{[^<]+\})<\/dd>/)?.[1]?.replaceAll("&quot;", '"');
+    const jwk = JSON.parse(shown ?? "{}");
+    expect(jwk).toMatchObject({ kty: "EC", crv: "P-256", use: "sig" });
+    expect(jwk.d).toBeUndefined();
+    const keyed = await startLabIdp({
+      users: [
+        {
+          username: "kim",
+          password: "kim-pw",
+          name: "Kim",
+          groups: ["acme-service"],
+          amr: ["otp"],
+        },
+      ],
+      clients: [
+        {
+          clientId: "meetpoint-jwt",
+          jwks: { keys: [jwk] },
+          redirectUris: [`${PORTAL}/sign-in/oidc/jwt/callback`],
+        },
+      ],
+    });
+    try {
+      await p.admin.post(`/identity-providers/${id}`, {
+        ...form,
+        issuer: keyed.issuer,
+        caPem: keyed.caPem,
+      });
+      await p.admin.post(`/identity-providers/${id}/mappings`, {
+        group: "acme-service",
+        role: "technician",
+        customerId: acme,
+      });
+      const signedIn = await new CrossSiteBrowser(p.app, keyed.caPem).signInAt(
+        "jwt",
+        "kim",
+        "kim-pw",
+      );
+      expect(signedIn.url).toBe(`${PORTAL}/machines`);
+    } finally {
+      await keyed.stop();
+    }
+  });
+
   test("a callback for a provider that is not configured is refused", async () => {
     const page = await browser().go(`${PORTAL}/sign-in/oidc/elsewhere/callback?code=x&state=y`);
     expect(page.status).toBe(401);
