@@ -1,5 +1,6 @@
 // Network namespaces and veth links for tests: real kernel networking on one host, removed after use.
 // Addresses come only from 198.18.0.0/15 and 100.64.0.0/10; nothing here routes anywhere else.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { type Subprocess, spawn, spawnSync } from "bun";
 
 function run(args: string[]): string {
@@ -68,9 +69,19 @@ export class Netns {
     return child;
   }
 
+  /**
+   * The DNS server programs in this namespace use: `ip netns exec` mounts /etc/netns/<name>/
+   * resolv.conf over /etc/resolv.conf for them.
+   */
+  useNameserver(address: string): void {
+    mkdirSync(`/etc/netns/${this.name}`, { recursive: true });
+    writeFileSync(`/etc/netns/${this.name}/resolv.conf`, `nameserver ${address}\n`);
+  }
+
   destroy(): void {
     for (const child of this.processes) child.kill("SIGKILL");
     spawnSync(["ip", "netns", "del", this.name], { stderr: "ignore" });
+    rmSync(`/etc/netns/${this.name}`, { recursive: true, force: true });
   }
 }
 

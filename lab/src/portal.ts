@@ -5,23 +5,41 @@ import { decodeBase32IgnorePadding } from "@oslojs/encoding";
 import { generateTOTP } from "@oslojs/otp";
 
 export class PortalClient {
-  private cookies = new Map<string, string>();
+  private jars = new Map<string, Map<string, string>>();
   private csrf = "";
   html = "";
+  /** Every URL requested, in order. */
+  visited: string[] = [];
 
-  /** `baseUrl` like https://198.18.0.1:8443; the lab's development certificate is not checked here. */
-  constructor(readonly baseUrl: string) {}
+  /**
+   * `baseUrl` like https://platform.lab.test:8443. `hosts` maps names the test's own namespace
+   * cannot resolve to addresses (like /etc/hosts, for this client only). Lab certificates are
+   * not checked here: the gateway agent is what pins the platform's CA.
+   */
+  constructor(
+    readonly baseUrl: string,
+    private readonly hosts: Record<string, string> = {},
+  ) {}
 
   async request(method: "GET" | "POST", path: string, form?: Record<string, string>) {
+    const target = new URL(path, this.baseUrl);
+    const jar = this.jars.get(target.origin) ?? new Map<string, string>();
+    this.jars.set(target.origin, jar);
     const headers: Record<string, string> = {};
-    if (this.cookies.size)
-      headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
     let body: string | undefined;
     if (form) {
       body = new URLSearchParams({ ...form, _csrf: this.csrf }).toString();
       headers["content-type"] = "application/x-www-form-urlencoded";
     }
-    const response = await fetch(`${this.baseUrl}${path}`, {
+    const address = this.hosts[target.hostname];
+    const url = new URL(target);
+    if (address) {
+      url.hostname = address;
+      headers.host = target.host;
+    }
+    this.visited.push(target.href);
+    const response = await fetch(url, {
       method,
       headers,
       body,
@@ -34,27 +52,59 @@ export class PortalClient {
       const at = pair.indexOf("=");
       const name = pair.slice(0, at).trim();
       const value = pair.slice(at + 1);
-      if (value === "" || /max-age=0/i.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
+      if (value === "" || /max-age=0/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
     }
     this.html = await response.text();
     const token =
       this.html.match(/name="_csrf" value="([^"]+)"/)?.[1] ??
       this.html.match(/X-CSRF-Token&quot;:&quot;([^&]+)&quot;/)?.[1];
     if (token) this.csrf = token;
-    return { status: response.status, location: response.headers.get("location"), html: this.html };
+    const location = response.headers.get("location");
+    return {
+      url: target.href,
+      status: response.status,
+      location: location ? new URL(location, target).href : null,
+      html: this.html,
+    };
+  }
+
+  /** GET (or POST), following redirects and the portal's meta refresh, across origins. */
+  async go(path: string, form?: Record<string, string>) {
+    let r = await this.request(form ? "POST" : "GET", path, form);
+    for (let hops = 0; hops < 15; hops++) {
+      const refresh =
+        r.status === 200
+          ? r.html.match(/http-equiv="refresh" content="0;url=([^"]+)"/)?.[1]
+          : undefined;
+      const next =
+        r.status >= 300 && r.status < 400
+          ? r.location
+          : refresh
+            ? new URL(refresh, r.url).href
+            : null;
+      if (!next) break;
+      r = await this.request("GET", next);
+    }
+    return r;
   }
 
   /** GET, following redirects; fails on anything but 200. */
   async page(path: string): Promise<string> {
-    let next = path;
-    for (let hops = 0; hops < 5; hops++) {
-      const r = await this.request("GET", next);
-      if (r.status === 200) return r.html;
-      if (r.status >= 300 && r.status < 400 && r.location) next = r.location;
-      else throw new Error(`GET ${next}: ${r.status} ${r.html.slice(0, 200)}`);
-    }
-    throw new Error(`GET ${path}: too many redirects`);
+    const r = await this.go(path);
+    if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${messageOf(r.html)}`);
+    return r.html;
+  }
+
+  /** "Sign in with <provider>", then the provider's own form (the lab OpenID provider's). */
+  async signInWithProvider(slug: string, username: string, password: string): Promise<string> {
+    const login = await this.go(`/sign-in/oidc/${slug}`);
+    const action = login.html.match(/<form method="post" action="([^"]+)"/)?.[1];
+    if (!action) throw new Error(`no sign-in form at the provider: ${messageOf(login.html)}`);
+    const r = await this.go(new URL(action, login.url).href, { username, password });
+    if (r.status !== 200 || !r.url.startsWith(this.baseUrl))
+      throw new Error(`sign-in via ${slug} ended at ${r.url} (${r.status}): ${messageOf(r.html)}`);
+    return r.url;
   }
 
   /** GET the form's page, then POST it; returns the answer (redirects not followed). */
@@ -81,7 +131,7 @@ export class PortalClient {
     if (!typed) throw new Error("no TOTP key on the enrolment page");
     const totpKey = decodeBase32IgnorePadding(typed.replace(/ /g, ""));
     const r = await this.request("POST", "/account/totp", { code: generateTOTP(totpKey, 30, 6) });
-    if (r.location !== "/") throw new Error(`TOTP enrolment: ${r.status} ${messageOf(r.html)}`);
+    if (!r.location || new URL(r.location).pathname !== "/") throw new Error(`TOTP enrolment: ${r.status} ${messageOf(r.html)}`);
     return { password, totpKey };
   }
 

@@ -1,0 +1,423 @@
+// The whole system on one host, built and torn down by code: a WAN with the lab's DNS (dnsmasq)
+// and time (chrony), the platform, the lab OpenID provider, a technician's host with the stock
+// openvpn client, and two factories whose machine LANs use the same subnet, each behind its own
+// connect gateway. Addresses only from 198.18.0.0/15 (and the machines' 192.168.0.0/24, which
+// exists only inside their LAN namespaces).
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { type LabIdp, startLabIdp } from "../idp/provider.ts";
+import { eventually, link, linkToHost, Netns, OutputLog } from "./netns.ts";
+import { PortalClient } from "./portal.ts";
+
+const ROOT = join(import.meta.dir, "../..");
+export const PLATFORM_NAME = "platform.lab.test";
+export const PORTAL = `https://${PLATFORM_NAME}:8443`;
+/** The platform as the test's own namespace reaches it (over a host link). */
+const PLATFORM_HOST_ADDRESS = "198.18.130.2";
+/** The lab OpenID provider listens here, on the host side of that link. */
+const IDP_ADDRESS = "198.18.130.1";
+const DNS_ADDRESS = "198.18.140.53";
+const NTP_ADDRESS = "198.18.140.123";
+const MACHINE_ADDRESS = "192.168.0.10";
+
+export interface Process {
+  child: Subprocess<"ignore", "pipe", "pipe">;
+  log: OutputLog;
+}
+
+export interface Site {
+  name: string;
+  customerId: string;
+  gatewayId: string;
+  bundle: string;
+  machineId: string;
+  /** The machine's proxy address on the platform (different per site, same LAN address). */
+  proxyAddress: string;
+  gatewayNs: Netns;
+  machineNs: Netns;
+  wanDevice: string;
+  /** The operator UI and local API, reached over the operator's own link. */
+  operatorUrl: string;
+  apiToken: string;
+  agent: Process;
+  /** The local consent API, as a machine HMI would call it. */
+  local(
+    method: "GET" | "POST",
+    path: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  restartAgent(): Promise<void>;
+}
+
+export interface LabOptions {
+  /** Remote session length the platform grants, minutes (default 60). */
+  remoteSessionMinutes?: number;
+  /** A PostgreSQL URL reachable from the platform's namespace; default embedded PGlite. */
+  databaseUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface Lab {
+  dir: string;
+  hosts: Record<string, string>;
+  idp: LabIdp;
+  wan: Netns;
+  platformNs: Netns;
+  technicianNs: Netns;
+  platform: Process;
+  admin: PortalClient;
+  sites: [Site, Site];
+  /** A technician signed in through the lab OpenID provider. */
+  technician(username?: string): Promise<PortalClient>;
+  /** The stock openvpn client in the technician's namespace with `profile`. */
+  openvpn(profile: string): Promise<Process & { stop(): Promise<void> }>;
+  /** An HTTP GET from the technician's host; the body, or null when it does not answer. */
+  fetchFromTechnician(url: string, timeoutMs?: number): string | null;
+  /** Modbus register 0 read from the technician's host, or null. */
+  modbusFromTechnician(host: string): number | null;
+  restartPlatform(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const TECHNICIANS = [
+  {
+    username: "tina",
+    password: "tina-lab-pw",
+    name: "Tina Technician",
+    groups: ["acme-service", "bolt-service"],
+    amr: ["pwd", "otp"],
+  },
+  {
+    username: "tom",
+    password: "tom-lab-pw",
+    name: "Tom Technician",
+    groups: ["acme-service"],
+    amr: ["pwd", "otp"],
+  },
+];
+
+async function waitForLog(process: Process, text: string, ms: number, what: string) {
+  if (!(await eventually(async () => process.log.has(text), ms, 100)))
+    throw new Error(`${what}: "${text}" did not appear:\n${process.log.text.slice(-3000)}`);
+}
+
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const log = options.log ?? (() => {});
+  const dir = mkdtempSync(join(tmpdir(), "meetpoint-lab-"));
+  const made: Netns[] = [];
+  const ns = (name: string) => {
+    const created = Netns.create(name);
+    made.push(created);
+    return created;
+  };
+  let idp: LabIdp | null = null;
+  const teardown = async () => {
+    for (const n of made.reverse()) n.destroy();
+    await idp?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    // ---- networks --------------------------------------------------------------------------
+    log("building namespaces and links");
+    const wan = ns("wan");
+    const platformNs = ns("plat");
+    const technicianNs = ns("tech");
+    wan.exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
+    wan.exec("ip", "addr", "add", `${DNS_ADDRESS}/32`, "dev", "lo");
+    wan.exec("ip", "addr", "add", `${NTP_ADDRESS}/32`, "dev", "lo");
+    link(wan, "198.18.141.1/30", platformNs, "198.18.141.2/30");
+    platformNs.exec("ip", "route", "add", "default", "via", "198.18.141.1");
+    link(wan, "198.18.142.1/30", technicianNs, "198.18.142.2/30");
+    technicianNs.exec("ip", "route", "add", "default", "via", "198.18.142.1");
+    linkToHost(platformNs, `${IDP_ADDRESS}/30`, `${PLATFORM_HOST_ADDRESS}/30`);
+    for (const n of [platformNs, technicianNs]) n.useNameserver(DNS_ADDRESS);
+
+    // ---- the WAN's own services: DNS and time ----------------------------------------------
+    const dns = wan.spawn([
+      "dnsmasq",
+      "--keep-in-foreground",
+      "--log-facility=-",
+      "--conf-file=/dev/null",
+      "--no-resolv",
+      "--no-hosts",
+      `--listen-address=${DNS_ADDRESS}`,
+      "--bind-interfaces",
+      `--pid-file=${join(dir, "dnsmasq.pid")}`,
+      `--address=/${PLATFORM_NAME}/198.18.141.2`,
+      `--address=/ntp.lab.test/${NTP_ADDRESS}`,
+    ]);
+    const chronyConf = join(dir, "chrony.conf");
+    writeFileSync(
+      chronyConf,
+      `local stratum 8\nallow 198.18.0.0/15\nbindaddress ${NTP_ADDRESS}\nport 123\ncmdport 0\npidfile ${join(dir, "chrony.pid")}\n`,
+    );
+    // -x: never touch the host's clock (the clock is not per namespace).
+    const ntp = wan.spawn(["chronyd", "-d", "-x", "-u", "root", "-f", chronyConf]);
+    void new OutputLog(dns);
+    void new OutputLog(ntp);
+
+    // ---- the lab OpenID provider --------------------------------------------------------------
+    idp = await startLabIdp({
+      hostname: IDP_ADDRESS,
+      users: TECHNICIANS,
+      clients: [
+        {
+          clientId: "meetpoint",
+          clientSecret: "lab-client-secret",
+          redirectUris: [`${PORTAL}/sign-in/oidc/lab/callback`],
+          postLogoutRedirectUris: [`${PORTAL}/sign-in`],
+        },
+      ],
+    });
+
+    // ---- the platform ---------------------------------------------------------------------
+    const platformEnv = {
+      DATABASE_URL: options.databaseUrl ?? "",
+      MEETPOINT_DATA_DIR: join(dir, "platform"),
+      MEETPOINT_PUBLIC_URL: PORTAL,
+      MEETPOINT_HTTPS_PORT: "8443",
+      MEETPOINT_HTTP_PORT: "0",
+      MEETPOINT_LISTEN_ADDRESS: "0.0.0.0",
+      MEETPOINT_VPN_LISTEN: "tcp:1194",
+      MEETPOINT_KEK: "44".repeat(32),
+      MEETPOINT_REMOTE_SESSION_MINUTES: String(options.remoteSessionMinutes ?? 60),
+    };
+    const startPlatform = async (): Promise<Process> => {
+      const child = platformNs.spawn(["bun", join(ROOT, "platform/src/main.ts")], {
+        env: platformEnv,
+      });
+      const process = { child, log: new OutputLog(child) };
+      await waitForLog(process, "Meetpoint portal:", 60_000, "platform");
+      return process;
+    };
+    log("starting the platform");
+    let platform = await startPlatform();
+    await waitForLog(platform, "You will choose your own password", 5000, "platform");
+    const oneTime = platform.log.text.match(/one-time password\n\n {4}(\S+)/)?.[1] ?? "";
+
+    const hosts = { [PLATFORM_NAME]: PLATFORM_HOST_ADDRESS };
+    const admin = new PortalClient(PORTAL, hosts);
+    await admin.firstSignIn("admin", oneTime);
+
+    // ---- master data, as an admin enters it -------------------------------------------------
+    log("entering master data and the identity provider");
+    const provider = await admin.submit("/identity-providers", "/identity-providers", {
+      slug: "lab",
+      displayName: "Lab Service ID",
+      issuer: idp.issuer,
+      clientId: "meetpoint",
+      clientAuth: "client_secret_basic",
+      clientSecret: "lab-client-secret",
+      scopes: "openid profile groups offline_access",
+      groupsClaim: "groups",
+      mfaAmr: "",
+      mfaAcr: "",
+      caPem: idp.caPem,
+    });
+    const providerId = provider.location?.match(/identity-providers\/([0-9a-f-]{36})/)?.[1];
+    if (!providerId) throw new Error(`identity provider not created: ${provider.status}`);
+    const sites: Site[] = [];
+    for (const [index, name, group] of [
+      [0, "ACME", "acme-service"],
+      [1, "BOLT", "bolt-service"],
+    ] as const) {
+      const customerId = await admin.createCustomer(name);
+      await admin.submit(
+        `/identity-providers/${providerId}`,
+        `/identity-providers/${providerId}/mappings`,
+        {
+          group,
+          role: "technician",
+          customerId,
+        },
+      );
+      const siteId = await admin.createSite(customerId, `${name} plant`);
+      const gateway = await admin.createGateway(siteId, `${name} hall 1`);
+      const machineId = await admin.createMachine(gateway.id, `${name} press`, MACHINE_ADDRESS);
+      await admin.createService(machineId, {
+        name: "Web UI",
+        protocol: "tcp",
+        port: 80,
+        enabled: true,
+      });
+      await admin.createService(machineId, {
+        name: "PLC (Modbus)",
+        protocol: "tcp",
+        port: 502,
+        enabled: true,
+      });
+      await admin.createService(machineId, {
+        name: "SSH",
+        protocol: "tcp",
+        port: 22,
+        enabled: false,
+      });
+      const proxyAddress =
+        (await admin.page(`/machines/${machineId}`)).match(
+          /(100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+)/,
+        )?.[1] ?? "";
+
+      // The site: a gateway between the WAN and a machine LAN that is the same at both sites.
+      const tag = name.toLowerCase().slice(0, 4);
+      const gatewayNs = ns(`gw${tag}`);
+      const machineNs = ns(`lan${tag}`);
+      const wanDevice = link(
+        wan,
+        `198.18.${143 + index}.1/30`,
+        gatewayNs,
+        `198.18.${143 + index}.2/30`,
+      ).bName;
+      gatewayNs.exec("ip", "route", "add", "default", "via", `198.18.${143 + index}.1`);
+      gatewayNs.useNameserver(DNS_ADDRESS);
+      const lanDevice = link(gatewayNs, "192.168.0.1/24", machineNs, `${MACHINE_ADDRESS}/24`).aName;
+      machineNs.exec("ip", "route", "add", "default", "via", "192.168.0.1");
+      const operatorAddress = `198.18.${150 + index}.2`;
+      linkToHost(gatewayNs, `198.18.${150 + index}.1/30`, `${operatorAddress}/30`);
+      const machine = machineNs.spawn([
+        "bun",
+        join(ROOT, "lab/src/simulators/machine.ts"),
+        MACHINE_ADDRESS,
+        `machine ${name}`,
+      ]);
+      void new OutputLog(machine);
+      const hostKey = join(dir, `dropbear-${tag}.key`);
+      spawnSync("dropbearkey", ["-t", "ed25519", "-f", hostKey], { stdio: "ignore" });
+      machineNs.spawn(["dropbear", "-F", "-E", "-s", "-p", `${MACHINE_ADDRESS}:22`, "-r", hostKey]);
+
+      const agentEnv = {
+        MEETPOINT_DATA_DIR: join(dir, `gateway-${tag}`),
+        MEETPOINT_WAN_INTERFACE: wanDevice,
+        MEETPOINT_LAN_INTERFACE: lanDevice,
+        MEETPOINT_UI_HTTPS_PORT: "8443",
+        MEETPOINT_UI_HTTP_PORT: "8080",
+        MEETPOINT_NTP_SERVERS: "ntp.lab.test",
+        MEETPOINT_HEARTBEAT_SECONDS: "2",
+      };
+      const startAgent = async (): Promise<Process> => {
+        const child = gatewayNs.spawn(["bun", join(ROOT, "connect-container/src/main.ts")], {
+          env: agentEnv,
+        });
+        const process = { child, log: new OutputLog(child) };
+        await waitForLog(process, "operator UI on https://", 30_000, `gateway ${name}`);
+        return process;
+      };
+      const agent = await startAgent();
+      const operatorUrl = `https://${operatorAddress}:8443`;
+      const operator = new PortalClient(operatorUrl);
+      await operator.request("POST", "/sign-in", { password: "meetpoint" });
+      await operator.page("/password");
+      await operator.request("POST", "/password", {
+        current: "meetpoint",
+        next: `Operator-${name}-pw`,
+      });
+      await operator.page("/settings");
+      const created = await operator.request("POST", "/settings/api-token", {});
+      const apiToken = created.html.match(/id="api-token">([A-Za-z0-9_-]+)</)?.[1] ?? "";
+      const site: Site = {
+        name,
+        customerId,
+        gatewayId: gateway.id,
+        bundle: gateway.bundle,
+        machineId,
+        proxyAddress,
+        gatewayNs,
+        machineNs,
+        wanDevice,
+        operatorUrl,
+        apiToken,
+        agent,
+        local: async (method, path) => {
+          const response = await fetch(`${operatorUrl}/api/local/v1${path}`, {
+            method,
+            headers: { authorization: `Bearer ${apiToken}` },
+            tls: { rejectUnauthorized: false },
+            signal: AbortSignal.timeout(10_000),
+          });
+          return {
+            status: response.status,
+            body: (await response.json()) as Record<string, unknown>,
+          };
+        },
+        restartAgent: async () => {
+          site.agent.child.kill("SIGTERM");
+          await site.agent.child.exited;
+          site.agent = await startAgent();
+        },
+      };
+      sites.push(site);
+      log(
+        `site ${name}: gateway ${gateway.id}, machine ${MACHINE_ADDRESS} as ${proxyAddress}, operator UI ${operatorUrl}`,
+      );
+    }
+
+    const lab: Lab = {
+      dir,
+      hosts,
+      idp,
+      wan,
+      platformNs,
+      technicianNs,
+      platform,
+      admin,
+      sites: sites as [Site, Site],
+      technician: async (username = "tina") => {
+        const user = TECHNICIANS.find((t) => t.username === username);
+        const client = new PortalClient(PORTAL, hosts);
+        await client.signInWithProvider("lab", username, user?.password ?? "");
+        return client;
+      },
+      openvpn: async (profile) => {
+        const file = join(dir, `technician-${crypto.randomUUID()}.ovpn`);
+        writeFileSync(file, profile, { mode: 0o600 });
+        const child = technicianNs.spawn(["openvpn", "--config", file, "--verb", "3"]);
+        const process = { child, log: new OutputLog(child) };
+        await waitForLog(
+          process,
+          "Initialization Sequence Completed",
+          30_000,
+          "technician's openvpn",
+        );
+        return {
+          ...process,
+          stop: async () => {
+            child.kill("SIGTERM");
+            await child.exited;
+          },
+        };
+      },
+      fetchFromTechnician: (url, timeoutMs = 1500) => {
+        const script = `try { const r = await fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(${timeoutMs}) }); process.stdout.write("OK:" + await r.text()); } catch { process.stdout.write("NONE"); }`;
+        const out = technicianNs.exec("bun", "-e", script);
+        return out.startsWith("OK:") ? out.slice(3) : null;
+      },
+      modbusFromTechnician: (host) => {
+        const script = `import { readHoldingRegisters } from ${JSON.stringify(join(ROOT, "lab/src/simulators/modbus.ts"))}; try { const [v] = await readHoldingRegisters(${JSON.stringify(host)}, 502, 0, 1, 1500); process.stdout.write(String(v)); } catch { process.stdout.write("NONE"); }`;
+        const out = technicianNs.exec("bun", "-e", script);
+        return out === "NONE" ? null : Number(out);
+      },
+      restartPlatform: async () => {
+        lab.platform.child.kill("SIGTERM");
+        await lab.platform.child.exited;
+        lab.platform = await startPlatform();
+        platform = lab.platform;
+      },
+      stop: async () => {
+        for (const site of sites) {
+          site.agent.child.kill("SIGTERM");
+          await Promise.race([site.agent.child.exited, Bun.sleep(3000)]);
+        }
+        lab.platform.child.kill("SIGTERM");
+        await Promise.race([lab.platform.child.exited, Bun.sleep(5000)]);
+        await teardown();
+      },
+    };
+    mkdirSync(join(dir, "imports"), { recursive: true });
+    return lab;
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
