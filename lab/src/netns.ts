@@ -80,6 +80,16 @@ export class Netns {
 
   destroy(): void {
     for (const child of this.processes) child.kill("SIGKILL");
+    // Everything else still running in the namespace too (an OpenVPN server the platform started,
+    // a shell's child): otherwise it keeps the namespace and its links alive after deletion.
+    const pids = spawnSync(["ip", "netns", "pids", this.name], { stdout: "pipe", stderr: "ignore" });
+    for (const pid of pids.stdout.toString().split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
     spawnSync(["ip", "netns", "del", this.name], { stderr: "ignore" });
     rmSync(`/etc/netns/${this.name}`, { recursive: true, force: true });
   }
@@ -125,6 +135,17 @@ export function link(
  * talk to a server inside it directly. Removed with the namespace.
  */
 export function linkToHost(ns: Netns, hostAddress: string, nsAddress: string): string {
+  // A host end left by an earlier run (its namespace kept alive a while by closing sockets) would
+  // shadow the new link: remove our own leftovers with the same address first.
+  const address = hostAddress.split("/")[0];
+  const existing = JSON.parse(run(["ip", "-j", "addr", "show"])) as {
+    ifname: string;
+    addr_info?: { local: string }[];
+  }[];
+  for (const link of existing) {
+    if (/^mp[0-9a-f]{6}h$/.test(link.ifname) && link.addr_info?.some((a) => a.local === address))
+      spawnSync(["ip", "link", "del", link.ifname], { stderr: "ignore" });
+  }
   const tag = crypto.randomUUID().slice(0, 6);
   const hostName = `mp${tag}h`;
   const nsName = `mp${tag}n`;

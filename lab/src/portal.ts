@@ -131,7 +131,8 @@ export class PortalClient {
     if (!typed) throw new Error("no TOTP key on the enrolment page");
     const totpKey = decodeBase32IgnorePadding(typed.replace(/ /g, ""));
     const r = await this.request("POST", "/account/totp", { code: generateTOTP(totpKey, 30, 6) });
-    if (!r.location || new URL(r.location).pathname !== "/") throw new Error(`TOTP enrolment: ${r.status} ${messageOf(r.html)}`);
+    if (!r.location || new URL(r.location).pathname !== "/")
+      throw new Error(`TOTP enrolment: ${r.status} ${messageOf(r.html)}`);
     return { password, totpKey };
   }
 

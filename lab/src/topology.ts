@@ -39,6 +39,8 @@ export interface Site {
   gatewayNs: Netns;
   machineNs: Netns;
   wanDevice: string;
+  /** The WAN side's end of the gateway's uplink (in the WAN namespace): pull this "cable". */
+  wanPeer: string;
   /** The operator UI and local API, reached over the operator's own link. */
   operatorUrl: string;
   apiToken: string;
@@ -54,6 +56,8 @@ export interface Site {
 export interface LabOptions {
   /** Remote session length the platform grants, minutes (default 60). */
   remoteSessionMinutes?: number;
+  /** How long a technician's one-time config can be used, minutes (default 10). */
+  technicianCertMinutes?: number;
   /** A PostgreSQL URL reachable from the platform's namespace; default embedded PGlite. */
   databaseUrl?: string;
   log?: (line: string) => void;
@@ -77,7 +81,11 @@ export interface Lab {
   fetchFromTechnician(url: string, timeoutMs?: number): string | null;
   /** Modbus register 0 read from the technician's host, or null. */
   modbusFromTechnician(host: string): number | null;
+  /** What a TCP server says first (an SSH banner), from the technician's host; null if nothing. */
+  bannerFromTechnician(host: string, port: number): string | null;
   restartPlatform(): Promise<void>;
+  /** Stops the platform for good and runs its command line on the same data (audit verify …). */
+  platformCli(args: string[]): Promise<{ code: number; output: string }>;
   stop(): Promise<void>;
 }
 
@@ -184,6 +192,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       MEETPOINT_VPN_LISTEN: "tcp:1194",
       MEETPOINT_KEK: "44".repeat(32),
       MEETPOINT_REMOTE_SESSION_MINUTES: String(options.remoteSessionMinutes ?? 60),
+      MEETPOINT_TECHNICIAN_CERT_MINUTES: String(options.technicianCertMinutes ?? 10),
     };
     const startPlatform = async (): Promise<Process> => {
       const child = platformNs.spawn(["bun", join(ROOT, "platform/src/main.ts")], {
@@ -264,12 +273,13 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const tag = name.toLowerCase().slice(0, 4);
       const gatewayNs = ns(`gw${tag}`);
       const machineNs = ns(`lan${tag}`);
-      const wanDevice = link(
+      const uplink = link(
         wan,
         `198.18.${143 + index}.1/30`,
         gatewayNs,
         `198.18.${143 + index}.2/30`,
-      ).bName;
+      );
+      const wanDevice = uplink.bName;
       gatewayNs.exec("ip", "route", "add", "default", "via", `198.18.${143 + index}.1`);
       gatewayNs.useNameserver(DNS_ADDRESS);
       const lanDevice = link(gatewayNs, "192.168.0.1/24", machineNs, `${MACHINE_ADDRESS}/24`).aName;
@@ -326,6 +336,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         gatewayNs,
         machineNs,
         wanDevice,
+        wanPeer: uplink.aName,
         operatorUrl,
         apiToken,
         agent,
@@ -397,6 +408,22 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         const script = `import { readHoldingRegisters } from ${JSON.stringify(join(ROOT, "lab/src/simulators/modbus.ts"))}; try { const [v] = await readHoldingRegisters(${JSON.stringify(host)}, 502, 0, 1, 1500); process.stdout.write(String(v)); } catch { process.stdout.write("NONE"); }`;
         const out = technicianNs.exec("bun", "-e", script);
         return out === "NONE" ? null : Number(out);
+      },
+      bannerFromTechnician: (host, port) => {
+        const script = `import { connect } from "node:net"; const s = connect({ host: ${JSON.stringify(host)}, port: ${port} }); const t = setTimeout(() => { process.stdout.write("NONE"); process.exit(0); }, 1500); s.on("data", (d) => { clearTimeout(t); process.stdout.write("OK:" + d.toString().split("\\n")[0]); process.exit(0); }); s.on("error", () => { clearTimeout(t); process.stdout.write("NONE"); process.exit(0); });`;
+        const out = technicianNs.exec("bun", "-e", script);
+        return out.startsWith("OK:") ? out.slice(3).trim() : null;
+      },
+      platformCli: async (args) => {
+        lab.platform.child.kill("SIGTERM");
+        await lab.platform.child.exited;
+        const child = platformNs.spawn(["bun", join(ROOT, "platform/src/cli.ts"), ...args], {
+          env: platformEnv,
+        });
+        const process = { child, log: new OutputLog(child) };
+        const code = await child.exited;
+        await Bun.sleep(50);
+        return { code, output: process.log.text };
       },
       restartPlatform: async () => {
         lab.platform.child.kill("SIGTERM");

@@ -1,5 +1,6 @@
 // The gateway agent: enrollment, the control channel's loops (heartbeat, commands), the operator's
 // Connect and Disconnect, the data channel and the firewall that follows it.
+import { mkdirSync } from "node:fs";
 import { type HeartbeatResponse, verifyEnvelope } from "@meetpoint/common";
 import { ControlError, type ControlPort } from "../control/client.ts";
 import { type ImportResult, importBundle } from "../enrollment/import.ts";
@@ -87,6 +88,8 @@ export class Agent {
     void this.commandLoop();
     if (this.deps.importDir) {
       const dir = this.deps.importDir;
+      // Made here so the operator (or a mounted stick) finds where bundles go.
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       const scan = async () => {
         await this.scanImports(dir);
         if (!this.stopped) this.importTimer = setTimeout(scan, 2000);
@@ -162,16 +165,22 @@ export class Agent {
     this.update({ type: "disconnect", error, at: this.now() });
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.tunnelTimer) clearTimeout(this.tunnelTimer);
-    await this.deps.vpn.stop();
+    // The firewall first: nothing passes from this instant, whatever OpenVPN is still doing.
     await this.applyFirewall().catch((e) => this.log("error", String(e.message ?? e)));
     this.log(error ? "warn" : "info", `Disconnect (${by})${error ? `: ${error}` : ""}`);
-    if (report && was !== "idle" && this.enrollment) {
-      await this.deps.control
-        .disconnect()
-        .catch((e) =>
-          this.log("warn", `the platform could not be told of the Disconnect: ${e.message}`),
-        );
-    }
+    // Tell the platform before the tunnel drops, so it records the operator's reason rather than a
+    // lost gateway — but never wait long for it: OpenVPN stops within the second regardless.
+    const told =
+      report && was !== "idle" && this.enrollment
+        ? this.deps.control
+            .disconnect()
+            .catch((e) =>
+              this.log("warn", `the platform could not be told of the Disconnect: ${e.message}`),
+            )
+        : Promise.resolve();
+    await Promise.race([told, Bun.sleep(300)]);
+    await this.deps.vpn.stop();
+    await told;
   }
 
   private async establish(reconnectOf: string | null): Promise<void> {
@@ -199,7 +208,7 @@ export class Agent {
         TUNNEL_TIMEOUT_MS,
       );
       await this.deps.vpn.start(verified.claims.body.profile, {
-        up: () => void this.tunnelUp(),
+        up: (address) => void this.tunnelUp(address),
         down: (reason) => void this.fault(reason),
       });
     } catch (error) {
@@ -211,10 +220,10 @@ export class Agent {
     }
   }
 
-  private async tunnelUp(): Promise<void> {
+  private async tunnelUp(address: string): Promise<void> {
     if (this.tunnelTimer) clearTimeout(this.tunnelTimer);
     if (this.status.state !== "connecting") return;
-    this.update({ type: "tunnel-up", at: this.now() });
+    this.update({ type: "tunnel-up", address, at: this.now() });
     this.connectBackoff.reset();
     try {
       await this.applyFirewall();
@@ -239,8 +248,8 @@ export class Agent {
       at: this.now(),
     });
     this.log("warn", `${error} — trying again in ${Math.round(delay / 1000)} s`);
-    await this.deps.vpn.stop();
     await this.applyFirewall().catch(() => {});
+    await this.deps.vpn.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       if (this.status.state !== "reconnecting") return;

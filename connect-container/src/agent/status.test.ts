@@ -26,7 +26,7 @@ describe("gateway status", () => {
     const status = run([
       { type: "connect", by: "operator UI", at: at(1) },
       { type: "channel", gatewaySessionId: session.id, at: at(1) },
-      { type: "tunnel-up", at: at(2) },
+      { type: "tunnel-up", address: "100.127.0.2", at: at(2) },
     ]);
     expect(status).toMatchObject({
       state: "online",
@@ -39,7 +39,7 @@ describe("gateway status", () => {
   test("a fault keeps the consent and schedules a retry; a Disconnect ends it", () => {
     const faulty = run([
       { type: "connect", by: "local API", at: at(1) },
-      { type: "tunnel-up", at: at(2) },
+      { type: "tunnel-up", address: "100.127.0.2", at: at(2) },
       { type: "sessions", remoteSessions: [session] },
       { type: "fault", error: "platform unreachable", retryAt: at(5), at: at(3) },
     ]);
@@ -61,7 +61,7 @@ describe("gateway status", () => {
 
   test("idle never leaves idle but through Connect", () => {
     const event = fc.oneof(
-      fc.constant<StatusEvent>({ type: "tunnel-up", at: t0 }),
+      fc.constant<StatusEvent>({ type: "tunnel-up", address: "100.127.0.2", at: t0 }),
       fc.constant<StatusEvent>({ type: "retry", at: t0 }),
       fc.constant<StatusEvent>({ type: "channel", gatewaySessionId: session.id, at: t0 }),
       fc.constant<StatusEvent>({ type: "fault", error: "x", retryAt: t0, at: t0 }),

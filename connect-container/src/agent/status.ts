@@ -7,6 +7,8 @@ export interface AgentStatus {
   state: AgentState;
   /** The data channel the platform issued for the current Connect. */
   gatewaySessionId: string | null;
+  /** The gateway's address in the tunnel while online. */
+  tunnelAddress: string | null;
   /** Who pressed Connect: "operator UI" or "local API"; null while idle. */
   armedBy: string | null;
   /** Since when the current state holds. */
@@ -22,7 +24,7 @@ export interface AgentStatus {
 export type StatusEvent =
   | { type: "connect"; by: string; at: Date }
   | { type: "channel"; gatewaySessionId: string; at: Date }
-  | { type: "tunnel-up"; at: Date }
+  | { type: "tunnel-up"; address: string; at: Date }
   /** Something broke while armed; the agent tries again at `retryAt`. */
   | { type: "fault"; error: string; retryAt: Date; at: Date }
   | { type: "retry"; at: Date }
@@ -33,6 +35,7 @@ export type StatusEvent =
 export const initialStatus = (at: Date): AgentStatus => ({
   state: "idle",
   gatewaySessionId: null,
+  tunnelAddress: null,
   armedBy: null,
   since: at,
   lastError: null,
@@ -57,7 +60,14 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
       return { ...status, gatewaySessionId: event.gatewaySessionId };
     case "tunnel-up":
       if (status.state !== "connecting") return status;
-      return { ...status, state: "online", since: event.at, lastError: null, retryAt: null };
+      return {
+        ...status,
+        state: "online",
+        tunnelAddress: event.address,
+        since: event.at,
+        lastError: null,
+        retryAt: null,
+      };
     case "fault":
       if (!armed(status)) return { ...status, lastError: event.error };
       return {
@@ -66,6 +76,7 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
         since: status.state === "reconnecting" ? status.since : event.at,
         lastError: event.error,
         retryAt: event.retryAt,
+        tunnelAddress: null,
         remoteSessions: [],
       };
     case "retry":

@@ -97,6 +97,7 @@ export function createUiApp(deps: UiDeps) {
   });
   const stateOf = () => ({
     state: agent.status.state,
+    tunnelAddress: agent.status.tunnelAddress,
     remoteSessionActive: agent.status.remoteSessions.some((s) => s.state === "active"),
     since: agent.status.since.toISOString(),
     lastError: agent.status.lastError,

@@ -163,7 +163,13 @@ export class OpenvpnClient implements VpnPort {
   private failure(): string | null {
     const line = [...this.output]
       .reverse()
-      .find((l) => /AUTH_FAILED|VERIFY|error|fail|refused|denied|Cannot|unreachable/i.test(l));
+      .find(
+        (l) =>
+          !/VERIFY OK|Initialization Sequence/.test(l) &&
+          /AUTH_FAILED|VERIFY ERROR|error|fail|refused|denied|Cannot|unreachable|timed out|reset/i.test(
+            l,
+          ),
+      );
     return line ? `OpenVPN: ${line.replace(/^\S+ \S+ /, "").slice(0, 300)}` : null;
   }
 
