@@ -82,7 +82,10 @@ export class Netns {
     for (const child of this.processes) child.kill("SIGKILL");
     // Everything else still running in the namespace too (an OpenVPN server the platform started,
     // a shell's child): otherwise it keeps the namespace and its links alive after deletion.
-    const pids = spawnSync(["ip", "netns", "pids", this.name], { stdout: "pipe", stderr: "ignore" });
+    const pids = spawnSync(["ip", "netns", "pids", this.name], {
+      stdout: "pipe",
+      stderr: "ignore",
+    });
     for (const pid of pids.stdout.toString().split(/\s+/).filter(Boolean)) {
       try {
         process.kill(Number(pid), "SIGKILL");

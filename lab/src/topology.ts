@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { encodeBase32NoPadding } from "@oslojs/encoding";
 import type { Subprocess } from "bun";
 import { type LabIdp, startLabIdp } from "../idp/provider.ts";
 import { eventually, link, linkToHost, Netns, OutputLog } from "./netns.ts";
@@ -72,6 +73,8 @@ export interface Lab {
   technicianNs: Netns;
   platform: Process;
   admin: PortalClient;
+  /** The lab admin's password and TOTP key (base32), for a person to sign in too. */
+  adminCredentials: { password: string; totpKey: string };
   sites: [Site, Site];
   /** A technician signed in through the lab OpenID provider. */
   technician(username?: string): Promise<PortalClient>;
@@ -209,7 +212,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     const hosts = { [PLATFORM_NAME]: PLATFORM_HOST_ADDRESS };
     const admin = new PortalClient(PORTAL, hosts);
-    await admin.firstSignIn("admin", oneTime);
+    const adminSignIn = await admin.firstSignIn("admin", oneTime);
 
     // ---- master data, as an admin enters it -------------------------------------------------
     log("entering master data and the identity provider");
@@ -373,6 +376,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       technicianNs,
       platform,
       admin,
+      adminCredentials: {
+        password: adminSignIn.password,
+        totpKey: encodeBase32NoPadding(adminSignIn.totpKey),
+      },
       sites: sites as [Site, Site],
       technician: async (username = "tina") => {
         const user = TECHNICIANS.find((t) => t.username === username);

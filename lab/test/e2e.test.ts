@@ -39,8 +39,20 @@ describe.skipIf(skip !== null)("the whole system in network namespaces", () => {
   const measured: Record<string, number> = {};
 
   const state = async (site: Site) => (await site.local("GET", "/state")).body;
-  const online = (site: Site) =>
-    timeUntil(async () => (await state(site)).state === "online", 20_000, `${site.name} online`);
+  const online = async (site: Site) => {
+    try {
+      return await timeUntil(
+        async () => (await state(site)).state === "online",
+        20_000,
+        `${site.name} online`,
+      );
+    } catch (error) {
+      console.log(
+        `${site.name} agent:\n${site.agent.log.text.slice(-3000)}\nplatform:\n${lab.platform.log.text.slice(-3000)}`,
+      );
+      throw error;
+    }
+  };
   const webOf = (site: Site) => lab.fetchFromTechnician(`http://${site.proxyAddress}/`);
 
   /**

@@ -55,6 +55,7 @@ export class OpenvpnClient implements VpnPort {
   private child: ReturnType<typeof Bun.spawn> | null = null;
   private management: ManagementClient | null = null;
   private output: string[] = [];
+  private generation = 0;
 
   constructor(
     private readonly runtimeDir: string,
@@ -86,10 +87,11 @@ export class OpenvpnClient implements VpnPort {
     writeFileSync(paths.profile, profile, { mode: 0o600 });
     chmodSync(paths.profile, 0o600);
     this.output = [];
-    let ended = false;
+    // Events of this process count only while it is the current one: a process stopped on
+    // purpose, or replaced by a newer one, must not report "down" into the newer tunnel's life.
+    const generation = ++this.generation;
     const end = (reason: string) => {
-      if (ended) return;
-      ended = true;
+      if (generation !== this.generation) return;
       void this.stop().then(() => handlers.down(reason));
     };
     let child: ReturnType<typeof Bun.spawn>;
@@ -108,6 +110,7 @@ export class OpenvpnClient implements VpnPort {
     });
 
     const management = new ManagementClient((event: ManagementEvent) => {
+      if (generation !== this.generation) return;
       if (event.type === "state" && event.name === "CONNECTED") handlers.up(event.localAddress);
       else if (
         event.type === "state" &&
@@ -141,6 +144,7 @@ export class OpenvpnClient implements VpnPort {
 
   /** Stops the client: SIGTERM through the management socket, SIGKILL after 700 ms. */
   async stop(): Promise<void> {
+    this.generation++;
     const child = this.child;
     const management = this.management;
     this.child = null;
