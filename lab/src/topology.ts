@@ -114,8 +114,29 @@ async function waitForLog(process: Process, text: string, ms: number, what: stri
     throw new Error(`${what}: "${text}" did not appear:\n${process.log.text.slice(-3000)}`);
 }
 
+/** Namespace prefixes of this topology: one lab per host, so any left by a killed run goes. */
+const LAB_NAMESPACES = /^meetpoint-(wan|plat|tech|gwacme|gwbolt|lanacme|lanbolt)-[0-9a-f]{6}$/;
+
+function removeStaleLab(): void {
+  const listed = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  for (const name of listed.split("\n").map((l) => l.split(" ")[0] ?? "")) {
+    if (!LAB_NAMESPACES.test(name)) continue;
+    const pids = spawnSync("ip", ["netns", "pids", name], { encoding: "utf8" }).stdout ?? "";
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    spawnSync("ip", ["netns", "del", name]);
+    rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+  }
+}
+
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const log = options.log ?? (() => {});
+  removeStaleLab();
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-lab-"));
   const made: Netns[] = [];
   const ns = (name: string) => {
@@ -392,12 +413,21 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         writeFileSync(file, profile, { mode: 0o600 });
         const child = technicianNs.spawn(["openvpn", "--config", file, "--verb", "3"]);
         const process = { child, log: new OutputLog(child) };
-        await waitForLog(
-          process,
-          "Initialization Sequence Completed",
+        const connected = await eventually(
+          async () =>
+            process.log.has("Initialization Sequence Completed") || process.log.has("AUTH_FAILED"),
           30_000,
-          "technician's openvpn",
+          100,
         );
+        if (!connected || !process.log.has("Initialization Sequence Completed")) {
+          child.kill("SIGTERM");
+          await child.exited;
+          throw new Error(
+            connected
+              ? "the platform refused the connection (AUTH_FAILED)"
+              : `the technician's openvpn did not connect:\n${process.log.text.slice(-1500)}`,
+          );
+        }
         return {
           ...process,
           stop: async () => {
