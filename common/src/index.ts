@@ -8,6 +8,7 @@ export {
   type DataChannelRequest,
   dataChannelRequestSchema,
   dataChannelResponseSchema,
+  disconnectRequestSchema,
   disconnectResponseSchema,
   type GatewayRemoteSession,
   gatewayRemoteSessionSchema,

@@ -199,3 +199,13 @@ test("foreign channels, bad cursors and wrong bodies are refused", async () => {
   expect((await api("/commands?cursor=-1", { method: "GET" })).status).toBe(400);
   expect((await api("/commands?cursor=abc", { method: "GET" })).status).toBe(400);
 });
+
+test("a late Disconnect report for an older channel leaves the newer one open", async () => {
+  const older = await arm();
+  const newer = await arm();
+  const late = await api("/disconnect", { body: { gatewaySessionId: older } });
+  expect(await late.json()).toEqual({ closed: false });
+  expect((await beat({ gatewaySessionId: newer })).dataChannel).toMatchObject({ state: "online" });
+  const current = await api("/disconnect", { body: { gatewaySessionId: newer } });
+  expect(await current.json()).toEqual({ closed: true });
+});

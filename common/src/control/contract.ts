@@ -79,6 +79,14 @@ export const dataChannelResponseSchema = z
   .object({ envelope: z.string().max(100_000), gatewaySessionId: uuid })
   .strict();
 
+/**
+ * The operator's Disconnect, reported for the data channel it ended (null: whatever is open), so a
+ * late report never closes a newer channel.
+ */
+export const disconnectRequestSchema = z
+  .object({ gatewaySessionId: uuid.nullable().default(null) })
+  .strict();
+
 /** The operator's Disconnect, reported: whether a data channel was open. */
 export const disconnectResponseSchema = z.object({ closed: z.boolean() }).strict();
 

@@ -162,6 +162,7 @@ export class Agent {
    */
   async disconnect(by: string, error: string | null, report = true): Promise<void> {
     const was = this.status.state;
+    const channel = this.status.gatewaySessionId;
     this.update({ type: "disconnect", error, at: this.now() });
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.tunnelTimer) clearTimeout(this.tunnelTimer);
@@ -173,7 +174,7 @@ export class Agent {
     const told =
       report && was !== "idle" && this.enrollment
         ? this.deps.control
-            .disconnect()
+            .disconnect(channel)
             .catch((e) =>
               this.log("warn", `the platform could not be told of the Disconnect: ${e.message}`),
             )

@@ -135,7 +135,11 @@ export class ControlClient {
     });
   }
 
-  disconnect() {
-    return this.call("POST", "/disconnect", disconnectResponseSchema, { timeoutMs: 5_000 });
+  /** Reports the operator's Disconnect of `gatewaySessionId` (null: whatever is open). */
+  disconnect(gatewaySessionId: string | null) {
+    return this.call("POST", "/disconnect", disconnectResponseSchema, {
+      body: { gatewaySessionId },
+      timeoutMs: 5_000,
+    });
   }
 }

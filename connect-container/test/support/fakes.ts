@@ -147,7 +147,7 @@ export class FakeControl implements ControlPort {
     return { envelope, gatewaySessionId };
   }
 
-  async disconnect() {
+  async disconnect(_gatewaySessionId: string | null) {
     this.disconnects++;
     return { closed: true };
   }

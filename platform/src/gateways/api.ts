@@ -1,7 +1,11 @@
 // The gateway API (/api/gateway/v1): what a connect gateway asks of the platform over its HTTPS
 // control channel. Bearer "<gateway id>.<secret>"; a secret reaches only its own gateway.
 import { timingSafeEqual } from "node:crypto";
-import { dataChannelRequestSchema, heartbeatRequestSchema } from "@meetpoint/common";
+import {
+  dataChannelRequestSchema,
+  disconnectRequestSchema,
+  heartbeatRequestSchema,
+} from "@meetpoint/common";
 import { and, eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -133,9 +137,13 @@ export function gatewayApi() {
 
   /** The operator pressed Disconnect: the data channel closes, its remote sessions end. */
   api.post("/disconnect", async (c) => {
+    const request = await bodyOf(c, disconnectRequestSchema, { gatewaySessionId: null });
+    if (!request.ok) return request.response;
     const gateway = c.get("gateway");
     const sessions = c.get("deps").sessions;
-    const open = await sessions.openGatewaySession(gateway.id);
+    const newest = await sessions.openGatewaySession(gateway.id);
+    const named = request.data.gatewaySessionId;
+    const open = named === null || newest?.id === named ? newest : null;
     if (open)
       await sessions.closeGatewaySession(open.id, "operator", {
         id: null,
