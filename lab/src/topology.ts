@@ -59,8 +59,8 @@ export interface LabOptions {
   remoteSessionMinutes?: number;
   /** How long a technician's one-time config can be used, minutes (default 10). */
   technicianCertMinutes?: number;
-  /** A PostgreSQL URL reachable from the platform's namespace; default embedded PGlite. */
-  databaseUrl?: string;
+  /** Run the platform on a PostgreSQL server of its own in its namespace; default embedded PGlite. */
+  postgres?: boolean;
   log?: (line: string) => void;
 }
 
@@ -87,6 +87,9 @@ export interface Lab {
   /** What a TCP server says first (an SSH banner), from the technician's host; null if nothing. */
   bannerFromTechnician(host: string, port: number): string | null;
   restartPlatform(): Promise<void>;
+  /** With `postgres`: stop and start the platform's database server. */
+  stopPostgres(): Promise<void>;
+  startPostgres(): Promise<void>;
   /** Stops the platform for good and runs its command line on the same data (audit verify …). */
   platformCli(args: string[]): Promise<{ code: number; output: string }>;
   stop(): Promise<void>;
@@ -132,6 +135,17 @@ function removeStaleLab(): void {
     spawnSync("ip", ["netns", "del", name]);
     rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
   }
+}
+
+/** Where Debian keeps the newest PostgreSQL's server programs. */
+function postgresBin(): string {
+  const versions =
+    spawnSync("ls", ["/usr/lib/postgresql"], { encoding: "utf8" })
+      .stdout?.split("\n")
+      .filter(Boolean) ?? [];
+  const newest = versions.sort((a, b) => Number(a) - Number(b)).at(-1);
+  if (!newest) throw new Error("PostgreSQL server programs not found (apt-get install postgresql)");
+  return `/usr/lib/postgresql/${newest}/bin`;
 }
 
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
@@ -205,9 +219,57 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       ],
     });
 
+    // ---- the platform's database (PostgreSQL in its namespace, or embedded PGlite) -------------
+    let postgres: Process | null = null;
+    const pgDir = join(dir, "postgres");
+    const pgBin = options.postgres ? postgresBin() : null;
+    const startPostgres = async () => {
+      if (!pgBin) return;
+      const child = platformNs.spawn([
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        join(pgBin, "postgres"),
+        "-D",
+        pgDir,
+        "-k",
+        pgDir,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-p",
+        "5432",
+      ]);
+      postgres = { child, log: new OutputLog(child) };
+      await waitForLog(postgres, "ready to accept connections", 30_000, "postgres");
+    };
+    if (pgBin) {
+      mkdirSync(pgDir, { recursive: true });
+      spawnSync("chown", ["postgres:postgres", pgDir]);
+      const init = spawnSync(
+        "runuser",
+        [
+          "-u",
+          "postgres",
+          "--",
+          join(pgBin, "initdb"),
+          "-D",
+          pgDir,
+          "-U",
+          "meetpoint",
+          "--auth=trust",
+          "-E",
+          "UTF8",
+        ],
+        { encoding: "utf8" },
+      );
+      if (init.status !== 0) throw new Error(`initdb: ${init.stderr}`);
+      await startPostgres();
+    }
+
     // ---- the platform ---------------------------------------------------------------------
     const platformEnv = {
-      DATABASE_URL: options.databaseUrl ?? "",
+      DATABASE_URL: pgBin ? "postgres://meetpoint@127.0.0.1:5432/postgres" : "",
       MEETPOINT_DATA_DIR: join(dir, "platform"),
       MEETPOINT_PUBLIC_URL: PORTAL,
       MEETPOINT_HTTPS_PORT: "8443",
@@ -462,6 +524,14 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         await Bun.sleep(50);
         return { code, output: process.log.text };
       },
+      stopPostgres: async () => {
+        const running = postgres as Process | null;
+        if (!running) throw new Error("this lab runs on PGlite");
+        spawnSync("runuser", ["-u", "postgres", "--", join(pgBin ?? "", "pg_ctl"), "-D", pgDir, "-m", "fast", "-w", "stop"]);
+        await running.child.exited;
+        postgres = null;
+      },
+      startPostgres,
       restartPlatform: async () => {
         lab.platform.child.kill("SIGTERM");
         await lab.platform.child.exited;

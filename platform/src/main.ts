@@ -23,6 +23,9 @@ function loadConfig(): Config {
   }
 }
 
+/** Seconds without the database before all remote access is cut. */
+const DATABASE_GRACE_S = 5;
+
 async function main() {
   const config = loadConfig();
   const clock = systemClock;
@@ -90,10 +93,36 @@ async function main() {
       ? `Data plane: OpenVPN on ${listen}, firewall table inet meetpoint`
       : `Data plane OFF: ${plane.reason}`,
   );
-  const ticker = setInterval(
-    () => sessions.tick().catch((error) => console.error("session tick failed:", error)),
-    1000,
-  );
+  // Every second: session ends. Without the database nothing can be decided, ended on time or
+  // audited, so after DATABASE_GRACE_S failed ticks everything is cut (fail closed); when it is
+  // back, the cut sessions are ended in the records too.
+  let databaseFailures = 0;
+  let ticking = false;
+  const ticker = setInterval(async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      await sessions.tick();
+      if (databaseFailures >= DATABASE_GRACE_S) {
+        const ended = await sessions.endAll("database_lost");
+        console.log(
+          `Database reachable again: ${ended} session(s) cut while it was away are recorded as ended.`,
+        );
+      }
+      databaseFailures = 0;
+    } catch (error) {
+      databaseFailures++;
+      if (databaseFailures === 1) console.error("session tick failed:", error);
+      if (databaseFailures === DATABASE_GRACE_S) {
+        console.error(
+          `The database has been unreachable for ${DATABASE_GRACE_S} s: all remote access cut (fail closed) until it is back.`,
+        );
+        await dataPlane.cutAll().catch((e) => console.error("cutting access failed:", e));
+      }
+    } finally {
+      ticking = false;
+    }
+  }, 1000);
   const loginSweeper = setInterval(
     () => forgetStaleLogins(db, clock.now()).catch(() => {}),
     10 * 60_000,

@@ -19,6 +19,11 @@ export interface DataPlane {
   routeProxyBlock(block: string, instance: number | null): Promise<void>;
   /** Packets and bytes seen per grant (key: grantElement). */
   grantCounters(): Promise<Map<string, { packets: number; bytes: number }>>;
+  /**
+   * Fail closed without the database: every grant removed, every tunnel flow forgotten, every
+   * OpenVPN client connection ended — using only what the kernel and the servers know.
+   */
+  cutAll(): Promise<void>;
 }
 
 /** A data plane that records what it was asked to do: for tests of the session rules. */
@@ -61,5 +66,12 @@ export class RecordingDataPlane implements DataPlane {
 
   async grantCounters(): Promise<Map<string, { packets: number; bytes: number }>> {
     return this.counters;
+  }
+
+  cuts = 0;
+
+  async cutAll(): Promise<void> {
+    this.cuts++;
+    this.grants.clear();
   }
 }

@@ -19,6 +19,7 @@ export const END_REASONS = [
   "gateway_lost", // the gateway's data channel went away
   "platform_shutdown", // the platform stopped or restarted
   "vpn_failure", // the OpenVPN server carrying it crashed
+  "database_lost", // the platform lost its database and cut all access (fail closed)
 ] as const;
 
 export type EndReason = (typeof END_REASONS)[number];

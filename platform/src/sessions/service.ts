@@ -217,8 +217,9 @@ export class Sessions {
       .from(remoteSessions)
       .where(and(eq(remoteSessions.gatewaySessionId, id), ne(remoteSessions.state, "ended")));
     const endReason: EndReason =
-      (["operator", "platform_shutdown", "vpn_failure"] as const).find((r) => r === reason) ??
-      "gateway_lost";
+      (["operator", "platform_shutdown", "vpn_failure", "database_lost"] as const).find(
+        (r) => r === reason,
+      ) ?? "gateway_lost";
     for (const remote of open) await this.endRemoteSession(remote.id, endReason, actor);
     if (session.connection && this.deps.dataPlane.status().on) {
       await this.deps.dataPlane.disconnect(session.connection);
@@ -302,8 +303,8 @@ export class Sessions {
     }
   }
 
-  /** At start and at shutdown: nothing open survives a platform restart. */
-  async endAll(reason: "platform_shutdown"): Promise<number> {
+  /** At start and shutdown (and after a database loss): nothing open survives. */
+  async endAll(reason: "platform_shutdown" | "database_lost"): Promise<number> {
     const open = await this.db
       .select({ id: gatewaySessions.id })
       .from(gatewaySessions)

@@ -28,3 +28,23 @@ export function pgError(error: unknown): PgErrorInfo | null {
 export const UNIQUE_VIOLATION = "23505";
 export const FOREIGN_KEY_VIOLATION = "23503";
 export const RESTRICT_VIOLATION = "23001";
+
+/**
+ * Whether `error` says the database cannot be reached at all (refused, reset, timed out, shut
+ * down) rather than that a statement failed.
+ */
+export function databaseUnreachable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    const candidate = e as { code?: unknown; message?: unknown; cause?: unknown };
+    const code = typeof candidate.code === "string" ? candidate.code : "";
+    if (
+      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECTION_\w+|57P0[1-3]|08\d{3})$/.test(code) ||
+      /connect(ion)? (refused|terminated|ended|closed)|Connection terminated/i.test(
+        String(candidate.message ?? ""),
+      )
+    )
+      return true;
+    e = candidate.cause;
+  }
+  return false;
+}

@@ -3,7 +3,7 @@
 // exact reason — and the portal and API keep working.
 import { existsSync } from "node:fs";
 import type { ManagementClient, ManagementEvent } from "@meetpoint/common";
-import { type Cidr, subBlock } from "@meetpoint/common";
+import { type Cidr, formatIpv4, subBlock } from "@meetpoint/common";
 import type { Grant } from "../firewall/index.ts";
 import { KernelFirewall } from "../firewall/kernel.ts";
 import type { Pki } from "../pki/index.ts";
@@ -57,6 +57,8 @@ export class KernelDataPlane implements DataPlane {
   private servers: VpnServers | null = null;
   private sessions: Sessions | null = null;
   private state: DataPlaneStatus = { on: false, reason: "not started yet" };
+
+  private connected = new Set<string>();
 
   constructor(private readonly options: KernelDataPlaneOptions) {
     this.firewall = new KernelFirewall(options.commands);
@@ -147,6 +149,10 @@ export class KernelDataPlane implements DataPlane {
   ): Promise<void> {
     const sessions = this.sessions;
     if (!sessions) return;
+    // Which clients are connected, kept from the events alone: cutAll() needs no database.
+    const key = `${instance}:${"cid" in event ? event.cid : -1}`;
+    if (event.type === "established") this.connected.add(key);
+    if (event.type === "disconnect") this.connected.delete(key);
     try {
       if (event.type === "connect" || event.type === "reauth") {
         const serial = event.env.tls_serial_hex_0 ?? "";
@@ -172,6 +178,23 @@ export class KernelDataPlane implements DataPlane {
 
   changeGrants(add: Grant[], remove: Grant[]): Promise<void> {
     return this.firewall.changeGrants(add, remove);
+  }
+
+  async cutAll(): Promise<void> {
+    if (!this.state.on) return;
+    await this.firewall.apply(this.model([]));
+    const pool = this.options.tunnelPool;
+    const mask = formatIpv4(pool.prefix === 0 ? 0 : (0xffffffff << (32 - pool.prefix)) >>> 0);
+    await this.options.commands.run([
+      "conntrack",
+      "-D",
+      "--orig-src",
+      formatIpv4(pool.base),
+      "--mask-src",
+      mask,
+    ]);
+    for (const connection of [...this.connected]) await this.servers?.disconnect(connection);
+    this.connected.clear();
   }
 
   forgetFlows(flows: { technicianAddress: string; proxyAddress: string }[]): Promise<void> {

@@ -2,6 +2,7 @@
 import type { Context as HonoContext } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isDomainError } from "../shared/errors.ts";
+import { databaseUnreachable } from "../shared/pg-error.ts";
 import type { WebEnv } from "./env.ts";
 import { Layout, Notice } from "./views/layout.tsx";
 
@@ -11,6 +12,7 @@ const TITLES: Record<number, string> = {
   404: "Not found",
   409: "That did not work",
   413: "Too large",
+  503: "Temporarily unavailable",
 };
 
 export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
@@ -25,10 +27,16 @@ export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
     status = error.status;
     message =
       status === 413 ? "The upload is larger than allowed." : error.message || "Bad request";
+  } else if (databaseUnreachable(error)) {
+    // Fail closed, and say so: nothing can be decided or recorded without the database.
+    status = 503;
+    message =
+      "The platform cannot reach its database right now, so nothing can be allowed or changed. Try again in a minute; an administrator has been told in the log.";
+    console.error(`${c.req.method} ${c.req.path}: database unreachable:`, error);
   } else {
     console.error(`${c.req.method} ${c.req.path} failed:`, error);
   }
-  const code = status as 400 | 403 | 404 | 409 | 413 | 500;
+  const code = status as 400 | 403 | 404 | 409 | 413 | 500 | 503;
   if (c.req.path.startsWith("/api/")) {
     return c.json({ error: { status, message, field } }, code);
   }
