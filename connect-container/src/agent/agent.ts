@@ -58,6 +58,8 @@ export class Agent {
   private readonly connectBackoff = new Backoff();
   private readonly seenImports = new Set<string>();
   private appliedRules = "";
+  /** Counts data-channel attempts; callbacks of older ones are ignored. */
+  private attempt = 0;
 
   constructor(private readonly deps: AgentDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -163,6 +165,7 @@ export class Agent {
   async disconnect(by: string, error: string | null, report = true): Promise<void> {
     const was = this.status.state;
     const channel = this.status.gatewaySessionId;
+    this.attempt++;
     this.update({ type: "disconnect", error, at: this.now() });
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.tunnelTimer) clearTimeout(this.tunnelTimer);
@@ -208,9 +211,15 @@ export class Agent {
           void this.fault(`the data channel did not come up within ${TUNNEL_TIMEOUT_MS / 1000} s`),
         TUNNEL_TIMEOUT_MS,
       );
+      // Callbacks of this attempt only: a tunnel from an earlier Connect must not act on this one.
+      const attempt = ++this.attempt;
       await this.deps.vpn.start(verified.claims.body.profile, {
-        up: (address) => void this.tunnelUp(address),
-        down: (reason) => void this.fault(reason),
+        up: (address) => {
+          if (attempt === this.attempt) void this.tunnelUp(address);
+        },
+        down: (reason) => {
+          if (attempt === this.attempt) void this.fault(reason);
+        },
       });
     } catch (error) {
       if (error instanceof ControlError && error.status === 409 && reconnectOf) {

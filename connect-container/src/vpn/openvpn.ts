@@ -92,7 +92,10 @@ export class OpenvpnClient implements VpnPort {
     const generation = ++this.generation;
     const end = (reason: string) => {
       if (generation !== this.generation) return;
-      void this.stop().then(() => handlers.down(reason));
+      void this.stop().then(() => {
+        // Reported only if nothing was started since (stop() itself moved on one generation).
+        if (this.generation === generation + 1) handlers.down(reason);
+      });
     };
     let child: ReturnType<typeof Bun.spawn>;
     try {
