@@ -527,7 +527,18 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       stopPostgres: async () => {
         const running = postgres as Process | null;
         if (!running) throw new Error("this lab runs on PGlite");
-        spawnSync("runuser", ["-u", "postgres", "--", join(pgBin ?? "", "pg_ctl"), "-D", pgDir, "-m", "fast", "-w", "stop"]);
+        spawnSync("runuser", [
+          "-u",
+          "postgres",
+          "--",
+          join(pgBin ?? "", "pg_ctl"),
+          "-D",
+          pgDir,
+          "-m",
+          "fast",
+          "-w",
+          "stop",
+        ]);
         await running.child.exited;
         postgres = null;
       },

@@ -9,6 +9,7 @@ import type { PortalClient } from "../src/portal.ts";
 import { type Lab, type Site, startLab } from "../src/topology.ts";
 
 const skip = labSkipReason(["openvpn", "nft", "conntrack", "dnsmasq", "chronyd", "dropbear"]);
+const onPostgres = Boolean(process.env.DATABASE_URL);
 
 /**
  * Milliseconds from now until the start of the first probe that fails — the moment after which
@@ -84,7 +85,13 @@ describe.skipIf(skip !== null)("the whole system in network namespaces", () => {
   }
 
   beforeAll(async () => {
-    lab = await startLab({ remoteSessionMinutes: 1, technicianCertMinutes: 1 });
+    // The platform runs on PostgreSQL (a server of its own in its namespace) in the test run on
+    // PostgreSQL, on embedded PGlite otherwise.
+    lab = await startLab({
+      remoteSessionMinutes: 1,
+      technicianCertMinutes: 1,
+      postgres: onPostgres,
+    });
     [A, B] = lab.sites;
   }, 180_000);
 
@@ -278,6 +285,40 @@ describe.skipIf(skip !== null)("the whole system in network namespaces", () => {
     await session.close();
   }, 240_000);
 
+  test.skipIf(!onPostgres)(
+    "6c. PostgreSQL stopped: refusals with a plain reason, everything cut; back, and the records complete",
+    async () => {
+      const session = await sessionFor(A, "ticket 4721 before the database goes");
+      await timeUntil(() => webOf(A) !== null, 10_000, "A reachable");
+      await lab.stopPostgres();
+      try {
+        // New requests are refused with words, not a stack trace.
+        const refused = await lab.admin.request("GET", `/machines/${A.machineId}`);
+        expect(refused.status).toBe(503);
+        expect(refused.html).toContain("cannot reach its database");
+        // Within seconds everything is cut: no grant, no flow.
+        measured["database lost→no traffic"] = await stopsWithin(
+          () => webOf(A) !== null,
+          15_000,
+          "fail closed",
+        );
+        expect(lab.platform.log.text).toContain("all remote access cut (fail closed)");
+      } finally {
+        await lab.startPostgres();
+      }
+      await timeUntil(
+        async () => lab.platform.log.has("recorded as ended"),
+        20_000,
+        "records completed",
+      );
+      await session.vpn.stop();
+      const again = await sessionFor(A, "ticket 4722 after the database is back");
+      await timeUntil(() => webOf(A) !== null, 10_000, "A reachable again");
+      await again.close();
+    },
+    180_000,
+  );
+
   test("7. the audit log verifies and holds every step, attributed", async () => {
     const verify = await lab.platformCli(["audit", "verify"]);
     expect(verify.code).toBe(0);
@@ -310,8 +351,16 @@ describe.skipIf(skip !== null)("the whole system in network namespaces", () => {
     const ends = entries
       .filter((e) => e.action === "remote_session.end")
       .map((e) => e.detail.reason);
-    for (const reason of ["operator", "technician", "admin", "expiry", "platform_shutdown"])
-      expect(ends).toContain(reason);
+    const reasons = [
+      "operator",
+      "technician",
+      "admin",
+      "expiry",
+      "config_unused",
+      "platform_shutdown",
+    ];
+    if (onPostgres) reasons.push("database_lost");
+    for (const reason of reasons) expect(ends).toContain(reason);
     const requests = entries.filter((e) => e.action === "remote_session.request");
     expect(requests.every((e) => e.actorName === "tina@lab")).toBe(true);
   }, 60_000);
