@@ -153,6 +153,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   removeStaleLab();
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-lab-"));
   const made: Netns[] = [];
+  const cleanups: (() => void)[] = [];
   const ns = (name: string) => {
     const created = Netns.create(name);
     made.push(created);
@@ -163,6 +164,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     for (const n of made.reverse()) n.destroy();
     await idp?.stop();
     rmSync(dir, { recursive: true, force: true });
+    for (const cleanup of cleanups) cleanup();
   };
 
   try {
@@ -221,7 +223,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     // ---- the platform's database (PostgreSQL in its namespace, or embedded PGlite) -------------
     let postgres: Process | null = null;
-    const pgDir = join(dir, "postgres");
+    // Outside the lab's private directory: the postgres user must reach it.
+    const pgDir = options.postgres ? mkdtempSync(join(tmpdir(), "meetpoint-lab-pg-")) : "";
     const pgBin = options.postgres ? postgresBin() : null;
     const startPostgres = async () => {
       if (!pgBin) return;
@@ -244,7 +247,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       await waitForLog(postgres, "ready to accept connections", 30_000, "postgres");
     };
     if (pgBin) {
-      mkdirSync(pgDir, { recursive: true });
+      cleanups.push(() => rmSync(pgDir, { recursive: true, force: true }));
       spawnSync("chown", ["postgres:postgres", pgDir]);
       const init = spawnSync(
         "runuser",

@@ -58,6 +58,7 @@ export class Agent {
   private readonly connectBackoff = new Backoff();
   private readonly seenImports = new Set<string>();
   private appliedRules = "";
+  private firewallQueue: Promise<void> = Promise.resolve();
   /** Counts data-channel attempts; callbacks of older ones are ignored. */
   private attempt = 0;
 
@@ -165,7 +166,7 @@ export class Agent {
   async disconnect(by: string, error: string | null, report = true): Promise<void> {
     const was = this.status.state;
     const channel = this.status.gatewaySessionId;
-    this.attempt++;
+    const attempt = ++this.attempt;
     this.update({ type: "disconnect", error, at: this.now() });
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.tunnelTimer) clearTimeout(this.tunnelTimer);
@@ -183,7 +184,8 @@ export class Agent {
             )
         : Promise.resolve();
     await Promise.race([told, Bun.sleep(300)]);
-    await this.deps.vpn.stop();
+    // A Connect pressed meanwhile owns the tunnel now (starting it stops the old process).
+    if (attempt === this.attempt) await this.deps.vpn.stop();
     await told;
   }
 
@@ -258,8 +260,9 @@ export class Agent {
       at: this.now(),
     });
     this.log("warn", `${error} — trying again in ${Math.round(delay / 1000)} s`);
+    const attempt = this.attempt;
     await this.applyFirewall().catch(() => {});
-    await this.deps.vpn.stop();
+    if (attempt === this.attempt) await this.deps.vpn.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       if (this.status.state !== "reconnecting") return;
@@ -283,18 +286,27 @@ export class Agent {
     );
   }
 
-  private async applyFirewall(): Promise<void> {
-    const model = {
-      wanInterface: this.deps.wanInterface,
-      lanInterface: this.deps.lanInterface,
-      tunnelInterface: this.status.state === "online" ? TUNNEL_DEVICE : null,
-      services: this.forwarded(),
-    };
-    const key = JSON.stringify(model);
-    if (key === this.appliedRules) return;
-    this.appliedRules = "";
-    await this.deps.firewall.apply(model);
-    this.appliedRules = key;
+  /**
+   * Brings the kernel in line with the status. Applies run one after another and each reads the
+   * status when it runs, so the last one always matches the latest state (a slow "closed" can
+   * never land after an "open").
+   */
+  private applyFirewall(): Promise<void> {
+    const run = this.firewallQueue.then(async () => {
+      const model = {
+        wanInterface: this.deps.wanInterface,
+        lanInterface: this.deps.lanInterface,
+        tunnelInterface: this.status.state === "online" ? TUNNEL_DEVICE : null,
+        services: this.forwarded(),
+      };
+      const key = JSON.stringify(model);
+      if (key === this.appliedRules) return;
+      this.appliedRules = "";
+      await this.deps.firewall.apply(model);
+      this.appliedRules = key;
+    });
+    this.firewallQueue = run.catch(() => {});
+    return run;
   }
 
   // ---- control channel loops -------------------------------------------------------------------

@@ -145,7 +145,7 @@ describe("platform ruleset", () => {
     };
     const b: Grant = { ...a, port: 502 };
     expect(renderGrantChange([b], [a])).toBe(
-      "delete element inet meetpoint service_grants { 100.127.0.11 . 100.64.0.1 . tcp . 443 }\nadd element inet meetpoint service_grants { 100.127.0.11 . 100.64.0.1 . tcp . 502 }\n",
+      "add element inet meetpoint service_grants { 100.127.0.11 . 100.64.0.1 . tcp . 443 }\ndelete element inet meetpoint service_grants { 100.127.0.11 . 100.64.0.1 . tcp . 443 }\nadd element inet meetpoint service_grants { 100.127.0.11 . 100.64.0.1 . tcp . 502 }\n",
     );
     expect(renderGrantChange([], [])).toBe("");
   });

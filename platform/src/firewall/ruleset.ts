@@ -85,8 +85,13 @@ export function renderGrantChange(add: Grant[], remove: Grant[]): string {
   const lines: string[] = [];
   const removed = [...new Set(remove.map(grantElement))];
   const added = [...new Set(add.map(grantElement))];
+  // Adding first makes the removal idempotent: nft refuses to delete an element that is not
+  // there, and a session may be ended twice at once (a disconnect racing its end time).
   if (removed.length)
-    lines.push(`delete element inet ${TABLE} ${GRANTS_SET} { ${removed.join(", ")} }`);
+    lines.push(
+      `add element inet ${TABLE} ${GRANTS_SET} { ${removed.join(", ")} }`,
+      `delete element inet ${TABLE} ${GRANTS_SET} { ${removed.join(", ")} }`,
+    );
   if (added.length) lines.push(`add element inet ${TABLE} ${GRANTS_SET} { ${added.join(", ")} }`);
   return lines.length ? `${lines.join("\n")}\n` : "";
 }

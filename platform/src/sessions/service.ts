@@ -175,7 +175,8 @@ export class Sessions {
     }
     await this.deps.pki.revoke({ ownerId: session.id }, `remote session ended: ${reason}`);
     await inTransaction(this.db, async (tx) => {
-      await tx
+      // Only one end is recorded: a disconnect racing the end time finds the session ended.
+      const claimed = await tx
         .update(remoteSessions)
         .set({
           state: "ended",
@@ -184,7 +185,9 @@ export class Sessions {
           endedBy: actor.id,
           flowEvidence: evidence,
         })
-        .where(eq(remoteSessions.id, session.id));
+        .where(and(eq(remoteSessions.id, session.id), ne(remoteSessions.state, "ended")))
+        .returning({ id: remoteSessions.id });
+      if (claimed.length === 0) return;
       await recordAudit(tx, this.deps.clock, {
         actor,
         action: "remote_session.end",

@@ -2,14 +2,15 @@
 // MFA policy per role. Everything audited by the identity module.
 import { Hono } from "hono";
 import { ROLES } from "../../db/index.ts";
-import type { IdentityProvider } from "../../identity/index.ts";
 import {
   addMapping,
   createProvider,
   getProvider,
+  type IdentityProvider,
   listMappings,
   listProviders,
   mfaPolicyTable,
+  ROLE_LABELS,
   removeMapping,
   setMfaPolicy,
   setProviderEnabled,
@@ -19,13 +20,7 @@ import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { Breadcrumbs, Field, Layout, PostForm } from "../views/layout.tsx";
-
-const ROLE_LABELS: Record<(typeof ROLES)[number], string> = {
-  platform_admin: "Platform admin",
-  technician: "Technician",
-  customer_admin: "Customer admin",
-  auditor: "Auditor",
-};
+import { RoleFields } from "../views/role-fields.tsx";
 
 function ProviderFields(props: { provider?: IdentityProvider }) {
   const p = props.provider;
@@ -241,23 +236,7 @@ export function identityProviderRoutes() {
             class="row"
           >
             <Field label="Group" name="group" placeholder="acme-service-technicians" />
-            <label>
-              <span>Role</span>
-              <select name="role">
-                {ROLES.map((r) => (
-                  <option value={r}>{ROLE_LABELS[r]}</option>
-                ))}
-              </select>
-            </label>
-            <label>
-              <span>Customer (technician, customer admin)</span>
-              <select name="customerId">
-                <option value="">— platform-wide —</option>
-                {customers.map((cu) => (
-                  <option value={cu.id}>{cu.name}</option>
-                ))}
-              </select>
-            </label>
+            <RoleFields customers={customers} />
             <button type="submit">Add mapping</button>
           </PostForm>
         </div>

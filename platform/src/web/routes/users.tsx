@@ -1,6 +1,5 @@
 // Users and roles: platform admins create accounts, grant and revoke roles, disable and reset.
 import { Hono, type Context as HonoContext } from "hono";
-import { ROLES } from "../../db/index.ts";
 import {
   createUser,
   getUser,
@@ -16,6 +15,7 @@ import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { Breadcrumbs, Field, Layout, Notice, PostForm } from "../views/layout.tsx";
+import { RoleFields } from "../views/role-fields.tsx";
 
 function grantLabel(grant: UserSummary["grants"][number]): string {
   return grant.customerName
@@ -151,23 +151,7 @@ export function userRoutes() {
         </table>
         <div class="card">
           <PostForm action={`/users/${user.id}/roles`} csrfToken={csrf} class="row">
-            <label>
-              <span>Role</span>
-              <select name="role">
-                {ROLES.map((r) => (
-                  <option value={r}>{ROLE_LABELS[r]}</option>
-                ))}
-              </select>
-            </label>
-            <label>
-              <span>Customer (technician, customer admin)</span>
-              <select name="customerId">
-                <option value="">— platform-wide —</option>
-                {customers.map((cu) => (
-                  <option value={cu.id}>{cu.name}</option>
-                ))}
-              </select>
-            </label>
+            <RoleFields customers={customers} />
             <button type="submit">Grant role</button>
           </PostForm>
         </div>
