@@ -300,7 +300,11 @@ describe.skipIf(skip !== null)("the whole system in network namespaces", () => {
           15_000,
           "fail closed",
         );
-        expect(lab.platform.log.text).toContain("all remote access cut (fail closed)");
+        await timeUntil(
+          async () => lab.platform.log.has("all remote access cut (fail closed)"),
+          5000,
+          "cut logged",
+        );
       } finally {
         await lab.startPostgres();
       }
