@@ -94,8 +94,14 @@ const SHARED = [
   "verb 3",
 ];
 
-/** Bits per second technician → machine through a bare two-hop OpenVPN. */
-export async function bareOpenvpnThroughput(seconds: number): Promise<number> {
+export interface Path {
+  /** Bits per second technician → machine over `seconds`. */
+  measure(seconds: number): Promise<number>;
+  stop(): void;
+}
+
+/** A bare two-hop OpenVPN, up until stop(). */
+export async function bareOpenvpnPath(): Promise<Path> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-bare-"));
   const made: Netns[] = [];
   try {
@@ -166,15 +172,22 @@ export async function bareOpenvpnThroughput(seconds: number): Promise<number> {
       )
         throw new Error(`bare ${name} client did not connect:\n${clientLog.text.slice(-1500)}`);
     }
-    return await iperf(lan, "198.18.163.10", tech, seconds);
-  } finally {
+    return {
+      measure: (seconds) => iperf(lan, "198.18.163.10", tech, seconds),
+      stop: () => {
+        for (const n of made) n.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
     for (const n of made) n.destroy();
     rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
 }
 
-/** Bits per second technician → machine over plain routed veths (no VPN): the ceiling. */
-export async function vethThroughput(seconds: number): Promise<number> {
+/** Plain routed veths (no VPN), up until stop(): the ceiling. */
+export async function vethPath(): Promise<Path> {
   const made: Netns[] = [];
   try {
     const tech = Netns.create("veth-tech");
@@ -190,8 +203,14 @@ export async function vethThroughput(seconds: number): Promise<number> {
     gw.exec("ip", "route", "add", "default", "via", "198.18.166.1");
     lan.exec("ip", "route", "add", "default", "via", "198.18.167.1");
     for (const n of [router, gw]) n.exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
-    return await iperf(lan, "198.18.167.10", tech, seconds);
-  } finally {
+    return {
+      measure: (seconds) => iperf(lan, "198.18.167.10", tech, seconds),
+      stop: () => {
+        for (const n of made) n.destroy();
+      },
+    };
+  } catch (error) {
     for (const n of made) n.destroy();
+    throw error;
   }
 }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually, labUnavailable, OutputLog } from "../src/netns.ts";
 import { startLab } from "../src/topology.ts";
-import { bareOpenvpnThroughput, vethThroughput } from "./baselines.ts";
+import { bareOpenvpnPath, vethPath } from "./baselines.ts";
 import { iperf } from "./iperf.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -93,18 +93,36 @@ try {
     max: Math.max(...firstBytes),
   };
 
-  // Throughput through the full product path.
-  await armed();
-  let vpn = await lab.openvpn(await tina.connect(site.machineId, "bench throughput"));
-  const product = await iperf(
-    site.machineNs,
-    "192.168.0.10",
-    lab.technicianNs,
-    SECONDS,
-    site.proxyAddress,
-  );
-  await vpn.stop();
-  await eventually(async () => (await state()) === "idle", 10_000, 50);
+  // Throughput: the product path and the bare OpenVPN in turns, on the same busy host (the lab's
+  // platform and agents keep running), three rounds; medians. The veth ceiling once.
+  const bare = await bareOpenvpnPath();
+  const ceiling = await vethPath();
+  const productRuns: number[] = [];
+  const bareRuns: number[] = [];
+  try {
+    for (let round = 0; round < 3; round++) {
+      await armed();
+      const tunnel = await lab.openvpn(
+        await tina.connect(site.machineId, `bench throughput ${round}`),
+      );
+      productRuns.push(
+        await iperf(site.machineNs, "192.168.0.10", lab.technicianNs, SECONDS, site.proxyAddress),
+      );
+      await tunnel.stop();
+      await eventually(async () => (await state()) === "idle", 10_000, 50);
+      bareRuns.push(await bare.measure(SECONDS));
+    }
+    results.throughputBitsPerSecond = {
+      product: percentile(productRuns, 50),
+      bareOpenvpn: percentile(bareRuns, 50),
+      veth: await ceiling.measure(SECONDS),
+      productRuns,
+      bareRuns,
+    };
+  } finally {
+    bare.stop();
+    ceiling.stop();
+  }
 
   // Disconnect → the last packet that reaches the machine: a stream of small writes every 2 ms,
   // the machine's sink noting when the last one arrived (one host, one clock).
@@ -112,7 +130,7 @@ try {
   for (const how of ["operator", "technician", "admin"] as const) {
     for (let i = 0; i < 3; i++) {
       await armed();
-      vpn = await lab.openvpn(await tina.connect(site.machineId, `bench ${how} ${i}`));
+      const vpn = await lab.openvpn(await tina.connect(site.machineId, `bench ${how} ${i}`));
       const sink = site.machineNs.spawn([
         "bun",
         "-e",
@@ -148,14 +166,15 @@ try {
   );
 
   await lab.stop();
-  const bare = await bareOpenvpnThroughput(SECONDS);
-  const veth = await vethThroughput(SECONDS);
-  results.throughputBitsPerSecond = {
-    product,
-    bareOpenvpn: bare,
-    veth,
-    productToBare: product / bare,
+  const t = results.throughputBitsPerSecond as {
+    product: number;
+    bareOpenvpn: number;
+    veth: number;
   };
+  const product = t.product;
+  const bareBps = t.bareOpenvpn;
+  const veth = t.veth;
+  (results.throughputBitsPerSecond as Record<string, number>).productToBare = product / bareBps;
 
   const c = results.operatorConnectToOnlineMs as { p50: number; p99: number };
   const f = results.configDownloadToFirstByteMs as { p50: number; max: number };
@@ -165,8 +184,8 @@ try {
     [
       "",
       `Lab, one topology, one run (${SECONDS} s per throughput test):`,
-      `  technician → machine TCP: product ${mbit(product)}, bare two-hop OpenVPN ${mbit(bare)}, routed veth ${mbit(veth)}`,
-      `    product / bare = ${(product / bare).toFixed(2)}   target ≥ 0.90   ${product / bare >= 0.9 ? "MET" : "NOT MET"}`,
+      `  technician → machine TCP (median of 3, alternating): product ${mbit(product)}, bare two-hop OpenVPN ${mbit(bareBps)}, routed veth ${mbit(veth)}`,
+      `    product / bare = ${(product / bareBps).toFixed(2)}   target ≥ 0.90   ${product / bareBps >= 0.9 ? "MET" : "NOT MET"}`,
       `  operator Connect → gateway online (${TRIES} tries): p50 ${(c.p50 / 1000).toFixed(2)} s, p99 ${(c.p99 / 1000).toFixed(2)} s   target p50 ≤ 2 s, p99 ≤ 5 s   ${c.p50 <= 2000 && c.p99 <= 5000 ? "MET" : "NOT MET"}`,
       `  config download → first byte at the machine: p50 ${(f.p50 / 1000).toFixed(2)} s, max ${(f.max / 1000).toFixed(2)} s   target ≤ 3 s   ${f.max <= 3000 ? "MET" : "NOT MET"}`,
       `  disconnect → last packet at the machine (max of 3): operator ${d.operator?.max.toFixed(0)} ms, technician ${d.technician?.max.toFixed(0)} ms, admin ${d.admin?.max.toFixed(0)} ms   target ≤ 1 s   ${worst <= 1000 ? "MET" : "NOT MET"}`,
