@@ -182,7 +182,7 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
   test("the operator signs in, must replace the initial password, and creates the local API token", async () => {
     expect((await operator.request("POST", "/sign-in", { password: "wrong" })).status).toBe(401);
     const first = await operator.request("POST", "/sign-in", { password: "meetpoint" });
-    expect(first.location).toBe("/password");
+    expect(first.location).toBe(`${OPERATOR}/password`);
     expect((await operator.page("/")).includes("Choose your own password")).toBe(true);
     const reused = await operator.request("POST", "/password", {
       current: "meetpoint",
@@ -193,7 +193,7 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
       current: "meetpoint",
       next: "Operator-Passw0rd",
     });
-    expect(changed.location).toBe("/");
+    expect(changed.location).toBe(`${OPERATOR}/`);
     await operator.page("/settings");
     const created = await operator.request("POST", "/settings/api-token", {});
     apiToken = created.html.match(/id="api-token">([A-Za-z0-9_-]+)</)?.[1] ?? "";
