@@ -104,7 +104,7 @@ async function main() {
     try {
       await sessions.tick();
       if (databaseFailures >= DATABASE_GRACE_S) {
-        const ended = await sessions.endAll("database_lost");
+        const ended = await sessions.recordDatabaseCut();
         console.log(
           `Database reachable again: ${ended} session(s) cut while it was away are recorded as ended.`,
         );
@@ -117,7 +117,9 @@ async function main() {
         console.error(
           `The database has been unreachable for ${DATABASE_GRACE_S} s: all remote access cut (fail closed) until it is back.`,
         );
-        await dataPlane.cutAll().catch((e) => console.error("cutting access failed:", e));
+        await sessions
+          .cutForLostDatabase()
+          .catch((e) => console.error("cutting access failed:", e));
       }
     } finally {
       ticking = false;

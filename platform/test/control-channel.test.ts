@@ -209,3 +209,28 @@ test("a late Disconnect report for an older channel leaves the newer one open", 
   const current = await api("/disconnect", { body: { gatewaySessionId: newer } });
   expect(await current.json()).toEqual({ closed: true });
 });
+
+test("access cut for a lost database: grants gone at once, ends recorded as database_lost", async () => {
+  const channel = await arm();
+  const { profile } = await p.sessions.requestRemoteSession(scene.technician, scene.machineId, {
+    reason: "ticket 5000",
+  });
+  const technicianConnection = `0:${++connection}`;
+  expect((await p.sessions.decideConnection(technicianConnection, serialOf(profile))).allow).toBe(
+    true,
+  );
+  expect(p.dataPlane.grants.size).toBeGreaterThan(0);
+  await p.sessions.cutForLostDatabase();
+  expect(p.dataPlane.cuts).toBe(1);
+  expect(p.dataPlane.grants.size).toBe(0);
+  // The killed technician connection is reported; the database answers again.
+  await p.sessions.connectionClosed(technicianConnection);
+  const [ended] = await p.sessions.list(p.adminCtx, {});
+  expect(ended).toMatchObject({ state: "ended", endReason: "database_lost" });
+  await p.sessions.recordDatabaseCut();
+  expect((await beat({ gatewaySessionId: channel })).dataChannel).toMatchObject({
+    state: "closed",
+    closeReason: "database_lost",
+    operatorMustReconnect: false,
+  });
+});

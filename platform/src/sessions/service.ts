@@ -47,6 +47,8 @@ export function operatorMustReconnect(reason: string | null): boolean {
 export class Sessions {
   /** Commands for gateways (disconnect, refresh), picked up by their long-poll. */
   readonly commands: GatewayCommands;
+  /** Set while access is cut because the database was lost (see cutForLostDatabase). */
+  private cutForDatabase = false;
 
   constructor(readonly deps: SessionDeps) {
     this.commands = new GatewayCommands(deps.pki, deps.clock);
@@ -257,16 +259,38 @@ export class Sessions {
 
   /** CLIENT:DISCONNECT: a technician who closes the client ends the session; a lost gateway closes its. */
   async connectionClosed(connection: string): Promise<void> {
+    // Connections the platform cut for lack of its database end for that reason, even when the
+    // record is only written once the database is back.
+    const cut = this.cutForDatabase;
     const [remote] = await this.db
       .select({ id: remoteSessions.id })
       .from(remoteSessions)
       .where(and(eq(remoteSessions.connection, connection), eq(remoteSessions.state, "active")));
-    if (remote) await this.endRemoteSession(remote.id, "technician", SYSTEM_ACTOR);
+    if (remote)
+      await this.endRemoteSession(remote.id, cut ? "database_lost" : "technician", SYSTEM_ACTOR);
     const [gateway] = await this.db
       .select({ id: gatewaySessions.id })
       .from(gatewaySessions)
       .where(and(eq(gatewaySessions.connection, connection), eq(gatewaySessions.state, "online")));
-    if (gateway) await this.closeGatewaySession(gateway.id, "gateway_lost", SYSTEM_ACTOR);
+    if (gateway)
+      await this.closeGatewaySession(
+        gateway.id,
+        cut ? "database_lost" : "gateway_lost",
+        SYSTEM_ACTOR,
+      );
+  }
+
+  /** Without the database nothing can be decided or recorded: cut every grant and connection. */
+  async cutForLostDatabase(): Promise<void> {
+    this.cutForDatabase = true;
+    await this.deps.dataPlane.cutAll();
+  }
+
+  /** The database is back: what was cut is recorded as ended. Returns how many sessions. */
+  async recordDatabaseCut(): Promise<number> {
+    const ended = await this.endAll("database_lost");
+    this.cutForDatabase = false;
+    return ended;
   }
 
   /** BYTECOUNT_CLI: traffic totals of a connection. */
