@@ -9,7 +9,8 @@ export const VARIABLES = {
     "State volume: enrollment, operator password, event log (default ./data/connect)",
   MEETPOINT_IMPORT_DIR:
     'Watched directory for enrollment bundles, the "USB stick" (default <data>/import)',
-  MEETPOINT_WAN_INTERFACE: "Interface towards the customer network and the platform (default eth0)",
+  MEETPOINT_WAN_INTERFACE:
+    "Interface towards the customer network and the platform, as the diagnostics check it (default eth0); the firewall treats every interface but the LAN and loopback as WAN side",
   MEETPOINT_LAN_INTERFACE: "Interface towards the machines (default eth1)",
   MEETPOINT_UI_ADDRESS:
     "Address the operator UI and local consent API listen on (default 0.0.0.0; the firewall closes the WAN side)",

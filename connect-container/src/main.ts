@@ -35,7 +35,6 @@ const agent = new Agent({
   control: new ControlClient(() => store.enrollment()),
   vpn: new OpenvpnClient(join(config.dataDir, "run")),
   firewall: new KernelFirewall(run),
-  wanInterface: config.wanInterface,
   lanInterface: config.lanInterface,
   importDir: config.importDir,
   heartbeatMs: config.heartbeatMs,

@@ -52,7 +52,6 @@ describe.skipIf(skip !== null)("gateway ruleset with real nftables", () => {
       `Bun.serve({ hostname: "0.0.0.0", port: 8080, fetch: () => new Response("gateway ui") })`,
     ]);
     const ruleset = renderGatewayRuleset({
-      wanInterface: links.wan,
       lanInterface: links.lan,
       tunnelInterface: links.tun,
       services: [
@@ -80,11 +79,25 @@ describe.skipIf(skip !== null)("gateway ruleset with real nftables", () => {
     expect(fetchFrom(machine, "http://192.168.0.1:8080/")).toContain("gateway ui");
   }, 30_000);
 
+  test("a WAN interface under a new name stays WAN side (Docker renames re-attached networks)", () => {
+    gateway.exec("ip", "link", "set", links.wan, "down");
+    gateway.exec("ip", "link", "set", links.wan, "name", "wan-renamed");
+    gateway.exec("ip", "link", "set", "wan-renamed", "up");
+    try {
+      expect(fetchFrom(wan, "http://198.18.220.2:8080/")).toContain("unreachable");
+      expect(fetchFrom(wan, "http://192.168.0.10:443/")).toContain("unreachable");
+      expect(fetchFrom(machine, "http://192.168.0.1:8080/")).toContain("gateway ui");
+    } finally {
+      gateway.exec("ip", "link", "set", "wan-renamed", "down");
+      gateway.exec("ip", "link", "set", "wan-renamed", "name", links.wan);
+      gateway.exec("ip", "link", "set", links.wan, "up");
+    }
+  }, 30_000);
+
   test("disconnected: the same service is unreachable", () => {
     writeFileSync(
       join(dir, "off.nft"),
       renderGatewayRuleset({
-        wanInterface: links.wan,
         lanInterface: links.lan,
         tunnelInterface: null,
         services: [],

@@ -8,6 +8,7 @@ export {
   linkToHost,
   Netns,
   OutputLog,
+  operatorLink,
   waitFor,
 } from "./netns.ts";
 export { PortalClient } from "./portal.ts";

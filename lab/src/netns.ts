@@ -161,6 +161,27 @@ export function linkToHost(ns: Netns, hostAddress: string, nsAddress: string): s
 }
 
 /** Waits until an async check holds, every `intervalMs`; false after `timeoutMs`. */
+/**
+ * The operator's terminal on a site's LAN, reached from the host: a host link into the LAN's
+ * namespace, which passes what arrives on it to the gateway's LAN address (DNAT + masquerade) — the
+ * gateway sees a device on its LAN, as it would an HMI. Only the LAN side reaches a gateway itself.
+ */
+export function operatorLink(
+  lan: Netns,
+  hostAddress: string,
+  nsAddress: string,
+  gatewayLanAddress: string,
+): void {
+  const device = linkToHost(lan, hostAddress, nsAddress);
+  const host = hostAddress.split("/")[0];
+  lan.exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
+  lan.exec("nft", "add table ip operator");
+  lan.exec("nft", "add chain ip operator in { type nat hook prerouting priority dstnat; }");
+  lan.exec("nft", `add rule ip operator in iifname "${device}" dnat to ${gatewayLanAddress}`);
+  lan.exec("nft", "add chain ip operator out { type nat hook postrouting priority srcnat; }");
+  lan.exec("nft", `add rule ip operator out ip saddr ${host} masquerade`);
+}
+
 export async function eventually(
   check: () => Promise<boolean>,
   timeoutMs: number,

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { encodeBase32NoPadding } from "@oslojs/encoding";
 import type { Subprocess } from "bun";
 import { type LabIdp, startLabIdp } from "../idp/provider.ts";
-import { eventually, link, linkToHost, Netns, OutputLog } from "./netns.ts";
+import { eventually, link, linkToHost, Netns, OutputLog, operatorLink } from "./netns.ts";
 import { PortalClient } from "./portal.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -374,7 +374,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const lanDevice = link(gatewayNs, "192.168.0.1/24", machineNs, `${MACHINE_ADDRESS}/24`).aName;
       machineNs.exec("ip", "route", "add", "default", "via", "192.168.0.1");
       const operatorAddress = `198.18.${150 + index}.2`;
-      linkToHost(gatewayNs, `198.18.${150 + index}.1/30`, `${operatorAddress}/30`);
+      operatorLink(machineNs, `198.18.${150 + index}.1/30`, `${operatorAddress}/30`, "192.168.0.1");
       const machine = machineNs.spawn([
         "bun",
         join(ROOT, "lab/src/simulators/machine.ts"),

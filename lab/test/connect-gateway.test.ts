@@ -14,6 +14,7 @@ import {
   linkToHost,
   Netns,
   OutputLog,
+  operatorLink,
   PortalClient,
 } from "../src/index.ts";
 
@@ -130,8 +131,8 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
     machineNs.exec("ip", "route", "add", "default", "via", "192.168.0.1");
     link(platformNs, "198.18.232.1/30", technicianNs, "198.18.232.2/30");
     technicianNs.exec("ip", "route", "add", `${PLATFORM_WAN}/32`, "via", "198.18.232.1");
-    // The operator's terminal: a link of its own into the gateway (neither WAN nor LAN).
-    linkToHost(gatewayNs, "198.18.233.1/30", "198.18.233.2/30");
+    // The operator's terminal, on the LAN (only the LAN side reaches the gateway itself).
+    operatorLink(machineNs, "198.18.233.1/30", "198.18.233.2/30", "192.168.0.1");
     for (const port of [80, 8080]) {
       machineNs.spawn([
         "bun",

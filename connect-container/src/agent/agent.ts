@@ -26,7 +26,6 @@ export interface AgentDeps {
   control: ControlPort;
   vpn: VpnPort;
   firewall: FirewallPort;
-  wanInterface: string;
   lanInterface: string;
   importDir: string | null;
   heartbeatMs: number;
@@ -294,7 +293,6 @@ export class Agent {
   private applyFirewall(): Promise<void> {
     const run = this.firewallQueue.then(async () => {
       const model = {
-        wanInterface: this.deps.wanInterface,
         lanInterface: this.deps.lanInterface,
         tunnelInterface: this.status.state === "online" ? TUNNEL_DEVICE : null,
         services: this.forwarded(),

@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { type GatewayFirewall, renderGatewayRuleset } from "./ruleset.ts";
 
 const model: GatewayFirewall = {
-  wanInterface: "eth0",
   lanInterface: "eth1",
   tunnelInterface: "tun0",
   services: [
@@ -17,8 +16,11 @@ describe("gateway ruleset", () => {
     expect(text).toContain("elements = { 100.64.0.1 : 192.168.0.10 }");
     expect(text).toContain("elements = { 100.64.0.1 . tcp . 443, 100.64.0.1 . tcp . 502 }");
     expect(text).toContain("elements = { 192.168.0.10 . tcp . 443, 192.168.0.10 . tcp . 502 }");
-    expect(text).toContain('iifname "eth0" oifname "eth1" counter drop');
-    expect(text).toContain('iifname "eth1" oifname "eth0" counter drop');
+    expect(text).toContain('oifname "eth1" counter drop comment "WAN to LAN: never"');
+    expect(text).toContain('iifname "eth1" counter drop comment "LAN to WAN: never"');
+    // Only loopback and the LAN reach the gateway itself; the WAN side is whatever else exists.
+    expect(text).toContain('iifname { "lo", "eth1" } accept');
+    expect(text).toContain('counter drop comment "nothing listens on the WAN side"');
     expect(text).toContain('iifname "tun0" oifname "eth1" masquerade');
     expect(text).toContain("policy drop;");
   });

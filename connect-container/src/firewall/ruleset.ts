@@ -18,7 +18,8 @@ export interface ForwardedService {
 }
 
 export interface GatewayFirewall {
-  wanInterface: string;
+  /** The machines' side. Every other interface but loopback is the WAN side: in a container,
+   * Docker renames an interface it re-attaches, so the WAN is never trusted by its name. */
   lanInterface: string;
   /** The OpenVPN client's tun device while the data channel is up; null when disconnected. */
   tunnelInterface: string | null;
@@ -47,7 +48,7 @@ function checkService(service: ForwardedService): ForwardedService {
 
 /** The whole table, replaced atomically with `nft -f`. */
 export function renderGatewayRuleset(model: GatewayFirewall): string {
-  for (const name of [model.wanInterface, model.lanInterface, model.tunnelInterface ?? "x"]) {
+  for (const name of [model.lanInterface, model.tunnelInterface ?? "x"]) {
     if (!INTERFACE.test(name)) throw new Error(`gateway firewall: bad interface name ${name}`);
   }
   const services = model.tunnelInterface ? model.services.map(checkService) : [];
@@ -61,7 +62,6 @@ export function renderGatewayRuleset(model: GatewayFirewall): string {
   const elements = (items: string[]) =>
     items.length ? `    elements = { ${[...new Set(items)].join(", ")} }\n` : "";
   const tun = model.tunnelInterface;
-  const wan = model.wanInterface;
   const lan = model.lanInterface;
   const tunnelRules = tun
     ? {
@@ -98,16 +98,17 @@ ${tunnelRules.masquerade}  }
 
   chain forward {
     type filter hook forward priority filter; policy drop;
-    iifname "${wan}" oifname "${lan}" counter drop comment "WAN to LAN: never"
-    iifname "${lan}" oifname "${wan}" counter drop comment "LAN to WAN: never"
-${tunnelRules.forward}    counter drop comment "not forwarded"
+${tunnelRules.forward}    oifname "${lan}" counter drop comment "WAN to LAN: never"
+    iifname "${lan}" counter drop comment "LAN to WAN: never"
+    counter drop comment "not forwarded"
   }
 
   chain input {
-    type filter hook input priority filter; policy accept;
-    iifname "${wan}" ct state established,related accept
-    iifname "${wan}" counter drop comment "nothing listens on the WAN side"
-${tunnelRules.input}  }
+    type filter hook input priority filter; policy drop;
+    iifname { "lo", "${lan}" } accept
+${tunnelRules.input}    ct state established,related accept
+    counter drop comment "nothing listens on the WAN side"
+  }
 
 }
 `;

@@ -217,7 +217,6 @@ export async function testAgent(options: { enrolled?: boolean } = {}): Promise<T
     control,
     vpn,
     firewall,
-    wanInterface: "eth0",
     lanInterface: "eth1",
     importDir: join(dir, "import"),
     heartbeatMs: 60_000,
