@@ -87,6 +87,8 @@ async function formBody(req: IncomingMessage): Promise<URLSearchParams> {
 export async function startLabIdp(options: {
   hostname?: string;
   port?: number;
+  /** Address to listen on when it is not the hostname's (a container: 0.0.0.0). */
+  listen?: string;
   users: LabUser[];
   clients: LabClient[];
 }): Promise<LabIdp> {
@@ -97,7 +99,7 @@ export async function startLabIdp(options: {
   );
   const server: Server = createServer({ key: tls.key, cert: tls.cert });
   // "localhost" (another site than 127.0.0.1 for a browser) still listens on IPv4 loopback.
-  const listenOn = hostname === "localhost" ? "127.0.0.1" : hostname;
+  const listenOn = options.listen ?? (hostname === "localhost" ? "127.0.0.1" : hostname);
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, listenOn, resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;

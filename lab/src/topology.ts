@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { encodeBase32NoPadding } from "@oslojs/encoding";
 import type { Subprocess } from "bun";
 import { type LabIdp, startLabIdp } from "../idp/provider.ts";
+import { enterLabProvider, enterSite, localApi, setUpOperator } from "./master-data.ts";
 import { eventually, link, linkToHost, Netns, OutputLog, operatorLink } from "./netns.ts";
 import { PortalClient } from "./portal.ts";
 
@@ -302,61 +303,20 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     // ---- master data, as an admin enters it -------------------------------------------------
     log("entering master data and the identity provider");
-    const provider = await admin.submit("/identity-providers", "/identity-providers", {
-      slug: "lab",
-      displayName: "Lab Service ID",
-      issuer: idp.issuer,
-      clientId: "meetpoint",
-      clientAuth: "client_secret_basic",
-      clientSecret: "lab-client-secret",
-      scopes: "openid profile groups offline_access",
-      groupsClaim: "groups",
-      mfaAmr: "",
-      mfaAcr: "",
-      caPem: idp.caPem,
-    });
-    const providerId = provider.location?.match(/identity-providers\/([0-9a-f-]{36})/)?.[1];
-    if (!providerId) throw new Error(`identity provider not created: ${provider.status}`);
+    const providerId = await enterLabProvider(admin, idp);
     const sites: Site[] = [];
     for (const [index, name, group] of [
       [0, "ACME", "acme-service"],
       [1, "BOLT", "bolt-service"],
     ] as const) {
-      const customerId = await admin.createCustomer(name);
-      await admin.submit(
-        `/identity-providers/${providerId}`,
-        `/identity-providers/${providerId}/mappings`,
-        {
-          group,
-          role: "technician",
-          customerId,
-        },
-      );
-      const siteId = await admin.createSite(customerId, `${name} plant`);
-      const gateway = await admin.createGateway(siteId, `${name} hall 1`);
-      const machineId = await admin.createMachine(gateway.id, `${name} press`, MACHINE_ADDRESS);
-      await admin.createService(machineId, {
-        name: "Web UI",
-        protocol: "tcp",
-        port: 80,
-        enabled: true,
+      const entered = await enterSite(admin, {
+        name,
+        group,
+        providerId,
+        machineAddress: MACHINE_ADDRESS,
       });
-      await admin.createService(machineId, {
-        name: "PLC (Modbus)",
-        protocol: "tcp",
-        port: 502,
-        enabled: true,
-      });
-      await admin.createService(machineId, {
-        name: "SSH",
-        protocol: "tcp",
-        port: 22,
-        enabled: false,
-      });
-      const proxyAddress =
-        (await admin.page(`/machines/${machineId}`)).match(
-          /(100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+)/,
-        )?.[1] ?? "";
+      const { customerId, machineId, proxyAddress } = entered;
+      const gateway = { id: entered.gatewayId, bundle: entered.bundle };
 
       // The site: a gateway between the WAN and a machine LAN that is the same at both sites.
       const tag = name.toLowerCase().slice(0, 4);
@@ -405,16 +365,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       };
       const agent = await startAgent();
       const operatorUrl = `https://${operatorAddress}:8443`;
-      const operator = new PortalClient(operatorUrl);
-      await operator.request("POST", "/sign-in", { password: "meetpoint" });
-      await operator.page("/password");
-      await operator.request("POST", "/password", {
-        current: "meetpoint",
-        next: `Operator-${name}-pw`,
-      });
-      await operator.page("/settings");
-      const created = await operator.request("POST", "/settings/api-token", {});
-      const apiToken = created.html.match(/id="api-token">([A-Za-z0-9_-]+)</)?.[1] ?? "";
+      const apiToken = await setUpOperator(operatorUrl, name);
       const site: Site = {
         name,
         customerId,
@@ -429,18 +380,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         operatorUrl,
         apiToken,
         agent,
-        local: async (method, path) => {
-          const response = await fetch(`${operatorUrl}/api/local/v1${path}`, {
-            method,
-            headers: { authorization: `Bearer ${apiToken}` },
-            tls: { rejectUnauthorized: false },
-            signal: AbortSignal.timeout(10_000),
-          });
-          return {
-            status: response.status,
-            body: (await response.json()) as Record<string, unknown>,
-          };
-        },
+        local: (method, path) => localApi(operatorUrl, apiToken, method, path),
         restartAgent: async () => {
           site.agent.child.kill("SIGTERM");
           await site.agent.child.exited;

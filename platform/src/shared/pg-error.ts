@@ -31,14 +31,16 @@ export const RESTRICT_VIOLATION = "23001";
 
 /**
  * Whether `error` says the database cannot be reached at all (refused, reset, timed out, shut
- * down) rather than that a statement failed.
+ * down, its name gone — as when its container stops) rather than that a statement failed.
  */
 export function databaseUnreachable(error: unknown): boolean {
   for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; depth++) {
     const candidate = e as { code?: unknown; message?: unknown; cause?: unknown };
     const code = typeof candidate.code === "string" ? candidate.code : "";
     if (
-      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECTION_\w+|57P0[1-3]|08\d{3})$/.test(code) ||
+      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|CONNECTION_\w+|57P0[1-3]|08\d{3})$/.test(
+        code,
+      ) ||
       /connect(ion)? (refused|terminated|ended|closed)|Connection terminated/i.test(
         String(candidate.message ?? ""),
       )

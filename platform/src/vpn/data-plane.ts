@@ -90,13 +90,22 @@ export class KernelDataPlane implements DataPlane {
       this.state = { on: false, reason: problem };
       return this.state;
     }
-    const forwarding = await this.options.commands.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    if (forwarding.code !== 0) {
-      this.state = {
-        on: false,
-        reason: `cannot enable IPv4 forwarding: ${forwarding.stderr.trim() || "sysctl failed"}`,
-      };
-      return this.state;
+    // A container's /proc/sys is read-only: there forwarding is switched on by its runtime
+    // (--sysctl net.ipv4.ip_forward=1), and only checked here.
+    const on = await this.options.commands.run(["sysctl", "-n", "net.ipv4.ip_forward"]);
+    if (on.stdout.trim() !== "1") {
+      const forwarding = await this.options.commands.run([
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+      ]);
+      if (forwarding.code !== 0) {
+        this.state = {
+          on: false,
+          reason: `cannot enable IPv4 forwarding (in a container: --sysctl net.ipv4.ip_forward=1): ${forwarding.stderr.trim() || "sysctl failed"}`,
+        };
+        return this.state;
+      }
     }
 
     await this.firewall.apply(this.model(await sessions.activeGrants()));
