@@ -5,7 +5,7 @@ import { type Config, ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
-import { Sessions } from "./sessions/index.ts";
+import { DatabaseWatch, Sessions } from "./sessions/index.ts";
 import { systemClock } from "./shared/clock.ts";
 import { commandRunner } from "./system/commands.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
@@ -93,38 +93,9 @@ async function main() {
       ? `Data plane: OpenVPN on ${listen}, firewall table inet meetpoint`
       : `Data plane OFF: ${plane.reason}`,
   );
-  // Every second: session ends. Without the database nothing can be decided, ended on time or
-  // audited, so after DATABASE_GRACE_S failed ticks everything is cut (fail closed); when it is
-  // back, the cut sessions are ended in the records too.
-  let databaseFailures = 0;
-  let ticking = false;
-  const ticker = setInterval(async () => {
-    if (ticking) return;
-    ticking = true;
-    try {
-      await sessions.tick();
-      if (databaseFailures >= DATABASE_GRACE_S) {
-        const ended = await sessions.recordDatabaseCut();
-        console.log(
-          `Database reachable again: ${ended} session(s) cut while it was away are recorded as ended.`,
-        );
-      }
-      databaseFailures = 0;
-    } catch (error) {
-      databaseFailures++;
-      if (databaseFailures === 1) console.error("session tick failed:", error);
-      if (databaseFailures === DATABASE_GRACE_S) {
-        console.error(
-          `The database has been unreachable for ${DATABASE_GRACE_S} s: all remote access cut (fail closed) until it is back.`,
-        );
-        await sessions
-          .cutForLostDatabase()
-          .catch((e) => console.error("cutting access failed:", e));
-      }
-    } finally {
-      ticking = false;
-    }
-  }, 1000);
+  // Every second: session ends, and fail closed without the database (see DatabaseWatch).
+  const databaseWatch = new DatabaseWatch(sessions, DATABASE_GRACE_S * 1000);
+  const ticker = setInterval(() => void databaseWatch.beat(), 1000);
   const loginSweeper = setInterval(
     () => forgetStaleLogins(db, clock.now()).catch(() => {}),
     10 * 60_000,

@@ -227,6 +227,15 @@ test("access cut for a lost database: grants gone at once, ends recorded as data
   await p.sessions.connectionClosed(technicianConnection);
   const [ended] = await p.sessions.list(p.adminCtx, {});
   expect(ended).toMatchObject({ state: "ended", endReason: "database_lost" });
+  // Until the cut is recorded nothing new is granted (the recording would end it at once): the
+  // gateway's reconnect and a technician's Connect are told to try again, and connections refused.
+  const retry = await api("/data-channel", { body: { reconnectOf: channel } });
+  expect(retry.status).toBe(503);
+  expect((await retry.json()).error.message).toContain("Try again in a few seconds");
+  await expect(
+    p.sessions.requestRemoteSession(scene.technician, scene.machineId, { reason: "ticket 5001" }),
+  ).rejects.toThrow("lost its database");
+  expect((await p.sessions.decideConnection(`0:${++connection}`, "01")).allow).toBe(false);
   await p.sessions.recordDatabaseCut();
   expect((await beat({ gatewaySessionId: channel })).dataChannel).toMatchObject({
     state: "closed",

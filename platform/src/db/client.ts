@@ -32,7 +32,9 @@ const MIGRATIONS = fileURLToPath(new URL("../../drizzle", import.meta.url));
  */
 export function openDatabase(options: { url: string | null; dataDir: string | null }): Database {
   if (options.url) {
-    const client = postgres(options.url, { max: 10, onnotice: () => {} });
+    // A server that does not answer within 10 s counts as unreachable (503, fail closed),
+    // rather than holding requests for postgres.js's default 30 s.
+    const client = postgres(options.url, { max: 10, connect_timeout: 10, onnotice: () => {} });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     return {
       db,

@@ -16,6 +16,7 @@ export async function decideConnection(
   connection: string,
   serial: string,
 ): Promise<ConnectionDecision> {
+  if (s.cutForDatabase) return refuse(s, connection, "access is cut: the database was lost");
   const files = s.deps.pki.trustFiles;
   const trustProblem = files
     ? await s.deps.pki.trustFilesProblem(files)

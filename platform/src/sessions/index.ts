@@ -1,5 +1,6 @@
 // Sessions: who is connected to what, for how long — the rules of remote access.
 export { type DataPlane, type DataPlaneStatus, RecordingDataPlane } from "./data-plane.ts";
+export { DatabaseWatch } from "./database-watch.ts";
 export {
   END_REASONS,
   type EndReason,

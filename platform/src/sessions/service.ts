@@ -20,7 +20,12 @@ import { inScope, scopeOf } from "../identity/index.ts";
 import { blockOf } from "../masterdata/proxy-pool.ts";
 import { checkId } from "../masterdata/scope.ts";
 import type { Context } from "../shared/context.ts";
-import { ConflictError, ForbiddenError, NotFoundError } from "../shared/errors.ts";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnavailableError,
+} from "../shared/errors.ts";
 import * as connections from "./connections.ts";
 
 import { type EndReason, nextState } from "./lifecycle.ts";
@@ -47,8 +52,11 @@ export function operatorMustReconnect(reason: string | null): boolean {
 export class Sessions {
   /** Commands for gateways (disconnect, refresh), picked up by their long-poll. */
   readonly commands: GatewayCommands;
-  /** Set while access is cut because the database was lost (see cutForLostDatabase). */
-  private cutForDatabase = false;
+  /**
+   * Set while access is cut because the database was lost, until the cut is recorded (see
+   * cutForLostDatabase): nothing new is granted meanwhile, or the recording would end it at once.
+   */
+  cutForDatabase = false;
 
   constructor(readonly deps: SessionDeps) {
     this.commands = new GatewayCommands(deps.pki, deps.clock);
@@ -79,6 +87,10 @@ export class Sessions {
   }
 
   requireDataPlane(): void {
+    if (this.cutForDatabase)
+      throw new UnavailableError(
+        "The platform lost its database and cut all access; it is recording that now. Try again in a few seconds.",
+      );
     const status = this.deps.dataPlane.status();
     if (!status.on) throw new ConflictError(`The platform's data plane is off: ${status.reason}`);
   }

@@ -41,13 +41,28 @@ export class ConflictError extends Error {
   }
 }
 
-export type DomainError = ValidationError | NotFoundError | ForbiddenError | ConflictError;
+/** Nothing can be decided right now (the platform is recovering); try again in a moment. */
+export class UnavailableError extends Error {
+  readonly status = 503;
+  constructor(message: string) {
+    super(message);
+    this.name = "UnavailableError";
+  }
+}
+
+export type DomainError =
+  | ValidationError
+  | NotFoundError
+  | ForbiddenError
+  | ConflictError
+  | UnavailableError;
 
 export function isDomainError(error: unknown): error is DomainError {
   return (
     error instanceof ValidationError ||
     error instanceof NotFoundError ||
     error instanceof ForbiddenError ||
-    error instanceof ConflictError
+    error instanceof ConflictError ||
+    error instanceof UnavailableError
   );
 }

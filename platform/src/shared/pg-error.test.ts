@@ -5,7 +5,15 @@ const wrapped = (cause: object) => Object.assign(new Error("Failed query: select
 
 describe("database errors", () => {
   test("an unreachable server, however the driver says it, through drizzle's wrapper", () => {
-    for (const code of ["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "57P01", "08006"])
+    for (const code of [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "CONNECT_TIMEOUT",
+      "57P01",
+      "08006",
+    ])
       expect(databaseUnreachable(wrapped({ code }))).toBe(true);
     expect(databaseUnreachable(wrapped(new Error("Connection terminated unexpectedly")))).toBe(
       true,

@@ -38,7 +38,7 @@ export function databaseUnreachable(error: unknown): boolean {
     const candidate = e as { code?: unknown; message?: unknown; cause?: unknown };
     const code = typeof candidate.code === "string" ? candidate.code : "";
     if (
-      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|CONNECTION_\w+|57P0[1-3]|08\d{3})$/.test(
+      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|CONNECT_TIMEOUT|CONNECTION_\w+|57P0[1-3]|08\d{3})$/.test(
         code,
       ) ||
       /connect(ion)? (refused|terminated|ended|closed)|Connection terminated/i.test(
