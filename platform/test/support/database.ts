@@ -29,7 +29,19 @@ export async function testDatabase(): Promise<TestDatabase> {
     url: url.toString(),
     async dispose() {
       await database.close();
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      // An autovacuum worker on the fresh database runs as a superuser, whom FORCE may not
+      // terminate ("must be a member of the role whose process is being terminated"): it
+      // finishes within moments, so try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await admin.unsafe(`drop database if exists ${name} with (force)`);
+          break;
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (attempt >= 25 || (code !== "42501" && code !== "55006")) throw error;
+          await Bun.sleep(200);
+        }
+      }
       await admin.end();
     },
   };

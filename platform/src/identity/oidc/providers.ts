@@ -139,6 +139,15 @@ async function credentialFor(
   };
 }
 
+/** The stored columns of a provider from the admin's input and its sealed credential. */
+function columnsOf(
+  data: z.infer<typeof providerInput>,
+  credential: { sealed: string; publicJwk: Record<string, string> | null },
+) {
+  const { clientSecret: _secret, ...columns } = data;
+  return { ...columns, clientCredentialSealed: credential.sealed, publicJwk: credential.publicJwk };
+}
+
 export async function createProvider(
   ctx: Context,
   pki: Pki,
@@ -151,20 +160,7 @@ export async function createProvider(
     inTransaction(ctx.db, async (tx) => {
       const [row] = await tx
         .insert(identityProviders)
-        .values({
-          slug: data.slug,
-          displayName: data.displayName,
-          issuer: data.issuer,
-          clientId: data.clientId,
-          clientAuth: data.clientAuth,
-          clientCredentialSealed: credential.sealed,
-          publicJwk: credential.publicJwk,
-          caPem: data.caPem,
-          scopes: data.scopes,
-          groupsClaim: data.groupsClaim,
-          mfaAmr: data.mfaAmr,
-          mfaAcr: data.mfaAcr,
-        })
+        .values(columnsOf(data, credential))
         .returning();
       if (!row) throw new Error("identity provider not stored");
       await recordAudit(tx, ctx.clock, {
@@ -201,20 +197,7 @@ export async function updateProvider(
   return inTransaction(ctx.db, async (tx) => {
     const [row] = await tx
       .update(identityProviders)
-      .set({
-        slug: data.slug,
-        displayName: data.displayName,
-        issuer: data.issuer,
-        clientId: data.clientId,
-        clientAuth: data.clientAuth,
-        clientCredentialSealed: credential.sealed,
-        publicJwk: credential.publicJwk,
-        caPem: data.caPem,
-        scopes: data.scopes,
-        groupsClaim: data.groupsClaim,
-        mfaAmr: data.mfaAmr,
-        mfaAcr: data.mfaAcr,
-      })
+      .set(columnsOf(data, credential))
       .where(eq(identityProviders.id, before.id))
       .returning();
     if (!row) throw new Error("identity provider vanished");
