@@ -73,7 +73,15 @@ async function ui(enrolled = true) {
                   },
                 ]),
               }
-            : { code: 0, stderr: "", stdout: "[]" },
+            : args[2] === "route" && args[3] === "show"
+              ? {
+                  code: 0,
+                  stderr: "",
+                  stdout: JSON.stringify([
+                    { dst: "default", gateway: "192.168.0.254", dev: "eth1" },
+                  ]),
+                }
+              : { code: 0, stderr: "", stdout: "[]" },
         wanInterface: "eth0",
         lanInterface: "eth1",
         ntpServers: [],
@@ -243,6 +251,8 @@ describe("operator UI", () => {
     expect(text.headers.get("content-disposition")).toContain("meetpoint-gateway-diagnostics.txt");
     expect(text.html).toContain("[OK  ] Enrollment");
     expect(text.html).toContain("[FAIL] LAN interface eth1");
+    expect(text.html).toContain("[WARN] Default route");
+    expect(text.html).toContain("leads into the machine LAN");
     expect(text.html).toMatch(/\[FAIL\] DNS platform\.lab\.test|\[OK {2}\] DNS/);
   });
 });

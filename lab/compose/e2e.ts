@@ -358,9 +358,12 @@ try {
 } catch (error) {
   failed = true;
   console.error(`\nFAILED: ${error instanceof Error ? error.message : error}`);
+  // The services' own words: every line that is not a stack trace, the last 60 of each.
   for (const service of ["platform", "gateway-acme", "gateway-bolt"]) {
-    const tail = await stack.logsOf(service).catch(() => "");
-    if (tail) console.error(`\n--- ${service} (last lines) ---\n${tail.slice(-1500)}`);
+    const lines = (await stack.logsOf(service).catch(() => ""))
+      .split("\n")
+      .filter((line) => line.trim() && !/^\s+(at |\d+ \||\^)/.test(line));
+    if (lines.length) console.error(`\n--- ${service} ---\n${lines.slice(-60).join("\n")}`);
   }
 } finally {
   log("tearing down (containers, networks, volumes)");

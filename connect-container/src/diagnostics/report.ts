@@ -118,8 +118,11 @@ export async function runDiagnostics(deps: DiagnosticsDeps): Promise<DiagnosticL
     defaultRoute
       ? line(
           "Default route",
-          "ok",
+          defaultRoute.dev === deps.lanInterface ? "warn" : "ok",
           `via ${defaultRoute.gateway ?? "(direct)"} dev ${defaultRoute.dev}`,
+          defaultRoute.dev === deps.lanInterface
+            ? "The default route leads into the machine LAN: the platform should be reached through the WAN."
+            : null,
         )
       : line(
           "Default route",
@@ -253,7 +256,7 @@ export async function runDiagnostics(deps: DiagnosticsDeps): Promise<DiagnosticL
         line(
           `NTP ${server}`,
           off < 1000 ? "ok" : off < SKEW_ALLOWANCE_MS ? "warn" : "fail",
-          `offset ${seconds(result.offsetMs)}, stratum ${result.stratum}, round trip ${result.roundTripMs} ms`,
+          `offset ${seconds(result.offsetMs)}, stratum ${result.stratum}, round trip ${result.roundTripMs.toFixed(1)} ms`,
           off < 1000 ? null : "The local clock is off: enable time synchronisation on the host.",
         ),
       );
