@@ -2,6 +2,7 @@
 // operator UI, as people would: the lab OpenID provider, and per site a customer with its
 // technicians' group, a site, a gateway, a machine with web UI and Modbus enabled and SSH not.
 // Used by the namespace lab and the Compose lab alike.
+import type { LabClient } from "../idp/provider.ts";
 import type { PortalClient } from "./portal.ts";
 import { PortalClient as Client } from "./portal.ts";
 
@@ -14,6 +15,18 @@ export interface EnteredSite {
   proxyAddress: string;
 }
 
+const CLIENT = { id: "meetpoint", secret: "lab-client-secret" };
+
+/** The platform at `portal` as the lab OpenID provider's client (what enterLabProvider enters). */
+export function platformAsClient(portal: string): LabClient {
+  return {
+    clientId: CLIENT.id,
+    clientSecret: CLIENT.secret,
+    redirectUris: [`${portal}/sign-in/oidc/lab/callback`],
+    postLogoutRedirectUris: [`${portal}/sign-in`],
+  };
+}
+
 /** Registers the lab OpenID provider as "lab"; returns its id. */
 export async function enterLabProvider(
   admin: PortalClient,
@@ -23,9 +36,9 @@ export async function enterLabProvider(
     slug: "lab",
     displayName: "Lab Service ID",
     issuer: idp.issuer,
-    clientId: "meetpoint",
+    clientId: CLIENT.id,
     clientAuth: "client_secret_basic",
-    clientSecret: "lab-client-secret",
+    clientSecret: CLIENT.secret,
     scopes: "openid profile groups offline_access",
     groupsClaim: "groups",
     mfaAmr: "",

@@ -10,7 +10,13 @@ import { join } from "node:path";
 import { encodeBase32NoPadding } from "@oslojs/encoding";
 import type { Subprocess } from "bun";
 import { type LabIdp, startLabIdp } from "../idp/provider.ts";
-import { enterLabProvider, enterSite, localApi, setUpOperator } from "./master-data.ts";
+import {
+  enterLabProvider,
+  enterSite,
+  localApi,
+  platformAsClient,
+  setUpOperator,
+} from "./master-data.ts";
 import { eventually, link, linkToHost, Netns, OutputLog, operatorLink } from "./netns.ts";
 import { PortalClient } from "./portal.ts";
 
@@ -212,14 +218,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     idp = await startLabIdp({
       hostname: IDP_ADDRESS,
       users: TECHNICIANS,
-      clients: [
-        {
-          clientId: "meetpoint",
-          clientSecret: "lab-client-secret",
-          redirectUris: [`${PORTAL}/sign-in/oidc/lab/callback`],
-          postLogoutRedirectUris: [`${PORTAL}/sign-in`],
-        },
-      ],
+      clients: [platformAsClient(PORTAL)],
     });
 
     // ---- the platform's database (PostgreSQL in its namespace, or embedded PGlite) -------------
