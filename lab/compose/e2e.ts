@@ -232,12 +232,16 @@ async function main(): Promise<void> {
    * operator presses Connect whenever the gateway is idle (only the operator re-arms).
    */
   const againAtBolt = async (reason: string, from = performance.now()) => {
+    const open = (await bolt.local("GET", "/state")).body.remoteSessionActive === true;
     await stopTunnel("bolt");
     // The platform records the end first (technician's portal: no open session left) …
     await timeUntil(`${reason}: the technician's session recorded as ended`, async () => {
       const page = await technician.page("/sessions");
       return !/action="\/sessions\/[0-9a-f-]{36}\/disconnect"/.test(page);
     });
+    // … and closes the gateway's channel when the session was still open then: a Connect asked
+    // before the gateway has gone idle would be refused with it.
+    if (open) await eventually(async () => (await state(bolt)) === "idle", 5000, 100);
     let profile = "";
     let refusal = "";
     await timeUntil(
