@@ -3,7 +3,7 @@
 import { renderClientProfile } from "@meetpoint/common";
 import { openDatabase } from "../src/db/index.ts";
 import { loadKek, Pki, SERVER_NAME } from "../src/pki/index.ts";
-import { systemClock } from "../src/shared/clock.ts";
+import { systemClock } from "../src/shared/index.ts";
 
 export interface PkiFigures {
   configsPerSecond: number;

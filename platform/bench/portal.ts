@@ -8,7 +8,7 @@ import { createAdmin, OidcClients } from "../src/identity/index.ts";
 import { createWebSession } from "../src/identity/web-sessions.ts";
 import { loadKek, Pki } from "../src/pki/index.ts";
 import { RecordingDataPlane, Sessions } from "../src/sessions/index.ts";
-import { systemClock } from "../src/shared/clock.ts";
+import { systemClock } from "../src/shared/index.ts";
 import { createApp } from "../src/web/index.ts";
 
 export interface PortalFigures {

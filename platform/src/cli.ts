@@ -5,8 +5,7 @@ import { allEntries, exportAudit, verifyAuditChain } from "./audit/index.ts";
 import { ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin } from "./identity/index.ts";
-import { systemClock } from "./shared/clock.ts";
-import { isDomainError } from "./shared/errors.ts";
+import { isDomainError, systemClock } from "./shared/index.ts";
 
 const HELP = `Usage: bun run meetpoint <command>
 

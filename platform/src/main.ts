@@ -6,7 +6,7 @@ import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
 import { DatabaseWatch, Sessions } from "./sessions/index.ts";
-import { systemClock } from "./shared/clock.ts";
+import { systemClock } from "./shared/index.ts";
 import { commandRunner } from "./system/commands.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { createApp } from "./web/index.ts";

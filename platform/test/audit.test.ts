@@ -7,7 +7,7 @@ import { asc, sql } from "drizzle-orm";
 import { allEntries, exportAudit, recordAuditAlone, verifyAuditChain } from "../src/audit/index.ts";
 import { auditEntries } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
-import { pgError } from "../src/shared/pg-error.ts";
+import { pgError } from "../src/shared/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 let p: TestPlatform;
@@ -106,7 +106,7 @@ describe("audit chain", () => {
       Array.from({ length: 20 }, (_, i) =>
         recordAuditAlone(p.database.db, p.clock, {
           actor: { id: null, name: `writer-${i}`, ip: null },
-          action: "test.concurrent",
+          action: "sign_out",
         }),
       ),
     );
@@ -131,7 +131,7 @@ describe("audit export", () => {
   test("CSV quotes separators and neutralises spreadsheet formulas", async () => {
     await recordAuditAlone(p.database.db, p.clock, {
       actor: { id: null, name: '=HYPERLINK("http://x","y")', ip: null },
-      action: "test.csv",
+      action: "sign_out",
       detail: { note: "a,b\nc" },
     });
     let csv = "";

@@ -9,7 +9,7 @@ import { labSkipReason, link, Netns, OutputLog, waitFor } from "@meetpoint/lab";
 import { EC_KEY, SIGNING, toPem } from "../src/pki/ca.ts";
 import { type IssuedCredentials, loadKek, Pki, SERVER_NAME } from "../src/pki/index.ts";
 import { x509 } from "../src/pki/x509.ts";
-import { ManualClock } from "../src/shared/clock.ts";
+import { ManualClock } from "../src/shared/index.ts";
 import { type TestDatabase, testDatabase } from "./support/database.ts";
 
 const skip = labSkipReason(["openvpn"]);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { certificateAuthorities, issuedCertificates } from "../src/db/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "../src/pki/index.ts";
 import { x509 } from "../src/pki/x509.ts";
-import { ManualClock } from "../src/shared/clock.ts";
+import { ManualClock } from "../src/shared/index.ts";
 
 import { type TestDatabase, testDatabase } from "./support/database.ts";
 

@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseCidr, parseConfig } from "@meetpoint/common";
 import { count, eq } from "drizzle-orm";
+import type { Context } from "../src/access/index.ts";
 import { auditEntries } from "../src/db/index.ts";
 import { RecordingDataPlane } from "../src/sessions/data-plane.ts";
 import { Sessions } from "../src/sessions/service.ts";
-import type { Context } from "../src/shared/context.ts";
 import { arrangeMachine } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";

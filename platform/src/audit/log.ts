@@ -1,7 +1,8 @@
 // Writing, verifying and exporting the audit log.
 import { asc, desc, gt, sql } from "drizzle-orm";
 import { type AuditResult, auditEntries, type Db, inTransaction } from "../db/index.ts";
-import type { Clock } from "../shared/clock.ts";
+import type { Clock } from "../shared/index.ts";
+import type { AuditAction } from "./actions.ts";
 import { entryHash, GENESIS_HASH } from "./chain.ts";
 
 /** Who acted: a user, or the platform itself (id null), and from where. */
@@ -15,8 +16,8 @@ export const SYSTEM_ACTOR: Actor = { id: null, name: "system", ip: null };
 
 export interface AuditEvent {
   actor: Actor;
-  /** Dotted verb, e.g. "customer.create", "sign_in". */
-  action: string;
+  /** What happened, from the catalogue (actions.ts). */
+  action: AuditAction;
   target?: { type: string; id: string } | undefined;
   /** The customer the event concerns; customer admins read entries of their customers. */
   customerId?: string | null | undefined;

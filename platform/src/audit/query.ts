@@ -2,9 +2,11 @@
 import { and, desc, eq, gte, ilike, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import { z } from "zod";
 import { auditEntries, type Db } from "../db/index.ts";
-import type { Scope } from "../identity/roles.ts";
-import { escapeLike, parseInput } from "../shared/validate.ts";
+import { escapeLike, parseInput } from "../shared/index.ts";
 import type { AuditEntry } from "./log.ts";
+
+/** Whose entries a reader may see: all, or those of these customers (a role scope fits). */
+export type CustomerScope = { all: true } | { all: false; customerIds: string[] };
 
 export const auditFilterSchema = z.object({
   action: z.string().trim().max(100).optional(),
@@ -24,7 +26,7 @@ export function parseAuditFilter(query: Record<string, string>): AuditFilter {
 }
 
 /** The WHERE condition for a filter within a scope (customer-scoped readers see their customers). */
-export function auditCondition(scope: Scope, filter: AuditFilter): SQL | undefined {
+export function auditCondition(scope: CustomerScope, filter: AuditFilter): SQL | undefined {
   const conditions: (SQL | undefined)[] = [];
   if (!scope.all) {
     conditions.push(
@@ -43,7 +45,7 @@ export function auditCondition(scope: Scope, filter: AuditFilter): SQL | undefin
 /** A page of entries, newest first. */
 export function listAudit(
   db: Db,
-  scope: Scope,
+  scope: CustomerScope,
   filter: AuditFilter,
   limit = 100,
 ): Promise<AuditEntry[]> {
@@ -58,7 +60,7 @@ export function listAudit(
 /** All entries matching, oldest first, in pages: for export. */
 export async function* scopedEntries(
   db: Db,
-  scope: Scope,
+  scope: CustomerScope,
   filter: AuditFilter,
 ): AsyncGenerator<AuditEntry> {
   let after = 0;

@@ -14,7 +14,7 @@ import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gatewaySessions, gateways } from "../db/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { operatorMustReconnect } from "../sessions/index.ts";
-import { isUuid } from "../shared/validate.ts";
+import { isUuid } from "../shared/index.ts";
 import type { WebEnv } from "../web/env.ts";
 import { heartbeat } from "./heartbeat.ts";
 

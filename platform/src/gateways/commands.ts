@@ -3,7 +3,7 @@
 // state of its data channel from its next heartbeat anyway.
 import type { EnvelopeBody } from "@meetpoint/common";
 import type { Pki } from "../pki/index.ts";
-import type { Clock } from "../shared/clock.ts";
+import type { Clock } from "../shared/index.ts";
 
 type Command = EnvelopeBody<"command">;
 

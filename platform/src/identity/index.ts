@@ -3,18 +3,6 @@
 export * from "./oidc/index.ts";
 export { hashPassword, passwordProblem, randomPassword, verifyPassword } from "./passwords.ts";
 export {
-  GLOBAL_ROLES,
-  grantProblem,
-  hasPermission,
-  inScope,
-  type Permission,
-  type Principal,
-  ROLE_LABELS,
-  type RoleGrant,
-  type Scope,
-  scopeOf,
-} from "./roles.ts";
-export {
   changePassword,
   confirmTotpEnrolment,
   FREE_FAILURES,

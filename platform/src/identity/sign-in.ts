@@ -2,7 +2,7 @@
 import { eq } from "drizzle-orm";
 import { type Actor, recordAudit, recordAuditAlone } from "../audit/index.ts";
 import { type Db, inTransaction, type SignInStage, users } from "../db/index.ts";
-import type { Clock } from "../shared/clock.ts";
+import type { Clock } from "../shared/index.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords.ts";
 import { verifyTotp } from "./totp.ts";
 

@@ -1,16 +1,20 @@
 // User administration: accounts, role grants, disabling and sign-in resets. Platform admins only.
 import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { z } from "zod";
+import type { Context } from "../access/index.ts";
+import {
+  checkId,
+  conflictOnDuplicate,
+  found,
+  grantProblem,
+  type RoleGrant,
+  requirePermission,
+} from "../access/index.ts";
 import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import { customers, type Db, inTransaction, ROLES, roleAssignments, users } from "../db/index.ts";
-import { conflictOnDuplicate } from "../masterdata/conflicts.ts";
-import { checkId, found, requirePermission } from "../masterdata/scope.ts";
-import type { Clock } from "../shared/clock.ts";
-import type { Context } from "../shared/context.ts";
-import { ConflictError, ValidationError } from "../shared/errors.ts";
-import { nameSchema, parseInput } from "../shared/validate.ts";
+import type { Clock } from "../shared/index.ts";
+import { ConflictError, nameSchema, parseInput, ValidationError } from "../shared/index.ts";
 import { hashPassword, randomPassword } from "./passwords.ts";
-import { grantProblem, type RoleGrant } from "./roles.ts";
 import { endAllWebSessions } from "./web-sessions.ts";
 
 export interface UserSummary {

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { eq } from "drizzle-orm";
+import type { Principal } from "../access/index.ts";
 import {
   type Db,
   type OidcTokens,
@@ -10,8 +11,7 @@ import {
   users,
   webSessions,
 } from "../db/index.ts";
-import type { Clock } from "../shared/clock.ts";
-import type { Principal } from "./roles.ts";
+import type { Clock } from "../shared/index.ts";
 
 export interface SessionPolicy {
   idleMs: number;

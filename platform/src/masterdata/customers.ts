@@ -1,12 +1,17 @@
 // Customers: created and renamed by platform admins; everyone else sees only their own.
 import { and, asc, eq, ilike } from "drizzle-orm";
 import { z } from "zod";
+import type { Context } from "../access/index.ts";
+import {
+  checkId,
+  conflictOnDuplicate,
+  found,
+  readable,
+  requirePermission,
+} from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { customers, inTransaction } from "../db/index.ts";
-import type { Context } from "../shared/context.ts";
-import { escapeLike, nameSchema, parseInput } from "../shared/validate.ts";
-import { conflictOnDuplicate } from "./conflicts.ts";
-import { checkId, found, readable, requirePermission } from "./scope.ts";
+import { escapeLike, nameSchema, parseInput } from "../shared/index.ts";
 
 export type Customer = typeof customers.$inferSelect;
 

@@ -4,6 +4,14 @@ import { formatCidr } from "@meetpoint/common";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
+import type { Context } from "../access/index.ts";
+import {
+  checkId,
+  conflictOnDuplicate,
+  found,
+  readable,
+  requirePermission,
+} from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import {
   type AgentReport,
@@ -13,12 +21,8 @@ import {
   inTransaction,
   sites,
 } from "../db/index.ts";
-import type { Context } from "../shared/context.ts";
-import { ConflictError } from "../shared/errors.ts";
-import { nameSchema, parseInput } from "../shared/validate.ts";
-import { conflictOnDuplicate } from "./conflicts.ts";
+import { ConflictError, nameSchema, parseInput } from "../shared/index.ts";
 import { blockOf, freeBlock, type ProxyPool } from "./proxy-pool.ts";
-import { checkId, found, readable, requirePermission } from "./scope.ts";
 import { getSite } from "./sites.ts";
 
 export interface Gateway {

@@ -2,15 +2,19 @@
 import { parseIpv4 } from "@meetpoint/common";
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
+import type { Context } from "../access/index.ts";
+import {
+  checkId,
+  conflictOnDuplicate,
+  found,
+  readable,
+  requirePermission,
+} from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { customers, type Db, gateways, inTransaction, machines, sites } from "../db/index.ts";
-import type { Context } from "../shared/context.ts";
-import { ConflictError } from "../shared/errors.ts";
-import { escapeLike, nameSchema, parseInput } from "../shared/validate.ts";
-import { conflictOnDuplicate } from "./conflicts.ts";
+import { ConflictError, escapeLike, nameSchema, parseInput } from "../shared/index.ts";
 import { getGateway, POOL_LOCK } from "./gateways.ts";
 import { blockOf, freeAddress, type ProxyPool } from "./proxy-pool.ts";
-import { checkId, found, readable, requirePermission } from "./scope.ts";
 
 export interface Machine {
   id: string;

@@ -1,13 +1,18 @@
 // Services of a machine: what a remote session may reach (protocol + port), when enabled.
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
+import type { Context } from "../access/index.ts";
+import {
+  checkId,
+  conflictOnDuplicate,
+  found,
+  readable,
+  requirePermission,
+} from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { inTransaction, services } from "../db/index.ts";
-import type { Context } from "../shared/context.ts";
-import { nameSchema, parseInput } from "../shared/validate.ts";
-import { conflictOnDuplicate } from "./conflicts.ts";
+import { nameSchema, parseInput } from "../shared/index.ts";
 import { getMachine } from "./machines.ts";
-import { checkId, found, readable, requirePermission } from "./scope.ts";
 
 export type Service = typeof services.$inferSelect;
 

@@ -1,13 +1,18 @@
 // Sites: the plants of a customer, where gateways stand.
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
+import type { Context } from "../access/index.ts";
+import {
+  checkId,
+  conflictOnDuplicate,
+  found,
+  readable,
+  requirePermission,
+} from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { customers, inTransaction, sites } from "../db/index.ts";
-import type { Context } from "../shared/context.ts";
-import { nameSchema, parseInput } from "../shared/validate.ts";
-import { conflictOnDuplicate } from "./conflicts.ts";
+import { nameSchema, parseInput } from "../shared/index.ts";
 import { getCustomer } from "./customers.ts";
-import { checkId, found, readable, requirePermission } from "./scope.ts";
 
 export type Site = typeof sites.$inferSelect & { customerName: string };
 

@@ -2,7 +2,7 @@
 // an admin. The newest signs; older ones keep verifying until they expire or are retired.
 import { asc, gt } from "drizzle-orm";
 import { certificateAuthorities, type Db } from "../db/index.ts";
-import type { Clock } from "../shared/clock.ts";
+import type { Clock } from "../shared/index.ts";
 import { seal, unseal } from "./kek.ts";
 import { x509 } from "./x509.ts";
 

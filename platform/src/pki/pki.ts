@@ -15,7 +15,7 @@ import { sql } from "drizzle-orm";
 import { type Actor, recordAudit } from "../audit/index.ts";
 import type { CertificatePolicy } from "../config.ts";
 import { type CertificateKind, type Db, inTransaction } from "../db/index.ts";
-import type { Clock } from "../shared/clock.ts";
+import type { Clock } from "../shared/index.ts";
 import { type CertificateAuthority, createCa, fingerprint, loadAuthorities } from "./ca.ts";
 import { type IssuedCredentials, issueCertificate, issueFromTemplate } from "./certificates.ts";
 import { buildCrl } from "./crl.ts";

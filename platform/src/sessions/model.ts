@@ -5,7 +5,7 @@ import type { Db, gatewaySessions, remoteSessions } from "../db/index.ts";
 import type { Grant } from "../firewall/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
-import type { Clock } from "../shared/clock.ts";
+import type { Clock } from "../shared/index.ts";
 import type { DataPlane } from "./data-plane.ts";
 import type { EndReason, SessionTimes } from "./lifecycle.ts";
 

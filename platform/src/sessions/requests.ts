@@ -2,14 +2,13 @@
 // technician's Connect (a one-time .ovpn for a machine's enabled services).
 import { renderClientProfile } from "@meetpoint/common";
 import { and, eq } from "drizzle-orm";
+import type { Context } from "../access/index.ts";
+import { inScope, scopeOf } from "../access/index.ts";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gatewaySessions, gateways, inTransaction, remoteSessions, services } from "../db/index.ts";
-import { inScope, scopeOf } from "../identity/index.ts";
 import { getMachine } from "../masterdata/index.ts";
 import { SERVER_NAME } from "../pki/index.ts";
-import type { Context } from "../shared/context.ts";
-import { ConflictError, ForbiddenError } from "../shared/errors.ts";
-import { parseInput } from "../shared/validate.ts";
+import { ConflictError, ForbiddenError, parseInput } from "../shared/index.ts";
 import type { ServerInstance } from "../vpn/server-config.ts";
 import { type GatewaySession, type RemoteSession, requestInput } from "./model.ts";
 import type { Sessions } from "./service.ts";

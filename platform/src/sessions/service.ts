@@ -3,7 +3,8 @@
 import { formatCidr } from "@meetpoint/common";
 
 import { and, desc, eq, getTableColumns, inArray, lte, ne, or } from "drizzle-orm";
-
+import type { Context } from "../access/index.ts";
+import { checkId, inScope, scopeOf } from "../access/index.ts";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
   gatewaySessions,
@@ -13,19 +14,10 @@ import {
   remoteSessions,
   users,
 } from "../db/index.ts";
-
 import { type Grant, grantElement } from "../firewall/index.ts";
 import { GatewayCommands } from "../gateways/commands.ts";
-import { inScope, scopeOf } from "../identity/index.ts";
 import { blockOf } from "../masterdata/proxy-pool.ts";
-import { checkId } from "../masterdata/scope.ts";
-import type { Context } from "../shared/context.ts";
-import {
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  UnavailableError,
-} from "../shared/errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError, UnavailableError } from "../shared/index.ts";
 import * as connections from "./connections.ts";
 
 import { type EndReason, nextState } from "./lifecycle.ts";

@@ -2,7 +2,7 @@
 import { type Cidr, formatIpv4, parseIpv4, subBlock } from "@meetpoint/common";
 import { and, eq, ne, sql } from "drizzle-orm";
 import { type Db, gatewaySessions, remoteSessions } from "../db/index.ts";
-import { ConflictError } from "../shared/errors.ts";
+import { ConflictError } from "../shared/index.ts";
 
 /** Each OpenVPN server instance gets the index-th /20 of the tunnel pool. */
 export function instanceNetwork(tunnelPool: Cidr, index: number): Cidr {

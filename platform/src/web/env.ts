@@ -1,12 +1,12 @@
 // The types the web layer shares: dependencies and per-request variables.
+
+import type { Context } from "../access/index.ts";
 import type { Db } from "../db/index.ts";
 import type { OidcDeps, WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { Sessions } from "../sessions/index.ts";
-
-import type { Clock } from "../shared/clock.ts";
-import type { Context } from "../shared/context.ts";
+import type { Clock } from "../shared/index.ts";
 
 export interface AppDeps {
   db: Db;

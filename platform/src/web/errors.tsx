@@ -1,8 +1,7 @@
 // The one place where errors become responses: JSON for the API, fragments for htmx, pages otherwise.
 import type { Context as HonoContext } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { isDomainError } from "../shared/errors.ts";
-import { databaseUnreachable } from "../shared/pg-error.ts";
+import { databaseUnreachable, isDomainError } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
 import { Layout, Notice } from "./views/layout.tsx";
 

@@ -12,7 +12,7 @@ import {
   randomToken,
   type WebSession,
 } from "../identity/index.ts";
-import { ForbiddenError } from "../shared/errors.ts";
+import { ForbiddenError } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
 
 export const SESSION_COOKIE = "__Host-meetpoint";

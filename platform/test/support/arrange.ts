@@ -1,5 +1,7 @@
 // The usual scene for remote-access tests: a customer with one site, gateway and machine, the
 // machine's services, and a technician of that customer acting through a domain context.
+
+import type { Context } from "../../src/access/index.ts";
 import { createUser, grantRole } from "../../src/identity/index.ts";
 import {
   createCustomer,
@@ -8,7 +10,6 @@ import {
   createService,
   createSite,
 } from "../../src/masterdata/index.ts";
-import type { Context } from "../../src/shared/context.ts";
 import type { TestPlatform } from "./platform.ts";
 
 export interface Scene {

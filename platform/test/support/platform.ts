@@ -5,13 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCidr } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
+import type { Context } from "../../src/access/index.ts";
 import { roleAssignments, users } from "../../src/db/index.ts";
 import { createAdmin, OidcClients } from "../../src/identity/index.ts";
 import { loadKek, Pki } from "../../src/pki/index.ts";
 import { RecordingDataPlane } from "../../src/sessions/data-plane.ts";
 import { Sessions } from "../../src/sessions/service.ts";
-import { ManualClock } from "../../src/shared/clock.ts";
-import type { Context } from "../../src/shared/context.ts";
+import { ManualClock } from "../../src/shared/index.ts";
 import { createApp } from "../../src/web/index.ts";
 
 import { type TestDatabase, testDatabase } from "./database.ts";

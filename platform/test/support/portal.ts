@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../../src/db/index.ts";
 import { users } from "../../src/db/index.ts";
 import { totpCode } from "../../src/identity/index.ts";
-import type { Clock } from "../../src/shared/clock.ts";
+import type { Clock } from "../../src/shared/index.ts";
 import type { App } from "../../src/web/index.ts";
 
 export class Browser {

@@ -4,6 +4,14 @@
 import { asc, eq } from "drizzle-orm";
 import { exportJWK, generateKeyPair } from "jose";
 import { z } from "zod";
+import type { Context } from "../../access/index.ts";
+import {
+  checkId,
+  conflictOnDuplicate,
+  found,
+  grantProblem,
+  requirePermission,
+} from "../../access/index.ts";
 import { recordAudit } from "../../audit/index.ts";
 import {
   CLIENT_AUTH_METHODS,
@@ -17,13 +25,8 @@ import {
   ROLES,
   type Role,
 } from "../../db/index.ts";
-import { conflictOnDuplicate } from "../../masterdata/conflicts.ts";
-import { checkId, found, requirePermission } from "../../masterdata/scope.ts";
 import type { Pki } from "../../pki/index.ts";
-import type { Context } from "../../shared/context.ts";
-import { ValidationError } from "../../shared/errors.ts";
-import { parseInput } from "../../shared/validate.ts";
-import { grantProblem } from "../roles.ts";
+import { parseInput, ValidationError } from "../../shared/index.ts";
 import { DEFAULT_MFA_AMR, DEFAULT_MFA_POLICY } from "./policy.ts";
 
 export type IdentityProvider = typeof identityProviders.$inferSelect;

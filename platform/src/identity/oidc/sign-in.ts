@@ -17,7 +17,7 @@ import {
   users,
 } from "../../db/index.ts";
 import type { Pki } from "../../pki/index.ts";
-import type { Clock } from "../../shared/clock.ts";
+import type { Clock } from "../../shared/index.ts";
 import { endAllWebSessions } from "../web-sessions.ts";
 import { type OidcClients, OidcError } from "./client.ts";
 import { grantsFor, groupsOf, mfaAsserted, policyFor } from "./policy.ts";

@@ -2,7 +2,9 @@
 import { Hono, type Context as HonoContext } from "hono";
 import type { FC } from "hono/jsx";
 import { stream } from "hono/streaming";
+import { scopeOf } from "../../access/index.ts";
 import {
+  AUDIT_ACTION_NAMES,
   type AuditEntry,
   type AuditFilter,
   exportAudit,
@@ -10,8 +12,7 @@ import {
   parseAuditFilter,
   scopedEntries,
 } from "../../audit/index.ts";
-import { scopeOf } from "../../identity/index.ts";
-import { ForbiddenError } from "../../shared/errors.ts";
+import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formatTime, Layout } from "../views/layout.tsx";
 
@@ -94,7 +95,17 @@ export function auditRoutes() {
         >
           <label>
             <span>Action starts with</span>
-            <input name="action" value={filter.action ?? ""} placeholder="e.g. machine." />
+            <input
+              name="action"
+              value={filter.action ?? ""}
+              placeholder="e.g. machine."
+              list="audit-actions"
+            />
+            <datalist id="audit-actions">
+              {AUDIT_ACTION_NAMES.map((action) => (
+                <option value={action} />
+              ))}
+            </datalist>
           </label>
           <label>
             <span>Actor</span>

@@ -1,6 +1,6 @@
 // Customers and their sites.
 import { Hono } from "hono";
-import { hasPermission, inScope, scopeOf } from "../../identity/index.ts";
+import { hasPermission, inScope, scopeOf } from "../../access/index.ts";
 import {
   createCustomer,
   createSite,

@@ -1,8 +1,8 @@
 // Gateways: creation shows the secret once; each owns a block of proxy addresses for its machines.
 import { Hono, type Context as HonoContext } from "hono";
+import { inScope, scopeOf } from "../../access/index.ts";
 import { recordAuditAlone } from "../../audit/index.ts";
 import { type EnrollmentBundle, issueEnrollmentBundle } from "../../gateways/index.ts";
-import { inScope, scopeOf } from "../../identity/index.ts";
 import {
   createGateway,
   createMachine,

@@ -1,6 +1,7 @@
 // Identity providers for platform admins: the provider itself, its group → role mappings, and the
 // MFA policy per role. Everything audited by the identity module.
 import { Hono } from "hono";
+import { ROLE_LABELS } from "../../access/index.ts";
 import { ROLES } from "../../db/index.ts";
 import {
   addMapping,
@@ -10,7 +11,6 @@ import {
   listMappings,
   listProviders,
   mfaPolicyTable,
-  ROLE_LABELS,
   removeMapping,
   setMfaPolicy,
   setProviderEnabled,

@@ -1,7 +1,7 @@
 // Machines: the searchable list, the machine file, and its services.
 import { Hono, type Context as HonoContext } from "hono";
 import type { FC } from "hono/jsx";
-import { inScope, scopeOf } from "../../identity/index.ts";
+import { inScope, scopeOf } from "../../access/index.ts";
 import {
   createService,
   deleteMachine,

@@ -1,8 +1,8 @@
 // The CA status page: fingerprints, validity, what each CA issued; CA rotation for platform admins.
 import { Hono } from "hono";
-import { hasPermission } from "../../identity/index.ts";
+import { hasPermission } from "../../access/index.ts";
 import { CRL_VALIDITY_MS } from "../../pki/index.ts";
-import { ForbiddenError } from "../../shared/errors.ts";
+import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formatTime, Layout, PostForm } from "../views/layout.tsx";
 

@@ -2,7 +2,7 @@
 // and the session list with history, flow evidence and the data plane's state.
 import { Hono, type Context as HonoContext } from "hono";
 import type { FC } from "hono/jsx";
-import { inScope, scopeOf } from "../../identity/index.ts";
+import { inScope, scopeOf } from "../../access/index.ts";
 import { getMachine } from "../../masterdata/index.ts";
 import type { SessionView } from "../../sessions/index.ts";
 import type { WebEnv } from "../env.ts";

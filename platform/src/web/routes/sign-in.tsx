@@ -1,6 +1,7 @@
 // Sign-in with a local account: password, then TOTP; forced password change and TOTP enrolment.
 import { Hono, type Context as HonoContext } from "hono";
 import { deleteCookie } from "hono/cookie";
+import type { Principal } from "../../access/index.ts";
 import { recordAuditAlone } from "../../audit/index.ts";
 import type { SignInStage } from "../../db/index.ts";
 import {
@@ -10,7 +11,6 @@ import {
   enabledProviders,
   endWebSession,
   newTotpKey,
-  type Principal,
   pendingTotpKey,
   providerLogoutUrl,
   qrSvg,

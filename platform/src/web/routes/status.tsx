@@ -1,8 +1,8 @@
 // The platform status page: is remote access possible here, and if not, exactly why.
 import { formatCidr } from "@meetpoint/common";
 import { Hono } from "hono";
-import { hasPermission } from "../../identity/index.ts";
-import { ForbiddenError } from "../../shared/errors.ts";
+import { hasPermission } from "../../access/index.ts";
+import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { Layout, Notice } from "../views/layout.tsx";
 

@@ -1,11 +1,11 @@
 // Users and roles: platform admins create accounts, grant and revoke roles, disable and reset.
 import { Hono, type Context as HonoContext } from "hono";
+import { ROLE_LABELS } from "../../access/index.ts";
 import {
   createUser,
   getUser,
   grantRole,
   listUsers,
-  ROLE_LABELS,
   resetSignIn,
   revokeRole,
   setUserDisabled,

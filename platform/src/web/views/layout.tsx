@@ -1,7 +1,7 @@
 // The page frame: head with local assets only, navigation by permission, the CSRF token for htmx.
 import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
-import { hasPermission, type Principal, scopeOf } from "../../identity/index.ts";
+import { hasPermission, type Principal, scopeOf } from "../../access/index.ts";
 
 interface LayoutProps {
   title: string;

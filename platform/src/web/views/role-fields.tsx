@@ -1,6 +1,7 @@
 // The role and customer choice of a grant form (users' roles, identity provider mappings).
+
+import { ROLE_LABELS } from "../../access/index.ts";
 import { ROLES } from "../../db/index.ts";
-import { ROLE_LABELS } from "../../identity/index.ts";
 
 export function RoleFields(props: { customers: { id: string; name: string }[] }) {
   return (

@@ -1,10 +1,9 @@
 // The one place where master data queries are limited to the caller's customers.
 import { inArray, type SQL, sql } from "drizzle-orm";
 import type { PgColumn } from "drizzle-orm/pg-core";
-import { inScope, type Permission, scopeOf } from "../identity/roles.ts";
-import type { Caller } from "../shared/context.ts";
-import { ForbiddenError, NotFoundError } from "../shared/errors.ts";
-import { isUuid } from "../shared/validate.ts";
+import { ForbiddenError, isUuid, NotFoundError } from "../shared/index.ts";
+import type { Caller } from "./context.ts";
+import { inScope, type Permission, scopeOf } from "./roles.ts";
 
 /** The WHERE condition that keeps only rows of customers the caller may read. */
 export function readable(caller: Caller, customerColumn: PgColumn): SQL | undefined {

@@ -1,11 +1,11 @@
 // Turns constraint violations into messages a user understands; nothing was written.
-import { ConflictError } from "../shared/errors.ts";
 import {
+  ConflictError,
   FOREIGN_KEY_VIOLATION,
   pgError,
   RESTRICT_VIOLATION,
   UNIQUE_VIOLATION,
-} from "../shared/pg-error.ts";
+} from "../shared/index.ts";
 
 const MESSAGES: Record<string, { message: string; field: string | null }> = {
   customers_name_unique: { message: "A customer with this name exists already.", field: "name" },

@@ -1,8 +1,8 @@
 // What a domain operation needs to know about its caller and its surroundings.
 import type { Actor } from "../audit/index.ts";
 import type { Db } from "../db/index.ts";
-import type { Principal } from "../identity/roles.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../shared/index.ts";
+import type { Principal } from "./roles.ts";
 
 export interface Caller {
   principal: Principal;

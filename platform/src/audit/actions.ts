@@ -1,0 +1,56 @@
+// The catalogue of audit actions: every entry the platform writes names one of these. The audit
+// page's filter offers them, docs/audit-actions.md lists them (a test keeps both in step), and the
+// code can only record what is listed here.
+
+/** Each action ("<object>.<verb>", or a bare verb for sign-in events) and what it records. */
+export const AUDIT_ACTIONS = {
+  sign_in: "a sign-in attempt, local or through an identity provider (ok, or denied with the reason)",
+  sign_out: "a portal session ended: by the user, or because the provider stopped renewing it",
+  "account.password_change": "a user changed their own password",
+  "account.totp_enrol": "a user set up their authenticator app (TOTP)",
+  "user.create": "a local account was created (by an admin, or the first admin at first start)",
+  "user.provision": "an account was created at its first sign-in through an identity provider",
+  "user.disable": "an admin disabled an account (its portal sessions end)",
+  "user.enable": "an admin enabled an account again",
+  "user.reset_sign_in": "an admin reset an account's password and second factor",
+  "role.grant": "an admin granted a role (platform-wide or for a customer)",
+  "role.revoke": "an admin revoked a role",
+  "role.sync": "roles changed at sign-in because the identity provider's groups changed",
+  "identity_provider.create": "an identity provider (OpenID Connect) was added",
+  "identity_provider.update": "an identity provider's settings changed",
+  "identity_provider.enable": "an identity provider was enabled for sign-in",
+  "identity_provider.disable": "an identity provider was disabled for sign-in",
+  "identity_provider.map": "a provider group was mapped to a role",
+  "identity_provider.unmap": "a group mapping was removed",
+  "mfa_policy.set": "the second-factor policy of a role changed",
+  "customer.create": "a customer was created",
+  "customer.update": "a customer was renamed",
+  "customer.delete": "a customer was deleted",
+  "site.create": "a site was created",
+  "site.update": "a site was renamed",
+  "site.delete": "a site was deleted",
+  "gateway.create": "a gateway was created (with its proxy address block and secret)",
+  "gateway.update": "a gateway was renamed",
+  "gateway.rekey": "a gateway got a new secret (the old one stops working)",
+  "gateway.enrollment_bundle": "an enrollment bundle was issued for a gateway",
+  "gateway.delete": "a gateway was deleted",
+  "machine.create": "a machine was created (with its proxy address)",
+  "machine.update": "a machine's name or LAN address changed",
+  "machine.delete": "a machine was deleted",
+  "service.create": "a service (protocol and port) was added to a machine",
+  "service.update": "a service was changed, enabled or disabled",
+  "service.delete": "a service was removed",
+  "ca.rotate": "the internal certificate authority was rotated",
+  "gateway_api.auth": "a gateway API request with an unknown gateway or a wrong secret (denied)",
+  "gateway_session.request": "the operator pressed Connect: a data channel was requested",
+  "gateway_session.online": "a gateway's data channel connected",
+  "gateway_session.close": "a gateway's data channel closed, with the reason",
+  "remote_session.request": "a technician pressed Connect: a one-time config was issued",
+  "remote_session.active": "a technician's one-time config connected",
+  "remote_session.end": "a remote session ended, with the reason and the flow evidence",
+  "vpn.connection_denied": "the platform refused an OpenVPN connection, with the reason",
+} as const;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+
+export const AUDIT_ACTION_NAMES = Object.keys(AUDIT_ACTIONS) as AuditAction[];

@@ -1,0 +1,13 @@
+// Small things every folder uses: the injected clock, the domain errors, input validation and the
+// recognition of database errors.
+export { type Clock, ManualClock, systemClock } from "./clock.ts";
+export * from "./errors.ts";
+export {
+  databaseUnreachable,
+  FOREIGN_KEY_VIOLATION,
+  type PgErrorInfo,
+  pgError,
+  RESTRICT_VIOLATION,
+  UNIQUE_VIOLATION,
+} from "./pg-error.ts";
+export { escapeLike, isUuid, nameSchema, parseInput } from "./validate.ts";
