@@ -42,6 +42,7 @@ export {
   contains,
   formatCidr,
   formatIpv4,
+  netmask,
   parseCidr,
   parseIpv4,
   subBlock,

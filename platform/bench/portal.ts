@@ -7,7 +7,7 @@ import { openDatabase, users } from "../src/db/index.ts";
 import { createAdmin, OidcClients } from "../src/identity/index.ts";
 import { createWebSession } from "../src/identity/web-sessions.ts";
 import { loadKek, Pki } from "../src/pki/index.ts";
-import { RecordingDataPlane, Sessions } from "../src/sessions/index.ts";
+import { createRemoteAccess, RecordingDataPlane } from "../src/sessions/index.ts";
 import { systemClock } from "../src/shared/index.ts";
 import { createApp } from "../src/web/index.ts";
 
@@ -62,7 +62,7 @@ export async function benchPortal(options: {
     policy: { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 },
   });
   const proxyPool = { pool, blockPrefix: 24 };
-  const sessions = new Sessions({
+  const access = createRemoteAccess({
     db,
     clock: systemClock,
     pki,
@@ -77,7 +77,7 @@ export async function benchPortal(options: {
     session: { idleMs: 3_600_000, absoluteMs: 3_600_000 },
     proxyPool,
     pki,
-    sessions,
+    access,
     enrollment: { platformUrl: "https://x", validMs: 1 },
   });
   await createAdmin(db, systemClock, { username: "bench", via: "bench" });

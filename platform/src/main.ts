@@ -5,9 +5,9 @@ import { type Config, ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
-import { DatabaseWatch, Sessions } from "./sessions/index.ts";
+import { createRemoteAccess, DatabaseWatch } from "./sessions/index.ts";
 import { systemClock } from "./shared/index.ts";
-import { commandRunner } from "./system/commands.ts";
+import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { createApp } from "./web/index.ts";
 
@@ -82,11 +82,11 @@ async function main() {
     listen: config.vpn.listen,
     log: (line) => console.log(line),
   });
-  const sessions = new Sessions({ db, clock, pki, dataPlane, proxyPool, vpn: config.vpn });
+  const access = createRemoteAccess({ db, clock, pki, dataPlane, proxyPool, vpn: config.vpn });
   // Nothing survives a restart: sessions a crash left open are ended (and audited) first.
-  const leftovers = await sessions.endAll("platform_shutdown");
+  const leftovers = await access.ends.endAll("platform_shutdown");
   if (leftovers) console.log(`Ended ${leftovers} session(s) left open by the previous run.`);
-  const plane = await dataPlane.start(sessions);
+  const plane = await dataPlane.start(access.connections);
   const listen = config.vpn.listen.map((l) => `${l.protocol}/${l.port}`).join(", ");
   console.log(
     plane.on
@@ -94,7 +94,7 @@ async function main() {
       : `Data plane OFF: ${plane.reason}`,
   );
   // Every second: session ends, and fail closed without the database (see DatabaseWatch).
-  const databaseWatch = new DatabaseWatch(sessions, DATABASE_GRACE_S * 1000);
+  const databaseWatch = new DatabaseWatch(access.watched, DATABASE_GRACE_S * 1000);
   const ticker = setInterval(() => void databaseWatch.beat(), 1000);
   const loginSweeper = setInterval(
     () => forgetStaleLogins(db, clock.now()).catch(() => {}),
@@ -109,7 +109,7 @@ async function main() {
     localSignIn: config.localSignIn,
     session: config.session,
     proxyPool,
-    sessions,
+    access,
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
   });
@@ -147,7 +147,7 @@ async function main() {
     clearInterval(trustRefresh);
     clearInterval(ticker);
     clearInterval(loginSweeper);
-    await sessions
+    await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));
     await dataPlane.stop();

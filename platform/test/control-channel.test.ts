@@ -52,7 +52,7 @@ async function arm(reconnectOf: string | null = null): Promise<string> {
     gatewaySessionId: string;
   };
   const profile = await dataChannelProfile(p, scene.gatewayId, envelope);
-  expect((await p.sessions.decideConnection(`0:${++connection}`, serialOf(profile))).allow).toBe(
+  expect((await p.access.connections.decide(`0:${++connection}`, serialOf(profile))).allow).toBe(
     true,
   );
   return gatewaySessionId;
@@ -134,7 +134,7 @@ test("a technician's request wakes the gateway's long-poll; the heartbeat says w
   };
   const started = Date.now();
   const poll = api(`/commands?cursor=${first.cursor}&wait=10`, { method: "GET" });
-  await p.sessions.requestRemoteSession(scene.technician, scene.machineId, {
+  await p.access.remoteSessions.request(scene.technician, scene.machineId, {
     reason: "ticket 4711",
   });
   const delivered = (await (await poll).json()) as { cursor: number; commands: string[] };
@@ -157,11 +157,11 @@ test("a technician's request wakes the gateway's long-poll; the heartbeat says w
 
 test("a technician's disconnect sends a signed disconnect; only the operator may re-arm", async () => {
   const channel = (await beat()).dataChannel?.gatewaySessionId ?? "";
-  const [session] = await p.sessions.list(scene.technician, { open: true });
+  const [session] = await p.access.remoteSessions.list(scene.technician, { open: true });
   const { cursor } = (await (await api("/commands?wait=0", { method: "GET" })).json()) as {
     cursor: number;
   };
-  await p.sessions.disconnect(scene.technician, session?.id ?? "");
+  await p.access.remoteSessions.disconnect(scene.technician, session?.id ?? "");
   const delivered = (await (
     await api(`/commands?cursor=${cursor}&wait=5`, { method: "GET" })
   ).json()) as { commands: string[] };
@@ -183,7 +183,7 @@ test("a technician's disconnect sends a signed disconnect; only the operator may
 
 test("after a fault (gateway lost) the agent may reconnect by itself", async () => {
   const channel = (await beat()).dataChannel?.gatewaySessionId ?? "";
-  await p.sessions.connectionClosed(`0:${connection}`);
+  await p.access.connections.closed(`0:${connection}`);
   expect((await beat({ gatewaySessionId: channel })).dataChannel).toMatchObject({
     state: "closed",
     closeReason: "gateway_lost",
@@ -212,20 +212,20 @@ test("a late Disconnect report for an older channel leaves the newer one open", 
 
 test("access cut for a lost database: grants gone at once, ends recorded as database_lost", async () => {
   const channel = await arm();
-  const { profile } = await p.sessions.requestRemoteSession(scene.technician, scene.machineId, {
+  const { profile } = await p.access.remoteSessions.request(scene.technician, scene.machineId, {
     reason: "ticket 5000",
   });
   const technicianConnection = `0:${++connection}`;
-  expect((await p.sessions.decideConnection(technicianConnection, serialOf(profile))).allow).toBe(
+  expect((await p.access.connections.decide(technicianConnection, serialOf(profile))).allow).toBe(
     true,
   );
   expect(p.dataPlane.grants.size).toBeGreaterThan(0);
-  await p.sessions.cutForLostDatabase();
+  await p.access.watched.cutForLostDatabase();
   expect(p.dataPlane.cuts).toBe(1);
   expect(p.dataPlane.grants.size).toBe(0);
   // The killed technician connection is reported; the database answers again.
-  await p.sessions.connectionClosed(technicianConnection);
-  const [ended] = await p.sessions.list(p.adminCtx, {});
+  await p.access.connections.closed(technicianConnection);
+  const [ended] = await p.access.remoteSessions.list(p.adminCtx, {});
   expect(ended).toMatchObject({ state: "ended", endReason: "database_lost" });
   // Until the cut is recorded nothing new is granted (the recording would end it at once): the
   // gateway's reconnect and a technician's Connect are told to try again, and connections refused.
@@ -233,10 +233,10 @@ test("access cut for a lost database: grants gone at once, ends recorded as data
   expect(retry.status).toBe(503);
   expect((await retry.json()).error.message).toContain("Try again in a few seconds");
   await expect(
-    p.sessions.requestRemoteSession(scene.technician, scene.machineId, { reason: "ticket 5001" }),
+    p.access.remoteSessions.request(scene.technician, scene.machineId, { reason: "ticket 5001" }),
   ).rejects.toThrow("lost its database");
-  expect((await p.sessions.decideConnection(`0:${++connection}`, "01")).allow).toBe(false);
-  await p.sessions.recordDatabaseCut();
+  expect((await p.access.connections.decide(`0:${++connection}`, "01")).allow).toBe(false);
+  await p.access.watched.recordDatabaseCut();
   expect((await beat({ gatewaySessionId: channel })).dataChannel).toMatchObject({
     state: "closed",
     closeReason: "database_lost",

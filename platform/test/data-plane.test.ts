@@ -10,7 +10,11 @@ import { labSkipReason, link, Netns, OutputLog, waitFor } from "@meetpoint/lab";
 import { eq } from "drizzle-orm";
 import type { Context } from "../src/access/index.ts";
 import { gatewaySessions } from "../src/db/index.ts";
-import { Sessions } from "../src/sessions/service.ts";
+import {
+  createRemoteAccess,
+  type RemoteAccess,
+  type RemoteAccessDeps,
+} from "../src/sessions/index.ts";
 import { commandRunner } from "../src/system/commands.ts";
 import { KernelDataPlane } from "../src/vpn/data-plane.ts";
 import { arrangeMachine } from "./support/arrange.ts";
@@ -27,7 +31,8 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
   let gatewayNs: Netns;
   let technicianNs: Netns;
   let plane: KernelDataPlane;
-  let sessions: Sessions;
+  let sessions: RemoteAccess;
+  let deps: RemoteAccessDeps;
   let gatewayId: string;
   let machineId: string;
   let technician: Context;
@@ -77,15 +82,16 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
       log: () => {},
       bytecountSeconds: 1,
     });
-    sessions = new Sessions({
+    deps = {
       db: p.database.db,
       clock: p.clock,
       pki: p.pki,
       dataPlane: plane,
       proxyPool: p.proxyPool,
       vpn: { host: PLATFORM, remoteSessionSeconds: 3600 },
-    });
-    const status = await plane.start(sessions);
+    };
+    sessions = createRemoteAccess(deps);
+    const status = await plane.start(sessions.connections);
     if (!status.on) throw new Error(`data plane off: ${status.reason}`);
 
     const scene = await arrangeMachine(p, [
@@ -103,7 +109,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
   });
 
   async function connectGateway(): Promise<OutputLog> {
-    const { envelope } = await sessions.requestDataChannel(gatewayId);
+    const { envelope } = await sessions.dataChannels.request(gatewayId);
     const profile = await dataChannelProfile(p, gatewayId, envelope);
     const file = join(dir, `gateway-${crypto.randomUUID()}.ovpn`);
     writeFileSync(file, profile, { mode: 0o600 });
@@ -127,7 +133,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
       .from(gatewaySessions)
       .where(eq(gatewaySessions.gatewayId, gatewayId));
     expect(gatewaySession?.state).toBe("online");
-    const { profile } = await sessions.requestRemoteSession(technician, machineId, {
+    const { profile } = await sessions.remoteSessions.request(technician, machineId, {
       reason: "fault 4711",
     });
     const log = await connectTechnician(profile);
@@ -147,7 +153,8 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     // OpenVPN reports the session's traffic through the management socket.
     expect(
       await waitFor(() => false, 2500).then(
-        async () => ((await sessions.list(technician, { open: true }))[0]?.bytesIn ?? 0) > 0,
+        async () =>
+          ((await sessions.remoteSessions.list(technician, { open: true }))[0]?.bytesIn ?? 0) > 0,
       ),
     ).toBe(true);
 
@@ -162,11 +169,11 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
   }, 90_000);
 
   test("technician Disconnect stops traffic within 5 s and closes the gateway's channel", async () => {
-    const [active] = await sessions.list(technician, { open: true });
+    const [active] = await sessions.remoteSessions.list(technician, { open: true });
     if (!active) throw new Error("no active session");
     expect(await reaches(443)).toBe(true);
     const started = performance.now();
-    await sessions.endRemoteSession(active.id, "technician", technician.caller.actor);
+    await sessions.ends.endRemoteSession(active.id, "technician", technician.caller.actor);
     let stoppedAfter = Number.POSITIVE_INFINITY;
     while (performance.now() - started < 10_000) {
       if (!(await reaches(443, 300))) {
@@ -176,7 +183,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     }
     console.log(`technician disconnect → no traffic after ${stoppedAfter.toFixed(0)} ms`);
     expect(stoppedAfter).toBeLessThan(5000);
-    const [ended] = await sessions.list(technician, { machineId });
+    const [ended] = await sessions.remoteSessions.list(technician, { machineId });
     expect(ended?.flowEvidence?.[0]?.packets).toBeGreaterThan(0);
     const closed = await p.database.db
       .select()
@@ -184,14 +191,14 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
       .where(eq(gatewaySessions.gatewayId, gatewayId));
     expect(closed.every((g) => g.state === "closed")).toBe(true);
     await expect(
-      sessions.requestRemoteSession(technician, machineId, { reason: "again" }),
+      sessions.remoteSessions.request(technician, machineId, { reason: "again" }),
     ).rejects.toThrow("The gateway is offline");
   }, 60_000);
 
   /** The operator arms the gateway and a technician connects: traffic flows. */
   async function openSession(reason: string): Promise<void> {
     await connectGateway();
-    const { profile } = await sessions.requestRemoteSession(technician, machineId, { reason });
+    const { profile } = await sessions.remoteSessions.request(technician, machineId, { reason });
     const log = await connectTechnician(profile);
     expect(await waitFor(() => log.has("Initialization Sequence Completed"), 15_000)).toBe(true);
     expect(await reaches(443)).toBe(true);
@@ -209,7 +216,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     await openSession("before crash");
     plane.processOf(0)?.kill("SIGKILL");
     await Bun.sleep(1500);
-    const ended = (await sessions.list(technician, { machineId })).find(
+    const ended = (await sessions.remoteSessions.list(technician, { machineId })).find(
       (s) => s.reason === "before crash",
     );
     expect(ended).toMatchObject({ state: "ended", endReason: "vpn_failure" });
@@ -226,9 +233,9 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
 
   test("operator Disconnect, admin terminate and end of time stop traffic too", async () => {
     await openSession("operator case");
-    const gateway = await sessions.openGatewaySession(gatewayId);
+    const gateway = await sessions.dataChannels.open(gatewayId);
     await expectCut("operator disconnect", () =>
-      sessions.closeGatewaySession(gateway?.id ?? "", "operator", {
+      sessions.ends.closeGatewaySession(gateway?.id ?? "", "operator", {
         id: null,
         name: "operator",
         ip: null,
@@ -236,9 +243,9 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
     );
 
     await openSession("admin case");
-    const [toTerminate] = await sessions.list(technician, { open: true });
+    const [toTerminate] = await sessions.remoteSessions.list(technician, { open: true });
     await expectCut("admin terminate", () =>
-      sessions.endRemoteSession(toTerminate?.id ?? "", "admin", {
+      sessions.ends.endRemoteSession(toTerminate?.id ?? "", "admin", {
         id: null,
         name: "admin",
         ip: null,
@@ -247,13 +254,13 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
 
     await openSession("end time case");
     p.clock.advance(3601_000);
-    await expectCut("end time", () => sessions.tick());
+    await expectCut("end time", () => sessions.ends.endDue());
   }, 90_000);
 
   test("at a restart, sessions left open are ended and audited", async () => {
-    expect(await sessions.endAll("platform_shutdown")).toBeGreaterThan(0);
-    expect(await sessions.openGatewaySession(gatewayId)).toBeNull();
-    expect((await sessions.list(technician, { open: true })).length).toBe(0);
+    expect(await sessions.ends.endAll("platform_shutdown")).toBeGreaterThan(0);
+    expect(await sessions.dataChannels.open(gatewayId)).toBeNull();
+    expect((await sessions.remoteSessions.list(technician, { open: true })).length).toBe(0);
   });
 
   test("an OpenVPN server left running by a crashed platform is stopped, and the data plane starts", async () => {
@@ -273,8 +280,9 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
       listen: [{ protocol: "tcp", port: 1194 }],
       log: () => {},
     });
-    sessions = new Sessions({ ...sessions.deps, dataPlane: plane });
-    expect(await plane.start(sessions)).toEqual({ on: true });
+    deps = { ...deps, dataPlane: plane };
+    sessions = createRemoteAccess(deps);
+    expect(await plane.start(sessions.connections)).toEqual({ on: true });
 
     expect(
       await Promise.race([
@@ -285,11 +293,11 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
   }, 60_000);
 
   test("when the platform cannot decide (database unreachable), connections fail closed", async () => {
-    const { envelope } = await sessions.requestDataChannel(gatewayId);
+    const { envelope } = await sessions.dataChannels.request(gatewayId);
     const profile = await dataChannelProfile(p, gatewayId, envelope);
     await plane.stop();
-    const unreachable = new Sessions(sessions.deps);
-    unreachable.decideConnection = async () => {
+    const unreachable = createRemoteAccess(deps).connections;
+    unreachable.decide = async () => {
       throw new Error("connect ECONNREFUSED (database)");
     };
     plane = new KernelDataPlane({

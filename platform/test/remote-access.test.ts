@@ -104,7 +104,7 @@ describe("gateway API", () => {
     const { envelope } = (await response.json()) as { envelope: string };
     const profile = await dataChannelProfile(p, gateway.id, envelope);
     // The gateway's OpenVPN connects with it (here: the platform's decision, as the management socket asks).
-    expect((await p.sessions.decideConnection("0:1", serialOf(profile))).allow).toBe(true);
+    expect((await p.access.connections.decide("0:1", serialOf(profile))).allow).toBe(true);
   });
 });
 
@@ -134,7 +134,7 @@ describe("portal remote access", () => {
     const [row] = await p.database.db.select().from(remoteSessions);
     sessionId = row?.id ?? "";
     expect(row).toMatchObject({ state: "requested", reason: "ticket 4711" });
-    expect((await p.sessions.decideConnection("0:2", serialOf(profile))).allow).toBe(true);
+    expect((await p.access.connections.decide("0:2", serialOf(profile))).allow).toBe(true);
     expect(await tech.page("/sessions")).toContain("connected");
   });
 
@@ -169,12 +169,12 @@ describe("portal remote access", () => {
     const response = await api("/data-channel", `Bearer ${gateway.id}.${gateway.secret}`);
     const { envelope } = (await response.json()) as { envelope: string };
     const profile = await dataChannelProfile(p, gateway.id, envelope);
-    await p.sessions.decideConnection(`0:${connection}`, serialOf(profile));
+    await p.access.connections.decide(`0:${connection}`, serialOf(profile));
     const html = await (
       await tech.post(`/machines/${machineId}/connect`, { reason: `job ${connection}` })
     ).text();
-    await p.sessions.decideConnection(`0:${connection + 1}`, serialOf(await profileFromPage(html)));
-    const [open] = await p.sessions.list(p.adminCtx, { open: true });
+    await p.access.connections.decide(`0:${connection + 1}`, serialOf(await profileFromPage(html)));
+    const [open] = await p.access.remoteSessions.list(p.adminCtx, { open: true });
     if (!open) throw new Error("no open session");
     return open.id;
   }

@@ -5,15 +5,20 @@ import { parseCidr, parseConfig } from "@meetpoint/common";
 import { count, eq } from "drizzle-orm";
 import type { Context } from "../src/access/index.ts";
 import { auditEntries } from "../src/db/index.ts";
-import { RecordingDataPlane } from "../src/sessions/data-plane.ts";
-import { Sessions } from "../src/sessions/service.ts";
+import {
+  createRemoteAccess,
+  RecordingDataPlane,
+  type RemoteAccess,
+  type RemoteAccessDeps,
+} from "../src/sessions/index.ts";
 import { arrangeMachine } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 let p: TestPlatform;
 let plane: RecordingDataPlane;
-let sessions: Sessions;
+let sessions: RemoteAccess;
+let deps: RemoteAccessDeps;
 let gatewayId: string;
 let machineId: string;
 let technician: Context;
@@ -21,9 +26,9 @@ let technician: Context;
 const tunnelNetwork = parseCidr("100.127.0.0/20") ?? { base: 0, prefix: 0 };
 
 async function gatewayOnline(connection: string) {
-  const { envelope } = await sessions.requestDataChannel(gatewayId);
+  const { envelope } = await sessions.dataChannels.request(gatewayId);
   const profile = await dataChannelProfile(p, gatewayId, envelope);
-  const decision = await sessions.decideConnection(connection, serialOf(profile));
+  const decision = await sessions.connections.decide(connection, serialOf(profile));
   if (!decision.allow) throw new Error(decision.reason);
   return { profile, decision };
 }
@@ -41,14 +46,15 @@ beforeAll(async () => {
   plane = new RecordingDataPlane([
     { index: 0, protocol: "tcp", listenAddress: null, port: 443, tunnelNetwork },
   ]);
-  sessions = new Sessions({
+  deps = {
     db: p.database.db,
     clock: p.clock,
     pki: p.pki,
     dataPlane: plane,
     proxyPool: p.proxyPool,
     vpn: { host: "platform.lab.test", remoteSessionSeconds: 3600 },
-  });
+  };
+  sessions = createRemoteAccess(deps);
   const scene = await arrangeMachine(p, [
     { name: "Web", protocol: "tcp", port: 443, enabled: true },
     { name: "Modbus", protocol: "tcp", port: 502, enabled: true },
@@ -61,7 +67,7 @@ afterAll(() => p.dispose());
 describe("remote sessions", () => {
   test("no session while the gateway is offline: the operator decides", async () => {
     await expect(
-      sessions.requestRemoteSession(technician, machineId, { reason: "fault 4711" }),
+      sessions.remoteSessions.request(technician, machineId, { reason: "fault 4711" }),
     ).rejects.toThrow("The gateway is offline");
   });
 
@@ -76,7 +82,7 @@ describe("remote sessions", () => {
   });
 
   test("technician Connect: a one-time .ovpn for exactly the enabled services; a replay is refused", async () => {
-    const { session, profile } = await sessions.requestRemoteSession(technician, machineId, {
+    const { session, profile } = await sessions.remoteSessions.request(technician, machineId, {
       reason: "fault 4711",
     });
     expect(session.state).toBe("requested");
@@ -86,7 +92,7 @@ describe("remote sessions", () => {
         .map((d) => d.args[0]),
     ).toEqual(["100.64.0.1"]);
     const serial = serialOf(profile);
-    expect(await sessions.decideConnection("0:2", serial)).toEqual({
+    expect(await sessions.connections.decide("0:2", serial)).toEqual({
       allow: true,
       config: ["ifconfig-push 100.127.0.3 255.255.240.0"],
     });
@@ -94,25 +100,25 @@ describe("remote sessions", () => {
       "100.127.0.3 . 100.64.0.1 . tcp . 443",
       "100.127.0.3 . 100.64.0.1 . tcp . 502",
     ]);
-    expect(await sessions.decideConnection("0:3", serial)).toEqual({
+    expect(await sessions.connections.decide("0:3", serial)).toEqual({
       allow: false,
       reason: expect.stringContaining("already used"),
     });
-    expect(await sessions.decideConnection("0:2", serial)).toMatchObject({ allow: true });
+    expect(await sessions.connections.decide("0:2", serial)).toMatchObject({ allow: true });
     expect(await actions("vpn.connection_denied")).toBe(1);
   });
 
   test("technician Disconnect cuts everything and closes the gateway's channel: only the operator re-arms", async () => {
-    const [active] = await sessions.list(technician, { open: true });
+    const [active] = await sessions.remoteSessions.list(technician, { open: true });
     if (!active) throw new Error("no active session");
     plane.counters.set("100.127.0.3 . 100.64.0.1 . tcp . 443", { packets: 12, bytes: 3400 });
-    await sessions.endRemoteSession(active.id, "technician", technician.caller.actor);
+    await sessions.ends.endRemoteSession(active.id, "technician", technician.caller.actor);
     expect(plane.grants.size).toBe(0);
     expect(plane.forgotten).toEqual([
       { technicianAddress: "100.127.0.3", proxyAddress: "100.64.0.1" },
     ]);
     expect(plane.disconnected).toEqual(["0:2", "0:1"]);
-    const [ended] = await sessions.list(technician, { machineId });
+    const [ended] = await sessions.remoteSessions.list(technician, { machineId });
     expect(ended).toMatchObject({
       state: "ended",
       endReason: "technician",
@@ -123,7 +129,7 @@ describe("remote sessions", () => {
       { protocol: "tcp", port: 502, packets: 0, bytes: 0 },
     ]);
     await expect(
-      sessions.requestRemoteSession(technician, machineId, { reason: "again" }),
+      sessions.remoteSessions.request(technician, machineId, { reason: "again" }),
     ).rejects.toThrow("The gateway is offline");
     expect(await actions("gateway_session.close")).toBe(1);
   });
@@ -132,63 +138,63 @@ describe("remote sessions", () => {
     p.clock.advance(1000);
     await gatewayOnline("0:10");
 
-    const { profile } = await sessions.requestRemoteSession(technician, machineId, {
+    const { profile } = await sessions.remoteSessions.request(technician, machineId, {
       reason: "long job",
     });
-    await sessions.decideConnection("0:11", serialOf(profile));
+    await sessions.connections.decide("0:11", serialOf(profile));
     expect(plane.grants.size).toBe(2);
     p.clock.advance(3600_000 + 1000);
-    await sessions.tick();
+    await sessions.ends.endDue();
     expect(plane.grants.size).toBe(0);
-    const listed = await sessions.list(technician, { machineId });
+    const listed = await sessions.remoteSessions.list(technician, { machineId });
     expect(listed[0]).toMatchObject({
       state: "ended",
       endReason: "expiry",
     });
 
-    const unused = await sessions.requestRemoteSession(technician, machineId, {
+    const unused = await sessions.remoteSessions.request(technician, machineId, {
       reason: "never used",
     });
     p.clock.advance(601_000);
-    await sessions.tick();
-    expect((await sessions.list(technician, { machineId }))[0]).toMatchObject({
+    await sessions.ends.endDue();
+    expect((await sessions.remoteSessions.list(technician, { machineId }))[0]).toMatchObject({
       id: unused.session.id,
       endReason: "config_unused",
     });
-    expect(await sessions.decideConnection("0:12", serialOf(unused.profile))).toMatchObject({
+    expect(await sessions.connections.decide("0:12", serialOf(unused.profile))).toMatchObject({
       allow: false,
     });
   });
 
   test("regression: a session shorter than its config's validity is still cut at its end time", async () => {
-    const short = new Sessions({
-      ...sessions.deps,
-      vpn: { ...sessions.deps.vpn, remoteSessionSeconds: 300 },
+    const short = createRemoteAccess({
+      ...deps,
+      vpn: { ...deps.vpn, remoteSessionSeconds: 300 },
     });
     p.clock.advance(1000);
     await gatewayOnline("0:30");
-    const { session, profile } = await short.requestRemoteSession(technician, machineId, {
+    const { session, profile } = await short.remoteSessions.request(technician, machineId, {
       reason: "short",
     });
-    await short.decideConnection("0:31", serialOf(profile));
+    await short.connections.decide("0:31", serialOf(profile));
     p.clock.advance(301_000);
-    await short.tick();
-    const [ended] = await short.list(technician, { id: session.id });
+    await short.ends.endDue();
+    const [ended] = await short.remoteSessions.list(technician, { id: session.id });
     expect(ended).toMatchObject({ state: "ended", endReason: "expiry" });
   });
 
   test("operator Disconnect ends the remote sessions on that gateway", async () => {
-    const gateway = await sessions.openGatewaySession(gatewayId);
-    const { profile } = await sessions.requestRemoteSession(technician, machineId, {
+    const gateway = await sessions.dataChannels.open(gatewayId);
+    const { profile } = await sessions.remoteSessions.request(technician, machineId, {
       reason: "check",
     });
-    await sessions.decideConnection("0:13", serialOf(profile));
-    await sessions.closeGatewaySession(gateway?.id ?? "", "operator", {
+    await sessions.connections.decide("0:13", serialOf(profile));
+    await sessions.ends.closeGatewaySession(gateway?.id ?? "", "operator", {
       id: null,
       name: "operator",
       ip: null,
     });
-    expect((await sessions.list(technician, { machineId }))[0]).toMatchObject({
+    expect((await sessions.remoteSessions.list(technician, { machineId }))[0]).toMatchObject({
       state: "ended",
       endReason: "operator",
     });
@@ -207,13 +213,13 @@ describe("remote sessions", () => {
       },
     };
     await expect(
-      sessions.requestRemoteSession(auditor, machineId, { reason: "look" }),
+      sessions.remoteSessions.request(auditor, machineId, { reason: "look" }),
     ).rejects.toThrow("Only technicians");
-    const off = new Sessions({
-      ...sessions.deps,
+    const off = createRemoteAccess({
+      ...deps,
       dataPlane: new RecordingDataPlane([], { on: false, reason: "not running as root" }),
     });
-    await expect(off.requestDataChannel(gatewayId)).rejects.toThrow(
+    await expect(off.dataChannels.request(gatewayId)).rejects.toThrow(
       "data plane is off: not running as root",
     );
   });

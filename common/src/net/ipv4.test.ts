@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { formatCidr, formatIpv4, parseCidr, parseIpv4, subBlock, subBlockCount } from "./ipv4.ts";
+import {
+  formatCidr,
+  formatIpv4,
+  netmask,
+  parseCidr,
+  parseIpv4,
+  subBlock,
+  subBlockCount,
+} from "./ipv4.ts";
 
 describe("ipv4", () => {
   test("parses and formats round-trip for every address", () => {
@@ -45,5 +53,16 @@ describe("ipv4", () => {
     expect(formatCidr(subBlock(pool, 24, 16383) as never)).toBe("100.127.255.0/24");
     expect(subBlock(pool, 24, 16384)).toBeNull();
     expect(subBlock(pool, 8, 0)).toBeNull();
+  });
+
+  test("netmasks of prefix lengths", () => {
+    expect([0, 8, 20, 24, 30, 32].map(netmask)).toEqual([
+      "0.0.0.0",
+      "255.0.0.0",
+      "255.255.240.0",
+      "255.255.255.0",
+      "255.255.255.252",
+      "255.255.255.255",
+    ]);
   });
 });

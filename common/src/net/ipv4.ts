@@ -59,3 +59,8 @@ export function subBlock(pool: Cidr, prefix: number, index: number): Cidr | null
 export function subBlockCount(pool: Cidr, prefix: number): number {
   return prefix < pool.prefix ? 0 : blockSize(pool.prefix) / blockSize(prefix);
 }
+
+/** The dotted-quad netmask of a prefix length: 24 → "255.255.255.0" (as OpenVPN and conntrack take it). */
+export function netmask(prefix: number): string {
+  return formatIpv4(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+}

@@ -4,7 +4,8 @@
 
 /** Each action ("<object>.<verb>", or a bare verb for sign-in events) and what it records. */
 export const AUDIT_ACTIONS = {
-  sign_in: "a sign-in attempt, local or through an identity provider (ok, or denied with the reason)",
+  sign_in:
+    "a sign-in attempt, local or through an identity provider (ok, or denied with the reason)",
   sign_out: "a portal session ended: by the user, or because the provider stopped renewing it",
   "account.password_change": "a user changed their own password",
   "account.totp_enrol": "a user set up their authenticator app (TOTP)",

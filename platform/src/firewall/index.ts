@@ -1,4 +1,6 @@
 // The platform's dynamic firewall: the nftables ruleset and grant changes, rendered from data.
+
+export { KernelFirewall } from "./kernel.ts";
 export {
   type FirewallModel,
   GRANTS_SET,

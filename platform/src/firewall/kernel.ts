@@ -1,5 +1,5 @@
 // Applies rendered rulesets with nft and forgets flows with conntrack.
-import type { CommandRunner } from "../system/commands.ts";
+import type { CommandRunner } from "../system/index.ts";
 import {
   type FirewallModel,
   GRANTS_SET,

@@ -2,6 +2,6 @@
 export * from "./customers.ts";
 export * from "./gateways.ts";
 export * from "./machines.ts";
-export type { ProxyPool } from "./proxy-pool.ts";
+export { blockOf, type ProxyPool } from "./proxy-pool.ts";
 export * from "./services.ts";
 export * from "./sites.ts";

@@ -1,154 +1,191 @@
-// The platform's answer to each OpenVPN connection (CLIENT:CONNECT over the management socket):
-// a one-time certificate, spent now, whose session is ready — or a refusal that is audited.
-import { formatCidr, formatIpv4 } from "@meetpoint/common";
-import { eq } from "drizzle-orm";
+// The platform's side of every OpenVPN connection (the ConnectionHandler the data plane calls): a
+// one-time certificate, spent now, whose session is ready gets its per-client config; everything
+// else is refused and audited. Also the ends of connections and their traffic counts.
+import { formatCidr } from "@meetpoint/common";
+import { and, eq } from "drizzle-orm";
 import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
-import { gatewaySessions, gateways, inTransaction, remoteSessions } from "../db/index.ts";
-import { blockOf } from "../masterdata/proxy-pool.ts";
-import { netmask } from "../vpn/server-config.ts";
-import { nextState } from "./lifecycle.ts";
-import { type ConnectionDecision, grantsOf, timesOf } from "./model.ts";
-import type { Sessions } from "./service.ts";
+import { type Db, gatewaySessions, gateways, inTransaction, remoteSessions } from "../db/index.ts";
+import type { Grant } from "../firewall/index.ts";
+import { blockOf, type ProxyPool } from "../masterdata/index.ts";
+import type { Pki } from "../pki/index.ts";
+import type { Clock } from "../shared/index.ts";
+import type { ConnectionDecision, ConnectionHandler, DataPlane } from "./data-plane.ts";
+import { decideGateway, decideTechnician } from "./decision.ts";
+import type { SessionEnds } from "./ends.ts";
+import type { AccessGate } from "./gate.ts";
+import { grantsOf } from "./model.ts";
+import { instanceOf } from "./profiles.ts";
+import { activeGrants, gatewaySessionById, remoteSessionById } from "./queries.ts";
 
-/** CLIENT:CONNECT (and REAUTH): the certificate must be one-time-valid and its session ready. */
-export async function decideConnection(
-  s: Sessions,
-  connection: string,
-  serial: string,
-): Promise<ConnectionDecision> {
-  if (s.cutForDatabase) return refuse(s, connection, "access is cut: the database was lost");
-  const files = s.deps.pki.trustFiles;
-  const trustProblem = files
-    ? await s.deps.pki.trustFilesProblem(files)
-    : "the platform keeps no revocation list";
-  if (trustProblem) return refuse(s, connection, `revocation list unusable: ${trustProblem}`);
-  const result = await s.deps.pki.authorize(serial, connection);
-  if (!result.ok) return refuse(s, connection, `certificate ${result.reason}`);
-  if (!result.ownerId) return refuse(s, connection, "certificate has no session");
-  return result.kind === "gateway"
-    ? decideGateway(s, connection, result.ownerId)
-    : decideTechnician(s, connection, result.ownerId, result.renegotiation);
+export interface ConnectionsDeps {
+  db: Db;
+  clock: Clock;
+  pki: Pick<Pki, "trustFiles" | "trustFilesProblem" | "authorize">;
+  dataPlane: DataPlane;
+  gate: AccessGate;
+  ends: Pick<
+    SessionEnds,
+    "endRemoteSession" | "closeGatewaySession" | "refreshGateway" | "endAllOnInstance"
+  >;
+  proxyPool: ProxyPool;
 }
 
-async function refuse(
-  s: Sessions,
-  connection: string,
-  reason: string,
-): Promise<ConnectionDecision> {
-  await inTransaction(s.db, (tx) =>
-    recordAudit(tx, s.deps.clock, {
-      actor: SYSTEM_ACTOR,
-      action: "vpn.connection_denied",
-      result: "denied",
-      detail: { connection, reason },
-    }),
-  );
-  return { allow: false, reason };
-}
+export class Connections implements ConnectionHandler {
+  constructor(private readonly deps: ConnectionsDeps) {}
 
-async function decideGateway(
-  s: Sessions,
-  connection: string,
-  sessionId: string,
-): Promise<ConnectionDecision> {
-  const [session] = await s.db
-    .select()
-    .from(gatewaySessions)
-    .where(eq(gatewaySessions.id, sessionId));
-  if (!session || session.state === "closed")
-    return refuse(s, connection, "gateway session is closed");
-  if (session.state === "online" && session.connection !== connection)
-    return refuse(s, connection, "gateway session is already connected");
-  const [gateway] = await s.db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
-  if (!gateway) return refuse(s, connection, "gateway was deleted");
-  const instance = s.instance(session.vpnInstance);
-  if (`${instance.index}` !== connection.split(":")[0])
-    return refuse(s, connection, "connected to the wrong OpenVPN server");
-  const block = blockOf(s.deps.proxyPool, gateway.proxyBlock);
-  await s.deps.dataPlane.routeProxyBlock(formatCidr(block), instance.index);
-  if (session.state === "connecting") {
-    await inTransaction(s.db, async (tx) => {
-      await tx
-        .update(gatewaySessions)
-        .set({ state: "online", onlineAt: s.deps.clock.now(), connection })
-        .where(eq(gatewaySessions.id, session.id));
-      await recordAudit(tx, s.deps.clock, {
+  /** CLIENT:CONNECT (and REAUTH): the certificate must be one-time-valid and its session ready. */
+  async decide(connection: string, serial: string): Promise<ConnectionDecision> {
+    const { pki } = this.deps;
+    if (this.deps.gate.cutForDatabase)
+      return this.refuse(connection, "access is cut: the database was lost");
+    const files = pki.trustFiles;
+    const trustProblem = files
+      ? await pki.trustFilesProblem(files)
+      : "the platform keeps no revocation list";
+    if (trustProblem) return this.refuse(connection, `revocation list unusable: ${trustProblem}`);
+    const result = await pki.authorize(serial, connection);
+    if (!result.ok) return this.refuse(connection, `certificate ${result.reason}`);
+    if (!result.ownerId) return this.refuse(connection, "certificate has no session");
+    return result.kind === "gateway"
+      ? this.gateway(connection, result.ownerId)
+      : this.technician(connection, result.ownerId, result.renegotiation);
+  }
+
+  private async refuse(connection: string, reason: string): Promise<ConnectionDecision> {
+    await inTransaction(this.deps.db, (tx) =>
+      recordAudit(tx, this.deps.clock, {
         actor: SYSTEM_ACTOR,
-        action: "gateway_session.online",
-        target: { type: "gateway", id: gateway.id },
-        customerId: gateway.customerId,
-        detail: { gatewaySessionId: session.id, connection },
-      });
-    });
-  }
-  return {
-    allow: true,
-    config: [
-      `ifconfig-push ${session.tunnelAddress} ${netmask(instance.tunnelNetwork.prefix)}`,
-      `iroute ${formatIpv4(block.base)} ${netmask(block.prefix)}`,
-    ],
-  };
-}
-
-async function decideTechnician(
-  s: Sessions,
-  connection: string,
-  sessionId: string,
-  renegotiation: boolean,
-): Promise<ConnectionDecision> {
-  const [session] = await s.db
-    .select()
-    .from(remoteSessions)
-    .where(eq(remoteSessions.id, sessionId));
-  if (!session) return refuse(s, connection, "remote session not found");
-  const instance = s.instance(session.vpnInstance);
-  const config = [
-    `ifconfig-push ${session.tunnelAddress} ${netmask(instance.tunnelNetwork.prefix)}`,
-  ];
-  if (renegotiation && session.state === "active" && session.connection === connection)
-    return { allow: true, config };
-  const [gatewaySession] = await s.db
-    .select()
-    .from(gatewaySessions)
-    .where(eq(gatewaySessions.id, session.gatewaySessionId));
-  if (gatewaySession?.state !== "online") {
-    await s.endRemoteSession(session.id, "gateway_lost", SYSTEM_ACTOR);
-    return refuse(s, connection, "the gateway is no longer online");
-  }
-  const transition = nextState(timesOf(session), {
-    type: "connected",
-    at: s.deps.clock.now(),
-  });
-  if (transition.session.state !== "active") {
-    if (transition.changed)
-      await s.applyEnd(
-        session,
-        transition.session.endReason ?? "expiry",
-        SYSTEM_ACTOR,
-        transition.session.endedAt,
-      );
-    return refuse(
-      s,
-      connection,
-      transition.changed
-        ? `session ended (${transition.session.endReason})`
-        : (transition.refused ?? "session not ready"),
+        action: "vpn.connection_denied",
+        result: "denied",
+        detail: { connection, reason },
+      }),
     );
+    return { allow: false, reason };
   }
-  await s.deps.dataPlane.changeGrants(grantsOf(session), []);
-  await inTransaction(s.db, async (tx) => {
-    await tx
-      .update(remoteSessions)
-      .set({ state: "active", activatedAt: transition.session.activatedAt, connection })
-      .where(eq(remoteSessions.id, session.id));
-    await recordAudit(tx, s.deps.clock, {
-      actor: SYSTEM_ACTOR,
-      action: "remote_session.active",
-      target: { type: "machine", id: session.machineId },
-      customerId: session.customerId,
-      detail: { remoteSessionId: session.id, connection, tunnelAddress: session.tunnelAddress },
+
+  private async gateway(connection: string, sessionId: string): Promise<ConnectionDecision> {
+    const { db, clock, dataPlane } = this.deps;
+    const session = await gatewaySessionById(db, sessionId);
+    if (!session) return this.refuse(connection, "gateway session is closed");
+    const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
+    const instance = instanceOf(dataPlane.instances, session.vpnInstance);
+    const verdict = decideGateway({
+      session,
+      connection,
+      instance,
+      block: gateway ? blockOf(this.deps.proxyPool, gateway.proxyBlock) : null,
     });
-  });
-  await s.refreshGateway(session.gatewaySessionId, "remote session active");
-  return { allow: true, config };
+    if (!verdict.allow) return this.refuse(connection, verdict.reason);
+    await dataPlane.routeProxyBlock(formatCidr(verdict.block), instance.index);
+    if (verdict.goesOnline) {
+      await inTransaction(db, async (tx) => {
+        await tx
+          .update(gatewaySessions)
+          .set({ state: "online", onlineAt: clock.now(), connection })
+          .where(eq(gatewaySessions.id, session.id));
+        await recordAudit(tx, clock, {
+          actor: SYSTEM_ACTOR,
+          action: "gateway_session.online",
+          target: { type: "gateway", id: session.gatewayId },
+          customerId: session.customerId,
+          detail: { gatewaySessionId: session.id, connection },
+        });
+      });
+    }
+    return { allow: true, config: verdict.config };
+  }
+
+  private async technician(
+    connection: string,
+    sessionId: string,
+    renegotiation: boolean,
+  ): Promise<ConnectionDecision> {
+    const { db, clock, dataPlane, ends } = this.deps;
+    const session = await remoteSessionById(db, sessionId);
+    const channel = session ? await gatewaySessionById(db, session.gatewaySessionId) : null;
+    if (!session) return this.refuse(connection, "remote session not found");
+    const verdict = decideTechnician({
+      session,
+      gatewayOnline: channel?.state === "online",
+      connection,
+      renegotiation,
+      instance: instanceOf(dataPlane.instances, session.vpnInstance),
+      now: clock.now(),
+    });
+    if (verdict.kind === "renegotiate") return { allow: true, config: verdict.config };
+    if (verdict.kind === "refuse") {
+      if ("end" in verdict) await ends.endRemoteSession(session.id, verdict.end, SYSTEM_ACTOR);
+      return this.refuse(connection, verdict.reason);
+    }
+    const grants = grantsOf(session);
+    await dataPlane.changeGrants(grants, []);
+    const activated = await inTransaction(db, async (tx) => {
+      // Only a session still waiting becomes active: one ended meanwhile keeps no grants.
+      const rows = await tx
+        .update(remoteSessions)
+        .set({ state: "active", activatedAt: verdict.activatedAt, connection })
+        .where(and(eq(remoteSessions.id, session.id), eq(remoteSessions.state, "requested")))
+        .returning({ id: remoteSessions.id });
+      if (rows.length === 0) return false;
+      await recordAudit(tx, clock, {
+        actor: SYSTEM_ACTOR,
+        action: "remote_session.active",
+        target: { type: "machine", id: session.machineId },
+        customerId: session.customerId,
+        detail: { remoteSessionId: session.id, connection, tunnelAddress: session.tunnelAddress },
+      });
+      return true;
+    });
+    if (!activated) {
+      await dataPlane.changeGrants([], grants);
+      return this.refuse(connection, "the session has ended");
+    }
+    await ends.refreshGateway(session.gatewaySessionId, "remote session active");
+    return { allow: true, config: verdict.config };
+  }
+
+  /** CLIENT:DISCONNECT: a technician who closes the client ends the session; a lost gateway closes its. */
+  async closed(connection: string): Promise<void> {
+    const { db, ends } = this.deps;
+    // Connections the platform cut for lack of its database end for that reason, even when the
+    // record is only written once the database is back.
+    const cut = this.deps.gate.cutForDatabase;
+    const [remote] = await db
+      .select({ id: remoteSessions.id })
+      .from(remoteSessions)
+      .where(and(eq(remoteSessions.connection, connection), eq(remoteSessions.state, "active")));
+    if (remote)
+      await ends.endRemoteSession(remote.id, cut ? "database_lost" : "technician", SYSTEM_ACTOR);
+    const [channel] = await db
+      .select({ id: gatewaySessions.id })
+      .from(gatewaySessions)
+      .where(and(eq(gatewaySessions.connection, connection), eq(gatewaySessions.state, "online")));
+    if (channel)
+      await ends.closeGatewaySession(
+        channel.id,
+        cut ? "database_lost" : "gateway_lost",
+        SYSTEM_ACTOR,
+      );
+  }
+
+  /** BYTECOUNT_CLI: traffic totals of a connection. */
+  async countBytes(connection: string, bytesIn: number, bytesOut: number): Promise<void> {
+    const { db } = this.deps;
+    await db
+      .update(remoteSessions)
+      .set({ bytesIn, bytesOut })
+      .where(and(eq(remoteSessions.connection, connection), eq(remoteSessions.state, "active")));
+    await db
+      .update(gatewaySessions)
+      .set({ bytesIn, bytesOut })
+      .where(and(eq(gatewaySessions.connection, connection), eq(gatewaySessions.state, "online")));
+  }
+
+  serverLost(instance: number): Promise<void> {
+    return this.deps.ends.endAllOnInstance(instance);
+  }
+
+  activeGrants(): Promise<Grant[]> {
+    return activeGrants(this.deps.db);
+  }
 }

@@ -1,19 +1,32 @@
-// What sessions need from the kernel and the OpenVPN servers, behind one interface: the real one
-// drives nft, conntrack and the management sockets; tests of the session rules use a fake.
+// The two ports between the session rules and the kernel side: the DataPlane the sessions drive
+// (firewall grants, conntrack, OpenVPN connections) and the ConnectionHandler the data plane asks
+// about every OpenVPN connection. The real data plane lives in vpn/; tests use the recording fake.
+import type { Cidr } from "@meetpoint/common";
 import type { Grant } from "../firewall/index.ts";
-import type { ServerInstance } from "../vpn/server-config.ts";
 
 export type DataPlaneStatus = { on: true } | { on: false; reason: string };
+
+/** One OpenVPN server process of the data plane. */
+export interface ServerInstance {
+  /** 0, 1, …: names the tun device (meetpoint-vpn<index>) and the management socket. */
+  index: number;
+  protocol: "tcp" | "udp";
+  /** Address to listen on; null for all. */
+  listenAddress: string | null;
+  port: number;
+  /** This instance's share of the tunnel pool; the server takes its first address. */
+  tunnelNetwork: Cidr;
+}
 
 export interface DataPlane {
   status(): DataPlaneStatus;
   /** The OpenVPN servers sessions are spread over. */
   readonly instances: ServerInstance[];
-  /** Adds and removes firewall grants in one transaction. */
+  /** Adds and removes firewall grants in one transaction; removing an absent grant is no error. */
   changeGrants(add: Grant[], remove: Grant[]): Promise<void>;
   /** Deletes conntrack entries between these addresses, so established flows stop too. */
   forgetFlows(flows: { technicianAddress: string; proxyAddress: string }[]): Promise<void>;
-  /** Ends an OpenVPN connection ("<instance>:<client id>"). */
+  /** Ends an OpenVPN connection ("<instance>:<client id>"); an unknown one is no error. */
   disconnect(connection: string): Promise<void>;
   /** Routes a gateway's proxy block (CIDR) into the tun device of `instance`; null removes the route. */
   routeProxyBlock(block: string, instance: number | null): Promise<void>;
@@ -26,12 +39,33 @@ export interface DataPlane {
   cutAll(): Promise<void>;
 }
 
+/** What the platform answers an OpenVPN connection: its per-client config, or why not. */
+export type ConnectionDecision =
+  | { allow: true; config: string[] }
+  | { allow: false; reason: string };
+
+/** What the data plane asks of the session rules; connections are "<instance>:<client id>". */
+export interface ConnectionHandler {
+  /** CLIENT:CONNECT and CLIENT:REAUTH: allow with a per-client config, or refuse. */
+  decide(connection: string, serial: string): Promise<ConnectionDecision>;
+  /** CLIENT:DISCONNECT. */
+  closed(connection: string): Promise<void>;
+  /** BYTECOUNT_CLI: traffic totals of a connection. */
+  countBytes(connection: string, bytesIn: number, bytesOut: number): Promise<void>;
+  /** An OpenVPN server crashed: its connections are gone, so are their sessions. */
+  serverLost(instance: number): Promise<void>;
+  /** The grants the firewall must hold when the data plane starts. */
+  activeGrants(): Promise<Grant[]>;
+}
+
 /** A data plane that records what it was asked to do: for tests of the session rules. */
 export class RecordingDataPlane implements DataPlane {
   grants = new Map<string, Grant>();
   forgotten: { technicianAddress: string; proxyAddress: string }[] = [];
   disconnected: string[] = [];
   counters = new Map<string, { packets: number; bytes: number }>();
+  routes = new Map<string, number>();
+  cuts = 0;
 
   constructor(
     readonly instances: ServerInstance[],
@@ -57,8 +91,6 @@ export class RecordingDataPlane implements DataPlane {
     this.disconnected.push(connection);
   }
 
-  routes = new Map<string, number>();
-
   async routeProxyBlock(block: string, instance: number | null): Promise<void> {
     if (instance === null) this.routes.delete(block);
     else this.routes.set(block, instance);
@@ -67,8 +99,6 @@ export class RecordingDataPlane implements DataPlane {
   async grantCounters(): Promise<Map<string, { packets: number; bytes: number }>> {
     return this.counters;
   }
-
-  cuts = 0;
 
   async cutAll(): Promise<void> {
     this.cuts++;

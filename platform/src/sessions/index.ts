@@ -1,6 +1,17 @@
-// Sessions: who is connected to what, for how long — the rules of remote access.
-export { type DataPlane, type DataPlaneStatus, RecordingDataPlane } from "./data-plane.ts";
-export { DatabaseWatch } from "./database-watch.ts";
+// The remote-access core: remote sessions, gateways' data channels, the connection decision, their
+// ends — and the ports to the data plane. See docs/architecture.md for one Connect through it.
+export type { Connections } from "./connections.ts";
+export type { DataChannels, ReconnectVerdict } from "./data-channels.ts";
+export {
+  type ConnectionDecision,
+  type ConnectionHandler,
+  type DataPlane,
+  type DataPlaneStatus,
+  RecordingDataPlane,
+  type ServerInstance,
+} from "./data-plane.ts";
+export { DatabaseWatch, type WatchedSessions } from "./database-watch.ts";
+export type { SessionEnds } from "./ends.ts";
 export {
   END_REASONS,
   type EndReason,
@@ -8,12 +19,14 @@ export {
   type SessionEvent,
   type SessionTimes,
 } from "./lifecycle.ts";
+export type { GatewaySession, RemoteSession, SessionView } from "./model.ts";
 export {
-  type ConnectionDecision,
-  type GatewaySession,
+  CLOSE_REASONS,
+  type CloseReason,
+  closeReasonText,
+  isCloseReason,
   operatorMustReconnect,
-  type RemoteSession,
-  type SessionDeps,
-  Sessions,
-  type SessionView,
-} from "./service.ts";
+} from "./reasons.ts";
+export { createRemoteAccess, type RemoteAccess, type RemoteAccessDeps } from "./remote-access.ts";
+export type { RemoteSessions } from "./remote-sessions.ts";
+export { instanceNetwork } from "./tunnel.ts";

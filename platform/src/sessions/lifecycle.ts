@@ -10,19 +10,9 @@
 
 export type SessionState = "requested" | "active" | "ended";
 
-export const END_REASONS = [
-  "technician", // the technician disconnected in the portal or closed the client
-  "admin", // an admin terminated it
-  "operator", // the operator pressed Disconnect on the gateway
-  "expiry", // its end time passed
-  "config_unused", // the one-time config expired before it was used
-  "gateway_lost", // the gateway's data channel went away
-  "platform_shutdown", // the platform stopped or restarted
-  "vpn_failure", // the OpenVPN server carrying it crashed
-  "database_lost", // the platform lost its database and cut all access (fail closed)
-] as const;
+import type { EndReason } from "../db/index.ts";
 
-export type EndReason = (typeof END_REASONS)[number];
+export { END_REASONS, type EndReason } from "../db/index.ts";
 
 export interface SessionTimes {
   state: SessionState;

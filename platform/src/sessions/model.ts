@@ -1,31 +1,16 @@
 // The shapes sessions are handled in, and small helpers every part of the session rules uses.
-
 import { z } from "zod";
-import type { Db, gatewaySessions, remoteSessions } from "../db/index.ts";
+import type { EndReason, gatewaySessions, remoteSessions } from "../db/index.ts";
 import type { Grant } from "../firewall/index.ts";
-import type { ProxyPool } from "../masterdata/index.ts";
-import type { Pki } from "../pki/index.ts";
-import type { Clock } from "../shared/index.ts";
-import type { DataPlane } from "./data-plane.ts";
-import type { EndReason, SessionTimes } from "./lifecycle.ts";
+import type { SessionTimes } from "./lifecycle.ts";
 
 export type GatewaySession = typeof gatewaySessions.$inferSelect;
 export type RemoteSession = typeof remoteSessions.$inferSelect;
 
-export interface SessionDeps {
-  db: Db;
-  clock: Clock;
-  pki: Pki;
-  dataPlane: DataPlane;
-  proxyPool: ProxyPool;
-  vpn: { host: string; remoteSessionSeconds: number };
-}
+/** A remote session as the portal lists it. */
+export type SessionView = RemoteSession & { machineName: string; technicianName: string };
 
-/** What the platform answers an OpenVPN connection: its per-client config, or why not. */
-export type ConnectionDecision =
-  | { allow: true; config: string[] }
-  | { allow: false; reason: string };
-
+/** What a technician's Connect must say. */
 export const requestInput = z.object({
   reason: z
     .string({ error: "is required" })
@@ -44,6 +29,7 @@ export const timesOf = (s: RemoteSession): SessionTimes => ({
   endReason: s.endReason as EndReason | null,
 });
 
+/** The firewall grants of a session: its tunnel address to each granted service. */
 export function grantsOf(session: RemoteSession): Grant[] {
   return session.services.map((s) => ({
     technicianAddress: session.tunnelAddress,

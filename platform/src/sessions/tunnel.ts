@@ -2,7 +2,7 @@
 import { type Cidr, formatIpv4, parseIpv4, subBlock } from "@meetpoint/common";
 import { and, eq, ne, sql } from "drizzle-orm";
 import { type Db, gatewaySessions, remoteSessions } from "../db/index.ts";
-import { ConflictError } from "../shared/index.ts";
+import { StateError } from "../shared/index.ts";
 
 /** Each OpenVPN server instance gets the index-th /20 of the tunnel pool. */
 export function instanceNetwork(tunnelPool: Cidr, index: number): Cidr {
@@ -38,7 +38,8 @@ export async function allocateTunnelAddress(
   for (let offset = 2; offset < size - 1; offset++) {
     if (!taken.has(network.base + offset)) return formatIpv4(network.base + offset);
   }
-  throw new ConflictError(
+  throw new StateError(
+    "ERR_TUNNEL_POOL_EXHAUSTED",
     "All tunnel addresses of this OpenVPN server are in use; try again when a session ends.",
   );
 }

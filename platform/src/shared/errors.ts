@@ -1,19 +1,29 @@
-// Domain errors: each kind maps to one HTTP status in the web layer's single onError.
+// Domain errors: one base type with a stable code and the HTTP status the web layer's single
+// onError answers with. The message is what the user reads; the code is what programs match on.
+
+/** Any error the platform raises on purpose, with a stable `code` and an HTTP `status`. */
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: 400 | 403 | 404 | 409 | 500 | 503;
+  /** The input field the error is about, when there is one. */
+  readonly field: string | null = null;
+}
 
 /** Input that does not fit: names the field so the user knows what to fix. */
-export class ValidationError extends Error {
+export class ValidationError extends DomainError {
+  readonly code = "ERR_VALIDATION";
   readonly status = 400;
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
+  override readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(`${field}: ${message}`, options);
     this.name = "ValidationError";
+    this.field = field;
   }
 }
 
 /** Unknown, or not visible to the caller: both answer alike, so ids of others leak nothing. */
-export class NotFoundError extends Error {
+export class NotFoundError extends DomainError {
+  readonly code = "ERR_NOT_FOUND";
   readonly status = 404;
   constructor(what: string) {
     super(`${what} not found`);
@@ -21,7 +31,8 @@ export class NotFoundError extends Error {
   }
 }
 
-export class ForbiddenError extends Error {
+export class ForbiddenError extends DomainError {
+  readonly code = "ERR_FORBIDDEN";
   readonly status = 403;
   constructor(message = "You are not allowed to do this.") {
     super(message);
@@ -30,39 +41,62 @@ export class ForbiddenError extends Error {
 }
 
 /** The request clashes with existing data (duplicate name, address in use, pool exhausted). */
-export class ConflictError extends Error {
+export class ConflictError extends DomainError {
+  readonly code: string = "ERR_CONFLICT";
   readonly status = 409;
-  constructor(
-    message: string,
-    readonly field: string | null = null,
-  ) {
-    super(message);
+  override readonly field: string | null;
+  constructor(message: string, field: string | null = null, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ConflictError";
+    this.field = field;
+  }
+}
+
+/** The object is in a state that does not allow this now (a gateway offline, nothing to connect to). */
+export class StateError extends ConflictError {
+  override readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "StateError";
+    this.code = code;
+  }
+}
+
+/** Remote access cannot be granted: the platform's data plane (OpenVPN, nftables) is not running. */
+export class DataPlaneOffError extends ConflictError {
+  override readonly code = "ERR_DATA_PLANE_OFF";
+  constructor(reason: string) {
+    super(`The platform's data plane is off: ${reason}`);
+    this.name = "DataPlaneOffError";
   }
 }
 
 /** Nothing can be decided right now (the platform is recovering); try again in a moment. */
-export class UnavailableError extends Error {
+export class UnavailableError extends DomainError {
+  readonly code = "ERR_UNAVAILABLE";
   readonly status = 503;
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "UnavailableError";
   }
 }
 
-export type DomainError =
-  | ValidationError
-  | NotFoundError
-  | ForbiddenError
-  | ConflictError
-  | UnavailableError;
+/**
+ * A change was recorded but a step that cuts access afterwards (firewall, conntrack, OpenVPN)
+ * failed even when retried: logged, and surfaced to whoever asked.
+ */
+export class CutIncompleteError extends DomainError {
+  readonly code = "ERR_CUT_INCOMPLETE";
+  readonly status = 500;
+  constructor(
+    readonly failures: { step: string; error: unknown }[],
+    message = `Recorded, but cutting access did not complete: ${failures.map((f) => `${f.step} (${f.error instanceof Error ? f.error.message : String(f.error)})`).join("; ")}. The platform keeps the rest closed; an administrator must check the data plane.`,
+  ) {
+    super(message, { cause: failures[0]?.error });
+    this.name = "CutIncompleteError";
+  }
+}
 
 export function isDomainError(error: unknown): error is DomainError {
-  return (
-    error instanceof ValidationError ||
-    error instanceof NotFoundError ||
-    error instanceof ForbiddenError ||
-    error instanceof ConflictError ||
-    error instanceof UnavailableError
-  );
+  return error instanceof DomainError;
 }

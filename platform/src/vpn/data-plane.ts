@@ -3,13 +3,16 @@
 // exact reason — and the portal and API keep working.
 import { existsSync } from "node:fs";
 import type { ManagementClient, ManagementEvent } from "@meetpoint/common";
-import { type Cidr, formatIpv4, subBlock } from "@meetpoint/common";
-import type { Grant } from "../firewall/index.ts";
-import { KernelFirewall } from "../firewall/kernel.ts";
+import { type Cidr, formatIpv4, netmask } from "@meetpoint/common";
+import { type Grant, KernelFirewall } from "../firewall/index.ts";
 import type { Pki } from "../pki/index.ts";
-import type { DataPlane, DataPlaneStatus } from "../sessions/data-plane.ts";
-import type { Sessions } from "../sessions/service.ts";
-import type { CommandRunner } from "../system/commands.ts";
+import {
+  type ConnectionHandler,
+  type DataPlane,
+  type DataPlaneStatus,
+  instanceNetwork,
+} from "../sessions/index.ts";
+import type { CommandRunner } from "../system/index.ts";
 import {
   deviceName,
   parseOpenvpnVersion,
@@ -55,24 +58,20 @@ export class KernelDataPlane implements DataPlane {
   readonly instances: ServerInstance[];
   private readonly firewall: KernelFirewall;
   private servers: VpnServers | null = null;
-  private sessions: Sessions | null = null;
+  private handler: ConnectionHandler | null = null;
   private state: DataPlaneStatus = { on: false, reason: "not started yet" };
 
   private connected = new Set<string>();
 
   constructor(private readonly options: KernelDataPlaneOptions) {
     this.firewall = new KernelFirewall(options.commands);
-    this.instances = options.listen.map((l, index) => {
-      const tunnelNetwork = subBlock(options.tunnelPool, 20, index);
-      if (!tunnelNetwork) throw new Error(`tunnel pool too small for OpenVPN server ${index}`);
-      return {
-        index,
-        protocol: l.protocol,
-        port: l.port,
-        listenAddress: l.address ?? null,
-        tunnelNetwork,
-      };
-    });
+    this.instances = options.listen.map((l, index) => ({
+      index,
+      protocol: l.protocol,
+      port: l.port,
+      listenAddress: l.address ?? null,
+      tunnelNetwork: instanceNetwork(options.tunnelPool, index),
+    }));
   }
 
   status(): DataPlaneStatus {
@@ -80,11 +79,11 @@ export class KernelDataPlane implements DataPlane {
   }
 
   /**
-   * Starts everything, or reports why it cannot: ruleset with the grants of `sessions` (none after a
-   * restart), then the OpenVPN servers, whose connections the sessions decide from then on.
+   * Starts everything, or reports why it cannot: ruleset with the handler's active grants (none
+   * after a restart), then the OpenVPN servers, whose connections `handler` decides from then on.
    */
-  async start(sessions: Sessions): Promise<DataPlaneStatus> {
-    this.sessions = sessions;
+  async start(handler: ConnectionHandler): Promise<DataPlaneStatus> {
+    this.handler = handler;
     const problem = await dataPlaneProblem(this.options.commands, this.options.listen);
     if (problem) {
       this.state = { on: false, reason: problem };
@@ -108,7 +107,7 @@ export class KernelDataPlane implements DataPlane {
       }
     }
 
-    await this.firewall.apply(this.model(await sessions.activeGrants()));
+    await this.firewall.apply(this.model(await handler.activeGrants()));
     this.servers = new VpnServers({
       commands: this.options.commands,
       dir: this.options.runtimeDir,
@@ -118,8 +117,8 @@ export class KernelDataPlane implements DataPlane {
       onEvent: (instance, event, client) => void this.handle(instance, event, client),
       onCrash: (instance, output) => {
         this.options.log(`OpenVPN server ${instance} crashed:\n${output}`);
-        void sessions
-          .endAllOnInstance(instance)
+        void handler
+          .serverLost(instance)
           .catch((error) =>
             this.options.log(`ending sessions of server ${instance} failed: ${error}`),
           );
@@ -156,8 +155,8 @@ export class KernelDataPlane implements DataPlane {
     event: ManagementEvent,
     client: ManagementClient,
   ): Promise<void> {
-    const sessions = this.sessions;
-    if (!sessions) return;
+    const handler = this.handler;
+    if (!handler) return;
     // Which clients are connected, kept from the events alone: cutAll() needs no database.
     const key = `${instance}:${"cid" in event ? event.cid : -1}`;
     if (event.type === "established") this.connected.add(key);
@@ -166,14 +165,14 @@ export class KernelDataPlane implements DataPlane {
       if (event.type === "connect" || event.type === "reauth") {
         const serial = event.env.tls_serial_hex_0 ?? "";
         const decision = serial
-          ? await sessions.decideConnection(`${instance}:${event.cid}`, serial)
+          ? await handler.decide(`${instance}:${event.cid}`, serial)
           : { allow: false as const, reason: "no client certificate" };
         if (decision.allow) await client.allow(event.cid, event.kid, decision.config);
         else await client.deny(event.cid, event.kid, decision.reason);
       } else if (event.type === "disconnect") {
-        await sessions.connectionClosed(`${instance}:${event.cid}`);
+        await handler.closed(`${instance}:${event.cid}`);
       } else if (event.type === "bytecount") {
-        await sessions.countBytes(`${instance}:${event.cid}`, event.bytesIn, event.bytesOut);
+        await handler.countBytes(`${instance}:${event.cid}`, event.bytesIn, event.bytesOut);
       }
     } catch (error) {
       // Fail closed: a decision that could not be made (database down …) is a denial.
@@ -193,7 +192,7 @@ export class KernelDataPlane implements DataPlane {
     if (!this.state.on) return;
     await this.firewall.apply(this.model([]));
     const pool = this.options.tunnelPool;
-    const mask = formatIpv4(pool.prefix === 0 ? 0 : (0xffffffff << (32 - pool.prefix)) >>> 0);
+    const mask = netmask(pool.prefix);
     await this.options.commands.run([
       "conntrack",
       "-D",

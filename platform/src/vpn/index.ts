@@ -3,7 +3,6 @@ export { dataPlaneProblem, KernelDataPlane, type KernelDataPlaneOptions } from "
 export {
   deviceName,
   MINIMUM_OPENVPN,
-  netmask,
   parseOpenvpnVersion,
   renderServerConfig,
   type ServerInstance,

@@ -1,18 +1,10 @@
 // The OpenVPN server configuration, rendered from data. The platform starts one server per
 // instance (TCP 443 by default, more ports or UDP to use more cores) and controls each only through
 // its management socket: every client connection waits for the platform's answer.
-import { type Cidr, DATA_CIPHERS, formatIpv4, parseIpv4 } from "@meetpoint/common";
+import { type Cidr, DATA_CIPHERS, formatIpv4, netmask, parseIpv4 } from "@meetpoint/common";
+import type { ServerInstance } from "../sessions/index.ts";
 
-export interface ServerInstance {
-  /** 0, 1, …: names the tun device (meetpoint-vpn<index>) and the management socket. */
-  index: number;
-  protocol: "tcp" | "udp";
-  /** Address to listen on; null for all. */
-  listenAddress: string | null;
-  port: number;
-  /** This instance's share of the tunnel pool; the server takes its first address. */
-  tunnelNetwork: Cidr;
-}
+export type { ServerInstance } from "../sessions/index.ts";
 
 export interface ServerFiles {
   ca: string;
@@ -37,10 +29,6 @@ export const MINIMUM_OPENVPN = [2, 6, 11] as const;
 
 export function deviceName(index: number): string {
   return `meetpoint-vpn${index}`;
-}
-
-export function netmask(prefix: number): string {
-  return formatIpv4(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
 }
 
 const PATH = /^\/[A-Za-z0-9._/-]+$/;

@@ -7,7 +7,7 @@ import type { Cidr } from "@meetpoint/common";
 import { ManagementClient, type ManagementEvent } from "@meetpoint/common";
 import type { Subprocess } from "bun";
 import type { Pki } from "../pki/index.ts";
-import type { CommandRunner } from "../system/commands.ts";
+import type { CommandRunner } from "../system/index.ts";
 import { renderServerConfig, type ServerInstance } from "./server-config.ts";
 
 export interface VpnServersOptions {

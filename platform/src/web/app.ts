@@ -2,12 +2,12 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { gatewayApi } from "../gateways/index.ts";
 import { NotFoundError } from "../shared/index.ts";
 
 import { assetRoutes } from "./assets.ts";
 import type { AppDeps, WebEnv } from "./env.ts";
 import { errorResponse } from "./errors.tsx";
+import { gatewayApi } from "./gateway-api.ts";
 import {
   clientAddress,
   loadSession,

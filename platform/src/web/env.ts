@@ -5,7 +5,7 @@ import type { Db } from "../db/index.ts";
 import type { OidcDeps, WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
-import type { Sessions } from "../sessions/index.ts";
+import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
 
 export interface AppDeps {
@@ -14,15 +14,14 @@ export interface AppDeps {
   session: { idleMs: number; absoluteMs: number };
   proxyPool: ProxyPool;
   pki: Pki;
-  sessions: Sessions;
+  /** The remote-access core: data channels, remote sessions, gateway commands. */
+  access: RemoteAccess;
   /** What enrollment bundles carry: the platform's address, and how long they can be imported. */
   enrollment: { platformUrl: string; validMs: number };
   /** Sign-in through identity providers. */
   oidc: OidcDeps;
   /** Local accounts (password + TOTP) may sign in; default true. */
   localSignIn?: boolean;
-  /** Sends session cookies with Secure; off only for tests over plain app.request(). */
-  secureCookies?: boolean;
 }
 
 export interface WebEnv {

@@ -18,31 +18,36 @@ export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
   let status = 500;
   let message = "Something went wrong on our side. The error has been logged.";
   let field: string | null = null;
+  let code = "ERR_INTERNAL";
   if (isDomainError(error)) {
     status = error.status;
     message = error.message;
-    field = "field" in error ? error.field : null;
+    field = error.field;
+    code = error.code;
+    if (status === 500) console.error(`${c.req.method} ${c.req.path}:`, error);
   } else if (error instanceof HTTPException) {
     status = error.status;
+    code = `ERR_HTTP_${status}`;
     message =
       status === 413 ? "The upload is larger than allowed." : error.message || "Bad request";
   } else if (databaseUnreachable(error)) {
     // Fail closed, and say so: nothing can be decided or recorded without the database.
     status = 503;
+    code = "ERR_DATABASE_UNREACHABLE";
     message =
       "The platform cannot reach its database right now, so nothing can be allowed or changed. Try again in a minute; an administrator has been told in the log.";
     console.error(`${c.req.method} ${c.req.path}: database unreachable:`, error);
   } else {
     console.error(`${c.req.method} ${c.req.path} failed:`, error);
   }
-  const code = status as 400 | 403 | 404 | 409 | 413 | 500 | 503;
+  const httpStatus = status as 400 | 403 | 404 | 409 | 413 | 500 | 503;
   if (c.req.path.startsWith("/api/")) {
-    return c.json({ error: { status, message, field } }, code);
+    return c.json({ error: { status, code, message, field } }, httpStatus);
   }
   if (c.req.header("hx-request")) {
     c.header("HX-Retarget", "#messages");
     c.header("HX-Reswap", "innerHTML");
-    return c.html(<Notice kind="error">{message}</Notice>, code);
+    return c.html(<Notice kind="error">{message}</Notice>, httpStatus);
   }
   const session = c.get("session");
   return c.html(
@@ -61,6 +66,6 @@ export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
         </p>
       </div>
     </Layout>,
-    code,
+    httpStatus,
   );
 }

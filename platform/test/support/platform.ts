@@ -9,8 +9,12 @@ import type { Context } from "../../src/access/index.ts";
 import { roleAssignments, users } from "../../src/db/index.ts";
 import { createAdmin, OidcClients } from "../../src/identity/index.ts";
 import { loadKek, Pki } from "../../src/pki/index.ts";
-import { RecordingDataPlane } from "../../src/sessions/data-plane.ts";
-import { Sessions } from "../../src/sessions/service.ts";
+import {
+  createRemoteAccess,
+  RecordingDataPlane,
+  type RemoteAccess,
+  type RemoteAccessDeps,
+} from "../../src/sessions/index.ts";
 import { ManualClock } from "../../src/shared/index.ts";
 import { createApp } from "../../src/web/index.ts";
 
@@ -22,7 +26,9 @@ export interface TestPlatform {
   clock: ManualClock;
   app: ReturnType<typeof createApp>;
   pki: Pki;
-  sessions: Sessions;
+  access: RemoteAccess;
+  /** What `access` was made from, for tests that make a variant of it. */
+  accessDeps: RemoteAccessDeps;
   dataPlane: RecordingDataPlane;
   admin: Browser;
   /** A domain context acting as the bootstrap admin (for arranging data quickly). */
@@ -56,14 +62,15 @@ export async function testPlatform(
       tunnelNetwork: parseCidr("100.127.0.0/20") ?? pool,
     },
   ]);
-  const sessions = new Sessions({
+  const accessDeps: RemoteAccessDeps = {
     db: database.db,
     clock,
     pki,
     dataPlane,
     proxyPool,
     vpn: { host: "platform.lab.test", remoteSessionSeconds: 3600 },
-  });
+  };
+  const access = createRemoteAccess(accessDeps);
   const app = createApp({
     db: database.db,
     oidc: {
@@ -76,7 +83,7 @@ export async function testPlatform(
     session: { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 },
     proxyPool,
     pki,
-    sessions,
+    access,
     enrollment: { platformUrl: "https://platform.lab.test", validMs: 7 * 86_400_000 },
   });
   const oneTime = await createAdmin(database.db, clock, { username: "admin", via: "test" });
@@ -108,7 +115,8 @@ export async function testPlatform(
     adminCtx,
     proxyPool,
     pki,
-    sessions,
+    access,
+    accessDeps,
     dataPlane,
     dispose: async () => {
       await database.dispose();

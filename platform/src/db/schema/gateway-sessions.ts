@@ -6,6 +6,19 @@ import { gateways } from "./gateways.ts";
 export const GATEWAY_SESSION_STATES = ["connecting", "online", "closed"] as const;
 export type GatewaySessionState = (typeof GATEWAY_SESSION_STATES)[number];
 
+/** Why a data channel closed (the rules that follow from each are in sessions/reasons.ts). */
+export const CLOSE_REASONS = [
+  "operator", // the operator pressed Disconnect on the gateway
+  "replaced", // the operator pressed Connect again: a new data channel replaces this one
+  "technician", // a technician ended a remote session through it (operator-only re-arm)
+  "admin", // an admin terminated a remote session through it (operator-only re-arm)
+  "gateway_lost", // the gateway's tunnel went away
+  "platform_shutdown", // the platform stopped or restarted
+  "vpn_failure", // the OpenVPN server carrying it crashed
+  "database_lost", // the platform lost its database and cut all access (fail closed)
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
 export const gatewaySessions = pgTable("gateway_sessions", {
   id: id(),
   gatewayId: uuid("gateway_id")
@@ -21,7 +34,7 @@ export const gatewaySessions = pgTable("gateway_sessions", {
   requestedAt: at("requested_at").notNull(),
   onlineAt: at("online_at"),
   closedAt: at("closed_at"),
-  closeReason: text("close_reason"),
+  closeReason: text("close_reason", { enum: CLOSE_REASONS }),
   bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),
   bytesOut: bigint("bytes_out", { mode: "number" }).notNull().default(0),
   createdAt: createdAt(),

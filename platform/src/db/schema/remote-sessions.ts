@@ -7,6 +7,20 @@ import { users } from "./users.ts";
 
 export const REMOTE_SESSION_STATES = ["requested", "active", "ended"] as const;
 
+/** Why a remote session ended. */
+export const END_REASONS = [
+  "technician", // the technician disconnected in the portal or closed the client
+  "admin", // an admin terminated it
+  "operator", // the operator pressed Disconnect on the gateway
+  "expiry", // its end time passed
+  "config_unused", // the one-time config expired before it was used
+  "gateway_lost", // the gateway's data channel went away
+  "platform_shutdown", // the platform stopped or restarted
+  "vpn_failure", // the OpenVPN server carrying it crashed
+  "database_lost", // the platform lost its database and cut all access (fail closed)
+] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
 /** A service as it was granted when the session was requested. */
 export interface GrantedService {
   serviceId: string;
@@ -48,7 +62,7 @@ export const remoteSessions = pgTable("remote_sessions", {
   endsAt: at("ends_at").notNull(),
   activatedAt: at("activated_at"),
   endedAt: at("ended_at"),
-  endReason: text("end_reason"),
+  endReason: text("end_reason", { enum: END_REASONS }),
   endedBy: uuid("ended_by"),
   bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),
   bytesOut: bigint("bytes_out", { mode: "number" }).notNull().default(0),

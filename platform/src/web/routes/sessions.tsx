@@ -16,7 +16,7 @@ const STATE_LABELS = {
 } as const;
 
 export const DataPlaneNotice: FC<{ c: HonoContext<WebEnv> }> = ({ c }) => {
-  const status = c.get("deps").sessions.deps.dataPlane.status();
+  const status = c.get("deps").access.gate.status();
   return status.on ? null : (
     <Notice kind="warn">Remote access is off on this platform: {status.reason}.</Notice>
   );
@@ -112,11 +112,11 @@ export async function remoteAccessCard(
   machine: { id: string; gatewayId: string; customerId: string },
 ) {
   const ctx = c.get("ctx");
-  const sessions = c.get("deps").sessions;
-  const gatewaySession = await sessions.openGatewaySession(machine.gatewayId);
+  const { dataChannels, remoteSessions } = c.get("deps").access;
+  const gatewaySession = await dataChannels.open(machine.gatewayId);
   const online = gatewaySession?.state === "online";
   const mayConnect = inScope(scopeOf(ctx.caller.principal, "sessions.connect"), machine.customerId);
-  const history = await sessions.list(ctx, { machineId: machine.id });
+  const history = await remoteSessions.list(ctx, { machineId: machine.id });
   return (
     <>
       <h2>Remote access</h2>
@@ -158,7 +158,7 @@ export function sessionRoutes() {
 
   app.get("/sessions", async (c) => {
     const ctx = c.get("ctx");
-    const all = await c.get("deps").sessions.list(ctx);
+    const all = await c.get("deps").access.remoteSessions.list(ctx);
     return c.html(
       <Layout
         title="Remote sessions"
@@ -177,7 +177,7 @@ export function sessionRoutes() {
     const machine = await getMachine(ctx, c.req.param("id"));
     const { session, profile } = await c
       .get("deps")
-      .sessions.requestRemoteSession(ctx, machine.id, await formFields(c));
+      .access.remoteSessions.request(ctx, machine.id, await formFields(c));
     c.header("Cache-Control", "no-store");
     const fileName = `meetpoint-${session.id}.ovpn`;
     return c.html(
@@ -230,7 +230,9 @@ export function sessionRoutes() {
   });
 
   app.post("/sessions/:id/disconnect", async (c) => {
-    const session = await c.get("deps").sessions.disconnect(c.get("ctx"), c.req.param("id"));
+    const session = await c
+      .get("deps")
+      .access.remoteSessions.disconnect(c.get("ctx"), c.req.param("id"));
     return c.redirect(`/machines/${session.machineId}`, 303);
   });
 

@@ -11,8 +11,8 @@ export function statusRoutes() {
   app.get("/status", async (c) => {
     const principal = c.get("ctx").caller.principal;
     if (!hasPermission(principal, "pki.read")) throw new ForbiddenError();
-    const dataPlane = c.get("deps").sessions.deps.dataPlane;
-    const status = dataPlane.status();
+    const { gate, instances } = c.get("deps").access;
+    const status = gate.status();
     return c.html(
       <Layout title="Platform status" csrfToken={c.get("csrfToken")} principal={principal}>
         <h1>Platform status</h1>
@@ -32,7 +32,7 @@ export function statusRoutes() {
             </tr>
           </thead>
           <tbody>
-            {dataPlane.instances.map((i) => (
+            {instances.map((i) => (
               <tr>
                 <td class="mono">meetpoint-vpn{i.index}</td>
                 <td class="mono">

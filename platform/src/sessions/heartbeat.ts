@@ -2,18 +2,27 @@
 // what the gateway must know — its data channel's state and the remote sessions it must let through.
 import type { HeartbeatRequest, HeartbeatResponse } from "@meetpoint/common";
 import { and, desc, eq, ne } from "drizzle-orm";
-import { gatewaySessions, gateways, machines, remoteSessions, users } from "../db/index.ts";
-import { operatorMustReconnect, type Sessions } from "../sessions/index.ts";
+import {
+  type Db,
+  gatewaySessions,
+  gateways,
+  machines,
+  remoteSessions,
+  users,
+} from "../db/index.ts";
+import type { Clock } from "../shared/index.ts";
+import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 
+/** Records a gateway's report (alive, state, versions, clock) and answers what it must know. */
 export async function heartbeat(
-  sessions: Sessions,
+  deps: { db: Db; clock: Clock },
   gateway: Gateway,
   report: HeartbeatRequest,
   ip: string | null,
 ): Promise<HeartbeatResponse> {
-  const { db, clock } = sessions.deps;
+  const { db, clock } = deps;
   const now = clock.now();
   await db
     .update(gateways)
@@ -66,7 +75,7 @@ export async function heartbeat(
       ? {
           gatewaySessionId: channel.id,
           state: channel.state,
-          closeReason: channel.closeReason,
+          closeReason: channel.closeReason && closeReasonText(channel.closeReason),
           operatorMustReconnect: operatorMustReconnect(channel.closeReason),
         }
       : null,

@@ -1,0 +1,137 @@
+// Gateways' data channels: the operator's Connect (a one-time certificate in an envelope signed for
+// that gateway only), the rule for automatic reconnects, and the operator's Disconnect.
+import { and, eq, ne } from "drizzle-orm";
+import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
+import { type Db, gatewaySessions, gateways, inTransaction } from "../db/index.ts";
+import type { Pki } from "../pki/index.ts";
+import { type Clock, NotFoundError, StateError } from "../shared/index.ts";
+import type { ServerInstance } from "./data-plane.ts";
+import type { SessionEnds } from "./ends.ts";
+import type { AccessGate } from "./gate.ts";
+import type { GatewaySession } from "./model.ts";
+import { instanceOf, oneTimeProfile, type ProfilePki } from "./profiles.ts";
+import { openGatewaySession } from "./queries.ts";
+import { type CloseReason, operatorMustReconnect } from "./reasons.ts";
+import { allocateTunnelAddress } from "./tunnel.ts";
+
+export interface DataChannelsDeps {
+  db: Db;
+  clock: Clock;
+  pki: ProfilePki & Pick<Pki, "signEnvelope">;
+  gate: AccessGate;
+  ends: Pick<SessionEnds, "closeGatewaySession">;
+  instances: ServerInstance[];
+  vpnHost: string;
+}
+
+/** Whether a gateway's automatic reconnect after a fault may have a new data channel. */
+export type ReconnectVerdict =
+  | { ok: true }
+  | { ok: false; unknown: true }
+  | { ok: false; unknown: false; closedFor: CloseReason };
+
+export class DataChannels {
+  constructor(private readonly deps: DataChannelsDeps) {}
+
+  /** The gateway's data channel that is not closed, or null. */
+  open(gatewayId: string): Promise<GatewaySession | null> {
+    return openGatewaySession(this.deps.db, gatewayId);
+  }
+
+  /**
+   * The operator pressed Connect: a new gateway session (an open one is replaced) with a one-time
+   * certificate, delivered as a data-channel envelope signed for this gateway only.
+   */
+  async request(gatewayId: string): Promise<{ envelope: string; session: GatewaySession }> {
+    const { db, clock, pki } = this.deps;
+    this.deps.gate.require();
+    const [gateway] = await db.select().from(gateways).where(eq(gateways.id, gatewayId));
+    if (!gateway) throw new NotFoundError("Gateway");
+    const previous = await this.open(gateway.id);
+    if (previous) await this.deps.ends.closeGatewaySession(previous.id, "replaced", SYSTEM_ACTOR);
+    const instance = instanceOf(this.deps.instances, await this.leastBusyInstance());
+    const now = clock.now();
+    const actor: Actor = { id: null, name: `gateway ${gateway.name}`, ip: null };
+    const session = await inTransaction(db, async (tx) => {
+      const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
+      const [row] = await tx
+        .insert(gatewaySessions)
+        .values({
+          gatewayId: gateway.id,
+          customerId: gateway.customerId,
+          state: "connecting",
+          vpnInstance: instance.index,
+          tunnelAddress,
+          requestedAt: now,
+        })
+        .returning();
+      if (!row) throw new Error("gateway session not stored");
+      await recordAudit(tx, clock, {
+        actor,
+        action: "gateway_session.request",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        detail: { gatewaySessionId: row.id, vpnInstance: instance.index, tunnelAddress },
+      });
+      return row;
+    });
+    const { credentials, profile } = await oneTimeProfile(
+      pki,
+      this.deps.vpnHost,
+      "gateway",
+      session.id,
+      instance,
+      [],
+    );
+    const { token } = await pki.signEnvelope({
+      kind: "data-channel",
+      audience: gateway.id,
+      issuedAt: now,
+      expiresAt: credentials.notAfter,
+      body: { gatewaySessionId: session.id, profile },
+    });
+    return { envelope: token, session };
+  }
+
+  /**
+   * The agent's automatic reconnect names the channel it lost: refused when that is not this
+   * gateway's, or when a technician or an admin closed it (only the operator re-arms).
+   */
+  async reconnect(gatewayId: string, lost: string): Promise<ReconnectVerdict> {
+    const [previous] = await this.deps.db
+      .select()
+      .from(gatewaySessions)
+      .where(and(eq(gatewaySessions.id, lost), eq(gatewaySessions.gatewayId, gatewayId)));
+    if (!previous) return { ok: false, unknown: true };
+    if (operatorMustReconnect(previous.closeReason))
+      return { ok: false, unknown: false, closedFor: previous.closeReason ?? "operator" };
+    return { ok: true };
+  }
+
+  /**
+   * The operator pressed Disconnect: the named data channel (or the open one) closes, its remote
+   * sessions end. A report naming an older channel closes nothing. Returns whether one closed.
+   */
+  async operatorDisconnect(gatewayId: string, named: string | null, actor: Actor) {
+    const newest = await this.open(gatewayId);
+    const open = named === null || newest?.id === named ? newest : null;
+    if (open) await this.deps.ends.closeGatewaySession(open.id, "operator", actor);
+    return open !== null;
+  }
+
+  /** The least busy OpenVPN server. */
+  private async leastBusyInstance(): Promise<number> {
+    const { instances } = this.deps;
+    if (instances.length === 0)
+      throw new StateError("ERR_NO_VPN_SERVER", "No OpenVPN server is configured.");
+    const open = await this.deps.db
+      .select({ instance: gatewaySessions.vpnInstance })
+      .from(gatewaySessions)
+      .where(ne(gatewaySessions.state, "closed"));
+    const load = new Map<number, number>();
+    for (const row of open) load.set(row.instance, (load.get(row.instance) ?? 0) + 1);
+    return (
+      instances.map((i) => i.index).sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0))[0] ?? 0
+    );
+  }
+}

@@ -1,0 +1,273 @@
+// How sessions end. Each end is recorded with its audit entry in one transaction, claimed once (a
+// disconnect racing the end time finds the session ended); then traffic is cut: grants removed,
+// flows forgotten, connections killed, certificates revoked, the gateway told.
+import { formatCidr } from "@meetpoint/common";
+import { and, eq, lte, ne, or } from "drizzle-orm";
+import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
+import {
+  type Db,
+  type EndReason,
+  gatewaySessions,
+  gateways,
+  inTransaction,
+  remoteSessions,
+} from "../db/index.ts";
+import { grantElement } from "../firewall/index.ts";
+import type { GatewayCommands } from "../gateways/index.ts";
+import { blockOf, type ProxyPool } from "../masterdata/index.ts";
+import type { Pki } from "../pki/index.ts";
+import type { Clock } from "../shared/index.ts";
+import type { DataPlane } from "./data-plane.ts";
+import { carryOut, type Effect } from "./effects.ts";
+import { nextState } from "./lifecycle.ts";
+import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
+import { gatewaySessionById, openRemoteSessionIds, remoteSessionById } from "./queries.ts";
+import {
+  type CloseReason,
+  closeAfterEnd,
+  closeReasonText,
+  endReasonOf,
+  operatorMustReconnect,
+} from "./reasons.ts";
+
+export interface SessionEndsDeps {
+  db: Db;
+  clock: Clock;
+  pki: Pick<Pki, "revoke">;
+  dataPlane: DataPlane;
+  commands: Pick<GatewayCommands, "send">;
+  proxyPool: ProxyPool;
+  log?: (line: string) => void;
+}
+
+export class SessionEnds {
+  constructor(private readonly deps: SessionEndsDeps) {}
+
+  /** Ends a remote session for `reason`; a technician's or admin's end closes the data channel too. */
+  async endRemoteSession(id: string, reason: EndReason, actor: Actor): Promise<void> {
+    const session = await remoteSessionById(this.deps.db, id);
+    if (!session || session.state === "ended") return;
+    const transition = nextState(timesOf(session), {
+      type: "end",
+      reason,
+      at: this.deps.clock.now(),
+    });
+    await this.finish(
+      session,
+      transition.session.endReason ?? reason,
+      actor,
+      transition.session.endedAt,
+    );
+    const close = closeAfterEnd(reason);
+    if (close) await this.closeGatewaySession(session.gatewaySessionId, close, actor);
+    else await this.refreshGateway(session.gatewaySessionId, `remote session ended: ${reason}`);
+  }
+
+  /** Tells a gateway to fetch its state now (a remote session through it began, changed or ended). */
+  async refreshGateway(gatewaySessionId: string, reason: string): Promise<void> {
+    const channel = await gatewaySessionById(this.deps.db, gatewaySessionId);
+    if (channel)
+      await this.deps.commands.send(channel.gatewayId, {
+        command: "refresh",
+        reason,
+        gatewaySessionId,
+      });
+  }
+
+  /** Records the end of `session` (once) with its flow evidence, then cuts its traffic. */
+  async finish(
+    session: RemoteSession,
+    reason: EndReason,
+    actor: Actor,
+    at: Date | null,
+  ): Promise<void> {
+    const { db, clock, dataPlane } = this.deps;
+    const grants = grantsOf(session);
+    const on = dataPlane.status().on;
+    const active = session.state === "active" && on;
+    const evidence = active ? await this.evidence(session) : null;
+    const claimed = await inTransaction(db, async (tx) => {
+      const rows = await tx
+        .update(remoteSessions)
+        .set({
+          state: "ended",
+          endedAt: at ?? clock.now(),
+          endReason: reason,
+          endedBy: actor.id,
+          flowEvidence: evidence,
+        })
+        .where(and(eq(remoteSessions.id, session.id), ne(remoteSessions.state, "ended")))
+        .returning({ id: remoteSessions.id });
+      if (rows.length === 0) return false;
+      await recordAudit(tx, clock, {
+        actor,
+        action: "remote_session.end",
+        target: { type: "machine", id: session.machineId },
+        customerId: session.customerId,
+        detail: {
+          remoteSessionId: session.id,
+          reason,
+          flowEvidence: evidence ?? [],
+          bytesIn: session.bytesIn,
+          bytesOut: session.bytesOut,
+        },
+      });
+      return true;
+    });
+    if (!claimed) return;
+    const connection = session.connection;
+    await carryOut(
+      [
+        // Removing is idempotent: a session ended before its grants landed loses them too.
+        on && { step: "remove firewall grants", run: () => dataPlane.changeGrants([], grants) },
+        active && {
+          step: "forget established flows (conntrack)",
+          run: () =>
+            dataPlane.forgetFlows([
+              { technicianAddress: session.tunnelAddress, proxyAddress: session.proxyAddress },
+            ]),
+        },
+        active &&
+          connection !== null && {
+            step: `end OpenVPN connection ${connection}`,
+            run: () => dataPlane.disconnect(connection),
+          },
+        {
+          step: "revoke the session's certificate",
+          run: () =>
+            this.deps.pki.revoke({ ownerId: session.id }, `remote session ended: ${reason}`),
+        },
+      ],
+      this.deps.log,
+    );
+  }
+
+  /** Per granted service, packets and bytes the firewall counted. */
+  private async evidence(session: RemoteSession) {
+    const counters = await this.deps.dataPlane.grantCounters().catch((error) => {
+      this.deps.log?.(`reading the grant counters failed: ${String(error)}`);
+      return new Map<string, { packets: number; bytes: number }>();
+    });
+    return grantsOf(session).map((g) => ({
+      protocol: g.protocol,
+      port: g.port,
+      ...(counters.get(grantElement(g)) ?? { packets: 0, bytes: 0 }),
+    }));
+  }
+
+  /** Closes a gateway's data channel (recorded and audited at once); its remote sessions end with it. */
+  async closeGatewaySession(id: string, reason: CloseReason, actor: Actor): Promise<void> {
+    const { db, clock, dataPlane } = this.deps;
+    const session = await gatewaySessionById(db, id);
+    if (!session || session.state === "closed") return;
+    const claimed = await inTransaction(db, async (tx) => {
+      const rows = await tx
+        .update(gatewaySessions)
+        .set({ state: "closed", closedAt: clock.now(), closeReason: reason })
+        .where(and(eq(gatewaySessions.id, id), ne(gatewaySessions.state, "closed")))
+        .returning({ id: gatewaySessions.id });
+      if (rows.length === 0) return false;
+      await recordAudit(tx, clock, {
+        actor,
+        action: "gateway_session.close",
+        target: { type: "gateway", id: session.gatewayId },
+        customerId: session.customerId,
+        detail: { gatewaySessionId: session.id, reason },
+      });
+      return true;
+    });
+    if (!claimed) return;
+    const effects: Effect[] = (await openRemoteSessionIds(db, id)).map((remote) => ({
+      step: `end remote session ${remote}`,
+      run: () => this.endRemoteSession(remote, endReasonOf(reason), actor),
+      attempts: 1,
+    }));
+    const connection = session.connection;
+    if (connection && dataPlane.status().on) {
+      effects.push({
+        step: `end OpenVPN connection ${connection}`,
+        run: () => dataPlane.disconnect(connection),
+      });
+      const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
+      if (gateway) {
+        const block = formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock));
+        effects.push({
+          step: `remove the route of ${block}`,
+          run: () => dataPlane.routeProxyBlock(block, null),
+        });
+      }
+    }
+    effects.push({
+      step: "revoke the data channel's certificate",
+      run: () => this.deps.pki.revoke({ ownerId: session.id }, `gateway session closed: ${reason}`),
+    });
+    if (reason !== "operator")
+      effects.push({
+        step: "tell the gateway",
+        run: () =>
+          this.deps.commands.send(session.gatewayId, {
+            command: operatorMustReconnect(reason) ? "disconnect" : "refresh",
+            reason: closeReasonText(reason),
+            gatewaySessionId: session.id,
+          }),
+      });
+    await carryOut(effects, this.deps.log);
+  }
+
+  /** Ends every session whose end time (or unused config's expiry) has passed. */
+  async endDue(): Promise<void> {
+    const now = this.deps.clock.now();
+    const due = await this.deps.db
+      .select()
+      .from(remoteSessions)
+      .where(
+        and(
+          ne(remoteSessions.state, "ended"),
+          or(lte(remoteSessions.configExpiresAt, now), lte(remoteSessions.endsAt, now)),
+        ),
+      );
+    for (const session of due) {
+      const transition = nextState(timesOf(session), { type: "tick", at: now });
+      if (transition.changed)
+        await this.finish(
+          session,
+          transition.session.endReason ?? "expiry",
+          SYSTEM_ACTOR,
+          transition.session.endedAt,
+        );
+    }
+  }
+
+  /** At start and shutdown (and after a database loss): nothing open survives. Returns how many. */
+  async endAll(reason: "platform_shutdown" | "database_lost"): Promise<number> {
+    const { db } = this.deps;
+    const open = await db
+      .select({ id: gatewaySessions.id })
+      .from(gatewaySessions)
+      .where(ne(gatewaySessions.state, "closed"));
+    for (const session of open) await this.closeGatewaySession(session.id, reason, SYSTEM_ACTOR);
+    const orphans = await db
+      .select({ id: remoteSessions.id })
+      .from(remoteSessions)
+      .where(ne(remoteSessions.state, "ended"));
+    for (const session of orphans) await this.endRemoteSession(session.id, reason, SYSTEM_ACTOR);
+    return open.length + orphans.length;
+  }
+
+  /** An OpenVPN server crashed: its connections are gone, so are their sessions. */
+  async endAllOnInstance(instance: number): Promise<void> {
+    const { db } = this.deps;
+    const gatewaysOn = await db
+      .select({ id: gatewaySessions.id })
+      .from(gatewaySessions)
+      .where(and(eq(gatewaySessions.vpnInstance, instance), ne(gatewaySessions.state, "closed")));
+    for (const session of gatewaysOn)
+      await this.closeGatewaySession(session.id, "vpn_failure", SYSTEM_ACTOR);
+    const remotes = await db
+      .select({ id: remoteSessions.id })
+      .from(remoteSessions)
+      .where(and(eq(remoteSessions.vpnInstance, instance), ne(remoteSessions.state, "ended")));
+    for (const session of remotes)
+      await this.endRemoteSession(session.id, "vpn_failure", SYSTEM_ACTOR);
+  }
+}

@@ -1,0 +1,55 @@
+// Why a gateway's data channel closed, as a closed set of values, and the rules that follow from
+// it: who may bring the channel back, and how its remote sessions end. Pure.
+import { CLOSE_REASONS, type CloseReason, type EndReason } from "../db/index.ts";
+
+export { CLOSE_REASONS, type CloseReason } from "../db/index.ts";
+
+export function isCloseReason(value: unknown): value is CloseReason {
+  return (CLOSE_REASONS as readonly unknown[]).includes(value);
+}
+
+/**
+ * Whether only the operator at the gateway may connect its data channel again: after a technician
+ * or an admin ended remote access (the reference design's rule), never after a fault.
+ */
+export function operatorMustReconnect(reason: CloseReason | null): boolean {
+  return reason === "technician" || reason === "admin";
+}
+
+/** The close reason of a data channel whose remote session ended for `reason`, when it closes too. */
+export function closeAfterEnd(reason: EndReason): CloseReason | null {
+  return reason === "technician" || reason === "admin" ? reason : null;
+}
+
+/** How the remote sessions of a data channel that closed for `reason` end. */
+export function endReasonOf(reason: CloseReason): EndReason {
+  switch (reason) {
+    case "operator":
+    case "platform_shutdown":
+    case "vpn_failure":
+    case "database_lost":
+      return reason;
+    case "replaced":
+    case "technician":
+    case "admin":
+    case "gateway_lost":
+      return "gateway_lost";
+  }
+}
+
+// What gateways have always been told (their event logs and operators read these).
+const CLOSE_TEXTS: Record<CloseReason, string> = {
+  operator: "operator",
+  replaced: "replaced",
+  technician: "remote session ended by technician",
+  admin: "remote session ended by admin",
+  gateway_lost: "gateway_lost",
+  platform_shutdown: "platform_shutdown",
+  vpn_failure: "vpn_failure",
+  database_lost: "database_lost",
+};
+
+/** The reason as the gateway's operator reads it. */
+export function closeReasonText(reason: CloseReason): string {
+  return CLOSE_TEXTS[reason];
+}

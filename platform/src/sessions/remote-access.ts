@@ -1,0 +1,89 @@
+// The remote-access core, composed: each module gets only what it uses. Routes and the gateway API
+// call these modules; the data plane calls `connections`.
+import type { HeartbeatRequest } from "@meetpoint/common";
+import type { Db, gateways } from "../db/index.ts";
+import { GatewayCommands } from "../gateways/index.ts";
+import type { ProxyPool } from "../masterdata/index.ts";
+import type { Pki } from "../pki/index.ts";
+import type { Clock } from "../shared/index.ts";
+import { Connections } from "./connections.ts";
+import { DataChannels } from "./data-channels.ts";
+import type { DataPlane } from "./data-plane.ts";
+import type { WatchedSessions } from "./database-watch.ts";
+import { SessionEnds } from "./ends.ts";
+import { AccessGate } from "./gate.ts";
+import { heartbeat } from "./heartbeat.ts";
+import { RemoteSessions } from "./remote-sessions.ts";
+
+export interface RemoteAccessDeps {
+  db: Db;
+  clock: Clock;
+  pki: Pki;
+  dataPlane: DataPlane;
+  proxyPool: ProxyPool;
+  /** Host name in client profiles; how long a remote session may last, in seconds. */
+  vpn: { host: string; remoteSessionSeconds: number };
+  log?: (line: string) => void;
+}
+
+export function createRemoteAccess(deps: RemoteAccessDeps) {
+  const { db, clock, pki, dataPlane, proxyPool } = deps;
+  const gate = new AccessGate(dataPlane);
+  const commands = new GatewayCommands(pki, clock);
+  const ends = new SessionEnds({ db, clock, pki, dataPlane, commands, proxyPool, log: deps.log });
+  const instances = dataPlane.instances;
+  const dataChannels = new DataChannels({
+    db,
+    clock,
+    pki,
+    gate,
+    ends,
+    instances,
+    vpnHost: deps.vpn.host,
+  });
+  const remoteSessions = new RemoteSessions({
+    db,
+    clock,
+    pki,
+    gate,
+    ends,
+    instances,
+    vpn: deps.vpn,
+  });
+  const connections = new Connections({ db, clock, pki, dataPlane, gate, ends, proxyPool });
+
+  /** What the database watch drives: session ends on time, and fail closed without the database. */
+  const watched: WatchedSessions = {
+    tick: () => ends.endDue(),
+    /** Without the database nothing can be decided or recorded: cut every grant and connection. */
+    async cutForLostDatabase() {
+      gate.cutForDatabase = true;
+      await dataPlane.cutAll();
+    },
+    /** The database is back: what was cut is recorded as ended. Returns how many sessions. */
+    async recordDatabaseCut() {
+      const ended = await ends.endAll("database_lost");
+      gate.cutForDatabase = false;
+      return ended;
+    },
+  };
+
+  return {
+    gate,
+    /** The OpenVPN servers sessions are spread over. */
+    instances,
+    commands,
+    ends,
+    dataChannels,
+    remoteSessions,
+    connections,
+    watched,
+    heartbeat: (
+      gateway: typeof gateways.$inferSelect,
+      report: HeartbeatRequest,
+      ip: string | null,
+    ) => heartbeat({ db, clock }, gateway, report, ip),
+  };
+}
+
+export type RemoteAccess = ReturnType<typeof createRemoteAccess>;

@@ -1,0 +1,169 @@
+// Technicians' remote sessions in the portal: Connect on a machine (a one-time .ovpn for its enabled
+// services), the list of sessions in the caller's scope, and Disconnect / Terminate.
+import { and, desc, eq, getTableColumns, inArray, ne } from "drizzle-orm";
+import { type Context, checkId, inScope, scopeOf } from "../access/index.ts";
+import { recordAudit } from "../audit/index.ts";
+import { type Db, inTransaction, machines, remoteSessions, services, users } from "../db/index.ts";
+import { getMachine } from "../masterdata/index.ts";
+import {
+  type Clock,
+  ForbiddenError,
+  NotFoundError,
+  parseInput,
+  StateError,
+} from "../shared/index.ts";
+import type { ServerInstance } from "./data-plane.ts";
+import type { SessionEnds } from "./ends.ts";
+import type { AccessGate } from "./gate.ts";
+import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
+import { instanceOf, oneTimeProfile, type ProfilePki } from "./profiles.ts";
+import { openGatewaySession } from "./queries.ts";
+import { allocateTunnelAddress } from "./tunnel.ts";
+
+export interface RemoteSessionsDeps {
+  db: Db;
+  clock: Clock;
+  pki: ProfilePki & { policy: { technicianSeconds: number } };
+  gate: AccessGate;
+  ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
+  instances: ServerInstance[];
+  vpn: { host: string; remoteSessionSeconds: number };
+}
+
+export class RemoteSessions {
+  constructor(private readonly deps: RemoteSessionsDeps) {}
+
+  /**
+   * A technician pressed Connect on a machine: a remote session for the machine's enabled services,
+   * with a one-time .ovpn (returned, never stored) valid until the certificate expires.
+   */
+  async request(
+    ctx: Context,
+    machineId: string,
+    input: unknown,
+  ): Promise<{ session: RemoteSession; profile: string }> {
+    const { db, clock, pki } = this.deps;
+    const machine = await getMachine(ctx, machineId);
+    if (!inScope(scopeOf(ctx.caller.principal, "sessions.connect"), machine.customerId)) {
+      throw new ForbiddenError("Only technicians of this customer can connect to its machines.");
+    }
+    const { reason } = parseInput(requestInput, input);
+    this.deps.gate.require();
+    const gatewaySession = await openGatewaySession(db, machine.gatewayId);
+    if (gatewaySession?.state !== "online") {
+      throw new StateError(
+        "ERR_GATEWAY_OFFLINE",
+        "The gateway is offline: the operator at the machine has to press Connect first.",
+      );
+    }
+    const enabled = await db
+      .select()
+      .from(services)
+      .where(and(eq(services.machineId, machine.id), eq(services.enabled, true)));
+    if (enabled.length === 0)
+      throw new StateError(
+        "ERR_NO_ENABLED_SERVICE",
+        "This machine has no enabled service: there is nothing to connect to.",
+      );
+    const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
+    const now = clock.now();
+    const session = await inTransaction(db, async (tx) => {
+      const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
+      const [row] = await tx
+        .insert(remoteSessions)
+        .values({
+          customerId: machine.customerId,
+          machineId: machine.id,
+          gatewaySessionId: gatewaySession.id,
+          technicianId: ctx.caller.principal.userId,
+          reason,
+          state: "requested",
+          services: enabled.map((s) => ({
+            serviceId: s.id,
+            name: s.name,
+            protocol: s.protocol,
+            port: s.port,
+          })),
+          proxyAddress: machine.proxyAddress,
+          vpnInstance: instance.index,
+          tunnelAddress,
+          requestedAt: now,
+          configExpiresAt: new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
+          endsAt: new Date(now.getTime() + this.deps.vpn.remoteSessionSeconds * 1000),
+        })
+        .returning();
+      if (!row) throw new Error("remote session not stored");
+      await recordAudit(tx, clock, {
+        actor: ctx.caller.actor,
+        action: "remote_session.request",
+        target: { type: "machine", id: machine.id },
+        customerId: machine.customerId,
+        detail: {
+          remoteSessionId: row.id,
+          reason,
+          services: row.services.map((s) => `${s.protocol}/${s.port}`),
+          endsAt: row.endsAt.toISOString(),
+        },
+      });
+      return row;
+    });
+    const { profile } = await oneTimeProfile(
+      pki,
+      this.deps.vpn.host,
+      "technician",
+      session.id,
+      instance,
+      [machine.proxyAddress],
+    );
+    // The gateway opens its side for these services now and shows the operator who and why.
+    await this.deps.ends.refreshGateway(gatewaySession.id, "remote session requested");
+    return { session, profile };
+  }
+
+  /** Sessions of machines the caller may read, newest first (at most 200). */
+  async list(
+    ctx: Context,
+    filter: { machineId?: string; open?: boolean; id?: string } = {},
+  ): Promise<SessionView[]> {
+    const scope = scopeOf(ctx.caller.principal, "masterdata.read");
+    if (!scope.all && scope.customerIds.length === 0) return [];
+    return this.deps.db
+      .select({
+        ...getTableColumns(remoteSessions),
+        machineName: machines.name,
+        technicianName: users.displayName,
+      })
+      .from(remoteSessions)
+      .innerJoin(machines, eq(machines.id, remoteSessions.machineId))
+      .innerJoin(users, eq(users.id, remoteSessions.technicianId))
+      .where(
+        and(
+          scope.all ? undefined : inArray(remoteSessions.customerId, scope.customerIds),
+          filter.id ? eq(remoteSessions.id, filter.id) : undefined,
+          filter.machineId ? eq(remoteSessions.machineId, filter.machineId) : undefined,
+          filter.open ? ne(remoteSessions.state, "ended") : undefined,
+        ),
+      )
+      .orderBy(desc(remoteSessions.requestedAt))
+      .limit(200);
+  }
+
+  /**
+   * Disconnect from the portal: technicians end their own sessions, admins and customer admins any
+   * in their scope. Sessions outside the caller's scope answer 404.
+   */
+  async disconnect(ctx: Context, id: string): Promise<SessionView> {
+    const [session] = await this.list(ctx, { id: checkId(id, "Remote session") });
+    if (!session) throw new NotFoundError("Remote session");
+    const own = session.technicianId === ctx.caller.principal.userId;
+    const manages = inScope(scopeOf(ctx.caller.principal, "sessions.manage"), session.customerId);
+    if (!own && !manages)
+      throw new ForbiddenError("Only the technician or an admin can end this session.");
+    await this.deps.ends.endRemoteSession(
+      session.id,
+      own ? "technician" : "admin",
+      ctx.caller.actor,
+    );
+    return session;
+  }
+}
