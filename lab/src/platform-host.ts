@@ -53,22 +53,21 @@ export async function platformHost(
   // Outside the lab's private directory: the postgres user must reach it.
   const pgDir = options.postgres ? mkdtempSync(join(tmpdir(), "meetpoint-lab-pg-")) : "";
   const pgBin = options.postgres ? postgresBin() : null;
+  /** runuser's arguments for one of the server's programs, as the postgres user, on `pgDir`. */
+  const asPostgres = (program: string, ...args: string[]) => [
+    "-u",
+    "postgres",
+    "--",
+    join(pgBin ?? "", program),
+    "-D",
+    pgDir,
+    ...args,
+  ];
   const startPostgres = async () => {
     if (!pgBin) return;
     const child = platformNs.spawn([
       "runuser",
-      "-u",
-      "postgres",
-      "--",
-      join(pgBin, "postgres"),
-      "-D",
-      pgDir,
-      "-k",
-      pgDir,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-p",
-      "5432",
+      ...asPostgres("postgres", "-k", pgDir, "-c", "listen_addresses=127.0.0.1", "-p", "5432"),
     ]);
     postgres = { child, log: new OutputLog(child) };
     await waitForLog(postgres, "ready to accept connections", 30_000, "postgres");
@@ -78,19 +77,7 @@ export async function platformHost(
     spawnSync("chown", ["postgres:postgres", pgDir]);
     const init = spawnSync(
       "runuser",
-      [
-        "-u",
-        "postgres",
-        "--",
-        join(pgBin, "initdb"),
-        "-D",
-        pgDir,
-        "-U",
-        "meetpoint",
-        "--auth=trust",
-        "-E",
-        "UTF8",
-      ],
+      asPostgres("initdb", "-U", "meetpoint", "--auth=trust", "-E", "UTF8"),
       { encoding: "utf8" },
     );
     if (init.status !== 0) throw new Error(`initdb: ${init.stderr}`);
@@ -130,18 +117,7 @@ export async function platformHost(
     stopPostgres: async () => {
       const running = postgres as Process | null;
       if (!running) throw new Error("this lab runs on PGlite");
-      spawnSync("runuser", [
-        "-u",
-        "postgres",
-        "--",
-        join(pgBin ?? "", "pg_ctl"),
-        "-D",
-        pgDir,
-        "-m",
-        "fast",
-        "-w",
-        "stop",
-      ]);
+      spawnSync("runuser", asPostgres("pg_ctl", "-m", "fast", "-w", "stop"));
       await running.child.exited;
       postgres = null;
     },

@@ -3,7 +3,7 @@
 // with dropbear for SSH, and the operator's terminal on the LAN with the agent's local API token.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { enterSite, localApi, setUpOperator } from "./master-data.ts";
+import { type EnteredSite, enterSite, localApi, setUpOperator } from "./master-data.ts";
 import { link, type Netns, OutputLog, operatorLink } from "./netns.ts";
 import type { PortalClient } from "./portal.ts";
 import { type Process, ROOT, stopProcess, waitForLog } from "./processes.ts";
@@ -11,14 +11,9 @@ import { DNS_ADDRESS } from "./wan.ts";
 
 const MACHINE_ADDRESS = "192.168.0.10";
 
-export interface Site {
+/** A site as entered in the portal (EnteredSite), built and running. */
+export interface Site extends EnteredSite {
   name: string;
-  customerId: string;
-  gatewayId: string;
-  bundle: string;
-  machineId: string;
-  /** The machine's proxy address on the platform (different per site, same LAN address). */
-  proxyAddress: string;
   gatewayNs: Netns;
   machineNs: Netns;
   wanDevice: string;

@@ -2,7 +2,7 @@
 // identity provider (real HTTPS). One cookie jar per origin; redirects followed like a browser.
 // And the lab OpenID provider entered in the portal as an admin would, with its group mappings.
 import { type LabIdp, type LabUser, startLabIdp } from "../../../lab/idp/provider.ts";
-import { platformAsClient } from "../../../lab/src/master-data.ts";
+import { labProviderForm, platformAsClient } from "../../../lab/src/master-data.ts";
 import type { App } from "../../src/web/index.ts";
 import type { TestPlatform } from "./platform.ts";
 
@@ -132,27 +132,17 @@ export async function enterLabProvider(
   p: TestPlatform,
   setup: LabProviderSetup,
 ): Promise<{ idp: LabIdp; providerId: string; created: Response; mapped: Response[] }> {
-  const client = platformAsClient(setup.portal);
   const idp = await startLabIdp({
     hostname: setup.hostname,
     users: setup.users,
-    clients: [client],
+    clients: [platformAsClient(setup.portal)],
   });
   try {
     await p.admin.get("/identity-providers");
-    const created = await p.admin.post("/identity-providers", {
-      slug: "lab",
-      displayName: "ACME Service ID",
-      issuer: idp.issuer,
-      clientId: client.clientId,
-      clientAuth: "client_secret_basic",
-      clientSecret: client.clientSecret ?? "",
-      scopes: "openid profile groups offline_access",
-      groupsClaim: "groups",
-      mfaAmr: "",
-      mfaAcr: "",
-      caPem: idp.caPem,
-    });
+    const created = await p.admin.post(
+      "/identity-providers",
+      labProviderForm(idp, "ACME Service ID"),
+    );
     const providerId = created.headers.get("location")?.split("/").pop() ?? "";
     const mapped: Response[] = [];
     for (const { group, role, customerId = "" } of setup.mappings) {
