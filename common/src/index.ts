@@ -37,6 +37,11 @@ export {
   verifyEnvelope,
 } from "./envelope/envelope.ts";
 export {
+  ENVELOPE_FAILURES,
+  type EnvelopeFailureCode,
+  type EnvelopeRefusal,
+} from "./envelope/errors.ts";
+export {
   blockSize,
   type Cidr,
   contains,

@@ -94,6 +94,27 @@ const SHARED = [
   "verb 3",
 ];
 
+/**
+ * Technician — hub — gateway — machine LAN, each a namespace `<prefix>-…`: the hub reaches the
+ * technician on 198.18.<net>.0/30 and the gateway on <net+1>.0/30, the LAN is <net+2>.0/24 with
+ * the machine at .10 routed via the gateway; hub and gateway forward. Each namespace goes onto
+ * `made` as soon as it exists, so a failure half-way removes the ones before it.
+ */
+function fourHops(prefix: string, hubName: string, net: number, made: Netns[]) {
+  const ns = (name: string) => {
+    const created = Netns.create(`${prefix}-${name}`);
+    made.push(created);
+    return created;
+  };
+  const [hub, tech, gw, lan] = [ns(hubName), ns("tech"), ns("gw"), ns("lan")];
+  link(hub, `198.18.${net}.1/30`, tech, `198.18.${net}.2/30`);
+  link(hub, `198.18.${net + 1}.1/30`, gw, `198.18.${net + 1}.2/30`);
+  link(gw, `198.18.${net + 2}.1/24`, lan, `198.18.${net + 2}.10/24`);
+  lan.exec("ip", "route", "add", "default", "via", `198.18.${net + 2}.1`);
+  for (const n of [hub, gw]) n.exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
+  return { hub, tech, gw, lan };
+}
+
 export interface Path {
   /** Bits per second technician → machine over `seconds`. */
   measure(seconds: number): Promise<number>;
@@ -106,16 +127,7 @@ export async function bareOpenvpnPath(): Promise<Path> {
   const made: Netns[] = [];
   try {
     certificates(dir);
-    const server = Netns.create("bare-srv");
-    const tech = Netns.create("bare-tech");
-    const gw = Netns.create("bare-gw");
-    const lan = Netns.create("bare-lan");
-    made.push(server, tech, gw, lan);
-    link(server, "198.18.161.1/30", tech, "198.18.161.2/30");
-    link(server, "198.18.162.1/30", gw, "198.18.162.2/30");
-    link(gw, "198.18.163.1/24", lan, "198.18.163.10/24");
-    lan.exec("ip", "route", "add", "default", "via", "198.18.163.1");
-    for (const n of [server, gw]) n.exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
+    const { hub: server, tech, gw, lan } = fourHops("bare", "srv", 161, made);
     const ccd = join(dir, "ccd");
     spawnSync("mkdir", ["-p", ccd]);
     writeFileSync(join(ccd, "gw"), "iroute 198.18.163.0 255.255.255.0\n");
@@ -190,19 +202,10 @@ export async function bareOpenvpnPath(): Promise<Path> {
 export async function vethPath(): Promise<Path> {
   const made: Netns[] = [];
   try {
-    const tech = Netns.create("veth-tech");
-    const router = Netns.create("veth-rtr");
-    const gw = Netns.create("veth-gw");
-    const lan = Netns.create("veth-lan");
-    made.push(tech, router, gw, lan);
-    link(router, "198.18.165.1/30", tech, "198.18.165.2/30");
-    link(router, "198.18.166.1/30", gw, "198.18.166.2/30");
-    link(gw, "198.18.167.1/24", lan, "198.18.167.10/24");
+    const { hub: router, tech, gw, lan } = fourHops("veth", "rtr", 165, made);
     tech.exec("ip", "route", "add", "default", "via", "198.18.165.1");
     router.exec("ip", "route", "add", "198.18.167.0/24", "via", "198.18.166.2");
     gw.exec("ip", "route", "add", "default", "via", "198.18.166.1");
-    lan.exec("ip", "route", "add", "default", "via", "198.18.167.1");
-    for (const n of [router, gw]) n.exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
     return {
       measure: (seconds) => iperf(lan, "198.18.167.10", tech, seconds),
       stop: () => {

@@ -27,14 +27,17 @@ export function platformAsClient(portal: string): LabClient {
   };
 }
 
-/** Registers the lab OpenID provider as "lab"; returns its id. */
-export async function enterLabProvider(
-  admin: PortalClient,
+/**
+ * The portal's form for the lab OpenID provider as "lab", shown as `displayName`: the platform its
+ * client (as platformAsClient registers it), groups from the "groups" claim, the default MFA policy.
+ */
+export function labProviderForm(
   idp: { issuer: string; caPem: string },
-): Promise<string> {
-  const provider = await admin.submit("/identity-providers", "/identity-providers", {
+  displayName = "Lab Service ID",
+): Record<string, string> {
+  return {
     slug: "lab",
-    displayName: "Lab Service ID",
+    displayName,
     issuer: idp.issuer,
     clientId: CLIENT.id,
     clientAuth: "client_secret_basic",
@@ -44,7 +47,19 @@ export async function enterLabProvider(
     mfaAmr: "",
     mfaAcr: "",
     caPem: idp.caPem,
-  });
+  };
+}
+
+/** Registers the lab OpenID provider as "lab"; returns its id. */
+export async function enterLabProvider(
+  admin: PortalClient,
+  idp: { issuer: string; caPem: string },
+): Promise<string> {
+  const provider = await admin.submit(
+    "/identity-providers",
+    "/identity-providers",
+    labProviderForm(idp),
+  );
   const providerId = provider.location?.match(/identity-providers\/([0-9a-f-]{36})/)?.[1];
   if (!providerId) throw new Error(`identity provider not created: ${provider.status}`);
   return providerId;

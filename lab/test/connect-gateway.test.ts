@@ -102,6 +102,31 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
     return performance.now() - started;
   }
 
+  /**
+   * Waits until the agent has had `count` heartbeat answers from the platform after `since`: by
+   * then whatever the platform would have it do (resume a data channel, run a command) reached it.
+   */
+  async function heartbeatsAfter(since: Date, count = 2, ms = 20_000): Promise<void> {
+    const answers = new Set<string>();
+    const ok = await eventually(
+      async () => {
+        const platform = (await local("GET", "/state")).body.platform as {
+          reachable: boolean;
+          at: string;
+        } | null;
+        if (platform?.reachable && Date.parse(platform.at) > since.getTime())
+          answers.add(platform.at);
+        return answers.size >= count;
+      },
+      ms,
+      100,
+    );
+    if (!ok)
+      throw new Error(
+        `the agent had ${answers.size} heartbeat answers within ${ms} ms:\n${agent.log.text.slice(-2000)}`,
+      );
+  }
+
   /** An HTTP request from the technician's host to the machine's proxy address. */
   function reaches(port: number): boolean {
     const script = `try { const r = await fetch("http://${proxyAddress}:${port}/", { signal: AbortSignal.timeout(1500) }); console.log(await r.text()); } catch { console.log("unreachable"); }`;
@@ -309,7 +334,7 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
       expect((await local("GET", "/state")).body.lastError).toBe(
         "remote session ended by technician",
       );
-      await Bun.sleep(3000);
+      await heartbeatsAfter(new Date());
       expect((await local("GET", "/state")).body.state).toBe("idle");
     } finally {
       tunnel.child.kill();
@@ -321,9 +346,10 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
     await waitForState("online");
     agent.child.kill("SIGTERM");
     await agent.child.exited;
+    const restarted = new Date();
     startAgent();
     await waitForLog(agent.log, "operator UI on https://");
-    await Bun.sleep(3000);
+    await heartbeatsAfter(restarted);
     expect((await local("GET", "/state")).body.state).toBe("idle");
     expect(await tech.page(`/machines/${machineId}`)).not.toContain("online — the operator");
   }, 60_000);

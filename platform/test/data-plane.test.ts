@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCidr } from "@meetpoint/common";
-import { labSkipReason, link, Netns, OutputLog, waitFor } from "@meetpoint/lab";
+import { eventually, labSkipReason, link, Netns, OutputLog, waitFor } from "@meetpoint/lab";
 import { eq } from "drizzle-orm";
 import type { Context } from "../src/access/index.ts";
 import { gatewaySessions } from "../src/db/index.ts";
@@ -36,6 +36,8 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
   let gatewayId: string;
   let machineId: string;
   let technician: Context;
+  /** What the first data plane logs (its OpenVPN servers' starts and crashes). */
+  const planeLog: string[] = [];
 
   /** A TCP connection from the technician's host to the machine: true when it answers. */
   async function reaches(port: number, timeoutMs = 1500, host = "100.64.0.1"): Promise<boolean> {
@@ -79,7 +81,7 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
       proxyPool: p.proxyPool.pool,
       tunnelPool,
       listen: [{ protocol: "tcp", port: 1194 }],
-      log: () => {},
+      log: (line) => planeLog.push(line),
       bytecountSeconds: 1,
     });
     deps = {
@@ -152,9 +154,10 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
 
     // OpenVPN reports the session's traffic through the management socket.
     expect(
-      await waitFor(() => false, 2500).then(
+      await eventually(
         async () =>
           ((await sessions.remoteSessions.list(technician, { open: true }))[0]?.bytesIn ?? 0) > 0,
+        10_000,
       ),
     ).toBe(true);
 
@@ -214,15 +217,24 @@ describe.skipIf(skip !== null)("platform data plane with real openvpn and nftabl
 
   test("a crashed OpenVPN server is restarted; its sessions are ended, not left half-open", async () => {
     await openSession("before crash");
+    const logged = planeLog.length;
     plane.processOf(0)?.kill("SIGKILL");
-    await Bun.sleep(1500);
-    const ended = (await sessions.remoteSessions.list(technician, { machineId })).find(
-      (s) => s.reason === "before crash",
-    );
+    const beforeCrash = async () =>
+      (await sessions.remoteSessions.list(technician, { machineId })).find(
+        (s) => s.reason === "before crash",
+      );
+    // The crash is noticed and its sessions are ended.
+    await eventually(async () => (await beforeCrash())?.state === "ended", 10_000);
+    const ended = await beforeCrash();
     expect(ended).toMatchObject({ state: "ended", endReason: "vpn_failure" });
     expect(await reaches(443, 1000)).toBe(false);
     // Restarted with back-off: the operator's next Connect works again.
-    await Bun.sleep(500);
+    const restarted = await waitFor(
+      () => planeLog.slice(logged).some((line) => /^OpenVPN server 0 \(.+\) running$/.test(line)),
+      10_000,
+    );
+    if (!restarted)
+      throw new Error(`OpenVPN server 0 was not restarted:\n${planeLog.slice(logged).join("\n")}`);
     await connectGateway();
     const [gateway] = await p.database.db
       .select()

@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { browserSkipReason } from "@meetpoint/lab";
 import { type Browser, chromium } from "playwright-core";
-import { type LabIdp, startLabIdp, tlsCertificate } from "../../lab/idp/provider.ts";
+import { type LabIdp, tlsCertificate } from "../../lab/idp/provider.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
+import { enterLabProvider } from "./support/oidc.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 const skip = browserSkipReason();
@@ -26,7 +27,9 @@ describe.skipIf(skip !== null)("OIDC sign-in in Chromium", () => {
       tls: { cert: tls.cert, key: tls.key },
       fetch: p.app.fetch,
     });
-    idp = await startLabIdp({
+    const acme = await createCustomer(p.adminCtx, { name: "ACME" });
+    ({ idp } = await enterLabProvider(p, {
+      portal,
       hostname: "localhost",
       users: [
         {
@@ -37,35 +40,8 @@ describe.skipIf(skip !== null)("OIDC sign-in in Chromium", () => {
           amr: ["pwd", "otp"],
         },
       ],
-      clients: [
-        {
-          clientId: "meetpoint",
-          clientSecret: "lab-client-secret",
-          redirectUris: [`${portal}/sign-in/oidc/lab/callback`],
-          postLogoutRedirectUris: [`${portal}/sign-in`],
-        },
-      ],
-    });
-    const acme = await createCustomer(p.adminCtx, { name: "ACME" });
-    await p.admin.get("/identity-providers");
-    const created = await p.admin.post("/identity-providers", {
-      slug: "lab",
-      displayName: "ACME Service ID",
-      issuer: idp.issuer,
-      clientId: "meetpoint",
-      clientAuth: "client_secret_basic",
-      clientSecret: "lab-client-secret",
-      scopes: "openid profile groups offline_access",
-      groupsClaim: "groups",
-      caPem: idp.caPem,
-    });
-    const id = created.headers.get("location")?.split("/").pop() ?? "";
-    await p.admin.get(`/identity-providers/${id}`);
-    await p.admin.post(`/identity-providers/${id}/mappings`, {
-      group: "acme-service",
-      role: "technician",
-      customerId: acme.id,
-    });
+      mappings: [{ group: "acme-service", role: "technician", customerId: acme.id }],
+    }));
     browser = await chromium.launch({
       executablePath: Bun.which("chromium") ?? undefined,
       args: ["--no-sandbox"],

@@ -7,7 +7,7 @@ import { type LabIdp, startLabIdp } from "../../lab/idp/provider.ts";
 import { auditEntries, roleAssignments, users } from "../src/db/index.ts";
 import { totpCode } from "../src/identity/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
-import { CrossSiteBrowser, PORTAL } from "./support/oidc.ts";
+import { CrossSiteBrowser, enterLabProvider, PORTAL } from "./support/oidc.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 let p: TestPlatform;
@@ -33,7 +33,8 @@ async function userNamed(username: string) {
 beforeAll(async () => {
   p = await testPlatform();
   acme = (await createCustomer(p.adminCtx, { name: "ACME" })).id;
-  idp = await startLabIdp({
+  const provider = await enterLabProvider(p, {
+    portal: PORTAL,
     users: [
       {
         username: "tina",
@@ -64,43 +65,17 @@ beforeAll(async () => {
         amr: ["pwd", "otp"],
       },
     ],
-    clients: [
-      {
-        clientId: "meetpoint",
-        clientSecret: "lab-client-secret",
-        redirectUris: [`${PORTAL}/sign-in/oidc/lab/callback`],
-        postLogoutRedirectUris: [`${PORTAL}/sign-in`],
-      },
+    // The admin configures the provider and its mappings in the portal.
+    mappings: [
+      { group: "acme-service", role: "technician", customerId: acme },
+      { group: "acme-auditors", role: "auditor" },
+      { group: "meetpoint-admins", role: "platform_admin" },
     ],
   });
-  // The admin configures the provider and its mappings in the portal.
-  await p.admin.get("/identity-providers");
-  const created = await p.admin.post("/identity-providers", {
-    slug: "lab",
-    displayName: "ACME Service ID",
-    issuer: idp.issuer,
-    clientId: "meetpoint",
-    clientAuth: "client_secret_basic",
-    clientSecret: "lab-client-secret",
-    scopes: "openid profile groups offline_access",
-    groupsClaim: "groups",
-    mfaAmr: "",
-    mfaAcr: "",
-    caPem: idp.caPem,
-  });
+  ({ idp, providerId } = provider);
+  const { created } = provider;
   expect(created.status).toBe(303);
-  providerId = created.headers.get("location")?.split("/").pop() ?? "";
-  for (const [group, role, customerId] of [
-    ["acme-service", "technician", acme],
-    ["acme-auditors", "auditor", ""],
-    ["meetpoint-admins", "platform_admin", ""],
-  ]) {
-    await p.admin.get(`/identity-providers/${providerId}`);
-    const mapped = await p.admin.post(`/identity-providers/${providerId}/mappings`, {
-      group: group as string,
-      role: role as string,
-      customerId: customerId as string,
-    });
+  for (const mapped of provider.mapped) {
     expect(mapped.status).toBe(303);
   }
 }, 60_000);

@@ -1,8 +1,9 @@
 // Enrollment bundles: the first import trusts the key inside the bundle (the bundle came on the
 // operator's "USB stick"); every later import must be signed by the key pinned at the first.
-import { decodeProtectedHeader } from "jose";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import type { PublicJwk } from "./contract.ts";
 import { type VerifyResult, verifyEnvelope } from "./envelope.ts";
+import { refuse } from "./errors.ts";
 
 export interface PinnedEnrollment {
   gatewayId: string;
@@ -10,14 +11,12 @@ export interface PinnedEnrollment {
   version: number;
 }
 
-/** The signing key a bundle carries, without trusting it yet. */
+/** The signing key a bundle carries, without trusting it yet; null when there is none. */
 function embeddedKey(token: string): PublicJwk | null {
   try {
     decodeProtectedHeader(token);
-    const payload = JSON.parse(
-      Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"),
-    );
-    return payload?.body?.signingKey ?? null;
+    const body = decodeJwt(token).body as { signingKey?: PublicJwk } | undefined;
+    return body?.signingKey ?? null;
   } catch {
     return null;
   }
@@ -33,10 +32,10 @@ export async function verifyEnrollmentBundle(
 ): Promise<VerifyResult<"enrollment">> {
   const key = options.pinned?.signingKey ?? embeddedKey(token.trim());
   if (!key)
-    return {
-      ok: false,
-      reason: "malformed: not a complete enrollment bundle (truncated or altered?)",
-    };
+    return refuse(
+      "ERR_ENVELOPE_MALFORMED",
+      "malformed: not a complete enrollment bundle (truncated or altered?)",
+    );
   const result = await verifyEnvelope(token, {
     kind: "enrollment",
     key,
@@ -47,7 +46,7 @@ export async function verifyEnrollmentBundle(
   });
   if (!result.ok) return result;
   if (result.claims.body.gatewayId !== result.claims.audience) {
-    return { ok: false, reason: "invalid content: gateway id and audience differ" };
+    return refuse("ERR_ENVELOPE_BODY", "invalid content: gateway id and audience differ");
   }
   return result;
 }

@@ -3,6 +3,7 @@ import { CompactSign, exportJWK } from "jose";
 import type { PublicJwk } from "./contract.ts";
 import { verifyEnrollmentBundle } from "./enrollment.ts";
 import { signEnvelope, verifyEnvelope } from "./envelope.ts";
+import { ENVELOPE_FAILURES, type EnvelopeFailureCode } from "./errors.ts";
 
 const gatewayId = "6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
 const otherGateway = "7f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
@@ -152,6 +153,138 @@ describe("signed envelopes", () => {
     expect(
       (await verifyCommand(await command(5, gatewayId, later(-60)), { clockSkewSeconds: 0 })).ok,
     ).toBe(false);
+  });
+});
+
+describe("each refusal names the check that failed", () => {
+  test("one stable code per check, and every code in the catalogue is reachable", async () => {
+    const token = await command();
+    const [h, p, s] = token.split(".") as [string, string, string];
+    const flipped = `${h}.${p.slice(0, 10)}${p[10] === "A" ? "B" : "A"}${p.slice(11)}.${s}`;
+    const header = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const { kty, crv, x, y } = await exportJWK(stranger.publicKey);
+    const strangerJwk = { kty, crv, x, y } as PublicJwk;
+    const { exp: _exp, ...withoutExpiry } = basePayload;
+    const cases: [string, Promise<{ ok: boolean; code?: string }>, EnvelopeFailureCode][] = [
+      ["empty", verifyCommand(""), "ERR_ENVELOPE_MALFORMED"],
+      ["two parts", verifyCommand(`${h}.${p}`), "ERR_ENVELOPE_MALFORMED"],
+      [
+        "header not JSON",
+        verifyCommand(`${header("x").slice(1)}.${p}.${s}`),
+        "ERR_ENVELOPE_MALFORMED",
+      ],
+      [
+        "alg none",
+        verifyCommand(`${header({ alg: "none", typ: "meetpoint-command+jws" })}.${p}.x`),
+        "ERR_ENVELOPE_ALGORITHM",
+      ],
+      [
+        "HS256",
+        verifyCommand(`${header({ alg: "HS256", typ: "meetpoint-command+jws" })}.${p}.${s}`),
+        "ERR_ENVELOPE_ALGORITHM",
+      ],
+      [
+        "a key that is no point on the curve",
+        verifyCommand(token, { key: { ...jwk, x: "A".repeat(43), y: "A".repeat(43) } }),
+        "ERR_ENVELOPE_KEY",
+      ],
+      ["another key", verifyCommand(token, { key: strangerJwk }), "ERR_ENVELOPE_SIGNATURE"],
+      ["payload altered", verifyCommand(flipped), "ERR_ENVELOPE_SIGNATURE"],
+      ["signature cut", verifyCommand(token.slice(0, -20)), "ERR_ENVELOPE_SIGNATURE"],
+      [
+        "header of another kind",
+        verifyCommand(token, { kind: "data-channel" } as never),
+        "ERR_ENVELOPE_KIND",
+      ],
+      [
+        "kind claim of another kind",
+        verifyCommand(await rawSign({ ...basePayload, kind: "data-channel" })),
+        "ERR_ENVELOPE_KIND",
+      ],
+      [
+        "another issuer",
+        verifyCommand(await rawSign({ ...basePayload, iss: "someone" })),
+        "ERR_ENVELOPE_ISSUER",
+      ],
+      ["another gateway", verifyCommand(await command(5, otherGateway)), "ERR_ENVELOPE_AUDIENCE"],
+      ["expired", verifyCommand(await command(5, gatewayId, later(-300))), "ERR_ENVELOPE_EXPIRED"],
+      ["not valid yet", verifyCommand(token, { now: later(-3600) }), "ERR_ENVELOPE_NOT_YET_VALID"],
+      ["same version", verifyCommand(await command(4)), "ERR_ENVELOPE_ROLLBACK"],
+      ["older version", verifyCommand(await command(3)), "ERR_ENVELOPE_ROLLBACK"],
+      [
+        "extra claim",
+        verifyCommand(await rawSign({ ...basePayload, extra: 1 })),
+        "ERR_ENVELOPE_CLAIMS",
+      ],
+      ["no expiry", verifyCommand(await rawSign(withoutExpiry)), "ERR_ENVELOPE_CLAIMS"],
+      [
+        "expiry not a number",
+        verifyCommand(await rawSign({ ...basePayload, exp: "tomorrow" })),
+        "ERR_ENVELOPE_CLAIMS",
+      ],
+      ["claims not an object", verifyCommand(await rawSign([basePayload])), "ERR_ENVELOPE_CLAIMS"],
+      [
+        "extra body field",
+        verifyCommand(
+          await rawSign({ ...basePayload, body: { ...basePayload.body, shell: "rm" } }),
+        ),
+        "ERR_ENVELOPE_BODY",
+      ],
+      [
+        "unknown command",
+        verifyCommand(
+          await rawSign({ ...basePayload, body: { command: "format-disk", reason: "" } }),
+        ),
+        "ERR_ENVELOPE_BODY",
+      ],
+      [
+        "bundle whose gateway id is not its audience",
+        verifyEnrollmentBundle(
+          await signEnvelope(keys.privateKey, {
+            kind: "enrollment",
+            audience: otherGateway,
+            version: 1,
+            issuedAt: now,
+            expiresAt: later(60),
+            body: {
+              platformUrl: "https://platform.lab.test",
+              gatewayId,
+              secret: "a".repeat(43),
+              caCertificates: cert,
+              signingKey: jwk,
+            },
+          }),
+          { pinned: null, now },
+        ),
+        "ERR_ENVELOPE_BODY",
+      ],
+      [
+        "bundle without a key inside",
+        verifyEnrollmentBundle(`${h}.${header({ body: {} })}.${s}`, { pinned: null, now }),
+        "ERR_ENVELOPE_MALFORMED",
+      ],
+    ];
+    const seen = new Set<string>();
+    for (const [what, promise, code] of cases) {
+      const result = await promise;
+      expect({ what, ok: result.ok, code: result.code }).toEqual({ what, ok: false, code });
+      seen.add(code);
+    }
+    expect([...seen].sort()).toEqual(Object.keys(ENVELOPE_FAILURES).sort());
+  });
+
+  test("the reason says what was found, for people", async () => {
+    const result = await verifyCommand(await command(5, otherGateway));
+    expect(result).toEqual({
+      ok: false,
+      code: "ERR_ENVELOPE_AUDIENCE",
+      reason: `wrong audience: made for gateway ${otherGateway}, this is ${gatewayId}`,
+    });
+    expect(await verifyCommand(await command(5, gatewayId, later(-300)))).toEqual({
+      ok: false,
+      code: "ERR_ENVELOPE_EXPIRED",
+      reason: `expired at ${later(-300).toISOString()}`,
+    });
   });
 });
 

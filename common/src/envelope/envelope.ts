@@ -1,10 +1,18 @@
 // Signed envelopes (JWS compact, ES256): the platform signs, the gateway verifies against the pinned
-// key — signature, kind, audience (gateway id), validity window and a version that only grows.
+// key — signature, kind, audience (gateway id), validity window and a version that only grows; a
+// refusal names the check that failed (errors.ts).
 //
 // JWS rather than CMS: the bodies are JSON checked by the same zod contract on both sides, `jose`
 // runs on WebCrypto with no native code, and a compact JWS is one line that survives copy, upload
 // and a USB stick without an ASN.1 toolchain on the gateway.
-import { CompactSign, compactVerify, importJWK, type JWK } from "jose";
+import {
+  type CompactJWSHeaderParameters,
+  CompactSign,
+  importJWK,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+} from "jose";
 import { z } from "zod";
 import {
   ENVELOPE_BODIES,
@@ -12,6 +20,7 @@ import {
   type EnvelopeKind,
   type PublicJwk,
 } from "./contract.ts";
+import { EnvelopeError, type EnvelopeRefusal, refusalFor, refuse } from "./errors.ts";
 
 const ISSUER = "meetpoint";
 const typOf = (kind: EnvelopeKind) => `meetpoint-${kind}+jws`;
@@ -64,7 +73,7 @@ export function signEnvelope<K extends EnvelopeKind>(
 
 export type VerifyResult<K extends EnvelopeKind> =
   | { ok: true; claims: EnvelopeClaims<K> }
-  | { ok: false; reason: string };
+  | EnvelopeRefusal;
 
 export interface VerifyOptions<K extends EnvelopeKind> {
   kind: K;
@@ -79,81 +88,79 @@ export interface VerifyOptions<K extends EnvelopeKind> {
   clockSkewSeconds?: number;
 }
 
-/** Protected header of a compact JWS, or null when it is not one. */
-function headerOf(token: string): Record<string, unknown> | null {
-  const parts = token.split(".");
-  if (
-    parts.length !== 3 ||
-    parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) ||
-    !parts[0] ||
-    !parts[2]
-  )
-    return null;
+/** Three base64url parts, header and signature not empty: anything else is not worth parsing. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
+
+/**
+ * The verification key for a header of the expected kind. jose calls this after the algorithm
+ * check and before the signature, so a wrong kind is named even when the key would not match.
+ */
+async function keyFor<K extends EnvelopeKind>(
+  header: CompactJWSHeaderParameters,
+  options: VerifyOptions<K>,
+): Promise<CryptoKey> {
+  if (header.typ !== typOf(options.kind)) {
+    throw new EnvelopeError(
+      refuse(
+        "ERR_ENVELOPE_KIND",
+        `wrong kind: expected ${options.kind}, got ${String(header.typ)}`,
+      ),
+    );
+  }
+  if (options.key instanceof CryptoKey) return options.key;
   try {
-    return JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8"));
-  } catch {
-    return null;
+    return (await importJWK(options.key as JWK, "ES256")) as CryptoKey;
+  } catch (error) {
+    throw new EnvelopeError(
+      refuse("ERR_ENVELOPE_KEY", `unusable verification key: ${(error as Error).message}`),
+    );
   }
 }
 
-/** Verifies everything about an envelope; any failure rejects it whole with a precise reason. */
+/**
+ * Verifies everything about an envelope: jose checks the signature (ES256 only), issuer, audience
+ * and validity window with the tolerated clock skew; then the claims and the body must match their
+ * strict schemas and the version must be newer than `lastVersion`. Any failure rejects it whole,
+ * with the code of the check that failed and a precise reason.
+ */
 export async function verifyEnvelope<K extends EnvelopeKind>(
   token: string,
   options: VerifyOptions<K>,
 ): Promise<VerifyResult<K>> {
   const compact = token.trim();
-  const header = headerOf(compact);
-  if (!header)
-    return {
-      ok: false,
-      reason: "malformed: not a complete signed envelope (truncated or altered?)",
-    };
-  if (header.alg !== "ES256")
-    return { ok: false, reason: `unsupported signature algorithm ${String(header.alg)}` };
-  if (header.typ !== typOf(options.kind)) {
-    return { ok: false, reason: `wrong kind: expected ${options.kind}, got ${String(header.typ)}` };
-  }
-  let payloadBytes: Uint8Array;
+  if (!COMPACT_JWS.test(compact))
+    return refuse(
+      "ERR_ENVELOPE_MALFORMED",
+      "malformed: not a complete signed envelope (truncated or altered?)",
+    );
+  let payload: JWTPayload;
   try {
-    const key =
-      options.key instanceof CryptoKey ? options.key : await importJWK(options.key as JWK, "ES256");
-    ({ payload: payloadBytes } = await compactVerify(compact, key, { algorithms: ["ES256"] }));
-  } catch {
-    return { ok: false, reason: "bad signature: not signed by the pinned platform key" };
+    ({ payload } = await jwtVerify(compact, (header) => keyFor(header, options), {
+      algorithms: ["ES256"],
+      issuer: ISSUER,
+      audience: options.audience ?? undefined,
+      requiredClaims: ["iat", "nbf", "exp"],
+      currentDate: options.now,
+      clockTolerance: options.clockSkewSeconds ?? 120,
+    }));
+  } catch (error) {
+    return refusalFor(error, compact, options.audience);
   }
-  let parsed: z.infer<typeof claimsSchema>;
-  try {
-    const result = claimsSchema.safeParse(JSON.parse(new TextDecoder().decode(payloadBytes)));
-    if (!result.success) return { ok: false, reason: `invalid content: ${describe(result.error)}` };
-    parsed = result.data;
-  } catch {
-    return { ok: false, reason: "invalid content: not JSON" };
-  }
+  const claims = claimsSchema.safeParse(payload);
+  if (!claims.success)
+    return refuse("ERR_ENVELOPE_CLAIMS", `invalid content: ${describe(claims.error)}`);
+  const parsed = claims.data;
   if (parsed.kind !== options.kind)
-    return { ok: false, reason: `wrong kind: expected ${options.kind}, got ${parsed.kind}` };
-  if (options.audience !== null && parsed.aud !== options.audience) {
-    return {
-      ok: false,
-      reason: `wrong audience: made for gateway ${parsed.aud}, this is ${options.audience}`,
-    };
-  }
-  const skew = options.clockSkewSeconds ?? 120;
-  const now = seconds(options.now);
-  if (now > parsed.exp + skew)
-    return { ok: false, reason: `expired at ${new Date(parsed.exp * 1000).toISOString()}` };
-  if (now < parsed.nbf - skew)
-    return {
-      ok: false,
-      reason: `not valid before ${new Date(parsed.nbf * 1000).toISOString()} (check the clock)`,
-    };
+    return refuse("ERR_ENVELOPE_KIND", `wrong kind: expected ${options.kind}, got ${parsed.kind}`);
   if (parsed.ver <= options.lastVersion) {
-    return {
-      ok: false,
-      reason: `older version ${parsed.ver}: version ${options.lastVersion} was accepted before (rollback refused)`,
-    };
+    return refuse(
+      "ERR_ENVELOPE_ROLLBACK",
+      `older version ${parsed.ver}: version ${options.lastVersion} was accepted before (rollback refused)`,
+    );
   }
   const body = ENVELOPE_BODIES[options.kind].safeParse(parsed.body);
-  if (!body.success) return { ok: false, reason: `invalid content: body.${describe(body.error)}` };
+  if (!body.success)
+    return refuse("ERR_ENVELOPE_BODY", `invalid content: body.${describe(body.error)}`);
   return {
     ok: true,
     claims: {

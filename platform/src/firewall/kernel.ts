@@ -1,5 +1,6 @@
 // Applies rendered rulesets with nft and forgets flows with conntrack.
 import type { CommandRunner } from "../system/index.ts";
+import { type GrantCounter, parseGrantCounters } from "./nft-json.ts";
 import {
   type FirewallModel,
   GRANTS_SET,
@@ -32,27 +33,14 @@ export class KernelFirewall {
     await this.commands.run(["nft", "delete", "table", "inet", TABLE]);
   }
 
-  /** Packets and bytes per grant element ("tech . proxy . proto . port"). */
-  async counters(): Promise<Map<string, { packets: number; bytes: number }>> {
+  /**
+   * Packets and bytes per grant element ("tech . proxy . proto . port"). Empty when nft cannot list
+   * the set (no table yet); throws when its output is not the shape nft 1.0.6 prints.
+   */
+  async counters(): Promise<Map<string, GrantCounter>> {
     const result = await this.commands.run(["nft", "-j", "list", "set", "inet", TABLE, GRANTS_SET]);
-    const counters = new Map<string, { packets: number; bytes: number }>();
-    if (result.code !== 0) return counters;
-    const json = JSON.parse(result.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
-    for (const item of json.nftables) {
-      for (const entry of item.set?.elem ?? []) {
-        const elem = (
-          entry as {
-            elem?: {
-              val?: { concat?: (string | number)[] };
-              counter?: { packets: number; bytes: number };
-            };
-          }
-        ).elem;
-        if (elem?.val?.concat && elem.counter)
-          counters.set(elem.val.concat.join(" . "), elem.counter);
-      }
-    }
-    return counters;
+    if (result.code !== 0) return new Map();
+    return parseGrantCounters(result.stdout);
   }
 
   /** Deletes conntrack entries between the two addresses, both directions (none found is fine). */

@@ -1,6 +1,10 @@
 // A browser for sign-in flows that cross origins: the portal (through app.request) and an
 // identity provider (real HTTPS). One cookie jar per origin; redirects followed like a browser.
+// And the lab OpenID provider entered in the portal as an admin would, with its group mappings.
+import { type LabIdp, type LabUser, startLabIdp } from "../../../lab/idp/provider.ts";
+import { labProviderForm, platformAsClient } from "../../../lab/src/master-data.ts";
 import type { App } from "../../src/web/index.ts";
+import type { TestPlatform } from "./platform.ts";
 
 export const PORTAL = "https://platform.lab.test";
 
@@ -106,5 +110,54 @@ export class CrossSiteBrowser {
     const action = login.html.match(/<form method="post" action="([^"]+)"/)?.[1];
     if (!action) return login;
     return this.go(new URL(action, login.url).href, { form: { username, password } });
+  }
+}
+
+export interface LabProviderSetup {
+  /** The portal's public URL: the provider redirects back to it. */
+  portal: string;
+  /** Where the provider is reached (its certificate's name); default 127.0.0.1. */
+  hostname?: string;
+  users: LabUser[];
+  /** Provider groups and the role each gives, for one customer or ("" / none) for all. */
+  mappings: { group: string; role: string; customerId?: string }[];
+}
+
+/**
+ * Starts the lab OpenID provider with `users` and the platform as its client, then, as the admin
+ * in the portal, enters it as "lab" ("ACME Service ID") and maps its groups to roles. Returns the
+ * portal's answers so a test can check them; the caller stops the provider.
+ */
+export async function enterLabProvider(
+  p: TestPlatform,
+  setup: LabProviderSetup,
+): Promise<{ idp: LabIdp; providerId: string; created: Response; mapped: Response[] }> {
+  const idp = await startLabIdp({
+    hostname: setup.hostname,
+    users: setup.users,
+    clients: [platformAsClient(setup.portal)],
+  });
+  try {
+    await p.admin.get("/identity-providers");
+    const created = await p.admin.post(
+      "/identity-providers",
+      labProviderForm(idp, "ACME Service ID"),
+    );
+    const providerId = created.headers.get("location")?.split("/").pop() ?? "";
+    const mapped: Response[] = [];
+    for (const { group, role, customerId = "" } of setup.mappings) {
+      await p.admin.get(`/identity-providers/${providerId}`);
+      mapped.push(
+        await p.admin.post(`/identity-providers/${providerId}/mappings`, {
+          group,
+          role,
+          customerId,
+        }),
+      );
+    }
+    return { idp, providerId, created, mapped };
+  } catch (error) {
+    await idp.stop();
+    throw error;
   }
 }
