@@ -4,8 +4,8 @@ import { X509Certificate } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { isIP, connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import type { Runner } from "@meetpoint/common";
 import type { Agent } from "../agent/agent.ts";
-import type { Runner } from "../system/run.ts";
 import { sntpQuery } from "./sntp.ts";
 
 export type Verdict = "ok" | "warn" | "fail";
