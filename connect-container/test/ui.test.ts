@@ -241,6 +241,23 @@ describe("operator UI", () => {
     expect(await (await api("POST", "/disconnect", token)).json()).toMatchObject({ state: "idle" });
   });
 
+  test("every answer carries the strict headers; only assets may be cached", async () => {
+    const { app } = await ui();
+    for (const path of ["/sign-in", "/", "/api/local/v1/state", "/healthz"]) {
+      const { headers } = await new Operator(app).request("GET", path);
+      expect(headers.get("content-security-policy")).toBe(
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+      );
+      expect(headers.get("strict-transport-security")).toBe("max-age=31536000");
+      expect(headers.get("x-content-type-options")).toBe("nosniff");
+      expect(headers.get("referrer-policy")).toBe("no-referrer");
+      expect(headers.get("cache-control")).toBe("no-store");
+    }
+    const css = await new Operator(app).request("GET", "/assets/ui.css");
+    expect(css.headers.get("cache-control")).toBe("public, max-age=3600");
+    expect(css.headers.get("content-security-policy")).toContain("default-src 'self'");
+  });
+
   test("diagnostics: a page and a text download, each line with a verdict", async () => {
     const { app } = await ui();
     const op = await signedIn(app);
