@@ -7,11 +7,11 @@ import { type ImportResult, importBundle } from "../enrollment/import.ts";
 import { scanImportDir } from "../enrollment/watch.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
 import type { ForwardedService } from "../firewall/ruleset.ts";
+import type { Store } from "../state/store.ts";
 import { TUNNEL_DEVICE, type VpnPort } from "../vpn/openvpn.ts";
 import { Backoff } from "./backoff.ts";
 import type { EventLog } from "./events.ts";
 import { type AgentStatus, armed, initialStatus, nextStatus, type StatusEvent } from "./status.ts";
-import type { Store } from "./store.ts";
 
 export const AGENT_VERSION = "0.1.0";
 

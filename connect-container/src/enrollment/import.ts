@@ -1,7 +1,7 @@
 // Importing an enrollment bundle: verified whole (signature, expiry, gateway, version) before
 // anything changes; a failure leaves the previous enrollment exactly as it was.
 import { verifyEnrollmentBundle } from "@meetpoint/common";
-import type { Enrollment, Store } from "../agent/store.ts";
+import type { Enrollment, Store } from "../state/store.ts";
 
 /** Largest bundle accepted, in bytes; real ones are about 3 KiB. */
 export const MAX_BUNDLE_BYTES = 64 * 1024;

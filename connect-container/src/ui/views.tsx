@@ -3,8 +3,8 @@
 import type { Child } from "hono/jsx";
 import type { AgentEvent } from "../agent/events.ts";
 import type { AgentStatus } from "../agent/status.ts";
-import type { Enrollment } from "../agent/store.ts";
 import type { DiagnosticLine } from "../diagnostics/report.ts";
+import type { Enrollment } from "../state/store.ts";
 
 // Boosted forms show refusals (4xx pages) too; no eval, no inline scripts, same-origin only.
 const HTMX_CONFIG = JSON.stringify({
