@@ -10,7 +10,11 @@ export type ImportResult =
   | { ok: true; enrollment: Enrollment; first: boolean }
   | { ok: false; reason: string };
 
-export async function importBundle(store: Store, text: string, now: Date): Promise<ImportResult> {
+export async function importBundle(
+  store: Pick<Store, "enrollment" | "saveEnrollment">,
+  text: string,
+  now: Date,
+): Promise<ImportResult> {
   if (Buffer.byteLength(text) > MAX_BUNDLE_BYTES)
     return { ok: false, reason: `too large: bundles are at most ${MAX_BUNDLE_BYTES} bytes` };
   const current = store.enrollment();
