@@ -2,6 +2,13 @@ import { expect, test } from "bun:test";
 import { exitReason, spawnProcess, stopProcess } from "./spawn.ts";
 import { waitFor } from "./wait.ts";
 
+/** A shell that sets `trap`, says "ready", then idles until stopped. */
+async function readyShell(trap: string) {
+  const child = spawnProcess(["sh", "-c", `${trap}; echo ready; while :; do sleep 0.05; done`]);
+  expect(await waitFor(() => child.hasLine("ready"), { timeoutMs: 5000 })).toBe(true);
+  return child;
+}
+
 test("how a process ended, in words", () => {
   expect(exitReason({ code: 1, signal: null })).toBe("exit 1");
   expect(exitReason({ code: 0, signal: null })).toBe("exit 0");
@@ -44,12 +51,7 @@ test("a line in the output can be waited for", async () => {
 });
 
 test("stop: SIGTERM first; a process that ignores it is killed after the grace period", async () => {
-  const stubborn = spawnProcess([
-    "sh",
-    "-c",
-    "trap '' TERM; echo ready; while :; do sleep 0.05; done",
-  ]);
-  expect(await waitFor(() => stubborn.hasLine("ready"), { timeoutMs: 5000 })).toBe(true);
+  const stubborn = await readyShell("trap '' TERM");
   const started = Date.now();
   const end = await stopProcess(stubborn, { graceMs: 300 });
   expect(exitReason(end)).toBe("killed by SIGKILL");
@@ -57,12 +59,7 @@ test("stop: SIGTERM first; a process that ignores it is killed after the grace p
 });
 
 test("stop asks in the way given, and a process that already ended resolves with its end", async () => {
-  const child = spawnProcess([
-    "sh",
-    "-c",
-    "trap 'exit 7' USR1; echo ready; while :; do sleep 0.05; done",
-  ]);
-  expect(await waitFor(() => child.hasLine("ready"), { timeoutMs: 5000 })).toBe(true);
+  const child = await readyShell("trap 'exit 7' USR1");
   const end = await stopProcess(child, { terminate: (p) => p.kill("SIGUSR1") });
   expect(exitReason(end)).toBe("exit 7");
   let asked = 0;
