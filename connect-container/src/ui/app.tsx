@@ -1,5 +1,6 @@
 // createUiApp(deps): the gateway's operator UI and local consent API, one Hono app served over HTTPS
-// on the LAN side, composed of the areas in ./routes and ./local-api.ts.
+// on the LAN side, composed of the areas in ./routes and ./local-api.ts. Forms work without
+// JavaScript; htmx keeps the status live.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Hono } from "hono";

@@ -168,7 +168,7 @@ export class OpenvpnClient implements VpnPort {
 }
 
 /** The most telling line OpenVPN printed, if any. */
-export function failureLine(output: string[]): string | null {
+function failureLine(output: string[]): string | null {
   const line = [...output]
     .reverse()
     .find(
