@@ -70,3 +70,20 @@ export {
   type Remote,
   renderClientProfile,
 } from "./ovpn/render.ts";
+export {
+  type CommandResult,
+  exitReason,
+  fileExists,
+  type ProcessEnd,
+  type ProcessHandle,
+  type Runner,
+  type RunOptions,
+  run,
+  type SpawnOptions,
+  type StopOptions,
+  socketAccepts,
+  spawnProcess,
+  stopProcess,
+  type WaitOptions,
+  waitFor,
+} from "./process/index.ts";

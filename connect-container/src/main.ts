@@ -1,14 +1,14 @@
 // The connect agent's entry point: configuration, state volume, the agent's loops, the operator UI
 // over HTTPS (plus an HTTP redirect), and a clean stop that closes the tunnel and the firewall.
 import { join } from "node:path";
+import { run } from "@meetpoint/common";
 import { Agent } from "./agent/agent.ts";
 import { EventLog } from "./agent/events.ts";
-import { Store } from "./agent/store.ts";
 import { type AgentConfig, ConfigError, readConfig } from "./config.ts";
 import { ControlClient } from "./control/client.ts";
 import { runDiagnostics } from "./diagnostics/report.ts";
 import { KernelFirewall } from "./firewall/kernel.ts";
-import { run } from "./system/run.ts";
+import { Store } from "./state/store.ts";
 import { createUiApp } from "./ui/app.tsx";
 import { OperatorAuth } from "./ui/auth.ts";
 import { uiCertificate } from "./ui/tls.ts";

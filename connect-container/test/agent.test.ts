@@ -1,7 +1,7 @@
 // The agent's decisions with a fake platform, VPN and firewall: what Connect, faults, commands and
 // bad envelopes do to the gateway's state, tunnel and firewall.
 import { afterEach, describe, expect, test } from "bun:test";
-import { eventually } from "@meetpoint/lab";
+import { waitFor } from "@meetpoint/common";
 import { platformKeys, sign, type TestAgent, testAgent } from "./support/fakes.ts";
 
 let t: TestAgent;
@@ -23,7 +23,9 @@ const session = (gatewaySessionId: string) => ({
 
 async function online(): Promise<string> {
   expect((await t.agent.connect("operator UI")).ok).toBe(true);
-  expect(await eventually(async () => t.agent.status.state === "online", 2000, 5)).toBe(true);
+  expect(
+    await waitFor(() => t.agent.status.state === "online", { timeoutMs: 2000, intervalMs: 5 }),
+  ).toBe(true);
   return t.agent.status.gatewaySessionId ?? "";
 }
 
@@ -56,7 +58,10 @@ describe("connect agent", () => {
     };
     t.agent.heartbeatNow();
     expect(
-      await eventually(async () => (t.firewall.last?.services.length ?? 0) === 1, 2000, 5),
+      await waitFor(() => (t.firewall.last?.services.length ?? 0) === 1, {
+        timeoutMs: 2000,
+        intervalMs: 5,
+      }),
     ).toBe(true);
     expect(t.firewall.last?.services).toEqual([
       { proxyAddress: "100.64.0.1", lanAddress: "192.168.0.10", protocol: "tcp", port: 80 },
@@ -119,7 +124,9 @@ describe("connect agent", () => {
       t.store.saveVersions({ "data-channel": 50 });
       t.control.nextEnvelope = (id) => make(t, id);
       await t.agent.connect("operator UI");
-      expect(await eventually(async () => t.agent.status.lastError !== null, 2000, 5)).toBe(true);
+      expect(
+        await waitFor(() => t.agent.status.lastError !== null, { timeoutMs: 2000, intervalMs: 5 }),
+      ).toBe(true);
       expect(t.agent.status.lastError).toContain(reason);
       expect(t.agent.status.state).toBe("reconnecting");
       expect(t.vpn.profiles).toEqual([]);
@@ -131,12 +138,17 @@ describe("connect agent", () => {
     t = await testAgent();
     const first = await online();
     t.vpn.handlers?.down("the data channel dropped (connection-reset)");
-    expect(await eventually(async () => t.agent.status.state === "reconnecting", 1000, 5)).toBe(
-      true,
-    );
+    expect(
+      await waitFor(() => t.agent.status.state === "reconnecting", {
+        timeoutMs: 1000,
+        intervalMs: 5,
+      }),
+    ).toBe(true);
     expect(t.firewall.last?.tunnelInterface).toBeNull();
     expect(t.agent.status.lastError).toBe("the data channel dropped (connection-reset)");
-    expect(await eventually(async () => t.agent.status.state === "online", 5000, 20)).toBe(true);
+    expect(
+      await waitFor(() => t.agent.status.state === "online", { timeoutMs: 5000, intervalMs: 20 }),
+    ).toBe(true);
     expect(t.agent.status.gatewaySessionId).not.toBe(first);
   });
 
@@ -146,7 +158,9 @@ describe("connect agent", () => {
     t.control.refuseReconnect =
       "the data channel was closed (remote session ended by technician): only the operator can connect again";
     t.vpn.handlers?.down("the data channel dropped");
-    expect(await eventually(async () => t.agent.status.state === "idle", 5000, 20)).toBe(true);
+    expect(
+      await waitFor(() => t.agent.status.state === "idle", { timeoutMs: 5000, intervalMs: 20 }),
+    ).toBe(true);
     expect(t.agent.status.lastError).toContain("only the operator can connect again");
   });
 
@@ -154,9 +168,9 @@ describe("connect agent", () => {
     t = await testAgent();
     const channel = await online();
     const delivered = async (token: string) => {
-      await eventually(async () => t.control.polling, 3000, 5);
+      await waitFor(() => t.control.polling, { timeoutMs: 3000, intervalMs: 5 });
       t.control.push(token);
-      await eventually(async () => t.control.polling, 3000, 5);
+      await waitFor(() => t.control.polling, { timeoutMs: 3000, intervalMs: 5 });
     };
     await delivered(
       await sign(t.keys, "command", t.gatewayId, {
@@ -184,7 +198,9 @@ describe("connect agent", () => {
         gatewaySessionId: channel,
       }),
     );
-    expect(await eventually(async () => t.agent.status.state === "idle", 1000, 5)).toBe(true);
+    expect(
+      await waitFor(() => t.agent.status.state === "idle", { timeoutMs: 1000, intervalMs: 5 }),
+    ).toBe(true);
     expect(t.agent.status.lastError).toBe("remote session ended by admin");
     expect(t.vpn.running).toBe(false);
     expect(t.control.disconnects).toBe(0);
@@ -209,7 +225,10 @@ describe("connect agent", () => {
     await online();
     t.agent.heartbeatNow();
     expect(
-      await eventually(async () => t.control.heartbeats.some((h) => h.state === "online"), 1000, 5),
+      await waitFor(() => t.control.heartbeats.some((h) => h.state === "online"), {
+        timeoutMs: 1000,
+        intervalMs: 5,
+      }),
     ).toBe(true);
     expect(t.control.heartbeats.at(-1)).toMatchObject({
       agentVersion: "0.1.0",
@@ -217,7 +236,9 @@ describe("connect agent", () => {
     });
     t.control.reachable = false;
     t.agent.heartbeatNow();
-    expect(await eventually(async () => t.agent.contact?.ok === false, 1000, 5)).toBe(true);
+    expect(
+      await waitFor(() => t.agent.contact?.ok === false, { timeoutMs: 1000, intervalMs: 5 }),
+    ).toBe(true);
     expect(t.agent.contact?.error).toBe("no route to the platform");
     // The tunnel does not depend on the control channel.
     expect(t.agent.status.state).toBe("online");

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Enrollment } from "../src/agent/store.ts";
 import { ControlClient, ControlError } from "../src/control/client.ts";
+import type { Enrollment } from "../src/state/store.ts";
 import { uiCertificate } from "../src/ui/tls.ts";
 
 let dirs: string[] = [];

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitFor } from "@meetpoint/common";
 import { scanImportDir } from "../src/enrollment/watch.ts";
 import { bundle, platformKeys, type TestAgent, testAgent } from "./support/fakes.ts";
 
@@ -75,8 +76,7 @@ describe("enrollment bundle import", () => {
     t = await testAgent({ enrolled: false });
     mkdirSync(join(t.dir, "import"), { recursive: true });
     writeFileSync(join(t.dir, "import", "hall-1.jws"), `${await bundle(t.keys, t.gatewayId)}\n`);
-    const deadline = Date.now() + 5000;
-    while (!t.agent.enrollment && Date.now() < deadline) await Bun.sleep(50);
+    await waitFor(() => t.agent.enrollment !== null, { timeoutMs: 5000, intervalMs: 50 });
     expect(t.agent.enrollment?.body.gatewayId).toBe(t.gatewayId);
   });
 });

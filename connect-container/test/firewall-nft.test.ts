@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "@meetpoint/common";
 import { labSkipReason, link, Netns } from "@meetpoint/lab";
 import { renderGatewayRuleset } from "../src/firewall/ruleset.ts";
 
@@ -68,7 +69,14 @@ describe.skipIf(skip !== null)("gateway ruleset with real nftables", () => {
   });
 
   test("the enabled service answers at its proxy address; nothing else does", async () => {
-    await Bun.sleep(300);
+    // The servers started in beforeAll answer once they listen.
+    await waitFor(
+      () =>
+        fetchFrom(machine, "http://192.168.0.10:443/").includes("machine 443") &&
+        fetchFrom(machine, "http://192.168.0.10:22/").includes("machine 22") &&
+        fetchFrom(gateway, "http://127.0.0.1:8080/").includes("gateway ui"),
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     expect(fetchFrom(tunnel, "http://100.64.0.1:443/")).toContain("machine 443");
     expect(fetchFrom(tunnel, "http://100.64.0.1:22/")).toContain("unreachable");
     expect(fetchFrom(tunnel, "http://192.168.0.10:443/")).toContain("unreachable");

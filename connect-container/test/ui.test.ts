@@ -1,6 +1,7 @@
 // The operator UI and the local consent API through app.request(): sign-in with the forced password
 // change, back-off, CSRF, upload with its limits, Connect/Disconnect, diagnostics download.
 import { afterEach, describe, expect, test } from "bun:test";
+import { waitFor } from "@meetpoint/common";
 import { runDiagnostics } from "../src/diagnostics/report.ts";
 import { createUiApp } from "../src/ui/app.tsx";
 import { OperatorAuth } from "../src/ui/auth.ts";
@@ -183,8 +184,7 @@ describe("operator UI", () => {
     const { app } = await ui();
     const op = await signedIn(app);
     expect((await op.request("POST", "/connect", {})).location).toBe("/");
-    const deadline = Date.now() + 2000;
-    while (t.agent.status.state !== "online" && Date.now() < deadline) await Bun.sleep(5);
+    await waitFor(() => t.agent.status.state === "online", { timeoutMs: 2000, intervalMs: 5 });
     const panel = await op.request("GET", "/status", undefined, { "hx-request": "true" });
     expect(panel.html).toContain('data-state="online"');
     expect(panel.html).toContain("allowed via operator UI");
@@ -235,10 +235,26 @@ describe("operator UI", () => {
       remoteSessionActive: false,
     });
     expect((await api("POST", "/connect", token)).status).toBe(200);
-    const deadline = Date.now() + 2000;
-    while (t.agent.status.state !== "online" && Date.now() < deadline) await Bun.sleep(5);
+    await waitFor(() => t.agent.status.state === "online", { timeoutMs: 2000, intervalMs: 5 });
     expect(t.agent.status.armedBy).toBe("local API");
     expect(await (await api("POST", "/disconnect", token)).json()).toMatchObject({ state: "idle" });
+  });
+
+  test("every answer carries the strict headers; only assets may be cached", async () => {
+    const { app } = await ui();
+    for (const path of ["/sign-in", "/", "/api/local/v1/state", "/healthz"]) {
+      const { headers } = await new Operator(app).request("GET", path);
+      expect(headers.get("content-security-policy")).toBe(
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+      );
+      expect(headers.get("strict-transport-security")).toBe("max-age=31536000");
+      expect(headers.get("x-content-type-options")).toBe("nosniff");
+      expect(headers.get("referrer-policy")).toBe("no-referrer");
+      expect(headers.get("cache-control")).toBe("no-store");
+    }
+    const css = await new Operator(app).request("GET", "/assets/ui.css");
+    expect(css.headers.get("cache-control")).toBe("public, max-age=3600");
+    expect(css.headers.get("content-security-policy")).toContain("default-src 'self'");
   });
 
   test("diagnostics: a page and a text download, each line with a verdict", async () => {

@@ -9,6 +9,9 @@ export interface AgentEvent {
   text: string;
 }
 
+/** Where the agent's parts write what happened (EventLog.add). */
+export type Log = (level: AgentEvent["level"], text: string) => void;
+
 const KEEP = 200;
 const ROTATE_BYTES = 1_000_000;
 

@@ -11,7 +11,7 @@ import {
   heartbeatResponseSchema,
 } from "@meetpoint/common";
 import type { z } from "zod";
-import type { Enrollment } from "../agent/store.ts";
+import type { Enrollment } from "../state/store.ts";
 
 /** Why a call failed, in words an operator and IT can act on. */
 export class ControlError extends Error {

@@ -1,7 +1,7 @@
 // Importing an enrollment bundle: verified whole (signature, expiry, gateway, version) before
 // anything changes; a failure leaves the previous enrollment exactly as it was.
 import { verifyEnrollmentBundle } from "@meetpoint/common";
-import type { Enrollment, Store } from "../agent/store.ts";
+import type { Enrollment, Store } from "../state/store.ts";
 
 /** Largest bundle accepted, in bytes; real ones are about 3 KiB. */
 export const MAX_BUNDLE_BYTES = 64 * 1024;
@@ -10,7 +10,11 @@ export type ImportResult =
   | { ok: true; enrollment: Enrollment; first: boolean }
   | { ok: false; reason: string };
 
-export async function importBundle(store: Store, text: string, now: Date): Promise<ImportResult> {
+export async function importBundle(
+  store: Pick<Store, "enrollment" | "saveEnrollment">,
+  text: string,
+  now: Date,
+): Promise<ImportResult> {
   if (Buffer.byteLength(text) > MAX_BUNDLE_BYTES)
     return { ok: false, reason: `too large: bundles are at most ${MAX_BUNDLE_BYTES} bytes` };
   const current = store.enrollment();

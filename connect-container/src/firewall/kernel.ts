@@ -1,7 +1,7 @@
 // Applies the gateway ruleset to this network namespace's kernel (nft -f, atomic), and keeps IPv4
 // forwarding on, which the DNAT towards the LAN needs.
 import { readFileSync, writeFileSync } from "node:fs";
-import type { Runner } from "../system/run.ts";
+import type { Runner } from "@meetpoint/common";
 import { type GatewayFirewall, renderGatewayRuleset } from "./ruleset.ts";
 
 /** The gateway's firewall as the agent uses it; a fake stands in for UI tests. */
@@ -13,7 +13,7 @@ export class KernelFirewall implements FirewallPort {
   constructor(private readonly run: Runner) {}
 
   async apply(model: GatewayFirewall): Promise<void> {
-    const result = await this.run(["nft", "-f", "-"], renderGatewayRuleset(model));
+    const result = await this.run(["nft", "-f", "-"], { input: renderGatewayRuleset(model) });
     if (result.code !== 0)
       throw new Error(
         `the firewall could not be set: ${result.stderr.trim() || `nft exit ${result.code}`}`,

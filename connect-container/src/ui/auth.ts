@@ -2,7 +2,7 @@
 // at first sign-in and no earlier password may come back; failed attempts slow the next ones down;
 // sessions live in memory (a restart signs everyone out); the local consent API uses a bearer token.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Store } from "../agent/store.ts";
+import type { Store } from "../state/store.ts";
 
 export interface OperatorSession {
   id: string;

@@ -3,8 +3,8 @@
 import type { Child } from "hono/jsx";
 import type { AgentEvent } from "../agent/events.ts";
 import type { AgentStatus } from "../agent/status.ts";
-import type { Enrollment } from "../agent/store.ts";
 import type { DiagnosticLine } from "../diagnostics/report.ts";
+import type { Enrollment } from "../state/store.ts";
 
 // Boosted forms show refusals (4xx pages) too; no eval, no inline scripts, same-origin only.
 const HTMX_CONFIG = JSON.stringify({
@@ -52,6 +52,47 @@ export function Page(props: { title: string; csrf?: string; nav?: boolean; child
         </div>
       </body>
     </html>
+  );
+}
+
+/** A card with its heading (h1, or h2 with `level` 2): the block every page is made of. */
+export function Card(props: { title?: string; level?: 1 | 2; children: Child }) {
+  return (
+    <div class="card">
+      {props.title === undefined ? null : props.level === 2 ? (
+        <h2>{props.title}</h2>
+      ) : (
+        <h1>{props.title}</h1>
+      )}
+      {props.children}
+    </div>
+  );
+}
+
+/**
+ * A POST form: the session's CSRF token (once signed in), the fields, one submit button. An upload
+ * (`multipart`) is posted as a plain form, without htmx.
+ */
+export function PostForm(props: {
+  action: string;
+  csrf?: string;
+  submit: string;
+  multipart?: boolean;
+  children?: Child;
+}) {
+  return (
+    <form
+      method="post"
+      action={props.action}
+      enctype={props.multipart ? "multipart/form-data" : undefined}
+      hx-boost={props.multipart ? "false" : undefined}
+    >
+      {props.csrf ? <input type="hidden" name="_csrf" value={props.csrf} /> : null}
+      {props.children}
+      <p>
+        <button type="submit">{props.submit}</button>
+      </p>
+    </form>
   );
 }
 

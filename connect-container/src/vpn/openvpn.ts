@@ -2,15 +2,29 @@
 // watched and stopped only through its management socket (SIGKILL if it does not go in time).
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ManagementClient, type ManagementEvent } from "@meetpoint/common";
+import {
+  exitReason,
+  ManagementClient,
+  type ManagementEvent,
+  type ProcessHandle,
+  run,
+  spawnProcess,
+  stopProcess,
+  waitFor,
+} from "@meetpoint/common";
 
 /** The tun device the gateway's data channel uses; the firewall refers to it by name. */
 export const TUNNEL_DEVICE = "meetpoint-tun";
+/** The one-time profile in the runtime directory: deleted once OpenVPN has read it. */
+const PROFILE_FILE = "data-channel.ovpn";
 
 /** OpenVPN's command line: the profile plus what the gateway insists on (pure). */
-export function clientArgs(paths: { profile: string; management: string }): string[] {
+export function clientArgs(
+  paths: { profile: string; management: string },
+  executable = "openvpn",
+): string[] {
   return [
-    "openvpn",
+    executable,
     "--config",
     paths.profile,
     "--dev",
@@ -52,14 +66,15 @@ export interface VpnPort {
 }
 
 export class OpenvpnClient implements VpnPort {
-  private child: ReturnType<typeof Bun.spawn> | null = null;
+  private child: ProcessHandle | null = null;
   private management: ManagementClient | null = null;
-  private output: string[] = [];
   private generation = 0;
 
   constructor(
     private readonly runtimeDir: string,
     private readonly log: (line: string) => void = () => {},
+    /** The openvpn executable (a name on PATH or a path); tests pass a fake. */
+    private readonly executable = "openvpn",
   ) {}
 
   get running(): boolean {
@@ -67,26 +82,20 @@ export class OpenvpnClient implements VpnPort {
   }
 
   async version(): Promise<string | null> {
-    try {
-      const child = Bun.spawn(["openvpn", "--version"], { stdout: "pipe", stderr: "ignore" });
-      const text = await new Response(child.stdout).text();
-      return text.match(/^OpenVPN (\d+\.\d+\.\d+)/m)?.[1] ?? null;
-    } catch {
-      return null;
-    }
+    const { stdout } = await run([this.executable, "--version"], { timeoutMs: 5000 });
+    return stdout.match(/^OpenVPN (\d+\.\d+\.\d+)/m)?.[1] ?? null;
   }
 
   async start(profile: string, handlers: TunnelHandlers): Promise<void> {
     await this.stop();
     mkdirSync(this.runtimeDir, { recursive: true, mode: 0o700 });
     const paths = {
-      profile: join(this.runtimeDir, "data-channel.ovpn"),
+      profile: join(this.runtimeDir, PROFILE_FILE),
       management: join(this.runtimeDir, "openvpn.sock"),
     };
     rmSync(paths.management, { force: true });
     writeFileSync(paths.profile, profile, { mode: 0o600 });
     chmodSync(paths.profile, 0o600);
-    this.output = [];
     // Events of this process count only while it is the current one: a process stopped on
     // purpose, or replaced by a newer one, must not report "down" into the newer tunnel's life.
     const generation = ++this.generation;
@@ -97,19 +106,21 @@ export class OpenvpnClient implements VpnPort {
         if (this.generation === generation + 1) handlers.down(reason);
       });
     };
-    let child: ReturnType<typeof Bun.spawn>;
+    let child: ProcessHandle;
     try {
-      child = Bun.spawn(clientArgs(paths), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      child = spawnProcess(clientArgs(paths, this.executable), {
+        tailLines: 50,
+        onLine: (line) => this.log(`openvpn: ${line}`),
+      });
     } catch (error) {
       rmSync(paths.profile, { force: true });
       throw new Error(`OpenVPN cannot be started: ${String(error)}`);
     }
     this.child = child;
-    this.collect(child.stdout as ReadableStream<Uint8Array>);
-    this.collect(child.stderr as ReadableStream<Uint8Array>);
-    void child.exited.then((code) => {
+    const failure = () => failureLine(child.tail());
+    void child.exited.then((how) => {
       if (this.child === child) this.child = null;
-      end(this.failure() ?? `OpenVPN stopped (exit ${code})`);
+      end(failure() ?? `OpenVPN stopped (${exitReason(how)})`);
     });
 
     const management = new ManagementClient((event: ManagementEvent) => {
@@ -119,27 +130,20 @@ export class OpenvpnClient implements VpnPort {
         event.type === "state" &&
         (event.name === "RECONNECTING" || event.name === "EXITING")
       )
-        end(
-          this.failure() ??
-            `the data channel dropped (${event.detail || event.name.toLowerCase()})`,
-        );
+        end(failure() ?? `the data channel dropped (${event.detail || event.name.toLowerCase()})`);
       else if (event.type === "fatal") end(`OpenVPN failed: ${event.text}`);
     });
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      try {
-        await management.connect(paths.management);
-        break;
-      } catch {
-        if (Date.now() > deadline || this.child !== child) {
-          end(this.failure() ?? "OpenVPN did not open its management socket");
-          return;
-        }
-        await Bun.sleep(50);
-      }
+    const opened = await waitFor(() => management.connect(paths.management).then(() => true), {
+      timeoutMs: 5000,
+      intervalMs: 50,
+      giveUpIf: () => this.child !== child,
+    });
+    if (!opened) {
+      end(failure() ?? "OpenVPN did not open its management socket");
+      return;
     }
     this.management = management;
-    management.onClose(() => end(this.failure() ?? "OpenVPN's management socket closed"));
+    management.onClose(() => end(failure() ?? "OpenVPN's management socket closed"));
     await management.command("state on");
     // OpenVPN has read its profile: the one-time key need not stay on disk.
     rmSync(paths.profile, { force: true });
@@ -152,49 +156,27 @@ export class OpenvpnClient implements VpnPort {
     const management = this.management;
     this.child = null;
     this.management = null;
-    if (management?.connected)
-      await Promise.race([management.command("signal SIGTERM"), Bun.sleep(200)]);
-    management?.close();
-    if (child) {
-      const gone = await Promise.race([
-        child.exited.then(() => true),
-        Bun.sleep(700).then(() => false),
-      ]);
-      if (!gone) child.kill("SIGKILL");
-      await child.exited;
-    }
-    rmSync(join(this.runtimeDir, "data-channel.ovpn"), { force: true });
+    const askToEnd = async () => {
+      if (management?.connected)
+        await Promise.race([management.command("signal SIGTERM"), Bun.sleep(200)]);
+      management?.close();
+    };
+    if (child) await stopProcess(child, { graceMs: 700, terminate: askToEnd });
+    else await askToEnd();
+    rmSync(join(this.runtimeDir, PROFILE_FILE), { force: true });
   }
+}
 
-  /** The most telling line OpenVPN printed, if any. */
-  private failure(): string | null {
-    const line = [...this.output]
-      .reverse()
-      .find(
-        (l) =>
-          !/VERIFY OK|Initialization Sequence/.test(l) &&
-          /AUTH_FAILED|VERIFY ERROR|error|fail|refused|denied|Cannot|unreachable|timed out|reset/i.test(
-            l,
-          ),
-      );
-    return line ? `OpenVPN: ${line.replace(/^\S+ \S+ /, "").slice(0, 300)}` : null;
-  }
-
-  private async collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let rest = "";
-    const reader = stream.getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      rest += decoder.decode(value);
-      const lines = rest.split("\n");
-      rest = lines.pop() ?? "";
-      for (const line of lines) {
-        this.log(`openvpn: ${line}`);
-        this.output.push(line);
-        if (this.output.length > 50) this.output.shift();
-      }
-    }
-  }
+/** The most telling line OpenVPN printed, if any. */
+function failureLine(output: string[]): string | null {
+  const line = [...output]
+    .reverse()
+    .find(
+      (l) =>
+        !/VERIFY OK|Initialization Sequence/.test(l) &&
+        /AUTH_FAILED|VERIFY ERROR|error|fail|refused|denied|Cannot|unreachable|timed out|reset/i.test(
+          l,
+        ),
+    );
+  return line ? `OpenVPN: ${line.replace(/^\S+ \S+ /, "").slice(0, 300)}` : null;
 }

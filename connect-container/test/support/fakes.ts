@@ -13,10 +13,10 @@ import {
 } from "@meetpoint/common";
 import { Agent } from "../../src/agent/agent.ts";
 import { EventLog } from "../../src/agent/events.ts";
-import { Store } from "../../src/agent/store.ts";
 import { ControlError, type ControlPort } from "../../src/control/client.ts";
 import type { FirewallPort } from "../../src/firewall/kernel.ts";
 import type { GatewayFirewall } from "../../src/firewall/ruleset.ts";
+import { Store } from "../../src/state/store.ts";
 import { uiCertificate } from "../../src/ui/tls.ts";
 import type { TunnelHandlers, VpnPort } from "../../src/vpn/openvpn.ts";
 

@@ -1,0 +1,195 @@
+// The control channel's two loops: the heartbeat (the gateway's state up; the remote sessions and
+// the data channel's fate down) and the command long-poll (signed commands such as a Disconnect).
+import type { HeartbeatResponse } from "@meetpoint/common";
+import type { ControlPort } from "../control/client.ts";
+import type { Store } from "../state/store.ts";
+import { Backoff } from "./backoff.ts";
+import type { DataChannel } from "./data-channel.ts";
+import { acceptVersion, verifyFromPlatform } from "./envelopes.ts";
+import type { Log } from "./events.ts";
+import { type AgentStatus, armed, type StatusEvent } from "./status.ts";
+
+export const AGENT_VERSION = "0.1.0";
+
+/** How long the platform holds a command long-poll, in seconds. */
+const LONG_POLL_SECONDS = 25;
+
+/** The last exchange with the platform, for the UI and the diagnostics. */
+export interface PlatformContact {
+  at: Date;
+  ok: boolean;
+  error: string | null;
+  /** Platform clock minus local clock, from the last heartbeat answer, in milliseconds. */
+  clockOffsetMs: number | null;
+}
+
+export interface ControlLoopsDeps {
+  control: Pick<ControlPort, "heartbeat" | "commands">;
+  store: Pick<Store, "enrollment" | "versions" | "saveVersions">;
+  status: () => AgentStatus;
+  update: (event: StatusEvent) => void;
+  /** Brings the firewall in line with the status. */
+  applyFirewall: () => Promise<void>;
+  /** Where the platform's word about the data channel goes. */
+  channel: Pick<DataChannel, "disconnect" | "fault">;
+  openvpnVersion: () => string | null;
+  /** Interval between heartbeats, in milliseconds. */
+  heartbeatMs: number;
+  log: Log;
+  now: () => Date;
+}
+
+export class ControlLoops {
+  contact: PlatformContact | null = null;
+  private cursor = 0;
+  private stopped = false;
+  private heartbeatTimer: Timer | null = null;
+  private readonly commandAbort = new AbortController();
+  private readonly heartbeatBackoff = new Backoff();
+
+  constructor(private readonly deps: ControlLoopsDeps) {}
+
+  private get status(): AgentStatus {
+    return this.deps.status();
+  }
+
+  start(): void {
+    void this.heartbeatLoop();
+    void this.commandLoop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.commandAbort.abort();
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+  }
+
+  /** Sends a heartbeat now instead of at the next interval. */
+  heartbeatNow(): void {
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = setTimeout(() => void this.heartbeatLoop(), 0);
+  }
+
+  /** A new enrollment: its commands are read from the start, and a heartbeat goes out now. */
+  enrolled(): void {
+    this.cursor = 0;
+    this.heartbeatNow();
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    if (this.stopped) return;
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    let delay = this.deps.heartbeatMs;
+    if (this.deps.store.enrollment()) {
+      try {
+        await this.heartbeat();
+        this.heartbeatBackoff.reset();
+      } catch (error) {
+        delay = Math.min(this.deps.heartbeatMs, this.heartbeatBackoff.next());
+        const message = (error as Error).message;
+        if (this.contact?.ok !== false || this.contact.error !== message)
+          this.deps.log("warn", `control channel: ${message}`);
+        this.contact = {
+          at: this.deps.now(),
+          ok: false,
+          error: message,
+          clockOffsetMs: this.contact?.clockOffsetMs ?? null,
+        };
+      }
+    }
+    if (!this.stopped) this.heartbeatTimer = setTimeout(() => void this.heartbeatLoop(), delay);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const sent = this.deps.now();
+    const answer: HeartbeatResponse = await this.deps.control.heartbeat({
+      state: this.status.state,
+      gatewaySessionId: this.status.gatewaySessionId,
+      agentVersion: AGENT_VERSION,
+      openvpnVersion: this.deps.openvpnVersion(),
+      localTime: sent.toISOString(),
+      lastError: this.status.lastError,
+    });
+    const received = this.deps.now();
+    const midpoint = (sent.getTime() + received.getTime()) / 2;
+    if (this.contact?.ok === false)
+      this.deps.log("info", "control channel: the platform answers again");
+    this.contact = {
+      at: received,
+      ok: true,
+      error: null,
+      clockOffsetMs: Math.round(new Date(answer.serverTime).getTime() - midpoint),
+    };
+    const channel = answer.dataChannel;
+    const mine = channel && channel.gatewaySessionId === this.status.gatewaySessionId;
+    if (mine && channel.state === "closed" && armed(this.status)) {
+      if (channel.operatorMustReconnect) {
+        await this.deps.channel.disconnect("platform", channel.closeReason, false);
+        return;
+      }
+      if (this.status.state === "online")
+        await this.deps.channel.fault(
+          `the platform closed the data channel (${channel.closeReason})`,
+        );
+      return;
+    }
+    this.deps.update({
+      type: "sessions",
+      remoteSessions: mine ? answer.remoteSessions : [],
+    });
+    await this.deps
+      .applyFirewall()
+      .catch((error) => void this.deps.channel.fault((error as Error).message));
+  }
+
+  private async commandLoop(): Promise<void> {
+    const backoff = new Backoff();
+    while (!this.stopped) {
+      if (!this.deps.store.enrollment()) {
+        await Bun.sleep(1000);
+        continue;
+      }
+      try {
+        const answer = await this.deps.control.commands(
+          this.cursor,
+          LONG_POLL_SECONDS,
+          this.commandAbort.signal,
+        );
+        backoff.reset();
+        this.cursor = answer.cursor;
+        for (const token of answer.commands) await this.command(token);
+      } catch {
+        if (this.stopped) return;
+        // The heartbeat reports the platform's reachability; this loop only waits and retries.
+        await Bun.sleep(backoff.next());
+      }
+    }
+  }
+
+  private async command(token: string): Promise<void> {
+    const enrollment = this.deps.store.enrollment();
+    if (!enrollment) return;
+    const verified = await verifyFromPlatform(
+      this.deps.store,
+      enrollment,
+      "command",
+      token,
+      this.deps.now(),
+    );
+    if (!verified.ok) {
+      this.deps.log("warn", `command refused: ${verified.reason}`);
+      return;
+    }
+    acceptVersion(this.deps.store, "command", verified.claims.version);
+    const { command, reason, gatewaySessionId } = verified.claims.body;
+    if (command === "disconnect") {
+      if (
+        armed(this.status) &&
+        (gatewaySessionId === null || gatewaySessionId === this.status.gatewaySessionId)
+      )
+        await this.deps.channel.disconnect("platform", reason, false);
+      return;
+    }
+    this.heartbeatNow();
+  }
+}
