@@ -1,11 +1,17 @@
 // Supervises the platform's OpenVPN servers: writes their configuration, starts them, attaches to
 // their management sockets, and restarts a crashed one with back-off.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-
 import { join } from "node:path";
-import type { Cidr } from "@meetpoint/common";
-import { ManagementClient, type ManagementEvent } from "@meetpoint/common";
-import type { Subprocess } from "bun";
+import {
+  type Cidr,
+  exitReason,
+  fileExists,
+  ManagementClient,
+  type ManagementEvent,
+  type ProcessHandle,
+  stopProcess,
+  waitFor,
+} from "@meetpoint/common";
 import type { Pki } from "../pki/index.ts";
 import type { CommandRunner } from "../system/index.ts";
 import { renderServerConfig, type ServerInstance } from "./server-config.ts";
@@ -27,10 +33,12 @@ export interface VpnServersOptions {
 }
 
 interface Running {
-  process: Subprocess<"ignore", "pipe", "pipe">;
+  process: ProcessHandle;
   client: ManagementClient;
-  output: string;
 }
+
+/** The last lines a server printed: enough to say why it stopped. */
+const tailOf = (process: ProcessHandle) => process.tail().slice(-40).join("\n");
 
 const SERVER_CERT_SECONDS = 7 * 86_400;
 
@@ -84,22 +92,18 @@ export class VpnServers {
       client: new ManagementClient((event) =>
         this.options.onEvent(instance.index, event, state.client),
       ),
-      output: "",
     };
     this.running.set(instance.index, state);
-    void this.collect(child.stdout, state);
-    void this.collect(child.stderr, state);
-    void child.exited.then((code) => this.exited(instance, state, code));
+    void child.exited.then((end) => this.exited(instance, state, exitReason(end)));
 
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(paths.managementSocket)) {
-      if (Date.now() > deadline || child.exitCode !== null) {
-        throw new Error(
-          `OpenVPN server ${instance.index} did not open its management socket:\n${state.output.slice(-2000)}`,
-        );
-      }
-      await Bun.sleep(25);
-    }
+    const opened = await waitFor(fileExists(paths.managementSocket), {
+      timeoutMs: 10_000,
+      giveUpIf: () => child.end !== null,
+    });
+    if (!opened)
+      throw new Error(
+        `OpenVPN server ${instance.index} did not open its management socket:\n${tailOf(child)}`,
+      );
     await state.client.connect(paths.managementSocket);
     await state.client.bytecount(this.options.bytecountSeconds ?? 5);
 
@@ -133,27 +137,16 @@ export class VpnServers {
     if (existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
   }
 
-  private async collect(stream: ReadableStream<Uint8Array>, state: Running) {
-    const reader = stream.getReader();
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      // Keep the tail only: enough to say why a server stopped.
-      state.output = (state.output + decoder.decode(value, { stream: true })).slice(-20_000);
-    }
-  }
-
-  private async exited(instance: ServerInstance, state: Running, code: number | null) {
+  private async exited(instance: ServerInstance, state: Running, how: string) {
     state.client.close();
     if (this.stopping || this.running.get(instance.index) !== state) return;
     this.running.delete(instance.index);
-    this.options.onCrash(instance.index, state.output.slice(-2000));
+    this.options.onCrash(instance.index, tailOf(state.process));
     const failures = (this.failures.get(instance.index) ?? 0) + 1;
     this.failures.set(instance.index, failures);
     const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
     this.options.log?.(
-      `OpenVPN server ${instance.index} exited (code ${code}); restarting in ${delay} ms`,
+      `OpenVPN server ${instance.index} exited (${how}); restarting in ${delay} ms`,
     );
     await Bun.sleep(delay);
     if (this.stopping) return;
@@ -162,7 +155,8 @@ export class VpnServers {
       this.failures.set(instance.index, 0);
     } catch (error) {
       this.options.log?.(`OpenVPN server ${instance.index} failed to restart: ${String(error)}`);
-      void this.exited(instance, { ...state, process: state.process }, null);
+      const failed = this.running.get(instance.index);
+      if (failed) await stopProcess(failed.process, { graceMs: 1000 });
     }
   }
 
@@ -174,21 +168,16 @@ export class VpnServers {
   }
 
   /** The process of a running server (tests use it to crash one). */
-  processOf(index: number): Subprocess | null {
+  processOf(index: number): ProcessHandle | null {
     return this.running.get(index)?.process ?? null;
   }
 
+  /** Stops every server: SIGTERM, then SIGKILL after 3 s. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const running of this.running.values()) {
-      running.client.close();
-      running.process.kill("SIGTERM");
-    }
-    await Promise.all(
-      [...this.running.values()].map((r) => Promise.race([r.process.exited, Bun.sleep(3000)])),
-    );
-    for (const running of this.running.values())
-      if (running.process.exitCode === null) running.process.kill("SIGKILL");
+    const all = [...this.running.values()];
     this.running.clear();
+    for (const running of all) running.client.close();
+    await Promise.all(all.map((r) => stopProcess(r.process, { graceMs: 3000 })));
   }
 }
