@@ -1,5 +1,6 @@
 // The contract and code shared by the platform and the connect gateway.
 
+export { ConfigError, configOrExit } from "./config/config-error.ts";
 export {
   AGENT_STATES,
   type AgentState,

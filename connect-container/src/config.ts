@@ -1,7 +1,9 @@
 // The connect agent's configuration: read once from the environment, validated, documented here.
 import { resolve } from "node:path";
 
-export class ConfigError extends Error {}
+import { ConfigError } from "@meetpoint/common";
+
+export { ConfigError };
 
 /** Every variable the agent reads, with its default and meaning (the README lists them too). */
 export const VARIABLES = {
@@ -42,7 +44,7 @@ function port(env: Record<string, string | undefined>, name: string, fallback: n
   const text = env[name] ?? String(fallback);
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0 || value > 65535)
-    throw new ConfigError(`${name}=${text}: must be a port number (0-65535)`);
+    throw new ConfigError(name, `${text}: must be a port number (0-65535)`);
   return value;
 }
 
@@ -54,14 +56,14 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
     ["MEETPOINT_WAN_INTERFACE", wanInterface],
     ["MEETPOINT_LAN_INTERFACE", lanInterface],
   ] as const) {
-    if (!INTERFACE.test(value)) throw new ConfigError(`${name}=${value}: not an interface name`);
+    if (!INTERFACE.test(value)) throw new ConfigError(name, `${value}: not an interface name`);
   }
   if (wanInterface === lanInterface)
-    throw new ConfigError("MEETPOINT_WAN_INTERFACE and MEETPOINT_LAN_INTERFACE must differ");
+    throw new ConfigError("MEETPOINT_LAN_INTERFACE", "must differ from MEETPOINT_WAN_INTERFACE");
   const initialPassword = env.MEETPOINT_INITIAL_PASSWORD || "meetpoint";
   const heartbeat = Number(env.MEETPOINT_HEARTBEAT_SECONDS ?? "10");
   if (!Number.isFinite(heartbeat) || heartbeat < 1 || heartbeat > 300)
-    throw new ConfigError("MEETPOINT_HEARTBEAT_SECONDS: must be 1-300");
+    throw new ConfigError("MEETPOINT_HEARTBEAT_SECONDS", "must be 1-300");
   return {
     dataDir,
     importDir: resolve(env.MEETPOINT_IMPORT_DIR || resolve(dataDir, "import")),

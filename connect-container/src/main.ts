@@ -1,10 +1,10 @@
 // The connect agent's entry point: configuration, state volume, the agent's loops, the operator UI
 // over HTTPS (plus an HTTP redirect), and a clean stop that closes the tunnel and the firewall.
 import { join } from "node:path";
-import { run } from "@meetpoint/common";
+import { configOrExit, run } from "@meetpoint/common";
 import { Agent } from "./agent/agent.ts";
 import { EventLog } from "./agent/events.ts";
-import { type AgentConfig, ConfigError, readConfig } from "./config.ts";
+import { readConfig } from "./config.ts";
 import { ControlClient } from "./control/client.ts";
 import { runDiagnostics } from "./diagnostics/report.ts";
 import { KernelFirewall } from "./firewall/kernel.ts";
@@ -14,19 +14,7 @@ import { OperatorAuth } from "./ui/auth.ts";
 import { uiCertificate } from "./ui/tls.ts";
 import { OpenvpnClient } from "./vpn/openvpn.ts";
 
-function loadConfig(): AgentConfig {
-  try {
-    return readConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`Configuration error: ${error.message}`);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
-const config = loadConfig();
+const config = configOrExit(() => readConfig(process.env));
 const store = new Store(config.dataDir);
 const events = new EventLog(config.dataDir, undefined, (line) => console.log(line));
 const agent = new Agent({

@@ -1,5 +1,5 @@
 // The platform's configuration: read from the environment once, at the entry point, and validated.
-import { type Cidr, parseCidr } from "@meetpoint/common";
+import { type Cidr, ConfigError, parseCidr } from "@meetpoint/common";
 
 /** Every variable the platform reads, with its default and meaning. The README's table is this list. */
 export const VARIABLES = {
@@ -81,15 +81,7 @@ export interface CertificatePolicy {
   clockSkewSeconds: number;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: Variable,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 type Env = Partial<Record<string, string | undefined>>;
 

@@ -1,7 +1,8 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Config, ConfigError, readConfig } from "./config.ts";
+import { configOrExit } from "@meetpoint/common";
+import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
@@ -11,23 +12,11 @@ import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { createApp } from "./web/index.ts";
 
-function loadConfig(): Config {
-  try {
-    return readConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`Configuration error: ${error.message}`);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
 /** Seconds without the database before all remote access is cut. */
 const DATABASE_GRACE_S = 5;
 
 async function main() {
-  const config = loadConfig();
+  const config = configOrExit(() => readConfig(process.env));
   const clock = systemClock;
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();

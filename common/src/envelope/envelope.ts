@@ -113,6 +113,7 @@ async function keyFor<K extends EnvelopeKind>(
   } catch (error) {
     throw new EnvelopeError(
       refuse("ERR_ENVELOPE_KEY", `unusable verification key: ${(error as Error).message}`),
+      { cause: error },
     );
   }
 }

@@ -47,8 +47,11 @@ export const refuse = (code: EnvelopeFailureCode, reason: string): EnvelopeRefus
 
 /** Thrown inside verification (from jose's key callback) and turned back into its refusal. */
 export class EnvelopeError extends Error {
-  constructor(readonly refusal: EnvelopeRefusal) {
-    super(refusal.reason);
+  constructor(
+    readonly refusal: EnvelopeRefusal,
+    options?: ErrorOptions,
+  ) {
+    super(refusal.reason, options);
   }
 }
 

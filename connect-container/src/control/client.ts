@@ -20,8 +20,9 @@ export class ControlError extends Error {
     /** unreachable: network, DNS, TLS; refused: the platform said no; broken: a bad answer. */
     readonly kind: "unreachable" | "refused" | "broken",
     readonly status: number | null = null,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -80,7 +81,9 @@ export class ControlClient {
         redirect: "error",
       });
     } catch (error) {
-      throw new ControlError(describeFetchError(error, url.host), "unreachable");
+      throw new ControlError(describeFetchError(error, url.host), "unreachable", null, {
+        cause: error,
+      });
     }
     let json: unknown;
     try {

@@ -114,7 +114,7 @@ export class OpenvpnClient implements VpnPort {
       });
     } catch (error) {
       rmSync(paths.profile, { force: true });
-      throw new Error(`OpenVPN cannot be started: ${String(error)}`);
+      throw new Error(`OpenVPN cannot be started: ${String(error)}`, { cause: error });
     }
     this.child = child;
     const failure = () => failureLine(child.tail());

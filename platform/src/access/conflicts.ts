@@ -53,10 +53,14 @@ export async function conflictOnDuplicate<T>(work: () => Promise<T>): Promise<T>
     const info = pgError(error);
     if (info?.code === UNIQUE_VIOLATION) {
       const known = info.constraint ? MESSAGES[info.constraint] : undefined;
-      throw new ConflictError(known?.message ?? "This already exists.", known?.field ?? null);
+      throw new ConflictError(known?.message ?? "This already exists.", known?.field ?? null, {
+        cause: error,
+      });
     }
     if (info?.code === FOREIGN_KEY_VIOLATION || info?.code === RESTRICT_VIOLATION) {
-      throw new ConflictError("It is still in use: remove what belongs to it first.");
+      throw new ConflictError("It is still in use: remove what belongs to it first.", null, {
+        cause: error,
+      });
     }
     throw error;
   }

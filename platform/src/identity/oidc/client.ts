@@ -103,6 +103,7 @@ export class OidcClients {
     } catch (error) {
       throw new OidcError(
         `cannot reach ${provider.displayName} (${provider.issuer}): ${describe(error)}`,
+        { cause: error },
       );
     }
     // The ID token's algorithm is the provider's, from its metadata, never from the token itself.
@@ -161,7 +162,7 @@ export class OidcClients {
         expiresIn: tokens.expiresIn() ?? 300,
       };
     } catch (error) {
-      throw new OidcError(describe(error));
+      throw new OidcError(describe(error), { cause: error });
     }
   }
 
@@ -178,7 +179,7 @@ export class OidcClients {
         expiresIn: tokens.expiresIn() ?? 300,
       };
     } catch (error) {
-      throw new OidcError(describe(error));
+      throw new OidcError(describe(error), { cause: error });
     }
   }
 

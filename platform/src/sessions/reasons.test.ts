@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { END_REASONS } from "./lifecycle.ts";
+import {
+  CLOSE_REASONS,
+  closeAfterEnd,
+  closeReasonText,
+  endReasonOf,
+  isCloseReason,
+  operatorMustReconnect,
+} from "./reasons.ts";
+
+describe("close reasons", () => {
+  test("only a technician's or an admin's end leaves the re-arm to the operator", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...CLOSE_REASONS), (reason) => {
+        expect(operatorMustReconnect(reason)).toBe(reason === "technician" || reason === "admin");
+      }),
+    );
+    expect(operatorMustReconnect(null)).toBe(false);
+  });
+
+  test("an end closes the data channel exactly when it takes the re-arm away", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...END_REASONS), (reason) => {
+        const close = closeAfterEnd(reason);
+        expect(close !== null).toBe(reason === "technician" || reason === "admin");
+        if (close) expect(operatorMustReconnect(close)).toBe(true);
+      }),
+    );
+  });
+
+  test("the remote sessions of a closed channel never end as if a person had ended them", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...CLOSE_REASONS), (reason) => {
+        const end = endReasonOf(reason);
+        expect(END_REASONS).toContain(end);
+        expect(["technician", "admin", "expiry", "config_unused"]).not.toContain(end);
+      }),
+    );
+  });
+
+  test("every reason has words; only known values are reasons", () => {
+    for (const reason of CLOSE_REASONS) expect(closeReasonText(reason).length).toBeGreaterThan(0);
+    expect(closeReasonText("technician")).toBe("remote session ended by technician");
+    expect(isCloseReason("operator")).toBe(true);
+    expect(isCloseReason("remote session ended by technician")).toBe(false);
+  });
+});
