@@ -13,7 +13,8 @@ import {
 import { scopeOf } from "../../identity/index.ts";
 import { ForbiddenError } from "../../shared/errors.ts";
 import type { WebEnv } from "../env.ts";
-import { formatTime, Layout } from "../views/layout.tsx";
+import { EmptyRow, PortalPage, Table } from "../views/components.tsx";
+import { formatTime } from "../views/layout.tsx";
 
 const PAGE = 100;
 
@@ -48,13 +49,7 @@ const AuditRows: FC<{ entries: AuditEntry[]; filter: AuditFilter }> = ({ entries
           <td class="mono">{JSON.stringify(e.detail)}</td>
         </tr>
       ))}
-      {entries.length === 0 ? (
-        <tr>
-          <td colspan={7} class="muted">
-            No entries match.
-          </td>
-        </tr>
-      ) : null}
+      {entries.length === 0 ? <EmptyRow colspan={7}>No entries match.</EmptyRow> : null}
       {entries.length === PAGE && last ? (
         <tr>
           <td colspan={7}>
@@ -77,12 +72,11 @@ export function auditRoutes() {
     const entries = await listAudit(c.get("deps").db, scope, filter, PAGE);
     const query = filterQuery(filter);
     return c.html(
-      <Layout
+      <PortalPage
         title="Audit log"
         csrfToken={c.get("csrfToken")}
         principal={c.get("ctx").caller.principal}
       >
-        <h1>Audit log</h1>
         <form
           method="get"
           action="/audit"
@@ -130,21 +124,10 @@ export function auditRoutes() {
             Export CSV
           </a>
         </p>
-        <table>
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Who</th>
-              <th>Action</th>
-              <th>Result</th>
-              <th>Target</th>
-              <th>From</th>
-              <th>Detail</th>
-            </tr>
-          </thead>
+        <Table head={["When", "Who", "Action", "Result", "Target", "From", "Detail"]}>
           <AuditRows entries={entries} filter={filter} />
-        </table>
-      </Layout>,
+        </Table>
+      </PortalPage>,
     );
   });
 

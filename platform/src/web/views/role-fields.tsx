@@ -2,6 +2,9 @@
 import { ROLES } from "../../db/index.ts";
 import { ROLE_LABELS } from "../../identity/index.ts";
 
+/** How a grant without a customer is named: it holds for every customer. */
+export const PLATFORM_WIDE = "— platform-wide —";
+
 export function RoleFields(props: { customers: { id: string; name: string }[] }) {
   return (
     <>
@@ -16,7 +19,7 @@ export function RoleFields(props: { customers: { id: string; name: string }[] })
       <label>
         <span>Customer (technician, customer admin)</span>
         <select name="customerId">
-          <option value="">— platform-wide —</option>
+          <option value="">{PLATFORM_WIDE}</option>
           {props.customers.map((cu) => (
             <option value={cu.id}>{cu.name}</option>
           ))}
