@@ -22,6 +22,8 @@ import {
   LinkTable,
   PortalPage,
   RenameCard,
+  trail,
+  treeCrumbs,
 } from "../views/components.tsx";
 import { Field } from "../views/layout.tsx";
 
@@ -68,10 +70,7 @@ export function customerRoutes() {
         title={customer.name}
         csrfToken={csrf}
         principal={principal}
-        crumbs={[
-          ["Customers", "/customers"],
-          [customer.name, null],
-        ]}
+        crumbs={trail(customer.name, ["Customers", "/customers"])}
       >
         {canManageCustomers ? (
           <RenameCard action={`/customers/${customer.id}`} csrfToken={csrf} name={customer.name} />
@@ -121,11 +120,7 @@ export function customerRoutes() {
         title={site.name}
         csrfToken={csrf}
         principal={ctx.caller.principal}
-        crumbs={[
-          ["Customers", "/customers"],
-          [site.customerName, `/customers/${site.customerId}`],
-          [site.name, null],
-        ]}
+        crumbs={treeCrumbs(site.name, site)}
       >
         {canManage ? (
           <RenameCard action={`/sites/${site.id}`} csrfToken={csrf} name={site.name} />

@@ -24,6 +24,7 @@ import {
   LinkTable,
   PortalPage,
   RenameCard,
+  treeCrumbs,
 } from "../views/components.tsx";
 import { AgentCard, GatewayCredentialsPage } from "../views/gateways.tsx";
 import { Field } from "../views/layout.tsx";
@@ -116,12 +117,7 @@ export function gatewayRoutes() {
         title={gateway.name}
         csrfToken={csrf}
         principal={ctx.caller.principal}
-        crumbs={[
-          ["Customers", "/customers"],
-          [gateway.customerName, `/customers/${gateway.customerId}`],
-          [gateway.siteName, `/sites/${gateway.siteId}`],
-          [gateway.name, null],
-        ]}
+        crumbs={treeCrumbs(gateway.name, gateway)}
       >
         <div class="card">
           <dl>

@@ -19,7 +19,14 @@ import {
 import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { ActionButton, DataTable, LinkCell, PortalPage, SubmitForm } from "../views/components.tsx";
+import {
+  ActionButton,
+  DataTable,
+  LinkCell,
+  PortalPage,
+  SubmitForm,
+  trail,
+} from "../views/components.tsx";
 import { Field } from "../views/layout.tsx";
 import { PLATFORM_WIDE, RoleFields } from "../views/role-fields.tsx";
 
@@ -172,10 +179,7 @@ export function identityProviderRoutes() {
         title={provider.displayName}
         csrfToken={csrf}
         principal={ctx.caller.principal}
-        crumbs={[
-          ["Identity providers", "/identity-providers"],
-          [provider.displayName, null],
-        ]}
+        crumbs={trail(provider.displayName, ["Identity providers", "/identity-providers"])}
       >
         <div class="card">
           <h2>Register Meetpoint at the provider</h2>

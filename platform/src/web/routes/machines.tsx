@@ -22,6 +22,7 @@ import {
   PortalPage,
   RenameCard,
   Table,
+  treeCrumbs,
 } from "../views/components.tsx";
 import { Field } from "../views/layout.tsx";
 import { MACHINES_PAGE, MachineRows, ServiceRow } from "../views/machines.tsx";
@@ -95,13 +96,7 @@ export function machineRoutes() {
         title={machine.name}
         csrfToken={csrf}
         principal={ctx.caller.principal}
-        crumbs={[
-          ["Customers", "/customers"],
-          [machine.customerName, `/customers/${machine.customerId}`],
-          [machine.siteName, `/sites/${machine.siteId}`],
-          [machine.gatewayName, `/gateways/${machine.gatewayId}`],
-          [machine.name, null],
-        ]}
+        crumbs={treeCrumbs(machine.name, machine)}
       >
         <div class="card">
           <dl>

@@ -5,7 +5,7 @@ import { getMachine } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { DataPlaneNotice } from "../remote-access.tsx";
-import { ActionButton, DownloadLink, PortalPage } from "../views/components.tsx";
+import { ActionButton, DownloadLink, PortalPage, trail } from "../views/components.tsx";
 import { formatTime, Notice } from "../views/layout.tsx";
 import { SessionTable } from "../views/sessions.tsx";
 
@@ -44,11 +44,11 @@ export function sessionRoutes() {
         title="Connect"
         csrfToken={c.get("csrfToken")}
         principal={ctx.caller.principal}
-        crumbs={[
+        crumbs={trail(
+          "Connect",
           ["Machines", "/machines"],
           [machine.name, `/machines/${machine.id}`],
-          ["Connect", null],
-        ]}
+        )}
         heading={<>Your one-time connection to {machine.name}</>}
       >
         <div class="card">

@@ -23,6 +23,7 @@ import {
   PortalPage,
   SecretValue,
   ShownOnceCard,
+  trail,
 } from "../views/components.tsx";
 import { Field, Notice } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
@@ -111,10 +112,7 @@ export function userRoutes() {
         title={user.username}
         csrfToken={csrf}
         principal={ctx.caller.principal}
-        crumbs={[
-          ["Users", "/users"],
-          [user.username, null],
-        ]}
+        crumbs={trail(user.username, ["Users", "/users"])}
         heading={
           <>
             {user.displayName} <span class="muted">({user.username})</span>

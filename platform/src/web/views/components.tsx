@@ -6,13 +6,45 @@ import { Breadcrumbs, Field, Layout, Notice, PostForm } from "./layout.tsx";
 
 type ButtonKind = "danger" | "secondary" | "link";
 
+/** A breadcrumb: its label and link, no link for the page itself. */
+export type Crumb = [label: string, href: string | null];
+
+/** Breadcrumbs: the pages `above` (label and link), then `here`, the page itself. */
+export function trail(here: string, ...above: [label: string, href: string][]): Crumb[] {
+  return [...above, [here, null]];
+}
+
+/**
+ * The breadcrumbs from the customer list down the master-data tree (customer, site, gateway) to
+ * `here`, the page itself; `at` is the thing shown, which knows the names of its parents.
+ */
+export function treeCrumbs(
+  here: string,
+  at: {
+    customerId: string;
+    customerName: string;
+    siteId?: string;
+    siteName?: string;
+    gatewayId?: string;
+    gatewayName?: string;
+  },
+): Crumb[] {
+  const above: [string, string][] = [
+    ["Customers", "/customers"],
+    [at.customerName, `/customers/${at.customerId}`],
+  ];
+  if (at.siteId && at.siteName) above.push([at.siteName, `/sites/${at.siteId}`]);
+  if (at.gatewayId && at.gatewayName) above.push([at.gatewayName, `/gateways/${at.gatewayId}`]);
+  return trail(here, ...above);
+}
+
 /** A portal page: the frame, breadcrumbs when given, and the heading (the title unless given). */
 export const PortalPage: FC<
   PropsWithChildren<{
     title: string;
     csrfToken: string;
     principal: Principal;
-    crumbs?: [string, string | null][];
+    crumbs?: Crumb[];
     heading?: Child;
   }>
 > = (p) => (
