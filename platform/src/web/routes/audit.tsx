@@ -13,7 +13,7 @@ import {
 import { scopeOf } from "../../identity/index.ts";
 import { ForbiddenError } from "../../shared/errors.ts";
 import type { WebEnv } from "../env.ts";
-import { EmptyRow, PortalPage, Table } from "../views/components.tsx";
+import { EmptyRow, PortalPage, SelectField, Table } from "../views/components.tsx";
 import { formatTime } from "../views/layout.tsx";
 
 const PAGE = 100;
@@ -94,16 +94,12 @@ export function auditRoutes() {
             <span>Actor</span>
             <input name="actor" value={filter.actor ?? ""} />
           </label>
-          <label>
-            <span>Result</span>
-            <select name="result">
-              {["", "ok", "denied", "failed"].map((r) => (
-                <option value={r} selected={filter.result === r}>
-                  {r || "any"}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label="Result"
+            name="result"
+            options={["", "ok", "denied", "failed"].map((r) => [r, r || "any"])}
+            selected={filter.result}
+          />
           <label>
             <span>From</span>
             <input type="date" name="from" value={filter.from ?? ""} />

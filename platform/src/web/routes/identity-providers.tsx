@@ -6,7 +6,6 @@ import {
   addMapping,
   createProvider,
   getProvider,
-  type IdentityProvider,
   listMappings,
   listProviders,
   mfaPolicyTable,
@@ -27,75 +26,9 @@ import {
   SubmitForm,
   trail,
 } from "../views/components.tsx";
+import { ProviderFields } from "../views/identity-providers.tsx";
 import { Field } from "../views/layout.tsx";
 import { PLATFORM_WIDE, RoleFields } from "../views/role-fields.tsx";
-
-function ProviderFields(props: { provider?: IdentityProvider }) {
-  const p = props.provider;
-  return (
-    <>
-      <Field
-        label="Short name (in the redirect URI)"
-        name="slug"
-        value={p?.slug}
-        placeholder="acme-keycloak"
-      />
-      <Field
-        label="Button text"
-        name="displayName"
-        value={p?.displayName}
-        placeholder="ACME Service ID"
-      />
-      <Field
-        label="Issuer URL"
-        name="issuer"
-        value={p?.issuer}
-        placeholder="https://id.example.com/realms/service"
-      />
-      <Field label="Client id" name="clientId" value={p?.clientId} />
-      <label>
-        <span>Client authentication</span>
-        <select name="clientAuth">
-          <option value="client_secret_basic" selected={p?.clientAuth !== "private_key_jwt"}>
-            Client secret
-          </option>
-          <option value="private_key_jwt" selected={p?.clientAuth === "private_key_jwt"}>
-            Private key JWT (Meetpoint makes the key)
-          </option>
-        </select>
-      </label>
-      <Field
-        label={p ? "Client secret (empty keeps the current one)" : "Client secret"}
-        name="clientSecret"
-        type="password"
-        required={false}
-      />
-      <Field label="Scopes" name="scopes" value={p?.scopes ?? "openid profile"} />
-      <Field label="Groups claim" name="groupsClaim" value={p?.groupsClaim ?? "groups"} />
-      <Field
-        label="amr values that mean MFA"
-        name="mfaAmr"
-        value={p?.mfaAmr.join(" ")}
-        required={false}
-        placeholder="mfa otp hwk swk (default list)"
-      />
-      <Field
-        label="acr value that means MFA (optional)"
-        name="mfaAcr"
-        value={p?.mfaAcr ?? ""}
-        required={false}
-      />
-      <label>
-        <span>
-          CA certificate for the provider's HTTPS (PEM, optional: empty trusts the system's CAs)
-        </span>
-        <textarea name="caPem" rows={4}>
-          {p?.caPem ?? ""}
-        </textarea>
-      </label>
-    </>
-  );
-}
 
 export function identityProviderRoutes() {
   const app = new Hono<WebEnv>();

@@ -25,7 +25,7 @@ import {
   treeCrumbs,
 } from "../views/components.tsx";
 import { Field } from "../views/layout.tsx";
-import { MACHINES_PAGE, MachineRows, ServiceRow } from "../views/machines.tsx";
+import { MACHINES_PAGE, MachineRows, NewServiceFields, ServiceRow } from "../views/machines.tsx";
 
 async function machinePage(c: HonoContext<WebEnv>) {
   const q = (c.req.query("q") ?? "").slice(0, 100);
@@ -128,19 +128,7 @@ export function machineRoutes() {
             csrfToken={csrf}
             submit="Add service"
           >
-            <Field label="Service" name="name" placeholder="e.g. Web UI" />
-            <label>
-              <span>Protocol</span>
-              <select name="protocol">
-                <option value="tcp">TCP</option>
-                <option value="udp">UDP</option>
-              </select>
-            </label>
-            <Field label="Port" name="port" type="number" placeholder="443" />
-            <label class="check">
-              <input type="checkbox" name="enabled" checked />
-              <span>enabled</span>
-            </label>
+            <NewServiceFields />
           </FormCard>
         ) : null}
         <DataTable

@@ -123,6 +123,25 @@ export const FormCard: FC<
   </div>
 );
 
+/** A labelled choice among `options` (value, label); `selected` is the value chosen, if any. */
+export const SelectField: FC<{
+  label: string;
+  name: string;
+  options: [value: string, label: string][];
+  selected?: string;
+}> = (p) => (
+  <label>
+    <span>{p.label}</span>
+    <select name={p.name}>
+      {p.options.map(([value, label]) => (
+        <option value={value} selected={value === p.selected}>
+          {label}
+        </option>
+      ))}
+    </select>
+  </label>
+);
+
 /** The rename card of a master-data page; extra fields (children) follow the name. */
 export const RenameCard: FC<
   PropsWithChildren<{ action: string; csrfToken: string; name: string; submit?: string }>

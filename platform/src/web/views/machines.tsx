@@ -1,8 +1,9 @@
-// Machine views: the rows of the searchable list (one page of it) and a machine's service rows.
+// Machine views: the rows of the searchable list (one page of it), a machine's service rows and the
+// fields of a new service.
 import type { FC } from "hono/jsx";
 import type { Machine, Service } from "../../masterdata/index.ts";
-import { ActionButton, EmptyRow, LinkCell } from "./components.tsx";
-import { Csrf } from "./layout.tsx";
+import { ActionButton, EmptyRow, LinkCell, SelectField } from "./components.tsx";
+import { Csrf, Field } from "./layout.tsx";
 
 /** Machines per page of the list. */
 export const MACHINES_PAGE = 50;
@@ -48,6 +49,24 @@ export const MachineRows: FC<{ machines: Machine[]; total: number; page: number;
       </td>
     </tr>
   </tbody>
+);
+
+const PROTOCOLS: [string, string][] = [
+  ["tcp", "TCP"],
+  ["udp", "UDP"],
+];
+
+/** The fields of a new service: name, protocol, port, and whether it starts enabled (it does). */
+export const NewServiceFields: FC = () => (
+  <>
+    <Field label="Service" name="name" placeholder="e.g. Web UI" />
+    <SelectField label="Protocol" name="protocol" options={PROTOCOLS} />
+    <Field label="Port" name="port" type="number" placeholder="443" />
+    <label class="check">
+      <input type="checkbox" name="enabled" checked />
+      <span>enabled</span>
+    </label>
+  </>
 );
 
 /** A service of a machine; managers switch it on and off in place (htmx) and delete it. */
