@@ -1,4 +1,5 @@
-// Password hashing (Argon2id) and the password policy.
+// Password hashing (Argon2id), the password policy, and generated one-time passwords.
+import { generateRandomString, type RandomReader } from "@oslojs/crypto/random";
 
 /** Argon2id with Bun's defaults (64 MiB, t=2). */
 export function hashPassword(password: string): Promise<string> {
@@ -31,9 +32,18 @@ export function passwordProblem(password: string, username: string): string | nu
   return null;
 }
 
-/** A random password for bootstrap and resets: 20 characters from an unambiguous alphabet. */
-export function randomPassword(): string {
-  const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  const bytes = crypto.getRandomValues(new Uint8Array(20));
-  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+/** Letters and digits that cannot be mistaken for one another when read aloud or typed (no 0/O, 1/l/I). */
+export const PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/** Length of a generated password, in characters (about 115 bits with the 55-character alphabet). */
+export const GENERATED_PASSWORD_LENGTH = 20;
+
+const cryptoRandom: RandomReader = { read: (bytes) => crypto.getRandomValues(bytes) };
+
+/**
+ * A random password for bootstrap and resets: 20 characters from PASSWORD_ALPHABET, each drawn
+ * uniformly (rejection sampling, not a biased `byte % 55`). `random` defaults to the system CSPRNG.
+ */
+export function randomPassword(random: RandomReader = cryptoRandom): string {
+  return generateRandomString(random, PASSWORD_ALPHABET, GENERATED_PASSWORD_LENGTH);
 }

@@ -14,7 +14,8 @@ import {
 } from "../../audit/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
-import { formatTime, Layout } from "../views/layout.tsx";
+import { EmptyRow, PortalPage, SelectField, Table } from "../views/components.tsx";
+import { formatTime } from "../views/layout.tsx";
 
 const PAGE = 100;
 
@@ -49,13 +50,7 @@ const AuditRows: FC<{ entries: AuditEntry[]; filter: AuditFilter }> = ({ entries
           <td class="mono">{JSON.stringify(e.detail)}</td>
         </tr>
       ))}
-      {entries.length === 0 ? (
-        <tr>
-          <td colspan={7} class="muted">
-            No entries match.
-          </td>
-        </tr>
-      ) : null}
+      {entries.length === 0 ? <EmptyRow colspan={7}>No entries match.</EmptyRow> : null}
       {entries.length === PAGE && last ? (
         <tr>
           <td colspan={7}>
@@ -78,12 +73,11 @@ export function auditRoutes() {
     const entries = await listAudit(c.get("deps").db, scope, filter, PAGE);
     const query = filterQuery(filter);
     return c.html(
-      <Layout
+      <PortalPage
         title="Audit log"
         csrfToken={c.get("csrfToken")}
         principal={c.get("ctx").caller.principal}
       >
-        <h1>Audit log</h1>
         <form
           method="get"
           action="/audit"
@@ -111,16 +105,12 @@ export function auditRoutes() {
             <span>Actor</span>
             <input name="actor" value={filter.actor ?? ""} />
           </label>
-          <label>
-            <span>Result</span>
-            <select name="result">
-              {["", "ok", "denied", "failed"].map((r) => (
-                <option value={r} selected={filter.result === r}>
-                  {r || "any"}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label="Result"
+            name="result"
+            options={["", "ok", "denied", "failed"].map((r) => [r, r || "any"])}
+            selected={filter.result}
+          />
           <label>
             <span>From</span>
             <input type="date" name="from" value={filter.from ?? ""} />
@@ -141,21 +131,10 @@ export function auditRoutes() {
             Export CSV
           </a>
         </p>
-        <table>
-          <thead>
-            <tr>
-              <th>When</th>
-              <th>Who</th>
-              <th>Action</th>
-              <th>Result</th>
-              <th>Target</th>
-              <th>From</th>
-              <th>Detail</th>
-            </tr>
-          </thead>
+        <Table head={["When", "Who", "Action", "Result", "Target", "From", "Detail"]}>
           <AuditRows entries={entries} filter={filter} />
-        </table>
-      </Layout>,
+        </Table>
+      </PortalPage>,
     );
   });
 

@@ -16,7 +16,16 @@ import {
 } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { Breadcrumbs, Field, Layout, PostForm } from "../views/layout.tsx";
+import {
+  DeleteActions,
+  FormCard,
+  LinkTable,
+  PortalPage,
+  RenameCard,
+  trail,
+  treeCrumbs,
+} from "../views/components.tsx";
+import { Field } from "../views/layout.tsx";
 
 export function customerRoutes() {
   const app = new Hono<WebEnv>();
@@ -26,42 +35,20 @@ export function customerRoutes() {
     const customers = await listCustomers(ctx, c.req.query("q") ?? "");
     const canCreate = hasPermission(ctx.caller.principal, "customers.manage");
     return c.html(
-      <Layout title="Customers" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
-        <h1>Customers</h1>
+      <PortalPage title="Customers" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
         {canCreate ? (
-          <div class="card">
-            <PostForm action="/customers" csrfToken={c.get("csrfToken")} class="row">
-              <Field label="New customer" name="name" placeholder="Company name" />
-              <button type="submit">Add customer</button>
-            </PostForm>
-          </div>
+          <FormCard action="/customers" csrfToken={c.get("csrfToken")} submit="Add customer">
+            <Field label="New customer" name="name" placeholder="Company name" />
+          </FormCard>
         ) : null}
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Since</th>
-            </tr>
-          </thead>
-          <tbody>
-            {customers.map((customer) => (
-              <tr>
-                <td>
-                  <a href={`/customers/${customer.id}`}>{customer.name}</a>
-                </td>
-                <td>{customer.createdAt.toISOString().slice(0, 10)}</td>
-              </tr>
-            ))}
-            {customers.length === 0 ? (
-              <tr>
-                <td colspan={2} class="muted">
-                  No customers yet.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </Layout>,
+        <LinkTable
+          base="/customers"
+          items={customers}
+          head={["Name", "Since"]}
+          cells={(customer) => <td>{customer.createdAt.toISOString().slice(0, 10)}</td>}
+          empty="No customers yet."
+        />
+      </PortalPage>,
     );
   });
 
@@ -79,63 +66,31 @@ export function customerRoutes() {
     const canManageCustomers = hasPermission(principal, "customers.manage");
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title={customer.name} csrfToken={csrf} principal={principal}>
-        <Breadcrumbs
-          items={[
-            ["Customers", "/customers"],
-            [customer.name, null],
-          ]}
-        />
-        <h1>{customer.name}</h1>
+      <PortalPage
+        title={customer.name}
+        csrfToken={csrf}
+        principal={principal}
+        crumbs={trail(customer.name, ["Customers", "/customers"])}
+      >
         {canManageCustomers ? (
-          <div class="card">
-            <PostForm action={`/customers/${customer.id}`} csrfToken={csrf} class="row">
-              <Field label="Name" name="name" value={customer.name} />
-              <button type="submit" class="secondary">
-                Rename
-              </button>
-            </PostForm>
-          </div>
+          <RenameCard action={`/customers/${customer.id}`} csrfToken={csrf} name={customer.name} />
         ) : null}
         <h2>Sites</h2>
         {canManage ? (
-          <div class="card">
-            <PostForm action={`/customers/${customer.id}/sites`} csrfToken={csrf} class="row">
-              <Field label="New site" name="name" placeholder="Plant or location" />
-              <button type="submit">Add site</button>
-            </PostForm>
-          </div>
+          <FormCard action={`/customers/${customer.id}/sites`} csrfToken={csrf} submit="Add site">
+            <Field label="New site" name="name" placeholder="Plant or location" />
+          </FormCard>
         ) : null}
-        <table>
-          <tbody>
-            {sites.map((site) => (
-              <tr>
-                <td>
-                  <a href={`/sites/${site.id}`}>{site.name}</a>
-                </td>
-              </tr>
-            ))}
-            {sites.length === 0 ? (
-              <tr>
-                <td class="muted">No sites yet.</td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
+        <LinkTable base="/sites" items={sites} empty="No sites yet." />
         {canManageCustomers ? (
-          <div class="actions">
-            <PostForm
-              action={`/customers/${customer.id}/delete`}
-              csrfToken={csrf}
-              confirm={`Delete customer ${customer.name}?`}
-            >
-              <button type="submit" class="danger">
-                Delete customer
-              </button>
-            </PostForm>
-          </div>
+          <DeleteActions
+            action={`/customers/${customer.id}/delete`}
+            csrfToken={csrf}
+            what="customer"
+            name={customer.name}
+          />
         ) : null}
-      </Layout>,
+      </PortalPage>,
     );
   });
 
@@ -161,64 +116,31 @@ export function customerRoutes() {
     const canManage = inScope(scopeOf(ctx.caller.principal, "masterdata.manage"), site.customerId);
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title={site.name} csrfToken={csrf} principal={ctx.caller.principal}>
-        <Breadcrumbs
-          items={[
-            ["Customers", "/customers"],
-            [site.customerName, `/customers/${site.customerId}`],
-            [site.name, null],
-          ]}
-        />
-        <h1>{site.name}</h1>
+      <PortalPage
+        title={site.name}
+        csrfToken={csrf}
+        principal={ctx.caller.principal}
+        crumbs={treeCrumbs(site.name, site)}
+      >
         {canManage ? (
-          <div class="card">
-            <PostForm action={`/sites/${site.id}`} csrfToken={csrf} class="row">
-              <Field label="Name" name="name" value={site.name} />
-              <button type="submit" class="secondary">
-                Rename
-              </button>
-            </PostForm>
-          </div>
+          <RenameCard action={`/sites/${site.id}`} csrfToken={csrf} name={site.name} />
         ) : null}
         <h2>Gateways</h2>
         {canManage ? (
-          <div class="card">
-            <PostForm action={`/sites/${site.id}/gateways`} csrfToken={csrf} class="row">
-              <Field label="New gateway" name="name" placeholder="e.g. Hall 3 line A" />
-              <button type="submit">Add gateway</button>
-            </PostForm>
-          </div>
+          <FormCard action={`/sites/${site.id}/gateways`} csrfToken={csrf} submit="Add gateway">
+            <Field label="New gateway" name="name" placeholder="e.g. Hall 3 line A" />
+          </FormCard>
         ) : null}
-        <table>
-          <tbody>
-            {gateways.map((gateway) => (
-              <tr>
-                <td>
-                  <a href={`/gateways/${gateway.id}`}>{gateway.name}</a>
-                </td>
-              </tr>
-            ))}
-            {gateways.length === 0 ? (
-              <tr>
-                <td class="muted">No gateways yet.</td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
+        <LinkTable base="/gateways" items={gateways} empty="No gateways yet." />
         {canManage ? (
-          <div class="actions">
-            <PostForm
-              action={`/sites/${site.id}/delete`}
-              csrfToken={csrf}
-              confirm={`Delete site ${site.name}?`}
-            >
-              <button type="submit" class="danger">
-                Delete site
-              </button>
-            </PostForm>
-          </div>
+          <DeleteActions
+            action={`/sites/${site.id}/delete`}
+            csrfToken={csrf}
+            what="site"
+            name={site.name}
+          />
         ) : null}
-      </Layout>,
+      </PortalPage>,
     );
   });
 

@@ -2,7 +2,7 @@
 import { Hono, type Context as HonoContext } from "hono";
 import { inScope, scopeOf } from "../../access/index.ts";
 import { recordAuditAlone } from "../../audit/index.ts";
-import { type EnrollmentBundle, issueEnrollmentBundle } from "../../gateways/index.ts";
+import { issueEnrollmentBundle } from "../../gateways/index.ts";
 import {
   createGateway,
   createMachine,
@@ -17,19 +17,17 @@ import {
 } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { Breadcrumbs, Field, formatTime, Layout, Notice, PostForm } from "../views/layout.tsx";
-
-/** A download of the bundle from the page itself (data: URL): the platform keeps no copy to serve. */
-const BundleLink = ({ bundle }: { bundle: EnrollmentBundle }) => (
-  <a
-    class="button"
-    hx-boost="false"
-    download={bundle.fileName}
-    href={`data:application/jose;base64,${Buffer.from(`${bundle.token}\n`).toString("base64")}`}
-  >
-    Download enrollment bundle
-  </a>
-);
+import {
+  ActionButton,
+  DeleteActions,
+  FormCard,
+  LinkTable,
+  PortalPage,
+  RenameCard,
+  treeCrumbs,
+} from "../views/components.tsx";
+import { AgentCard, GatewayCredentialsPage } from "../views/gateways.tsx";
+import { Field } from "../views/layout.tsx";
 
 export function gatewayRoutes() {
   const app = new Hono<WebEnv>();
@@ -39,39 +37,22 @@ export function gatewayRoutes() {
     const gateways = await listGateways(ctx);
     const pool = c.get("deps").proxyPool;
     return c.html(
-      <Layout title="Gateways" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
-        <h1>Gateways</h1>
+      <PortalPage title="Gateways" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
         <p class="muted">Add a gateway on its site's page.</p>
-        <table>
-          <thead>
-            <tr>
-              <th>Gateway</th>
-              <th>Site</th>
-              <th>Customer</th>
-              <th>Proxy block</th>
-            </tr>
-          </thead>
-          <tbody>
-            {gateways.map((g) => (
-              <tr>
-                <td>
-                  <a href={`/gateways/${g.id}`}>{g.name}</a>
-                </td>
-                <td>{g.siteName}</td>
-                <td>{g.customerName}</td>
-                <td class="mono">{gatewayBlock(pool, g)}</td>
-              </tr>
-            ))}
-            {gateways.length === 0 ? (
-              <tr>
-                <td colspan={4} class="muted">
-                  No gateways yet.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </Layout>,
+        <LinkTable
+          base="/gateways"
+          items={gateways}
+          head={["Gateway", "Site", "Customer", "Proxy block"]}
+          cells={(g) => (
+            <>
+              <td>{g.siteName}</td>
+              <td>{g.customerName}</td>
+              <td class="mono">{gatewayBlock(pool, g)}</td>
+            </>
+          )}
+          empty="No gateways yet."
+        />
+      </PortalPage>,
     );
   });
 
@@ -100,40 +81,14 @@ export function gatewayRoutes() {
     });
     c.header("Cache-Control", "no-store");
     return c.html(
-      <Layout title={gateway.name} csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
-        <Breadcrumbs
-          items={[
-            ["Gateways", "/gateways"],
-            [gateway.name, `/gateways/${gateway.id}`],
-          ]}
-        />
-        <h1>{created ? "Gateway created" : "Gateway re-keyed"}</h1>
-        <div class="card">
-          <Notice kind="warn">
-            Download the enrollment bundle now and import it on the gateway (operator UI, or its
-            import folder). It is offered only on this page
-            {created ? "" : "; the previous secret and bundle no longer work"}.
-          </Notice>
-          <p>
-            <BundleLink bundle={bundle} />
-          </p>
-          <dl>
-            <dt>Gateway id</dt>
-            <dd class="mono">{gateway.id}</dd>
-            <dt>Bundle version</dt>
-            <dd class="mono">{bundle.version}</dd>
-            <dt>Import before</dt>
-            <dd>{formatTime(bundle.expiresAt)}</dd>
-            <dt>Secret</dt>
-            <dd>
-              <div class="secret">{secret}</div>
-            </dd>
-          </dl>
-          <p>
-            <a href={`/gateways/${gateway.id}`}>Continue to the gateway</a>
-          </p>
-        </div>
-      </Layout>,
+      <GatewayCredentialsPage
+        gateway={gateway}
+        bundle={bundle}
+        secret={secret}
+        created={created}
+        csrfToken={c.get("csrfToken")}
+        principal={ctx.caller.principal}
+      />,
     );
   };
 
@@ -158,16 +113,12 @@ export function gatewayRoutes() {
     );
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title={gateway.name} csrfToken={csrf} principal={ctx.caller.principal}>
-        <Breadcrumbs
-          items={[
-            ["Customers", "/customers"],
-            [gateway.customerName, `/customers/${gateway.customerId}`],
-            [gateway.siteName, `/sites/${gateway.siteId}`],
-            [gateway.name, null],
-          ]}
-        />
-        <h1>{gateway.name}</h1>
+      <PortalPage
+        title={gateway.name}
+        csrfToken={csrf}
+        principal={ctx.caller.principal}
+        crumbs={treeCrumbs(gateway.name, gateway)}
+      >
         <div class="card">
           <dl>
             <dt>Gateway id</dt>
@@ -179,75 +130,49 @@ export function gatewayRoutes() {
         <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
 
         {canManage ? (
-          <div class="card">
-            <PostForm action={`/gateways/${gateway.id}`} csrfToken={csrf} class="row">
-              <Field label="Name" name="name" value={gateway.name} />
-              <button type="submit" class="secondary">
-                Rename
-              </button>
-            </PostForm>
-          </div>
+          <RenameCard action={`/gateways/${gateway.id}`} csrfToken={csrf} name={gateway.name} />
         ) : null}
         <h2>Machines</h2>
         {canManage ? (
-          <div class="card">
-            <PostForm action={`/gateways/${gateway.id}/machines`} csrfToken={csrf} class="row">
-              <Field label="Machine name" name="name" placeholder="e.g. Press 7" />
-              <Field label="LAN address" name="lanAddress" placeholder="192.168.0.10" />
-              <button type="submit">Add machine</button>
-            </PostForm>
-          </div>
+          <FormCard
+            action={`/gateways/${gateway.id}/machines`}
+            csrfToken={csrf}
+            submit="Add machine"
+          >
+            <Field label="Machine name" name="name" placeholder="e.g. Press 7" />
+            <Field label="LAN address" name="lanAddress" placeholder="192.168.0.10" />
+          </FormCard>
         ) : null}
-        <table>
-          <thead>
-            <tr>
-              <th>Machine</th>
-              <th>LAN address</th>
-              <th>Proxy address</th>
-            </tr>
-          </thead>
-          <tbody>
-            {machines.map((m) => (
-              <tr>
-                <td>
-                  <a href={`/machines/${m.id}`}>{m.name}</a>
-                </td>
-                <td class="mono">{m.lanAddress}</td>
-                <td class="mono">{m.proxyAddress}</td>
-              </tr>
-            ))}
-            {machines.length === 0 ? (
-              <tr>
-                <td colspan={3} class="muted">
-                  No machines yet.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
+        <LinkTable
+          base="/machines"
+          items={machines}
+          head={["Machine", "LAN address", "Proxy address"]}
+          cells={(m) => (
+            <>
+              <td class="mono">{m.lanAddress}</td>
+              <td class="mono">{m.proxyAddress}</td>
+            </>
+          )}
+          empty="No machines yet."
+        />
         {canManage ? (
-          <div class="actions">
-            <PostForm
+          <DeleteActions
+            action={`/gateways/${gateway.id}/delete`}
+            csrfToken={csrf}
+            what="gateway"
+            name={gateway.name}
+          >
+            <ActionButton
               action={`/gateways/${gateway.id}/rekey`}
               csrfToken={csrf}
               confirm="The gateway's current secret and enrollment bundle stop working at once. Continue?"
+              kind="secondary"
             >
-              <button type="submit" class="secondary">
-                Re-key (new enrollment bundle)
-              </button>
-            </PostForm>
-            <PostForm
-              action={`/gateways/${gateway.id}/delete`}
-              csrfToken={csrf}
-              confirm={`Delete gateway ${gateway.name}?`}
-            >
-              <button type="submit" class="danger">
-                Delete gateway
-              </button>
-            </PostForm>
-          </div>
+              Re-key (new enrollment bundle)
+            </ActionButton>
+          </DeleteActions>
         ) : null}
-      </Layout>,
+      </PortalPage>,
     );
   });
 
@@ -280,49 +205,4 @@ export function gatewayRoutes() {
   });
 
   return app;
-}
-
-/** What the gateway's agent reported last over its control channel. */
-function AgentCard(props: { gateway: Gateway; now: Date }) {
-  const { lastSeenAt, agent } = props.gateway;
-  if (!lastSeenAt || !agent)
-    return (
-      <div class="card">
-        <p class="muted">The gateway has not reported yet: import its enrollment bundle there.</p>
-      </div>
-    );
-  const ago = Math.round((props.now.getTime() - lastSeenAt.getTime()) / 1000);
-  const reporting = ago <= 60;
-  const offset = agent.clockOffsetMs / 1000;
-  return (
-    <div class="card">
-      <h2>Gateway agent</h2>
-      <dl>
-        <dt>Last heartbeat</dt>
-        <dd>
-          <span class={`badge ${reporting ? "ok" : "failed"}`}>
-            {reporting ? "reporting" : "silent"}
-          </span>{" "}
-          {ago} s ago, from <span class="mono">{agent.ip ?? "unknown address"}</span>
-        </dd>
-        <dt>State</dt>
-        <dd>{agent.state}</dd>
-        <dt>Versions</dt>
-        <dd class="mono">
-          agent {agent.agentVersion}, OpenVPN {agent.openvpnVersion ?? "not found"}
-        </dd>
-        <dt>Clock offset</dt>
-        <dd class={Math.abs(offset) > 60 ? "error" : undefined}>
-          {offset >= 0 ? "+" : ""}
-          {offset.toFixed(1)} s against the platform
-        </dd>
-        {agent.lastError ? (
-          <>
-            <dt>Last error</dt>
-            <dd class="error">{agent.lastError}</dd>
-          </>
-        ) : null}
-      </dl>
-    </div>
-  );
 }

@@ -7,7 +7,6 @@ import {
   addMapping,
   createProvider,
   getProvider,
-  type IdentityProvider,
   listMappings,
   listProviders,
   mfaPolicyTable,
@@ -19,75 +18,17 @@ import {
 import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { Breadcrumbs, Field, Layout, PostForm } from "../views/layout.tsx";
-import { RoleFields } from "../views/role-fields.tsx";
-
-function ProviderFields(props: { provider?: IdentityProvider }) {
-  const p = props.provider;
-  return (
-    <>
-      <Field
-        label="Short name (in the redirect URI)"
-        name="slug"
-        value={p?.slug}
-        placeholder="acme-keycloak"
-      />
-      <Field
-        label="Button text"
-        name="displayName"
-        value={p?.displayName}
-        placeholder="ACME Service ID"
-      />
-      <Field
-        label="Issuer URL"
-        name="issuer"
-        value={p?.issuer}
-        placeholder="https://id.example.com/realms/service"
-      />
-      <Field label="Client id" name="clientId" value={p?.clientId} />
-      <label>
-        <span>Client authentication</span>
-        <select name="clientAuth">
-          <option value="client_secret_basic" selected={p?.clientAuth !== "private_key_jwt"}>
-            Client secret
-          </option>
-          <option value="private_key_jwt" selected={p?.clientAuth === "private_key_jwt"}>
-            Private key JWT (Meetpoint makes the key)
-          </option>
-        </select>
-      </label>
-      <Field
-        label={p ? "Client secret (empty keeps the current one)" : "Client secret"}
-        name="clientSecret"
-        type="password"
-        required={false}
-      />
-      <Field label="Scopes" name="scopes" value={p?.scopes ?? "openid profile"} />
-      <Field label="Groups claim" name="groupsClaim" value={p?.groupsClaim ?? "groups"} />
-      <Field
-        label="amr values that mean MFA"
-        name="mfaAmr"
-        value={p?.mfaAmr.join(" ")}
-        required={false}
-        placeholder="mfa otp hwk swk (default list)"
-      />
-      <Field
-        label="acr value that means MFA (optional)"
-        name="mfaAcr"
-        value={p?.mfaAcr ?? ""}
-        required={false}
-      />
-      <label>
-        <span>
-          CA certificate for the provider's HTTPS (PEM, optional: empty trusts the system's CAs)
-        </span>
-        <textarea name="caPem" rows={4}>
-          {p?.caPem ?? ""}
-        </textarea>
-      </label>
-    </>
-  );
-}
+import {
+  ActionButton,
+  DataTable,
+  LinkCell,
+  PortalPage,
+  SubmitForm,
+  trail,
+} from "../views/components.tsx";
+import { ProviderFields } from "../views/identity-providers.tsx";
+import { Field } from "../views/layout.tsx";
+import { PLATFORM_WIDE, RoleFields } from "../views/role-fields.tsx";
 
 export function identityProviderRoutes() {
   const app = new Hono<WebEnv>();
@@ -98,34 +39,23 @@ export function identityProviderRoutes() {
     const policies = await mfaPolicyTable(ctx.db);
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title="Identity providers" csrfToken={csrf} principal={ctx.caller.principal}>
-        <h1>Identity providers</h1>
-        <table>
-          <thead>
+      <PortalPage title="Identity providers" csrfToken={csrf} principal={ctx.caller.principal}>
+        <DataTable
+          head={["Provider", "Issuer", "State"]}
+          rows={providers}
+          row={(p) => (
             <tr>
-              <th>Provider</th>
-              <th>Issuer</th>
-              <th>State</th>
+              <LinkCell href={`/identity-providers/${p.id}`}>{p.displayName}</LinkCell>
+              <td class="mono">{p.issuer}</td>
+              <td>{p.enabled ? "enabled" : "disabled"}</td>
             </tr>
-          </thead>
-          <tbody>
-            {providers.map((p) => (
-              <tr>
-                <td>
-                  <a href={`/identity-providers/${p.id}`}>{p.displayName}</a>
-                </td>
-                <td class="mono">{p.issuer}</td>
-                <td>{p.enabled ? "enabled" : "disabled"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          )}
+        />
         <div class="card">
           <h2>Add a provider</h2>
-          <PostForm action="/identity-providers" csrfToken={csrf}>
+          <SubmitForm action="/identity-providers" csrfToken={csrf} submit="Add provider">
             <ProviderFields />
-            <button type="submit">Add provider</button>
-          </PostForm>
+          </SubmitForm>
         </div>
         <div class="card">
           <h2>Second factor per role</h2>
@@ -135,8 +65,14 @@ export function identityProviderRoutes() {
             user's roles applies.
           </p>
           {ROLES.map((role) => (
-            <PostForm action="/identity-providers/mfa-policy" csrfToken={csrf} class="row">
-              <input type="hidden" name="role" value={role} />
+            <SubmitForm
+              action="/identity-providers/mfa-policy"
+              csrfToken={csrf}
+              hidden={{ role }}
+              submit="Save"
+              kind="secondary"
+              row
+            >
               <span>{ROLE_LABELS[role]}</span>
               <select name="policy">
                 <option value="provider_or_totp" selected={policies[role] === "provider_or_totp"}>
@@ -146,13 +82,10 @@ export function identityProviderRoutes() {
                   Provider must assert MFA
                 </option>
               </select>
-              <button type="submit" class="secondary">
-                Save
-              </button>
-            </PostForm>
+            </SubmitForm>
           ))}
         </div>
-      </Layout>,
+      </PortalPage>,
     );
   });
 
@@ -175,14 +108,12 @@ export function identityProviderRoutes() {
     const customers = await listCustomers(ctx);
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title={provider.displayName} csrfToken={csrf} principal={ctx.caller.principal}>
-        <Breadcrumbs
-          items={[
-            ["Identity providers", "/identity-providers"],
-            [provider.displayName, null],
-          ]}
-        />
-        <h1>{provider.displayName}</h1>
+      <PortalPage
+        title={provider.displayName}
+        csrfToken={csrf}
+        principal={ctx.caller.principal}
+        crumbs={trail(provider.displayName, ["Identity providers", "/identity-providers"])}
+      >
         <div class="card">
           <h2>Register Meetpoint at the provider</h2>
           <dl>
@@ -200,62 +131,54 @@ export function identityProviderRoutes() {
         </div>
         <div class="card">
           <h2>Group mappings</h2>
-          <table>
-            <thead>
+          <DataTable
+            head={["Group", "Role", "Customer", ""]}
+            rows={mappings}
+            row={({ mapping, customerName }) => (
               <tr>
-                <th>Group</th>
-                <th>Role</th>
-                <th>Customer</th>
-                <th></th>
+                <td class="mono">{mapping.group}</td>
+                <td>{ROLE_LABELS[mapping.role]}</td>
+                <td>{customerName ?? PLATFORM_WIDE}</td>
+                <td>
+                  <ActionButton
+                    action={`/identity-providers/${provider.id}/mappings/${mapping.id}/delete`}
+                    csrfToken={csrf}
+                    confirm="Remove this mapping? Users lose the role at their next sign-in."
+                    kind="link"
+                  >
+                    Remove
+                  </ActionButton>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {mappings.map(({ mapping, customerName }) => (
-                <tr>
-                  <td class="mono">{mapping.group}</td>
-                  <td>{ROLE_LABELS[mapping.role]}</td>
-                  <td>{customerName ?? "— platform-wide —"}</td>
-                  <td>
-                    <PostForm
-                      action={`/identity-providers/${provider.id}/mappings/${mapping.id}/delete`}
-                      csrfToken={csrf}
-                      confirm="Remove this mapping? Users lose the role at their next sign-in."
-                    >
-                      <button type="submit" class="link">
-                        Remove
-                      </button>
-                    </PostForm>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <PostForm
+            )}
+          />
+          <SubmitForm
             action={`/identity-providers/${provider.id}/mappings`}
             csrfToken={csrf}
-            class="row"
+            submit="Add mapping"
+            row
           >
             <Field label="Group" name="group" placeholder="acme-service-technicians" />
             <RoleFields customers={customers} />
-            <button type="submit">Add mapping</button>
-          </PostForm>
+          </SubmitForm>
         </div>
         <div class="card">
           <h2>Settings</h2>
-          <PostForm action={`/identity-providers/${provider.id}`} csrfToken={csrf}>
+          <SubmitForm action={`/identity-providers/${provider.id}`} csrfToken={csrf} submit="Save">
             <ProviderFields provider={provider} />
-            <button type="submit">Save</button>
-          </PostForm>
-          <PostForm action={`/identity-providers/${provider.id}/enabled`} csrfToken={csrf}>
-            <input type="hidden" name="enabled" value={provider.enabled ? "false" : "true"} />
-            <button type="submit" class="secondary">
-              {provider.enabled
-                ? "Disable sign-in with this provider"
-                : "Enable sign-in with this provider"}
-            </button>
-          </PostForm>
+          </SubmitForm>
+          <ActionButton
+            action={`/identity-providers/${provider.id}/enabled`}
+            csrfToken={csrf}
+            hidden={{ enabled: provider.enabled ? "false" : "true" }}
+            kind="secondary"
+          >
+            {provider.enabled
+              ? "Disable sign-in with this provider"
+              : "Enable sign-in with this provider"}
+          </ActionButton>
         </div>
-      </Layout>,
+      </PortalPage>,
     );
   });
 

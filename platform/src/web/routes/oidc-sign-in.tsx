@@ -11,8 +11,7 @@ import {
 } from "../../identity/index.ts";
 import type { WebEnv } from "../env.ts";
 import { PRE_SESSION_COOKIE, STAGE_PAGES, setSessionCookie } from "../middleware.ts";
-import { Layout } from "../views/layout.tsx";
-import { signInPage } from "../views/sign-in.tsx";
+import { signedInPage, signInPage } from "../views/sign-in.tsx";
 
 /**
  * Binds a started sign-in to this browser. SameSite=Lax, unlike the portal's other cookies: the
@@ -76,16 +75,7 @@ export function oidcSignInRoutes() {
     // still belong to the provider's cross-site navigation, which does not carry it.
     const next = outcome.stage === "ready" ? "/" : STAGE_PAGES[outcome.stage];
     c.header("Cache-Control", "no-store");
-    return c.html(
-      <Layout title="Signed in" csrfToken="">
-        <meta http-equiv="refresh" content={`0;url=${next}`} />
-        <div class="card narrow">
-          <p>
-            Signed in. <a href={next}>Continue</a>
-          </p>
-        </div>
-      </Layout>,
-    );
+    return c.html(signedInPage(next));
   });
 
   return app;

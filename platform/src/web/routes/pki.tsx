@@ -4,7 +4,8 @@ import { hasPermission } from "../../access/index.ts";
 import { CRL_VALIDITY_MS } from "../../pki/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
-import { formatTime, Layout, PostForm } from "../views/layout.tsx";
+import { ActionButton, Actions, DataTable, PortalPage } from "../views/components.tsx";
+import { formatTime } from "../views/layout.tsx";
 
 export function pkiRoutes() {
   const app = new Hono<WebEnv>();
@@ -17,8 +18,7 @@ export function pkiRoutes() {
     const policy = deps.pki.policy;
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title="Certificate authority" csrfToken={csrf} principal={principal}>
-        <h1>Certificate authority</h1>
+      <PortalPage title="Certificate authority" csrfToken={csrf} principal={principal}>
         <div class="card">
           <dl>
             <dt>Technician certificates</dt>
@@ -31,57 +31,45 @@ export function pkiRoutes() {
             <dd>renewed at every revocation, valid {CRL_VALIDITY_MS / 60_000} min</dd>
           </dl>
         </div>
-        <table>
-          <thead>
+        <DataTable
+          head={["CA", "State", "Valid", "Issued", "Spent", "Revoked", "Valid now"]}
+          rows={authorities}
+          row={(ca) => (
             <tr>
-              <th>CA</th>
-              <th>State</th>
-              <th>Valid</th>
-              <th>Issued</th>
-              <th>Spent</th>
-              <th>Revoked</th>
-              <th>Valid now</th>
+              <td>
+                <div>{ca.subject}</div>
+                <div class="mono muted">SHA-256 {ca.fingerprint}</div>
+              </td>
+              <td>
+                {ca.active
+                  ? "active (signs)"
+                  : ca.trusted
+                    ? "previous (still verifies)"
+                    : "retired"}
+              </td>
+              <td>
+                {formatTime(ca.notBefore)} – {formatTime(ca.notAfter)}
+              </td>
+              <td>{ca.counts.issued}</td>
+              <td>{ca.counts.spent}</td>
+              <td>{ca.counts.revoked}</td>
+              <td>{ca.counts.valid}</td>
             </tr>
-          </thead>
-          <tbody>
-            {authorities.map((ca) => (
-              <tr>
-                <td>
-                  <div>{ca.subject}</div>
-                  <div class="mono muted">SHA-256 {ca.fingerprint}</div>
-                </td>
-                <td>
-                  {ca.active
-                    ? "active (signs)"
-                    : ca.trusted
-                      ? "previous (still verifies)"
-                      : "retired"}
-                </td>
-                <td>
-                  {formatTime(ca.notBefore)} – {formatTime(ca.notAfter)}
-                </td>
-                <td>{ca.counts.issued}</td>
-                <td>{ca.counts.spent}</td>
-                <td>{ca.counts.revoked}</td>
-                <td>{ca.counts.valid}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          )}
+        />
         {hasPermission(principal, "pki.manage") ? (
-          <div class="actions">
-            <PostForm
+          <Actions>
+            <ActionButton
               action="/pki/rotate"
               csrfToken={csrf}
               confirm="Introduce a new CA? It signs from now on; the current one keeps verifying until its certificates expire. Gateways must be re-keyed to pin the new CA."
+              kind="secondary"
             >
-              <button type="submit" class="secondary">
-                Introduce a new CA
-              </button>
-            </PostForm>
-          </div>
+              Introduce a new CA
+            </ActionButton>
+          </Actions>
         ) : null}
-      </Layout>,
+      </PortalPage>,
     );
   });
 

@@ -30,8 +30,12 @@ import {
   setSessionCookie,
   signedIn,
 } from "../middleware.ts";
-import { Field, Layout, Notice, PostForm } from "../views/layout.tsx";
-import { signInPage } from "../views/sign-in.tsx";
+import {
+  changePasswordPage,
+  enrolTotpPage,
+  secondFactorPage,
+  signInPage,
+} from "../views/sign-in.tsx";
 
 export function signInRoutes() {
   const app = new Hono<WebEnv>();
@@ -80,25 +84,7 @@ export function signInRoutes() {
     return c.redirect(result.stage === "ready" ? "/" : STAGE_PAGES[result.stage], 303);
   });
 
-  const totpPage = (csrfToken: string, error?: string) => (
-    <Layout title="Second factor" csrfToken={csrfToken}>
-      <div class="card narrow">
-        <h1>Second factor</h1>
-        <p>Enter the 6-digit code from your authenticator app.</p>
-        {error ? <Notice kind="error">{error}</Notice> : null}
-        <PostForm action="/sign-in/totp" csrfToken={csrfToken}>
-          <Field
-            label="Code"
-            name="code"
-            inputmode="numeric"
-            pattern="[0-9]{6}"
-            autocomplete="one-time-code"
-          />
-          <button type="submit">Continue</button>
-        </PostForm>
-      </div>
-    </Layout>
-  );
+  const totpPage = (csrfToken: string, error?: string) => secondFactorPage({ csrfToken, error });
 
   app.get("/sign-in/totp", requireStage("totp"), (c) => c.html(totpPage(c.get("csrfToken"))));
 
@@ -130,30 +116,7 @@ export function signInRoutes() {
     forced: boolean,
     error?: string,
     principal?: Principal,
-  ) => (
-    <Layout title="Change password" csrfToken={c.get("csrfToken")} principal={principal ?? null}>
-      <div class="card narrow">
-        <h1>Change password</h1>
-        {forced ? <Notice kind="warn">Choose your own password before you continue.</Notice> : null}
-        {error ? <Notice kind="error">{error}</Notice> : null}
-        <PostForm action="/account/password" csrfToken={c.get("csrfToken")}>
-          <Field
-            label="Current password"
-            name="current"
-            type="password"
-            autocomplete="current-password"
-          />
-          <Field
-            label="New password (at least 12 characters)"
-            name="next"
-            type="password"
-            autocomplete="new-password"
-          />
-          <button type="submit">Change password</button>
-        </PostForm>
-      </div>
-    </Layout>
-  );
+  ) => changePasswordPage({ csrfToken: c.get("csrfToken"), forced, error, principal });
 
   app.get("/account/password", requireStage("change_password", "ready"), (c) => {
     const session = signedIn(c);
@@ -198,39 +161,13 @@ export function signInRoutes() {
     return c.html(enrolPage(c.get("csrfToken"), key, session.principal.username));
   });
 
-  const enrolPage = (csrfToken: string, key: string, username: string, error?: string) => {
-    const svg = qrSvg(totpUri(key, username));
-    return (
-      <Layout title="Set up second factor" csrfToken={csrfToken}>
-        <div class="card narrow">
-          <h1>Set up your second factor</h1>
-          <p>
-            Scan this code with an authenticator app (for example FreeOTP, Aegis or Google
-            Authenticator), then enter the code it shows.
-          </p>
-          <img
-            class="qr"
-            alt="QR code for your authenticator app"
-            src={`data:image/svg+xml;base64,${Buffer.from(svg).toString("base64")}`}
-          />
-          <p class="muted">
-            Cannot scan? Type this key: <span class="mono">{totpKeyForTyping(key)}</span>
-          </p>
-          {error ? <Notice kind="error">{error}</Notice> : null}
-          <PostForm action="/account/totp" csrfToken={csrfToken}>
-            <Field
-              label="Code"
-              name="code"
-              inputmode="numeric"
-              pattern="[0-9]{6}"
-              autocomplete="one-time-code"
-            />
-            <button type="submit">Confirm</button>
-          </PostForm>
-        </div>
-      </Layout>
-    );
-  };
+  const enrolPage = (csrfToken: string, key: string, username: string, error?: string) =>
+    enrolTotpPage({
+      csrfToken,
+      qrSvg: qrSvg(totpUri(key, username)),
+      keyForTyping: totpKeyForTyping(key),
+      error,
+    });
 
   app.post("/account/totp", requireStage("enrol_totp"), async (c) => {
     const deps = c.get("deps");

@@ -4,7 +4,8 @@ import { Hono } from "hono";
 import { hasPermission } from "../../access/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
-import { Layout, Notice } from "../views/layout.tsx";
+import { DataTable, PortalPage } from "../views/components.tsx";
+import { Notice } from "../views/layout.tsx";
 
 export function statusRoutes() {
   const app = new Hono<WebEnv>();
@@ -14,8 +15,7 @@ export function statusRoutes() {
     const { gate, instances } = c.get("deps").access;
     const status = gate.status();
     return c.html(
-      <Layout title="Platform status" csrfToken={c.get("csrfToken")} principal={principal}>
-        <h1>Platform status</h1>
+      <PortalPage title="Platform status" csrfToken={c.get("csrfToken")} principal={principal}>
         {status.on ? (
           <Notice kind="ok">Data plane on: OpenVPN servers and the firewall are running.</Notice>
         ) : (
@@ -23,27 +23,20 @@ export function statusRoutes() {
             Data plane off: {status.reason}. The portal works; nobody can connect to a machine.
           </Notice>
         )}
-        <table>
-          <thead>
+        <DataTable
+          head={["OpenVPN server", "Listens", "Tunnel network"]}
+          rows={instances}
+          row={(i) => (
             <tr>
-              <th>OpenVPN server</th>
-              <th>Listens</th>
-              <th>Tunnel network</th>
+              <td class="mono">meetpoint-vpn{i.index}</td>
+              <td class="mono">
+                {i.protocol}/{i.port}
+              </td>
+              <td class="mono">{formatCidr(i.tunnelNetwork)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {instances.map((i) => (
-              <tr>
-                <td class="mono">meetpoint-vpn{i.index}</td>
-                <td class="mono">
-                  {i.protocol}/{i.port}
-                </td>
-                <td class="mono">{formatCidr(i.tunnelNetwork)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Layout>,
+          )}
+        />
+      </PortalPage>,
     );
   });
   return app;

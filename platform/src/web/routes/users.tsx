@@ -14,7 +14,18 @@ import {
 import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { Breadcrumbs, Field, Layout, Notice, PostForm } from "../views/layout.tsx";
+import {
+  ActionButton,
+  Actions,
+  DataTable,
+  FormCard,
+  LinkCell,
+  PortalPage,
+  SecretValue,
+  ShownOnceCard,
+  trail,
+} from "../views/components.tsx";
+import { Field, Notice } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
 
 function grantLabel(grant: UserSummary["grants"][number]): string {
@@ -31,38 +42,24 @@ export function userRoutes() {
     const users = await listUsers(ctx);
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title="Users" csrfToken={csrf} principal={ctx.caller.principal}>
-        <h1>Users</h1>
-        <div class="card">
-          <PostForm action="/users" csrfToken={csrf} class="row">
-            <Field label="Username" name="username" placeholder="jdoe" />
-            <Field label="Full name" name="displayName" placeholder="Jane Doe" />
-            <button type="submit">Add user</button>
-          </PostForm>
-        </div>
-        <table>
-          <thead>
+      <PortalPage title="Users" csrfToken={csrf} principal={ctx.caller.principal}>
+        <FormCard action="/users" csrfToken={csrf} submit="Add user">
+          <Field label="Username" name="username" placeholder="jdoe" />
+          <Field label="Full name" name="displayName" placeholder="Jane Doe" />
+        </FormCard>
+        <DataTable
+          head={["User", "Name", "Roles", "State"]}
+          rows={users}
+          row={(u) => (
             <tr>
-              <th>User</th>
-              <th>Name</th>
-              <th>Roles</th>
-              <th>State</th>
+              <LinkCell href={`/users/${u.id}`}>{u.username}</LinkCell>
+              <td>{u.displayName}</td>
+              <td>{u.grants.map(grantLabel).join(", ") || <span class="muted">none</span>}</td>
+              <td>{u.disabled ? "disabled" : u.totpEnrolled ? "active" : "not yet signed in"}</td>
             </tr>
-          </thead>
-          <tbody>
-            {users.map((u) => (
-              <tr>
-                <td>
-                  <a href={`/users/${u.id}`}>{u.username}</a>
-                </td>
-                <td>{u.displayName}</td>
-                <td>{u.grants.map(grantLabel).join(", ") || <span class="muted">none</span>}</td>
-                <td>{u.disabled ? "disabled" : u.totpEnrolled ? "active" : "not yet signed in"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Layout>,
+          )}
+        />
+      </PortalPage>,
     );
   });
 
@@ -74,30 +71,29 @@ export function userRoutes() {
   ) => {
     c.header("Cache-Control", "no-store");
     return c.html(
-      <Layout
+      <PortalPage
         title={title}
         csrfToken={c.get("csrfToken")}
         principal={c.get("ctx").caller.principal}
       >
-        <h1>{title}</h1>
-        <div class="card">
-          <Notice kind="warn">
-            Give this one-time password to {user.displayName} over a separate channel. It is shown
-            only now; they must change it and set up a second factor at first sign-in.
-          </Notice>
+        <ShownOnceCard
+          notice={
+            <>
+              Give this one-time password to {user.displayName} over a separate channel. It is shown
+              only now; they must change it and set up a second factor at first sign-in.
+            </>
+          }
+          continueHref={`/users/${user.id}`}
+          continueLabel="Continue to the user"
+        >
           <dl>
             <dt>Username</dt>
             <dd class="mono">{user.username}</dd>
             <dt>Password</dt>
-            <dd>
-              <div class="secret">{password}</div>
-            </dd>
+            <SecretValue value={password} />
           </dl>
-          <p>
-            <a href={`/users/${user.id}`}>Continue to the user</a>
-          </p>
-        </div>
-      </Layout>,
+        </ShownOnceCard>
+      </PortalPage>,
     );
   };
 
@@ -112,69 +108,59 @@ export function userRoutes() {
     const customers = await listCustomers(ctx);
     const csrf = c.get("csrfToken");
     return c.html(
-      <Layout title={user.username} csrfToken={csrf} principal={ctx.caller.principal}>
-        <Breadcrumbs
-          items={[
-            ["Users", "/users"],
-            [user.username, null],
-          ]}
-        />
-        <h1>
-          {user.displayName} <span class="muted">({user.username})</span>
-        </h1>
+      <PortalPage
+        title={user.username}
+        csrfToken={csrf}
+        principal={ctx.caller.principal}
+        crumbs={trail(user.username, ["Users", "/users"])}
+        heading={
+          <>
+            {user.displayName} <span class="muted">({user.username})</span>
+          </>
+        }
+      >
         {user.disabled ? <Notice kind="warn">This account is disabled.</Notice> : null}
         <h2>Roles</h2>
-        <table>
-          <tbody>
-            {user.grants.map((g) => (
-              <tr>
-                <td>{grantLabel(g)}</td>
-                <td>
-                  <PostForm
-                    action={`/users/${user.id}/roles/${g.id}/delete`}
-                    csrfToken={csrf}
-                    confirm={`Remove ${grantLabel(g)}?`}
-                  >
-                    <button type="submit" class="link">
-                      remove
-                    </button>
-                  </PostForm>
-                </td>
-              </tr>
-            ))}
-            {user.grants.length === 0 ? (
-              <tr>
-                <td class="muted">No roles: this user can sign in but sees nothing.</td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-        <div class="card">
-          <PostForm action={`/users/${user.id}/roles`} csrfToken={csrf} class="row">
-            <RoleFields customers={customers} />
-            <button type="submit">Grant role</button>
-          </PostForm>
-        </div>
-        <div class="actions">
-          <PostForm
+        <DataTable
+          rows={user.grants}
+          row={(g) => (
+            <tr>
+              <td>{grantLabel(g)}</td>
+              <td>
+                <ActionButton
+                  action={`/users/${user.id}/roles/${g.id}/delete`}
+                  csrfToken={csrf}
+                  confirm={`Remove ${grantLabel(g)}?`}
+                  kind="link"
+                >
+                  remove
+                </ActionButton>
+              </td>
+            </tr>
+          )}
+          empty="No roles: this user can sign in but sees nothing."
+        />
+        <FormCard action={`/users/${user.id}/roles`} csrfToken={csrf} submit="Grant role">
+          <RoleFields customers={customers} />
+        </FormCard>
+        <Actions>
+          <ActionButton
             action={`/users/${user.id}/reset`}
             csrfToken={csrf}
             confirm="Set a new one-time password and require a new second factor?"
+            kind="secondary"
           >
-            <button type="submit" class="secondary">
-              Reset sign-in
-            </button>
-          </PostForm>
-          <PostForm
+            Reset sign-in
+          </ActionButton>
+          <ActionButton
             action={`/users/${user.id}/${user.disabled ? "enable" : "disable"}`}
             csrfToken={csrf}
+            kind={user.disabled ? "secondary" : "danger"}
           >
-            <button type="submit" class={user.disabled ? "secondary" : "danger"}>
-              {user.disabled ? "Enable account" : "Disable account"}
-            </button>
-          </PostForm>
-        </div>
-      </Layout>,
+            {user.disabled ? "Enable account" : "Disable account"}
+          </ActionButton>
+        </Actions>
+      </PortalPage>,
     );
   });
 

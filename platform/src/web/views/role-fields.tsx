@@ -2,27 +2,23 @@
 
 import { ROLE_LABELS } from "../../access/index.ts";
 import { ROLES } from "../../db/index.ts";
+import { SelectField } from "./components.tsx";
+
+/** How a grant without a customer is named: it holds for every customer. */
+export const PLATFORM_WIDE = "— platform-wide —";
 
 export function RoleFields(props: { customers: { id: string; name: string }[] }) {
   return (
     <>
-      <label>
-        <span>Role</span>
-        <select name="role">
-          {ROLES.map((r) => (
-            <option value={r}>{ROLE_LABELS[r]}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        <span>Customer (technician, customer admin)</span>
-        <select name="customerId">
-          <option value="">— platform-wide —</option>
-          {props.customers.map((cu) => (
-            <option value={cu.id}>{cu.name}</option>
-          ))}
-        </select>
-      </label>
+      <SelectField label="Role" name="role" options={ROLES.map((r) => [r, ROLE_LABELS[r]])} />
+      <SelectField
+        label="Customer (technician, customer admin)"
+        name="customerId"
+        options={[
+          ["", PLATFORM_WIDE],
+          ...props.customers.map((cu): [string, string] => [cu.id, cu.name]),
+        ]}
+      />
     </>
   );
 }

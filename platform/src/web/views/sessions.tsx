@@ -1,0 +1,122 @@
+// Remote-session views: the data plane's state, the session table, and the remote-access card of a
+// machine file.
+import type { FC } from "hono/jsx";
+import { inScope, type Principal, scopeOf } from "../../access/index.ts";
+import type { DataPlaneStatus, SessionView } from "../../sessions/index.ts";
+import { ActionButton, DataTable, SubmitForm } from "./components.tsx";
+import { Field, formatTime, Notice } from "./layout.tsx";
+
+const STATE_LABELS = {
+  requested: "waiting for the technician's client",
+  active: "connected",
+  ended: "ended",
+} as const;
+
+/** A warning when remote access is off on this platform; nothing when it is on. */
+export const DataPlaneNotice: FC<{ status: DataPlaneStatus }> = ({ status }) =>
+  status.on ? null : (
+    <Notice kind="warn">Remote access is off on this platform: {status.reason}.</Notice>
+  );
+
+/** Sessions as a table; Disconnect (own) or Terminate (as manager) where the caller may end them. */
+export const SessionTable: FC<{
+  sessions: SessionView[];
+  principal: Principal;
+  csrfToken: string;
+}> = ({ sessions, principal, csrfToken }) => (
+  <DataTable
+    head={["Machine", "Technician · reason", "State", "Times", "Traffic", ""]}
+    rows={sessions}
+    empty="No remote sessions."
+    row={(s) => (
+      <tr>
+        <td>
+          <a href={`/machines/${s.machineId}`}>{s.machineName}</a>
+        </td>
+        <td>
+          {s.technicianName} · <span class="muted">{s.reason}</span>
+        </td>
+        <td>
+          <span class={`badge ${s.state === "ended" ? "" : "ok"}`}>{STATE_LABELS[s.state]}</span>
+          {s.endReason ? <div class="muted">by {s.endReason.replace("_", " ")}</div> : null}
+        </td>
+        <td>
+          <div>requested {formatTime(s.requestedAt)}</div>
+          {s.endedAt ? (
+            <div>ended {formatTime(s.endedAt)}</div>
+          ) : (
+            <div>cut at {formatTime(s.endsAt)}</div>
+          )}
+        </td>
+        <td>
+          <div class="mono">{s.services.map((svc) => `${svc.protocol}/${svc.port}`).join(" ")}</div>
+          <div class="muted">
+            {s.bytesIn} B in · {s.bytesOut} B out
+          </div>
+          {s.flowEvidence?.map((e) => (
+            <div class="muted mono">
+              {e.protocol}/{e.port}: {e.packets} packets, {e.bytes} B
+            </div>
+          ))}
+        </td>
+        <td>
+          {s.state !== "ended" &&
+          (s.technicianId === principal.userId ||
+            inScope(scopeOf(principal, "sessions.manage"), s.customerId)) ? (
+            <ActionButton
+              action={`/sessions/${s.id}/disconnect`}
+              csrfToken={csrfToken}
+              confirm="End this remote session now?"
+              kind="danger"
+            >
+              {s.technicianId === principal.userId ? "Disconnect" : "Terminate"}
+            </ActionButton>
+          ) : null}
+        </td>
+      </tr>
+    )}
+  />
+);
+
+/** The card on the machine file: gateway state, Connect, this machine's sessions. */
+export const RemoteAccessCard: FC<{
+  machineId: string;
+  online: boolean;
+  mayConnect: boolean;
+  dataPlane: DataPlaneStatus;
+  sessions: SessionView[];
+  principal: Principal;
+  csrfToken: string;
+}> = (p) => (
+  <>
+    <h2>Remote access</h2>
+    <DataPlaneNotice status={p.dataPlane} />
+    <div class="card">
+      <p>
+        Gateway:{" "}
+        <span class={`badge ${p.online ? "ok" : "failed"}`}>
+          {p.online ? "online — the operator allows access" : "offline"}
+        </span>
+      </p>
+      {p.mayConnect && p.online ? (
+        <SubmitForm
+          action={`/machines/${p.machineId}/connect`}
+          csrfToken={p.csrfToken}
+          submit="Connect"
+          row
+        >
+          <Field
+            label="Reason (ticket, fault) — shown to the operator and logged"
+            name="reason"
+            placeholder="e.g. ticket 4711, axis 3 fault"
+          />
+        </SubmitForm>
+      ) : p.mayConnect ? (
+        <p class="muted">
+          Connect becomes possible when the operator at the machine presses Connect on the gateway.
+        </p>
+      ) : null}
+    </div>
+    <SessionTable sessions={p.sessions} principal={p.principal} csrfToken={p.csrfToken} />
+  </>
+);
