@@ -8,6 +8,25 @@ import { ROLES } from "./role-assignments.ts";
 export const CLIENT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
+/**
+ * Asymmetric JWS algorithms (RFC 7518 §3, RFC 8037) an ID token may be signed with. HMAC (HS*) and
+ * `none` are never accepted: the key of an HMAC is the client secret, which the client shares.
+ */
+export const ID_TOKEN_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+] as const;
+export type IdTokenAlgorithm = (typeof ID_TOKEN_ALGORITHMS)[number];
+
 export const identityProviders = pgTable("identity_providers", {
   id: id(),
   /** Short name in URLs: /sign-in/oidc/<slug>/callback is the redirect URI. */
@@ -20,6 +39,11 @@ export const identityProviders = pgTable("identity_providers", {
   clientCredentialSealed: text("client_credential_sealed").notNull(),
   /** For private_key_jwt: the public JWK to register at the provider. */
   publicJwk: jsonb("public_jwk").$type<Record<string, string>>(),
+  /**
+   * The one algorithm the provider's ID tokens must be signed with, when an admin pinned it; null
+   * accepts every asymmetric algorithm the provider's metadata lists.
+   */
+  idTokenAlg: text("id_token_alg", { enum: ID_TOKEN_ALGORITHMS }),
   /** PEM of a CA to trust for the provider's HTTPS instead of the system's (internal IdPs). */
   caPem: text("ca_pem"),
   /** Scopes asked for, space-separated (the groups claim may need its own scope). */

@@ -1,8 +1,10 @@
 // The one adapter for openid-client: discovery (trusting the provider's own CA where configured),
 // the authorization code flow with PKCE, state and nonce, strict ID token validation (signature
-// from the provider's keys, algorithm from its metadata), refresh, and RP-initiated logout.
+// from the provider's keys, an asymmetric algorithm its metadata lists or the admin pinned),
+// refresh, and RP-initiated logout.
 import * as oidc from "openid-client";
 import type { Pki } from "../../pki/index.ts";
+import { idTokenAlgorithms } from "./algorithms.ts";
 import { CREDENTIAL_LABEL, type IdentityProvider } from "./providers.ts";
 
 export interface SignInStart {
@@ -23,6 +25,9 @@ export interface SignInResult {
 /** Why a provider exchange failed, in words for the person signing in and for the audit log. */
 export class OidcError extends Error {}
 
+/** The provider answers, but its metadata does not fit its settings here: an admin must act. */
+export class OidcSetupError extends OidcError {}
+
 const CACHE_MS = 10 * 60_000;
 
 function describe(error: unknown): string {
@@ -37,6 +42,18 @@ function describe(error: unknown): string {
   const cause = e?.cause as { message?: string } | undefined;
   const base = e?.message ?? String(error);
   return cause?.message && !base.includes(cause.message) ? `${base} (${cause.message})` : base;
+}
+
+function issuerMismatch(provider: IdentityProvider, announced: string): string {
+  return `${provider.displayName} calls itself "${announced}", but its issuer is entered as "${provider.issuer}": enter it exactly as the provider writes it`;
+}
+
+/** The issuer a discovery document announced, when discovery failed because it differs. */
+function announcedIssuer(error: unknown): string | null {
+  const cause = (error as { cause?: { attribute?: unknown; body?: { issuer?: unknown } } }).cause;
+  return cause?.attribute === "issuer" && typeof cause.body?.issuer === "string"
+    ? cause.body.issuer
+    : null;
 }
 
 export class OidcClients {
@@ -63,6 +80,7 @@ export class OidcClients {
       provider.clientAuth,
       provider.clientCredentialSealed,
       provider.caPem,
+      provider.idTokenAlg,
     ]);
     const cached = this.cache.get(provider.id);
     if (cached && cached.key === key && Date.now() - cached.at < CACHE_MS) return cached.config;
@@ -101,18 +119,32 @@ export class OidcClients {
         },
       );
     } catch (error) {
+      const announced = announcedIssuer(error);
+      if (announced !== null)
+        throw new OidcSetupError(issuerMismatch(provider, announced), { cause: error });
       throw new OidcError(
         `cannot reach ${provider.displayName} (${provider.issuer}): ${describe(error)}`,
         { cause: error },
       );
     }
-    // The ID token's algorithm is the provider's, from its metadata, never from the token itself.
     const server = discovered.serverMetadata();
-    const alg = server.id_token_signing_alg_values_supported?.find((a) => a !== "none") ?? "RS256";
+    // Discovery compares issuers as parsed URLs; OpenID Connect Discovery 1.0 §4.3 wants the very
+    // string, and so does every ID token's iss. A slash more or less is told to the admin here.
+    if (server.issuer !== provider.issuer)
+      throw new OidcSetupError(issuerMismatch(provider, server.issuer));
+    const choice = idTokenAlgorithms(
+      server.id_token_signing_alg_values_supported,
+      provider.idTokenAlg,
+    );
+    if (!choice.ok)
+      throw new OidcSetupError(`${provider.displayName} cannot be used: ${choice.problem}`);
+    // The token's own header never chooses: its alg must be one of these, verified with a key of
+    // the provider's JWKS (non-repudiation checks below).
+    const { supportsPKCE: _method, ...metadata } = server;
     const config = new oidc.Configuration(
-      server,
+      { ...metadata, id_token_signing_alg_values_supported: choice.algorithms },
       provider.clientId,
-      { id_token_signed_response_alg: alg },
+      provider.idTokenAlg ? { id_token_signed_response_alg: provider.idTokenAlg } : {},
       auth,
     );
     if (fetchWithTrust) config[oidc.customFetch] = fetchWithTrust;

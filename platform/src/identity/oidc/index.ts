@@ -1,10 +1,12 @@
 // Sign-in through OpenID Connect providers: configuration, the flow, MFA policy, provisioning.
-export { OidcClients, OidcError } from "./client.ts";
+export { type AlgorithmChoice, idTokenAlgorithms } from "./algorithms.ts";
+export { OidcClients, OidcError, OidcSetupError } from "./client.ts";
 export {
   DEFAULT_MFA_AMR,
   DEFAULT_MFA_POLICY,
   grantsFor,
   groupsOf,
+  groupsOverage,
   mfaAsserted,
   policyFor,
 } from "./policy.ts";

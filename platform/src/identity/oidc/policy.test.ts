@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_MFA_AMR, grantsFor, groupsOf, mfaAsserted, policyFor } from "./policy.ts";
+import {
+  DEFAULT_MFA_AMR,
+  grantsFor,
+  groupsOf,
+  groupsOverage,
+  mfaAsserted,
+  policyFor,
+} from "./policy.ts";
 
 const acme = "7d4f8b1e-3c2a-4e5f-9a6b-1c2d3e4f5a6b";
 
@@ -33,5 +40,20 @@ describe("identity provider claims", () => {
     expect(policyFor(["technician"], {})).toBe("provider_or_totp");
     expect(policyFor(["auditor", "technician"], { technician: "provider" })).toBe("provider");
     expect(policyFor(["platform_admin"], { technician: "provider" })).toBe("provider_or_totp");
+  });
+
+  test("Entra ID's group overage is recognised: distributed claim names, or hasgroups", () => {
+    const overage = {
+      _claim_names: { groups: "src1" },
+      _claim_sources: {
+        src1: { endpoint: "https://graph.microsoft.com/v1.0/users/x/getMemberObjects" },
+      },
+    };
+    expect(groupsOverage(overage, "groups")).toBe(true);
+    expect(groupsOverage({ hasgroups: true }, "groups")).toBe(true);
+    // The claim itself is there, or another claim was moved out: no overage of this one.
+    expect(groupsOverage({ ...overage, groups: ["a"] }, "groups")).toBe(false);
+    expect(groupsOverage(overage, "roles")).toBe(false);
+    expect(groupsOverage({ groups: [] }, "groups")).toBe(false);
   });
 });

@@ -38,6 +38,22 @@ export function groupsOf(claims: Record<string, unknown>, claim: string): string
   return [];
 }
 
+/**
+ * Whether the provider left the groups out because there were too many for a token. Entra ID's
+ * "group overage": the claim is replaced by a reference, `_claim_names: {groups: "src1"}` with
+ * `_claim_sources` (OpenID Connect Core 1.0 §5.6.2, distributed claims), or `hasgroups: true` in
+ * tokens from the browser. Nothing can be mapped then; the admin must narrow the claim.
+ */
+export function groupsOverage(claims: Record<string, unknown>, claim: string): boolean {
+  const names = claims._claim_names;
+  const distributed =
+    typeof names === "object" &&
+    names !== null &&
+    Object.hasOwn(names, claim) &&
+    !(claim in claims);
+  return distributed || claims.hasgroups === true || claims.hasgroups === "true";
+}
+
 /** The grants the user's groups map to, without duplicates. */
 export function grantsFor(groups: string[], mappings: Mapping[]): Grant[] {
   const member = new Set(groups);

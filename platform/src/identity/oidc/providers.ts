@@ -16,6 +16,7 @@ import { recordAudit } from "../../audit/index.ts";
 import {
   CLIENT_AUTH_METHODS,
   customers,
+  ID_TOKEN_ALGORITHMS,
   identityProviderMappings,
   identityProviders,
   inTransaction,
@@ -43,9 +44,13 @@ const providerInput = z.object({
     .trim()
     .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "use 1-31 lowercase letters, digits and dashes"),
   displayName: z.string().trim().min(1, "is required").max(100),
+  // Kept exactly as entered: the provider's metadata and every ID token must carry this very
+  // string (authentik and Auth0 end theirs with a slash, Keycloak and Entra ID do not).
   issuer: z
-    .url({ protocol: /^https$/, error: "must be an https URL" })
-    .transform((v) => v.replace(/\/$/, "")),
+    .string()
+    .trim()
+    .pipe(z.url({ protocol: /^https$/, error: "must be an https URL" }))
+    .refine((v) => !/[?#]/.test(v), "must not have a query or fragment"),
   clientId: z.string().trim().min(1, "is required").max(200),
   clientAuth: z.enum(CLIENT_AUTH_METHODS, { error: "is not a supported method" }),
   clientSecret: z.string().max(500).optional().default(""),
@@ -82,6 +87,10 @@ const providerInput = z.object({
     .string()
     .trim()
     .max(200)
+    .optional()
+    .transform((v) => v || null),
+  idTokenAlg: z
+    .enum(["", ...ID_TOKEN_ALGORITHMS], { error: "is not an asymmetric signing algorithm" })
     .optional()
     .transform((v) => v || null),
 });
@@ -175,6 +184,7 @@ export async function createProvider(
           issuer: row.issuer,
           clientId: row.clientId,
           clientAuth: row.clientAuth,
+          idTokenAlg: row.idTokenAlg,
         },
       });
       return row;
@@ -208,7 +218,12 @@ export async function updateProvider(
       actor: ctx.caller.actor,
       action: "identity_provider.update",
       target: { type: "identity_provider", id: row.id },
-      detail: { slug: row.slug, issuer: row.issuer, credentialReplaced: !keep },
+      detail: {
+        slug: row.slug,
+        issuer: row.issuer,
+        idTokenAlg: row.idTokenAlg,
+        credentialReplaced: !keep,
+      },
     });
     return row;
   });

@@ -19,8 +19,8 @@ import {
 import type { Pki } from "../../pki/index.ts";
 import type { Clock } from "../../shared/index.ts";
 import { endAllWebSessions } from "../web-sessions.ts";
-import { type OidcClients, OidcError } from "./client.ts";
-import { grantsFor, groupsOf, mfaAsserted, policyFor } from "./policy.ts";
+import { type OidcClients, OidcError, OidcSetupError } from "./client.ts";
+import { grantsFor, groupsOf, groupsOverage, mfaAsserted, policyFor } from "./policy.ts";
 import { type IdentityProvider, mfaPolicyTable } from "./providers.ts";
 
 export const TOKEN_LABEL = "oidc-session-token";
@@ -88,12 +88,15 @@ export async function beginOidcSignIn(
   try {
     start = await deps.clients.begin(provider);
   } catch (error) {
+    const setup = error instanceof OidcSetupError;
     const outcome = await refuse(
       deps,
       actor,
-      "provider unreachable",
-      `${provider.displayName} cannot be reached right now: ${(error as Error).message}`,
-      { provider: provider.slug },
+      setup ? "provider set up wrongly" : "provider unreachable",
+      setup
+        ? `Sign-in with ${provider.displayName} is not set up correctly, so it was refused: ${(error as Error).message}. Tell your administrator.`
+        : `${provider.displayName} cannot be reached right now: ${(error as Error).message}`,
+      { provider: provider.slug, problem: (error as Error).message.slice(0, 300) },
     );
     return outcome as { ok: false; message: string };
   }
@@ -189,6 +192,14 @@ export async function completeOidcSignIn(
     .from(identityProviderMappings)
     .where(eq(identityProviderMappings.providerId, provider.id));
   const groups = groupsOf(claims, provider.groupsClaim);
+  if (groups.length === 0 && groupsOverage(claims, provider.groupsClaim))
+    return refuse(
+      deps,
+      who,
+      "group overage",
+      `${name} left your groups out of the sign-in: you are in more groups than fit into a token ("group overage" in Entra ID), so Meetpoint cannot see which role you have. Your administrator must narrow the "${provider.groupsClaim}" claim at ${name} — emit only the groups assigned to the application (group filtering), or use app roles and the "roles" claim.`,
+      { provider: provider.slug },
+    );
   const grants = grantsFor(groups, mappings);
   if (grants.length === 0)
     return refuse(

@@ -1,4 +1,5 @@
 // Identity provider views: the fields of a provider's settings (empty for a new one).
+import { ID_TOKEN_ALGORITHMS } from "../../db/index.ts";
 import type { IdentityProvider } from "../../identity/index.ts";
 import { SelectField } from "./components.tsx";
 import { Field } from "./layout.tsx";
@@ -43,6 +44,15 @@ export function ProviderFields(props: { provider?: IdentityProvider }) {
         name="clientSecret"
         type="password"
         required={false}
+      />
+      <SelectField
+        label="ID token signature"
+        name="idTokenAlg"
+        options={[
+          ["", "Any asymmetric algorithm the provider lists"],
+          ...ID_TOKEN_ALGORITHMS.map((alg): [string, string] => [alg, `Only ${alg}`]),
+        ]}
+        selected={p?.idTokenAlg ?? ""}
       />
       <Field label="Scopes" name="scopes" value={p?.scopes ?? "openid profile"} />
       <Field label="Groups claim" name="groupsClaim" value={p?.groupsClaim ?? "groups"} />
