@@ -171,6 +171,24 @@ describe("operator UI", () => {
     ).toBe(303);
   });
 
+  test("50 parallel wrong passwords from one client: four are checked, the rest must wait", async () => {
+    const { app } = await ui();
+    const guesser = new Operator(app, "192.168.0.77");
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        guesser.request("POST", "/sign-in", { password: `guess-${i}` }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status);
+    // Three free tries, the fourth starts the wait; nothing else reached the password check.
+    expect(statuses.filter((s) => s === 401)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(46);
+    for (const a of answers.filter((a) => a.status === 429))
+      expect(a.headers.get("retry-after")).toBe("2");
+    const right = await guesser.request("POST", "/sign-in", { password: "meetpoint" });
+    expect(right.status).toBe(429);
+  });
+
   test("POSTs without the session's CSRF token are refused", async () => {
     const { app } = await ui();
     const op = await signedIn(app);

@@ -16,6 +16,11 @@ const FREE_FAILURES = 3;
 const MAX_DELAY_MS = 5 * 60_000;
 export const MIN_PASSWORD_LENGTH = 10;
 
+/** Milliseconds a client waits after its `count`-th wrong password in a row: 0, then 2 s doubling. */
+function backOff(count: number): number {
+  return count <= FREE_FAILURES ? 0 : Math.min(MAX_DELAY_MS, 1000 * 2 ** (count - FREE_FAILURES));
+}
+
 const token = () => randomBytes(32).toString("base64url");
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -43,10 +48,16 @@ export class OperatorAuth {
     return timingSafeEqual(a, b);
   }
 
+  /**
+   * Checks the operator password for `client` (its address). An attempt is counted as a failure
+   * before the password is checked — nothing awaits between the look at the count and its
+   * increment — so parallel guesses wait their turn like sequential ones; a right password
+   * clears the count.
+   */
   async signIn(password: string, client: string): Promise<SignIn> {
     const now = this.now();
-    const failed = this.failures.get(client);
-    if (failed && failed.until > now) {
+    const failed = this.failures.get(client) ?? { count: 0, until: 0 };
+    if (failed.until > now) {
       const retryAfterSeconds = Math.ceil((failed.until - now) / 1000);
       return {
         ok: false,
@@ -55,11 +66,10 @@ export class OperatorAuth {
         blocked: true,
       };
     }
+    const count = failed.count + 1;
+    const delay = backOff(count);
+    this.failures.set(client, { count, until: now + delay });
     if (!(await this.matches(password))) {
-      const count = (failed?.count ?? 0) + 1;
-      const delay =
-        count <= FREE_FAILURES ? 0 : Math.min(MAX_DELAY_MS, 1000 * 2 ** (count - FREE_FAILURES));
-      this.failures.set(client, { count, until: now + delay });
       return {
         ok: false,
         message: "Wrong password.",

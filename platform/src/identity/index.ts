@@ -1,13 +1,13 @@
 // Identity: local accounts, second factor, portal sessions, roles and scopes, user administration.
 
+export { FREE_FAILURES, lockDuration } from "./lockout.ts";
 export * from "./oidc/index.ts";
 export { hashPassword, passwordProblem, randomPassword, verifyPassword } from "./passwords.ts";
 export {
   changePassword,
   confirmTotpEnrolment,
-  FREE_FAILURES,
-  lockDuration,
   pendingTotpKey,
+  SIGN_IN_REFUSED,
   type StepResult,
   signInWithPassword,
   verifySecondFactor,

@@ -1,24 +1,23 @@
 // Local accounts: password, TOTP, forced password change and TOTP enrolment, with lockout.
-import { eq } from "drizzle-orm";
+// Every attempt counts before it is checked (lockout.ts), so parallel guesses cannot outrun the
+// lock; and the first step answers unknown, disabled, locked and wrong alike, in word and in time.
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { type Actor, recordAudit, recordAuditAlone } from "../audit/index.ts";
 import { type Db, inTransaction, type SignInStage, users } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
+import {
+  accountState,
+  FREE_FAILURES,
+  lockDuration,
+  startAttempt,
+  takeBackAttempt,
+} from "./lockout.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "./passwords.ts";
 import { verifyTotp } from "./totp.ts";
 
 type User = typeof users.$inferSelect;
 
 export type StepResult = { ok: true; stage: SignInStage } | { ok: false; message: string };
-
-/** Failures allowed before the account locks; each further failure doubles the lock. */
-export const FREE_FAILURES = 5;
-const FIRST_LOCK_MS = 30_000;
-const MAX_LOCK_MS = 3_600_000;
-
-export function lockDuration(failures: number): number {
-  if (failures < FREE_FAILURES) return 0;
-  return Math.min(FIRST_LOCK_MS * 2 ** (failures - FREE_FAILURES), MAX_LOCK_MS);
-}
 
 function stageAfterPassword(user: User): SignInStage {
   if (user.totpConfirmedAt) return "totp";
@@ -29,37 +28,30 @@ function stageAfterTotp(user: User): SignInStage {
   return user.mustChangePassword ? "change_password" : "ready";
 }
 
-function lockedMessage(until: Date, now: Date): string {
-  const minutes = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 60_000));
+function lockedMessage(until: Date | null, now: Date): string {
+  const ms = until ? until.getTime() - now.getTime() : 60_000;
+  const minutes = Math.max(1, Math.ceil(ms / 60_000));
   return `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
 }
 
-const WRONG = "Wrong username or password.";
+/**
+ * The one answer of a failed first step, whatever failed: saying "locked" only to accounts that
+ * exist would tell who has one.
+ */
+export const SIGN_IN_REFUSED = `Wrong username or password. After ${FREE_FAILURES} failed attempts an account is locked for a while: wait, then try again.`;
 
-async function countFailure(
-  db: Db,
-  clock: Clock,
-  user: User,
-  actor: Actor,
-  reason: string,
-): Promise<void> {
-  const failures = user.failedSignIns + 1;
-  const lockMs = lockDuration(failures);
-  await inTransaction(db, async (tx) => {
-    await tx
-      .update(users)
-      .set({
-        failedSignIns: failures,
-        lockedUntil: lockMs ? new Date(clock.now().getTime() + lockMs) : null,
-      })
-      .where(eq(users.id, user.id));
-    await recordAudit(tx, clock, {
-      actor,
-      action: "sign_in",
-      target: { type: "user", id: user.id },
-      result: "failed",
-      detail: { reason, failures, lockedForSeconds: lockMs / 1000 },
-    });
+/** Audits a failure an attempt already counted (startAttempt). */
+function auditFailure(db: Db, clock: Clock, user: User, actor: Actor, reason: string) {
+  return recordAuditAlone(db, clock, {
+    actor,
+    action: "sign_in",
+    target: { type: "user", id: user.id },
+    result: "failed",
+    detail: {
+      reason,
+      failures: user.failedSignIns,
+      lockedForSeconds: lockDuration(user.failedSignIns) / 1000,
+    },
   });
 }
 
@@ -70,37 +62,28 @@ export async function signInWithPassword(
   input: { username: string; password: string; ip: string },
 ): Promise<StepResult & { userId?: string }> {
   const username = input.username.trim().slice(0, 100);
-  const [user] = await db.select().from(users).where(eq(users.username, username));
-  const actor: Actor = { id: user?.id ?? null, name: username || "(empty)", ip: input.ip };
-  const now = clock.now();
-
-  if (user?.lockedUntil && user.lockedUntil > now) {
+  const byName = eq(users.username, username);
+  const user = await startAttempt(db, clock.now(), byName);
+  if (!user) {
+    // Nothing to try: the same Argon2id work as a real check, then the same answer.
+    await verifyPassword(input.password, null);
+    const state = await accountState(db, byName);
+    const reason = !state ? "unknown user" : state.disabledAt ? "account disabled" : "locked";
     await recordAuditAlone(db, clock, {
-      actor,
+      actor: { id: state?.id ?? null, name: username || "(empty)", ip: input.ip },
       action: "sign_in",
-      target: { type: "user", id: user.id },
-      result: "denied",
-      detail: { reason: "locked" },
+      ...(state ? { target: { type: "user", id: state.id } } : {}),
+      result: reason === "locked" ? "denied" : "failed",
+      detail: { reason },
     });
-    return { ok: false, message: lockedMessage(user.lockedUntil, now) };
+    return { ok: false, message: SIGN_IN_REFUSED };
   }
-  const passwordOk = await verifyPassword(input.password, user?.passwordHash ?? null);
-  if (!user || user.disabledAt || !passwordOk) {
-    if (user && !user.disabledAt) {
-      await countFailure(db, clock, user, actor, "wrong password");
-      const locked = lockDuration(user.failedSignIns + 1);
-      if (locked)
-        return { ok: false, message: lockedMessage(new Date(now.getTime() + locked), now) };
-    } else {
-      await recordAuditAlone(db, clock, {
-        actor,
-        action: "sign_in",
-        result: "failed",
-        detail: { reason: user ? "account disabled" : "unknown user" },
-      });
-    }
-    return { ok: false, message: WRONG };
+  const actor: Actor = { id: user.id, name: username, ip: input.ip };
+  if (!(await verifyPassword(input.password, user.passwordHash))) {
+    await auditFailure(db, clock, user, actor, "wrong password");
+    return { ok: false, message: SIGN_IN_REFUSED };
   }
+  await takeBackAttempt(db, user.id);
   return { ok: true, stage: stageAfterPassword(user), userId: user.id };
 }
 
@@ -110,31 +93,52 @@ async function loadUser(db: Db, userId: string): Promise<User> {
   return user;
 }
 
-/** Second step: the TOTP code. Failures count toward the same lockout as passwords. */
+/** A step after the password (TOTP, password change): counted, or refused while locked. */
+async function startStep(
+  db: Db,
+  clock: Clock,
+  userId: string,
+): Promise<{ user: User } | { refused: string }> {
+  const now = clock.now();
+  const user = await startAttempt(db, now, eq(users.id, userId));
+  if (user) return { user };
+  const state = await accountState(db, eq(users.id, userId));
+  return { refused: lockedMessage(state?.lockedUntil ?? null, now) };
+}
+
+/**
+ * Second step: the TOTP code. Failures count toward the same lockout as passwords, and a code is
+ * spent by the same UPDATE that accepts it, so two requests cannot both use it.
+ */
 export async function verifySecondFactor(
   db: Db,
   clock: Clock,
   input: { userId: string; code: string; actor: Actor },
 ): Promise<StepResult> {
-  const user = await loadUser(db, input.userId);
-  const now = clock.now();
-  if (user.lockedUntil && user.lockedUntil > now)
-    return { ok: false, message: lockedMessage(user.lockedUntil, now) };
+  const attempt = await startStep(db, clock, input.userId);
+  if ("refused" in attempt) return { ok: false, message: attempt.refused };
+  const { user } = attempt;
   const step = user.totpKey
-    ? verifyTotp(user.totpKey, input.code.trim(), now, user.totpLastStep)
+    ? verifyTotp(user.totpKey, input.code.trim(), clock.now(), user.totpLastStep)
     : null;
-  if (step === null) {
-    await countFailure(db, clock, user, input.actor, "wrong TOTP code");
+  const stage = stageAfterTotp(user);
+  const accepted =
+    step !== null &&
+    (await inTransaction(db, async (tx) => {
+      const [spent] = await tx
+        .update(users)
+        .set({ totpLastStep: step, failedSignIns: 0, lockedUntil: null })
+        .where(
+          and(eq(users.id, user.id), or(isNull(users.totpLastStep), lt(users.totpLastStep, step))),
+        )
+        .returning({ id: users.id });
+      if (spent && stage === "ready") await auditSignedIn(tx, clock, input.actor, user.id);
+      return spent !== undefined;
+    }));
+  if (!accepted) {
+    await auditFailure(db, clock, user, input.actor, "wrong TOTP code");
     return { ok: false, message: "Wrong or already used code." };
   }
-  const stage = stageAfterTotp(user);
-  await inTransaction(db, async (tx) => {
-    await tx
-      .update(users)
-      .set({ totpLastStep: step, failedSignIns: 0, lockedUntil: null })
-      .where(eq(users.id, user.id));
-    if (stage === "ready") await auditSignedIn(tx, clock, input.actor, user.id);
-  });
   return { ok: true, stage };
 }
 
@@ -153,11 +157,14 @@ export async function changePassword(
   clock: Clock,
   input: { userId: string; current: string; next: string; actor: Actor },
 ): Promise<StepResult> {
-  const user = await loadUser(db, input.userId);
+  const attempt = await startStep(db, clock, input.userId);
+  if ("refused" in attempt) return { ok: false, message: attempt.refused };
+  const { user } = attempt;
   if (!(await verifyPassword(input.current, user.passwordHash))) {
-    await countFailure(db, clock, user, input.actor, "wrong current password at password change");
+    await auditFailure(db, clock, user, input.actor, "wrong current password at password change");
     return { ok: false, message: "The current password is wrong." };
   }
+  await takeBackAttempt(db, user.id);
   const problem = passwordProblem(input.next, user.username);
   if (problem) return { ok: false, message: `The new password ${problem}.` };
   if (input.next === input.current)

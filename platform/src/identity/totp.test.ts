@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { lockDuration } from "./sign-in.ts";
+import { lockDuration } from "./lockout.ts";
 import { newTotpKey, qrSvg, totpCode, totpUri, verifyTotp } from "./totp.ts";
 
 describe("TOTP", () => {
