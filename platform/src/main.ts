@@ -10,7 +10,7 @@ import { createRemoteAccess, DatabaseWatch } from "./sessions/index.ts";
 import { systemClock } from "./shared/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
-import { createApp } from "./web/index.ts";
+import { createApp, GatewayAuthGuard } from "./web/index.ts";
 
 /** Seconds without the database before all remote access is cut. */
 const DATABASE_GRACE_S = 5;
@@ -91,10 +91,20 @@ async function main() {
   );
 
   const oidc = { db, clock, pki, clients: new OidcClients(pki, config.publicUrl.origin) };
+  // Failed gateway API authentications are audited per source and interval, written from here.
+  const gatewayAuth = new GatewayAuthGuard(db, clock);
+  const gatewayAuthAudit = setInterval(
+    () =>
+      gatewayAuth
+        .flush()
+        .catch((error) => console.error("auditing failed gateway API sign-ins:", error)),
+    10_000,
+  );
   const app = createApp({
     db,
     clock,
     oidc,
+    gatewayAuth,
     localSignIn: config.localSignIn,
     session: config.session,
     proxyPool,
@@ -136,6 +146,10 @@ async function main() {
     clearInterval(trustRefresh);
     clearInterval(ticker);
     clearInterval(loginSweeper);
+    clearInterval(gatewayAuthAudit);
+    await gatewayAuth
+      .flush({ all: true })
+      .catch((error) => console.error("auditing failed gateway API sign-ins:", error));
     await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));

@@ -42,7 +42,8 @@ export const AUDIT_ACTIONS = {
   "service.update": "a service was changed, enabled or disabled",
   "service.delete": "a service was removed",
   "ca.rotate": "the internal certificate authority was rotated",
-  "gateway_api.auth": "a gateway API request with an unknown gateway or a wrong secret (denied)",
+  "gateway_api.auth":
+    "failed gateway API authentications (unknown gateway or wrong secret) from one source in one interval, with their count and the requests throttled (denied)",
   "gateway_session.request": "the operator pressed Connect: a data channel was requested",
   "gateway_session.online": "a gateway's data channel connected",
   "gateway_session.close": "a gateway's data channel closed, with the reason",

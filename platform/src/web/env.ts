@@ -7,6 +7,7 @@ import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
+import type { GatewayAuthGuard } from "./gateway-auth.ts";
 
 export interface AppDeps {
   db: Db;
@@ -20,6 +21,8 @@ export interface AppDeps {
   enrollment: { platformUrl: string; validMs: number };
   /** Sign-in through identity providers. */
   oidc: OidcDeps;
+  /** Failed gateway API authentications: throttle and aggregated audit (flushed by the caller). */
+  gatewayAuth: GatewayAuthGuard;
   /** Local accounts (password + TOTP) may sign in; default true. */
   localSignIn?: boolean;
 }

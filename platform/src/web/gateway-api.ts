@@ -13,7 +13,6 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
-import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
@@ -57,8 +56,22 @@ export function gatewayApi() {
     }),
   );
 
+  // Failed authentications are throttled per source and audited in aggregate (gateway-auth.ts).
   api.use("*", async (c, next) => {
     const deps = c.get("deps");
+    const wait = deps.gatewayAuth.windows.waitFor(c.get("ip"));
+    if (wait > 0) {
+      c.header("Retry-After", String(wait));
+      return c.json(
+        {
+          error: {
+            status: 429,
+            message: `too many failed authentications from this address: try again in ${wait} s`,
+          },
+        },
+        429,
+      );
+    }
     const header = c.req.header("authorization") ?? "";
     const [id = "", secret = ""] = header.replace(/^Bearer /, "").split(".");
     const [gateway] = isUuid(id)
@@ -67,16 +80,7 @@ export function gatewayApi() {
     const expected = Buffer.from(gateway?.secretHash ?? "0".repeat(64), "hex");
     const given = Buffer.from(hashGatewaySecret(secret), "hex");
     if (!gateway || !header.startsWith("Bearer ") || !timingSafeEqual(expected, given)) {
-      await recordAuditAlone(deps.db, deps.clock, {
-        actor: {
-          ...SYSTEM_ACTOR,
-          name: `gateway ${isUuid(id) ? id : "(unknown)"}`,
-          ip: c.get("ip"),
-        },
-        action: "gateway_api.auth",
-        result: "denied",
-        detail: { path: c.req.path },
-      });
+      deps.gatewayAuth.windows.failed(c.get("ip"), isUuid(id) ? id.toLowerCase() : null);
       return c.json({ error: { status: 401, message: "unknown gateway or wrong secret" } }, 401);
     }
     c.set("gateway", gateway);
