@@ -189,6 +189,39 @@ describe("operator UI", () => {
     expect(right.status).toBe(429);
   });
 
+  test("a malformed multipart body is refused with 400, signed in or not", async () => {
+    const { app } = await ui(false);
+    const broken = (op: Operator, path: string) =>
+      app.request(
+        `https://gateway${path}`,
+        {
+          method: "POST",
+          headers: {
+            "content-type": "multipart/form-data; boundary=x",
+            "x-csrf-token": op.csrf,
+            cookie: op.cookie,
+          },
+          body: "x",
+        },
+        { clientIp: op.ip },
+      );
+    const stranger = new Operator(app);
+    for (const type of ["multipart/form-data", "multipart/form-data; boundary=x"]) {
+      const response = await app.request(
+        "https://gateway/sign-in",
+        { method: "POST", headers: { "content-type": type }, body: "x" },
+        { clientIp: "192.168.0.90" },
+      );
+      expect(response.status).toBe(400);
+      expect(await response.text()).toContain("The form could not be read");
+    }
+    expect((await broken(stranger, "/enrollment")).status).toBe(400);
+    const op = await signedIn(app);
+    await op.request("GET", "/enrollment");
+    expect((await broken(op, "/enrollment")).status).toBe(400);
+    expect(t.agent.enrollment).toBeNull();
+  });
+
   test("POSTs without the session's CSRF token are refused", async () => {
     const { app } = await ui();
     const op = await signedIn(app);

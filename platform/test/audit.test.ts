@@ -151,9 +151,43 @@ describe("audit export", () => {
     for (const line of lines) expect(JSON.parse(line).action).toBe("customer.create");
   });
 
+  test("the filters live in the address, and the export links carry exactly them", async () => {
+    const page = await p.admin.page("/audit?action=customer.&actor=adm&result=ok");
+    expect(page).toContain('value="customer."');
+    for (const format of ["jsonl", "csv"])
+      expect(page).toContain(
+        `href="/audit/export.${format}?action=customer.&amp;actor=adm&amp;result=ok" hx-boost="false" download="meetpoint-audit.${format}"`,
+      );
+    const shown = [...page.matchAll(/<td class="mono">(customer\.create)<\/td>/g)].length;
+    const exported = (
+      await (await p.admin.get("/audit/export.jsonl?action=customer.&actor=adm&result=ok")).text()
+    )
+      .trim()
+      .split("\n");
+    expect(exported).toHaveLength(shown);
+    const none = await p.admin.get("/audit/export.csv?actor=nobody-at-all");
+    expect(none.status).toBe(200);
+    expect((await none.text()).trim().split("\r\n")).toHaveLength(1);
+  });
+
+  test("an export that cannot be made is never a 200: bad filters 400, a failing query 500", async () => {
+    // Regression: actor=a%00 answered 200 with an empty body (the query failed inside the stream).
+    expect((await p.admin.get("/audit/export.jsonl?actor=a%00")).status).toBe(400);
+    expect((await p.admin.get("/audit/export.csv?from=yesterday")).status).toBe(400);
+    expect((await p.admin.get("/audit/export.csv?from=0000-01-01")).status).toBe(400);
+    // The table gone from under the export (sessions and users still work): an error, not 200.
+    await p.database.db.execute(sql`alter table audit_entries rename to audit_entries_away`);
+    try {
+      for (const format of ["jsonl", "csv"])
+        expect((await p.admin.get(`/audit/export.${format}`)).status).toBe(500);
+    } finally {
+      await p.database.db.execute(sql`alter table audit_entries_away rename to audit_entries`);
+    }
+  });
+
   test("the audit page filters by result and rejects a malformed date with 400", async () => {
-    const failedOnly = await p.admin.page("/audit/rows?result=failed");
-    expect(failedOnly).not.toContain("customer.create");
+    const failedOnly = await p.admin.page("/audit?result=failed");
+    expect(failedOnly).not.toContain('<td class="mono">customer.create</td>');
     const bad = await p.admin.get("/audit?from=yesterday");
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain("from: must be a date");

@@ -11,6 +11,7 @@ import type { EventLog } from "../agent/events.ts";
 import type { DiagnosticLine } from "../diagnostics/report.ts";
 import { MAX_BUNDLE_BYTES } from "../enrollment/import.ts";
 import type { OperatorAuth } from "./auth.ts";
+import { readForms } from "./forms.ts";
 import { localApi } from "./local-api.ts";
 import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
 import { enrollmentRoutes } from "./routes/enrollment.tsx";
@@ -71,6 +72,7 @@ export function createUiApp(deps: UiDeps) {
     await next();
     if (!c.req.path.startsWith("/assets/")) c.header("Cache-Control", "no-store");
   });
+  app.use("*", readForms);
 
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/healthz", (c) => c.json({ status: "ok", state: deps.agent.status.state }));

@@ -8,14 +8,19 @@ import type { AuditEntry } from "./log.ts";
 /** Whose entries a reader may see: all, or those of these customers (a role scope fits). */
 export type CustomerScope = { all: true } | { all: false; customerIds: string[] };
 
+// Year 0 passes ISO 8601 but not PostgreSQL (there is no year 0 in its calendar): from year 1 on.
+const dateSchema = z.iso
+  .date({ error: "must be a date (YYYY-MM-DD)" })
+  .refine((v) => v >= "0001-01-01", "must be a date from year 1 on");
+
 export const auditFilterSchema = z.object({
   action: z.string().trim().max(100).optional(),
   actor: z.string().trim().max(100).optional(),
   result: z
     .enum(["", "ok", "denied", "failed"], { error: "must be ok, denied or failed" })
     .optional(),
-  from: z.union([z.literal(""), z.iso.date({ error: "must be a date (YYYY-MM-DD)" })]).optional(),
-  to: z.union([z.literal(""), z.iso.date({ error: "must be a date (YYYY-MM-DD)" })]).optional(),
+  from: z.union([z.literal(""), dateSchema]).optional(),
+  to: z.union([z.literal(""), dateSchema]).optional(),
   before: z.coerce.number().int().positive().optional(),
 });
 

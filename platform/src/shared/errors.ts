@@ -21,6 +21,16 @@ export class ValidationError extends DomainError {
   }
 }
 
+/** A request body that cannot be read as the type it claims (a broken form, JSON that is not JSON). */
+export class MalformedRequestError extends DomainError {
+  readonly code = "ERR_MALFORMED_REQUEST";
+  readonly status = 400;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MalformedRequestError";
+  }
+}
+
 /** Unknown, or not visible to the caller: both answer alike, so ids of others leak nothing. */
 export class NotFoundError extends DomainError {
   readonly code = "ERR_NOT_FOUND";

@@ -10,4 +10,11 @@ export {
   RESTRICT_VIOLATION,
   UNIQUE_VIOLATION,
 } from "./pg-error.ts";
-export { escapeLike, isUuid, nameSchema, parseInput } from "./validate.ts";
+export {
+  escapeLike,
+  isUuid,
+  LINE_CONTROL,
+  nameSchema,
+  parseInput,
+  TEXT_CONTROL,
+} from "./validate.ts";

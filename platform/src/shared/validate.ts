@@ -13,6 +13,17 @@ export function parseInput<T extends z.ZodType>(schema: T, data: unknown): z.inf
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
+/**
+ * Control characters (Unicode category Cc: C0, DEL, C1) in text that is one line: a query, a
+ * path, a name. PostgreSQL refuses NUL in text, and none of them belongs in such input.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+export const LINE_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** The same, where text may span lines (form fields, JSON strings): tab, LF and CR are allowed. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+export const TEXT_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
 /** A display name: trimmed, 1–100 characters, no control characters. Rendered as text only. */
 export const nameSchema = z
   .string({ error: "is required" })

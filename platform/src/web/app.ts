@@ -8,6 +8,7 @@ import { assetRoutes } from "./assets.ts";
 import type { AppDeps, WebEnv } from "./env.ts";
 import { errorResponse } from "./errors.tsx";
 import { gatewayApi } from "./gateway-api.ts";
+import { inputLayer } from "./input.ts";
 import {
   clientAddress,
   loadSession,
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
         throw new HTTPException(413, { message: "The request is larger than allowed." });
       },
     }),
+    inputLayer,
     loadSession,
     requireCsrf,
   );

@@ -18,6 +18,7 @@ import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
 import { isUuid } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
+import { inputLayer } from "./input.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };
@@ -86,6 +87,8 @@ export function gatewayApi() {
     c.set("gateway", gateway);
     await next();
   });
+  // Control characters in any string, or a body that is not JSON: 400 before a handler sees it.
+  api.use("*", inputLayer);
 
   /** Alive and how: recorded; answered with the data channel's state and the remote sessions. */
   api.post("/heartbeat", jsonBody(heartbeatRequestSchema), async (c) => {

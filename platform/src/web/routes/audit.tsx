@@ -1,7 +1,7 @@
-// The audit log viewer: filters, htmx-refreshed rows, export as JSON Lines or CSV.
+// The audit log viewer: filters kept in the address (a filtered view can be shared), and exports
+// of exactly the filtered entries as real downloads in JSON Lines or CSV.
 import { Hono, type Context as HonoContext } from "hono";
 import type { FC } from "hono/jsx";
-import { stream } from "hono/streaming";
 import { scopeOf } from "../../access/index.ts";
 import {
   AUDIT_ACTION_NAMES,
@@ -13,6 +13,7 @@ import {
   scopedEntries,
 } from "../../audit/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
+import { firstReadNow, lineStream } from "../download.ts";
 import type { WebEnv } from "../env.ts";
 import { EmptyRow, PortalPage, SelectField, Table } from "../views/components.tsx";
 import { formatTime } from "../views/layout.tsx";
@@ -78,15 +79,9 @@ export function auditRoutes() {
         csrfToken={c.get("csrfToken")}
         principal={c.get("ctx").caller.principal}
       >
-        <form
-          method="get"
-          action="/audit"
-          class="row card"
-          hx-get="/audit/rows"
-          hx-target="#audit-rows"
-          hx-swap="outerHTML"
-          hx-trigger="change, submit"
-        >
+        {/* A plain GET form: the filters land in the address, and the export links below are
+            made from the same address. */}
+        <form method="get" action="/audit" class="row card">
           <label>
             <span>Action starts with</span>
             <input
@@ -124,12 +119,16 @@ export function auditRoutes() {
           </button>
         </form>
         <p class="actions">
-          <a class="button secondary" href={`/audit/export.jsonl?${query}`}>
-            Export JSON Lines
-          </a>
-          <a class="button secondary" href={`/audit/export.csv?${query}`}>
-            Export CSV
-          </a>
+          {(["jsonl", "csv"] as const).map((format) => (
+            <a
+              class="button secondary"
+              href={`/audit/export.${format}${query ? `?${query}` : ""}`}
+              hx-boost="false"
+              download={`meetpoint-audit.${format}`}
+            >
+              {format === "jsonl" ? "Export JSON Lines" : "Export CSV"}
+            </a>
+          ))}
         </p>
         <Table head={["When", "Who", "Action", "Result", "Target", "From", "Detail"]}>
           <AuditRows entries={entries} filter={filter} />
@@ -138,32 +137,24 @@ export function auditRoutes() {
     );
   });
 
-  app.get("/audit/rows", async (c) => {
-    const scope = readerScope(c);
-    const filter = parseAuditFilter(c.req.query());
-    return c.html(
-      <AuditRows
-        entries={await listAudit(c.get("deps").db, scope, filter, PAGE)}
-        filter={filter}
-      />,
-    );
-  });
-
   for (const format of ["jsonl", "csv"] as const) {
-    app.get(`/audit/export.${format}`, (c) => {
+    /** Every entry the filters in the address select (paging aside), oldest first. */
+    app.get(`/audit/export.${format}`, async (c) => {
       const scope = readerScope(c);
       const filter = parseAuditFilter(c.req.query());
+      // The first page is read before answering, so a failure there is an error status.
+      const entries = await firstReadNow(scopedEntries(c.get("deps").db, scope, filter));
       c.header(
         "Content-Type",
         format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
       );
       c.header("Content-Disposition", `attachment; filename="meetpoint-audit.${format}"`);
       c.header("Cache-Control", "no-store");
-      const db = c.get("deps").db;
-      return stream(c, async (out) => {
-        for await (const line of exportAudit(scopedEntries(db, scope, filter), format))
-          await out.write(line);
-      });
+      return c.body(
+        lineStream(exportAudit(entries, format), (error) =>
+          console.error(`audit export cut off (${c.req.url}):`, error),
+        ),
+      );
     });
   }
 
