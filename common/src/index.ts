@@ -88,3 +88,4 @@ export {
   type WaitOptions,
   waitFor,
 } from "./process/index.ts";
+export { TLS_SERVER_POLICY, TLS12_CIPHER_SUITES } from "./tls/policy.ts";

@@ -11,6 +11,7 @@ import { KernelFirewall } from "./firewall/kernel.ts";
 import { Store } from "./state/store.ts";
 import { createUiApp } from "./ui/app.tsx";
 import { OperatorAuth } from "./ui/auth.ts";
+import { serveOperatorUi } from "./ui/serve.ts";
 import { uiCertificate } from "./ui/tls.ts";
 import { OpenvpnClient } from "./vpn/openvpn.ts";
 
@@ -44,11 +45,10 @@ const app = createUiApp({
 
 await agent.start();
 const tls = await uiCertificate(config.dataDir);
-const https = Bun.serve({
+const https = serveOperatorUi(app, {
   hostname: config.uiAddress,
   port: config.httpsPort,
-  tls: { cert: tls.cert, key: tls.key },
-  fetch: (request, server) => app.fetch(request, { clientIp: server.requestIP(request)?.address }),
+  certificate: tls,
 });
 const http =
   config.httpPort === 0

@@ -5,6 +5,7 @@ import { browserSkipReason } from "@meetpoint/lab";
 import { type Browser, chromium } from "playwright-core";
 import { createUiApp } from "../src/ui/app.tsx";
 import { OperatorAuth } from "../src/ui/auth.ts";
+import { serveOperatorUi } from "../src/ui/serve.ts";
 import { uiCertificate } from "../src/ui/tls.ts";
 import { type TestAgent, testAgent } from "./support/fakes.ts";
 
@@ -25,12 +26,7 @@ describe.skipIf(skip !== null)("operator UI in Chromium", () => {
       diagnostics: async () => [],
     });
     const tls = await uiCertificate(t.dir);
-    server = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      tls: { cert: tls.cert, key: tls.key },
-      fetch: (request, s) => app.fetch(request, { clientIp: s.requestIP(request)?.address }),
-    });
+    server = serveOperatorUi(app, { hostname: "127.0.0.1", port: 0, certificate: tls });
     browser = await chromium.launch({
       executablePath: Bun.which("chromium") ?? undefined,
       args: ["--no-sandbox"],

@@ -2,9 +2,12 @@
 // change, back-off, CSRF, upload with its limits, Connect/Disconnect, diagnostics download.
 import { afterEach, describe, expect, test } from "bun:test";
 import { waitFor } from "@meetpoint/common";
+import { handshake, REFUSED_PROBES } from "../../common/test/support/tls-probe.ts";
 import { runDiagnostics } from "../src/diagnostics/report.ts";
 import { createUiApp } from "../src/ui/app.tsx";
 import { OperatorAuth } from "../src/ui/auth.ts";
+import { serveOperatorUi } from "../src/ui/serve.ts";
+import { uiCertificate } from "../src/ui/tls.ts";
 import { bundle, type TestAgent, testAgent } from "./support/fakes.ts";
 
 let t: TestAgent;
@@ -306,6 +309,27 @@ describe("operator UI", () => {
     const css = await new Operator(app).request("GET", "/assets/ui.css");
     expect(css.headers.get("cache-control")).toBe("public, max-age=3600");
     expect(css.headers.get("content-security-policy")).toContain("default-src 'self'");
+  });
+
+  test("HTTPS: TLS 1.3 and TLS 1.2 AEAD suites only (openssl s_client against the served UI)", async () => {
+    const { app } = await ui();
+    const server = serveOperatorUi(app, {
+      hostname: "127.0.0.1",
+      port: 0,
+      certificate: await uiCertificate(t.dir),
+    });
+    const port = server.port ?? 0;
+    try {
+      expect((await handshake(port, "-tls1_3")).protocol).toBe("TLSv1.3");
+      for (const suite of ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"])
+        expect((await handshake(port, "-tls1_2", suite)).cipher).toBe(suite);
+      for (const [version, suite] of REFUSED_PROBES)
+        expect(`${version} ${suite} → ${(await handshake(port, version, suite)).cipher}`).toBe(
+          `${version} ${suite} → null`,
+        );
+    } finally {
+      server.stop(true);
+    }
   });
 
   test("diagnostics: a page and a text download, each line with a verdict", async () => {

@@ -1,7 +1,7 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { configOrExit } from "@meetpoint/common";
+import { configOrExit, TLS_SERVER_POLICY } from "@meetpoint/common";
 import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
@@ -115,7 +115,8 @@ async function main() {
   const https = Bun.serve({
     port: config.httpsPort,
     hostname: config.listenAddress,
-    tls,
+    // TLS 1.3, and TLS 1.2 with ECDHE + AEAD suites only (common/src/tls/policy.ts).
+    tls: { ...tls, ...TLS_SERVER_POLICY },
     // Gateways long-poll for commands for up to 25 s.
     idleTimeout: 60,
 

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { handshake, REFUSED_PROBES } from "../../common/test/support/tls-probe.ts";
 
 let dir: string;
 let server: Subprocess<"ignore", "pipe", "pipe">;
@@ -73,4 +74,15 @@ test("serves HTTPS, redirects HTTP, and the printed password signs in", async ()
   });
   expect(signIn.status).toBe(303);
   expect(signIn.headers.get("location")).toBe("/account/password");
+});
+
+test("HTTPS speaks TLS 1.3 and TLS 1.2 with AEAD suites only (openssl s_client)", async () => {
+  expect((await handshake(httpsPort, "-tls1_3")).protocol).toBe("TLSv1.3");
+  for (const suite of ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"])
+    expect((await handshake(httpsPort, "-tls1_2", suite)).cipher).toBe(suite);
+  // Regression: ECDHE-ECDSA-AES128-SHA (CBC) connected.
+  for (const [version, suite] of REFUSED_PROBES)
+    expect(`${version} ${suite} → ${(await handshake(httpsPort, version, suite)).cipher}`).toBe(
+      `${version} ${suite} → null`,
+    );
 });
