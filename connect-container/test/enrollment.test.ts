@@ -1,5 +1,6 @@
 // Enrollment bundles on the gateway: verified whole before anything changes; the import directory
-// reads only plain *.jws files directly inside it.
+// reads every plain file directly inside it whose name ends in .jws (any case), and logs each entry
+// it skips with the reason.
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -45,12 +46,17 @@ describe("enrollment bundle import", () => {
     expect(newer.ok && newer.enrollment.version).toBe(10_000);
   });
 
-  test("the import directory: only plain *.jws files, each once; symlinks, dirs and others are logged", async () => {
+  test("the import directory: plain *.jws files in any case and name, each once; every other entry logged with its reason", async () => {
     t = await testAgent({ enrolled: false });
     const dir = join(t.dir, "usb");
     mkdirSync(join(dir, "sub.jws"), { recursive: true });
     writeFileSync(join(dir, "gateway.jws"), "token");
+    // Regressions: a re-download saved by the browser, and a stick that writes upper case.
+    writeFileSync(join(dir, "meetpoint-enrollment-7f3e (1).jws"), "again");
+    writeFileSync(join(dir, "HALL-2.JWS"), "upper");
+    writeFileSync(join(dir, "Hall 3 – Presse.Jws"), "mixed");
     writeFileSync(join(dir, ".hidden.jws"), "token");
+    writeFileSync(join(dir, "bundle.jws.crdownload"), "partial");
     writeFileSync(join(dir, "readme.txt"), "hello");
     writeFileSync(join(dir, "huge.jws"), "x".repeat(70_000));
     symlinkSync("/etc/passwd", join(dir, "passwd.jws"));
@@ -62,7 +68,14 @@ describe("enrollment bundle import", () => {
     );
     expect(byName).toEqual({
       "gateway.jws": "text:token",
-      "sub.jws": "not a plain bundle file (*.jws)",
+      "meetpoint-enrollment-7f3e (1).jws": "text:again",
+      "HALL-2.JWS": "text:upper",
+      "Hall 3 – Presse.Jws": "text:mixed",
+      ".hidden.jws":
+        "a hidden file (names starting with a dot are skipped, as partial downloads often are)",
+      "bundle.jws.crdownload": "not a bundle: the name does not end in .jws",
+      "readme.txt": "not a bundle: the name does not end in .jws",
+      "sub.jws": "a directory (only plain files directly inside are imported)",
       "huge.jws": "too large (70000 bytes)",
       "passwd.jws": "a symbolic link (only plain files are imported)",
       up: "a symbolic link (only plain files are imported)",
@@ -75,8 +88,16 @@ describe("enrollment bundle import", () => {
   test("a bundle dropped into the watched directory enrolls the gateway", async () => {
     t = await testAgent({ enrolled: false });
     mkdirSync(join(t.dir, "import"), { recursive: true });
-    writeFileSync(join(t.dir, "import", "hall-1.jws"), `${await bundle(t.keys, t.gatewayId)}\n`);
+    writeFileSync(join(t.dir, "import", ".~lock.hall-1.jws#"), "");
+    writeFileSync(
+      join(t.dir, "import", `meetpoint-enrollment-${t.gatewayId} (1).JWS`),
+      `${await bundle(t.keys, t.gatewayId)}\n`,
+    );
     await waitFor(() => t.agent.enrollment !== null, { timeoutMs: 5000, intervalMs: 50 });
     expect(t.agent.enrollment?.body.gatewayId).toBe(t.gatewayId);
+    // The skipped hidden file is in the operator's event log, with its reason.
+    expect(t.events.recent().map((e) => e.text)).toContain(
+      'import directory: ".~lock.hall-1.jws#" ignored: a hidden file (names starting with a dot are skipped, as partial downloads often are)',
+    );
   });
 });
