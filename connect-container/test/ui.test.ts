@@ -279,10 +279,16 @@ describe("operator UI", () => {
       });
     expect((await api("GET", "/state", "anything")).status).toBe(401);
     await op.request("GET", "/settings");
-    const token =
-      (await op.request("POST", "/settings/api-token", {})).html.match(
-        /id="api-token">([^<]+)</,
-      )?.[1] ?? "";
+    // POST → 303 → the token on a GET, once; a reload says it was shown and makes no new one.
+    const made = await op.request("POST", "/settings/api-token", {});
+    expect(made.status).toBe(303);
+    const shown = await op.request("GET", made.location ?? "");
+    expect(shown.headers.get("cache-control")).toBe("no-store");
+    const token = shown.html.match(/id="api-token">([^<]+)</)?.[1] ?? "";
+    expect(token.length).toBeGreaterThan(20);
+    const reload = await op.request("GET", made.location ?? "");
+    expect(reload.html).toContain("You saw this token once");
+    expect(reload.html).not.toContain(token);
     expect((await api("GET", "/state", "wrong")).status).toBe(401);
     expect(await (await api("GET", "/state", token)).json()).toMatchObject({
       state: "idle",
@@ -330,6 +336,21 @@ describe("operator UI", () => {
     } finally {
       server.stop(true);
     }
+  });
+
+  test("nothing kept by the browser: no htmx history cache, and sign-out clears cache and storage", async () => {
+    const { app } = await ui();
+    const op = await signedIn(app);
+    const config = JSON.parse(
+      (op.html.match(/name="htmx-config" content="([^"]+)"/)?.[1] ?? "{}").replaceAll(
+        "&quot;",
+        '"',
+      ),
+    );
+    expect(config).toMatchObject({ historyCacheSize: 0, refreshOnHistoryMiss: true });
+    const out = await op.request("POST", "/sign-out", {});
+    expect(out.location).toBe("/sign-in");
+    expect(out.headers.get("clear-site-data")).toBe('"cache", "storage"');
   });
 
   test("diagnostics: a page and a text download, each line with a verdict", async () => {

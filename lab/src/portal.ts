@@ -107,6 +107,12 @@ export class PortalClient {
     return r.url;
   }
 
+  /** A secret's page: the portal answers a POST that makes one with 303 to /once/<id>, shown once. */
+  async shownOnce(posted: Awaited<ReturnType<PortalClient["request"]>>) {
+    if (posted.status !== 303 || !posted.location?.includes("/once/")) return posted;
+    return this.request("GET", posted.location);
+  }
+
   /** GET the form's page, then POST it; returns the answer (redirects not followed). */
   async submit(pagePath: string, action: string, form: Record<string, string>) {
     await this.page(pagePath);
@@ -158,7 +164,9 @@ export class PortalClient {
 
   /** Creates a gateway; returns its id and the enrollment bundle offered for download. */
   async createGateway(siteId: string, name: string): Promise<{ id: string; bundle: string }> {
-    const r = await this.submit(`/sites/${siteId}`, `/sites/${siteId}/gateways`, { name });
+    const r = await this.shownOnce(
+      await this.submit(`/sites/${siteId}`, `/sites/${siteId}/gateways`, { name }),
+    );
     const id = r.html.match(/href="\/gateways\/([0-9a-f-]{36})"/)?.[1];
     const data = r.html.match(/href="data:application\/jose;base64,([A-Za-z0-9+/=]+)"/)?.[1];
     if (!id || !data) throw new Error(`gateway page without id or bundle: ${messageOf(r.html)}`);
@@ -192,7 +200,9 @@ export class PortalClient {
     role: string,
     customerId: string | null,
   ): Promise<string> {
-    const r = await this.submit("/users", "/users", { username, displayName });
+    const r = await this.shownOnce(
+      await this.submit("/users", "/users", { username, displayName }),
+    );
     const password = r.html.match(/<div class="secret">([^<]+)<\/div>/)?.[1];
     const userId = r.html.match(/href="\/users\/([0-9a-f-]{36})"/)?.[1];
     if (!password || !userId) throw new Error(`user page without password: ${messageOf(r.html)}`);
@@ -217,7 +227,9 @@ export class PortalClient {
 
   async connect(machineId: string, reason: string): Promise<string> {
     await this.page(`/machines/${machineId}`);
-    const r = await this.request("POST", `/machines/${machineId}/connect`, { reason });
+    const r = await this.shownOnce(
+      await this.request("POST", `/machines/${machineId}/connect`, { reason }),
+    );
     if (r.status !== 200) throw new Error(`Connect: ${r.status} ${messageOf(r.html)}`);
     const data = r.html.match(
       /href="data:application\/x-openvpn-profile;base64,([A-Za-z0-9+/=]+)"/,

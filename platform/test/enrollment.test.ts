@@ -43,7 +43,7 @@ describe("enrollment bundle", () => {
 
   test("creating a gateway offers a signed bundle once, with everything the gateway needs", async () => {
     await p.admin.get(`/sites/${siteId}`);
-    const response = await p.admin.post(`/sites/${siteId}/gateways`, { name: "Hall 1" });
+    const response = await p.admin.postShownOnce(`/sites/${siteId}/gateways`, { name: "Hall 1" });
     expect(response.headers.get("cache-control")).toBe("no-store");
     first = credentials(await response.text());
     const result = await verifyEnrollmentBundle(first.token, { pinned: null, now: p.clock.now() });
@@ -68,7 +68,7 @@ describe("enrollment bundle", () => {
   });
 
   test("re-keying: a newer bundle verifies against the pinned key; the old secret and bundle are worthless", async () => {
-    const response = await p.admin.post(`/gateways/${gatewayId}/rekey`);
+    const response = await p.admin.postShownOnce(`/gateways/${gatewayId}/rekey`);
     const second = credentials(await response.text());
     expect(second.secret).not.toBe(first.secret);
     const pinned = { gatewayId, signingKey: p.pki.signingJwk, version: firstVersion };

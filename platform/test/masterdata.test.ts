@@ -34,7 +34,7 @@ describe("master data through the portal", () => {
     );
 
     await admin.get(`/sites/${siteId}`);
-    const created = await admin.post(`/sites/${siteId}/gateways`, { name: "Hall 3" });
+    const created = await admin.postShownOnce(`/sites/${siteId}/gateways`, { name: "Hall 3" });
     expect(created.status).toBe(200);
     expect(created.headers.get("cache-control")).toBe("no-store");
     const html = await created.text();
@@ -257,14 +257,14 @@ describe("proxy address pool", () => {
       const siteId = idFrom(
         await admin.post(`/customers/${customerId}/sites`, { name: "Only site" }),
       );
-      expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G1" })).status).toBe(200);
-      expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G2" })).status).toBe(200);
+      expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G1" })).status).toBe(303);
+      expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G2" })).status).toBe(303);
       const third = await admin.post(`/sites/${siteId}/gateways`, { name: "G3" });
       expect(third.status).toBe(409);
       expect(await third.text()).toContain("The proxy address pool 100.64.0.0/23 is exhausted");
       const [g1] = await small.database.db.select().from(gateways).where(eq(gateways.name, "G1"));
       expect((await admin.post(`/gateways/${g1?.id}/delete`)).status).toBe(303);
-      expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G3" })).status).toBe(200);
+      expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G3" })).status).toBe(303);
       const [g3] = await small.database.db.select().from(gateways).where(eq(gateways.name, "G3"));
       expect(g3?.proxyBlock).toBe(0);
     } finally {
@@ -281,7 +281,9 @@ describe("proxy address pool", () => {
       const siteId = idFrom(
         await admin.post(`/customers/${customerId}/sites`, { name: "Only site" }),
       );
-      const html = await (await admin.post(`/sites/${siteId}/gateways`, { name: "G1" })).text();
+      const html = await (
+        await admin.postShownOnce(`/sites/${siteId}/gateways`, { name: "G1" })
+      ).text();
       const gatewayId = html.match(/Gateway id<\/dt><dd class="mono">([0-9a-f-]{36})/)?.[1];
       expect(
         (

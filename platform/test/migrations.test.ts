@@ -31,6 +31,7 @@ test("migrations create every entity on an empty database and are idempotent", a
     "machines",
     "mfa_policies",
     "oidc_logins",
+    "one_time_reveals",
     "platform_keys",
     "remote_sessions",
     "role_assignments",

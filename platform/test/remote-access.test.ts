@@ -123,7 +123,9 @@ describe("portal remote access", () => {
   test("Connect needs a reason, then offers the one-time .ovpn once, with a countdown", async () => {
     const noReason = await tech.post(`/machines/${machineId}/connect`, { reason: "" });
     expect(noReason.status).toBe(400);
-    const response = await tech.post(`/machines/${machineId}/connect`, { reason: "ticket 4711" });
+    const response = await tech.postShownOnce(`/machines/${machineId}/connect`, {
+      reason: "ticket 4711",
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("no-store");
     const html = await response.text();
@@ -174,7 +176,7 @@ describe("portal remote access", () => {
     const profile = await dataChannelProfile(p, gateway.id, envelope);
     await p.access.connections.decide(`0:${connection}`, serialOf(profile));
     const html = await (
-      await tech.post(`/machines/${machineId}/connect`, { reason: `job ${connection}` })
+      await tech.postShownOnce(`/machines/${machineId}/connect`, { reason: `job ${connection}` })
     ).text();
     await p.access.connections.decide(`0:${connection + 1}`, serialOf(await profileFromPage(html)));
     const [open] = await p.access.remoteSessions.list(p.adminCtx, { open: true });

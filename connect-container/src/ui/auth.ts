@@ -9,6 +9,8 @@ export interface OperatorSession {
   csrf: string;
   mustChangePassword: boolean;
   lastSeen: number;
+  /** A secret waiting for its one showing (the new API token), under a random id. */
+  shownOnce?: { id: string; secret: string };
 }
 
 const IDLE_MS = 15 * 60_000;

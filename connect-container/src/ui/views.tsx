@@ -6,12 +6,16 @@ import type { AgentStatus } from "../agent/status.ts";
 import type { DiagnosticLine } from "../diagnostics/report.ts";
 import type { Enrollment } from "../state/store.ts";
 
-// Boosted forms show refusals (4xx pages) too; no eval, no inline scripts, same-origin only.
+// Boosted forms show refusals (4xx pages) too; no eval, no inline scripts, same-origin only. No
+// history cache: htmx would keep copies of pages (the API token's too) in sessionStorage for
+// Back after sign-out; Back reloads from the gateway instead.
 const HTMX_CONFIG = JSON.stringify({
   includeIndicatorStyles: false,
   allowEval: false,
   allowScriptTags: false,
   selfRequestsOnly: true,
+  historyCacheSize: 0,
+  refreshOnHistoryMiss: true,
   responseHandling: [
     { code: "204", swap: false },
     { code: "...", swap: true },

@@ -12,6 +12,7 @@ import { inputLayer } from "./input.ts";
 import {
   clientAddress,
   loadSession,
+  noStore,
   requireCsrf,
   requireStage,
   securityHeaders,
@@ -22,6 +23,7 @@ import { gatewayRoutes } from "./routes/gateways.tsx";
 import { identityProviderRoutes } from "./routes/identity-providers.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
 import { oidcSignInRoutes } from "./routes/oidc-sign-in.tsx";
+import { onceRoutes } from "./routes/once.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
@@ -37,7 +39,7 @@ export function createApp(deps: AppDeps) {
   app.onError((error, c) => errorResponse(error, c));
   app.notFound((c) => errorResponse(new NotFoundError("Page"), c));
 
-  app.use("*", securityHeaders, clientAddress, async (c, next) => {
+  app.use("*", securityHeaders, noStore, clientAddress, async (c, next) => {
     c.set("deps", deps);
     await next();
   });
@@ -76,6 +78,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", pkiRoutes());
   portal.route("/", sessionRoutes());
   portal.route("/", statusRoutes());
+  portal.route("/", onceRoutes());
   app.route("/", portal);
 
   return app;

@@ -36,6 +36,21 @@ export const securityHeaders = secureHeaders({
   crossOriginResourcePolicy: "same-origin",
 });
 
+/**
+ * What a browser may keep of an answer: nothing, except the static assets. Portal pages hold
+ * customers' data and secrets; with no-store neither the HTTP cache nor the back/forward cache
+ * shows them again after sign-out. A POST answered without a redirect (a refusal shown in place)
+ * leaves the address as it was (HX-Push-Url: false): the address bar only ever holds a GET that can
+ * be reloaded.
+ */
+export const noStore: MiddlewareHandler<WebEnv> = async (c, next) => {
+  await next();
+  if (!c.req.path.startsWith("/assets/")) c.header("Cache-Control", "no-store");
+  const redirected = c.res.status >= 300 && c.res.status < 400;
+  if (c.req.method === "POST" && c.req.header("hx-request") && !redirected)
+    c.header("HX-Push-Url", "false");
+};
+
 /** The client's address as the server saw it (proxies' headers are not trusted). */
 export const clientAddress: MiddlewareHandler<WebEnv> = async (c, next) => {
   let ip = "unknown";

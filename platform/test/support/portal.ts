@@ -73,6 +73,20 @@ export class Browser {
     return this.request("POST", path, { form, headers });
   }
 
+  /**
+   * POSTs a form whose answer is a secret shown once: the POST must redirect to /once/<id>, and
+   * the page there (its first and only showing) is returned.
+   */
+  async postShownOnce(path: string, form: Record<string, string> = {}) {
+    const posted = await this.post(path, form);
+    const location = posted.headers.get("location") ?? "";
+    if (posted.status !== 303 || !location.startsWith("/once/"))
+      throw new Error(
+        `POST ${path} answered ${posted.status} → ${location}: ${(await posted.text()).slice(0, 300)}`,
+      );
+    return this.get(location);
+  }
+
   /** GET a page and return its HTML; fails the test on a non-200 answer. */
   async page(path: string): Promise<string> {
     const response = await this.get(path);

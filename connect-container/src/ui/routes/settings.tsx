@@ -1,5 +1,6 @@
 /** @jsxImportSource hono/jsx */
 // Settings: the local consent API's token (shown once when made) and a link to the password.
+import { randomUUID } from "node:crypto";
 import { type Context, Hono } from "hono";
 import type { EventLog } from "../../agent/events.ts";
 import type { OperatorAuth } from "../auth.ts";
@@ -13,7 +14,7 @@ export interface SettingsDeps {
 
 export function settingsRoutes({ auth, events }: SettingsDeps) {
   const routes = new Hono<UiEnv>();
-  const page = (c: Context<UiEnv>, newToken: string | null) => {
+  const page = (c: Context<UiEnv>, newToken: string | null, seen = false) => {
     const { csrf } = c.get("session");
     return c.html(
       <Page title="Settings" csrf={csrf} nav>
@@ -26,8 +27,13 @@ export function settingsRoutes({ auth, events }: SettingsDeps) {
             <span class="mono">GET /api/local/v1/state</span>, with{" "}
             <span class="mono">Authorization: Bearer &lt;token&gt;</span>.
           </p>
+          {seen ? (
+            <p class="notice">
+              You saw this token once: it is not shown again. Create a new one if it is lost.
+            </p>
+          ) : null}
           {newToken ? (
-            <p class="notice ok">
+            <p class="notice ok" hx-history="false">
               New token (shown once, the previous one no longer works):{" "}
               <span class="mono" id="api-token">
                 {newToken}
@@ -45,9 +51,20 @@ export function settingsRoutes({ auth, events }: SettingsDeps) {
     );
   };
   routes.get("/settings", (c) => page(c, null));
+  // The new token waits in the session for one GET (POST → redirect → GET): a reload or Back
+  // finds it gone and says so, and never makes another token.
   routes.post("/settings/api-token", (c) => {
     events.add("info", "local API token replaced");
-    return page(c, auth.newApiToken());
+    const id = randomUUID();
+    c.get("session").shownOnce = { id, secret: auth.newApiToken() };
+    return c.redirect(`/settings/api-token/${id}`, 303);
+  });
+  routes.get("/settings/api-token/:id", (c) => {
+    const session = c.get("session");
+    const waiting = session.shownOnce;
+    if (!waiting || waiting.id !== c.req.param("id")) return page(c, null, true);
+    session.shownOnce = undefined;
+    return page(c, waiting.secret);
   });
   return routes;
 }

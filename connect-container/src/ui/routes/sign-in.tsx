@@ -57,6 +57,8 @@ export function signOutRoutes({ auth }: { auth: Pick<OperatorAuth, "signOut"> })
   routes.post("/sign-out", (c) => {
     auth.signOut(c.get("session").id);
     deleteCookie(c, OPERATOR_COOKIE, { path: "/", secure: true });
+    // The browser drops its cache and storage of the UI (W3C Clear Site Data).
+    c.header("Clear-Site-Data", '"cache", "storage"');
     return c.redirect("/sign-in", 303);
   });
   return routes;

@@ -17,6 +17,8 @@ import {
 } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
+import { signedIn } from "../middleware.ts";
+import { keepForOneShowing } from "../reveals.ts";
 import {
   ActionButton,
   DeleteActions,
@@ -26,7 +28,7 @@ import {
   RenameCard,
   treeCrumbs,
 } from "../views/components.tsx";
-import { AgentCard, GatewayCredentialsPage } from "../views/gateways.tsx";
+import { AgentCard } from "../views/gateways.tsx";
 import { Field } from "../views/layout.tsx";
 
 export function gatewayRoutes() {
@@ -56,8 +58,11 @@ export function gatewayRoutes() {
     );
   });
 
-  /** The one answer that carries the secret and the bundle; nothing is stored to show them again. */
-  const credentialsPage = async (
+  /**
+   * Issues the enrollment bundle for `secret` and keeps both for one showing at /once/<id>,
+   * where the POST redirects; nothing else keeps them.
+   */
+  const showCredentialsOnce = async (
     c: HonoContext<WebEnv>,
     gateway: Gateway,
     secret: string,
@@ -79,17 +84,13 @@ export function gatewayRoutes() {
       customerId: gateway.customerId,
       detail: { version: bundle.version, expiresAt: bundle.expiresAt.toISOString() },
     });
-    c.header("Cache-Control", "no-store");
-    return c.html(
-      <GatewayCredentialsPage
-        gateway={gateway}
-        bundle={bundle}
-        secret={secret}
-        created={created}
-        csrfToken={c.get("csrfToken")}
-        principal={ctx.caller.principal}
-      />,
-    );
+    const shown = await keepForOneShowing(deps, signedIn(c).id, "gateway_credentials", {
+      gatewayId: gateway.id,
+      secret,
+      created,
+      bundle: { ...bundle, expiresAt: bundle.expiresAt.toISOString() },
+    });
+    return c.redirect(shown, 303);
   };
 
   app.post("/sites/:id/gateways", async (c) => {
@@ -100,7 +101,7 @@ export function gatewayRoutes() {
       c.req.param("id"),
       await formFields(c),
     );
-    return credentialsPage(c, gateway, secret, true);
+    return showCredentialsOnce(c, gateway, secret, true);
   });
 
   app.get("/gateways/:id", async (c) => {
@@ -185,7 +186,7 @@ export function gatewayRoutes() {
   app.post("/gateways/:id/rekey", async (c) => {
     const ctx = c.get("ctx");
     const secret = await rekeyGateway(ctx, c.req.param("id"));
-    return credentialsPage(c, await getGateway(ctx, c.req.param("id")), secret, false);
+    return showCredentialsOnce(c, await getGateway(ctx, c.req.param("id")), secret, false);
   });
 
   app.post("/gateways/:id/delete", async (c) => {

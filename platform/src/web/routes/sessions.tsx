@@ -4,9 +4,10 @@ import { Hono } from "hono";
 import { getMachine } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
+import { signedIn } from "../middleware.ts";
 import { DataPlaneNotice } from "../remote-access.tsx";
-import { ActionButton, DownloadLink, PortalPage, trail } from "../views/components.tsx";
-import { formatTime, Notice } from "../views/layout.tsx";
+import { keepForOneShowing } from "../reveals.ts";
+import { PortalPage } from "../views/components.tsx";
 import { SessionTable } from "../views/sessions.tsx";
 
 export function sessionRoutes() {
@@ -31,64 +32,28 @@ export function sessionRoutes() {
     );
   });
 
+  /** Connect: the one-time .ovpn is kept for one showing at /once/<id>, where this redirects. */
   app.post("/machines/:id/connect", async (c) => {
     const ctx = c.get("ctx");
+    const deps = c.get("deps");
     const machine = await getMachine(ctx, c.req.param("id"));
-    const { session, profile } = await c
-      .get("deps")
-      .access.remoteSessions.request(ctx, machine.id, await formFields(c));
-    c.header("Cache-Control", "no-store");
-    const fileName = `meetpoint-${session.id}.ovpn`;
-    return c.html(
-      <PortalPage
-        title="Connect"
-        csrfToken={c.get("csrfToken")}
-        principal={ctx.caller.principal}
-        crumbs={trail(
-          "Connect",
-          ["Machines", "/machines"],
-          [machine.name, `/machines/${machine.id}`],
-        )}
-        heading={<>Your one-time connection to {machine.name}</>}
-      >
-        <div class="card">
-          <Notice kind="warn">
-            This configuration is offered only on this page and works for one connection. Open it
-            with your OpenVPN client within{" "}
-            <strong data-countdown={session.configExpiresAt.toISOString()}>
-              {formatTime(session.configExpiresAt)}
-            </strong>
-            .
-          </Notice>
-          <p>
-            <DownloadLink
-              fileName={fileName}
-              mediaType="application/x-openvpn-profile"
-              content={profile}
-            >
-              Download {fileName}
-            </DownloadLink>
-          </p>
-          <dl>
-            <dt>Reach</dt>
-            <dd class="mono">
-              {session.services
-                .map((s) => `${machine.proxyAddress} ${s.protocol}/${s.port} (${s.name})`)
-                .join(", ")}
-            </dd>
-            <dt>Session ends</dt>
-            <dd>{formatTime(session.endsAt)}</dd>
-          </dl>
-          <ActionButton
-            action={`/sessions/${session.id}/disconnect`}
-            csrfToken={c.get("csrfToken")}
-            kind="danger"
-          >
-            Disconnect
-          </ActionButton>
-        </div>
-      </PortalPage>,
+    const { session, profile } = await deps.access.remoteSessions.request(
+      ctx,
+      machine.id,
+      await formFields(c),
     );
+    const shown = await keepForOneShowing(deps, signedIn(c).id, "connection_profile", {
+      sessionId: session.id,
+      machineId: machine.id,
+      fileName: `meetpoint-${session.id}.ovpn`,
+      profile,
+      configExpiresAt: session.configExpiresAt.toISOString(),
+      endsAt: session.endsAt.toISOString(),
+      reach: session.services
+        .map((s) => `${machine.proxyAddress} ${s.protocol}/${s.port} (${s.name})`)
+        .join(", "),
+    });
+    return c.redirect(shown, 303);
   });
 
   app.post("/sessions/:id/disconnect", async (c) => {

@@ -201,6 +201,9 @@ export function signInRoutes() {
       });
     }
     deleteCookie(c, SESSION_COOKIE, { path: "/", secure: true });
+    // The browser drops what it may still hold of the portal: its cache (back/forward cache too)
+    // and its storage (htmx's sessionStorage); the W3C Clear Site Data header.
+    c.header("Clear-Site-Data", '"cache", "storage"');
     if (providerLogout) {
       // Sign out at the provider too; htmx must leave the page for another origin itself.
       if (c.req.header("hx-request")) {

@@ -14,6 +14,8 @@ import {
 import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
+import { signedIn } from "../middleware.ts";
+import { keepForOneShowing } from "../reveals.ts";
 import {
   ActionButton,
   Actions,
@@ -21,8 +23,6 @@ import {
   FormCard,
   LinkCell,
   PortalPage,
-  SecretValue,
-  ShownOnceCard,
   trail,
 } from "../views/components.tsx";
 import { Field, Notice } from "../views/layout.tsx";
@@ -63,43 +63,24 @@ export function userRoutes() {
     );
   });
 
-  const passwordPage = (
+  /** The one-time password is kept for one showing at /once/<id>, where the POST redirects. */
+  const showPasswordOnce = async (
     c: HonoContext<WebEnv>,
-    user: UserSummary,
+    user: Pick<UserSummary, "id" | "username" | "displayName">,
     password: string,
     title: string,
   ) => {
-    c.header("Cache-Control", "no-store");
-    return c.html(
-      <PortalPage
-        title={title}
-        csrfToken={c.get("csrfToken")}
-        principal={c.get("ctx").caller.principal}
-      >
-        <ShownOnceCard
-          notice={
-            <>
-              Give this one-time password to {user.displayName} over a separate channel. It is shown
-              only now; they must change it and set up a second factor at first sign-in.
-            </>
-          }
-          continueHref={`/users/${user.id}`}
-          continueLabel="Continue to the user"
-        >
-          <dl>
-            <dt>Username</dt>
-            <dd class="mono">{user.username}</dd>
-            <dt>Password</dt>
-            <SecretValue value={password} />
-          </dl>
-        </ShownOnceCard>
-      </PortalPage>,
-    );
+    const shown = await keepForOneShowing(c.get("deps"), signedIn(c).id, "user_password", {
+      title,
+      user: { id: user.id, username: user.username, displayName: user.displayName },
+      password,
+    });
+    return c.redirect(shown, 303);
   };
 
   app.post("/users", async (c) => {
     const { user, password } = await createUser(c.get("ctx"), await formFields(c));
-    return passwordPage(c, user, password, "User created");
+    return showPasswordOnce(c, user, password, "User created");
   });
 
   app.get("/users/:id", async (c) => {
@@ -191,7 +172,7 @@ export function userRoutes() {
   app.post("/users/:id/reset", async (c) => {
     const ctx = c.get("ctx");
     const password = await resetSignIn(ctx, c.req.param("id"));
-    return passwordPage(c, await getUser(ctx, c.req.param("id")), password, "Sign-in reset");
+    return showPasswordOnce(c, await getUser(ctx, c.req.param("id")), password, "Sign-in reset");
   });
 
   return app;

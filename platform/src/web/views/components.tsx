@@ -261,12 +261,13 @@ export function LinkTable<T extends { id: string; name: string }>(props: {
 
 /**
  * The card of an answer that shows a secret once (new password, gateway secret): the warning,
- * what to hand over (children), and the way on.
+ * what to hand over (children), and the way on. `hx-history="false"` keeps htmx from ever
+ * snapshotting a page that holds it.
  */
 export const ShownOnceCard: FC<
   PropsWithChildren<{ notice: Child; continueHref: string; continueLabel: string }>
 > = (p) => (
-  <div class="card">
+  <div class="card" hx-history="false">
     <Notice kind="warn">{p.notice}</Notice>
     {p.children}
     <p>

@@ -10,11 +10,15 @@ interface LayoutProps {
 }
 
 // Boosted forms show a refusal (4xx) in #messages and keep what the user typed: swap every answer.
+// No history cache: htmx would keep copies of pages (secrets included) in sessionStorage, shown
+// again by Back after sign-out; Back instead reloads the page, which the server answers anew.
 const HTMX_CONFIG = JSON.stringify({
   includeIndicatorStyles: false,
   allowEval: false,
   allowScriptTags: false,
   selfRequestsOnly: true,
+  historyCacheSize: 0,
+  refreshOnHistoryMiss: true,
   responseHandling: [
     { code: "204", swap: false },
     { code: "...", swap: true },

@@ -3,7 +3,14 @@
 import type { FC } from "hono/jsx";
 import { inScope, type Principal, scopeOf } from "../../access/index.ts";
 import type { DataPlaneStatus, SessionView } from "../../sessions/index.ts";
-import { ActionButton, DataTable, SubmitForm } from "./components.tsx";
+import {
+  ActionButton,
+  DataTable,
+  DownloadLink,
+  PortalPage,
+  SubmitForm,
+  trail,
+} from "./components.tsx";
 import { Field, formatTime, Notice } from "./layout.tsx";
 
 const STATE_LABELS = {
@@ -120,3 +127,69 @@ export const RemoteAccessCard: FC<{
     <SessionTable sessions={p.sessions} principal={p.principal} csrfToken={p.csrfToken} />
   </>
 );
+
+/** What a technician's Connect page shows, once: the one-time .ovpn and the session's reach. */
+export interface ConnectionProfileView {
+  sessionId: string;
+  machine: { id: string; name: string };
+  fileName: string;
+  profile: string;
+  configExpiresAt: Date;
+  endsAt: Date;
+  reach: string;
+}
+
+/** The one showing of a technician's one-time connection file, with its countdown. */
+export function ConnectionProfilePage(props: {
+  view: ConnectionProfileView;
+  csrfToken: string;
+  principal: Principal;
+}) {
+  const { view } = props;
+  return (
+    <PortalPage
+      title="Connect"
+      csrfToken={props.csrfToken}
+      principal={props.principal}
+      crumbs={trail(
+        "Connect",
+        ["Machines", "/machines"],
+        [view.machine.name, `/machines/${view.machine.id}`],
+      )}
+      heading={<>Your one-time connection to {view.machine.name}</>}
+    >
+      <div class="card" hx-history="false">
+        <Notice kind="warn">
+          This configuration is offered only on this page and works for one connection. Open it with
+          your OpenVPN client within{" "}
+          <strong data-countdown={view.configExpiresAt.toISOString()}>
+            {formatTime(view.configExpiresAt)}
+          </strong>
+          .
+        </Notice>
+        <p>
+          <DownloadLink
+            fileName={view.fileName}
+            mediaType="application/x-openvpn-profile"
+            content={view.profile}
+          >
+            Download {view.fileName}
+          </DownloadLink>
+        </p>
+        <dl>
+          <dt>Reach</dt>
+          <dd class="mono">{view.reach}</dd>
+          <dt>Session ends</dt>
+          <dd>{formatTime(view.endsAt)}</dd>
+        </dl>
+        <ActionButton
+          action={`/sessions/${view.sessionId}/disconnect`}
+          csrfToken={props.csrfToken}
+          kind="danger"
+        >
+          Disconnect
+        </ActionButton>
+      </div>
+    </PortalPage>
+  );
+}
