@@ -7,6 +7,7 @@ import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
   type Db,
   type EndReason,
+  type FlowEvidence,
   gatewaySessions,
   gateways,
   inTransaction,
@@ -142,16 +143,18 @@ export class SessionEnds {
     );
   }
 
-  /** Per granted service, packets and bytes the firewall counted. */
-  private async evidence(session: RemoteSession) {
+  /** Per granted service, packets and bytes the firewall counted; null where it could not say. */
+  private async evidence(session: RemoteSession): Promise<FlowEvidence[]> {
     const counters = await this.deps.dataPlane.grantCounters().catch((error) => {
-      this.deps.log?.(`reading the grant counters failed: ${String(error)}`);
+      (this.deps.log ?? console.error)(
+        `flow evidence of remote session ${session.id} is missing: the firewall's counters could not be read: ${String(error)}`,
+      );
       return new Map<string, { packets: number; bytes: number }>();
     });
     return grantsOf(session).map((g) => ({
       protocol: g.protocol,
       port: g.port,
-      ...(counters.get(grantElement(g)) ?? { packets: 0, bytes: 0 }),
+      ...(counters.get(grantElement(g)) ?? { packets: null, bytes: null }),
     }));
   }
 
@@ -214,9 +217,17 @@ export class SessionEnds {
     await carryOut(effects, this.deps.log);
   }
 
-  /** Ends every session whose end time (or unused config's expiry) has passed. */
+  /**
+   * Ends every remote session whose end time (or unused config's expiry) has passed, and renews
+   * every data channel whose lifetime has (the gateway connects a new one by itself).
+   */
   async endDue(): Promise<void> {
     const now = this.deps.clock.now();
+    const aged = await this.deps.db
+      .select({ id: gatewaySessions.id })
+      .from(gatewaySessions)
+      .where(and(ne(gatewaySessions.state, "closed"), lte(gatewaySessions.endsAt, now)));
+    for (const channel of aged) await this.closeGatewaySession(channel.id, "renewal", SYSTEM_ACTOR);
     const due = await this.deps.db
       .select()
       .from(remoteSessions)

@@ -1,3 +1,4 @@
 // The web layer: the portal app and what it needs to be created.
 export { type App, createApp, MAX_FORM_BYTES } from "./app.ts";
 export type { AppDeps } from "./env.ts";
+export { HttpsListener, type HttpsOptions } from "./https-listener.ts";

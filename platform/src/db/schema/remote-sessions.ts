@@ -29,12 +29,15 @@ export interface GrantedService {
   port: number;
 }
 
-/** Per granted service: packets and bytes the firewall saw (flow evidence). */
+/**
+ * Per granted service: packets and bytes the firewall saw (flow evidence); null when its counters
+ * could not be read — shown as missing, never as zero.
+ */
 export interface FlowEvidence {
   protocol: "tcp" | "udp";
   port: number;
-  packets: number;
-  bytes: number;
+  packets: number | null;
+  bytes: number | null;
 }
 
 export const remoteSessions = pgTable("remote_sessions", {

@@ -55,7 +55,8 @@ export const SessionTable: FC<{
           </div>
           {s.flowEvidence?.map((e) => (
             <div class="muted mono">
-              {e.protocol}/{e.port}: {e.packets} packets, {e.bytes} B
+              {e.protocol}/{e.port}:{" "}
+              {e.packets === null ? "counters missing" : `${e.packets} packets, ${e.bytes} B`}
             </div>
           ))}
         </td>
