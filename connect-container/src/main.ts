@@ -1,7 +1,7 @@
 // The connect agent's entry point: configuration, state volume, the agent's loops, the operator UI
 // over HTTPS (plus an HTTP redirect), and a clean stop that closes the tunnel and the firewall.
 import { join } from "node:path";
-import { configOrExit, run } from "@meetpoint/common";
+import { configOrExit, privateDataDirectory, run } from "@meetpoint/common";
 import { Agent } from "./agent/agent.ts";
 import { EventLog } from "./agent/events.ts";
 import { readConfig } from "./config.ts";
@@ -14,7 +14,11 @@ import { OperatorAuth } from "./ui/auth.ts";
 import { uiCertificate } from "./ui/tls.ts";
 import { OpenvpnClient } from "./vpn/openvpn.ts";
 
-const config = configOrExit(() => readConfig(process.env));
+const config = configOrExit(() => {
+  const read = readConfig(process.env);
+  privateDataDirectory("MEETPOINT_DATA_DIR", read.dataDir);
+  return read;
+});
 const store = new Store(config.dataDir);
 const events = new EventLog(config.dataDir, undefined, (line) => console.log(line));
 const agent = new Agent({

@@ -1,6 +1,6 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
 import { resolve } from "node:path";
-import { configOrExit } from "@meetpoint/common";
+import { configOrExit, privateDataDirectory } from "@meetpoint/common";
 import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
@@ -21,7 +21,11 @@ import { createApp, HttpsListener } from "./web/index.ts";
 const DATABASE_GRACE_S = 5;
 
 async function main() {
-  const config = configOrExit(() => readConfig(process.env));
+  const config = configOrExit(() => {
+    const read = readConfig(process.env);
+    privateDataDirectory("MEETPOINT_DATA_DIR", read.dataDir);
+    return read;
+  });
   const clock = systemClock;
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();

@@ -109,6 +109,8 @@ export class OpenvpnClient implements VpnPort {
     let child: ProcessHandle;
     try {
       child = spawnProcess(clientArgs(paths, this.executable), {
+        // Without the agent nobody closes the firewall or tells the platform: the tunnel goes too.
+        diesWithParent: true,
         tailLines: 50,
         onLine: (line) => this.log(`openvpn: ${line}`),
       });

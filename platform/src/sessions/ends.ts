@@ -22,7 +22,12 @@ import type { DataPlane } from "./data-plane.ts";
 import { carryOut, type Effect } from "./effects.ts";
 import { nextState } from "./lifecycle.ts";
 import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
-import { gatewaySessionById, openRemoteSessionIds, remoteSessionById } from "./queries.ts";
+import {
+  gatewaySessionById,
+  openRemoteSessionIds,
+  remoteSessionById,
+  revokedSessions,
+} from "./queries.ts";
 import {
   type CloseReason,
   closeAfterEnd,
@@ -218,8 +223,9 @@ export class SessionEnds {
   }
 
   /**
-   * Ends every remote session whose end time (or unused config's expiry) has passed, and renews
-   * every data channel whose lifetime has (the gateway connects a new one by itself).
+   * Ends every remote session whose end time (or unused config's expiry) has passed or whose
+   * technician may no longer connect, and renews every data channel whose lifetime has passed
+   * (the gateway connects a new one by itself). Runs every second.
    */
   async endDue(): Promise<void> {
     const now = this.deps.clock.now();
@@ -228,6 +234,9 @@ export class SessionEnds {
       .from(gatewaySessions)
       .where(and(ne(gatewaySessions.state, "closed"), lte(gatewaySessions.endsAt, now)));
     for (const channel of aged) await this.closeGatewaySession(channel.id, "renewal", SYSTEM_ACTOR);
+    // Access ends with the user: disabled, or without the role for that customer any more.
+    for (const id of await revokedSessions(this.deps.db))
+      await this.endRemoteSession(id, "access_revoked", SYSTEM_ACTOR);
     const due = await this.deps.db
       .select()
       .from(remoteSessions)

@@ -116,12 +116,12 @@ export class VpnServers {
       }),
       { mode: 0o600 },
     );
-    // setpriv --pdeathsig: the server dies with the platform process, even with kill -9, so no
-    // tunnel ever forwards without the platform deciding (util-linux, setpriv(1)).
-    const child = this.options.commands.start(
-      ["setpriv", "--pdeathsig", "SIGKILL", "--", "openvpn", "--config", paths.config],
-      { onLine: (line) => this.notice(line) },
-    );
+    // The server dies with the platform process, even with kill -9: no tunnel ever forwards
+    // without the platform deciding.
+    const child = this.options.commands.start(["openvpn", "--config", paths.config], {
+      diesWithParent: true,
+      onLine: (line) => this.notice(line),
+    });
     const state: Running = {
       process: child,
       client: new ManagementClient((event) =>

@@ -18,6 +18,7 @@ export const END_REASONS = [
   "platform_shutdown", // the platform stopped or restarted
   "vpn_failure", // the OpenVPN server carrying it crashed
   "database_lost", // the platform lost its database and cut all access (fail closed)
+  "access_revoked", // the technician was disabled, or lost the role for the machine's customer
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
