@@ -243,4 +243,44 @@ describe("connect agent", () => {
     // The tunnel does not depend on the control channel.
     expect(t.agent.status.state).toBe("online");
   });
+
+  test("regression: the operator's Disconnect forgets the established flows of every closed service", async () => {
+    t = await testAgent();
+    const channel = await online();
+    const { gatewaySessionId: _, ...remote } = session(channel);
+    t.control.answer = {
+      dataChannel: {
+        gatewaySessionId: channel,
+        state: "online",
+        closeReason: null,
+        operatorMustReconnect: false,
+      },
+      remoteSessions: [remote],
+    };
+    t.agent.heartbeatNow();
+    expect(
+      await waitFor(() => (t.firewall.last?.services.length ?? 0) === 1, { timeoutMs: 2000 }),
+    ).toBe(true);
+    expect(t.firewall.forgotten).toEqual([]);
+    await t.agent.disconnect("operator UI", null);
+    expect(t.firewall.forgotten).toEqual([
+      [{ proxyAddress: "100.64.0.1", lanAddress: "192.168.0.10", protocol: "tcp", port: 80 }],
+    ]);
+  });
+
+  test("regression: a firewall close that fails is logged, retried and lands; it is never swallowed", async () => {
+    t = await testAgent();
+    await online();
+    t.firewall.failing = 4; // three tries of the Disconnect's close, and the first background retry
+    await t.agent.disconnect("operator UI", null);
+    const errors = () => t.events.recent().filter((e) => e.level === "error");
+    expect(errors().map((e) => e.text)).toContain(
+      "the firewall: nft: Operation not permitted (attempt 3 of 3)",
+    );
+    expect(t.vpn.running).toBe(false);
+    expect(
+      await waitFor(() => t.firewall.last?.tunnelInterface === null, { timeoutMs: 8000 }),
+    ).toBe(true);
+    expect(t.events.recent().some((e) => e.text.startsWith("the firewall: set after"))).toBe(true);
+  });
 });

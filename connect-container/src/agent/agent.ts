@@ -45,7 +45,7 @@ export class Agent {
     this.now = now;
     this.log = log;
     this.current = initialStatus(now());
-    this.firewall = new FirewallSync(deps.firewall, deps.lanInterface, status);
+    this.firewall = new FirewallSync(deps.firewall, deps.lanInterface, status, log);
     const applyFirewall = () => this.firewall.apply();
     this.channel = new DataChannel({
       control: deps.control,
@@ -112,7 +112,9 @@ export class Agent {
     this.intake.stop();
     await this.deps.vpn.stop();
     this.current = nextStatus(this.current, { type: "disconnect", error: null, at: this.now() });
+    // Logged by the firewall sync; the tunnel is already down, so nothing passes either way.
     await this.firewall.apply().catch(() => {});
+    this.firewall.stop();
   }
 
   /** Imports a bundle (upload or import directory); the previous enrollment stays on any failure. */

@@ -145,6 +145,7 @@ export class OpenvpnClient implements VpnPort {
       return;
     }
     this.management = management;
+    chmodSync(paths.management, 0o600);
     management.onClose(() => end(failure() ?? "OpenVPN's management socket closed"));
     await management.command("state on");
     // OpenVPN has read its profile: the one-time key need not stay on disk.

@@ -1,7 +1,7 @@
 // Supervises the platform's OpenVPN servers: writes their configuration, starts them (bound to the
 // platform's life), attaches to their management sockets, restarts a crashed one with back-off
 // until it runs again, renews their certificates, and counts the handshakes they refuse.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type Cidr,
@@ -138,6 +138,7 @@ export class VpnServers {
         giveUpIf: () => child.end !== null,
       });
       if (!opened) throw new Error(`it did not open its management socket:\n${tailOf(child)}`);
+      chmodSync(paths.managementSocket, 0o600);
       await state.client.connect(paths.managementSocket);
       await state.client.bytecount(this.options.bytecountSeconds ?? 5);
       const released = await state.client.holdRelease();
