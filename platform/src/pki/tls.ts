@@ -67,8 +67,11 @@ export class DevelopmentCertificate implements CertificateSource {
 
   /** New credentials when the current ones have less than 10 days left; null when not due. */
   async renewIfDue(): Promise<TlsCredentials | null> {
-    const credentials = await this.current();
-    if (!this.due(credentials)) return null;
+    const held = this.credentials ?? (await this.load());
+    if (held && !this.due(held)) {
+      this.credentials = held;
+      return null;
+    }
     this.credentials = await this.issue();
     return this.credentials;
   }

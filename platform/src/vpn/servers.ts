@@ -41,6 +41,8 @@ interface Running {
   client: ManagementClient;
   since: Date;
   certificateNotAfter: Date;
+  /** Set once it started: until then a failure is startOne's to report, not a crash. */
+  started: boolean;
 }
 
 /** The last lines a server printed: enough to say why it stopped. */
@@ -129,6 +131,7 @@ export class VpnServers {
       ),
       since: this.now(),
       certificateNotAfter: certificate.notAfter,
+      started: false,
     };
     this.running.set(instance.index, state);
     void child.exited.then((end) => this.exited(instance, state, exitReason(end)));
@@ -153,6 +156,12 @@ export class VpnServers {
           cause: error,
         },
       );
+    }
+    state.started = true;
+    if (child.end) {
+      // It died between the hold release and now: a crash like any other.
+      this.exited(instance, state, exitReason(child.end));
+      return;
     }
     this.restarting.delete(instance.index);
     this.options.log?.(
@@ -195,7 +204,7 @@ export class VpnServers {
 
   private exited(instance: ServerInstance, state: Running, how: string): void {
     state.client.close();
-    if (this.stopping || this.running.get(instance.index) !== state) return;
+    if (!state.started || this.stopping || this.running.get(instance.index) !== state) return;
     this.running.delete(instance.index);
     this.options.onCrash(instance.index, tailOf(state.process));
     void this.restart(instance, `exited (${how})`);
@@ -254,7 +263,7 @@ export class VpnServers {
   states(): ServerState[] {
     return this.options.instances.map((instance) => {
       const running = this.running.get(instance.index);
-      if (running)
+      if (running?.started)
         return {
           index: instance.index,
           state: "running",
