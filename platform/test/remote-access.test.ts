@@ -186,6 +186,46 @@ describe("portal remote access", () => {
     expect((await tech.get("/status")).status).toBe(403);
   });
 
+  test("regression: the status page shows a server restarting, refused handshakes and an unusable CRL", async () => {
+    p.dataPlane.healthState = {
+      servers: [
+        {
+          index: 0,
+          state: "restarting",
+          attempt: 3,
+          lastError: "Cannot open TUN/TAP dev /dev/net/tun",
+          since: new Date("2026-11-30T10:00:00Z"),
+        },
+      ],
+      refusedHandshakes: {
+        total: 3,
+        byCause: { "certificate expired": 2, "unknown CA": 1 },
+        last: {
+          at: new Date("2026-11-30T10:05:00Z"),
+          line: "VERIFY ERROR: depth=0, error=certificate has expired",
+        },
+      },
+      revocationList: {
+        ok: false,
+        problem: "a CRL in /data/pki/crl.pem is stale",
+        since: new Date("2026-11-30T09:00:00Z"),
+      },
+    };
+    try {
+      const page = await p.admin.page("/status");
+      expect(page).toContain("restarting");
+      expect(page).toContain("attempt 3");
+      expect(page).toContain("last error: Cannot open TUN/TAP dev /dev/net/tun");
+      expect(page).toContain(
+        "3 since the platform started (certificate expired: 2, unknown CA: 1)",
+      );
+      expect(page).toContain("Revocation list unusable since");
+      expect(page).toContain("a CRL in /data/pki/crl.pem is stale");
+    } finally {
+      p.dataPlane.healthState = null;
+    }
+  });
+
   test("an admin terminates any session in scope", async () => {
     const id = await armAndConnect(10);
     await p.admin.get("/sessions");

@@ -137,11 +137,16 @@ export class RecordingDataPlane implements DataPlane {
     this.grants.clear();
   }
 
+  /** What health() answers; tests set it (default: every server stopped, nothing refused). */
+  healthState: DataPlaneHealth | null = null;
+
   health(): DataPlaneHealth {
-    return {
-      servers: this.instances.map((i) => ({ index: i.index, state: "stopped" })),
-      refusedHandshakes: { total: 0, byCause: {}, last: null },
-      revocationList: { ok: true },
-    };
+    return (
+      this.healthState ?? {
+        servers: this.instances.map((i) => ({ index: i.index, state: "stopped" })),
+        refusedHandshakes: { total: 0, byCause: {}, last: null },
+        revocationList: { ok: true },
+      }
+    );
   }
 }
