@@ -28,8 +28,8 @@ export const TECHNICIANS = [
 export interface TechnicianHost {
   /** A technician signed in through the lab OpenID provider. */
   technician(username?: string): Promise<PortalClient>;
-  /** The stock openvpn client in the technician's namespace with `profile`. */
-  openvpn(profile: string): Promise<Process & { stop(): Promise<void> }>;
+  /** The stock openvpn client in the technician's namespace with `profile` (and `options`). */
+  openvpn(profile: string, options?: string[]): Promise<Process & { stop(): Promise<void> }>;
   /** An HTTP GET from the technician's host; the body, or null when it does not answer. */
   fetchFromTechnician(url: string, timeoutMs?: number): string | null;
   /** Modbus register 0 read from the technician's host, or null. */
@@ -51,10 +51,10 @@ export function technicianHost(
       await client.signInWithProvider("lab", username, user?.password ?? "");
       return client;
     },
-    openvpn: async (profile) => {
+    openvpn: async (profile, options = []) => {
       const file = join(dir, `technician-${crypto.randomUUID()}.ovpn`);
       writeFileSync(file, profile, { mode: 0o600 });
-      const child = technicianNs.spawn(["openvpn", "--config", file, "--verb", "3"]);
+      const child = technicianNs.spawn(["openvpn", "--config", file, "--verb", "3", ...options]);
       const process = { child, log: new OutputLog(child) };
       const connected = await eventually(
         async () =>

@@ -125,6 +125,9 @@ describe("portal remote access", () => {
     expect(response.headers.get("cache-control")).toBe("no-store");
     const html = await response.text();
     expect(html).toContain("data-countdown=");
+    // A PC whose other VPN claims 100.64.0.0/10 connects but reaches nothing: the page says what
+    // the connection needs and how to see a clash.
+    expect(html).toContain("ip route get 100.64.0.1");
     const profile = await profileFromPage(html);
     expect(
       parseConfig(profile)

@@ -78,6 +78,15 @@ export function sessionRoutes() {
             </dd>
             <dt>Session ends</dt>
             <dd>{formatTime(session.endsAt)}</dd>
+            <dt>Your PC's route</dt>
+            <dd>
+              The connection needs <span class="mono">{machine.proxyAddress}</span> routed into the
+              OpenVPN tunnel. Connected but no answer? Run{" "}
+              <span class="mono">ip route get {machine.proxyAddress}</span> (Windows:{" "}
+              <span class="mono">Find-NetRoute -RemoteIPAddress {machine.proxyAddress}</span>): it
+              must name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10) or
+              network that claims this address is a clash — pause it while connected.
+            </dd>
           </dl>
           <ActionButton
             action={`/sessions/${session.id}/disconnect`}
