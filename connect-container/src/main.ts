@@ -25,7 +25,8 @@ const agent = new Agent({
   store,
   events,
   control: new ControlClient(() => store.enrollment()),
-  vpn: new OpenvpnClient(join(config.dataDir, "run")),
+  // OpenVPN's own lines go to the container's log: what IT reads when a tunnel misbehaves.
+  vpn: new OpenvpnClient(join(config.dataDir, "run"), (line) => console.log(line)),
   firewall: new KernelFirewall(run),
   lanInterface: config.lanInterface,
   importDir: config.importDir,

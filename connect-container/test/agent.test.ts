@@ -283,4 +283,28 @@ describe("connect agent", () => {
     ).toBe(true);
     expect(t.events.recent().some((e) => e.text.startsWith("the firewall: set after"))).toBe(true);
   });
+
+  test("regression: Connect pressed while the platform's close is in flight is not lost", async () => {
+    t = await testAgent();
+    const first = await online();
+    // The platform has closed the channel for a technician's Disconnect; the agent has not heard yet.
+    t.control.answer = {
+      dataChannel: {
+        gatewaySessionId: first,
+        state: "closed",
+        closeReason: "remote session ended by technician",
+        operatorMustReconnect: true,
+      },
+      remoteSessions: [],
+    };
+    expect(t.agent.status.state).toBe("online");
+    const pressed = await t.agent.connect("operator UI");
+    expect(pressed).toEqual({ ok: true, message: "Connecting…" });
+    expect(
+      await waitFor(
+        () => t.agent.status.state === "online" && t.agent.status.gatewaySessionId !== first,
+        { timeoutMs: 5000 },
+      ),
+    ).toBe(true);
+  });
 });

@@ -58,7 +58,9 @@ export function technicianHost(
       const process = { child, log: new OutputLog(child) };
       const connected = await eventually(
         async () =>
-          process.log.has("Initialization Sequence Completed") || process.log.has("AUTH_FAILED"),
+          process.log.has("Initialization Sequence Completed") ||
+          process.log.has("AUTH_FAILED") ||
+          child.exitCode !== null,
         30_000,
         100,
       );

@@ -44,7 +44,7 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
     timeUntil(async () => (await state(site)).state === "online", 30_000, `${site.name} online`);
 
   async function session(reason: string, options: string[] = []) {
-    if ((await state(A)).state === "idle") await A.local("POST", "/connect");
+    await A.local("POST", "/connect"); // never lost: see the e2e's armed()
     await online(A);
     const profile = await tina.connect(A.machineId, reason);
     const vpn = await lab.openvpn(profile, options);
@@ -86,8 +86,7 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
     async () => {
       // The technician's client renegotiates every 20 s, the server every 30 s (both tunnels).
       const { profile, vpn } = await session("long job", ["--reneg-sec", "20"]);
-      const agentVerified = () => A.agent.log.text.split("VERIFY OK: depth=0").length - 1;
-      const gatewayBefore = agentVerified();
+      const gatewayBefore = A.agent.log.text.split("Control Channel: TLS").length - 1;
       // One keep-alive connection through both tunnels, a request every half second throughout:
       // a renegotiation that broke either tunnel would fail a request or stall one for seconds.
       const traffic = JSON.parse(
@@ -108,13 +107,28 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
       expect(traffic.errors).toEqual([]);
       expect(traffic.requests).toBeGreaterThan(RENEGOTIATION_WATCH_S);
       measured["slowest request across renegotiations"] = traffic.slowestMs;
-      // Renegotiations happened, past the 1-minute windows, on both tunnels.
-      const technicianResets = vpn.log.text.split("TLS: soft reset").length - 1;
-      expect(technicianResets).toBeGreaterThanOrEqual(Math.floor(RENEGOTIATION_WATCH_S / 30) - 1);
-      expect(agentVerified() - gatewayBefore).toBeGreaterThanOrEqual(
-        Math.floor(RENEGOTIATION_WATCH_S / 30) - 1,
+      // Renegotiations happened, past the 1-minute windows, on both tunnels: each one is a new
+      // TLS session ("Control Channel: …" in OpenVPN's log). The logs are read by this process's
+      // event loop, which the probe above held: let them catch up.
+      const sessions = (text: string) => text.split("Control Channel: TLS").length - 1;
+      const expected = {
+        technician: Math.floor(RENEGOTIATION_WATCH_S / 20) - 1,
+        gateway: Math.floor(RENEGOTIATION_WATCH_S / 30) - 1,
+      };
+      await eventually(
+        async () =>
+          sessions(vpn.log.text) - 1 >= expected.technician &&
+          sessions(A.agent.log.text) - gatewayBefore >= expected.gateway,
+        5000,
       );
-      measured["renegotiations (technician client)"] = technicianResets;
+      const renegotiations = {
+        technician: sessions(vpn.log.text) - 1,
+        gateway: sessions(A.agent.log.text) - gatewayBefore,
+      };
+      measured["renegotiations: technician tunnel"] = renegotiations.technician;
+      measured["renegotiations: gateway tunnel"] = renegotiations.gateway;
+      expect(renegotiations.technician).toBeGreaterThanOrEqual(expected.technician);
+      expect(renegotiations.gateway).toBeGreaterThanOrEqual(expected.gateway);
       expect((await state(A)).state).toBe("online");
       // The same certificate cannot open a second connection: spent, and past its window.
       await expect(lab.openvpn(profile)).rejects.toThrow("AUTH_FAILED");
@@ -159,7 +173,8 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
     measured["disable→no traffic"] = stopped;
     expect(stopped).toBeLessThanOrEqual(2000);
     await vpn.stop();
-    await expect(lab.openvpn(spare)).rejects.toThrow("AUTH_FAILED");
+    // Refused: its certificate was revoked with the session (the TLS handshake fails).
+    await expect(lab.openvpn(spare)).rejects.toThrow(/AUTH_FAILED|did not connect/);
     await lab.admin.page(`/users/${tinaId}`);
     await lab.admin.go(`/users/${tinaId}/enable`, {});
     tina = await lab.technician("tina");

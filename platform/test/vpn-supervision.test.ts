@@ -89,6 +89,17 @@ describe("OpenVPN server supervision", () => {
     expect(logged.filter((l) => l.includes("restarting in")).length).toBe(4);
   }, 40_000);
 
+  test("regression: handshakes a server refuses at the TLS level are counted by cause", async () => {
+    expect(
+      await waitFor(() => (servers.refused.byCause["certificate expired"] ?? 0) > 0, {
+        timeoutMs: 5000,
+      }),
+    ).toBe(true);
+    // The VERIFY ERROR and the failed handshake after it are one refusal.
+    expect(servers.refused.total).toBe(servers.refused.byCause["certificate expired"] ?? -1);
+    expect(servers.refused.last?.line).toContain("TLS Error: TLS handshake failed");
+  });
+
   test("a server certificate lives 90 days: 8 days on nothing is renewed", async () => {
     const pid = servers.processOf(0)?.pid;
     const end = certificateEnd();

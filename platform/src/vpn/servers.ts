@@ -16,6 +16,7 @@ import {
 import type { Pki } from "../pki/index.ts";
 import type { RefusedHandshakes, ServerState } from "../sessions/index.ts";
 import type { CommandRunner } from "../system/index.ts";
+import { HandshakeRefusals } from "./refusals.ts";
 import { renderServerConfig, type ServerInstance } from "./server-config.ts";
 
 export interface VpnServersOptions {
@@ -53,28 +54,23 @@ const SERVER_CERT_SECONDS = 90 * 86_400;
 const RENEW_WHEN_IDLE_MS = 30 * 86_400_000;
 const RENEW_ANYWAY_MS = 7 * 86_400_000;
 
-/** OpenVPN's log lines for a handshake refused at the TLS level, and what each means. */
-const REFUSALS: [RegExp, string][] = [
-  [/VERIFY ERROR:.*certificate has expired/, "certificate expired"],
-  [/VERIFY ERROR:.*certificate is not yet valid/, "certificate not yet valid"],
-  [/VERIFY ERROR:.*certificate revoked/, "certificate revoked"],
-  [/VERIFY ERROR:.*CRL has expired|VERIFY ERROR:.*unable to get certificate CRL/, "CRL unusable"],
-  [/VERIFY ERROR:.*unable to get local issuer|VERIFY ERROR:.*self.signed/, "unknown CA"],
-  [/VERIFY ERROR/, "certificate refused"],
-  [/tls-crypt unwrap error|TLS Error: tls-crypt unwrapping failed/, "wrong tls-crypt key"],
-  [/TLS Error: TLS handshake failed/, "TLS handshake failed"],
-];
-
 export class VpnServers {
   private running = new Map<number, Running>();
   private restarting = new Map<number, { attempt: number; lastError: string; since: Date }>();
   private stopping = false;
-  readonly refused: RefusedHandshakes = { total: 0, byCause: {}, last: null };
+  private readonly refusals: HandshakeRefusals;
 
   constructor(
     private readonly options: VpnServersOptions,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.refusals = new HandshakeRefusals(now);
+  }
+
+  /** Handshakes the servers refused at the TLS level since they started, by cause. */
+  get refused(): RefusedHandshakes {
+    return this.refusals.counts;
+  }
 
   async start(): Promise<void> {
     mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
@@ -122,7 +118,7 @@ export class VpnServers {
     // without the platform deciding.
     const child = this.options.commands.start(["openvpn", "--config", paths.config], {
       diesWithParent: true,
-      onLine: (line) => this.notice(line),
+      onLine: (line) => this.refusals.notice(line),
     });
     const state: Running = {
       process: child,
@@ -167,15 +163,6 @@ export class VpnServers {
     this.options.log?.(
       `OpenVPN server ${instance.index} (${instance.protocol}/${instance.port}) running`,
     );
-  }
-
-  /** Counts a refused handshake from a server's log line. */
-  private notice(line: string): void {
-    const cause = REFUSALS.find(([pattern]) => pattern.test(line))?.[1];
-    if (!cause) return;
-    this.refused.total++;
-    this.refused.byCause[cause] = (this.refused.byCause[cause] ?? 0) + 1;
-    this.refused.last = { at: this.now(), line: line.slice(0, 300) };
   }
 
   /**

@@ -28,3 +28,8 @@ createServer((socket) => {
   });
 }).listen(option("management"));
 console.log(`fake openvpn server ${process.pid} running with ${option("cert")}`);
+// What a real server prints when a client with an expired certificate tries to connect.
+console.log(
+  "198.18.3.2:51234 VERIFY ERROR: depth=0, error=certificate has expired: CN=technician.x",
+);
+console.log("198.18.3.2:51234 TLS Error: TLS handshake failed");
