@@ -21,6 +21,20 @@ const session = (gatewaySessionId: string) => ({
   gatewaySessionId,
 });
 
+/** The platform's next heartbeat answer: the channel online with these remote sessions; sent now. */
+function platformSays(channel: string, sessions: ReturnType<typeof session>[]) {
+  t.control.answer = {
+    dataChannel: {
+      gatewaySessionId: channel,
+      state: "online",
+      closeReason: null,
+      operatorMustReconnect: false,
+    },
+    remoteSessions: sessions.map(({ gatewaySessionId: _, ...remote }) => remote),
+  };
+  t.agent.heartbeatNow();
+}
+
 async function online(): Promise<string> {
   expect((await t.agent.connect("operator UI")).ok).toBe(true);
   expect(
@@ -46,17 +60,7 @@ describe("connect agent", () => {
     const channel = await online();
     expect(t.vpn.profiles).toEqual(["client\ndev tun\n"]);
     expect(t.firewall.last).toMatchObject({ tunnelInterface: "meetpoint-tun", services: [] });
-    const { gatewaySessionId: _, ...remote } = session(channel);
-    t.control.answer = {
-      dataChannel: {
-        gatewaySessionId: channel,
-        state: "online",
-        closeReason: null,
-        operatorMustReconnect: false,
-      },
-      remoteSessions: [remote],
-    };
-    t.agent.heartbeatNow();
+    platformSays(channel, [session(channel)]);
     expect(
       await waitFor(() => (t.firewall.last?.services.length ?? 0) === 1, {
         timeoutMs: 2000,
@@ -247,17 +251,7 @@ describe("connect agent", () => {
   test("regression: the operator's Disconnect forgets the established flows of every closed service", async () => {
     t = await testAgent();
     const channel = await online();
-    const { gatewaySessionId: _, ...remote } = session(channel);
-    t.control.answer = {
-      dataChannel: {
-        gatewaySessionId: channel,
-        state: "online",
-        closeReason: null,
-        operatorMustReconnect: false,
-      },
-      remoteSessions: [remote],
-    };
-    t.agent.heartbeatNow();
+    platformSays(channel, [session(channel)]);
     expect(
       await waitFor(() => (t.firewall.last?.services.length ?? 0) === 1, { timeoutMs: 2000 }),
     ).toBe(true);

@@ -56,7 +56,8 @@ export function technicianHost(
       writeFileSync(file, profile, { mode: 0o600 });
       const child = technicianNs.spawn(["openvpn", "--config", file, "--verb", "3", ...options]);
       const process = { child, log: new OutputLog(child) };
-      const connected = await eventually(
+      // Until it connects, the platform refuses it, or it gives up (a TLS-level refusal).
+      await eventually(
         async () =>
           process.log.has("Initialization Sequence Completed") ||
           process.log.has("AUTH_FAILED") ||
@@ -64,10 +65,10 @@ export function technicianHost(
         30_000,
         100,
       );
-      if (!connected || !process.log.has("Initialization Sequence Completed")) {
+      if (!process.log.has("Initialization Sequence Completed")) {
         await stopProcess(process);
         throw new Error(
-          connected
+          process.log.has("AUTH_FAILED")
             ? "the platform refused the connection (AUTH_FAILED)"
             : `the technician's openvpn did not connect:\n${process.log.text.slice(-1500)}`,
         );

@@ -58,15 +58,21 @@ export class SessionEnds {
       reason,
       at: this.deps.clock.now(),
     });
-    await this.finish(
+    // The end is recorded either way; a step of the cut that failed is surfaced after the data
+    // channel's close, which must not wait for it (only the operator re-arms).
+    const cut = await this.finish(
       session,
       transition.session.endReason ?? reason,
       actor,
       transition.session.endedAt,
+    ).then(
+      () => null,
+      (error: unknown) => error,
     );
     const close = closeAfterEnd(reason);
     if (close) await this.closeGatewaySession(session.gatewaySessionId, close, actor);
     else await this.refreshGateway(session.gatewaySessionId, `remote session ended: ${reason}`);
+    if (cut) throw cut;
   }
 
   /** Tells a gateway to fetch its state now (a remote session through it began, changed or ended). */
