@@ -1,7 +1,7 @@
 // The connect agent's entry point: configuration, state volume, the agent's loops, the operator UI
 // over HTTPS (plus an HTTP redirect), and a clean stop that closes the tunnel and the firewall.
 import { join } from "node:path";
-import { configOrExit, run } from "@meetpoint/common";
+import { configOrExit, privateDataDirectory, run } from "@meetpoint/common";
 import { Agent } from "./agent/agent.ts";
 import { EventLog } from "./agent/events.ts";
 import { readConfig } from "./config.ts";
@@ -15,14 +15,19 @@ import { serveOperatorUi } from "./ui/serve.ts";
 import { uiCertificate } from "./ui/tls.ts";
 import { OpenvpnClient } from "./vpn/openvpn.ts";
 
-const config = configOrExit(() => readConfig(process.env));
+const config = configOrExit(() => {
+  const read = readConfig(process.env);
+  privateDataDirectory("MEETPOINT_DATA_DIR", read.dataDir);
+  return read;
+});
 const store = new Store(config.dataDir);
 const events = new EventLog(config.dataDir, undefined, (line) => console.log(line));
 const agent = new Agent({
   store,
   events,
   control: new ControlClient(() => store.enrollment()),
-  vpn: new OpenvpnClient(join(config.dataDir, "run")),
+  // OpenVPN's own lines go to the container's log: what IT reads when a tunnel misbehaves.
+  vpn: new OpenvpnClient(join(config.dataDir, "run"), (line) => console.log(line)),
   firewall: new KernelFirewall(run),
   lanInterface: config.lanInterface,
   importDir: config.importDir,

@@ -21,6 +21,20 @@ const session = (gatewaySessionId: string) => ({
   gatewaySessionId,
 });
 
+/** The platform's next heartbeat answer: the channel online with these remote sessions; sent now. */
+function platformSays(channel: string, sessions: ReturnType<typeof session>[]) {
+  t.control.answer = {
+    dataChannel: {
+      gatewaySessionId: channel,
+      state: "online",
+      closeReason: null,
+      operatorMustReconnect: false,
+    },
+    remoteSessions: sessions.map(({ gatewaySessionId: _, ...remote }) => remote),
+  };
+  t.agent.heartbeatNow();
+}
+
 async function online(): Promise<string> {
   expect((await t.agent.connect("operator UI")).ok).toBe(true);
   expect(
@@ -46,17 +60,7 @@ describe("connect agent", () => {
     const channel = await online();
     expect(t.vpn.profiles).toEqual(["client\ndev tun\n"]);
     expect(t.firewall.last).toMatchObject({ tunnelInterface: "meetpoint-tun", services: [] });
-    const { gatewaySessionId: _, ...remote } = session(channel);
-    t.control.answer = {
-      dataChannel: {
-        gatewaySessionId: channel,
-        state: "online",
-        closeReason: null,
-        operatorMustReconnect: false,
-      },
-      remoteSessions: [remote],
-    };
-    t.agent.heartbeatNow();
+    platformSays(channel, [session(channel)]);
     expect(
       await waitFor(() => (t.firewall.last?.services.length ?? 0) === 1, {
         timeoutMs: 2000,
@@ -242,5 +246,59 @@ describe("connect agent", () => {
     expect(t.agent.contact?.error).toBe("no route to the platform");
     // The tunnel does not depend on the control channel.
     expect(t.agent.status.state).toBe("online");
+  });
+
+  test("regression: the operator's Disconnect forgets the established flows of every closed service", async () => {
+    t = await testAgent();
+    const channel = await online();
+    platformSays(channel, [session(channel)]);
+    expect(
+      await waitFor(() => (t.firewall.last?.services.length ?? 0) === 1, { timeoutMs: 2000 }),
+    ).toBe(true);
+    expect(t.firewall.forgotten).toEqual([]);
+    await t.agent.disconnect("operator UI", null);
+    expect(t.firewall.forgotten).toEqual([
+      [{ proxyAddress: "100.64.0.1", lanAddress: "192.168.0.10", protocol: "tcp", port: 80 }],
+    ]);
+  });
+
+  test("regression: a firewall close that fails is logged, retried and lands; it is never swallowed", async () => {
+    t = await testAgent();
+    await online();
+    t.firewall.failing = 4; // three tries of the Disconnect's close, and the first background retry
+    await t.agent.disconnect("operator UI", null);
+    const errors = () => t.events.recent().filter((e) => e.level === "error");
+    expect(errors().map((e) => e.text)).toContain(
+      "the firewall: nft: Operation not permitted (attempt 3 of 3)",
+    );
+    expect(t.vpn.running).toBe(false);
+    expect(
+      await waitFor(() => t.firewall.last?.tunnelInterface === null, { timeoutMs: 8000 }),
+    ).toBe(true);
+    expect(t.events.recent().some((e) => e.text.startsWith("the firewall: set after"))).toBe(true);
+  });
+
+  test("regression: Connect pressed while the platform's close is in flight is not lost", async () => {
+    t = await testAgent();
+    const first = await online();
+    // The platform has closed the channel for a technician's Disconnect; the agent has not heard yet.
+    t.control.answer = {
+      dataChannel: {
+        gatewaySessionId: first,
+        state: "closed",
+        closeReason: "remote session ended by technician",
+        operatorMustReconnect: true,
+      },
+      remoteSessions: [],
+    };
+    expect(t.agent.status.state).toBe("online");
+    const pressed = await t.agent.connect("operator UI");
+    expect(pressed).toEqual({ ok: true, message: "Connecting…" });
+    expect(
+      await waitFor(
+        () => t.agent.status.state === "online" && t.agent.status.gatewaySessionId !== first,
+        { timeoutMs: 5000 },
+      ),
+    ).toBe(true);
   });
 });

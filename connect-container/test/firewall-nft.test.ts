@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "@meetpoint/common";
+import { run, waitFor } from "@meetpoint/common";
 import { labSkipReason, link, Netns } from "@meetpoint/lab";
+import { KernelFirewall } from "../src/firewall/kernel.ts";
 import { renderGatewayRuleset } from "../src/firewall/ruleset.ts";
 
-const skip = labSkipReason(["nft"]);
+const skip = labSkipReason(["nft", "conntrack"]);
 
 describe.skipIf(skip !== null)("gateway ruleset with real nftables", () => {
   let tunnel: Netns;
@@ -99,6 +100,38 @@ describe.skipIf(skip !== null)("gateway ruleset with real nftables", () => {
       gateway.exec("ip", "link", "set", "wan-renamed", "down");
       gateway.exec("ip", "link", "set", "wan-renamed", "name", links.wan);
       gateway.exec("ip", "link", "set", links.wan, "up");
+    }
+  }, 30_000);
+
+  test("regression: closing a service forgets its established flows at the gateway (conntrack)", async () => {
+    // A keep-alive connection through the proxy address, held open by a client in the tunnel.
+    const client = tunnel.spawn([
+      "bun",
+      "-e",
+      `const s = await Bun.connect({ hostname: "100.64.0.1", port: 443, socket: { data() {} } });
+       setInterval(() => s.write("GET / HTTP/1.1\\r\\nHost: m\\r\\n\\r\\n"), 200);`,
+    ]);
+    const tracked = () => gateway.exec("conntrack", "-L", "-d", "100.64.0.1");
+    try {
+      expect(await waitFor(() => tracked().includes("ESTABLISHED"), { timeoutMs: 10_000 })).toBe(
+        true,
+      );
+      const firewall = new KernelFirewall((args, options) =>
+        run(args, { ...options, netns: gateway.name }),
+      );
+      const service = {
+        proxyAddress: "100.64.0.1",
+        lanAddress: "192.168.0.10",
+        protocol: "tcp" as const,
+        port: 443,
+      };
+      await firewall.apply({ lanInterface: links.lan, tunnelInterface: links.tun, services: [] });
+      await firewall.forgetFlows([service]);
+      expect(tracked()).not.toContain("ESTABLISHED");
+      // Forgetting again finds nothing, and that is fine.
+      await firewall.forgetFlows([service]);
+    } finally {
+      client.kill();
     }
   }, 30_000);
 

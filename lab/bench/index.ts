@@ -69,10 +69,9 @@ try {
   };
 
   const armed = async () => {
-    if ((await state()) !== "online") {
-      if ((await state()) === "idle") await site.local("POST", "/connect");
-      await eventually(async () => (await state()) === "online", 20_000, 20);
-    }
+    // Always pressed: never lost to a close in flight, a no-op when truly online.
+    await site.local("POST", "/connect");
+    await eventually(async () => (await state()) === "online", 20_000, 20);
   };
   const web = () => lab.fetchFromTechnician(`http://${site.proxyAddress}/`, 1000) !== null;
 

@@ -13,6 +13,10 @@ export interface PlatformHostOptions {
   remoteSessionMinutes?: number;
   /** How long a technician's one-time config can be used, minutes (default 10). */
   technicianCertMinutes?: number;
+  /** How long a gateway's one-time data-channel config can be used, minutes (default 10). */
+  gatewayCertMinutes?: number;
+  /** How often the OpenVPN servers renegotiate each tunnel's keys, seconds (default 3600). */
+  renegotiateSeconds?: number;
   /** Run the platform on a PostgreSQL server of its own in its namespace; default embedded PGlite. */
   postgres?: boolean;
 }
@@ -95,6 +99,8 @@ export async function platformHost(
     MEETPOINT_KEK: "44".repeat(32),
     MEETPOINT_REMOTE_SESSION_MINUTES: String(options.remoteSessionMinutes ?? 60),
     MEETPOINT_TECHNICIAN_CERT_MINUTES: String(options.technicianCertMinutes ?? 10),
+    MEETPOINT_GATEWAY_CERT_MINUTES: String(options.gatewayCertMinutes ?? 10),
+    MEETPOINT_VPN_RENEGOTIATE_SECONDS: String(options.renegotiateSeconds ?? 3600),
   };
   return {
     startPlatform: async () => {

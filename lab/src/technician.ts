@@ -28,8 +28,8 @@ export const TECHNICIANS = [
 export interface TechnicianHost {
   /** A technician signed in through the lab OpenID provider. */
   technician(username?: string): Promise<PortalClient>;
-  /** The stock openvpn client in the technician's namespace with `profile`. */
-  openvpn(profile: string): Promise<Process & { stop(): Promise<void> }>;
+  /** The stock openvpn client in the technician's namespace with `profile` (and `options`). */
+  openvpn(profile: string, options?: string[]): Promise<Process & { stop(): Promise<void> }>;
   /** An HTTP GET from the technician's host; the body, or null when it does not answer. */
   fetchFromTechnician(url: string, timeoutMs?: number): string | null;
   /** Modbus register 0 read from the technician's host, or null. */
@@ -51,21 +51,24 @@ export function technicianHost(
       await client.signInWithProvider("lab", username, user?.password ?? "");
       return client;
     },
-    openvpn: async (profile) => {
+    openvpn: async (profile, options = []) => {
       const file = join(dir, `technician-${crypto.randomUUID()}.ovpn`);
       writeFileSync(file, profile, { mode: 0o600 });
-      const child = technicianNs.spawn(["openvpn", "--config", file, "--verb", "3"]);
+      const child = technicianNs.spawn(["openvpn", "--config", file, "--verb", "3", ...options]);
       const process = { child, log: new OutputLog(child) };
-      const connected = await eventually(
+      // Until it connects, the platform refuses it, or it gives up (a TLS-level refusal).
+      await eventually(
         async () =>
-          process.log.has("Initialization Sequence Completed") || process.log.has("AUTH_FAILED"),
+          process.log.has("Initialization Sequence Completed") ||
+          process.log.has("AUTH_FAILED") ||
+          child.exitCode !== null,
         30_000,
         100,
       );
-      if (!connected || !process.log.has("Initialization Sequence Completed")) {
+      if (!process.log.has("Initialization Sequence Completed")) {
         await stopProcess(process);
         throw new Error(
-          connected
+          process.log.has("AUTH_FAILED")
             ? "the platform refused the connection (AUTH_FAILED)"
             : `the technician's openvpn did not connect:\n${process.log.text.slice(-1500)}`,
         );

@@ -47,6 +47,8 @@ export interface Lab extends TechnicianHost, Omit<PlatformHost, "startPlatform" 
   adminCredentials: { password: string; totpKey: string };
   sites: [Site, Site];
   restartPlatform(): Promise<void>;
+  /** kill -9 of the platform process, as a crash would: nothing of it runs afterwards. */
+  killPlatform(): Promise<void>;
   /** Stops the platform for good and runs its command line on the same data (audit verify …). */
   platformCli(args: string[]): Promise<{ code: number; output: string }>;
   stop(): Promise<void>;
@@ -129,6 +131,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       restartPlatform: async () => {
         await stopProcess(lab.platform);
         lab.platform = await host.startPlatform();
+      },
+      killPlatform: async () => {
+        lab.platform.child.kill("SIGKILL");
+        await lab.platform.child.exited;
       },
       stop: async () => {
         for (const site of sites) {

@@ -34,7 +34,12 @@ export async function benchPki(options: {
     db: database.db,
     kek: await loadKek({ hex: "33".repeat(32) }),
     clock: systemClock,
-    policy: { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 },
+    policy: {
+      technicianSeconds: 600,
+      gatewaySeconds: 600,
+      dataChannelSeconds: 30 * 86_400,
+      clockSkewSeconds: 120,
+    },
   });
   const caPem = await pki.trustBundlePem();
   const issueOne = async () => {

@@ -59,7 +59,12 @@ export async function benchPortal(options: {
     db,
     kek: await loadKek({ hex: "33".repeat(32) }),
     clock: systemClock,
-    policy: { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 },
+    policy: {
+      technicianSeconds: 600,
+      gatewaySeconds: 600,
+      dataChannelSeconds: 30 * 86_400,
+      clockSkewSeconds: 120,
+    },
   });
   const proxyPool = { pool, blockPrefix: 24 };
   const access = createRemoteAccess({

@@ -1,6 +1,8 @@
 // `bun run meetpoint <command>`: administration from the command line.
+
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
+import { privateDataDirectory } from "@meetpoint/common";
 import { allEntries, exportAudit, verifyAuditChain } from "./audit/index.ts";
 import { ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
@@ -35,6 +37,7 @@ async function run(argv: string[]): Promise<number> {
   }
 
   const config = readConfig(process.env);
+  privateDataDirectory("MEETPOINT_DATA_DIR", config.dataDir);
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
     await database.migrate();

@@ -24,9 +24,13 @@ export const VARIABLES = {
   MEETPOINT_GATEWAY_BLOCK_PREFIX:
     "Prefix length of the proxy address block each gateway gets from the pool. Default 24 (254 machines).",
   MEETPOINT_TECHNICIAN_CERT_MINUTES:
-    "Validity of a technician's one-time certificate (and so of an unused config). Default 10.",
+    "How long a technician's one-time config can open its connection; its certificate then lives until the remote session's end. Default 10.",
   MEETPOINT_GATEWAY_CERT_MINUTES:
-    "Validity of a gateway's one-time data-channel certificate. Default 10.",
+    "How long a gateway's one-time data-channel config can open its connection; its certificate then lives as long as the data channel. Default 10.",
+  MEETPOINT_DATA_CHANNEL_MAX_HOURS:
+    "A gateway's data channel is renewed after this many hours (the gateway connects a new one by itself within seconds; remote sessions through it end). Default 720 (30 days).",
+  MEETPOINT_VPN_RENEGOTIATE_SECONDS:
+    "The OpenVPN servers renew each tunnel's keys (a TLS renegotiation) this often. Default 3600.",
   MEETPOINT_CLOCK_SKEW_SECONDS:
     "Certificates start this many seconds in the past, for clocks that lag. Default 120.",
   MEETPOINT_ENROLLMENT_VALID_DAYS:
@@ -72,12 +76,18 @@ export interface VpnConfig {
   host: string;
   tunnelPool: Cidr;
   remoteSessionSeconds: number;
+  /** OpenVPN's reneg-sec on the servers. */
+  renegotiateSeconds: number;
 }
 
 /** Lifetimes of what the PKI issues, in seconds. */
 export interface CertificatePolicy {
+  /** How long a technician's one-time config may open its connection. */
   technicianSeconds: number;
+  /** How long a gateway's one-time data-channel config may open its connection. */
   gatewaySeconds: number;
+  /** How long a data channel (and its certificate) lives before the platform renews it. */
+  dataChannelSeconds: number;
   clockSkewSeconds: number;
 }
 
@@ -160,6 +170,7 @@ export function readConfig(env: Env): Config {
     certificates: {
       technicianSeconds: integer(env, "MEETPOINT_TECHNICIAN_CERT_MINUTES", 10, 1, 24 * 60) * 60,
       gatewaySeconds: integer(env, "MEETPOINT_GATEWAY_CERT_MINUTES", 10, 1, 24 * 60) * 60,
+      dataChannelSeconds: integer(env, "MEETPOINT_DATA_CHANNEL_MAX_HOURS", 720, 1, 24 * 365) * 3600,
       clockSkewSeconds: integer(env, "MEETPOINT_CLOCK_SKEW_SECONDS", 120, 0, 3600),
     },
     vpn: readVpn(env, publicUrl),
@@ -207,6 +218,7 @@ function readVpn(env: Env, publicUrl: URL): VpnConfig {
     host,
     tunnelPool,
     remoteSessionSeconds: integer(env, "MEETPOINT_REMOTE_SESSION_MINUTES", 60, 1, 24 * 60) * 60,
+    renegotiateSeconds: integer(env, "MEETPOINT_VPN_RENEGOTIATE_SECONDS", 3600, 10, 86_400),
   };
 }
 

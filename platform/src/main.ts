@@ -1,22 +1,31 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { configOrExit, TLS_SERVER_POLICY } from "@meetpoint/common";
+import { configOrExit, privateDataDirectory } from "@meetpoint/common";
 import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
-import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
+import {
+  type CertificateSource,
+  ConfiguredCertificate,
+  DevelopmentCertificate,
+  loadKek,
+  Pki,
+} from "./pki/index.ts";
 import { createRemoteAccess, DatabaseWatch } from "./sessions/index.ts";
 import { systemClock } from "./shared/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
-import { createApp, GatewayAuthGuard } from "./web/index.ts";
+import { createApp, GatewayAuthGuard, HttpsListener } from "./web/index.ts";
 
 /** Seconds without the database before all remote access is cut. */
 const DATABASE_GRACE_S = 5;
 
 async function main() {
-  const config = configOrExit(() => readConfig(process.env));
+  const config = configOrExit(() => {
+    const read = readConfig(process.env);
+    privateDataDirectory("MEETPOINT_DATA_DIR", read.dataDir);
+    return read;
+  });
   const clock = systemClock;
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();
@@ -43,19 +52,17 @@ async function main() {
       pki.refreshTrustFiles().catch((error) => console.error("renewing the CRL failed:", error)),
     10 * 60_000,
   );
-  let tls: { cert: string; key: string };
-  if (config.tls) {
-    tls = {
-      cert: readFileSync(config.tls.certFile, "utf8"),
-      key: readFileSync(config.tls.keyFile, "utf8"),
-    };
-  } else {
-    const dev = await developmentTlsCertificate(pki, [config.publicUrl.hostname]);
-    tls = { cert: dev.certificatePem, key: dev.privateKeyPem };
-    console.log(
-      `HTTPS: development certificate from the platform CA, SHA-256 fingerprint\n  ${dev.fingerprint}`,
-    );
-  }
+  // HTTPS: the operator's certificate (read again when its files change) or a development
+  // certificate from the platform CA (kept across restarts, renewed 10 days before it expires).
+  const certificate: CertificateSource = config.tls
+    ? new ConfiguredCertificate(config.tls)
+    : new DevelopmentCertificate(pki, clock, resolve(config.dataDir, "pki"), [
+        config.publicUrl.hostname,
+      ]);
+  const served = await certificate.current();
+  console.log(
+    `HTTPS: ${config.tls ? "certificate from MEETPOINT_TLS_CERT" : "development certificate from the platform CA"}, valid until ${served.notAfter.toISOString()}, SHA-256 fingerprint\n  ${served.fingerprint}`,
+  );
 
   const proxyPool = {
     pool: config.proxyPool,
@@ -69,6 +76,7 @@ async function main() {
     proxyPool: config.proxyPool,
     tunnelPool: config.vpn.tunnelPool,
     listen: config.vpn.listen,
+    renegotiateSeconds: config.vpn.renegotiateSeconds,
     log: (line) => console.log(line),
   });
   const access = createRemoteAccess({ db, clock, pki, dataPlane, proxyPool, vpn: config.vpn });
@@ -112,16 +120,23 @@ async function main() {
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
   });
-  const https = Bun.serve({
-    port: config.httpsPort,
-    hostname: config.listenAddress,
-    // TLS 1.3, and TLS 1.2 with ECDHE + AEAD suites only (common/src/tls/policy.ts).
-    tls: { ...tls, ...TLS_SERVER_POLICY },
+  const https = new HttpsListener(
     // Gateways long-poll for commands for up to 25 s.
-    idleTimeout: 60,
-
-    fetch: app.fetch,
-  });
+    { port: config.httpsPort, hostname: config.listenAddress, idleTimeout: 60, fetch: app.fetch },
+    { cert: served.certificatePem, key: served.privateKeyPem },
+  );
+  const certificateRenewal = setInterval(async () => {
+    try {
+      const renewed = await certificate.renewIfDue();
+      if (!renewed) return;
+      https.swap({ cert: renewed.certificatePem, key: renewed.privateKeyPem });
+      console.log(
+        `HTTPS: certificate renewed, valid until ${renewed.notAfter.toISOString()}, SHA-256 fingerprint\n  ${renewed.fingerprint}`,
+      );
+    } catch (error) {
+      console.error("renewing the HTTPS certificate failed (the current one stays):", error);
+    }
+  }, 60 * 60_000);
   const http =
     config.httpPort === 0
       ? null
@@ -145,6 +160,7 @@ async function main() {
 
   const stop = async () => {
     clearInterval(trustRefresh);
+    clearInterval(certificateRenewal);
     clearInterval(ticker);
     clearInterval(loginSweeper);
     clearInterval(gatewayAuthAudit);

@@ -14,7 +14,12 @@ import { type TestDatabase, testDatabase } from "./support/database.ts";
 
 const skip = labSkipReason(["openvpn"]);
 const SERVER_ADDRESS = "198.18.200.1";
-const policy = { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 };
+const policy = {
+  technicianSeconds: 600,
+  gatewaySeconds: 600,
+  dataChannelSeconds: 30 * 86_400,
+  clockSkewSeconds: 120,
+};
 
 let dir: string;
 let databases: TestDatabase[] = [];

@@ -14,7 +14,12 @@ let database: TestDatabase;
 let dir: string;
 let pki: Pki;
 const clock = new ManualClock(new Date());
-const policy = { technicianSeconds: 600, gatewaySeconds: 900, clockSkewSeconds: 120 };
+const policy = {
+  technicianSeconds: 600,
+  gatewaySeconds: 900,
+  dataChannelSeconds: 30 * 86_400,
+  clockSkewSeconds: 120,
+};
 const sessionId = "0b6f2a5e-8c1d-4e2f-9a3b-4c5d6e7f8a9b";
 
 beforeAll(async () => {

@@ -130,6 +130,9 @@ describe("portal remote access", () => {
     expect(response.headers.get("cache-control")).toBe("no-store");
     const html = await response.text();
     expect(html).toContain("data-countdown=");
+    // A PC whose other VPN claims 100.64.0.0/10 connects but reaches nothing: the page says what
+    // the connection needs and how to see a clash.
+    expect(html).toContain("ip route get 100.64.0.1");
     const profile = await profileFromPage(html);
     expect(
       parseConfig(profile)
@@ -189,6 +192,46 @@ describe("portal remote access", () => {
     expect(page).toContain("Data plane on");
     expect(page).toContain("meetpoint-vpn0");
     expect((await tech.get("/status")).status).toBe(403);
+  });
+
+  test("regression: the status page shows a server restarting, refused handshakes and an unusable CRL", async () => {
+    p.dataPlane.healthState = {
+      servers: [
+        {
+          index: 0,
+          state: "restarting",
+          attempt: 3,
+          lastError: "Cannot open TUN/TAP dev /dev/net/tun",
+          since: new Date("2026-11-30T10:00:00Z"),
+        },
+      ],
+      refusedHandshakes: {
+        total: 3,
+        byCause: { "certificate expired": 2, "unknown CA": 1 },
+        last: {
+          at: new Date("2026-11-30T10:05:00Z"),
+          line: "VERIFY ERROR: depth=0, error=certificate has expired",
+        },
+      },
+      revocationList: {
+        ok: false,
+        problem: "a CRL in /data/pki/crl.pem is stale",
+        since: new Date("2026-11-30T09:00:00Z"),
+      },
+    };
+    try {
+      const page = await p.admin.page("/status");
+      expect(page).toContain("restarting");
+      expect(page).toContain("attempt 3");
+      expect(page).toContain("last error: Cannot open TUN/TAP dev /dev/net/tun");
+      expect(page).toContain(
+        "3 since the platform started (certificate expired: 2, unknown CA: 1)",
+      );
+      expect(page).toContain("Revocation list unusable since");
+      expect(page).toContain("a CRL in /data/pki/crl.pem is stale");
+    } finally {
+      p.dataPlane.healthState = null;
+    }
   });
 
   test("an admin terminates any session in scope", async () => {

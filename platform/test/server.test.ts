@@ -86,3 +86,44 @@ test("HTTPS speaks TLS 1.3 and TLS 1.2 with AEAD suites only (openssl s_client)"
       `${version} ${suite} → null`,
     );
 });
+
+test("regression: nothing in the data directory can be read or changed by another user", async () => {
+  const { readdirSync, lstatSync } = await import("node:fs");
+  const open: string[] = [];
+  const walk = (path: string) => {
+    const stat = lstatSync(path);
+    if (!stat.isSymbolicLink() && (stat.mode & 0o077) !== 0)
+      open.push(`${path} ${(stat.mode & 0o777).toString(8)}`);
+    if (stat.isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(dir);
+  expect(open).toEqual([]);
+  // The database is there: hundreds of files, none of them others'.
+  expect(readdirSync(dir).length).toBeGreaterThan(0);
+});
+
+test("a data directory other users can read or write is refused, saying how to fix it", async () => {
+  const { chmodSync } = await import("node:fs");
+  const shared = mkdtempSync(join(tmpdir(), "meetpoint-shared-"));
+  chmodSync(shared, 0o755);
+  try {
+    const refused = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts")], {
+      env: {
+        ...process.env,
+        DATABASE_URL: "",
+        MEETPOINT_DATA_DIR: shared,
+        MEETPOINT_VPN_LISTEN: "off",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(await refused.exited).toBe(2);
+    const said = await new Response(refused.stderr).text();
+    expect(said).toContain(
+      `MEETPOINT_DATA_DIR: ${shared} may be read or changed by other users (mode 755)`,
+    );
+    expect(said).toContain(`chmod -R go-rwx "${shared}"`);
+  } finally {
+    rmSync(shared, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ManagementParser, quoteReason } from "./management.ts";
+import { ManagementClient, ManagementParser, quoteReason } from "./management.ts";
 
 describe("management interface parser", () => {
   test("a CLIENT:CONNECT with its environment becomes one event", () => {
@@ -68,5 +68,57 @@ describe("management interface parser", () => {
     expect(parser.push(">STATE:1764111601,RECONNECTING,connection-reset,,,,,\n")).toEqual([
       { type: "state", name: "RECONNECTING", detail: "connection-reset", localAddress: "" },
     ]);
+  });
+});
+
+describe("management client", () => {
+  /** A management socket that answers each command after `delayMs(command)`, in order. */
+  async function server(delayMs: (command: string) => number) {
+    const { mkdtempSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const path = join(mkdtempSync(join(tmpdir(), "mgmt-")), "s.sock");
+    let chain = Promise.resolve();
+    const listener = Bun.listen({
+      unix: path,
+      socket: {
+        data(socket, data) {
+          for (const command of data.toString().split("\n").filter(Boolean)) {
+            chain = chain
+              .then(() => Bun.sleep(delayMs(command)))
+              .then(() => void socket.write(`SUCCESS: ${command}\n`));
+          }
+        },
+      },
+    });
+    return { path, stop: () => listener.stop(true) };
+  }
+
+  test("a command without an answer times out; its late answer is not taken for the next one's", async () => {
+    const s = await server((command) => (command === "slow" ? 300 : 0));
+    const client = new ManagementClient(() => {});
+    await client.connect(s.path);
+    expect(await client.command("slow", 100)).toEqual({
+      ok: false,
+      text: 'no answer to "slow" within 100 ms',
+    });
+    expect(await client.command("next")).toEqual({ ok: true, text: "next" });
+    client.close();
+    s.stop();
+  });
+
+  test("a connection that goes away answers every waiting command with why", async () => {
+    const s = await server(() => 10_000);
+    const logged: string[] = [];
+    const client = new ManagementClient(
+      () => {},
+      (line) => logged.push(line),
+    );
+    await client.connect(s.path);
+    const waiting = client.command("hold release");
+    s.stop();
+    expect(await waiting).toMatchObject({ ok: false });
+    expect(client.connected).toBe(false);
+    expect(await client.command("status")).toEqual({ ok: false, text: "not connected" });
   });
 });

@@ -103,35 +103,74 @@ function checkConfigLine(line: string): string {
   return line;
 }
 
+/** A command's answer: OpenVPN's SUCCESS (ok) or ERROR line, or why there was none. */
+export interface ManagementResponse {
+  ok: boolean;
+  text: string;
+}
+
+interface Waiter {
+  resolve: (response: ManagementResponse) => void;
+  /** Answered already (timed out, or the connection closed): a late answer is dropped. */
+  settled: boolean;
+}
+
+/** How long a command waits for its answer, in milliseconds, unless told otherwise. */
+export const MANAGEMENT_TIMEOUT_MS = 5000;
+
 /** Talks to one OpenVPN server over its management socket. */
 export class ManagementClient {
   private parser = new ManagementParser();
-  private waiting: ((response: { ok: boolean; text: string }) => void)[] = [];
+  private waiting: Waiter[] = [];
   private socket: Socket<undefined> | null = null;
   private closedHandlers: (() => void)[] = [];
 
-  constructor(private readonly onEvent: (event: ManagementEvent) => void) {}
+  /**
+   * @param onEvent every notification (CLIENT, BYTECOUNT, STATE …) as it arrives
+   * @param log where socket errors are reported (they also close the connection)
+   */
+  constructor(
+    private readonly onEvent: (event: ManagementEvent) => void,
+    private readonly log: (line: string) => void = console.error,
+  ) {}
 
-  /** Connects to the socket at `path`; resolves when connected. */
+  /** Connects to the socket at `path`; resolves when connected, rejects when it cannot. */
   async connect(path: string): Promise<void> {
     this.socket = await Bun.connect({
       unix: path,
       socket: {
         data: (_socket, data) => {
           for (const event of this.parser.push(data.toString())) {
-            if (event.type === "response") this.waiting.shift()?.(event);
-            else this.onEvent(event);
+            if (event.type !== "response") this.onEvent(event);
+            else {
+              // Answers come in the order of the commands; one that timed out keeps its place.
+              const waiter = this.waiting.shift();
+              if (waiter && !waiter.settled) {
+                waiter.settled = true;
+                waiter.resolve({ ok: event.ok, text: event.text });
+              }
+            }
           }
         },
-        close: () => {
-          this.socket = null;
-          for (const waiter of this.waiting.splice(0))
-            waiter({ ok: false, text: "management connection closed" });
-          for (const handler of this.closedHandlers) handler();
+        close: () => this.closed("management connection closed"),
+        error: (socket, error) => {
+          this.log(`OpenVPN management socket ${path}: ${error.message}`);
+          socket.end();
+          this.closed(`management connection failed: ${error.message}`);
         },
-        error: () => {},
       },
     });
+  }
+
+  private closed(why: string): void {
+    if (!this.socket) return;
+    this.socket = null;
+    for (const waiter of this.waiting.splice(0)) {
+      if (waiter.settled) continue;
+      waiter.settled = true;
+      waiter.resolve({ ok: false, text: why });
+    }
+    for (const handler of this.closedHandlers) handler();
   }
 
   onClose(handler: () => void): void {
@@ -142,12 +181,25 @@ export class ManagementClient {
     return this.socket !== null;
   }
 
-  /** Sends a command and waits for its SUCCESS or ERROR line. */
-  command(text: string): Promise<{ ok: boolean; text: string }> {
+  /**
+   * Sends a command and waits for its SUCCESS or ERROR line — at most `timeoutMs` (default 5 s);
+   * without an answer by then it resolves `{ ok: false }` saying so. Never rejects.
+   */
+  command(text: string, timeoutMs = MANAGEMENT_TIMEOUT_MS): Promise<ManagementResponse> {
     const socket = this.socket;
     if (!socket) return Promise.resolve({ ok: false, text: "not connected" });
     return new Promise((resolve) => {
-      this.waiting.push(resolve);
+      const waiter: Waiter = { resolve, settled: false };
+      const timer = setTimeout(() => {
+        if (waiter.settled) return;
+        waiter.settled = true;
+        resolve({ ok: false, text: `no answer to "${text.split(" ")[0]}" within ${timeoutMs} ms` });
+      }, timeoutMs);
+      waiter.resolve = (response) => {
+        clearTimeout(timer);
+        resolve(response);
+      };
+      this.waiting.push(waiter);
       socket.write(`${text}\n`);
     });
   }

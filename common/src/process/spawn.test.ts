@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { exitReason, spawnProcess, stopProcess } from "./spawn.ts";
 import { waitFor } from "./wait.ts";
 
@@ -69,4 +70,33 @@ test("stop asks in the way given, and a process that already ended resolves with
 
 test("an executable that does not exist cannot be started", () => {
   expect(() => spawnProcess(["meetpoint-no-such-command"])).toThrow("meetpoint-no-such-command");
+});
+
+test("a process bound to its parent dies with it, even when the parent is killed with SIGKILL", async () => {
+  const parent = spawnProcess([
+    "bun",
+    "-e",
+    `const { spawnProcess } = await import(${JSON.stringify(`${import.meta.dir}/spawn.ts`)});
+     const child = spawnProcess(["sleep", "60"], { diesWithParent: true });
+     console.log("child " + child.pid);
+     await Bun.sleep(60_000);`,
+  ]);
+  expect(await waitFor(() => parent.hasLine(/^child \d+$/), { timeoutMs: 10_000 })).toBe(true);
+  const pid = Number(
+    parent
+      .tail()
+      .find((l) => l.startsWith("child "))
+      ?.slice(6),
+  );
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+    } catch {
+      return false;
+    }
+  };
+  expect(alive()).toBe(true);
+  parent.kill("SIGKILL");
+  expect(await waitFor(() => !alive(), { timeoutMs: 5000 })).toBe(true);
 });

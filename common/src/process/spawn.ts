@@ -22,6 +22,12 @@ export interface SpawnOptions {
   tailLines?: number;
   /** Called with every line of output (either stream) as it arrives. */
   onLine?: (line: string) => void;
+  /**
+   * The process is killed (SIGKILL) when this one dies, even by kill -9: started through
+   * `setpriv --pdeathsig SIGKILL` (util-linux; setpriv(1), prctl(2) PR_SET_PDEATHSIG). For what
+   * must never outlive its supervisor, like a VPN endpoint whose access the supervisor decides.
+   */
+  diesWithParent?: boolean;
 }
 
 /** A started process as its supervisor sees it. */
@@ -44,10 +50,16 @@ const TAIL_LINES = 100;
 
 /**
  * Starts `args` with stdin closed and its output kept as a tail of lines. Throws when the
- * executable cannot be started (Bun's error, e.g. "Executable not found in $PATH").
+ * executable cannot be started (Bun's error, e.g. "Executable not found in $PATH"), or when
+ * `diesWithParent` is asked for and setpriv is missing.
  */
 export function spawnProcess(args: string[], options: SpawnOptions = {}): ProcessHandle {
-  const child = Bun.spawn(inNetns(args, options.netns), {
+  if (options.diesWithParent && !Bun.which("setpriv"))
+    throw new Error("setpriv (util-linux) is missing: it binds the process to this one's life");
+  const bound = options.diesWithParent
+    ? ["setpriv", "--pdeathsig", "SIGKILL", "--", ...args]
+    : args;
+  const child = Bun.spawn(inNetns(bound, options.netns), {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

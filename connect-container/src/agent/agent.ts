@@ -11,7 +11,7 @@ import { DataChannel } from "./data-channel.ts";
 import { EnrollmentIntake } from "./enrollment-intake.ts";
 import type { EventLog, Log } from "./events.ts";
 import { FirewallSync } from "./firewall-sync.ts";
-import { type AgentStatus, initialStatus, nextStatus, type StatusEvent } from "./status.ts";
+import { type AgentStatus, armed, initialStatus, nextStatus, type StatusEvent } from "./status.ts";
 
 export interface AgentDeps {
   store: Store;
@@ -45,7 +45,7 @@ export class Agent {
     this.now = now;
     this.log = log;
     this.current = initialStatus(now());
-    this.firewall = new FirewallSync(deps.firewall, deps.lanInterface, status);
+    this.firewall = new FirewallSync(deps.firewall, deps.lanInterface, status, log);
     const applyFirewall = () => this.firewall.apply();
     this.channel = new DataChannel({
       control: deps.control,
@@ -112,7 +112,9 @@ export class Agent {
     this.intake.stop();
     await this.deps.vpn.stop();
     this.current = nextStatus(this.current, { type: "disconnect", error: null, at: this.now() });
+    // Logged by the firewall sync; the tunnel is already down, so nothing passes either way.
     await this.firewall.apply().catch(() => {});
+    this.firewall.stop();
   }
 
   /** Imports a bundle (upload or import directory); the previous enrollment stays on any failure. */
@@ -121,7 +123,14 @@ export class Agent {
   }
 
   /** The operator (UI or local API) allows remote access: request and start a data channel. */
-  connect(by: string): Promise<{ ok: boolean; message: string }> {
+  async connect(by: string): Promise<{ ok: boolean; message: string }> {
+    // Pressed while the agent believes it is armed, Connect must not be lost to a close the
+    // platform already decided (a technician's Disconnect in flight): ask the platform first, so
+    // such a close is applied — and then this Connect re-arms, as the operator asked, after it.
+    if (armed(this.current))
+      await this.loops.beatOnce().catch((error) => {
+        this.log("warn", `Connect: the platform could not be asked first: ${error.message}`);
+      });
     return this.channel.connect(by);
   }
 

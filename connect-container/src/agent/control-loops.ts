@@ -70,6 +70,14 @@ export class ControlLoops {
     this.heartbeatTimer = setTimeout(() => void this.heartbeatLoop(), 0);
   }
 
+  /**
+   * One heartbeat now, awaited: what the platform says of the data channel is applied before this
+   * resolves. Rejects when the platform cannot be reached.
+   */
+  async beatOnce(): Promise<void> {
+    if (this.deps.store.enrollment()) await this.heartbeat();
+  }
+
   /** A new enrollment: its commands are read from the start, and a heartbeat goes out now. */
   enrolled(): void {
     this.cursor = 0;

@@ -101,6 +101,8 @@ export class DataChannel {
     });
     this.deps.log("warn", `${error} — trying again in ${Math.round(delay / 1000)} s`);
     const attempt = this.attempt;
+    // A failed close is logged and retried by the firewall sync; stopping the tunnel below takes
+    // the tun device, and with it every forwarding rule, away regardless.
     await this.deps.applyFirewall().catch(() => {});
     if (attempt === this.attempt) await this.deps.vpn.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);

@@ -3,6 +3,7 @@
 import type { FirewallPort } from "../firewall/kernel.ts";
 import type { ForwardedService, GatewayFirewall } from "../firewall/ruleset.ts";
 import { TUNNEL_DEVICE } from "../vpn/openvpn.ts";
+import type { Log } from "./events.ts";
 import type { AgentStatus } from "./status.ts";
 
 /** Services the firewall lets through: those of the platform's remote sessions, while online. */
@@ -27,31 +28,85 @@ export function firewallFor(status: AgentStatus, lanInterface: string): GatewayF
   };
 }
 
+const key = (s: ForwardedService) => `${s.protocol} ${s.proxyAddress}:${s.port}`;
+
+/** Services `before` forwarded that `after` does not (their established flows must go too). */
+export function closedServices(before: GatewayFirewall | null, after: GatewayFirewall) {
+  const kept = new Set(after.services.map(key));
+  return (before?.services ?? []).filter((s) => !kept.has(key(s)));
+}
+
+/** Tries per step before an apply fails; a failed apply is tried again every 2 s until it works. */
+const ATTEMPTS = 3;
+const RETRY_MS = 2000;
+
 export class FirewallSync {
-  private applied = "";
+  private applied: GatewayFirewall | null = null;
+  private appliedKey = "";
   private queue: Promise<void> = Promise.resolve();
+  private retry: Timer | null = null;
 
   constructor(
     private readonly firewall: FirewallPort,
     private readonly lanInterface: string,
     private readonly status: () => AgentStatus,
+    private readonly log: Log,
   ) {}
 
   /**
-   * Brings the kernel in line with the status. Applies run one after another and each reads the
-   * status when it runs, so the last one always matches the latest state (a slow "closed" can
-   * never land after an "open").
+   * Brings the kernel in line with the status, and forgets the flows of services that closed.
+   * Applies run one after another and each reads the status when it runs, so the last one always
+   * matches the latest state (a slow "closed" can never land after an "open"). A failing step is
+   * tried again, logged each time, and — if it still fails — rejected here and retried every 2 s
+   * in the background until it works: access is never left open quietly.
    */
   apply(): Promise<void> {
-    const run = this.queue.then(async () => {
-      const model = firewallFor(this.status(), this.lanInterface);
-      const key = JSON.stringify(model);
-      if (key === this.applied) return;
-      this.applied = "";
-      await this.firewall.apply(model);
-      this.applied = key;
-    });
-    this.queue = run.catch(() => {});
+    const run = this.queue.then(() => this.bringInLine());
+    this.queue = run.catch(() => this.retryLater());
     return run;
+  }
+
+  private async bringInLine(): Promise<void> {
+    const model = firewallFor(this.status(), this.lanInterface);
+    const modelKey = JSON.stringify(model);
+    if (modelKey === this.appliedKey) return;
+    const closed = closedServices(this.applied, model);
+    this.appliedKey = "";
+    await this.tried("the firewall", () => this.firewall.apply(model));
+    this.applied = model;
+    this.appliedKey = modelKey;
+    if (closed.length)
+      await this.tried("connection tracking", () => this.firewall.forgetFlows(closed));
+  }
+
+  private async tried(what: string, step: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await step();
+        if (attempt > 1) this.log("info", `${what}: set after ${attempt} attempts`);
+        return;
+      } catch (error) {
+        this.log(
+          "error",
+          `${what}: ${(error as Error).message} (attempt ${attempt} of ${ATTEMPTS})`,
+        );
+        if (attempt >= ATTEMPTS) throw error;
+        await Bun.sleep(100 * attempt);
+      }
+    }
+  }
+
+  private retryLater(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      // Failures are logged in bringInLine; the next one schedules the next retry.
+      void this.apply().catch(() => {});
+    }, RETRY_MS);
+  }
+
+  stop(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
   }
 }

@@ -109,6 +109,8 @@ export class OpenvpnClient implements VpnPort {
     let child: ProcessHandle;
     try {
       child = spawnProcess(clientArgs(paths, this.executable), {
+        // Without the agent nobody closes the firewall or tells the platform: the tunnel goes too.
+        diesWithParent: true,
         tailLines: 50,
         onLine: (line) => this.log(`openvpn: ${line}`),
       });
@@ -143,6 +145,7 @@ export class OpenvpnClient implements VpnPort {
       return;
     }
     this.management = management;
+    chmodSync(paths.management, 0o600);
     management.onClose(() => end(failure() ?? "OpenVPN's management socket closed"));
     await management.command("state on");
     // OpenVPN has read its profile: the one-time key need not stay on disk.

@@ -15,7 +15,7 @@ import { Agent } from "../../src/agent/agent.ts";
 import { EventLog } from "../../src/agent/events.ts";
 import { ControlError, type ControlPort } from "../../src/control/client.ts";
 import type { FirewallPort } from "../../src/firewall/kernel.ts";
-import type { GatewayFirewall } from "../../src/firewall/ruleset.ts";
+import type { ForwardedService, GatewayFirewall } from "../../src/firewall/ruleset.ts";
 import { Store } from "../../src/state/store.ts";
 import { uiCertificate } from "../../src/ui/tls.ts";
 import type { TunnelHandlers, VpnPort } from "../../src/vpn/openvpn.ts";
@@ -176,11 +176,22 @@ export class FakeVpn implements VpnPort {
   }
 }
 
+/** A firewall that records what it was asked; `failing` makes the next applies throw. */
 export class FakeFirewall implements FirewallPort {
   applied: GatewayFirewall[] = [];
+  forgotten: ForwardedService[][] = [];
+  failing = 0;
 
   async apply(model: GatewayFirewall) {
+    if (this.failing > 0) {
+      this.failing--;
+      throw new Error("nft: Operation not permitted");
+    }
     this.applied.push(model);
+  }
+
+  async forgetFlows(services: ForwardedService[]) {
+    this.forgotten.push(services);
   }
 
   get last(): GatewayFirewall | undefined {

@@ -1,5 +1,6 @@
 // Opens the database: PostgreSQL through postgres.js when a URL is given, else embedded PGlite.
-import { mkdirSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
@@ -50,10 +51,16 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
   });
 
   const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const dir = options.dataDir ? `${options.dataDir}/pglite` : null;
   return {
     db,
     driver: "pglite",
-    migrate: () => migratePglite(db as never, { migrationsFolder: MIGRATIONS }),
+    migrate: async () => {
+      await migratePglite(db as never, { migrationsFolder: MIGRATIONS });
+      // PGlite's file system sets the modes PostgreSQL asks for inside its WASM world (0666,
+      // 0755): on disk the database is made private, like everything in the data directory.
+      if (dir) privateTree(dir);
+    },
     close: () => client.close(),
   };
 }
@@ -61,4 +68,12 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
 /** Runs `work` in one transaction: everything it writes commits together or not at all. */
 export function inTransaction<T>(db: Db, work: (tx: Db) => Promise<T>): Promise<T> {
   return db.transaction((tx) => work(tx as unknown as Db));
+}
+
+/** chmod go-rwx on `path` and everything below it (symbolic links left alone). */
+function privateTree(path: string): void {
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return;
+  if ((stat.mode & 0o077) !== 0) chmodSync(path, stat.mode & 0o700);
+  if (stat.isDirectory()) for (const name of readdirSync(path)) privateTree(join(path, name));
 }

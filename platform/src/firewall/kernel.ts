@@ -1,4 +1,5 @@
 // Applies rendered rulesets with nft and forgets flows with conntrack.
+import { type Cidr, formatIpv4, netmask } from "@meetpoint/common";
 import type { CommandRunner } from "../system/index.ts";
 import { type GrantCounter, parseGrantCounters } from "./nft-json.ts";
 import {
@@ -39,29 +40,40 @@ export class KernelFirewall {
    */
   async counters(): Promise<Map<string, GrantCounter>> {
     const result = await this.commands.run(["nft", "-j", "list", "set", "inet", TABLE, GRANTS_SET]);
-    if (result.code !== 0) return new Map();
+    if (result.code !== 0)
+      throw new Error(
+        `nft could not list the grants: ${result.stderr.trim() || `exit ${result.code}`}`,
+      );
     return parseGrantCounters(result.stdout);
   }
 
-  /** Deletes conntrack entries between the two addresses, both directions (none found is fine). */
+  /**
+   * Deletes conntrack entries between the two addresses, both directions. None found is fine;
+   * any other failure throws (a flow that stays established would keep passing).
+   */
   async forgetFlows(flows: { technicianAddress: string; proxyAddress: string }[]): Promise<void> {
     for (const flow of flows) {
-      await this.commands.run([
-        "conntrack",
-        "-D",
-        "-s",
-        flow.technicianAddress,
-        "-d",
-        flow.proxyAddress,
-      ]);
-      await this.commands.run([
-        "conntrack",
-        "-D",
-        "-s",
-        flow.proxyAddress,
-        "-d",
-        flow.technicianAddress,
-      ]);
+      await this.conntrackDelete(["-s", flow.technicianAddress, "-d", flow.proxyAddress]);
+      await this.conntrackDelete(["-s", flow.proxyAddress, "-d", flow.technicianAddress]);
     }
+  }
+
+  /** Deletes every conntrack entry opened from `pool` (all tunnels: at start, and fail closed). */
+  forgetPool(pool: Cidr): Promise<void> {
+    return this.conntrackDelete([
+      "--orig-src",
+      formatIpv4(pool.base),
+      "--mask-src",
+      netmask(pool.prefix),
+    ]);
+  }
+
+  /** conntrack -D (conntrack(8)): exit 1 with "0 flow entries have been deleted" means none. */
+  private async conntrackDelete(filter: string[]): Promise<void> {
+    const result = await this.commands.run(["conntrack", "-D", ...filter]);
+    if (result.code === 0 || /\b0 flow entries have been deleted/.test(result.stderr)) return;
+    throw new Error(
+      `conntrack -D ${filter.join(" ")} failed: ${result.stderr.trim() || `exit ${result.code}`}`,
+    );
   }
 }

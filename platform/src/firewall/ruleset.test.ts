@@ -136,6 +136,13 @@ describe("platform ruleset", () => {
     );
   });
 
+  test("regression: nothing arriving through a tunnel reaches the platform host itself", () => {
+    const text = renderRuleset(model([]));
+    const input = text.slice(text.indexOf("chain input"));
+    expect(input).toContain("type filter hook input priority filter;");
+    expect(input).toContain('iifname "meetpoint-vpn*" counter drop');
+  });
+
   test("grant changes add and delete exact elements in one transaction", () => {
     const a: Grant = {
       technicianAddress: "100.127.0.11",

@@ -52,7 +52,7 @@ export function grantElement(grant: Grant): string {
  * Everything else into or out of a tunnel — other ports, other machines, the gateways themselves,
  * IPv6, broadcast — is counted and dropped, and so is anything from a tunnel whose source is
  * outside both pools. Forwarded traffic that touches no tunnel is left to the host's other tables.
-
+ * Nothing that arrives through a tunnel reaches the platform host itself (portal, OpenVPN, SSH…).
  */
 export function renderRuleset(model: FirewallModel): string {
   if (!INTERFACE_PATTERN.test(model.tunnelInterfaces))
@@ -75,6 +75,11 @@ ${elements.length ? `    elements = { ${elements.join(",\n                 ")} }
     iifname "${model.tunnelInterfaces}" ip saddr ${technicians} ip daddr ${proxies} ct state new,established ip saddr . ip daddr . meta l4proto . th dport @${GRANTS_SET} accept
     iifname "${model.tunnelInterfaces}" ip saddr ${proxies} ip daddr ${technicians} ct state established ip daddr . ip saddr . meta l4proto . th sport @${GRANTS_SET} accept
     counter drop comment "not granted"
+  }
+
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "${model.tunnelInterfaces}" counter drop comment "tunnels reach nothing on the platform itself"
   }
 }
 `;

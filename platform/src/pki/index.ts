@@ -6,4 +6,10 @@ export { loadKek } from "./kek.ts";
 export { newTlsCryptKey } from "./keys.ts";
 export { type CaStatus, Pki, SERVER_NAME } from "./pki.ts";
 export type { AuthorizeResult } from "./registry.ts";
-export { developmentTlsCertificate, type TlsCredentials } from "./tls.ts";
+export {
+  type CertificateSource,
+  ConfiguredCertificate,
+  DevelopmentCertificate,
+  developmentTlsCertificate,
+  type TlsCredentials,
+} from "./tls.ts";

@@ -136,11 +136,17 @@ export class Pki {
 
   private templates = new Map<string, Promise<ClientCertificateTemplate>>();
 
-  /** Issues and records a one-time client certificate for a remote session or gateway session. */
+  /**
+   * Issues and records a one-time client certificate for a remote session or gateway session. It
+   * may open its first connection until `lifetime.firstUseBy` (default: the policy's config window
+   * from now) and lives until `lifetime.notAfter` (default: the same), so that the spent
+   * connection's TLS renegotiations keep working until the session's end.
+   */
   async issueClientCertificate(
     kind: "technician" | "gateway",
     ownerId: string,
-  ): Promise<IssuedCredentials> {
+    lifetime: { firstUseBy?: Date; notAfter?: Date } = {},
+  ): Promise<IssuedCredentials & { firstUseBy: Date }> {
     const ca = this.activeCa;
     const key = `${ca.id}:${kind}`;
     let template = this.templates.get(key);
@@ -148,15 +154,19 @@ export class Pki {
       template = ClientCertificateTemplate.create(ca, kind);
       this.templates.set(key, template);
     }
+    const now = this.clock.now();
+    const window =
+      kind === "technician" ? this.policy.technicianSeconds : this.policy.gatewaySeconds;
+    const firstUseBy = lifetime.firstUseBy ?? new Date(now.getTime() + window * 1000);
+    const notAfter = lifetime.notAfter ?? firstUseBy;
     const issued = await issueFromTemplate(await template, kind, {
       ownerId: ownerId.toLowerCase(),
-      validitySeconds:
-        kind === "technician" ? this.policy.technicianSeconds : this.policy.gatewaySeconds,
+      validitySeconds: Math.max(1, Math.ceil((notAfter.getTime() - now.getTime()) / 1000)),
       clockSkewSeconds: this.policy.clockSkewSeconds,
-      now: this.clock.now(),
+      now,
     });
-    await recordCertificate(this.db, ca.id, kind, ownerId, issued);
-    return issued;
+    await recordCertificate(this.db, ca.id, kind, ownerId, issued, firstUseBy);
+    return { ...issued, firstUseBy };
   }
 
   /** Issues and records an OpenVPN server certificate (or the HTTPS development certificate). */

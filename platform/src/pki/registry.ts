@@ -19,8 +19,10 @@ export function recordCertificate(
   kind: CertificateKind,
   ownerId: string | null,
   issued: IssuedCredentials,
+  firstUseBy: Date | null = null,
 ): Promise<unknown> {
   return db.insert(issuedCertificates).values({
+    firstUseBy,
     serial: issued.serial,
     caId,
     kind,
@@ -32,9 +34,9 @@ export function recordCertificate(
 }
 
 /**
- * The check at connect time. A known, unrevoked client certificate inside its validity window is
+ * The check at connect time. A known, unrevoked client certificate inside its first-use window is
  * accepted once and marked spent by `connection`; afterwards only that same connection is accepted
- * again (TLS renegotiation), every other attempt is a replay.
+ * again (TLS renegotiation, until the certificate's notAfter), every other attempt is a replay.
  */
 export function authorizeCertificate(
   db: Db,
@@ -59,6 +61,8 @@ export function authorizeCertificate(
     }
     if (now < row.notBefore) return { ok: false, reason: "not yet valid" };
     if (now >= row.notAfter) return { ok: false, reason: "expired" };
+    if (row.firstUseBy && now >= row.firstUseBy)
+      return { ok: false, reason: "expired unused: its one-time config's window has passed" };
     await tx
       .update(issuedCertificates)
       .set({ spentAt: now, spentBy: connection })

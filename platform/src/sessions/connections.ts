@@ -15,7 +15,7 @@ import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { grantsOf } from "./model.ts";
 import { instanceOf } from "./profiles.ts";
-import { activeGrants, gatewaySessionById, remoteSessionById } from "./queries.ts";
+import { activeGrants, gatewaySessionById, mayConnect, remoteSessionById } from "./queries.ts";
 
 export interface ConnectionsDeps {
   db: Db;
@@ -104,6 +104,10 @@ export class Connections implements ConnectionHandler {
     const session = await remoteSessionById(db, sessionId);
     const channel = session ? await gatewaySessionById(db, session.gatewaySessionId) : null;
     if (!session) return this.refuse(connection, "remote session not found");
+    if (!renegotiation && !(await mayConnect(db, session.technicianId, session.customerId))) {
+      await ends.endRemoteSession(session.id, "access_revoked", SYSTEM_ACTOR);
+      return this.refuse(connection, "the technician may no longer connect to this customer");
+    }
     const verdict = decideTechnician({
       session,
       gatewayOnline: channel?.state === "online",

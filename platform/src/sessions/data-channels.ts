@@ -17,7 +17,10 @@ import { allocateTunnelAddress } from "./tunnel.ts";
 export interface DataChannelsDeps {
   db: Db;
   clock: Clock;
-  pki: ProfilePki & Pick<Pki, "signEnvelope">;
+  pki: ProfilePki &
+    Pick<Pki, "signEnvelope"> & {
+      policy: { gatewaySeconds: number; dataChannelSeconds: number };
+    };
   gate: AccessGate;
   ends: Pick<SessionEnds, "closeGatewaySession">;
   instances: ServerInstance[];
@@ -51,6 +54,7 @@ export class DataChannels {
     if (previous) await this.deps.ends.closeGatewaySession(previous.id, "replaced", SYSTEM_ACTOR);
     const instance = instanceOf(this.deps.instances, await this.leastBusyInstance());
     const now = clock.now();
+    const endsAt = new Date(now.getTime() + pki.policy.dataChannelSeconds * 1000);
     const actor: Actor = { id: null, name: `gateway ${gateway.name}`, ip: null };
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
@@ -63,6 +67,7 @@ export class DataChannels {
           vpnInstance: instance.index,
           tunnelAddress,
           requestedAt: now,
+          endsAt,
         })
         .returning();
       if (!row) throw new Error("gateway session not stored");
@@ -78,8 +83,12 @@ export class DataChannels {
     const { credentials, profile } = await oneTimeProfile(
       pki,
       this.deps.vpnHost,
-      "gateway",
-      session.id,
+      {
+        kind: "gateway",
+        id: session.id,
+        firstUseBy: new Date(now.getTime() + pki.policy.gatewaySeconds * 1000),
+        endsAt,
+      },
       instance,
       [],
     );
@@ -87,7 +96,7 @@ export class DataChannels {
       kind: "data-channel",
       audience: gateway.id,
       issuedAt: now,
-      expiresAt: credentials.notAfter,
+      expiresAt: credentials.firstUseBy,
       body: { gatewaySessionId: session.id, profile },
     });
     return { envelope: token, session };

@@ -37,6 +37,28 @@ export interface DataPlane {
    * OpenVPN client connection ended — using only what the kernel and the servers know.
    */
   cutAll(): Promise<void>;
+  /** What admins see on the status page: servers, refused handshakes, the revocation list. */
+  health(): DataPlaneHealth;
+}
+
+/** One OpenVPN server as the status page shows it. */
+export type ServerState =
+  | { index: number; state: "running"; since: Date; certificateNotAfter: Date }
+  | { index: number; state: "restarting"; attempt: number; lastError: string; since: Date }
+  | { index: number; state: "stopped" };
+
+/** Handshakes the servers refused before the platform was asked (at the TLS level), by cause. */
+export interface RefusedHandshakes {
+  total: number;
+  byCause: Record<string, number>;
+  last: { at: Date; line: string } | null;
+}
+
+export interface DataPlaneHealth {
+  servers: ServerState[];
+  refusedHandshakes: RefusedHandshakes;
+  /** The CRL every connection is checked against: usable, or why not and since when. */
+  revocationList: { ok: true } | { ok: false; problem: string; since: Date };
 }
 
 /** What the platform answers an OpenVPN connection: its per-client config, or why not. */
@@ -96,12 +118,35 @@ export class RecordingDataPlane implements DataPlane {
     else this.routes.set(block, instance);
   }
 
+  /** Like the kernel's set: every grant it holds, counted (zero unless a test set `counters`). */
   async grantCounters(): Promise<Map<string, { packets: number; bytes: number }>> {
-    return this.counters;
+    if (this.countersUnreadable) throw new Error("nft: the set cannot be listed");
+    return new Map(
+      [...this.grants.keys()].map((key) => [
+        key,
+        this.counters.get(key) ?? { packets: 0, bytes: 0 },
+      ]),
+    );
   }
+
+  /** Tests set this to make grantCounters() fail. */
+  countersUnreadable = false;
 
   async cutAll(): Promise<void> {
     this.cuts++;
     this.grants.clear();
+  }
+
+  /** What health() answers; tests set it (default: every server stopped, nothing refused). */
+  healthState: DataPlaneHealth | null = null;
+
+  health(): DataPlaneHealth {
+    return (
+      this.healthState ?? {
+        servers: this.instances.map((i) => ({ index: i.index, state: "stopped" })),
+        refusedHandshakes: { total: 0, byCause: {}, last: null },
+        revocationList: { ok: true },
+      }
+    );
   }
 }

@@ -25,6 +25,7 @@ const channel = (over: Partial<GatewaySession> = {}): GatewaySession => ({
   connection: null,
   requestedAt: t0,
   onlineAt: null,
+  endsAt: null,
   closedAt: null,
   closeReason: null,
   bytesIn: 0,

@@ -7,6 +7,7 @@ import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
   type Db,
   type EndReason,
+  type FlowEvidence,
   gatewaySessions,
   gateways,
   inTransaction,
@@ -21,7 +22,12 @@ import type { DataPlane } from "./data-plane.ts";
 import { carryOut, type Effect } from "./effects.ts";
 import { nextState } from "./lifecycle.ts";
 import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
-import { gatewaySessionById, openRemoteSessionIds, remoteSessionById } from "./queries.ts";
+import {
+  gatewaySessionById,
+  openRemoteSessionIds,
+  remoteSessionById,
+  revokedSessions,
+} from "./queries.ts";
 import {
   type CloseReason,
   closeAfterEnd,
@@ -52,15 +58,21 @@ export class SessionEnds {
       reason,
       at: this.deps.clock.now(),
     });
-    await this.finish(
+    // The end is recorded either way; a step of the cut that failed is surfaced after the data
+    // channel's close, which must not wait for it (only the operator re-arms).
+    const cut = await this.finish(
       session,
       transition.session.endReason ?? reason,
       actor,
       transition.session.endedAt,
+    ).then(
+      () => null,
+      (error: unknown) => error,
     );
     const close = closeAfterEnd(reason);
     if (close) await this.closeGatewaySession(session.gatewaySessionId, close, actor);
     else await this.refreshGateway(session.gatewaySessionId, `remote session ended: ${reason}`);
+    if (cut) throw cut;
   }
 
   /** Tells a gateway to fetch its state now (a remote session through it began, changed or ended). */
@@ -142,16 +154,18 @@ export class SessionEnds {
     );
   }
 
-  /** Per granted service, packets and bytes the firewall counted. */
-  private async evidence(session: RemoteSession) {
+  /** Per granted service, packets and bytes the firewall counted; null where it could not say. */
+  private async evidence(session: RemoteSession): Promise<FlowEvidence[]> {
     const counters = await this.deps.dataPlane.grantCounters().catch((error) => {
-      this.deps.log?.(`reading the grant counters failed: ${String(error)}`);
+      (this.deps.log ?? console.error)(
+        `flow evidence of remote session ${session.id} is missing: the firewall's counters could not be read: ${String(error)}`,
+      );
       return new Map<string, { packets: number; bytes: number }>();
     });
     return grantsOf(session).map((g) => ({
       protocol: g.protocol,
       port: g.port,
-      ...(counters.get(grantElement(g)) ?? { packets: 0, bytes: 0 }),
+      ...(counters.get(grantElement(g)) ?? { packets: null, bytes: null }),
     }));
   }
 
@@ -214,9 +228,21 @@ export class SessionEnds {
     await carryOut(effects, this.deps.log);
   }
 
-  /** Ends every session whose end time (or unused config's expiry) has passed. */
+  /**
+   * Ends every remote session whose end time (or unused config's expiry) has passed or whose
+   * technician may no longer connect, and renews every data channel whose lifetime has passed
+   * (the gateway connects a new one by itself). Runs every second.
+   */
   async endDue(): Promise<void> {
     const now = this.deps.clock.now();
+    const aged = await this.deps.db
+      .select({ id: gatewaySessions.id })
+      .from(gatewaySessions)
+      .where(and(ne(gatewaySessions.state, "closed"), lte(gatewaySessions.endsAt, now)));
+    for (const channel of aged) await this.closeGatewaySession(channel.id, "renewal", SYSTEM_ACTOR);
+    // Access ends with the user: disabled, or without the role for that customer any more.
+    for (const id of await revokedSessions(this.deps.db))
+      await this.endRemoteSession(id, "access_revoked", SYSTEM_ACTOR);
     const due = await this.deps.db
       .select()
       .from(remoteSessions)

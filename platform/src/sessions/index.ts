@@ -6,11 +6,15 @@ export {
   type ConnectionDecision,
   type ConnectionHandler,
   type DataPlane,
+  type DataPlaneHealth,
   type DataPlaneStatus,
   RecordingDataPlane,
+  type RefusedHandshakes,
   type ServerInstance,
+  type ServerState,
 } from "./data-plane.ts";
 export { DatabaseWatch, type WatchedSessions } from "./database-watch.ts";
+export { carryOut, type Effect } from "./effects.ts";
 export type { SessionEnds } from "./ends.ts";
 export {
   END_REASONS,

@@ -6,16 +6,25 @@ import type { ServerInstance } from "./data-plane.ts";
 
 export type ProfilePki = Pick<Pki, "issueClientCertificate" | "trustBundlePem" | "tlsCryptKey">;
 
-/** A one-time certificate for session `sessionId` and its profile for OpenVPN server `instance`. */
+/** After the session's end, its certificate lives this much longer (the platform cuts at the end). */
+const END_MARGIN_MS = 60_000;
+
+/**
+ * A one-time certificate for session `sessionId` and its profile for OpenVPN server `instance`:
+ * it opens its connection until `firstUseBy` and lives until the session's end (`endsAt`), so the
+ * tunnel survives every TLS renegotiation while a spent or late certificate opens nothing new.
+ */
 export async function oneTimeProfile(
   pki: ProfilePki,
   vpnHost: string,
-  kind: "gateway" | "technician",
-  sessionId: string,
+  session: { kind: "gateway" | "technician"; id: string; firstUseBy: Date; endsAt: Date },
   instance: ServerInstance,
   routes: string[],
 ) {
-  const credentials = await pki.issueClientCertificate(kind, sessionId);
+  const credentials = await pki.issueClientCertificate(session.kind, session.id, {
+    firstUseBy: session.firstUseBy,
+    notAfter: new Date(session.endsAt.getTime() + END_MARGIN_MS),
+  });
   const profile = renderClientProfile({
     remotes: [{ host: vpnHost, port: instance.port, protocol: instance.protocol }],
     serverName: SERVER_NAME,

@@ -1,6 +1,7 @@
 // The session queries every part of the remote-access core shares.
-import { and, desc, eq, ne } from "drizzle-orm";
-import { type Db, gatewaySessions, remoteSessions } from "../db/index.ts";
+import { and, desc, eq, inArray, ne } from "drizzle-orm";
+import { inScope, scopeOf } from "../access/index.ts";
+import { type Db, gatewaySessions, remoteSessions, roleAssignments, users } from "../db/index.ts";
 import type { Grant } from "../firewall/index.ts";
 import { type GatewaySession, grantsOf, type RemoteSession } from "./model.ts";
 
@@ -43,4 +44,59 @@ export async function openRemoteSessionIds(db: Db, gatewaySessionId: string): Pr
 export async function activeGrants(db: Db): Promise<Grant[]> {
   const active = await db.select().from(remoteSessions).where(eq(remoteSessions.state, "active"));
   return active.flatMap(grantsOf);
+}
+
+/**
+ * Whether `userId` may still connect to machines of `customerId`: enabled, and holding the
+ * technician role for that customer now (roles change; a provider's sign-in can take them away).
+ */
+export async function mayConnect(db: Db, userId: string, customerId: string): Promise<boolean> {
+  return (await allowedOf(db, [{ technicianId: userId, customerId }]))[0] ?? false;
+}
+
+/** Open remote sessions whose technician may no longer connect to that customer's machines. */
+export async function revokedSessions(db: Db): Promise<string[]> {
+  const open = await db
+    .select({
+      id: remoteSessions.id,
+      technicianId: remoteSessions.technicianId,
+      customerId: remoteSessions.customerId,
+    })
+    .from(remoteSessions)
+    .where(ne(remoteSessions.state, "ended"));
+  if (open.length === 0) return [];
+  const allowed = await allowedOf(db, open);
+  return open.filter((_, i) => !allowed[i]).map((s) => s.id);
+}
+
+async function allowedOf(
+  db: Db,
+  wanted: { technicianId: string; customerId: string }[],
+): Promise<boolean[]> {
+  const ids = [...new Set(wanted.map((w) => w.technicianId))];
+  const [people, grants] = await Promise.all([
+    db
+      .select({ id: users.id, disabledAt: users.disabledAt })
+      .from(users)
+      .where(inArray(users.id, ids)),
+    db
+      .select({
+        userId: roleAssignments.userId,
+        role: roleAssignments.role,
+        customerId: roleAssignments.customerId,
+      })
+      .from(roleAssignments)
+      .where(inArray(roleAssignments.userId, ids)),
+  ]);
+  return wanted.map(({ technicianId, customerId }) => {
+    const person = people.find((p) => p.id === technicianId);
+    if (!person || person.disabledAt) return false;
+    const principal = {
+      userId: technicianId,
+      username: "",
+      displayName: "",
+      grants: grants.filter((g) => g.userId === technicianId),
+    };
+    return inScope(scopeOf(principal, "sessions.connect"), customerId);
+  });
 }

@@ -33,6 +33,7 @@ export function endReasonOf(reason: CloseReason): EndReason {
     case "technician":
     case "admin":
     case "gateway_lost":
+    case "renewal":
       return "gateway_lost";
   }
 }
@@ -47,6 +48,7 @@ const CLOSE_TEXTS: Record<CloseReason, string> = {
   platform_shutdown: "platform_shutdown",
   vpn_failure: "vpn_failure",
   database_lost: "database_lost",
+  renewal: "renewal: the data channel reached its maximum lifetime",
 };
 
 /** The reason as the gateway's operator reads it. */

@@ -72,6 +72,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     gate,
     /** The OpenVPN servers sessions are spread over. */
     instances,
+    /** What the status page shows of the data plane: servers, refused handshakes, the CRL. */
+    health: () => dataPlane.health(),
     commands,
     ends,
     dataChannels,

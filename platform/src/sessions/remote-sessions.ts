@@ -110,8 +110,12 @@ export class RemoteSessions {
     const { profile } = await oneTimeProfile(
       pki,
       this.deps.vpn.host,
-      "technician",
-      session.id,
+      {
+        kind: "technician",
+        id: session.id,
+        firstUseBy: session.configExpiresAt,
+        endsAt: session.endsAt,
+      },
       instance,
       [machine.proxyAddress],
     );

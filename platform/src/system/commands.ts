@@ -13,7 +13,10 @@ export interface CommandRunner {
   /** Runs to completion within `timeoutMs` (default 10 s); never throws for a non-zero exit. */
   run(args: string[], input?: string, timeoutMs?: number): Promise<CommandResult>;
   /** Starts a long-running process, keeping a tail of its output. */
-  start(args: string[], options?: Pick<SpawnOptions, "onLine" | "tailLines">): ProcessHandle;
+  start(
+    args: string[],
+    options?: Pick<SpawnOptions, "onLine" | "tailLines" | "diesWithParent">,
+  ): ProcessHandle;
 }
 
 /** Commands on this host, or with `netns` inside that network namespace (ip netns exec). */

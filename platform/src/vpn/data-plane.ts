@@ -2,16 +2,18 @@
 // Where the platform cannot run it (no root, no openvpn ≥ 2.6.11, no nft), it is off — with the
 // exact reason — and the portal and API keep working.
 import { existsSync } from "node:fs";
-import type { ManagementClient, ManagementEvent } from "@meetpoint/common";
-import { type Cidr, formatIpv4, netmask } from "@meetpoint/common";
+import type { Cidr, ManagementClient, ManagementEvent } from "@meetpoint/common";
 import { type Grant, KernelFirewall } from "../firewall/index.ts";
 import type { Pki } from "../pki/index.ts";
 import {
   type ConnectionHandler,
+  carryOut,
   type DataPlane,
+  type DataPlaneHealth,
   type DataPlaneStatus,
   instanceNetwork,
 } from "../sessions/index.ts";
+import { type Clock, systemClock } from "../shared/index.ts";
 import type { CommandRunner } from "../system/index.ts";
 import {
   deviceName,
@@ -31,6 +33,10 @@ export interface KernelDataPlaneOptions {
   log: (line: string) => void;
   /** How often OpenVPN reports traffic per connection, in seconds; default 5. */
   bytecountSeconds?: number;
+  /** How often each tunnel's keys are renewed (OpenVPN reneg-sec), in seconds; default 3600. */
+  renegotiateSeconds?: number;
+  /** The platform's clock (certificate renewal, "since" times); default the system clock. */
+  clock?: Clock;
 }
 
 /** Why the data plane cannot run here, or null. */
@@ -62,9 +68,13 @@ export class KernelDataPlane implements DataPlane {
   private state: DataPlaneStatus = { on: false, reason: "not started yet" };
 
   private connected = new Set<string>();
+  private watch: Timer | null = null;
+  private crlProblem: { problem: string; since: Date } | null = null;
+  private readonly clock: Clock;
 
   constructor(private readonly options: KernelDataPlaneOptions) {
     this.firewall = new KernelFirewall(options.commands);
+    this.clock = options.clock ?? systemClock;
     this.instances = options.listen.map((l, index) => ({
       index,
       protocol: l.protocol,
@@ -108,24 +118,30 @@ export class KernelDataPlane implements DataPlane {
     }
 
     await this.firewall.apply(this.model(await handler.activeGrants()));
-    this.servers = new VpnServers({
-      commands: this.options.commands,
-      dir: this.options.runtimeDir,
-      pki: this.options.pki,
-      proxyPool: this.options.proxyPool,
-      instances: this.instances,
-      onEvent: (instance, event, client) => void this.handle(instance, event, client),
-      onCrash: (instance, output) => {
-        this.options.log(`OpenVPN server ${instance} crashed:\n${output}`);
-        void handler
-          .serverLost(instance)
-          .catch((error) =>
-            this.options.log(`ending sessions of server ${instance} failed: ${error}`),
-          );
+    // Flows a crashed platform left established stop here: every tunnel flow is new again.
+    await this.firewall.forgetPool(this.options.tunnelPool);
+    this.servers = new VpnServers(
+      {
+        commands: this.options.commands,
+        dir: this.options.runtimeDir,
+        pki: this.options.pki,
+        proxyPool: this.options.proxyPool,
+        instances: this.instances,
+        onEvent: (instance, event, client) => void this.handle(instance, event, client),
+        onCrash: (instance, output) => {
+          this.options.log(`OpenVPN server ${instance} crashed:\n${output}`);
+          void handler
+            .serverLost(instance)
+            .catch((error) =>
+              this.options.log(`ending sessions of server ${instance} failed: ${error}`),
+            );
+        },
+        log: this.options.log,
+        bytecountSeconds: this.options.bytecountSeconds,
+        renegotiateSeconds: this.options.renegotiateSeconds,
       },
-      log: this.options.log,
-      bytecountSeconds: this.options.bytecountSeconds,
-    });
+      () => this.clock.now(),
+    );
 
     try {
       await this.servers.start();
@@ -138,6 +154,7 @@ export class KernelDataPlane implements DataPlane {
       return this.state;
     }
     this.state = { on: true };
+    this.startWatch();
     return this.state;
   }
 
@@ -184,25 +201,75 @@ export class KernelDataPlane implements DataPlane {
     }
   }
 
+  /**
+   * Every 10 s: is the CRL usable (logged once when it stops being, and when it is again); every
+   * 10 minutes: the servers' certificates renewed when due.
+   */
+  private startWatch(): void {
+    let beats = 0;
+    const check = async () => {
+      await this.checkRevocationList();
+      if (beats++ % 60 === 0)
+        await this.servers
+          ?.renewCertificates((index) => this.connectionsOn(index))
+          .catch((error) => this.options.log(`renewing server certificates failed: ${error}`));
+    };
+    this.watch = setInterval(() => void check(), 10_000);
+  }
+
+  /** Records (and logs once) when the revocation list every connection needs became unusable. */
+  async checkRevocationList(): Promise<void> {
+    const files = this.options.pki.trustFiles;
+    const problem = files
+      ? await this.options.pki.trustFilesProblem(files)
+      : "the platform keeps no revocation list";
+    if (problem && !this.crlProblem) {
+      this.crlProblem = { problem, since: this.clock.now() };
+      this.options.log(`Revocation list unusable, every new connection is refused: ${problem}`);
+    } else if (!problem && this.crlProblem) {
+      this.options.log(
+        `Revocation list usable again (it was not since ${this.crlProblem.since.toISOString()})`,
+      );
+      this.crlProblem = null;
+    }
+  }
+
+  private connectionsOn(index: number): number {
+    return [...this.connected].filter((key) => key.startsWith(`${index}:`)).length;
+  }
+
+  health(): DataPlaneHealth {
+    return {
+      servers:
+        this.servers?.states() ?? this.instances.map((i) => ({ index: i.index, state: "stopped" })),
+      refusedHandshakes: this.servers?.refused ?? { total: 0, byCause: {}, last: null },
+      revocationList: this.crlProblem ? { ok: false, ...this.crlProblem } : { ok: true },
+    };
+  }
+
   changeGrants(add: Grant[], remove: Grant[]): Promise<void> {
     return this.firewall.changeGrants(add, remove);
   }
 
+  /** Fail closed: each step retried, all tried, what still fails logged and thrown. */
   async cutAll(): Promise<void> {
     if (!this.state.on) return;
-    await this.firewall.apply(this.model([]));
-    const pool = this.options.tunnelPool;
-    const mask = netmask(pool.prefix);
-    await this.options.commands.run([
-      "conntrack",
-      "-D",
-      "--orig-src",
-      formatIpv4(pool.base),
-      "--mask-src",
-      mask,
-    ]);
-    for (const connection of [...this.connected]) await this.servers?.disconnect(connection);
+    const connections = [...this.connected];
     this.connected.clear();
+    await carryOut(
+      [
+        { step: "remove every grant", run: () => this.firewall.apply(this.model([])) },
+        {
+          step: "forget every tunnel flow (conntrack)",
+          run: () => this.firewall.forgetPool(this.options.tunnelPool),
+        },
+        ...connections.map((connection) => ({
+          step: `end OpenVPN connection ${connection}`,
+          run: async () => this.servers?.disconnect(connection),
+        })),
+      ],
+      this.options.log,
+    );
   }
 
   forgetFlows(flows: { technicianAddress: string; proxyAddress: string }[]): Promise<void> {
@@ -238,6 +305,7 @@ export class KernelDataPlane implements DataPlane {
   }
 
   async stop(): Promise<void> {
+    if (this.watch) clearInterval(this.watch);
     await this.servers?.stop();
     if (this.state.on) await this.firewall.remove();
     this.state = { on: false, reason: "stopped" };

@@ -23,6 +23,8 @@ export interface ServerSettings {
   /** The proxy address pool: routed into the tunnel; each gateway's block via its iroute. */
   proxyPool: Cidr;
   maxClients: number;
+  /** reneg-sec: how often each tunnel's keys are renewed (a TLS renegotiation); default 3600. */
+  renegotiateSeconds?: number;
 }
 
 export const MINIMUM_OPENVPN = [2, 6, 11] as const;
@@ -83,6 +85,8 @@ export function renderServerConfig(settings: ServerSettings): string {
 
     "management-hold",
     "keepalive 10 60",
+    // Client certificates live until their session's end, so renegotiations keep working.
+    `reneg-sec ${settings.renegotiateSeconds ?? 3600}`,
     "persist-key",
     `writepid ${files.pidFile}`,
     "verb 3",

@@ -9,3 +9,4 @@ export {
   type GatewayAuthPolicy,
   sourceOf,
 } from "./gateway-auth.ts";
+export { HttpsListener, type HttpsOptions } from "./https-listener.ts";

@@ -26,3 +26,9 @@ export function serialOf(profile: string): string {
   const cert = parseConfig(profile).blocks.find((b) => b.tag === "cert")?.content ?? "";
   return new x509.X509Certificate(cert).serialNumber;
 }
+
+/** The client certificate in a profile. */
+export function certificateOf(profile: string): InstanceType<typeof x509.X509Certificate> {
+  const cert = parseConfig(profile).blocks.find((b) => b.tag === "cert")?.content ?? "";
+  return new x509.X509Certificate(cert);
+}

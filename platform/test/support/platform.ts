@@ -52,7 +52,12 @@ export async function testPlatform(
     db: database.db,
     kek: await loadKek({ hex: "11".repeat(32) }),
     clock,
-    policy: { technicianSeconds: 600, gatewaySeconds: 600, clockSkewSeconds: 120 },
+    policy: {
+      technicianSeconds: 600,
+      gatewaySeconds: 600,
+      dataChannelSeconds: 30 * 86_400,
+      clockSkewSeconds: 120,
+    },
     trustDir,
   });
   const dataPlane = new RecordingDataPlane([

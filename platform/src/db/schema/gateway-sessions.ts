@@ -16,6 +16,7 @@ export const CLOSE_REASONS = [
   "platform_shutdown", // the platform stopped or restarted
   "vpn_failure", // the OpenVPN server carrying it crashed
   "database_lost", // the platform lost its database and cut all access (fail closed)
+  "renewal", // it reached its maximum lifetime: the gateway connects a new one by itself
 ] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
@@ -33,6 +34,8 @@ export const gatewaySessions = pgTable("gateway_sessions", {
   connection: text("connection"),
   requestedAt: at("requested_at").notNull(),
   onlineAt: at("online_at"),
+  /** When the platform renews it (its certificate's lifetime); null for channels before 0008. */
+  endsAt: at("ends_at"),
   closedAt: at("closed_at"),
   closeReason: text("close_reason", { enum: CLOSE_REASONS }),
   bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),

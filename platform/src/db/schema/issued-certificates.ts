@@ -20,6 +20,11 @@ export const issuedCertificates = pgTable(
     ownerId: uuid("owner_id"),
     notBefore: at("not_before").notNull(),
     notAfter: at("not_after").notNull(),
+    /**
+     * Until when the certificate may open its first connection (the one-time config's window);
+     * null: until notAfter. Afterwards only the connection that spent it renegotiates with it.
+     */
+    firstUseBy: at("first_use_by"),
     /** Set by the first connection: a one-time certificate is worthless afterwards. */
     spentAt: at("spent_at"),
     /** The connection that spent it; only that connection may renegotiate with it. */

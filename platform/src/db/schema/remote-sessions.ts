@@ -18,6 +18,7 @@ export const END_REASONS = [
   "platform_shutdown", // the platform stopped or restarted
   "vpn_failure", // the OpenVPN server carrying it crashed
   "database_lost", // the platform lost its database and cut all access (fail closed)
+  "access_revoked", // the technician was disabled, or lost the role for the machine's customer
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -29,12 +30,15 @@ export interface GrantedService {
   port: number;
 }
 
-/** Per granted service: packets and bytes the firewall saw (flow evidence). */
+/**
+ * Per granted service: packets and bytes the firewall saw (flow evidence); null when its counters
+ * could not be read — shown as missing, never as zero.
+ */
 export interface FlowEvidence {
   protocol: "tcp" | "udp";
   port: number;
-  packets: number;
-  bytes: number;
+  packets: number | null;
+  bytes: number | null;
 }
 
 export const remoteSessions = pgTable("remote_sessions", {

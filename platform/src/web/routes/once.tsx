@@ -50,7 +50,7 @@ async function page(c: HonoContext<WebEnv>, kind: string, payload: Payload) {
           {...common}
           view={{
             sessionId: text(payload, "sessionId"),
-            machine: { id: machine.id, name: machine.name },
+            machine: { id: machine.id, name: machine.name, proxyAddress: machine.proxyAddress },
             fileName: text(payload, "fileName"),
             profile: text(payload, "profile"),
             configExpiresAt: new Date(text(payload, "configExpiresAt")),

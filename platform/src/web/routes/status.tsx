@@ -2,18 +2,20 @@
 import { formatCidr } from "@meetpoint/common";
 import { Hono } from "hono";
 import { hasPermission } from "../../access/index.ts";
+import type { ServerState } from "../../sessions/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { DataTable, PortalPage } from "../views/components.tsx";
-import { Notice } from "../views/layout.tsx";
+import { formatTime, Notice } from "../views/layout.tsx";
 
 export function statusRoutes() {
   const app = new Hono<WebEnv>();
   app.get("/status", async (c) => {
     const principal = c.get("ctx").caller.principal;
     if (!hasPermission(principal, "pki.read")) throw new ForbiddenError();
-    const { gate, instances } = c.get("deps").access;
+    const { gate, instances, health } = c.get("deps").access;
     const status = gate.status();
+    const { servers, refusedHandshakes, revocationList } = health();
     return c.html(
       <PortalPage title="Platform status" csrfToken={c.get("csrfToken")} principal={principal}>
         {status.on ? (
@@ -23,8 +25,14 @@ export function statusRoutes() {
             Data plane off: {status.reason}. The portal works; nobody can connect to a machine.
           </Notice>
         )}
+        {revocationList.ok ? null : (
+          <Notice kind="error">
+            Revocation list unusable since {formatTime(revocationList.since)}:{" "}
+            {revocationList.problem}. Every new connection is refused until it is renewed.
+          </Notice>
+        )}
         <DataTable
-          head={["OpenVPN server", "Listens", "Tunnel network"]}
+          head={["OpenVPN server", "Listens", "Tunnel network", "State"]}
           rows={instances}
           row={(i) => (
             <tr>
@@ -33,11 +41,48 @@ export function statusRoutes() {
                 {i.protocol}/{i.port}
               </td>
               <td class="mono">{formatCidr(i.tunnelNetwork)}</td>
+              <td>
+                <ServerStateText state={servers.find((s) => s.index === i.index)} />
+              </td>
             </tr>
           )}
         />
+        <h2>Refused handshakes</h2>
+        <p>
+          {refusedHandshakes.total === 0
+            ? "None since the platform started."
+            : `${refusedHandshakes.total} since the platform started (${Object.entries(
+                refusedHandshakes.byCause,
+              )
+                .map(([cause, n]) => `${cause}: ${n}`)
+                .join(", ")}).`}
+        </p>
+        {refusedHandshakes.last ? (
+          <p class="muted">
+            Last at {formatTime(refusedHandshakes.last.at)}:{" "}
+            <span class="mono">{refusedHandshakes.last.line}</span>
+          </p>
+        ) : null}
       </PortalPage>,
     );
   });
   return app;
+}
+
+/** One server's state in words. */
+function ServerStateText({ state }: { state: ServerState | undefined }) {
+  if (!state || state.state === "stopped") return <span class="badge">stopped</span>;
+  if (state.state === "restarting")
+    return (
+      <span>
+        <span class="badge warn">restarting</span> attempt {state.attempt} since{" "}
+        {formatTime(state.since)}; last error: {state.lastError}
+      </span>
+    );
+  return (
+    <span>
+      <span class="badge ok">running</span> since {formatTime(state.since)}; certificate valid until{" "}
+      {formatTime(state.certificateNotAfter)}
+    </span>
+  );
 }

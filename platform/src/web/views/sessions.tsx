@@ -62,7 +62,8 @@ export const SessionTable: FC<{
           </div>
           {s.flowEvidence?.map((e) => (
             <div class="muted mono">
-              {e.protocol}/{e.port}: {e.packets} packets, {e.bytes} B
+              {e.protocol}/{e.port}:{" "}
+              {e.packets === null ? "counters missing" : `${e.packets} packets, ${e.bytes} B`}
             </div>
           ))}
         </td>
@@ -131,7 +132,7 @@ export const RemoteAccessCard: FC<{
 /** What a technician's Connect page shows, once: the one-time .ovpn and the session's reach. */
 export interface ConnectionProfileView {
   sessionId: string;
-  machine: { id: string; name: string };
+  machine: { id: string; name: string; proxyAddress: string };
   fileName: string;
   profile: string;
   configExpiresAt: Date;
@@ -181,6 +182,15 @@ export function ConnectionProfilePage(props: {
           <dd class="mono">{view.reach}</dd>
           <dt>Session ends</dt>
           <dd>{formatTime(view.endsAt)}</dd>
+          <dt>Your PC's route</dt>
+          <dd>
+            The connection needs <span class="mono">{view.machine.proxyAddress}</span> routed into
+            the OpenVPN tunnel. Connected but no answer? Run{" "}
+            <span class="mono">ip route get {view.machine.proxyAddress}</span> (Windows:{" "}
+            <span class="mono">Find-NetRoute -RemoteIPAddress {view.machine.proxyAddress}</span>):
+            it must name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10) or
+            network that claims this address is a clash — pause it while connected.
+          </dd>
         </dl>
         <ActionButton
           action={`/sessions/${view.sessionId}/disconnect`}
