@@ -49,7 +49,15 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
     const profile = await tina.connect(A.machineId, reason);
     const vpn = await lab.openvpn(profile, options);
     await timeUntil(() => webOf(A) !== null, 10_000, "A reachable");
-    return { profile, vpn };
+    return {
+      profile,
+      vpn,
+      /** The technician closes the client: the session ends, and the gateway's channel with it. */
+      close: async () => {
+        await vpn.stop();
+        await timeUntil(async () => (await state(A)).state === "idle", 10_000, "A idle");
+      },
+    };
   }
 
   /** Whether a TCP connection from the technician's host to host:port is accepted within 1.5 s. */
@@ -85,7 +93,7 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
     "regression: tunnels live through every renegotiation past their configs' windows; a spent config opens nothing",
     async () => {
       // The technician's client renegotiates every 20 s, the server every 30 s (both tunnels).
-      const { profile, vpn } = await session("long job", ["--reneg-sec", "20"]);
+      const { profile, vpn, close } = await session("long job", ["--reneg-sec", "20"]);
       const gatewayBefore = A.agent.log.text.split("Control Channel: TLS").length - 1;
       // One keep-alive connection through both tunnels, a request every half second throughout:
       // a renegotiation that broke either tunnel would fail a request or stall one for seconds.
@@ -132,13 +140,13 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
       expect((await state(A)).state).toBe("online");
       // The same certificate cannot open a second connection: spent, and past its window.
       await expect(lab.openvpn(profile)).rejects.toThrow("AUTH_FAILED");
-      await vpn.stop();
+      await close();
     },
     (RENEGOTIATION_WATCH_S + 120) * 1000,
   );
 
   test("regression: from inside a tunnel nothing on the platform host answers", async () => {
-    const { vpn } = await session("probe the platform");
+    const { close } = await session("probe the platform");
     try {
       const ports = [
         ...new Set(
@@ -156,7 +164,7 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
       expect(reachable).toEqual([]);
       expect(webOf(A)).not.toBeNull();
     } finally {
-      await vpn.stop();
+      await close();
     }
   }, 120_000);
 
@@ -212,6 +220,6 @@ describe.skipIf(skip !== null)("the data plane over time and faults, in network 
     await online(A);
     tina = await lab.technician("tina");
     const again = await session("after the crash");
-    await again.vpn.stop();
+    await again.close();
   }, 180_000);
 });
