@@ -1,23 +1,33 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { configOrExit } from "@meetpoint/common";
+import { recordAuditAlone, SYSTEM_ACTOR } from "./audit/index.ts";
 import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
 import { createRemoteAccess, DatabaseWatch } from "./sessions/index.ts";
 import { systemClock } from "./shared/index.ts";
+import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { createApp } from "./web/index.ts";
+
+/** The platform's version, as CEF headers and /metrics report it. */
+const PLATFORM_VERSION = "0.1.0";
 
 /** Seconds without the database before all remote access is cut. */
 const DATABASE_GRACE_S = 5;
 
 async function main() {
   const config = configOrExit(() => readConfig(process.env));
+  const siemFile = config.operations.siemConfigFile;
+  const siemConfig = siemFile ? configOrExit(() => readSiemConfig(siemFile)) : null;
   const clock = systemClock;
+  /** This process among the platform instances (leases of singleton work carry it). */
+  const instance = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();
   const db = database.db;
@@ -90,6 +100,34 @@ async function main() {
     10 * 60_000,
   );
 
+  const siem = siemConfig
+    ? new SiemExport({
+        db,
+        clock,
+        config: siemConfig,
+        identity: { hostname: config.publicUrl.hostname },
+        version: PLATFORM_VERSION,
+        instance,
+        log: (line) => console.log(line),
+        onAlarm: (change) =>
+          recordAuditAlone(db, clock, {
+            actor: SYSTEM_ACTOR,
+            action: "siem.alarm",
+            result: change.raised ? "failed" : "ok",
+            detail: {
+              destination: change.destination,
+              backlog: change.backlog,
+              error: change.lastError,
+            },
+          }),
+      })
+    : null;
+  siem?.start();
+  if (siemConfig)
+    console.log(
+      `SIEM export: ${siemConfig.destinations.map((d) => `${d.name} (${d.url}, ${d.format})`).join(", ")}`,
+    );
+
   const oidc = { db, clock, pki, clients: new OidcClients(pki, config.publicUrl.origin) };
   const app = createApp({
     db,
@@ -140,6 +178,7 @@ async function main() {
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));
     await dataPlane.stop();
+    await siem?.stop();
     https.stop();
     http?.stop();
     await database.close();

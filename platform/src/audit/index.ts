@@ -1,6 +1,7 @@
 // The audit log: append-only, hash-chained, written in the transaction of the change it records.
 export { AUDIT_ACTION_NAMES, AUDIT_ACTIONS, type AuditAction } from "./actions.ts";
 export { canonicalJson, entryHash, GENESIS_HASH } from "./chain.ts";
+export { advanceCursor, entriesAfter, headSeq, LEASE_MS, leaseCursor } from "./cursors.ts";
 export { type ExportFormat, exportAudit } from "./export.ts";
 export {
   type Actor,
