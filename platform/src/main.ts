@@ -1,5 +1,6 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
-import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { configOrExit } from "@meetpoint/common";
@@ -7,6 +8,7 @@ import { recordAuditAlone, SYSTEM_ACTOR } from "./audit/index.ts";
 import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
+import { PlatformMetrics } from "./metrics/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
 import { createRemoteAccess, DatabaseWatch } from "./sessions/index.ts";
 import { systemClock } from "./shared/index.ts";
@@ -85,21 +87,6 @@ async function main() {
   // Nothing survives a restart: sessions a crash left open are ended (and audited) first.
   const leftovers = await access.ends.endAll("platform_shutdown");
   if (leftovers) console.log(`Ended ${leftovers} session(s) left open by the previous run.`);
-  const plane = await dataPlane.start(access.connections);
-  const listen = config.vpn.listen.map((l) => `${l.protocol}/${l.port}`).join(", ");
-  console.log(
-    plane.on
-      ? `Data plane: OpenVPN on ${listen}, firewall table inet meetpoint`
-      : `Data plane OFF: ${plane.reason}`,
-  );
-  // Every second: session ends, and fail closed without the database (see DatabaseWatch).
-  const databaseWatch = new DatabaseWatch(access.watched, DATABASE_GRACE_S * 1000);
-  const ticker = setInterval(() => void databaseWatch.beat(), 1000);
-  const loginSweeper = setInterval(
-    () => forgetStaleLogins(db, clock.now()).catch(() => {}),
-    10 * 60_000,
-  );
-
   const siem = siemConfig
     ? new SiemExport({
         db,
@@ -128,6 +115,42 @@ async function main() {
       `SIEM export: ${siemConfig.destinations.map((d) => `${d.name} (${d.url}, ${d.format})`).join(", ")}`,
     );
 
+  const metrics = new PlatformMetrics({
+    db,
+    clock,
+    dataPlane: () => dataPlane.status(),
+    vpnServers: config.vpn.listen.length,
+    certificates: async () => [
+      ...(await pki.status()).map((ca) => ({
+        name: `ca ${ca.fingerprint.slice(0, 23)}`,
+        notAfter: ca.notAfter,
+      })),
+      { name: "https", notAfter: new Date(new X509Certificate(tls.cert).validTo) },
+    ],
+    crlWrittenAt: () => {
+      const file = pki.trustFiles?.crl;
+      return file && existsSync(file) ? statSync(file).mtime : null;
+    },
+    siem: () => siem?.status() ?? [],
+  });
+  const plane = await dataPlane.start(metrics.countDecisions(access.connections));
+  const listen = config.vpn.listen.map((l) => `${l.protocol}/${l.port}`).join(", ");
+  console.log(
+    plane.on
+      ? `Data plane: OpenVPN on ${listen}, firewall table inet meetpoint`
+      : `Data plane OFF: ${plane.reason}`,
+  );
+  // Every second: session ends, and fail closed without the database (see DatabaseWatch).
+  const databaseWatch = new DatabaseWatch(
+    metrics.watchDatabase(access.watched),
+    DATABASE_GRACE_S * 1000,
+  );
+  const ticker = setInterval(() => void databaseWatch.beat(), 1000);
+  const loginSweeper = setInterval(
+    () => forgetStaleLogins(db, clock.now()).catch(() => {}),
+    10 * 60_000,
+  );
+
   const oidc = { db, clock, pki, clients: new OidcClients(pki, config.publicUrl.origin) };
   const app = createApp({
     db,
@@ -139,6 +162,7 @@ async function main() {
     access,
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
+    metrics: { collector: metrics, access: config.operations.metrics },
   });
   const https = Bun.serve({
     port: config.httpsPort,

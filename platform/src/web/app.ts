@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { metricsVerdict } from "../metrics/index.ts";
 import { NotFoundError } from "../shared/index.ts";
 
 import { assetRoutes } from "./assets.ts";
@@ -46,6 +47,22 @@ export function createApp(deps: AppDeps) {
     return c.json({ status: "ok" });
   });
   app.route("/assets", assetRoutes());
+  // Prometheus: a bearer token or a configured network; neither configured, no such page.
+  app.get("/metrics", async (c) => {
+    const metrics = deps.metrics;
+    const verdict = metrics
+      ? metricsVerdict(metrics.access, c.get("ip"), c.req.header("authorization") ?? null)
+      : "off";
+    if (!metrics || verdict === "off") throw new NotFoundError("Page");
+    if (verdict === "unauthorized") {
+      c.header("WWW-Authenticate", 'Bearer realm="metrics"');
+      return c.text("metrics need the bearer token or an allowed network\n", 401);
+    }
+    const { contentType, body } = await metrics.collector.text();
+    c.header("Cache-Control", "no-store");
+    return c.body(body, 200, { "Content-Type": contentType });
+  });
+  if (deps.metrics) app.use("/api/gateway/v1/*", deps.metrics.collector.timeGatewayApi);
   app.route("/api/gateway/v1", gatewayApi());
 
   app.use(

@@ -4,6 +4,7 @@ import type { Context } from "../access/index.ts";
 import type { Db } from "../db/index.ts";
 import type { OidcDeps, WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
+import type { MetricsAccess, PlatformMetrics } from "../metrics/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
@@ -22,6 +23,8 @@ export interface AppDeps {
   oidc: OidcDeps;
   /** Local accounts (password + TOTP) may sign in; default true. */
   localSignIn?: boolean;
+  /** Prometheus metrics at /metrics and who may read them; absent: no /metrics. */
+  metrics?: { collector: PlatformMetrics; access: MetricsAccess };
 }
 
 export interface WebEnv {
