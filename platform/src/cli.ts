@@ -1,7 +1,13 @@
 // `bun run meetpoint <command>`: administration from the command line.
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { allEntries, exportAudit, verifyAuditChain } from "./audit/index.ts";
+import {
+  allEntries,
+  checkExportedHeads,
+  exportAudit,
+  parseHeadFile,
+  verifyAuditChain,
+} from "./audit/index.ts";
 import { ConfigError, readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin } from "./identity/index.ts";
@@ -10,7 +16,11 @@ import { isDomainError, systemClock } from "./shared/index.ts";
 const HELP = `Usage: bun run meetpoint <command>
 
   admin create <username> [--name "Full Name"]   create a platform admin; prints a one-time password
-  audit verify                                    check the audit log's hash chain (exit 1 when broken)
+  audit verify [--heads FILE] [--key JWK-FILE]    check the audit log's hash chain from the genesis or
+                                                  the signed checkpoint retention left (exit 1 when
+                                                  broken); --heads: exported heads (MEETPOINT_AUDIT_
+                                                  HEAD_FILE) must all be in it; --key: the pinned
+                                                  public key checkpoints and heads are signed with
   audit export [--format jsonl|csv] [--out FILE]  write the audit log (default JSON Lines to stdout)
   migrate                                         apply database migrations
   help                                            this text
@@ -21,7 +31,13 @@ async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: "string" }, format: { type: "string" }, out: { type: "string" } },
+    options: {
+      name: { type: "string" },
+      format: { type: "string" },
+      out: { type: "string" },
+      heads: { type: "string" },
+      key: { type: "string" },
+    },
   });
   const command = positionals.slice(0, 2).join(" ");
   if (!command || command === "help") {
@@ -60,15 +76,29 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case "audit verify": {
-        const result = await verifyAuditChain(db);
-        if (result.ok) {
-          console.log(`Audit chain intact: ${result.entries} entries, head ${result.headHash}`);
-          return 0;
+        const key = values.key ? JSON.parse(readFileSync(values.key, "utf8")) : undefined;
+        const result = await verifyAuditChain(db, key);
+        if (!result.ok) {
+          console.error(
+            `Audit chain BROKEN at entry ${result.brokenAt}: ${result.reason} (${result.entries} entries verified before it)`,
+          );
+          return 1;
         }
-        console.error(
-          `Audit chain BROKEN at entry ${result.brokenAt}: ${result.reason} (${result.entries} entries verified before it)`,
+        console.log(
+          `Audit chain intact: ${result.entries} entries, head ${result.headSeq} ${result.headHash}`,
         );
-        return 1;
+        if (result.checkpoint)
+          console.log(
+            `  from the signed checkpoint at entry ${result.checkpoint.cutSeq} (${result.checkpoint.at.toISOString()}; ${result.checkpoint.prunedTotal} older entries pruned by retention)`,
+          );
+        if (values.heads) {
+          const heads = parseHeadFile(readFileSync(values.heads, "utf8"));
+          const problems = await checkExportedHeads(db, heads, key);
+          for (const problem of problems) console.error(`Exported head not confirmed: ${problem}`);
+          if (problems.length) return 1;
+          console.log(`  all ${heads.length} exported heads are in the chain`);
+        }
+        return 0;
       }
       case "audit export": {
         const format = values.format ?? "jsonl";

@@ -10,6 +10,7 @@ import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { PlatformMetrics } from "./metrics/index.ts";
 import { developmentTlsCertificate, loadKek, Pki } from "./pki/index.ts";
+import { auditSigner, RetentionSchedule } from "./retention/index.ts";
 import { createRemoteAccess, DatabaseWatch } from "./sessions/index.ts";
 import { systemClock } from "./shared/index.ts";
 import { readSiemConfig, SiemExport } from "./siem/index.ts";
@@ -49,12 +50,27 @@ async function main() {
     policy: config.certificates,
     trustDir: resolve(config.dataDir, "pki"),
   });
-  // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database.
-  const trustRefresh = setInterval(
-    () =>
-      pki.refreshTrustFiles().catch((error) => console.error("renewing the CRL failed:", error)),
-    10 * 60_000,
-  );
+  // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database. A
+  // failure is audited (and so alerted) once, and so is the recovery.
+  let renewalFailing = false;
+  const trustRefresh = setInterval(async () => {
+    try {
+      await pki.refreshTrustFiles();
+      if (!renewalFailing) return;
+      renewalFailing = false;
+      await recordAuditAlone(db, clock, { actor: SYSTEM_ACTOR, action: "pki.renewal" });
+    } catch (error) {
+      console.error("renewing the CRL failed:", error);
+      if (renewalFailing) return;
+      renewalFailing = true;
+      await recordAuditAlone(db, clock, {
+        actor: SYSTEM_ACTOR,
+        action: "pki.renewal",
+        result: "failed",
+        detail: { error: error instanceof Error ? error.message : String(error) },
+      }).catch(() => {});
+    }
+  }, 10 * 60_000);
   let tls: { cert: string; key: string };
   if (config.tls) {
     tls = {
@@ -146,6 +162,17 @@ async function main() {
     DATABASE_GRACE_S * 1000,
   );
   const ticker = setInterval(() => void databaseWatch.beat(), 1000);
+  // Retention, head exports and the chain's verification, when due (checked every minute).
+  const retention = new RetentionSchedule({
+    db,
+    clock,
+    signer: await auditSigner(db, pki),
+    retentionDays: config.operations.retentionDays,
+    head: config.operations.auditHead,
+    log: (line) => console.error(line),
+  });
+  void retention.tick();
+  const retentionTimer = setInterval(() => void retention.tick(), 60_000);
   const loginSweeper = setInterval(
     () => forgetStaleLogins(db, clock.now()).catch(() => {}),
     10 * 60_000,
@@ -198,6 +225,7 @@ async function main() {
     clearInterval(trustRefresh);
     clearInterval(ticker);
     clearInterval(loginSweeper);
+    clearInterval(retentionTimer);
     await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));
