@@ -1,6 +1,8 @@
 // `bun run meetpoint <command>`: administration from the command line.
 import { createWriteStream, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { eq } from "drizzle-orm";
+import type { Context } from "./access/index.ts";
 import {
   allEntries,
   checkExportedHeads,
@@ -8,10 +10,11 @@ import {
   parseHeadFile,
   verifyAuditChain,
 } from "./audit/index.ts";
+import { importReportText, runImport } from "./bulkimport/index.ts";
 import { ConfigError, readConfig } from "./config.ts";
-import { openDatabase } from "./db/index.ts";
+import { type Db, openDatabase, roleAssignments, users } from "./db/index.ts";
 import { createAdmin } from "./identity/index.ts";
-import { isDomainError, systemClock } from "./shared/index.ts";
+import { isDomainError, systemClock, ValidationError } from "./shared/index.ts";
 
 const HELP = `Usage: bun run meetpoint <command>
 
@@ -22,10 +25,51 @@ const HELP = `Usage: bun run meetpoint <command>
                                                   HEAD_FILE) must all be in it; --key: the pinned
                                                   public key checkpoints and heads are signed with
   audit export [--format jsonl|csv] [--out FILE]  write the audit log (default JSON Lines to stdout)
+  import FILE.csv [--dry-run] [--as USERNAME]     bulk import of sites, gateways, machines, services
+                                                  (checked whole; nothing written if a row is bad;
+                                                  exit 1 with every bad row's line). --as: with that
+                                                  user's rights, attributed to them (default: the
+                                                  command line, as a platform admin)
   migrate                                         apply database migrations
   help                                            this text
 
 The database comes from DATABASE_URL, else PGlite in MEETPOINT_DATA_DIR (default ./data).`;
+
+/**
+ * Who a command acts as: the user named by --as with their own rights, or the command line
+ * itself as a platform admin (whoever runs it holds the database anyway).
+ */
+async function commandLineContext(db: Db, username: string | undefined): Promise<Context> {
+  if (!username) {
+    return {
+      db,
+      clock: systemClock,
+      caller: {
+        principal: {
+          userId: "00000000-0000-0000-0000-000000000000",
+          username: "command-line",
+          displayName: "command line",
+          grants: [{ role: "platform_admin", customerId: null }],
+        },
+        actor: { id: null, name: "command line", ip: null },
+      },
+    };
+  }
+  const [user] = await db.select().from(users).where(eq(users.username, username));
+  if (!user || user.disabledAt) throw new ValidationError("--as", `no enabled user "${username}"`);
+  const grants = await db
+    .select({ role: roleAssignments.role, customerId: roleAssignments.customerId })
+    .from(roleAssignments)
+    .where(eq(roleAssignments.userId, user.id));
+  return {
+    db,
+    clock: systemClock,
+    caller: {
+      principal: { userId: user.id, username, displayName: user.displayName, grants },
+      actor: { id: user.id, name: `${username} (command line)`, ip: null },
+    },
+  };
+}
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -36,15 +80,17 @@ async function run(argv: string[]): Promise<number> {
       format: { type: "string" },
       out: { type: "string" },
       heads: { type: "string" },
+      "dry-run": { type: "boolean" },
+      as: { type: "string" },
       key: { type: "string" },
     },
   });
-  const command = positionals.slice(0, 2).join(" ");
+  const command = positionals[0] === "import" ? "import" : positionals.slice(0, 2).join(" ");
   if (!command || command === "help") {
     console.log(HELP);
     return 0;
   }
-  const known = ["admin create", "audit verify", "audit export", "migrate"];
+  const known = ["admin create", "audit verify", "audit export", "import", "migrate"];
   if (!known.includes(command)) {
     console.error(`Unknown command "${command}".\n\n${HELP}`);
     return 2;
@@ -59,6 +105,25 @@ async function run(argv: string[]): Promise<number> {
       case "migrate":
         console.log("Migrations applied.");
         return 0;
+      case "import": {
+        const file = positionals[1];
+        if (!file) {
+          console.error("import needs a CSV file.");
+          return 2;
+        }
+        const ctx = await commandLineContext(db, values.as);
+        const pool = {
+          pool: config.proxyPool,
+          blockPrefix: config.gatewayBlockPrefix,
+          reserved: [config.vpn.tunnelPool],
+        };
+        const report = await runImport(ctx, pool, readFileSync(file, "utf8"), {
+          dryRun: values["dry-run"] ?? false,
+          source: file,
+        });
+        console.log(importReportText(report));
+        return report.ok ? 0 : 1;
+      }
       case "admin create": {
         const username = positionals[2];
         if (!username) {
