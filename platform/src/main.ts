@@ -190,6 +190,7 @@ async function main() {
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
     metrics: { collector: metrics, access: config.operations.metrics },
+    apiTokenMaxDays: config.operations.apiTokenMaxDays,
   });
   const https = Bun.serve({
     port: config.httpsPort,

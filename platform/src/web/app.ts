@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { adminApi } from "../api/index.ts";
 import { metricsVerdict } from "../metrics/index.ts";
 import { NotFoundError } from "../shared/index.ts";
 
@@ -16,6 +17,7 @@ import {
   requireStage,
   securityHeaders,
 } from "./middleware.ts";
+import { apiTokenRoutes } from "./routes/api-tokens.tsx";
 import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
@@ -64,6 +66,16 @@ export function createApp(deps: AppDeps) {
   });
   if (deps.metrics) app.use("/api/gateway/v1/*", deps.metrics.collector.timeGatewayApi);
   app.route("/api/gateway/v1", gatewayApi());
+  // The admin API: bearer API tokens only (no cookies, so no CSRF), before the portal's sessions.
+  app.route(
+    "/api/v1",
+    adminApi({
+      db: deps.db,
+      clock: deps.clock,
+      proxyPool: deps.proxyPool,
+      access: deps.access,
+    }) as never,
+  );
 
   app.use(
     "*",
@@ -91,6 +103,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", pkiRoutes());
   portal.route("/", sessionRoutes());
   portal.route("/", statusRoutes());
+  portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
   app.route("/", portal);
 
   return app;
