@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { configOrExit } from "@meetpoint/common";
+import { Alerts, createMailer } from "./alerts/index.ts";
 import { recordAuditAlone, SYSTEM_ACTOR } from "./audit/index.ts";
 import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
@@ -131,6 +132,28 @@ async function main() {
       `SIEM export: ${siemConfig.destinations.map((d) => `${d.name} (${d.url}, ${d.format})`).join(", ")}`,
     );
 
+  const ops = config.operations;
+  const alerts = new Alerts({
+    db,
+    clock,
+    instance,
+    unsealSecret: (label, sealed) => pki.unsealSecret(label, sealed),
+    mailer: ops.smtp ? createMailer(ops.smtp) : null,
+    portalUrl: config.publicUrl.origin,
+    allowPrivate: ops.webhookAllowPrivate,
+    signInFailures: ops.signInAlertFailures,
+    gatewayOfflineMs: ops.gatewayOfflineMs,
+    log: (line) => console.error(line),
+  });
+  // Alerts: new audit entries routed and due deliveries sent every five seconds.
+  let alerting = false;
+  const alertTimer = setInterval(async () => {
+    if (alerting) return;
+    alerting = true;
+    await alerts.tick().catch((error) => console.error("alerts:", error));
+    alerting = false;
+  }, 5000);
+
   const metrics = new PlatformMetrics({
     db,
     clock,
@@ -148,6 +171,7 @@ async function main() {
       return file && existsSync(file) ? statSync(file).mtime : null;
     },
     siem: () => siem?.status() ?? [],
+    alertOutbox: () => alerts.outbox(),
   });
   const plane = await dataPlane.start(metrics.countDecisions(access.connections));
   const listen = config.vpn.listen.map((l) => `${l.protocol}/${l.port}`).join(", ");
@@ -190,7 +214,8 @@ async function main() {
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
     metrics: { collector: metrics, access: config.operations.metrics },
-    apiTokenMaxDays: config.operations.apiTokenMaxDays,
+    apiTokenMaxDays: ops.apiTokenMaxDays,
+    webhookAllowPrivate: ops.webhookAllowPrivate,
   });
   const https = Bun.serve({
     port: config.httpsPort,
@@ -227,6 +252,7 @@ async function main() {
     clearInterval(ticker);
     clearInterval(loginSweeper);
     clearInterval(retentionTimer);
+    clearInterval(alertTimer);
     await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));

@@ -17,6 +17,7 @@ import {
   requireStage,
   securityHeaders,
 } from "./middleware.ts";
+import { alertRoutes } from "./routes/alerts.tsx";
 import { apiTokenRoutes } from "./routes/api-tokens.tsx";
 import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", sessionRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
+  portal.route("/", alertRoutes({ allowPrivate: deps.webhookAllowPrivate ?? false }));
   app.route("/", portal);
 
   return app;

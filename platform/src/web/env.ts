@@ -25,6 +25,8 @@ export interface AppDeps {
   localSignIn?: boolean;
   /** Prometheus metrics at /metrics and who may read them; absent: no /metrics. */
   metrics?: { collector: PlatformMetrics; access: MetricsAccess };
+  /** Alert webhooks may point at loopback, link-local and private addresses; default false. */
+  webhookAllowPrivate?: boolean;
   /** Longest validity of an API token, in days; default 365. */
   apiTokenMaxDays?: number;
 }
