@@ -10,6 +10,7 @@ import {
   parseHeadFile,
   verifyAuditChain,
 } from "./audit/index.ts";
+import { createBackup, restoreBackup } from "./backup/index.ts";
 import { importReportText, runImport } from "./bulkimport/index.ts";
 import { ConfigError, readConfig } from "./config.ts";
 import { type Db, openDatabase, roleAssignments, users } from "./db/index.ts";
@@ -30,6 +31,10 @@ const HELP = `Usage: bun run meetpoint <command>
                                                   exit 1 with every bad row's line). --as: with that
                                                   user's rights, attributed to them (default: the
                                                   command line, as a platform admin)
+  backup create --out FILE                        back up the database: pg_dump (custom format) for
+                                                  PostgreSQL, a tar.gz of the PGlite data directory
+                                                  (stop the platform first); the KEK is NOT in it
+  backup restore FILE                             restore into an empty database / data directory
   migrate                                         apply database migrations
   help                                            this text
 
@@ -90,13 +95,45 @@ async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const known = ["admin create", "audit verify", "audit export", "import", "migrate"];
+  const known = [
+    "admin create",
+    "audit verify",
+    "audit export",
+    "backup create",
+    "backup restore",
+    "import",
+    "migrate",
+  ];
   if (!known.includes(command)) {
     console.error(`Unknown command "${command}".\n\n${HELP}`);
     return 2;
   }
 
   const config = readConfig(process.env);
+  if (command.startsWith("backup ")) {
+    const location = config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.dataDir };
+    if (command === "backup create") {
+      if (!values.out) {
+        console.error("backup create needs --out FILE.");
+        return 2;
+      }
+      const bytes = await createBackup(location, values.out);
+      console.log(
+        `Backup written to ${values.out} (${bytes} bytes). It does not contain the KEK: keep the KEK (MEETPOINT_KEK or ${config.kek && "file" in config.kek ? config.kek.file : "the KEK file"}) apart and safe — without it the CA and sealed secrets of a restored platform are lost.`,
+      );
+      return 0;
+    }
+    const file = positionals[2];
+    if (!file) {
+      console.error("backup restore needs the backup file.");
+      return 2;
+    }
+    await restoreBackup(location, file);
+    console.log(
+      `Restored from ${file}. Start the platform with the same KEK as the backed-up one, then run "audit verify".`,
+    );
+    return 0;
+  }
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
     await database.migrate();

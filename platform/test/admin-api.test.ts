@@ -2,7 +2,7 @@
 // their creator, expiring, revocable, every use audited; the same scope rules as the portal; an
 // OpenAPI document generated from the schemas, browsable in the portal.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "../src/access/index.ts";
 import { createApiToken } from "../src/api/index.ts";
 import { auditEntries } from "../src/db/index.ts";
@@ -38,7 +38,8 @@ async function uses(result: "ok" | "denied") {
   return p.database.db
     .select()
     .from(auditEntries)
-    .where(and(eq(auditEntries.action, "api_token.use"), eq(auditEntries.result, result)));
+    .where(and(eq(auditEntries.action, "api_token.use"), eq(auditEntries.result, result)))
+    .orderBy(asc(auditEntries.seq));
 }
 
 beforeAll(async () => {
