@@ -48,6 +48,7 @@ export async function startRsyslog(
     `global(workDirectory="${files.dir}" maxMessageSize="64k"
   DefaultNetstreamDriverCAFile="${files.ca}" DefaultNetstreamDriverCertFile="${files.cert}"
   DefaultNetstreamDriverKeyFile="${files.key}")
+main_queue(queue.filename="mainq-${name}" queue.saveOnShutdown="on")
 ${input}
 template(name="raw" type="string" string="%rawmsg%\\n")
 if $app-name == "meetpoint" then action(type="omfile" file="${log}" template="raw")
