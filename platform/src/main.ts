@@ -216,6 +216,7 @@ async function main() {
     metrics: { collector: metrics, access: config.operations.metrics },
     apiTokenMaxDays: ops.apiTokenMaxDays,
     webhookAllowPrivate: ops.webhookAllowPrivate,
+    siemStatus: () => siem?.status() ?? [],
   });
   const https = Bun.serve({
     port: config.httpsPort,

@@ -49,7 +49,10 @@ beforeAll(async () => {
         crlWrittenAt: () => new Date(clock.now().getTime() - 90_000),
         siem: () => siem.status(),
       });
-      return { metrics: { collector: metrics, access: { token: TOKEN, networks: [] } } };
+      return {
+        metrics: { collector: metrics, access: { token: TOKEN, networks: [] } },
+        siemStatus: () => siem.status(),
+      };
     },
   });
   scene = await arrangeMachine(p, [{ name: "Web", protocol: "tcp", port: 80, enabled: true }]);
@@ -128,6 +131,10 @@ describe("/metrics", () => {
     expect(sample(text, 'meetpoint_siem_spool_depth{destination="down"}')).toBeGreaterThan(3);
     expect(sample(text, 'meetpoint_siem_alarm{destination="down"}')).toBe(1);
     expect(sample(text, 'meetpoint_siem_connected{destination="down"}')).toBe(0);
+    // The Status page says the same to the admin.
+    const status = await p.admin.page("/status");
+    expect(status).toMatch(/<strong>\d+ entries: ALARM<\/strong>/);
+    expect(status).toContain("ECONNREFUSED");
   });
 
   test("a configured network reads without the token; other addresses still need it; unconfigured, /metrics does not exist", async () => {

@@ -16,6 +16,7 @@ import {
   getGateway,
   getMachine,
   getService,
+  getSite,
   listCustomers,
   listGateways,
   listMachines,
@@ -141,11 +142,12 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/sites/{id}",
       tags: tags("sites"),
       request: { params: IdParam, ...body(NameInput) },
-      responses: { 200: json(Deleted.pick({}), "renamed"), ...ERRORS },
+      responses: { 200: json(SiteSchema, "renamed"), ...ERRORS },
     }),
     async (c) => {
-      await renameSite(c.get("ctx"), c.req.valid("param").id, c.req.valid("json"));
-      return c.json({}, 200);
+      const { id } = c.req.valid("param");
+      await renameSite(c.get("ctx"), id, c.req.valid("json"));
+      return c.json(wire(await getSite(c.get("ctx"), id)), 200);
     },
   );
   api.openapi(

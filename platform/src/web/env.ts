@@ -8,6 +8,7 @@ import type { MetricsAccess, PlatformMetrics } from "../metrics/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
+import type { ForwarderStatus } from "../siem/index.ts";
 
 export interface AppDeps {
   db: Db;
@@ -25,6 +26,8 @@ export interface AppDeps {
   localSignIn?: boolean;
   /** Prometheus metrics at /metrics and who may read them; absent: no /metrics. */
   metrics?: { collector: PlatformMetrics; access: MetricsAccess };
+  /** How the SIEM destinations are doing (the Status page shows it); absent: no SIEM export. */
+  siemStatus?: () => ForwarderStatus[];
   /** Alert webhooks may point at loopback, link-local and private addresses; default false. */
   webhookAllowPrivate?: boolean;
   /** Longest validity of an API token, in days; default 365. */

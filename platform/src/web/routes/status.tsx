@@ -14,6 +14,7 @@ export function statusRoutes() {
     if (!hasPermission(principal, "pki.read")) throw new ForbiddenError();
     const { gate, instances } = c.get("deps").access;
     const status = gate.status();
+    const siem = c.get("deps").siemStatus?.() ?? [];
     return c.html(
       <PortalPage title="Platform status" csrfToken={c.get("csrfToken")} principal={principal}>
         {status.on ? (
@@ -33,6 +34,25 @@ export function statusRoutes() {
                 {i.protocol}/{i.port}
               </td>
               <td class="mono">{formatCidr(i.tunnelNetwork)}</td>
+            </tr>
+          )}
+        />
+        <h2>SIEM export</h2>
+        <DataTable
+          head={["Destination", "Connected", "Waiting", "Delivered up to", "Last error"]}
+          rows={siem}
+          empty="No SIEM destination configured (MEETPOINT_SIEM_CONFIG)."
+          row={(s) => (
+            <tr>
+              <td class="mono">
+                {s.destination} ({s.url})
+              </td>
+              <td>{s.active ? (s.connected ? "yes" : "no") : "another instance forwards"}</td>
+              <td>
+                {s.alarm ? <strong>{s.backlog} entries: ALARM</strong> : `${s.backlog} entries`}
+              </td>
+              <td class="mono">{s.deliveredSeq}</td>
+              <td>{s.lastError ?? ""}</td>
             </tr>
           )}
         />
