@@ -10,6 +10,7 @@ import {
   advanceCursor,
   entriesAfter,
   headSeq,
+  LEASE_MS,
   leaseCursor,
 } from "../audit/index.ts";
 import type { Db } from "../db/index.ts";
@@ -75,6 +76,7 @@ export class SiemForwarder {
   private backlog = 0;
   private alarm = false;
   private active = false;
+  private leaseRenewAt = 0;
   private readonly consumer: string;
   private readonly endpoint;
 
@@ -99,7 +101,13 @@ export class SiemForwarder {
   /** One step: confirm what is delivered, then send the next batch. Never throws for the network. */
   async round(): Promise<RoundResult> {
     const { db, clock } = this.deps;
-    const cursor = await leaseCursor(db, clock, this.consumer, this.deps.instance);
+    // The lease is renewed when half of it has passed: an idle destination costs one read a round.
+    const now = clock.now().getTime();
+    const renew = !this.active || now >= this.leaseRenewAt;
+    const cursor = renew
+      ? await leaseCursor(db, clock, this.consumer, this.deps.instance)
+      : (this.confirmed ?? 0);
+    if (renew) this.leaseRenewAt = now + LEASE_MS / 2;
     this.active = cursor !== null;
     if (cursor === null) {
       this.drop();
