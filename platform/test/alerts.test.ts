@@ -13,7 +13,7 @@ import {
   subscribe,
   verifySignature,
 } from "../src/alerts/index.ts";
-import { alertDeliveries, auditEntries, gateways } from "../src/db/index.ts";
+import { alertDeliveries, alertSubscriptions, auditEntries, gateways } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
@@ -246,6 +246,44 @@ describe("signed webhooks", () => {
       title: "A remote session started",
       entry: { action: "remote_session.active", customerId: scene.customerId },
     });
+  });
+
+  test("a target the configuration no longer allows is refused at delivery (checked again before each send), not sent", async () => {
+    const strict = new Alerts({
+      db: p.database.db,
+      clock: p.clock,
+      instance: "alerts-strict",
+      unsealSecret: (label, sealed) => p.pki.unsealSecret(label, sealed),
+      mailer: null,
+      portalUrl: "https://platform.lab.test",
+      allowPrivate: false,
+      signInFailures: 3,
+      gatewayOfflineMs: 10 * 60_000,
+    });
+    const [hook] = await p.database.db
+      .select()
+      .from(alertSubscriptions)
+      .where(eq(alertSubscriptions.target, `http://127.0.0.1:${receiver.port}/hook`));
+    if (!hook) throw new Error("no webhook subscription");
+    const [row] = await p.database.db
+      .insert(alertDeliveries)
+      .values({
+        subscriptionId: hook.id,
+        event: "session_started",
+        payload: { event: "session_started" },
+        nextAttemptAt: p.clock.now(),
+      })
+      .returning();
+    const count = received.length;
+    await strict.deliver();
+    expect(received.length).toBe(count);
+    const [after] = await p.database.db
+      .select()
+      .from(alertDeliveries)
+      .where(eq(alertDeliveries.id, row?.id ?? ""));
+    expect(after).toMatchObject({ attempts: 1, deliveredAt: null });
+    expect(after?.lastError).toBe("target: must be an https:// URL");
+    await p.database.db.delete(alertDeliveries).where(eq(alertDeliveries.id, row?.id ?? ""));
   });
 
   test("the replay window: an old signature, or one over another body, does not verify", () => {
