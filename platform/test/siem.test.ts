@@ -27,6 +27,14 @@ if (missing) console.log(`siem.test.ts skipped: ${missing}`);
 
 let p: TlsFiles;
 let platform: TestPlatform;
+/** Collectors and exporters started, stopped after the tests even when one fails half-way. */
+const started: { stop(): Promise<void> }[] = [];
+
+async function collectorFor(transport: "tls" | "tcp" | "udp") {
+  const collector = await startRsyslog(p, transport);
+  started.push(collector);
+  return collector;
+}
 
 /** The audit sequence numbers in a collector's messages, in the order they arrived. */
 function seqs(lines: string[]): number[] {
@@ -41,7 +49,13 @@ async function allSeqs(): Promise<number[]> {
   return rows.map((r) => r.seq);
 }
 
-function exporter(
+function exporter(...args: Parameters<typeof newExporter>) {
+  const siem = newExporter(...args);
+  started.push(siem);
+  return siem;
+}
+
+function newExporter(
   config: SiemConfig,
   extra: Partial<ConstructorParameters<typeof SiemExport>[0]> = {},
 ) {
@@ -63,12 +77,13 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
     platform = await testPlatform();
   }, 60_000);
   afterAll(async () => {
+    for (const thing of started.reverse()) await thing.stop().catch(() => {});
     await platform?.dispose();
     p?.dispose();
   });
 
   test("RFC 5424 over TLS (RFC 5425 framing): every entry arrives in order, with its fields", async () => {
-    const collector = await startRsyslog(p, "tls");
+    const collector = await collectorFor("tls");
     const siem = exporter({
       alarmBacklog: 1000,
       destinations: [
@@ -107,7 +122,7 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
   test(
     "the collector stopped during sign-ins and sessions: the spool grows, the alarm is raised, the platform keeps working, and after the restart every entry arrives once, in order",
     async () => {
-      const collector = await startRsyslog(p, "tls");
+      const collector = await collectorFor("tls");
       const alarms: boolean[] = [];
       const siem = exporter(
         {
@@ -211,7 +226,7 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
   );
 
   test("the collector stopped twice while entries stream in: nothing lost, first arrivals in order, repeats only of what was unconfirmed at a reset (recognisable by their seq)", async () => {
-    const collector = await startRsyslog(p, "tcp");
+    const collector = await collectorFor("tcp");
     const siem = exporter({
       alarmBacklog: 1_000_000,
       destinations: [
@@ -269,8 +284,8 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
   }, 180_000);
 
   test("CEF over plain TCP, filtered by action and customer; RFC 5424 over UDP", async () => {
-    const tcp = await startRsyslog(p, "tcp");
-    const udp = await startRsyslog(p, "udp");
+    const tcp = await collectorFor("tcp");
+    const udp = await collectorFor("udp");
     const acme = await createCustomer(platform.adminCtx, { name: "Filtered ACME" });
     const bolt = await createCustomer(platform.adminCtx, { name: "Filtered BOLT" });
     const from = (await allSeqs()).at(-1) ?? 0;
