@@ -1,8 +1,10 @@
 // `bun run bench`: prints each figure beside its target (DESIGN §10) and the same-run baseline,
 // and writes them to bench-results.json. Not a timed test: nothing here fails on a slow machine.
 import { writeFileSync } from "node:fs";
+import { benchApi } from "./api.ts";
 import { benchPki } from "./pki.ts";
 import { benchPortal } from "./portal.ts";
+import { benchSiem } from "./siem.ts";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const results: Record<string, unknown> = {
@@ -38,6 +40,41 @@ console.log(
     `Portal machine list, ${portal.machines.toLocaleString("en")} machines in ${portal.database} (server time per request):`,
     `  page of 50 with total: p50 ${portal.listP50Ms.toFixed(1)} ms, p95 ${portal.listP95Ms.toFixed(1)} ms   target p95 ≤ 50 ms   ${portal.listP95Ms <= 50 ? "MET" : "NOT MET"}`,
     `  search:                p50 ${portal.searchP50Ms.toFixed(1)} ms, p95 ${portal.searchP95Ms.toFixed(1)} ms   target p95 ≤ 50 ms   ${portal.searchP95Ms <= 50 ? "MET" : "NOT MET"}`,
+  ].join("\n"),
+);
+
+const siem = await benchSiem({
+  entries: Number(process.env.BENCH_SIEM_ENTRIES ?? 50_000),
+  outageEntries: Number(process.env.BENCH_SIEM_OUTAGE_ENTRIES ?? 20_000),
+  databaseUrl: process.env.DATABASE_URL || null,
+});
+results.siem = siem;
+console.log(
+  "skipped" in siem
+    ? `\nAudit entries to syslog: skipped (${siem.skipped})`
+    : [
+        "",
+        `Audit entries to a real rsyslog over TLS (RFC 5425), ${siem.database}:`,
+        `  ${siem.entries.toLocaleString("en")} entries at ${siem.entriesPerSecond.toFixed(0)} entries/s   target ≥ 5000/s   ${siem.entriesPerSecond >= 5000 ? "MET" : "NOT MET"}`,
+        `  collector stopped while ${siem.outage.entries.toLocaleString("en")} entries came: caught up in ${siem.outage.catchUpSeconds.toFixed(1)} s after its restart (${siem.outage.entriesPerSecond.toFixed(0)} entries/s)`,
+        `  lost or repeated: ${siem.lostOrRepeated}`,
+      ].join("\n"),
+);
+
+const api = await benchApi({
+  machines: 100_000,
+  requests: Number(process.env.BENCH_REQUESTS ?? 100),
+  databaseUrl: process.env.DATABASE_URL || null,
+});
+results.api = api;
+console.log(
+  [
+    "",
+    `Admin API with a token, ${api.machines.toLocaleString("en")} machines in ${api.database} (server time per request, the audit entry of each use included):`,
+    ...api.endpoints.map(
+      (e) =>
+        `  GET /api/v1${e.path.padEnd(28)} p50 ${e.p50Ms.toFixed(1)} ms, p95 ${e.p95Ms.toFixed(1)} ms   target p95 ≤ 50 ms   ${e.p95Ms <= 50 ? "MET" : "NOT MET"}`,
+    ),
   ].join("\n"),
 );
 

@@ -3,7 +3,7 @@
 
 import { parseCidr } from "@meetpoint/common";
 import { eq, sql } from "drizzle-orm";
-import { openDatabase, users } from "../src/db/index.ts";
+import { type Db, openDatabase, users } from "../src/db/index.ts";
 import { createAdmin, OidcClients } from "../src/identity/index.ts";
 import { createWebSession } from "../src/identity/web-sessions.ts";
 import { loadKek, Pki } from "../src/pki/index.ts";
@@ -25,15 +25,12 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-export async function benchPortal(options: {
-  machines: number;
-  requests: number;
-  databaseUrl: string | null;
-}): Promise<PortalFigures> {
-  const database = openDatabase({ url: options.databaseUrl, dataDir: null });
-  await database.migrate();
-  const db = database.db;
-  const gatewaysNeeded = Math.ceil(options.machines / 250);
+/**
+ * Bulk master data in SQL: 100 customers, a site each, gateways spread over them, 250 machines per
+ * gateway — `machines` in all (the API benchmark uses it too).
+ */
+export async function fillMachines(db: Db, machines: number): Promise<void> {
+  const gatewaysNeeded = Math.ceil(machines / 250);
   // Bulk master data in SQL: 100 customers, a site each, gateways spread over them, 250 machines per gateway.
   await db.execute(
     sql`insert into customers (name) select 'Customer ' || g from generate_series(1, 100) g`,
@@ -51,6 +48,17 @@ export async function benchPortal(options: {
     select gw.customer_id, gw.id, 'Machine ' || gw.proxy_block || '-' || m, '192.168.0.' || m,
            '100.' || (64 + gw.proxy_block / 256) || '.' || (gw.proxy_block % 256) || '.' || m
     from gateways gw cross join generate_series(1, 250) m`);
+}
+
+export async function benchPortal(options: {
+  machines: number;
+  requests: number;
+  databaseUrl: string | null;
+}): Promise<PortalFigures> {
+  const database = openDatabase({ url: options.databaseUrl, dataDir: null });
+  await database.migrate();
+  const db = database.db;
+  await fillMachines(db, options.machines);
   await db.execute(sql`analyze`);
 
   const pool = parseCidr("100.64.0.0/10");

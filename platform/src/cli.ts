@@ -1,36 +1,110 @@
 // `bun run meetpoint <command>`: administration from the command line.
-
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { privateDataDirectory } from "@meetpoint/common";
-import { allEntries, exportAudit, verifyAuditChain } from "./audit/index.ts";
+import { eq } from "drizzle-orm";
+import type { Context } from "./access/index.ts";
+import {
+  allEntries,
+  checkExportedHeads,
+  exportAudit,
+  parseHeadFile,
+  verifyAuditChain,
+} from "./audit/index.ts";
+import { createBackup, restoreBackup } from "./backup/index.ts";
+import { importReportText, runImport } from "./bulkimport/index.ts";
 import { ConfigError, readConfig } from "./config.ts";
-import { openDatabase } from "./db/index.ts";
+import { type Db, openDatabase, roleAssignments, users } from "./db/index.ts";
 import { createAdmin } from "./identity/index.ts";
-import { isDomainError, systemClock } from "./shared/index.ts";
+import { isDomainError, systemClock, ValidationError } from "./shared/index.ts";
 
 const HELP = `Usage: bun run meetpoint <command>
 
   admin create <username> [--name "Full Name"]   create a platform admin; prints a one-time password
-  audit verify                                    check the audit log's hash chain (exit 1 when broken)
+  audit verify [--heads FILE] [--key JWK-FILE]    check the audit log's hash chain from the genesis or
+                                                  the signed checkpoint retention left (exit 1 when
+                                                  broken); --heads: exported heads (MEETPOINT_AUDIT_
+                                                  HEAD_FILE) must all be in it; --key: the pinned
+                                                  public key checkpoints and heads are signed with
   audit export [--format jsonl|csv] [--out FILE]  write the audit log (default JSON Lines to stdout)
+  import FILE.csv [--dry-run] [--as USERNAME]     bulk import of sites, gateways, machines, services
+                                                  (checked whole; nothing written if a row is bad;
+                                                  exit 1 with every bad row's line). --as: with that
+                                                  user's rights, attributed to them (default: the
+                                                  command line, as a platform admin)
+  backup create --out FILE                        back up the database: pg_dump (custom format) for
+                                                  PostgreSQL, a tar.gz of the PGlite data directory
+                                                  (stop the platform first); the KEK is NOT in it
+  backup restore FILE                             restore into an empty database / data directory
   migrate                                         apply database migrations
   help                                            this text
 
 The database comes from DATABASE_URL, else PGlite in MEETPOINT_DATA_DIR (default ./data).`;
 
+/**
+ * Who a command acts as: the user named by --as with their own rights, or the command line
+ * itself as a platform admin (whoever runs it holds the database anyway).
+ */
+async function commandLineContext(db: Db, username: string | undefined): Promise<Context> {
+  if (!username) {
+    return {
+      db,
+      clock: systemClock,
+      caller: {
+        principal: {
+          userId: "00000000-0000-0000-0000-000000000000",
+          username: "command-line",
+          displayName: "command line",
+          grants: [{ role: "platform_admin", customerId: null }],
+        },
+        actor: { id: null, name: "command line", ip: null },
+      },
+    };
+  }
+  const [user] = await db.select().from(users).where(eq(users.username, username));
+  if (!user || user.disabledAt) throw new ValidationError("--as", `no enabled user "${username}"`);
+  const grants = await db
+    .select({ role: roleAssignments.role, customerId: roleAssignments.customerId })
+    .from(roleAssignments)
+    .where(eq(roleAssignments.userId, user.id));
+  return {
+    db,
+    clock: systemClock,
+    caller: {
+      principal: { userId: user.id, username, displayName: user.displayName, grants },
+      actor: { id: user.id, name: `${username} (command line)`, ip: null },
+    },
+  };
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: "string" }, format: { type: "string" }, out: { type: "string" } },
+    options: {
+      name: { type: "string" },
+      format: { type: "string" },
+      out: { type: "string" },
+      heads: { type: "string" },
+      "dry-run": { type: "boolean" },
+      as: { type: "string" },
+      key: { type: "string" },
+    },
   });
-  const command = positionals.slice(0, 2).join(" ");
+  const command = positionals[0] === "import" ? "import" : positionals.slice(0, 2).join(" ");
   if (!command || command === "help") {
     console.log(HELP);
     return 0;
   }
-  const known = ["admin create", "audit verify", "audit export", "migrate"];
+  const known = [
+    "admin create",
+    "audit verify",
+    "audit export",
+    "backup create",
+    "backup restore",
+    "import",
+    "migrate",
+  ];
   if (!known.includes(command)) {
     console.error(`Unknown command "${command}".\n\n${HELP}`);
     return 2;
@@ -38,6 +112,30 @@ async function run(argv: string[]): Promise<number> {
 
   const config = readConfig(process.env);
   privateDataDirectory("MEETPOINT_DATA_DIR", config.dataDir);
+  if (command.startsWith("backup ")) {
+    const location = config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.dataDir };
+    if (command === "backup create") {
+      if (!values.out) {
+        console.error("backup create needs --out FILE.");
+        return 2;
+      }
+      const bytes = await createBackup(location, values.out);
+      console.log(
+        `Backup written to ${values.out} (${bytes} bytes). It does not contain the KEK: keep the KEK (MEETPOINT_KEK or ${config.kek && "file" in config.kek ? config.kek.file : "the KEK file"}) apart and safe — without it the CA and sealed secrets of a restored platform are lost.`,
+      );
+      return 0;
+    }
+    const file = positionals[2];
+    if (!file) {
+      console.error("backup restore needs the backup file.");
+      return 2;
+    }
+    await restoreBackup(location, file);
+    console.log(
+      `Restored from ${file}. Start the platform with the same KEK as the backed-up one, then run "audit verify".`,
+    );
+    return 0;
+  }
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
     await database.migrate();
@@ -46,6 +144,25 @@ async function run(argv: string[]): Promise<number> {
       case "migrate":
         console.log("Migrations applied.");
         return 0;
+      case "import": {
+        const file = positionals[1];
+        if (!file) {
+          console.error("import needs a CSV file.");
+          return 2;
+        }
+        const ctx = await commandLineContext(db, values.as);
+        const pool = {
+          pool: config.proxyPool,
+          blockPrefix: config.gatewayBlockPrefix,
+          reserved: [config.vpn.tunnelPool],
+        };
+        const report = await runImport(ctx, pool, readFileSync(file, "utf8"), {
+          dryRun: values["dry-run"] ?? false,
+          source: file,
+        });
+        console.log(importReportText(report));
+        return report.ok ? 0 : 1;
+      }
       case "admin create": {
         const username = positionals[2];
         if (!username) {
@@ -63,15 +180,29 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case "audit verify": {
-        const result = await verifyAuditChain(db);
-        if (result.ok) {
-          console.log(`Audit chain intact: ${result.entries} entries, head ${result.headHash}`);
-          return 0;
+        const key = values.key ? JSON.parse(readFileSync(values.key, "utf8")) : undefined;
+        const result = await verifyAuditChain(db, key);
+        if (!result.ok) {
+          console.error(
+            `Audit chain BROKEN at entry ${result.brokenAt}: ${result.reason} (${result.entries} entries verified before it)`,
+          );
+          return 1;
         }
-        console.error(
-          `Audit chain BROKEN at entry ${result.brokenAt}: ${result.reason} (${result.entries} entries verified before it)`,
+        console.log(
+          `Audit chain intact: ${result.entries} entries, head ${result.headSeq} ${result.headHash}`,
         );
-        return 1;
+        if (result.checkpoint)
+          console.log(
+            `  from the signed checkpoint at entry ${result.checkpoint.cutSeq} (${result.checkpoint.at.toISOString()}; ${result.checkpoint.prunedTotal} older entries pruned by retention)`,
+          );
+        if (values.heads) {
+          const heads = parseHeadFile(readFileSync(values.heads, "utf8"));
+          const problems = await checkExportedHeads(db, heads, key);
+          for (const problem of problems) console.error(`Exported head not confirmed: ${problem}`);
+          if (problems.length) return 1;
+          console.log(`  all ${heads.length} exported heads are in the chain`);
+        }
+        return 0;
       }
       case "audit export": {
         const format = values.format ?? "jsonl";

@@ -10,6 +10,17 @@ describe("configuration", () => {
     expect(config.publicUrl.origin).toBe("https://localhost:8443");
     expect(config.kek).toEqual({ file: "./data/kek" });
     expect(config.gatewayBlockPrefix).toBe(24);
+    expect(config.operations).toMatchObject({
+      siemConfigFile: null,
+      metrics: { token: null, networks: [] },
+      retentionDays: 550,
+      auditHead: { file: null, everyMs: 86_400_000 },
+      smtp: null,
+      webhookAllowPrivate: false,
+      gatewayOfflineMs: 600_000,
+      signInAlertFailures: 5,
+      apiTokenMaxDays: 365,
+    });
   });
 
   test("every bad value names its variable", () => {
@@ -21,6 +32,17 @@ describe("configuration", () => {
       [{ MEETPOINT_TLS_CERT: "/c.pem" }, "MEETPOINT_TLS_KEY"],
       [{ MEETPOINT_KEK: "abc" }, "MEETPOINT_KEK"],
       [{ MEETPOINT_PROXY_POOL: "100.64.0.1/10" }, "MEETPOINT_PROXY_POOL"],
+      [{ MEETPOINT_METRICS_TOKEN: "short" }, "MEETPOINT_METRICS_TOKEN"],
+      [{ MEETPOINT_METRICS_NETWORKS: "127.0.0.1/32, localhost" }, "MEETPOINT_METRICS_NETWORKS"],
+      [{ MEETPOINT_RETENTION_DAYS: "0" }, "MEETPOINT_RETENTION_DAYS"],
+      [{ MEETPOINT_SMTP_URL: "http://mail.example.test" }, "MEETPOINT_SMTP_URL"],
+      [
+        { MEETPOINT_SMTP_URL: "smtp://m.test", MEETPOINT_SMTP_FROM: "nobody" },
+        "MEETPOINT_SMTP_FROM",
+      ],
+      [{ MEETPOINT_WEBHOOK_ALLOW_PRIVATE: "yes" }, "MEETPOINT_WEBHOOK_ALLOW_PRIVATE"],
+      [{ MEETPOINT_GATEWAY_OFFLINE_MINUTES: "ten" }, "MEETPOINT_GATEWAY_OFFLINE_MINUTES"],
+      [{ MEETPOINT_API_TOKEN_MAX_DAYS: "0" }, "MEETPOINT_API_TOKEN_MAX_DAYS"],
       [
         { MEETPOINT_PROXY_POOL: "100.64.0.0/24", MEETPOINT_GATEWAY_BLOCK_PREFIX: "20" },
         "MEETPOINT_GATEWAY_BLOCK_PREFIX",

@@ -48,6 +48,30 @@ export const VARIABLES = {
     "Portal sign-in ends this many hours after sign-in. Default 12.",
   MEETPOINT_LOCAL_SIGN_IN:
     "on: local accounts (password + TOTP) may sign in beside the identity providers; off: providers only. Default on.",
+  MEETPOINT_SIEM_CONFIG:
+    "JSON file with the SIEM's syslog destinations (docs/siem.example.json). Unset: no SIEM export.",
+  MEETPOINT_METRICS_TOKEN:
+    "Bearer token that /metrics (Prometheus) asks for. Unset and no MEETPOINT_METRICS_NETWORKS: /metrics answers 404.",
+  MEETPOINT_METRICS_NETWORKS:
+    "Comma-separated IPv4 CIDR blocks allowed to read /metrics without the token (e.g. 127.0.0.1/32,198.18.5.0/24).",
+  MEETPOINT_RETENTION_DAYS:
+    "Audit entries and ended sessions with their evidence are pruned after this many days. Default 550.",
+  MEETPOINT_AUDIT_HEAD_FILE:
+    "File the head of the audit chain is appended to, signed, on every export. Unset: the head goes only to the audit log (and so to the SIEM).",
+  MEETPOINT_AUDIT_HEAD_EXPORT_HOURS: "Hours between exports of the audit chain's head. Default 24.",
+  MEETPOINT_SMTP_URL:
+    "Mail server for alerts, smtp://[user:password@]host[:port] (STARTTLS required) or smtps://. Unset: no email alerts.",
+  MEETPOINT_SMTP_FROM:
+    "Sender address of alert emails. Default meetpoint@<host of MEETPOINT_PUBLIC_URL>.",
+  MEETPOINT_SMTP_CA:
+    "PEM file of the CA that signed the mail server's certificate. Unset: the system's CAs.",
+  MEETPOINT_WEBHOOK_ALLOW_PRIVATE:
+    "on: alert webhooks may go to loopback, link-local and private addresses; off refuses them (SSRF). Default off.",
+  MEETPOINT_GATEWAY_OFFLINE_MINUTES:
+    "A gateway without a heartbeat for this many minutes counts as offline (audited, alerted). Default 10.",
+  MEETPOINT_SIGN_IN_ALERT_FAILURES:
+    "Failed sign-ins of one username or from one address within 10 minutes that raise an alert. Default 5.",
+  MEETPOINT_API_TOKEN_MAX_DAYS: "Longest validity of an API token, in days. Default 365.",
 } as const;
 
 export type Variable = keyof typeof VARIABLES;
@@ -68,6 +92,20 @@ export interface Config {
   vpn: VpnConfig;
   enrollmentValidMs: number;
   localSignIn: boolean;
+  operations: OperationsConfig;
+}
+
+/** SIEM export, metrics, retention, alerts and API tokens. */
+export interface OperationsConfig {
+  siemConfigFile: string | null;
+  metrics: { token: string | null; networks: Cidr[] };
+  retentionDays: number;
+  auditHead: { file: string | null; everyMs: number };
+  smtp: { url: string; from: string; caFile: string | null } | null;
+  webhookAllowPrivate: boolean;
+  gatewayOfflineMs: number;
+  signInAlertFailures: number;
+  apiTokenMaxDays: number;
 }
 
 export interface VpnConfig {
@@ -175,6 +213,57 @@ export function readConfig(env: Env): Config {
     },
     vpn: readVpn(env, publicUrl),
     enrollmentValidMs: integer(env, "MEETPOINT_ENROLLMENT_VALID_DAYS", 7, 1, 365) * 86_400_000,
+    operations: readOperations(env, publicUrl),
+  };
+}
+
+function readOperations(env: Env, publicUrl: URL): OperationsConfig {
+  const token = env.MEETPOINT_METRICS_TOKEN || null;
+  if (token !== null && token.length < 16)
+    throw new ConfigError("MEETPOINT_METRICS_TOKEN", "must be at least 16 characters");
+  const networks = (env.MEETPOINT_METRICS_NETWORKS || "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const cidr = parseCidr(item);
+      if (!cidr)
+        throw new ConfigError(
+          "MEETPOINT_METRICS_NETWORKS",
+          `"${item}" is not a CIDR block such as 127.0.0.1/32`,
+        );
+      return cidr;
+    });
+  const smtpUrl = env.MEETPOINT_SMTP_URL || null;
+  if (smtpUrl) {
+    let url: URL;
+    try {
+      url = new URL(smtpUrl);
+    } catch {
+      throw new ConfigError("MEETPOINT_SMTP_URL", "not a URL");
+    }
+    if (url.protocol !== "smtp:" && url.protocol !== "smtps:")
+      throw new ConfigError("MEETPOINT_SMTP_URL", "must be smtp:// (STARTTLS) or smtps://");
+  }
+  const from = env.MEETPOINT_SMTP_FROM || `meetpoint@${publicUrl.hostname}`;
+  if (!/^[^\s@<>]+@[^\s@<>]+$/.test(from))
+    throw new ConfigError(
+      "MEETPOINT_SMTP_FROM",
+      "must be an address such as meetpoint@example.com",
+    );
+  return {
+    siemConfigFile: env.MEETPOINT_SIEM_CONFIG || null,
+    metrics: { token, networks },
+    retentionDays: integer(env, "MEETPOINT_RETENTION_DAYS", 550, 1, 36_500),
+    auditHead: {
+      file: env.MEETPOINT_AUDIT_HEAD_FILE || null,
+      everyMs: integer(env, "MEETPOINT_AUDIT_HEAD_EXPORT_HOURS", 24, 1, 24 * 31) * 3_600_000,
+    },
+    smtp: smtpUrl ? { url: smtpUrl, from, caFile: env.MEETPOINT_SMTP_CA || null } : null,
+    webhookAllowPrivate: onOff(env, "MEETPOINT_WEBHOOK_ALLOW_PRIVATE", false),
+    gatewayOfflineMs: integer(env, "MEETPOINT_GATEWAY_OFFLINE_MINUTES", 10, 1, 24 * 60) * 60_000,
+    signInAlertFailures: integer(env, "MEETPOINT_SIGN_IN_ALERT_FAILURES", 5, 2, 1000),
+    apiTokenMaxDays: integer(env, "MEETPOINT_API_TOKEN_MAX_DAYS", 365, 1, 3650),
   };
 }
 

@@ -1,9 +1,14 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { configOrExit, privateDataDirectory } from "@meetpoint/common";
+import { Alerts, createMailer } from "./alerts/index.ts";
+import { recordAuditAlone, SYSTEM_ACTOR } from "./audit/index.ts";
 import { readConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
+import { PlatformMetrics } from "./metrics/index.ts";
 import {
   type CertificateSource,
   ConfiguredCertificate,
@@ -11,11 +16,16 @@ import {
   loadKek,
   Pki,
 } from "./pki/index.ts";
+import { auditSigner, RetentionSchedule } from "./retention/index.ts";
 import { createRemoteAccess, DatabaseWatch } from "./sessions/index.ts";
 import { systemClock } from "./shared/index.ts";
+import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { createApp, GatewayAuthGuard, HttpsListener } from "./web/index.ts";
+
+/** The platform's version, as CEF headers and /metrics report it. */
+const PLATFORM_VERSION = "0.1.0";
 
 /** Seconds without the database before all remote access is cut. */
 const DATABASE_GRACE_S = 5;
@@ -26,7 +36,11 @@ async function main() {
     privateDataDirectory("MEETPOINT_DATA_DIR", read.dataDir);
     return read;
   });
+  const siemFile = config.operations.siemConfigFile;
+  const siemConfig = siemFile ? configOrExit(() => readSiemConfig(siemFile)) : null;
   const clock = systemClock;
+  /** This process among the platform instances (leases of singleton work carry it). */
+  const instance = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();
   const db = database.db;
@@ -46,12 +60,27 @@ async function main() {
     policy: config.certificates,
     trustDir: resolve(config.dataDir, "pki"),
   });
-  // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database.
-  const trustRefresh = setInterval(
-    () =>
-      pki.refreshTrustFiles().catch((error) => console.error("renewing the CRL failed:", error)),
-    10 * 60_000,
-  );
+  // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database. A
+  // failure is audited (and so alerted) once, and so is the recovery.
+  let renewalFailing = false;
+  const trustRefresh = setInterval(async () => {
+    try {
+      await pki.refreshTrustFiles();
+      if (!renewalFailing) return;
+      renewalFailing = false;
+      await recordAuditAlone(db, clock, { actor: SYSTEM_ACTOR, action: "pki.renewal" });
+    } catch (error) {
+      console.error("renewing the CRL failed:", error);
+      if (renewalFailing) return;
+      renewalFailing = true;
+      await recordAuditAlone(db, clock, {
+        actor: SYSTEM_ACTOR,
+        action: "pki.renewal",
+        result: "failed",
+        detail: { error: error instanceof Error ? error.message : String(error) },
+      }).catch(() => {});
+    }
+  }, 10 * 60_000);
   // HTTPS: the operator's certificate (read again when its files change) or a development
   // certificate from the platform CA (kept across restarts, renewed 10 days before it expires).
   const certificate: CertificateSource = config.tls
@@ -60,6 +89,7 @@ async function main() {
         config.publicUrl.hostname,
       ]);
   const served = await certificate.current();
+  let servedUntil = served.notAfter;
   console.log(
     `HTTPS: ${config.tls ? "certificate from MEETPOINT_TLS_CERT" : "development certificate from the platform CA"}, valid until ${served.notAfter.toISOString()}, SHA-256 fingerprint\n  ${served.fingerprint}`,
   );
@@ -83,7 +113,83 @@ async function main() {
   // Nothing survives a restart: sessions a crash left open are ended (and audited) first.
   const leftovers = await access.ends.endAll("platform_shutdown");
   if (leftovers) console.log(`Ended ${leftovers} session(s) left open by the previous run.`);
-  const plane = await dataPlane.start(access.connections);
+  const siem = siemConfig
+    ? new SiemExport({
+        db,
+        clock,
+        config: siemConfig,
+        identity: { hostname: config.publicUrl.hostname },
+        version: PLATFORM_VERSION,
+        instance,
+        log: (line) => console.log(line),
+        onAlarm: (change) =>
+          recordAuditAlone(db, clock, {
+            actor: SYSTEM_ACTOR,
+            action: "siem.alarm",
+            result: change.raised ? "failed" : "ok",
+            detail: {
+              destination: change.destination,
+              backlog: change.backlog,
+              error: change.lastError,
+            },
+          }),
+      })
+    : null;
+  siem?.start();
+  if (siemConfig)
+    console.log(
+      `SIEM export: ${siemConfig.destinations.map((d) => `${d.name} (${d.url}, ${d.format})`).join(", ")}`,
+    );
+
+  const ops = config.operations;
+  const alerts = new Alerts({
+    db,
+    clock,
+    instance,
+    unsealSecret: (label, sealed) => pki.unsealSecret(label, sealed),
+    mailer: ops.smtp ? createMailer(ops.smtp) : null,
+    portalUrl: config.publicUrl.origin,
+    allowPrivate: ops.webhookAllowPrivate,
+    signInFailures: ops.signInAlertFailures,
+    gatewayOfflineMs: ops.gatewayOfflineMs,
+    log: (line) => console.error(line),
+  });
+  // Alerts: new audit entries routed and due deliveries sent every five seconds.
+  let alerting = false;
+  const alertTimer = setInterval(async () => {
+    if (alerting) return;
+    alerting = true;
+    await alerts.tick().catch((error) => console.error("alerts:", error));
+    alerting = false;
+  }, 5000);
+
+  const metrics = new PlatformMetrics({
+    db,
+    clock,
+    dataPlane: () => dataPlane.status(),
+    vpnServers: config.vpn.listen.length,
+    certificates: async () => [
+      ...(await pki.status()).map((ca) => ({
+        name: `ca ${ca.fingerprint.slice(0, 23)}`,
+        notAfter: ca.notAfter,
+      })),
+      { name: "https", notAfter: servedUntil },
+      ...dataPlane
+        .health()
+        .servers.flatMap((s) =>
+          s.state === "running"
+            ? [{ name: `openvpn server ${s.index}`, notAfter: s.certificateNotAfter }]
+            : [],
+        ),
+    ],
+    crlWrittenAt: () => {
+      const file = pki.trustFiles?.crl;
+      return file && existsSync(file) ? statSync(file).mtime : null;
+    },
+    siem: () => siem?.status() ?? [],
+    alertOutbox: () => alerts.outbox(),
+  });
+  const plane = await dataPlane.start(metrics.countDecisions(access.connections));
   const listen = config.vpn.listen.map((l) => `${l.protocol}/${l.port}`).join(", ");
   console.log(
     plane.on
@@ -91,8 +197,22 @@ async function main() {
       : `Data plane OFF: ${plane.reason}`,
   );
   // Every second: session ends, and fail closed without the database (see DatabaseWatch).
-  const databaseWatch = new DatabaseWatch(access.watched, DATABASE_GRACE_S * 1000);
+  const databaseWatch = new DatabaseWatch(
+    metrics.watchDatabase(access.watched),
+    DATABASE_GRACE_S * 1000,
+  );
   const ticker = setInterval(() => void databaseWatch.beat(), 1000);
+  // Retention, head exports and the chain's verification, when due (checked every minute).
+  const retention = new RetentionSchedule({
+    db,
+    clock,
+    signer: await auditSigner(db, pki),
+    retentionDays: config.operations.retentionDays,
+    head: config.operations.auditHead,
+    log: (line) => console.error(line),
+  });
+  void retention.tick();
+  const retentionTimer = setInterval(() => void retention.tick(), 60_000);
   const loginSweeper = setInterval(
     () => forgetStaleLogins(db, clock.now()).catch(() => {}),
     10 * 60_000,
@@ -119,6 +239,10 @@ async function main() {
     access,
     pki,
     enrollment: { platformUrl: config.publicUrl.origin, validMs: config.enrollmentValidMs },
+    metrics: { collector: metrics, access: config.operations.metrics },
+    apiTokenMaxDays: ops.apiTokenMaxDays,
+    webhookAllowPrivate: ops.webhookAllowPrivate,
+    siemStatus: () => siem?.status() ?? [],
   });
   const https = new HttpsListener(
     // Gateways long-poll for commands for up to 25 s.
@@ -130,6 +254,7 @@ async function main() {
       const renewed = await certificate.renewIfDue();
       if (!renewed) return;
       https.swap({ cert: renewed.certificatePem, key: renewed.privateKeyPem });
+      servedUntil = renewed.notAfter;
       console.log(
         `HTTPS: certificate renewed, valid until ${renewed.notAfter.toISOString()}, SHA-256 fingerprint\n  ${renewed.fingerprint}`,
       );
@@ -167,10 +292,13 @@ async function main() {
     await gatewayAuth
       .flush({ all: true })
       .catch((error) => console.error("auditing failed gateway API sign-ins:", error));
+    clearInterval(retentionTimer);
+    clearInterval(alertTimer);
     await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));
     await dataPlane.stop();
+    await siem?.stop();
     https.stop();
     http?.stop();
     await database.close();

@@ -20,7 +20,14 @@ async function tables(): Promise<string[]> {
 
 test("migrations create every entity on an empty database and are idempotent", async () => {
   const expected = [
+    "alert_deliveries",
+    "alert_states",
+    "alert_subscriptions",
+    "api_tokens",
+    "audit_checkpoints",
+    "audit_cursors",
     "audit_entries",
+    "audit_signing_keys",
     "certificate_authorities",
     "customers",
     "gateway_sessions",

@@ -5,8 +5,10 @@ export type { Caller, Context } from "./context.ts";
 export {
   GLOBAL_ROLES,
   grantProblem,
+  grantsWithin,
   hasPermission,
   inScope,
+  PERMISSIONS,
   type Permission,
   type Principal,
   ROLE_LABELS,

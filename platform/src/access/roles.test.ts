@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { grantProblem, hasPermission, inScope, type Principal, scopeOf } from "./roles.ts";
+import {
+  grantProblem,
+  grantsWithin,
+  hasPermission,
+  inScope,
+  type Principal,
+  scopeOf,
+} from "./roles.ts";
 
 const principal = (grants: Principal["grants"]): Principal => ({
   userId: "u",
@@ -41,5 +48,22 @@ describe("roles and scopes", () => {
     expect(grantProblem({ role: "technician", customerId: null })).toContain("needs a customer");
     expect(grantProblem({ role: "technician", customerId: "A" })).toBeNull();
     expect(grantProblem({ role: "platform_admin", customerId: null })).toBeNull();
+  });
+});
+
+describe("grants no wider than their holder's", () => {
+  const admin = principal([{ role: "platform_admin", customerId: null }]);
+  const customerAdmin = principal([{ role: "customer_admin", customerId: "A" }]);
+  test("a platform admin may hand out what admins may do; a customer admin only within their customer", () => {
+    expect(grantsWithin(admin, [{ role: "customer_admin", customerId: "B" }])).toBe(true);
+    // Platform admins do not connect to machines, so they cannot hand that right out either.
+    expect(grantsWithin(admin, [{ role: "technician", customerId: "B" }])).toBe(false);
+    expect(grantsWithin(admin, [{ role: "auditor", customerId: null }])).toBe(true);
+    expect(grantsWithin(customerAdmin, [{ role: "customer_admin", customerId: "A" }])).toBe(true);
+    expect(grantsWithin(customerAdmin, [{ role: "customer_admin", customerId: "B" }])).toBe(false);
+    expect(grantsWithin(customerAdmin, [{ role: "auditor", customerId: null }])).toBe(false);
+    // A technician can connect; a customer admin cannot, so neither can their token.
+    expect(grantsWithin(customerAdmin, [{ role: "technician", customerId: "A" }])).toBe(false);
+    expect(grantsWithin(customerAdmin, [])).toBe(true);
   });
 });

@@ -29,6 +29,34 @@ export type Permission =
   | "sessions.connect" // open remote sessions to machines
   | "sessions.manage"; // terminate anyone's remote sessions
 
+/** Every permission, for checks that compare two principals' rights permission by permission. */
+export const PERMISSIONS: readonly Permission[] = [
+  "masterdata.read",
+  "masterdata.manage",
+  "customers.manage",
+  "users.manage",
+  "audit.read",
+  "pki.read",
+  "pki.manage",
+  "sessions.connect",
+  "sessions.manage",
+];
+
+/**
+ * Whether `grants` give no right beyond `holder`'s: for every permission, the customers the grants
+ * reach are a subset of those `holder` reaches (platform-wide only if `holder` is platform-wide).
+ */
+export function grantsWithin(holder: Principal, grants: RoleGrant[]): boolean {
+  const granted: Principal = { ...holder, grants };
+  return PERMISSIONS.every((permission) => {
+    const wanted = scopeOf(granted, permission);
+    const held = scopeOf(holder, permission);
+    if (held.all) return true;
+    if (wanted.all) return false;
+    return wanted.customerIds.every((id) => held.customerIds.includes(id));
+  });
+}
+
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   platform_admin: [
     "masterdata.read",

@@ -51,6 +51,27 @@ export const AUDIT_ACTIONS = {
   "remote_session.active": "a technician's one-time config connected",
   "remote_session.end": "a remote session ended, with the reason and the flow evidence",
   "vpn.connection_denied": "the platform refused an OpenVPN connection, with the reason",
+  "gateway.report": "a gateway's heartbeat reported a new state or a new error",
+  "gateway.offline":
+    "a gateway sent no heartbeat for longer than MEETPOINT_GATEWAY_OFFLINE_MINUTES",
+  "gateway.reachable": "a gateway that was offline sent a heartbeat again",
+  "retention.prune":
+    "the retention job removed audit entries (behind a signed checkpoint) and ended sessions older than the retention period",
+  "audit.head_export":
+    "the head of the audit chain (sequence number and hash) was exported for an external copy",
+  "audit.verify": "the scheduled verification of the audit chain (failed: where it broke)",
+  "pki.renewal": "renewing the CRL failed (failed), or worked again after a failure (ok)",
+  "siem.alarm":
+    "a SIEM destination's spool passed its alarm size (failed), or went back below it (ok)",
+  "api_token.create":
+    "an API token was created (for its owner, or for a service account by an admin)",
+  "api_token.revoke": "an API token was revoked",
+  "api_token.use": "a request to /api/v1 with an API token (denied: unknown, expired or revoked)",
+  "import.run":
+    "a bulk import of sites, gateways, machines and services (denied: the rows at fault; nothing written)",
+  "alert.subscribe": "an alert subscription (email or webhook) was added",
+  "alert.unsubscribe": "an alert subscription was removed",
+  "alert.failed": "an alert could not be delivered after its last retry",
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

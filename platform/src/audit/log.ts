@@ -1,9 +1,11 @@
 // Writing, verifying and exporting the audit log.
 import { asc, desc, gt, sql } from "drizzle-orm";
+import type { JWK } from "jose";
 import { type AuditResult, auditEntries, type Db, inTransaction } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import type { AuditAction } from "./actions.ts";
 import { entryHash, GENESIS_HASH } from "./chain.ts";
+import { checkpointProblem, listCheckpoints } from "./checkpoints.ts";
 
 /** Who acted: a user, or the platform itself (id null), and from where. */
 export interface Actor {
@@ -28,7 +30,7 @@ export interface AuditEvent {
 export type AuditEntry = typeof auditEntries.$inferSelect;
 
 // Serialises writers across connections and platform instances: the chain needs one order.
-const CHAIN_LOCK = 0x6d656574;
+export const CHAIN_LOCK = 0x6d656574;
 
 /**
  * Appends an entry. Call it with the transaction that makes the change it records, so both
@@ -80,18 +82,48 @@ export async function* allEntries(db: Db, pageSize = 1000): AsyncGenerator<Audit
 }
 
 export type VerifyResult =
-  | { ok: true; entries: number; headHash: string }
+  | {
+      ok: true;
+      entries: number;
+      headSeq: number;
+      headHash: string;
+      /** The signed checkpoint the remaining chain starts from, after retention pruned. */
+      checkpoint: { cutSeq: number; prunedTotal: number; at: Date } | null;
+    }
   | { ok: false; entries: number; brokenAt: number; reason: string };
 
 /**
  * Recomputes every hash and link. A changed, inserted or removed entry breaks the chain at
- * that point. Removing entries at the very end leaves a shorter valid chain: compare the
- * reported head hash with one kept elsewhere to detect that.
+ * that point. After retention pruned the oldest entries, the chain starts from the signed
+ * checkpoint at the cut (every checkpoint's signature is checked, against `pinnedKey` when
+ * given). Removing entries at the very end leaves a shorter valid chain: compare the reported
+ * head with an exported one (checkExportedHeads) to detect that.
  */
-export async function verifyAuditChain(db: Db): Promise<VerifyResult> {
-  let prevHash = GENESIS_HASH;
+export async function verifyAuditChain(db: Db, pinnedKey?: JWK): Promise<VerifyResult> {
+  const checkpoints = await listCheckpoints(db);
+  for (const checkpoint of checkpoints) {
+    const problem = await checkpointProblem(db, checkpoint, pinnedKey);
+    if (problem) return { ok: false, entries: 0, brokenAt: checkpoint.cutSeq, reason: problem };
+  }
+  const cuts = new Map(checkpoints.map((c) => [c.cutSeq, c.cutHash]));
+  let prevHash: string | null = null;
+  let start: (typeof checkpoints)[number] | null = null;
   let entries = 0;
+  let headSeq = 0;
   for await (const entry of allEntries(db)) {
+    if (prevHash === null) {
+      // The first entry links to the genesis, or to the cut of a signed checkpoint.
+      start = checkpoints.find((c) => c.cutHash === entry.prevHash) ?? null;
+      if (entry.prevHash !== GENESIS_HASH && !start) {
+        return {
+          ok: false,
+          entries,
+          brokenAt: entry.seq,
+          reason: "entries before it were removed without a signed checkpoint",
+        };
+      }
+      prevHash = entry.prevHash;
+    }
     if (entry.prevHash !== prevHash) {
       return {
         ok: false,
@@ -104,8 +136,32 @@ export async function verifyAuditChain(db: Db): Promise<VerifyResult> {
     if (entryHash(fields) !== hash) {
       return { ok: false, entries, brokenAt: entry.seq, reason: "content does not match its hash" };
     }
+    const cut = cuts.get(entry.seq);
+    if (cut !== undefined && cut !== hash) {
+      return {
+        ok: false,
+        entries,
+        brokenAt: entry.seq,
+        reason: "differs from the signed checkpoint",
+      };
+    }
     prevHash = hash;
+    headSeq = entry.seq;
     entries++;
   }
-  return { ok: true, entries, headHash: prevHash };
+  if (prevHash === null && checkpoints.length > 0) {
+    const last = checkpoints.at(-1);
+    start = last ?? null;
+    prevHash = last?.cutHash ?? GENESIS_HASH;
+    headSeq = last?.cutSeq ?? 0;
+  }
+  return {
+    ok: true,
+    entries,
+    headSeq,
+    headHash: prevHash ?? GENESIS_HASH,
+    checkpoint: start
+      ? { cutSeq: start.cutSeq, prunedTotal: start.prunedTotal, at: start.at }
+      : null,
+  };
 }

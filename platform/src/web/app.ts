@@ -2,6 +2,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { adminApi } from "../api/index.ts";
+import { metricsVerdict } from "../metrics/index.ts";
 import { NotFoundError } from "../shared/index.ts";
 
 import { assetRoutes } from "./assets.ts";
@@ -17,6 +19,8 @@ import {
   requireStage,
   securityHeaders,
 } from "./middleware.ts";
+import { alertRoutes } from "./routes/alerts.tsx";
+import { apiTokenRoutes } from "./routes/api-tokens.tsx";
 import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
@@ -49,7 +53,33 @@ export function createApp(deps: AppDeps) {
     return c.json({ status: "ok" });
   });
   app.route("/assets", assetRoutes());
+  // Prometheus: a bearer token or a configured network; neither configured, no such page.
+  app.get("/metrics", async (c) => {
+    const metrics = deps.metrics;
+    const verdict = metrics
+      ? metricsVerdict(metrics.access, c.get("ip"), c.req.header("authorization") ?? null)
+      : "off";
+    if (!metrics || verdict === "off") throw new NotFoundError("Page");
+    if (verdict === "unauthorized") {
+      c.header("WWW-Authenticate", 'Bearer realm="metrics"');
+      return c.text("metrics need the bearer token or an allowed network\n", 401);
+    }
+    const { contentType, body } = await metrics.collector.text();
+    c.header("Cache-Control", "no-store");
+    return c.body(body, 200, { "Content-Type": contentType });
+  });
+  if (deps.metrics) app.use("/api/gateway/v1/*", deps.metrics.collector.timeGatewayApi);
   app.route("/api/gateway/v1", gatewayApi());
+  // The admin API: bearer API tokens only (no cookies, so no CSRF), before the portal's sessions.
+  app.route(
+    "/api/v1",
+    adminApi({
+      db: deps.db,
+      clock: deps.clock,
+      proxyPool: deps.proxyPool,
+      access: deps.access,
+    }) as never,
+  );
 
   app.use(
     "*",
@@ -79,6 +109,8 @@ export function createApp(deps: AppDeps) {
   portal.route("/", sessionRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
+  portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
+  portal.route("/", alertRoutes({ allowPrivate: deps.webhookAllowPrivate ?? false }));
   app.route("/", portal);
 
   return app;

@@ -4,9 +4,11 @@ import type { Context } from "../access/index.ts";
 import type { Db } from "../db/index.ts";
 import type { OidcDeps, WebSession } from "../identity/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
+import type { MetricsAccess, PlatformMetrics } from "../metrics/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
+import type { ForwarderStatus } from "../siem/index.ts";
 import type { GatewayAuthGuard } from "./gateway-auth.ts";
 
 export interface AppDeps {
@@ -25,6 +27,14 @@ export interface AppDeps {
   gatewayAuth: GatewayAuthGuard;
   /** Local accounts (password + TOTP) may sign in; default true. */
   localSignIn?: boolean;
+  /** Prometheus metrics at /metrics and who may read them; absent: no /metrics. */
+  metrics?: { collector: PlatformMetrics; access: MetricsAccess };
+  /** How the SIEM destinations are doing (the Status page shows it); absent: no SIEM export. */
+  siemStatus?: () => ForwarderStatus[];
+  /** Alert webhooks may point at loopback, link-local and private addresses; default false. */
+  webhookAllowPrivate?: boolean;
+  /** Longest validity of an API token, in days; default 365. */
+  apiTokenMaxDays?: number;
 }
 
 export interface WebEnv {

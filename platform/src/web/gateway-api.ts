@@ -13,6 +13,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
+import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
@@ -92,8 +93,32 @@ export function gatewayApi() {
 
   /** Alive and how: recorded; answered with the data channel's state and the remote sessions. */
   api.post("/heartbeat", jsonBody(heartbeatRequestSchema), async (c) => {
-    const access = c.get("deps").access;
-    return c.json(await access.heartbeat(c.get("gateway"), c.req.valid("json"), c.get("ip")));
+    const { access, db, clock } = c.get("deps");
+    const gateway = c.get("gateway");
+    const report = c.req.valid("json");
+    const answer = await access.heartbeat(gateway, report, c.get("ip"));
+    // What changed at the gateway goes into the audit log (and so to the SIEM and alerts).
+    const before = gateway.agent;
+    if (
+      before?.state !== report.state ||
+      (report.lastError !== null && report.lastError !== before.lastError)
+    ) {
+      await recordAuditAlone(db, clock, {
+        actor: { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") },
+        action: "gateway.report",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        result: report.lastError ? "failed" : "ok",
+        detail: {
+          state: report.state,
+          previousState: before?.state ?? null,
+          lastError: report.lastError,
+          agentVersion: report.agentVersion,
+          openvpnVersion: report.openvpnVersion,
+        },
+      });
+    }
+    return c.json(answer);
   });
 
   /** Long-poll: signed commands after `cursor`, waiting up to `wait` seconds (at most 25). */

@@ -16,7 +16,7 @@ import {
   type RemoteAccessDeps,
 } from "../../src/sessions/index.ts";
 import { ManualClock } from "../../src/shared/index.ts";
-import { createApp, GatewayAuthGuard } from "../../src/web/index.ts";
+import { type AppDeps, createApp, GatewayAuthGuard } from "../../src/web/index.ts";
 
 import { type TestDatabase, testDatabase } from "./database.ts";
 import { type Browser, firstSignIn } from "./portal.ts";
@@ -40,7 +40,18 @@ export interface TestPlatform {
 }
 
 export async function testPlatform(
-  options: { pool?: string; blockPrefix?: number; publicUrl?: string } = {},
+  options: {
+    pool?: string;
+    blockPrefix?: number;
+    publicUrl?: string;
+    /** Dependencies of the app beyond the usual ones (metrics, API, alerts), given the platform's parts. */
+    extraDeps?: (parts: {
+      db: TestDatabase["db"];
+      clock: ManualClock;
+      pki: Pki;
+      access: RemoteAccess;
+    }) => Partial<AppDeps>;
+  } = {},
 ): Promise<TestPlatform> {
   const database = await testDatabase();
   const clock = new ManualClock(new Date());
@@ -94,6 +105,7 @@ export async function testPlatform(
     pki,
     access,
     enrollment: { platformUrl: "https://platform.lab.test", validMs: 7 * 86_400_000 },
+    ...options.extraDeps?.({ db: database.db, clock, pki, access }),
   });
   const oneTime = await createAdmin(database.db, clock, { username: "admin", via: "test" });
   const { browser } = await firstSignIn(app, database.db, clock, "admin", oneTime);

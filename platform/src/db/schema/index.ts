@@ -1,4 +1,9 @@
 // The database schema: one file per entity.
+
+export * from "./alerts.ts";
+export * from "./api-tokens.ts";
+export * from "./audit-checkpoints.ts";
+export * from "./audit-cursors.ts";
 export * from "./audit-entries.ts";
 export * from "./certificate-authorities.ts";
 export * from "./customers.ts";

@@ -16,6 +16,7 @@ export function statusRoutes() {
     const { gate, instances, health } = c.get("deps").access;
     const status = gate.status();
     const { servers, refusedHandshakes, revocationList } = health();
+    const siem = c.get("deps").siemStatus?.() ?? [];
     return c.html(
       <PortalPage title="Platform status" csrfToken={c.get("csrfToken")} principal={principal}>
         {status.on ? (
@@ -63,6 +64,25 @@ export function statusRoutes() {
             <span class="mono">{refusedHandshakes.last.line}</span>
           </p>
         ) : null}
+        <h2>SIEM export</h2>
+        <DataTable
+          head={["Destination", "Connected", "Waiting", "Delivered up to", "Last error"]}
+          rows={siem}
+          empty="No SIEM destination configured (MEETPOINT_SIEM_CONFIG)."
+          row={(s) => (
+            <tr>
+              <td class="mono">
+                {s.destination} ({s.url})
+              </td>
+              <td>{s.active ? (s.connected ? "yes" : "no") : "another instance forwards"}</td>
+              <td>
+                {s.alarm ? <strong>{s.backlog} entries: ALARM</strong> : `${s.backlog} entries`}
+              </td>
+              <td class="mono">{s.deliveredSeq}</td>
+              <td>{s.lastError ?? ""}</td>
+            </tr>
+          )}
+        />
       </PortalPage>,
     );
   });

@@ -78,6 +78,8 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
 
     <span class="who">{principal.displayName}</span>
     <a href="/account/password">Password</a>
+    <a href="/alerts">Alerts</a>
+    <a href="/account/api-tokens">API</a>
     <form method="post" action="/sign-out" class="inline">
       <Csrf token={csrfToken} />
       <button type="submit" class="link">

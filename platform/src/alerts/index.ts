@@ -1,0 +1,14 @@
+// Alerts: subscriptions (per user, per customer, platform-wide), events from the audit log, delivery
+// by email (SMTP, STARTTLS) and signed webhooks (HMAC-SHA256, replay window) with retries.
+export { Alerts, type AlertsDeps, backoffMs, MAX_ATTEMPTS } from "./dispatcher.ts";
+export { createMailer, type Mailer, type MailSettings } from "./email.ts";
+export { type AlertPayload, EVENT_LABELS } from "./rules.ts";
+export { checkWebhookUrl, type Resolver, specialRange } from "./ssrf.ts";
+export {
+  listSubscriptions,
+  type Subscription,
+  type SubscriptionDeps,
+  subscribe,
+  unsubscribe,
+} from "./subscriptions.ts";
+export { SIGNATURE_HEADER, signatureHeader, verifySignature } from "./webhook.ts";

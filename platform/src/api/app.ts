@@ -1,0 +1,136 @@
+// The admin JSON API (/api/v1): the portal's admin operations for programs, described by an
+// OpenAPI document generated from the same zod schemas that validate the requests
+// (@hono/zod-openapi). Bearer API tokens only — no cookies, so no CSRF; every use is audited, and
+// the same scope rules as the portal apply (foreign ids 404, rights beyond the token 403).
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context as HonoContext } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Context } from "../access/index.ts";
+import { recordAuditAlone } from "../audit/index.ts";
+import { MAX_IMPORT_BYTES } from "../bulkimport/index.ts";
+import type { Db } from "../db/index.ts";
+import type { ProxyPool } from "../masterdata/index.ts";
+import type { RemoteAccess } from "../sessions/index.ts";
+import type { Clock } from "../shared/index.ts";
+import { adminRoutes } from "./routes-admin.ts";
+import { masterDataRoutes } from "./routes-masterdata.ts";
+import { checkApiToken } from "./tokens.ts";
+
+export interface ApiDeps {
+  db: Db;
+  clock: Clock;
+  proxyPool: ProxyPool;
+  access: Pick<RemoteAccess, "remoteSessions">;
+}
+
+export interface ApiEnv {
+  Variables: { ip: string; ctx: Context; api: ApiDeps };
+}
+
+export type ApiApp = OpenAPIHono<ApiEnv>;
+
+/** 400 with the first problem, in the API's error shape. */
+function validationError(field: string, message: string, c: HonoContext) {
+  return c.json(
+    { error: { status: 400, code: "ERR_VALIDATION", message: `${field}: ${message}`, field } },
+    400,
+  );
+}
+
+export const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Meetpoint admin API",
+    version: "1",
+    description:
+      "Customers, sites, gateways, machines, services, users and roles, remote sessions, audit, bulk import. Authenticate with an API token: `Authorization: Bearer mpt_…`.",
+  },
+  security: [{ token: [] }],
+};
+
+/** The API's routes alone (no authentication): what the OpenAPI document describes. */
+export function apiRoutes(): ApiApp {
+  const api = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const issue = result.error.issues[0];
+      return validationError(issue?.path.join(".") || "body", issue?.message ?? "invalid", c);
+    },
+  });
+  api.openAPIRegistry.registerComponent("securitySchemes", "token", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API token (mpt_…), made under Account → API tokens in the portal.",
+  });
+  masterDataRoutes(api);
+  adminRoutes(api);
+  return api;
+}
+
+/** The OpenAPI document of the API. */
+export function openApiDocument() {
+  return apiRoutes().getOpenAPI31Document(OPENAPI_INFO);
+}
+
+/** /api/v1: the document (public), then every other route behind a token. */
+export function adminApi(deps: ApiDeps) {
+  const app = new OpenAPIHono<ApiEnv>();
+  const document = openApiDocument();
+  app.get("/openapi.json", (c) => c.json(document));
+  app.use("*", async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const bearer = header.startsWith("Bearer ") ? header.slice(7).trim() : null;
+    const check = await checkApiToken(deps.db, deps.clock, bearer);
+    const ip = c.get("ip") ?? "unknown";
+    if (!check.ok) {
+      await recordAuditAlone(deps.db, deps.clock, {
+        actor: {
+          id: check.token?.userId ?? null,
+          name: check.token ? `token ${check.token.name}` : "unknown token",
+          ip,
+        },
+        action: "api_token.use",
+        target: check.token ? { type: "api_token", id: check.token.id } : undefined,
+        result: "denied",
+        detail: { reason: check.reason, method: c.req.method, path: c.req.path },
+      });
+      c.header("WWW-Authenticate", 'Bearer realm="meetpoint"');
+      const message =
+        check.reason === "missing"
+          ? "an API token is required (Authorization: Bearer mpt_…)"
+          : `the API token is ${check.reason === "owner disabled" ? "of a disabled user" : check.reason}`;
+      return c.json({ error: { status: 401, code: "ERR_TOKEN", message, field: null } }, 401);
+    }
+    const actor = { id: check.principal.userId, name: check.actorName, ip };
+    c.set("api", deps);
+    c.set("ctx", { db: deps.db, clock: deps.clock, caller: { principal: check.principal, actor } });
+    await next();
+    await recordAuditAlone(deps.db, deps.clock, {
+      actor,
+      action: "api_token.use",
+      target: { type: "api_token", id: check.token.id },
+      result: c.res.status < 400 ? "ok" : "denied",
+      detail: { method: c.req.method, path: c.req.path, status: c.res.status },
+    });
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_IMPORT_BYTES,
+      onError: (c) =>
+        c.json(
+          {
+            error: {
+              status: 413,
+              code: "ERR_HTTP_413",
+              message: "The request is larger than allowed.",
+              field: null,
+            },
+          },
+          413,
+        ),
+    }),
+  );
+  app.route("/", apiRoutes());
+  return app;
+}

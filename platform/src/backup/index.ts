@@ -1,0 +1,2 @@
+// Backup and restore of the database (pg_dump / the PGlite data directory); the KEK is not in it.
+export { createBackup, type DatabaseLocation, restoreBackup } from "./backup.ts";

@@ -1,0 +1,329 @@
+// The admin API (/api/v1) with API tokens: made in the portal (shown once), scoped no wider than
+// their creator, expiring, revocable, every use audited; the same scope rules as the portal; an
+// OpenAPI document generated from the schemas, browsable in the portal.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { and, asc, eq } from "drizzle-orm";
+import type { Context } from "../src/access/index.ts";
+import { createApiToken } from "../src/api/index.ts";
+import { auditEntries } from "../src/db/index.ts";
+import { createUser, grantRole } from "../src/identity/index.ts";
+import { createCustomer, createSite } from "../src/masterdata/index.ts";
+import { type TestPlatform, testPlatform } from "./support/platform.ts";
+
+let p: TestPlatform;
+let acmeId: string;
+let boltId: string;
+let customerAdmin: Context;
+
+const api = (
+  token: string | null,
+  path: string,
+  init: { method?: string; body?: unknown; type?: string } = {},
+) =>
+  p.app.request(`https://localhost/api/v1${path}`, {
+    method: init.method ?? "GET",
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(init.body !== undefined ? { "content-type": init.type ?? "application/json" } : {}),
+    },
+    body:
+      init.body === undefined
+        ? undefined
+        : typeof init.body === "string"
+          ? init.body
+          : JSON.stringify(init.body),
+  });
+
+async function uses(result: "ok" | "denied") {
+  return p.database.db
+    .select()
+    .from(auditEntries)
+    .where(and(eq(auditEntries.action, "api_token.use"), eq(auditEntries.result, result)))
+    .orderBy(asc(auditEntries.seq));
+}
+
+beforeAll(async () => {
+  p = await testPlatform();
+  acmeId = (await createCustomer(p.adminCtx, { name: "ACME" })).id;
+  boltId = (await createCustomer(p.adminCtx, { name: "BOLT" })).id;
+  await createSite(p.adminCtx, boltId, { name: "BOLT Depot" });
+  const { user } = await createUser(p.adminCtx, { username: "carla", displayName: "Carla" });
+  await grantRole(p.adminCtx, user.id, { role: "customer_admin", customerId: acmeId });
+  customerAdmin = {
+    ...p.adminCtx,
+    caller: {
+      principal: {
+        userId: user.id,
+        username: "carla",
+        displayName: "Carla",
+        grants: [{ role: "customer_admin", customerId: acmeId }],
+      },
+      actor: { id: user.id, name: "carla", ip: "198.18.0.7" },
+    },
+  };
+}, 60_000);
+afterAll(() => p.dispose());
+
+describe("API tokens in the portal", () => {
+  test("made with a role and shown once; listed afterwards without the secret; revocable", async () => {
+    await p.admin.get("/account/api-tokens");
+    const created = await p.admin.post("/account/api-tokens", {
+      name: "erp sync",
+      days: "30",
+      role: "platform_admin",
+      customerId: "",
+      serviceAccount: "erp-sync",
+    });
+    expect(created.status).toBe(200);
+    const html = await created.text();
+    const token = html.match(/class="secret">(mpt_[A-Za-z0-9_-]+)</)?.[1];
+    expect(token).toBeDefined();
+    const list = await p.admin.page("/account/api-tokens");
+    expect(list).toContain("service:erp-sync");
+    expect(list).not.toContain(token as string);
+    const me = await api(token as string, "/customers");
+    expect(me.status).toBe(200);
+    const [use] = (await uses("ok")).slice(-1);
+    expect(use?.actorName).toBe("service:erp-sync");
+    expect(use?.detail).toMatchObject({ method: "GET", path: "/api/v1/customers", status: 200 });
+  });
+
+  test("a token wider than its creator is refused", async () => {
+    await expect(
+      createApiToken(
+        customerAdmin,
+        { name: "x", days: 1, grants: [{ role: "customer_admin", customerId: boltId }] },
+        365,
+      ),
+    ).rejects.toThrow("beyond yours");
+    await expect(
+      createApiToken(
+        customerAdmin,
+        { name: "x", days: 1, grants: [{ role: "auditor", customerId: null }] },
+        365,
+      ),
+    ).rejects.toThrow("beyond yours");
+    await expect(
+      createApiToken(
+        customerAdmin,
+        {
+          name: "x",
+          days: 1,
+          grants: [{ role: "customer_admin", customerId: acmeId }],
+          serviceAccount: "bot",
+        },
+        365,
+      ),
+    ).rejects.toThrow("service accounts");
+    await expect(
+      createApiToken(
+        customerAdmin,
+        { name: "x", days: 400, grants: [{ role: "customer_admin", customerId: acmeId }] },
+        365,
+      ),
+    ).rejects.toThrow("days: at most 365");
+  });
+});
+
+describe("the OpenAPI document", () => {
+  test("generated from the schemas, public at /api/v1/openapi.json and browsable in the portal", async () => {
+    const response = await api(null, "/openapi.json");
+    expect(response.status).toBe(200);
+    const doc = await response.json();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/customers",
+        "/machines",
+        "/machines/{id}/services",
+        "/users",
+        "/sessions/{id}/terminate",
+        "/audit",
+        "/audit/export",
+        "/import",
+        "/tokens",
+      ]),
+    );
+    expect(doc.components.schemas.Machine.properties.proxyAddress).toEqual({ type: "string" });
+    expect(doc.components.securitySchemes.token).toMatchObject({ type: "http", scheme: "bearer" });
+    const page = await p.admin.page("/api-docs");
+    expect(page).toContain("/api/v1/machines/{id}/services");
+    expect(page).toContain("404 unknown, or not visible to the token");
+  });
+});
+
+describe("/api/v1 with a token", () => {
+  let token: string;
+  beforeAll(async () => {
+    token = (
+      await createApiToken(
+        customerAdmin,
+        { name: "acme tool", days: 7, grants: [{ role: "customer_admin", customerId: acmeId }] },
+        365,
+      )
+    ).token;
+  });
+
+  test("master data through the API: the same rules, scope and audit as the portal", async () => {
+    const customers = await api(token, "/customers");
+    expect((await customers.json()).map((c: { name: string }) => c.name)).toEqual(["ACME"]);
+    const site = await api(token, `/customers/${acmeId}/sites`, {
+      method: "POST",
+      body: { name: "Plant" },
+    });
+    expect(site.status).toBe(201);
+    const siteId = (await site.json()).id;
+    const gateway = await api(token, `/sites/${siteId}/gateways`, {
+      method: "POST",
+      body: { name: "Hall 1" },
+    });
+    expect(gateway.status).toBe(201);
+    const { gateway: gw, secret } = await gateway.json();
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const machine = await api(token, `/gateways/${gw.id}/machines`, {
+      method: "POST",
+      body: { name: "Press", lanAddress: "192.168.0.10" },
+    });
+    expect(machine.status).toBe(201);
+    const m = await machine.json();
+    expect(m.proxyAddress).toMatch(/^100\.64\./);
+    const service = await api(token, `/machines/${m.id}/services`, {
+      method: "POST",
+      body: { name: "Web", protocol: "tcp", port: 80, enabled: true },
+    });
+    expect(service.status).toBe(201);
+    const page = await api(token, "/machines?q=Press&limit=10");
+    expect(await page.json()).toMatchObject({
+      total: 1,
+      machines: [{ name: "Press", siteName: "Plant" }],
+    });
+    const [created] = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "machine.create"));
+    expect(created?.actorName).toBe("carla (token acme tool)");
+  });
+
+  test("bad input: 400 naming the field; foreign ids: 404; beyond the token's rights: 403", async () => {
+    const bad = await api(token, `/customers/${acmeId}/sites`, {
+      method: "POST",
+      body: { name: "" },
+    });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toMatchObject({ code: "ERR_VALIDATION", field: "name" });
+    const badBody = await api(token, "/gateways/x/machines", {
+      method: "POST",
+      body: { name: "M" },
+    });
+    expect(badBody.status).toBe(400);
+    const foreign = await api(token, `/customers/${boltId}/sites`, {
+      method: "POST",
+      body: { name: "Sneaky" },
+    });
+    expect(foreign.status).toBe(404);
+    expect((await api(token, `/customers/${boltId}`)).status).toBe(404);
+    expect(
+      (await api(token, "/customers", { method: "POST", body: { name: "New Co" } })).status,
+    ).toBe(403);
+    expect((await api(token, "/users")).status).toBe(403);
+    const denied = (await uses("denied")).filter((u) => u.actorName === "carla (token acme tool)");
+    expect(denied.map((u) => (u.detail as { status: number }).status).sort()).toEqual([
+      400, 400, 403, 403, 404, 404,
+    ]);
+  });
+
+  test("audit query and export, sessions and import, limited to the token's customers", async () => {
+    const audit = await api(token, "/audit?action=site.create");
+    const entries = await audit.json();
+    expect(entries.map((e: { customerId: string }) => e.customerId)).toEqual([acmeId]); // BOLT's site is not shown
+    const exported = await api(token, "/audit/export?format=csv&action=site.");
+    expect(exported.headers.get("content-type")).toContain("text/csv");
+    expect((await exported.text()).split("\r\n")[0]).toContain("seq,at,actorId");
+    expect(await (await api(token, "/sessions")).json()).toEqual([]);
+    const refused = await api(token, "/import", {
+      method: "POST",
+      type: "text/csv",
+      body: "customer,site\nBOLT,Depot 2\n",
+    });
+    expect(refused.status).toBe(422);
+    expect((await refused.json()).problems).toEqual([
+      { line: 2, column: "customer", message: 'no customer "BOLT" that you manage' },
+    ]);
+    const imported = await api(token, "/import", {
+      method: "POST",
+      type: "text/csv",
+      body: "customer,site\nACME,Plant 2\n",
+    });
+    expect(imported.status).toBe(200);
+    expect((await imported.json()).created.sites).toBe(1);
+  });
+
+  test("an expired, revoked, unknown or missing token: 401, audited", async () => {
+    const before = (await uses("denied")).length;
+    expect((await api(null, "/customers")).status).toBe(401);
+    expect((await api("mpt_unknown", "/customers")).status).toBe(401);
+    const short = (
+      await createApiToken(
+        customerAdmin,
+        { name: "short", days: 1, grants: [{ role: "customer_admin", customerId: acmeId }] },
+        365,
+      )
+    ).token;
+    expect((await api(short, "/customers")).status).toBe(200);
+    p.clock.advance(86_400_000 + 1);
+    const expired = await api(short, "/customers");
+    expect(expired.status).toBe(401);
+    expect((await expired.json()).error.message).toBe("the API token is expired");
+    const list = await api(token, "/tokens");
+    const mine = (await list.json()).find((t: { name: string }) => t.name === "acme tool");
+    expect((await api(token, `/tokens/${mine.id}`, { method: "DELETE" })).status).toBe(200);
+    const revoked = await api(token, "/customers");
+    expect(revoked.status).toBe(401);
+    expect((await revoked.json()).error.message).toBe("the API token is revoked");
+    const denied = (await uses("denied"))
+      .slice(before)
+      .map((u) => (u.detail as { reason?: string }).reason);
+    expect(denied).toEqual(["missing", "unknown", "expired", "revoked"]);
+    expect(
+      (
+        await p.database.db
+          .select()
+          .from(auditEntries)
+          .where(eq(auditEntries.action, "api_token.revoke"))
+      ).length,
+    ).toBe(1);
+  });
+
+  test("a role taken from the creator leaves their tokens", async () => {
+    const { user } = await createUser(p.adminCtx, { username: "dora", displayName: "Dora" });
+    await grantRole(p.adminCtx, user.id, { role: "auditor" });
+    const dora: Context = {
+      ...p.adminCtx,
+      caller: {
+        principal: {
+          userId: user.id,
+          username: "dora",
+          displayName: "Dora",
+          grants: [{ role: "auditor", customerId: null }],
+        },
+        actor: { id: user.id, name: "dora", ip: null },
+      },
+    };
+    const t = (
+      await createApiToken(
+        dora,
+        { name: "reader", days: 1, grants: [{ role: "auditor", customerId: null }] },
+        365,
+      )
+    ).token;
+    expect((await api(t, "/audit?limit=1")).status).toBe(200);
+    const grants = await p.app.request("https://localhost/api/v1/users", {
+      headers: { authorization: `Bearer ${t}` },
+    });
+    expect(grants.status).toBe(403);
+    const { revokeRole, getUser } = await import("../src/identity/index.ts");
+    const doraNow = await getUser(p.adminCtx, user.id);
+    await revokeRole(p.adminCtx, user.id, doraNow.grants[0]?.id ?? "");
+    expect((await api(t, "/audit?limit=1")).status).toBe(403);
+  });
+});
