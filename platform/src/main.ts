@@ -1,5 +1,5 @@
 // The platform's entry point: configuration, database, PKI, then the HTTPS and redirect servers.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { configOrExit, privateDataDirectory } from "@meetpoint/common";
