@@ -106,7 +106,7 @@ export async function setUpOperator(operatorUrl: string, name: string): Promise<
     next: `Operator-${name}-pw`,
   });
   await operator.page("/settings");
-  const created = await operator.request("POST", "/settings/api-token", {});
+  const created = await operator.go("/settings/api-token", {});
   const token = created.html.match(/id="api-token">([A-Za-z0-9_-]+)</)?.[1];
   if (!token) throw new Error(`operator UI ${operatorUrl}: no API token (${created.status})`);
   return token;

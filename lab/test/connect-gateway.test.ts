@@ -221,7 +221,7 @@ describe.skipIf(skip !== null)("connect gateway with a running platform", () => 
     });
     expect(changed.location).toBe(`${OPERATOR}/`);
     await operator.page("/settings");
-    const created = await operator.request("POST", "/settings/api-token", {});
+    const created = await operator.go("/settings/api-token", {});
     apiToken = created.html.match(/id="api-token">([A-Za-z0-9_-]+)</)?.[1] ?? "";
     expect(apiToken.length).toBeGreaterThan(40);
     expect((await local("GET", "/state")).body).toMatchObject({ state: "idle" });
