@@ -64,7 +64,11 @@ async function commandLineContext(db: Db, username: string | undefined): Promise
   const [user] = await db.select().from(users).where(eq(users.username, username));
   if (!user || user.disabledAt) throw new ValidationError("--as", `no enabled user "${username}"`);
   const grants = await db
-    .select({ role: roleAssignments.role, customerId: roleAssignments.customerId })
+    .select({
+      role: roleAssignments.role,
+      customerId: roleAssignments.customerId,
+      siteId: roleAssignments.siteId,
+    })
     .from(roleAssignments)
     .where(eq(roleAssignments.userId, user.id));
   return {

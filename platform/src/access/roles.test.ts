@@ -31,16 +31,28 @@ describe("roles and scopes", () => {
       { role: "technician", customerId: "A" },
       { role: "customer_admin", customerId: "B" },
     ]);
-    expect(scopeOf(user, "masterdata.read")).toEqual({ all: false, customerIds: ["A", "B"] });
-    expect(scopeOf(user, "masterdata.manage")).toEqual({ all: false, customerIds: ["B"] });
-    expect(scopeOf(user, "audit.read")).toEqual({ all: false, customerIds: ["B"] });
+    expect(scopeOf(user, "masterdata.read")).toEqual({
+      all: false,
+      customerIds: ["A", "B"],
+      siteIds: [],
+    });
+    expect(scopeOf(user, "masterdata.manage")).toEqual({
+      all: false,
+      customerIds: ["B"],
+      siteIds: [],
+    });
+    expect(scopeOf(user, "audit.read")).toEqual({ all: false, customerIds: ["B"], siteIds: [] });
     expect(inScope(scopeOf(user, "masterdata.manage"), "A")).toBe(false);
     expect(inScope(scopeOf(user, "masterdata.read"), null)).toBe(false);
     expect(hasPermission(user, "customers.manage")).toBe(false);
   });
 
   test("no grants, no access", () => {
-    expect(scopeOf(principal([]), "masterdata.read")).toEqual({ all: false, customerIds: [] });
+    expect(scopeOf(principal([]), "masterdata.read")).toEqual({
+      all: false,
+      customerIds: [],
+      siteIds: [],
+    });
   });
 
   test("global roles take no customer, scoped roles need one", () => {
@@ -65,5 +77,30 @@ describe("grants no wider than their holder's", () => {
     // A technician can connect; a customer admin cannot, so neither can their token.
     expect(grantsWithin(customerAdmin, [{ role: "technician", customerId: "A" }])).toBe(false);
     expect(grantsWithin(customerAdmin, [])).toBe(true);
+  });
+
+  test("an operator narrowed to a site reaches that site only, and adds up with whole customers", () => {
+    const operator = principal([
+      { role: "operator", customerId: "A", siteId: "A1" },
+      { role: "operator", customerId: "B", siteId: null },
+    ]);
+    expect(scopeOf(operator, "masterdata.read")).toEqual({
+      all: false,
+      customerIds: ["B"],
+      siteIds: ["A1"],
+    });
+    expect(inScope(scopeOf(operator, "workstations.arm"), "A", "A1")).toBe(true);
+    expect(inScope(scopeOf(operator, "workstations.arm"), "A", "A2")).toBe(false);
+    expect(inScope(scopeOf(operator, "workstations.arm"), "A")).toBe(false);
+    expect(inScope(scopeOf(operator, "sessions.manage"), "B", "B7")).toBe(true);
+    expect(hasPermission(operator, "masterdata.manage")).toBe(false);
+    expect(hasPermission(operator, "sessions.connect")).toBe(false);
+  });
+
+  test("only an operator's grant names a site", () => {
+    expect(grantProblem({ role: "operator", customerId: "A", siteId: "A1" })).toBeNull();
+    expect(grantProblem({ role: "technician", customerId: "A", siteId: "A1" })).toContain(
+      "whole customer",
+    );
   });
 });

@@ -5,6 +5,8 @@ export interface RoleGrant {
   role: Role;
   /** Null for platform-wide roles. */
   customerId: string | null;
+  /** An operator's grant may be narrowed to one site of its customer; null: the whole customer. */
+  siteId?: string | null;
 }
 
 /** The signed-in user as authorisation sees them. */
@@ -15,8 +17,8 @@ export interface Principal {
   grants: RoleGrant[];
 }
 
-/** Which customers' data a query may return. */
-export type Scope = { all: true } | { all: false; customerIds: string[] };
+/** Which data a query may return: all, or that of these customers and of these single sites. */
+export type Scope = { all: true } | { all: false; customerIds: string[]; siteIds: string[] };
 
 export type Permission =
   | "masterdata.read" // customers, sites, gateways, machines, services
@@ -27,7 +29,8 @@ export type Permission =
   | "pki.read" // CA status
   | "pki.manage" // CA rotation
   | "sessions.connect" // open remote sessions to machines
-  | "sessions.manage"; // terminate anyone's remote sessions
+  | "sessions.manage" // terminate anyone's remote sessions
+  | "workstations.arm"; // bring a workstation online (Go online) and offline, at the plant
 
 /** Every permission, for checks that compare two principals' rights permission by permission. */
 export const PERMISSIONS: readonly Permission[] = [
@@ -40,6 +43,7 @@ export const PERMISSIONS: readonly Permission[] = [
   "pki.manage",
   "sessions.connect",
   "sessions.manage",
+  "workstations.arm",
 ];
 
 /**
@@ -53,8 +57,19 @@ export function grantsWithin(holder: Principal, grants: RoleGrant[]): boolean {
     const held = scopeOf(holder, permission);
     if (held.all) return true;
     if (wanted.all) return false;
-    return wanted.customerIds.every((id) => held.customerIds.includes(id));
+    return (
+      wanted.customerIds.every((id) => held.customerIds.includes(id)) &&
+      wanted.siteIds.every(
+        (id) => held.siteIds.includes(id) || siteOfHeldCustomer(grants, id, held),
+      )
+    );
   });
+}
+
+/** Whether the grant of site `siteId` lies inside a customer `held` reaches in full. */
+function siteOfHeldCustomer(grants: RoleGrant[], siteId: string, held: Scope): boolean {
+  const customerId = grants.find((g) => g.siteId === siteId)?.customerId ?? null;
+  return !held.all && customerId !== null && held.customerIds.includes(customerId);
 }
 
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
@@ -69,8 +84,17 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "sessions.manage",
   ],
   auditor: ["masterdata.read", "audit.read", "pki.read"],
-  customer_admin: ["masterdata.read", "masterdata.manage", "audit.read", "sessions.manage"],
+  customer_admin: [
+    "masterdata.read",
+    "masterdata.manage",
+    "audit.read",
+    "sessions.manage",
+    "workstations.arm",
+  ],
   technician: ["masterdata.read", "sessions.connect"],
+  // The plant's own staff: sees its machines and who is connected, ends sessions, brings its
+  // workstations online — no master data changes.
+  operator: ["masterdata.read", "sessions.manage", "workstations.arm"],
 };
 
 export const GLOBAL_ROLES: readonly Role[] = ["platform_admin", "auditor"];
@@ -79,35 +103,45 @@ export const ROLE_LABELS: Record<Role, string> = {
   auditor: "Auditor",
   customer_admin: "Customer admin",
   technician: "Technician",
+  operator: "Operator (plant)",
 };
 
 /** The customers for which `principal` holds `permission`; all when a global role grants it. */
 export function scopeOf(principal: Principal, permission: Permission): Scope {
   const customerIds = new Set<string>();
+  const siteIds = new Set<string>();
   for (const grant of principal.grants) {
     if (!ROLE_PERMISSIONS[grant.role].includes(permission)) continue;
     if (grant.customerId === null) return { all: true };
-    customerIds.add(grant.customerId);
+    if (grant.siteId) siteIds.add(grant.siteId);
+    else customerIds.add(grant.customerId);
   }
-  return { all: false, customerIds: [...customerIds] };
+  return { all: false, customerIds: [...customerIds], siteIds: [...siteIds] };
 }
 
-export function inScope(scope: Scope, customerId: string | null): boolean {
+/**
+ * Whether `scope` reaches an object of `customerId` — on `siteId`, for objects that belong to a
+ * site (a site-narrowed grant reaches nothing of its customer but that site).
+ */
+export function inScope(scope: Scope, customerId: string | null, siteId?: string | null): boolean {
   if (scope.all) return true;
-  return customerId !== null && scope.customerIds.includes(customerId);
+  if (customerId !== null && scope.customerIds.includes(customerId)) return true;
+  return siteId != null && scope.siteIds.includes(siteId);
 }
 
-/** Whether `principal` holds `permission` at all (for some customer, or globally). */
+/** Whether `principal` holds `permission` at all (for some customer or site, or globally). */
 export function hasPermission(principal: Principal, permission: Permission): boolean {
   const scope = scopeOf(principal, permission);
-  return scope.all || scope.customerIds.length > 0;
+  return scope.all || scope.customerIds.length > 0 || scope.siteIds.length > 0;
 }
 
-/** Global roles carry no customer; scoped roles need exactly one. */
+/** Global roles carry no customer; scoped roles need exactly one; only operators name a site. */
 export function grantProblem(grant: RoleGrant): string | null {
   const global = GLOBAL_ROLES.includes(grant.role);
   if (global && grant.customerId !== null)
     return `${ROLE_LABELS[grant.role]} is platform-wide: choose no customer`;
   if (!global && grant.customerId === null) return `${ROLE_LABELS[grant.role]} needs a customer`;
+  if (grant.siteId && grant.role !== "operator")
+    return `${ROLE_LABELS[grant.role]} holds for the whole customer: choose no site`;
   return null;
 }

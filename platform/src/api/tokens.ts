@@ -179,7 +179,11 @@ export async function checkApiToken(
   if (token.expiresAt <= clock.now()) return { ok: false, reason: "expired", token };
   if (row.user.disabledAt) return { ok: false, reason: "owner disabled", token };
   const held = await db
-    .select({ role: roleAssignments.role, customerId: roleAssignments.customerId })
+    .select({
+      role: roleAssignments.role,
+      customerId: roleAssignments.customerId,
+      siteId: roleAssignments.siteId,
+    })
     .from(roleAssignments)
     .where(inArray(roleAssignments.userId, [row.user.id]));
   const owner: Principal = {

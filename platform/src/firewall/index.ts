@@ -8,5 +8,8 @@ export {
   grantElement,
   renderGrantChange,
   renderRuleset,
+  renderWorkstationChange,
   TABLE,
+  WORKSTATIONS_MAP,
+  type WorkstationAddress,
 } from "./ruleset.ts";

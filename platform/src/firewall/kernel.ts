@@ -8,7 +8,9 @@ import {
   type Grant,
   renderGrantChange,
   renderRuleset,
+  renderWorkstationChange,
   TABLE,
+  type WorkstationAddress,
 } from "./ruleset.ts";
 
 export class KernelFirewall {
@@ -27,6 +29,10 @@ export class KernelFirewall {
 
   changeGrants(add: Grant[], remove: Grant[]): Promise<void> {
     return this.nft(renderGrantChange(add, remove));
+  }
+
+  changeWorkstations(add: WorkstationAddress[], remove: WorkstationAddress[]): Promise<void> {
+    return this.nft(renderWorkstationChange(add, remove));
   }
 
   /** Removes the table (shutdown). */

@@ -5,6 +5,7 @@ import { type Cidr, formatCidr, formatIpv4, parseIpv4 } from "@meetpoint/common"
 
 export const TABLE = "meetpoint";
 export const GRANTS_SET = "service_grants";
+export const WORKSTATIONS_MAP = "workstation_addresses";
 
 export interface Grant {
   technicianAddress: string;
@@ -21,6 +22,23 @@ export interface FirewallModel {
   /** Proxy addresses of machines (behind gateways). */
   proxyPool: Cidr;
   grants: Grant[];
+  /** Online workstations: each one's proxy address, translated to its tunnel address. */
+  workstations?: WorkstationAddress[];
+}
+
+/** A workstation reaches technicians at its proxy address, translated to its tunnel address. */
+export interface WorkstationAddress {
+  proxyAddress: string;
+  tunnelAddress: string;
+}
+
+/** One map element: "proxy : tunnel", addresses normalised. */
+function workstationElement(w: WorkstationAddress): string {
+  const proxy = parseIpv4(w.proxyAddress);
+  const tunnel = parseIpv4(w.tunnelAddress);
+  if (proxy === null || tunnel === null)
+    throw new Error(`workstation: bad address ${w.proxyAddress} → ${w.tunnelAddress}`);
+  return `${formatIpv4(proxy)} : ${formatIpv4(tunnel)}`;
 }
 
 const INTERFACE_PATTERN = /^[a-z][a-z0-9-]{0,13}\*?$/;
@@ -53,11 +71,15 @@ export function grantElement(grant: Grant): string {
  * IPv6, broadcast — is counted and dropped, and so is anything from a tunnel whose source is
  * outside both pools. Forwarded traffic that touches no tunnel is left to the host's other tables.
  * Nothing that arrives through a tunnel reaches the platform host itself (portal, OpenVPN, SSH…).
+ * A workstation's proxy address is translated (DNAT) to its tunnel address before the grants are
+ * checked, so the grants always name what the technician asked for: the conntrack entry's
+ * original addresses. Ports are never translated.
  */
 export function renderRuleset(model: FirewallModel): string {
   if (!INTERFACE_PATTERN.test(model.tunnelInterfaces))
     throw new Error(`bad interface pattern ${model.tunnelInterfaces}`);
   const elements = [...new Set(model.grants.map(grantElement))];
+  const workstations = [...new Set((model.workstations ?? []).map(workstationElement))];
   const technicians = formatCidr(model.technicianPool);
   const proxies = formatCidr(model.proxyPool);
   return `table inet ${TABLE}
@@ -68,12 +90,21 @@ table inet ${TABLE} {
     counter
 ${elements.length ? `    elements = { ${elements.join(",\n                 ")} }\n` : ""}  }
 
+  map ${WORKSTATIONS_MAP} {
+    type ipv4_addr : ipv4_addr
+${workstations.length ? `    elements = { ${workstations.join(",\n                 ")} }\n` : ""}  }
+
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "${model.tunnelInterfaces}" ip saddr ${technicians} ip daddr @${WORKSTATIONS_MAP} dnat ip to ip daddr map @${WORKSTATIONS_MAP} comment "workstation: proxy → tunnel address"
+  }
+
   chain forward {
     type filter hook forward priority filter; policy drop;
     iifname != "${model.tunnelInterfaces}" oifname != "${model.tunnelInterfaces}" accept comment "not tunnel traffic: other tables decide"
     iifname "${model.tunnelInterfaces}" ip saddr != { ${technicians}, ${proxies} } counter drop comment "spoofed tunnel source"
-    iifname "${model.tunnelInterfaces}" ip saddr ${technicians} ip daddr ${proxies} ct state new,established ip saddr . ip daddr . meta l4proto . th dport @${GRANTS_SET} accept
-    iifname "${model.tunnelInterfaces}" ip saddr ${proxies} ip daddr ${technicians} ct state established ip daddr . ip saddr . meta l4proto . th sport @${GRANTS_SET} accept
+    iifname "${model.tunnelInterfaces}" ct direction original ct original ip saddr ${technicians} ct original ip daddr ${proxies} ct state new,established ct original ip saddr . ct original ip daddr . meta l4proto . th dport @${GRANTS_SET} accept
+    iifname "${model.tunnelInterfaces}" ct direction reply ct state established ct original ip saddr . ct original ip daddr . meta l4proto . th sport @${GRANTS_SET} accept
     counter drop comment "not granted"
   }
 
@@ -98,5 +129,24 @@ export function renderGrantChange(add: Grant[], remove: Grant[]): string {
       `delete element inet ${TABLE} ${GRANTS_SET} { ${removed.join(", ")} }`,
     );
   if (added.length) lines.push(`add element inet ${TABLE} ${GRANTS_SET} { ${added.join(", ")} }`);
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/** Translates (or stops translating) workstations' proxy addresses, one atomic transaction. */
+export function renderWorkstationChange(
+  add: WorkstationAddress[],
+  remove: WorkstationAddress[],
+): string {
+  const lines: string[] = [];
+  // A proxy address maps to one tunnel address: the old element goes by its key.
+  const keys = [...new Set([...remove, ...add].map((w) => workstationElement(w).split(" : ")[0]))];
+  const added = [...new Set(add.map(workstationElement))];
+  if (keys.length)
+    lines.push(
+      `add element inet ${TABLE} ${WORKSTATIONS_MAP} { ${keys.map((k) => `${k} : 0.0.0.0`).join(", ")} }`,
+      `delete element inet ${TABLE} ${WORKSTATIONS_MAP} { ${keys.join(", ")} }`,
+    );
+  if (added.length)
+    lines.push(`add element inet ${TABLE} ${WORKSTATIONS_MAP} { ${added.join(", ")} }`);
   return lines.length ? `${lines.join("\n")}\n` : "";
 }

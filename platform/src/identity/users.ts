@@ -11,7 +11,15 @@ import {
   requirePermission,
 } from "../access/index.ts";
 import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
-import { customers, type Db, inTransaction, ROLES, roleAssignments, users } from "../db/index.ts";
+import {
+  customers,
+  type Db,
+  inTransaction,
+  ROLES,
+  roleAssignments,
+  sites,
+  users,
+} from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { ConflictError, nameSchema, parseInput, ValidationError } from "../shared/index.ts";
 import { hashPassword, randomPassword } from "./passwords.ts";
@@ -23,7 +31,7 @@ export interface UserSummary {
   displayName: string;
   disabled: boolean;
   totpEnrolled: boolean;
-  grants: (RoleGrant & { id: string; customerName: string | null })[];
+  grants: (RoleGrant & { id: string; customerName: string | null; siteName: string | null })[];
 }
 
 export const usernameSchema = z
@@ -39,6 +47,10 @@ const grantInput = z.object({
     .string()
     .optional()
     .transform((v) => v || null),
+  siteId: z
+    .string()
+    .optional()
+    .transform((v) => v || null),
 });
 
 async function grantsOf(db: Db, userIds: string[]) {
@@ -50,9 +62,12 @@ async function grantsOf(db: Db, userIds: string[]) {
       role: roleAssignments.role,
       customerId: roleAssignments.customerId,
       customerName: customers.name,
+      siteId: roleAssignments.siteId,
+      siteName: sites.name,
     })
     .from(roleAssignments)
     .leftJoin(customers, eq(customers.id, roleAssignments.customerId))
+    .leftJoin(sites, eq(sites.id, roleAssignments.siteId))
     .where(inArray(roleAssignments.userId, userIds))
     .orderBy(asc(roleAssignments.role), asc(customers.name));
 }
@@ -69,7 +84,14 @@ function summary(
     totpEnrolled: user.totpConfirmedAt !== null,
     grants: grants
       .filter((g) => g.userId === user.id)
-      .map(({ id, role, customerId, customerName }) => ({ id, role, customerId, customerName })),
+      .map(({ id, role, customerId, customerName, siteId, siteName }) => ({
+        id,
+        role,
+        customerId,
+        customerName,
+        siteId,
+        siteName,
+      })),
   };
 }
 
@@ -133,6 +155,14 @@ export async function grantRole(ctx: Context, userId: string, input: unknown): P
       .where(eq(customers.id, checkId(grant.customerId, "Customer")));
     found(customer, "Customer");
   }
+  if (grant.siteId) {
+    const [site] = await ctx.db
+      .select({ customerId: sites.customerId })
+      .from(sites)
+      .where(eq(sites.id, checkId(grant.siteId, "Site")));
+    if (found(site, "Site").customerId !== grant.customerId)
+      throw new ValidationError("siteId", "must be a site of the chosen customer");
+  }
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.insert(roleAssignments).values({ userId: user.id, ...grant });
@@ -141,7 +171,11 @@ export async function grantRole(ctx: Context, userId: string, input: unknown): P
         action: "role.grant",
         target: { type: "user", id: user.id },
         customerId: grant.customerId,
-        detail: { role: grant.role, username: user.username },
+        detail: {
+          role: grant.role,
+          username: user.username,
+          ...(grant.siteId ? { siteId: grant.siteId } : {}),
+        },
       });
     }),
   );

@@ -100,7 +100,11 @@ export async function loadWebSession(
       .where(eq(webSessions.id, id));
   }
   const grants = await db
-    .select({ role: roleAssignments.role, customerId: roleAssignments.customerId })
+    .select({
+      role: roleAssignments.role,
+      customerId: roleAssignments.customerId,
+      siteId: roleAssignments.siteId,
+    })
     .from(roleAssignments)
     .where(eq(roleAssignments.userId, user.id));
   return {

@@ -1,4 +1,5 @@
 // Customers: created and renamed by platform admins; everyone else sees only their own.
+
 import { and, asc, eq, ilike } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../access/index.ts";
@@ -12,6 +13,7 @@ import {
 import { recordAudit } from "../audit/index.ts";
 import { customers, inTransaction } from "../db/index.ts";
 import { escapeLike, nameSchema, parseInput } from "../shared/index.ts";
+import { customersOnSites } from "./on-sites.ts";
 
 export type Customer = typeof customers.$inferSelect;
 
@@ -23,7 +25,7 @@ export function listCustomers(ctx: Context, search = ""): Promise<Customer[]> {
     .from(customers)
     .where(
       and(
-        readable(ctx.caller, customers.id),
+        readable(ctx.caller, customers.id, customersOnSites(ctx.db)),
         search ? ilike(customers.name, `%${escapeLike(search)}%`) : undefined,
       ),
     )
@@ -34,7 +36,12 @@ export async function getCustomer(ctx: Context, id: string): Promise<Customer> {
   const [row] = await ctx.db
     .select()
     .from(customers)
-    .where(and(eq(customers.id, checkId(id, "Customer")), readable(ctx.caller, customers.id)));
+    .where(
+      and(
+        eq(customers.id, checkId(id, "Customer")),
+        readable(ctx.caller, customers.id, customersOnSites(ctx.db)),
+      ),
+    );
   return found(row, "Customer");
 }
 

@@ -1,6 +1,7 @@
 // Gateways: the connect agents at a site; each gets a secret (shown once) and a proxy block.
+
 import { createHash } from "node:crypto";
-import { formatCidr } from "@meetpoint/common";
+import { formatCidr, formatIpv4 } from "@meetpoint/common";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -17,11 +18,15 @@ import {
   type AgentReport,
   customers,
   type Db,
+  GATEWAY_KINDS,
+  type GatewayKind,
   gateways,
   inTransaction,
+  machines,
   sites,
 } from "../db/index.ts";
 import { ConflictError, nameSchema, parseInput } from "../shared/index.ts";
+import { gatewaysOnSites } from "./on-sites.ts";
 import { blockOf, freeBlock, type ProxyPool } from "./proxy-pool.ts";
 import { getSite } from "./sites.ts";
 
@@ -30,6 +35,7 @@ export interface Gateway {
   customerId: string;
   siteId: string;
   name: string;
+  kind: GatewayKind;
   proxyBlock: number;
   createdAt: Date;
   siteName: string;
@@ -39,12 +45,19 @@ export interface Gateway {
 }
 
 const gatewayInput = z.object({ name: nameSchema });
+const newGatewayInput = gatewayInput.extend({
+  kind: z
+    .enum(GATEWAY_KINDS, { error: "is connect or workstation" })
+    .optional()
+    .transform((v) => v ?? "connect"),
+});
 
 const gatewayColumns = {
   id: gateways.id,
   customerId: gateways.customerId,
   siteId: gateways.siteId,
   name: gateways.name,
+  kind: gateways.kind,
   proxyBlock: gateways.proxyBlock,
   createdAt: gateways.createdAt,
   lastSeenAt: gateways.lastSeenAt,
@@ -83,7 +96,7 @@ export function listGateways(ctx: Context, filter: { siteId?: string } = {}): Pr
   return baseQuery(ctx.db)
     .where(
       and(
-        readable(ctx.caller, gateways.customerId),
+        readable(ctx.caller, gateways.customerId, gatewaysOnSites),
         filter.siteId ? eq(gateways.siteId, checkId(filter.siteId, "Site")) : undefined,
       ),
     )
@@ -92,7 +105,10 @@ export function listGateways(ctx: Context, filter: { siteId?: string } = {}): Pr
 
 export async function getGateway(ctx: Context, id: string): Promise<Gateway> {
   const [row] = await baseQuery(ctx.db).where(
-    and(eq(gateways.id, checkId(id, "Gateway")), readable(ctx.caller, gateways.customerId)),
+    and(
+      eq(gateways.id, checkId(id, "Gateway")),
+      readable(ctx.caller, gateways.customerId, gatewaysOnSites),
+    ),
   );
   return found(row, "Gateway");
 }
@@ -100,7 +116,11 @@ export async function getGateway(ctx: Context, id: string): Promise<Gateway> {
 // Allocation reads the used blocks and inserts: one allocator at a time across all instances.
 export const POOL_LOCK = 0x706f6f6c;
 
-/** Creates a gateway in a site; the returned secret is shown once and stored only hashed. */
+/**
+ * Creates a gateway in a site; the returned secret is shown once and stored only hashed. A
+ * workstation (kind "workstation") is its own single machine: that machine is made with it, at
+ * the first address of its block, and it never uses the secret (it has no agent).
+ */
 export async function createGateway(
   ctx: Context,
   pool: ProxyPool,
@@ -109,7 +129,7 @@ export async function createGateway(
 ): Promise<{ gateway: Gateway; secret: string }> {
   const site = await getSite(ctx, siteId);
   requirePermission(ctx.caller, "masterdata.manage", site.customerId);
-  const { name } = parseInput(gatewayInput, input);
+  const { name, kind } = parseInput(newGatewayInput, input);
   const secret = newSecret();
   const gateway = await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
@@ -130,17 +150,26 @@ export async function createGateway(
           customerId: site.customerId,
           siteId: site.id,
           name,
+          kind,
           secretHash: hashGatewaySecret(secret),
           proxyBlock: block,
         })
         .returning();
       const created = found(row, "Gateway");
+      if (kind === "workstation")
+        await tx.insert(machines).values({
+          customerId: site.customerId,
+          gatewayId: created.id,
+          name,
+          lanAddress: null,
+          proxyAddress: formatIpv4(blockOf(pool, block).base + 1),
+        });
       await recordAudit(tx, ctx.clock, {
         actor: ctx.caller.actor,
         action: "gateway.create",
         target: { type: "gateway", id: created.id },
         customerId: site.customerId,
-        detail: { name, siteId: site.id, proxyBlock: formatCidr(blockOf(pool, block)) },
+        detail: { name, kind, siteId: site.id, proxyBlock: formatCidr(blockOf(pool, block)) },
       });
       return { ...created, siteName: site.name, customerName: site.customerName };
     }),

@@ -2,6 +2,7 @@
 export * from "./customers.ts";
 export * from "./gateways.ts";
 export * from "./machines.ts";
+export { machineIdsOnSites } from "./on-sites.ts";
 export { blockOf, type ProxyPool } from "./proxy-pool.ts";
 export * from "./services.ts";
 export * from "./sites.ts";

@@ -1,4 +1,5 @@
 // Machines on a site's LAN, each with a proxy address from its gateway's block.
+
 import { parseIpv4 } from "@meetpoint/common";
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
@@ -12,8 +13,9 @@ import {
 } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { customers, type Db, gateways, inTransaction, machines, sites } from "../db/index.ts";
-import { ConflictError, escapeLike, nameSchema, parseInput } from "../shared/index.ts";
+import { ConflictError, escapeLike, nameSchema, parseInput, StateError } from "../shared/index.ts";
 import { getGateway, POOL_LOCK } from "./gateways.ts";
+import { machinesOnSites } from "./on-sites.ts";
 import { blockOf, freeAddress, type ProxyPool } from "./proxy-pool.ts";
 
 export interface Machine {
@@ -21,7 +23,8 @@ export interface Machine {
   customerId: string;
   gatewayId: string;
   name: string;
-  lanAddress: string;
+  /** Null for a workstation: the PC itself, reached at its tunnel address while online. */
+  lanAddress: string | null;
   proxyAddress: string;
   createdAt: Date;
   gatewayName: string;
@@ -77,7 +80,7 @@ export interface MachineFilter {
 function filterCondition(ctx: Context, filter: MachineFilter) {
   const pattern = filter.search ? `%${escapeLike(filter.search.trim())}%` : null;
   return and(
-    readable(ctx.caller, machines.customerId),
+    readable(ctx.caller, machines.customerId, machinesOnSites(ctx.db)),
     filter.gatewayId ? eq(machines.gatewayId, checkId(filter.gatewayId, "Gateway")) : undefined,
     pattern
       ? // One branch per trigram index, so each is an index lookup rather than a scan of all.
@@ -113,7 +116,10 @@ export async function listMachines(
 
 export async function getMachine(ctx: Context, id: string): Promise<Machine> {
   const [row] = await baseQuery(ctx.db).where(
-    and(eq(machines.id, checkId(id, "Machine")), readable(ctx.caller, machines.customerId)),
+    and(
+      eq(machines.id, checkId(id, "Machine")),
+      readable(ctx.caller, machines.customerId, machinesOnSites(ctx.db)),
+    ),
   );
   return found(row, "Machine");
 }
@@ -126,6 +132,11 @@ export async function createMachine(
 ): Promise<Machine> {
   const gateway = await getGateway(ctx, gatewayId);
   requirePermission(ctx.caller, "masterdata.manage", gateway.customerId);
+  if (gateway.kind === "workstation")
+    throw new StateError(
+      "ERR_WORKSTATION_IS_ONE_MACHINE",
+      "A workstation is its own single machine: add its services to it instead.",
+    );
   const { name, lanAddress } = parseInput(machineInput, input);
   const block = blockOf(pool, gateway.proxyBlock);
   const id = await conflictOnDuplicate(() =>
@@ -171,7 +182,11 @@ export async function createMachine(
 export async function updateMachine(ctx: Context, id: string, input: unknown): Promise<void> {
   const before = await getMachine(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
-  const { name, lanAddress } = parseInput(machineInput, input);
+  // A workstation's machine is the PC itself: it has a name, no LAN address.
+  const { name, lanAddress } =
+    before.lanAddress === null
+      ? { ...parseInput(z.object({ name: nameSchema }), input), lanAddress: null }
+      : parseInput(machineInput, input);
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.update(machines).set({ name, lanAddress }).where(eq(machines.id, before.id));

@@ -1,4 +1,5 @@
 // Services of a machine: what a remote session may reach (protocol + port), when enabled.
+
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../access/index.ts";
@@ -13,6 +14,7 @@ import { recordAudit } from "../audit/index.ts";
 import { inTransaction, services } from "../db/index.ts";
 import { nameSchema, parseInput } from "../shared/index.ts";
 import { getMachine } from "./machines.ts";
+import { servicesOnSites } from "./on-sites.ts";
 
 export type Service = typeof services.$inferSelect;
 
@@ -32,7 +34,12 @@ export async function listServices(ctx: Context, machineId: string): Promise<Ser
   return ctx.db
     .select()
     .from(services)
-    .where(and(eq(services.machineId, machine.id), readable(ctx.caller, services.customerId)))
+    .where(
+      and(
+        eq(services.machineId, machine.id),
+        readable(ctx.caller, services.customerId, servicesOnSites(ctx.db)),
+      ),
+    )
     .orderBy(asc(services.protocol), asc(services.port));
 }
 
@@ -40,7 +47,12 @@ export async function getService(ctx: Context, id: string): Promise<Service> {
   const [row] = await ctx.db
     .select()
     .from(services)
-    .where(and(eq(services.id, checkId(id, "Service")), readable(ctx.caller, services.customerId)));
+    .where(
+      and(
+        eq(services.id, checkId(id, "Service")),
+        readable(ctx.caller, services.customerId, servicesOnSites(ctx.db)),
+      ),
+    );
   return found(row, "Service");
 }
 

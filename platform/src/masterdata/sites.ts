@@ -1,4 +1,5 @@
 // Sites: the plants of a customer, where gateways stand.
+
 import { and, asc, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../access/index.ts";
@@ -13,6 +14,7 @@ import { recordAudit } from "../audit/index.ts";
 import { customers, inTransaction, sites } from "../db/index.ts";
 import { nameSchema, parseInput } from "../shared/index.ts";
 import { getCustomer } from "./customers.ts";
+import { sitesOnSites } from "./on-sites.ts";
 
 export type Site = typeof sites.$inferSelect & { customerName: string };
 
@@ -33,7 +35,7 @@ export function listSites(ctx: Context, filter: { customerId?: string } = {}): P
     .innerJoin(customers, eq(customers.id, sites.customerId))
     .where(
       and(
-        readable(ctx.caller, sites.customerId),
+        readable(ctx.caller, sites.customerId, sitesOnSites),
         filter.customerId
           ? eq(sites.customerId, checkId(filter.customerId, "Customer"))
           : undefined,
@@ -47,7 +49,9 @@ export async function getSite(ctx: Context, id: string): Promise<Site> {
     .select(siteColumns)
     .from(sites)
     .innerJoin(customers, eq(customers.id, sites.customerId))
-    .where(and(eq(sites.id, checkId(id, "Site")), readable(ctx.caller, sites.customerId)));
+    .where(
+      and(eq(sites.id, checkId(id, "Site")), readable(ctx.caller, sites.customerId, sitesOnSites)),
+    );
   return found(row, "Site");
 }
 

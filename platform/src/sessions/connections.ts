@@ -15,7 +15,13 @@ import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { grantsOf } from "./model.ts";
 import { instanceOf } from "./profiles.ts";
-import { activeGrants, gatewaySessionById, mayConnect, remoteSessionById } from "./queries.ts";
+import {
+  activeGrants,
+  gatewaySessionById,
+  mayConnect,
+  remoteSessionById,
+  workstationMachine,
+} from "./queries.ts";
 
 export interface ConnectionsDeps {
   db: Db;
@@ -69,14 +75,21 @@ export class Connections implements ConnectionHandler {
     if (!session) return this.refuse(connection, "gateway session is closed");
     const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
     const instance = instanceOf(dataPlane.instances, session.vpnInstance);
+    const workstation = gateway?.kind === "workstation";
     const verdict = decideGateway({
       session,
       connection,
       instance,
       block: gateway ? blockOf(this.deps.proxyPool, gateway.proxyBlock) : null,
+      workstation,
     });
     if (!verdict.allow) return this.refuse(connection, verdict.reason);
-    await dataPlane.routeProxyBlock(formatCidr(verdict.block), instance.index);
+    if (workstation) {
+      // The PC itself is the machine: its proxy address goes to its tunnel address.
+      const machine = await workstationMachine(db, session.gatewayId);
+      if (!machine) return this.refuse(connection, "the workstation has no machine");
+      await dataPlane.translateWorkstation(machine.proxyAddress, session.tunnelAddress);
+    } else await dataPlane.routeProxyBlock(formatCidr(verdict.block), instance.index);
     if (verdict.goesOnline) {
       await inTransaction(db, async (tx) => {
         await tx

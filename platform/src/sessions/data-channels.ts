@@ -1,8 +1,10 @@
 // Gateways' data channels: the operator's Connect (a one-time certificate in an envelope signed for
 // that gateway only), the rule for automatic reconnects, and the operator's Disconnect.
 import { and, eq, ne } from "drizzle-orm";
+import { type Context, requirePermission } from "../access/index.ts";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import { type Db, gatewaySessions, gateways, inTransaction } from "../db/index.ts";
+import { getGateway } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import { type Clock, NotFoundError, StateError } from "../shared/index.ts";
 import type { ServerInstance } from "./data-plane.ts";
@@ -46,16 +48,68 @@ export class DataChannels {
    * certificate, delivered as a data-channel envelope signed for this gateway only.
    */
   async request(gatewayId: string): Promise<{ envelope: string; session: GatewaySession }> {
-    const { db, clock, pki } = this.deps;
+    const { db, pki } = this.deps;
     this.deps.gate.require();
     const [gateway] = await db.select().from(gateways).where(eq(gateways.id, gatewayId));
     if (!gateway) throw new NotFoundError("Gateway");
     const previous = await this.open(gateway.id);
     if (previous) await this.deps.ends.closeGatewaySession(previous.id, "replaced", SYSTEM_ACTOR);
+    const actor: Actor = { id: null, name: `gateway ${gateway.name}`, ip: null };
+    const { session, credentials, profile, now } = await this.newChannel(gateway, actor);
+    const { token } = await pki.signEnvelope({
+      kind: "data-channel",
+      audience: gateway.id,
+      issuedAt: now,
+      expiresAt: credentials.firstUseBy,
+      body: { gatewaySessionId: session.id, profile },
+    });
+    return { envelope: token, session };
+  }
+
+  /**
+   * The person at the plant pressed "Go online" on a workstation, signed in to the portal on that
+   * PC: a one-time .ovpn (returned, never stored) for its stock OpenVPN client, valid for one
+   * connection within the config window. A workstation online already gets no second config.
+   */
+  async goOnline(
+    ctx: Context,
+    gatewayId: string,
+  ): Promise<{ profile: string; session: GatewaySession } | { online: GatewaySession }> {
+    const gateway = await this.workstation(ctx, gatewayId);
+    this.deps.gate.require();
+    const open = await this.open(gateway.id);
+    if (open?.state === "online") return { online: open };
+    if (open) await this.deps.ends.closeGatewaySession(open.id, "replaced", ctx.caller.actor);
+    const { session, profile } = await this.newChannel(gateway, ctx.caller.actor);
+    return { session, profile };
+  }
+
+  /** "Go offline": the workstation's tunnel closes, the remote sessions to it end. */
+  async goOffline(ctx: Context, gatewayId: string): Promise<boolean> {
+    const gateway = await this.workstation(ctx, gatewayId);
+    const open = await this.open(gateway.id);
+    if (open) await this.deps.ends.closeGatewaySession(open.id, "operator", ctx.caller.actor);
+    return open !== null;
+  }
+
+  /** A workstation the caller may bring online and offline (404 if they cannot see it). */
+  private async workstation(ctx: Context, gatewayId: string) {
+    const gateway = await getGateway(ctx, gatewayId);
+    if (gateway.kind !== "workstation")
+      throw new StateError(
+        "ERR_NOT_A_WORKSTATION",
+        "Only a workstation goes online from the portal: a gateway's operator presses Connect on it.",
+      );
+    requirePermission(ctx.caller, "workstations.arm", gateway.customerId, gateway.siteId);
+    return gateway;
+  }
+
+  /** A new data channel for `gateway`: the session (audited) and its one-time profile. */
+  private async newChannel(gateway: { id: string; customerId: string }, actor: Actor) {
+    const { db, clock, pki } = this.deps;
     const instance = instanceOf(this.deps.instances, await this.leastBusyInstance());
     const now = clock.now();
     const endsAt = new Date(now.getTime() + pki.policy.dataChannelSeconds * 1000);
-    const actor: Actor = { id: null, name: `gateway ${gateway.name}`, ip: null };
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
       const [row] = await tx
@@ -92,14 +146,7 @@ export class DataChannels {
       instance,
       [],
     );
-    const { token } = await pki.signEnvelope({
-      kind: "data-channel",
-      audience: gateway.id,
-      issuedAt: now,
-      expiresAt: credentials.firstUseBy,
-      body: { gatewaySessionId: session.id, profile },
-    });
-    return { envelope: token, session };
+    return { session, credentials, profile, now };
   }
 
   /**

@@ -30,6 +30,11 @@ export interface DataPlane {
   disconnect(connection: string): Promise<void>;
   /** Routes a gateway's proxy block (CIDR) into the tun device of `instance`; null removes the route. */
   routeProxyBlock(block: string, instance: number | null): Promise<void>;
+  /**
+   * Translates a workstation's proxy address to its tunnel address (it is online); null stops
+   * translating it. Idempotent.
+   */
+  translateWorkstation(proxyAddress: string, tunnelAddress: string | null): Promise<void>;
   /** Packets and bytes seen per grant (key: grantElement). */
   grantCounters(): Promise<Map<string, { packets: number; bytes: number }>>;
   /**
@@ -116,6 +121,14 @@ export class RecordingDataPlane implements DataPlane {
   async routeProxyBlock(block: string, instance: number | null): Promise<void> {
     if (instance === null) this.routes.delete(block);
     else this.routes.set(block, instance);
+  }
+
+  /** Proxy address → tunnel address of online workstations. */
+  workstations = new Map<string, string>();
+
+  async translateWorkstation(proxyAddress: string, tunnelAddress: string | null): Promise<void> {
+    if (tunnelAddress === null) this.workstations.delete(proxyAddress);
+    else this.workstations.set(proxyAddress, tunnelAddress);
   }
 
   /** Like the kernel's set: every grant it holds, counted (zero unless a test set `counters`). */

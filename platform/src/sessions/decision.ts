@@ -18,6 +18,8 @@ export function decideGateway(input: {
   instance: ServerInstance;
   /** The gateway's proxy block; null when the gateway was deleted. */
   block: Cidr | null;
+  /** A workstation routes nothing: the platform translates its proxy address to it. */
+  workstation?: boolean;
 }): GatewayVerdict {
   const { session, connection, instance, block } = input;
   if (session.state === "closed") return { allow: false, reason: "gateway session is closed" };
@@ -32,7 +34,7 @@ export function decideGateway(input: {
     block,
     config: [
       `ifconfig-push ${session.tunnelAddress} ${netmask(instance.tunnelNetwork.prefix)}`,
-      `iroute ${formatIpv4(block.base)} ${netmask(block.prefix)}`,
+      ...(input.workstation ? [] : [`iroute ${formatIpv4(block.base)} ${netmask(block.prefix)}`]),
     ],
   };
 }

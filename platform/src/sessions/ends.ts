@@ -27,6 +27,7 @@ import {
   openRemoteSessionIds,
   remoteSessionById,
   revokedSessions,
+  workstationMachine,
 } from "./queries.ts";
 import {
   type CloseReason,
@@ -203,7 +204,14 @@ export class SessionEnds {
         run: () => dataPlane.disconnect(connection),
       });
       const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
-      if (gateway) {
+      const machine =
+        gateway?.kind === "workstation" ? await workstationMachine(db, gateway.id) : null;
+      if (machine)
+        effects.push({
+          step: `stop translating ${machine.proxyAddress} to the workstation`,
+          run: () => dataPlane.translateWorkstation(machine.proxyAddress, null),
+        });
+      else if (gateway) {
         const block = formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock));
         effects.push({
           step: `remove the route of ${block}`,

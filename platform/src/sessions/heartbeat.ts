@@ -79,17 +79,28 @@ export async function heartbeat(
           operatorMustReconnect: operatorMustReconnect(channel.closeReason),
         }
       : null,
-    remoteSessions: open.map(({ session, machine, lanAddress, technician }) => ({
-      id: session.id,
-      state: session.state === "active" ? "active" : "requested",
-      technician,
-      reason: session.reason,
-      machine,
-      proxyAddress: session.proxyAddress,
-      lanAddress,
-      services: session.services.map((s) => ({ name: s.name, protocol: s.protocol, port: s.port })),
-      since: (session.activatedAt ?? session.requestedAt).toISOString(),
-      until: session.endsAt.toISOString(),
-    })),
+    // A connect gateway's machines all have a LAN address (only a workstation's has none).
+    remoteSessions: open.flatMap(({ session, machine, lanAddress, technician }) =>
+      lanAddress === null
+        ? []
+        : [
+            {
+              id: session.id,
+              state: session.state === "active" ? "active" : "requested",
+              technician,
+              reason: session.reason,
+              machine,
+              proxyAddress: session.proxyAddress,
+              lanAddress,
+              services: session.services.map((s) => ({
+                name: s.name,
+                protocol: s.protocol,
+                port: s.port,
+              })),
+              since: (session.activatedAt ?? session.requestedAt).toISOString(),
+              until: session.endsAt.toISOString(),
+            },
+          ],
+    ),
   };
 }

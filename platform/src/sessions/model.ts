@@ -8,7 +8,12 @@ export type GatewaySession = typeof gatewaySessions.$inferSelect;
 export type RemoteSession = typeof remoteSessions.$inferSelect;
 
 /** A remote session as the portal lists it. */
-export type SessionView = RemoteSession & { machineName: string; technicianName: string };
+export type SessionView = RemoteSession & {
+  machineName: string;
+  technicianName: string;
+  /** The site of the machine's gateway (operators may be narrowed to sites). */
+  siteId: string;
+};
 
 /** What a technician's Connect must say. */
 export const requestInput = z.object({

@@ -1,7 +1,14 @@
 // The session queries every part of the remote-access core shares.
 import { and, desc, eq, inArray, ne } from "drizzle-orm";
 import { inScope, scopeOf } from "../access/index.ts";
-import { type Db, gatewaySessions, remoteSessions, roleAssignments, users } from "../db/index.ts";
+import {
+  type Db,
+  gatewaySessions,
+  machines,
+  remoteSessions,
+  roleAssignments,
+  users,
+} from "../db/index.ts";
 import type { Grant } from "../firewall/index.ts";
 import { type GatewaySession, grantsOf, type RemoteSession } from "./model.ts";
 
@@ -84,6 +91,7 @@ async function allowedOf(
         userId: roleAssignments.userId,
         role: roleAssignments.role,
         customerId: roleAssignments.customerId,
+        siteId: roleAssignments.siteId,
       })
       .from(roleAssignments)
       .where(inArray(roleAssignments.userId, ids)),
@@ -99,4 +107,10 @@ async function allowedOf(
     };
     return inScope(scopeOf(principal, "sessions.connect"), customerId);
   });
+}
+
+/** A workstation's one machine (the PC itself), or null when it has none. */
+export async function workstationMachine(db: Db, gatewayId: string) {
+  const [machine] = await db.select().from(machines).where(eq(machines.gatewayId, gatewayId));
+  return machine ?? null;
 }

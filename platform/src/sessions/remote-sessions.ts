@@ -1,9 +1,17 @@
 // Technicians' remote sessions in the portal: Connect on a machine (a one-time .ovpn for its enabled
 // services), the list of sessions in the caller's scope, and Disconnect / Terminate.
 import { and, desc, eq, getTableColumns, inArray, ne } from "drizzle-orm";
-import { type Context, checkId, inScope, scopeOf } from "../access/index.ts";
+import { type Context, checkId, inScope, readable, scopeOf } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
-import { type Db, inTransaction, machines, remoteSessions, services, users } from "../db/index.ts";
+import {
+  type Db,
+  gateways,
+  inTransaction,
+  machines,
+  remoteSessions,
+  services,
+  users,
+} from "../db/index.ts";
 import { getMachine } from "../masterdata/index.ts";
 import {
   type Clock,
@@ -127,22 +135,26 @@ export class RemoteSessions {
   /** Sessions of machines the caller may read, newest first (at most 200). */
   async list(
     ctx: Context,
-    filter: { machineId?: string; open?: boolean; id?: string } = {},
+    filter: { machineId?: string; open?: boolean; id?: string; gatewayId?: string } = {},
   ): Promise<SessionView[]> {
-    const scope = scopeOf(ctx.caller.principal, "masterdata.read");
-    if (!scope.all && scope.customerIds.length === 0) return [];
-    return this.deps.db
+    const { db } = this.deps;
+    return db
       .select({
         ...getTableColumns(remoteSessions),
         machineName: machines.name,
         technicianName: users.displayName,
+        siteId: gateways.siteId,
       })
       .from(remoteSessions)
       .innerJoin(machines, eq(machines.id, remoteSessions.machineId))
+      .innerJoin(gateways, eq(gateways.id, machines.gatewayId))
       .innerJoin(users, eq(users.id, remoteSessions.technicianId))
       .where(
         and(
-          scope.all ? undefined : inArray(remoteSessions.customerId, scope.customerIds),
+          readable(ctx.caller, remoteSessions.customerId, (siteIds) =>
+            inArray(gateways.siteId, siteIds),
+          ),
+          filter.gatewayId ? eq(machines.gatewayId, filter.gatewayId) : undefined,
           filter.id ? eq(remoteSessions.id, filter.id) : undefined,
           filter.machineId ? eq(remoteSessions.machineId, filter.machineId) : undefined,
           filter.open ? ne(remoteSessions.state, "ended") : undefined,
@@ -160,12 +172,20 @@ export class RemoteSessions {
     const [session] = await this.list(ctx, { id: checkId(id, "Remote session") });
     if (!session) throw new NotFoundError("Remote session");
     const own = session.technicianId === ctx.caller.principal.userId;
-    const manages = inScope(scopeOf(ctx.caller.principal, "sessions.manage"), session.customerId);
+    const manages = inScope(
+      scopeOf(ctx.caller.principal, "sessions.manage"),
+      session.customerId,
+      session.siteId,
+    );
     if (!own && !manages)
       throw new ForbiddenError("Only the technician or an admin can end this session.");
+    // The plant's own operator ends it as the operator at the machine would; anyone else as admin.
+    const plant = ctx.caller.principal.grants.every(
+      (g) => g.role === "operator" || g.role === "technician",
+    );
     await this.deps.ends.endRemoteSession(
       session.id,
-      own ? "technician" : "admin",
+      own ? "technician" : plant ? "operator" : "admin",
       ctx.caller.actor,
     );
     return session;

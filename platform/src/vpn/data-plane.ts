@@ -291,6 +291,13 @@ export class KernelDataPlane implements DataPlane {
       throw new Error(`routing ${block} failed: ${result.stderr.trim()}`);
   }
 
+  async translateWorkstation(proxyAddress: string, tunnelAddress: string | null): Promise<void> {
+    await this.firewall.changeWorkstations(
+      tunnelAddress === null ? [] : [{ proxyAddress, tunnelAddress }],
+      [{ proxyAddress, tunnelAddress: "0.0.0.0" }],
+    );
+  }
+
   grantCounters() {
     return this.firewall.counters();
   }

@@ -33,6 +33,7 @@ import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
+import { workstationRoutes } from "./routes/workstations.tsx";
 
 /** Largest request body the portal accepts (forms only): 64 KiB. */
 export const MAX_FORM_BYTES = 64 * 1024;
@@ -109,6 +110,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", sessionRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
+  portal.route("/", workstationRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
   portal.route("/", alertRoutes({ allowPrivate: deps.webhookAllowPrivate ?? false }));
   app.route("/", portal);

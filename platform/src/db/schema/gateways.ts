@@ -14,6 +14,13 @@ export interface AgentReport {
   ip: string | null;
 }
 
+/**
+ * connect: a connect agent (appliance or container) in front of a machine LAN; workstation: a
+ * plant PC that connects itself with a stock OpenVPN client and is its own single machine.
+ */
+export const GATEWAY_KINDS = ["connect", "workstation"] as const;
+export type GatewayKind = (typeof GATEWAY_KINDS)[number];
+
 export const gateways = pgTable(
   "gateways",
   {
@@ -21,6 +28,7 @@ export const gateways = pgTable(
     customerId: uuid("customer_id").notNull(),
     siteId: uuid("site_id").notNull(),
     name: text("name").notNull(),
+    kind: text("kind", { enum: GATEWAY_KINDS }).notNull().default("connect"),
     /** SHA-256 of the 256-bit random bearer secret the gateway authenticates with. */
     secretHash: text("secret_hash").notNull(),
     /** Index of this gateway's block inside the proxy address pool. */

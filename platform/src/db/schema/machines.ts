@@ -10,8 +10,11 @@ export const machines = pgTable(
     customerId: uuid("customer_id").notNull(),
     gatewayId: uuid("gateway_id").notNull(),
     name: text("name").notNull(),
-    /** The machine's real address on the site's LAN; may repeat across sites. */
-    lanAddress: text("lan_address").notNull(),
+    /**
+     * The machine's real address on the site's LAN; may repeat across sites. Null for a
+     * workstation (the PC itself, reached at its tunnel address while it is online).
+     */
+    lanAddress: text("lan_address"),
     /** The address technicians use; unique across the platform. */
     proxyAddress: text("proxy_address").notNull().unique(),
     createdAt: createdAt(),

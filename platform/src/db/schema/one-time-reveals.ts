@@ -5,7 +5,12 @@ import { pgTable, text } from "drizzle-orm/pg-core";
 import { at, createdAt, id } from "./columns.ts";
 import { webSessions } from "./web-sessions.ts";
 
-export const REVEAL_KINDS = ["user_password", "gateway_credentials", "connection_profile"] as const;
+export const REVEAL_KINDS = [
+  "user_password",
+  "gateway_credentials",
+  "connection_profile",
+  "workstation_profile",
+] as const;
 export type RevealKind = (typeof REVEAL_KINDS)[number];
 
 export const oneTimeReveals = pgTable("one_time_reveals", {

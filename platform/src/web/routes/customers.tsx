@@ -22,6 +22,7 @@ import {
   LinkTable,
   PortalPage,
   RenameCard,
+  SelectField,
   trail,
   treeCrumbs,
 } from "../views/components.tsx";
@@ -129,6 +130,14 @@ export function customerRoutes() {
         {canManage ? (
           <FormCard action={`/sites/${site.id}/gateways`} csrfToken={csrf} submit="Add gateway">
             <Field label="New gateway" name="name" placeholder="e.g. Hall 3 line A" />
+            <SelectField
+              label="Kind"
+              name="kind"
+              options={[
+                ["connect", "Connect gateway (appliance or container at the machines)"],
+                ["workstation", "Workstation (a plant PC that connects itself)"],
+              ]}
+            />
           </FormCard>
         ) : null}
         <LinkTable base="/gateways" items={gateways} empty="No gateways yet." />

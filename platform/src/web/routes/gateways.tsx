@@ -15,6 +15,7 @@ import {
   rekeyGateway,
   renameGateway,
 } from "../../masterdata/index.ts";
+import { StateError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { signedIn } from "../middleware.ts";
@@ -30,6 +31,7 @@ import {
 } from "../views/components.tsx";
 import { AgentCard } from "../views/gateways.tsx";
 import { Field } from "../views/layout.tsx";
+import { AlreadyOnline, WorkstationCard } from "../views/workstations.tsx";
 
 export function gatewayRoutes() {
   const app = new Hono<WebEnv>();
@@ -101,6 +103,8 @@ export function gatewayRoutes() {
       c.req.param("id"),
       await formFields(c),
     );
+    // A workstation has no agent to enroll: its people bring it online from its page.
+    if (gateway.kind === "workstation") return c.redirect(`/gateways/${gateway.id}`, 303);
     return showCredentialsOnce(c, gateway, secret, true);
   });
 
@@ -112,6 +116,13 @@ export function gatewayRoutes() {
       scopeOf(ctx.caller.principal, "masterdata.manage"),
       gateway.customerId,
     );
+    const workstation = gateway.kind === "workstation";
+    const mayArm = inScope(
+      scopeOf(ctx.caller.principal, "workstations.arm"),
+      gateway.customerId,
+      gateway.siteId,
+    );
+    const channel = workstation ? await c.get("deps").access.dataChannels.open(gateway.id) : null;
     const csrf = c.get("csrfToken");
     return c.html(
       <PortalPage
@@ -128,13 +139,27 @@ export function gatewayRoutes() {
             <dd class="mono">{gatewayBlock(c.get("deps").proxyPool, gateway)}</dd>
           </dl>
         </div>
-        <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
+        {workstation ? (
+          <>
+            {c.req.query("online") === "already" && channel ? (
+              <AlreadyOnline since={channel.onlineAt ?? channel.requestedAt} />
+            ) : null}
+            <WorkstationCard
+              gatewayId={gateway.id}
+              channel={channel}
+              mayArm={mayArm}
+              csrfToken={csrf}
+            />
+          </>
+        ) : (
+          <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
+        )}
 
         {canManage ? (
           <RenameCard action={`/gateways/${gateway.id}`} csrfToken={csrf} name={gateway.name} />
         ) : null}
         <h2>Machines</h2>
-        {canManage ? (
+        {canManage && !workstation ? (
           <FormCard
             action={`/gateways/${gateway.id}/machines`}
             csrfToken={csrf}
@@ -163,14 +188,16 @@ export function gatewayRoutes() {
             what="gateway"
             name={gateway.name}
           >
-            <ActionButton
-              action={`/gateways/${gateway.id}/rekey`}
-              csrfToken={csrf}
-              confirm="The gateway's current secret and enrollment bundle stop working at once. Continue?"
-              kind="secondary"
-            >
-              Re-key (new enrollment bundle)
-            </ActionButton>
+            {workstation ? null : (
+              <ActionButton
+                action={`/gateways/${gateway.id}/rekey`}
+                csrfToken={csrf}
+                confirm="The gateway's current secret and enrollment bundle stop working at once. Continue?"
+                kind="secondary"
+              >
+                Re-key (new enrollment bundle)
+              </ActionButton>
+            )}
           </DeleteActions>
         ) : null}
       </PortalPage>,
@@ -185,6 +212,11 @@ export function gatewayRoutes() {
 
   app.post("/gateways/:id/rekey", async (c) => {
     const ctx = c.get("ctx");
+    if ((await getGateway(ctx, c.req.param("id"))).kind === "workstation")
+      throw new StateError(
+        "ERR_NOT_A_CONNECT_GATEWAY",
+        "A workstation has no enrollment bundle: its people bring it online from its page.",
+      );
     const secret = await rekeyGateway(ctx, c.req.param("id"));
     return showCredentialsOnce(c, await getGateway(ctx, c.req.param("id")), secret, false);
   });

@@ -103,7 +103,9 @@ export function machineRoutes() {
             <dt>Proxy address</dt>
             <dd class="mono">{machine.proxyAddress}</dd>
             <dt>LAN address</dt>
-            <dd class="mono">{machine.lanAddress}</dd>
+            <dd class="mono">
+              {machine.lanAddress ?? "— a workstation: the PC itself, through its own tunnel"}
+            </dd>
             <dt>Gateway</dt>
             <dd>
               <a href={`/gateways/${machine.gatewayId}`}>{machine.gatewayName}</a>
@@ -118,7 +120,9 @@ export function machineRoutes() {
             name={machine.name}
             submit="Save"
           >
-            <Field label="LAN address" name="lanAddress" value={machine.lanAddress} />
+            {machine.lanAddress === null ? null : (
+              <Field label="LAN address" name="lanAddress" value={machine.lanAddress} />
+            )}
           </RenameCard>
         ) : null}
         <h2>Services</h2>

@@ -9,6 +9,7 @@ import { takeForShowing } from "../reveals.ts";
 import { GatewayCredentialsPage } from "../views/gateways.tsx";
 import { SeenOncePage, UserPasswordPage } from "../views/once.tsx";
 import { ConnectionProfilePage } from "../views/sessions.tsx";
+import { WorkstationProfilePage } from "../views/workstations.tsx";
 
 type Payload = Record<string, unknown>;
 const text = (payload: Payload, key: string) => String(payload[key] ?? "");
@@ -40,6 +41,18 @@ async function page(c: HonoContext<WebEnv>, kind: string, payload: Payload) {
             expiresAt: new Date(text(bundle, "expiresAt")),
             fileName: text(bundle, "fileName"),
           }}
+        />
+      );
+    }
+    case "workstation_profile": {
+      const gateway = await getGateway(ctx, text(payload, "gatewayId"));
+      return (
+        <WorkstationProfilePage
+          {...common}
+          gateway={{ id: gateway.id, name: gateway.name }}
+          fileName={text(payload, "fileName")}
+          profile={text(payload, "profile")}
+          connectBy={new Date(text(payload, "connectBy"))}
         />
       );
     }

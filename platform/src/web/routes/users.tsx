@@ -11,7 +11,7 @@ import {
   setUserDisabled,
   type UserSummary,
 } from "../../identity/index.ts";
-import { listCustomers } from "../../masterdata/index.ts";
+import { listCustomers, listSites } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { signedIn } from "../middleware.ts";
@@ -29,9 +29,8 @@ import { Field, Notice } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
 
 function grantLabel(grant: UserSummary["grants"][number]): string {
-  return grant.customerName
-    ? `${ROLE_LABELS[grant.role]} · ${grant.customerName}`
-    : ROLE_LABELS[grant.role];
+  const where = [grant.customerName, grant.siteName].filter(Boolean).join(" · ");
+  return where ? `${ROLE_LABELS[grant.role]} · ${where}` : ROLE_LABELS[grant.role];
 }
 
 export function userRoutes() {
@@ -87,6 +86,7 @@ export function userRoutes() {
     const ctx = c.get("ctx");
     const user = await getUser(ctx, c.req.param("id"));
     const customers = await listCustomers(ctx);
+    const sites = await listSites(ctx);
     const csrf = c.get("csrfToken");
     return c.html(
       <PortalPage
@@ -122,7 +122,7 @@ export function userRoutes() {
           empty="No roles: this user can sign in but sees nothing."
         />
         <FormCard action={`/users/${user.id}/roles`} csrfToken={csrf} submit="Grant role">
-          <RoleFields customers={customers} />
+          <RoleFields customers={customers} sites={sites} />
         </FormCard>
         <Actions>
           <ActionButton

@@ -70,7 +70,7 @@ export const SessionTable: FC<{
         <td>
           {s.state !== "ended" &&
           (s.technicianId === principal.userId ||
-            inScope(scopeOf(principal, "sessions.manage"), s.customerId)) ? (
+            inScope(scopeOf(principal, "sessions.manage"), s.customerId, s.siteId)) ? (
             <ActionButton
               action={`/sessions/${s.id}/disconnect`}
               csrfToken={csrfToken}
