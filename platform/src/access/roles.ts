@@ -30,7 +30,8 @@ export type Permission =
   | "pki.manage" // CA rotation
   | "sessions.connect" // open remote sessions to machines
   | "sessions.manage" // terminate anyone's remote sessions
-  | "workstations.arm"; // bring a workstation online (Go online) and offline, at the plant
+  | "workstations.arm" // bring a workstation online (Go online) and offline, at the plant
+  | "gateways.maintain"; // SSH maintenance sessions to connect gateways (through the tunnel)
 
 /** Every permission, for checks that compare two principals' rights permission by permission. */
 export const PERMISSIONS: readonly Permission[] = [
@@ -44,6 +45,7 @@ export const PERMISSIONS: readonly Permission[] = [
   "sessions.connect",
   "sessions.manage",
   "workstations.arm",
+  "gateways.maintain",
 ];
 
 /**
@@ -82,15 +84,10 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "pki.read",
     "pki.manage",
     "sessions.manage",
+    "gateways.maintain",
   ],
   auditor: ["masterdata.read", "audit.read", "pki.read"],
-  customer_admin: [
-    "masterdata.read",
-    "masterdata.manage",
-    "audit.read",
-    "sessions.manage",
-    "workstations.arm",
-  ],
+  customer_admin: ["masterdata.read", "masterdata.manage", "audit.read", "sessions.manage"],
   technician: ["masterdata.read", "sessions.connect"],
   // The plant's own staff: sees its machines and who is connected, ends sessions, brings its
   // workstations online — no master data changes.

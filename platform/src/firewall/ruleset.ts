@@ -73,7 +73,8 @@ export function grantElement(grant: Grant): string {
  * Nothing that arrives through a tunnel reaches the platform host itself (portal, OpenVPN, SSH…).
  * A workstation's proxy address is translated (DNAT) to its tunnel address before the grants are
  * checked, so the grants always name what the technician asked for: the conntrack entry's
- * original addresses. Ports are never translated.
+ * original addresses. Ports are never translated. A tunnel address may be granted too: a platform
+ * admin's SSH maintenance session to a gateway reaches the gateway's tunnel address, port 22.
  */
 export function renderRuleset(model: FirewallModel): string {
   if (!INTERFACE_PATTERN.test(model.tunnelInterfaces))
@@ -103,7 +104,7 @@ ${workstations.length ? `    elements = { ${workstations.join(",\n              
     type filter hook forward priority filter; policy drop;
     iifname != "${model.tunnelInterfaces}" oifname != "${model.tunnelInterfaces}" accept comment "not tunnel traffic: other tables decide"
     iifname "${model.tunnelInterfaces}" ip saddr != { ${technicians}, ${proxies} } counter drop comment "spoofed tunnel source"
-    iifname "${model.tunnelInterfaces}" ct direction original ct original ip saddr ${technicians} ct original ip daddr ${proxies} ct state new,established ct original ip saddr . ct original ip daddr . meta l4proto . th dport @${GRANTS_SET} accept
+    iifname "${model.tunnelInterfaces}" ct direction original ct original ip saddr ${technicians} ct original ip daddr { ${proxies}, ${technicians} } ct state new,established ct original ip saddr . ct original ip daddr . meta l4proto . th dport @${GRANTS_SET} accept
     iifname "${model.tunnelInterfaces}" ct direction reply ct state established ct original ip saddr . ct original ip daddr . meta l4proto . th sport @${GRANTS_SET} accept
     counter drop comment "not granted"
   }

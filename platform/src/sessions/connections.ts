@@ -17,6 +17,7 @@ import { grantsOf } from "./model.ts";
 import { instanceOf } from "./profiles.ts";
 import {
   activeGrants,
+  auditTargetOf,
   gatewaySessionById,
   mayConnect,
   remoteSessionById,
@@ -117,7 +118,10 @@ export class Connections implements ConnectionHandler {
     const session = await remoteSessionById(db, sessionId);
     const channel = session ? await gatewaySessionById(db, session.gatewaySessionId) : null;
     if (!session) return this.refuse(connection, "remote session not found");
-    if (!renegotiation && !(await mayConnect(db, session.technicianId, session.customerId))) {
+    if (
+      !renegotiation &&
+      !(await mayConnect(db, session.technicianId, session.customerId, session.kind))
+    ) {
       await ends.endRemoteSession(session.id, "access_revoked", SYSTEM_ACTOR);
       return this.refuse(connection, "the technician may no longer connect to this customer");
     }
@@ -135,6 +139,7 @@ export class Connections implements ConnectionHandler {
       return this.refuse(connection, verdict.reason);
     }
     const grants = grantsOf(session);
+    const target = await auditTargetOf(db, session);
     await dataPlane.changeGrants(grants, []);
     const activated = await inTransaction(db, async (tx) => {
       // Only a session still waiting becomes active: one ended meanwhile keeps no grants.
@@ -147,7 +152,7 @@ export class Connections implements ConnectionHandler {
       await recordAudit(tx, clock, {
         actor: SYSTEM_ACTOR,
         action: "remote_session.active",
-        target: { type: "machine", id: session.machineId },
+        target,
         customerId: session.customerId,
         detail: { remoteSessionId: session.id, connection, tunnelAddress: session.tunnelAddress },
       });

@@ -36,6 +36,7 @@ const channel = (over: Partial<GatewaySession> = {}): GatewaySession => ({
 
 const remote = (over: Partial<RemoteSession> = {}): RemoteSession => ({
   id: "r1",
+  kind: "machine",
   customerId: "k1",
   machineId: "m1",
   gatewaySessionId: "c1",

@@ -23,6 +23,7 @@ import { carryOut, type Effect } from "./effects.ts";
 import { nextState } from "./lifecycle.ts";
 import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
 import {
+  auditTargetOf,
   gatewaySessionById,
   openRemoteSessionIds,
   remoteSessionById,
@@ -99,6 +100,7 @@ export class SessionEnds {
     const on = dataPlane.status().on;
     const active = session.state === "active" && on;
     const evidence = active ? await this.evidence(session) : null;
+    const target = await auditTargetOf(db, session);
     const claimed = await inTransaction(db, async (tx) => {
       const rows = await tx
         .update(remoteSessions)
@@ -115,7 +117,7 @@ export class SessionEnds {
       await recordAudit(tx, clock, {
         actor,
         action: "remote_session.end",
-        target: { type: "machine", id: session.machineId },
+        target,
         customerId: session.customerId,
         detail: {
           remoteSessionId: session.id,

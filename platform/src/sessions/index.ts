@@ -23,6 +23,7 @@ export {
   type SessionEvent,
   type SessionTimes,
 } from "./lifecycle.ts";
+export { MAINTENANCE_SERVICE, type MaintenanceSessions } from "./maintenance.ts";
 export type { GatewaySession, RemoteSession, SessionView } from "./model.ts";
 export {
   CLOSE_REASONS,

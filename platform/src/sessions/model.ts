@@ -13,6 +13,8 @@ export type SessionView = RemoteSession & {
   technicianName: string;
   /** The site of the machine's gateway (operators may be narrowed to sites). */
   siteId: string;
+  /** The gateway the session goes through (for maintenance: the gateway it reaches). */
+  gatewayId: string;
 };
 
 /** What a technician's Connect must say. */

@@ -5,6 +5,7 @@ import {
   type Db,
   gatewaySessions,
   machines,
+  type RemoteSessionKind,
   remoteSessions,
   roleAssignments,
   users,
@@ -53,12 +54,21 @@ export async function activeGrants(db: Db): Promise<Grant[]> {
   return active.flatMap(grantsOf);
 }
 
+/** The permission a remote session of `kind` needs, now as when it was requested. */
+export const permissionFor = (kind: RemoteSessionKind) =>
+  kind === "maintenance" ? "gateways.maintain" : "sessions.connect";
+
 /**
- * Whether `userId` may still connect to machines of `customerId`: enabled, and holding the
- * technician role for that customer now (roles change; a provider's sign-in can take them away).
+ * Whether `userId` may still hold a session of `kind` to `customerId`: enabled, and holding the
+ * role for it now (roles change; a provider's sign-in can take them away).
  */
-export async function mayConnect(db: Db, userId: string, customerId: string): Promise<boolean> {
-  return (await allowedOf(db, [{ technicianId: userId, customerId }]))[0] ?? false;
+export async function mayConnect(
+  db: Db,
+  userId: string,
+  customerId: string,
+  kind: RemoteSessionKind = "machine",
+): Promise<boolean> {
+  return (await allowedOf(db, [{ technicianId: userId, customerId, kind }]))[0] ?? false;
 }
 
 /** Open remote sessions whose technician may no longer connect to that customer's machines. */
@@ -68,6 +78,7 @@ export async function revokedSessions(db: Db): Promise<string[]> {
       id: remoteSessions.id,
       technicianId: remoteSessions.technicianId,
       customerId: remoteSessions.customerId,
+      kind: remoteSessions.kind,
     })
     .from(remoteSessions)
     .where(ne(remoteSessions.state, "ended"));
@@ -78,7 +89,7 @@ export async function revokedSessions(db: Db): Promise<string[]> {
 
 async function allowedOf(
   db: Db,
-  wanted: { technicianId: string; customerId: string }[],
+  wanted: { technicianId: string; customerId: string; kind: RemoteSessionKind }[],
 ): Promise<boolean[]> {
   const ids = [...new Set(wanted.map((w) => w.technicianId))];
   const [people, grants] = await Promise.all([
@@ -96,7 +107,7 @@ async function allowedOf(
       .from(roleAssignments)
       .where(inArray(roleAssignments.userId, ids)),
   ]);
-  return wanted.map(({ technicianId, customerId }) => {
+  return wanted.map(({ technicianId, customerId, kind }) => {
     const person = people.find((p) => p.id === technicianId);
     if (!person || person.disabledAt) return false;
     const principal = {
@@ -105,7 +116,7 @@ async function allowedOf(
       displayName: "",
       grants: grants.filter((g) => g.userId === technicianId),
     };
-    return inScope(scopeOf(principal, "sessions.connect"), customerId);
+    return inScope(scopeOf(principal, permissionFor(kind)), customerId);
   });
 }
 
@@ -113,4 +124,14 @@ async function allowedOf(
 export async function workstationMachine(db: Db, gatewayId: string) {
   const [machine] = await db.select().from(machines).where(eq(machines.gatewayId, gatewayId));
   return machine ?? null;
+}
+
+/** What an audit entry of a remote session names: its machine, or for maintenance its gateway. */
+export async function auditTargetOf(
+  db: Db,
+  session: { machineId: string | null; gatewaySessionId: string },
+): Promise<{ type: "machine" | "gateway"; id: string }> {
+  if (session.machineId) return { type: "machine", id: session.machineId };
+  const channel = await gatewaySessionById(db, session.gatewaySessionId);
+  return { type: "gateway", id: channel?.gatewayId ?? session.gatewaySessionId };
 }

@@ -13,6 +13,7 @@ import type { WatchedSessions } from "./database-watch.ts";
 import { SessionEnds } from "./ends.ts";
 import { AccessGate } from "./gate.ts";
 import { heartbeat } from "./heartbeat.ts";
+import { MaintenanceSessions } from "./maintenance.ts";
 import { RemoteSessions } from "./remote-sessions.ts";
 
 export interface RemoteAccessDeps {
@@ -51,6 +52,15 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     vpn: deps.vpn,
   });
   const connections = new Connections({ db, clock, pki, dataPlane, gate, ends, proxyPool });
+  const maintenance = new MaintenanceSessions({
+    db,
+    clock,
+    pki,
+    gate,
+    ends,
+    instances,
+    vpn: deps.vpn,
+  });
 
   /** What the database watch drives: session ends on time, and fail closed without the database. */
   const watched: WatchedSessions = {
@@ -78,6 +88,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     ends,
     dataChannels,
     remoteSessions,
+    maintenance,
     connections,
     watched,
     heartbeat: (

@@ -1,10 +1,11 @@
 // Technicians' remote sessions in the portal: Connect on a machine (a one-time .ovpn for its enabled
 // services), the list of sessions in the caller's scope, and Disconnect / Terminate.
-import { and, desc, eq, getTableColumns, inArray, ne } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, inArray, ne, sql } from "drizzle-orm";
 import { type Context, checkId, inScope, readable, scopeOf } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import {
   type Db,
+  gatewaySessions,
   gateways,
   inTransaction,
   machines,
@@ -132,7 +133,7 @@ export class RemoteSessions {
     return { session, profile };
   }
 
-  /** Sessions of machines the caller may read, newest first (at most 200). */
+  /** Sessions to machines (and gateways, for maintenance) the caller may read, newest first (200). */
   async list(
     ctx: Context,
     filter: { machineId?: string; open?: boolean; id?: string; gatewayId?: string } = {},
@@ -141,20 +142,22 @@ export class RemoteSessions {
     return db
       .select({
         ...getTableColumns(remoteSessions),
-        machineName: machines.name,
+        machineName: sql<string>`coalesce(${machines.name}, ${gateways.name} || ' (SSH maintenance)')`,
         technicianName: users.displayName,
         siteId: gateways.siteId,
+        gatewayId: gateways.id,
       })
       .from(remoteSessions)
-      .innerJoin(machines, eq(machines.id, remoteSessions.machineId))
-      .innerJoin(gateways, eq(gateways.id, machines.gatewayId))
+      .innerJoin(gatewaySessions, eq(gatewaySessions.id, remoteSessions.gatewaySessionId))
+      .innerJoin(gateways, eq(gateways.id, gatewaySessions.gatewayId))
+      .leftJoin(machines, eq(machines.id, remoteSessions.machineId))
       .innerJoin(users, eq(users.id, remoteSessions.technicianId))
       .where(
         and(
           readable(ctx.caller, remoteSessions.customerId, (siteIds) =>
             inArray(gateways.siteId, siteIds),
           ),
-          filter.gatewayId ? eq(machines.gatewayId, filter.gatewayId) : undefined,
+          filter.gatewayId ? eq(gateways.id, filter.gatewayId) : undefined,
           filter.id ? eq(remoteSessions.id, filter.id) : undefined,
           filter.machineId ? eq(remoteSessions.machineId, filter.machineId) : undefined,
           filter.open ? ne(remoteSessions.state, "ended") : undefined,

@@ -7,6 +7,13 @@ import { users } from "./users.ts";
 
 export const REMOTE_SESSION_STATES = ["requested", "active", "ended"] as const;
 
+/**
+ * machine: a technician's access to a machine's enabled services; maintenance: a platform admin's
+ * SSH access to a connect gateway itself (its tunnel address, port 22).
+ */
+export const REMOTE_SESSION_KINDS = ["machine", "maintenance"] as const;
+export type RemoteSessionKind = (typeof REMOTE_SESSION_KINDS)[number];
+
 /** Why a remote session ended. */
 export const END_REASONS = [
   "technician", // the technician disconnected in the portal or closed the client
@@ -44,9 +51,9 @@ export interface FlowEvidence {
 export const remoteSessions = pgTable("remote_sessions", {
   id: id(),
   customerId: uuid("customer_id").notNull(),
-  machineId: uuid("machine_id")
-    .notNull()
-    .references(() => machines.id, { onDelete: "cascade" }),
+  kind: text("kind", { enum: REMOTE_SESSION_KINDS }).notNull().default("machine"),
+  /** The machine (kind machine); null for a maintenance session (its gateway is its channel's). */
+  machineId: uuid("machine_id").references(() => machines.id, { onDelete: "cascade" }),
   gatewaySessionId: uuid("gateway_session_id")
     .notNull()
     .references(() => gatewaySessions.id, { onDelete: "cascade" }),
@@ -57,6 +64,7 @@ export const remoteSessions = pgTable("remote_sessions", {
   reason: text("reason").notNull(),
   state: text("state", { enum: REMOTE_SESSION_STATES }).notNull(),
   services: jsonb("services").$type<GrantedService[]>().notNull(),
+  /** Where the grants point: the machine's proxy address, or the gateway's tunnel address. */
   proxyAddress: text("proxy_address").notNull(),
   vpnInstance: integer("vpn_instance").notNull(),
   tunnelAddress: text("tunnel_address").notNull(),

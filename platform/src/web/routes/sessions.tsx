@@ -60,7 +60,10 @@ export function sessionRoutes() {
     const session = await c
       .get("deps")
       .access.remoteSessions.disconnect(c.get("ctx"), c.req.param("id"));
-    return c.redirect(`/machines/${session.machineId}`, 303);
+    return c.redirect(
+      session.machineId ? `/machines/${session.machineId}` : `/gateways/${session.gatewayId}`,
+      303,
+    );
   });
 
   return app;

@@ -1,5 +1,5 @@
 // Workstations in the portal: Go online (a one-time .ovpn for that PC, shown once) and Go offline,
-// for the people at the plant (operators, customer admins of its customer or site).
+// for the people at the plant (operators of its customer or site).
 import { Hono } from "hono";
 import { getGateway } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";

@@ -38,7 +38,9 @@ export const SessionTable: FC<{
     row={(s) => (
       <tr>
         <td>
-          <a href={`/machines/${s.machineId}`}>{s.machineName}</a>
+          <a href={s.machineId ? `/machines/${s.machineId}` : `/gateways/${s.gatewayId}`}>
+            {s.machineName}
+          </a>
         </td>
         <td>
           {s.technicianName} · <span class="muted">{s.reason}</span>
