@@ -29,7 +29,7 @@ import {
   RenameCard,
   treeCrumbs,
 } from "../views/components.tsx";
-import { AgentCard } from "../views/gateways.tsx";
+import { AgentCard, MaintenanceCard } from "../views/gateways.tsx";
 import { Field } from "../views/layout.tsx";
 import { AlreadyOnline, WorkstationCard } from "../views/workstations.tsx";
 
@@ -122,7 +122,11 @@ export function gatewayRoutes() {
       gateway.customerId,
       gateway.siteId,
     );
-    const channel = workstation ? await c.get("deps").access.dataChannels.open(gateway.id) : null;
+    const mayMaintain =
+      !workstation &&
+      inScope(scopeOf(ctx.caller.principal, "gateways.maintain"), gateway.customerId);
+    const channel =
+      workstation || mayMaintain ? await c.get("deps").access.dataChannels.open(gateway.id) : null;
     const csrf = c.get("csrfToken");
     return c.html(
       <PortalPage
@@ -154,6 +158,14 @@ export function gatewayRoutes() {
         ) : (
           <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
         )}
+        {mayMaintain ? (
+          <MaintenanceCard
+            gatewayId={gateway.id}
+            online={channel?.state === "online"}
+            address={channel?.tunnelAddress ?? null}
+            csrfToken={csrf}
+          />
+        ) : null}
 
         {canManage ? (
           <RenameCard action={`/gateways/${gateway.id}`} csrfToken={csrf} name={gateway.name} />
@@ -208,6 +220,29 @@ export function gatewayRoutes() {
     const id = c.req.param("id");
     await renameGateway(c.get("ctx"), id, await formFields(c));
     return c.redirect(`/gateways/${id}`, 303);
+  });
+
+  /** SSH maintenance: the one-time .ovpn is kept for one showing at /once/<id>, like Connect. */
+  app.post("/gateways/:id/maintenance", async (c) => {
+    const ctx = c.get("ctx");
+    const deps = c.get("deps");
+    const gateway = await getGateway(ctx, c.req.param("id"));
+    const { session, profile, target } = await deps.access.maintenance.request(
+      ctx,
+      gateway.id,
+      await formFields(c),
+    );
+    const shown = await keepForOneShowing(deps, signedIn(c).id, "connection_profile", {
+      sessionId: session.id,
+      gatewayId: gateway.id,
+      address: target,
+      fileName: `meetpoint-${session.id}.ovpn`,
+      profile,
+      configExpiresAt: session.configExpiresAt.toISOString(),
+      endsAt: session.endsAt.toISOString(),
+      reach: `${target} tcp/22 (SSH to the gateway)`,
+    });
+    return c.redirect(shown, 303);
   });
 
   app.post("/gateways/:id/rekey", async (c) => {

@@ -57,13 +57,26 @@ async function page(c: HonoContext<WebEnv>, kind: string, payload: Payload) {
       );
     }
     default: {
-      const machine = await getMachine(ctx, text(payload, "machineId"));
+      // A technician's session to a machine, or a platform admin's SSH maintenance of a gateway.
+      const target = payload.gatewayId
+        ? await getGateway(ctx, text(payload, "gatewayId")).then((g) => ({
+            name: g.name,
+            address: text(payload, "address"),
+            href: `/gateways/${g.id}`,
+            list: ["Gateways", "/gateways"] as [string, string],
+          }))
+        : await getMachine(ctx, text(payload, "machineId")).then((m) => ({
+            name: m.name,
+            address: m.proxyAddress,
+            href: `/machines/${m.id}`,
+            list: ["Machines", "/machines"] as [string, string],
+          }));
       return (
         <ConnectionProfilePage
           {...common}
           view={{
             sessionId: text(payload, "sessionId"),
-            machine: { id: machine.id, name: machine.name, proxyAddress: machine.proxyAddress },
+            target,
             fileName: text(payload, "fileName"),
             profile: text(payload, "profile"),
             configExpiresAt: new Date(text(payload, "configExpiresAt")),

@@ -3,8 +3,8 @@
 import type { Principal } from "../../access/index.ts";
 import type { EnrollmentBundle } from "../../gateways/index.ts";
 import type { Gateway } from "../../masterdata/index.ts";
-import { DownloadLink, PortalPage, SecretValue, ShownOnceCard } from "./components.tsx";
-import { formatTime } from "./layout.tsx";
+import { DownloadLink, PortalPage, SecretValue, ShownOnceCard, SubmitForm } from "./components.tsx";
+import { Field, formatTime } from "./layout.tsx";
 
 /** The page after creating or re-keying a gateway; nothing is stored to show secret and bundle again. */
 export function GatewayCredentialsPage(props: {
@@ -103,6 +103,49 @@ export function AgentCard(props: { gateway: Gateway; now: Date }) {
           </>
         ) : null}
       </dl>
+    </div>
+  );
+}
+
+/**
+ * SSH maintenance of a connect gateway, for platform admins: a one-time connection to the
+ * gateway's own tunnel address, port 22, while the operator there has pressed Connect.
+ */
+export function MaintenanceCard(props: {
+  gatewayId: string;
+  online: boolean;
+  address: string | null;
+  csrfToken: string;
+}) {
+  return (
+    <div class="card">
+      <h2>SSH maintenance</h2>
+      {props.online ? (
+        <SubmitForm
+          action={`/gateways/${props.gatewayId}/maintenance`}
+          csrfToken={props.csrfToken}
+          submit="Open SSH maintenance session"
+          row
+        >
+          <Field
+            label="Reason — shown to the operator at the gateway and logged"
+            name="reason"
+            placeholder="e.g. ticket 4711, update failed"
+          />
+        </SubmitForm>
+      ) : (
+        <p class="muted">
+          Possible while the operator at the gateway has pressed Connect: SSH to the gateway goes
+          through its data channel
+          {props.address ? (
+            <>
+              {" "}
+              (<span class="mono">{props.address}</span>)
+            </>
+          ) : null}
+          .
+        </p>
+      )}
     </div>
   );
 }

@@ -134,7 +134,8 @@ export const RemoteAccessCard: FC<{
 /** What a technician's Connect page shows, once: the one-time .ovpn and the session's reach. */
 export interface ConnectionProfileView {
   sessionId: string;
-  machine: { id: string; name: string; proxyAddress: string };
+  /** What the session reaches: a machine, or a gateway itself (SSH maintenance). */
+  target: { name: string; address: string; href: string; list: [string, string] };
   fileName: string;
   profile: string;
   configExpiresAt: Date;
@@ -154,12 +155,8 @@ export function ConnectionProfilePage(props: {
       title="Connect"
       csrfToken={props.csrfToken}
       principal={props.principal}
-      crumbs={trail(
-        "Connect",
-        ["Machines", "/machines"],
-        [view.machine.name, `/machines/${view.machine.id}`],
-      )}
-      heading={<>Your one-time connection to {view.machine.name}</>}
+      crumbs={trail("Connect", view.target.list, [view.target.name, view.target.href])}
+      heading={<>Your one-time connection to {view.target.name}</>}
     >
       <div class="card" hx-history="false">
         <Notice kind="warn">
@@ -186,12 +183,12 @@ export function ConnectionProfilePage(props: {
           <dd>{formatTime(view.endsAt)}</dd>
           <dt>Your PC's route</dt>
           <dd>
-            The connection needs <span class="mono">{view.machine.proxyAddress}</span> routed into
-            the OpenVPN tunnel. Connected but no answer? Run{" "}
-            <span class="mono">ip route get {view.machine.proxyAddress}</span> (Windows:{" "}
-            <span class="mono">Find-NetRoute -RemoteIPAddress {view.machine.proxyAddress}</span>):
-            it must name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10) or
-            network that claims this address is a clash — pause it while connected.
+            The connection needs <span class="mono">{view.target.address}</span> routed into the
+            OpenVPN tunnel. Connected but no answer? Run{" "}
+            <span class="mono">ip route get {view.target.address}</span> (Windows:{" "}
+            <span class="mono">Find-NetRoute -RemoteIPAddress {view.target.address}</span>): it must
+            name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10) or network
+            that claims this address is a clash — pause it while connected.
           </dd>
         </dl>
         <ActionButton
