@@ -1,7 +1,7 @@
 // Applies rendered rulesets with nft and forgets flows with conntrack.
 import { type Cidr, formatIpv4, netmask } from "@meetpoint/common";
 import type { CommandRunner } from "../system/index.ts";
-import { type GrantCounter, parseGrantCounters } from "./nft-json.ts";
+import { type GrantCounter, parseGrantCounters, parseWorkstationMap } from "./nft-json.ts";
 import {
   type FirewallModel,
   GRANTS_SET,
@@ -10,10 +10,13 @@ import {
   renderRuleset,
   renderWorkstationChange,
   TABLE,
-  type WorkstationAddress,
+  WORKSTATIONS_MAP,
 } from "./ruleset.ts";
 
 export class KernelFirewall {
+  /** Translations list the map, then change it: one at a time. */
+  private translating: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly commands: CommandRunner) {}
 
   private async nft(script: string): Promise<void> {
@@ -31,8 +34,29 @@ export class KernelFirewall {
     return this.nft(renderGrantChange(add, remove));
   }
 
-  changeWorkstations(add: WorkstationAddress[], remove: WorkstationAddress[]): Promise<void> {
-    return this.nft(renderWorkstationChange(add, remove));
+  /** Translates a workstation's proxy address to `tunnelAddress`, or stops (null); idempotent. */
+  translate(proxyAddress: string, tunnelAddress: string | null): Promise<void> {
+    const done = this.translating.then(() => this.applyTranslation(proxyAddress, tunnelAddress));
+    this.translating = done.catch(() => {});
+    return done;
+  }
+
+  private async applyTranslation(proxyAddress: string, tunnelAddress: string | null): Promise<void> {
+    const listed = await this.commands.run([
+      "nft",
+      "-j",
+      "list",
+      "map",
+      "inet",
+      TABLE,
+      WORKSTATIONS_MAP,
+    ]);
+    if (listed.code !== 0)
+      throw new Error(
+        `nft could not list the workstations: ${listed.stderr.trim() || `exit ${listed.code}`}`,
+      );
+    const current = parseWorkstationMap(listed.stdout).get(proxyAddress) ?? null;
+    await this.nft(renderWorkstationChange(proxyAddress, current, tunnelAddress));
   }
 
   /** Removes the table (shutdown). */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { parseGrantCounters } from "./nft-json.ts";
-import { grantElement } from "./ruleset.ts";
+import { parseGrantCounters, parseWorkstationMap } from "./nft-json.ts";
+import { grantElement, renderWorkstationChange } from "./ruleset.ts";
 
 // `nft -j list set inet meetpoint service_grants` as nftables 1.0.6 (Debian bookworm) prints it for
 // the set renderRuleset declares (concatenated type, `counter`), with two grants, one used.
@@ -73,5 +73,43 @@ describe("grant counters from nft -j", () => {
     for (const [json, what] of cases) {
       expect(() => parseGrantCounters(json)).toThrow(what);
     }
+  });
+});
+
+// `nft -j list map inet meetpoint workstation_addresses` as nftables 1.0.6 prints it.
+const MAP_HEAD = `"family": "inet", "name": "workstation_addresses", "table": "meetpoint", "type": "ipv4_addr", "handle": 2, "map": "ipv4_addr"`;
+
+describe("workstation translations", () => {
+  test("the map lists proxy → tunnel address; an empty map has no elem", () => {
+    const two = `{"nftables": [${META}, {"map": {${MAP_HEAD}, "elem": [["100.64.0.1", "100.127.0.5"], ["100.64.0.17", "100.127.0.6"]]}}]}`;
+    expect([...parseWorkstationMap(two)]).toEqual([
+      ["100.64.0.1", "100.127.0.5"],
+      ["100.64.0.17", "100.127.0.6"],
+    ]);
+    expect(parseWorkstationMap(`{"nftables": [${META}, {"map": {${MAP_HEAD}}}]}`).size).toBe(0);
+    expect(() => parseWorkstationMap(`{"nftables": [${META}]}`)).toThrow("found 0");
+    expect(() =>
+      parseWorkstationMap(
+        `{"nftables": [${META}, {"map": {${MAP_HEAD.replace("workstation_addresses", "other")}}}]}`,
+      ),
+    ).toThrow('expected "workstation_addresses"');
+  });
+
+  test("a change deletes only what the map holds and adds only what is new (nft 1.0.6 has no destroy)", () => {
+    const map = "inet meetpoint workstation_addresses";
+    expect(renderWorkstationChange("100.64.0.1", null, "100.127.0.5")).toBe(
+      `add element ${map} { 100.64.0.1 : 100.127.0.5 }\n`,
+    );
+    expect(renderWorkstationChange("100.64.0.1", "100.127.0.5", "100.127.0.5")).toBe("");
+    expect(renderWorkstationChange("100.64.0.1", "100.127.0.5", "100.127.0.9")).toBe(
+      `delete element ${map} { 100.64.0.1 : 100.127.0.5 }\nadd element ${map} { 100.64.0.1 : 100.127.0.9 }\n`,
+    );
+    expect(renderWorkstationChange("100.64.0.1", "100.127.0.5", null)).toBe(
+      `delete element ${map} { 100.64.0.1 : 100.127.0.5 }\n`,
+    );
+    expect(renderWorkstationChange("100.64.0.1", null, null)).toBe("");
+    expect(() => renderWorkstationChange("100.64.0.1; flush ruleset", null, "100.127.0.5")).toThrow(
+      "bad address",
+    );
   });
 });

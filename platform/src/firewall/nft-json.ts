@@ -2,7 +2,7 @@
 // (nftables 1.0.6 JSON): a shape we do not know is an error that says what was unexpected — never
 // counters silently read as zero.
 import { z } from "zod";
-import { GRANTS_SET, TABLE } from "./ruleset.ts";
+import { GRANTS_SET, TABLE, WORKSTATIONS_MAP } from "./ruleset.ts";
 
 export interface GrantCounter {
   packets: number;
@@ -54,6 +54,28 @@ const listSetSchema = z
   })
   .strict();
 
+const listMapSchema = z
+  .object({
+    nftables: z.array(
+      z
+        .object({
+          metainfo: z.object({}).loose().optional(),
+          map: z
+            .object({
+              family: z.literal("inet"),
+              table: z.literal(TABLE),
+              name: z.literal(WORKSTATIONS_MAP),
+              // nft leaves "elem" out when the map is empty.
+              elem: z.array(z.tuple([z.string(), z.string()])).optional(),
+            })
+            .loose()
+            .optional(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
 function describe(error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return "invalid";
@@ -91,4 +113,24 @@ export function parseGrantCounters(json: string): Map<string, GrantCounter> {
     });
   }
   return counters;
+}
+
+/**
+ * Proxy address → tunnel address of the translated workstations, from the JSON of
+ * `nft -j list map inet meetpoint workstation_addresses`; throws saying what was unexpected.
+ */
+export function parseWorkstationMap(json: string): Map<string, string> {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch (cause) {
+    throw new Error("nft -j list map: the output is not JSON", { cause });
+  }
+  const parsed = listMapSchema.safeParse(data);
+  if (!parsed.success)
+    throw new Error(`nft -j list map: unexpected output, ${describe(parsed.error)}`);
+  const maps = parsed.data.nftables.flatMap((item) => (item.map ? [item.map] : []));
+  if (maps.length !== 1)
+    throw new Error(`nft -j list map: expected the map ${WORKSTATIONS_MAP}, found ${maps.length}`);
+  return new Map(maps[0]?.elem ?? []);
 }

@@ -133,21 +133,22 @@ export function renderGrantChange(add: Grant[], remove: Grant[]): string {
   return lines.length ? `${lines.join("\n")}\n` : "";
 }
 
-/** Translates (or stops translating) workstations' proxy addresses, one atomic transaction. */
+/**
+ * Points a workstation's proxy address at `next` (its tunnel address), or at nothing (null), in one
+ * atomic transaction. `current` is the tunnel address the map holds now, as listed: nft 1.0.6 has
+ * no "destroy", so deleting an element that is not there, or adding a key that is, fails.
+ */
 export function renderWorkstationChange(
-  add: WorkstationAddress[],
-  remove: WorkstationAddress[],
+  proxyAddress: string,
+  current: string | null,
+  next: string | null,
 ): string {
+  const element = (tunnelAddress: string) => workstationElement({ proxyAddress, tunnelAddress });
+  if (current === next) return "";
   const lines: string[] = [];
-  // A proxy address maps to one tunnel address: the old element goes by its key.
-  const keys = [...new Set([...remove, ...add].map((w) => workstationElement(w).split(" : ")[0]))];
-  const added = [...new Set(add.map(workstationElement))];
-  if (keys.length)
-    lines.push(
-      `add element inet ${TABLE} ${WORKSTATIONS_MAP} { ${keys.map((k) => `${k} : 0.0.0.0`).join(", ")} }`,
-      `delete element inet ${TABLE} ${WORKSTATIONS_MAP} { ${keys.join(", ")} }`,
-    );
-  if (added.length)
-    lines.push(`add element inet ${TABLE} ${WORKSTATIONS_MAP} { ${added.join(", ")} }`);
-  return lines.length ? `${lines.join("\n")}\n` : "";
+  if (current !== null)
+    lines.push(`delete element inet ${TABLE} ${WORKSTATIONS_MAP} { ${element(current)} }`);
+  if (next !== null)
+    lines.push(`add element inet ${TABLE} ${WORKSTATIONS_MAP} { ${element(next)} }`);
+  return `${lines.join("\n")}\n`;
 }

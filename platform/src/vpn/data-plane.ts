@@ -292,10 +292,7 @@ export class KernelDataPlane implements DataPlane {
   }
 
   async translateWorkstation(proxyAddress: string, tunnelAddress: string | null): Promise<void> {
-    await this.firewall.changeWorkstations(
-      tunnelAddress === null ? [] : [{ proxyAddress, tunnelAddress }],
-      [{ proxyAddress, tunnelAddress: "0.0.0.0" }],
-    );
+    await this.firewall.translate(proxyAddress, tunnelAddress);
   }
 
   grantCounters() {
