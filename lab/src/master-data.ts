@@ -8,6 +8,7 @@ import { PortalClient as Client } from "./portal.ts";
 
 export interface EnteredSite {
   customerId: string;
+  siteId: string;
   gatewayId: string;
   bundle: string;
   machineId: string;
@@ -90,7 +91,14 @@ export async function enterSite(
     (await admin.page(`/machines/${machineId}`)).match(
       /(100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.\d+\.\d+)/,
     )?.[1] ?? "";
-  return { customerId, gatewayId: gateway.id, bundle: gateway.bundle, machineId, proxyAddress };
+  return {
+    customerId,
+    siteId,
+    gatewayId: gateway.id,
+    bundle: gateway.bundle,
+    machineId,
+    proxyAddress,
+  };
 }
 
 /**

@@ -105,6 +105,7 @@ export async function startSite(
   const site: Site = {
     name,
     customerId,
+    siteId: entered.siteId,
     gatewayId: entered.gatewayId,
     bundle: entered.bundle,
     machineId,

@@ -17,7 +17,7 @@ export const DNS_ADDRESS = "198.18.140.53";
 const NTP_ADDRESS = "198.18.140.123";
 
 /** Namespace prefixes of this topology: one lab per host, so any left by a killed run goes. */
-const LAB_NAMESPACES = /^meetpoint-(wan|plat|tech|gwacme|gwbolt|lanacme|lanbolt)-[0-9a-f]{6}$/;
+const LAB_NAMESPACES = /^meetpoint-(wan|plat|tech|gwacme|gwbolt|lanacme|lanbolt|wspc)-[0-9a-f]{6}$/;
 
 /** Removes the namespaces (and everything running in them) a killed earlier lab left behind. */
 export function removeStaleLab(): void {
