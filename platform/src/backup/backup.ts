@@ -98,7 +98,7 @@ export async function restoreBackup(to: DatabaseLocation, file: string): Promise
       "MEETPOINT_DATA_DIR",
       `${dir} is not empty: restore into a new data directory`,
     );
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const db = new PGlite({
     dataDir: dir,
     extensions: { pg_trgm },

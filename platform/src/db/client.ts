@@ -44,7 +44,7 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
       close: () => client.end({ timeout: 5 }),
     };
   }
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const client = new PGlite({
     ...(options.dataDir ? { dataDir: `${options.dataDir}/pglite` } : {}),
     extensions: { pg_trgm },
