@@ -14,11 +14,17 @@ export {
   disconnectResponseSchema,
   type GatewayRemoteSession,
   gatewayRemoteSessionSchema,
+  type HeartbeatReport,
   type HeartbeatRequest,
   type HeartbeatResponse,
   heartbeatRequestSchema,
   heartbeatResponseSchema,
+  type MaintenanceSession,
+  maintenanceSessionSchema,
+  SSH_EVENT_KINDS,
+  type SshEvent,
   sessionServiceSchema,
+  sshEventSchema,
 } from "./control/contract.ts";
 export {
   commandBodySchema,
@@ -27,8 +33,12 @@ export {
   type EnvelopeBody,
   type EnvelopeKind,
   enrollmentBodySchema,
+  gatewaySettingsBodySchema,
+  httpProxySchema,
+  MAX_SSH_KEYS,
   type PublicJwk,
   publicJwkSchema,
+  sshAuthorizedKeySchema,
 } from "./envelope/contract.ts";
 export { type PinnedEnrollment, verifyEnrollmentBundle } from "./envelope/enrollment.ts";
 export {
@@ -43,6 +53,15 @@ export {
   type EnvelopeFailureCode,
   type EnvelopeRefusal,
 } from "./envelope/errors.ts";
+export {
+  checkHttpProxy,
+  checkProxyHost,
+  type HttpProxy,
+  type ProxyFieldError,
+  parseProxyPort,
+  proxyAuthorization,
+  proxyName,
+} from "./net/http-proxy.ts";
 export {
   blockSize,
   type Cidr,
@@ -89,4 +108,12 @@ export {
   type WaitOptions,
   waitFor,
 } from "./process/index.ts";
+export {
+  MIN_RSA_BITS,
+  parseSshPublicKey,
+  SSH_KEY_TYPES,
+  type SshKeyResult,
+  type SshKeyType,
+  type SshPublicKey,
+} from "./ssh/public-key.ts";
 export { TLS_SERVER_POLICY, TLS12_CIPHER_SUITES } from "./tls/policy.ts";

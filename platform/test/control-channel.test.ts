@@ -90,6 +90,8 @@ test("a heartbeat is recorded with versions and clock offset, and shown on the g
     serverTime: p.clock.now().toISOString(),
     dataChannel: null,
     remoteSessions: [],
+    maintenanceSessions: [],
+    settings: null,
   });
   const [row] = await p.database.db.select().from(gateways).where(eq(gateways.id, scene.gatewayId));
   expect(row?.lastSeenAt?.getTime()).toBe(p.clock.now().getTime());

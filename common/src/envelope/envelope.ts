@@ -28,7 +28,7 @@ const typOf = (kind: EnvelopeKind) => `meetpoint-${kind}+jws`;
 const claimsSchema = z
   .object({
     iss: z.literal(ISSUER),
-    kind: z.enum(["enrollment", "data-channel", "command"]),
+    kind: z.enum(["enrollment", "data-channel", "command", "gateway-settings"]),
     aud: z.string(),
     iat: z.number().int(),
     nbf: z.number().int(),

@@ -94,7 +94,12 @@ export class FakeControl implements ControlPort {
   /** What the next data-channel request returns; by default a good envelope for `gatewayId`. */
   nextEnvelope: ((gatewaySessionId: string) => Promise<string>) | null = null;
   refuseReconnect: string | null = null;
-  answer: Omit<HeartbeatResponse, "serverTime"> = { dataChannel: null, remoteSessions: [] };
+  answer: Omit<HeartbeatResponse, "serverTime"> = {
+    dataChannel: null,
+    remoteSessions: [],
+    maintenanceSessions: [],
+    settings: null,
+  };
   private queue: string[] = [];
   private wake: (() => void) | null = null;
 

@@ -35,6 +35,16 @@ export const AUDIT_ACTIONS = {
   "gateway.rekey": "a gateway got a new secret (the old one stops working)",
   "gateway.enrollment_bundle": "an enrollment bundle was issued for a gateway",
   "gateway.delete": "a gateway was deleted",
+  "gateway.settings":
+    "a platform admin changed a gateway's signed settings (SSH server on or off, operator keys allowed, operator UI reach), with the new version",
+  "gateway.ssh_key_add":
+    "a platform admin authorized an SSH key on a gateway (fingerprint and label)",
+  "gateway.ssh_key_remove":
+    "a platform admin removed an authorized SSH key from a gateway",
+  "gateway.ssh_login":
+    "a login to a gateway's maintenance SSH server (ok) or a failed attempt (failed), reported by the gateway",
+  "gateway.ssh_local_key":
+    "the operator at a gateway added or removed an SSH key of their own in the operator UI, reported by the gateway",
   "machine.create": "a machine was created (with its proxy address)",
   "machine.update": "a machine's name or LAN address changed",
   "machine.delete": "a machine was deleted",

@@ -5,6 +5,7 @@ import { timingSafeEqual } from "node:crypto";
 import { zValidator } from "@hono/zod-validator";
 import {
   dataChannelRequestSchema,
+  type HeartbeatResponse,
   disconnectRequestSchema,
   heartbeatRequestSchema,
 } from "@meetpoint/common";
@@ -15,6 +16,7 @@ import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
+import { recordSshEvents, settingsEnvelopeFor } from "../gateways/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
 import { isUuid } from "../shared/index.ts";
@@ -91,12 +93,17 @@ export function gatewayApi() {
   // Control characters in any string, or a body that is not JSON: 400 before a handler sees it.
   api.use("*", inputLayer);
 
-  /** Alive and how: recorded; answered with the data channel's state and the remote sessions. */
+  /**
+   * Alive and how: recorded, with its SSH log audited; answered with the data channel's state, the
+   * remote and maintenance sessions, and the gateway's signed settings.
+   */
   api.post("/heartbeat", jsonBody(heartbeatRequestSchema), async (c) => {
-    const { access, db, clock } = c.get("deps");
+    const { access, db, clock, pki } = c.get("deps");
     const gateway = c.get("gateway");
     const report = c.req.valid("json");
     const answer = await access.heartbeat(gateway, report, c.get("ip"));
+    await recordSshEvents({ db, clock }, gateway, report.sshEvents, c.get("ip"));
+    const settings = await settingsEnvelopeFor({ db, clock, pki }, gateway.id);
     // What changed at the gateway goes into the audit log (and so to the SIEM and alerts).
     const before = gateway.agent;
     if (
@@ -118,7 +125,7 @@ export function gatewayApi() {
         },
       });
     }
-    return c.json(answer);
+    return c.json({ ...answer, settings } satisfies HeartbeatResponse);
   });
 
   /** Long-poll: signed commands after `cursor`, waiting up to `wait` seconds (at most 25). */

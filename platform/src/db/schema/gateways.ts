@@ -12,6 +12,10 @@ export interface AgentReport {
   lastError: string | null;
   /** Address the heartbeat came from (the gateway's WAN side as the platform sees it). */
   ip: string | null;
+  /** Version of the signed settings the gateway applies (0: none yet); absent from older agents. */
+  settingsVersion?: number;
+  /** SHA256 fingerprint of the gateway's SSH host key while its SSH server runs. */
+  sshHostKey?: string | null;
 }
 
 export const gateways = pgTable(
