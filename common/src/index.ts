@@ -42,6 +42,7 @@ export {
 } from "./envelope/contract.ts";
 export { type PinnedEnrollment, verifyEnrollmentBundle } from "./envelope/enrollment.ts";
 export {
+  claimedVersion,
   type EnvelopeClaims,
   signEnvelope,
   type VerifyOptions,

@@ -23,6 +23,8 @@ export const VARIABLES = {
   MEETPOINT_NTP_SERVERS:
     "SNTP servers the diagnostics ask (default ptbtime1.ptb.de,ptbtime2.ptb.de,ptbtime3.ptb.de)",
   MEETPOINT_HEARTBEAT_SECONDS: "Heartbeat interval (default 10)",
+  MEETPOINT_SSH_USER:
+    "Account of maintenance SSH logins (default root); the agent owns its ~/.ssh/authorized_keys",
 } as const;
 
 export interface AgentConfig {
@@ -36,6 +38,7 @@ export interface AgentConfig {
   initialPassword: string;
   ntpServers: string[];
   heartbeatMs: number;
+  sshUser: string;
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -61,6 +64,9 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
   if (wanInterface === lanInterface)
     throw new ConfigError("MEETPOINT_LAN_INTERFACE", "must differ from MEETPOINT_WAN_INTERFACE");
   const initialPassword = env.MEETPOINT_INITIAL_PASSWORD || "meetpoint";
+  const sshUser = env.MEETPOINT_SSH_USER || "root";
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser))
+    throw new ConfigError("MEETPOINT_SSH_USER", `${sshUser}: not an account name`);
   const heartbeat = Number(env.MEETPOINT_HEARTBEAT_SECONDS ?? "10");
   if (!Number.isFinite(heartbeat) || heartbeat < 1 || heartbeat > 300)
     throw new ConfigError("MEETPOINT_HEARTBEAT_SECONDS", "must be 1-300");
@@ -78,5 +84,6 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
       .map((s) => s.trim())
       .filter(Boolean),
     heartbeatMs: heartbeat * 1000,
+    sshUser,
   };
 }

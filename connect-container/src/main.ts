@@ -4,10 +4,12 @@ import { join } from "node:path";
 import { configOrExit, privateDataDirectory, run } from "@meetpoint/common";
 import { Agent } from "./agent/agent.ts";
 import { EventLog } from "./agent/events.ts";
+import { interfaceAddresses } from "./agent/ssh-sync.ts";
 import { readConfig } from "./config.ts";
 import { ControlClient } from "./control/client.ts";
 import { runDiagnostics } from "./diagnostics/report.ts";
 import { KernelFirewall } from "./firewall/kernel.ts";
+import { DropbearServer } from "./ssh/server.ts";
 import { Store } from "./state/store.ts";
 import { createUiApp } from "./ui/app.tsx";
 import { OperatorAuth } from "./ui/auth.ts";
@@ -29,7 +31,15 @@ const agent = new Agent({
   // OpenVPN's own lines go to the container's log: what IT reads when a tunnel misbehaves.
   vpn: new OpenvpnClient(join(config.dataDir, "run"), (line) => console.log(line)),
   firewall: new KernelFirewall(run),
+  ssh: new DropbearServer({
+    dir: join(config.dataDir, "ssh"),
+    user: config.sshUser,
+    run,
+    log: (level, text) => events.add(level, text),
+  }),
   lanInterface: config.lanInterface,
+  lanAddresses: () => interfaceAddresses(run, config.lanInterface),
+  uiPorts: [config.httpsPort, config.httpPort].filter((port) => port > 0),
   importDir: config.importDir,
   heartbeatMs: config.heartbeatMs,
 });

@@ -33,7 +33,8 @@ export const httpProxySchema = z
   .strict()
   .superRefine((value, ctx) => {
     const checked = checkHttpProxy(value);
-    if (!checked.ok) ctx.addIssue({ code: "custom", path: [checked.field], message: checked.message });
+    if (!checked.ok)
+      ctx.addIssue({ code: "custom", path: [checked.field], message: checked.message });
   });
 
 /** The "USB stick": everything a gateway needs to reach the platform and trust it. */

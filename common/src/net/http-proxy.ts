@@ -27,7 +27,8 @@ export function checkProxyHost(text: string): string | null {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
     return "a host name or IPv4 address without a scheme (no http://)";
   if (/\s/.test(text)) return "a host name or IPv4 address without spaces or line breaks";
-  if (text.includes(":")) return "a host name or IPv4 address without a port (the port has its own field)";
+  if (text.includes(":"))
+    return "a host name or IPv4 address without a port (the port has its own field)";
   if (parseIpv4(text) === null && !DNS_NAME.test(text))
     return "a host name or IPv4 address (letters, digits, dots and hyphens)";
   return null;

@@ -40,7 +40,7 @@ describe("gateway status", () => {
     const faulty = run([
       { type: "connect", by: "local API", at: at(1) },
       { type: "tunnel-up", address: "100.127.0.2", at: at(2) },
-      { type: "sessions", remoteSessions: [session] },
+      { type: "sessions", remoteSessions: [session], maintenanceSessions: [] },
       { type: "fault", error: "platform unreachable", retryAt: at(5), at: at(3) },
     ]);
     expect(faulty).toMatchObject({
@@ -65,7 +65,11 @@ describe("gateway status", () => {
       fc.constant<StatusEvent>({ type: "retry", at: t0 }),
       fc.constant<StatusEvent>({ type: "channel", gatewaySessionId: session.id, at: t0 }),
       fc.constant<StatusEvent>({ type: "fault", error: "x", retryAt: t0, at: t0 }),
-      fc.constant<StatusEvent>({ type: "sessions", remoteSessions: [session] }),
+      fc.constant<StatusEvent>({
+        type: "sessions",
+        remoteSessions: [session],
+        maintenanceSessions: [],
+      }),
       fc.constant<StatusEvent>({ type: "disconnect", error: null, at: t0 }),
     );
     fc.assert(

@@ -1,7 +1,7 @@
 // What the operator sees, as a pure state machine: idle until the operator presses Connect;
 // connecting, online, or reconnecting (after a fault) while the operator's consent stands; back to
 // idle on any Disconnect — the operator's, or a technician's or an admin's through the platform.
-import type { AgentState, GatewayRemoteSession } from "@meetpoint/common";
+import type { AgentState, GatewayRemoteSession, MaintenanceSession } from "@meetpoint/common";
 
 export interface AgentStatus {
   state: AgentState;
@@ -19,6 +19,8 @@ export interface AgentStatus {
   retryAt: Date | null;
   /** Remote sessions through this gateway, as the platform reported them last. */
   remoteSessions: GatewayRemoteSession[];
+  /** Platform admins' maintenance sessions to this gateway's SSH server, as reported last. */
+  maintenanceSessions: MaintenanceSession[];
 }
 
 export type StatusEvent =
@@ -30,7 +32,11 @@ export type StatusEvent =
   | { type: "retry"; at: Date }
   /** Disconnect: by the operator (error null) or because the platform closed the channel for good. */
   | { type: "disconnect"; error: string | null; at: Date }
-  | { type: "sessions"; remoteSessions: GatewayRemoteSession[] };
+  | {
+      type: "sessions";
+      remoteSessions: GatewayRemoteSession[];
+      maintenanceSessions: MaintenanceSession[];
+    };
 
 export const initialStatus = (at: Date): AgentStatus => ({
   state: "idle",
@@ -41,6 +47,7 @@ export const initialStatus = (at: Date): AgentStatus => ({
   lastError: null,
   retryAt: null,
   remoteSessions: [],
+  maintenanceSessions: [],
 });
 
 /** Whether the operator's consent stands (anything but idle). */
@@ -78,6 +85,7 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
         retryAt: event.retryAt,
         tunnelAddress: null,
         remoteSessions: [],
+        maintenanceSessions: [],
       };
     case "retry":
       if (status.state !== "reconnecting") return status;
@@ -85,6 +93,12 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
     case "disconnect":
       return { ...initialStatus(event.at), lastError: event.error };
     case "sessions":
-      return armed(status) ? { ...status, remoteSessions: event.remoteSessions } : status;
+      return armed(status)
+        ? {
+            ...status,
+            remoteSessions: event.remoteSessions,
+            maintenanceSessions: event.maintenanceSessions,
+          }
+        : status;
   }
 }

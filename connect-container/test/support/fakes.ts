@@ -9,6 +9,7 @@ import {
   type HeartbeatRequest,
   type HeartbeatResponse,
   type PublicJwk,
+  type SshEvent,
   signEnvelope,
 } from "@meetpoint/common";
 import { Agent } from "../../src/agent/agent.ts";
@@ -16,6 +17,7 @@ import { EventLog } from "../../src/agent/events.ts";
 import { ControlError, type ControlPort } from "../../src/control/client.ts";
 import type { FirewallPort } from "../../src/firewall/kernel.ts";
 import type { ForwardedService, GatewayFirewall } from "../../src/firewall/ruleset.ts";
+import type { SshDesired, SshPort } from "../../src/ssh/server.ts";
 import { Store } from "../../src/state/store.ts";
 import { uiCertificate } from "../../src/ui/tls.ts";
 import type { TunnelHandlers, VpnPort } from "../../src/vpn/openvpn.ts";
@@ -181,26 +183,57 @@ export class FakeVpn implements VpnPort {
   }
 }
 
-/** A firewall that records what it was asked; `failing` makes the next applies throw. */
+/**
+ * A firewall that records what it was asked; `failing` makes the next applies throw. With `kernel`
+ * (the real one, in namespace tests) it records and passes everything on.
+ */
 export class FakeFirewall implements FirewallPort {
   applied: GatewayFirewall[] = [];
   forgotten: ForwardedService[][] = [];
   failing = 0;
+
+  constructor(private readonly kernel: FirewallPort | null = null) {}
 
   async apply(model: GatewayFirewall) {
     if (this.failing > 0) {
       this.failing--;
       throw new Error("nft: Operation not permitted");
     }
+    await this.kernel?.apply(model);
     this.applied.push(model);
   }
 
   async forgetFlows(services: ForwardedService[]) {
+    await this.kernel?.forgetFlows(services);
     this.forgotten.push(services);
   }
 
   get last(): GatewayFirewall | undefined {
     return this.applied.at(-1);
+  }
+}
+
+/** An SSH server that records what it was asked to do. */
+export class FakeSsh implements SshPort {
+  applied: SshDesired[] = [];
+  onEvent: (event: SshEvent) => void = () => {};
+
+  async apply(desired: SshDesired) {
+    this.applied.push(desired);
+  }
+
+  async stop() {}
+
+  get last(): SshDesired | undefined {
+    return this.applied.at(-1);
+  }
+
+  get hostKey() {
+    return this.last?.enabled ? "SHA256:fakehostkeyfakehostkeyfakehostkeyfakehostke" : null;
+  }
+
+  get listening() {
+    return this.last?.enabled ? this.last.addresses : [];
   }
 }
 
@@ -211,6 +244,7 @@ export interface TestAgent {
   control: FakeControl;
   vpn: FakeVpn;
   firewall: FakeFirewall;
+  ssh: SshPort;
   keys: PlatformKeys;
   gatewayId: string;
   dir: string;
@@ -218,7 +252,17 @@ export interface TestAgent {
 }
 
 /** An agent on a temporary state volume with fakes around it; enrolled unless told otherwise. */
-export async function testAgent(options: { enrolled?: boolean } = {}): Promise<TestAgent> {
+export async function testAgent(
+  options: {
+    enrolled?: boolean;
+    /** The real ones, for tests with nftables and dropbear in namespaces. */
+    firewall?: FirewallPort;
+    ssh?: SshPort;
+    lanInterface?: string;
+    lanAddresses?: string[];
+    uiPorts?: number[];
+  } = {},
+): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-agent-"));
   const keys = await platformKeys();
   const gatewayId = crypto.randomUUID();
@@ -226,14 +270,18 @@ export async function testAgent(options: { enrolled?: boolean } = {}): Promise<T
   const events = new EventLog(null);
   const control = new FakeControl(keys, gatewayId);
   const vpn = new FakeVpn();
-  const firewall = new FakeFirewall();
+  const firewall = new FakeFirewall(options.firewall ?? null);
+  const ssh = options.ssh ?? new FakeSsh();
   const agent = new Agent({
     store,
     events,
     control,
     vpn,
     firewall,
-    lanInterface: "eth1",
+    ssh,
+    lanInterface: options.lanInterface ?? "eth1",
+    lanAddresses: async () => [...(options.lanAddresses ?? ["192.168.0.1"])],
+    uiPorts: options.uiPorts ?? [443, 80],
     importDir: join(dir, "import"),
     heartbeatMs: 60_000,
   });
@@ -249,6 +297,7 @@ export async function testAgent(options: { enrolled?: boolean } = {}): Promise<T
     control,
     vpn,
     firewall,
+    ssh,
     keys,
     gatewayId,
     dir,

@@ -39,8 +39,7 @@ export const AUDIT_ACTIONS = {
     "a platform admin changed a gateway's signed settings (SSH server on or off, operator keys allowed, operator UI reach), with the new version",
   "gateway.ssh_key_add":
     "a platform admin authorized an SSH key on a gateway (fingerprint and label)",
-  "gateway.ssh_key_remove":
-    "a platform admin removed an authorized SSH key from a gateway",
+  "gateway.ssh_key_remove": "a platform admin removed an authorized SSH key from a gateway",
   "gateway.ssh_login":
     "a login to a gateway's maintenance SSH server (ok) or a failed attempt (failed), reported by the gateway",
   "gateway.ssh_local_key":

@@ -5,8 +5,8 @@ import { timingSafeEqual } from "node:crypto";
 import { zValidator } from "@hono/zod-validator";
 import {
   dataChannelRequestSchema,
-  type HeartbeatResponse,
   disconnectRequestSchema,
+  type HeartbeatResponse,
   heartbeatRequestSchema,
 } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
