@@ -94,7 +94,9 @@ export function parseSshPublicKey(text: string): SshKeyResult {
   const bytes = new Uint8Array(Buffer.from(blob, "base64"));
   const reader = new Reader(bytes);
   const inner = reader.string();
-  if (!inner || new TextDecoder().decode(inner) !== type)
+  if (!inner)
+    return { ok: false, reason: "the key's base64 part is damaged (truncated or altered?)" };
+  if (new TextDecoder().decode(inner) !== type)
     return { ok: false, reason: `not a valid ${type} key: the key data names another type` };
   let bits: number;
   if (type === "ssh-ed25519") {

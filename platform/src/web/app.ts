@@ -23,6 +23,7 @@ import { alertRoutes } from "./routes/alerts.tsx";
 import { apiTokenRoutes } from "./routes/api-tokens.tsx";
 import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
+import { gatewaySettingsRoutes } from "./routes/gateway-settings.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
 import { identityProviderRoutes } from "./routes/identity-providers.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
@@ -102,6 +103,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", machineRoutes());
   portal.route("/", customerRoutes());
   portal.route("/", gatewayRoutes());
+  portal.route("/", gatewaySettingsRoutes());
   portal.route("/", userRoutes());
   portal.route("/", identityProviderRoutes());
   portal.route("/", auditRoutes());

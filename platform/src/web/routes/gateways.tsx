@@ -129,6 +129,9 @@ export function gatewayRoutes() {
           </dl>
         </div>
         <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
+        <p>
+          <a href={`/gateways/${gateway.id}/settings`}>SSH maintenance and operator UI reach</a>
+        </p>
 
         {canManage ? (
           <RenameCard action={`/gateways/${gateway.id}`} csrfToken={csrf} name={gateway.name} />
