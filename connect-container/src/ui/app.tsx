@@ -19,6 +19,7 @@ import { eventsRoutes } from "./routes/events.tsx";
 import { passwordRoutes } from "./routes/password.tsx";
 import { settingsRoutes } from "./routes/settings.tsx";
 import { signInRoutes, signOutRoutes } from "./routes/sign-in.tsx";
+import { sshRoutes } from "./routes/ssh.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { requireOperator, type UiEnv } from "./session.ts";
 
@@ -96,6 +97,7 @@ export function createUiApp(deps: UiDeps) {
     diagnosticsRoutes(deps),
     eventsRoutes(deps),
     settingsRoutes(deps),
+    sshRoutes(deps),
   ])
     app.route("/", area);
   return app;
