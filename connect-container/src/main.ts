@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { configOrExit, privateDataDirectory, run } from "@meetpoint/common";
 import { Agent } from "./agent/agent.ts";
 import { EventLog } from "./agent/events.ts";
+import { ProxySetting } from "./agent/proxy-setting.ts";
 import { interfaceAddresses } from "./agent/ssh-sync.ts";
 import { readConfig } from "./config.ts";
 import { ControlClient } from "./control/client.ts";
@@ -24,10 +25,24 @@ const config = configOrExit(() => {
 });
 const store = new Store(config.dataDir);
 const events = new EventLog(config.dataDir, undefined, (line) => console.log(line));
+// One explicit proxy for both channels: fetch() would otherwise obey HTTPS_PROXY for the control
+// channel alone, quietly, while OpenVPN went direct.
+for (const name of config.ignoredProxyVariables) {
+  delete process.env[name];
+  events.add("warn", `${name} is ignored: set MEETPOINT_HTTP_PROXY (or the Proxy page) instead`);
+}
+const proxy = new ProxySetting({
+  store,
+  environment: config.httpProxy,
+  log: (level, text) => events.add(level, text),
+});
 const agent = new Agent({
   store,
   events,
-  control: new ControlClient(() => store.enrollment()),
+  control: new ControlClient(
+    () => store.enrollment(),
+    () => proxy.current(),
+  ),
   // OpenVPN's own lines go to the container's log: what IT reads when a tunnel misbehaves.
   vpn: new OpenvpnClient(join(config.dataDir, "run"), (line) => console.log(line)),
   firewall: new KernelFirewall(run),
@@ -40,6 +55,7 @@ const agent = new Agent({
   lanInterface: config.lanInterface,
   lanAddresses: () => interfaceAddresses(run, config.lanInterface),
   uiPorts: [config.httpsPort, config.httpPort].filter((port) => port > 0),
+  proxy: () => proxy.current(),
   importDir: config.importDir,
   heartbeatMs: config.heartbeatMs,
 });
@@ -48,6 +64,7 @@ const app = createUiApp({
   agent,
   auth,
   events,
+  proxy,
   diagnostics: () =>
     runDiagnostics({
       agent,
@@ -55,6 +72,7 @@ const app = createUiApp({
       wanInterface: config.wanInterface,
       lanInterface: config.lanInterface,
       ntpServers: config.ntpServers,
+      proxy: () => proxy.effective(),
     }),
 });
 

@@ -1,6 +1,7 @@
 // The gateway agent, the face ui/ and main.ts use: it joins the data channel (Connect and
 // Disconnect), the control channel's loops, the firewall and the SSH server that follow the status
 // and the platform's signed settings, and the intake of enrollment bundles, around one status.
+import type { HttpProxy } from "@meetpoint/common";
 import type { ControlPort } from "../control/client.ts";
 import type { ImportResult } from "../enrollment/import.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
@@ -29,6 +30,8 @@ export interface AgentDeps {
   lanAddresses: () => Promise<string[]>;
   /** The operator UI's TCP ports, opened on the WAN side only where the settings say so. */
   uiPorts: number[];
+  /** The plant's HTTP proxy for OpenVPN (the control client has its own view of the same). */
+  proxy?: () => HttpProxy | null;
   importDir: string | null;
   heartbeatMs: number;
   now?: () => Date;
@@ -105,6 +108,7 @@ export class Agent {
       update,
       applyFirewall,
       heartbeatNow: () => this.loops.heartbeatNow(),
+      proxy: deps.proxy ?? (() => null),
       log,
       now,
     });

@@ -67,7 +67,7 @@ export async function tlsCheck(host: string, address: string, port: number, ca: 
       `TLS ${host}:${port}`,
       "fail",
       (error as Error).message,
-      "A TLS-inspecting proxy or a wrong platform breaks the pin; the gateway must reach the platform directly.",
+      "A TLS-inspecting proxy or a wrong platform breaks the pin: behind an HTTP proxy, set it (Proxy page) so both channels use it; the proxy must not inspect TLS to the platform.",
     );
   }
 }

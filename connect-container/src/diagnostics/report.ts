@@ -2,11 +2,13 @@
 // hint. Checks run in the gateway's own network namespace, from the WAN side outwards.
 import type { Runner } from "@meetpoint/common";
 import type { Agent } from "../agent/agent.ts";
+import type { EffectiveProxy } from "../agent/proxy-setting.ts";
 import { caValidityChecks } from "./certificate.ts";
 import { apiAuthCheck, enrollmentCheck, lastErrorCheck, openvpnCheck } from "./gateway.ts";
 import type { DiagnosticLine } from "./line.ts";
 import { defaultRouteCheck, interfaceChecks, routeToPlatformCheck } from "./network.ts";
 import { dnsCheck, tcpCheck, tlsCheck } from "./platform.ts";
+import { proxyChecks } from "./proxy.ts";
 import { clockCheck, ntpChecks } from "./time.ts";
 
 export type { DiagnosticLine, Verdict } from "./line.ts";
@@ -17,6 +19,8 @@ export interface DiagnosticsDeps {
   wanInterface: string;
   lanInterface: string;
   ntpServers: string[];
+  /** The plant's HTTP proxy, when one is set: checked first, and the platform through it. */
+  proxy?: () => EffectiveProxy | null;
   now?: () => Date;
 }
 
@@ -32,7 +36,19 @@ export async function runDiagnostics(deps: DiagnosticsDeps): Promise<DiagnosticL
     const url = new URL(enrollment.body.platformUrl);
     const host = url.hostname;
     const port = Number(url.port || 443);
-    const dns = await dnsCheck(host);
+    const proxy = deps.proxy?.() ?? null;
+    // Through a proxy the gateway never resolves or reaches the platform itself: the proxy does.
+    if (proxy)
+      lines.push(
+        ...(await proxyChecks(
+          proxy.proxy,
+          proxy.source,
+          host,
+          port,
+          enrollment.body.caCertificates,
+        )),
+      );
+    const dns = proxy ? { line: null, address: null } : await dnsCheck(host);
     lines.push(dns.line);
     if (dns.address) {
       lines.push(await routeToPlatformCheck(run, dns.address, deps.wanInterface));

@@ -8,6 +8,7 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import type { Agent } from "../agent/agent.ts";
 import type { EventLog } from "../agent/events.ts";
+import type { ProxySetting } from "../agent/proxy-setting.ts";
 import type { DiagnosticLine } from "../diagnostics/report.ts";
 import { MAX_BUNDLE_BYTES } from "../enrollment/import.ts";
 import type { OperatorAuth } from "./auth.ts";
@@ -17,6 +18,7 @@ import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
 import { enrollmentRoutes } from "./routes/enrollment.tsx";
 import { eventsRoutes } from "./routes/events.tsx";
 import { passwordRoutes } from "./routes/password.tsx";
+import { proxyRoutes } from "./routes/proxy.tsx";
 import { settingsRoutes } from "./routes/settings.tsx";
 import { signInRoutes, signOutRoutes } from "./routes/sign-in.tsx";
 import { sshRoutes } from "./routes/ssh.tsx";
@@ -28,6 +30,8 @@ export interface UiDeps {
   auth: OperatorAuth;
   events: EventLog;
   diagnostics: () => Promise<DiagnosticLine[]>;
+  /** The plant's HTTP proxy; without it the Proxy page is not offered. */
+  proxy?: ProxySetting;
 }
 
 const ASSETS: Record<string, { body: Buffer; type: string }> = {
@@ -100,5 +104,6 @@ export function createUiApp(deps: UiDeps) {
     sshRoutes(deps),
   ])
     app.route("/", area);
+  if (deps.proxy) app.route("/", proxyRoutes({ agent: deps.agent, proxy: deps.proxy }));
   return app;
 }

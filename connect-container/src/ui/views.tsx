@@ -45,6 +45,7 @@ export function Page(props: { title: string; csrf?: string; nav?: boolean; child
                 <a href="/diagnostics">Diagnostics</a>
                 <a href="/events">Events</a>
                 <a href="/ssh">SSH</a>
+                <a href="/proxy">Proxy</a>
                 <a href="/settings">Settings</a>
                 <form method="post" action="/sign-out" class="inline">
                   <input type="hidden" name="_csrf" value={props.csrf} />

@@ -71,7 +71,13 @@ async function testCaPem(): Promise<string> {
 export async function bundle(
   keys: PlatformKeys,
   gatewayId: string,
-  options: { version?: number; issuedAt?: Date; validMs?: number; signingKey?: PublicJwk } = {},
+  options: {
+    version?: number;
+    issuedAt?: Date;
+    validMs?: number;
+    signingKey?: PublicJwk;
+    proxy?: EnvelopeBody<"enrollment">["proxy"];
+  } = {},
 ): Promise<string> {
   return await sign(
     keys,
@@ -83,6 +89,7 @@ export async function bundle(
       secret: "s".repeat(43),
       caCertificates: await testCaPem(),
       signingKey: options.signingKey ?? keys.jwk,
+      ...(options.proxy ? { proxy: options.proxy } : {}),
     },
     options,
   );

@@ -148,7 +148,7 @@ export function gatewayApi() {
   api.post("/data-channel", jsonBody(dataChannelRequestSchema), async (c) => {
     const gateway = c.get("gateway");
     const { dataChannels } = c.get("deps").access;
-    const lost = c.req.valid("json").reconnectOf;
+    const { reconnectOf: lost, transport } = c.req.valid("json");
     if (lost) {
       const verdict = await dataChannels.reconnect(gateway.id, lost);
       if (!verdict.ok && verdict.unknown) return apiError(c, 404, "unknown data channel");
@@ -159,7 +159,7 @@ export function gatewayApi() {
           `the data channel was closed (${closeReasonText(verdict.closedFor)}): only the operator can connect again`,
         );
     }
-    const { envelope, session } = await dataChannels.request(gateway.id);
+    const { envelope, session } = await dataChannels.request(gateway.id, transport);
     return c.json({ envelope, gatewaySessionId: session.id });
   });
 
