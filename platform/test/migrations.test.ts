@@ -31,6 +31,7 @@ test("migrations create every entity on an empty database and are idempotent", a
     "certificate_authorities",
     "customers",
     "gateway_sessions",
+    "gateway_settings",
     "gateways",
     "identity_provider_mappings",
     "identity_providers",

@@ -11,6 +11,7 @@ import {
   SubmitForm,
   trail,
 } from "./components.tsx";
+import { HttpProxyFields } from "./http-proxy.tsx";
 import { Field, formatTime, Notice } from "./layout.tsx";
 
 const STATE_LABELS = {
@@ -118,6 +119,7 @@ export const RemoteAccessCard: FC<{
             name="reason"
             placeholder="e.g. ticket 4711, axis 3 fault"
           />
+          <HttpProxyFields />
         </SubmitForm>
       ) : p.mayConnect ? (
         <p class="muted">
