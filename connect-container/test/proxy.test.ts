@@ -21,7 +21,8 @@ import type { Enrollment } from "../src/state/store.ts";
 import { createUiApp } from "../src/ui/app.tsx";
 import { OperatorAuth } from "../src/ui/auth.ts";
 import { uiCertificate } from "../src/ui/tls.ts";
-import { bundle, type TestAgent, testAgent } from "./support/fakes.ts";
+import { clientArgs } from "../src/vpn/openvpn.ts";
+import { bundle, sign, type TestAgent, testAgent } from "./support/fakes.ts";
 
 const skip = Bun.which("tinyproxy") ? null : "needs tinyproxy (Debian: tinyproxy)";
 if (skip && process.env.CI === "true") throw new Error(`prerequisite missing in CI: ${skip}`);
@@ -212,6 +213,54 @@ describe.skipIf(skip !== null)("plants behind an HTTP proxy (tinyproxy)", () => 
       await startProxy();
     }
   }, 20_000);
+});
+
+describe("one rule for both channels", () => {
+  test("with a proxy the data channel is asked on TCP and OpenVPN goes through http-proxy; UDP is refused naming the proxy", async () => {
+    const through: HttpProxy = { host: "proxy.plant", port: 3128, username: null, password: null };
+    const t = await testAgent({ proxy: () => through });
+    try {
+      t.control.nextEnvelope = (gatewaySessionId) =>
+        sign(t.keys, "data-channel", t.gatewayId, {
+          gatewaySessionId,
+          profile: "client\nremote platform.lab.test 443 tcp-client\n",
+        });
+      await t.agent.connect("operator UI");
+      expect(await waitFor(() => t.agent.status.state === "online", { timeoutMs: 3000 })).toBe(
+        true,
+      );
+      expect(t.control.transports).toEqual(["tcp"]);
+      expect(t.vpn.options.at(-1)?.httpProxy).toEqual(through);
+      await t.agent.disconnect("operator UI", null);
+      t.control.nextEnvelope = (gatewaySessionId) =>
+        sign(t.keys, "data-channel", t.gatewayId, {
+          gatewaySessionId,
+          profile: "client\nremote platform.lab.test 1194 udp\n",
+        });
+      await t.agent.connect("operator UI");
+      expect(
+        await waitFor(() => (t.agent.status.lastError ?? "").includes("proxy.plant:3128"), {
+          timeoutMs: 3000,
+        }),
+      ).toBe(true);
+      expect(t.agent.status.lastError).toContain("OpenVPN over UDP");
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  test("OpenVPN's command line: --http-proxy host port, with an auth file and basic only with a user", () => {
+    const paths = { profile: "/run/p.ovpn", management: "/run/m.sock" };
+    expect(
+      clientArgs(paths, "openvpn", { host: "proxy.plant", port: 3128, authFile: null }).join(" "),
+    ).toContain("--http-proxy proxy.plant 3128 --verb");
+    expect(
+      clientArgs(paths, "openvpn", { host: "proxy.plant", port: 3128, authFile: "/run/a" }).join(
+        " ",
+      ),
+    ).toContain("--http-proxy proxy.plant 3128 /run/a basic");
+    expect(clientArgs(paths).join(" ")).not.toContain("http-proxy");
+  });
 });
 
 describe("the operator's proxy setting", () => {

@@ -8,6 +8,7 @@ import {
   type EnvelopeKind,
   type HeartbeatRequest,
   type HeartbeatResponse,
+  type HttpProxy,
   type PublicJwk,
   type SshEvent,
   signEnvelope,
@@ -20,7 +21,7 @@ import type { ForwardedService, GatewayFirewall } from "../../src/firewall/rules
 import type { SshDesired, SshPort } from "../../src/ssh/server.ts";
 import { Store } from "../../src/state/store.ts";
 import { uiCertificate } from "../../src/ui/tls.ts";
-import type { TunnelHandlers, VpnPort } from "../../src/vpn/openvpn.ts";
+import type { TunnelHandlers, TunnelOptions, VpnPort } from "../../src/vpn/openvpn.ts";
 
 export interface PlatformKeys {
   privateKey: CryptoKey;
@@ -103,6 +104,8 @@ export class FakeControl implements ControlPort {
   /** What the next data-channel request returns; by default a good envelope for `gatewayId`. */
   nextEnvelope: ((gatewaySessionId: string) => Promise<string>) | null = null;
   refuseReconnect: string | null = null;
+  /** The transport each data-channel request asked for. */
+  transports: string[] = [];
   answer: Omit<HeartbeatResponse, "serverTime"> = {
     dataChannel: null,
     remoteSessions: [],
@@ -147,7 +150,8 @@ export class FakeControl implements ControlPort {
     this.wake = null;
   }
 
-  async dataChannel(reconnectOf: string | null) {
+  async dataChannel(reconnectOf: string | null, transport: "any" | "tcp" = "any") {
+    this.transports.push(transport);
     if (!this.reachable) throw new ControlError("no route to the platform", "unreachable");
     if (reconnectOf && this.refuseReconnect)
       throw new ControlError(this.refuseReconnect, "refused", 409);
@@ -169,13 +173,15 @@ export class FakeControl implements ControlPort {
 
 export class FakeVpn implements VpnPort {
   profiles: string[] = [];
+  options: TunnelOptions[] = [];
   handlers: TunnelHandlers | null = null;
   running = false;
   /** Bring the tunnel up as soon as it starts. */
   autoUp = true;
 
-  async start(profile: string, handlers: TunnelHandlers) {
+  async start(profile: string, handlers: TunnelHandlers, options: TunnelOptions = {}) {
     this.profiles.push(profile);
+    this.options.push(options);
     this.handlers = handlers;
     this.running = true;
     if (this.autoUp) setTimeout(() => handlers.up("100.127.0.2"), 5);
@@ -268,6 +274,7 @@ export async function testAgent(
     lanInterface?: string;
     lanAddresses?: string[];
     uiPorts?: number[];
+    proxy?: () => HttpProxy | null;
   } = {},
 ): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-agent-"));
@@ -289,6 +296,7 @@ export async function testAgent(
     lanInterface: options.lanInterface ?? "eth1",
     lanAddresses: async () => [...(options.lanAddresses ?? ["192.168.0.1"])],
     uiPorts: options.uiPorts ?? [443, 80],
+    proxy: options.proxy,
     importDir: join(dir, "import"),
     heartbeatMs: 60_000,
   });
