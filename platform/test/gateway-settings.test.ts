@@ -2,7 +2,7 @@
 // them, every change is audited and signed with a version that only grows, keys are checked with
 // the reason, and the gateway gets the envelope with its heartbeat; its SSH log lands in the audit.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type HeartbeatResponse, verifyEnvelope } from "@meetpoint/common";
+import { type HeartbeatResponse, verifyEnrollmentBundle, verifyEnvelope } from "@meetpoint/common";
 import { and, eq } from "drizzle-orm";
 import { auditEntries } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
@@ -148,6 +148,54 @@ describe("gateway settings", () => {
     expect(await browser.page(base)).not.toContain("Sign and send to the gateway");
     expect((await browser.post(base, { sshEnabled: "on", uiReach: "lan" })).status).toBe(403);
     expect((await browser.get(`/gateways/${crypto.randomUUID()}/settings`)).status).toBe(404);
+  });
+
+  test("re-key with the plant's proxy: checked fields, the proxy in the bundle, its password not audited", async () => {
+    const base = `/gateways/${scene.gatewayId}/settings`;
+    await p.admin.page(base);
+    for (const [fields, field] of [
+      [{ proxyHost: "http://proxy.plant", proxyPort: "3128" }, "proxyHost"],
+      [{ proxyHost: "proxy plant", proxyPort: "3128" }, "proxyHost"],
+      [{ proxyHost: "proxy.plant", proxyPort: "0" }, "proxyPort"],
+      [{ proxyHost: "proxy.plant", proxyPort: "3128", proxyPassword: "x" }, "proxyUser"],
+    ] as const) {
+      const refused = await p.admin.post(`${base}/bundle`, fields);
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain(field);
+    }
+    const page = await p.admin.postShownOnce(`${base}/bundle`, {
+      proxyHost: "proxy.plant.example",
+      proxyPort: "3128",
+      proxyUser: "gw",
+      proxyPassword: "Bundle-Proxy-Pw",
+    });
+    const html = await page.text();
+    const token = Buffer.from(
+      html.match(/href="data:application\/jose;base64,([A-Za-z0-9+/=]+)"/)?.[1] ?? "",
+      "base64",
+    ).toString();
+    const verified = await verifyEnrollmentBundle(token, { pinned: null, now: p.clock.now() });
+    if (!verified.ok) throw new Error(verified.reason);
+    expect(verified.claims.body.proxy).toEqual({
+      host: "proxy.plant.example",
+      port: 3128,
+      username: "gw",
+      password: "Bundle-Proxy-Pw",
+    });
+    const [entry] = (await audited("gateway.enrollment_bundle")).slice(-1);
+    expect(entry?.detail).toMatchObject({ proxy: "proxy.plant.example:3128", proxyUser: "gw" });
+    expect(JSON.stringify(entry)).not.toContain("Bundle-Proxy-Pw");
+    // The secret changed: the gateway's old one no longer authenticates.
+    const old = await p.app.request("https://localhost/api/gateway/v1/heartbeat", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
+        "content-type": "application/json",
+      },
+      body: "{}",
+    });
+    expect(old.status).toBe(401);
+    scene.gatewaySecret = html.match(/<div class="secret">([A-Za-z0-9_-]{43})<\/div>/)?.[1] ?? "";
   });
 
   test("the gateway's SSH log goes into the audit log, attributed to it", async () => {

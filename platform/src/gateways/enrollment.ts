@@ -1,4 +1,5 @@
 // Enrollment bundles: the signed file an operator imports on a gateway (the "USB stick").
+import type { HttpProxy } from "@meetpoint/common";
 import type { Pki } from "../pki/index.ts";
 
 export interface EnrollmentBundle {
@@ -15,7 +16,15 @@ export interface EnrollmentBundle {
  */
 export async function issueEnrollmentBundle(
   pki: Pki,
-  input: { gatewayId: string; secret: string; platformUrl: string; validMs: number; now: Date },
+  input: {
+    gatewayId: string;
+    secret: string;
+    platformUrl: string;
+    validMs: number;
+    now: Date;
+    /** The plant's HTTP proxy, for a gateway that reaches the platform only through one. */
+    proxy?: HttpProxy | null;
+  },
 ): Promise<EnrollmentBundle> {
   const expiresAt = new Date(input.now.getTime() + input.validMs);
   const { token, version } = await pki.signEnvelope({
@@ -29,6 +38,7 @@ export async function issueEnrollmentBundle(
       secret: input.secret,
       caCertificates: await pki.trustBundlePem(),
       signingKey: pki.signingJwk,
+      ...(input.proxy ? { proxy: input.proxy } : {}),
     },
   });
   return { token, version, expiresAt, fileName: `meetpoint-enrollment-${input.gatewayId}.jws` };

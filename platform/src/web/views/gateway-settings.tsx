@@ -37,6 +37,8 @@ export function GatewaySettingsPage(props: {
   gateway: Gateway;
   settings: GatewaySettingsView;
   canChange: boolean;
+  /** The caller may re-key the gateway (manages its customer's master data). */
+  canRekey: boolean;
   csrfToken: string;
   principal: Principal;
 }) {
@@ -140,6 +142,35 @@ export function GatewaySettingsPage(props: {
             <Field label="Label (whose key)" name="label" required={false} />
           </SubmitForm>
         </div>
+      ) : null}
+      {props.canRekey ? (
+        <>
+          <h2>Enrollment bundle with the plant's HTTP proxy</h2>
+          <div class="card">
+            <p class="muted">
+              For a plant whose only way out is an HTTP proxy: re-keys the gateway (the current
+              secret and bundle stop working) and offers, once, a bundle that tells it to use this
+              proxy for both channels. The operator UI's or the environment's proxy takes precedence
+              over the bundle's.
+            </p>
+            <SubmitForm
+              action={`${base}/bundle`}
+              csrfToken={csrfToken}
+              submit="Re-key with this proxy"
+              kind="secondary"
+              confirm="The gateway's current secret and enrollment bundle stop working at once. Continue?"
+            >
+              <Field
+                label="Proxy host (no http://)"
+                name="proxyHost"
+                placeholder="proxy.plant.example"
+              />
+              <Field label="Proxy port" name="proxyPort" placeholder="3128" inputmode="numeric" />
+              <Field label="Proxy user (if it asks)" name="proxyUser" required={false} />
+              <Field label="Proxy password" name="proxyPassword" type="password" required={false} />
+            </SubmitForm>
+          </div>
+        </>
       ) : null}
     </PortalPage>
   );
