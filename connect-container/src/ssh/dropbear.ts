@@ -50,13 +50,17 @@ export function dropbearArgs(options: DropbearOptions): string[] {
 /** Restrictions on every key: a maintenance login is a shell on the gateway, never a tunnel. */
 const KEY_OPTIONS = "no-port-forwarding,no-agent-forwarding,no-X11-forwarding";
 
+/** The first line of every authorized_keys file the agent writes: it replaces only such files. */
+export const KEYS_FILE_MARK =
+  "# Written by the Meetpoint gateway agent from its signed settings: changes here are lost.";
+
 /** The authorized_keys file for `keys` ("<type> <base64>" each, already checked). */
 export function authorizedKeysFile(keys: string[]): string {
   const lines = [...new Set(keys)].map((key) => {
     if (!/^[a-z0-9@.-]+ [A-Za-z0-9+/]+=*$/.test(key)) throw new Error("not a checked key line");
     return `${KEY_OPTIONS} ${key}`;
   });
-  return `# Written by the Meetpoint gateway agent from its signed settings: changes here are lost.\n${lines.join("\n")}${lines.length ? "\n" : ""}`;
+  return `${KEYS_FILE_MARK}\n${lines.join("\n")}${lines.length ? "\n" : ""}`;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   stopProcess,
   waitFor,
 } from "@meetpoint/common";
-import { authorizedKeysFile, DropbearLog, dropbearArgs } from "./dropbear.ts";
+import { authorizedKeysFile, DropbearLog, dropbearArgs, KEYS_FILE_MARK } from "./dropbear.ts";
 
 /** What the SSH server should be doing now. */
 export interface SshDesired {
@@ -176,9 +176,23 @@ export class DropbearServer implements SshPort {
       throw new Error(`SSH: the login account ${this.deps.user} does not exist here`);
     }
     const dir = join(home, ".ssh");
+    const path = join(dir, "authorized_keys");
+    // A file someone else wrote (an appliance's own admin keys) is never replaced or emptied.
+    let existing: string | null = null;
+    try {
+      existing = readFileSync(path, "utf8");
+    } catch {
+      // none yet
+    }
+    if (existing !== null && !existing.startsWith(KEYS_FILE_MARK)) {
+      if (keys.length === 0) return;
+      throw new Error(
+        `SSH: ${path} was not written by the agent; it is left alone — set MEETPOINT_SSH_USER to an account of its own`,
+      );
+    }
+    if (existing === null && keys.length === 0) return;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    const path = join(dir, "authorized_keys");
     writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
     chmodSync(`${path}.tmp`, 0o600);
     renameSync(`${path}.tmp`, path);
