@@ -55,6 +55,8 @@ export interface SshSyncDeps {
 export class SshSync {
   private queue: Promise<void> = Promise.resolve();
   private lastError: string | null = null;
+  /** What was applied last with success; applied again only when it changes or the server died. */
+  private applied = "";
 
   constructor(private readonly deps: SshSyncDeps) {}
 
@@ -76,7 +78,13 @@ export class SshSync {
   apply(): Promise<void> {
     this.queue = this.queue.then(async () => {
       try {
-        await this.deps.server.apply(await this.desired());
+        const desired = await this.desired();
+        const key = JSON.stringify(desired);
+        const running = !desired.enabled || this.deps.server.listening.length > 0;
+        if (key === this.applied && running) return;
+        this.applied = "";
+        await this.deps.server.apply(desired);
+        this.applied = key;
         if (this.lastError) this.deps.log("info", "SSH server: as the settings say again");
         this.lastError = null;
       } catch (error) {
