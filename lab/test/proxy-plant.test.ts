@@ -110,6 +110,8 @@ describe.skipIf(skip !== null)("a plant behind an HTTP proxy (tinyproxy on the W
   }, 90_000);
 
   test("the proxy stopped: the operator UI and the diagnostics name the proxy", async () => {
+    // The technician's close ended the gateway's data channel too: it is idle, as the platform said.
+    await until(async () => (await state()).state === "idle", 20_000, "idle");
     await site.stopProxy();
     try {
       // The operator presses Connect again (the technician's close idled the gateway).
