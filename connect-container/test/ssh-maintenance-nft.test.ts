@@ -321,9 +321,31 @@ describe.skipIf(skip !== null)("maintenance SSH and operator UI reach, real nfta
     }
   }, 60_000);
 
-  test("switched off by the platform: the server stops and its sessions end", async () => {
-    await settings({ ssh: false });
-    expect(await waitFor(() => t.agent.ssh.listening.length === 0, { timeoutMs: 5000 })).toBe(true);
-    expect(gateway.exec("ss", "-Hltn", "sport", "= :22").trim()).toBe("");
+  test("switched off by the platform: the server stops and its open sessions end", async () => {
+    let lines = 0;
+    const held = spawnProcess(
+      [
+        "dbclient",
+        "-y",
+        "-y",
+        "-i",
+        keys.admin.file,
+        `root@${GATEWAY_LAN}`,
+        "while true; do echo tick; sleep 0.2; done",
+      ],
+      { netns: lan.name, onLine: () => lines++ },
+    );
+    try {
+      expect(await waitFor(() => lines > 3, { timeoutMs: 10_000 })).toBe(true);
+      await settings({ ssh: false });
+      expect(await waitFor(() => t.agent.ssh.listening.length === 0, { timeoutMs: 5000 })).toBe(
+        true,
+      );
+      expect(gateway.exec("ss", "-Hltn", "sport", "= :22").trim()).toBe("");
+      // The session's server side was ended with the server: the client sees the connection close.
+      expect(await waitFor(() => held.end !== null, { timeoutMs: 10_000 })).toBe(true);
+    } finally {
+      held.kill("SIGKILL");
+    }
   }, 30_000);
 });
