@@ -85,7 +85,7 @@ export class DropbearLog {
         at,
         kind: "login",
         user: success[1] ?? null,
-        from: success[4] ?? null,
+        from: success[4]?.slice(0, 64) ?? null,
         fingerprint: success[3] ?? null,
         detail: `${success[2]} key accepted`,
       };
