@@ -8,6 +8,7 @@ import {
   disconnectRequestSchema,
   type HeartbeatResponse,
   heartbeatRequestSchema,
+  heartbeatResponseSchema,
 } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
@@ -125,7 +126,10 @@ export function gatewayApi() {
         },
       });
     }
-    return c.json({ ...answer, settings } satisfies HeartbeatResponse);
+    // The answer fits the shared contract before it leaves (the gateway checks it again).
+    return c.json(
+      heartbeatResponseSchema.parse({ ...answer, settings } satisfies HeartbeatResponse),
+    );
   });
 
   /** Long-poll: signed commands after `cursor`, waiting up to `wait` seconds (at most 25). */
