@@ -75,8 +75,12 @@ describe.skipIf(skip !== null)("a plant behind an HTTP proxy (tinyproxy on the W
       15_000,
       "control channel through the proxy",
     );
+    const pressed = performance.now();
     expect((await site.local("POST", "/connect")).status).toBe(200);
     await until(async () => (await state()).state === "online", 30_000, "online");
+    console.log(
+      `lab measurement: operator Connect → online through the proxy: ${Math.round(performance.now() - pressed)} ms`,
+    );
     // OpenVPN went through the proxy too (http-proxy, over TCP).
     expect(site.proxy?.log.has("CONNECT platform.lab.test:1194")).toBe(true);
     expect(await lab.admin.page(`/machines/${site.machineId}`)).toContain(
