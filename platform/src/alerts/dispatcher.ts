@@ -29,7 +29,7 @@ import {
 import type { Clock } from "../shared/index.ts";
 import type { Mailer } from "./email.ts";
 import { type AlertPayload, directEvent, emailOf, payloadOf, signInFailureKeys } from "./rules.ts";
-import { checkWebhookUrl, type Resolver } from "./ssrf.ts";
+import { checkWebhookTarget, type Resolver } from "./ssrf.ts";
 import type { Subscription } from "./subscriptions.ts";
 import { WEBHOOK_KEY_LABEL } from "./subscriptions.ts";
 import { postWebhook } from "./webhook.ts";
@@ -241,13 +241,13 @@ export class Alerts {
       return;
     }
     if (!subscription.sealedSecret) throw new Error("the webhook has no key");
-    const url = await checkWebhookUrl(
+    const target = await checkWebhookTarget(
       subscription.target,
       this.deps.allowPrivate,
       this.deps.resolve,
     );
     await postWebhook({
-      url,
+      target,
       key: await this.deps.unsealSecret(WEBHOOK_KEY_LABEL, subscription.sealedSecret),
       deliveryId,
       body: JSON.stringify({ id: deliveryId, ...payload }),

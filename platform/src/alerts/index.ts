@@ -3,7 +3,13 @@
 export { Alerts, type AlertsDeps, backoffMs, MAX_ATTEMPTS } from "./dispatcher.ts";
 export { createMailer, type Mailer, type MailSettings } from "./email.ts";
 export { type AlertPayload, EVENT_LABELS } from "./rules.ts";
-export { checkWebhookUrl, type Resolver, specialRange } from "./ssrf.ts";
+export {
+  checkWebhookTarget,
+  checkWebhookUrl,
+  type Resolver,
+  specialRange,
+  type WebhookTarget,
+} from "./ssrf.ts";
 export {
   listSubscriptions,
   type Subscription,
@@ -11,4 +17,10 @@ export {
   subscribe,
   unsubscribe,
 } from "./subscriptions.ts";
-export { SIGNATURE_HEADER, signatureHeader, verifySignature } from "./webhook.ts";
+export {
+  pinnedRequest,
+  postWebhook,
+  SIGNATURE_HEADER,
+  signatureHeader,
+  verifySignature,
+} from "./webhook.ts";

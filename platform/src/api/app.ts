@@ -11,7 +11,7 @@ import { MAX_IMPORT_BYTES } from "../bulkimport/index.ts";
 import type { Db } from "../db/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
-import type { Clock } from "../shared/index.ts";
+import { type Clock, inputLayer } from "../shared/index.ts";
 import { adminRoutes } from "./routes-admin.ts";
 import { masterDataRoutes } from "./routes-masterdata.ts";
 import { checkApiToken } from "./tokens.ts";
@@ -130,6 +130,9 @@ export function adminApi(deps: ApiDeps) {
           413,
         ),
     }),
+    // Control characters, lone surrogates, malformed JSON: 400 naming the field (errors go to
+    // the app's one onError, which answers /api/ paths in JSON).
+    inputLayer,
   );
   app.route("/", apiRoutes());
   return app;

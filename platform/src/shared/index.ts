@@ -2,6 +2,7 @@
 // recognition of database errors.
 export { type Clock, ManualClock, systemClock } from "./clock.ts";
 export * from "./errors.ts";
+export { inputLayer } from "./input.ts";
 export {
   databaseUnreachable,
   FOREIGN_KEY_VIOLATION,
@@ -11,7 +12,10 @@ export {
   UNIQUE_VIOLATION,
 } from "./pg-error.ts";
 export {
+  escapeFormatCharacters,
   escapeLike,
+  FORMAT_CHARACTER,
+  FORMAT_MESSAGE,
   isUuid,
   LINE_CONTROL,
   nameSchema,

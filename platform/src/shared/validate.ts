@@ -24,9 +24,35 @@ export const LINE_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 export const TEXT_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
-/** A display name: trimmed, 1–100 characters, no control characters. Rendered as text only. */
+/**
+ * Unicode format characters (general category Cf): bidi overrides and isolates (U+202A–202E,
+ * U+2066–2069), zero-width spaces and joiners (U+200B–200D), the BOM, soft hyphens. Invisible:
+ * in a name they make two names look alike, or reorder the text shown around them.
+ */
+export const FORMAT_CHARACTER = /\p{Cf}/u;
+
+export const FORMAT_MESSAGE =
+  "must not contain invisible formatting characters (Unicode Cf: bidi controls, zero-width characters)";
+
+/**
+ * Free text from elsewhere (a gateway's last error) with its format characters made visible as
+ * "<U+202E>", so it reads as sent, not as the characters would reorder or hide it.
+ */
+export function escapeFormatCharacters(text: string): string {
+  return text.replace(
+    /\p{Cf}/gu,
+    (c) => `<U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}>`,
+  );
+}
+
+/**
+ * A display name: trimmed, 1–100 characters, no control or format characters. Rendered as text
+ * only.
+ */
 export const nameSchema = z
   .string({ error: "is required" })
+  // Before trim(), which would silently drop a leading or trailing U+FEFF.
+  .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
   .trim()
   .min(1, "is required")
   .max(100, "must have at most 100 characters")

@@ -4,13 +4,12 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { adminApi } from "../api/index.ts";
 import { metricsVerdict } from "../metrics/index.ts";
-import { NotFoundError } from "../shared/index.ts";
+import { inputLayer, NotFoundError } from "../shared/index.ts";
 
 import { assetRoutes } from "./assets.ts";
 import type { AppDeps, WebEnv } from "./env.ts";
 import { errorResponse } from "./errors.tsx";
 import { gatewayApi } from "./gateway-api.ts";
-import { inputLayer } from "./input.ts";
 import {
   clientAddress,
   loadSession,

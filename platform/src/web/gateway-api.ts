@@ -17,9 +17,8 @@ import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
-import { isUuid } from "../shared/index.ts";
+import { escapeFormatCharacters, inputLayer, isUuid } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
-import { inputLayer } from "./input.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };
@@ -95,7 +94,16 @@ export function gatewayApi() {
   api.post("/heartbeat", jsonBody(heartbeatRequestSchema), async (c) => {
     const { access, db, clock } = c.get("deps");
     const gateway = c.get("gateway");
-    const report = c.req.valid("json");
+    const sent = c.req.valid("json");
+    // What the agent writes freely is shown and audited as sent: invisible format characters
+    // (bidi overrides, zero-width) are made visible rather than left to reorder or hide text.
+    const report = {
+      ...sent,
+      lastError: sent.lastError === null ? null : escapeFormatCharacters(sent.lastError),
+      agentVersion: escapeFormatCharacters(sent.agentVersion),
+      openvpnVersion:
+        sent.openvpnVersion === null ? null : escapeFormatCharacters(sent.openvpnVersion),
+    };
     const answer = await access.heartbeat(gateway, report, c.get("ip"));
     // What changed at the gateway goes into the audit log (and so to the SIEM and alerts).
     const before = gateway.agent;

@@ -27,7 +27,13 @@ import {
   type Role,
 } from "../../db/index.ts";
 import type { Pki } from "../../pki/index.ts";
-import { parseInput, ValidationError } from "../../shared/index.ts";
+import {
+  FORMAT_CHARACTER,
+  FORMAT_MESSAGE,
+  nameSchema,
+  parseInput,
+  ValidationError,
+} from "../../shared/index.ts";
 import { DEFAULT_MFA_AMR, DEFAULT_MFA_POLICY } from "./policy.ts";
 
 export type IdentityProvider = typeof identityProviders.$inferSelect;
@@ -43,7 +49,7 @@ const providerInput = z.object({
     .string()
     .trim()
     .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "use 1-31 lowercase letters, digits and dashes"),
-  displayName: z.string().trim().min(1, "is required").max(100),
+  displayName: nameSchema,
   // Kept exactly as entered: the provider's metadata and every ID token must carry this very
   // string (authentik and Auth0 end theirs with a slash, Keycloak and Entra ID do not).
   issuer: z
@@ -51,7 +57,12 @@ const providerInput = z.object({
     .trim()
     .pipe(z.url({ protocol: /^https$/, error: "must be an https URL" }))
     .refine((v) => !/[?#]/.test(v), "must not have a query or fragment"),
-  clientId: z.string().trim().min(1, "is required").max(200),
+  clientId: z
+    .string()
+    .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
+    .trim()
+    .min(1, "is required")
+    .max(200),
   clientAuth: z.enum(CLIENT_AUTH_METHODS, { error: "is not a supported method" }),
   clientSecret: z.string().max(500).optional().default(""),
   caPem: z
