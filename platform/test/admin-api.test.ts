@@ -294,6 +294,37 @@ describe("/api/v1 with a token", () => {
     ).toBe(1);
   });
 
+  test("a read-only token sees and revokes only itself, not its creator's other tokens", async () => {
+    // Regression: an auditor service-account token listed the admin's tokens and revoked one.
+    const adminTool = await createApiToken(
+      p.adminCtx,
+      { name: "admin tool", days: 7, grants: [{ role: "platform_admin", customerId: null }] },
+      365,
+    );
+    const reader = await createApiToken(
+      p.adminCtx,
+      {
+        name: "siem reader",
+        days: 7,
+        grants: [{ role: "auditor", customerId: null }],
+        serviceAccount: "siem",
+      },
+      365,
+    );
+    const listed = (await (await api(reader.token, "/tokens")).json()) as { id: string }[];
+    expect(listed.map((t) => t.id)).toEqual([reader.view.id]);
+    const other = await api(reader.token, `/tokens/${adminTool.view.id}`, { method: "DELETE" });
+    expect(other.status).toBe(404);
+    expect((await api(adminTool.token, "/customers")).status).toBe(200);
+    // A token with user administration rights manages every token; any token may revoke itself.
+    const all = (await (await api(adminTool.token, "/tokens")).json()) as { id: string }[];
+    expect(all.map((t) => t.id)).toContain(reader.view.id);
+    expect(
+      (await api(reader.token, `/tokens/${reader.view.id}`, { method: "DELETE" })).status,
+    ).toBe(200);
+    expect((await api(reader.token, "/customers")).status).toBe(401);
+  });
+
   test("a role taken from the creator leaves their tokens", async () => {
     const { user } = await createUser(p.adminCtx, { username: "dora", displayName: "Dora" });
     await grantRole(p.adminCtx, user.id, { role: "auditor" });

@@ -24,7 +24,8 @@ export interface ApiDeps {
 }
 
 export interface ApiEnv {
-  Variables: { ip: string; ctx: Context; api: ApiDeps };
+  /** `tokenId`: the API token the request came with. */
+  Variables: { ip: string; ctx: Context; api: ApiDeps; tokenId: string };
 }
 
 export type ApiApp = OpenAPIHono<ApiEnv>;
@@ -103,6 +104,7 @@ export function adminApi(deps: ApiDeps) {
     }
     const actor = { id: check.principal.userId, name: check.actorName, ip };
     c.set("api", deps);
+    c.set("tokenId", check.token.id);
     c.set("ctx", { db: deps.db, clock: deps.clock, caller: { principal: check.principal, actor } });
     await next();
     await recordAuditAlone(deps.db, deps.clock, {

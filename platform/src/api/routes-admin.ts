@@ -234,22 +234,28 @@ export function adminRoutes(api: ApiApp): void {
       path: "/tokens",
       tags: ["tokens"],
       responses: {
-        200: json(z.array(TokenSchema), "the tokens of the token's user (all, for user admins)"),
+        200: json(
+          z.array(TokenSchema),
+          "every token, for a token with user administration rights; otherwise this token alone",
+        ),
         ...ERRORS,
       },
     }),
-    async (c) => c.json(wire(await listApiTokens(c.get("ctx"))), 200),
+    async (c) =>
+      c.json(wire(await listApiTokens(c.get("ctx"), { viaToken: c.get("tokenId") })), 200),
   );
   api.openapi(
     createRoute({
       method: "delete",
       path: "/tokens/{id}",
       tags: ["tokens"],
+      description:
+        "Revokes this very token; with user administration rights, any token. Other ids answer 404.",
       request: { params: IdParam },
       responses: { 200: json(Deleted, "revoked"), ...ERRORS },
     }),
     async (c) => {
-      await revokeApiToken(c.get("ctx"), c.req.valid("param").id);
+      await revokeApiToken(c.get("ctx"), c.req.valid("param").id, { viaToken: c.get("tokenId") });
       return c.json({ deleted: true as const }, 200);
     },
   );
