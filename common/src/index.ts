@@ -1,7 +1,7 @@
 // The contract and code shared by the platform and the connect gateway.
 
 export { ConfigError, configOrExit } from "./config/config-error.ts";
-export { privateDataDirectory } from "./config/data-dir.ts";
+export { privateDataDirectory, privateSecretFile } from "./config/data-dir.ts";
 export {
   AGENT_STATES,
   type AgentState,

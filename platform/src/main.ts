@@ -2,7 +2,7 @@
 import { existsSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { configOrExit, privateDataDirectory } from "@meetpoint/common";
+import { configOrExit, privateDataDirectory, privateSecretFile } from "@meetpoint/common";
 import { Alerts, createMailer } from "./alerts/index.ts";
 import { recordAuditAlone, SYSTEM_ACTOR } from "./audit/index.ts";
 import { readConfig } from "./config.ts";
@@ -34,6 +34,9 @@ async function main() {
   const config = configOrExit(() => {
     const read = readConfig(process.env);
     privateDataDirectory("MEETPOINT_DATA_DIR", read.dataDir);
+    // Key files, inside the data directory or elsewhere: only the service's own user may read them.
+    if ("file" in read.kek) privateSecretFile("MEETPOINT_KEK_FILE", read.kek.file);
+    if (read.tls) privateSecretFile("MEETPOINT_TLS_KEY", read.tls.keyFile);
     return read;
   });
   const siemFile = config.operations.siemConfigFile;

@@ -127,3 +127,43 @@ test("a data directory other users can read or write is refused, saying how to f
     rmSync(shared, { recursive: true, force: true });
   }
 });
+
+test("a key file other users can read is refused, inside the data directory or outside it", async () => {
+  const { chmodSync, writeFileSync } = await import("node:fs");
+  const data = mkdtempSync(join(tmpdir(), "meetpoint-kekmode-"));
+  const outside = mkdtempSync(join(tmpdir(), "meetpoint-kekfile-"));
+  try {
+    const inData = join(data, "kek");
+    const elsewhere = join(outside, "kek");
+    for (const file of [inData, elsewhere]) {
+      writeFileSync(file, `${"ab".repeat(32)}\n`);
+      chmodSync(file, 0o644);
+    }
+    for (const [variable, env] of [
+      ["MEETPOINT_KEK_FILE", {}],
+      ["MEETPOINT_KEK_FILE", { MEETPOINT_KEK_FILE: elsewhere }],
+    ] as const) {
+      const refused = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts")], {
+        env: {
+          ...process.env,
+          DATABASE_URL: "",
+          MEETPOINT_DATA_DIR: data,
+          MEETPOINT_VPN_LISTEN: "off",
+          ...env,
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect(await refused.exited).toBe(2);
+      const said = await new Response(refused.stderr).text();
+      const file = "MEETPOINT_KEK_FILE" in env ? elsewhere : inData;
+      expect(said).toContain(
+        `${variable}: ${file} may be read or changed by other users (mode 644)`,
+      );
+      expect(said).toContain(`chmod go-rwx "${file}"`);
+    }
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
