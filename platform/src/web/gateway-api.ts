@@ -123,6 +123,8 @@ export function gatewayApi() {
           lastError: report.lastError,
           agentVersion: report.agentVersion,
           openvpnVersion: report.openvpnVersion,
+          // The agent's claim beside the platform's own view of the channel it names.
+          dataChannel: answer.dataChannel?.state ?? null,
         },
       });
     }

@@ -108,6 +108,8 @@ export function gatewayRoutes() {
     const ctx = c.get("ctx");
     const gateway = await getGateway(ctx, c.req.param("id"));
     const { machines } = await listMachines(ctx, { gatewayId: gateway.id, limit: 1000 });
+    // The data channel as the platform decided it, never as the agent's heartbeat claims it.
+    const channel = await c.get("deps").access.dataChannels.open(gateway.id);
     const canManage = inScope(
       scopeOf(ctx.caller.principal, "masterdata.manage"),
       gateway.customerId,
@@ -128,7 +130,16 @@ export function gatewayRoutes() {
             <dd class="mono">{gatewayBlock(c.get("deps").proxyPool, gateway)}</dd>
           </dl>
         </div>
-        <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
+        <AgentCard
+          gateway={gateway}
+          now={c.get("deps").clock.now()}
+          channel={
+            channel && {
+              state: channel.state,
+              since: channel.onlineAt ?? channel.requestedAt,
+            }
+          }
+        />
 
         {canManage ? (
           <RenameCard action={`/gateways/${gateway.id}`} csrfToken={csrf} name={gateway.name} />

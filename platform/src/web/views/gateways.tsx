@@ -62,22 +62,51 @@ export function GatewayCredentialsPage(props: {
   );
 }
 
-/** What the gateway's agent reported last over its control channel. */
-export function AgentCard(props: { gateway: Gateway; now: Date }) {
+/** The platform's own view of a gateway's data channel: its OpenVPN connection, not a report. */
+export interface DataChannelView {
+  state: "connecting" | "online" | "closed";
+  since: Date;
+}
+
+/**
+ * The gateway: first the data channel as the platform knows it (the OpenVPN connection it
+ * decided and routes), then what the agent reported last over its control channel — labelled as
+ * reported, since a heartbeat is the agent's word and decides nothing.
+ */
+export function AgentCard(props: { gateway: Gateway; now: Date; channel: DataChannelView | null }) {
   const { lastSeenAt, agent } = props.gateway;
+  const { channel } = props;
+  const online = channel?.state === "online";
+  const channelRow = (
+    <>
+      <dt>Data channel</dt>
+      <dd>
+        <span class={`badge ${online ? "ok" : channel ? "warn" : "failed"}`}>
+          {online ? "online" : channel ? "connecting" : "none"}
+        </span>{" "}
+        {channel
+          ? `since ${formatTime(channel.since)} (the platform's OpenVPN connection)`
+          : "no OpenVPN connection of this gateway at the platform"}
+      </dd>
+    </>
+  );
   if (!lastSeenAt || !agent)
     return (
       <div class="card">
+        <h2>Gateway agent</h2>
+        <dl>{channelRow}</dl>
         <p class="muted">The gateway has not reported yet: import its enrollment bundle there.</p>
       </div>
     );
   const ago = Math.round((props.now.getTime() - lastSeenAt.getTime()) / 1000);
   const reporting = ago <= 60;
   const offset = agent.clockOffsetMs / 1000;
+  const contradicts = agent.state === "online" && !online;
   return (
     <div class="card">
       <h2>Gateway agent</h2>
       <dl>
+        {channelRow}
         <dt>Last heartbeat</dt>
         <dd>
           <span class={`badge ${reporting ? "ok" : "failed"}`}>
@@ -85,9 +114,14 @@ export function AgentCard(props: { gateway: Gateway; now: Date }) {
           </span>{" "}
           {ago} s ago, from <span class="mono">{agent.ip ?? "unknown address"}</span>
         </dd>
-        <dt>State</dt>
-        <dd>{agent.state}</dd>
-        <dt>Versions</dt>
+        <dt>State (reported)</dt>
+        <dd class={contradicts ? "error" : undefined}>
+          {agent.state}
+          {contradicts
+            ? " — the agent says so, but the platform has no online data channel of this gateway"
+            : ""}
+        </dd>
+        <dt>Versions (reported)</dt>
         <dd class="mono">
           agent {agent.agentVersion}, OpenVPN {agent.openvpnVersion ?? "not found"}
         </dd>
@@ -98,7 +132,7 @@ export function AgentCard(props: { gateway: Gateway; now: Date }) {
         </dd>
         {agent.lastError ? (
           <>
-            <dt>Last error</dt>
+            <dt>Last error (reported)</dt>
             <dd class="error">{agent.lastError}</dd>
           </>
         ) : null}
