@@ -8,6 +8,7 @@ import {
   allEntries,
   checkExportedHeads,
   exportAudit,
+  intactReport,
   parseHeadFile,
   verifyAuditChain,
 } from "./audit/index.ts";
@@ -188,13 +189,7 @@ async function run(argv: string[]): Promise<number> {
           );
           return 1;
         }
-        console.log(
-          `Audit chain intact: ${result.entries} entries, head ${result.headSeq} ${result.headHash}`,
-        );
-        if (result.checkpoint)
-          console.log(
-            `  from the signed checkpoint at entry ${result.checkpoint.cutSeq} (${result.checkpoint.at.toISOString()}; ${result.checkpoint.prunedTotal} older entries pruned by retention)`,
-          );
+        for (const line of intactReport(result)) console.log(line);
         if (values.heads) {
           const heads = parseHeadFile(readFileSync(values.heads, "utf8"));
           const problems = await checkExportedHeads(db, heads, key);

@@ -4,8 +4,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asc, sql } from "drizzle-orm";
-import { allEntries, exportAudit, recordAuditAlone, verifyAuditChain } from "../src/audit/index.ts";
-import { auditEntries } from "../src/db/index.ts";
+import {
+  allEntries,
+  exportAudit,
+  intactReport,
+  recordAudit,
+  recordAuditAlone,
+  SYSTEM_ACTOR,
+  verifyAuditChain,
+} from "../src/audit/index.ts";
+import { auditEntries, inTransaction } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import { pgError } from "../src/shared/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
@@ -32,6 +40,36 @@ describe("audit chain", () => {
     const result = await verifyAuditChain(p.database.db);
     expect(result.ok).toBe(true);
     if (result.ok) expect(result.entries).toBeGreaterThan(5);
+  });
+
+  test("a rolled-back change leaves a sequence gap; verify counts it and says it is no deletion", async () => {
+    // Regression: "3618 entries, head 3628" read like ten deleted entries.
+    await expect(
+      inTransaction(p.database.db, async (tx) => {
+        await recordAudit(tx, p.clock, {
+          actor: SYSTEM_ACTOR,
+          action: "pki.renewal",
+          detail: { note: "rolled back" },
+        });
+        throw new Error("refused after the entry was written");
+      }),
+    ).rejects.toThrow("refused");
+    await recordAuditAlone(p.database.db, p.clock, {
+      actor: SYSTEM_ACTOR,
+      action: "pki.renewal",
+      detail: { note: "after the gap" },
+    });
+    const result = await verifyAuditChain(p.database.db);
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.unusedSeqs).toBe(1);
+    expect(result.headSeq - result.entries).toBe(1);
+    const report = intactReport(result).join("\n");
+    expect(report).toContain(
+      `Audit chain intact: ${result.entries} entries, head ${result.headSeq}`,
+    );
+    expect(report).toContain(
+      "1 sequence number was drawn by transactions that rolled back (refused changes) and carry no entry: not deletions",
+    );
   });
 
   test("UPDATE, DELETE and TRUNCATE are refused by the database", async () => {

@@ -22,6 +22,7 @@ export {
   type AuditEvent,
   allEntries,
   CHAIN_LOCK,
+  intactReport,
   recordAudit,
   recordAuditAlone,
   SYSTEM_ACTOR,
