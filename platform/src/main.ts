@@ -22,7 +22,7 @@ import { systemClock } from "./shared/index.ts";
 import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
-import { createApp, GatewayAuthGuard, HttpsListener } from "./web/index.ts";
+import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
@@ -222,20 +222,20 @@ async function main() {
   );
 
   const oidc = { db, clock, pki, clients: new OidcClients(pki, config.publicUrl.origin) };
-  // Failed gateway API authentications are audited per source and interval, written from here.
-  const gatewayAuth = new GatewayAuthGuard(db, clock);
-  const gatewayAuthAudit = setInterval(
+  // Failed sign-ins, API tokens and gateway secrets: throttled per source, audited per interval.
+  const authFailures = new AuthFailures(db, clock);
+  const authFailuresAudit = setInterval(
     () =>
-      gatewayAuth
+      authFailures
         .flush()
-        .catch((error) => console.error("auditing failed gateway API sign-ins:", error)),
+        .catch((error) => console.error("auditing failed authentications:", error)),
     10_000,
   );
   const app = createApp({
     db,
     clock,
     oidc,
-    gatewayAuth,
+    authFailures,
     localSignIn: config.localSignIn,
     session: config.session,
     proxyPool,
@@ -291,10 +291,10 @@ async function main() {
     clearInterval(certificateRenewal);
     clearInterval(ticker);
     clearInterval(loginSweeper);
-    clearInterval(gatewayAuthAudit);
-    await gatewayAuth
+    clearInterval(authFailuresAudit);
+    await authFailures
       .flush({ all: true })
-      .catch((error) => console.error("auditing failed gateway API sign-ins:", error));
+      .catch((error) => console.error("auditing failed authentications:", error));
     clearInterval(retentionTimer);
     clearInterval(alertTimer);
     await access.ends

@@ -85,7 +85,7 @@ describe("gateway API", () => {
     );
     expect((await api("/data-channel", `Bearer not-a-uuid.${gateway.secret}`)).status).toBe(401);
     // One entry for the source's interval, with the count.
-    expect(await p.gatewayAuth.flush({ all: true })).toBe(1);
+    expect(await p.authFailures.flush({ all: true })).toBe(1);
     const rows = await p.database.db
       .select()
       .from(auditEntries)

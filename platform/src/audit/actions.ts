@@ -6,8 +6,11 @@
 export const AUDIT_ACTIONS = {
   sign_in:
     "a sign-in attempt, local or through an identity provider (ok, or denied with the reason)",
+  "sign_in.refused":
+    "failed sign-in attempts from one source in one interval that named no account (an unknown username or sign-in option), and attempts throttled with 429, with their counts and the names tried (denied)",
   sign_out: "a portal session ended: by the user, or because the provider stopped renewing it",
-  "account.password_change": "a user changed their own password",
+  "account.password_change":
+    "a user changed their own password (failed: the current password was wrong; it counts toward the lockout)",
   "account.totp_enrol": "a user set up their authenticator app (TOTP)",
   "user.create": "a local account was created (by an admin, or the first admin at first start)",
   "user.provision": "an account was created at its first sign-in through an identity provider",
@@ -66,7 +69,10 @@ export const AUDIT_ACTIONS = {
   "api_token.create":
     "an API token was created (for its owner, or for a service account by an admin)",
   "api_token.revoke": "an API token was revoked",
-  "api_token.use": "a request to /api/v1 with an API token (denied: unknown, expired or revoked)",
+  "api_token.use":
+    "a request to /api/v1 with an API token (denied: expired, revoked or of a disabled user)",
+  "api_token.refused":
+    "requests to /api/v1 from one source in one interval without a token or with an unknown one, and requests throttled with 429, with their counts (denied)",
   "import.run":
     "a bulk import of sites, gateways, machines and services (denied: the rows at fault; nothing written)",
   "alert.subscribe": "an alert subscription (email or webhook) was added",

@@ -11,6 +11,14 @@ export {
 export { advanceCursor, entriesAfter, headSeq, LEASE_MS, leaseCursor } from "./cursors.ts";
 export { type ExportFormat, exportAudit } from "./export.ts";
 export {
+  DEFAULT_FAILURE_POLICY,
+  type FailureAudit,
+  FailureGuard,
+  type FailurePolicy,
+  type FailureSummary,
+  FailureWindows,
+} from "./failure-guard.ts";
+export {
   checkExportedHeads,
   type ExportedHead,
   type HeadStatement,

@@ -11,6 +11,7 @@ export {
   RESTRICT_VIOLATION,
   UNIQUE_VIOLATION,
 } from "./pg-error.ts";
+export { sourceOf } from "./source.ts";
 export {
   escapeFormatCharacters,
   escapeLike,

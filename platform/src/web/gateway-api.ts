@@ -57,10 +57,24 @@ export function gatewayApi() {
     }),
   );
 
-  // Failed authentications are throttled per source and audited in aggregate (gateway-auth.ts).
+  // Credentials first (one indexed lookup and a hash: a bounded cost), so a gateway with its
+  // secret is never held up by failures from its address (a shared NAT, or an attacker beside
+  // it); failures are throttled per source and audited in aggregate (audit/failure-guard.ts).
   api.use("*", async (c, next) => {
     const deps = c.get("deps");
-    const wait = deps.gatewayAuth.windows.waitFor(c.get("ip"));
+    const header = c.req.header("authorization") ?? "";
+    const [id = "", secret = ""] = header.replace(/^Bearer /, "").split(".");
+    const [gateway] = isUuid(id)
+      ? await deps.db.select().from(gateways).where(eq(gateways.id, id.toLowerCase()))
+      : [];
+    const expected = Buffer.from(gateway?.secretHash ?? "0".repeat(64), "hex");
+    const given = Buffer.from(hashGatewaySecret(secret), "hex");
+    if (gateway && header.startsWith("Bearer ") && timingSafeEqual(expected, given)) {
+      c.set("gateway", gateway);
+      return next();
+    }
+    const windows = deps.authFailures.gatewayApi.windows;
+    const wait = windows.attempt(c.get("ip"));
     if (wait > 0) {
       c.header("Retry-After", String(wait));
       return c.json(
@@ -73,19 +87,8 @@ export function gatewayApi() {
         429,
       );
     }
-    const header = c.req.header("authorization") ?? "";
-    const [id = "", secret = ""] = header.replace(/^Bearer /, "").split(".");
-    const [gateway] = isUuid(id)
-      ? await deps.db.select().from(gateways).where(eq(gateways.id, id.toLowerCase()))
-      : [];
-    const expected = Buffer.from(gateway?.secretHash ?? "0".repeat(64), "hex");
-    const given = Buffer.from(hashGatewaySecret(secret), "hex");
-    if (!gateway || !header.startsWith("Bearer ") || !timingSafeEqual(expected, given)) {
-      deps.gatewayAuth.windows.failed(c.get("ip"), isUuid(id) ? id.toLowerCase() : null);
-      return c.json({ error: { status: 401, message: "unknown gateway or wrong secret" } }, 401);
-    }
-    c.set("gateway", gateway);
-    await next();
+    windows.unaudited(c.get("ip"), isUuid(id) ? id.toLowerCase() : null);
+    return c.json({ error: { status: 401, message: "unknown gateway or wrong secret" } }, 401);
   });
   // Control characters in any string, or a body that is not JSON: 400 before a handler sees it.
   api.use("*", inputLayer);
