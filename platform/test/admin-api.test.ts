@@ -283,7 +283,18 @@ describe("/api/v1 with a token", () => {
     const denied = (await uses("denied"))
       .slice(before)
       .map((u) => (u.detail as { reason?: string }).reason);
-    expect(denied).toEqual(["missing", "unknown", "expired", "revoked"]);
+    // A token that exists is audited one by one; none or an unknown one only in aggregate.
+    expect(denied).toEqual(["expired", "revoked"]);
+    expect(await p.authFailures.flush({ all: true })).toBe(1);
+    const [aggregate] = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "api_token.refused"));
+    expect(aggregate?.detail).toMatchObject({
+      failures: 2,
+      throttled: 0,
+      requests: ["GET /api/v1/customers"],
+    });
     expect(
       (
         await p.database.db
@@ -292,6 +303,49 @@ describe("/api/v1 with a token", () => {
           .where(eq(auditEntries.action, "api_token.revoke"))
       ).length,
     ).toBe(1);
+  });
+
+  test("anonymous requests: throttled per source with 429, one audit entry; a valid token still passes", async () => {
+    // Regression: every request with no or a made-up token wrote its own api_token.use entry.
+    await p.authFailures.flush({ all: true });
+    const from = (address: string, authorization?: string) =>
+      p.app.request(
+        "https://localhost/api/v1/customers",
+        { headers: authorization ? { authorization } : {} },
+        { requestIP: () => ({ address, family: "IPv4", port: 40_000 }) },
+      );
+    const statuses: number[] = [];
+    let retryAfter = "";
+    for (let i = 0; i < 100; i++) {
+      const response = await from("203.0.113.77", i % 2 ? `Bearer mpt_guess${i}` : undefined);
+      statuses.push(response.status);
+      if (response.status === 429) retryAfter = response.headers.get("retry-after") ?? "";
+    }
+    expect(statuses.filter((s) => s === 401)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(80);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    const valid = await createApiToken(
+      customerAdmin,
+      { name: "beside", days: 1, grants: [{ role: "customer_admin", customerId: acmeId }] },
+      365,
+    );
+    expect((await from("203.0.113.77", `Bearer ${valid.token}`)).status).toBe(200);
+    const before = (
+      await p.database.db
+        .select()
+        .from(auditEntries)
+        .where(eq(auditEntries.action, "api_token.refused"))
+    ).length;
+    p.clock.advance(60_000);
+    expect(await p.authFailures.flush()).toBe(1);
+    const entries = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "api_token.refused"))
+      .orderBy(asc(auditEntries.seq));
+    expect(entries).toHaveLength(before + 1);
+    expect(entries.at(-1)?.ip).toBe("203.0.113.77");
+    expect(entries.at(-1)?.detail).toMatchObject({ failures: 20, throttled: 80 });
   });
 
   test("a read-only token sees and revokes only itself, not its creator's other tokens", async () => {

@@ -6,7 +6,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Context } from "../access/index.ts";
-import { recordAuditAlone } from "../audit/index.ts";
+import { type FailureGuard, recordAuditAlone } from "../audit/index.ts";
 import { MAX_IMPORT_BYTES } from "../bulkimport/index.ts";
 import type { Db } from "../db/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
@@ -21,6 +21,8 @@ export interface ApiDeps {
   clock: Clock;
   proxyPool: ProxyPool;
   access: Pick<RemoteAccess, "remoteSessions">;
+  /** Requests without a valid token: throttled per source, unknown ones audited in aggregate. */
+  failures: FailureGuard;
 }
 
 export interface ApiEnv {
@@ -84,17 +86,33 @@ export function adminApi(deps: ApiDeps) {
     const check = await checkApiToken(deps.db, deps.clock, bearer);
     const ip = c.get("ip") ?? "unknown";
     if (!check.ok) {
-      await recordAuditAlone(deps.db, deps.clock, {
-        actor: {
-          id: check.token?.userId ?? null,
-          name: check.token ? `token ${check.token.name}` : "unknown token",
-          ip,
-        },
-        action: "api_token.use",
-        target: check.token ? { type: "api_token", id: check.token.id } : undefined,
-        result: "denied",
-        detail: { reason: check.reason, method: c.req.method, path: c.req.path },
-      });
+      const windows = deps.failures.windows;
+      const wait = windows.attempt(ip);
+      if (wait > 0) {
+        c.header("Retry-After", String(wait));
+        return c.json(
+          {
+            error: {
+              status: 429,
+              code: "ERR_THROTTLED",
+              message: `too many requests without a valid token from this address: try again in ${wait} s`,
+              field: null,
+            },
+          },
+          429,
+        );
+      }
+      // No token or an unknown one names nobody: audited in aggregate per source and interval.
+      // A token that exists (expired, revoked, of a disabled user) is audited one by one.
+      if (!check.token) windows.unaudited(ip, `${c.req.method} ${c.req.path}`.slice(0, 120));
+      else
+        await recordAuditAlone(deps.db, deps.clock, {
+          actor: { id: check.token.userId, name: `token ${check.token.name}`, ip },
+          action: "api_token.use",
+          target: { type: "api_token", id: check.token.id },
+          result: "denied",
+          detail: { reason: check.reason, method: c.req.method, path: c.req.path },
+        });
       c.header("WWW-Authenticate", 'Bearer realm="meetpoint"');
       const message =
         check.reason === "missing"

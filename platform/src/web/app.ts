@@ -77,6 +77,7 @@ export function createApp(deps: AppDeps) {
       clock: deps.clock,
       proxyPool: deps.proxyPool,
       access: deps.access,
+      failures: deps.authFailures.apiToken,
     }) as never,
   );
 
