@@ -130,8 +130,8 @@ describe("local sign-in", () => {
     expect(failed.filter((e) => e.action === "sign_in" && e.result === "denied")).toHaveLength(1);
   });
 
-  test("an unknown user gets the same answer and a failed audit entry", async () => {
-    const browser = new Browser(p.app);
+  test("an unknown user gets the same answer; audited in the source's aggregate entry", async () => {
+    const browser = new Browser(p.app, "198.18.77.1");
     await browser.get("/sign-in");
     const r = await browser.post("/sign-in", {
       username: "nobody-here",
@@ -139,12 +139,24 @@ describe("local sign-in", () => {
     });
     expect(r.status).toBe(401);
     expect(await r.text()).toContain(SIGN_IN_REFUSED);
+    await p.authFailures.flush({ all: true });
     const [entry] = await p.database.db
       .select()
       .from(auditEntries)
-      .where(eq(auditEntries.actorName, "nobody-here"));
-    expect(entry?.result).toBe("failed");
-    expect(entry?.detail).toEqual({ reason: "unknown user" });
+      .where(eq(auditEntries.actorName, "sign-in client 198.18.77.1"));
+    expect(entry?.action).toBe("sign_in.refused");
+    expect(entry?.result).toBe("denied");
+    expect(entry?.detail).toMatchObject({ failures: 1, names: ["nobody-here"] });
+  });
+
+  test("usernames are case-insensitive at sign-in, as the unique rule is", async () => {
+    // Regression: "TINA" could not be created beside "tina" (409), yet "VICTIM2" could not sign in.
+    const { password } = await newUser("victim2");
+    const browser = new Browser(p.app, "198.18.77.2");
+    await browser.get("/sign-in");
+    const r = await browser.post("/sign-in", { username: " VICTIM2 ", password });
+    expect(r.status).toBe(303);
+    expect(r.headers.get("location")).toBe("/account/password");
   });
 
   test("a disabled user is signed out at the next request", async () => {

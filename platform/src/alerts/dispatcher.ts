@@ -114,12 +114,16 @@ export class Alerts {
     for (const key of signInFailureKeys(entry)) {
       const since = new Date(entry.at.getTime() - WINDOW_MS);
       const [kind, value = ""] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+      // One entry is one failure; an aggregated sign_in.refused entry counts what it sums up.
+      const weight = sql<number>`coalesce(sum(case when ${auditEntries.action} = 'sign_in.refused' then coalesce((${auditEntries.detail}->>'failures')::int, 0) + coalesce((${auditEntries.detail}->>'throttled')::int, 0) else 1 end), 0)::int`;
       const [row] = await db
-        .select({ n: count() })
+        .select({ n: weight })
         .from(auditEntries)
         .where(
           and(
-            eq(auditEntries.action, "sign_in"),
+            kind === "user"
+              ? eq(auditEntries.action, "sign_in")
+              : inArray(auditEntries.action, ["sign_in", "sign_in.refused"]),
             ne(auditEntries.result, "ok"),
             gte(auditEntries.at, since),
             lte(auditEntries.seq, entry.seq),

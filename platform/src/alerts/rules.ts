@@ -33,12 +33,17 @@ export function directEvent(entry: Pick<AuditEntry, "action" | "result">): Alert
   return rule.event;
 }
 
-/** A refused or failed sign-in: the keys it counts towards (the username tried, the address it came from). */
+/**
+ * A refused or failed sign-in: the keys it counts towards (the username tried, the address it
+ * came from); an aggregated sign_in.refused entry counts toward its address.
+ */
 export function signInFailureKeys(
   entry: Pick<AuditEntry, "action" | "result" | "actorName" | "ip">,
 ): string[] {
-  if (entry.action !== "sign_in" || entry.result === "ok") return [];
   const address = entry.ip && entry.ip !== "unknown" ? [`ip:${entry.ip}`] : [];
+  // An aggregate of one source's attempts at no account: it counts toward that source only.
+  if (entry.action === "sign_in.refused") return address;
+  if (entry.action !== "sign_in" || entry.result === "ok") return [];
   return [`user:${entry.actorName}`, ...address];
 }
 

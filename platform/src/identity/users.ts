@@ -11,7 +11,15 @@ import {
   requirePermission,
 } from "../access/index.ts";
 import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
-import { customers, type Db, inTransaction, ROLES, roleAssignments, users } from "../db/index.ts";
+import {
+  customers,
+  type Db,
+  inTransaction,
+  ROLES,
+  roleAssignments,
+  signInFailures,
+  users,
+} from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { ConflictError, nameSchema, parseInput, ValidationError } from "../shared/index.ts";
 import { hashPassword, randomPassword } from "./passwords.ts";
@@ -184,6 +192,7 @@ export async function setUserDisabled(
       .update(users)
       .set({ disabledAt: disabled ? ctx.clock.now() : null, failedSignIns: 0, lockedUntil: null })
       .where(eq(users.id, user.id));
+    await tx.delete(signInFailures).where(eq(signInFailures.userId, user.id));
     if (disabled) await endAllWebSessions(tx, user.id);
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
@@ -215,6 +224,7 @@ export async function resetSignIn(ctx: Context, userId: string): Promise<string>
         lockedUntil: null,
       })
       .where(eq(users.id, user.id));
+    await tx.delete(signInFailures).where(eq(signInFailures.userId, user.id));
     await endAllWebSessions(tx, user.id);
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,

@@ -38,7 +38,7 @@ export interface OidcDeps {
 
 export type OidcOutcome =
   | { ok: true; userId: string; stage: SignInStage; tokens: OidcTokens }
-  | { ok: false; message: string };
+  | { ok: false; message: string; anonymous?: boolean };
 
 async function providerBySlug(db: Db, slug: string): Promise<IdentityProvider | null> {
   if (!/^[a-z0-9-]{1,31}$/.test(slug)) return null;
@@ -76,19 +76,12 @@ export async function beginOidcSignIn(
   slug: string,
   browser: string,
   ip: string,
-): Promise<{ ok: true; url: string } | { ok: false; message: string }> {
+): Promise<{ ok: true; url: string } | { ok: false; message: string; anonymous?: boolean }> {
   const actor: Actor = { id: null, name: `(sign-in via ${slug.slice(0, 40)})`, ip };
   const provider = await providerBySlug(deps.db, slug);
-  if (!provider) {
-    const outcome = await refuse(
-      deps,
-      actor,
-      "unknown identity provider",
-      "This sign-in option does not exist.",
-      { provider: slug.slice(0, 40) },
-    );
-    return outcome as { ok: false; message: string };
-  }
+  // Names nothing: not audited here; the caller audits such attempts in aggregate per source.
+  if (!provider)
+    return { ok: false, message: "This sign-in option does not exist.", anonymous: true };
   let start: Awaited<ReturnType<OidcClients["begin"]>>;
   try {
     start = await deps.clients.begin(provider);
@@ -133,13 +126,7 @@ export async function completeOidcSignIn(
   const actor: Actor = { id: null, name: `(sign-in via ${slug.slice(0, 40)})`, ip };
   const provider = await providerBySlug(deps.db, slug);
   if (!provider)
-    return refuse(
-      deps,
-      actor,
-      "callback for an unknown identity provider",
-      "This sign-in option does not exist.",
-      { provider: slug.slice(0, 40) },
-    );
+    return { ok: false, message: "This sign-in option does not exist.", anonymous: true };
   const name = provider.displayName;
   const state = callbackUrl.searchParams.get("state") ?? "";
   // Spend the started sign-in: a state works once, for this provider and this browser only.
