@@ -9,6 +9,7 @@ import { auditEntries } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
 import { createCustomer, createSite } from "../src/masterdata/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
+import { firstSignIn } from "./support/portal.ts";
 
 let p: TestPlatform;
 let acmeId: string;
@@ -74,18 +75,62 @@ describe("API tokens in the portal", () => {
       customerId: "",
       serviceAccount: "erp-sync",
     });
-    expect(created.status).toBe(200);
-    const html = await created.text();
+    // Regression: the token was the POST's own answer; now POST → 303 → /once, shown once.
+    expect(created.status).toBe(303);
+    const address = created.headers.get("location") ?? "";
+    expect(address).toMatch(/^\/once\/[0-9a-f-]{36}$/);
+    const shown = await p.admin.get(address);
+    expect(shown.headers.get("cache-control")).toBe("no-store");
+    const html = await shown.text();
     const token = html.match(/class="secret">(mpt_[A-Za-z0-9_-]+)</)?.[1];
     expect(token).toBeDefined();
+    expect((await p.admin.get(address)).status).toBe(410);
     const list = await p.admin.page("/account/api-tokens");
-    expect(list).toContain("service:erp-sync");
+    expect(list).toContain("service:erp-sync (made by admin)");
     expect(list).not.toContain(token as string);
     const me = await api(token as string, "/customers");
     expect(me.status).toBe(200);
     const [use] = (await uses("ok")).slice(-1);
     expect(use?.actorName).toBe("service:erp-sync");
     expect(use?.detail).toMatchObject({ method: "GET", path: "/api/v1/customers", status: 200 });
+  });
+
+  test("regression: an admin makes a personal token in the browser (the service account is optional)", async () => {
+    const form = await p.admin.page("/account/api-tokens");
+    const field = form.match(/<input[^>]*name="serviceAccount"[^>]*>/)?.[0] ?? "";
+    expect(field).not.toBe("");
+    expect(field).not.toContain("required");
+    const created = await p.admin.postShownOnce("/account/api-tokens", {
+      name: "my own",
+      days: "7",
+      role: "auditor",
+      customerId: "",
+      serviceAccount: "",
+    });
+    expect(await created.text()).toMatch(/class="secret">mpt_/);
+  });
+
+  test("regression: the token list names whose tokens they are; a technician is offered only roles a token of theirs can carry", async () => {
+    const { user, password } = await createUser(p.adminCtx, {
+      username: "tomas",
+      displayName: "Tomas",
+    });
+    await grantRole(p.adminCtx, user.id, { role: "technician", customerId: acmeId });
+    const tomas = (await firstSignIn(p.app, p.database.db, p.clock, "tomas", password)).browser;
+    const form = await tomas.page("/account/api-tokens");
+    const roles = [...form.matchAll(/<option value="([a-z_]+)"/g)].map((m) => m[1]);
+    expect(roles).toEqual(["technician"]);
+    expect(form).toContain(">ACME<");
+    expect(form).not.toContain(">BOLT<");
+    await tomas.postShownOnce("/account/api-tokens", {
+      name: "tomas laptop",
+      days: "7",
+      role: "technician",
+      customerId: acmeId,
+    });
+    const list = await p.admin.page("/account/api-tokens");
+    const row = list.match(/<tr><td>tomas laptop<\/td><td>([^<]*)<\/td>/)?.[1];
+    expect(row).toBe("tomas");
   });
 
   test("a token wider than its creator is refused", async () => {

@@ -170,8 +170,12 @@ describe("subscriptions in the portal", () => {
       target: "https://93.184.216.34/meetpoint",
       events: "gateway_offline",
     });
-    expect(added.status).toBe(200);
-    expect(await added.text()).toMatch(/class="secret">[A-Za-z0-9_-]{43}</);
+    // Regression: the key was the POST's own answer; now POST → 303 → /once, shown once.
+    expect(added.status).toBe(303);
+    const address = added.headers.get("location") ?? "";
+    expect(address).toMatch(/^\/once\/[0-9a-f-]{36}$/);
+    expect(await (await p.admin.get(address)).text()).toMatch(/class="secret">[A-Za-z0-9_-]{43}</);
+    expect((await p.admin.get(address)).status).toBe(410);
     const page = await p.admin.page("/alerts");
     expect(page).toContain("https://93.184.216.34/meetpoint");
     expect(page).toContain("A gateway is offline");

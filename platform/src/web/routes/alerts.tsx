@@ -6,15 +6,14 @@ import { EVENT_LABELS, listSubscriptions, subscribe, unsubscribe } from "../../a
 import { ALERT_EVENTS } from "../../db/index.ts";
 import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
+import { signedIn } from "../middleware.ts";
+import { keepForOneShowing } from "../reveals.ts";
 import {
   ActionButton,
   DataTable,
   PortalPage,
-  SecretValue,
   SelectField,
-  ShownOnceCard,
   SubmitForm,
-  trail,
 } from "../views/components.tsx";
 import { Field } from "../views/layout.tsx";
 
@@ -124,26 +123,11 @@ export function alertRoutes(options: { allowPrivate: boolean }) {
       },
     );
     if (!webhookKey) return c.redirect("/alerts", 303);
-    c.header("Cache-Control", "no-store");
-    return c.html(
-      <PortalPage
-        title="Webhook added"
-        csrfToken={c.get("csrfToken")}
-        principal={ctx.caller.principal}
-        crumbs={trail("Webhook", ["Alerts", "/alerts"])}
-      >
-        <ShownOnceCard
-          notice="The webhook's signing key, shown only now: the receiver checks each request's Meetpoint-Signature with it (README, Alerts)."
-          continueHref="/alerts"
-          continueLabel="Back to the alerts"
-        >
-          <dl>
-            <dt>HMAC-SHA256 key</dt>
-            <SecretValue value={webhookKey} />
-          </dl>
-        </ShownOnceCard>
-      </PortalPage>,
-    );
+    const shown = await keepForOneShowing(c.get("deps"), signedIn(c).id, "webhook_key", {
+      target: field("target").trim(),
+      key: webhookKey,
+    });
+    return c.redirect(shown, 303);
   });
 
   app.post("/alerts/:id/delete", async (c) => {
