@@ -279,6 +279,7 @@ async function main() {
     metrics: { collector: metrics, access: config.operations.metrics },
     apiTokenMaxDays: ops.apiTokenMaxDays,
     webhookAllowPrivate: ops.webhookAllowPrivate,
+    emailConfigured: ops.smtp !== null,
     siemStatus: () => siem?.status() ?? [],
   });
   const https = new HttpsListener(

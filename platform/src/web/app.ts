@@ -110,7 +110,13 @@ export function createApp(deps: AppDeps) {
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
-  portal.route("/", alertRoutes({ allowPrivate: deps.webhookAllowPrivate ?? false }));
+  portal.route(
+    "/",
+    alertRoutes({
+      allowPrivate: deps.webhookAllowPrivate ?? false,
+      emailConfigured: deps.emailConfigured ?? false,
+    }),
+  );
   app.route("/", portal);
 
   return app;
