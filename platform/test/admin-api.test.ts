@@ -191,9 +191,27 @@ describe("the OpenAPI document", () => {
     );
     expect(doc.components.schemas.Machine.properties.proxyAddress).toEqual({ type: "string" });
     expect(doc.components.securitySchemes.token).toMatchObject({ type: "http", scheme: "bearer" });
+    // Regression: no servers entry, so generated clients called https://host/customers.
+    expect(doc.servers).toEqual([{ url: "/api/v1", description: "this platform's admin API" }]);
+    // Each operation lists only the errors it can give (every one listed 400–409).
+    const errorsOf = (path: string, method: string) =>
+      Object.keys(doc.paths[path][method].responses).filter((s) => Number(s) >= 400);
+    expect(errorsOf("/customers", "get")).toEqual(["400", "401"]);
+    expect(errorsOf("/tokens", "get")).toEqual(["401"]);
+    expect(errorsOf("/customers/{id}", "patch")).toEqual(["400", "401", "403", "404", "409"]);
+    // PATCH bodies are partial: no field is required.
+    expect(doc.components.schemas.MachinePatch.required).toBeUndefined();
+    expect(doc.components.schemas.Gateway.properties.proxyBlock.type).toBe("string");
+
     const page = await p.admin.page("/api-docs");
-    expect(page).toContain("/api/v1/machines/{id}/services");
-    expect(page).toContain("404 unknown, or not visible to the token");
+    expect(page).toContain("<code>/api/v1/machines/{id}/services</code>");
+    expect(page).toContain("<strong>404</strong> unknown, or not visible to the token");
+    expect(page.match(/unknown, or not visible to the token/g)).toHaveLength(1);
+    // Request bodies show their fields; optional ones marked.
+    expect(page).toContain("<li><code>lanAddress</code>: string</li>");
+    expect(page).toContain("<li><code>port</code>?: integer 1–65535</li>");
+    expect(page).not.toContain("`");
+    expect(page).toContain('<td class="nowrap"><code>/api/v1/customers/{id}/sites</code></td>');
   });
 });
 
@@ -275,6 +293,77 @@ describe("/api/v1 with a token", () => {
     expect(denied.map((u) => (u.detail as { status: number }).status).sort()).toEqual([
       400, 400, 403, 403, 404, 404,
     ]);
+  });
+
+  test("regression: PATCH is partial, a gateway's proxy block is its CIDR, the scheme is case-insensitive, 403 comes before body checks", async () => {
+    const [m] = (await (await api(token, "/machines?q=Press")).json()).machines;
+    // PATCH {"name"} answered 400 asking for lanAddress.
+    const renamed = await api(token, `/machines/${m.id}`, {
+      method: "PATCH",
+      body: { name: "Press renamed" },
+    });
+    expect(renamed.status).toBe(200);
+    expect(await renamed.json()).toMatchObject({
+      name: "Press renamed",
+      lanAddress: m.lanAddress,
+      proxyAddress: m.proxyAddress,
+    });
+    const [service] = await (await api(token, `/machines/${m.id}/services`)).json();
+    const disabled = await api(token, `/services/${service.id}`, {
+      method: "PATCH",
+      body: { enabled: false },
+    });
+    expect(await disabled.json()).toMatchObject({
+      name: service.name,
+      protocol: service.protocol,
+      port: service.port,
+      enabled: false,
+    });
+    const site = await api(token, `/sites/${m.siteId}`, { method: "PATCH", body: {} });
+    expect(site.status).toBe(200);
+    expect((await site.json()).name).toBe(m.siteName);
+    expect(
+      (await api(token, `/machines/${m.id}`, { method: "PATCH", body: { lanAddress: "x" } }))
+        .status,
+    ).toBe(400);
+    // proxyBlock was an index (0) where the portal shows 100.64.0.0/24.
+    const [gateway] = await (await api(token, "/gateways")).json();
+    expect(gateway.proxyBlock).toMatch(/^100\.64\.\d+\.0\/24$/);
+    expect(m.proxyAddress.startsWith(gateway.proxyBlock.replace(/0\/24$/, ""))).toBe(true);
+    expect((await (await api(token, `/gateways/${gateway.id}`)).json()).proxyBlock).toBe(
+      gateway.proxyBlock,
+    );
+    // "bearer" is the same scheme as "Bearer" (RFC 9110 §11.1).
+    const lower = await p.app.request("https://localhost/api/v1/customers", {
+      headers: { authorization: `bearer ${token}` },
+    });
+    expect(lower.status).toBe(200);
+    // A customer admin may not create users at all: 403, not a lesson in the body's shape.
+    const users = await api(token, "/users", { method: "POST", body: {} });
+    expect(users.status).toBe(403);
+  });
+
+  test("regression: an unknown API path is 404 and a wrong method 405, in API terms; the portal answers other methods 405", async () => {
+    // POST /api/v1/alerts fell through to the portal: a JSON 403 about an expired form.
+    const unknown = await api(token, "/alerts", { method: "POST", body: {} });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe("ERR_NOT_FOUND");
+    const put = await api(token, "/customers", { method: "PUT", body: { name: "x" } });
+    expect(put.status).toBe(405);
+    expect(put.headers.get("allow")).toBe("GET, POST, HEAD");
+    expect((await put.json()).error.code).toBe("ERR_METHOD_NOT_ALLOWED");
+    expect(
+      (await api(token, `/machines/${crypto.randomUUID()}`, { method: "POST" })).headers.get(
+        "allow",
+      ),
+    ).toBe("GET, PATCH, DELETE, HEAD");
+    for (const method of ["PUT", "OPTIONS", "DELETE", "PATCH"]) {
+      const answer = await p.admin.request(method, "/customers");
+      expect(`${method} ${answer.status} ${answer.headers.get("allow")}`).toBe(
+        `${method} 405 GET, HEAD, POST`,
+      );
+      expect(await answer.text()).not.toContain("expired");
+    }
   });
 
   test("audit query and export, sessions and import, limited to the token's customers", async () => {

@@ -81,6 +81,12 @@ export function createApp(deps: AppDeps) {
     }) as never,
   );
 
+  // The portal speaks GET and POST (forms, htmx) only: anything else is 405, not a CSRF refusal.
+  app.use("*", async (c, next) => {
+    if (["GET", "HEAD", "POST"].includes(c.req.method)) return next();
+    c.header("Allow", "GET, HEAD, POST");
+    throw new HTTPException(405, { message: `${c.req.method} is not used here.` });
+  });
   app.use(
     "*",
     bodyLimit({

@@ -9,6 +9,7 @@ const TITLES: Record<number, string> = {
   400: "Please check your input",
   403: "Not allowed",
   404: "Not found",
+  405: "Not allowed here",
   409: "That did not work",
   413: "Too large",
   503: "Temporarily unavailable",
@@ -40,7 +41,7 @@ export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
   } else {
     console.error(`${c.req.method} ${c.req.path} failed:`, error);
   }
-  const httpStatus = status as 400 | 403 | 404 | 409 | 413 | 500 | 503;
+  const httpStatus = status as 400 | 403 | 404 | 405 | 409 | 413 | 500 | 503;
   if (c.req.path.startsWith("/api/")) {
     return c.json({ error: { status, code, message, field } }, httpStatus);
   }

@@ -16,8 +16,9 @@ import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { signedIn } from "../middleware.ts";
 import { keepForOneShowing } from "../reveals.ts";
+import { ApiDocsPage, type ApiDocument } from "../views/api-docs.tsx";
 import { ActionButton, DataTable, FormCard, PortalPage } from "../views/components.tsx";
-import { Field, formatTime, Notice } from "../views/layout.tsx";
+import { Field, formatTime } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
 
 function stateOf(token: ApiTokenView, now: Date): string {
@@ -133,51 +134,16 @@ export function apiTokenRoutes(options: { maxDays: number }) {
   });
 
   // The OpenAPI document, as a page: every operation with its parameters and answers.
-  const document = openApiDocument();
-  app.get("/api-docs", (c) => {
-    const ctx = c.get("ctx");
-    const paths = Object.entries(document.paths ?? {});
-    return c.html(
-      <PortalPage title="Admin API" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
-        <Notice kind="ok">
-          {document.info.description ?? ""} The machine-readable document:{" "}
-          <a href="/api/v1/openapi.json" hx-boost="false">
-            /api/v1/openapi.json
-          </a>{" "}
-          (OpenAPI {document.openapi}).
-        </Notice>
-        <DataTable
-          head={["Method", "Path", "Parameters", "Body", "Answers"]}
-          rows={paths.flatMap(([path, item]) =>
-            (["get", "post", "patch", "delete"] as const)
-              .filter((m) => item?.[m])
-              .map((m) => ({ path, method: m, op: item?.[m] })),
-          )}
-          row={({ path, method, op }) => (
-            <tr>
-              <td class="mono">{method.toUpperCase()}</td>
-              <td class="mono">/api/v1{path}</td>
-              <td>
-                {(op?.parameters ?? [])
-                  .map((p) => ("name" in p ? `${p.name} (${p.in})` : ""))
-                  .join(", ")}
-              </td>
-              <td>
-                {op?.requestBody && "content" in op.requestBody
-                  ? Object.keys(op.requestBody.content).join(", ")
-                  : ""}
-              </td>
-              <td>
-                {Object.entries(op?.responses ?? {})
-                  .map(([status, r]) => `${status} ${"description" in r ? r.description : ""}`)
-                  .join("; ")}
-              </td>
-            </tr>
-          )}
-        />
-      </PortalPage>,
-    );
-  });
+  const document = openApiDocument() as unknown as ApiDocument;
+  app.get("/api-docs", (c) =>
+    c.html(
+      <ApiDocsPage
+        document={document}
+        csrfToken={c.get("csrfToken")}
+        principal={c.get("ctx").caller.principal}
+      />,
+    ),
+  );
 
   return app;
 }
