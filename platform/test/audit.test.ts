@@ -190,7 +190,7 @@ describe("audit export", () => {
     expect(failedOnly).not.toContain('<td class="mono">customer.create</td>');
     const bad = await p.admin.get("/audit?from=yesterday");
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("from: must be a date");
+    expect(await bad.text()).toContain("From: must be a date");
   });
 });
 

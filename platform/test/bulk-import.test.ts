@@ -111,18 +111,26 @@ describe("bulk import", () => {
     ].join("\n");
     const report = await runImport(customerAdmin, p.proxyPool, bad);
     expect(report.ok).toBe(false);
+    // Regression: only the first stage's problems (format) were reported; now every stage's, by line.
     expect(report.problems.map((x) => [x.line, x.column])).toEqual([
       [3, "machine"],
+      [4, "port"],
       [5, "lan_address"],
       [6, "lan_address"],
+      [7, "lan_address"],
+      [8, "customer"],
+      [9, "customer"],
       [10, "port"],
       [11, "enabled"],
-      [4, "port"],
     ]);
     expect(report.problems[0]?.message).toContain(
       'starts with "=": a spreadsheet formula is refused',
     );
-    expect(report.problems[5]?.message).toContain("duplicate of line 2");
+    expect(report.problems[1]?.message).toContain("duplicate of line 2");
+    expect(report.problems[4]?.message).toBe(
+      'machine "Press 1" exists with LAN address 192.168.0.10',
+    );
+    expect(report.problems[5]?.message).toBe('no customer "BOLT" that you manage');
     expect(await counted()).toEqual(before);
 
     // With the rows fixed, the database's view: the foreign and unknown customers, the changed address.
@@ -135,6 +143,7 @@ describe("bulk import", () => {
         .join("\n"),
     );
     expect(second.problems.map((x) => [x.line, x.column, x.message])).toEqual([
+      [3, "lan_address", 'machine "Press 1" exists with LAN address 192.168.0.10'],
       [4, "customer", 'no customer "BOLT" that you manage'],
       [5, "customer", 'no customer "Nobody Inc" that you manage'],
     ]);
@@ -164,6 +173,15 @@ describe("bulk import", () => {
   test("wrong columns, an empty file and broken CSV are refused with a reason", async () => {
     const cases: [string, string][] = [
       ["name,site\nx,y", "unknown column(s) name; missing column(s) customer"],
+      // Regression: "unknown column(s) ; missing column(s) customer, site".
+      ["", "the file is empty: its first line names the columns (customer, site, gateway"],
+      ["\n\n", "the file is empty"],
+      // Regression: no hint that the separator was the problem.
+      [
+        "customer;site\nACME;Plant",
+        "the columns are separated by semicolons: save the file as CSV with commas; unknown column(s) customer;site",
+      ],
+      ["customer\tsite\nACME\tPlant", "separated by tabs"],
       ["customer,site\n", "the file has no rows"],
       ['customer,site\n"ACME,Plant', "not readable as CSV"],
     ];
@@ -172,6 +190,27 @@ describe("bulk import", () => {
       expect(report.ok).toBe(false);
       expect(report.problems[0]?.message).toContain(message);
     }
+  });
+
+  test("regression: a LAN address inside the proxy or tunnel pool is refused with its line", async () => {
+    const pool = { ...p.proxyPool, reserved: [{ base: 0x647f0000, prefix: 16 }] };
+    const report = await runImport(
+      customerAdmin,
+      pool,
+      [
+        "customer,site,gateway,machine,lan_address",
+        "ACME,Plant West,GW,In Pool,100.64.0.5",
+        "ACME,Plant West,GW,Fine,192.168.7.255",
+      ].join("\n"),
+    );
+    expect(report.problems).toEqual([
+      {
+        line: 2,
+        column: "lan_address",
+        message:
+          "100.64.0.5 lies in the proxy pool 100.64.0.0/10 (MEETPOINT_PROXY_POOL): a machine's LAN must not use the platform's address pools",
+      },
+    ]);
   });
 
   test("bun run meetpoint import: the same checks and report on the command line", async () => {

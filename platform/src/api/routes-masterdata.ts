@@ -333,7 +333,7 @@ export function masterDataRoutes(api: ApiApp): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const before = await getMachine(c.get("ctx"), id);
-      await updateMachine(c.get("ctx"), id, {
+      await updateMachine(c.get("ctx"), c.get("api").proxyPool, id, {
         name: before.name,
         lanAddress: before.lanAddress,
         ...c.req.valid("json"),

@@ -95,8 +95,9 @@ export function createApp(deps: AppDeps) {
         throw new HTTPException(413, { message: "The request is larger than allowed." });
       },
     }),
-    inputLayer,
+    // The session first, so even an input error's page is drawn for the signed-in user.
     loadSession,
+    inputLayer,
     requireCsrf,
   );
 

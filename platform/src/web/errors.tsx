@@ -3,6 +3,7 @@ import type { Context as HonoContext } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { databaseUnreachable, isDomainError } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
+import { inFormWords } from "./field-labels.ts";
 import { Layout, Notice } from "./views/layout.tsx";
 
 const TITLES: Record<number, string> = {
@@ -45,6 +46,8 @@ export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
   if (c.req.path.startsWith("/api/")) {
     return c.json({ error: { status, code, message, field } }, httpStatus);
   }
+  // People read the form's words; programs (above) keep the field names.
+  message = inFormWords(field, message);
   if (c.req.header("hx-request")) {
     c.header("HX-Retarget", "#messages");
     c.header("HX-Reswap", "innerHTML");

@@ -151,7 +151,7 @@ export function machineRoutes() {
 
   app.post("/machines/:id", async (c) => {
     const id = c.req.param("id");
-    await updateMachine(c.get("ctx"), id, await formFields(c));
+    await updateMachine(c.get("ctx"), c.get("deps").proxyPool, id, await formFields(c));
     return c.redirect(`/machines/${id}`, 303);
   });
 
