@@ -125,6 +125,15 @@ describe("master data through the portal", () => {
     expect(await p.admin.page("/machines/rows?q=%25")).toContain("No machine matches.");
   });
 
+  test("regression: a page past the end shows the last page, not \"No machines yet\" beside a count", async () => {
+    for (const page of ["99999999999999999999", "5", "-3"]) {
+      const html = await p.admin.page(`/machines/rows?page=${page}`);
+      expect(html).not.toContain("No machines yet");
+      expect(html).toContain("Press 7");
+      expect(html).not.toContain("previous");
+    }
+  });
+
   test("malformed input → 400 naming the field, nothing written", async () => {
     const [gateway] = await p.database.db.select().from(gateways);
     const before = await p.database.db.select({ n: count() }).from(machines);
