@@ -6,7 +6,12 @@ import { configOrExit, privateDataDirectory, privateSecretFile } from "@meetpoin
 import { Alerts, createMailer } from "./alerts/index.ts";
 import { recordAuditAlone, SYSTEM_ACTOR } from "./audit/index.ts";
 import { readConfig } from "./config.ts";
-import { openDatabase } from "./db/index.ts";
+import {
+  certificateAuthorities,
+  DataDirectoryInUseError,
+  lockDataDirectory,
+  openDatabase,
+} from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { PlatformMetrics } from "./metrics/index.ts";
 import {
@@ -27,6 +32,12 @@ import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
 
+/** Prints a one-line reason the platform cannot start and exits with 2. */
+function refuseToStart(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
 /** Seconds without the database before all remote access is cut. */
 const DATABASE_GRACE_S = 5;
 
@@ -44,6 +55,14 @@ async function main() {
   const clock = systemClock;
   /** This process among the platform instances (leases of singleton work carry it). */
   const instance = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  // PGlite serves one process: the data directory is this platform's while it runs (the command
+  // line refuses it meanwhile, and a second platform does too).
+  try {
+    if (!config.databaseUrl) lockDataDirectory(config.dataDir, "the Meetpoint platform");
+  } catch (error) {
+    if (error instanceof DataDirectoryInUseError) refuseToStart(error.message);
+    throw error;
+  }
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();
   const db = database.db;
@@ -55,6 +74,18 @@ async function main() {
   if (!(await hasAdmin(db)))
     firstAdmin = await createAdmin(db, clock, { username: "admin", via: "first start" });
 
+  // A database whose CA exists was sealed with a KEK: a missing KEK file is not made anew (a new
+  // key opens nothing and would stay behind, taken for the right one at the next start).
+  const kekFile = "file" in config.kek ? config.kek.file : null;
+  if (
+    kekFile &&
+    !existsSync(kekFile) &&
+    (await db.select({ id: certificateAuthorities.id }).from(certificateAuthorities).limit(1))
+      .length > 0
+  )
+    refuseToStart(
+      `MEETPOINT_KEK_FILE: ${kekFile} is missing, but the database's CA and secrets are sealed with a key-encryption key: put the KEK that belongs to this database there (or set MEETPOINT_KEK). Restored from a backup? Use the KEK kept apart from it.`,
+    );
   const kek = await loadKek(config.kek);
   const pki = await Pki.open({
     db,
@@ -62,6 +93,12 @@ async function main() {
     clock,
     policy: config.certificates,
     trustDir: resolve(config.dataDir, "pki"),
+  }).catch((error: unknown) => {
+    if (error instanceof Error && error.message.includes("wrong key-encryption key"))
+      refuseToStart(
+        `${kekFile ? `MEETPOINT_KEK_FILE ${kekFile}` : "MEETPOINT_KEK"}: wrong key-encryption key — the database's CA was sealed with another one. Restored from a backup? Use the KEK kept apart from it.`,
+      );
+    throw error;
   });
   // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database. A
   // failure is audited (and so alerted) once, and so is the recovery.
@@ -245,6 +282,7 @@ async function main() {
     metrics: { collector: metrics, access: config.operations.metrics },
     apiTokenMaxDays: ops.apiTokenMaxDays,
     webhookAllowPrivate: ops.webhookAllowPrivate,
+    emailConfigured: ops.smtp !== null,
     siemStatus: () => siem?.status() ?? [],
   });
   const https = new HttpsListener(

@@ -1,6 +1,6 @@
 // The audit log: chain verification, tamper detection, append-only enforcement, export, CLI.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asc, sql } from "drizzle-orm";
@@ -228,7 +228,7 @@ describe("audit export", () => {
     expect(failedOnly).not.toContain('<td class="mono">customer.create</td>');
     const bad = await p.admin.get("/audit?from=yesterday");
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("from: must be a date");
+    expect(await bad.text()).toContain("From: must be a date");
   });
 });
 
@@ -262,6 +262,30 @@ describe("command line", () => {
       expect(exported.exitCode).toBe(0);
       expect(exported.stdout.toString()).toContain("ops-admin");
 
+      // Regression: a missing or malformed --heads file printed "intact", then a stack trace.
+      const headsFile = join(dir, "heads.jsonl");
+      writeFileSync(headsFile, "not json\n");
+      for (const [heads, said] of [
+        [join(dir, "missing.jsonl"), `--heads ${join(dir, "missing.jsonl")}: no such file`],
+        [headsFile, `--heads ${headsFile}, line 1: not JSON`],
+      ] as const) {
+        const refused = cli(["audit", "verify", "--heads", heads], env);
+        expect(refused.exitCode).toBe(2);
+        expect(refused.stdout.toString()).toBe("");
+        expect(refused.stderr.toString()).toBe(`${said}\n`);
+      }
+      // Regression: the field was called "input" — the command line's own words name it.
+      const badName = cli(["admin", "create", "bad name!"], env);
+      expect(badName.exitCode).toBe(2);
+      expect(badName.stderr.toString()).toBe(
+        "<username>: 2–64 characters: letters, digits, . _ @ -\n",
+      );
+      const badDisplay = cli(["admin", "create", "fine", "--name", " "], env);
+      expect(badDisplay.stderr.toString()).toBe("--name: is required\n");
+      expect(cli(["audit", "verify", "--frobnicate"], env).stderr.toString()).toContain(
+        "Unknown option '--frobnicate'",
+      );
+
       expect(cli(["audit", "export", "--format", "xml"], env).exitCode).toBe(2);
       expect(cli(["frobnicate"], env).exitCode).toBe(2);
       expect(cli(["migrate"], env).exitCode).toBe(0);
@@ -290,6 +314,28 @@ describe("command line", () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("regression: read commands refuse a data directory without a database and make nothing there", () => {
+    const parent = mkdtempSync(join(tmpdir(), "meetpoint-cli-"));
+    const mistyped = join(parent, "dtaa");
+    try {
+      for (const args of [
+        ["audit", "verify"],
+        ["audit", "export"],
+        ["import", "x.csv"],
+      ]) {
+        const refused = cli(args, { DATABASE_URL: "", MEETPOINT_DATA_DIR: mistyped });
+        expect(refused.exitCode).toBe(2);
+        expect(refused.stdout.toString()).toBe("");
+        expect(refused.stderr.toString()).toBe(
+          `No database in MEETPOINT_DATA_DIR ${mistyped}: check the path (or set DATABASE_URL for PostgreSQL).\n`,
+        );
+        expect(existsSync(mistyped)).toBe(false);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   }, 60_000);
 });

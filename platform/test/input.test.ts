@@ -61,7 +61,7 @@ describe("control characters", () => {
     for (const username of ["ad\u0000min", "ad\u001bmin", "ad\u0085min"]) {
       const response = await browser.post("/sign-in", { username, password: "whatever-1234" });
       expect(response.status).toBe(400);
-      expect(await messageOf(response)).toBe("username: must not contain control characters");
+      expect(await messageOf(response)).toBe("Username: must not contain control characters");
     }
   });
 
@@ -81,7 +81,17 @@ describe("control characters", () => {
     const multiline = await p.admin.post("/customers", { name: "Line\tone" });
     // Tab passes the input layer; the name's own rule then refuses it with 400, not 500.
     expect(multiline.status).toBe(400);
-    expect(await messageOf(multiline)).toBe("name: must not contain control characters");
+    expect(await messageOf(multiline)).toBe("Name: must not contain control characters");
+  });
+
+  test("regression: the page refusing a control character is drawn for the signed-in user", async () => {
+    // It was drawn signed out: no navigation, an empty CSRF token.
+    const response = await p.admin.get("/machines?q=%00");
+    expect(response.status).toBe(400);
+    const html = await response.text();
+    expect(html).toContain('<a href="/machines">Machines</a>');
+    expect(html).toContain(`name="_csrf" value="${p.admin.csrf}"`);
+    expect(p.admin.csrf.length).toBeGreaterThan(20);
   });
 
   test("in a gateway API string or key: 400 naming the field", async () => {

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { count, eq } from "drizzle-orm";
-import { auditEntries, customers, gateways, machines, services, sites } from "../src/db/index.ts";
+import {
+  auditEntries,
+  customers,
+  gateways,
+  machines,
+  services,
+  sites,
+  users,
+} from "../src/db/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 let p: TestPlatform;
@@ -117,6 +125,15 @@ describe("master data through the portal", () => {
     expect(await p.admin.page("/machines/rows?q=%25")).toContain("No machine matches.");
   });
 
+  test("regression: a page past the end shows the last page, not \"No machines yet\" beside a count", async () => {
+    for (const page of ["99999999999999999999", "5", "-3"]) {
+      const html = await p.admin.page(`/machines/rows?page=${page}`);
+      expect(html).not.toContain("No machines yet");
+      expect(html).toContain("Press 7");
+      expect(html).not.toContain("previous");
+    }
+  });
+
   test("malformed input → 400 naming the field, nothing written", async () => {
     const [gateway] = await p.database.db.select().from(gateways);
     const before = await p.database.db.select({ n: count() }).from(machines);
@@ -125,17 +142,41 @@ describe("master data through the portal", () => {
       lanAddress: "999.1.1.1",
     });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("lanAddress: must be an IPv4 address");
+    // Regression: the message named the field as the code does ("lanAddress:").
+    expect(await bad.text()).toContain("LAN address: must be an IPv4 address");
     const loopback = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
       name: "X",
       lanAddress: "127.0.0.1",
     });
     expect(await loopback.text()).toContain("must be a unicast host address");
+    // Regression: 100.64.0.5 (inside the proxy pool) was accepted, though the README says LANs
+    // must not use the pools.
+    const inPool = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
+      name: "X",
+      lanAddress: "100.64.0.5",
+    });
+    expect(inPool.status).toBe(400);
+    expect(await inPool.text()).toContain(
+      "LAN address: 100.64.0.5 lies in the proxy pool 100.64.0.0/10 (MEETPOINT_PROXY_POOL)",
+    );
+    const [existing] = await p.database.db.select().from(machines);
+    const moved = await p.admin.post(`/machines/${existing?.id}`, {
+      name: existing?.name ?? "",
+      lanAddress: "100.127.0.9",
+    });
+    expect(moved.status).toBe(400);
+    // The broadcast the message names is refused; an address ending in .255 is a host in a LAN
+    // wider than /24 and is accepted (the message no longer claims otherwise).
+    const broadcast = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
+      name: "X",
+      lanAddress: "255.255.255.255",
+    });
+    expect(await broadcast.text()).toContain("such as the broadcast 255.255.255.255");
     const noName = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
       name: "  ",
       lanAddress: "10.0.0.1",
     });
-    expect(await noName.text()).toContain("name: is required");
+    expect(await noName.text()).toContain("Name: is required");
     const [machine] = await p.database.db.select().from(machines);
     const port = await p.admin.post(`/machines/${machine?.id}/services`, {
       name: "Bad",
@@ -143,15 +184,29 @@ describe("master data through the portal", () => {
       port: "70000",
     });
     expect(port.status).toBe(400);
-    expect(await port.text()).toContain("port: must be between 1 and 65535");
+    expect(await port.text()).toContain("Port: must be between 1 and 65535");
     const proto = await p.admin.post(`/machines/${machine?.id}/services`, {
       name: "Bad",
       protocol: "icmp",
       port: "1",
     });
-    expect(await proto.text()).toContain("protocol: must be tcp or udp");
+    expect(await proto.text()).toContain("Protocol: must be tcp or udp");
     const after = await p.database.db.select({ n: count() }).from(machines);
     expect(after).toEqual(before);
+  });
+
+  test("regression: a refused role grant names the form's field (Customer), not customerId", async () => {
+    await p.admin.get("/users");
+    const created = await p.admin.post("/users", { username: "grant-x", displayName: "Grant X" });
+    const [user] = await p.database.db.select().from(users).where(eq(users.username, "grant-x"));
+    expect(created.status).toBe(303);
+    await p.admin.get(`/users/${user?.id}`);
+    const refused = await p.admin.post(`/users/${user?.id}/roles`, {
+      role: "technician",
+      customerId: "",
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("Customer: Technician needs a customer");
   });
 
   test("duplicates → 409 with a clear message, nothing half-written", async () => {

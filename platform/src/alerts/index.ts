@@ -2,7 +2,7 @@
 // by email (SMTP, STARTTLS) and signed webhooks (HMAC-SHA256, replay window) with retries.
 export { Alerts, type AlertsDeps, backoffMs, MAX_ATTEMPTS } from "./dispatcher.ts";
 export { createMailer, type Mailer, type MailSettings } from "./email.ts";
-export { type AlertPayload, EVENT_LABELS } from "./rules.ts";
+export { type AlertPayload, CUSTOMER_EVENTS, EVENT_LABELS } from "./rules.ts";
 export {
   checkWebhookTarget,
   checkWebhookUrl,
@@ -11,7 +11,10 @@ export {
   type WebhookTarget,
 } from "./ssrf.ts";
 export {
+  type DeliveryState,
+  lastDeliveries,
   listSubscriptions,
+  offeredEvents,
   type Subscription,
   type SubscriptionDeps,
   subscribe,

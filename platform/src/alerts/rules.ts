@@ -26,6 +26,18 @@ export const EVENT_LABELS: Record<AlertEvent, string> = {
   siem_backlog: "A SIEM destination is not receiving",
 };
 
+/**
+ * Events whose audit entries name a customer: the only ones a customer's subscription, or a user
+ * who sees only some customers, can ever receive. The others (sign-in failures, the audit chain,
+ * the CRL, the SIEM) are the platform's.
+ */
+export const CUSTOMER_EVENTS: readonly AlertEvent[] = [
+  "approval_pending",
+  "session_started",
+  "session_ended",
+  "gateway_offline",
+];
+
 /** The event an entry raises by itself, or null. */
 export function directEvent(entry: Pick<AuditEntry, "action" | "result">): AlertEvent | null {
   const rule = DIRECT[entry.action];

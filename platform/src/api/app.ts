@@ -48,6 +48,8 @@ export const OPENAPI_INFO = {
     description:
       "Customers, sites, gateways, machines, services, users and roles, remote sessions, audit, bulk import. Authenticate with an API token: `Authorization: Bearer mpt_…`.",
   },
+  // Paths below are relative to this: a generated client calls https://<host>/api/v1/customers.
+  servers: [{ url: "/api/v1", description: "this platform's admin API" }],
   security: [{ token: [] }],
 };
 
@@ -81,8 +83,8 @@ export function adminApi(deps: ApiDeps) {
   const document = openApiDocument();
   app.get("/openapi.json", (c) => c.json(document));
   app.use("*", async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const bearer = header.startsWith("Bearer ") ? header.slice(7).trim() : null;
+    // The scheme's name is case-insensitive (RFC 9110 §11.1): "bearer" counts as "Bearer".
+    const bearer = /^bearer +(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim() ?? null;
     const check = await checkApiToken(deps.db, deps.clock, bearer);
     const ip = c.get("ip") ?? "unknown";
     if (!check.ok) {
@@ -155,5 +157,42 @@ export function adminApi(deps: ApiDeps) {
     inputLayer,
   );
   app.route("/", apiRoutes());
+  // Anything else answers in the API's terms: 405 with Allow on a known path, else 404 — never
+  // falling through to the portal (whose answer would be about forms and CSRF).
+  const known = Object.entries(document.paths ?? {}).map(([path, item]) => ({
+    pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`),
+    methods: Object.keys(item ?? {})
+      .filter((m) => ["get", "post", "put", "patch", "delete"].includes(m))
+      .map((m) => m.toUpperCase()),
+  }));
+  app.all("*", (c) => {
+    const path = c.req.path.replace(/^\/api\/v1/, "") || "/";
+    const methods = known.filter((k) => k.pattern.test(path)).flatMap((k) => k.methods);
+    if (methods.length === 0)
+      return c.json(
+        {
+          error: {
+            status: 404,
+            code: "ERR_NOT_FOUND",
+            message: `no API operation at ${c.req.path} (see /api/v1/openapi.json)`,
+            field: null,
+          },
+        },
+        404,
+      );
+    const allow = [...new Set(methods.includes("GET") ? [...methods, "HEAD"] : methods)].join(", ");
+    c.header("Allow", allow);
+    return c.json(
+      {
+        error: {
+          status: 405,
+          code: "ERR_METHOD_NOT_ALLOWED",
+          message: `${c.req.method} is not an operation of ${c.req.path}; it allows ${allow}`,
+          field: null,
+        },
+      },
+      405,
+    );
+  });
   return app;
 }

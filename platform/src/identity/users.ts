@@ -245,7 +245,10 @@ export async function createAdmin(
   clock: Clock,
   input: { username: string; displayName?: string; via: string },
 ): Promise<string> {
-  const username = parseInput(usernameSchema, input.username);
+  const { username, displayName } = parseInput(
+    z.object({ username: usernameSchema, displayName: nameSchema.optional() }),
+    { username: input.username, displayName: input.displayName },
+  );
   const password = randomPassword();
   const passwordHash = await hashPassword(password);
   await conflictOnDuplicate(() =>
@@ -254,7 +257,7 @@ export async function createAdmin(
         .insert(users)
         .values({
           username,
-          displayName: input.displayName ?? username,
+          displayName: displayName ?? username,
           passwordHash,
           mustChangePassword: true,
         })

@@ -81,6 +81,12 @@ export function createApp(deps: AppDeps) {
     }) as never,
   );
 
+  // The portal speaks GET and POST (forms, htmx) only: anything else is 405, not a CSRF refusal.
+  app.use("*", async (c, next) => {
+    if (["GET", "HEAD", "POST"].includes(c.req.method)) return next();
+    c.header("Allow", "GET, HEAD, POST");
+    throw new HTTPException(405, { message: `${c.req.method} is not used here.` });
+  });
   app.use(
     "*",
     bodyLimit({
@@ -89,8 +95,9 @@ export function createApp(deps: AppDeps) {
         throw new HTTPException(413, { message: "The request is larger than allowed." });
       },
     }),
-    inputLayer,
+    // The session first, so even an input error's page is drawn for the signed-in user.
     loadSession,
+    inputLayer,
     requireCsrf,
   );
 
@@ -110,7 +117,13 @@ export function createApp(deps: AppDeps) {
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
-  portal.route("/", alertRoutes({ allowPrivate: deps.webhookAllowPrivate ?? false }));
+  portal.route(
+    "/",
+    alertRoutes({
+      allowPrivate: deps.webhookAllowPrivate ?? false,
+      emailConfigured: deps.emailConfigured ?? false,
+    }),
+  );
   app.route("/", portal);
 
   return app;

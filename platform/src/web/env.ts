@@ -36,6 +36,8 @@ export interface AppDeps {
   siemStatus?: () => ForwarderStatus[];
   /** Alert webhooks may point at loopback, link-local and private addresses; default false. */
   webhookAllowPrivate?: boolean;
+  /** A mail server for email alerts is configured (MEETPOINT_SMTP_URL); default false. */
+  emailConfigured?: boolean;
   /** Longest validity of an API token, in days; default 365. */
   apiTokenMaxDays?: number;
 }

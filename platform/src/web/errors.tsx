@@ -3,12 +3,14 @@ import type { Context as HonoContext } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { databaseUnreachable, isDomainError } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
+import { inFormWords } from "./field-labels.ts";
 import { Layout, Notice } from "./views/layout.tsx";
 
 const TITLES: Record<number, string> = {
   400: "Please check your input",
   403: "Not allowed",
   404: "Not found",
+  405: "Not allowed here",
   409: "That did not work",
   413: "Too large",
   503: "Temporarily unavailable",
@@ -40,10 +42,12 @@ export function errorResponse(error: Error, c: HonoContext<WebEnv>) {
   } else {
     console.error(`${c.req.method} ${c.req.path} failed:`, error);
   }
-  const httpStatus = status as 400 | 403 | 404 | 409 | 413 | 500 | 503;
+  const httpStatus = status as 400 | 403 | 404 | 405 | 409 | 413 | 500 | 503;
   if (c.req.path.startsWith("/api/")) {
     return c.json({ error: { status, code, message, field } }, httpStatus);
   }
+  // People read the form's words; programs (above) keep the field names.
+  message = inFormWords(field, message);
   if (c.req.header("hx-request")) {
     c.header("HX-Retarget", "#messages");
     c.header("HX-Reswap", "innerHTML");

@@ -29,13 +29,14 @@ import { MACHINES_PAGE, MachineRows, NewServiceFields, ServiceRow } from "../vie
 
 async function machinePage(c: HonoContext<WebEnv>) {
   const q = (c.req.query("q") ?? "").slice(0, 100);
-  const page = Math.max(0, Math.min(10_000, Number.parseInt(c.req.query("page") ?? "0", 10) || 0));
-  const result = await listMachines(c.get("ctx"), {
-    search: q,
-    limit: MACHINES_PAGE,
-    offset: page * MACHINES_PAGE,
-  });
-  return { q, page, ...result };
+  const asked = Math.max(0, Math.min(10_000, Number.parseInt(c.req.query("page") ?? "0", 10) || 0));
+  const pageAt = (page: number) =>
+    listMachines(c.get("ctx"), { search: q, limit: MACHINES_PAGE, offset: page * MACHINES_PAGE });
+  const result = await pageAt(asked);
+  // Past the end (an old link, an edited address): the last page, not "no machines" beside a count.
+  const last = Math.max(0, Math.ceil(result.total / MACHINES_PAGE) - 1);
+  if (asked > last) return { q, page: last, ...(await pageAt(last)) };
+  return { q, page: asked, ...result };
 }
 
 export function machineRoutes() {
@@ -151,7 +152,7 @@ export function machineRoutes() {
 
   app.post("/machines/:id", async (c) => {
     const id = c.req.param("id");
-    await updateMachine(c.get("ctx"), id, await formFields(c));
+    await updateMachine(c.get("ctx"), c.get("deps").proxyPool, id, await formFields(c));
     return c.redirect(`/machines/${id}`, 303);
   });
 

@@ -7,6 +7,9 @@ import type { WebEnv } from "../env.ts";
 import { ActionButton, Actions, DataTable, PortalPage } from "../views/components.tsx";
 import { formatTime } from "../views/layout.tsx";
 
+const minutes = (seconds: number) => `${Math.round(seconds / 60)} min`;
+const hours = (seconds: number) => `${Math.round(seconds / 3600)} h`;
+
 export function pkiRoutes() {
   const app = new Hono<WebEnv>();
 
@@ -22,9 +25,16 @@ export function pkiRoutes() {
         <div class="card">
           <dl>
             <dt>Technician certificates</dt>
-            <dd>valid {policy.technicianSeconds / 60} min, one connection each</dd>
+            <dd>
+              one connection each, opened within {minutes(policy.technicianSeconds)} of the
+              download; it then lives until its remote session ends (at most{" "}
+              {minutes(deps.access.remoteSessionSeconds)})
+            </dd>
             <dt>Gateway certificates</dt>
-            <dd>valid {policy.gatewaySeconds / 60} min, one connection each</dd>
+            <dd>
+              one connection each, opened within {minutes(policy.gatewaySeconds)}; it then lives as
+              long as its data channel (renewed after {hours(policy.dataChannelSeconds)})
+            </dd>
             <dt>Clock allowance</dt>
             <dd>certificates start {policy.clockSkewSeconds} s in the past</dd>
             <dt>Revocation list</dt>
