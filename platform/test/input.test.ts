@@ -232,7 +232,7 @@ describe("lone surrogates (half of a UTF-16 character)", () => {
       body: JSON.stringify({ name: LONE }),
     });
     expect(withSurrogate.status).toBe(400);
-    expect(await messageOf(withSurrogate)).toContain("name: must be well-formed Unicode text");
+    expect(await messageOf(withSurrogate)).toContain("Name: must be well-formed Unicode text");
   });
 });
 
@@ -250,7 +250,7 @@ describe("invisible format characters (Unicode Cf)", () => {
     for (const c of INVISIBLE) {
       const portal = await p.admin.post("/customers", { name: `ACME${c}gpj.exe` });
       expect(portal.status).toBe(400);
-      expect(await messageOf(portal)).toContain("name: must not contain invisible formatting");
+      expect(await messageOf(portal)).toContain("Name: must not contain invisible formatting");
       const api = await p.app.request("https://localhost/api/v1/customers", {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
