@@ -90,3 +90,13 @@ export {
   waitFor,
 } from "./process/index.ts";
 export { TLS_SERVER_POLICY, TLS12_CIPHER_SUITES } from "./tls/policy.ts";
+export {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  type PasswordContext,
+  passwordProblems,
+  passwordRules,
+} from "./ui/password-rules.ts";
+export { type GatewayPhase, gatewayPhase } from "./ui/phase.ts";
+export { isoTime } from "./ui/time.ts";
+export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";

@@ -85,7 +85,10 @@ describe("master data through the portal", () => {
     ).toBe(303);
     const machinePage = await admin.page(`/machines/${machineId}`);
     expect(machinePage).toContain("tcp/443");
-    expect(machinePage).toContain("Disabled — enable");
+    // A disabled service shows its state as a badge and a secondary button, never the primary look.
+    expect(machinePage).toMatch(
+      /data-service-state="true">disabled<\/span>[\s\S]*?<button type="submit" class="secondary">Enable<\/button>/,
+    );
 
     const [modbus] = await p.database.db.select().from(services).where(eq(services.port, 502));
     const toggled = await admin.post(
@@ -94,7 +97,7 @@ describe("master data through the portal", () => {
       { "hx-request": "true" },
     );
     expect(toggled.status).toBe(200);
-    expect(await toggled.text()).toContain("Enabled — disable");
+    expect(await toggled.text()).toContain('data-service-state="true">enabled</span>');
 
     for (const action of [
       "customer.create",
@@ -125,7 +128,11 @@ describe("master data through the portal", () => {
       lanAddress: "999.1.1.1",
     });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("lanAddress: must be an IPv4 address");
+    // Named by the field's visible label, and carried for the page to place beside the field.
+    const badPage = await bad.text();
+    expect(badPage).toContain("LAN address: must be an IPv4 address");
+    expect(badPage).toContain("data-problems=");
+    expect(badPage).not.toContain("lanAddress: must");
     const loopback = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
       name: "X",
       lanAddress: "127.0.0.1",
@@ -135,7 +142,7 @@ describe("master data through the portal", () => {
       name: "  ",
       lanAddress: "10.0.0.1",
     });
-    expect(await noName.text()).toContain("name: is required");
+    expect(await noName.text()).toContain("Name: is required");
     const [machine] = await p.database.db.select().from(machines);
     const port = await p.admin.post(`/machines/${machine?.id}/services`, {
       name: "Bad",
@@ -143,13 +150,13 @@ describe("master data through the portal", () => {
       port: "70000",
     });
     expect(port.status).toBe(400);
-    expect(await port.text()).toContain("port: must be between 1 and 65535");
+    expect(await port.text()).toContain("Port: must be between 1 and 65535");
     const proto = await p.admin.post(`/machines/${machine?.id}/services`, {
       name: "Bad",
       protocol: "icmp",
       port: "1",
     });
-    expect(await proto.text()).toContain("protocol: must be tcp or udp");
+    expect(await proto.text()).toContain("Protocol: must be tcp or udp");
     const after = await p.database.db.select({ n: count() }).from(machines);
     expect(after).toEqual(before);
   });
@@ -193,13 +200,26 @@ describe("master data through the portal", () => {
     const [site] = await p.database.db.select().from(sites);
     const blocked = await p.admin.post(`/customers/${site?.customerId}/delete`);
     expect(blocked.status).toBe(409);
-    expect(await blocked.text()).toContain("still in use");
+    const refusal = await blocked.text();
+    expect(refusal).toContain("still in use");
+    // What still belongs to it is listed, each linked to its page.
+    expect(refusal).toContain(`site <a href="/sites/${site?.id}">${site?.name}</a>`);
     const id = idFrom(await p.admin.post("/customers", { name: "Short-lived" }));
     expect((await p.admin.post(`/customers/${id}/delete`)).status).toBe(303);
     expect(await p.database.db.select().from(customers).where(eq(customers.id, id))).toHaveLength(
       0,
     );
-    expect(await auditCount("customer.delete")).toBe(1);
+    // The refused delete is audited as denied, with what was in the way; the real one as ok.
+    const deletes = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "customer.delete"))
+      .orderBy(auditEntries.seq);
+    expect(deletes.map((e) => e.result)).toEqual(["denied", "ok"]);
+    expect(deletes[0]?.detail).toMatchObject({
+      reason: "still in use",
+      inUse: [`site ${site?.name}`],
+    });
   });
 
   test("unknown and malformed ids → 404", async () => {

@@ -7,17 +7,25 @@ import { type Db, inTransaction, type SignInStage, users } from "../db/index.ts"
 import type { Clock } from "../shared/index.ts";
 import {
   accountState,
+  FIRST_LOCK_MS,
   FREE_FAILURES,
   lockDuration,
+  MAX_LOCK_MS,
   startAttempt,
   takeBackAttempt,
 } from "./lockout.ts";
-import { hashPassword, passwordProblem, verifyPassword } from "./passwords.ts";
+import { hashPassword, passwordProblems, verifyPassword } from "./passwords.ts";
 import { verifyTotp } from "./totp.ts";
 
 type User = typeof users.$inferSelect;
 
-export type StepResult = { ok: true; stage: SignInStage } | { ok: false; message: string };
+/**
+ * A sign-in step's outcome; a refusal may name the form field it is about (`field`) and, for a new
+ * password, every part of the rule it breaks (`problems`).
+ */
+export type StepResult =
+  | { ok: true; stage: SignInStage }
+  | { ok: false; message: string; field?: "current" | "next"; problems?: string[] };
 
 function stageAfterPassword(user: User): SignInStage {
   if (user.totpConfirmedAt) return "totp";
@@ -28,17 +36,19 @@ function stageAfterTotp(user: User): SignInStage {
   return user.mustChangePassword ? "change_password" : "ready";
 }
 
-function lockedMessage(until: Date | null, now: Date): string {
-  const ms = until ? until.getTime() - now.getTime() : 60_000;
-  const minutes = Math.max(1, Math.ceil(ms / 60_000));
-  return `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+/** How long is left of a lock, as the user reads it: seconds under two minutes, else minutes. */
+export function lockedMessage(until: Date | null, now: Date): string {
+  const ms = until ? until.getTime() - now.getTime() : FIRST_LOCK_MS;
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  const left = seconds < 120 ? `${seconds} s` : `${Math.ceil(seconds / 60)} minutes`;
+  return `Too many failed attempts: this account is locked. Try again in ${left}.`;
 }
 
 /**
  * The one answer of a failed first step, whatever failed: saying "locked" only to accounts that
  * exist would tell who has one.
  */
-export const SIGN_IN_REFUSED = `Wrong username or password. After ${FREE_FAILURES} failed attempts an account is locked for a while: wait, then try again.`;
+export const SIGN_IN_REFUSED = `Wrong username or password. After ${FREE_FAILURES} failed attempts an account is locked for ${FIRST_LOCK_MS / 1000} s, doubling with each further failure up to ${MAX_LOCK_MS / 3_600_000} hour: wait, then try again.`;
 
 /** Audits a failure an attempt already counted (startAttempt). */
 function auditFailure(db: Db, clock: Clock, user: User, actor: Actor, reason: string) {
@@ -162,13 +172,18 @@ export async function changePassword(
   const { user } = attempt;
   if (!(await verifyPassword(input.current, user.passwordHash))) {
     await auditFailure(db, clock, user, input.actor, "wrong current password at password change");
-    return { ok: false, message: "The current password is wrong." };
+    return { ok: false, message: "The current password is wrong.", field: "current" };
   }
   await takeBackAttempt(db, user.id);
-  const problem = passwordProblem(input.next, user.username);
-  if (problem) return { ok: false, message: `The new password ${problem}.` };
-  if (input.next === input.current)
-    return { ok: false, message: "The new password must differ from the current one." };
+  const problems = passwordProblems(input.next, user.username);
+  if (input.next === input.current) problems.push("is the current password");
+  if (problems.length)
+    return {
+      ok: false,
+      message: `The new password ${problems.join("; ")}.`,
+      field: "next",
+      problems,
+    };
   const passwordHash = await hashPassword(input.next);
   const stage: SignInStage = user.totpConfirmedAt ? "ready" : "enrol_totp";
   await inTransaction(db, async (tx) => {

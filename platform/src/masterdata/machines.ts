@@ -6,13 +6,14 @@ import type { Context } from "../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   readable,
   requirePermission,
 } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { customers, type Db, gateways, inTransaction, machines, sites } from "../db/index.ts";
-import { ConflictError, escapeLike, nameSchema, parseInput } from "../shared/index.ts";
+import { ConflictError, escapeLike, nameSchema, parseInput, versionOf } from "../shared/index.ts";
 import { getGateway, POOL_LOCK } from "./gateways.ts";
 import { blockOf, freeAddress, type ProxyPool } from "./proxy-pool.ts";
 
@@ -41,6 +42,10 @@ export const lanAddressSchema = z
   }, "must be a unicast host address (not 0.x, 127.x, multicast or broadcast)");
 
 const machineInput = z.object({ name: nameSchema, lanAddress: lanAddressSchema });
+
+/** The version of a machine as its form shows it (checked on save). */
+export const machineVersion = (machine: Pick<Machine, "name" | "lanAddress">) =>
+  versionOf({ name: machine.name, lanAddress: machine.lanAddress });
 
 const machineColumns = {
   id: machines.id,
@@ -172,6 +177,12 @@ export async function updateMachine(ctx: Context, id: string, input: unknown): P
   const before = await getMachine(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
   const { name, lanAddress } = parseInput(machineInput, input);
+  await ensureUnchanged(
+    ctx,
+    input,
+    { name: before.name, lanAddress: before.lanAddress },
+    { type: "machine", id: before.id },
+  );
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.update(machines).set({ name, lanAddress }).where(eq(machines.id, before.id));

@@ -14,7 +14,9 @@ export {
   escapeLike,
   isUuid,
   LINE_CONTROL,
+  NAME_MAX,
   nameSchema,
   parseInput,
   TEXT_CONTROL,
 } from "./validate.ts";
+export { submittedVersion, versionOf } from "./version.ts";

@@ -58,6 +58,7 @@ export function alertRoutes(options: { allowPrivate: boolean }) {
               label="Address or URL"
               name="target"
               placeholder="soc@plant.example or https://hooks.example/meetpoint"
+              maxlength={500}
             />
             <fieldset>
               <legend>Events</legend>
@@ -71,6 +72,7 @@ export function alertRoutes(options: { allowPrivate: boolean }) {
         </div>
         <DataTable
           head={["For", "By", "To", "Events", ""]}
+          empty="No subscriptions yet: subscribe above to be told by email or webhook."
           rows={subscriptions}
           row={(s) => (
             <tr>

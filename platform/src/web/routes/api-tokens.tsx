@@ -21,7 +21,7 @@ import {
   ShownOnceCard,
   trail,
 } from "../views/components.tsx";
-import { Field, formatTime, Notice } from "../views/layout.tsx";
+import { Field, formatTime, Notice, Time } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
 
 function stateOf(token: ApiTokenView, now: Date): string {
@@ -48,8 +48,16 @@ export function apiTokenRoutes(options: { maxDays: number }) {
           every use is in the audit log. <a href="/api-docs">What the API offers</a>.
         </p>
         <FormCard action="/account/api-tokens" csrfToken={csrf} submit="Create token">
-          <Field label="Name" name="name" placeholder="ticket system" />
-          <Field label={`Valid for (days, at most ${options.maxDays})`} name="days" value="90" />
+          <Field label="Name" name="name" placeholder="ticket system" maxlength={100} />
+          <Field
+            label={`Valid for (days, at most ${options.maxDays})`}
+            name="days"
+            value="90"
+            type="number"
+            min={1}
+            max={options.maxDays}
+            inputmode="numeric"
+          />
           <RoleFields customers={customers} />
           {admin ? (
             <Field
@@ -68,7 +76,7 @@ export function apiTokenRoutes(options: { maxDays: number }) {
               <td>{t.serviceAccount ? `service:${t.serviceAccount}` : "its creator"}</td>
               <td>{t.grants.map((g) => ROLE_LABELS[g.role]).join(", ")}</td>
               <td>{stateOf(t, now)}</td>
-              <td>{t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"}</td>
+              <td>{t.lastUsedAt ? <Time at={t.lastUsedAt} /> : "never"}</td>
               <td>
                 {t.revokedAt ? null : (
                   <ActionButton

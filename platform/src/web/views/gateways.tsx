@@ -4,7 +4,8 @@ import type { Principal } from "../../access/index.ts";
 import type { EnrollmentBundle } from "../../gateways/index.ts";
 import type { Gateway } from "../../masterdata/index.ts";
 import { DownloadLink, PortalPage, SecretValue, ShownOnceCard } from "./components.tsx";
-import { formatTime } from "./layout.tsx";
+import { Time, Token } from "./layout.tsx";
+import { type Reach, ReachText } from "./reach.tsx";
 
 /** The page after creating or re-keying a gateway; nothing is stored to show secret and bundle again. */
 export function GatewayCredentialsPage(props: {
@@ -52,8 +53,14 @@ export function GatewayCredentialsPage(props: {
           <dd class="mono">{gateway.id}</dd>
           <dt>Bundle version</dt>
           <dd class="mono">{bundle.version}</dd>
+          <dt>Gateway</dt>
+          <dd>
+            {gateway.name} · site {gateway.siteName} · customer {gateway.customerName}
+          </dd>
           <dt>Import before</dt>
-          <dd>{formatTime(bundle.expiresAt)}</dd>
+          <dd>
+            <Time at={bundle.expiresAt} />
+          </dd>
           <dt>Secret</dt>
           <SecretValue value={props.secret} />
         </dl>
@@ -62,30 +69,30 @@ export function GatewayCredentialsPage(props: {
   );
 }
 
-/** What the gateway's agent reported last over its control channel. */
-export function AgentCard(props: { gateway: Gateway; now: Date }) {
+/** Where the gateway stands, and what its agent reported last over its control channel. */
+export function AgentCard(props: { gateway: Gateway; reach: Reach | null; now: Date }) {
   const { lastSeenAt, agent } = props.gateway;
+  const state = props.reach ? <ReachText reach={props.reach} /> : null;
   if (!lastSeenAt || !agent)
     return (
       <div class="card">
-        <p class="muted">The gateway has not reported yet: import its enrollment bundle there.</p>
+        <h2>Gateway agent</h2>
+        {state}
       </div>
     );
   const ago = Math.round((props.now.getTime() - lastSeenAt.getTime()) / 1000);
-  const reporting = ago <= 60;
   const offset = agent.clockOffsetMs / 1000;
   return (
     <div class="card">
       <h2>Gateway agent</h2>
+      {state}
       <dl>
         <dt>Last heartbeat</dt>
         <dd>
-          <span class={`badge ${reporting ? "ok" : "failed"}`}>
-            {reporting ? "reporting" : "silent"}
-          </span>{" "}
-          {ago} s ago, from <span class="mono">{agent.ip ?? "unknown address"}</span>
+          <Time at={lastSeenAt} /> ({ago} s ago), from{" "}
+          <Token>{agent.ip ?? "unknown address"}</Token>
         </dd>
-        <dt>State</dt>
+        <dt>Reported state</dt>
         <dd>{agent.state}</dd>
         <dt>Versions</dt>
         <dd class="mono">
