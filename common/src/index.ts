@@ -30,7 +30,11 @@ export {
   type PublicJwk,
   publicJwkSchema,
 } from "./envelope/contract.ts";
-export { type PinnedEnrollment, verifyEnrollmentBundle } from "./envelope/enrollment.ts";
+export {
+  type PinnedEnrollment,
+  peekEnrollmentBundle,
+  verifyEnrollmentBundle,
+} from "./envelope/enrollment.ts";
 export {
   type EnvelopeClaims,
   signEnvelope,

@@ -117,9 +117,13 @@ describe("operator UI", () => {
     expect(
       (await op.request("POST", "/password", { current: "meetpoint", next: "meetpoint" })).html,
     ).toContain("not used before");
-    expect(
-      (await op.request("POST", "/password", { current: "meetpoint", next: "short" })).html,
-    ).toContain("at least 10");
+    // One rule for every Meetpoint account, listed before anything is typed; every broken part named.
+    const page = (await op.request("GET", "/password")).html;
+    expect(page).toContain("<li>at least 12 and at most 256 characters</li>");
+    const short = await op.request("POST", "/password", { current: "meetpoint", next: "aaaa" });
+    expect(short.html).toContain(
+      'id="next-error">The new password has 4 characters: it needs at least 12; uses too few different characters: it needs at least 5.</p>',
+    );
     const before = op.cookie;
     expect(
       (await op.request("POST", "/password", { current: "meetpoint", next: "First-passw0rd" }))
@@ -241,7 +245,8 @@ describe("operator UI", () => {
     await waitFor(() => t.agent.status.state === "online", { timeoutMs: 2000, intervalMs: 5 });
     const panel = await op.request("GET", "/status", undefined, { "hx-request": "true" });
     expect(panel.html).toContain('data-state="online"');
-    expect(panel.html).toContain("allowed via operator UI");
+    expect(panel.html).toContain("Online — remote access allowed");
+    expect(panel.html).toContain("Allowed via operator UI");
     await op.request("POST", "/disconnect", {});
     expect(t.agent.status.state).toBe("idle");
     expect(t.control.disconnects).toBe(1);
@@ -263,10 +268,35 @@ describe("operator UI", () => {
     expect(bad.html).toContain("Rejected: malformed");
     expect(t.agent.enrollment).toBeNull();
     expect((await upload("x".repeat(100_000))).status).toBe(413);
-    const good = await upload(await bundle(t.keys, t.gatewayId));
+    // A good bundle is shown first — gateway, site, customer — and imported only when confirmed.
+    const token = await bundle(t.keys, t.gatewayId, {
+      names: { gatewayName: "Hall 3 line A", siteName: "Plant Freiburg", customerName: "ACME" },
+    });
+    const checked = await upload(token);
+    expect(checked.status).toBe(200);
+    expect(checked.html).toContain("Check before importing");
+    expect(checked.html).toMatch(/<dt>Gateway<\/dt><dd>Hall 3 line A<\/dd>/);
+    expect(checked.html).toMatch(/<dt>Site<\/dt><dd>Plant Freiburg<\/dd>/);
+    expect(checked.html).toMatch(/<dt>Customer<\/dt><dd>ACME<\/dd>/);
+    expect(t.agent.enrollment).toBeNull();
+    const id = checked.html.match(/name="id" value="([^"]+)"/)?.[1] ?? "";
+    const good = await op.request("POST", "/enrollment/confirm", { id });
     expect(good.status).toBe(200);
-    expect(good.html).toContain(`Imported: gateway ${t.gatewayId}`);
+    expect(good.html).toContain(
+      `Imported: this gateway is now Hall 3 line A at site Plant Freiburg of ACME (gateway ${t.gatewayId}`,
+    );
     expect(t.agent.enrollment?.body.gatewayId).toBe(t.gatewayId);
+    // The page shows the names after the import too.
+    expect((await op.request("GET", "/enrollment")).html).toMatch(
+      /<dt>Gateway<\/dt><dd>Hall 3 line A<\/dd>/,
+    );
+    // Regression: the bundle in use, uploaded again, said "rollback refused".
+    const again = await upload(token);
+    expect(again.status).toBe(200);
+    expect(again.html).toContain("Nothing to do: this is the bundle already in use");
+    expect(again.html).not.toContain("rollback");
+    // A confirmation whose bundle no longer waits imports nothing.
+    expect((await op.request("POST", "/enrollment/confirm", { id })).status).toBe(400);
   });
 
   test("local consent API: closed until a token exists; the token drives Connect and Disconnect", async () => {
@@ -356,11 +386,27 @@ describe("operator UI", () => {
   test("diagnostics: a page and a text download, each line with a verdict", async () => {
     const { app } = await ui();
     const op = await signedIn(app);
-    const page = await op.request("GET", "/diagnostics");
-    expect(page.html).toContain("WAN interface eth0");
-    expect(page.html).toContain("LAN interface eth1");
+    // The page answers before the checks end; the live part follows them until done.
+    await op.request("GET", "/diagnostics");
+    let live = "";
+    await waitFor(
+      async () => {
+        live = (
+          await op.request("GET", "/diagnostics/progress", undefined, { "hx-request": "true" })
+        ).html;
+        return live.includes('data-done="true"');
+      },
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
+    expect(live).toContain("WAN interface eth0");
+    expect(live).toContain("LAN interface eth1");
+    // One verdict first: the blocking cause and who must act.
+    expect(live).toContain(
+      '<p class="headline">Blocked: LAN interface eth1 — not present</p><p>Plant IT must act:',
+    );
     const text = await op.request("GET", "/diagnostics.txt");
     expect(text.headers.get("content-disposition")).toContain("meetpoint-gateway-diagnostics.txt");
+    expect(text.html).toContain("Verdict: Blocked: LAN interface eth1 — not present");
     expect(text.html).toContain("[OK  ] Enrollment");
     expect(text.html).toContain("[FAIL] LAN interface eth1");
     expect(text.html).toContain("[WARN] Default route");

@@ -117,7 +117,7 @@ describe("portal remote access", () => {
   test("the machine file shows the gateway online and offers Connect to its technicians", async () => {
     const page = await tech.page(`/machines/${machineId}`);
     expect(page).toContain('data-reach="online"');
-    expect(page).toContain("Online: the operator at the machine allows remote access.");
+    expect(page).toContain("online — the operator allows access");
     expect(page).toContain(`action="/machines/${machineId}/connect"`);
   });
 

@@ -69,7 +69,13 @@ async function testCaPem(): Promise<string> {
 export async function bundle(
   keys: PlatformKeys,
   gatewayId: string,
-  options: { version?: number; issuedAt?: Date; validMs?: number; signingKey?: PublicJwk } = {},
+  options: {
+    version?: number;
+    issuedAt?: Date;
+    validMs?: number;
+    signingKey?: PublicJwk;
+    names?: { gatewayName: string; siteName: string; customerName: string };
+  } = {},
 ): Promise<string> {
   return await sign(
     keys,
@@ -81,6 +87,7 @@ export async function bundle(
       secret: "s".repeat(43),
       caCertificates: await testCaPem(),
       signingKey: options.signingKey ?? keys.jwk,
+      ...options.names,
     },
     options,
   );

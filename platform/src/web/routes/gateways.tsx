@@ -95,6 +95,11 @@ export function gatewayRoutes() {
       platformUrl: deps.enrollment.platformUrl,
       validMs: deps.enrollment.validMs,
       now: deps.clock.now(),
+      names: {
+        gatewayName: gateway.name,
+        siteName: gateway.siteName,
+        customerName: gateway.customerName,
+      },
     });
     await recordAuditAlone(deps.db, deps.clock, {
       actor: ctx.caller.actor,

@@ -41,7 +41,8 @@ export function gatewayReach(facts: GatewayFacts, now: Date): Reach {
       kind: "online",
       since: channel.onlineAt,
       word: "online",
-      sentence: "Online: the operator at the machine allows remote access.",
+      sentence:
+        "Gateway online — the operator allows access: technicians of this customer can connect now.",
       act: null,
     };
   if (!lastSeenAt || !agent)
