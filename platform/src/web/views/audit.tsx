@@ -6,7 +6,7 @@ import { EmptyRow } from "./components.tsx";
 import { Time, Token } from "./layout.tsx";
 
 /** The columns of the audit table. */
-export const AUDIT_COLUMNS = ["When", "Who", "Action", "Result", "Target", "Detail", "From"];
+export const AUDIT_COLUMNS = ["When", "Result", "Action", "Who", "Target", "Detail", "From"];
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const TOKEN = /^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|(tcp|udp)\/\d+)$/;
@@ -114,13 +114,13 @@ export const AuditRows: FC<{
           <td>
             <Time at={e.at} />
           </td>
-          <td>{e.actorName}</td>
-          <td class="mono" title={AUDIT_ACTIONS[e.action as keyof typeof AUDIT_ACTIONS]}>
-            {e.action}
-          </td>
           <td>
             <span class={`badge ${e.result}`}>{e.result}</span>
           </td>
+          <td class="mono token" title={AUDIT_ACTIONS[e.action as keyof typeof AUDIT_ACTIONS]}>
+            {e.action}
+          </td>
+          <td>{e.actorName}</td>
           <td title={e.targetId ? `${e.targetType} ${e.targetId}` : undefined}>
             {e.targetType ? (
               <>

@@ -200,7 +200,7 @@ export function ConnectionProfilePage(props: {
         </p>
         <dl>
           <dt>Reach</dt>
-          <dd class="mono">{view.reach}</dd>
+          <dd class="mono command">{view.reach}</dd>
           <dt>Session ends</dt>
           <dd>
             <Time at={view.endsAt} />
@@ -209,10 +209,12 @@ export function ConnectionProfilePage(props: {
           <dd>
             The connection needs <span class="mono token">{view.machine.proxyAddress}</span> routed
             into the OpenVPN tunnel. Connected but no answer? Run{" "}
-            <span class="mono">ip route get {view.machine.proxyAddress}</span> (Windows:{" "}
-            <span class="mono">Find-NetRoute -RemoteIPAddress {view.machine.proxyAddress}</span>):
-            it must name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10) or
-            network that claims this address is a clash — pause it while connected.
+            <span class="mono command">ip route get {view.machine.proxyAddress}</span> (Windows:{" "}
+            <span class="mono command">
+              Find-NetRoute -RemoteIPAddress {view.machine.proxyAddress}
+            </span>
+            ): it must name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10)
+            or network that claims this address is a clash — pause it while connected.
           </dd>
         </dl>
         <ActionButton
