@@ -103,4 +103,5 @@ export {
 } from "./ui/password-rules.ts";
 export { type GatewayPhase, gatewayPhase } from "./ui/phase.ts";
 export { isoTime } from "./ui/time.ts";
+export { splitTokens } from "./ui/tokens.ts";
 export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";

@@ -330,6 +330,27 @@ describe("operator UI", () => {
     expect(await (await api("POST", "/disconnect", token)).json()).toMatchObject({ state: "idle" });
   });
 
+  test("demo mode says on every page, before and after sign-in, that the gateway protects nothing", async () => {
+    t = await testAgent();
+    const app = createUiApp({
+      agent: t.agent,
+      auth: new OperatorAuth(t.store, "meetpoint"),
+      events: t.events,
+      diagnostics: async () => [],
+      demo: true,
+    });
+    const op = new Operator(app);
+    expect((await op.request("GET", "/sign-in")).html).toContain(
+      'id="demo-banner">DEMO MODE — this gateway protects nothing',
+    );
+    const signed = await signedIn(app);
+    for (const path of ["/", "/enrollment", "/diagnostics", "/events", "/settings"])
+      expect((await signed.request("GET", path)).html).toContain('id="demo-banner"');
+    expect(await (await app.request("https://gateway/healthz")).json()).toMatchObject({
+      demo: true,
+    });
+  });
+
   test("every answer carries the strict headers; only assets may be cached", async () => {
     const { app } = await ui();
     for (const path of ["/sign-in", "/", "/api/local/v1/state", "/healthz"]) {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { passwordProblems, passwordRules } from "./password-rules.ts";
 import { isoTime } from "./time.ts";
+import { splitTokens } from "./tokens.ts";
 import { whoMustAct, whoMustActText } from "./who-must-act.ts";
 
 describe("one date format", () => {
@@ -61,5 +62,21 @@ describe("who must act on a gateway's error", () => {
       "Plant IT must act:",
     );
     expect(whoMustActText(null)).toStartWith("Nobody needs to act");
+  });
+});
+
+describe("tokens in running text", () => {
+  test("addresses, blocks, ports and times are cut out whole; nothing is lost", () => {
+    const text =
+      "TCP 127.0.0.1:8443 refused at 2026-11-30T09:45:12Z; block 100.64.0.0/24, service tcp/502.";
+    const parts = splitTokens(text);
+    expect(parts.filter((p) => p.token).map((p) => p.text)).toEqual([
+      "127.0.0.1:8443",
+      "2026-11-30T09:45:12Z",
+      "100.64.0.0/24",
+      "tcp/502",
+    ]);
+    expect(parts.map((p) => p.text).join("")).toBe(text);
+    expect(splitTokens("no tokens here")).toEqual([{ text: "no tokens here", token: false }]);
   });
 });

@@ -4,7 +4,7 @@
 // every line, skipped ones said as such.
 import { verdictOf } from "../diagnostics/report.ts";
 import type { DiagnosticsRun } from "./diagnostics-runs.ts";
-import { Time } from "./views.tsx";
+import { Time, Words } from "./views.tsx";
 
 const WORDS = { ok: "OK", warn: "WARN", fail: "FAIL", skip: "SKIPPED" } as const;
 
@@ -22,8 +22,14 @@ export function DiagnosticsLive(props: { run: DiagnosticsRun }) {
     >
       {verdict ? (
         <div class={`verdict-card ${verdict.ok ? "ok" : "blocked"}`} id="verdict" role="status">
-          <p class="headline">{verdict.headline}</p>
-          {verdict.act ? <p>{verdict.act}</p> : null}
+          <p class="headline">
+            <Words text={verdict.headline} />
+          </p>
+          {verdict.act ? (
+            <p>
+              <Words text={verdict.act} />
+            </p>
+          ) : null}
           <p class="muted">
             Checked at <Time at={run.startedAt} />, in{" "}
             {(((run.endedAt?.getTime() ?? 0) - run.startedAt.getTime()) / 1000).toFixed(1)} s.{" "}
@@ -37,7 +43,7 @@ export function DiagnosticsLive(props: { run: DiagnosticsRun }) {
         </p>
       )}
       <div class="table-wrap">
-        <table>
+        <table class="diagnostics">
           <thead>
             <tr>
               <th>Result</th>
@@ -49,10 +55,16 @@ export function DiagnosticsLive(props: { run: DiagnosticsRun }) {
             {run.lines.map((l) => (
               <tr data-verdict={l.verdict}>
                 <td class={`verdict ${l.verdict}`}>{WORDS[l.verdict]}</td>
-                <td>{l.check}</td>
                 <td>
-                  {l.detail}
-                  {l.hint ? <div class="muted">Hint: {l.hint}</div> : null}
+                  <Words text={l.check} />
+                </td>
+                <td>
+                  <Words text={l.detail} />
+                  {l.hint ? (
+                    <div class="muted">
+                      Hint: <Words text={l.hint} />
+                    </div>
+                  ) : null}
                   {l.who && l.verdict === "fail" ? (
                     <div class="muted">Who must act: {l.who}</div>
                   ) : null}

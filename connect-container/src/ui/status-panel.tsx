@@ -5,7 +5,7 @@
 import type { PlatformContact } from "../agent/control-loops.ts";
 import type { AgentStatus } from "../agent/status.ts";
 import { statusWords } from "./status-words.ts";
-import { Time, Token } from "./views.tsx";
+import { Time, Token, Words } from "./views.tsx";
 
 export function StatusPanel(props: {
   status: AgentStatus;
@@ -31,8 +31,14 @@ export function StatusPanel(props: {
             since <Time at={words.since} />
           </p>
         ) : null}
-        <p>{words.detail}</p>
-        {words.act ? <p class="act">{words.act}</p> : null}
+        <p>
+          <Words text={words.detail} />
+        </p>
+        {words.act ? (
+          <p class="act">
+            <Words text={words.act} />
+          </p>
+        ) : null}
         <div class="buttons">
           <form method="post" action="/connect" hx-boost="false">
             <input type="hidden" name="_csrf" value={props.csrf} />
@@ -107,7 +113,8 @@ export function StatusPanel(props: {
             ) : (
               <>
                 {" "}
-                — not answering (<Time at={props.contact.at} />: {props.contact.error})
+                — not answering (<Time at={props.contact.at} />:{" "}
+                <Words text={props.contact.error ?? "no answer"} />)
               </>
             )
           ) : null}

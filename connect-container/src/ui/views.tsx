@@ -2,7 +2,7 @@
 // The operator UI's page frame and small parts (Hono JSX, htmx from the gateway itself, no CDN):
 // the menu (a button on small screens), cards, forms, notices, one time format, the enrollment and
 // the event log. The status panel and the diagnostics have their own files.
-import { isoTime } from "@meetpoint/common";
+import { isoTime, splitTokens } from "@meetpoint/common";
 import type { Child } from "hono/jsx";
 import type { AgentEvent } from "../agent/events.ts";
 import type { Enrollment } from "../state/store.ts";
@@ -135,9 +135,20 @@ export function PostForm(props: {
 export function Notice(props: { kind: "ok" | "error"; text: string | null | undefined }) {
   return props.text ? (
     <p class={`notice ${props.kind}`} role={props.kind === "error" ? "alert" : "status"}>
-      {props.text}
+      <Words text={props.text} />
     </p>
   ) : null;
+}
+
+/** Running text whose addresses, ports and times never break across lines. */
+export function Words(props: { text: string }) {
+  return (
+    <>
+      {splitTokens(props.text).map((part) =>
+        part.token ? <span class="token">{part.text}</span> : part.text,
+      )}
+    </>
+  );
 }
 
 /** A moment as both UIs write it: ISO 8601 in UTC ("2026-11-30T09:45:12Z"), one unbreakable token. */
@@ -205,7 +216,9 @@ export function EventTable(props: { events: AgentEvent[] }) {
               >
                 {e.level}
               </td>
-              <td>{e.text}</td>
+              <td>
+                <Words text={e.text} />
+              </td>
             </tr>
           ))}
           {props.events.length === 0 ? (

@@ -75,6 +75,7 @@ export async function bundle(
     validMs?: number;
     signingKey?: PublicJwk;
     names?: { gatewayName: string; siteName: string; customerName: string };
+    platformUrl?: string;
   } = {},
 ): Promise<string> {
   return await sign(
@@ -82,7 +83,7 @@ export async function bundle(
     "enrollment",
     gatewayId,
     {
-      platformUrl: "https://platform.lab.test:8443",
+      platformUrl: options.platformUrl ?? "https://platform.lab.test:8443",
       gatewayId,
       secret: "s".repeat(43),
       caCertificates: await testCaPem(),

@@ -3,7 +3,7 @@
 import type { FC } from "hono/jsx";
 import { AUDIT_ACTIONS, type AuditEntry, targetKey } from "../../audit/index.ts";
 import { EmptyRow } from "./components.tsx";
-import { Time, Token } from "./layout.tsx";
+import { Time, Token, Words } from "./layout.tsx";
 
 /** The columns of the audit table. */
 export const AUDIT_COLUMNS = ["When", "Result", "Action", "Who", "Target", "Detail", "From"];
@@ -17,7 +17,7 @@ function Value({ value }: { value: unknown }) {
   if (typeof value === "string") {
     if (ISO.test(value)) return <Time at={new Date(value)} />;
     if (TOKEN.test(value)) return <Token>{value}</Token>;
-    return <>{value}</>;
+    return <Words text={value} />;
   }
   if (Array.isArray(value))
     return value.length === 0 ? (

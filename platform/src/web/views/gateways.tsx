@@ -4,7 +4,7 @@ import type { Principal } from "../../access/index.ts";
 import type { EnrollmentBundle } from "../../gateways/index.ts";
 import type { Gateway } from "../../masterdata/index.ts";
 import { DownloadLink, PortalPage, SecretValue, ShownOnceCard } from "./components.tsx";
-import { Time, Token } from "./layout.tsx";
+import { Time, Token, Words } from "./layout.tsx";
 import { type Reach, ReachText } from "./reach.tsx";
 
 /** The page after creating or re-keying a gateway; nothing is stored to show secret and bundle again. */
@@ -106,7 +106,9 @@ export function AgentCard(props: { gateway: Gateway; reach: Reach | null; now: D
         {agent.lastError ? (
           <>
             <dt>Last error</dt>
-            <dd class="error">{agent.lastError}</dd>
+            <dd class="error">
+              <Words text={agent.lastError} />
+            </dd>
           </>
         ) : null}
       </dl>

@@ -1,6 +1,6 @@
 // The page frame: head with local assets only, navigation by permission (a menu button on small
 // screens), the CSRF token for htmx; form fields with the server's own limits; one time format.
-import { isoTime } from "@meetpoint/common";
+import { isoTime, splitTokens } from "@meetpoint/common";
 import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import { hasPermission, type Principal, scopeOf } from "../../access/index.ts";
@@ -206,6 +206,15 @@ export const Time: FC<{ at: Date }> = ({ at }) => (
   <time class="token" datetime={at.toISOString()}>
     {formatTime(at)}
   </time>
+);
+
+/** Running text whose addresses, ports and times never break across lines. */
+export const Words: FC<{ text: string }> = ({ text }) => (
+  <>
+    {splitTokens(text).map((part) =>
+      part.token ? <span class="token">{part.text}</span> : part.text,
+    )}
+  </>
 );
 
 /** A value that must never break across lines: an address, a port, a block, an id. */

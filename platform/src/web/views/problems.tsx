@@ -9,6 +9,7 @@ import {
   StaleFormError,
   ValidationError,
 } from "../../shared/index.ts";
+import { Words } from "./layout.tsx";
 
 /**
  * The visible labels of the portal's form fields, by field name: what a refusal says when it
@@ -106,13 +107,15 @@ export const ProblemNotice: FC<{ error: DomainError; reloadHref?: string }> = ({
           <ul class="problems">
             {placed.map((p) => (
               <li data-field={p.field}>
-                {fieldLabel(p.field)}: {p.reason}
+                {fieldLabel(p.field)}: <Words text={p.reason} />
               </li>
             ))}
           </ul>
         </>
       ) : (
-        <p class="summary">{error.message}</p>
+        <p class="summary">
+          <Words text={error.message} />
+        </p>
       )}
       {error instanceof InUseError ? (
         <ul class="dependents">

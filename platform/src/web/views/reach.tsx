@@ -4,7 +4,7 @@
 import { type GatewayPhase, whoMustAct, whoMustActText } from "@meetpoint/common";
 import type { FC } from "hono/jsx";
 import type { AgentReport } from "../../db/index.ts";
-import { Time } from "./layout.tsx";
+import { Time, Words } from "./layout.tsx";
 
 /** A gateway without a heartbeat for this long (6 missed at the default 10 s) counts as silent. */
 export const SILENT_AFTER_MS = 60_000;
@@ -131,7 +131,13 @@ export const ReachText: FC<{ reach: Reach }> = ({ reach }) => (
         </span>
       ) : null}
     </p>
-    <p>{reach.sentence}</p>
-    {reach.act ? <p class="muted">{reach.act}</p> : null}
+    <p>
+      <Words text={reach.sentence} />
+    </p>
+    {reach.act ? (
+      <p class="muted">
+        <Words text={reach.act} />
+      </p>
+    ) : null}
   </div>
 );
