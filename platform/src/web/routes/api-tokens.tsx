@@ -21,13 +21,22 @@ import {
   ShownOnceCard,
   trail,
 } from "../views/components.tsx";
-import { Field, formatTime, Notice, Time } from "../views/layout.tsx";
+import { Field, Notice, Time } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
 
-function stateOf(token: ApiTokenView, now: Date): string {
-  if (token.revokedAt) return `revoked ${formatTime(token.revokedAt)}`;
-  if (token.expiresAt <= now) return "expired";
-  return `valid until ${formatTime(token.expiresAt)}`;
+function StateOf({ token, now }: { token: ApiTokenView; now: Date }) {
+  if (token.revokedAt)
+    return (
+      <>
+        revoked <Time at={token.revokedAt} />
+      </>
+    );
+  if (token.expiresAt <= now) return <>expired</>;
+  return (
+    <>
+      valid until <Time at={token.expiresAt} />
+    </>
+  );
 }
 
 export function apiTokenRoutes(options: { maxDays: number }) {
@@ -69,13 +78,16 @@ export function apiTokenRoutes(options: { maxDays: number }) {
         </FormCard>
         <DataTable
           head={["Token", "Acts as", "Role", "State", "Last used", ""]}
+          empty="No API tokens yet: create one above for a program that uses the admin API."
           rows={tokens}
           row={(t) => (
             <tr>
               <td>{t.name}</td>
               <td>{t.serviceAccount ? `service:${t.serviceAccount}` : "its creator"}</td>
               <td>{t.grants.map((g) => ROLE_LABELS[g.role]).join(", ")}</td>
-              <td>{stateOf(t, now)}</td>
+              <td>
+                <StateOf token={t} now={now} />
+              </td>
               <td>{t.lastUsedAt ? <Time at={t.lastUsedAt} /> : "never"}</td>
               <td>
                 {t.revokedAt ? null : (

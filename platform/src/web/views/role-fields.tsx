@@ -26,7 +26,7 @@ export function RoleFields(props: { customers: { id: string; name: string }[] })
         placeholder="Choose a customer"
         options={[
           ...props.customers.map((cu): [string, string] => [cu.id, cu.name]),
-          ["", `${PLATFORM_WIDE} (platform admin, auditor)`],
+          ["", `${PLATFORM_WIDE} (admin, auditor)`],
         ]}
       />
     </>
