@@ -281,7 +281,9 @@ describe("proxy address pool", () => {
       expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G2" })).status).toBe(303);
       const third = await admin.post(`/sites/${siteId}/gateways`, { name: "G3" });
       expect(third.status).toBe(409);
-      expect(await third.text()).toContain("The proxy address pool 100.64.0.0/23 is exhausted");
+      expect(await third.text()).toContain(
+      'The proxy address pool <span class="token">100.64.0.0/23</span> is exhausted',
+    );
       const [g1] = await small.database.db.select().from(gateways).where(eq(gateways.name, "G1"));
       expect((await admin.post(`/gateways/${g1?.id}/delete`)).status).toBe(303);
       expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G3" })).status).toBe(303);

@@ -53,6 +53,7 @@ export const FIELD_LABELS: Record<string, string> = {
   to: "To",
   q: "Search",
   version: "Form version",
+  "grants.0": "Role and customer",
 };
 
 /** A field's visible label; an unknown name is shown as it is. */
