@@ -282,8 +282,8 @@ describe("proxy address pool", () => {
       const third = await admin.post(`/sites/${siteId}/gateways`, { name: "G3" });
       expect(third.status).toBe(409);
       expect(await third.text()).toContain(
-      'The proxy address pool <span class="token">100.64.0.0/23</span> is exhausted',
-    );
+        'The proxy address pool <span class="token">100.64.0.0/23</span> is exhausted',
+      );
       const [g1] = await small.database.db.select().from(gateways).where(eq(gateways.name, "G1"));
       expect((await admin.post(`/gateways/${g1?.id}/delete`)).status).toBe(303);
       expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G3" })).status).toBe(303);
