@@ -43,6 +43,7 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({
         <meta name="htmx-config" content={HTMX_CONFIG} />
         <title>{`${title} · Meetpoint`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
+        <link rel="stylesheet" href="/assets/parts.css" />
         <link rel="icon" href="data:," />
         <script src="/assets/htmx.min.js" defer></script>
         <script src="/assets/app.js" defer></script>
