@@ -30,7 +30,11 @@ export {
   type PublicJwk,
   publicJwkSchema,
 } from "./envelope/contract.ts";
-export { type PinnedEnrollment, verifyEnrollmentBundle } from "./envelope/enrollment.ts";
+export {
+  type PinnedEnrollment,
+  peekEnrollmentBundle,
+  verifyEnrollmentBundle,
+} from "./envelope/enrollment.ts";
 export {
   type EnvelopeClaims,
   signEnvelope,
@@ -90,3 +94,14 @@ export {
   waitFor,
 } from "./process/index.ts";
 export { TLS_SERVER_POLICY, TLS12_CIPHER_SUITES } from "./tls/policy.ts";
+export {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  type PasswordContext,
+  passwordProblems,
+  passwordRules,
+} from "./ui/password-rules.ts";
+export { type GatewayPhase, gatewayPhase } from "./ui/phase.ts";
+export { isoTime } from "./ui/time.ts";
+export { splitTokens } from "./ui/tokens.ts";
+export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";

@@ -14,7 +14,13 @@ describe("agent configuration", () => {
       initialPassword: "meetpoint",
       ntpServers: ["ptbtime1.ptb.de", "ptbtime2.ptb.de", "ptbtime3.ptb.de"],
       heartbeatMs: 10_000,
+      firewall: "kernel",
     });
+  });
+
+  test("demo mode only when asked for by name", () => {
+    expect(readConfig({ MEETPOINT_FIREWALL: "dry-run" }).firewall).toBe("dry-run");
+    expect(() => readConfig({ MEETPOINT_FIREWALL: "off" })).toThrow("MEETPOINT_FIREWALL");
   });
 
   test("bad values are refused with the variable's name", () => {
@@ -23,6 +29,7 @@ describe("agent configuration", () => {
       [{ MEETPOINT_WAN_INTERFACE: "eth1" }, "must differ"],
       [{ MEETPOINT_UI_HTTPS_PORT: "70000" }, "MEETPOINT_UI_HTTPS_PORT"],
       [{ MEETPOINT_HEARTBEAT_SECONDS: "0" }, "MEETPOINT_HEARTBEAT_SECONDS"],
+      [{ MEETPOINT_FIREWALL: "none" }, "MEETPOINT_FIREWALL"],
     ];
     for (const [env, message] of cases) {
       expect(() => readConfig(env)).toThrow(ConfigError);

@@ -23,6 +23,8 @@ export const VARIABLES = {
   MEETPOINT_NTP_SERVERS:
     "SNTP servers the diagnostics ask (default ptbtime1.ptb.de,ptbtime2.ptb.de,ptbtime3.ptb.de)",
   MEETPOINT_HEARTBEAT_SECONDS: "Heartbeat interval (default 10)",
+  MEETPOINT_FIREWALL:
+    'Whose firewall the agent sets: "kernel" (default) applies the gateway ruleset to its network namespace; "dry-run" (demo mode, to try the agent on a laptop) only records it and touches nothing — the gateway then protects nothing, and every page says so',
 } as const;
 
 export interface AgentConfig {
@@ -36,6 +38,8 @@ export interface AgentConfig {
   initialPassword: string;
   ntpServers: string[];
   heartbeatMs: number;
+  /** "kernel": the real firewall; "dry-run": demo mode, a firewall that only records. */
+  firewall: "kernel" | "dry-run";
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -64,6 +68,9 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
   const heartbeat = Number(env.MEETPOINT_HEARTBEAT_SECONDS ?? "10");
   if (!Number.isFinite(heartbeat) || heartbeat < 1 || heartbeat > 300)
     throw new ConfigError("MEETPOINT_HEARTBEAT_SECONDS", "must be 1-300");
+  const firewall = env.MEETPOINT_FIREWALL || "kernel";
+  if (firewall !== "kernel" && firewall !== "dry-run")
+    throw new ConfigError("MEETPOINT_FIREWALL", `${firewall}: must be "kernel" or "dry-run"`);
   return {
     dataDir,
     importDir: resolve(env.MEETPOINT_IMPORT_DIR || resolve(dataDir, "import")),
@@ -78,5 +85,6 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
       .map((s) => s.trim())
       .filter(Boolean),
     heartbeatMs: heartbeat * 1000,
+    firewall,
   };
 }

@@ -8,6 +8,7 @@ import { readConfig } from "./config.ts";
 import { ControlClient } from "./control/client.ts";
 import { runDiagnostics } from "./diagnostics/report.ts";
 import { KernelFirewall } from "./firewall/kernel.ts";
+import { RecordingFirewall } from "./firewall/recording.ts";
 import { Store } from "./state/store.ts";
 import { createUiApp } from "./ui/app.tsx";
 import { OperatorAuth } from "./ui/auth.ts";
@@ -22,13 +23,22 @@ const config = configOrExit(() => {
 });
 const store = new Store(config.dataDir);
 const events = new EventLog(config.dataDir, undefined, (line) => console.log(line));
+const demo = config.firewall === "dry-run";
+if (demo) {
+  const warning =
+    "DEMO MODE (MEETPOINT_FIREWALL=dry-run): this gateway PROTECTS NOTHING. Its firewall only records what it would do; the host's firewall is not touched. Never connect it to a real machine network.";
+  console.warn(`\n${"!".repeat(78)}\n${warning}\n${"!".repeat(78)}\n`);
+  events.add("warn", warning);
+}
 const agent = new Agent({
   store,
   events,
   control: new ControlClient(() => store.enrollment()),
   // OpenVPN's own lines go to the container's log: what IT reads when a tunnel misbehaves.
   vpn: new OpenvpnClient(join(config.dataDir, "run"), (line) => console.log(line)),
-  firewall: new KernelFirewall(run),
+  firewall: demo
+    ? new RecordingFirewall((text) => events.add("warn", text))
+    : new KernelFirewall(run),
   lanInterface: config.lanInterface,
   importDir: config.importDir,
   heartbeatMs: config.heartbeatMs,
@@ -38,14 +48,19 @@ const app = createUiApp({
   agent,
   auth,
   events,
-  diagnostics: () =>
-    runDiagnostics({
-      agent,
-      run,
-      wanInterface: config.wanInterface,
-      lanInterface: config.lanInterface,
-      ntpServers: config.ntpServers,
-    }),
+  demo,
+  diagnostics: (progress) =>
+    runDiagnostics(
+      {
+        agent,
+        run,
+        wanInterface: config.wanInterface,
+        lanInterface: config.lanInterface,
+        ntpServers: config.ntpServers,
+        firewall: config.firewall,
+      },
+      progress,
+    ),
 });
 
 await agent.start();

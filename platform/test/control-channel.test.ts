@@ -99,7 +99,9 @@ test("a heartbeat is recorded with versions and clock offset, and shown on the g
     clockOffsetMs: 1500,
   });
   const page = await p.admin.page(`/gateways/${scene.gatewayId}`);
-  expect(page).toContain("reporting");
+  // Where the gateway stands, in words, since when, and who must act.
+  expect(page).toContain('data-reach="idle"');
+  expect(page).toContain("The operator at the machine must press Connect on the gateway");
   expect(page).toContain("agent 0.1.0, OpenVPN 2.6.14");
   expect(page).toContain("+1.5 s against the platform");
   expect(page).toContain("platform unreachable before");

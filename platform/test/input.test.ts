@@ -20,9 +20,15 @@ afterAll(() => p.dispose());
 /** NUL, other C0, DEL and a C1 character (NEL), percent-encoded. */
 const CONTROLS = ["%00", "%01", "%1B", "%7F", "%C2%85"];
 
+/** The refusal as the page words it: a field's problem by its label, or the notice's summary. */
 async function messageOf(response: Response): Promise<string> {
   const text = await response.text();
-  return text.match(/<p class="notice error"[^>]*>([^<]+)</)?.[1] ?? text;
+  return (
+    text.match(/<li data-field="[^"]*">([^<]+)</)?.[1] ??
+    text.match(/<p class="summary">([^<]+)</)?.[1] ??
+    text.match(/<p class="notice error"[^>]*>([^<]+)</)?.[1] ??
+    text
+  );
 }
 
 describe("control characters", () => {

@@ -93,7 +93,10 @@ describe("master data through the portal", () => {
     ).toBe(303);
     const machinePage = await admin.page(`/machines/${machineId}`);
     expect(machinePage).toContain("tcp/443");
-    expect(machinePage).toContain("Disabled — enable");
+    // A disabled service shows its state as a badge and a secondary button, never the primary look.
+    expect(machinePage).toMatch(
+      /data-service-state="true">disabled<\/span>[\s\S]*?<button type="submit" class="secondary">Enable<\/button>/,
+    );
 
     const [modbus] = await p.database.db.select().from(services).where(eq(services.port, 502));
     const toggled = await admin.post(
@@ -102,7 +105,7 @@ describe("master data through the portal", () => {
       { "hx-request": "true" },
     );
     expect(toggled.status).toBe(200);
-    expect(await toggled.text()).toContain("Enabled — disable");
+    expect(await toggled.text()).toContain('data-service-state="true">enabled</span>');
 
     for (const action of [
       "customer.create",
@@ -125,7 +128,7 @@ describe("master data through the portal", () => {
     expect(await p.admin.page("/machines/rows?q=%25")).toContain("No machine matches.");
   });
 
-  test("regression: a page past the end shows the last page, not \"No machines yet\" beside a count", async () => {
+  test('regression: a page past the end shows the last page, not "No machines yet" beside a count', async () => {
     for (const page of ["99999999999999999999", "5", "-3"]) {
       const html = await p.admin.page(`/machines/rows?page=${page}`);
       expect(html).not.toContain("No machines yet");
@@ -142,8 +145,11 @@ describe("master data through the portal", () => {
       lanAddress: "999.1.1.1",
     });
     expect(bad.status).toBe(400);
-    // Regression: the message named the field as the code does ("lanAddress:").
-    expect(await bad.text()).toContain("LAN address: must be an IPv4 address");
+    // Named by the field's visible label, and carried for the page to place beside the field.
+    const badPage = await bad.text();
+    expect(badPage).toContain("LAN address: must be an IPv4 address");
+    expect(badPage).toContain("data-problems=");
+    expect(badPage).not.toContain("lanAddress: must");
     const loopback = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
       name: "X",
       lanAddress: "127.0.0.1",
@@ -248,13 +254,26 @@ describe("master data through the portal", () => {
     const [site] = await p.database.db.select().from(sites);
     const blocked = await p.admin.post(`/customers/${site?.customerId}/delete`);
     expect(blocked.status).toBe(409);
-    expect(await blocked.text()).toContain("still in use");
+    const refusal = await blocked.text();
+    expect(refusal).toContain("still in use");
+    // What still belongs to it is listed, each linked to its page.
+    expect(refusal).toContain(`site <a href="/sites/${site?.id}">${site?.name}</a>`);
     const id = idFrom(await p.admin.post("/customers", { name: "Short-lived" }));
     expect((await p.admin.post(`/customers/${id}/delete`)).status).toBe(303);
     expect(await p.database.db.select().from(customers).where(eq(customers.id, id))).toHaveLength(
       0,
     );
-    expect(await auditCount("customer.delete")).toBe(1);
+    // The refused delete is audited as denied, with what was in the way; the real one as ok.
+    const deletes = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "customer.delete"))
+      .orderBy(auditEntries.seq);
+    expect(deletes.map((e) => e.result)).toEqual(["denied", "ok"]);
+    expect(deletes[0]?.detail).toMatchObject({
+      reason: "still in use",
+      inUse: [`site ${site?.name}`],
+    });
   });
 
   test("unknown and malformed ids → 404", async () => {
@@ -316,7 +335,9 @@ describe("proxy address pool", () => {
       expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G2" })).status).toBe(303);
       const third = await admin.post(`/sites/${siteId}/gateways`, { name: "G3" });
       expect(third.status).toBe(409);
-      expect(await third.text()).toContain("The proxy address pool 100.64.0.0/23 is exhausted");
+      expect(await third.text()).toContain(
+        'The proxy address pool <span class="token">100.64.0.0/23</span> is exhausted',
+      );
       const [g1] = await small.database.db.select().from(gateways).where(eq(gateways.name, "G1"));
       expect((await admin.post(`/gateways/${g1?.id}/delete`)).status).toBe(303);
       expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G3" })).status).toBe(303);

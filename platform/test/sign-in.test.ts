@@ -189,11 +189,18 @@ describe("local sign-in", () => {
     await browser.get("/sign-in");
     await browser.post("/sign-in", { username: "weakling", password });
     await browser.get("/account/password");
-    const short = await browser.post("/account/password", { current: password, next: "short" });
+    // The whole rule is on the page before anything is typed.
+    const form = await browser.page("/account/password");
+    expect(form).toContain("<li>at least 12 and at most 256 characters</li>");
+    expect(form).toContain("<li>not containing your username</li>");
+    // Every broken part at once, beside the field: not one after the other.
+    const short = await browser.post("/account/password", { current: password, next: "aaaa" });
     expect(short.status).toBe(400);
-    expect(await short.text()).toContain("at least 12 characters");
+    expect(await short.text()).toContain(
+      '<span class="field-error">New password has 4 characters: it needs at least 12; uses too few different characters: it needs at least 5.</span>',
+    );
     const same = await browser.post("/account/password", { current: password, next: password });
-    expect(await same.text()).toContain("must differ");
+    expect(await same.text()).toContain("is the current password");
     const [row] = await p.database.db.select().from(users).where(eq(users.username, "weakling"));
     expect(row?.mustChangePassword).toBe(true);
   });

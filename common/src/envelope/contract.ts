@@ -25,6 +25,10 @@ export const enrollmentBodySchema = z
     secret: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a 256-bit base64url secret"),
     caCertificates: z.string().regex(PEM_CERTIFICATES, "must be PEM certificates"),
     signingKey: publicJwkSchema,
+    /** What the gateway is called in the portal, where it stands and whose it is (shown at import). */
+    gatewayName: z.string().max(100).optional(),
+    siteName: z.string().max(100).optional(),
+    customerName: z.string().max(100).optional(),
   })
   .strict();
 

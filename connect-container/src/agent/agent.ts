@@ -2,7 +2,7 @@
 // Disconnect), the control channel's loops, the firewall that follows the status and the intake
 // of enrollment bundles, around one status.
 import type { ControlPort } from "../control/client.ts";
-import type { ImportResult } from "../enrollment/import.ts";
+import { checkBundle, type ImportResult } from "../enrollment/import.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
 import type { Store } from "../state/store.ts";
 import type { VpnPort } from "../vpn/openvpn.ts";
@@ -115,6 +115,11 @@ export class Agent {
     // Logged by the firewall sync; the tunnel is already down, so nothing passes either way.
     await this.firewall.apply().catch(() => {});
     this.firewall.stop();
+  }
+
+  /** Verifies a bundle without importing it: what it would enroll this gateway as, or why not. */
+  checkBundle(text: string): Promise<ImportResult> {
+    return checkBundle(this.deps.store, text, this.now());
   }
 
   /** Imports a bundle (upload or import directory); the previous enrollment stays on any failure. */

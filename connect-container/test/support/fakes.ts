@@ -69,18 +69,26 @@ async function testCaPem(): Promise<string> {
 export async function bundle(
   keys: PlatformKeys,
   gatewayId: string,
-  options: { version?: number; issuedAt?: Date; validMs?: number; signingKey?: PublicJwk } = {},
+  options: {
+    version?: number;
+    issuedAt?: Date;
+    validMs?: number;
+    signingKey?: PublicJwk;
+    names?: { gatewayName: string; siteName: string; customerName: string };
+    platformUrl?: string;
+  } = {},
 ): Promise<string> {
   return await sign(
     keys,
     "enrollment",
     gatewayId,
     {
-      platformUrl: "https://platform.lab.test:8443",
+      platformUrl: options.platformUrl ?? "https://platform.lab.test:8443",
       gatewayId,
       secret: "s".repeat(43),
       caCertificates: await testCaPem(),
       signingKey: options.signingKey ?? keys.jwk,
+      ...options.names,
     },
     options,
   );

@@ -50,7 +50,7 @@ export const tokenInput = z.object({
   grants: z
     .array(
       z.object({
-        role: z.enum(ROLES, { error: "is not a known role" }),
+        role: z.enum(ROLES, { error: "choose a role" }),
         customerId: z.uuid({ error: "must be a customer id" }).nullable(),
       }),
     )

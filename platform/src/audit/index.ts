@@ -37,4 +37,11 @@ export {
   type VerifyResult,
   verifyAuditChain,
 } from "./log.ts";
-export { type AuditFilter, listAudit, parseAuditFilter, scopedEntries } from "./query.ts";
+export { targetKey, targetNames } from "./names.ts";
+export {
+  type AuditFilter,
+  lastChange,
+  listAudit,
+  parseAuditFilter,
+  scopedEntries,
+} from "./query.ts";

@@ -15,7 +15,15 @@ export interface EnrollmentBundle {
  */
 export async function issueEnrollmentBundle(
   pki: Pki,
-  input: { gatewayId: string; secret: string; platformUrl: string; validMs: number; now: Date },
+  input: {
+    gatewayId: string;
+    secret: string;
+    platformUrl: string;
+    validMs: number;
+    now: Date;
+    /** The gateway's name, site and customer as the portal shows them; the operator sees them at import. */
+    names?: { gatewayName: string; siteName: string; customerName: string };
+  },
 ): Promise<EnrollmentBundle> {
   const expiresAt = new Date(input.now.getTime() + input.validMs);
   const { token, version } = await pki.signEnvelope({
@@ -29,6 +37,7 @@ export async function issueEnrollmentBundle(
       secret: input.secret,
       caCertificates: await pki.trustBundlePem(),
       signingKey: pki.signingJwk,
+      ...input.names,
     },
   });
   return { token, version, expiresAt, fileName: `meetpoint-enrollment-${input.gatewayId}.jws` };

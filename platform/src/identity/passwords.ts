@@ -2,6 +2,7 @@
 // through one fair queue: at most one per core at a time, taken in turn from the sources waiting,
 // so one source's flood of sign-ins cannot starve another's.
 import { availableParallelism } from "node:os";
+import { passwordProblems as commonPasswordProblems, passwordRules } from "@meetpoint/common";
 import { generateRandomString, type RandomReader } from "@oslojs/crypto/random";
 
 /**
@@ -82,17 +83,24 @@ export async function verifyPassword(
   return checks.run(source, () => Bun.password.verify(password, hash));
 }
 
-export const MIN_PASSWORD_LENGTH = 12;
+export { MIN_PASSWORD_LENGTH } from "@meetpoint/common";
 
-/** Why a new password is not acceptable, or null when it is. */
+/** How the portal names the part of the rule about the username. */
+const USERNAME = { accountLabel: "your username" } as const;
+
+/** The password rule as the portal lists it up front, for the account `username`. */
+export function portalPasswordRules(username: string): string[] {
+  return passwordRules({ ...USERNAME, accountName: username });
+}
+
+/** Every part of the rule a new password breaks (reuse aside); empty when it is acceptable. */
+export function passwordProblems(password: string, username: string): string[] {
+  return commonPasswordProblems(password, { ...USERNAME, accountName: username });
+}
+
+/** Why a new password is not acceptable (the first broken part), or null when it is. */
 export function passwordProblem(password: string, username: string): string | null {
-  if (password.length < MIN_PASSWORD_LENGTH)
-    return `must have at least ${MIN_PASSWORD_LENGTH} characters`;
-  if (password.length > 256) return "must have at most 256 characters";
-  if (password.toLowerCase().includes(username.toLowerCase()))
-    return "must not contain the username";
-  if (new Set(password).size < 5) return "must use more different characters";
-  return null;
+  return passwordProblems(password, username)[0] ?? null;
 }
 
 /** Letters and digits that cannot be mistaken for one another when read aloud or typed (no 0/O, 1/l/I). */

@@ -7,19 +7,27 @@ import { type Db, inTransaction, type SignInStage, users } from "../db/index.ts"
 import { type Clock, sourceOf } from "../shared/index.ts";
 import {
   accountState,
+  FIRST_LOCK_MS,
   FREE_FAILURES,
   lockDuration,
+  MAX_LOCK_MS,
   startAttempt,
   startPasswordAttempt,
   takeBackAttempt,
   takeBackPasswordAttempt,
 } from "./lockout.ts";
-import { hashPassword, passwordProblem, verifyPassword } from "./passwords.ts";
+import { hashPassword, passwordProblems, verifyPassword } from "./passwords.ts";
 import { verifyTotp } from "./totp.ts";
 
 type User = typeof users.$inferSelect;
 
-export type StepResult = { ok: true; stage: SignInStage } | { ok: false; message: string };
+/**
+ * A sign-in step's outcome; a refusal may name the form field it is about (`field`) and, for a new
+ * password, every part of the rule it breaks (`problems`).
+ */
+export type StepResult =
+  | { ok: true; stage: SignInStage }
+  | { ok: false; message: string; field?: "current" | "next"; problems?: string[] };
 
 function stageAfterPassword(user: User): SignInStage {
   if (user.totpConfirmedAt) return "totp";
@@ -30,17 +38,19 @@ function stageAfterTotp(user: User): SignInStage {
   return user.mustChangePassword ? "change_password" : "ready";
 }
 
-function lockedMessage(until: Date | null, now: Date): string {
-  const ms = until ? until.getTime() - now.getTime() : 60_000;
-  const minutes = Math.max(1, Math.ceil(ms / 60_000));
-  return `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+/** How long is left of a lock, as the user reads it: seconds under two minutes, else minutes. */
+export function lockedMessage(until: Date | null, now: Date): string {
+  const ms = until ? until.getTime() - now.getTime() : FIRST_LOCK_MS;
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  const left = seconds < 120 ? `${seconds} s` : `${Math.ceil(seconds / 60)} minutes`;
+  return `Too many failed attempts: this account is locked. Try again in ${left}.`;
 }
 
 /**
  * The one answer of a failed first step, whatever failed: saying "locked" only to accounts that
  * exist would tell who has one.
  */
-export const SIGN_IN_REFUSED = `Wrong username or password. After ${FREE_FAILURES} failed attempts an account is locked for a while: wait, then try again.`;
+export const SIGN_IN_REFUSED = `Wrong username or password. After ${FREE_FAILURES} failed attempts an account is locked for ${FIRST_LOCK_MS / 1000} s, doubling with each further failure up to ${MAX_LOCK_MS / 3_600_000} hour: wait, then try again.`;
 
 /** Audits a failure at a step after the password, which startAttempt already counted. */
 function auditFailure(
@@ -219,13 +229,18 @@ export async function changePassword(
       "account.password_change",
       "wrong current password",
     );
-    return { ok: false, message: "The current password is wrong." };
+    return { ok: false, message: "The current password is wrong.", field: "current" };
   }
   await takeBackAttempt(db, user.id);
-  const problem = passwordProblem(input.next, user.username);
-  if (problem) return { ok: false, message: `The new password ${problem}.` };
-  if (input.next === input.current)
-    return { ok: false, message: "The new password must differ from the current one." };
+  const problems = passwordProblems(input.next, user.username);
+  if (input.next === input.current) problems.push("is the current password");
+  if (problems.length)
+    return {
+      ok: false,
+      message: `The new password ${problems.join("; ")}.`,
+      field: "next",
+      problems,
+    };
   const passwordHash = await hashPassword(input.next);
   const stage: SignInStage = user.totpConfirmedAt ? "ready" : "enrol_totp";
   await inTransaction(db, async (tx) => {

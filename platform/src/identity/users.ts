@@ -42,7 +42,7 @@ export const usernameSchema = z
 
 const userInput = z.object({ username: usernameSchema, displayName: nameSchema });
 const grantInput = z.object({
-  role: z.enum(ROLES, { error: "is not a known role" }),
+  role: z.enum(ROLES, { error: "choose a role" }),
   customerId: z
     .string()
     .optional()

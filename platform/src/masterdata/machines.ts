@@ -6,6 +6,7 @@ import type { Context } from "../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   readable,
   requirePermission,
@@ -18,6 +19,7 @@ import {
   nameSchema,
   parseInput,
   ValidationError,
+  versionOf,
 } from "../shared/index.ts";
 import { getGateway, POOL_LOCK } from "./gateways.ts";
 import { blockOf, freeAddress, type ProxyPool } from "./proxy-pool.ts";
@@ -75,6 +77,10 @@ function parseMachine(pool: ProxyPool, input: unknown) {
 }
 
 const machineInput = z.object({ name: nameSchema, lanAddress: lanAddressSchema });
+
+/** The version of a machine as its form shows it (checked on save). */
+export const machineVersion = (machine: Pick<Machine, "name" | "lanAddress">) =>
+  versionOf({ name: machine.name, lanAddress: machine.lanAddress });
 
 const machineColumns = {
   id: machines.id,
@@ -211,6 +217,12 @@ export async function updateMachine(
   const before = await getMachine(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
   const { name, lanAddress } = parseMachine(pool, input);
+  await ensureUnchanged(
+    ctx,
+    input,
+    { name: before.name, lanAddress: before.lanAddress },
+    { type: "machine", id: before.id },
+  );
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.update(machines).set({ name, lanAddress }).where(eq(machines.id, before.id));

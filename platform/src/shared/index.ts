@@ -19,7 +19,9 @@ export {
   FORMAT_MESSAGE,
   isUuid,
   LINE_CONTROL,
+  NAME_MAX,
   nameSchema,
   parseInput,
   TEXT_CONTROL,
 } from "./validate.ts";
+export { submittedVersion, versionOf } from "./version.ts";

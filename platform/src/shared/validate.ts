@@ -1,13 +1,21 @@
-// Input validation with zod: the first problem becomes a ValidationError naming its field.
+// Input validation with zod: the problems become a ValidationError naming each field at fault.
 import { z } from "zod";
-import { ValidationError } from "./errors.ts";
+import { type FieldProblem, ValidationError } from "./errors.ts";
+
+/** The most characters a display name (customer, site, gateway, machine, service…) may have. */
+export const NAME_MAX = 100;
 
 export function parseInput<T extends z.ZodType>(schema: T, data: unknown): z.infer<T> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue?.path.length ? issue.path.join(".") : "input";
-  throw new ValidationError(field, issue?.message ?? "invalid");
+  // One problem per field (the first zod reports for it), in the order of the issues.
+  const problems: FieldProblem[] = [];
+  for (const issue of result.error.issues) {
+    const field = issue.path.length ? issue.path.join(".") : "input";
+    if (!problems.some((p) => p.field === field)) problems.push({ field, reason: issue.message });
+  }
+  const [first = { field: "input", reason: "invalid" }, ...more] = problems;
+  throw new ValidationError(first.field, first.reason, { more });
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
@@ -55,7 +63,7 @@ export const nameSchema = z
   .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
   .trim()
   .min(1, "is required")
-  .max(100, "must have at most 100 characters")
+  .max(NAME_MAX, `must have at most ${NAME_MAX} characters`)
   .refine((v) => !CONTROL.test(v), "must not contain control characters");
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -23,6 +23,7 @@ import { apiTokenRoutes } from "./routes/api-tokens.tsx";
 import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
+import { helpRoutes } from "./routes/help.tsx";
 import { identityProviderRoutes } from "./routes/identity-providers.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
 import { oidcSignInRoutes } from "./routes/oidc-sign-in.tsx";
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", sessionRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
+  portal.route("/", helpRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
   portal.route(
     "/",

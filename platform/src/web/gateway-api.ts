@@ -6,9 +6,10 @@ import { zValidator } from "@hono/zod-validator";
 import {
   dataChannelRequestSchema,
   disconnectRequestSchema,
+  gatewayPhase,
   heartbeatRequestSchema,
 } from "@meetpoint/common";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -17,7 +18,7 @@ import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
-import { escapeFormatCharacters, inputLayer, isUuid } from "../shared/index.ts";
+import { escapeFormatCharacters, inputLayer, isDomainError, isUuid } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
 
 type Gateway = typeof gateways.$inferSelect;
@@ -108,14 +109,47 @@ export function gatewayApi() {
         sent.openvpnVersion === null ? null : escapeFormatCharacters(sent.openvpnVersion),
     };
     const answer = await access.heartbeat(gateway, report, c.get("ip"));
-    // What changed at the gateway goes into the audit log (and so to the SIEM and alerts).
     const before = gateway.agent;
+    const actor = { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") };
+    // Since when the gateway is off, connecting, online or failing (what the portal shows), and
+    // the secret it reports with: the first heartbeat with a new one is a new enrollment.
+    const phase = gatewayPhase(report.state, report.lastError);
+    const enrolledWith = gateway.secretHash.slice(0, 16);
+    const kept = {
+      phase,
+      phaseSince:
+        before?.phase === phase && before.phaseSince
+          ? before.phaseSince
+          : clock.now().toISOString(),
+      enrolledWith,
+    };
+    await db
+      .update(gateways)
+      .set({
+        agent: sql`coalesce(${gateways.agent}, '{}'::jsonb) || ${JSON.stringify(kept)}::jsonb`,
+      })
+      .where(eq(gateways.id, gateway.id));
+    // A gateway that reported before this was recorded (an upgrade) is not a new enrollment.
+    const upgraded = gateway.lastSeenAt !== null && before?.enrolledWith === undefined;
+    if (before?.enrolledWith !== enrolledWith && !upgraded)
+      await recordAuditAlone(db, clock, {
+        actor,
+        action: "gateway.enroll",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        detail: {
+          name: gateway.name,
+          firstContact: gateway.lastSeenAt === null,
+          agentVersion: report.agentVersion,
+        },
+      });
+    // What changed at the gateway goes into the audit log (and so to the SIEM and alerts).
     if (
       before?.state !== report.state ||
       (report.lastError !== null && report.lastError !== before.lastError)
     ) {
       await recordAuditAlone(db, clock, {
-        actor: { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") },
+        actor,
         action: "gateway.report",
         target: { type: "gateway", id: gateway.id },
         customerId: gateway.customerId,
@@ -153,20 +187,34 @@ export function gatewayApi() {
    */
   api.post("/data-channel", jsonBody(dataChannelRequestSchema), async (c) => {
     const gateway = c.get("gateway");
-    const { dataChannels } = c.get("deps").access;
+    const { access, db, clock } = c.get("deps");
     const lost = c.req.valid("json").reconnectOf;
+    // A refused Connect is audited too: the operator's, or the gateway's own reconnect.
+    const refused = (reason: string) =>
+      recordAuditAlone(db, clock, {
+        actor: { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") },
+        action: "gateway_session.request",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        result: "denied",
+        detail: { by: lost ? "automatic reconnect" : "operator's Connect", reason },
+      });
     if (lost) {
-      const verdict = await dataChannels.reconnect(gateway.id, lost);
+      const verdict = await access.dataChannels.reconnect(gateway.id, lost);
       if (!verdict.ok && verdict.unknown) return apiError(c, 404, "unknown data channel");
-      if (!verdict.ok && !verdict.unknown)
-        return apiError(
-          c,
-          409,
-          `the data channel was closed (${closeReasonText(verdict.closedFor)}): only the operator can connect again`,
-        );
+      if (!verdict.ok && !verdict.unknown) {
+        const message = `the data channel was closed (${closeReasonText(verdict.closedFor)}): only the operator can connect again`;
+        await refused(message);
+        return apiError(c, 409, message);
+      }
     }
-    const { envelope, session } = await dataChannels.request(gateway.id);
-    return c.json({ envelope, gatewaySessionId: session.id });
+    try {
+      const { envelope, session } = await access.dataChannels.request(gateway.id);
+      return c.json({ envelope, gatewaySessionId: session.id });
+    } catch (error) {
+      if (isDomainError(error)) await refused(error.message);
+      throw error;
+    }
   });
 
   /** The operator pressed Disconnect: the data channel closes, its remote sessions end. */

@@ -12,6 +12,11 @@ export interface AgentReport {
   lastError: string | null;
   /** Address the heartbeat came from (the gateway's WAN side as the platform sees it). */
   ip: string | null;
+  /** The phase of the reported state (common's gatewayPhase) and since when it holds (ISO time). */
+  phase?: string;
+  phaseSince?: string;
+  /** The first 16 hex digits of the secret hash the agent last reported with: a new one is a new enrollment. */
+  enrolledWith?: string;
 }
 
 export const gateways = pgTable(

@@ -19,6 +19,7 @@ export {
   listMappings,
   listProviders,
   mfaPolicyTable,
+  providerVersion,
   removeMapping,
   setMfaPolicy,
   setProviderEnabled,

@@ -8,6 +8,7 @@ import type { Context } from "../../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   grantProblem,
   requirePermission,
@@ -33,6 +34,7 @@ import {
   nameSchema,
   parseInput,
   ValidationError,
+  versionOf,
 } from "../../shared/index.ts";
 import { DEFAULT_MFA_AMR, DEFAULT_MFA_POLICY } from "./policy.ts";
 
@@ -108,7 +110,7 @@ const providerInput = z.object({
 
 const mappingInput = z.object({
   group: z.string().trim().min(1, "is required").max(200),
-  role: z.enum(ROLES, { error: "is not a known role" }),
+  role: z.enum(ROLES, { error: "choose a role" }),
   customerId: z
     .string()
     .optional()
@@ -203,6 +205,27 @@ export async function createProvider(
   );
 }
 
+/** The settings a provider's form edits, as they are now: its version is checked on save. */
+function editedSettings(p: IdentityProvider): Record<string, unknown> {
+  return {
+    slug: p.slug,
+    displayName: p.displayName,
+    issuer: p.issuer,
+    clientId: p.clientId,
+    clientAuth: p.clientAuth,
+    credential: p.clientCredentialSealed,
+    caPem: p.caPem,
+    scopes: p.scopes,
+    groupsClaim: p.groupsClaim,
+    mfaAmr: p.mfaAmr,
+    mfaAcr: p.mfaAcr,
+    idTokenAlg: p.idTokenAlg,
+  };
+}
+
+/** The version of a provider's settings as its form shows them. */
+export const providerVersion = (provider: IdentityProvider) => versionOf(editedSettings(provider));
+
 /** Changes a provider; an empty client secret keeps the current one. */
 export async function updateProvider(
   ctx: Context,
@@ -212,6 +235,10 @@ export async function updateProvider(
 ): Promise<IdentityProvider> {
   const before = await getProvider(ctx, id);
   const data = parseInput(providerInput, input);
+  await ensureUnchanged(ctx, input, editedSettings(before), {
+    type: "identity_provider",
+    id: before.id,
+  });
   const keep =
     data.clientAuth === before.clientAuth &&
     (data.clientAuth === "private_key_jwt" || !data.clientSecret);
@@ -333,7 +360,7 @@ export async function setMfaPolicy(ctx: Context, input: unknown): Promise<void> 
   admin(ctx);
   const data = parseInput(
     z.object({
-      role: z.enum(ROLES, { error: "is not a known role" }),
+      role: z.enum(ROLES, { error: "choose a role" }),
       policy: z.enum(MFA_POLICIES, { error: "is not a known policy" }),
     }),
     input,

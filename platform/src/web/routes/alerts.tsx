@@ -88,6 +88,7 @@ export function alertRoutes(options: { allowPrivate: boolean; emailConfigured: b
               label="Address or URL"
               name="target"
               placeholder="soc@plant.example or https://hooks.example/meetpoint"
+              maxlength={500}
             />
             <fieldset>
               <legend>Events</legend>
@@ -102,6 +103,7 @@ export function alertRoutes(options: { allowPrivate: boolean; emailConfigured: b
         </div>
         <DataTable
           head={["For", "By", "To", "Events", "Last delivery", ""]}
+          empty="No subscriptions yet: subscribe above to be told by email or webhook."
           rows={subscriptions}
           row={(s) => (
             <tr>

@@ -18,13 +18,22 @@ import { signedIn } from "../middleware.ts";
 import { keepForOneShowing } from "../reveals.ts";
 import { ApiDocsPage, type ApiDocument } from "../views/api-docs.tsx";
 import { ActionButton, DataTable, FormCard, PortalPage } from "../views/components.tsx";
-import { Field, formatTime } from "../views/layout.tsx";
+import { Field, Time } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
 
-function stateOf(token: ApiTokenView, now: Date): string {
-  if (token.revokedAt) return `revoked ${formatTime(token.revokedAt)}`;
-  if (token.expiresAt <= now) return "expired";
-  return `valid until ${formatTime(token.expiresAt)}`;
+function StateOf({ token, now }: { token: ApiTokenView; now: Date }) {
+  if (token.revokedAt)
+    return (
+      <>
+        revoked <Time at={token.revokedAt} />
+      </>
+    );
+  if (token.expiresAt <= now) return <>expired</>;
+  return (
+    <>
+      valid until <Time at={token.expiresAt} />
+    </>
+  );
 }
 
 export function apiTokenRoutes(options: { maxDays: number }) {
@@ -63,8 +72,16 @@ export function apiTokenRoutes(options: { maxDays: number }) {
           every use is in the audit log. <a href="/api-docs">What the API offers</a>.
         </p>
         <FormCard action="/account/api-tokens" csrfToken={csrf} submit="Create token">
-          <Field label="Name" name="name" placeholder="ticket system" />
-          <Field label={`Valid for (days, at most ${options.maxDays})`} name="days" value="90" />
+          <Field label="Name" name="name" placeholder="ticket system" maxlength={100} />
+          <Field
+            label={`Valid for (days, at most ${options.maxDays})`}
+            name="days"
+            value="90"
+            type="number"
+            min={1}
+            max={options.maxDays}
+            inputmode="numeric"
+          />
           <RoleFields customers={customers} roles={roles} />
           {admin ? (
             <Field
@@ -77,6 +94,7 @@ export function apiTokenRoutes(options: { maxDays: number }) {
         </FormCard>
         <DataTable
           head={["Token", "Acts as", "Role", "State", "Last used", ""]}
+          empty="No API tokens yet: create one above for a program that uses the admin API."
           rows={tokens}
           row={(t) => (
             <tr>
@@ -87,8 +105,10 @@ export function apiTokenRoutes(options: { maxDays: number }) {
                   : creator(t)}
               </td>
               <td>{t.grants.map((g) => ROLE_LABELS[g.role]).join(", ")}</td>
-              <td>{stateOf(t, now)}</td>
-              <td>{t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"}</td>
+              <td>
+                <StateOf token={t} now={now} />
+              </td>
+              <td>{t.lastUsedAt ? <Time at={t.lastUsedAt} /> : "never"}</td>
               <td>
                 {t.revokedAt ? null : (
                   <ActionButton

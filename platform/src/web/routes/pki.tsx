@@ -5,7 +5,7 @@ import { CRL_VALIDITY_MS } from "../../pki/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { ActionButton, Actions, DataTable, PortalPage } from "../views/components.tsx";
-import { formatTime } from "../views/layout.tsx";
+import { Time } from "../views/layout.tsx";
 
 const minutes = (seconds: number) => `${Math.round(seconds / 60)} min`;
 const hours = (seconds: number) => `${Math.round(seconds / 3600)} h`;
@@ -58,7 +58,7 @@ export function pkiRoutes() {
                     : "retired"}
               </td>
               <td>
-                {formatTime(ca.notBefore)} – {formatTime(ca.notAfter)}
+                <Time at={ca.notBefore} /> – <Time at={ca.notAfter} />
               </td>
               <td>{ca.counts.issued}</td>
               <td>{ca.counts.spent}</td>

@@ -12,6 +12,7 @@ import {
   endWebSession,
   newTotpKey,
   pendingTotpKey,
+  portalPasswordRules,
   providerLogoutUrl,
   qrSvg,
   rotateWebSession,
@@ -127,9 +128,16 @@ export function signInRoutes() {
   const passwordPage = (
     c: HonoContext<WebEnv>,
     forced: boolean,
-    error?: string,
+    error?: { message: string; field?: "current" | "next"; problems?: string[] },
     principal?: Principal,
-  ) => changePasswordPage({ csrfToken: c.get("csrfToken"), forced, error, principal });
+  ) =>
+    changePasswordPage({
+      csrfToken: c.get("csrfToken"),
+      forced,
+      rules: portalPasswordRules(signedIn(c).principal.username),
+      error,
+      principal,
+    });
 
   app.get("/account/password", requireStage("change_password", "ready"), (c) => {
     const session = signedIn(c);
@@ -158,7 +166,7 @@ export function signInRoutes() {
         passwordPage(
           c,
           session.stage !== "ready",
-          result.message,
+          result,
           session.stage === "ready" ? session.principal : undefined,
         ),
         400,

@@ -4,7 +4,8 @@ import type { Principal } from "../../access/index.ts";
 import type { EnrollmentBundle } from "../../gateways/index.ts";
 import type { Gateway } from "../../masterdata/index.ts";
 import { DownloadLink, PortalPage, SecretValue, ShownOnceCard } from "./components.tsx";
-import { formatTime } from "./layout.tsx";
+import { Time, Token, Words } from "./layout.tsx";
+import { type Reach, ReachText } from "./reach.tsx";
 
 /** The page after creating or re-keying a gateway; nothing is stored to show secret and bundle again. */
 export function GatewayCredentialsPage(props: {
@@ -52,8 +53,14 @@ export function GatewayCredentialsPage(props: {
           <dd class="mono">{gateway.id}</dd>
           <dt>Bundle version</dt>
           <dd class="mono">{bundle.version}</dd>
+          <dt>Gateway</dt>
+          <dd>
+            {gateway.name} · site {gateway.siteName} · customer {gateway.customerName}
+          </dd>
           <dt>Import before</dt>
-          <dd>{formatTime(bundle.expiresAt)}</dd>
+          <dd>
+            <Time at={bundle.expiresAt} />
+          </dd>
           <dt>Secret</dt>
           <SecretValue value={props.secret} />
         </dl>
@@ -69,13 +76,19 @@ export interface DataChannelView {
 }
 
 /**
- * The gateway: first the data channel as the platform knows it (the OpenVPN connection it
- * decided and routes), then what the agent reported last over its control channel — labelled as
- * reported, since a heartbeat is the agent's word and decides nothing.
+ * The gateway: where it stands and its data channel as the platform knows it (the OpenVPN
+ * connection it decided and routes), then what the agent reported last over its control channel —
+ * labelled as reported, since a heartbeat is the agent's word and decides nothing.
  */
-export function AgentCard(props: { gateway: Gateway; now: Date; channel: DataChannelView | null }) {
+export function AgentCard(props: {
+  gateway: Gateway;
+  reach: Reach | null;
+  now: Date;
+  channel: DataChannelView | null;
+}) {
   const { lastSeenAt, agent } = props.gateway;
   const { channel } = props;
+  const state = props.reach ? <ReachText reach={props.reach} /> : null;
   const online = channel?.state === "online";
   const channelRow = (
     <>
@@ -84,9 +97,13 @@ export function AgentCard(props: { gateway: Gateway; now: Date; channel: DataCha
         <span class={`badge ${online ? "ok" : channel ? "warn" : "failed"}`}>
           {online ? "online" : channel ? "connecting" : "none"}
         </span>{" "}
-        {channel
-          ? `since ${formatTime(channel.since)} (the platform's OpenVPN connection)`
-          : "no OpenVPN connection of this gateway at the platform"}
+        {channel ? (
+          <>
+            since <Time at={channel.since} /> (the platform's OpenVPN connection)
+          </>
+        ) : (
+          "no OpenVPN connection of this gateway at the platform"
+        )}
       </dd>
     </>
   );
@@ -94,25 +111,23 @@ export function AgentCard(props: { gateway: Gateway; now: Date; channel: DataCha
     return (
       <div class="card">
         <h2>Gateway agent</h2>
+        {state}
         <dl>{channelRow}</dl>
-        <p class="muted">The gateway has not reported yet: import its enrollment bundle there.</p>
       </div>
     );
   const ago = Math.round((props.now.getTime() - lastSeenAt.getTime()) / 1000);
-  const reporting = ago <= 60;
   const offset = agent.clockOffsetMs / 1000;
   const contradicts = agent.state === "online" && !online;
   return (
     <div class="card">
       <h2>Gateway agent</h2>
+      {state}
       <dl>
         {channelRow}
         <dt>Last heartbeat</dt>
         <dd>
-          <span class={`badge ${reporting ? "ok" : "failed"}`}>
-            {reporting ? "reporting" : "silent"}
-          </span>{" "}
-          {ago} s ago, from <span class="mono">{agent.ip ?? "unknown address"}</span>
+          <Time at={lastSeenAt} /> ({ago} s ago), from{" "}
+          <Token>{agent.ip ?? "unknown address"}</Token>
         </dd>
         <dt>State (reported)</dt>
         <dd class={contradicts ? "error" : undefined}>
@@ -133,7 +148,9 @@ export function AgentCard(props: { gateway: Gateway; now: Date; channel: DataCha
         {agent.lastError ? (
           <>
             <dt>Last error (reported)</dt>
-            <dd class="error">{agent.lastError}</dd>
+            <dd class="error">
+              <Words text={agent.lastError} />
+            </dd>
           </>
         ) : null}
       </dl>
