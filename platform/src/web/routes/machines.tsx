@@ -45,8 +45,8 @@ async function machinePage(c: HonoContext<WebEnv>) {
   const firstTry = await pageAt(asked);
   // Past the end (an old link, an edited address): the last page, not "no machines" beside a count.
   const last = Math.max(0, Math.ceil(firstTry.total / MACHINES_PAGE) - 1);
-  const page = asked > last ? last : asked;
-  const result = asked > last ? await pageAt(last) : firstTry;
+  const page = Math.min(asked, last);
+  const result = page === asked ? firstTry : await pageAt(page);
   const reach = await reachOf(
     c,
     result.machines.map((m) => m.gatewayId),
