@@ -145,7 +145,7 @@ describe.skipIf(skip !== null)("the portal as people use it, at 1280, 768 and 39
       const error = page.locator("label:has(input[name=lanAddress]) .field-error");
       await error.waitFor();
       expect(await error.textContent()).toBe(
-        "LAN address: must be a unicast host address (not 0.x, 127.x, multicast or broadcast)",
+        "LAN address: must be a unicast host address (not 0.x, loopback 127.x, multicast 224–239.x or reserved 240–255.x such as the broadcast 255.255.255.255)",
       );
       expect(await page.locator("input[name=lanAddress]").getAttribute("aria-invalid")).toBe(
         "true",
