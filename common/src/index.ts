@@ -1,7 +1,7 @@
 // The contract and code shared by the platform and the connect gateway.
 
 export { ConfigError, configOrExit } from "./config/config-error.ts";
-export { privateDataDirectory } from "./config/data-dir.ts";
+export { privateDataDirectory, privateSecretFile } from "./config/data-dir.ts";
 export {
   AGENT_STATES,
   type AgentState,
@@ -40,7 +40,11 @@ export {
   publicJwkSchema,
   sshAuthorizedKeySchema,
 } from "./envelope/contract.ts";
-export { type PinnedEnrollment, verifyEnrollmentBundle } from "./envelope/enrollment.ts";
+export {
+  type PinnedEnrollment,
+  peekEnrollmentBundle,
+  verifyEnrollmentBundle,
+} from "./envelope/enrollment.ts";
 export {
   claimedVersion,
   type EnvelopeClaims,
@@ -118,3 +122,14 @@ export {
   type SshPublicKey,
 } from "./ssh/public-key.ts";
 export { TLS_SERVER_POLICY, TLS12_CIPHER_SUITES } from "./tls/policy.ts";
+export {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  type PasswordContext,
+  passwordProblems,
+  passwordRules,
+} from "./ui/password-rules.ts";
+export { type GatewayPhase, gatewayPhase } from "./ui/phase.ts";
+export { isoTime } from "./ui/time.ts";
+export { splitTokens } from "./ui/tokens.ts";
+export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";

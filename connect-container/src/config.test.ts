@@ -14,7 +14,13 @@ describe("agent configuration", () => {
       initialPassword: "meetpoint",
       ntpServers: ["ptbtime1.ptb.de", "ptbtime2.ptb.de", "ptbtime3.ptb.de"],
       heartbeatMs: 10_000,
+      firewall: "kernel",
     });
+  });
+
+  test("demo mode only when asked for by name", () => {
+    expect(readConfig({ MEETPOINT_FIREWALL: "dry-run" }).firewall).toBe("dry-run");
+    expect(() => readConfig({ MEETPOINT_FIREWALL: "off" })).toThrow("MEETPOINT_FIREWALL");
   });
 
   test("bad values are refused with the variable's name", () => {
@@ -32,6 +38,7 @@ describe("agent configuration", () => {
         "MEETPOINT_HTTP_PROXY_USER",
       ],
       [{ MEETPOINT_SSH_USER: "root;id" }, "MEETPOINT_SSH_USER"],
+      [{ MEETPOINT_FIREWALL: "none" }, "MEETPOINT_FIREWALL"],
     ];
     for (const [env, message] of cases) {
       expect(() => readConfig(env)).toThrow(ConfigError);

@@ -31,6 +31,8 @@ export const VARIABLES = {
     "File holding the proxy password (one line), with MEETPOINT_HTTP_PROXY_USER",
   MEETPOINT_SSH_USER:
     "Account of maintenance SSH logins (default root); the agent owns its ~/.ssh/authorized_keys",
+  MEETPOINT_FIREWALL:
+    'Whose firewall the agent sets: "kernel" (default) applies the gateway ruleset to its network namespace; "dry-run" (demo mode, to try the agent on a laptop) only records it and touches nothing — the gateway then protects nothing, and every page says so',
 } as const;
 
 export interface AgentConfig {
@@ -52,6 +54,8 @@ export interface AgentConfig {
    * one explicit proxy for both channels, never one the runtime picks up for HTTPS only.
    */
   ignoredProxyVariables: string[];
+  /** "kernel": the real firewall; "dry-run": demo mode, a firewall that only records. */
+  firewall: "kernel" | "dry-run";
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -129,6 +133,9 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
   const heartbeat = Number(env.MEETPOINT_HEARTBEAT_SECONDS ?? "10");
   if (!Number.isFinite(heartbeat) || heartbeat < 1 || heartbeat > 300)
     throw new ConfigError("MEETPOINT_HEARTBEAT_SECONDS", "must be 1-300");
+  const firewall = env.MEETPOINT_FIREWALL || "kernel";
+  if (firewall !== "kernel" && firewall !== "dry-run")
+    throw new ConfigError("MEETPOINT_FIREWALL", `${firewall}: must be "kernel" or "dry-run"`);
   return {
     dataDir,
     importDir: resolve(env.MEETPOINT_IMPORT_DIR || resolve(dataDir, "import")),
@@ -146,5 +153,6 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
     sshUser,
     httpProxy: httpProxy(env),
     ignoredProxyVariables: AMBIENT_PROXY.filter((name) => env[name]),
+    firewall,
   };
 }

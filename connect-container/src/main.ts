@@ -10,6 +10,7 @@ import { readConfig } from "./config.ts";
 import { ControlClient } from "./control/client.ts";
 import { runDiagnostics } from "./diagnostics/report.ts";
 import { KernelFirewall } from "./firewall/kernel.ts";
+import { RecordingFirewall } from "./firewall/recording.ts";
 import { DropbearServer } from "./ssh/server.ts";
 import { Store } from "./state/store.ts";
 import { createUiApp } from "./ui/app.tsx";
@@ -36,6 +37,13 @@ const proxy = new ProxySetting({
   environment: config.httpProxy,
   log: (level, text) => events.add(level, text),
 });
+const demo = config.firewall === "dry-run";
+if (demo) {
+  const warning =
+    "DEMO MODE (MEETPOINT_FIREWALL=dry-run): this gateway PROTECTS NOTHING. Its firewall only records what it would do; the host's firewall is not touched. Never connect it to a real machine network.";
+  console.warn(`\n${"!".repeat(78)}\n${warning}\n${"!".repeat(78)}\n`);
+  events.add("warn", warning);
+}
 const agent = new Agent({
   store,
   events,
@@ -45,7 +53,9 @@ const agent = new Agent({
   ),
   // OpenVPN's own lines go to the container's log: what IT reads when a tunnel misbehaves.
   vpn: new OpenvpnClient(join(config.dataDir, "run"), (line) => console.log(line)),
-  firewall: new KernelFirewall(run),
+  firewall: demo
+    ? new RecordingFirewall((text) => events.add("warn", text))
+    : new KernelFirewall(run),
   ssh: new DropbearServer({
     dir: join(config.dataDir, "ssh"),
     user: config.sshUser,
@@ -65,15 +75,20 @@ const app = createUiApp({
   auth,
   events,
   proxy,
-  diagnostics: () =>
-    runDiagnostics({
-      agent,
-      run,
-      wanInterface: config.wanInterface,
-      lanInterface: config.lanInterface,
-      ntpServers: config.ntpServers,
-      proxy: () => proxy.effective(),
-    }),
+  demo,
+  diagnostics: (progress) =>
+    runDiagnostics(
+      {
+        agent,
+        run,
+        wanInterface: config.wanInterface,
+        lanInterface: config.lanInterface,
+        ntpServers: config.ntpServers,
+        firewall: config.firewall,
+        proxy: () => proxy.effective(),
+      },
+      progress,
+    ),
 });
 
 await agent.start();

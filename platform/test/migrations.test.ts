@@ -44,6 +44,7 @@ test("migrations create every entity on an empty database and are idempotent", a
     "remote_sessions",
     "role_assignments",
     "services",
+    "sign_in_failures",
     "sites",
     "users",
     "web_sessions",

@@ -47,6 +47,10 @@ export const enrollmentBodySchema = z
     signingKey: publicJwkSchema,
     /** The plant's HTTP proxy, when the admin who made the bundle named one. */
     proxy: httpProxySchema.nullable().optional(),
+    /** What the gateway is called in the portal, where it stands and whose it is (shown at import). */
+    gatewayName: z.string().max(100).optional(),
+    siteName: z.string().max(100).optional(),
+    customerName: z.string().max(100).optional(),
   })
   .strict();
 

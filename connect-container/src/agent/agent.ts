@@ -3,7 +3,7 @@
 // and the platform's signed settings, and the intake of enrollment bundles, around one status.
 import type { HttpProxy } from "@meetpoint/common";
 import type { ControlPort } from "../control/client.ts";
-import type { ImportResult } from "../enrollment/import.ts";
+import { checkBundle, type ImportResult } from "../enrollment/import.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
 import type { SshPort } from "../ssh/server.ts";
 import type { Store } from "../state/store.ts";
@@ -185,6 +185,11 @@ export class Agent {
     await this.firewall.apply().catch(() => {});
     this.firewall.stop();
     await this.sshSync.stop();
+  }
+
+  /** Verifies a bundle without importing it: what it would enroll this gateway as, or why not. */
+  checkBundle(text: string): Promise<ImportResult> {
+    return checkBundle(this.deps.store, text, this.now());
   }
 
   /** Imports a bundle (upload or import directory); the previous enrollment stays on any failure. */

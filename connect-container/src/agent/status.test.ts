@@ -80,4 +80,31 @@ describe("gateway status", () => {
       }),
     );
   });
+
+  test("regression: 'since' of a gateway that cannot connect stays at the first fault through every retry", () => {
+    const status = run([
+      { type: "connect", by: "operator UI", at: at(1) },
+      {
+        type: "fault",
+        error: "the data channel did not come up within 30 s",
+        retryAt: at(32),
+        at: at(31),
+      },
+      { type: "retry", at: at(32) },
+      {
+        type: "fault",
+        error: "the data channel did not come up within 30 s",
+        retryAt: at(64),
+        at: at(62),
+      },
+      { type: "retry", at: at(64) },
+    ]);
+    expect(status.state).toBe("connecting");
+    expect(status.failingSince).toEqual(at(31));
+    const online = nextStatus(status, { type: "tunnel-up", address: "100.127.0.2", at: at(70) });
+    expect(online.failingSince).toBeNull();
+    expect(
+      nextStatus(status, { type: "disconnect", error: null, at: at(71) }).failingSince,
+    ).toBeNull();
+  });
 });

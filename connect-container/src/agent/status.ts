@@ -15,6 +15,11 @@ export interface AgentStatus {
   since: Date;
   /** The last thing that went wrong, in plain words; cleared by a successful Connect. */
   lastError: string | null;
+  /**
+   * Since when the armed gateway cannot connect: the first fault after Connect or after being
+   * online, kept through every retry (which passes through "connecting") until it is online again.
+   */
+  failingSince: Date | null;
   /** When the next automatic attempt runs (state reconnecting). */
   retryAt: Date | null;
   /** Remote sessions through this gateway, as the platform reported them last. */
@@ -45,6 +50,7 @@ export const initialStatus = (at: Date): AgentStatus => ({
   armedBy: null,
   since: at,
   lastError: null,
+  failingSince: null,
   retryAt: null,
   remoteSessions: [],
   maintenanceSessions: [],
@@ -73,6 +79,7 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
         tunnelAddress: event.address,
         since: event.at,
         lastError: null,
+        failingSince: null,
         retryAt: null,
       };
     case "fault":
@@ -82,6 +89,7 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
         state: "reconnecting",
         since: status.state === "reconnecting" ? status.since : event.at,
         lastError: event.error,
+        failingSince: status.failingSince ?? event.at,
         retryAt: event.retryAt,
         tunnelAddress: null,
         remoteSessions: [],

@@ -9,9 +9,10 @@ import { secureHeaders } from "hono/secure-headers";
 import type { Agent } from "../agent/agent.ts";
 import type { EventLog } from "../agent/events.ts";
 import type { ProxySetting } from "../agent/proxy-setting.ts";
-import type { DiagnosticLine } from "../diagnostics/report.ts";
+import type { DiagnosticLine, DiagnosticsProgress } from "../diagnostics/report.ts";
 import { MAX_BUNDLE_BYTES } from "../enrollment/import.ts";
 import type { OperatorAuth } from "./auth.ts";
+import { DiagnosticsRuns } from "./diagnostics-runs.ts";
 import { readForms } from "./forms.ts";
 import { localApi } from "./local-api.ts";
 import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
@@ -29,9 +30,12 @@ export interface UiDeps {
   agent: Agent;
   auth: OperatorAuth;
   events: EventLog;
-  diagnostics: () => Promise<DiagnosticLine[]>;
+  /** Runs the diagnostics, reporting each check as it ends. */
+  diagnostics: (progress?: DiagnosticsProgress) => Promise<DiagnosticLine[]>;
   /** The plant's HTTP proxy; without it the Proxy page is not offered. */
   proxy?: ProxySetting;
+  /** The firewall only records (MEETPOINT_FIREWALL=dry-run): every page says it protects nothing. */
+  demo?: boolean;
 }
 
 const ASSETS: Record<string, { body: Buffer; type: string }> = {
@@ -47,6 +51,7 @@ const ASSETS: Record<string, { body: Buffer; type: string }> = {
 
 export function createUiApp(deps: UiDeps) {
   const app = new Hono<UiEnv>();
+  const runs = new DiagnosticsRuns((progress) => deps.diagnostics(progress));
 
   app.use(
     "*",
@@ -78,9 +83,15 @@ export function createUiApp(deps: UiDeps) {
     if (!c.req.path.startsWith("/assets/")) c.header("Cache-Control", "no-store");
   });
   app.use("*", readForms);
+  app.use("*", async (c, next) => {
+    c.set("demo", deps.demo === true);
+    await next();
+  });
 
   app.get("/favicon.ico", (c) => c.body(null, 204));
-  app.get("/healthz", (c) => c.json({ status: "ok", state: deps.agent.status.state }));
+  app.get("/healthz", (c) =>
+    c.json({ status: "ok", state: deps.agent.status.state, demo: deps.demo === true }),
+  );
   app.get("/assets/:name", (c) => {
     const asset = ASSETS[c.req.param("name")];
     if (!asset) return c.notFound();
@@ -98,7 +109,7 @@ export function createUiApp(deps: UiDeps) {
     passwordRoutes(deps),
     statusRoutes(deps),
     enrollmentRoutes(deps),
-    diagnosticsRoutes(deps),
+    diagnosticsRoutes({ agent: deps.agent, runs }),
     eventsRoutes(deps),
     settingsRoutes(deps),
     sshRoutes(deps),

@@ -78,6 +78,8 @@ export async function bundle(
     validMs?: number;
     signingKey?: PublicJwk;
     proxy?: EnvelopeBody<"enrollment">["proxy"];
+    names?: { gatewayName: string; siteName: string; customerName: string };
+    platformUrl?: string;
   } = {},
 ): Promise<string> {
   return await sign(
@@ -85,12 +87,13 @@ export async function bundle(
     "enrollment",
     gatewayId,
     {
-      platformUrl: "https://platform.lab.test:8443",
+      platformUrl: options.platformUrl ?? "https://platform.lab.test:8443",
       gatewayId,
       secret: "s".repeat(43),
       caCertificates: await testCaPem(),
       signingKey: options.signingKey ?? keys.jwk,
       ...(options.proxy ? { proxy: options.proxy } : {}),
+      ...options.names,
     },
     options,
   );

@@ -24,6 +24,8 @@ export async function issueEnrollmentBundle(
     now: Date;
     /** The plant's HTTP proxy, for a gateway that reaches the platform only through one. */
     proxy?: HttpProxy | null;
+    /** The gateway's name, site and customer as the portal shows them; the operator sees them at import. */
+    names?: { gatewayName: string; siteName: string; customerName: string };
   },
 ): Promise<EnrollmentBundle> {
   const expiresAt = new Date(input.now.getTime() + input.validMs);
@@ -39,6 +41,7 @@ export async function issueEnrollmentBundle(
       caCertificates: await pki.trustBundlePem(),
       signingKey: pki.signingJwk,
       ...(input.proxy ? { proxy: input.proxy } : {}),
+      ...input.names,
     },
   });
   return { token, version, expiresAt, fileName: `meetpoint-enrollment-${input.gatewayId}.jws` };

@@ -11,7 +11,15 @@ import {
   requirePermission,
 } from "../access/index.ts";
 import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
-import { customers, type Db, inTransaction, ROLES, roleAssignments, users } from "../db/index.ts";
+import {
+  customers,
+  type Db,
+  inTransaction,
+  ROLES,
+  roleAssignments,
+  signInFailures,
+  users,
+} from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { ConflictError, nameSchema, parseInput, ValidationError } from "../shared/index.ts";
 import { hashPassword, randomPassword } from "./passwords.ts";
@@ -34,7 +42,7 @@ export const usernameSchema = z
 
 const userInput = z.object({ username: usernameSchema, displayName: nameSchema });
 const grantInput = z.object({
-  role: z.enum(ROLES, { error: "is not a known role" }),
+  role: z.enum(ROLES, { error: "choose a role" }),
   customerId: z
     .string()
     .optional()
@@ -184,6 +192,7 @@ export async function setUserDisabled(
       .update(users)
       .set({ disabledAt: disabled ? ctx.clock.now() : null, failedSignIns: 0, lockedUntil: null })
       .where(eq(users.id, user.id));
+    await tx.delete(signInFailures).where(eq(signInFailures.userId, user.id));
     if (disabled) await endAllWebSessions(tx, user.id);
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
@@ -215,6 +224,7 @@ export async function resetSignIn(ctx: Context, userId: string): Promise<string>
         lockedUntil: null,
       })
       .where(eq(users.id, user.id));
+    await tx.delete(signInFailures).where(eq(signInFailures.userId, user.id));
     await endAllWebSessions(tx, user.id);
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
@@ -235,7 +245,10 @@ export async function createAdmin(
   clock: Clock,
   input: { username: string; displayName?: string; via: string },
 ): Promise<string> {
-  const username = parseInput(usernameSchema, input.username);
+  const { username, displayName } = parseInput(
+    z.object({ username: usernameSchema, displayName: nameSchema.optional() }),
+    { username: input.username, displayName: input.displayName },
+  );
   const password = randomPassword();
   const passwordHash = await hashPassword(password);
   await conflictOnDuplicate(() =>
@@ -244,7 +257,7 @@ export async function createAdmin(
         .insert(users)
         .values({
           username,
-          displayName: input.displayName ?? username,
+          displayName: displayName ?? username,
           passwordHash,
           mustChangePassword: true,
         })

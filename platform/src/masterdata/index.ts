@@ -4,4 +4,5 @@ export * from "./gateways.ts";
 export * from "./machines.ts";
 export { blockOf, type ProxyPool } from "./proxy-pool.ts";
 export * from "./services.ts";
+export { type SetupProgress, setupProgress } from "./setup.ts";
 export * from "./sites.ts";

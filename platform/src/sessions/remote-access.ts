@@ -72,6 +72,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     gate,
     /** The OpenVPN servers sessions are spread over. */
     instances,
+    /** How long a remote session may last (MEETPOINT_REMOTE_SESSION_MINUTES), in seconds. */
+    remoteSessionSeconds: deps.vpn.remoteSessionSeconds,
     /** What the status page shows of the data plane: servers, refused handshakes, the CRL. */
     health: () => dataPlane.health(),
     commands,

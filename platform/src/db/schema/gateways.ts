@@ -16,6 +16,11 @@ export interface AgentReport {
   settingsVersion?: number;
   /** SHA256 fingerprint of the gateway's SSH host key while its SSH server runs. */
   sshHostKey?: string | null;
+  /** The phase of the reported state (common's gatewayPhase) and since when it holds (ISO time). */
+  phase?: string;
+  phaseSince?: string;
+  /** The first 16 hex digits of the secret hash the agent last reported with: a new one is a new enrollment. */
+  enrolledWith?: string;
 }
 
 export const gateways = pgTable(

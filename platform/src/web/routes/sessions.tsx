@@ -2,8 +2,9 @@
 // and the session list with history, flow evidence and the data plane's state.
 import { checkProxyHost, parseProxyPort } from "@meetpoint/common";
 import { Hono } from "hono";
+import { recordAuditAlone } from "../../audit/index.ts";
 import { getMachine } from "../../masterdata/index.ts";
-import { ValidationError } from "../../shared/index.ts";
+import { isDomainError, NotFoundError, ValidationError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { type FormFields, formFields } from "../forms.ts";
 import { signedIn } from "../middleware.ts";
@@ -56,9 +57,30 @@ export function sessionRoutes() {
     const deps = c.get("deps");
     const machine = await getMachine(ctx, c.req.param("id"));
     const form = await formFields(c);
-    const { session, profile } = await deps.access.remoteSessions.request(ctx, machine.id, form, {
-      httpProxy: httpProxyOf(form),
-    });
+    let requested: Awaited<ReturnType<typeof deps.access.remoteSessions.request>>;
+    try {
+      requested = await deps.access.remoteSessions.request(ctx, machine.id, form, {
+        httpProxy: httpProxyOf(form),
+      });
+    } catch (error) {
+      // A refused Connect (gateway offline, no service, not this customer's technician, data plane
+      // off) is audited; a form to correct is not a refusal.
+      if (
+        isDomainError(error) &&
+        !(error instanceof ValidationError) &&
+        !(error instanceof NotFoundError)
+      )
+        await recordAuditAlone(deps.db, deps.clock, {
+          actor: ctx.caller.actor,
+          action: "remote_session.request",
+          target: { type: "machine", id: machine.id },
+          customerId: machine.customerId,
+          result: "denied",
+          detail: { name: machine.name, reason: error.message, code: error.code },
+        });
+      throw error;
+    }
+    const { session, profile } = requested;
     const shown = await keepForOneShowing(deps, signedIn(c).id, "connection_profile", {
       sessionId: session.id,
       machineId: machine.id,
