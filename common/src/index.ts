@@ -1,7 +1,7 @@
 // The contract and code shared by the platform and the connect gateway.
 
 export { ConfigError, configOrExit } from "./config/config-error.ts";
-export { privateDataDirectory } from "./config/data-dir.ts";
+export { privateDataDirectory, privateSecretFile } from "./config/data-dir.ts";
 export {
   AGENT_STATES,
   type AgentState,
@@ -14,11 +14,17 @@ export {
   disconnectResponseSchema,
   type GatewayRemoteSession,
   gatewayRemoteSessionSchema,
+  type HeartbeatReport,
   type HeartbeatRequest,
   type HeartbeatResponse,
   heartbeatRequestSchema,
   heartbeatResponseSchema,
+  type MaintenanceSession,
+  maintenanceSessionSchema,
+  SSH_EVENT_KINDS,
+  type SshEvent,
   sessionServiceSchema,
+  sshEventSchema,
 } from "./control/contract.ts";
 export {
   commandBodySchema,
@@ -27,11 +33,20 @@ export {
   type EnvelopeBody,
   type EnvelopeKind,
   enrollmentBodySchema,
+  gatewaySettingsBodySchema,
+  httpProxySchema,
+  MAX_SSH_KEYS,
   type PublicJwk,
   publicJwkSchema,
+  sshAuthorizedKeySchema,
 } from "./envelope/contract.ts";
-export { type PinnedEnrollment, verifyEnrollmentBundle } from "./envelope/enrollment.ts";
 export {
+  type PinnedEnrollment,
+  peekEnrollmentBundle,
+  verifyEnrollmentBundle,
+} from "./envelope/enrollment.ts";
+export {
+  claimedVersion,
   type EnvelopeClaims,
   signEnvelope,
   type VerifyOptions,
@@ -43,6 +58,15 @@ export {
   type EnvelopeFailureCode,
   type EnvelopeRefusal,
 } from "./envelope/errors.ts";
+export {
+  checkHttpProxy,
+  checkProxyHost,
+  type HttpProxy,
+  type ProxyFieldError,
+  parseProxyPort,
+  proxyAuthorization,
+  proxyName,
+} from "./net/http-proxy.ts";
 export {
   blockSize,
   type Cidr,
@@ -89,4 +113,23 @@ export {
   type WaitOptions,
   waitFor,
 } from "./process/index.ts";
+export {
+  MIN_RSA_BITS,
+  parseSshPublicKey,
+  SSH_KEY_TYPES,
+  type SshKeyResult,
+  type SshKeyType,
+  type SshPublicKey,
+} from "./ssh/public-key.ts";
 export { TLS_SERVER_POLICY, TLS12_CIPHER_SUITES } from "./tls/policy.ts";
+export {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  type PasswordContext,
+  passwordProblems,
+  passwordRules,
+} from "./ui/password-rules.ts";
+export { type GatewayPhase, gatewayPhase } from "./ui/phase.ts";
+export { isoTime } from "./ui/time.ts";
+export { splitTokens } from "./ui/tokens.ts";
+export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";

@@ -14,7 +14,13 @@ describe("agent configuration", () => {
       initialPassword: "meetpoint",
       ntpServers: ["ptbtime1.ptb.de", "ptbtime2.ptb.de", "ptbtime3.ptb.de"],
       heartbeatMs: 10_000,
+      firewall: "kernel",
     });
+  });
+
+  test("demo mode only when asked for by name", () => {
+    expect(readConfig({ MEETPOINT_FIREWALL: "dry-run" }).firewall).toBe("dry-run");
+    expect(() => readConfig({ MEETPOINT_FIREWALL: "off" })).toThrow("MEETPOINT_FIREWALL");
   });
 
   test("bad values are refused with the variable's name", () => {
@@ -23,12 +29,38 @@ describe("agent configuration", () => {
       [{ MEETPOINT_WAN_INTERFACE: "eth1" }, "must differ"],
       [{ MEETPOINT_UI_HTTPS_PORT: "70000" }, "MEETPOINT_UI_HTTPS_PORT"],
       [{ MEETPOINT_HEARTBEAT_SECONDS: "0" }, "MEETPOINT_HEARTBEAT_SECONDS"],
+      [{ MEETPOINT_HTTP_PROXY: "http://proxy.corp:3128" }, "MEETPOINT_HTTP_PROXY: host must be"],
+      [{ MEETPOINT_HTTP_PROXY: "proxy corp:3128" }, "without spaces"],
+      [{ MEETPOINT_HTTP_PROXY: "proxy.corp:70000" }, "port must be a port"],
+      [{ MEETPOINT_HTTP_PROXY: "proxy.corp" }, "must be host:port"],
+      [
+        { MEETPOINT_HTTP_PROXY: "p:3128", MEETPOINT_HTTP_PROXY_USER: "a:b" },
+        "MEETPOINT_HTTP_PROXY_USER",
+      ],
+      [{ MEETPOINT_SSH_USER: "root;id" }, "MEETPOINT_SSH_USER"],
+      [{ MEETPOINT_FIREWALL: "none" }, "MEETPOINT_FIREWALL"],
     ];
     for (const [env, message] of cases) {
       expect(() => readConfig(env)).toThrow(ConfigError);
       expect(() => readConfig(env)).toThrow(message);
     }
   });
+});
+
+test("one explicit proxy: MEETPOINT_HTTP_PROXY read and checked; ambient HTTPS_PROXY named, not used", () => {
+  const config = readConfig({
+    MEETPOINT_HTTP_PROXY: "Proxy.Corp.example:3128",
+    MEETPOINT_HTTP_PROXY_USER: "gateway",
+    HTTPS_PROXY: "http://elsewhere:8080",
+  });
+  expect(config.httpProxy).toEqual({
+    host: "proxy.corp.example",
+    port: 3128,
+    username: "gateway",
+    password: null,
+  });
+  expect(config.ignoredProxyVariables).toEqual(["HTTPS_PROXY"]);
+  expect(readConfig({}).httpProxy).toBeNull();
 });
 
 test("every variable the agent reads is documented, in VARIABLES and in the README", async () => {

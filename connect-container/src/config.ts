@@ -1,7 +1,8 @@
 // The connect agent's configuration: read once from the environment, validated, documented here.
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-import { ConfigError } from "@meetpoint/common";
+import { ConfigError, checkHttpProxy, type HttpProxy } from "@meetpoint/common";
 
 export { ConfigError };
 
@@ -23,6 +24,15 @@ export const VARIABLES = {
   MEETPOINT_NTP_SERVERS:
     "SNTP servers the diagnostics ask (default ptbtime1.ptb.de,ptbtime2.ptb.de,ptbtime3.ptb.de)",
   MEETPOINT_HEARTBEAT_SECONDS: "Heartbeat interval (default 10)",
+  MEETPOINT_HTTP_PROXY:
+    "The plant's HTTP proxy as host:port, for the control channel (HTTP CONNECT) and OpenVPN (http-proxy, TCP); set here it overrides the operator UI's and the enrollment bundle's",
+  MEETPOINT_HTTP_PROXY_USER: "User name for the proxy (Basic authentication), if it asks for one",
+  MEETPOINT_HTTP_PROXY_PASSWORD_FILE:
+    "File holding the proxy password (one line), with MEETPOINT_HTTP_PROXY_USER",
+  MEETPOINT_SSH_USER:
+    "Account of maintenance SSH logins (default root); the agent owns its ~/.ssh/authorized_keys",
+  MEETPOINT_FIREWALL:
+    'Whose firewall the agent sets: "kernel" (default) applies the gateway ruleset to its network namespace; "dry-run" (demo mode, to try the agent on a laptop) only records it and touches nothing — the gateway then protects nothing, and every page says so',
 } as const;
 
 export interface AgentConfig {
@@ -36,6 +46,16 @@ export interface AgentConfig {
   initialPassword: string;
   ntpServers: string[];
   heartbeatMs: number;
+  sshUser: string;
+  /** The proxy from the environment; null when MEETPOINT_HTTP_PROXY is unset. */
+  httpProxy: HttpProxy | null;
+  /**
+   * Ambient proxy variables (HTTPS_PROXY …) that are set: ignored on purpose — the gateway uses
+   * one explicit proxy for both channels, never one the runtime picks up for HTTPS only.
+   */
+  ignoredProxyVariables: string[];
+  /** "kernel": the real firewall; "dry-run": demo mode, a firewall that only records. */
+  firewall: "kernel" | "dry-run";
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -46,6 +66,52 @@ function port(env: Record<string, string | undefined>, name: string, fallback: n
   if (!Number.isInteger(value) || value < 0 || value > 65535)
     throw new ConfigError(name, `${text}: must be a port number (0-65535)`);
   return value;
+}
+
+/** Ambient variables fetch() would obey on its own; the agent drops them (see ignoredProxyVariables). */
+const AMBIENT_PROXY = [
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "ALL_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "all_proxy",
+];
+
+function httpProxy(env: Record<string, string | undefined>): HttpProxy | null {
+  const text = env.MEETPOINT_HTTP_PROXY;
+  if (!text) return null;
+  const at = text.lastIndexOf(":");
+  if (at < 1)
+    throw new ConfigError("MEETPOINT_HTTP_PROXY", `${text}: must be host:port (no scheme)`);
+  let password: string | null = null;
+  const file = env.MEETPOINT_HTTP_PROXY_PASSWORD_FILE;
+  if (file) {
+    try {
+      password = readFileSync(file, "utf8").split("\n")[0] ?? "";
+    } catch (error) {
+      throw new ConfigError(
+        "MEETPOINT_HTTP_PROXY_PASSWORD_FILE",
+        `cannot be read: ${(error as Error).message}`,
+      );
+    }
+  }
+  const checked = checkHttpProxy({
+    host: text.slice(0, at),
+    port: text.slice(at + 1),
+    username: env.MEETPOINT_HTTP_PROXY_USER ?? null,
+    password,
+  });
+  if (!checked.ok) {
+    const variable =
+      checked.field === "username"
+        ? "MEETPOINT_HTTP_PROXY_USER"
+        : checked.field === "password"
+          ? "MEETPOINT_HTTP_PROXY_PASSWORD_FILE"
+          : "MEETPOINT_HTTP_PROXY";
+    throw new ConfigError(variable, `${checked.field} ${checked.message}`);
+  }
+  return checked.proxy;
 }
 
 export function readConfig(env: Record<string, string | undefined>): AgentConfig {
@@ -61,9 +127,15 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
   if (wanInterface === lanInterface)
     throw new ConfigError("MEETPOINT_LAN_INTERFACE", "must differ from MEETPOINT_WAN_INTERFACE");
   const initialPassword = env.MEETPOINT_INITIAL_PASSWORD || "meetpoint";
+  const sshUser = env.MEETPOINT_SSH_USER || "root";
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser))
+    throw new ConfigError("MEETPOINT_SSH_USER", `${sshUser}: not an account name`);
   const heartbeat = Number(env.MEETPOINT_HEARTBEAT_SECONDS ?? "10");
   if (!Number.isFinite(heartbeat) || heartbeat < 1 || heartbeat > 300)
     throw new ConfigError("MEETPOINT_HEARTBEAT_SECONDS", "must be 1-300");
+  const firewall = env.MEETPOINT_FIREWALL || "kernel";
+  if (firewall !== "kernel" && firewall !== "dry-run")
+    throw new ConfigError("MEETPOINT_FIREWALL", `${firewall}: must be "kernel" or "dry-run"`);
   return {
     dataDir,
     importDir: resolve(env.MEETPOINT_IMPORT_DIR || resolve(dataDir, "import")),
@@ -78,5 +150,9 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
       .map((s) => s.trim())
       .filter(Boolean),
     heartbeatMs: heartbeat * 1000,
+    sshUser,
+    httpProxy: httpProxy(env),
+    ignoredProxyVariables: AMBIENT_PROXY.filter((name) => env[name]),
+    firewall,
   };
 }

@@ -31,6 +31,8 @@ function platformSays(channel: string, sessions: ReturnType<typeof session>[]) {
       operatorMustReconnect: false,
     },
     remoteSessions: sessions.map(({ gatewaySessionId: _, ...remote }) => remote),
+    maintenanceSessions: [],
+    settings: null,
   };
   t.agent.heartbeatNow();
 }
@@ -290,6 +292,8 @@ describe("connect agent", () => {
         operatorMustReconnect: true,
       },
       remoteSessions: [],
+      maintenanceSessions: [],
+      settings: null,
     };
     expect(t.agent.status.state).toBe("online");
     const pressed = await t.agent.connect("operator UI");

@@ -70,7 +70,13 @@ afterAll(() => {
 });
 
 test("with the pinned CA the heartbeat goes through and the answer is parsed", async () => {
-  answer = { serverTime: new Date().toISOString(), dataChannel: null, remoteSessions: [] };
+  answer = {
+    serverTime: new Date().toISOString(),
+    dataChannel: null,
+    remoteSessions: [],
+    maintenanceSessions: [],
+    settings: null,
+  };
   const client = new ControlClient(() => enrollment(pinned, port()));
   expect((await client.heartbeat(report)).remoteSessions).toEqual([]);
 });

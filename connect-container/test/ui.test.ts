@@ -3,104 +3,21 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { waitFor } from "@meetpoint/common";
 import { handshake, REFUSED_PROBES } from "../../common/test/support/tls-probe.ts";
-import { runDiagnostics } from "../src/diagnostics/report.ts";
 import { createUiApp } from "../src/ui/app.tsx";
 import { OperatorAuth } from "../src/ui/auth.ts";
 import { serveOperatorUi } from "../src/ui/serve.ts";
 import { uiCertificate } from "../src/ui/tls.ts";
 import { bundle, type TestAgent, testAgent } from "./support/fakes.ts";
+import { Operator, signedIn, ui as uiOf } from "./support/operator.ts";
 
 let t: TestAgent;
 afterEach(() => t?.dispose());
 
-class Operator {
-  cookie = "";
-  csrf = "";
-  html = "";
-  constructor(
-    readonly app: ReturnType<typeof createUiApp>,
-    readonly ip = "192.168.0.50",
-  ) {}
-
-  async request(
-    method: string,
-    path: string,
-    body?: Record<string, string> | FormData,
-    headers: Record<string, string> = {},
-  ) {
-    const h: Record<string, string> = { ...headers };
-    if (this.cookie) h.cookie = this.cookie;
-    let payload: BodyInit | undefined;
-    if (body instanceof FormData) payload = body;
-    else if (body) {
-      payload = new URLSearchParams({ _csrf: this.csrf, ...body }).toString();
-      h["content-type"] = "application/x-www-form-urlencoded";
-    }
-    const response = await this.app.request(
-      `https://gateway${path}`,
-      { method, headers: h, body: payload },
-      { clientIp: this.ip },
-    );
-    const set = response.headers.get("set-cookie");
-    if (set) this.cookie = set.split(";")[0] ?? "";
-    this.html = await response.text();
-    this.csrf = this.html.match(/name="_csrf" value="([^"]+)"/)?.[1] ?? this.csrf;
-    return {
-      status: response.status,
-      location: response.headers.get("location"),
-      html: this.html,
-      headers: response.headers,
-    };
-  }
-}
-
+/** A UI over a fresh test agent, disposed of after the test. */
 async function ui(enrolled = true) {
-  t = await testAgent({ enrolled });
-  const auth = new OperatorAuth(t.store, "meetpoint");
-  const app = createUiApp({
-    agent: t.agent,
-    auth,
-    events: t.events,
-    diagnostics: () =>
-      runDiagnostics({
-        agent: t.agent,
-        run: async (args) =>
-          args[2] === "addr"
-            ? {
-                code: 0,
-                stderr: "",
-                stdout: JSON.stringify([
-                  {
-                    ifname: "eth0",
-                    operstate: "UP",
-                    addr_info: [{ family: "inet", local: "198.18.1.2", prefixlen: 24 }],
-                  },
-                ]),
-              }
-            : args[2] === "route" && args[3] === "show"
-              ? {
-                  code: 0,
-                  stderr: "",
-                  stdout: JSON.stringify([
-                    { dst: "default", gateway: "192.168.0.254", dev: "eth1" },
-                  ]),
-                }
-              : { code: 0, stderr: "", stdout: "[]" },
-        wanInterface: "eth0",
-        lanInterface: "eth1",
-        ntpServers: [],
-      }),
-  });
-  return { app, auth };
-}
-
-async function signedIn(app: ReturnType<typeof createUiApp>) {
-  const op = new Operator(app);
-  await op.request("POST", "/sign-in", { password: "meetpoint" });
-  await op.request("GET", "/password");
-  await op.request("POST", "/password", { current: "meetpoint", next: "A-new-passw0rd" });
-  await op.request("GET", "/");
-  return op;
+  const made = await uiOf(enrolled);
+  t = made.t;
+  return made;
 }
 
 describe("operator UI", () => {
@@ -117,9 +34,13 @@ describe("operator UI", () => {
     expect(
       (await op.request("POST", "/password", { current: "meetpoint", next: "meetpoint" })).html,
     ).toContain("not used before");
-    expect(
-      (await op.request("POST", "/password", { current: "meetpoint", next: "short" })).html,
-    ).toContain("at least 10");
+    // One rule for every Meetpoint account, listed before anything is typed; every broken part named.
+    const page = (await op.request("GET", "/password")).html;
+    expect(page).toContain("<li>at least 12 and at most 256 characters</li>");
+    const short = await op.request("POST", "/password", { current: "meetpoint", next: "aaaa" });
+    expect(short.html).toContain(
+      'id="next-error">The new password has 4 characters: it needs at least 12; uses too few different characters: it needs at least 5.</p>',
+    );
     const before = op.cookie;
     expect(
       (await op.request("POST", "/password", { current: "meetpoint", next: "First-passw0rd" }))
@@ -241,7 +162,8 @@ describe("operator UI", () => {
     await waitFor(() => t.agent.status.state === "online", { timeoutMs: 2000, intervalMs: 5 });
     const panel = await op.request("GET", "/status", undefined, { "hx-request": "true" });
     expect(panel.html).toContain('data-state="online"');
-    expect(panel.html).toContain("allowed via operator UI");
+    expect(panel.html).toContain("Online — remote access allowed");
+    expect(panel.html).toContain("Allowed via operator UI");
     await op.request("POST", "/disconnect", {});
     expect(t.agent.status.state).toBe("idle");
     expect(t.control.disconnects).toBe(1);
@@ -263,10 +185,35 @@ describe("operator UI", () => {
     expect(bad.html).toContain("Rejected: malformed");
     expect(t.agent.enrollment).toBeNull();
     expect((await upload("x".repeat(100_000))).status).toBe(413);
-    const good = await upload(await bundle(t.keys, t.gatewayId));
+    // A good bundle is shown first — gateway, site, customer — and imported only when confirmed.
+    const token = await bundle(t.keys, t.gatewayId, {
+      names: { gatewayName: "Hall 3 line A", siteName: "Plant Freiburg", customerName: "ACME" },
+    });
+    const checked = await upload(token);
+    expect(checked.status).toBe(200);
+    expect(checked.html).toContain("Check before importing");
+    expect(checked.html).toMatch(/<dt>Gateway<\/dt><dd>Hall 3 line A<\/dd>/);
+    expect(checked.html).toMatch(/<dt>Site<\/dt><dd>Plant Freiburg<\/dd>/);
+    expect(checked.html).toMatch(/<dt>Customer<\/dt><dd>ACME<\/dd>/);
+    expect(t.agent.enrollment).toBeNull();
+    const id = checked.html.match(/name="id" value="([^"]+)"/)?.[1] ?? "";
+    const good = await op.request("POST", "/enrollment/confirm", { id });
     expect(good.status).toBe(200);
-    expect(good.html).toContain(`Imported: gateway ${t.gatewayId}`);
+    expect(good.html).toContain(
+      `Imported: this gateway is now Hall 3 line A at site Plant Freiburg of ACME (gateway ${t.gatewayId}`,
+    );
     expect(t.agent.enrollment?.body.gatewayId).toBe(t.gatewayId);
+    // The page shows the names after the import too.
+    expect((await op.request("GET", "/enrollment")).html).toMatch(
+      /<dt>Gateway<\/dt><dd>Hall 3 line A<\/dd>/,
+    );
+    // Regression: the bundle in use, uploaded again, said "rollback refused".
+    const again = await upload(token);
+    expect(again.status).toBe(200);
+    expect(again.html).toContain("Nothing to do: this is the bundle already in use");
+    expect(again.html).not.toContain("rollback");
+    // A confirmation whose bundle no longer waits imports nothing.
+    expect((await op.request("POST", "/enrollment/confirm", { id })).status).toBe(400);
   });
 
   test("local consent API: closed until a token exists; the token drives Connect and Disconnect", async () => {
@@ -298,6 +245,27 @@ describe("operator UI", () => {
     await waitFor(() => t.agent.status.state === "online", { timeoutMs: 2000, intervalMs: 5 });
     expect(t.agent.status.armedBy).toBe("local API");
     expect(await (await api("POST", "/disconnect", token)).json()).toMatchObject({ state: "idle" });
+  });
+
+  test("demo mode says on every page, before and after sign-in, that the gateway protects nothing", async () => {
+    t = await testAgent();
+    const app = createUiApp({
+      agent: t.agent,
+      auth: new OperatorAuth(t.store, "meetpoint"),
+      events: t.events,
+      diagnostics: async () => [],
+      demo: true,
+    });
+    const op = new Operator(app);
+    expect((await op.request("GET", "/sign-in")).html).toContain(
+      'id="demo-banner">DEMO MODE — this gateway protects nothing',
+    );
+    const signed = await signedIn(app);
+    for (const path of ["/", "/enrollment", "/diagnostics", "/events", "/settings"])
+      expect((await signed.request("GET", path)).html).toContain('id="demo-banner"');
+    expect(await (await app.request("https://gateway/healthz")).json()).toMatchObject({
+      demo: true,
+    });
   });
 
   test("every answer carries the strict headers; only assets may be cached", async () => {
@@ -356,11 +324,27 @@ describe("operator UI", () => {
   test("diagnostics: a page and a text download, each line with a verdict", async () => {
     const { app } = await ui();
     const op = await signedIn(app);
-    const page = await op.request("GET", "/diagnostics");
-    expect(page.html).toContain("WAN interface eth0");
-    expect(page.html).toContain("LAN interface eth1");
+    // The page answers before the checks end; the live part follows them until done.
+    await op.request("GET", "/diagnostics");
+    let live = "";
+    await waitFor(
+      async () => {
+        live = (
+          await op.request("GET", "/diagnostics/progress", undefined, { "hx-request": "true" })
+        ).html;
+        return live.includes('data-done="true"');
+      },
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
+    expect(live).toContain("WAN interface eth0");
+    expect(live).toContain("LAN interface eth1");
+    // One verdict first: the blocking cause and who must act.
+    expect(live).toContain(
+      '<p class="headline">Blocked: LAN interface eth1 — not present</p><p>Plant IT must act:',
+    );
     const text = await op.request("GET", "/diagnostics.txt");
     expect(text.headers.get("content-disposition")).toContain("meetpoint-gateway-diagnostics.txt");
+    expect(text.html).toContain("Verdict: Blocked: LAN interface eth1 — not present");
     expect(text.html).toContain("[OK  ] Enrollment");
     expect(text.html).toContain("[FAIL] LAN interface eth1");
     expect(text.html).toContain("[WARN] Default route");

@@ -225,10 +225,15 @@ export class PortalClient {
 
   /** A technician's Connect: the one-time .ovpn offered on the answer page. */
 
-  async connect(machineId: string, reason: string): Promise<string> {
+  /** Connect on a machine; `extra` adds form fields (a corporate proxy: proxyHost, proxyPort). */
+  async connect(
+    machineId: string,
+    reason: string,
+    extra: Record<string, string> = {},
+  ): Promise<string> {
     await this.page(`/machines/${machineId}`);
     const r = await this.shownOnce(
-      await this.request("POST", `/machines/${machineId}/connect`, { reason }),
+      await this.request("POST", `/machines/${machineId}/connect`, { reason, ...extra }),
     );
     if (r.status !== 200) throw new Error(`Connect: ${r.status} ${messageOf(r.html)}`);
     const data = r.html.match(

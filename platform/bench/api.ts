@@ -10,7 +10,7 @@ import { createAdmin, OidcClients } from "../src/identity/index.ts";
 import { loadKek, Pki } from "../src/pki/index.ts";
 import { createRemoteAccess, RecordingDataPlane } from "../src/sessions/index.ts";
 import { systemClock } from "../src/shared/index.ts";
-import { createApp, GatewayAuthGuard } from "../src/web/index.ts";
+import { AuthFailures, createApp } from "../src/web/index.ts";
 import { fillMachines } from "./portal.ts";
 
 export interface ApiFigures {
@@ -62,7 +62,7 @@ export async function benchApi(options: {
     clock: systemClock,
     oidc: { db, clock: systemClock, pki, clients: new OidcClients(pki, "https://x") },
     session: { idleMs: 3_600_000, absoluteMs: 3_600_000 },
-    gatewayAuth: new GatewayAuthGuard(db, systemClock),
+    authFailures: new AuthFailures(db, systemClock),
     proxyPool,
     pki,
     access,

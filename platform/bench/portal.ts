@@ -9,7 +9,7 @@ import { createWebSession } from "../src/identity/web-sessions.ts";
 import { loadKek, Pki } from "../src/pki/index.ts";
 import { createRemoteAccess, RecordingDataPlane } from "../src/sessions/index.ts";
 import { systemClock } from "../src/shared/index.ts";
-import { createApp, GatewayAuthGuard } from "../src/web/index.ts";
+import { AuthFailures, createApp } from "../src/web/index.ts";
 
 export interface PortalFigures {
   machines: number;
@@ -85,7 +85,7 @@ export async function benchPortal(options: {
   });
   const app = createApp({
     db,
-    gatewayAuth: new GatewayAuthGuard(db, systemClock),
+    authFailures: new AuthFailures(db, systemClock),
     clock: systemClock,
     oidc: { db, clock: systemClock, pki, clients: new OidcClients(pki, "https://x") },
     session: { idleMs: 3_600_000, absoluteMs: 3_600_000 },

@@ -1,20 +1,31 @@
 // `bun run meetpoint <command>`: administration from the command line.
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { privateDataDirectory } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
+import type { JWK } from "jose";
 import type { Context } from "./access/index.ts";
 import {
   allEntries,
   checkExportedHeads,
   exportAudit,
+  intactReport,
   parseHeadFile,
   verifyAuditChain,
 } from "./audit/index.ts";
 import { createBackup, restoreBackup } from "./backup/index.ts";
 import { importReportText, runImport } from "./bulkimport/index.ts";
 import { ConfigError, readConfig } from "./config.ts";
-import { type Db, openDatabase, roleAssignments, users } from "./db/index.ts";
+import {
+  DataDirectoryInUseError,
+  type Db,
+  hasSchema,
+  lockDataDirectory,
+  openDatabase,
+  roleAssignments,
+  users,
+} from "./db/index.ts";
 import { createAdmin } from "./identity/index.ts";
 import { isDomainError, systemClock, ValidationError } from "./shared/index.ts";
 
@@ -39,7 +50,27 @@ const HELP = `Usage: bun run meetpoint <command>
   migrate                                         apply database migrations
   help                                            this text
 
-The database comes from DATABASE_URL, else PGlite in MEETPOINT_DATA_DIR (default ./data).`;
+The database comes from DATABASE_URL, else PGlite in MEETPOINT_DATA_DIR (default ./data). PGlite
+serves one process: with the platform running on the same data directory, commands are refused
+(stop it first); on PostgreSQL they run beside it.`;
+
+/** Commands that may make a new database; the others refuse a data directory without one. */
+const CREATING = ["admin create", "migrate", "backup restore"];
+
+/** A one-line refusal: the message is printed, the process exits with 2. */
+class Refusal extends Error {}
+
+/** The text of a file the user named with `option`, or a Refusal saying why it cannot be read. */
+function readUserFile(option: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Refusal(
+      `${option} ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (error as Error).message}`,
+    );
+  }
+}
 
 /**
  * Who a command acts as: the user named by --as with their own rights, or the command line
@@ -81,20 +112,25 @@ async function commandLineContext(db: Db, username: string | undefined): Promise
   };
 }
 
+const OPTIONS = {
+  name: { type: "string" },
+  format: { type: "string" },
+  out: { type: "string" },
+  heads: { type: "string" },
+  "dry-run": { type: "boolean" },
+  as: { type: "string" },
+  key: { type: "string" },
+} as const;
+type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"];
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      name: { type: "string" },
-      format: { type: "string" },
-      out: { type: "string" },
-      heads: { type: "string" },
-      "dry-run": { type: "boolean" },
-      as: { type: "string" },
-      key: { type: "string" },
-    },
-  });
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    throw new Refusal(`${(error as Error).message} ("bun run meetpoint help" lists the options)`);
+  }
+  const { values, positionals } = parsed;
   const command = positionals[0] === "import" ? "import" : positionals.slice(0, 2).join(" ");
   if (!command || command === "help") {
     console.log(HELP);
@@ -115,7 +151,38 @@ async function run(argv: string[]): Promise<number> {
   }
 
   const config = readConfig(process.env);
+  // A mistyped or empty data directory is not a new, empty platform: nothing is made there.
+  if (
+    !config.databaseUrl &&
+    !CREATING.includes(command) &&
+    !existsSync(join(config.dataDir, "pglite", "PG_VERSION"))
+  )
+    throw new Refusal(
+      `No database in MEETPOINT_DATA_DIR ${resolve(config.dataDir)}: check the path (or set DATABASE_URL for PostgreSQL).`,
+    );
+  const existed = existsSync(config.dataDir);
   privateDataDirectory("MEETPOINT_DATA_DIR", config.dataDir);
+  const lock = config.databaseUrl ? null : lockDataDirectory(config.dataDir, "the command line");
+  try {
+    return await runCommand(command, values, positionals, config);
+  } catch (error) {
+    // A restore that failed into a data directory it made leaves nothing behind.
+    if (command === "backup restore" && lock && !existed) {
+      lock.release();
+      rmSync(config.dataDir, { recursive: true, force: true });
+    }
+    throw error;
+  } finally {
+    lock?.release();
+  }
+}
+
+async function runCommand(
+  command: string,
+  values: Options,
+  positionals: string[],
+  config: ReturnType<typeof readConfig>,
+): Promise<number> {
   if (command.startsWith("backup ")) {
     const location = config.databaseUrl ? { url: config.databaseUrl } : { dataDir: config.dataDir };
     if (command === "backup create") {
@@ -142,6 +209,10 @@ async function run(argv: string[]): Promise<number> {
   }
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
+    if (!CREATING.includes(command) && !(await hasSchema(database.db)))
+      throw new Refusal(
+        'The database at DATABASE_URL holds no Meetpoint tables: check the URL ("migrate" or "backup restore" set up a new one).',
+      );
     await database.migrate();
     const db = database.db;
     switch (command) {
@@ -160,7 +231,7 @@ async function run(argv: string[]): Promise<number> {
           blockPrefix: config.gatewayBlockPrefix,
           reserved: [config.vpn.tunnelPool],
         };
-        const report = await runImport(ctx, pool, readFileSync(file, "utf8"), {
+        const report = await runImport(ctx, pool, readUserFile("import", file), {
           dryRun: values["dry-run"] ?? false,
           source: file,
         });
@@ -173,18 +244,21 @@ async function run(argv: string[]): Promise<number> {
           console.error("admin create needs a username.");
           return 2;
         }
-        const password = await createAdmin(db, systemClock, {
-          username,
-          displayName: values.name,
-          via: "command line",
-        });
+        const password = await inUserWords({ username: "<username>", displayName: "--name" }, () =>
+          createAdmin(db, systemClock, { username, displayName: values.name, via: "command line" }),
+        );
         console.log(
           `Created platform admin "${username}". One-time password (change at first sign-in):\n\n    ${password}\n`,
         );
         return 0;
       }
       case "audit verify": {
-        const key = values.key ? JSON.parse(readFileSync(values.key, "utf8")) : undefined;
+        // The files named are read and checked before the chain, so a bad one is a clear
+        // refusal rather than "intact" followed by a failure.
+        const key = values.key
+          ? parseJson("--key", values.key, readUserFile("--key", values.key))
+          : undefined;
+        const heads = values.heads ? parseHeads(values.heads) : null;
         const result = await verifyAuditChain(db, key);
         if (!result.ok) {
           console.error(
@@ -192,15 +266,8 @@ async function run(argv: string[]): Promise<number> {
           );
           return 1;
         }
-        console.log(
-          `Audit chain intact: ${result.entries} entries, head ${result.headSeq} ${result.headHash}`,
-        );
-        if (result.checkpoint)
-          console.log(
-            `  from the signed checkpoint at entry ${result.checkpoint.cutSeq} (${result.checkpoint.at.toISOString()}; ${result.checkpoint.prunedTotal} older entries pruned by retention)`,
-          );
-        if (values.heads) {
-          const heads = parseHeadFile(readFileSync(values.heads, "utf8"));
+        for (const line of intactReport(result)) console.log(line);
+        if (heads) {
           const problems = await checkExportedHeads(db, heads, key);
           for (const problem of problems) console.error(`Exported head not confirmed: ${problem}`);
           if (problems.length) return 1;
@@ -231,10 +298,43 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+function parseJson(option: string, path: string, text: string): JWK {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Refusal(`${option} ${path}: not JSON`);
+  }
+}
+
+function parseHeads(path: string): ReturnType<typeof parseHeadFile> {
+  const text = readUserFile("--heads", path);
+  try {
+    return parseHeadFile(text);
+  } catch (error) {
+    throw new Refusal(`--heads ${path}, ${(error as Error).message}`);
+  }
+}
+
+/** Runs `work`, naming a refused field as the command line calls it (`--name`, not displayName). */
+async function inUserWords<T>(words: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ValidationError && words[error.field])
+      throw new Refusal(`${words[error.field]}: ${error.message.slice(error.field.length + 2)}`);
+    throw error;
+  }
+}
+
 try {
   process.exitCode = await run(Bun.argv.slice(2));
 } catch (error) {
-  if (error instanceof ConfigError || isDomainError(error)) {
+  if (
+    error instanceof Refusal ||
+    error instanceof ConfigError ||
+    error instanceof DataDirectoryInUseError ||
+    isDomainError(error)
+  ) {
     console.error(error.message);
     process.exitCode = 2;
   } else {

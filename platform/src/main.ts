@@ -2,11 +2,16 @@
 import { existsSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { configOrExit, privateDataDirectory } from "@meetpoint/common";
+import { configOrExit, privateDataDirectory, privateSecretFile } from "@meetpoint/common";
 import { Alerts, createMailer } from "./alerts/index.ts";
 import { recordAuditAlone, SYSTEM_ACTOR } from "./audit/index.ts";
 import { readConfig } from "./config.ts";
-import { openDatabase } from "./db/index.ts";
+import {
+  certificateAuthorities,
+  DataDirectoryInUseError,
+  lockDataDirectory,
+  openDatabase,
+} from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { PlatformMetrics } from "./metrics/index.ts";
 import {
@@ -22,10 +27,16 @@ import { systemClock } from "./shared/index.ts";
 import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
-import { createApp, GatewayAuthGuard, HttpsListener } from "./web/index.ts";
+import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
+
+/** Prints a one-line reason the platform cannot start and exits with 2. */
+function refuseToStart(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
 
 /** Seconds without the database before all remote access is cut. */
 const DATABASE_GRACE_S = 5;
@@ -34,6 +45,9 @@ async function main() {
   const config = configOrExit(() => {
     const read = readConfig(process.env);
     privateDataDirectory("MEETPOINT_DATA_DIR", read.dataDir);
+    // Key files, inside the data directory or elsewhere: only the service's own user may read them.
+    if ("file" in read.kek) privateSecretFile("MEETPOINT_KEK_FILE", read.kek.file);
+    if (read.tls) privateSecretFile("MEETPOINT_TLS_KEY", read.tls.keyFile);
     return read;
   });
   const siemFile = config.operations.siemConfigFile;
@@ -41,6 +55,14 @@ async function main() {
   const clock = systemClock;
   /** This process among the platform instances (leases of singleton work carry it). */
   const instance = `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  // PGlite serves one process: the data directory is this platform's while it runs (the command
+  // line refuses it meanwhile, and a second platform does too).
+  try {
+    if (!config.databaseUrl) lockDataDirectory(config.dataDir, "the Meetpoint platform");
+  } catch (error) {
+    if (error instanceof DataDirectoryInUseError) refuseToStart(error.message);
+    throw error;
+  }
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await database.migrate();
   const db = database.db;
@@ -52,6 +74,18 @@ async function main() {
   if (!(await hasAdmin(db)))
     firstAdmin = await createAdmin(db, clock, { username: "admin", via: "first start" });
 
+  // A database whose CA exists was sealed with a KEK: a missing KEK file is not made anew (a new
+  // key opens nothing and would stay behind, taken for the right one at the next start).
+  const kekFile = "file" in config.kek ? config.kek.file : null;
+  if (
+    kekFile &&
+    !existsSync(kekFile) &&
+    (await db.select({ id: certificateAuthorities.id }).from(certificateAuthorities).limit(1))
+      .length > 0
+  )
+    refuseToStart(
+      `MEETPOINT_KEK_FILE: ${kekFile} is missing, but the database's CA and secrets are sealed with a key-encryption key: put the KEK that belongs to this database there (or set MEETPOINT_KEK). Restored from a backup? Use the KEK kept apart from it.`,
+    );
   const kek = await loadKek(config.kek);
   const pki = await Pki.open({
     db,
@@ -59,6 +93,12 @@ async function main() {
     clock,
     policy: config.certificates,
     trustDir: resolve(config.dataDir, "pki"),
+  }).catch((error: unknown) => {
+    if (error instanceof Error && error.message.includes("wrong key-encryption key"))
+      refuseToStart(
+        `${kekFile ? `MEETPOINT_KEK_FILE ${kekFile}` : "MEETPOINT_KEK"}: wrong key-encryption key — the database's CA was sealed with another one. Restored from a backup? Use the KEK kept apart from it.`,
+      );
+    throw error;
   });
   // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database. A
   // failure is audited (and so alerted) once, and so is the recovery.
@@ -219,20 +259,20 @@ async function main() {
   );
 
   const oidc = { db, clock, pki, clients: new OidcClients(pki, config.publicUrl.origin) };
-  // Failed gateway API authentications are audited per source and interval, written from here.
-  const gatewayAuth = new GatewayAuthGuard(db, clock);
-  const gatewayAuthAudit = setInterval(
+  // Failed sign-ins, API tokens and gateway secrets: throttled per source, audited per interval.
+  const authFailures = new AuthFailures(db, clock);
+  const authFailuresAudit = setInterval(
     () =>
-      gatewayAuth
+      authFailures
         .flush()
-        .catch((error) => console.error("auditing failed gateway API sign-ins:", error)),
+        .catch((error) => console.error("auditing failed authentications:", error)),
     10_000,
   );
   const app = createApp({
     db,
     clock,
     oidc,
-    gatewayAuth,
+    authFailures,
     localSignIn: config.localSignIn,
     session: config.session,
     proxyPool,
@@ -242,6 +282,7 @@ async function main() {
     metrics: { collector: metrics, access: config.operations.metrics },
     apiTokenMaxDays: ops.apiTokenMaxDays,
     webhookAllowPrivate: ops.webhookAllowPrivate,
+    emailConfigured: ops.smtp !== null,
     siemStatus: () => siem?.status() ?? [],
   });
   const https = new HttpsListener(
@@ -288,10 +329,10 @@ async function main() {
     clearInterval(certificateRenewal);
     clearInterval(ticker);
     clearInterval(loginSweeper);
-    clearInterval(gatewayAuthAudit);
-    await gatewayAuth
+    clearInterval(authFailuresAudit);
+    await authFailures
       .flush({ all: true })
-      .catch((error) => console.error("auditing failed gateway API sign-ins:", error));
+      .catch((error) => console.error("auditing failed authentications:", error));
     clearInterval(retentionTimer);
     clearInterval(alertTimer);
     await access.ends

@@ -9,6 +9,7 @@ import { auditEntries } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
 import { createCustomer, createSite } from "../src/masterdata/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
+import { firstSignIn } from "./support/portal.ts";
 
 let p: TestPlatform;
 let acmeId: string;
@@ -74,18 +75,62 @@ describe("API tokens in the portal", () => {
       customerId: "",
       serviceAccount: "erp-sync",
     });
-    expect(created.status).toBe(200);
-    const html = await created.text();
+    // Regression: the token was the POST's own answer; now POST → 303 → /once, shown once.
+    expect(created.status).toBe(303);
+    const address = created.headers.get("location") ?? "";
+    expect(address).toMatch(/^\/once\/[0-9a-f-]{36}$/);
+    const shown = await p.admin.get(address);
+    expect(shown.headers.get("cache-control")).toBe("no-store");
+    const html = await shown.text();
     const token = html.match(/class="secret">(mpt_[A-Za-z0-9_-]+)</)?.[1];
     expect(token).toBeDefined();
+    expect((await p.admin.get(address)).status).toBe(410);
     const list = await p.admin.page("/account/api-tokens");
-    expect(list).toContain("service:erp-sync");
+    expect(list).toContain("service:erp-sync (made by admin)");
     expect(list).not.toContain(token as string);
     const me = await api(token as string, "/customers");
     expect(me.status).toBe(200);
     const [use] = (await uses("ok")).slice(-1);
     expect(use?.actorName).toBe("service:erp-sync");
     expect(use?.detail).toMatchObject({ method: "GET", path: "/api/v1/customers", status: 200 });
+  });
+
+  test("regression: an admin makes a personal token in the browser (the service account is optional)", async () => {
+    const form = await p.admin.page("/account/api-tokens");
+    const field = form.match(/<input[^>]*name="serviceAccount"[^>]*>/)?.[0] ?? "";
+    expect(field).not.toBe("");
+    expect(field).not.toContain("required");
+    const created = await p.admin.postShownOnce("/account/api-tokens", {
+      name: "my own",
+      days: "7",
+      role: "auditor",
+      customerId: "",
+      serviceAccount: "",
+    });
+    expect(await created.text()).toMatch(/class="secret">mpt_/);
+  });
+
+  test("regression: the token list names whose tokens they are; a technician is offered only roles a token of theirs can carry", async () => {
+    const { user, password } = await createUser(p.adminCtx, {
+      username: "tomas",
+      displayName: "Tomas",
+    });
+    await grantRole(p.adminCtx, user.id, { role: "technician", customerId: acmeId });
+    const tomas = (await firstSignIn(p.app, p.database.db, p.clock, "tomas", password)).browser;
+    const form = await tomas.page("/account/api-tokens");
+    const roles = [...form.matchAll(/<option value="([a-z_]+)"/g)].map((m) => m[1]);
+    expect(roles).toEqual(["technician"]);
+    expect(form).toContain(">ACME<");
+    expect(form).not.toContain(">BOLT<");
+    await tomas.postShownOnce("/account/api-tokens", {
+      name: "tomas laptop",
+      days: "7",
+      role: "technician",
+      customerId: acmeId,
+    });
+    const list = await p.admin.page("/account/api-tokens");
+    const row = list.match(/<tr><td>tomas laptop<\/td><td>([^<]*)<\/td>/)?.[1];
+    expect(row).toBe("tomas");
   });
 
   test("a token wider than its creator is refused", async () => {
@@ -146,9 +191,27 @@ describe("the OpenAPI document", () => {
     );
     expect(doc.components.schemas.Machine.properties.proxyAddress).toEqual({ type: "string" });
     expect(doc.components.securitySchemes.token).toMatchObject({ type: "http", scheme: "bearer" });
+    // Regression: no servers entry, so generated clients called https://host/customers.
+    expect(doc.servers).toEqual([{ url: "/api/v1", description: "this platform's admin API" }]);
+    // Each operation lists only the errors it can give (every one listed 400–409).
+    const errorsOf = (path: string, method: string) =>
+      Object.keys(doc.paths[path][method].responses).filter((s) => Number(s) >= 400);
+    expect(errorsOf("/customers", "get")).toEqual(["400", "401"]);
+    expect(errorsOf("/tokens", "get")).toEqual(["401"]);
+    expect(errorsOf("/customers/{id}", "patch")).toEqual(["400", "401", "403", "404", "409"]);
+    // PATCH bodies are partial: no field is required.
+    expect(doc.components.schemas.MachinePatch.required).toBeUndefined();
+    expect(doc.components.schemas.Gateway.properties.proxyBlock.type).toBe("string");
+
     const page = await p.admin.page("/api-docs");
-    expect(page).toContain("/api/v1/machines/{id}/services");
-    expect(page).toContain("404 unknown, or not visible to the token");
+    expect(page).toContain("<code>/api/v1/machines/{id}/services</code>");
+    expect(page).toContain("<strong>404</strong> unknown, or not visible to the token");
+    expect(page.match(/unknown, or not visible to the token/g)).toHaveLength(1);
+    // Request bodies show their fields; optional ones marked.
+    expect(page).toContain("<li><code>lanAddress</code>: string</li>");
+    expect(page).toContain("<li><code>port</code>?: integer 1–65535</li>");
+    expect(page).not.toContain("`");
+    expect(page).toContain('<td class="nowrap"><code>/api/v1/customers/{id}/sites</code></td>');
   });
 });
 
@@ -232,6 +295,77 @@ describe("/api/v1 with a token", () => {
     ]);
   });
 
+  test("regression: PATCH is partial, a gateway's proxy block is its CIDR, the scheme is case-insensitive, 403 comes before body checks", async () => {
+    const [m] = (await (await api(token, "/machines?q=Press")).json()).machines;
+    // PATCH {"name"} answered 400 asking for lanAddress.
+    const renamed = await api(token, `/machines/${m.id}`, {
+      method: "PATCH",
+      body: { name: "Press renamed" },
+    });
+    expect(renamed.status).toBe(200);
+    expect(await renamed.json()).toMatchObject({
+      name: "Press renamed",
+      lanAddress: m.lanAddress,
+      proxyAddress: m.proxyAddress,
+    });
+    const [service] = await (await api(token, `/machines/${m.id}/services`)).json();
+    const disabled = await api(token, `/services/${service.id}`, {
+      method: "PATCH",
+      body: { enabled: false },
+    });
+    expect(await disabled.json()).toMatchObject({
+      name: service.name,
+      protocol: service.protocol,
+      port: service.port,
+      enabled: false,
+    });
+    const site = await api(token, `/sites/${m.siteId}`, { method: "PATCH", body: {} });
+    expect(site.status).toBe(200);
+    expect((await site.json()).name).toBe(m.siteName);
+    expect(
+      (await api(token, `/machines/${m.id}`, { method: "PATCH", body: { lanAddress: "x" } }))
+        .status,
+    ).toBe(400);
+    // proxyBlock was an index (0) where the portal shows 100.64.0.0/24.
+    const [gateway] = await (await api(token, "/gateways")).json();
+    expect(gateway.proxyBlock).toMatch(/^100\.64\.\d+\.0\/24$/);
+    expect(m.proxyAddress.startsWith(gateway.proxyBlock.replace(/0\/24$/, ""))).toBe(true);
+    expect((await (await api(token, `/gateways/${gateway.id}`)).json()).proxyBlock).toBe(
+      gateway.proxyBlock,
+    );
+    // "bearer" is the same scheme as "Bearer" (RFC 9110 §11.1).
+    const lower = await p.app.request("https://localhost/api/v1/customers", {
+      headers: { authorization: `bearer ${token}` },
+    });
+    expect(lower.status).toBe(200);
+    // A customer admin may not create users at all: 403, not a lesson in the body's shape.
+    const users = await api(token, "/users", { method: "POST", body: {} });
+    expect(users.status).toBe(403);
+  });
+
+  test("regression: an unknown API path is 404 and a wrong method 405, in API terms; the portal answers other methods 405", async () => {
+    // POST /api/v1/alerts fell through to the portal: a JSON 403 about an expired form.
+    const unknown = await api(token, "/alerts", { method: "POST", body: {} });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe("ERR_NOT_FOUND");
+    const put = await api(token, "/customers", { method: "PUT", body: { name: "x" } });
+    expect(put.status).toBe(405);
+    expect(put.headers.get("allow")).toBe("GET, POST, HEAD");
+    expect((await put.json()).error.code).toBe("ERR_METHOD_NOT_ALLOWED");
+    expect(
+      (await api(token, `/machines/${crypto.randomUUID()}`, { method: "POST" })).headers.get(
+        "allow",
+      ),
+    ).toBe("GET, PATCH, DELETE, HEAD");
+    for (const method of ["PUT", "OPTIONS", "DELETE", "PATCH"]) {
+      const answer = await p.admin.request(method, "/customers");
+      expect(`${method} ${answer.status} ${answer.headers.get("allow")}`).toBe(
+        `${method} 405 GET, HEAD, POST`,
+      );
+      expect(await answer.text()).not.toContain("expired");
+    }
+  });
+
   test("audit query and export, sessions and import, limited to the token's customers", async () => {
     const audit = await api(token, "/audit?action=site.create");
     const entries = await audit.json();
@@ -283,7 +417,18 @@ describe("/api/v1 with a token", () => {
     const denied = (await uses("denied"))
       .slice(before)
       .map((u) => (u.detail as { reason?: string }).reason);
-    expect(denied).toEqual(["missing", "unknown", "expired", "revoked"]);
+    // A token that exists is audited one by one; none or an unknown one only in aggregate.
+    expect(denied).toEqual(["expired", "revoked"]);
+    expect(await p.authFailures.flush({ all: true })).toBe(1);
+    const [aggregate] = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "api_token.refused"));
+    expect(aggregate?.detail).toMatchObject({
+      failures: 2,
+      throttled: 0,
+      requests: ["GET /api/v1/customers"],
+    });
     expect(
       (
         await p.database.db
@@ -292,6 +437,80 @@ describe("/api/v1 with a token", () => {
           .where(eq(auditEntries.action, "api_token.revoke"))
       ).length,
     ).toBe(1);
+  });
+
+  test("anonymous requests: throttled per source with 429, one audit entry; a valid token still passes", async () => {
+    // Regression: every request with no or a made-up token wrote its own api_token.use entry.
+    await p.authFailures.flush({ all: true });
+    const from = (address: string, authorization?: string) =>
+      p.app.request(
+        "https://localhost/api/v1/customers",
+        { headers: authorization ? { authorization } : {} },
+        { requestIP: () => ({ address, family: "IPv4", port: 40_000 }) },
+      );
+    const statuses: number[] = [];
+    let retryAfter = "";
+    for (let i = 0; i < 100; i++) {
+      const response = await from("203.0.113.77", i % 2 ? `Bearer mpt_guess${i}` : undefined);
+      statuses.push(response.status);
+      if (response.status === 429) retryAfter = response.headers.get("retry-after") ?? "";
+    }
+    expect(statuses.filter((s) => s === 401)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(80);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    const valid = await createApiToken(
+      customerAdmin,
+      { name: "beside", days: 1, grants: [{ role: "customer_admin", customerId: acmeId }] },
+      365,
+    );
+    expect((await from("203.0.113.77", `Bearer ${valid.token}`)).status).toBe(200);
+    const before = (
+      await p.database.db
+        .select()
+        .from(auditEntries)
+        .where(eq(auditEntries.action, "api_token.refused"))
+    ).length;
+    p.clock.advance(60_000);
+    expect(await p.authFailures.flush()).toBe(1);
+    const entries = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "api_token.refused"))
+      .orderBy(asc(auditEntries.seq));
+    expect(entries).toHaveLength(before + 1);
+    expect(entries.at(-1)?.ip).toBe("203.0.113.77");
+    expect(entries.at(-1)?.detail).toMatchObject({ failures: 20, throttled: 80 });
+  });
+
+  test("a read-only token sees and revokes only itself, not its creator's other tokens", async () => {
+    // Regression: an auditor service-account token listed the admin's tokens and revoked one.
+    const adminTool = await createApiToken(
+      p.adminCtx,
+      { name: "admin tool", days: 7, grants: [{ role: "platform_admin", customerId: null }] },
+      365,
+    );
+    const reader = await createApiToken(
+      p.adminCtx,
+      {
+        name: "siem reader",
+        days: 7,
+        grants: [{ role: "auditor", customerId: null }],
+        serviceAccount: "siem",
+      },
+      365,
+    );
+    const listed = (await (await api(reader.token, "/tokens")).json()) as { id: string }[];
+    expect(listed.map((t) => t.id)).toEqual([reader.view.id]);
+    const other = await api(reader.token, `/tokens/${adminTool.view.id}`, { method: "DELETE" });
+    expect(other.status).toBe(404);
+    expect((await api(adminTool.token, "/customers")).status).toBe(200);
+    // A token with user administration rights manages every token; any token may revoke itself.
+    const all = (await (await api(adminTool.token, "/tokens")).json()) as { id: string }[];
+    expect(all.map((t) => t.id)).toContain(reader.view.id);
+    expect(
+      (await api(reader.token, `/tokens/${reader.view.id}`, { method: "DELETE" })).status,
+    ).toBe(200);
+    expect((await api(reader.token, "/customers")).status).toBe(401);
   });
 
   test("a role taken from the creator leaves their tokens", async () => {

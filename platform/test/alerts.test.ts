@@ -14,11 +14,12 @@ import {
   verifySignature,
 } from "../src/alerts/index.ts";
 import { alertDeliveries, alertSubscriptions, auditEntries, gateways } from "../src/db/index.ts";
+import { createUser, grantRole } from "../src/identity/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
-import { Browser } from "./support/portal.ts";
+import { Browser, firstSignIn } from "./support/portal.ts";
 import { freePort } from "./support/rsyslog.ts";
 import { type SmtpSink, smtpSinkMissing, startSmtpSink } from "./support/smtp-sink.ts";
 import { type TlsFiles, tlsFiles } from "./support/tls-files.ts";
@@ -170,11 +171,67 @@ describe("subscriptions in the portal", () => {
       target: "https://93.184.216.34/meetpoint",
       events: "gateway_offline",
     });
-    expect(added.status).toBe(200);
-    expect(await added.text()).toMatch(/class="secret">[A-Za-z0-9_-]{43}</);
+    // Regression: the key was the POST's own answer; now POST → 303 → /once, shown once.
+    expect(added.status).toBe(303);
+    const address = added.headers.get("location") ?? "";
+    expect(address).toMatch(/^\/once\/[0-9a-f-]{36}$/);
+    expect(await (await p.admin.get(address)).text()).toMatch(/class="secret">[A-Za-z0-9_-]{43}</);
+    expect((await p.admin.get(address)).status).toBe(410);
     const page = await p.admin.page("/alerts");
     expect(page).toContain("https://93.184.216.34/meetpoint");
     expect(page).toContain("A gateway is offline");
+  });
+
+  test("regression: without a mail server the page says email alerts are not sent", async () => {
+    await p.admin.post("/alerts", {
+      scope: "personal",
+      channel: "email",
+      target: "nobody-reads@plant.example",
+      events: "gateway_offline",
+    });
+    const page = await p.admin.page("/alerts");
+    expect(page).toContain("No mail server is configured (MEETPOINT_SMTP_URL)");
+    expect(page).toMatch(
+      /<td class="mono">nobody-reads@plant.example<\/td><td>[^<]*<\/td><td>not sent: no mail server configured<\/td>/,
+    );
+    const [mine] = await p.database.db
+      .select()
+      .from(alertSubscriptions)
+      .where(eq(alertSubscriptions.target, "nobody-reads@plant.example"));
+    expect((await p.admin.post(`/alerts/${mine?.id}/delete`)).status).toBe(303);
+  });
+
+  test("regression: a customer admin is offered only events of their customers; platform events are refused for a customer", async () => {
+    const { user, password } = await createUser(p.adminCtx, {
+      username: "cadmin",
+      displayName: "Customer Admin",
+    });
+    await grantRole(p.adminCtx, user.id, {
+      role: "customer_admin",
+      customerId: scene.customerId,
+    });
+    const browser = (await firstSignIn(p.app, p.database.db, p.clock, "cadmin", password)).browser;
+    const page = await browser.page("/alerts");
+    const offered = [...page.matchAll(/name="events" value="([a-z_]+)"/g)].map((m) => m[1]);
+    expect(offered).toEqual([
+      "approval_pending",
+      "session_started",
+      "session_ended",
+      "gateway_offline",
+    ]);
+    const refused = await browser.post("/alerts", {
+      scope: "customer",
+      customerId: scene.customerId,
+      channel: "webhook",
+      target: "https://93.184.216.34/cadmin",
+      events: "siem_backlog",
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("siem_backlog concerns the whole platform");
+    // A platform admin sees them all, marked as the platform's.
+    expect(await p.admin.page("/alerts")).toContain(
+      'value="siem_backlog"/> A SIEM destination is not receiving (platform-wide: not for a customer)',
+    );
   });
 });
 
@@ -327,6 +384,29 @@ describe("signed webhooks", () => {
       .where(eq(auditEntries.action, "alert.failed"));
     expect(failed?.detail).toMatchObject({ attempts: MAX_ATTEMPTS, channel: "webhook" });
   });
+
+  test("regression: the alerts page shows each subscription's last delivery, failed ones with the error", async () => {
+    // Failed deliveries were visible only in the server log. (The admin's sign-in timed out
+    // while the clock ran through the retries: another platform admin looks.)
+    const { user, password } = await createUser(p.adminCtx, {
+      username: "admin2",
+      displayName: "Second Admin",
+    });
+    await grantRole(p.adminCtx, user.id, { role: "platform_admin" });
+    const admin2 = (await firstSignIn(p.app, p.database.db, p.clock, "admin2", password)).browser;
+    const page = await admin2.page("/alerts");
+    const rowOf = (target: string) =>
+      page.match(new RegExp(`<td class="mono">${target}</td><td>[^<]*</td><td>([^<]*)</td>`))?.[1];
+    expect(rowOf(`http://127.0.0.1:${receiver.port}/hook`)).toMatch(
+      /^delivered \S.*: A remote session (started|ended)$/,
+    );
+    expect(rowOf("http://127.0.0.1:\\d+/")).toMatch(
+      new RegExp(
+        `^FAILED, given up \\S.* after ${MAX_ATTEMPTS} attempts: A remote session ended — .+`,
+      ),
+    );
+    expect(rowOf("https://93.184.216.34/meetpoint")).toBe("nothing sent yet");
+  });
 });
 
 describe.skipIf(missing !== null)("email over STARTTLS to a real SMTP sink", () => {
@@ -337,12 +417,21 @@ describe.skipIf(missing !== null)("email over STARTTLS to a real SMTP sink", () 
       target: "soc@plant.example",
       events: ["sign_in_failures", "gateway_offline"],
     });
-    // A technician's personal subscription: the sign-in failures are platform-wide, not theirs to see.
+    // A technician's personal subscription: the sign-in failures are platform-wide, not theirs to
+    // see (and not offered to them).
+    await expect(
+      subscribe(scene.technician as Context, subs(false), {
+        scope: "personal",
+        channel: "email",
+        target: "tech@plant.example",
+        events: ["sign_in_failures", "gateway_offline"],
+      }),
+    ).rejects.toThrow("sign_in_failures concerns the whole platform");
     await subscribe(scene.technician as Context, subs(false), {
       scope: "personal",
       channel: "email",
       target: "tech@plant.example",
-      events: ["sign_in_failures", "gateway_offline"],
+      events: ["gateway_offline"],
     });
     const before = sink?.messages().length ?? 0;
     for (let i = 0; i < 3; i++) {
@@ -350,6 +439,8 @@ describe.skipIf(missing !== null)("email over STARTTLS to a real SMTP sink", () 
       await browser.get("/sign-in");
       await browser.post("/sign-in", { username: "mallory", password: `guess-${i}` });
     }
+    // A name no account has: audited in the address's aggregate entry, written per interval.
+    await p.authFailures.flush({ all: true });
     await p.database.db
       .update(gateways)
       .set({ lastSeenAt: p.clock.now() })
@@ -361,7 +452,7 @@ describe.skipIf(missing !== null)("email over STARTTLS to a real SMTP sink", () 
     const mails = sink?.messages().slice(before) ?? [];
     const subject = (m: string) => m.match(/^Subject: ([^\r\n]*)/m)?.[1];
     const subjects = mails.map(subject);
-    // The admin: once for the username (app.request() has no client address); both: the gateway.
+    // The admin: once for the address the made-up name came from; both: the gateway.
     expect(subjects.filter((s) => s === "[Meetpoint] Repeated failed sign-ins")).toHaveLength(1);
     expect(subjects.filter((s) => s === "[Meetpoint] A gateway is offline")).toHaveLength(2);
     const toTech = mails.filter((m) => /^To: tech@plant\.example/m.test(m));
@@ -370,7 +461,7 @@ describe.skipIf(missing !== null)("email over STARTTLS to a real SMTP sink", () 
     ]);
     expect(mails[0]).toMatch(/^From: meetpoint@platform\.lab\.test/m);
     expect(mails.find((m) => m.includes("failed sign-ins"))).toContain(
-      "failures of user:mallory within 10 minutes",
+      "3 failures of ip:198.18.9.9 within 10 minutes",
     );
     const offline = await p.database.db
       .select()

@@ -1,11 +1,19 @@
 // The audit log: chain verification, tamper detection, append-only enforcement, export, CLI.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asc, sql } from "drizzle-orm";
-import { allEntries, exportAudit, recordAuditAlone, verifyAuditChain } from "../src/audit/index.ts";
-import { auditEntries } from "../src/db/index.ts";
+import {
+  allEntries,
+  exportAudit,
+  intactReport,
+  recordAudit,
+  recordAuditAlone,
+  SYSTEM_ACTOR,
+  verifyAuditChain,
+} from "../src/audit/index.ts";
+import { auditEntries, inTransaction } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import { pgError } from "../src/shared/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
@@ -32,6 +40,36 @@ describe("audit chain", () => {
     const result = await verifyAuditChain(p.database.db);
     expect(result.ok).toBe(true);
     if (result.ok) expect(result.entries).toBeGreaterThan(5);
+  });
+
+  test("a rolled-back change leaves a sequence gap; verify counts it and says it is no deletion", async () => {
+    // Regression: "3618 entries, head 3628" read like ten deleted entries.
+    await expect(
+      inTransaction(p.database.db, async (tx) => {
+        await recordAudit(tx, p.clock, {
+          actor: SYSTEM_ACTOR,
+          action: "pki.renewal",
+          detail: { note: "rolled back" },
+        });
+        throw new Error("refused after the entry was written");
+      }),
+    ).rejects.toThrow("refused");
+    await recordAuditAlone(p.database.db, p.clock, {
+      actor: SYSTEM_ACTOR,
+      action: "pki.renewal",
+      detail: { note: "after the gap" },
+    });
+    const result = await verifyAuditChain(p.database.db);
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.unusedSeqs).toBe(1);
+    expect(result.headSeq - result.entries).toBe(1);
+    const report = intactReport(result).join("\n");
+    expect(report).toContain(
+      `Audit chain intact: ${result.entries} entries, head ${result.headSeq}`,
+    );
+    expect(report).toContain(
+      "1 sequence number was drawn by transactions that rolled back (refused changes) and carry no entry: not deletions",
+    );
   });
 
   test("UPDATE, DELETE and TRUNCATE are refused by the database", async () => {
@@ -158,7 +196,7 @@ describe("audit export", () => {
       expect(page).toContain(
         `href="/audit/export.${format}?action=customer.&amp;actor=adm&amp;result=ok" hx-boost="false" download="meetpoint-audit.${format}"`,
       );
-    const shown = [...page.matchAll(/<td class="mono">(customer\.create)<\/td>/g)].length;
+    const shown = [...page.matchAll(/<td class="mono[^"]*"[^>]*>(customer\.create)<\/td>/g)].length;
     const exported = (
       await (await p.admin.get("/audit/export.jsonl?action=customer.&actor=adm&result=ok")).text()
     )
@@ -187,10 +225,10 @@ describe("audit export", () => {
 
   test("the audit page filters by result and rejects a malformed date with 400", async () => {
     const failedOnly = await p.admin.page("/audit?result=failed");
-    expect(failedOnly).not.toContain('<td class="mono">customer.create</td>');
+    expect(failedOnly).not.toMatch(/<td class="mono[^"]*"[^>]*>customer\.create<\/td>/);
     const bad = await p.admin.get("/audit?from=yesterday");
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("from: must be a date");
+    expect(await bad.text()).toContain("From: must be a date");
   });
 });
 
@@ -224,6 +262,30 @@ describe("command line", () => {
       expect(exported.exitCode).toBe(0);
       expect(exported.stdout.toString()).toContain("ops-admin");
 
+      // Regression: a missing or malformed --heads file printed "intact", then a stack trace.
+      const headsFile = join(dir, "heads.jsonl");
+      writeFileSync(headsFile, "not json\n");
+      for (const [heads, said] of [
+        [join(dir, "missing.jsonl"), `--heads ${join(dir, "missing.jsonl")}: no such file`],
+        [headsFile, `--heads ${headsFile}, line 1: not JSON`],
+      ] as const) {
+        const refused = cli(["audit", "verify", "--heads", heads], env);
+        expect(refused.exitCode).toBe(2);
+        expect(refused.stdout.toString()).toBe("");
+        expect(refused.stderr.toString()).toBe(`${said}\n`);
+      }
+      // Regression: the field was called "input" — the command line's own words name it.
+      const badName = cli(["admin", "create", "bad name!"], env);
+      expect(badName.exitCode).toBe(2);
+      expect(badName.stderr.toString()).toBe(
+        "<username>: 2–64 characters: letters, digits, . _ @ -\n",
+      );
+      const badDisplay = cli(["admin", "create", "fine", "--name", " "], env);
+      expect(badDisplay.stderr.toString()).toBe("--name: is required\n");
+      expect(cli(["audit", "verify", "--frobnicate"], env).stderr.toString()).toContain(
+        "Unknown option '--frobnicate'",
+      );
+
       expect(cli(["audit", "export", "--format", "xml"], env).exitCode).toBe(2);
       expect(cli(["frobnicate"], env).exitCode).toBe(2);
       expect(cli(["migrate"], env).exitCode).toBe(0);
@@ -252,6 +314,28 @@ describe("command line", () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test("regression: read commands refuse a data directory without a database and make nothing there", () => {
+    const parent = mkdtempSync(join(tmpdir(), "meetpoint-cli-"));
+    const mistyped = join(parent, "dtaa");
+    try {
+      for (const args of [
+        ["audit", "verify"],
+        ["audit", "export"],
+        ["import", "x.csv"],
+      ]) {
+        const refused = cli(args, { DATABASE_URL: "", MEETPOINT_DATA_DIR: mistyped });
+        expect(refused.exitCode).toBe(2);
+        expect(refused.stdout.toString()).toBe("");
+        expect(refused.stderr.toString()).toBe(
+          `No database in MEETPOINT_DATA_DIR ${mistyped}: check the path (or set DATABASE_URL for PostgreSQL).\n`,
+        );
+        expect(existsSync(mistyped)).toBe(false);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   }, 60_000);
 });

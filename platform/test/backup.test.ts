@@ -2,7 +2,7 @@
 // a backup restored into a fresh database gives a platform whose audit chain verifies with the
 // same head — and whose CA opens only with the same KEK.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -108,6 +108,39 @@ describe(`backup and restore (${serverUrl ? "PostgreSQL: pg_dump / pg_restore" :
     expect(again.exitCode).toBe(2);
     expect(again.stderr.toString()).toContain("not empty");
 
+    // Regression: the restored platform started without its KEK made a new random kek file,
+    // then crashed with a stack trace — leaving the wrong key behind.
+    const dataDir = target.env.MEETPOINT_DATA_DIR ?? join(dir, "target-files");
+    const start = (env: Record<string, string>) => {
+      const run = Bun.spawnSync(["bun", join(import.meta.dir, "../src/main.ts")], {
+        env: {
+          ...process.env,
+          ...target.env,
+          MEETPOINT_DATA_DIR: dataDir,
+          MEETPOINT_KEK: "",
+          MEETPOINT_HTTPS_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+          MEETPOINT_HTTP_PORT: "0",
+          MEETPOINT_LISTEN_ADDRESS: "127.0.0.1",
+          MEETPOINT_VPN_LISTEN: "off",
+          ...env,
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      return { code: run.exitCode, stderr: run.stderr.toString() };
+    };
+    const kekFile = join(dataDir, "kek");
+    expect(start({})).toEqual({
+      code: 2,
+      stderr: `MEETPOINT_KEK_FILE: ${kekFile} is missing, but the database's CA and secrets are sealed with a key-encryption key: put the KEK that belongs to this database there (or set MEETPOINT_KEK). Restored from a backup? Use the KEK kept apart from it.\n`,
+    });
+    expect(existsSync(kekFile)).toBe(false);
+    expect(start({ MEETPOINT_KEK: "00".repeat(32) })).toEqual({
+      code: 2,
+      stderr:
+        "MEETPOINT_KEK: wrong key-encryption key — the database's CA was sealed with another one. Restored from a backup? Use the KEK kept apart from it.\n",
+    });
+
     const back = target.open();
     try {
       expect((await (await openPki(back, KEK)).status())[0]?.fingerprint).toBe(fingerprint);
@@ -116,4 +149,42 @@ describe(`backup and restore (${serverUrl ? "PostgreSQL: pg_dump / pg_restore" :
       await back.close();
     }
   }, 120_000);
+
+  test("regression: commands other than admin create, migrate and restore refuse a new, empty database", async () => {
+    const empty = await emptyLocation("empty");
+    const refused = cli(["audit", "verify"], empty.env);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stdout.toString()).toBe("");
+    expect(refused.stderr.toString()).toMatch(
+      /^(No database in MEETPOINT_DATA_DIR|The database at DATABASE_URL holds no Meetpoint tables)[^\n]*\n$/,
+    );
+    // Nothing was made: the next restore into it still finds it empty (see above).
+    if (empty.env.MEETPOINT_DATA_DIR) expect(existsSync(empty.env.MEETPOINT_DATA_DIR)).toBe(false);
+  }, 60_000);
+
+  test.skipIf(serverUrl !== null)(
+    "regression: restoring a file that is not a backup says so in one line and leaves nothing behind",
+    () => {
+      const garbage = join(dir, "garbage.tar.gz");
+      writeFileSync(garbage, crypto.getRandomValues(new Uint8Array(4096)));
+      const target = join(dir, "from-garbage");
+      const restored = cli(["backup", "restore", garbage], {
+        DATABASE_URL: "",
+        MEETPOINT_DATA_DIR: target,
+      });
+      expect(restored.exitCode).toBe(2);
+      expect(restored.stdout.toString()).toBe("");
+      expect(restored.stderr.toString()).toBe(
+        `${garbage}: not a backup of the embedded database (a tar.gz made by "backup create"): not gzip\n`,
+      );
+      expect(existsSync(target)).toBe(false);
+      const missing = cli(["backup", "restore", `${garbage}.nothing`], {
+        DATABASE_URL: "",
+        MEETPOINT_DATA_DIR: target,
+      });
+      expect(missing.stderr.toString()).toBe(`${garbage}.nothing: no such file\n`);
+      expect(existsSync(target)).toBe(false);
+    },
+    60_000,
+  );
 });

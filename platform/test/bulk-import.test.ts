@@ -111,18 +111,26 @@ describe("bulk import", () => {
     ].join("\n");
     const report = await runImport(customerAdmin, p.proxyPool, bad);
     expect(report.ok).toBe(false);
+    // Regression: only the first stage's problems (format) were reported; now every stage's, by line.
     expect(report.problems.map((x) => [x.line, x.column])).toEqual([
       [3, "machine"],
+      [4, "port"],
       [5, "lan_address"],
       [6, "lan_address"],
+      [7, "lan_address"],
+      [8, "customer"],
+      [9, "customer"],
       [10, "port"],
       [11, "enabled"],
-      [4, "port"],
     ]);
     expect(report.problems[0]?.message).toContain(
       'starts with "=": a spreadsheet formula is refused',
     );
-    expect(report.problems[5]?.message).toContain("duplicate of line 2");
+    expect(report.problems[1]?.message).toContain("duplicate of line 2");
+    expect(report.problems[4]?.message).toBe(
+      'machine "Press 1" exists with LAN address 192.168.0.10',
+    );
+    expect(report.problems[5]?.message).toBe('no customer "BOLT" that you manage');
     expect(await counted()).toEqual(before);
 
     // With the rows fixed, the database's view: the foreign and unknown customers, the changed address.
@@ -135,6 +143,7 @@ describe("bulk import", () => {
         .join("\n"),
     );
     expect(second.problems.map((x) => [x.line, x.column, x.message])).toEqual([
+      [3, "lan_address", 'machine "Press 1" exists with LAN address 192.168.0.10'],
       [4, "customer", 'no customer "BOLT" that you manage'],
       [5, "customer", 'no customer "Nobody Inc" that you manage'],
     ]);
@@ -164,6 +173,15 @@ describe("bulk import", () => {
   test("wrong columns, an empty file and broken CSV are refused with a reason", async () => {
     const cases: [string, string][] = [
       ["name,site\nx,y", "unknown column(s) name; missing column(s) customer"],
+      // Regression: "unknown column(s) ; missing column(s) customer, site".
+      ["", "the file is empty: its first line names the columns (customer, site, gateway"],
+      ["\n\n", "the file is empty"],
+      // Regression: no hint that the separator was the problem.
+      [
+        "customer;site\nACME;Plant",
+        "the columns are separated by semicolons: save the file as CSV with commas; unknown column(s) customer;site",
+      ],
+      ["customer\tsite\nACME\tPlant", "separated by tabs"],
       ["customer,site\n", "the file has no rows"],
       ['customer,site\n"ACME,Plant', "not readable as CSV"],
     ];
@@ -172,6 +190,27 @@ describe("bulk import", () => {
       expect(report.ok).toBe(false);
       expect(report.problems[0]?.message).toContain(message);
     }
+  });
+
+  test("regression: a LAN address inside the proxy or tunnel pool is refused with its line", async () => {
+    const pool = { ...p.proxyPool, reserved: [{ base: 0x647f0000, prefix: 16 }] };
+    const report = await runImport(
+      customerAdmin,
+      pool,
+      [
+        "customer,site,gateway,machine,lan_address",
+        "ACME,Plant West,GW,In Pool,100.64.0.5",
+        "ACME,Plant West,GW,Fine,192.168.7.255",
+      ].join("\n"),
+    );
+    expect(report.problems).toEqual([
+      {
+        line: 2,
+        column: "lan_address",
+        message:
+          "100.64.0.5 lies in the proxy pool 100.64.0.0/10 (MEETPOINT_PROXY_POOL): a machine's LAN must not use the platform's address pools",
+      },
+    ]);
   });
 
   test("bun run meetpoint import: the same checks and report on the command line", async () => {
@@ -191,11 +230,6 @@ describe("bulk import", () => {
         file,
         "customer,site,gateway,machine,lan_address\nCLI Customer,Site,GW,M1,192.168.1.1\n",
       );
-      const unknown = cli(["import", file]);
-      expect(unknown.exitCode).toBe(1);
-      expect(unknown.stdout.toString()).toContain(
-        'line 2, customer: no customer "CLI Customer" that you manage',
-      );
       if (!p.database.url) {
         // PGlite: the command line has a database of its own; it needs the customer too.
         const own = openDatabase({ url: null, dataDir: dir });
@@ -203,6 +237,11 @@ describe("bulk import", () => {
         await createCustomer({ ...p.adminCtx, db: own.db }, { name: "ACME" });
         await own.close();
       }
+      const unknown = cli(["import", file]);
+      expect(unknown.exitCode).toBe(1);
+      expect(unknown.stdout.toString()).toContain(
+        'line 2, customer: no customer "CLI Customer" that you manage',
+      );
       writeFileSync(
         file,
         "customer,site,gateway,machine,lan_address\nACME,CLI Site,GW,M1,192.168.1.1\n",
@@ -212,6 +251,17 @@ describe("bulk import", () => {
         "created: 1 site(s), 1 gateway(s), 1 machine(s), 0 service(s)",
       );
       expect(imported.exitCode).toBe(0);
+      // Every object the command line made has its audit entry, as in the portal, and so does the run.
+      const own = p.database.url ? null : openDatabase({ url: null, dataDir: dir });
+      const actions = (
+        await (own?.db ?? p.database.db)
+          .select({ action: auditEntries.action })
+          .from(auditEntries)
+          .where(eq(auditEntries.actorName, "command line"))
+      ).map((e) => e.action);
+      await own?.close();
+      for (const action of ["site.create", "gateway.create", "machine.create", "import.run"])
+        expect(actions).toContain(action);
       const again = cli(["import", file]);
       expect(again.stdout.toString()).toContain(
         "unchanged (exist already): 1 site(s), 1 gateway(s), 1 machine(s)",

@@ -34,6 +34,28 @@ beforeAll(async () => {
 });
 afterAll(() => p.dispose());
 
+describe("the CA page", () => {
+  test('regression: states the lifetimes the certificates really have (not "valid 10 min")', async () => {
+    const page = await p.admin.page("/pki");
+    expect(page).not.toContain("valid 10 min, one connection each");
+    expect(page).toContain(
+      "one connection each, opened within 10 min of the download; it then lives until its remote session ends (at most 60 min)",
+    );
+    expect(page).toContain(
+      "one connection each, opened within 10 min; it then lives as long as its data channel (renewed after 720 h)",
+    );
+    // And so they do: a technician's certificate ends with its session, not 10 minutes after issue.
+    await gatewayOnline();
+    const { session, profile } = await p.access.remoteSessions.request(technician, machineId, {
+      reason: "page check",
+    });
+    const notAfter = certificateOf(profile).notAfter.getTime();
+    expect(notAfter).toBeGreaterThanOrEqual(session.endsAt.getTime());
+    expect(notAfter - p.clock.now().getTime()).toBeGreaterThan(50 * 60_000);
+    await p.access.remoteSessions.disconnect(technician, session.id);
+  });
+});
+
 describe("certificates bound to their session", () => {
   test("a technician's certificate lives until the session's end; renegotiation works past its config window", async () => {
     await gatewayOnline();

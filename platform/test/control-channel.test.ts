@@ -2,8 +2,8 @@
 // commands delivered by long-poll as signed envelopes, and the operator-only re-arm enforced.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type HeartbeatResponse, verifyEnvelope } from "@meetpoint/common";
-import { eq } from "drizzle-orm";
-import { gateways } from "../src/db/index.ts";
+import { desc, eq } from "drizzle-orm";
+import { auditEntries, gateways } from "../src/db/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
@@ -90,6 +90,8 @@ test("a heartbeat is recorded with versions and clock offset, and shown on the g
     serverTime: p.clock.now().toISOString(),
     dataChannel: null,
     remoteSessions: [],
+    maintenanceSessions: [],
+    settings: null,
   });
   const [row] = await p.database.db.select().from(gateways).where(eq(gateways.id, scene.gatewayId));
   expect(row?.lastSeenAt?.getTime()).toBe(p.clock.now().getTime());
@@ -99,10 +101,34 @@ test("a heartbeat is recorded with versions and clock offset, and shown on the g
     clockOffsetMs: 1500,
   });
   const page = await p.admin.page(`/gateways/${scene.gatewayId}`);
-  expect(page).toContain("reporting");
+  // Where the gateway stands, in words, since when, and who must act.
+  expect(page).toContain('data-reach="idle"');
+  expect(page).toContain("The operator at the machine must press Connect on the gateway");
   expect(page).toContain("agent 0.1.0, OpenVPN 2.6.14");
   expect(page).toContain("+1.5 s against the platform");
   expect(page).toContain("platform unreachable before");
+});
+
+test("a heartbeat claiming a data channel the platform does not have is shown as the agent's claim only", async () => {
+  // Regression: state "online" with a made-up gatewaySessionId made the page say "State online".
+  const answer = await beat({ state: "online", gatewaySessionId: crypto.randomUUID() });
+  expect(answer.dataChannel).toBeNull();
+  expect(await p.access.dataChannels.open(scene.gatewayId)).toBeNull();
+  const page = await p.admin.page(`/gateways/${scene.gatewayId}`);
+  expect(page).toContain("no OpenVPN connection of this gateway at the platform");
+  expect(page).toContain("State (reported)");
+  expect(page).toContain(
+    "the agent says so, but the platform has no online data channel of this gateway",
+  );
+  expect(page).not.toMatch(/<dt>State<\/dt>/);
+  const [entry] = await p.database.db
+    .select()
+    .from(auditEntries)
+    .where(eq(auditEntries.action, "gateway.report"))
+    .orderBy(desc(auditEntries.seq))
+    .limit(1);
+  expect(entry?.detail).toMatchObject({ state: "online", dataChannel: null });
+  await beat({ state: "idle" });
 });
 
 test("malformed heartbeats are refused with the field that is wrong", async () => {
@@ -129,6 +155,11 @@ test("a technician's request wakes the gateway's long-poll; the heartbeat says w
     state: "online",
     operatorMustReconnect: false,
   });
+  // With the platform's own channel online, the page says so, and the claim agrees with it.
+  const page = await p.admin.page(`/gateways/${scene.gatewayId}`);
+  expect(page).toContain('<span class="badge ok">online</span>');
+  expect(page).toContain("OpenVPN connection)");
+  expect(page).not.toContain("the agent says so, but");
   const first = (await (await api("/commands?cursor=0&wait=0", { method: "GET" })).json()) as {
     cursor: number;
   };

@@ -57,6 +57,10 @@ describe("enrollment bundle", () => {
       secret: first.secret,
       caCertificates: await p.pki.trustBundlePem(),
       signingKey: p.pki.signingJwk,
+      // What the operator is shown at import: the gateway as the portal names it.
+      gatewayName: "Hall 1",
+      siteName: "Plant",
+      customerName: "ACME",
     });
     expect(result.claims.expiresAt.getTime() - p.clock.now().getTime()).toBeGreaterThan(
       6.9 * 86_400_000,

@@ -64,12 +64,20 @@ describe("gateway API abuse", () => {
       `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
     );
     expect(own.status).toBe(200);
+    // Nor from the attacker's own address (a shared NAT): valid credentials are checked first.
+    // Regression: after 20 wrong secrets from 127.0.0.1 a correct heartbeat got 429.
+    const beside = await heartbeat(
+      "203.0.113.50",
+      `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
+    );
+    expect(beside.status).toBe(200);
+    expect((await heartbeat("203.0.113.50", "Bearer x.y")).status).toBe(429);
 
     // Nothing written while the interval runs; one entry with the counts when it has ended.
-    expect(await p.gatewayAuth.flush()).toBe(0);
+    expect(await p.authFailures.flush()).toBe(0);
     expect(await auditRows()).toBe(before);
     p.clock.advance(60_000);
-    expect(await p.gatewayAuth.flush()).toBe(1);
+    expect(await p.authFailures.flush()).toBe(1);
     const [entry] = await p.database.db
       .select()
       .from(auditEntries)
@@ -80,7 +88,7 @@ describe("gateway API abuse", () => {
     expect(entry?.result).toBe("denied");
     expect(entry?.detail).toMatchObject({
       failures: 20,
-      throttled: 980,
+      throttled: 981,
       gatewayIds: [scene.gatewayId],
     });
 
@@ -89,7 +97,7 @@ describe("gateway API abuse", () => {
   }, 60_000);
 
   test("20 anonymous clients × 50 requests: the audit log grows by 20 entries, not 1,000", async () => {
-    await p.gatewayAuth.flush({ all: true });
+    await p.authFailures.flush({ all: true });
     const before = await auditRows();
     await Promise.all(
       Array.from({ length: 20 }, async (_, client) => {
@@ -98,7 +106,7 @@ describe("gateway API abuse", () => {
     );
     expect(await auditRows()).toBe(before);
     p.clock.advance(60_000);
-    expect(await p.gatewayAuth.flush()).toBe(20);
+    expect(await p.authFailures.flush()).toBe(20);
     expect(await auditRows()).toBe(before + 20);
   }, 60_000);
 });

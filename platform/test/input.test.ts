@@ -20,9 +20,15 @@ afterAll(() => p.dispose());
 /** NUL, other C0, DEL and a C1 character (NEL), percent-encoded. */
 const CONTROLS = ["%00", "%01", "%1B", "%7F", "%C2%85"];
 
+/** The refusal as the page words it: a field's problem by its label, or the notice's summary. */
 async function messageOf(response: Response): Promise<string> {
   const text = await response.text();
-  return text.match(/<p class="notice error"[^>]*>([^<]+)</)?.[1] ?? text;
+  return (
+    text.match(/<li data-field="[^"]*">([^<]+)</)?.[1] ??
+    text.match(/<p class="summary">([^<]+)</)?.[1] ??
+    text.match(/<p class="notice error"[^>]*>([^<]+)</)?.[1] ??
+    text
+  );
 }
 
 describe("control characters", () => {
@@ -61,7 +67,7 @@ describe("control characters", () => {
     for (const username of ["ad\u0000min", "ad\u001bmin", "ad\u0085min"]) {
       const response = await browser.post("/sign-in", { username, password: "whatever-1234" });
       expect(response.status).toBe(400);
-      expect(await messageOf(response)).toBe("username: must not contain control characters");
+      expect(await messageOf(response)).toBe("Username: must not contain control characters");
     }
   });
 
@@ -81,7 +87,17 @@ describe("control characters", () => {
     const multiline = await p.admin.post("/customers", { name: "Line\tone" });
     // Tab passes the input layer; the name's own rule then refuses it with 400, not 500.
     expect(multiline.status).toBe(400);
-    expect(await messageOf(multiline)).toBe("name: must not contain control characters");
+    expect(await messageOf(multiline)).toBe("Name: must not contain control characters");
+  });
+
+  test("regression: the page refusing a control character is drawn for the signed-in user", async () => {
+    // It was drawn signed out: no navigation, an empty CSRF token.
+    const response = await p.admin.get("/machines?q=%00");
+    expect(response.status).toBe(400);
+    const html = await response.text();
+    expect(html).toContain('<a href="/machines">Machines</a>');
+    expect(html).toContain(`name="_csrf" value="${p.admin.csrf}"`);
+    expect(p.admin.csrf.length).toBeGreaterThan(20);
   });
 
   test("in a gateway API string or key: 400 naming the field", async () => {
@@ -153,5 +169,125 @@ describe("malformed bodies", () => {
     await p.admin.get("/customers");
     const response = await multipart("/customers", p.admin, "multipart/form-data; boundary=x");
     expect(response.status).toBe(400);
+  });
+});
+
+describe("lone surrogates (half of a UTF-16 character)", () => {
+  // JSON.stringify writes a lone surrogate as the escape "\ud800", as an attacker would.
+  const LONE = "\ud800";
+
+  test("in the admin API: 400 naming the field, not 500", async () => {
+    const { createApiToken } = await import("../src/api/index.ts");
+    const { token } = await createApiToken(
+      p.adminCtx,
+      { name: "surrogates", days: 1, grants: [{ role: "platform_admin", customerId: null }] },
+      30,
+    );
+    for (const [body, field] of [
+      [{ name: LONE }, "name"],
+      [{ name: `ACME ${LONE}` }, "name"],
+      [{ name: "ok", [`k${LONE}`]: 1 }, `k${LONE}`],
+    ] as const) {
+      const response = await p.app.request("https://localhost/api/v1/customers", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: { field: string; message: string } };
+      expect(error.field).toBe(field);
+      expect(error.message).toContain("lone surrogate");
+    }
+  });
+
+  test("in a gateway heartbeat's lastError: 400 naming the field", async () => {
+    const response = await p.app.request("https://localhost/api/gateway/v1/heartbeat", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({
+        state: "idle",
+        gatewaySessionId: null,
+        agentVersion: "0.1.0",
+        openvpnVersion: null,
+        localTime: p.clock.now().toISOString(),
+        lastError: `boom ${LONE}`,
+      }),
+    });
+    expect(response.status).toBe(400);
+    const { error } = (await response.json()) as { error: { field: string; message: string } };
+    expect(error.field).toBe("lastError");
+    expect(error.message).toContain("lone surrogate");
+  });
+
+  test("in a portal request's JSON body: 400 naming the field", async () => {
+    await p.admin.get("/customers");
+    const response = await p.admin.request("POST", "/customers", {
+      headers: { "content-type": "application/json", "x-csrf-token": p.admin.csrf },
+    });
+    // No body at all is not JSON; now one with the lone surrogate.
+    expect(response.status).toBe(400);
+    const cookie = ["__Host-meetpoint", "__Host-meetpoint-pre"]
+      .map((name) => `${name}=${p.admin.cookie(name) ?? ""}`)
+      .join("; ");
+    const withSurrogate = await p.app.request("https://localhost/customers", {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json", "x-csrf-token": p.admin.csrf },
+      body: JSON.stringify({ name: LONE }),
+    });
+    expect(withSurrogate.status).toBe(400);
+    expect(await messageOf(withSurrogate)).toContain("Name: must be well-formed Unicode text");
+  });
+});
+
+describe("invisible format characters (Unicode Cf)", () => {
+  const INVISIBLE = ["\u202e", "\u200b", "\u2066", "\ufeff", "\u00ad"];
+
+  test("in a name, in the portal and the API: 400 naming the field", async () => {
+    const { createApiToken } = await import("../src/api/index.ts");
+    const { token } = await createApiToken(
+      p.adminCtx,
+      { name: "format", days: 1, grants: [{ role: "platform_admin", customerId: null }] },
+      30,
+    );
+    await p.admin.get("/customers");
+    for (const c of INVISIBLE) {
+      const portal = await p.admin.post("/customers", { name: `ACME${c}gpj.exe` });
+      expect(portal.status).toBe(400);
+      expect(await messageOf(portal)).toContain("Name: must not contain invisible formatting");
+      const api = await p.app.request("https://localhost/api/v1/customers", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: `ACME${c}` }),
+      });
+      expect(api.status).toBe(400);
+      expect(((await api.json()) as { error: { field: string } }).error.field).toBe("name");
+    }
+    // Letters of any script and emoji are names.
+    expect((await p.admin.post("/customers", { name: "Müller Gießerei 😀" })).status).toBe(303);
+  });
+
+  test("in a gateway's lastError: shown and audited visibly escaped", async () => {
+    const response = await p.app.request("https://localhost/api/gateway/v1/heartbeat", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({
+        state: "idle",
+        gatewaySessionId: null,
+        agentVersion: "0.1.0",
+        openvpnVersion: null,
+        localTime: p.clock.now().toISOString(),
+        lastError: "tls error\u202e gnp.exe\u200b",
+      }),
+    });
+    expect(response.status).toBe(200);
+    const page = await p.admin.page(`/gateways/${scene.gatewayId}`);
+    expect(page).toContain("tls error&lt;U+202E&gt; gnp.exe&lt;U+200B&gt;");
+    expect(page).not.toContain("\u202e");
   });
 });

@@ -3,6 +3,7 @@
 // one-time .ovpn shown once, reaches the gateway's tunnel address on tcp/22 only, and the session
 // ends like any other — by the admin, or with the gateway's data channel.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { HeartbeatResponse } from "@meetpoint/common";
 import { and, eq } from "drizzle-orm";
 import { auditEntries } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
@@ -34,6 +35,24 @@ function profileFromPage(html: string): string {
   )?.[1];
   if (!data) throw new Error("no profile on the page");
   return Buffer.from(data, "base64").toString();
+}
+
+/** What the gateway's heartbeat answers about the maintenance sessions through its channel. */
+async function maintenanceInHeartbeat(gatewaySessionId: string) {
+  const response = await api(
+    "/heartbeat",
+    JSON.stringify({
+      state: "online",
+      gatewaySessionId,
+      agentVersion: "0.1.0",
+      openvpnVersion: null,
+      localTime: p.clock.now().toISOString(),
+      lastError: null,
+    }),
+  );
+  expect(response.status).toBe(200);
+  const answer = (await response.json()) as HeartbeatResponse;
+  return { maintenance: answer.maintenanceSessions, remote: answer.remoteSessions };
 }
 
 /** The operator at the gateway presses Connect; its OpenVPN connects. Returns its tunnel address. */
@@ -84,7 +103,7 @@ describe("SSH maintenance of a gateway", () => {
   test("only platform admins: a customer admin and a technician see no form and are refused", async () => {
     await operatorConnects();
     for (const who of [customerAdmin, tech]) {
-      expect(await who.page(`/gateways/${gateway.id}`)).not.toContain("SSH maintenance");
+      expect(await who.page(`/gateways/${gateway.id}`)).not.toContain("Open SSH maintenance session");
       expect((await who.post(`/gateways/${gateway.id}/maintenance`, { reason: "x" })).status).toBe(
         403,
       );
@@ -92,7 +111,7 @@ describe("SSH maintenance of a gateway", () => {
   });
 
   test("a workstation has no SSH server for maintenance; a foreign id is not found", async () => {
-    expect(await p.admin.page(`/gateways/${workstationId}`)).not.toContain("SSH maintenance");
+    expect(await p.admin.page(`/gateways/${workstationId}`)).not.toContain("Open SSH maintenance session");
     const refused = await p.admin.post(`/gateways/${workstationId}/maintenance`, { reason: "x" });
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain("Only a connect gateway");
@@ -130,10 +149,13 @@ describe("SSH maintenance of a gateway", () => {
       open: true,
     });
     expect(session).toMatchObject({ kind: "maintenance", machineId: null, state: "active" });
-    const open = await p.access.maintenance.openThrough(session?.gatewaySessionId ?? "");
-    expect(open.map((o) => [o.session.id, o.admin, o.session.reason])).toEqual([
-      [session?.id, expect.any(String), "ticket 4711, update failed"],
+    // The gateway learns of it by its heartbeat: who, why, until when — and no machine session.
+    const beat = await maintenanceInHeartbeat(session?.gatewaySessionId ?? "");
+    expect(beat.maintenance.map((m) => [m.id, m.technician, m.reason])).toEqual([
+      [session?.id ?? "", expect.any(String), "ticket 4711, update failed"],
     ]);
+    expect(beat.maintenance[0]?.until).toBe(session?.endsAt.toISOString() ?? "");
+    expect(beat.remote).toEqual([]);
     expect(await p.admin.page("/sessions")).toContain("Hall 1 (SSH maintenance)");
 
     const [audited] = await p.database.db
@@ -162,7 +184,7 @@ describe("SSH maintenance of a gateway", () => {
     expect(ended.status).toBe(303);
     expect(ended.headers.get("location")).toBe(`/gateways/${gateway.id}`);
     expect(p.dataPlane.grants.size).toBe(0);
-    expect(await p.access.maintenance.openThrough(session?.gatewaySessionId ?? "")).toEqual([]);
+    expect((await maintenanceInHeartbeat(session?.gatewaySessionId ?? "")).maintenance).toEqual([]);
     // One Connect at the gateway, one session: the next needs the operator again.
     expect((await p.access.dataChannels.open(gateway.id))?.state ?? "closed").toBe("closed");
   });

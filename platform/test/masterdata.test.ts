@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { count, eq } from "drizzle-orm";
-import { auditEntries, customers, gateways, machines, services, sites } from "../src/db/index.ts";
+import {
+  auditEntries,
+  customers,
+  gateways,
+  machines,
+  services,
+  sites,
+  users,
+} from "../src/db/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
 let p: TestPlatform;
@@ -85,7 +93,10 @@ describe("master data through the portal", () => {
     ).toBe(303);
     const machinePage = await admin.page(`/machines/${machineId}`);
     expect(machinePage).toContain("tcp/443");
-    expect(machinePage).toContain("Disabled — enable");
+    // A disabled service shows its state as a badge and a secondary button, never the primary look.
+    expect(machinePage).toMatch(
+      /data-service-state="true">disabled<\/span>[\s\S]*?<button type="submit" class="secondary">Enable<\/button>/,
+    );
 
     const [modbus] = await p.database.db.select().from(services).where(eq(services.port, 502));
     const toggled = await admin.post(
@@ -94,7 +105,7 @@ describe("master data through the portal", () => {
       { "hx-request": "true" },
     );
     expect(toggled.status).toBe(200);
-    expect(await toggled.text()).toContain("Enabled — disable");
+    expect(await toggled.text()).toContain('data-service-state="true">enabled</span>');
 
     for (const action of [
       "customer.create",
@@ -117,6 +128,15 @@ describe("master data through the portal", () => {
     expect(await p.admin.page("/machines/rows?q=%25")).toContain("No machine matches.");
   });
 
+  test('regression: a page past the end shows the last page, not "No machines yet" beside a count', async () => {
+    for (const page of ["99999999999999999999", "5", "-3"]) {
+      const html = await p.admin.page(`/machines/rows?page=${page}`);
+      expect(html).not.toContain("No machines yet");
+      expect(html).toContain("Press 7");
+      expect(html).not.toContain("previous");
+    }
+  });
+
   test("malformed input → 400 naming the field, nothing written", async () => {
     const [gateway] = await p.database.db.select().from(gateways);
     const before = await p.database.db.select({ n: count() }).from(machines);
@@ -125,17 +145,44 @@ describe("master data through the portal", () => {
       lanAddress: "999.1.1.1",
     });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain("lanAddress: must be an IPv4 address");
+    // Named by the field's visible label, and carried for the page to place beside the field.
+    const badPage = await bad.text();
+    expect(badPage).toContain("LAN address: must be an IPv4 address");
+    expect(badPage).toContain("data-problems=");
+    expect(badPage).not.toContain("lanAddress: must");
     const loopback = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
       name: "X",
       lanAddress: "127.0.0.1",
     });
     expect(await loopback.text()).toContain("must be a unicast host address");
+    // Regression: 100.64.0.5 (inside the proxy pool) was accepted, though the README says LANs
+    // must not use the pools.
+    const inPool = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
+      name: "X",
+      lanAddress: "100.64.0.5",
+    });
+    expect(inPool.status).toBe(400);
+    expect((await inPool.text()).replace(/<[^>]+>/g, "")).toContain(
+      "LAN address: 100.64.0.5 lies in the proxy pool 100.64.0.0/10 (MEETPOINT_PROXY_POOL)",
+    );
+    const [existing] = await p.database.db.select().from(machines);
+    const moved = await p.admin.post(`/machines/${existing?.id}`, {
+      name: existing?.name ?? "",
+      lanAddress: "100.127.0.9",
+    });
+    expect(moved.status).toBe(400);
+    // The broadcast the message names is refused; an address ending in .255 is a host in a LAN
+    // wider than /24 and is accepted (the message no longer claims otherwise).
+    const broadcast = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
+      name: "X",
+      lanAddress: "255.255.255.255",
+    });
+    expect(await broadcast.text()).toContain("such as the broadcast 255.255.255.255");
     const noName = await p.admin.post(`/gateways/${gateway?.id}/machines`, {
       name: "  ",
       lanAddress: "10.0.0.1",
     });
-    expect(await noName.text()).toContain("name: is required");
+    expect(await noName.text()).toContain("Name: is required");
     const [machine] = await p.database.db.select().from(machines);
     const port = await p.admin.post(`/machines/${machine?.id}/services`, {
       name: "Bad",
@@ -143,15 +190,29 @@ describe("master data through the portal", () => {
       port: "70000",
     });
     expect(port.status).toBe(400);
-    expect(await port.text()).toContain("port: must be between 1 and 65535");
+    expect(await port.text()).toContain("Port: must be between 1 and 65535");
     const proto = await p.admin.post(`/machines/${machine?.id}/services`, {
       name: "Bad",
       protocol: "icmp",
       port: "1",
     });
-    expect(await proto.text()).toContain("protocol: must be tcp or udp");
+    expect(await proto.text()).toContain("Protocol: must be tcp or udp");
     const after = await p.database.db.select({ n: count() }).from(machines);
     expect(after).toEqual(before);
+  });
+
+  test("regression: a refused role grant names the form's field (Customer), not customerId", async () => {
+    await p.admin.get("/users");
+    const created = await p.admin.post("/users", { username: "grant-x", displayName: "Grant X" });
+    const [user] = await p.database.db.select().from(users).where(eq(users.username, "grant-x"));
+    expect(created.status).toBe(303);
+    await p.admin.get(`/users/${user?.id}`);
+    const refused = await p.admin.post(`/users/${user?.id}/roles`, {
+      role: "technician",
+      customerId: "",
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("Customer: Technician needs a customer");
   });
 
   test("duplicates → 409 with a clear message, nothing half-written", async () => {
@@ -193,13 +254,26 @@ describe("master data through the portal", () => {
     const [site] = await p.database.db.select().from(sites);
     const blocked = await p.admin.post(`/customers/${site?.customerId}/delete`);
     expect(blocked.status).toBe(409);
-    expect(await blocked.text()).toContain("still in use");
+    const refusal = await blocked.text();
+    expect(refusal).toContain("still in use");
+    // What still belongs to it is listed, each linked to its page.
+    expect(refusal).toContain(`site <a href="/sites/${site?.id}">${site?.name}</a>`);
     const id = idFrom(await p.admin.post("/customers", { name: "Short-lived" }));
     expect((await p.admin.post(`/customers/${id}/delete`)).status).toBe(303);
     expect(await p.database.db.select().from(customers).where(eq(customers.id, id))).toHaveLength(
       0,
     );
-    expect(await auditCount("customer.delete")).toBe(1);
+    // The refused delete is audited as denied, with what was in the way; the real one as ok.
+    const deletes = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "customer.delete"))
+      .orderBy(auditEntries.seq);
+    expect(deletes.map((e) => e.result)).toEqual(["denied", "ok"]);
+    expect(deletes[0]?.detail).toMatchObject({
+      reason: "still in use",
+      inUse: [`site ${site?.name}`],
+    });
   });
 
   test("unknown and malformed ids → 404", async () => {
@@ -261,7 +335,9 @@ describe("proxy address pool", () => {
       expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G2" })).status).toBe(303);
       const third = await admin.post(`/sites/${siteId}/gateways`, { name: "G3" });
       expect(third.status).toBe(409);
-      expect(await third.text()).toContain("The proxy address pool 100.64.0.0/23 is exhausted");
+      expect(await third.text()).toContain(
+        'The proxy address pool <span class="token">100.64.0.0/23</span> is exhausted',
+      );
       const [g1] = await small.database.db.select().from(gateways).where(eq(gateways.name, "G1"));
       expect((await admin.post(`/gateways/${g1?.id}/delete`)).status).toBe(303);
       expect((await admin.post(`/sites/${siteId}/gateways`, { name: "G3" })).status).toBe(303);

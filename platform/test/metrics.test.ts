@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseCidr, waitFor } from "@meetpoint/common";
 import { PlatformMetrics } from "../src/metrics/index.ts";
 import { SiemExport } from "../src/siem/index.ts";
-import { createApp, GatewayAuthGuard } from "../src/web/index.ts";
+import { AuthFailures, createApp } from "../src/web/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
@@ -153,7 +153,7 @@ describe("/metrics", () => {
       proxyPool: p.proxyPool,
       pki: p.pki,
       access: p.access,
-      gatewayAuth: new GatewayAuthGuard(p.database.db, p.clock),
+      authFailures: new AuthFailures(p.database.db, p.clock),
       enrollment: { platformUrl: "https://x", validMs: 1 },
       metrics: {
         collector: metrics,

@@ -2,7 +2,7 @@
 // through the browser flow: roles from groups, the MFA policy, session hygiene, refresh, logout,
 // and the refusals (used state, reused code, no role, MFA not asserted, unknown provider).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, count, eq } from "drizzle-orm";
+import { and, count, desc, eq } from "drizzle-orm";
 import { type LabIdp, startLabIdp } from "../../lab/idp/provider.ts";
 import { auditEntries, roleAssignments, users } from "../src/db/index.ts";
 import { totpCode } from "../src/identity/index.ts";
@@ -275,6 +275,36 @@ describe("sign-in through the lab identity provider", () => {
     } finally {
       await keyed.stop();
     }
+  });
+
+  test("a provider that cannot be reached: a signed-out visitor sees no address or system error", async () => {
+    // Regression: the sign-in page showed "cannot reach Lab IdP (https://127.0.0.1:28999):
+    // ECONNREFUSED: Unable to connect…" to anyone.
+    const { createProvider, setProviderEnabled } = await import("../src/identity/index.ts");
+    const { freePort } = await import("./support/rsyslog.ts");
+    const port = await freePort();
+    const down = await createProvider(p.adminCtx, p.pki, {
+      slug: "down",
+      displayName: "Down IdP",
+      issuer: `https://127.0.0.1:${port}`,
+      clientId: "meetpoint",
+      clientAuth: "client_secret_basic",
+      clientSecret: "s3cret",
+    });
+    await setProviderEnabled(p.adminCtx, down.id, true);
+    const page = await browser().go(`${PORTAL}/sign-in/oidc/down`);
+    expect(page.status).toBe(401);
+    expect(page.html).toContain("Sign-in with Down IdP is not available right now.");
+    expect(page.html).not.toContain(String(port));
+    expect(page.html).not.toMatch(/ECONNREFUSED|Unable to connect|127\.0\.0\.1/);
+    // The details are in the audit entry, for the administrators.
+    const [entry] = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "sign_in"))
+      .orderBy(desc(auditEntries.seq))
+      .limit(1);
+    expect(JSON.stringify(entry?.detail)).toContain(`127.0.0.1:${port}`);
   });
 
   test("a callback for a provider that is not configured is refused", async () => {

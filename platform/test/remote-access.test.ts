@@ -85,7 +85,7 @@ describe("gateway API", () => {
     );
     expect((await api("/data-channel", `Bearer not-a-uuid.${gateway.secret}`)).status).toBe(401);
     // One entry for the source's interval, with the count.
-    expect(await p.gatewayAuth.flush({ all: true })).toBe(1);
+    expect(await p.authFailures.flush({ all: true })).toBe(1);
     const rows = await p.database.db
       .select()
       .from(auditEntries)
@@ -116,6 +116,7 @@ describe("portal remote access", () => {
 
   test("the machine file shows the gateway online and offers Connect to its technicians", async () => {
     const page = await tech.page(`/machines/${machineId}`);
+    expect(page).toContain('data-reach="online"');
     expect(page).toContain("online — the operator allows access");
     expect(page).toContain(`action="/machines/${machineId}/connect"`);
   });
@@ -165,12 +166,36 @@ describe("portal remote access", () => {
       .where(eq(remoteSessions.id, sessionId));
     expect(row).toMatchObject({ state: "ended", endReason: "technician" });
     expect(p.dataPlane.grants.size).toBe(0);
+    // The gateway reports what it now is, as its agent does after the platform's close.
+    const beat = await api(
+      "/heartbeat",
+      `Bearer ${gateway.id}.${gateway.secret}`,
+      JSON.stringify({
+        state: "idle",
+        gatewaySessionId: null,
+        agentVersion: "0.1.0",
+        openvpnVersion: "2.6.12",
+        localTime: p.clock.now().toISOString(),
+        lastError: "remote session ended by technician",
+      }),
+    );
+    expect(beat.status).toBe(200);
     const page = await tech.page(`/machines/${machineId}`);
-    expect(page).toContain("offline");
+    expect(page).toContain('data-reach="idle"');
+    expect(page).toContain("Remote access is off: remote session ended by technician.");
+    expect(page).toContain("The operator at the machine must press Connect");
     expect(page).not.toContain(`action="/machines/${machineId}/connect"`);
     const refused = await tech.post(`/machines/${machineId}/connect`, { reason: "again" });
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain("operator at the machine has to press Connect");
+    // The refusal is in the audit log, as a denial.
+    const denials = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "remote_session.request"));
+    expect(denials.filter((e) => e.result === "denied").at(-1)?.detail).toMatchObject({
+      code: "ERR_GATEWAY_OFFLINE",
+    });
   });
 
   async function armAndConnect(connection: number): Promise<string> {

@@ -102,6 +102,53 @@ test("regression: nothing in the data directory can be read or changed by anothe
   expect(readdirSync(dir).length).toBeGreaterThan(0);
 });
 
+test("regression: commands and a second platform refuse the data directory while the platform runs on it", async () => {
+  // Regression: an import "succeeded" beside the running platform, unseen by it and unaudited.
+  const csv = join(dir, "..", `${dir.split("/").at(-1)}.csv`);
+  await Bun.write(csv, "customer,site\nACME,Plant\n");
+  const cli = (args: string[]) =>
+    Bun.spawnSync(["bun", join(import.meta.dir, "../src/cli.ts"), ...args], {
+      env: { ...process.env, DATABASE_URL: "", MEETPOINT_DATA_DIR: dir },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+  const said = `MEETPOINT_DATA_DIR ${dir} is in use by the Meetpoint platform (pid ${server.pid}): stop it first — the embedded database (PGlite) serves one process. With DATABASE_URL (PostgreSQL) commands may run beside the platform.\n`;
+  try {
+    for (const args of [
+      ["import", csv],
+      ["audit", "verify"],
+      ["backup", "create", "--out", `${csv}.tar.gz`],
+      ["admin", "create", "second"],
+      ["migrate"],
+    ]) {
+      const refused = cli(args);
+      expect(refused.stderr.toString()).toBe(said);
+      expect(refused.stdout.toString()).toBe("");
+      expect(refused.exitCode).toBe(2);
+    }
+    expect(await Bun.file(`${csv}.tar.gz`).exists()).toBe(false);
+  } finally {
+    rmSync(csv, { force: true });
+  }
+  const second = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts")], {
+    env: {
+      ...process.env,
+      DATABASE_URL: "",
+      MEETPOINT_DATA_DIR: dir,
+      MEETPOINT_HTTPS_PORT: String(httpsPort + 2),
+      MEETPOINT_HTTP_PORT: "0",
+      MEETPOINT_LISTEN_ADDRESS: "127.0.0.1",
+      MEETPOINT_VPN_LISTEN: "off",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await second.exited).toBe(2);
+  expect(await new Response(second.stderr).text()).toBe(said);
+  // The first one still serves.
+  expect((await fetch(`https://127.0.0.1:${httpsPort}/healthz`, insecure)).status).toBe(200);
+}, 60_000);
+
 test("a data directory other users can read or write is refused, saying how to fix it", async () => {
   const { chmodSync } = await import("node:fs");
   const shared = mkdtempSync(join(tmpdir(), "meetpoint-shared-"));
@@ -125,5 +172,45 @@ test("a data directory other users can read or write is refused, saying how to f
     expect(said).toContain(`chmod -R go-rwx "${shared}"`);
   } finally {
     rmSync(shared, { recursive: true, force: true });
+  }
+});
+
+test("a key file other users can read is refused, inside the data directory or outside it", async () => {
+  const { chmodSync, writeFileSync } = await import("node:fs");
+  const data = mkdtempSync(join(tmpdir(), "meetpoint-kekmode-"));
+  const outside = mkdtempSync(join(tmpdir(), "meetpoint-kekfile-"));
+  try {
+    const inData = join(data, "kek");
+    const elsewhere = join(outside, "kek");
+    for (const file of [inData, elsewhere]) {
+      writeFileSync(file, `${"ab".repeat(32)}\n`);
+      chmodSync(file, 0o644);
+    }
+    for (const [variable, env] of [
+      ["MEETPOINT_KEK_FILE", {}],
+      ["MEETPOINT_KEK_FILE", { MEETPOINT_KEK_FILE: elsewhere }],
+    ] as const) {
+      const refused = Bun.spawn(["bun", join(import.meta.dir, "../src/main.ts")], {
+        env: {
+          ...process.env,
+          DATABASE_URL: "",
+          MEETPOINT_DATA_DIR: data,
+          MEETPOINT_VPN_LISTEN: "off",
+          ...env,
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect(await refused.exited).toBe(2);
+      const said = await new Response(refused.stderr).text();
+      const file = "MEETPOINT_KEK_FILE" in env ? elsewhere : inData;
+      expect(said).toContain(
+        `${variable}: ${file} may be read or changed by other users (mode 644)`,
+      );
+      expect(said).toContain(`chmod go-rwx "${file}"`);
+    }
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
   }
 });

@@ -130,8 +130,8 @@ describe("local sign-in", () => {
     expect(failed.filter((e) => e.action === "sign_in" && e.result === "denied")).toHaveLength(1);
   });
 
-  test("an unknown user gets the same answer and a failed audit entry", async () => {
-    const browser = new Browser(p.app);
+  test("an unknown user gets the same answer; audited in the source's aggregate entry", async () => {
+    const browser = new Browser(p.app, "198.18.77.1");
     await browser.get("/sign-in");
     const r = await browser.post("/sign-in", {
       username: "nobody-here",
@@ -139,12 +139,24 @@ describe("local sign-in", () => {
     });
     expect(r.status).toBe(401);
     expect(await r.text()).toContain(SIGN_IN_REFUSED);
+    await p.authFailures.flush({ all: true });
     const [entry] = await p.database.db
       .select()
       .from(auditEntries)
-      .where(eq(auditEntries.actorName, "nobody-here"));
-    expect(entry?.result).toBe("failed");
-    expect(entry?.detail).toEqual({ reason: "unknown user" });
+      .where(eq(auditEntries.actorName, "sign-in client 198.18.77.1"));
+    expect(entry?.action).toBe("sign_in.refused");
+    expect(entry?.result).toBe("denied");
+    expect(entry?.detail).toMatchObject({ failures: 1, names: ["nobody-here"] });
+  });
+
+  test("usernames are case-insensitive at sign-in, as the unique rule is", async () => {
+    // Regression: "TINA" could not be created beside "tina" (409), yet "VICTIM2" could not sign in.
+    const { password } = await newUser("victim2");
+    const browser = new Browser(p.app, "198.18.77.2");
+    await browser.get("/sign-in");
+    const r = await browser.post("/sign-in", { username: " VICTIM2 ", password });
+    expect(r.status).toBe(303);
+    expect(r.headers.get("location")).toBe("/account/password");
   });
 
   test("a disabled user is signed out at the next request", async () => {
@@ -177,11 +189,18 @@ describe("local sign-in", () => {
     await browser.get("/sign-in");
     await browser.post("/sign-in", { username: "weakling", password });
     await browser.get("/account/password");
-    const short = await browser.post("/account/password", { current: password, next: "short" });
+    // The whole rule is on the page before anything is typed.
+    const form = await browser.page("/account/password");
+    expect(form).toContain("<li>at least 12 and at most 256 characters</li>");
+    expect(form).toContain("<li>not containing your username</li>");
+    // Every broken part at once, beside the field: not one after the other.
+    const short = await browser.post("/account/password", { current: password, next: "aaaa" });
     expect(short.status).toBe(400);
-    expect(await short.text()).toContain("at least 12 characters");
+    expect(await short.text()).toContain(
+      '<span class="field-error">New password has 4 characters: it needs at least 12; uses too few different characters: it needs at least 5.</span>',
+    );
     const same = await browser.post("/account/password", { current: password, next: password });
-    expect(await same.text()).toContain("must differ");
+    expect(await same.text()).toContain("is the current password");
     const [row] = await p.database.db.select().from(users).where(eq(users.username, "weakling"));
     expect(row?.mustChangePassword).toBe(true);
   });

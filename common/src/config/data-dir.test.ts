@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "./config-error.ts";
-import { privateDataDirectory } from "./data-dir.ts";
+import { privateDataDirectory, privateSecretFile } from "./data-dir.ts";
 
 const made: string[] = [];
 const umask = process.umask();
@@ -33,4 +33,21 @@ test("a data directory other users can read or write is refused, with the fix", 
       `chmod -R go-rwx "${dir}"`,
     );
   }
+});
+
+test("a secret file other users can read is refused, with the fix; a private or missing one passes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "meetpoint-sf-"));
+  made.push(dir);
+  const file = join(dir, "kek");
+  expect(() => privateSecretFile("MEETPOINT_KEK_FILE", file)).not.toThrow();
+  writeFileSync(file, "x");
+  for (const mode of [0o644, 0o640, 0o604, 0o660]) {
+    chmodSync(file, mode);
+    expect(() => privateSecretFile("MEETPOINT_KEK_FILE", file)).toThrow(ConfigError);
+    expect(() => privateSecretFile("MEETPOINT_KEK_FILE", file)).toThrow(
+      `mode ${mode.toString(8)}): it holds a secret key. Fix it with: chmod go-rwx "${file}"`,
+    );
+  }
+  chmodSync(file, 0o600);
+  expect(() => privateSecretFile("MEETPOINT_KEK_FILE", file)).not.toThrow();
 });

@@ -24,3 +24,23 @@ export function privateDataDirectory(variable: string, dir: string): void {
     );
   process.umask(0o077);
 }
+
+/**
+ * Refuses a secret file (a key) that other users may read or write, wherever it lives: the
+ * data directory's check covers only the directory itself, and a key file may be elsewhere
+ * (MEETPOINT_KEK_FILE) or copied in with a lax mode. A missing file passes (it is made private
+ * later). Throws ConfigError naming `variable` and the command that fixes it.
+ */
+export function privateSecretFile(variable: string, file: string): void {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch {
+    return;
+  }
+  if ((mode & 0o077) !== 0)
+    throw new ConfigError(
+      variable,
+      `${file} may be read or changed by other users (mode ${(mode & 0o777).toString(8)}): it holds a secret key. Fix it with: chmod go-rwx ${JSON.stringify(file)}`,
+    );
+}

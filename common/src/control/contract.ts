@@ -10,6 +10,25 @@ const ipv4 = z.ipv4({ error: "must be an IPv4 address" });
 export const AGENT_STATES = ["idle", "connecting", "online", "reconnecting"] as const;
 export type AgentState = (typeof AGENT_STATES)[number];
 
+/** What happened at the gateway's SSH server, and the operator's own keys coming and going. */
+export const SSH_EVENT_KINDS = ["login", "failed", "local-key-added", "local-key-removed"] as const;
+
+/** One entry of the gateway's SSH log, reported with the next heartbeat (then audited). */
+export const sshEventSchema = z
+  .object({
+    at: isoTime,
+    kind: z.enum(SSH_EVENT_KINDS),
+    /** The account named at login; null for key changes. */
+    user: z.string().max(64).nullable(),
+    /** "address:port" the attempt came from; null for key changes. */
+    from: z.string().max(64).nullable(),
+    /** SHA256 fingerprint of the key used or changed, when known. */
+    fingerprint: z.string().max(100).nullable(),
+    /** The SSH server's own words (login, refusal) or the key's label. */
+    detail: z.string().max(300),
+  })
+  .strict();
+
 /** Every 10 s (and at once when something changes): the gateway is alive, and how it is. */
 export const heartbeatRequestSchema = z
   .object({
@@ -20,6 +39,12 @@ export const heartbeatRequestSchema = z
     /** The gateway's clock when it sent this; the platform records the offset. */
     localTime: isoTime,
     lastError: z.string().max(500).nullable(),
+    /** Version of the signed gateway settings the gateway applies; 0 before the first. */
+    settingsVersion: z.number().int().min(0).default(0),
+    /** SHA256 fingerprint of the SSH server's host key while it runs, for the admin to compare. */
+    sshHostKey: z.string().max(100).nullable().default(null),
+    /** SSH logins, failed attempts and the operator's key changes since the last heartbeat. */
+    sshEvents: z.array(sshEventSchema).max(100).default([]),
   })
   .strict();
 
@@ -48,6 +73,21 @@ export const gatewayRemoteSessionSchema = z
   })
   .strict();
 
+/**
+ * A platform admin's open maintenance session to this gateway's own SSH server (port 22 of its
+ * tunnel address): while one is listed and the data channel is online, the gateway lets the tunnel
+ * reach its port 22; otherwise the tunnel reaches nothing on the gateway itself.
+ */
+export const maintenanceSessionSchema = z
+  .object({
+    id: uuid,
+    technician: z.string().max(200),
+    reason: z.string().max(500),
+    since: isoTime,
+    until: isoTime,
+  })
+  .strict();
+
 export const heartbeatResponseSchema = z
   .object({
     serverTime: isoTime,
@@ -63,6 +103,12 @@ export const heartbeatResponseSchema = z
       .strict()
       .nullable(),
     remoteSessions: z.array(gatewayRemoteSessionSchema).max(1000),
+    maintenanceSessions: z.array(maintenanceSessionSchema).max(100),
+    /**
+     * The newest signed settings of this gateway (a "gateway-settings" envelope): SSH and the
+     * operator UI's reach; null while a platform admin never set any (the defaults apply).
+     */
+    settings: z.string().max(64_000).nullable(),
   })
   .strict();
 
@@ -72,7 +118,14 @@ export const heartbeatResponseSchema = z
  * by a technician or an admin.
  */
 export const dataChannelRequestSchema = z
-  .object({ reconnectOf: uuid.nullable().default(null) })
+  .object({
+    reconnectOf: uuid.nullable().default(null),
+    /**
+     * "tcp": the gateway reaches the platform only through an HTTP proxy, which carries OpenVPN
+     * over TCP only; the platform then picks one of its TCP servers (or refuses: none).
+     */
+    transport: z.enum(["any", "tcp"]).default("any"),
+  })
   .strict();
 
 export const dataChannelResponseSchema = z
@@ -100,7 +153,12 @@ export const apiErrorSchema = z
   .object({ error: z.object({ status: z.number().int(), message: z.string() }) })
   .strict();
 
-export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+/** What a gateway sends (fields with defaults may be left out by older agents). */
+export type HeartbeatRequest = z.input<typeof heartbeatRequestSchema>;
+/** A heartbeat as the platform reads it after parsing: every field present. */
+export type HeartbeatReport = z.infer<typeof heartbeatRequestSchema>;
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
 export type GatewayRemoteSession = z.infer<typeof gatewayRemoteSessionSchema>;
+export type MaintenanceSession = z.infer<typeof maintenanceSessionSchema>;
+export type SshEvent = z.infer<typeof sshEventSchema>;
 export type DataChannelRequest = z.infer<typeof dataChannelRequestSchema>;

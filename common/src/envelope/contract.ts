@@ -1,5 +1,7 @@
 // What the platform sends a gateway, signed: the shapes of each envelope's body.
 import { z } from "zod";
+import { checkHttpProxy } from "../net/http-proxy.ts";
+import { parseSshPublicKey } from "../ssh/public-key.ts";
 
 const uuid = z.uuid({ error: "must be a UUID" });
 const PEM_CERTIFICATES =
@@ -17,6 +19,24 @@ export const publicJwkSchema = z
 
 export type PublicJwk = z.infer<typeof publicJwkSchema>;
 
+/**
+ * An HTTP proxy the gateway must use for both channels: host, port, optional Basic credentials.
+ * Checked field by field (common/src/net/http-proxy.ts).
+ */
+export const httpProxySchema = z
+  .object({
+    host: z.string().max(253),
+    port: z.number().int(),
+    username: z.string().max(128).nullable(),
+    password: z.string().max(256).nullable(),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    const checked = checkHttpProxy(value);
+    if (!checked.ok)
+      ctx.addIssue({ code: "custom", path: [checked.field], message: checked.message });
+  });
+
 /** The "USB stick": everything a gateway needs to reach the platform and trust it. */
 export const enrollmentBodySchema = z
   .object({
@@ -25,6 +45,12 @@ export const enrollmentBodySchema = z
     secret: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a 256-bit base64url secret"),
     caCertificates: z.string().regex(PEM_CERTIFICATES, "must be PEM certificates"),
     signingKey: publicJwkSchema,
+    /** The plant's HTTP proxy, when the admin who made the bundle named one. */
+    proxy: httpProxySchema.nullable().optional(),
+    /** What the gateway is called in the portal, where it stands and whose it is (shown at import). */
+    gatewayName: z.string().max(100).optional(),
+    siteName: z.string().max(100).optional(),
+    customerName: z.string().max(100).optional(),
   })
   .strict();
 
@@ -46,10 +72,54 @@ export const commandBodySchema = z
   })
   .strict();
 
+/** An SSH public key a platform admin authorized, in authorized_keys form ("<type> <base64>"). */
+export const sshAuthorizedKeySchema = z
+  .object({
+    key: z
+      .string()
+      .max(4096)
+      .refine((line) => {
+        const parsed = parseSshPublicKey(line);
+        return parsed.ok && parsed.key.line === line;
+      }, "must be one accepted SSH public key, type and base64 only"),
+    /** Whose key it is, for people; never written into authorized_keys. */
+    label: z.string().regex(/^[\x20-\x7e]{0,100}$/, "must be at most 100 printable characters"),
+  })
+  .strict();
+
+/** Most authorized keys one gateway holds, from the platform and from the operator each. */
+export const MAX_SSH_KEYS = 32;
+
+/**
+ * A gateway's settings, decided by platform admins (whitepaper §2.12.1, §2.5.4): one document,
+ * replaced whole by a newer version. The gateway keeps the newest it accepted on its state volume.
+ */
+export const gatewaySettingsBodySchema = z
+  .object({
+    gatewayId: uuid,
+    ssh: z
+      .object({
+        /** The maintenance SSH server runs (key-only; LAN side and, in a maintenance session, the tunnel). */
+        enabled: z.boolean(),
+        authorizedKeys: z.array(sshAuthorizedKeySchema).max(MAX_SSH_KEYS),
+        /** The operator may add keys of their own in the operator UI. */
+        operatorKeys: z.boolean(),
+      })
+      .strict(),
+    operatorUi: z
+      .object({
+        /** "lan": the UI and local consent API answer on the machine network only (default). */
+        reach: z.enum(["lan", "lan-and-wan"]),
+      })
+      .strict(),
+  })
+  .strict();
+
 export const ENVELOPE_BODIES = {
   enrollment: enrollmentBodySchema,
   "data-channel": dataChannelBodySchema,
   command: commandBodySchema,
+  "gateway-settings": gatewaySettingsBodySchema,
 } as const;
 
 export type EnvelopeKind = keyof typeof ENVELOPE_BODIES;

@@ -50,3 +50,18 @@ export async function verifyEnrollmentBundle(
   }
   return result;
 }
+
+/**
+ * What a bundle says it is (gateway and version), read WITHOUT checking its signature: only to
+ * word a refusal ("this bundle is the one already in use"), never to trust anything in it.
+ */
+export function peekEnrollmentBundle(token: string): { gatewayId: string; version: number } | null {
+  try {
+    const claims = decodeJwt(token.trim()) as { aud?: unknown; ver?: unknown };
+    return typeof claims.aud === "string" && typeof claims.ver === "number"
+      ? { gatewayId: claims.aud, version: claims.ver }
+      : null;
+  } catch {
+    return null;
+  }
+}

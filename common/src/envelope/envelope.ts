@@ -8,6 +8,7 @@
 import {
   type CompactJWSHeaderParameters,
   CompactSign,
+  decodeJwt,
   importJWK,
   type JWK,
   type JWTPayload,
@@ -28,7 +29,7 @@ const typOf = (kind: EnvelopeKind) => `meetpoint-${kind}+jws`;
 const claimsSchema = z
   .object({
     iss: z.literal(ISSUER),
-    kind: z.enum(["enrollment", "data-channel", "command"]),
+    kind: z.enum(["enrollment", "data-channel", "command", "gateway-settings"]),
     aud: z.string(),
     iat: z.number().int(),
     nbf: z.number().int(),
@@ -173,6 +174,19 @@ export async function verifyEnvelope<K extends EnvelopeKind>(
       body: body.data as EnvelopeBody<K>,
     },
   };
+}
+
+/**
+ * The version an envelope claims, read WITHOUT verifying it: only to skip one already in force
+ * before spending a verification on it. Null when it is not readable.
+ */
+export function claimedVersion(token: string): number | null {
+  try {
+    const ver = decodeJwt(token.trim()).ver;
+    return typeof ver === "number" ? ver : null;
+  } catch {
+    return null;
+  }
 }
 
 function describe(error: z.ZodError): string {

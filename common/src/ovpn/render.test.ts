@@ -30,6 +30,9 @@ function expectOnlyAllowed(text: string, profile: ClientProfile) {
   expect(parsed.blocks.map((b) => b.tag).sort()).toEqual([...CLIENT_BLOCKS].sort());
   expect(parsed.directives.filter((d) => d.name === "remote")).toHaveLength(profile.remotes.length);
   expect(parsed.directives.filter((d) => d.name === "route")).toHaveLength(profile.routes.length);
+  expect(parsed.directives.filter((d) => d.name === "http-proxy")).toHaveLength(
+    profile.httpProxy ? 1 : 0,
+  );
   const singles = parsed.directives
     .filter((d) => d.name !== "remote" && d.name !== "route")
     .map((d) => d.name);
@@ -86,12 +89,14 @@ describe(".ovpn rendering", () => {
       "privateKeyPem",
       "tlsCryptKey",
       "route",
+      "proxyHost",
     ] as const;
     fc.assert(
       fc.property(fc.constantFrom(...fields), hostile, (field, value) => {
         const profile: ClientProfile = structuredClone(valid);
         if (field === "host") profile.remotes[0] = { host: value, port: 443, protocol: "tcp" };
         else if (field === "route") profile.routes = [value];
+        else if (field === "proxyHost") profile.httpProxy = { host: value, port: 3128 };
         else profile[field] = field === "serverName" ? value : (profile[field] as string) + value;
         let text: string;
         try {
@@ -106,6 +111,13 @@ describe(".ovpn rendering", () => {
     );
   });
 
+  test("a technician's corporate proxy: one http-proxy line, host and port only", () => {
+    const profile = { ...valid, httpProxy: { host: "proxy.corp.example", port: 3128 } };
+    const text = renderClientProfile(profile);
+    expectOnlyAllowed(text, profile);
+    expect(text).toContain("http-proxy proxy.corp.example 3128\n");
+  });
+
   test("each bad field is named", () => {
     const cases: [Partial<ClientProfile>, string][] = [
       [{ remotes: [] }, "remotes"],
@@ -117,6 +129,17 @@ describe(".ovpn rendering", () => {
       [{ privateKeyPem: pem("EC PRIVATE KEY") }, "privateKeyPem"],
       [{ tlsCryptKey: "-----BEGIN OpenVPN Static key V1-----\n" }, "tlsCryptKey"],
       [{ routes: ["100.64.0.0/24"] }, "routes.0"],
+      [{ httpProxy: { host: "http://proxy.corp", port: 3128 } }, "httpProxy.host"],
+      [{ httpProxy: { host: "proxy corp", port: 3128 } }, "httpProxy.host"],
+      [{ httpProxy: { host: "proxy.corp\nup /bin/sh", port: 3128 } }, "httpProxy.host"],
+      [{ httpProxy: { host: "proxy.corp", port: 70000 } }, "httpProxy.port"],
+      [
+        {
+          httpProxy: { host: "proxy.corp", port: 3128 },
+          remotes: [{ host: "h", port: 1194, protocol: "udp" }],
+        },
+        "httpProxy",
+      ],
     ];
     for (const [change, field] of cases) {
       expect(() => renderClientProfile({ ...valid, ...change })).toThrow(`${field}:`);

@@ -1,4 +1,5 @@
 // The client connection profile (.ovpn): a fixed template, every field checked before it is written.
+import { checkProxyHost, DNS_NAME, parseProxyPort } from "../net/http-proxy.ts";
 import { parseIpv4 } from "../net/ipv4.ts";
 
 export interface Remote {
@@ -22,6 +23,12 @@ export interface ClientProfile {
   tlsCryptKey: string;
   /** Proxy addresses (IPv4) routed into the tunnel, each as a /32. */
   routes: string[];
+  /**
+   * An HTTP proxy the client reaches the server through (`http-proxy host port`, openvpn(8)): only
+   * host and port — credentials stay with the technician's OpenVPN client, which asks for them.
+   * Needs TCP remotes: OpenVPN tunnels only TCP through an HTTP proxy.
+   */
+  httpProxy?: { host: string; port: number } | null;
 }
 
 /** A field that must not be written into a profile; names the field. */
@@ -50,6 +57,7 @@ export const CLIENT_DIRECTIVES = [
   "verb",
   "remote",
   "route",
+  "http-proxy",
 ] as const;
 
 /** The only inline blocks a rendered profile contains. */
@@ -58,8 +66,6 @@ export const CLIENT_BLOCKS = ["ca", "cert", "key", "tls-crypt"] as const;
 /** AEAD ciphers only: no CBC, no static-key data channel. */
 export const DATA_CIPHERS = "AES-256-GCM:CHACHA20-POLY1305";
 
-const DNS_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const PEM_BLOCK = (label: string) =>
   `-----BEGIN ${label}-----\\n(?:[A-Za-z0-9+/=]{1,76}\\n)+-----END ${label}-----\\n`;
@@ -105,6 +111,17 @@ export function renderClientProfile(profile: ClientProfile): string {
     );
   });
   check("serverName", SERVER_NAME.test(profile.serverName), "not a certificate name");
+  const httpProxy = profile.httpProxy ?? null;
+  if (httpProxy) {
+    const hostError = checkProxyHost(httpProxy.host);
+    check("httpProxy.host", hostError === null, `must be ${hostError}`);
+    check("httpProxy.port", parseProxyPort(httpProxy.port) === httpProxy.port, "not a port");
+    check(
+      "httpProxy",
+      profile.remotes.every((r) => r.protocol === "tcp"),
+      "an HTTP proxy carries OpenVPN over TCP only, and this server uses UDP",
+    );
+  }
   const caPem = withNewline(profile.caPem);
   const certificatePem = withNewline(profile.certificatePem);
   const privateKeyPem = withNewline(profile.privateKeyPem);
@@ -134,6 +151,7 @@ export function renderClientProfile(profile: ClientProfile): string {
     ...profile.remotes.map(
       (r) => `remote ${r.host} ${r.port} ${r.protocol === "tcp" ? "tcp-client" : "udp"}`,
     ),
+    ...(httpProxy ? [`http-proxy ${httpProxy.host} ${httpProxy.port}`] : []),
     ...profile.routes.map((address) => `route ${address} 255.255.255.255`),
     `<ca>\n${caPem}</ca>`,
     `<cert>\n${certificatePem}</cert>`,

@@ -1,9 +1,11 @@
 // The gateway agent, the face ui/ and main.ts use: it joins the data channel (Connect and
-// Disconnect), the control channel's loops, the firewall that follows the status and the intake
-// of enrollment bundles, around one status.
+// Disconnect), the control channel's loops, the firewall and the SSH server that follow the status
+// and the platform's signed settings, and the intake of enrollment bundles, around one status.
+import type { HttpProxy } from "@meetpoint/common";
 import type { ControlPort } from "../control/client.ts";
-import type { ImportResult } from "../enrollment/import.ts";
+import { checkBundle, type ImportResult } from "../enrollment/import.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
+import type { SshPort } from "../ssh/server.ts";
 import type { Store } from "../state/store.ts";
 import type { VpnPort } from "../vpn/openvpn.ts";
 import { ControlLoops, type PlatformContact } from "./control-loops.ts";
@@ -11,6 +13,9 @@ import { DataChannel } from "./data-channel.ts";
 import { EnrollmentIntake } from "./enrollment-intake.ts";
 import type { EventLog, Log } from "./events.ts";
 import { FirewallSync } from "./firewall-sync.ts";
+import { type GatewaySettings, GatewaySettingsIntake } from "./gateway-settings.ts";
+import { OperatorKeys } from "./operator-keys.ts";
+import { SshSync } from "./ssh-sync.ts";
 import { type AgentStatus, armed, initialStatus, nextStatus, type StatusEvent } from "./status.ts";
 
 export interface AgentDeps {
@@ -19,7 +24,14 @@ export interface AgentDeps {
   control: ControlPort;
   vpn: VpnPort;
   firewall: FirewallPort;
+  ssh: SshPort;
   lanInterface: string;
+  /** The LAN side's IPv4 addresses (where the SSH server listens). */
+  lanAddresses: () => Promise<string[]>;
+  /** The operator UI's TCP ports, opened on the WAN side only where the settings say so. */
+  uiPorts: number[];
+  /** The plant's HTTP proxy for OpenVPN (the control client has its own view of the same). */
+  proxy?: () => HttpProxy | null;
   importDir: string | null;
   heartbeatMs: number;
   now?: () => Date;
@@ -34,6 +46,10 @@ export class Agent {
   private readonly channel: DataChannel;
   private readonly loops: ControlLoops;
   private readonly intake: EnrollmentIntake;
+  private readonly settingsIntake: GatewaySettingsIntake;
+  private readonly sshSync: SshSync;
+  /** The operator's own SSH keys (operator UI), used while the platform allows them. */
+  readonly operatorKeys: OperatorKeys;
 
   constructor(private readonly deps: AgentDeps) {
     const now = deps.now ?? (() => new Date());
@@ -45,8 +61,45 @@ export class Agent {
     this.now = now;
     this.log = log;
     this.current = initialStatus(now());
-    this.firewall = new FirewallSync(deps.firewall, deps.lanInterface, status, log);
-    const applyFirewall = () => this.firewall.apply();
+    this.settingsIntake = new GatewaySettingsIntake({
+      store: deps.store,
+      applied: () => void applyFirewall().catch(() => {}),
+      log,
+      now,
+    });
+    const settings = () => this.settingsIntake.current();
+    this.firewall = new FirewallSync(
+      deps.firewall,
+      { lanInterface: deps.lanInterface, uiPorts: deps.uiPorts, settings },
+      status,
+      log,
+    );
+    this.sshSync = new SshSync({
+      server: deps.ssh,
+      store: deps.store,
+      status,
+      settings,
+      lanAddresses: deps.lanAddresses,
+      report: () => this.loops.heartbeatNow(),
+      log,
+    });
+    deps.ssh.onEvent = (event) => this.sshSync.record(event);
+    this.operatorKeys = new OperatorKeys({
+      store: deps.store,
+      settings,
+      record: (event) => this.sshSync.record(event),
+      applied: () => void this.sshSync.apply(),
+      now,
+    });
+    // The firewall first (it closes before the SSH server re-binds), then the SSH server; a failing
+    // SSH server is logged by its sync and never faults the data channel.
+    const applyFirewall = async () => {
+      try {
+        await this.firewall.apply();
+      } finally {
+        void this.sshSync.apply();
+      }
+    };
     this.channel = new DataChannel({
       control: deps.control,
       vpn: deps.vpn,
@@ -55,6 +108,7 @@ export class Agent {
       update,
       applyFirewall,
       heartbeatNow: () => this.loops.heartbeatNow(),
+      proxy: deps.proxy ?? (() => null),
       log,
       now,
     });
@@ -66,6 +120,9 @@ export class Agent {
       applyFirewall,
       channel: this.channel,
       openvpnVersion: () => this.openvpnVersion,
+      settings: this.settingsIntake,
+      ssh: this.sshSync,
+      sshHostKey: () => deps.ssh.hostKey,
       heartbeatMs: deps.heartbeatMs,
       log,
       now,
@@ -94,6 +151,16 @@ export class Agent {
     return this.deps.store.enrollment();
   }
 
+  /** The platform's signed settings in force (defaults until the first arrive) and their version. */
+  get settings(): { body: GatewaySettings; version: number } {
+    return { body: this.settingsIntake.current(), version: this.settingsIntake.version() };
+  }
+
+  /** The SSH server now: where it listens and its host key (null while off). */
+  get ssh(): { listening: string[]; hostKey: string | null } {
+    return { listening: this.deps.ssh.listening, hostKey: this.deps.ssh.hostKey };
+  }
+
   /** Starts the loops. The gateway starts idle: after a restart only the operator arms it again. */
   async start(): Promise<void> {
     this.openvpnVersion = await this.deps.vpn.version();
@@ -101,6 +168,8 @@ export class Agent {
       this.current = { ...this.current, lastError: String(error.message ?? error) };
       this.log("error", String(error.message ?? error));
     });
+    // The SSH server as the kept settings say (off by default), before anything else can reach it.
+    await this.sshSync.apply();
     this.log("info", "gateway started: idle until the operator presses Connect");
     this.loops.start();
     if (this.deps.importDir) this.intake.watch(this.deps.importDir);
@@ -115,6 +184,12 @@ export class Agent {
     // Logged by the firewall sync; the tunnel is already down, so nothing passes either way.
     await this.firewall.apply().catch(() => {});
     this.firewall.stop();
+    await this.sshSync.stop();
+  }
+
+  /** Verifies a bundle without importing it: what it would enroll this gateway as, or why not. */
+  checkBundle(text: string): Promise<ImportResult> {
+    return checkBundle(this.deps.store, text, this.now());
   }
 
   /** Imports a bundle (upload or import directory); the previous enrollment stays on any failure. */

@@ -1,5 +1,6 @@
-// The control channel's two loops: the heartbeat (the gateway's state up; the remote sessions and
-// the data channel's fate down) and the command long-poll (signed commands such as a Disconnect).
+// The control channel's two loops: the heartbeat (the gateway's state and SSH log up; the remote and
+// maintenance sessions, the data channel's fate and the signed settings down) and the command
+// long-poll (signed commands such as a Disconnect).
 import type { HeartbeatResponse } from "@meetpoint/common";
 import type { ControlPort } from "../control/client.ts";
 import type { Store } from "../state/store.ts";
@@ -7,6 +8,8 @@ import { Backoff } from "./backoff.ts";
 import type { DataChannel } from "./data-channel.ts";
 import { acceptVersion, verifyFromPlatform } from "./envelopes.ts";
 import type { Log } from "./events.ts";
+import type { GatewaySettingsIntake } from "./gateway-settings.ts";
+import type { SshSync } from "./ssh-sync.ts";
 import { type AgentStatus, armed, type StatusEvent } from "./status.ts";
 
 export const AGENT_VERSION = "0.1.0";
@@ -33,6 +36,11 @@ export interface ControlLoopsDeps {
   /** Where the platform's word about the data channel goes. */
   channel: Pick<DataChannel, "disconnect" | "fault">;
   openvpnVersion: () => string | null;
+  /** Where the signed settings of a heartbeat answer go. */
+  settings: Pick<GatewaySettingsIntake, "receive" | "version">;
+  /** SSH events to report, and the SSH server's host key. */
+  ssh: Pick<SshSync, "pending" | "reported">;
+  sshHostKey: () => string | null;
   /** Interval between heartbeats, in milliseconds. */
   heartbeatMs: number;
   log: Log;
@@ -110,6 +118,7 @@ export class ControlLoops {
 
   private async heartbeat(): Promise<void> {
     const sent = this.deps.now();
+    const sshEvents = this.deps.ssh.pending();
     const answer: HeartbeatResponse = await this.deps.control.heartbeat({
       state: this.status.state,
       gatewaySessionId: this.status.gatewaySessionId,
@@ -117,7 +126,11 @@ export class ControlLoops {
       openvpnVersion: this.deps.openvpnVersion(),
       localTime: sent.toISOString(),
       lastError: this.status.lastError,
+      settingsVersion: this.deps.settings.version(),
+      sshHostKey: this.deps.sshHostKey(),
+      sshEvents,
     });
+    this.deps.ssh.reported(sshEvents.length);
     const received = this.deps.now();
     const midpoint = (sent.getTime() + received.getTime()) / 2;
     if (this.contact?.ok === false)
@@ -128,6 +141,7 @@ export class ControlLoops {
       error: null,
       clockOffsetMs: Math.round(new Date(answer.serverTime).getTime() - midpoint),
     };
+    await this.deps.settings.receive(answer.settings);
     const channel = answer.dataChannel;
     const mine = channel && channel.gatewaySessionId === this.status.gatewaySessionId;
     if (mine && channel.state === "closed" && armed(this.status)) {
@@ -144,6 +158,7 @@ export class ControlLoops {
     this.deps.update({
       type: "sessions",
       remoteSessions: mine ? answer.remoteSessions : [],
+      maintenanceSessions: mine ? answer.maintenanceSessions : [],
     });
     await this.deps
       .applyFirewall()

@@ -1,6 +1,7 @@
 // The operator's Connect and Disconnect and the data channel that follows them: a verified
 // configuration from the platform, the OpenVPN tunnel, and after a fault a new data channel once
 // the back-off has passed.
+import { type HttpProxy, parseConfig, proxyName } from "@meetpoint/common";
 import { ControlError, type ControlPort } from "../control/client.ts";
 import type { Store } from "../state/store.ts";
 import type { VpnPort } from "../vpn/openvpn.ts";
@@ -22,6 +23,8 @@ export interface DataChannelDeps {
   applyFirewall: () => Promise<void>;
   /** Sends a heartbeat now, so the platform learns of a tunnel that came up. */
   heartbeatNow: () => void;
+  /** The plant's HTTP proxy, asked at every Connect; null: the platform is reached directly. */
+  proxy: () => HttpProxy | null;
   log: Log;
   now: () => Date;
 }
@@ -127,8 +130,12 @@ export class DataChannel {
   private async establish(reconnectOf: string | null): Promise<void> {
     const enrollment = this.deps.store.enrollment();
     if (!enrollment || !armed(this.status) || this.stopped) return;
+    // One rule for both channels: with a proxy, OpenVPN goes through it too — over TCP only.
+    const proxy = this.deps.proxy();
+    const through = (reason: string) =>
+      proxy ? `${reason} (through the proxy ${proxyName(proxy)})` : reason;
     try {
-      const issued = await this.deps.control.dataChannel(reconnectOf);
+      const issued = await this.deps.control.dataChannel(reconnectOf, proxy ? "tcp" : "any");
       const verified = await verifyFromPlatform(
         this.deps.store,
         enrollment,
@@ -140,6 +147,10 @@ export class DataChannel {
       if (verified.claims.body.gatewaySessionId !== issued.gatewaySessionId)
         throw new Error("data-channel configuration refused: it names another data channel");
       acceptVersion(this.deps.store, "data-channel", verified.claims.version);
+      if (proxy && !tcpOnly(verified.claims.body.profile))
+        throw new Error(
+          `the platform offered OpenVPN over UDP, which the proxy ${proxyName(proxy)} cannot carry: the platform needs an OpenVPN server on TCP (MEETPOINT_VPN_LISTEN)`,
+        );
       if (!armed(this.status)) return; // Disconnect pressed meanwhile.
       this.deps.update({
         type: "channel",
@@ -153,14 +164,18 @@ export class DataChannel {
       );
       // Callbacks of this attempt only: a tunnel from an earlier Connect must not act on this one.
       const attempt = ++this.attempt;
-      await this.deps.vpn.start(verified.claims.body.profile, {
-        up: (address) => {
-          if (attempt === this.attempt) void this.tunnelUp(address);
+      await this.deps.vpn.start(
+        verified.claims.body.profile,
+        {
+          up: (address) => {
+            if (attempt === this.attempt) void this.tunnelUp(address);
+          },
+          down: (reason) => {
+            if (attempt === this.attempt) void this.fault(through(reason));
+          },
         },
-        down: (reason) => {
-          if (attempt === this.attempt) void this.fault(reason);
-        },
-      });
+        { httpProxy: proxy },
+      );
     } catch (error) {
       // The platform refuses to reconnect a channel it closed for good: only the operator re-arms.
       if (error instanceof ControlError && error.status === 409 && reconnectOf) {
@@ -185,4 +200,10 @@ export class DataChannel {
     this.deps.log("info", "online: the data channel to the platform is up");
     this.deps.heartbeatNow();
   }
+}
+
+/** Whether every server a profile names is reached over TCP (what an HTTP proxy can carry). */
+export function tcpOnly(profile: string): boolean {
+  const remotes = parseConfig(profile).directives.filter((d) => d.name === "remote");
+  return remotes.length > 0 && remotes.every((r) => /^tcp/.test(r.args[2] ?? ""));
 }

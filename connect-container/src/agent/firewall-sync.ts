@@ -1,10 +1,22 @@
-// Keeps the kernel firewall in line with the agent's status: open towards the machines only while
-// online, and only for the services of the platform's remote sessions.
+// Keeps the kernel firewall in line with the agent's status and the platform's signed settings: open
+// towards the machines only while online, and only for the services of the platform's remote
+// sessions; the gateway's SSH port to the tunnel only during a maintenance session; the operator UI
+// on the WAN side only where the settings say so.
 import type { FirewallPort } from "../firewall/kernel.ts";
 import type { ForwardedService, GatewayFirewall } from "../firewall/ruleset.ts";
 import { TUNNEL_DEVICE } from "../vpn/openvpn.ts";
 import type { Log } from "./events.ts";
+import type { GatewaySettings } from "./gateway-settings.ts";
+import { maintenanceOpen } from "./ssh-sync.ts";
 import type { AgentStatus } from "./status.ts";
+
+/** What the firewall needs beside the status: where the LAN is, the UI's ports, the settings. */
+export interface FirewallContext {
+  lanInterface: string;
+  /** The operator UI's TCP ports (HTTPS, and HTTP when it redirects). */
+  uiPorts: number[];
+  settings: () => GatewaySettings;
+}
 
 /** Services the firewall lets through: those of the platform's remote sessions, while online. */
 function forwardedServices(status: AgentStatus): ForwardedService[] {
@@ -19,12 +31,21 @@ function forwardedServices(status: AgentStatus): ForwardedService[] {
   );
 }
 
-/** The gateway ruleset the status asks for (pure). */
-export function firewallFor(status: AgentStatus, lanInterface: string): GatewayFirewall {
+/** The gateway ruleset the status and the settings ask for (pure). */
+export function firewallFor(
+  status: AgentStatus,
+  context: { lanInterface: string; uiPorts: number[]; settings: GatewaySettings },
+): GatewayFirewall {
+  const { settings } = context;
   return {
-    lanInterface,
+    lanInterface: context.lanInterface,
     tunnelInterface: status.state === "online" ? TUNNEL_DEVICE : null,
     services: forwardedServices(status),
+    maintenanceSsh:
+      maintenanceOpen(status, settings) && status.tunnelAddress
+        ? { tunnelAddress: status.tunnelAddress }
+        : null,
+    uiPortsOnWan: settings.operatorUi.reach === "lan-and-wan" ? context.uiPorts : [],
   };
 }
 
@@ -48,7 +69,7 @@ export class FirewallSync {
 
   constructor(
     private readonly firewall: FirewallPort,
-    private readonly lanInterface: string,
+    private readonly context: FirewallContext,
     private readonly status: () => AgentStatus,
     private readonly log: Log,
   ) {}
@@ -67,7 +88,11 @@ export class FirewallSync {
   }
 
   private async bringInLine(): Promise<void> {
-    const model = firewallFor(this.status(), this.lanInterface);
+    const model = firewallFor(this.status(), {
+      lanInterface: this.context.lanInterface,
+      uiPorts: this.context.uiPorts,
+      settings: this.context.settings(),
+    });
     const modelKey = JSON.stringify(model);
     if (modelKey === this.appliedKey) return;
     const closed = closedServices(this.applied, model);

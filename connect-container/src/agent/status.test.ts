@@ -40,7 +40,7 @@ describe("gateway status", () => {
     const faulty = run([
       { type: "connect", by: "local API", at: at(1) },
       { type: "tunnel-up", address: "100.127.0.2", at: at(2) },
-      { type: "sessions", remoteSessions: [session] },
+      { type: "sessions", remoteSessions: [session], maintenanceSessions: [] },
       { type: "fault", error: "platform unreachable", retryAt: at(5), at: at(3) },
     ]);
     expect(faulty).toMatchObject({
@@ -65,7 +65,11 @@ describe("gateway status", () => {
       fc.constant<StatusEvent>({ type: "retry", at: t0 }),
       fc.constant<StatusEvent>({ type: "channel", gatewaySessionId: session.id, at: t0 }),
       fc.constant<StatusEvent>({ type: "fault", error: "x", retryAt: t0, at: t0 }),
-      fc.constant<StatusEvent>({ type: "sessions", remoteSessions: [session] }),
+      fc.constant<StatusEvent>({
+        type: "sessions",
+        remoteSessions: [session],
+        maintenanceSessions: [],
+      }),
       fc.constant<StatusEvent>({ type: "disconnect", error: null, at: t0 }),
     );
     fc.assert(
@@ -75,5 +79,32 @@ describe("gateway status", () => {
         expect(status.remoteSessions).toEqual([]);
       }),
     );
+  });
+
+  test("regression: 'since' of a gateway that cannot connect stays at the first fault through every retry", () => {
+    const status = run([
+      { type: "connect", by: "operator UI", at: at(1) },
+      {
+        type: "fault",
+        error: "the data channel did not come up within 30 s",
+        retryAt: at(32),
+        at: at(31),
+      },
+      { type: "retry", at: at(32) },
+      {
+        type: "fault",
+        error: "the data channel did not come up within 30 s",
+        retryAt: at(64),
+        at: at(62),
+      },
+      { type: "retry", at: at(64) },
+    ]);
+    expect(status.state).toBe("connecting");
+    expect(status.failingSince).toEqual(at(31));
+    const online = nextStatus(status, { type: "tunnel-up", address: "100.127.0.2", at: at(70) });
+    expect(online.failingSince).toBeNull();
+    expect(
+      nextStatus(status, { type: "disconnect", error: null, at: at(71) }).failingSince,
+    ).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // What the operator sees, as a pure state machine: idle until the operator presses Connect;
 // connecting, online, or reconnecting (after a fault) while the operator's consent stands; back to
 // idle on any Disconnect — the operator's, or a technician's or an admin's through the platform.
-import type { AgentState, GatewayRemoteSession } from "@meetpoint/common";
+import type { AgentState, GatewayRemoteSession, MaintenanceSession } from "@meetpoint/common";
 
 export interface AgentStatus {
   state: AgentState;
@@ -15,10 +15,17 @@ export interface AgentStatus {
   since: Date;
   /** The last thing that went wrong, in plain words; cleared by a successful Connect. */
   lastError: string | null;
+  /**
+   * Since when the armed gateway cannot connect: the first fault after Connect or after being
+   * online, kept through every retry (which passes through "connecting") until it is online again.
+   */
+  failingSince: Date | null;
   /** When the next automatic attempt runs (state reconnecting). */
   retryAt: Date | null;
   /** Remote sessions through this gateway, as the platform reported them last. */
   remoteSessions: GatewayRemoteSession[];
+  /** Platform admins' maintenance sessions to this gateway's SSH server, as reported last. */
+  maintenanceSessions: MaintenanceSession[];
 }
 
 export type StatusEvent =
@@ -30,7 +37,11 @@ export type StatusEvent =
   | { type: "retry"; at: Date }
   /** Disconnect: by the operator (error null) or because the platform closed the channel for good. */
   | { type: "disconnect"; error: string | null; at: Date }
-  | { type: "sessions"; remoteSessions: GatewayRemoteSession[] };
+  | {
+      type: "sessions";
+      remoteSessions: GatewayRemoteSession[];
+      maintenanceSessions: MaintenanceSession[];
+    };
 
 export const initialStatus = (at: Date): AgentStatus => ({
   state: "idle",
@@ -39,8 +50,10 @@ export const initialStatus = (at: Date): AgentStatus => ({
   armedBy: null,
   since: at,
   lastError: null,
+  failingSince: null,
   retryAt: null,
   remoteSessions: [],
+  maintenanceSessions: [],
 });
 
 /** Whether the operator's consent stands (anything but idle). */
@@ -66,6 +79,7 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
         tunnelAddress: event.address,
         since: event.at,
         lastError: null,
+        failingSince: null,
         retryAt: null,
       };
     case "fault":
@@ -75,9 +89,11 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
         state: "reconnecting",
         since: status.state === "reconnecting" ? status.since : event.at,
         lastError: event.error,
+        failingSince: status.failingSince ?? event.at,
         retryAt: event.retryAt,
         tunnelAddress: null,
         remoteSessions: [],
+        maintenanceSessions: [],
       };
     case "retry":
       if (status.state !== "reconnecting") return status;
@@ -85,6 +101,12 @@ export function nextStatus(status: AgentStatus, event: StatusEvent): AgentStatus
     case "disconnect":
       return { ...initialStatus(event.at), lastError: event.error };
     case "sessions":
-      return armed(status) ? { ...status, remoteSessions: event.remoteSessions } : status;
+      return armed(status)
+        ? {
+            ...status,
+            remoteSessions: event.remoteSessions,
+            maintenanceSessions: event.maintenanceSessions,
+          }
+        : status;
   }
 }

@@ -8,7 +8,10 @@ import {
   disconnectResponseSchema,
   type HeartbeatRequest,
   type HeartbeatResponse,
+  type HttpProxy,
   heartbeatResponseSchema,
+  proxyAuthorization,
+  proxyName,
 } from "@meetpoint/common";
 import type { z } from "zod";
 import type { Enrollment } from "../state/store.ts";
@@ -24,6 +27,42 @@ export class ControlError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * Plain words for what fetch throws when it goes through `proxy`: every failure of the proxy
+ * itself names the proxy (refused, unreachable, 407/401 credentials, 403 for the CONNECT target,
+ * a certificate that is not the platform's — TLS interception). Credentials are never in a message.
+ */
+export function describeProxyError(error: unknown, host: string, proxy: HttpProxy): string {
+  const e = error as { code?: string; message?: string; name?: string };
+  const text = `${e?.code ?? ""} ${e?.message ?? ""}`;
+  const name = `the proxy ${proxyName(proxy)}`;
+  const tunnel = text.match(/refused to open a tunnel: (\d{3})\s*(.*)$/);
+  if (tunnel) {
+    const status = tunnel[1];
+    const words = (tunnel[2] ?? "").trim();
+    if (status === "407" || status === "401")
+      return proxy.username
+        ? `${name} refused the credentials of user ${proxy.username} (${status} ${words})`
+        : `${name} asks for credentials (${status} ${words}): set the proxy's user and password`;
+    if (status === "403")
+      return `${name} forbids a connection to ${host} (403 ${words} for CONNECT): ask IT to allow the platform's host and port`;
+    return `${name} would not connect to ${host} (${status} ${words})`;
+  }
+  if (e?.name === "TimeoutError" || /timed? ?out/i.test(text))
+    return `${name} or the platform ${host} behind it did not answer in time`;
+  if (/ENOTFOUND|EAI_|DNS|resolve|getaddrinfo/i.test(text))
+    return `${name}: its name cannot be resolved (check DNS)`;
+  if (/ConnectionRefused|ECONNREFUSED/i.test(text))
+    return `${name} refused the connection (is it running, on this port?)`;
+  if (/ENETUNREACH|EHOSTUNREACH|unreachable|FailedToOpenSocket/i.test(text))
+    return `${name} cannot be reached (check the WAN link and the route to the proxy)`;
+  if (/CERT|certificate|self.signed|ALTNAME|issuer|verify/i.test(text))
+    return `TLS interception by ${name}: the certificate presented for ${host} does not chain to the CA pinned at enrollment — ask IT to exempt ${host} from TLS inspection`;
+  if (/ECONNRESET|ConnectionClosed|socket/i.test(text))
+    return `the connection through ${name} to ${host} broke off`;
+  return `cannot reach the platform ${host} through ${name}: ${e?.message ?? String(error)}`;
 }
 
 /** Plain words for what fetch throws. */
@@ -53,7 +92,11 @@ export type ControlPort = Pick<
 >;
 
 export class ControlClient {
-  constructor(private readonly enrollment: () => Enrollment | null) {}
+  constructor(
+    private readonly enrollment: () => Enrollment | null,
+    /** The plant's HTTP proxy, asked at every call (it can change); null: directly. */
+    private readonly proxy: () => HttpProxy | null = () => null,
+  ) {}
 
   private async call<T extends z.ZodType>(
     method: "GET" | "POST",
@@ -66,6 +109,8 @@ export class ControlClient {
     const { platformUrl, gatewayId, secret, caCertificates } = enrollment.body;
     const url = new URL(`/api/gateway/v1${path}`, platformUrl);
     const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+    const proxy = this.proxy();
+    const authorization = proxy ? proxyAuthorization(proxy) : null;
     let response: Response;
     try {
       response = await fetch(url, {
@@ -79,11 +124,19 @@ export class ControlClient {
         // Only the pinned CA: a certificate from any other CA, public or not, is refused.
         tls: { ca: caCertificates, rejectUnauthorized: true },
         redirect: "error",
+        // HTTP CONNECT through the proxy (the credentials in a header, never in a URL).
+        proxy: proxy
+          ? {
+              url: `http://${proxy.host}:${proxy.port}`,
+              headers: authorization ? { "Proxy-Authorization": authorization } : {},
+            }
+          : undefined,
       });
     } catch (error) {
-      throw new ControlError(describeFetchError(error, url.host), "unreachable", null, {
-        cause: error,
-      });
+      const message = proxy
+        ? describeProxyError(error, url.host, proxy)
+        : describeFetchError(error, url.host);
+      throw new ControlError(message, "unreachable", null, { cause: error });
     }
     let json: unknown;
     try {
@@ -131,9 +184,10 @@ export class ControlClient {
     );
   }
 
-  dataChannel(reconnectOf: string | null) {
+  /** A data channel; `transport` "tcp" when an HTTP proxy must carry it. */
+  dataChannel(reconnectOf: string | null, transport: "any" | "tcp" = "any") {
     return this.call("POST", "/data-channel", dataChannelResponseSchema, {
-      body: { reconnectOf },
+      body: { reconnectOf, transport },
       timeoutMs: 15_000,
     });
   }

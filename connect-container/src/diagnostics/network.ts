@@ -40,6 +40,7 @@ export async function interfaceChecks(
           "fail",
           "not present",
           `Check MEETPOINT_${role}_INTERFACE and the container's networks.`,
+          "plant IT",
         )
       : v4.length === 0
         ? line(
@@ -47,11 +48,14 @@ export async function interfaceChecks(
             "fail",
             `${found.operstate}, no IPv4 address`,
             "Give the interface an address (DHCP or static).",
+            "plant IT",
           )
         : line(
             `${role} interface ${name}`,
             found.operstate === "DOWN" ? "fail" : "ok",
             `${found.operstate}, ${v4.join(", ")}`,
+            found.operstate === "DOWN" ? "Connect the cable, or bring the link up." : null,
+            found.operstate === "DOWN" ? "plant IT" : null,
           );
   });
 }
@@ -74,12 +78,16 @@ export async function defaultRouteCheck(
         defaultRoute.dev === lanInterface
           ? "The default route leads into the machine LAN: the platform should be reached through the WAN."
           : null,
+        defaultRoute.dev === lanInterface ? "plant IT" : null,
+        false,
       )
     : line(
         "Default route",
         "warn",
         "none",
         "Without a default route only directly connected platforms are reachable.",
+        "plant IT",
+        false,
       );
 }
 
@@ -106,5 +114,6 @@ export async function routeToPlatformCheck(
         "fail",
         dev ? `dev ${dev} (not the WAN side)` : stderr.trim() || "no route",
         "The platform must be reached through the WAN interface.",
+        "plant IT",
       );
 }

@@ -3,6 +3,7 @@
 import { lookup } from "node:dns/promises";
 import { isIP, connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { isoTime } from "@meetpoint/common";
 import { type DiagnosticLine, line } from "./line.ts";
 
 function timed<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -32,23 +33,46 @@ export async function dnsCheck(
         "fail",
         (error as Error).message,
         "Check the DNS server given to the WAN side, or use an address in the platform URL.",
+        "plant IT",
       ),
       address: null,
     };
   }
 }
 
-/** A TCP connection to the platform's port (3 s at most). */
+/**
+ * A TCP connection to the platform's port (3 s at most). Its failure names its kind: refused
+ * (something answered: nothing listens there), no answer (dropped on the way), no route.
+ */
 export async function tcpCheck(host: string, address: string, port: number) {
+  const check = `TCP ${host}:${port}`;
   try {
     const ms = await timed(tcpReach(address, port), 3000, "TCP");
-    return line(`TCP ${host}:${port}`, "ok", `connected in ${ms} ms`);
+    return line(check, "ok", `connected in ${ms} ms`);
   } catch (error) {
+    const message = (error as Error).message;
+    if (/ECONNREFUSED|ConnectionRefused/i.test(message))
+      return line(
+        check,
+        "fail",
+        `connection refused (${message})`,
+        `Nothing listens at ${address}:${port}: the platform is down, or its URL names the wrong port. If the platform is up, a firewall on the way rejects the connection.`,
+        "the platform's operator",
+      );
+    if (/EHOSTUNREACH|ENETUNREACH|unreachable/i.test(message))
+      return line(
+        check,
+        "fail",
+        `no route (${message})`,
+        "The network says the platform cannot be reached from here: check the WAN side's routing.",
+        "plant IT",
+      );
     return line(
-      `TCP ${host}:${port}`,
+      check,
       "fail",
-      (error as Error).message,
-      "A firewall on the way may block outgoing HTTPS; allow TCP to the platform.",
+      message,
+      "Nothing answered: a firewall on the way drops outgoing HTTPS. Allow the gateway TCP to the platform.",
+      "plant IT",
     );
   }
 }
@@ -60,14 +84,15 @@ export async function tlsCheck(host: string, address: string, port: number, ca: 
     return line(
       `TLS ${host}:${port}`,
       "ok",
-      `pinned CA verified; server certificate valid ${cert.validFrom} – ${cert.validTo}`,
+      `pinned CA verified; server certificate valid ${isoTime(cert.validFrom)} – ${isoTime(cert.validTo)}`,
     );
   } catch (error) {
     return line(
       `TLS ${host}:${port}`,
       "fail",
       (error as Error).message,
-      "A TLS-inspecting proxy or a wrong platform breaks the pin; the gateway must reach the platform directly.",
+      "TCP connects, but the certificate there does not chain to the CA pinned at enrollment: a TLS-inspecting proxy (or another server) is in between. Behind an HTTP proxy, set it (Proxy page) so both channels use it; the proxy must not inspect TLS to the platform.",
+      "plant IT",
     );
   }
 }

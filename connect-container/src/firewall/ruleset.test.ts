@@ -32,7 +32,47 @@ describe("gateway ruleset", () => {
     expect(text).not.toContain("masquerade");
   });
 
+  test("SSH from the tunnel: only to the gateway's tunnel address, only in a maintenance session", () => {
+    const closed = renderGatewayRuleset(model);
+    expect(closed).toContain('iifname "tun0" tcp dport 22 counter drop');
+    expect(closed).not.toContain("maintenance session: SSH to the gateway");
+    const open = renderGatewayRuleset({
+      ...model,
+      maintenanceSsh: { tunnelAddress: "100.127.0.2" },
+    });
+    const accept = open.indexOf('iifname "tun0" ip daddr 100.127.0.2 tcp dport 22 accept');
+    // The accept comes before the drop that ends established SSH flows once the session is over.
+    expect(accept).toBeGreaterThan(0);
+    expect(accept).toBeLessThan(open.indexOf('iifname "tun0" tcp dport 22 counter drop'));
+    // Without a tunnel there is nothing to open, whatever the model says.
+    const offline = renderGatewayRuleset({
+      ...model,
+      tunnelInterface: null,
+      maintenanceSsh: { tunnelAddress: "100.127.0.2" },
+    });
+    expect(offline).not.toContain("dport 22");
+  });
+
+  test("operator UI on the WAN side only where the platform's setting says so", () => {
+    expect(renderGatewayRuleset(model)).not.toContain("operator UI on the WAN side");
+    const text = renderGatewayRuleset({ ...model, uiPortsOnWan: [443, 80, 443] });
+    expect(text).toContain(
+      `tcp dport { 443, 80 } accept comment "operator UI on the WAN side: the platform's setting"`,
+    );
+    // After every tunnel rule (the tunnel's last rule drops), before the WAN side's final drop.
+    expect(text.indexOf("tcp dport { 443, 80 }")).toBeGreaterThan(
+      text.indexOf("the gateway itself is closed to the tunnel"),
+    );
+    expect(text.indexOf("tcp dport { 443, 80 }")).toBeLessThan(
+      text.indexOf("nothing listens on the WAN side"),
+    );
+  });
+
   test("bad values never reach the ruleset", () => {
+    expect(() => renderGatewayRuleset({ ...model, uiPortsOnWan: [0] })).toThrow("bad UI port");
+    expect(() =>
+      renderGatewayRuleset({ ...model, maintenanceSsh: { tunnelAddress: "1.2.3.4; drop" } }),
+    ).toThrow("bad tunnel address");
     expect(() => renderGatewayRuleset({ ...model, lanInterface: 'eth1" accept' })).toThrow(
       "bad interface name",
     );

@@ -1,12 +1,16 @@
 // The gateway's nftables ruleset, rendered from data: the machine LAN and the customer WAN never
 // meet; from the tunnel only the proxy addresses of enabled services pass, translated 1:1 to the
 // machines' LAN addresses (DNAT) and masqueraded towards the LAN; the gateway itself is closed to
-// the tunnel, and to the WAN except for answers to its own outgoing connections. With no data
-// channel there is no tunnel rule at all.
+// the tunnel (but for its SSH port while a platform admin has a maintenance session open), and to
+// the WAN except for answers to its own outgoing connections — and for the operator UI's ports
+// where the platform's signed settings let the UI answer on the WAN side. With no data channel
+// there is no tunnel rule at all.
 
 import { formatIpv4, parseIpv4 } from "@meetpoint/common";
 
 export const TABLE = "meetpoint";
+/** The gateway's maintenance SSH server listens on this port (LAN side, and the tunnel address). */
+export const SSH_PORT = 22;
 
 export interface ForwardedService {
   /** The machine's platform-wide proxy address. */
@@ -24,6 +28,17 @@ export interface GatewayFirewall {
   /** The OpenVPN client's tun device while the data channel is up; null when disconnected. */
   tunnelInterface: string | null;
   services: ForwardedService[];
+  /**
+   * The gateway's own tunnel address and SSH port while a maintenance session is open (and the SSH
+   * server runs): the tunnel may reach exactly that. Null: the tunnel reaches nothing on the
+   * gateway, and SSH flows from it that are still established stop passing.
+   */
+  maintenanceSsh?: { tunnelAddress: string } | null;
+  /**
+   * TCP ports of the operator UI (and local consent API) opened on the WAN side too, as the
+   * platform's settings say; empty (the default): the UI answers on the machine network only.
+   */
+  uiPortsOnWan?: number[];
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -46,6 +61,12 @@ function checkService(service: ForwardedService): ForwardedService {
   };
 }
 
+function checkPort(port: number, what: string): number {
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`gateway firewall: bad ${what} ${port}`);
+  return port;
+}
+
 /** The whole table, replaced atomically with `nft -f`. */
 export function renderGatewayRuleset(model: GatewayFirewall): string {
   for (const name of [model.lanInterface, model.tunnelInterface ?? "x"]) {
@@ -63,13 +84,23 @@ export function renderGatewayRuleset(model: GatewayFirewall): string {
     items.length ? `    elements = { ${[...new Set(items)].join(", ")} }\n` : "";
   const tun = model.tunnelInterface;
   const lan = model.lanInterface;
+  const ssh = tun && model.maintenanceSsh ? model.maintenanceSsh : null;
+  const sshRule = ssh
+    ? `    iifname "${tun}" ip daddr ${address(ssh.tunnelAddress, "tunnel address")} tcp dport ${SSH_PORT} accept comment "maintenance session: SSH to the gateway"\n`
+    : "";
+  const uiPorts = [...new Set((model.uiPortsOnWan ?? []).map((p) => checkPort(p, "UI port")))];
+  // After the tunnel's rules (which end in a drop) and the LAN's accept: only the WAN side is left.
+  const uiRule = uiPorts.length
+    ? `    tcp dport { ${uiPorts.join(", ")} } accept comment "operator UI on the WAN side: the platform's setting"\n`
+    : "";
   const tunnelRules = tun
     ? {
         dnat: `    iifname "${tun}" ip daddr . meta l4proto . th dport @proxy_services dnat ip to ip daddr map @proxy_to_lan\n`,
         masquerade: `    iifname "${tun}" oifname "${lan}" masquerade\n`,
         forward: `    iifname "${tun}" oifname "${lan}" ct status dnat ip daddr . meta l4proto . th dport @lan_services accept
     iifname "${lan}" oifname "${tun}" ct state established,related accept\n`,
-        input: `    iifname "${tun}" ct state established,related accept
+        input: `${sshRule}    iifname "${tun}" tcp dport ${SSH_PORT} counter drop comment "SSH from the tunnel: only in a maintenance session"
+    iifname "${tun}" ct state established,related accept
     iifname "${tun}" counter drop comment "the gateway itself is closed to the tunnel"\n`,
       }
     : { dnat: "", masquerade: "", forward: "", input: "" };
@@ -106,7 +137,7 @@ ${tunnelRules.forward}    oifname "${lan}" counter drop comment "WAN to LAN: nev
   chain input {
     type filter hook input priority filter; policy drop;
     iifname { "lo", "${lan}" } accept
-${tunnelRules.input}    ct state established,related accept
+${tunnelRules.input}${uiRule}    ct state established,related accept
     counter drop comment "nothing listens on the WAN side"
   }
 

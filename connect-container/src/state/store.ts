@@ -1,8 +1,9 @@
 // The gateway's state volume: small JSON files written atomically (temp file + rename), so a power
 // cut leaves either the old or the new version, never half of one.
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { EnvelopeBody } from "@meetpoint/common";
+import type { EnvelopeBody, SshEvent } from "@meetpoint/common";
 
 /** The verified enrollment: what the gateway trusts and how it authenticates. */
 export interface Enrollment {
@@ -22,7 +23,35 @@ export interface OperatorAccount {
 }
 
 /** Versions of the newest envelopes accepted, per kind (rollback protection across restarts). */
-export type EnvelopeVersions = Partial<Record<"data-channel" | "command", number>>;
+export type EnvelopeVersions = Partial<
+  Record<"data-channel" | "command" | "gateway-settings", number>
+>;
+
+/** The newest signed gateway settings accepted (verified when they arrived). */
+export interface AcceptedSettings {
+  body: EnvelopeBody<"gateway-settings">;
+  version: number;
+  acceptedAt: string;
+}
+
+/** An SSH key the operator added in the operator UI (used while the platform allows it). */
+export interface OperatorSshKey {
+  /** "<type> <base64>", checked when added. */
+  key: string;
+  label: string;
+  fingerprint: string;
+  addedAt: string;
+}
+
+/** The proxy the operator entered; the password sealed (see agent/proxy-setting.ts). */
+export interface StoredProxy {
+  host: string;
+  port: number;
+  username: string | null;
+  /** AES-256-GCM of the password with the volume's seal key, base64 (iv | ciphertext | tag). */
+  sealedPassword: string | null;
+  savedAt: string;
+}
 
 export class Store {
   constructor(readonly dir: string) {
@@ -73,5 +102,52 @@ export class Store {
 
   saveVersions(versions: EnvelopeVersions): void {
     this.write("versions.json", versions);
+  }
+
+  settings(): AcceptedSettings | null {
+    return this.read<AcceptedSettings>("gateway-settings.json");
+  }
+
+  saveSettings(settings: AcceptedSettings): void {
+    this.write("gateway-settings.json", settings);
+  }
+
+  operatorSshKeys(): OperatorSshKey[] {
+    return this.read<OperatorSshKey[]>("operator-ssh-keys.json") ?? [];
+  }
+
+  saveOperatorSshKeys(keys: OperatorSshKey[]): void {
+    this.write("operator-ssh-keys.json", keys);
+  }
+
+  proxy(): StoredProxy | null {
+    return this.read<StoredProxy>("proxy.json");
+  }
+
+  saveProxy(proxy: StoredProxy | null): void {
+    if (proxy) this.write("proxy.json", proxy);
+    else rmSync(join(this.dir, "proxy.json"), { force: true });
+  }
+
+  /** SSH events not yet reported to the platform (kept across restarts), oldest first. */
+  pendingSshEvents(): SshEvent[] {
+    return this.read<SshEvent[]>("ssh-events.json") ?? [];
+  }
+
+  savePendingSshEvents(events: SshEvent[]): void {
+    this.write("ssh-events.json", events);
+  }
+
+  /**
+   * The volume's 256-bit key that seals secrets at rest (the proxy password), made at first use.
+   * It keeps them out of copies of single state files and of diagnostics; whoever holds the whole
+   * volume holds the key too.
+   */
+  sealKey(): Buffer {
+    const kept = Buffer.from(this.read<string>("seal.key") ?? "", "hex");
+    if (kept.length === 32) return kept;
+    const key = randomBytes(32);
+    this.write("seal.key", key.toString("hex"));
+    return key;
   }
 }

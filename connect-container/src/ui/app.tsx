@@ -8,17 +8,21 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import type { Agent } from "../agent/agent.ts";
 import type { EventLog } from "../agent/events.ts";
-import type { DiagnosticLine } from "../diagnostics/report.ts";
+import type { ProxySetting } from "../agent/proxy-setting.ts";
+import type { DiagnosticLine, DiagnosticsProgress } from "../diagnostics/report.ts";
 import { MAX_BUNDLE_BYTES } from "../enrollment/import.ts";
 import type { OperatorAuth } from "./auth.ts";
+import { DiagnosticsRuns } from "./diagnostics-runs.ts";
 import { readForms } from "./forms.ts";
 import { localApi } from "./local-api.ts";
 import { diagnosticsRoutes } from "./routes/diagnostics.tsx";
 import { enrollmentRoutes } from "./routes/enrollment.tsx";
 import { eventsRoutes } from "./routes/events.tsx";
 import { passwordRoutes } from "./routes/password.tsx";
+import { proxyRoutes } from "./routes/proxy.tsx";
 import { settingsRoutes } from "./routes/settings.tsx";
 import { signInRoutes, signOutRoutes } from "./routes/sign-in.tsx";
+import { sshRoutes } from "./routes/ssh.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { requireOperator, type UiEnv } from "./session.ts";
 
@@ -26,7 +30,12 @@ export interface UiDeps {
   agent: Agent;
   auth: OperatorAuth;
   events: EventLog;
-  diagnostics: () => Promise<DiagnosticLine[]>;
+  /** Runs the diagnostics, reporting each check as it ends. */
+  diagnostics: (progress?: DiagnosticsProgress) => Promise<DiagnosticLine[]>;
+  /** The plant's HTTP proxy; without it the Proxy page is not offered. */
+  proxy?: ProxySetting;
+  /** The firewall only records (MEETPOINT_FIREWALL=dry-run): every page says it protects nothing. */
+  demo?: boolean;
 }
 
 const ASSETS: Record<string, { body: Buffer; type: string }> = {
@@ -42,6 +51,7 @@ const ASSETS: Record<string, { body: Buffer; type: string }> = {
 
 export function createUiApp(deps: UiDeps) {
   const app = new Hono<UiEnv>();
+  const runs = new DiagnosticsRuns((progress) => deps.diagnostics(progress));
 
   app.use(
     "*",
@@ -73,9 +83,15 @@ export function createUiApp(deps: UiDeps) {
     if (!c.req.path.startsWith("/assets/")) c.header("Cache-Control", "no-store");
   });
   app.use("*", readForms);
+  app.use("*", async (c, next) => {
+    c.set("demo", deps.demo === true);
+    await next();
+  });
 
   app.get("/favicon.ico", (c) => c.body(null, 204));
-  app.get("/healthz", (c) => c.json({ status: "ok", state: deps.agent.status.state }));
+  app.get("/healthz", (c) =>
+    c.json({ status: "ok", state: deps.agent.status.state, demo: deps.demo === true }),
+  );
   app.get("/assets/:name", (c) => {
     const asset = ASSETS[c.req.param("name")];
     if (!asset) return c.notFound();
@@ -93,10 +109,12 @@ export function createUiApp(deps: UiDeps) {
     passwordRoutes(deps),
     statusRoutes(deps),
     enrollmentRoutes(deps),
-    diagnosticsRoutes(deps),
+    diagnosticsRoutes({ agent: deps.agent, runs }),
     eventsRoutes(deps),
     settingsRoutes(deps),
+    sshRoutes(deps),
   ])
     app.route("/", area);
+  if (deps.proxy) app.route("/", proxyRoutes({ agent: deps.agent, proxy: deps.proxy }));
   return app;
 }

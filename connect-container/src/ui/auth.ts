@@ -2,6 +2,7 @@
 // at first sign-in and no earlier password may come back; failed attempts slow the next ones down;
 // sessions live in memory (a restart signs everyone out); the local consent API uses a bearer token.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { passwordProblems } from "@meetpoint/common";
 import type { Store } from "../state/store.ts";
 
 export interface OperatorSession {
@@ -11,12 +12,21 @@ export interface OperatorSession {
   lastSeen: number;
   /** A secret waiting for its one showing (the new API token), under a random id. */
   shownOnce?: { id: string; secret: string };
+  /** An uploaded enrollment bundle, checked and shown, waiting for the operator's confirmation. */
+  pendingBundle?: { id: string; text: string };
 }
 
 const IDLE_MS = 15 * 60_000;
 const FREE_FAILURES = 3;
 const MAX_DELAY_MS = 5 * 60_000;
-export const MIN_PASSWORD_LENGTH = 10;
+
+export { MIN_PASSWORD_LENGTH } from "@meetpoint/common";
+
+/** Why a password change was refused, and the field it is about. */
+export interface PasswordRefusal {
+  field: "current" | "next";
+  message: string;
+}
 
 /** Milliseconds a client waits after its `count`-th wrong password in a row: 0, then 2 s doubling. */
 function backOff(count: number): number {
@@ -107,22 +117,27 @@ export class OperatorAuth {
     this.sessions.delete(id);
   }
 
-  /** Changes the password; every other session ends. Returns an error message, or null. */
+  /**
+   * Changes the password (the rule common to every Meetpoint account, and none used before);
+   * every other session ends. Returns why it was refused, naming every broken part, or null.
+   */
   async changePassword(
     session: OperatorSession,
     current: string,
     next: string,
-  ): Promise<string | null> {
-    if (!(await this.matches(current))) return "The current password is wrong.";
+  ): Promise<PasswordRefusal | null> {
+    if (!(await this.matches(current)))
+      return { field: "current", message: "The current password is wrong." };
     const account = this.store.operator();
-    if (next === this.initialPassword || next === current)
-      return "Choose a password that was not used before.";
+    const problems = passwordProblems(next);
+    let reused = next === this.initialPassword || next === current;
     for (const hash of [account.passwordHash, ...account.previousHashes]) {
-      if (hash && (await Bun.password.verify(next, hash).catch(() => false)))
-        return "Choose a password that was not used before.";
+      if (reused) break;
+      if (hash && (await Bun.password.verify(next, hash).catch(() => false))) reused = true;
     }
-    if (next.length < MIN_PASSWORD_LENGTH)
-      return `The new password needs at least ${MIN_PASSWORD_LENGTH} characters.`;
+    if (reused) problems.push("was used before: choose a password that was not used before");
+    if (problems.length)
+      return { field: "next", message: `The new password ${problems.join("; ")}.` };
     const hash = await Bun.password.hash(next, { algorithm: "argon2id" });
     this.store.saveOperator({
       ...account,

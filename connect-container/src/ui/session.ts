@@ -5,8 +5,11 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { OperatorAuth, OperatorSession } from "./auth.ts";
 
-/** The UI's Hono environment: routes behind `requireOperator` read the session from it. */
-export type UiEnv = { Variables: { session: OperatorSession } };
+/**
+ * The UI's Hono environment: routes behind `requireOperator` read the session from it; `demo` is
+ * set for every request when the agent runs with a firewall that only records (every page says so).
+ */
+export type UiEnv = { Variables: { session: OperatorSession; demo: boolean } };
 
 export const OPERATOR_COOKIE = "__Host-meetpoint-operator";
 

@@ -1,9 +1,10 @@
 /** @jsxImportSource hono/jsx */
-// The operator UI's pages and fragments (Hono JSX, htmx from the gateway itself, no CDN).
+// The operator UI's page frame and small parts (Hono JSX, htmx from the gateway itself, no CDN):
+// the menu (a button on small screens), cards, forms, notices, one time format, the enrollment and
+// the event log. The status panel and the diagnostics have their own files.
+import { isoTime, splitTokens } from "@meetpoint/common";
 import type { Child } from "hono/jsx";
 import type { AgentEvent } from "../agent/events.ts";
-import type { AgentStatus } from "../agent/status.ts";
-import type { DiagnosticLine } from "../diagnostics/report.ts";
 import type { Enrollment } from "../state/store.ts";
 
 // Boosted forms show refusals (4xx pages) too; no eval, no inline scripts, same-origin only. No
@@ -22,7 +23,17 @@ const HTMX_CONFIG = JSON.stringify({
   ],
 });
 
-export function Page(props: { title: string; csrf?: string; nav?: boolean; children: Child }) {
+/**
+ * A page. `demo` (the agent runs with a firewall that only records) puts a banner on every page:
+ * this gateway protects nothing.
+ */
+export function Page(props: {
+  title: string;
+  csrf?: string;
+  nav?: boolean;
+  demo?: boolean;
+  children: Child;
+}) {
   return (
     <html lang="en">
       <head>
@@ -36,26 +47,46 @@ export function Page(props: { title: string; csrf?: string; nav?: boolean; child
       </head>
       <body hx-boost="true">
         <div hx-headers={props.csrf ? JSON.stringify({ "X-CSRF-Token": props.csrf }) : undefined}>
+          {props.demo ? <DemoBanner /> : null}
           <header>
             <strong>Meetpoint gateway</strong>
             {props.nav ? (
-              <nav>
-                <a href="/">Remote access</a>
-                <a href="/enrollment">Enrollment</a>
-                <a href="/diagnostics">Diagnostics</a>
-                <a href="/events">Events</a>
-                <a href="/settings">Settings</a>
-                <form method="post" action="/sign-out" class="inline">
-                  <input type="hidden" name="_csrf" value={props.csrf} />
-                  <button type="submit">Sign out</button>
-                </form>
-              </nav>
+              <>
+                {/* Small screens: the menu opens with this box (no script needed); see ui.css. */}
+                <input type="checkbox" id="menu-open" class="menu-open" aria-label="Menu" />
+                <label for="menu-open" class="menu-button" aria-hidden="true">
+                  Menu
+                </label>
+                <nav>
+                  <a href="/">Remote access</a>
+                  <a href="/enrollment">Enrollment</a>
+                  <a href="/diagnostics">Diagnostics</a>
+                  <a href="/events">Events</a>
+                  <a href="/ssh">SSH</a>
+                  <a href="/proxy">Proxy</a>
+                  <a href="/settings">Settings</a>
+                  <form method="post" action="/sign-out" class="inline">
+                    <input type="hidden" name="_csrf" value={props.csrf} />
+                    <button type="submit">Sign out</button>
+                  </form>
+                </nav>
+              </>
             ) : null}
           </header>
           <main>{props.children}</main>
         </div>
       </body>
     </html>
+  );
+}
+
+/** Says loudly, on every page, that this gateway is a demonstration that protects nothing. */
+export function DemoBanner() {
+  return (
+    <p class="demo-banner" role="alert" id="demo-banner">
+      DEMO MODE — this gateway protects nothing: its firewall only records what it would do, and the
+      host's firewall is not touched. Never connect it to a real machine network.
+    </p>
   );
 }
 
@@ -82,6 +113,7 @@ export function PostForm(props: {
   csrf?: string;
   submit: string;
   multipart?: boolean;
+  secondary?: boolean;
   children?: Child;
 }) {
   return (
@@ -94,7 +126,9 @@ export function PostForm(props: {
       {props.csrf ? <input type="hidden" name="_csrf" value={props.csrf} /> : null}
       {props.children}
       <p>
-        <button type="submit">{props.submit}</button>
+        <button type="submit" class={props.secondary ? "secondary" : undefined}>
+          {props.submit}
+        </button>
       </p>
     </form>
   );
@@ -103,151 +137,99 @@ export function PostForm(props: {
 export function Notice(props: { kind: "ok" | "error"; text: string | null | undefined }) {
   return props.text ? (
     <p class={`notice ${props.kind}`} role={props.kind === "error" ? "alert" : "status"}>
-      {props.text}
+      <Words text={props.text} />
     </p>
   ) : null;
 }
 
-const STATE_WORDS: Record<AgentStatus["state"], string> = {
-  idle: "Remote access off",
-  connecting: "Connecting…",
-  online: "Online — remote access allowed",
-  reconnecting: "Connection lost — retrying",
-};
-
-const time = (iso: string | Date) => new Date(iso).toLocaleString("en-GB", { timeZone: "UTC" });
-
-/** The live panel (polled every 2 s): state, who is connected, the big buttons. */
-export function StatusPanel(props: {
-  status: AgentStatus;
-  enrolled: boolean;
-  platform: string | null;
-  csrf: string;
-}) {
-  const { status } = props;
-  const active = status.remoteSessions.filter((s) => s.state === "active");
+/** Running text whose addresses, ports and times never break across lines. */
+export function Words(props: { text: string }) {
   return (
-    <div id="status" hx-get="/status" hx-trigger="every 2s" hx-swap="outerHTML">
-      <div class={`card ${active.length ? "active-session" : ""}`}>
-        <p class={`state ${status.state}`} data-state={status.state}>
-          {active.length ? "REMOTE SESSION ACTIVE" : STATE_WORDS[status.state]}
-        </p>
-        <p class="muted">
-          {status.state === "idle"
-            ? "Nobody can reach the machines from outside."
-            : `Since ${time(status.since)} UTC, allowed via ${status.armedBy}.`}
-          {status.retryAt ? ` Next attempt ${time(status.retryAt)} UTC.` : ""}
-        </p>
-        <Notice kind="error" text={status.lastError ? `Last error: ${status.lastError}` : null} />
-        <div class="buttons">
-          <form method="post" action="/connect" hx-boost="false">
-            <input type="hidden" name="_csrf" value={props.csrf} />
-            <button
-              class="big connect"
-              type="submit"
-              disabled={!props.enrolled || status.state !== "idle"}
-            >
-              Connect
-            </button>
-          </form>
-          <form method="post" action="/disconnect" hx-boost="false">
-            <input type="hidden" name="_csrf" value={props.csrf} />
-            <button class="big disconnect" type="submit" disabled={status.state === "idle"}>
-              Disconnect
-            </button>
-          </form>
-        </div>
-        {!props.enrolled ? (
-          <p>
-            Not enrolled yet: <a href="/enrollment">import the enrollment bundle</a>.
-          </p>
-        ) : null}
-      </div>
-      {status.remoteSessions.map((s) => (
-        <div class="card">
-          <h2>
-            {s.state === "active" ? "Connected" : "Requested"}: {s.technician}
-          </h2>
-          <dl>
-            <dt>Why</dt>
-            <dd>{s.reason}</dd>
-            <dt>Machine</dt>
-            <dd>
-              {s.machine} <span class="mono">({s.lanAddress})</span>
-            </dd>
-            <dt>Services</dt>
-            <dd>{s.services.map((x) => `${x.name} (${x.protocol}/${x.port})`).join(", ")}</dd>
-            <dt>Since</dt>
-            <dd>{time(s.since)} UTC</dd>
-            <dt>Until</dt>
-            <dd>{time(s.until)} UTC</dd>
-          </dl>
-        </div>
-      ))}
-      {props.platform ? <p class="muted">Platform: {props.platform}</p> : null}
-    </div>
+    <>
+      {splitTokens(props.text).map((part) =>
+        part.token ? <span class="token">{part.text}</span> : part.text,
+      )}
+    </>
+  );
+}
+
+/** A moment as both UIs write it: ISO 8601 in UTC ("2026-11-30T09:45:12Z"), one unbreakable token. */
+export function Time(props: { at: Date | string }) {
+  const date = typeof props.at === "string" ? new Date(props.at) : props.at;
+  return (
+    <time class="token" datetime={date.toISOString()}>
+      {isoTime(date)}
+    </time>
+  );
+}
+
+/** A value that never breaks across lines: an address, a port, an id. */
+export function Token(props: { children: Child }) {
+  return <span class="token">{props.children}</span>;
+}
+
+/** Who a bundle names the gateway as, where it stands and whose it is (older bundles: the id only). */
+export function GatewayIdentity(props: { body: Enrollment["body"] }) {
+  const { body } = props;
+  return (
+    <>
+      <dt>Gateway</dt>
+      <dd>{body.gatewayName ?? <span class="muted">(name not in this bundle)</span>}</dd>
+      <dt>Site</dt>
+      <dd>{body.siteName ?? <span class="muted">—</span>}</dd>
+      <dt>Customer</dt>
+      <dd>{body.customerName ?? <span class="muted">—</span>}</dd>
+      <dt>Gateway id</dt>
+      <dd class="mono">{body.gatewayId}</dd>
+      <dt>Platform</dt>
+      <dd class="mono">{body.platformUrl}</dd>
+    </>
   );
 }
 
 export function EnrollmentCard(props: { enrollment: Enrollment | null }) {
   const e = props.enrollment;
-  if (!e) return <p>This gateway is not enrolled.</p>;
+  if (!e) return <p>This gateway is not enrolled: import the bundle below.</p>;
   return (
     <dl>
-      <dt>Gateway id</dt>
-      <dd class="mono">{e.body.gatewayId}</dd>
-      <dt>Platform</dt>
-      <dd class="mono">{e.body.platformUrl}</dd>
+      <GatewayIdentity body={e.body} />
       <dt>Bundle version</dt>
       <dd>{e.version}</dd>
       <dt>Imported</dt>
-      <dd>{time(e.importedAt)} UTC</dd>
+      <dd>
+        <Time at={e.importedAt} />
+      </dd>
     </dl>
-  );
-}
-
-export function DiagnosticsTable(props: { lines: DiagnosticLine[] }) {
-  return (
-    <table>
-      <thead>
-        <tr>
-          <th>Result</th>
-          <th>Check</th>
-          <th>Detail</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.lines.map((l) => (
-          <tr>
-            <td class={`verdict ${l.verdict}`}>{l.verdict.toUpperCase()}</td>
-            <td>{l.check}</td>
-            <td>
-              {l.detail}
-              {l.hint ? <div class="muted">Hint: {l.hint}</div> : null}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
 
 export function EventTable(props: { events: AgentEvent[] }) {
   return (
-    <table>
-      <tbody>
-        {props.events.map((e) => (
-          <tr>
-            <td class="mono">{time(e.at)}</td>
-            <td
-              class={`verdict ${e.level === "info" ? "ok" : e.level === "warn" ? "warn" : "fail"}`}
-            >
-              {e.level}
-            </td>
-            <td>{e.text}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <div class="table-wrap">
+      <table>
+        <tbody>
+          {props.events.map((e) => (
+            <tr>
+              <td>
+                <Time at={e.at} />
+              </td>
+              <td
+                class={`verdict ${e.level === "info" ? "ok" : e.level === "warn" ? "warn" : "fail"}`}
+              >
+                {e.level}
+              </td>
+              <td>
+                <Words text={e.text} />
+              </td>
+            </tr>
+          ))}
+          {props.events.length === 0 ? (
+            <tr>
+              <td class="muted">Nothing has happened yet.</td>
+            </tr>
+          ) : null}
+        </tbody>
+      </table>
+    </div>
   );
 }

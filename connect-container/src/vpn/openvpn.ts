@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   exitReason,
+  type HttpProxy,
   ManagementClient,
   type ManagementEvent,
   type ProcessHandle,
@@ -17,12 +18,27 @@ import {
 export const TUNNEL_DEVICE = "meetpoint-tun";
 /** The one-time profile in the runtime directory: deleted once OpenVPN has read it. */
 const PROFILE_FILE = "data-channel.ovpn";
+/** The proxy's credentials while OpenVPN runs (it reads them at every connection attempt). */
+const PROXY_AUTH_FILE = "http-proxy.auth";
 
-/** OpenVPN's command line: the profile plus what the gateway insists on (pure). */
+/**
+ * OpenVPN's command line: the profile plus what the gateway insists on (pure). With `httpProxy`,
+ * OpenVPN reaches the server through it (openvpn(8) --http-proxy host port [authfile basic]; TCP
+ * only), the credentials in a file of their own (user, password: one line each).
+ */
 export function clientArgs(
   paths: { profile: string; management: string },
   executable = "openvpn",
+  httpProxy: { host: string; port: number; authFile: string | null } | null = null,
 ): string[] {
+  const proxy = httpProxy
+    ? [
+        "--http-proxy",
+        httpProxy.host,
+        String(httpProxy.port),
+        ...(httpProxy.authFile ? [httpProxy.authFile, "basic"] : []),
+      ]
+    : [];
   return [
     executable,
     "--config",
@@ -46,6 +62,7 @@ export function clientArgs(
     "--pull-filter",
     "ignore",
     "dhcp-option",
+    ...proxy,
     "--verb",
     "3",
   ];
@@ -57,9 +74,15 @@ export interface TunnelHandlers {
   down(reason: string): void;
 }
 
+/** How a tunnel is started beside its profile. */
+export interface TunnelOptions {
+  /** The plant's HTTP proxy; the profile must then name TCP remotes only. */
+  httpProxy?: HttpProxy | null;
+}
+
 /** The data channel as the agent uses it; a fake stands in for UI tests. */
 export interface VpnPort {
-  start(profile: string, handlers: TunnelHandlers): Promise<void>;
+  start(profile: string, handlers: TunnelHandlers, options?: TunnelOptions): Promise<void>;
   stop(): Promise<void>;
   version(): Promise<string | null>;
   readonly running: boolean;
@@ -86,7 +109,11 @@ export class OpenvpnClient implements VpnPort {
     return stdout.match(/^OpenVPN (\d+\.\d+\.\d+)/m)?.[1] ?? null;
   }
 
-  async start(profile: string, handlers: TunnelHandlers): Promise<void> {
+  async start(
+    profile: string,
+    handlers: TunnelHandlers,
+    options: TunnelOptions = {},
+  ): Promise<void> {
     await this.stop();
     mkdirSync(this.runtimeDir, { recursive: true, mode: 0o700 });
     const paths = {
@@ -96,6 +123,13 @@ export class OpenvpnClient implements VpnPort {
     rmSync(paths.management, { force: true });
     writeFileSync(paths.profile, profile, { mode: 0o600 });
     chmodSync(paths.profile, 0o600);
+    const proxy = options.httpProxy ?? null;
+    let authFile: string | null = null;
+    if (proxy?.username) {
+      authFile = join(this.runtimeDir, PROXY_AUTH_FILE);
+      writeFileSync(authFile, `${proxy.username}\n${proxy.password ?? ""}\n`, { mode: 0o600 });
+      chmodSync(authFile, 0o600);
+    }
     // Events of this process count only while it is the current one: a process stopped on
     // purpose, or replaced by a newer one, must not report "down" into the newer tunnel's life.
     const generation = ++this.generation;
@@ -108,12 +142,19 @@ export class OpenvpnClient implements VpnPort {
     };
     let child: ProcessHandle;
     try {
-      child = spawnProcess(clientArgs(paths, this.executable), {
-        // Without the agent nobody closes the firewall or tells the platform: the tunnel goes too.
-        diesWithParent: true,
-        tailLines: 50,
-        onLine: (line) => this.log(`openvpn: ${line}`),
-      });
+      child = spawnProcess(
+        clientArgs(
+          paths,
+          this.executable,
+          proxy ? { host: proxy.host, port: proxy.port, authFile } : null,
+        ),
+        {
+          // Without the agent nobody closes the firewall or tells the platform: the tunnel goes too.
+          diesWithParent: true,
+          tailLines: 50,
+          onLine: (line) => this.log(`openvpn: ${line}`),
+        },
+      );
     } catch (error) {
       rmSync(paths.profile, { force: true });
       throw new Error(`OpenVPN cannot be started: ${String(error)}`, { cause: error });
@@ -167,6 +208,7 @@ export class OpenvpnClient implements VpnPort {
     if (child) await stopProcess(child, { graceMs: 700, terminate: askToEnd });
     else await askToEnd();
     rmSync(join(this.runtimeDir, PROFILE_FILE), { force: true });
+    rmSync(join(this.runtimeDir, PROXY_AUTH_FILE), { force: true });
   }
 }
 
@@ -177,7 +219,7 @@ function failureLine(output: string[]): string | null {
     .find(
       (l) =>
         !/VERIFY OK|Initialization Sequence/.test(l) &&
-        /AUTH_FAILED|VERIFY ERROR|error|fail|refused|denied|Cannot|unreachable|timed out|reset/i.test(
+        /AUTH_FAILED|VERIFY ERROR|error|fail|refused|denied|Cannot|unreachable|timed out|reset|proxy/i.test(
           l,
         ),
     );

@@ -8,7 +8,9 @@ import {
   type EnvelopeKind,
   type HeartbeatRequest,
   type HeartbeatResponse,
+  type HttpProxy,
   type PublicJwk,
+  type SshEvent,
   signEnvelope,
 } from "@meetpoint/common";
 import { Agent } from "../../src/agent/agent.ts";
@@ -16,9 +18,10 @@ import { EventLog } from "../../src/agent/events.ts";
 import { ControlError, type ControlPort } from "../../src/control/client.ts";
 import type { FirewallPort } from "../../src/firewall/kernel.ts";
 import type { ForwardedService, GatewayFirewall } from "../../src/firewall/ruleset.ts";
+import type { SshDesired, SshPort } from "../../src/ssh/server.ts";
 import { Store } from "../../src/state/store.ts";
 import { uiCertificate } from "../../src/ui/tls.ts";
-import type { TunnelHandlers, VpnPort } from "../../src/vpn/openvpn.ts";
+import type { TunnelHandlers, TunnelOptions, VpnPort } from "../../src/vpn/openvpn.ts";
 
 export interface PlatformKeys {
   privateKey: CryptoKey;
@@ -69,18 +72,28 @@ async function testCaPem(): Promise<string> {
 export async function bundle(
   keys: PlatformKeys,
   gatewayId: string,
-  options: { version?: number; issuedAt?: Date; validMs?: number; signingKey?: PublicJwk } = {},
+  options: {
+    version?: number;
+    issuedAt?: Date;
+    validMs?: number;
+    signingKey?: PublicJwk;
+    proxy?: EnvelopeBody<"enrollment">["proxy"];
+    names?: { gatewayName: string; siteName: string; customerName: string };
+    platformUrl?: string;
+  } = {},
 ): Promise<string> {
   return await sign(
     keys,
     "enrollment",
     gatewayId,
     {
-      platformUrl: "https://platform.lab.test:8443",
+      platformUrl: options.platformUrl ?? "https://platform.lab.test:8443",
       gatewayId,
       secret: "s".repeat(43),
       caCertificates: await testCaPem(),
       signingKey: options.signingKey ?? keys.jwk,
+      ...(options.proxy ? { proxy: options.proxy } : {}),
+      ...options.names,
     },
     options,
   );
@@ -94,7 +107,14 @@ export class FakeControl implements ControlPort {
   /** What the next data-channel request returns; by default a good envelope for `gatewayId`. */
   nextEnvelope: ((gatewaySessionId: string) => Promise<string>) | null = null;
   refuseReconnect: string | null = null;
-  answer: Omit<HeartbeatResponse, "serverTime"> = { dataChannel: null, remoteSessions: [] };
+  /** The transport each data-channel request asked for. */
+  transports: string[] = [];
+  answer: Omit<HeartbeatResponse, "serverTime"> = {
+    dataChannel: null,
+    remoteSessions: [],
+    maintenanceSessions: [],
+    settings: null,
+  };
   private queue: string[] = [];
   private wake: (() => void) | null = null;
 
@@ -133,7 +153,8 @@ export class FakeControl implements ControlPort {
     this.wake = null;
   }
 
-  async dataChannel(reconnectOf: string | null) {
+  async dataChannel(reconnectOf: string | null, transport: "any" | "tcp" = "any") {
+    this.transports.push(transport);
     if (!this.reachable) throw new ControlError("no route to the platform", "unreachable");
     if (reconnectOf && this.refuseReconnect)
       throw new ControlError(this.refuseReconnect, "refused", 409);
@@ -155,13 +176,15 @@ export class FakeControl implements ControlPort {
 
 export class FakeVpn implements VpnPort {
   profiles: string[] = [];
+  options: TunnelOptions[] = [];
   handlers: TunnelHandlers | null = null;
   running = false;
   /** Bring the tunnel up as soon as it starts. */
   autoUp = true;
 
-  async start(profile: string, handlers: TunnelHandlers) {
+  async start(profile: string, handlers: TunnelHandlers, options: TunnelOptions = {}) {
     this.profiles.push(profile);
+    this.options.push(options);
     this.handlers = handlers;
     this.running = true;
     if (this.autoUp) setTimeout(() => handlers.up("100.127.0.2"), 5);
@@ -176,26 +199,57 @@ export class FakeVpn implements VpnPort {
   }
 }
 
-/** A firewall that records what it was asked; `failing` makes the next applies throw. */
+/**
+ * A firewall that records what it was asked; `failing` makes the next applies throw. With `kernel`
+ * (the real one, in namespace tests) it records and passes everything on.
+ */
 export class FakeFirewall implements FirewallPort {
   applied: GatewayFirewall[] = [];
   forgotten: ForwardedService[][] = [];
   failing = 0;
+
+  constructor(private readonly kernel: FirewallPort | null = null) {}
 
   async apply(model: GatewayFirewall) {
     if (this.failing > 0) {
       this.failing--;
       throw new Error("nft: Operation not permitted");
     }
+    await this.kernel?.apply(model);
     this.applied.push(model);
   }
 
   async forgetFlows(services: ForwardedService[]) {
+    await this.kernel?.forgetFlows(services);
     this.forgotten.push(services);
   }
 
   get last(): GatewayFirewall | undefined {
     return this.applied.at(-1);
+  }
+}
+
+/** An SSH server that records what it was asked to do. */
+export class FakeSsh implements SshPort {
+  applied: SshDesired[] = [];
+  onEvent: (event: SshEvent) => void = () => {};
+
+  async apply(desired: SshDesired) {
+    this.applied.push(desired);
+  }
+
+  async stop() {}
+
+  get last(): SshDesired | undefined {
+    return this.applied.at(-1);
+  }
+
+  get hostKey() {
+    return this.last?.enabled ? "SHA256:fakehostkeyfakehostkeyfakehostkeyfakehostke" : null;
+  }
+
+  get listening() {
+    return this.last?.enabled ? this.last.addresses : [];
   }
 }
 
@@ -206,6 +260,7 @@ export interface TestAgent {
   control: FakeControl;
   vpn: FakeVpn;
   firewall: FakeFirewall;
+  ssh: SshPort;
   keys: PlatformKeys;
   gatewayId: string;
   dir: string;
@@ -213,7 +268,18 @@ export interface TestAgent {
 }
 
 /** An agent on a temporary state volume with fakes around it; enrolled unless told otherwise. */
-export async function testAgent(options: { enrolled?: boolean } = {}): Promise<TestAgent> {
+export async function testAgent(
+  options: {
+    enrolled?: boolean;
+    /** The real ones, for tests with nftables and dropbear in namespaces. */
+    firewall?: FirewallPort;
+    ssh?: SshPort;
+    lanInterface?: string;
+    lanAddresses?: string[];
+    uiPorts?: number[];
+    proxy?: () => HttpProxy | null;
+  } = {},
+): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-agent-"));
   const keys = await platformKeys();
   const gatewayId = crypto.randomUUID();
@@ -221,14 +287,19 @@ export async function testAgent(options: { enrolled?: boolean } = {}): Promise<T
   const events = new EventLog(null);
   const control = new FakeControl(keys, gatewayId);
   const vpn = new FakeVpn();
-  const firewall = new FakeFirewall();
+  const firewall = new FakeFirewall(options.firewall ?? null);
+  const ssh = options.ssh ?? new FakeSsh();
   const agent = new Agent({
     store,
     events,
     control,
     vpn,
     firewall,
-    lanInterface: "eth1",
+    ssh,
+    lanInterface: options.lanInterface ?? "eth1",
+    lanAddresses: async () => [...(options.lanAddresses ?? ["192.168.0.1"])],
+    uiPorts: options.uiPorts ?? [443, 80],
+    proxy: options.proxy,
     importDir: join(dir, "import"),
     heartbeatMs: 60_000,
   });
@@ -244,6 +315,7 @@ export async function testAgent(options: { enrolled?: boolean } = {}): Promise<T
     control,
     vpn,
     firewall,
+    ssh,
     keys,
     gatewayId,
     dir,

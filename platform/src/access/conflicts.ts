@@ -1,11 +1,17 @@
-// Turns constraint violations into messages a user understands; nothing was written.
+// Turns constraint violations into messages a user understands; nothing was written. And refuses
+// saves from forms opened before someone else's change (lost updates).
+import { lastChange } from "../audit/index.ts";
 import {
   ConflictError,
   FOREIGN_KEY_VIOLATION,
   pgError,
   RESTRICT_VIOLATION,
+  StaleFormError,
+  submittedVersion,
   UNIQUE_VIOLATION,
+  versionOf,
 } from "../shared/index.ts";
+import type { Context } from "./context.ts";
 
 const MESSAGES: Record<string, { message: string; field: string | null }> = {
   customers_name_unique: { message: "A customer with this name exists already.", field: "name" },
@@ -64,4 +70,21 @@ export async function conflictOnDuplicate<T>(work: () => Promise<T>): Promise<T>
     }
     throw error;
   }
+}
+
+/**
+ * Refuses a save whose form was opened before the thing changed: the form's version (when it
+ * carries one) must be the version of `current`, the values as they are now. The refusal names
+ * who changed it last and when, from the audit log.
+ */
+export async function ensureUnchanged(
+  ctx: Context,
+  input: unknown,
+  current: Record<string, unknown>,
+  target: { type: string; id: string },
+): Promise<void> {
+  const seen = submittedVersion(input);
+  if (seen === null || seen === versionOf(current)) return;
+  const change = await lastChange(ctx.db, target);
+  throw new StaleFormError(change?.actorName ?? null, change?.at ?? null);
 }

@@ -1,6 +1,6 @@
 // Who may do what: roles and scopes (pure), the caller's context, the one filter that limits queries
 // to the caller's customers, and the mapping of constraint violations to plain conflicts.
-export { conflictOnDuplicate } from "./conflicts.ts";
+export { conflictOnDuplicate, ensureUnchanged } from "./conflicts.ts";
 export type { Caller, Context } from "./context.ts";
 export {
   GLOBAL_ROLES,

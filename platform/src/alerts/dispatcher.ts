@@ -29,7 +29,7 @@ import {
 import type { Clock } from "../shared/index.ts";
 import type { Mailer } from "./email.ts";
 import { type AlertPayload, directEvent, emailOf, payloadOf, signInFailureKeys } from "./rules.ts";
-import { checkWebhookUrl, type Resolver } from "./ssrf.ts";
+import { checkWebhookTarget, type Resolver } from "./ssrf.ts";
 import type { Subscription } from "./subscriptions.ts";
 import { WEBHOOK_KEY_LABEL } from "./subscriptions.ts";
 import { postWebhook } from "./webhook.ts";
@@ -114,12 +114,16 @@ export class Alerts {
     for (const key of signInFailureKeys(entry)) {
       const since = new Date(entry.at.getTime() - WINDOW_MS);
       const [kind, value = ""] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+      // One entry is one failure; an aggregated sign_in.refused entry counts what it sums up.
+      const weight = sql<number>`coalesce(sum(case when ${auditEntries.action} = 'sign_in.refused' then coalesce((${auditEntries.detail}->>'failures')::int, 0) + coalesce((${auditEntries.detail}->>'throttled')::int, 0) else 1 end), 0)::int`;
       const [row] = await db
-        .select({ n: count() })
+        .select({ n: weight })
         .from(auditEntries)
         .where(
           and(
-            eq(auditEntries.action, "sign_in"),
+            kind === "user"
+              ? eq(auditEntries.action, "sign_in")
+              : inArray(auditEntries.action, ["sign_in", "sign_in.refused"]),
             ne(auditEntries.result, "ok"),
             gte(auditEntries.at, since),
             lte(auditEntries.seq, entry.seq),
@@ -241,13 +245,13 @@ export class Alerts {
       return;
     }
     if (!subscription.sealedSecret) throw new Error("the webhook has no key");
-    const url = await checkWebhookUrl(
+    const target = await checkWebhookTarget(
       subscription.target,
       this.deps.allowPrivate,
       this.deps.resolve,
     );
     await postWebhook({
-      url,
+      target,
       key: await this.deps.unsealSecret(WEBHOOK_KEY_LABEL, subscription.sealedSecret),
       deliveryId,
       body: JSON.stringify({ id: deliveryId, ...payload }),

@@ -26,6 +26,18 @@ export const EVENT_LABELS: Record<AlertEvent, string> = {
   siem_backlog: "A SIEM destination is not receiving",
 };
 
+/**
+ * Events whose audit entries name a customer: the only ones a customer's subscription, or a user
+ * who sees only some customers, can ever receive. The others (sign-in failures, the audit chain,
+ * the CRL, the SIEM) are the platform's.
+ */
+export const CUSTOMER_EVENTS: readonly AlertEvent[] = [
+  "approval_pending",
+  "session_started",
+  "session_ended",
+  "gateway_offline",
+];
+
 /** The event an entry raises by itself, or null. */
 export function directEvent(entry: Pick<AuditEntry, "action" | "result">): AlertEvent | null {
   const rule = DIRECT[entry.action];
@@ -33,12 +45,17 @@ export function directEvent(entry: Pick<AuditEntry, "action" | "result">): Alert
   return rule.event;
 }
 
-/** A refused or failed sign-in: the keys it counts towards (the username tried, the address it came from). */
+/**
+ * A refused or failed sign-in: the keys it counts towards (the username tried, the address it
+ * came from); an aggregated sign_in.refused entry counts toward its address.
+ */
 export function signInFailureKeys(
   entry: Pick<AuditEntry, "action" | "result" | "actorName" | "ip">,
 ): string[] {
-  if (entry.action !== "sign_in" || entry.result === "ok") return [];
   const address = entry.ip && entry.ip !== "unknown" ? [`ip:${entry.ip}`] : [];
+  // An aggregate of one source's attempts at no account: it counts toward that source only.
+  if (entry.action === "sign_in.refused") return address;
+  if (entry.action !== "sign_in" || entry.result === "ok") return [];
   return [`user:${entry.actorName}`, ...address];
 }
 

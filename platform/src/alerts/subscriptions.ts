@@ -2,7 +2,7 @@
 // its admins: alerts of that customer), or platform-wide (platform admins). Email or a signed
 // webhook, whose HMAC key is shown once and kept sealed with the KEK.
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
-import { and, desc, eq, isNull, or } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, or } from "drizzle-orm";
 import { z } from "zod";
 import {
   type Context,
@@ -13,8 +13,15 @@ import {
   scopeOf,
 } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
-import { ALERT_EVENTS, alertSubscriptions, inTransaction } from "../db/index.ts";
-import { ForbiddenError, parseInput } from "../shared/index.ts";
+import {
+  ALERT_EVENTS,
+  type AlertEvent,
+  alertDeliveries,
+  alertSubscriptions,
+  inTransaction,
+} from "../db/index.ts";
+import { ForbiddenError, parseInput, ValidationError } from "../shared/index.ts";
+import { CUSTOMER_EVENTS } from "./rules.ts";
 import { checkWebhookUrl, type Resolver } from "./ssrf.ts";
 
 export type Subscription = typeof alertSubscriptions.$inferSelect;
@@ -55,6 +62,15 @@ export async function subscribe(
     requirePermission(ctx.caller, "masterdata.manage", checkId(values.customerId, "Customer"));
   }
   if (values.scope === "platform") requirePermission(ctx.caller, "customers.manage", null);
+  // Only events the subscription can ever receive: a customer's, or those the user may see.
+  const offered =
+    values.scope === "customer" ? CUSTOMER_EVENTS : offeredEvents(ctx.caller.principal);
+  const never = values.events.filter((e) => !offered.includes(e));
+  if (never.length)
+    throw new ValidationError(
+      "events",
+      `${never.join(", ")} concern${never.length === 1 ? "s" : ""} the whole platform, not a customer: ${values.scope === "customer" ? 'subscribe "for the whole platform" or "me"' : "you would never receive it"}`,
+    );
   if (values.channel === "email")
     parseInput(z.object({ target: z.email({ error: "must be an email address" }) }), {
       target: values.target,
@@ -94,6 +110,51 @@ export async function subscribe(
     return created;
   });
   return { subscription, webhookKey };
+}
+
+/** The events a user may subscribe to for themselves: all when they see every customer. */
+export function offeredEvents(principal: Context["caller"]["principal"]): readonly AlertEvent[] {
+  return scopeOf(principal, "masterdata.read").all ? ALERT_EVENTS : CUSTOMER_EVENTS;
+}
+
+/** How the latest alert a subscription sent (or tried to) went. */
+export interface DeliveryState {
+  event: AlertEvent;
+  state: "delivered" | "retrying" | "given up";
+  /** Delivered or given up at; for one being retried, the next attempt. */
+  at: Date;
+  attempts: number;
+  lastError: string | null;
+}
+
+/** The latest delivery with at least one attempt, per subscription id. */
+export async function lastDeliveries(
+  ctx: Context,
+  subscriptionIds: string[],
+): Promise<Map<string, DeliveryState>> {
+  if (subscriptionIds.length === 0) return new Map();
+  const rows = await ctx.db
+    .selectDistinctOn([alertDeliveries.subscriptionId])
+    .from(alertDeliveries)
+    .where(
+      and(
+        inArray(alertDeliveries.subscriptionId, subscriptionIds),
+        gt(alertDeliveries.attempts, 0),
+      ),
+    )
+    .orderBy(alertDeliveries.subscriptionId, desc(alertDeliveries.createdAt));
+  return new Map(
+    rows.map((d) => [
+      d.subscriptionId,
+      {
+        event: d.event,
+        state: d.deliveredAt ? "delivered" : d.failedAt ? "given up" : "retrying",
+        at: d.deliveredAt ?? d.failedAt ?? d.nextAttemptAt,
+        attempts: d.attempts,
+        lastError: d.deliveredAt ? null : d.lastError,
+      },
+    ]),
+  );
 }
 
 /** The subscriptions a caller sees: their own, their customers' (as customer admin), all (platform admin). */

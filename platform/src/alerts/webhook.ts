@@ -2,6 +2,8 @@
 // v1 = HMAC-SHA256(key, "<t>.<body>") (RFC 2104), and `Meetpoint-Delivery: <id>` to drop repeats.
 // A receiver recomputes v1 and refuses a `t` outside its replay window (default 300 s).
 import { createHmac, timingSafeEqual } from "node:crypto";
+import ipaddr from "ipaddr.js";
+import type { WebhookTarget } from "./ssrf.ts";
 
 export const SIGNATURE_HEADER = "meetpoint-signature";
 export const DELIVERY_HEADER = "meetpoint-delivery";
@@ -30,9 +32,24 @@ export function verifySignature(
   return timingSafeEqual(expected, Buffer.from(v1, "hex"));
 }
 
+/**
+ * Where the request goes: the checked address itself, with the URL's host name kept for the Host
+ * header and for TLS (SNI and the certificate's name), so no second DNS lookup happens.
+ */
+export function pinnedRequest(target: WebhookTarget): {
+  url: URL;
+  host: string;
+  serverName: string | undefined;
+} {
+  const url = new URL(target.url);
+  const named = url.hostname.replace(/^\[|\]$/g, "");
+  url.hostname = target.address.includes(":") ? `[${target.address}]` : target.address;
+  return { url, host: target.url.host, serverName: ipaddr.isValid(named) ? undefined : named };
+}
+
 /** Sends one webhook; resolves when the receiver answered 2xx, rejects with the reason otherwise. */
 export async function postWebhook(options: {
-  url: URL;
+  target: WebhookTarget;
   key: string;
   deliveryId: string;
   body: string;
@@ -40,9 +57,11 @@ export async function postWebhook(options: {
   timeoutMs?: number;
 }): Promise<void> {
   const timestamp = Math.floor(options.now.getTime() / 1000);
-  const response = await fetch(options.url, {
+  const pinned = pinnedRequest(options.target);
+  const response = await fetch(pinned.url, {
     method: "POST",
     headers: {
+      host: pinned.host,
       "content-type": "application/json",
       [SIGNATURE_HEADER]: signatureHeader(options.key, timestamp, options.body),
       [DELIVERY_HEADER]: options.deliveryId,
@@ -52,6 +71,8 @@ export async function postWebhook(options: {
     // A redirect could lead to an address the URL check refused: not followed.
     redirect: "manual",
     signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    // Bun's fetch: the name the certificate must carry, and the SNI, when connecting by address.
+    tls: pinned.serverName ? { serverName: pinned.serverName } : undefined,
   });
   await response.body?.cancel();
   if (response.status < 200 || response.status >= 300)

@@ -8,7 +8,7 @@ import { runImport } from "../bulkimport/index.ts";
 import { createUser, getUser, grantRole, listUsers, revokeRole } from "../identity/index.ts";
 import { ForbiddenError } from "../shared/index.ts";
 import type { ApiApp } from "./app.ts";
-import { Deleted, ERRORS, json, wire } from "./respond.ts";
+import { Deleted, errors, json, needs, wire } from "./respond.ts";
 import {
   AuditEntrySchema,
   AuditQuery,
@@ -33,8 +33,9 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "get",
       path: "/users",
+      ...needs("users.manage"),
       tags: ["users"],
-      responses: { 200: json(z.array(UserSchema), "users and their roles"), ...ERRORS },
+      responses: { 200: json(z.array(UserSchema), "users and their roles"), ...errors(403) },
     }),
     async (c) => c.json(wire(await listUsers(c.get("ctx"))), 200),
   );
@@ -42,11 +43,12 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/users",
+      ...needs("users.manage"),
       tags: ["users"],
       request: body(UserInput),
       responses: {
         201: json(NewUserSchema, "created; the one-time password is shown this once"),
-        ...ERRORS,
+        ...errors(400, 403, 409),
       },
     }),
     async (c) => {
@@ -58,9 +60,10 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/users/{id}/roles",
+      ...needs("users.manage"),
       tags: ["users"],
       request: { params: IdParam, ...body(GrantSchema) },
-      responses: { 201: json(UserSchema, "granted"), ...ERRORS },
+      responses: { 201: json(UserSchema, "granted"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -73,13 +76,14 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "delete",
       path: "/users/{id}/roles/{grantId}",
+      ...needs("users.manage"),
       tags: ["users"],
       request: {
         params: IdParam.extend({
           grantId: z.uuid().openapi({ param: { name: "grantId", in: "path" } }),
         }),
       },
-      responses: { 200: json(Deleted, "revoked"), ...ERRORS },
+      responses: { 200: json(Deleted, "revoked"), ...errors(400, 403, 404) },
     }),
     async (c) => {
       const { id, grantId } = c.req.valid("param");
@@ -95,7 +99,7 @@ export function adminRoutes(api: ApiApp): void {
       path: "/sessions",
       tags: ["sessions"],
       request: { query: z.object({ open: z.enum(["true", "false"]).optional() }) },
-      responses: { 200: json(z.array(SessionSchema), "newest first, at most 200"), ...ERRORS },
+      responses: { 200: json(z.array(SessionSchema), "newest first, at most 200"), ...errors(400) },
     }),
     async (c) => {
       const open = c.req.valid("query").open === "true";
@@ -109,6 +113,7 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/sessions/{id}/terminate",
+      ...needs("sessions.manage"),
       tags: ["sessions"],
       request: { params: IdParam },
       responses: {
@@ -116,7 +121,7 @@ export function adminRoutes(api: ApiApp): void {
           SessionSchema,
           "ended: access cut, the gateway's data channel closed (only the operator re-arms)",
         ),
-        ...ERRORS,
+        ...errors(400, 403, 404, 409),
       },
     }),
     async (c) =>
@@ -140,11 +145,12 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "get",
       path: "/audit",
+      ...needs("audit.read"),
       tags: ["audit"],
       request: { query: AuditQuery },
       responses: {
         200: json(z.array(AuditEntrySchema), "newest first; page with before=<last seq>"),
-        ...ERRORS,
+        ...errors(400, 403),
       },
     }),
     async (c) => {
@@ -160,6 +166,7 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "get",
       path: "/audit/export",
+      ...needs("audit.read"),
       tags: ["audit"],
       request: {
         query: AuditQuery.omit({ before: true, limit: true }).extend({
@@ -174,7 +181,7 @@ export function adminRoutes(api: ApiApp): void {
             "text/csv": { schema: z.string() },
           },
         },
-        ...ERRORS,
+        ...errors(400, 403),
       },
     }),
     (c) => {
@@ -197,6 +204,7 @@ export function adminRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/import",
+      ...needs("masterdata.manage"),
       tags: ["import"],
       request: {
         query: z.object({ dryRun: z.enum(["true", "false"]).optional() }),
@@ -215,7 +223,7 @@ export function adminRoutes(api: ApiApp): void {
       responses: {
         200: json(ImportReportSchema, "written (or checked, in a dry run)"),
         422: json(ImportReportSchema, "refused: every problem with its line; nothing written"),
-        ...ERRORS,
+        ...errors(400, 403),
       },
     }),
     async (c) => {
@@ -234,22 +242,28 @@ export function adminRoutes(api: ApiApp): void {
       path: "/tokens",
       tags: ["tokens"],
       responses: {
-        200: json(z.array(TokenSchema), "the tokens of the token's user (all, for user admins)"),
-        ...ERRORS,
+        200: json(
+          z.array(TokenSchema),
+          "every token, for a token with user administration rights; otherwise this token alone",
+        ),
+        ...errors(),
       },
     }),
-    async (c) => c.json(wire(await listApiTokens(c.get("ctx"))), 200),
+    async (c) =>
+      c.json(wire(await listApiTokens(c.get("ctx"), { viaToken: c.get("tokenId") })), 200),
   );
   api.openapi(
     createRoute({
       method: "delete",
       path: "/tokens/{id}",
       tags: ["tokens"],
+      description:
+        "Revokes this very token; with user administration rights, any token. Other ids answer 404.",
       request: { params: IdParam },
-      responses: { 200: json(Deleted, "revoked"), ...ERRORS },
+      responses: { 200: json(Deleted, "revoked"), ...errors(400, 404) },
     }),
     async (c) => {
-      await revokeApiToken(c.get("ctx"), c.req.valid("param").id);
+      await revokeApiToken(c.get("ctx"), c.req.valid("param").id, { viaToken: c.get("tokenId") });
       return c.json({ deleted: true as const }, 200);
     },
   );

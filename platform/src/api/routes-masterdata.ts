@@ -1,7 +1,9 @@
 // /api/v1 master data: customers, sites, gateways, machines, services — each call goes through
 // the same domain functions (scope, validation, audit) as the portal.
 import { createRoute, z } from "@hono/zod-openapi";
+import { formatCidr } from "@meetpoint/common";
 import {
+  blockOf,
   createCustomer,
   createGateway,
   createMachine,
@@ -22,6 +24,7 @@ import {
   listMachines,
   listServices,
   listSites,
+  type ProxyPool,
   renameCustomer,
   renameGateway,
   renameSite,
@@ -29,21 +32,29 @@ import {
   updateService,
 } from "../masterdata/index.ts";
 import type { ApiApp } from "./app.ts";
-import { Deleted, ERRORS, json, wire } from "./respond.ts";
+import { Deleted, errors, json, needs, wire } from "./respond.ts";
 import {
   CustomerSchema,
   GatewaySchema,
   IdParam,
   MachineInput,
   MachinePage,
+  MachinePatch,
   MachineQuery,
   MachineSchema,
   NameInput,
+  NamePatch,
   NewGatewaySchema,
   ServiceInput,
+  ServicePatch,
   ServiceSchema,
   SiteSchema,
 } from "./schemas.ts";
+
+/** A gateway as the API shows it: its proxy block as the CIDR the portal shows, not an index. */
+function gatewayJson<G extends { proxyBlock: number }>(pool: ProxyPool, gateway: G) {
+  return { ...gateway, proxyBlock: formatCidr(blockOf(pool, gateway.proxyBlock)) };
+}
 
 const body = <T extends z.ZodType>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
@@ -59,7 +70,10 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/customers",
       tags: tags("customers"),
       request: { query: z.object({ q: z.string().max(100).optional() }) },
-      responses: { 200: json(z.array(CustomerSchema), "customers the token may read"), ...ERRORS },
+      responses: {
+        200: json(z.array(CustomerSchema), "customers the token may read"),
+        ...errors(400),
+      },
     }),
     async (c) => c.json(wire(await listCustomers(c.get("ctx"), c.req.valid("query").q ?? "")), 200),
   );
@@ -67,9 +81,10 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/customers",
+      ...needs("customers.manage"),
       tags: tags("customers"),
       request: body(NameInput),
-      responses: { 201: json(CustomerSchema, "created"), ...ERRORS },
+      responses: { 201: json(CustomerSchema, "created"), ...errors(400, 403, 409) },
     }),
     async (c) => c.json(wire(await createCustomer(c.get("ctx"), c.req.valid("json"))), 201),
   );
@@ -79,7 +94,7 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/customers/{id}",
       tags: tags("customers"),
       request: { params: IdParam },
-      responses: { 200: json(CustomerSchema, "the customer"), ...ERRORS },
+      responses: { 200: json(CustomerSchema, "the customer"), ...errors(400, 404) },
     }),
     async (c) => c.json(wire(await getCustomer(c.get("ctx"), c.req.valid("param").id)), 200),
   );
@@ -87,23 +102,26 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "patch",
       path: "/customers/{id}",
+      ...needs("customers.manage"),
       tags: tags("customers"),
-      request: { params: IdParam, ...body(NameInput) },
-      responses: { 200: json(CustomerSchema, "renamed"), ...ERRORS },
+      request: { params: IdParam, ...body(NamePatch) },
+      responses: { 200: json(CustomerSchema, "renamed"), ...errors(400, 403, 404, 409) },
     }),
-    async (c) =>
-      c.json(
-        wire(await renameCustomer(c.get("ctx"), c.req.valid("param").id, c.req.valid("json"))),
-        200,
-      ),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const before = await getCustomer(c.get("ctx"), id);
+      const patch = { name: before.name, ...c.req.valid("json") };
+      return c.json(wire(await renameCustomer(c.get("ctx"), id, patch)), 200);
+    },
   );
   api.openapi(
     createRoute({
       method: "delete",
       path: "/customers/{id}",
+      ...needs("customers.manage"),
       tags: tags("customers"),
       request: { params: IdParam },
-      responses: { 200: json(Deleted, "deleted"), ...ERRORS },
+      responses: { 200: json(Deleted, "deleted"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       await deleteCustomer(c.get("ctx"), c.req.valid("param").id);
@@ -118,7 +136,7 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/sites",
       tags: tags("sites"),
       request: { query: z.object({ customerId: z.uuid().optional() }) },
-      responses: { 200: json(z.array(SiteSchema), "sites"), ...ERRORS },
+      responses: { 200: json(z.array(SiteSchema), "sites"), ...errors(400) },
     }),
     async (c) => c.json(wire(await listSites(c.get("ctx"), c.req.valid("query"))), 200),
   );
@@ -126,9 +144,10 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/customers/{id}/sites",
+      ...needs("masterdata.manage"),
       tags: tags("sites"),
       request: { params: IdParam, ...body(NameInput) },
-      responses: { 201: json(SiteSchema, "created"), ...ERRORS },
+      responses: { 201: json(SiteSchema, "created"), ...errors(400, 403, 404, 409) },
     }),
     async (c) =>
       c.json(
@@ -140,13 +159,15 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "patch",
       path: "/sites/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("sites"),
-      request: { params: IdParam, ...body(NameInput) },
-      responses: { 200: json(SiteSchema, "renamed"), ...ERRORS },
+      request: { params: IdParam, ...body(NamePatch) },
+      responses: { 200: json(SiteSchema, "renamed"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await renameSite(c.get("ctx"), id, c.req.valid("json"));
+      const before = await getSite(c.get("ctx"), id);
+      await renameSite(c.get("ctx"), id, { name: before.name, ...c.req.valid("json") });
       return c.json(wire(await getSite(c.get("ctx"), id)), 200);
     },
   );
@@ -154,9 +175,10 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "delete",
       path: "/sites/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("sites"),
       request: { params: IdParam },
-      responses: { 200: json(Deleted, "deleted"), ...ERRORS },
+      responses: { 200: json(Deleted, "deleted"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       await deleteSite(c.get("ctx"), c.req.valid("param").id);
@@ -171,9 +193,13 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/gateways",
       tags: tags("gateways"),
       request: { query: z.object({ siteId: z.uuid().optional() }) },
-      responses: { 200: json(z.array(GatewaySchema), "gateways"), ...ERRORS },
+      responses: { 200: json(z.array(GatewaySchema), "gateways"), ...errors(400) },
     }),
-    async (c) => c.json(wire(await listGateways(c.get("ctx"), c.req.valid("query"))), 200),
+    async (c) => {
+      const pool = c.get("api").proxyPool;
+      const list = await listGateways(c.get("ctx"), c.req.valid("query"));
+      return c.json(wire(list.map((g) => gatewayJson(pool, g))), 200);
+    },
   );
   api.openapi(
     createRoute({
@@ -181,55 +207,61 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/gateways/{id}",
       tags: tags("gateways"),
       request: { params: IdParam },
-      responses: { 200: json(GatewaySchema, "the gateway"), ...ERRORS },
+      responses: { 200: json(GatewaySchema, "the gateway"), ...errors(400, 404) },
     }),
-    async (c) => c.json(wire(await getGateway(c.get("ctx"), c.req.valid("param").id)), 200),
+    async (c) => {
+      const gateway = await getGateway(c.get("ctx"), c.req.valid("param").id);
+      return c.json(wire(gatewayJson(c.get("api").proxyPool, gateway)), 200);
+    },
   );
   api.openapi(
     createRoute({
       method: "post",
       path: "/sites/{id}/gateways",
+      ...needs("masterdata.manage"),
       tags: tags("gateways"),
       request: { params: IdParam, ...body(NameInput) },
       responses: {
         201: json(NewGatewaySchema, "created; the secret is shown this once"),
-        ...ERRORS,
+        ...errors(400, 403, 404, 409),
       },
     }),
-    async (c) =>
-      c.json(
-        wire(
-          await createGateway(
-            c.get("ctx"),
-            c.get("api").proxyPool,
-            c.req.valid("param").id,
-            c.req.valid("json"),
-          ),
-        ),
-        201,
-      ),
+    async (c) => {
+      const pool = c.get("api").proxyPool;
+      const { gateway, secret } = await createGateway(
+        c.get("ctx"),
+        pool,
+        c.req.valid("param").id,
+        c.req.valid("json"),
+      );
+      return c.json(wire({ gateway: gatewayJson(pool, gateway), secret }), 201);
+    },
   );
   api.openapi(
     createRoute({
       method: "patch",
       path: "/gateways/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("gateways"),
-      request: { params: IdParam, ...body(NameInput) },
-      responses: { 200: json(GatewaySchema, "renamed"), ...ERRORS },
+      request: { params: IdParam, ...body(NamePatch) },
+      responses: { 200: json(GatewaySchema, "renamed"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await renameGateway(c.get("ctx"), id, c.req.valid("json"));
-      return c.json(wire(await getGateway(c.get("ctx"), id)), 200);
+      const before = await getGateway(c.get("ctx"), id);
+      await renameGateway(c.get("ctx"), id, { name: before.name, ...c.req.valid("json") });
+      const after = await getGateway(c.get("ctx"), id);
+      return c.json(wire(gatewayJson(c.get("api").proxyPool, after)), 200);
     },
   );
   api.openapi(
     createRoute({
       method: "delete",
       path: "/gateways/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("gateways"),
       request: { params: IdParam },
-      responses: { 200: json(Deleted, "deleted"), ...ERRORS },
+      responses: { 200: json(Deleted, "deleted"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       await deleteGateway(c.get("ctx"), c.req.valid("param").id);
@@ -244,7 +276,7 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/machines",
       tags: tags("machines"),
       request: { query: MachineQuery },
-      responses: { 200: json(MachinePage, "a page of machines and the total"), ...ERRORS },
+      responses: { 200: json(MachinePage, "a page of machines and the total"), ...errors(400) },
     }),
     async (c) => {
       const { q, gatewayId, limit, offset } = c.req.valid("query");
@@ -260,7 +292,7 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/machines/{id}",
       tags: tags("machines"),
       request: { params: IdParam },
-      responses: { 200: json(MachineSchema, "the machine"), ...ERRORS },
+      responses: { 200: json(MachineSchema, "the machine"), ...errors(400, 404) },
     }),
     async (c) => c.json(wire(await getMachine(c.get("ctx"), c.req.valid("param").id)), 200),
   );
@@ -268,9 +300,13 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/gateways/{id}/machines",
+      ...needs("masterdata.manage"),
       tags: tags("machines"),
       request: { params: IdParam, ...body(MachineInput) },
-      responses: { 201: json(MachineSchema, "created, with its proxy address"), ...ERRORS },
+      responses: {
+        201: json(MachineSchema, "created, with its proxy address"),
+        ...errors(400, 403, 404, 409),
+      },
     }),
     async (c) =>
       c.json(
@@ -289,13 +325,19 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "patch",
       path: "/machines/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("machines"),
-      request: { params: IdParam, ...body(MachineInput) },
-      responses: { 200: json(MachineSchema, "changed"), ...ERRORS },
+      request: { params: IdParam, ...body(MachinePatch) },
+      responses: { 200: json(MachineSchema, "changed"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await updateMachine(c.get("ctx"), id, c.req.valid("json"));
+      const before = await getMachine(c.get("ctx"), id);
+      await updateMachine(c.get("ctx"), c.get("api").proxyPool, id, {
+        name: before.name,
+        lanAddress: before.lanAddress,
+        ...c.req.valid("json"),
+      });
       return c.json(wire(await getMachine(c.get("ctx"), id)), 200);
     },
   );
@@ -303,9 +345,10 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "delete",
       path: "/machines/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("machines"),
       request: { params: IdParam },
-      responses: { 200: json(Deleted, "deleted with its services"), ...ERRORS },
+      responses: { 200: json(Deleted, "deleted with its services"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       await deleteMachine(c.get("ctx"), c.req.valid("param").id);
@@ -320,7 +363,10 @@ export function masterDataRoutes(api: ApiApp): void {
       path: "/machines/{id}/services",
       tags: tags("services"),
       request: { params: IdParam },
-      responses: { 200: json(z.array(ServiceSchema), "the machine's services"), ...ERRORS },
+      responses: {
+        200: json(z.array(ServiceSchema), "the machine's services"),
+        ...errors(400, 404),
+      },
     }),
     async (c) => c.json(wire(await listServices(c.get("ctx"), c.req.valid("param").id)), 200),
   );
@@ -328,9 +374,10 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "post",
       path: "/machines/{id}/services",
+      ...needs("masterdata.manage"),
       tags: tags("services"),
       request: { params: IdParam, ...body(ServiceInput) },
-      responses: { 201: json(ServiceSchema, "created"), ...ERRORS },
+      responses: { 201: json(ServiceSchema, "created"), ...errors(400, 403, 404, 409) },
     }),
     async (c) =>
       c.json(
@@ -342,23 +389,26 @@ export function masterDataRoutes(api: ApiApp): void {
     createRoute({
       method: "patch",
       path: "/services/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("services"),
-      request: { params: IdParam, ...body(ServiceInput) },
-      responses: { 200: json(ServiceSchema, "changed"), ...ERRORS },
+      request: { params: IdParam, ...body(ServicePatch) },
+      responses: { 200: json(ServiceSchema, "changed"), ...errors(400, 403, 404, 409) },
     }),
-    async (c) =>
-      c.json(
-        wire(await updateService(c.get("ctx"), c.req.valid("param").id, c.req.valid("json"))),
-        200,
-      ),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { name, protocol, port, enabled } = await getService(c.get("ctx"), id);
+      const patch = { name, protocol, port, enabled, ...c.req.valid("json") };
+      return c.json(wire(await updateService(c.get("ctx"), id, patch)), 200);
+    },
   );
   api.openapi(
     createRoute({
       method: "delete",
       path: "/services/{id}",
+      ...needs("masterdata.manage"),
       tags: tags("services"),
       request: { params: IdParam },
-      responses: { 200: json(Deleted, "deleted"), ...ERRORS },
+      responses: { 200: json(Deleted, "deleted"), ...errors(400, 403, 404, 409) },
     }),
     async (c) => {
       const ctx = c.get("ctx");

@@ -22,6 +22,9 @@ export const NameInput = z
   .object({ name: z.string().openapi({ example: "ACME" }) })
   .openapi("NameInput");
 
+/** PATCH bodies are partial (RFC 5789): fields left out keep their value. */
+export const NamePatch = NameInput.partial().openapi("NamePatch");
+
 export const CustomerSchema = z
   .object({ id, name: z.string(), createdAt: time })
   .openapi("Customer");
@@ -36,7 +39,9 @@ export const GatewaySchema = z
     name: z.string(),
     siteName: z.string(),
     customerName: z.string(),
-    proxyBlock: z.number().int(),
+    proxyBlock: z
+      .string()
+      .openapi({ example: "100.64.0.0/24", description: "the gateway's proxy addresses (CIDR)" }),
     createdAt: time,
     lastSeenAt: time.nullable(),
   })
@@ -47,6 +52,7 @@ export const NewGatewaySchema = z
 export const MachineInput = z
   .object({ name: z.string(), lanAddress: z.string().openapi({ example: "192.168.0.10" }) })
   .openapi("MachineInput");
+export const MachinePatch = MachineInput.partial().openapi("MachinePatch");
 export const MachineSchema = z
   .object({
     id,
@@ -83,6 +89,7 @@ export const ServiceInput = z
     enabled: z.boolean(),
   })
   .openapi("ServiceInput");
+export const ServicePatch = ServiceInput.partial().openapi("ServicePatch");
 export const ServiceSchema = ServiceInput.extend({
   id,
   machineId: id,

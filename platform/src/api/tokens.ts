@@ -50,7 +50,7 @@ export const tokenInput = z.object({
   grants: z
     .array(
       z.object({
-        role: z.enum(ROLES, { error: "is not a known role" }),
+        role: z.enum(ROLES, { error: "choose a role" }),
         customerId: z.uuid({ error: "must be a customer id" }).nullable(),
       }),
     )
@@ -118,20 +118,41 @@ export async function createApiToken(
   });
 }
 
-/** The caller's own tokens; user administrators see every token. Newest first. */
-export async function listApiTokens(ctx: Context): Promise<ApiTokenView[]> {
+/**
+ * Whose tokens a caller may see and revoke. A person in the portal: their own; user
+ * administrators: every token. A request made with a token (`viaToken`, the admin API): a token
+ * whose rights include user administration sees every token, any other only itself — a read-only
+ * or customer token must not reach its creator's other tokens.
+ */
+export interface TokenReach {
+  /** The id of the API token the request came with; absent in the portal. */
+  viaToken?: string;
+}
+
+/** The tokens the caller may see (see TokenReach). Newest first. */
+export async function listApiTokens(ctx: Context, reach: TokenReach = {}): Promise<ApiTokenView[]> {
   const all = hasPermission(ctx.caller.principal, "users.manage");
   const rows = await ctx.db
     .select()
     .from(apiTokens)
-    .where(all ? undefined : eq(apiTokens.userId, ctx.caller.principal.userId))
+    .where(
+      all
+        ? undefined
+        : reach.viaToken
+          ? eq(apiTokens.id, reach.viaToken)
+          : eq(apiTokens.userId, ctx.caller.principal.userId),
+    )
     .orderBy(desc(apiTokens.createdAt));
   return rows.map(view);
 }
 
-/** Revokes a token: its creator's or, for user administrators, any. Others' ids answer 404. */
-export async function revokeApiToken(ctx: Context, id: string): Promise<void> {
-  const mine = (await listApiTokens(ctx)).find((t) => t.id === checkId(id, "API token"));
+/** Revokes a token the caller may see (see TokenReach). Others' ids answer 404. */
+export async function revokeApiToken(
+  ctx: Context,
+  id: string,
+  reach: TokenReach = {},
+): Promise<void> {
+  const mine = (await listApiTokens(ctx, reach)).find((t) => t.id === checkId(id, "API token"));
   const token = found(mine, "API token");
   if (token.revokedAt) return;
   await inTransaction(ctx.db, async (tx) => {

@@ -6,8 +6,11 @@
 export const AUDIT_ACTIONS = {
   sign_in:
     "a sign-in attempt, local or through an identity provider (ok, or denied with the reason)",
+  "sign_in.refused":
+    "failed sign-in attempts from one source in one interval that named no account (an unknown username or sign-in option), and attempts throttled with 429, with their counts and the names tried (denied)",
   sign_out: "a portal session ended: by the user, or because the provider stopped renewing it",
-  "account.password_change": "a user changed their own password",
+  "account.password_change":
+    "a user changed their own password (failed: the current password was wrong; it counts toward the lockout)",
   "account.totp_enrol": "a user set up their authenticator app (TOTP)",
   "user.create": "a local account was created (by an admin, or the first admin at first start)",
   "user.provision": "an account was created at its first sign-in through an identity provider",
@@ -26,15 +29,25 @@ export const AUDIT_ACTIONS = {
   "mfa_policy.set": "the second-factor policy of a role changed",
   "customer.create": "a customer was created",
   "customer.update": "a customer was renamed",
-  "customer.delete": "a customer was deleted",
+  "customer.delete":
+    "a customer was deleted (denied: it still had sites or users with roles there, listed)",
   "site.create": "a site was created",
   "site.update": "a site was renamed",
-  "site.delete": "a site was deleted",
+  "site.delete": "a site was deleted (denied: it still had gateways, listed)",
   "gateway.create": "a gateway was created (with its proxy address block and secret)",
   "gateway.update": "a gateway was renamed",
   "gateway.rekey": "a gateway got a new secret (the old one stops working)",
   "gateway.enrollment_bundle": "an enrollment bundle was issued for a gateway",
-  "gateway.delete": "a gateway was deleted",
+  "gateway.delete": "a gateway was deleted (denied: it still had machines, listed)",
+  "gateway.settings":
+    "a platform admin changed a gateway's signed settings (SSH server on or off, operator keys allowed, operator UI reach), with the new version",
+  "gateway.ssh_key_add":
+    "a platform admin authorized an SSH key on a gateway (fingerprint and label)",
+  "gateway.ssh_key_remove": "a platform admin removed an authorized SSH key from a gateway",
+  "gateway.ssh_login":
+    "a login to a gateway's maintenance SSH server (ok) or a failed attempt (failed), reported by the gateway",
+  "gateway.ssh_local_key":
+    "the operator at a gateway added or removed an SSH key of their own in the operator UI, reported by the gateway",
   "machine.create": "a machine was created (with its proxy address)",
   "machine.update": "a machine's name or LAN address changed",
   "machine.delete": "a machine was deleted",
@@ -42,16 +55,22 @@ export const AUDIT_ACTIONS = {
   "service.update": "a service was changed, enabled or disabled",
   "service.delete": "a service was removed",
   "ca.rotate": "the internal certificate authority was rotated",
+  "access.denied":
+    "a signed-in user was refused a page or an action they have no right to (403), with the address",
   "gateway_api.auth":
     "failed gateway API authentications (unknown gateway or wrong secret) from one source in one interval, with their count and the requests throttled (denied)",
-  "gateway_session.request": "the operator pressed Connect: a data channel was requested",
+  "gateway_session.request":
+    "the operator pressed Connect, or the gateway reconnected after a fault: a data channel was requested (denied: refused, with the reason)",
   "gateway_session.online": "a gateway's data channel connected",
   "gateway_session.close": "a gateway's data channel closed, with the reason",
-  "remote_session.request": "a technician pressed Connect: a one-time config was issued",
+  "remote_session.request":
+    "a technician pressed Connect: a one-time config was issued (denied: refused, with the reason)",
   "remote_session.active": "a technician's one-time config connected",
   "remote_session.end": "a remote session ended, with the reason and the flow evidence",
   "vpn.connection_denied": "the platform refused an OpenVPN connection, with the reason",
   "gateway.report": "a gateway's heartbeat reported a new state or a new error",
+  "gateway.enroll":
+    "a gateway reported for the first time with its current secret: its enrollment bundle was imported there (reported by the agent)",
   "gateway.offline":
     "a gateway sent no heartbeat for longer than MEETPOINT_GATEWAY_OFFLINE_MINUTES",
   "gateway.reachable": "a gateway that was offline sent a heartbeat again",
@@ -66,7 +85,10 @@ export const AUDIT_ACTIONS = {
   "api_token.create":
     "an API token was created (for its owner, or for a service account by an admin)",
   "api_token.revoke": "an API token was revoked",
-  "api_token.use": "a request to /api/v1 with an API token (denied: unknown, expired or revoked)",
+  "api_token.use":
+    "a request to /api/v1 with an API token (denied: expired, revoked or of a disabled user)",
+  "api_token.refused":
+    "requests to /api/v1 from one source in one interval without a token or with an unknown one, and requests throttled with 429, with their counts (denied)",
   "import.run":
     "a bulk import of sites, gateways, machines and services (denied: the rows at fault; nothing written)",
   "alert.subscribe": "an alert subscription (email or webhook) was added",

@@ -11,6 +11,14 @@ export {
 export { advanceCursor, entriesAfter, headSeq, LEASE_MS, leaseCursor } from "./cursors.ts";
 export { type ExportFormat, exportAudit } from "./export.ts";
 export {
+  DEFAULT_FAILURE_POLICY,
+  type FailureAudit,
+  FailureGuard,
+  type FailurePolicy,
+  type FailureSummary,
+  FailureWindows,
+} from "./failure-guard.ts";
+export {
   checkExportedHeads,
   type ExportedHead,
   type HeadStatement,
@@ -22,10 +30,18 @@ export {
   type AuditEvent,
   allEntries,
   CHAIN_LOCK,
+  intactReport,
   recordAudit,
   recordAuditAlone,
   SYSTEM_ACTOR,
   type VerifyResult,
   verifyAuditChain,
 } from "./log.ts";
-export { type AuditFilter, listAudit, parseAuditFilter, scopedEntries } from "./query.ts";
+export { targetKey, targetNames } from "./names.ts";
+export {
+  type AuditFilter,
+  lastChange,
+  listAudit,
+  parseAuditFilter,
+  scopedEntries,
+} from "./query.ts";

@@ -87,6 +87,12 @@ export type VerifyResult =
       entries: number;
       headSeq: number;
       headHash: string;
+      /**
+       * Sequence numbers between the first entry and the head that no entry carries: drawn by
+       * transactions that rolled back (a refused change). Not deletions — the chain links by
+       * hash, and a removed entry breaks it.
+       */
+      unusedSeqs: number;
       /** The signed checkpoint the remaining chain starts from, after retention pruned. */
       checkpoint: { cutSeq: number; prunedTotal: number; at: Date } | null;
     }
@@ -110,8 +116,10 @@ export async function verifyAuditChain(db: Db, pinnedKey?: JWK): Promise<VerifyR
   let start: (typeof checkpoints)[number] | null = null;
   let entries = 0;
   let headSeq = 0;
+  let firstSeq = 0;
   for await (const entry of allEntries(db)) {
     if (prevHash === null) {
+      firstSeq = entry.seq;
       // The first entry links to the genesis, or to the cut of a signed checkpoint.
       start = checkpoints.find((c) => c.cutHash === entry.prevHash) ?? null;
       if (entry.prevHash !== GENESIS_HASH && !start) {
@@ -160,8 +168,25 @@ export async function verifyAuditChain(db: Db, pinnedKey?: JWK): Promise<VerifyR
     entries,
     headSeq,
     headHash: prevHash ?? GENESIS_HASH,
+    unusedSeqs: entries > 0 ? headSeq - firstSeq + 1 - entries : 0,
     checkpoint: start
       ? { cutSeq: start.cutSeq, prunedTotal: start.prunedTotal, at: start.at }
       : null,
   };
+}
+
+/** What `audit verify` prints for a chain that verified, line by line. */
+export function intactReport(result: Extract<VerifyResult, { ok: true }>): string[] {
+  const lines = [
+    `Audit chain intact: ${result.entries} entries, head ${result.headSeq} ${result.headHash}`,
+  ];
+  if (result.checkpoint)
+    lines.push(
+      `  from the signed checkpoint at entry ${result.checkpoint.cutSeq} (${result.checkpoint.at.toISOString()}; ${result.checkpoint.prunedTotal} older entries pruned by retention)`,
+    );
+  if (result.unusedSeqs > 0)
+    lines.push(
+      `  ${result.unusedSeqs} sequence number${result.unusedSeqs === 1 ? " was" : "s were"} drawn by transactions that rolled back (refused changes) and carry no entry: not deletions — entries are chained by hash, and a removed one would have broken the chain above`,
+    );
+  return lines;
 }

@@ -87,3 +87,23 @@ export async function* scopedEntries(
     after = last.seq;
   }
 }
+
+/** Who last changed a thing, and when: its newest entry that went through (result ok). */
+export async function lastChange(
+  db: Db,
+  target: { type: string; id: string },
+): Promise<{ actorName: string; at: Date } | null> {
+  const [row] = await db
+    .select({ actorName: auditEntries.actorName, at: auditEntries.at })
+    .from(auditEntries)
+    .where(
+      and(
+        eq(auditEntries.targetType, target.type),
+        eq(auditEntries.targetId, target.id),
+        eq(auditEntries.result, "ok"),
+      ),
+    )
+    .orderBy(desc(auditEntries.seq))
+    .limit(1);
+  return row ?? null;
+}

@@ -4,12 +4,23 @@
 // PGlite serves one process). Neither holds the KEK: without the same KEK a restored platform
 // cannot open its CA or any sealed secret (identity-provider secrets, webhook keys, the audit
 // signing key) — keep the KEK apart from the backups, and safe.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { run } from "@meetpoint/common";
-import { ValidationError } from "../shared/index.ts";
+import { DomainError, ValidationError } from "../shared/index.ts";
+
+/** The file named for a restore is missing or is not a backup this engine can load. */
+export class BackupFileError extends DomainError {
+  readonly code = "ERR_BACKUP_FILE";
+  readonly status = 400;
+  constructor(file: string, problem: string, options?: ErrorOptions) {
+    super(`${file}: ${problem}`, options);
+    this.name = "BackupFileError";
+  }
+}
 
 /** Where the database is: a PostgreSQL URL, or PGlite in `<dataDir>/pglite`. */
 export type DatabaseLocation = { url: string } | { dataDir: string };
@@ -57,11 +68,35 @@ export async function createBackup(from: DatabaseLocation, out: string): Promise
 }
 
 /**
+ * Why `archive` is not a PGlite data directory made by dumpDataDir("gzip"), or null when it is
+ * one: a gzip'd tar with PG_VERSION at its top. Checked before PGlite sees it, which reports a bad
+ * archive late and partly as an unhandled rejection.
+ */
+export function pgliteArchiveProblem(archive: Uint8Array): string | null {
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(archive);
+  } catch {
+    return "not gzip";
+  }
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) break;
+    if (header.subarray(257, 262).toString("latin1") !== "ustar") return "not a tar archive";
+    const name = header.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
+    if (name === "/PG_VERSION" || name === "PG_VERSION" || name === "./PG_VERSION") return null;
+    const size = Number.parseInt(header.subarray(124, 136).toString("latin1").trim() || "0", 8);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return "no PG_VERSION in it";
+}
+
+/**
  * Restores a backup into an empty database: a PostgreSQL database without tables, or a data
  * directory without a PGlite database. Refuses to overwrite anything.
  */
 export async function restoreBackup(to: DatabaseLocation, file: string): Promise<void> {
-  if (!existsSync(file)) throw new ValidationError("file", `${file} does not exist`);
+  if (!existsSync(file)) throw new BackupFileError(file, "no such file");
   if ("url" in to) {
     const tables = await run([
       "psql",
@@ -98,15 +133,33 @@ export async function restoreBackup(to: DatabaseLocation, file: string): Promise
       "MEETPOINT_DATA_DIR",
       `${dir} is not empty: restore into a new data directory`,
     );
+  const archive = readFileSync(file);
+  const problem = pgliteArchiveProblem(archive);
+  if (problem)
+    throw new BackupFileError(
+      file,
+      `not a backup of the embedded database (a tar.gz made by "backup create"): ${problem}`,
+    );
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const db = new PGlite({
-    dataDir: dir,
-    extensions: { pg_trgm },
-    loadDataDir: new Blob([readFileSync(file)]),
-  });
   try {
-    await db.query("select 1");
-  } finally {
-    await db.close();
+    // create() waits for the load itself, so a bad archive fails here, not unhandled later.
+    const db = await PGlite.create({
+      dataDir: dir,
+      extensions: { pg_trgm },
+      loadDataDir: new Blob([archive]),
+    });
+    try {
+      await db.query("select 1");
+    } finally {
+      await db.close().catch(() => {});
+    }
+  } catch (cause) {
+    // Nothing half-restored stays behind: the directory was empty (or missing) before.
+    rmSync(dir, { recursive: true, force: true });
+    throw new BackupFileError(
+      file,
+      `not a backup of the embedded database (a tar.gz made by "backup create"): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
 }

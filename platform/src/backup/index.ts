@@ -1,2 +1,7 @@
 // Backup and restore of the database (pg_dump / the PGlite data directory); the KEK is not in it.
-export { createBackup, type DatabaseLocation, restoreBackup } from "./backup.ts";
+export {
+  BackupFileError,
+  createBackup,
+  type DatabaseLocation,
+  restoreBackup,
+} from "./backup.ts";

@@ -72,7 +72,10 @@ function check<T>(
   return null;
 }
 
-/** Reads and checks the file; rows are returned only when there is no problem at all. */
+/**
+ * Reads and checks the file: every problem, and the rows that are well-formed (to be checked
+ * further, against the database — the file is written only when there is no problem at all).
+ */
 export function readImportCsv(text: string): { rows: ImportRow[]; problems: ImportProblem[] } {
   const problems: ImportProblem[] = [];
   if (Buffer.byteLength(text) > MAX_IMPORT_BYTES)
@@ -105,12 +108,28 @@ export function readImportCsv(text: string): { rows: ImportRow[]; problems: Impo
     };
   }
   const header = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0] ?? "";
+  if (header.trim() === "")
+    return {
+      rows: [],
+      problems: [
+        {
+          line: 1,
+          column: null,
+          message: `the file is empty: its first line names the columns (${COLUMNS.join(", ")}), one row per line follows`,
+        },
+      ],
+    };
   const columns = header.split(",").map((c) => c.trim().replace(/^"|"$/g, "").toLowerCase());
   const unknown = columns.filter((c) => !(COLUMNS as readonly string[]).includes(c));
   const missing = REQUIRED.filter((c) => !columns.includes(c));
   if (unknown.length || missing.length) {
+    // A spreadsheet set to a comma-decimal locale saves "CSV" with semicolons (or tabs).
+    const separator = !header.includes(",") && /[;\t]/.exec(header)?.[0];
     const parts = [
-      unknown.length ? `unknown column(s) ${unknown.join(", ")}` : "",
+      separator
+        ? `the columns are separated by ${separator === ";" ? "semicolons" : "tabs"}: save the file as CSV with commas`
+        : "",
+      unknown.length ? `unknown column(s) ${unknown.map((c) => (c ? c : '""')).join(", ")}` : "",
       missing.length ? `missing column(s) ${missing.join(", ")}` : "",
     ].filter(Boolean);
     return {
@@ -183,7 +202,7 @@ export function readImportCsv(text: string): { rows: ImportRow[]; problems: Impo
       rows.push({ line, customer, site, gateway, machine, service });
   }
   problems.push(...contradictions(rows));
-  return problems.length ? { rows: [], problems } : { rows, problems };
+  return { rows, problems };
 }
 
 /** Rows that say different things about the same machine or service, or repeat a service. */

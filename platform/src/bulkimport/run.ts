@@ -11,10 +11,11 @@ import {
   createMachine,
   createService,
   createSite,
+  lanAddressProblem,
   type ProxyPool,
 } from "../masterdata/index.ts";
 import { isDomainError } from "../shared/index.ts";
-import { type ImportProblem, type ImportRow, readImportCsv } from "./rows.ts";
+import { COLUMNS, type ImportProblem, type ImportRow, readImportCsv } from "./rows.ts";
 
 export interface ImportCounts {
   sites: number;
@@ -71,8 +72,13 @@ export async function runImport(
     unchanged: zero(),
     dryRun,
   };
+  // Every stage runs on the rows it can check, so one report names every problem of the file.
   const { rows, problems } = readImportCsv(csv);
-  report.problems = problems.length ? problems : await checkAgainstDatabase(ctx, rows);
+  report.problems = [
+    ...problems,
+    ...poolProblems(pool, rows),
+    ...(await checkAgainstDatabase(ctx, rows)),
+  ].sort((a, b) => a.line - b.line || columnOrder(a.column) - columnOrder(b.column));
   if (report.problems.length === 0) {
     try {
       await inTransaction(ctx.db, async (tx) => {
@@ -117,6 +123,17 @@ export async function runImport(
   return report;
 }
 
+/** LAN addresses the platform's proxy or tunnel pool holds. */
+function poolProblems(pool: ProxyPool, rows: ImportRow[]): ImportProblem[] {
+  return rows.flatMap((row) => {
+    const problem = row.machine ? lanAddressProblem(pool, row.machine.lanAddress) : null;
+    return problem ? [{ line: row.line, column: "lan_address", message: problem }] : [];
+  });
+}
+
+const columnOrder = (column: string | null) =>
+  column === null ? -1 : (COLUMNS as readonly string[]).indexOf(column);
+
 /** Customers by name among those the caller manages; existing objects that contradict the file. */
 async function checkAgainstDatabase(ctx: Context, rows: ImportRow[]): Promise<ImportProblem[]> {
   const problems: ImportProblem[] = [];
@@ -137,11 +154,11 @@ async function checkAgainstDatabase(ctx: Context, rows: ImportRow[]): Promise<Im
       });
     else ids.set(row.customer, customer.id);
   }
-  if (problems.length) return problems;
   const { siteRows, gatewayRows, machineRows, serviceRows } = await existing(ctx, [
     ...ids.values(),
   ]);
   for (const row of rows) {
+    if (!ids.has(row.customer)) continue;
     const site = siteRows.find(
       (s) => s.customerId === ids.get(row.customer) && s.name === row.site,
     );

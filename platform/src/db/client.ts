@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 
+import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -63,6 +64,18 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
     },
     close: () => client.close(),
   };
+}
+
+/** Whether the database holds the platform's tables (false: a new, empty database). */
+export async function hasSchema(db: Db): Promise<boolean> {
+  const result = await db.execute(
+    sql`select to_regclass('public.audit_entries') is not null as present`,
+  );
+  // postgres.js answers the rows, PGlite an object holding them.
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+    present: boolean;
+  }[];
+  return rows[0]?.present === true;
 }
 
 /** Runs `work` in one transaction: everything it writes commits together or not at all. */

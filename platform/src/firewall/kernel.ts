@@ -41,7 +41,10 @@ export class KernelFirewall {
     return done;
   }
 
-  private async applyTranslation(proxyAddress: string, tunnelAddress: string | null): Promise<void> {
+  private async applyTranslation(
+    proxyAddress: string,
+    tunnelAddress: string | null,
+  ): Promise<void> {
     const listed = await this.commands.run([
       "nft",
       "-j",

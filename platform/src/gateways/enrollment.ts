@@ -1,4 +1,5 @@
 // Enrollment bundles: the signed file an operator imports on a gateway (the "USB stick").
+import type { HttpProxy } from "@meetpoint/common";
 import type { Pki } from "../pki/index.ts";
 
 export interface EnrollmentBundle {
@@ -15,7 +16,17 @@ export interface EnrollmentBundle {
  */
 export async function issueEnrollmentBundle(
   pki: Pki,
-  input: { gatewayId: string; secret: string; platformUrl: string; validMs: number; now: Date },
+  input: {
+    gatewayId: string;
+    secret: string;
+    platformUrl: string;
+    validMs: number;
+    now: Date;
+    /** The plant's HTTP proxy, for a gateway that reaches the platform only through one. */
+    proxy?: HttpProxy | null;
+    /** The gateway's name, site and customer as the portal shows them; the operator sees them at import. */
+    names?: { gatewayName: string; siteName: string; customerName: string };
+  },
 ): Promise<EnrollmentBundle> {
   const expiresAt = new Date(input.now.getTime() + input.validMs);
   const { token, version } = await pki.signEnvelope({
@@ -29,6 +40,8 @@ export async function issueEnrollmentBundle(
       secret: input.secret,
       caCertificates: await pki.trustBundlePem(),
       signingKey: pki.signingJwk,
+      ...(input.proxy ? { proxy: input.proxy } : {}),
+      ...input.names,
     },
   });
   return { token, version, expiresAt, fileName: `meetpoint-enrollment-${input.gatewayId}.jws` };

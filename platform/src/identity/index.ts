@@ -2,7 +2,13 @@
 
 export { FREE_FAILURES, lockDuration } from "./lockout.ts";
 export * from "./oidc/index.ts";
-export { hashPassword, passwordProblem, randomPassword, verifyPassword } from "./passwords.ts";
+export {
+  hashPassword,
+  passwordProblem,
+  portalPasswordRules,
+  randomPassword,
+  verifyPassword,
+} from "./passwords.ts";
 export {
   changePassword,
   confirmTotpEnrolment,

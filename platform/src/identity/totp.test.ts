@@ -41,9 +41,11 @@ describe("TOTP", () => {
 
 describe("lockout", () => {
   test("five free failures, then 30 s doubling up to an hour", () => {
-    expect([1, 4].map(lockDuration)).toEqual([0, 0]);
+    expect([1, 4].map((n) => lockDuration(n))).toEqual([0, 0]);
     expect(lockDuration(5)).toBe(30_000);
     expect(lockDuration(6)).toBe(60_000);
     expect(lockDuration(30)).toBe(3_600_000);
+    // During the global slow-down a source has one free try.
+    expect([1, 2, 9].map((n) => lockDuration(n, 1))).toEqual([30_000, 60_000, 3_600_000]);
   });
 });

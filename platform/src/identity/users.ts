@@ -17,6 +17,7 @@ import {
   inTransaction,
   ROLES,
   roleAssignments,
+  signInFailures,
   sites,
   users,
 } from "../db/index.ts";
@@ -42,7 +43,7 @@ export const usernameSchema = z
 
 const userInput = z.object({ username: usernameSchema, displayName: nameSchema });
 const grantInput = z.object({
-  role: z.enum(ROLES, { error: "is not a known role" }),
+  role: z.enum(ROLES, { error: "choose a role" }),
   customerId: z
     .string()
     .optional()
@@ -218,6 +219,7 @@ export async function setUserDisabled(
       .update(users)
       .set({ disabledAt: disabled ? ctx.clock.now() : null, failedSignIns: 0, lockedUntil: null })
       .where(eq(users.id, user.id));
+    await tx.delete(signInFailures).where(eq(signInFailures.userId, user.id));
     if (disabled) await endAllWebSessions(tx, user.id);
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
@@ -249,6 +251,7 @@ export async function resetSignIn(ctx: Context, userId: string): Promise<string>
         lockedUntil: null,
       })
       .where(eq(users.id, user.id));
+    await tx.delete(signInFailures).where(eq(signInFailures.userId, user.id));
     await endAllWebSessions(tx, user.id);
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
@@ -269,7 +272,10 @@ export async function createAdmin(
   clock: Clock,
   input: { username: string; displayName?: string; via: string },
 ): Promise<string> {
-  const username = parseInput(usernameSchema, input.username);
+  const { username, displayName } = parseInput(
+    z.object({ username: usernameSchema, displayName: nameSchema.optional() }),
+    { username: input.username, displayName: input.displayName },
+  );
   const password = randomPassword();
   const passwordHash = await hashPassword(password);
   await conflictOnDuplicate(() =>
@@ -278,7 +284,7 @@ export async function createAdmin(
         .insert(users)
         .values({
           username,
-          displayName: input.displayName ?? username,
+          displayName: displayName ?? username,
           passwordHash,
           mustChangePassword: true,
         })

@@ -6,18 +6,24 @@ import type { Context } from "../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   readable,
   requirePermission,
 } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
-import { customers, inTransaction } from "../db/index.ts";
-import { escapeLike, nameSchema, parseInput } from "../shared/index.ts";
+import { customers, inTransaction, roleAssignments, sites, users } from "../db/index.ts";
+import { escapeLike, nameSchema, parseInput, versionOf } from "../shared/index.ts";
+import { refuseWhileInUse } from "./in-use.ts";
 import { customersOnSites } from "./on-sites.ts";
 
 export type Customer = typeof customers.$inferSelect;
 
 const customerInput = z.object({ name: nameSchema });
+
+/** The version of a customer as its rename form shows it (checked on save). */
+export const customerVersion = (customer: Pick<Customer, "name">) =>
+  versionOf({ name: customer.name });
 
 export function listCustomers(ctx: Context, search = ""): Promise<Customer[]> {
   return ctx.db
@@ -68,6 +74,7 @@ export async function renameCustomer(ctx: Context, id: string, input: unknown): 
   const before = await getCustomer(ctx, id);
   requirePermission(ctx.caller, "customers.manage", null);
   const { name } = parseInput(customerInput, input);
+  await ensureUnchanged(ctx, input, { name: before.name }, { type: "customer", id: before.id });
   return conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       const [row] = await tx
@@ -90,6 +97,26 @@ export async function renameCustomer(ctx: Context, id: string, input: unknown): 
 export async function deleteCustomer(ctx: Context, id: string): Promise<void> {
   const before = await getCustomer(ctx, id);
   requirePermission(ctx.caller, "customers.manage", null);
+  const ownSites = await ctx.db
+    .select({ id: sites.id, name: sites.name })
+    .from(sites)
+    .where(eq(sites.customerId, before.id))
+    .orderBy(asc(sites.name));
+  const roleHolders = await ctx.db
+    .selectDistinct({ id: users.id, name: users.username })
+    .from(roleAssignments)
+    .innerJoin(users, eq(users.id, roleAssignments.userId))
+    .where(eq(roleAssignments.customerId, before.id))
+    .orderBy(asc(users.username));
+  await refuseWhileInUse(ctx, {
+    action: "customer.delete",
+    target: { type: "customer", id: before.id, name: before.name },
+    customerId: before.id,
+    dependents: [
+      ...ownSites.map((s) => ({ type: "site" as const, ...s })),
+      ...roleHolders.map((u) => ({ type: "user" as const, ...u })),
+    ],
+  });
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.delete(customers).where(eq(customers.id, before.id));

@@ -3,12 +3,13 @@
 import { createHash } from "node:crypto";
 import { formatCidr, formatIpv4 } from "@meetpoint/common";
 import { encodeBase64urlNoPadding } from "@oslojs/encoding";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   readable,
   requirePermission,
@@ -20,12 +21,14 @@ import {
   type Db,
   GATEWAY_KINDS,
   type GatewayKind,
+  gatewaySessions,
   gateways,
   inTransaction,
   machines,
   sites,
 } from "../db/index.ts";
-import { ConflictError, nameSchema, parseInput } from "../shared/index.ts";
+import { ConflictError, nameSchema, parseInput, versionOf } from "../shared/index.ts";
+import { refuseWhileInUse } from "./in-use.ts";
 import { gatewaysOnSites } from "./on-sites.ts";
 import { blockOf, freeBlock, type ProxyPool } from "./proxy-pool.ts";
 import { getSite } from "./sites.ts";
@@ -66,6 +69,9 @@ const gatewayColumns = {
 
   customerName: customers.name,
 };
+
+/** The version of a gateway as its rename form shows it (checked on save). */
+export const gatewayVersion = (gateway: Pick<Gateway, "name">) => versionOf({ name: gateway.name });
 
 /** The block of proxy addresses a gateway owns, in CIDR notation. */
 export function gatewayBlock(pool: ProxyPool, gateway: { proxyBlock: number }): string {
@@ -181,6 +187,7 @@ export async function renameGateway(ctx: Context, id: string, input: unknown): P
   const before = await getGateway(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
   const { name } = parseInput(gatewayInput, input);
+  await ensureUnchanged(ctx, input, { name: before.name }, { type: "gateway", id: before.id });
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.update(gateways).set({ name }).where(eq(gateways.id, before.id));
@@ -218,6 +225,17 @@ export async function rekeyGateway(ctx: Context, id: string): Promise<string> {
 export async function deleteGateway(ctx: Context, id: string): Promise<void> {
   const before = await getGateway(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  const own = await ctx.db
+    .select({ id: machines.id, name: machines.name })
+    .from(machines)
+    .where(eq(machines.gatewayId, before.id))
+    .orderBy(asc(machines.name));
+  await refuseWhileInUse(ctx, {
+    action: "gateway.delete",
+    target: { type: "gateway", id: before.id, name: before.name },
+    customerId: before.customerId,
+    dependents: own.map((m) => ({ type: "machine" as const, ...m })),
+  });
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.delete(gateways).where(eq(gateways.id, before.id));
@@ -230,4 +248,52 @@ export async function deleteGateway(ctx: Context, id: string): Promise<void> {
       });
     }),
   );
+}
+
+/** What the platform knows of a gateway's reach: its last heartbeat and its open data channel. */
+export interface GatewayReachFacts {
+  lastSeenAt: Date | null;
+  agent: AgentReport | null;
+  channel: { state: string; requestedAt: Date; onlineAt: Date | null } | null;
+}
+
+/**
+ * The reach facts of the gateways `ids` the caller may see, in one query: the heartbeat columns
+ * and the newest data channel that is not closed (what the technician's Connect depends on).
+ */
+export async function gatewayReachFacts(
+  ctx: Context,
+  ids: string[],
+): Promise<Map<string, GatewayReachFacts>> {
+  const facts = new Map<string, GatewayReachFacts>();
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0) return facts;
+  const rows = await ctx.db
+    .select({
+      id: gateways.id,
+      lastSeenAt: gateways.lastSeenAt,
+      agent: gateways.agent,
+      state: gatewaySessions.state,
+      requestedAt: gatewaySessions.requestedAt,
+      onlineAt: gatewaySessions.onlineAt,
+    })
+    .from(gateways)
+    .leftJoin(
+      gatewaySessions,
+      and(eq(gatewaySessions.gatewayId, gateways.id), ne(gatewaySessions.state, "closed")),
+    )
+    .where(and(inArray(gateways.id, wanted), readable(ctx.caller, gateways.customerId)))
+    .orderBy(asc(gateways.id), desc(gatewaySessions.requestedAt));
+  for (const row of rows) {
+    if (facts.has(row.id)) continue; // the newest open channel came first
+    facts.set(row.id, {
+      lastSeenAt: row.lastSeenAt,
+      agent: row.agent,
+      channel:
+        row.state && row.requestedAt
+          ? { state: row.state, requestedAt: row.requestedAt, onlineAt: row.onlineAt }
+          : null,
+    });
+  }
+  return facts;
 }

@@ -5,4 +5,5 @@ export * from "./machines.ts";
 export { machineIdsOnSites } from "./on-sites.ts";
 export { blockOf, type ProxyPool } from "./proxy-pool.ts";
 export * from "./services.ts";
+export { type SetupProgress, setupProgress } from "./setup.ts";
 export * from "./sites.ts";

@@ -1,19 +1,27 @@
 // Machines on a site's LAN, each with a proxy address from its gateway's block.
-
-import { parseIpv4 } from "@meetpoint/common";
+import { type Cidr, contains, formatCidr, parseIpv4 } from "@meetpoint/common";
 import { and, asc, count, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Context } from "../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   readable,
   requirePermission,
 } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { customers, type Db, gateways, inTransaction, machines, sites } from "../db/index.ts";
-import { ConflictError, escapeLike, nameSchema, parseInput, StateError } from "../shared/index.ts";
+import {
+  ConflictError,
+  escapeLike,
+  nameSchema,
+  parseInput,
+  StateError,
+  ValidationError,
+  versionOf,
+} from "../shared/index.ts";
 import { getGateway, POOL_LOCK } from "./gateways.ts";
 import { machinesOnSites } from "./on-sites.ts";
 import { blockOf, freeAddress, type ProxyPool } from "./proxy-pool.ts";
@@ -33,7 +41,12 @@ export interface Machine {
   customerName: string;
 }
 
-/** A unicast host address a gateway can forward to: not this-network, loopback, multicast or broadcast. */
+/**
+ * A unicast host address a gateway can forward to: not this-network (0.x), loopback (127.x),
+ * multicast (224–239.x) or reserved (240–255.x, with the broadcast 255.255.255.255). An address
+ * ending in .0 or .255 is a host in a LAN wider than /24, so it is accepted: the platform does not
+ * know the LAN's mask.
+ */
 export const lanAddressSchema = z
   .string({ error: "is required" })
   .trim()
@@ -41,9 +54,36 @@ export const lanAddressSchema = z
   .refine((v) => {
     const first = Number(v.split(".")[0]);
     return first !== 0 && first !== 127 && first < 224;
-  }, "must be a unicast host address (not 0.x, 127.x, multicast or broadcast)");
+  }, "must be a unicast host address (not 0.x, loopback 127.x, multicast 224–239.x or reserved 240–255.x such as the broadcast 255.255.255.255)");
+
+/**
+ * Why `address` cannot be a machine's LAN address with these pools, or null: the proxy pool and
+ * the tunnel pool are routed to the platform's tunnels, so a LAN using them is unreachable.
+ */
+export function lanAddressProblem(pool: ProxyPool, address: string): string | null {
+  const value = parseIpv4(address);
+  if (value === null) return null;
+  const inside = (cidr: Cidr) => contains(cidr, value);
+  const reserved = (pool.reserved ?? []).find(inside);
+  if (reserved)
+    return `${address} lies in the tunnel pool ${formatCidr(reserved)} (MEETPOINT_TUNNEL_POOL): a machine's LAN must not use the platform's address pools`;
+  if (inside(pool.pool))
+    return `${address} lies in the proxy pool ${formatCidr(pool.pool)} (MEETPOINT_PROXY_POOL): a machine's LAN must not use the platform's address pools`;
+  return null;
+}
+
+function parseMachine(pool: ProxyPool, input: unknown) {
+  const values = parseInput(machineInput, input);
+  const problem = lanAddressProblem(pool, values.lanAddress);
+  if (problem) throw new ValidationError("lanAddress", problem);
+  return values;
+}
 
 const machineInput = z.object({ name: nameSchema, lanAddress: lanAddressSchema });
+
+/** The version of a machine as its form shows it (checked on save). */
+export const machineVersion = (machine: Pick<Machine, "name" | "lanAddress">) =>
+  versionOf({ name: machine.name, lanAddress: machine.lanAddress });
 
 const machineColumns = {
   id: machines.id,
@@ -137,7 +177,7 @@ export async function createMachine(
       "ERR_WORKSTATION_IS_ONE_MACHINE",
       "A workstation is its own single machine: add its services to it instead.",
     );
-  const { name, lanAddress } = parseInput(machineInput, input);
+  const { name, lanAddress } = parseMachine(pool, input);
   const block = blockOf(pool, gateway.proxyBlock);
   const id = await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
@@ -179,14 +219,25 @@ export async function createMachine(
   return getMachine(ctx, id);
 }
 
-export async function updateMachine(ctx: Context, id: string, input: unknown): Promise<void> {
+export async function updateMachine(
+  ctx: Context,
+  pool: ProxyPool,
+  id: string,
+  input: unknown,
+): Promise<void> {
   const before = await getMachine(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
   // A workstation's machine is the PC itself: it has a name, no LAN address.
   const { name, lanAddress } =
     before.lanAddress === null
       ? { ...parseInput(z.object({ name: nameSchema }), input), lanAddress: null }
-      : parseInput(machineInput, input);
+      : parseMachine(pool, input);
+  await ensureUnchanged(
+    ctx,
+    input,
+    { name: before.name, lanAddress: before.lanAddress },
+    { type: "machine", id: before.id },
+  );
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.update(machines).set({ name, lanAddress }).where(eq(machines.id, before.id));

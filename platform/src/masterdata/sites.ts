@@ -6,14 +6,16 @@ import type { Context } from "../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   readable,
   requirePermission,
 } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
-import { customers, inTransaction, sites } from "../db/index.ts";
-import { nameSchema, parseInput } from "../shared/index.ts";
+import { customers, gateways, inTransaction, sites } from "../db/index.ts";
+import { nameSchema, parseInput, versionOf } from "../shared/index.ts";
 import { getCustomer } from "./customers.ts";
+import { refuseWhileInUse } from "./in-use.ts";
 import { sitesOnSites } from "./on-sites.ts";
 
 export type Site = typeof sites.$inferSelect & { customerName: string };
@@ -27,6 +29,9 @@ const siteColumns = {
   createdAt: sites.createdAt,
   customerName: customers.name,
 };
+
+/** The version of a site as its rename form shows it (checked on save). */
+export const siteVersion = (site: Pick<Site, "name">) => versionOf({ name: site.name });
 
 export function listSites(ctx: Context, filter: { customerId?: string } = {}): Promise<Site[]> {
   return ctx.db
@@ -79,6 +84,7 @@ export async function renameSite(ctx: Context, id: string, input: unknown): Prom
   const before = await getSite(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
   const { name } = parseInput(siteInput, input);
+  await ensureUnchanged(ctx, input, { name: before.name }, { type: "site", id: before.id });
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.update(sites).set({ name }).where(eq(sites.id, before.id));
@@ -96,6 +102,17 @@ export async function renameSite(ctx: Context, id: string, input: unknown): Prom
 export async function deleteSite(ctx: Context, id: string): Promise<void> {
   const before = await getSite(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  const own = await ctx.db
+    .select({ id: gateways.id, name: gateways.name })
+    .from(gateways)
+    .where(eq(gateways.siteId, before.id))
+    .orderBy(asc(gateways.name));
+  await refuseWhileInUse(ctx, {
+    action: "site.delete",
+    target: { type: "site", id: before.id, name: before.name },
+    customerId: before.customerId,
+    dependents: own.map((g) => ({ type: "gateway" as const, ...g })),
+  });
   await conflictOnDuplicate(() =>
     inTransaction(ctx.db, async (tx) => {
       await tx.delete(sites).where(eq(sites.id, before.id));

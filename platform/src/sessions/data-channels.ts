@@ -45,9 +45,13 @@ export class DataChannels {
 
   /**
    * The operator pressed Connect: a new gateway session (an open one is replaced) with a one-time
-   * certificate, delivered as a data-channel envelope signed for this gateway only.
+   * certificate, delivered as a data-channel envelope signed for this gateway only. `transport`
+   * "tcp": the gateway goes through an HTTP proxy, so only a TCP server will do.
    */
-  async request(gatewayId: string): Promise<{ envelope: string; session: GatewaySession }> {
+  async request(
+    gatewayId: string,
+    transport: "any" | "tcp" = "any",
+  ): Promise<{ envelope: string; session: GatewaySession }> {
     const { db, pki } = this.deps;
     this.deps.gate.require();
     const [gateway] = await db.select().from(gateways).where(eq(gateways.id, gatewayId));
@@ -55,7 +59,7 @@ export class DataChannels {
     const previous = await this.open(gateway.id);
     if (previous) await this.deps.ends.closeGatewaySession(previous.id, "replaced", SYSTEM_ACTOR);
     const actor: Actor = { id: null, name: `gateway ${gateway.name}`, ip: null };
-    const { session, credentials, profile, now } = await this.newChannel(gateway, actor);
+    const { session, credentials, profile, now } = await this.newChannel(gateway, actor, transport);
     const { token } = await pki.signEnvelope({
       kind: "data-channel",
       audience: gateway.id,
@@ -104,10 +108,17 @@ export class DataChannels {
     return gateway;
   }
 
-  /** A new data channel for `gateway`: the session (audited) and its one-time profile. */
-  private async newChannel(gateway: { id: string; customerId: string }, actor: Actor) {
+  /**
+   * A new data channel for `gateway`: the session (audited) and its one-time profile, on a TCP
+   * server when `transport` is "tcp" (through an HTTP proxy).
+   */
+  private async newChannel(
+    gateway: { id: string; customerId: string },
+    actor: Actor,
+    transport: "any" | "tcp" = "any",
+  ) {
     const { db, clock, pki } = this.deps;
-    const instance = instanceOf(this.deps.instances, await this.leastBusyInstance());
+    const instance = instanceOf(this.deps.instances, await this.leastBusyInstance(transport));
     const now = clock.now();
     const endsAt = new Date(now.getTime() + pki.policy.dataChannelSeconds * 1000);
     const session = await inTransaction(db, async (tx) => {
@@ -176,10 +187,17 @@ export class DataChannels {
   }
 
   /** The least busy OpenVPN server. */
-  private async leastBusyInstance(): Promise<number> {
-    const { instances } = this.deps;
-    if (instances.length === 0)
+  private async leastBusyInstance(transport: "any" | "tcp"): Promise<number> {
+    const instances = this.deps.instances.filter(
+      (i) => transport === "any" || i.protocol === "tcp",
+    );
+    if (this.deps.instances.length === 0)
       throw new StateError("ERR_NO_VPN_SERVER", "No OpenVPN server is configured.");
+    if (instances.length === 0)
+      throw new StateError(
+        "ERR_NO_TCP_VPN_SERVER",
+        "The gateway reaches the platform through an HTTP proxy, which carries OpenVPN over TCP only, and no OpenVPN server here listens on TCP (MEETPOINT_VPN_LISTEN).",
+      );
     const open = await this.deps.db
       .select({ instance: gatewaySessions.vpnInstance })
       .from(gatewaySessions)

@@ -1,6 +1,6 @@
 // A gateway's heartbeat: the platform records that it is alive and how it is, and answers with
 // what the gateway must know — its data channel's state and the remote sessions it must let through.
-import type { HeartbeatRequest, HeartbeatResponse } from "@meetpoint/common";
+import type { HeartbeatReport, HeartbeatResponse } from "@meetpoint/common";
 import { and, desc, eq, ne } from "drizzle-orm";
 import {
   type Db,
@@ -15,13 +15,16 @@ import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 
-/** Records a gateway's report (alive, state, versions, clock) and answers what it must know. */
+/**
+ * Records a gateway's report (alive, state, versions, clock) and answers what it must know; the
+ * gateway API adds the signed settings (gateways/settings.ts).
+ */
 export async function heartbeat(
   deps: { db: Db; clock: Clock },
   gateway: Gateway,
-  report: HeartbeatRequest,
+  report: HeartbeatReport,
   ip: string | null,
-): Promise<HeartbeatResponse> {
+): Promise<Omit<HeartbeatResponse, "settings">> {
   const { db, clock } = deps;
   const now = clock.now();
   await db
@@ -35,6 +38,8 @@ export async function heartbeat(
         clockOffsetMs: new Date(report.localTime).getTime() - now.getTime(),
         lastError: report.lastError,
         ip,
+        settingsVersion: report.settingsVersion,
+        sshHostKey: report.sshHostKey,
       },
     })
     .where(eq(gateways.id, gateway.id));
@@ -62,7 +67,7 @@ export async function heartbeat(
             technician: users.displayName,
           })
           .from(remoteSessions)
-          .innerJoin(machines, eq(machines.id, remoteSessions.machineId))
+          .leftJoin(machines, eq(machines.id, remoteSessions.machineId))
           .innerJoin(users, eq(users.id, remoteSessions.technicianId))
           .where(
             and(eq(remoteSessions.gatewaySessionId, channel.id), ne(remoteSessions.state, "ended")),
@@ -79,9 +84,9 @@ export async function heartbeat(
           operatorMustReconnect: operatorMustReconnect(channel.closeReason),
         }
       : null,
-    // A connect gateway's machines all have a LAN address (only a workstation's has none).
+    // Sessions to the machines behind a connect gateway (a workstation's own has no LAN address).
     remoteSessions: open.flatMap(({ session, machine, lanAddress, technician }) =>
-      lanAddress === null
+      session.kind !== "machine" || lanAddress === null || machine === null
         ? []
         : [
             {
@@ -97,6 +102,20 @@ export async function heartbeat(
                 protocol: s.protocol,
                 port: s.port,
               })),
+              since: (session.activatedAt ?? session.requestedAt).toISOString(),
+              until: session.endsAt.toISOString(),
+            },
+          ],
+    ),
+    // Platform admins' maintenance sessions to the gateway's own SSH server (tcp/22 on its tunnel).
+    maintenanceSessions: open.flatMap(({ session, technician }) =>
+      session.kind !== "maintenance"
+        ? []
+        : [
+            {
+              id: session.id,
+              technician,
+              reason: session.reason,
               since: (session.activatedAt ?? session.requestedAt).toISOString(),
               until: session.endsAt.toISOString(),
             },

@@ -117,19 +117,4 @@ export class MaintenanceSessions {
     await this.deps.ends.refreshGateway(channel.id, "maintenance session requested");
     return { session, profile, target: channel.tunnelAddress };
   }
-
-  /** The maintenance sessions through a data channel that have not ended (for its heartbeat). */
-  async openThrough(gatewaySessionId: string) {
-    return this.deps.db
-      .select({ session: remoteSessions, admin: users.displayName })
-      .from(remoteSessions)
-      .innerJoin(users, eq(users.id, remoteSessions.technicianId))
-      .where(
-        and(
-          eq(remoteSessions.gatewaySessionId, gatewaySessionId),
-          eq(remoteSessions.kind, "maintenance"),
-          ne(remoteSessions.state, "ended"),
-        ),
-      );
-  }
 }

@@ -20,6 +20,8 @@ export async function oneTimeProfile(
   session: { kind: "gateway" | "technician"; id: string; firstUseBy: Date; endsAt: Date },
   instance: ServerInstance,
   routes: string[],
+  /** An `http-proxy host port` line, for a technician behind a corporate proxy (TCP servers only). */
+  httpProxy: { host: string; port: number } | null = null,
 ) {
   const credentials = await pki.issueClientCertificate(session.kind, session.id, {
     firstUseBy: session.firstUseBy,
@@ -33,6 +35,7 @@ export async function oneTimeProfile(
     privateKeyPem: credentials.privateKeyPem,
     tlsCryptKey: pki.tlsCryptKey,
     routes,
+    httpProxy,
   });
   return { credentials, profile };
 }

@@ -1,6 +1,6 @@
 // The remote-access core, composed: each module gets only what it uses. Routes and the gateway API
 // call these modules; the data plane calls `connections`.
-import type { HeartbeatRequest } from "@meetpoint/common";
+import type { HeartbeatReport } from "@meetpoint/common";
 import type { Db, gateways } from "../db/index.ts";
 import { GatewayCommands } from "../gateways/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
@@ -82,6 +82,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     gate,
     /** The OpenVPN servers sessions are spread over. */
     instances,
+    /** How long a remote session may last (MEETPOINT_REMOTE_SESSION_MINUTES), in seconds. */
+    remoteSessionSeconds: deps.vpn.remoteSessionSeconds,
     /** What the status page shows of the data plane: servers, refused handshakes, the CRL. */
     health: () => dataPlane.health(),
     commands,
@@ -93,7 +95,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     watched,
     heartbeat: (
       gateway: typeof gateways.$inferSelect,
-      report: HeartbeatRequest,
+      report: HeartbeatReport,
       ip: string | null,
     ) => heartbeat({ db, clock }, gateway, report, ip),
   };

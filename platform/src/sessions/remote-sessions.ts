@@ -20,6 +20,7 @@ import {
   NotFoundError,
   parseInput,
   StateError,
+  ValidationError,
 } from "../shared/index.ts";
 import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
@@ -50,6 +51,8 @@ export class RemoteSessions {
     ctx: Context,
     machineId: string,
     input: unknown,
+    /** The technician's corporate proxy for their .ovpn (`http-proxy`), checked by the caller. */
+    options: { httpProxy?: { host: string; port: number } | null } = {},
   ): Promise<{ session: RemoteSession; profile: string }> {
     const { db, clock, pki } = this.deps;
     const machine = await getMachine(ctx, machineId);
@@ -75,6 +78,11 @@ export class RemoteSessions {
         "This machine has no enabled service: there is nothing to connect to.",
       );
     const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
+    if (options.httpProxy && instance.protocol !== "tcp")
+      throw new ValidationError(
+        "proxyHost",
+        "this gateway's data channel runs on an OpenVPN server over UDP, which an HTTP proxy cannot carry: connect without the proxy",
+      );
     const now = clock.now();
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
@@ -127,6 +135,7 @@ export class RemoteSessions {
       },
       instance,
       [machine.proxyAddress],
+      options.httpProxy ?? null,
     );
     // The gateway opens its side for these services now and shows the operator who and why.
     await this.deps.ends.refreshGateway(gatewaySession.id, "remote session requested");

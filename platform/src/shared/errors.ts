@@ -9,15 +9,29 @@ export abstract class DomainError extends Error {
   readonly field: string | null = null;
 }
 
-/** Input that does not fit: names the field so the user knows what to fix. */
+/** One input field that does not fit, and why ("must be an IPv4 address"). */
+export interface FieldProblem {
+  field: string;
+  reason: string;
+}
+
+/**
+ * Input that does not fit: names the field so the user knows what to fix. `problems` holds every
+ * field at fault (the first is `field`), so a form can mark them all at once.
+ */
 export class ValidationError extends DomainError {
   readonly code = "ERR_VALIDATION";
   readonly status = 400;
   override readonly field: string;
-  constructor(field: string, message: string, options?: ErrorOptions) {
-    super(`${field}: ${message}`, options);
+  /** Why the field does not fit, without its name. */
+  readonly reason: string;
+  readonly problems: FieldProblem[];
+  constructor(field: string, reason: string, options?: ErrorOptions & { more?: FieldProblem[] }) {
+    super(`${field}: ${reason}`, options);
     this.name = "ValidationError";
     this.field = field;
+    this.reason = reason;
+    this.problems = [{ field, reason }, ...(options?.more ?? [])];
   }
 }
 
@@ -59,6 +73,47 @@ export class ConflictError extends DomainError {
     super(message, options);
     this.name = "ConflictError";
     this.field = field;
+  }
+}
+
+/** Something that a delete would orphan, named so the page can link to it. */
+export interface Dependent {
+  type: "customer" | "site" | "gateway" | "machine" | "user";
+  id: string;
+  name: string;
+}
+
+/** A delete refused because other things still belong to it; `dependents` lists them. */
+export class InUseError extends ConflictError {
+  override readonly code = "ERR_IN_USE";
+  constructor(
+    what: string,
+    readonly dependents: Dependent[],
+  ) {
+    super(
+      `${what} is still in use: first remove or move what belongs to it (${dependents
+        .slice(0, 5)
+        .map((d) => `${d.type} ${d.name}`)
+        .join(", ")}${dependents.length > 5 ? `, and ${dependents.length - 5} more` : ""}).`,
+    );
+    this.name = "InUseError";
+  }
+}
+
+/**
+ * A save from a form that was opened before someone else changed the same thing: refused, so the
+ * other change is not silently reverted (a lost update). Says who changed it and when, if known.
+ */
+export class StaleFormError extends ConflictError {
+  override readonly code = "ERR_STALE_FORM";
+  constructor(
+    readonly changedBy: string | null,
+    readonly changedAt: Date | null,
+  ) {
+    super(
+      `Changed by ${changedBy ?? "someone else"}${changedAt ? ` at ${changedAt.toISOString().slice(0, 19)}Z` : ""} since you opened this page: nothing was saved. Reload the page to see the change, then make yours again.`,
+    );
+    this.name = "StaleFormError";
   }
 }
 

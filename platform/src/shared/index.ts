@@ -2,6 +2,7 @@
 // recognition of database errors.
 export { type Clock, ManualClock, systemClock } from "./clock.ts";
 export * from "./errors.ts";
+export { inputLayer } from "./input.ts";
 export {
   databaseUnreachable,
   FOREIGN_KEY_VIOLATION,
@@ -10,11 +11,17 @@ export {
   RESTRICT_VIOLATION,
   UNIQUE_VIOLATION,
 } from "./pg-error.ts";
+export { sourceOf } from "./source.ts";
 export {
+  escapeFormatCharacters,
   escapeLike,
+  FORMAT_CHARACTER,
+  FORMAT_MESSAGE,
   isUuid,
   LINE_CONTROL,
+  NAME_MAX,
   nameSchema,
   parseInput,
   TEXT_CONTROL,
 } from "./validate.ts";
+export { submittedVersion, versionOf } from "./version.ts";

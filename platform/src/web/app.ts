@@ -4,13 +4,12 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { adminApi } from "../api/index.ts";
 import { metricsVerdict } from "../metrics/index.ts";
-import { NotFoundError } from "../shared/index.ts";
+import { inputLayer, NotFoundError } from "../shared/index.ts";
 
 import { assetRoutes } from "./assets.ts";
 import type { AppDeps, WebEnv } from "./env.ts";
 import { errorResponse } from "./errors.tsx";
 import { gatewayApi } from "./gateway-api.ts";
-import { inputLayer } from "./input.ts";
 import {
   clientAddress,
   loadSession,
@@ -23,7 +22,9 @@ import { alertRoutes } from "./routes/alerts.tsx";
 import { apiTokenRoutes } from "./routes/api-tokens.tsx";
 import { auditRoutes } from "./routes/audit.tsx";
 import { customerRoutes } from "./routes/customers.tsx";
+import { gatewaySettingsRoutes } from "./routes/gateway-settings.tsx";
 import { gatewayRoutes } from "./routes/gateways.tsx";
+import { helpRoutes } from "./routes/help.tsx";
 import { identityProviderRoutes } from "./routes/identity-providers.tsx";
 import { machineRoutes } from "./routes/machines.tsx";
 import { oidcSignInRoutes } from "./routes/oidc-sign-in.tsx";
@@ -79,9 +80,16 @@ export function createApp(deps: AppDeps) {
       clock: deps.clock,
       proxyPool: deps.proxyPool,
       access: deps.access,
+      failures: deps.authFailures.apiToken,
     }) as never,
   );
 
+  // The portal speaks GET and POST (forms, htmx) only: anything else is 405, not a CSRF refusal.
+  app.use("*", async (c, next) => {
+    if (["GET", "HEAD", "POST"].includes(c.req.method)) return next();
+    c.header("Allow", "GET, HEAD, POST");
+    throw new HTTPException(405, { message: `${c.req.method} is not used here.` });
+  });
   app.use(
     "*",
     bodyLimit({
@@ -90,8 +98,9 @@ export function createApp(deps: AppDeps) {
         throw new HTTPException(413, { message: "The request is larger than allowed." });
       },
     }),
-    inputLayer,
+    // The session first, so even an input error's page is drawn for the signed-in user.
     loadSession,
+    inputLayer,
     requireCsrf,
   );
 
@@ -103,6 +112,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", machineRoutes());
   portal.route("/", customerRoutes());
   portal.route("/", gatewayRoutes());
+  portal.route("/", gatewaySettingsRoutes());
   portal.route("/", userRoutes());
   portal.route("/", identityProviderRoutes());
   portal.route("/", auditRoutes());
@@ -111,8 +121,15 @@ export function createApp(deps: AppDeps) {
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());
+  portal.route("/", helpRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
-  portal.route("/", alertRoutes({ allowPrivate: deps.webhookAllowPrivate ?? false }));
+  portal.route(
+    "/",
+    alertRoutes({
+      allowPrivate: deps.webhookAllowPrivate ?? false,
+      emailConfigured: deps.emailConfigured ?? false,
+    }),
+  );
   app.route("/", portal);
 
   return app;

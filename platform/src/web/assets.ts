@@ -17,6 +17,10 @@ const ASSETS: Record<string, { file: string; type: string }> = {
     file: fileURLToPath(new URL("./assets/app.css", import.meta.url)),
     type: "text/css",
   },
+  "parts.css": {
+    file: fileURLToPath(new URL("./assets/parts.css", import.meta.url)),
+    type: "text/css",
+  },
 };
 
 /** Serves the assets from memory, read once when the app is created. */

@@ -9,7 +9,7 @@ import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
 import type { ForwarderStatus } from "../siem/index.ts";
-import type { GatewayAuthGuard } from "./gateway-auth.ts";
+import type { AuthFailures } from "./auth-failures.ts";
 
 export interface AppDeps {
   db: Db;
@@ -23,8 +23,11 @@ export interface AppDeps {
   enrollment: { platformUrl: string; validMs: number };
   /** Sign-in through identity providers. */
   oidc: OidcDeps;
-  /** Failed gateway API authentications: throttle and aggregated audit (flushed by the caller). */
-  gatewayAuth: GatewayAuthGuard;
+  /**
+   * Failed sign-ins, API tokens and gateway secrets: per-source throttles and aggregated audit
+   * (flushed by the caller).
+   */
+  authFailures: AuthFailures;
   /** Local accounts (password + TOTP) may sign in; default true. */
   localSignIn?: boolean;
   /** Prometheus metrics at /metrics and who may read them; absent: no /metrics. */
@@ -33,6 +36,8 @@ export interface AppDeps {
   siemStatus?: () => ForwarderStatus[];
   /** Alert webhooks may point at loopback, link-local and private addresses; default false. */
   webhookAllowPrivate?: boolean;
+  /** A mail server for email alerts is configured (MEETPOINT_SMTP_URL); default false. */
+  emailConfigured?: boolean;
   /** Longest validity of an API token, in days; default 365. */
   apiTokenMaxDays?: number;
 }

@@ -6,20 +6,23 @@ import { zValidator } from "@hono/zod-validator";
 import {
   dataChannelRequestSchema,
   disconnectRequestSchema,
+  gatewayPhase,
+  type HeartbeatResponse,
   heartbeatRequestSchema,
+  heartbeatResponseSchema,
 } from "@meetpoint/common";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
+import { recordSshEvents, settingsEnvelopeFor } from "../gateways/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
-import { isUuid } from "../shared/index.ts";
+import { escapeFormatCharacters, inputLayer, isDomainError, isUuid } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
-import { inputLayer } from "./input.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };
@@ -58,10 +61,24 @@ export function gatewayApi() {
     }),
   );
 
-  // Failed authentications are throttled per source and audited in aggregate (gateway-auth.ts).
+  // Credentials first (one indexed lookup and a hash: a bounded cost), so a gateway with its
+  // secret is never held up by failures from its address (a shared NAT, or an attacker beside
+  // it); failures are throttled per source and audited in aggregate (audit/failure-guard.ts).
   api.use("*", async (c, next) => {
     const deps = c.get("deps");
-    const wait = deps.gatewayAuth.windows.waitFor(c.get("ip"));
+    const header = c.req.header("authorization") ?? "";
+    const [id = "", secret = ""] = header.replace(/^Bearer /, "").split(".");
+    const [gateway] = isUuid(id)
+      ? await deps.db.select().from(gateways).where(eq(gateways.id, id.toLowerCase()))
+      : [];
+    const expected = Buffer.from(gateway?.secretHash ?? "0".repeat(64), "hex");
+    const given = Buffer.from(hashGatewaySecret(secret), "hex");
+    if (gateway && header.startsWith("Bearer ") && timingSafeEqual(expected, given)) {
+      c.set("gateway", gateway);
+      return next();
+    }
+    const windows = deps.authFailures.gatewayApi.windows;
+    const wait = windows.attempt(c.get("ip"));
     if (wait > 0) {
       c.header("Retry-After", String(wait));
       return c.json(
@@ -74,37 +91,73 @@ export function gatewayApi() {
         429,
       );
     }
-    const header = c.req.header("authorization") ?? "";
-    const [id = "", secret = ""] = header.replace(/^Bearer /, "").split(".");
-    const [gateway] = isUuid(id)
-      ? await deps.db.select().from(gateways).where(eq(gateways.id, id.toLowerCase()))
-      : [];
-    const expected = Buffer.from(gateway?.secretHash ?? "0".repeat(64), "hex");
-    const given = Buffer.from(hashGatewaySecret(secret), "hex");
-    if (!gateway || !header.startsWith("Bearer ") || !timingSafeEqual(expected, given)) {
-      deps.gatewayAuth.windows.failed(c.get("ip"), isUuid(id) ? id.toLowerCase() : null);
-      return c.json({ error: { status: 401, message: "unknown gateway or wrong secret" } }, 401);
-    }
-    c.set("gateway", gateway);
-    await next();
+    windows.unaudited(c.get("ip"), isUuid(id) ? id.toLowerCase() : null);
+    return c.json({ error: { status: 401, message: "unknown gateway or wrong secret" } }, 401);
   });
   // Control characters in any string, or a body that is not JSON: 400 before a handler sees it.
   api.use("*", inputLayer);
 
-  /** Alive and how: recorded; answered with the data channel's state and the remote sessions. */
+  /**
+   * Alive and how: recorded, with its SSH log audited; answered with the data channel's state, the
+   * remote and maintenance sessions, and the gateway's signed settings.
+   */
   api.post("/heartbeat", jsonBody(heartbeatRequestSchema), async (c) => {
-    const { access, db, clock } = c.get("deps");
+    const { access, db, clock, pki } = c.get("deps");
     const gateway = c.get("gateway");
-    const report = c.req.valid("json");
+    const sent = c.req.valid("json");
+    // What the agent writes freely is shown and audited as sent: invisible format characters
+    // (bidi overrides, zero-width) are made visible rather than left to reorder or hide text.
+    const report = {
+      ...sent,
+      lastError: sent.lastError === null ? null : escapeFormatCharacters(sent.lastError),
+      agentVersion: escapeFormatCharacters(sent.agentVersion),
+      openvpnVersion:
+        sent.openvpnVersion === null ? null : escapeFormatCharacters(sent.openvpnVersion),
+    };
     const answer = await access.heartbeat(gateway, report, c.get("ip"));
-    // What changed at the gateway goes into the audit log (and so to the SIEM and alerts).
+    await recordSshEvents({ db, clock }, gateway, report.sshEvents, c.get("ip"));
+    const settings = await settingsEnvelopeFor({ db, clock, pki }, gateway.id);
     const before = gateway.agent;
+    const actor = { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") };
+    // Since when the gateway is off, connecting, online or failing (what the portal shows), and
+    // the secret it reports with: the first heartbeat with a new one is a new enrollment.
+    const phase = gatewayPhase(report.state, report.lastError);
+    const enrolledWith = gateway.secretHash.slice(0, 16);
+    const kept = {
+      phase,
+      phaseSince:
+        before?.phase === phase && before.phaseSince
+          ? before.phaseSince
+          : clock.now().toISOString(),
+      enrolledWith,
+    };
+    await db
+      .update(gateways)
+      .set({
+        agent: sql`coalesce(${gateways.agent}, '{}'::jsonb) || ${JSON.stringify(kept)}::jsonb`,
+      })
+      .where(eq(gateways.id, gateway.id));
+    // A gateway that reported before this was recorded (an upgrade) is not a new enrollment.
+    const upgraded = gateway.lastSeenAt !== null && before?.enrolledWith === undefined;
+    if (before?.enrolledWith !== enrolledWith && !upgraded)
+      await recordAuditAlone(db, clock, {
+        actor,
+        action: "gateway.enroll",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        detail: {
+          name: gateway.name,
+          firstContact: gateway.lastSeenAt === null,
+          agentVersion: report.agentVersion,
+        },
+      });
+    // What changed at the gateway goes into the audit log (and so to the SIEM and alerts).
     if (
       before?.state !== report.state ||
       (report.lastError !== null && report.lastError !== before.lastError)
     ) {
       await recordAuditAlone(db, clock, {
-        actor: { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") },
+        actor,
         action: "gateway.report",
         target: { type: "gateway", id: gateway.id },
         customerId: gateway.customerId,
@@ -115,10 +168,15 @@ export function gatewayApi() {
           lastError: report.lastError,
           agentVersion: report.agentVersion,
           openvpnVersion: report.openvpnVersion,
+          // The agent's claim beside the platform's own view of the channel it names.
+          dataChannel: answer.dataChannel?.state ?? null,
         },
       });
     }
-    return c.json(answer);
+    // The answer fits the shared contract before it leaves (the gateway checks it again).
+    return c.json(
+      heartbeatResponseSchema.parse({ ...answer, settings } satisfies HeartbeatResponse),
+    );
   });
 
   /** Long-poll: signed commands after `cursor`, waiting up to `wait` seconds (at most 25). */
@@ -140,20 +198,34 @@ export function gatewayApi() {
    */
   api.post("/data-channel", jsonBody(dataChannelRequestSchema), async (c) => {
     const gateway = c.get("gateway");
-    const { dataChannels } = c.get("deps").access;
-    const lost = c.req.valid("json").reconnectOf;
+    const { access, db, clock } = c.get("deps");
+    const { reconnectOf: lost, transport } = c.req.valid("json");
+    // A refused Connect is audited too: the operator's, or the gateway's own reconnect.
+    const refused = (reason: string) =>
+      recordAuditAlone(db, clock, {
+        actor: { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") },
+        action: "gateway_session.request",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        result: "denied",
+        detail: { by: lost ? "automatic reconnect" : "operator's Connect", reason },
+      });
     if (lost) {
-      const verdict = await dataChannels.reconnect(gateway.id, lost);
+      const verdict = await access.dataChannels.reconnect(gateway.id, lost);
       if (!verdict.ok && verdict.unknown) return apiError(c, 404, "unknown data channel");
-      if (!verdict.ok && !verdict.unknown)
-        return apiError(
-          c,
-          409,
-          `the data channel was closed (${closeReasonText(verdict.closedFor)}): only the operator can connect again`,
-        );
+      if (!verdict.ok && !verdict.unknown) {
+        const message = `the data channel was closed (${closeReasonText(verdict.closedFor)}): only the operator can connect again`;
+        await refused(message);
+        return apiError(c, 409, message);
+      }
     }
-    const { envelope, session } = await dataChannels.request(gateway.id);
-    return c.json({ envelope, gatewaySessionId: session.id });
+    try {
+      const { envelope, session } = await access.dataChannels.request(gateway.id, transport);
+      return c.json({ envelope, gatewaySessionId: session.id });
+    } catch (error) {
+      if (isDomainError(error)) await refused(error.message);
+      throw error;
+    }
   });
 
   /** The operator pressed Disconnect: the data channel closes, its remote sessions end. */

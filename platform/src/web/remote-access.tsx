@@ -1,8 +1,10 @@
-// Remote access shown on portal pages: the data plane's state and a machine's remote-access card,
-// gathered from the session service for the views (used by the machine file and the session list).
+// Remote access shown on portal pages: the data plane's state, where each gateway stands (reach),
+// and a machine's remote-access card, gathered for the views (machine file, lists, session list).
 import type { Context as HonoContext } from "hono";
 import { inScope, scopeOf } from "../access/index.ts";
+import { gatewayReachFacts } from "../masterdata/index.ts";
 import type { WebEnv } from "./env.ts";
+import { gatewayReach, type Reach } from "./views/reach.tsx";
 import { DataPlaneNotice as DataPlaneNoticeView, RemoteAccessCard } from "./views/sessions.tsx";
 
 /** The data plane's warning, when remote access is off on this platform. */
@@ -10,21 +12,27 @@ export const DataPlaneNotice = ({ c }: { c: HonoContext<WebEnv> }) => (
   <DataPlaneNoticeView status={c.get("deps").access.gate.status()} />
 );
 
-/** The card on the machine file: gateway state, Connect, this machine's sessions. */
+/** Where each of the gateways `ids` stands now, by gateway id. */
+export async function reachOf(c: HonoContext<WebEnv>, ids: string[]): Promise<Map<string, Reach>> {
+  const facts = await gatewayReachFacts(c.get("ctx"), ids);
+  const now = c.get("deps").clock.now();
+  return new Map([...facts].map(([id, f]) => [id, gatewayReach(f, now)]));
+}
+
+/** The card on the machine file: where the gateway stands, Connect, this machine's sessions. */
 export async function remoteAccessCard(
   c: HonoContext<WebEnv>,
   machine: { id: string; gatewayId: string; customerId: string },
 ) {
   const ctx = c.get("ctx");
-  const { dataChannels, remoteSessions, gate } = c.get("deps").access;
-  const gatewaySession = await dataChannels.open(machine.gatewayId);
-  const online = gatewaySession?.state === "online";
+  const { remoteSessions, gate } = c.get("deps").access;
+  const reach = (await reachOf(c, [machine.gatewayId])).get(machine.gatewayId);
   const mayConnect = inScope(scopeOf(ctx.caller.principal, "sessions.connect"), machine.customerId);
   const history = await remoteSessions.list(ctx, { machineId: machine.id });
   return (
     <RemoteAccessCard
       machineId={machine.id}
-      online={online}
+      reach={reach ?? null}
       mayConnect={mayConnect}
       dataPlane={gate.status()}
       sessions={history.slice(0, 20)}

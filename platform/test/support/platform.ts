@@ -16,7 +16,7 @@ import {
   type RemoteAccessDeps,
 } from "../../src/sessions/index.ts";
 import { ManualClock } from "../../src/shared/index.ts";
-import { type AppDeps, createApp, GatewayAuthGuard } from "../../src/web/index.ts";
+import { type AppDeps, AuthFailures, createApp } from "../../src/web/index.ts";
 
 import { type TestDatabase, testDatabase } from "./database.ts";
 import { type Browser, firstSignIn } from "./portal.ts";
@@ -30,8 +30,8 @@ export interface TestPlatform {
   /** What `access` was made from, for tests that make a variant of it. */
   accessDeps: RemoteAccessDeps;
   dataPlane: RecordingDataPlane;
-  /** Failed gateway API authentications; a test calls flush() to have them audited. */
-  gatewayAuth: GatewayAuthGuard;
+  /** Failed sign-ins, API tokens, gateway secrets; a test calls flush() to have them audited. */
+  authFailures: AuthFailures;
   admin: Browser;
   /** A domain context acting as the bootstrap admin (for arranging data quickly). */
   adminCtx: Context;
@@ -89,10 +89,10 @@ export async function testPlatform(
     vpn: { host: "platform.lab.test", remoteSessionSeconds: 3600 },
   };
   const access = createRemoteAccess(accessDeps);
-  const gatewayAuth = new GatewayAuthGuard(database.db, clock);
+  const authFailures = new AuthFailures(database.db, clock);
   const app = createApp({
     db: database.db,
-    gatewayAuth,
+    authFailures,
     oidc: {
       db: database.db,
       clock,
@@ -139,7 +139,7 @@ export async function testPlatform(
     access,
     accessDeps,
     dataPlane,
-    gatewayAuth,
+    authFailures,
     dispose: async () => {
       await database.dispose();
       rmSync(trustDir, { recursive: true, force: true });

@@ -45,7 +45,12 @@ export class Browser {
       body = new URLSearchParams(fields).toString();
       headers["content-type"] = "application/x-www-form-urlencoded";
     }
-    const response = await this.app.request(`https://localhost${path}`, { method, headers, body });
+    // The connection's address, as Bun's server reports it (hono/bun getConnInfo).
+    const response = await this.app.request(
+      `https://localhost${path}`,
+      { method, headers, body },
+      { requestIP: () => ({ address: this.ip, family: "IPv4", port: 40_000 }) },
+    );
     for (const line of response.headers.getSetCookie()) {
       const [pair = "", ...attributes] = line.split(";");
       const [name = "", value = ""] = pair.split("=");

@@ -9,7 +9,7 @@ export function eventsRoutes({ events }: { events: Pick<EventLog, "recent"> }) {
   const routes = new Hono<UiEnv>();
   routes.get("/events", (c) =>
     c.html(
-      <Page title="Events" csrf={c.get("session").csrf} nav>
+      <Page title="Events" csrf={c.get("session").csrf} nav demo={c.get("demo")}>
         <Card title="Events">
           <EventTable events={events.recent()} />
         </Card>

@@ -17,7 +17,7 @@ export function settingsRoutes({ auth, events }: SettingsDeps) {
   const page = (c: Context<UiEnv>, newToken: string | null, seen = false) => {
     const { csrf } = c.get("session");
     return c.html(
-      <Page title="Settings" csrf={csrf} nav>
+      <Page title="Settings" csrf={csrf} nav demo={c.get("demo")}>
         <Card title="Local consent API">
           <p>
             A machine HMI or key switch on the LAN can press Connect and Disconnect and read the

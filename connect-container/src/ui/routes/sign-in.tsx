@@ -12,9 +12,9 @@ export interface SignInDeps {
   events: Pick<EventLog, "add">;
 }
 
-function SignInPage(props: { error?: string }) {
+function SignInPage(props: { error?: string; demo: boolean }) {
   return (
-    <Page title="Sign in">
+    <Page title="Sign in" demo={props.demo}>
       <Card title="Operator sign-in">
         <Notice kind="error" text={props.error} />
         <PostForm action="/sign-in" submit="Sign in">
@@ -35,14 +35,17 @@ function SignInPage(props: { error?: string }) {
 /** GET and POST /sign-in: open to anyone on the LAN. */
 export function signInRoutes({ auth, events }: SignInDeps) {
   const routes = new Hono<UiEnv>();
-  routes.get("/sign-in", (c) => c.html(<SignInPage />));
+  routes.get("/sign-in", (c) => c.html(<SignInPage demo={c.get("demo")} />));
   routes.post("/sign-in", async (c) => {
     const form = await c.req.parseBody();
     const result = await auth.signIn(String(form.password ?? ""), clientIp(c));
     if (!result.ok) {
       events.add("warn", `operator sign-in failed (${result.message})`);
       if (result.retryAfterSeconds) c.header("Retry-After", String(result.retryAfterSeconds));
-      return c.html(<SignInPage error={result.message} />, result.blocked ? 429 : 401);
+      return c.html(
+        <SignInPage error={result.message} demo={c.get("demo")} />,
+        result.blocked ? 429 : 401,
+      );
     }
     events.add("info", "operator signed in");
     setOperatorCookie(c, result.session.id);

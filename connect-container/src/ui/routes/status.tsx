@@ -3,9 +3,12 @@
 import { type Context, Hono } from "hono";
 import type { Agent } from "../../agent/agent.ts";
 import type { UiEnv } from "../session.ts";
-import { Page, StatusPanel } from "../views.tsx";
+import { StatusPanel } from "../status-panel.tsx";
+import { Page } from "../views.tsx";
 
-export type StatusDeps = { agent: Pick<Agent, "status" | "enrollment" | "connect" | "disconnect"> };
+export type StatusDeps = {
+  agent: Pick<Agent, "status" | "enrollment" | "contact" | "connect" | "disconnect">;
+};
 
 export function statusRoutes({ agent }: StatusDeps) {
   const routes = new Hono<UiEnv>();
@@ -14,12 +17,13 @@ export function statusRoutes({ agent }: StatusDeps) {
       status={agent.status}
       enrolled={agent.enrollment !== null}
       platform={agent.enrollment?.body.platformUrl ?? null}
+      contact={agent.contact}
       csrf={c.get("session").csrf}
     />
   );
   routes.get("/", (c) =>
     c.html(
-      <Page title="Remote access" csrf={c.get("session").csrf} nav>
+      <Page title="Remote access" csrf={c.get("session").csrf} nav demo={c.get("demo")}>
         {panel(c)}
       </Page>,
     ),

@@ -12,6 +12,15 @@ export interface AgentReport {
   lastError: string | null;
   /** Address the heartbeat came from (the gateway's WAN side as the platform sees it). */
   ip: string | null;
+  /** Version of the signed settings the gateway applies (0: none yet); absent from older agents. */
+  settingsVersion?: number;
+  /** SHA256 fingerprint of the gateway's SSH host key while its SSH server runs. */
+  sshHostKey?: string | null;
+  /** The phase of the reported state (common's gatewayPhase) and since when it holds (ISO time). */
+  phase?: string;
+  phaseSince?: string;
+  /** The first 16 hex digits of the secret hash the agent last reported with: a new one is a new enrollment. */
+  enrolledWith?: string;
 }
 
 /**

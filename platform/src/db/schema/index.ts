@@ -8,6 +8,7 @@ export * from "./audit-entries.ts";
 export * from "./certificate-authorities.ts";
 export * from "./customers.ts";
 export * from "./gateway-sessions.ts";
+export * from "./gateway-settings.ts";
 export * from "./gateways.ts";
 export * from "./identity-providers.ts";
 export * from "./issued-certificates.ts";

@@ -1,5 +1,5 @@
 // A secret the portal shows exactly once (a one-time password, a gateway's secret and enrollment
-// bundle, a technician's one-time .ovpn): made by a POST, shown by the GET it redirects to, and
+// bundle, a technician's one-time .ovpn, an API token, a webhook's signing key): made by a POST, shown by the GET it redirects to, and
 // deleted by that GET. Bound to the portal session that made it; gone when that session ends.
 import { pgTable, text } from "drizzle-orm/pg-core";
 import { at, createdAt, id } from "./columns.ts";
@@ -10,6 +10,8 @@ export const REVEAL_KINDS = [
   "gateway_credentials",
   "connection_profile",
   "workstation_profile",
+  "api_token",
+  "webhook_key",
 ] as const;
 export type RevealKind = (typeof REVEAL_KINDS)[number];
 

@@ -1,5 +1,5 @@
 // A person who signs in to the portal.
-import { boolean, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { boolean, integer, pgTable, primaryKey, text, unique, uuid } from "drizzle-orm/pg-core";
 import { at, createdAt, id } from "./columns.ts";
 
 export const users = pgTable(
@@ -16,6 +16,7 @@ export const users = pgTable(
     totpConfirmedAt: at("totp_confirmed_at"),
     /** Last accepted TOTP time step: a code is never accepted twice. */
     totpLastStep: integer("totp_last_step"),
+    /** Failures at the steps after the password (TOTP, password change), and their lock. */
     failedSignIns: integer("failed_sign_ins").notNull().default(0),
     lockedUntil: at("locked_until"),
     disabledAt: at("disabled_at"),
@@ -25,4 +26,22 @@ export const users = pgTable(
     createdAt: createdAt(),
   },
   (t) => [unique("users_provider_subject").on(t.identityProviderId, t.subject)],
+);
+
+/**
+ * Failed passwords of one account from one source (an IPv4 address or an IPv6 /64): the lockout
+ * of the password step is kept per (account, source), so a remote party locks out only itself.
+ */
+export const signInFailures = pgTable(
+  "sign_in_failures",
+  {
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    source: text("source").notNull(),
+    failures: integer("failures").notNull().default(0),
+    lockedUntil: at("locked_until"),
+    lastFailureAt: at("last_failure_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.source] })],
 );

@@ -27,6 +27,21 @@ export class OidcError extends Error {}
 
 /** The provider answers, but its metadata does not fit its settings here: an admin must act. */
 export class OidcSetupError extends OidcError {}
+/**
+ * The provider could not be reached or did not answer (connection refused, timeout, TLS): the
+ * message holds addresses and system errors, for the log and the audit entry, not for the user.
+ */
+export class OidcUnreachableError extends OidcError {}
+
+/** Whether a failure is the network's rather than the provider's answer. */
+function unreachable(error: unknown): boolean {
+  return (
+    error instanceof TypeError ||
+    /ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ConnectionRefused|Unable to connect|fetch failed|timed? ?out|certificate|CERT_|TLS/i.test(
+      describe(error),
+    )
+  );
+}
 
 const CACHE_MS = 10 * 60_000;
 
@@ -122,7 +137,7 @@ export class OidcClients {
       const announced = announcedIssuer(error);
       if (announced !== null)
         throw new OidcSetupError(issuerMismatch(provider, announced), { cause: error });
-      throw new OidcError(
+      throw new OidcUnreachableError(
         `cannot reach ${provider.displayName} (${provider.issuer}): ${describe(error)}`,
         { cause: error },
       );
@@ -194,6 +209,12 @@ export class OidcClients {
         expiresIn: tokens.expiresIn() ?? 300,
       };
     } catch (error) {
+      if (error instanceof OidcError) throw error;
+      if (unreachable(error))
+        throw new OidcUnreachableError(
+          `cannot reach ${provider.displayName}'s token endpoint: ${describe(error)}`,
+          { cause: error },
+        );
       throw new OidcError(describe(error), { cause: error });
     }
   }

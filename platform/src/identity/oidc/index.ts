@@ -1,6 +1,6 @@
 // Sign-in through OpenID Connect providers: configuration, the flow, MFA policy, provisioning.
 export { type AlgorithmChoice, idTokenAlgorithms } from "./algorithms.ts";
-export { OidcClients, OidcError, OidcSetupError } from "./client.ts";
+export { OidcClients, OidcError, OidcSetupError, OidcUnreachableError } from "./client.ts";
 export {
   DEFAULT_MFA_AMR,
   DEFAULT_MFA_POLICY,
@@ -19,6 +19,7 @@ export {
   listMappings,
   listProviders,
   mfaPolicyTable,
+  providerVersion,
   removeMapping,
   setMfaPolicy,
   setProviderEnabled,

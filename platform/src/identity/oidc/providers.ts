@@ -8,6 +8,7 @@ import type { Context } from "../../access/index.ts";
 import {
   checkId,
   conflictOnDuplicate,
+  ensureUnchanged,
   found,
   grantProblem,
   requirePermission,
@@ -27,7 +28,14 @@ import {
   type Role,
 } from "../../db/index.ts";
 import type { Pki } from "../../pki/index.ts";
-import { parseInput, ValidationError } from "../../shared/index.ts";
+import {
+  FORMAT_CHARACTER,
+  FORMAT_MESSAGE,
+  nameSchema,
+  parseInput,
+  ValidationError,
+  versionOf,
+} from "../../shared/index.ts";
 import { DEFAULT_MFA_AMR, DEFAULT_MFA_POLICY } from "./policy.ts";
 
 export type IdentityProvider = typeof identityProviders.$inferSelect;
@@ -43,7 +51,7 @@ const providerInput = z.object({
     .string()
     .trim()
     .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "use 1-31 lowercase letters, digits and dashes"),
-  displayName: z.string().trim().min(1, "is required").max(100),
+  displayName: nameSchema,
   // Kept exactly as entered: the provider's metadata and every ID token must carry this very
   // string (authentik and Auth0 end theirs with a slash, Keycloak and Entra ID do not).
   issuer: z
@@ -51,7 +59,12 @@ const providerInput = z.object({
     .trim()
     .pipe(z.url({ protocol: /^https$/, error: "must be an https URL" }))
     .refine((v) => !/[?#]/.test(v), "must not have a query or fragment"),
-  clientId: z.string().trim().min(1, "is required").max(200),
+  clientId: z
+    .string()
+    .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
+    .trim()
+    .min(1, "is required")
+    .max(200),
   clientAuth: z.enum(CLIENT_AUTH_METHODS, { error: "is not a supported method" }),
   clientSecret: z.string().max(500).optional().default(""),
   caPem: z
@@ -97,7 +110,7 @@ const providerInput = z.object({
 
 const mappingInput = z.object({
   group: z.string().trim().min(1, "is required").max(200),
-  role: z.enum(ROLES, { error: "is not a known role" }),
+  role: z.enum(ROLES, { error: "choose a role" }),
   customerId: z
     .string()
     .optional()
@@ -192,6 +205,27 @@ export async function createProvider(
   );
 }
 
+/** The settings a provider's form edits, as they are now: its version is checked on save. */
+function editedSettings(p: IdentityProvider): Record<string, unknown> {
+  return {
+    slug: p.slug,
+    displayName: p.displayName,
+    issuer: p.issuer,
+    clientId: p.clientId,
+    clientAuth: p.clientAuth,
+    credential: p.clientCredentialSealed,
+    caPem: p.caPem,
+    scopes: p.scopes,
+    groupsClaim: p.groupsClaim,
+    mfaAmr: p.mfaAmr,
+    mfaAcr: p.mfaAcr,
+    idTokenAlg: p.idTokenAlg,
+  };
+}
+
+/** The version of a provider's settings as its form shows them. */
+export const providerVersion = (provider: IdentityProvider) => versionOf(editedSettings(provider));
+
 /** Changes a provider; an empty client secret keeps the current one. */
 export async function updateProvider(
   ctx: Context,
@@ -201,6 +235,10 @@ export async function updateProvider(
 ): Promise<IdentityProvider> {
   const before = await getProvider(ctx, id);
   const data = parseInput(providerInput, input);
+  await ensureUnchanged(ctx, input, editedSettings(before), {
+    type: "identity_provider",
+    id: before.id,
+  });
   const keep =
     data.clientAuth === before.clientAuth &&
     (data.clientAuth === "private_key_jwt" || !data.clientSecret);
@@ -322,7 +360,7 @@ export async function setMfaPolicy(ctx: Context, input: unknown): Promise<void> 
   admin(ctx);
   const data = parseInput(
     z.object({
-      role: z.enum(ROLES, { error: "is not a known role" }),
+      role: z.enum(ROLES, { error: "choose a role" }),
       policy: z.enum(MFA_POLICIES, { error: "is not a known policy" }),
     }),
     input,

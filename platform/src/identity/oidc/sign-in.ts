@@ -19,7 +19,7 @@ import {
 import type { Pki } from "../../pki/index.ts";
 import type { Clock } from "../../shared/index.ts";
 import { endAllWebSessions } from "../web-sessions.ts";
-import { type OidcClients, OidcError, OidcSetupError } from "./client.ts";
+import { type OidcClients, OidcError, OidcSetupError, OidcUnreachableError } from "./client.ts";
 import { grantsFor, groupsOf, groupsOverage, mfaAsserted, policyFor } from "./policy.ts";
 import { type IdentityProvider, mfaPolicyTable } from "./providers.ts";
 
@@ -38,7 +38,7 @@ export interface OidcDeps {
 
 export type OidcOutcome =
   | { ok: true; userId: string; stage: SignInStage; tokens: OidcTokens }
-  | { ok: false; message: string };
+  | { ok: false; message: string; anonymous?: boolean };
 
 async function providerBySlug(db: Db, slug: string): Promise<IdentityProvider | null> {
   if (!/^[a-z0-9-]{1,31}$/.test(slug)) return null;
@@ -47,6 +47,11 @@ async function providerBySlug(db: Db, slug: string): Promise<IdentityProvider | 
     .from(identityProviders)
     .where(and(eq(identityProviders.slug, slug), eq(identityProviders.enabled, true)));
   return row ?? null;
+}
+
+/** What a visitor is told when the provider cannot be reached (the details are logged). */
+function unavailable(name: string): string {
+  return `Sign-in with ${name} is not available right now. Try again in a few minutes; if it keeps failing, tell your administrator.`;
 }
 
 async function refuse(
@@ -71,31 +76,27 @@ export async function beginOidcSignIn(
   slug: string,
   browser: string,
   ip: string,
-): Promise<{ ok: true; url: string } | { ok: false; message: string }> {
+): Promise<{ ok: true; url: string } | { ok: false; message: string; anonymous?: boolean }> {
   const actor: Actor = { id: null, name: `(sign-in via ${slug.slice(0, 40)})`, ip };
   const provider = await providerBySlug(deps.db, slug);
-  if (!provider) {
-    const outcome = await refuse(
-      deps,
-      actor,
-      "unknown identity provider",
-      "This sign-in option does not exist.",
-      { provider: slug.slice(0, 40) },
-    );
-    return outcome as { ok: false; message: string };
-  }
+  // Names nothing: not audited here; the caller audits such attempts in aggregate per source.
+  if (!provider)
+    return { ok: false, message: "This sign-in option does not exist.", anonymous: true };
   let start: Awaited<ReturnType<OidcClients["begin"]>>;
   try {
     start = await deps.clients.begin(provider);
   } catch (error) {
     const setup = error instanceof OidcSetupError;
+    // The details (addresses, system errors) go to the log and the audit entry; a signed-out
+    // visitor learns only that this way of signing in does not work right now.
+    if (!setup) console.error(`sign-in via ${provider.slug}: ${(error as Error).message}`);
     const outcome = await refuse(
       deps,
       actor,
       setup ? "provider set up wrongly" : "provider unreachable",
       setup
         ? `Sign-in with ${provider.displayName} is not set up correctly, so it was refused: ${(error as Error).message}. Tell your administrator.`
-        : `${provider.displayName} cannot be reached right now: ${(error as Error).message}`,
+        : unavailable(provider.displayName),
       { provider: provider.slug, problem: (error as Error).message.slice(0, 300) },
     );
     return outcome as { ok: false; message: string };
@@ -125,13 +126,7 @@ export async function completeOidcSignIn(
   const actor: Actor = { id: null, name: `(sign-in via ${slug.slice(0, 40)})`, ip };
   const provider = await providerBySlug(deps.db, slug);
   if (!provider)
-    return refuse(
-      deps,
-      actor,
-      "callback for an unknown identity provider",
-      "This sign-in option does not exist.",
-      { provider: slug.slice(0, 40) },
-    );
+    return { ok: false, message: "This sign-in option does not exist.", anonymous: true };
   const name = provider.displayName;
   const state = callbackUrl.searchParams.get("state") ?? "";
   // Spend the started sign-in: a state works once, for this provider and this browser only.
@@ -172,11 +167,15 @@ export async function completeOidcSignIn(
     result = await deps.clients.complete(provider, callbackUrl, { ...login, state });
   } catch (error) {
     const reason = error instanceof OidcError ? error.message : String(error);
+    const network = error instanceof OidcUnreachableError || !(error instanceof OidcError);
+    if (network) console.error(`sign-in via ${provider.slug}: ${reason}`);
     return refuse(
       deps,
       actor,
-      `ID token or code refused: ${reason.slice(0, 300)}`,
-      `The sign-in at ${name} could not be verified, so it was refused (${reason.slice(0, 200)}).`,
+      `${network ? "provider unreachable" : "ID token or code refused"}: ${reason.slice(0, 300)}`,
+      network
+        ? unavailable(name)
+        : `The sign-in at ${name} could not be verified, so it was refused (${reason.slice(0, 200)}).`,
       { provider: provider.slug },
     );
   }

@@ -2,23 +2,41 @@
 // platform-wide (platform admins); a webhook's signing key is shown once.
 import { Hono } from "hono";
 import { hasPermission, scopeOf } from "../../access/index.ts";
-import { EVENT_LABELS, listSubscriptions, subscribe, unsubscribe } from "../../alerts/index.ts";
-import { ALERT_EVENTS } from "../../db/index.ts";
+import {
+  CUSTOMER_EVENTS,
+  type DeliveryState,
+  EVENT_LABELS,
+  lastDeliveries,
+  listSubscriptions,
+  offeredEvents,
+  subscribe,
+  unsubscribe,
+} from "../../alerts/index.ts";
 import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
+import { signedIn } from "../middleware.ts";
+import { keepForOneShowing } from "../reveals.ts";
 import {
   ActionButton,
   DataTable,
   PortalPage,
-  SecretValue,
   SelectField,
-  ShownOnceCard,
   SubmitForm,
-  trail,
 } from "../views/components.tsx";
-import { Field } from "../views/layout.tsx";
+import { Field, formatTime, Notice } from "../views/layout.tsx";
 
-export function alertRoutes(options: { allowPrivate: boolean }) {
+function deliveryText(d: DeliveryState | undefined): string {
+  if (!d) return "nothing sent yet";
+  const what = EVENT_LABELS[d.event];
+  if (d.state === "delivered") return `delivered ${formatTime(d.at)}: ${what}`;
+  const error = d.lastError ? ` — ${d.lastError}` : "";
+  if (d.state === "given up")
+    return `FAILED, given up ${formatTime(d.at)} after ${d.attempts} attempts: ${what}${error}`;
+  return `FAILING, attempt ${d.attempts}, next ${formatTime(d.at)}: ${what}${error}`;
+}
+
+/** `emailConfigured`: a mail server is set (MEETPOINT_SMTP_URL); without one no email is sent. */
+export function alertRoutes(options: { allowPrivate: boolean; emailConfigured: boolean }) {
   const app = new Hono<WebEnv>();
 
   app.get("/alerts", async (c) => {
@@ -34,8 +52,20 @@ export function alertRoutes(options: { allowPrivate: boolean }) {
     if (hasPermission(principal, "customers.manage") && manage.all)
       scopes.push(["platform", "The whole platform"]);
     const subscriptions = await listSubscriptions(ctx);
+    const deliveries = await lastDeliveries(
+      ctx,
+      subscriptions.map((s) => s.id),
+    );
+    const events = offeredEvents(principal);
+    const unsent = (channel: string) => channel === "email" && !options.emailConfigured;
     return c.html(
       <PortalPage title="Alerts" csrfToken={csrf} principal={principal}>
+        {options.emailConfigured ? null : (
+          <Notice kind="warn">
+            No mail server is configured (MEETPOINT_SMTP_URL): email alerts are not sent until the
+            platform's operator sets one. Webhooks work without it.
+          </Notice>
+        )}
         <div class="card">
           <SubmitForm action="/alerts" csrfToken={csrf} submit="Subscribe">
             <SelectField label="For" name="scope" options={scopes} />
@@ -58,19 +88,22 @@ export function alertRoutes(options: { allowPrivate: boolean }) {
               label="Address or URL"
               name="target"
               placeholder="soc@plant.example or https://hooks.example/meetpoint"
+              maxlength={500}
             />
             <fieldset>
               <legend>Events</legend>
-              {ALERT_EVENTS.map((event) => (
+              {events.map((event) => (
                 <label class="check">
                   <input type="checkbox" name="events" value={event} /> {EVENT_LABELS[event]}
+                  {CUSTOMER_EVENTS.includes(event) ? null : " (platform-wide: not for a customer)"}
                 </label>
               ))}
             </fieldset>
           </SubmitForm>
         </div>
         <DataTable
-          head={["For", "By", "To", "Events", ""]}
+          head={["For", "By", "To", "Events", "Last delivery", ""]}
+          empty="No subscriptions yet: subscribe above to be told by email or webhook."
           rows={subscriptions}
           row={(s) => (
             <tr>
@@ -84,6 +117,11 @@ export function alertRoutes(options: { allowPrivate: boolean }) {
               <td>{s.channel}</td>
               <td class="mono">{s.target}</td>
               <td>{s.events.map((e) => EVENT_LABELS[e]).join(", ")}</td>
+              <td>
+                {unsent(s.channel)
+                  ? "not sent: no mail server configured"
+                  : deliveryText(deliveries.get(s.id))}
+              </td>
               <td>
                 <ActionButton
                   action={`/alerts/${s.id}/delete`}
@@ -124,26 +162,11 @@ export function alertRoutes(options: { allowPrivate: boolean }) {
       },
     );
     if (!webhookKey) return c.redirect("/alerts", 303);
-    c.header("Cache-Control", "no-store");
-    return c.html(
-      <PortalPage
-        title="Webhook added"
-        csrfToken={c.get("csrfToken")}
-        principal={ctx.caller.principal}
-        crumbs={trail("Webhook", ["Alerts", "/alerts"])}
-      >
-        <ShownOnceCard
-          notice="The webhook's signing key, shown only now: the receiver checks each request's Meetpoint-Signature with it (README, Alerts)."
-          continueHref="/alerts"
-          continueLabel="Back to the alerts"
-        >
-          <dl>
-            <dt>HMAC-SHA256 key</dt>
-            <SecretValue value={webhookKey} />
-          </dl>
-        </ShownOnceCard>
-      </PortalPage>,
-    );
+    const shown = await keepForOneShowing(c.get("deps"), signedIn(c).id, "webhook_key", {
+      target: field("target").trim(),
+      key: webhookKey,
+    });
+    return c.redirect(shown, 303);
   });
 
   app.post("/alerts/:id/delete", async (c) => {

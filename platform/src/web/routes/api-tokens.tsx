@@ -1,7 +1,7 @@
 // The admin API in the portal: the caller's API tokens (made with a role no wider than their own,
 // shown once, revocable) and the API's OpenAPI document, browsable.
 import { Hono } from "hono";
-import { hasPermission, ROLE_LABELS } from "../../access/index.ts";
+import { grantProblem, grantsWithin, hasPermission, ROLE_LABELS } from "../../access/index.ts";
 import {
   type ApiTokenView,
   createApiToken,
@@ -9,25 +9,31 @@ import {
   openApiDocument,
   revokeApiToken,
 } from "../../api/index.ts";
+import { ROLES } from "../../db/index.ts";
+import { listUsers } from "../../identity/index.ts";
 import { listCustomers } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import {
-  ActionButton,
-  DataTable,
-  FormCard,
-  PortalPage,
-  SecretValue,
-  ShownOnceCard,
-  trail,
-} from "../views/components.tsx";
-import { Field, formatTime, Notice } from "../views/layout.tsx";
+import { signedIn } from "../middleware.ts";
+import { keepForOneShowing } from "../reveals.ts";
+import { ApiDocsPage, type ApiDocument } from "../views/api-docs.tsx";
+import { ActionButton, DataTable, FormCard, PortalPage } from "../views/components.tsx";
+import { Field, Time } from "../views/layout.tsx";
 import { RoleFields } from "../views/role-fields.tsx";
 
-function stateOf(token: ApiTokenView, now: Date): string {
-  if (token.revokedAt) return `revoked ${formatTime(token.revokedAt)}`;
-  if (token.expiresAt <= now) return "expired";
-  return `valid until ${formatTime(token.expiresAt)}`;
+function StateOf({ token, now }: { token: ApiTokenView; now: Date }) {
+  if (token.revokedAt)
+    return (
+      <>
+        revoked <Time at={token.revokedAt} />
+      </>
+    );
+  if (token.expiresAt <= now) return <>expired</>;
+  return (
+    <>
+      valid until <Time at={token.expiresAt} />
+    </>
+  );
 }
 
 export function apiTokenRoutes(options: { maxDays: number }) {
@@ -36,9 +42,27 @@ export function apiTokenRoutes(options: { maxDays: number }) {
   app.get("/account/api-tokens", async (c) => {
     const ctx = c.get("ctx");
     const csrf = c.get("csrfToken");
+    const principal = ctx.caller.principal;
     const tokens = await listApiTokens(ctx);
-    const customers = await listCustomers(ctx);
-    const admin = hasPermission(ctx.caller.principal, "users.manage");
+    const admin = hasPermission(principal, "users.manage");
+    // Offered only what a token of this user may carry: no role or customer beyond their own.
+    const customers = (await listCustomers(ctx)).filter((cu) =>
+      ROLES.some((role) => grantsWithin(principal, [{ role, customerId: cu.id }])),
+    );
+    const roles = ROLES.filter((role) =>
+      [null, ...customers.map((cu) => cu.id)].some(
+        (customerId) =>
+          grantProblem({ role, customerId }) === null &&
+          grantsWithin(principal, [{ role, customerId }]),
+      ),
+    );
+    // Whose each token is: an admin sees everyone's.
+    const names = new Map(
+      admin
+        ? (await listUsers(ctx)).map((u) => [u.id, u.username])
+        : [[principal.userId, principal.username]],
+    );
+    const creator = (t: ApiTokenView) => names.get(t.userId) ?? t.userId;
     const now = ctx.clock.now();
     return c.html(
       <PortalPage title="API tokens" csrfToken={csrf} principal={ctx.caller.principal}>
@@ -48,27 +72,43 @@ export function apiTokenRoutes(options: { maxDays: number }) {
           every use is in the audit log. <a href="/api-docs">What the API offers</a>.
         </p>
         <FormCard action="/account/api-tokens" csrfToken={csrf} submit="Create token">
-          <Field label="Name" name="name" placeholder="ticket system" />
-          <Field label={`Valid for (days, at most ${options.maxDays})`} name="days" value="90" />
-          <RoleFields customers={customers} />
+          <Field label="Name" name="name" placeholder="ticket system" maxlength={100} />
+          <Field
+            label={`Valid for (days, at most ${options.maxDays})`}
+            name="days"
+            value="90"
+            type="number"
+            min={1}
+            max={options.maxDays}
+            inputmode="numeric"
+          />
+          <RoleFields customers={customers} roles={roles} />
           {admin ? (
             <Field
               label="Service account (optional)"
               name="serviceAccount"
               placeholder="erp-sync"
+              required={false}
             />
           ) : null}
         </FormCard>
         <DataTable
           head={["Token", "Acts as", "Role", "State", "Last used", ""]}
+          empty="No API tokens yet: create one above for a program that uses the admin API."
           rows={tokens}
           row={(t) => (
             <tr>
               <td>{t.name}</td>
-              <td>{t.serviceAccount ? `service:${t.serviceAccount}` : "its creator"}</td>
+              <td>
+                {t.serviceAccount
+                  ? `service:${t.serviceAccount} (made by ${creator(t)})`
+                  : creator(t)}
+              </td>
               <td>{t.grants.map((g) => ROLE_LABELS[g.role]).join(", ")}</td>
-              <td>{stateOf(t, now)}</td>
-              <td>{t.lastUsedAt ? formatTime(t.lastUsedAt) : "never"}</td>
+              <td>
+                <StateOf token={t} now={now} />
+              </td>
+              <td>{t.lastUsedAt ? <Time at={t.lastUsedAt} /> : "never"}</td>
               <td>
                 {t.revokedAt ? null : (
                   <ActionButton
@@ -101,26 +141,11 @@ export function apiTokenRoutes(options: { maxDays: number }) {
       },
       options.maxDays,
     );
-    c.header("Cache-Control", "no-store");
-    return c.html(
-      <PortalPage
-        title="API token created"
-        csrfToken={c.get("csrfToken")}
-        principal={ctx.caller.principal}
-        crumbs={trail("New token", ["API tokens", "/account/api-tokens"])}
-      >
-        <ShownOnceCard
-          notice="Copy the token now: it is shown only this once and stored only as a hash."
-          continueHref="/account/api-tokens"
-          continueLabel="Back to the tokens"
-        >
-          <dl>
-            <dt>{view.name}</dt>
-            <SecretValue value={token} />
-          </dl>
-        </ShownOnceCard>
-      </PortalPage>,
-    );
+    const shown = await keepForOneShowing(c.get("deps"), signedIn(c).id, "api_token", {
+      name: view.name,
+      token,
+    });
+    return c.redirect(shown, 303);
   });
 
   app.post("/account/api-tokens/:id/revoke", async (c) => {
@@ -129,51 +154,16 @@ export function apiTokenRoutes(options: { maxDays: number }) {
   });
 
   // The OpenAPI document, as a page: every operation with its parameters and answers.
-  const document = openApiDocument();
-  app.get("/api-docs", (c) => {
-    const ctx = c.get("ctx");
-    const paths = Object.entries(document.paths ?? {});
-    return c.html(
-      <PortalPage title="Admin API" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
-        <Notice kind="ok">
-          {document.info.description ?? ""} The machine-readable document:{" "}
-          <a href="/api/v1/openapi.json" hx-boost="false">
-            /api/v1/openapi.json
-          </a>{" "}
-          (OpenAPI {document.openapi}).
-        </Notice>
-        <DataTable
-          head={["Method", "Path", "Parameters", "Body", "Answers"]}
-          rows={paths.flatMap(([path, item]) =>
-            (["get", "post", "patch", "delete"] as const)
-              .filter((m) => item?.[m])
-              .map((m) => ({ path, method: m, op: item?.[m] })),
-          )}
-          row={({ path, method, op }) => (
-            <tr>
-              <td class="mono">{method.toUpperCase()}</td>
-              <td class="mono">/api/v1{path}</td>
-              <td>
-                {(op?.parameters ?? [])
-                  .map((p) => ("name" in p ? `${p.name} (${p.in})` : ""))
-                  .join(", ")}
-              </td>
-              <td>
-                {op?.requestBody && "content" in op.requestBody
-                  ? Object.keys(op.requestBody.content).join(", ")
-                  : ""}
-              </td>
-              <td>
-                {Object.entries(op?.responses ?? {})
-                  .map(([status, r]) => `${status} ${"description" in r ? r.description : ""}`)
-                  .join("; ")}
-              </td>
-            </tr>
-          )}
-        />
-      </PortalPage>,
-    );
-  });
+  const document = openApiDocument() as unknown as ApiDocument;
+  app.get("/api-docs", (c) =>
+    c.html(
+      <ApiDocsPage
+        document={document}
+        csrfToken={c.get("csrfToken")}
+        principal={c.get("ctx").caller.principal}
+      />,
+    ),
+  );
 
   return app;
 }

@@ -1,22 +1,21 @@
 // The audit log viewer: filters kept in the address (a filtered view can be shared), and exports
 // of exactly the filtered entries as real downloads in JSON Lines or CSV.
 import { Hono, type Context as HonoContext } from "hono";
-import type { FC } from "hono/jsx";
 import { scopeOf } from "../../access/index.ts";
 import {
   AUDIT_ACTION_NAMES,
-  type AuditEntry,
   type AuditFilter,
   exportAudit,
   listAudit,
   parseAuditFilter,
   scopedEntries,
+  targetNames,
 } from "../../audit/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import { firstReadNow, lineStream } from "../download.ts";
 import type { WebEnv } from "../env.ts";
-import { EmptyRow, PortalPage, SelectField, Table } from "../views/components.tsx";
-import { formatTime } from "../views/layout.tsx";
+import { AUDIT_COLUMNS, AuditRows } from "../views/audit.tsx";
+import { PortalPage, SelectField, Table } from "../views/components.tsx";
 
 const PAGE = 100;
 
@@ -34,37 +33,6 @@ function filterQuery(filter: AuditFilter, extra: Record<string, string> = {}): s
   return params.toString();
 }
 
-const AuditRows: FC<{ entries: AuditEntry[]; filter: AuditFilter }> = ({ entries, filter }) => {
-  const last = entries.at(-1);
-  return (
-    <tbody id="audit-rows">
-      {entries.map((e) => (
-        <tr>
-          <td class="mono">{formatTime(e.at)}</td>
-          <td>{e.actorName}</td>
-          <td class="mono">{e.action}</td>
-          <td>
-            <span class={`badge ${e.result}`}>{e.result}</span>
-          </td>
-          <td class="mono">{e.targetType ? `${e.targetType} ${e.targetId}` : ""}</td>
-          <td class="mono">{e.ip ?? ""}</td>
-          <td class="mono">{JSON.stringify(e.detail)}</td>
-        </tr>
-      ))}
-      {entries.length === 0 ? <EmptyRow colspan={7}>No entries match.</EmptyRow> : null}
-      {entries.length === PAGE && last ? (
-        <tr>
-          <td colspan={7}>
-            <a href={`/audit?${filterQuery(filter, { before: String(last.seq) })}`}>
-              Older entries
-            </a>
-          </td>
-        </tr>
-      ) : null}
-    </tbody>
-  );
-};
-
 export function auditRoutes() {
   const app = new Hono<WebEnv>();
 
@@ -72,6 +40,12 @@ export function auditRoutes() {
     const scope = readerScope(c);
     const filter = parseAuditFilter(c.req.query());
     const entries = await listAudit(c.get("deps").db, scope, filter, PAGE);
+    const names = await targetNames(c.get("deps").db, entries);
+    const last = entries.at(-1);
+    const older =
+      entries.length === PAGE && last
+        ? `/audit?${filterQuery(filter, { before: String(last.seq) })}`
+        : null;
     const query = filterQuery(filter);
     return c.html(
       <PortalPage
@@ -86,6 +60,7 @@ export function auditRoutes() {
             <span>Action starts with</span>
             <input
               name="action"
+              maxlength={100}
               value={filter.action ?? ""}
               placeholder="e.g. machine."
               list="audit-actions"
@@ -98,7 +73,7 @@ export function auditRoutes() {
           </label>
           <label>
             <span>Actor</span>
-            <input name="actor" value={filter.actor ?? ""} />
+            <input name="actor" maxlength={100} value={filter.actor ?? ""} />
           </label>
           <SelectField
             label="Result"
@@ -130,8 +105,8 @@ export function auditRoutes() {
             </a>
           ))}
         </p>
-        <Table head={["When", "Who", "Action", "Result", "Target", "From", "Detail"]}>
-          <AuditRows entries={entries} filter={filter} />
+        <Table head={AUDIT_COLUMNS} label="Audit entries">
+          <AuditRows entries={entries} names={names} older={older} />
         </Table>
       </PortalPage>,
     );

@@ -4,6 +4,7 @@ import { hasPermission, inScope, scopeOf } from "../../access/index.ts";
 import {
   createCustomer,
   createSite,
+  customerVersion,
   deleteCustomer,
   deleteSite,
   getCustomer,
@@ -13,9 +14,11 @@ import {
   listSites,
   renameCustomer,
   renameSite,
+  siteVersion,
 } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
+import { reachOf } from "../remote-access.tsx";
 import {
   DeleteActions,
   FormCard,
@@ -26,7 +29,8 @@ import {
   trail,
   treeCrumbs,
 } from "../views/components.tsx";
-import { Field } from "../views/layout.tsx";
+import { NameField, Time } from "../views/layout.tsx";
+import { ReachCell } from "../views/reach.tsx";
 
 export function customerRoutes() {
   const app = new Hono<WebEnv>();
@@ -39,15 +43,23 @@ export function customerRoutes() {
       <PortalPage title="Customers" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
         {canCreate ? (
           <FormCard action="/customers" csrfToken={c.get("csrfToken")} submit="Add customer">
-            <Field label="New customer" name="name" placeholder="Company name" />
+            <NameField label="New customer" placeholder="Company name" />
           </FormCard>
         ) : null}
         <LinkTable
           base="/customers"
           items={customers}
           head={["Name", "Since"]}
-          cells={(customer) => <td>{customer.createdAt.toISOString().slice(0, 10)}</td>}
-          empty="No customers yet."
+          cells={(customer) => (
+            <td>
+              <Time at={customer.createdAt} />
+            </td>
+          )}
+          empty={
+            canCreate
+              ? "No customers yet. Add the first one above: the company whose machines are maintained."
+              : "No customers to show: a platform admin gives you a role for a customer."
+          }
         />
       </PortalPage>,
     );
@@ -74,15 +86,29 @@ export function customerRoutes() {
         crumbs={trail(customer.name, ["Customers", "/customers"])}
       >
         {canManageCustomers ? (
-          <RenameCard action={`/customers/${customer.id}`} csrfToken={csrf} name={customer.name} />
+          <RenameCard
+            action={`/customers/${customer.id}`}
+            csrfToken={csrf}
+            name={customer.name}
+            version={customerVersion(customer)}
+          />
         ) : null}
         <h2>Sites</h2>
         {canManage ? (
           <FormCard action={`/customers/${customer.id}/sites`} csrfToken={csrf} submit="Add site">
-            <Field label="New site" name="name" placeholder="Plant or location" />
+            <NameField label="New site" placeholder="Plant or location" />
           </FormCard>
         ) : null}
-        <LinkTable base="/sites" items={sites} empty="No sites yet." />
+        <LinkTable
+          base="/sites"
+          items={sites}
+          head={["Site"]}
+          empty={
+            canManage
+              ? "No sites yet. Add the plant where the gateway stands above."
+              : "No sites yet: the customer's admin or a platform admin adds them."
+          }
+        />
         {canManageCustomers ? (
           <DeleteActions
             action={`/customers/${customer.id}/delete`}
@@ -114,6 +140,10 @@ export function customerRoutes() {
     const ctx = c.get("ctx");
     const site = await getSite(ctx, c.req.param("id"));
     const gateways = await listGateways(ctx, { siteId: site.id });
+    const reach = await reachOf(
+      c,
+      gateways.map((g) => g.id),
+    );
     const canManage = inScope(scopeOf(ctx.caller.principal, "masterdata.manage"), site.customerId);
     const csrf = c.get("csrfToken");
     return c.html(
@@ -124,12 +154,17 @@ export function customerRoutes() {
         crumbs={treeCrumbs(site.name, site)}
       >
         {canManage ? (
-          <RenameCard action={`/sites/${site.id}`} csrfToken={csrf} name={site.name} />
+          <RenameCard
+            action={`/sites/${site.id}`}
+            csrfToken={csrf}
+            name={site.name}
+            version={siteVersion(site)}
+          />
         ) : null}
         <h2>Gateways</h2>
         {canManage ? (
           <FormCard action={`/sites/${site.id}/gateways`} csrfToken={csrf} submit="Add gateway">
-            <Field label="New gateway" name="name" placeholder="e.g. Hall 3 line A" />
+            <NameField label="New gateway" placeholder="e.g. Hall 3 line A" />
             <SelectField
               label="Kind"
               name="kind"
@@ -140,7 +175,20 @@ export function customerRoutes() {
             />
           </FormCard>
         ) : null}
-        <LinkTable base="/gateways" items={gateways} empty="No gateways yet." />
+        <LinkTable
+          base="/gateways"
+          items={gateways}
+          head={["Gateway", "State"]}
+          cells={(g) => {
+            const state = reach.get(g.id);
+            return state ? <ReachCell reach={state} /> : <td />;
+          }}
+          empty={
+            canManage
+              ? "No gateways yet. Add one above; you get its enrollment bundle to import at the gateway."
+              : "No gateways yet: the customer's admin or a platform admin adds them."
+          }
+        />
         {canManage ? (
           <DeleteActions
             action={`/sites/${site.id}/delete`}

@@ -1,6 +1,6 @@
 // Gateways: creation shows the secret once; each owns a block of proxy addresses for its machines.
 import { Hono, type Context as HonoContext } from "hono";
-import { inScope, scopeOf } from "../../access/index.ts";
+import { hasPermission, inScope, scopeOf } from "../../access/index.ts";
 import { recordAuditAlone } from "../../audit/index.ts";
 import { issueEnrollmentBundle } from "../../gateways/index.ts";
 import {
@@ -9,6 +9,7 @@ import {
   deleteGateway,
   type Gateway,
   gatewayBlock,
+  gatewayVersion,
   getGateway,
   listGateways,
   listMachines,
@@ -19,6 +20,7 @@ import { StateError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { signedIn } from "../middleware.ts";
+import { reachOf } from "../remote-access.tsx";
 import { keepForOneShowing } from "../reveals.ts";
 import {
   ActionButton,
@@ -30,7 +32,9 @@ import {
   treeCrumbs,
 } from "../views/components.tsx";
 import { AgentCard, MaintenanceCard } from "../views/gateways.tsx";
-import { Field } from "../views/layout.tsx";
+import { NameField, Token } from "../views/layout.tsx";
+import { LanAddressField } from "../views/machines.tsx";
+import { ReachCell } from "../views/reach.tsx";
 import { AlreadyOnline, WorkstationCard } from "../views/workstations.tsx";
 
 export function gatewayRoutes() {
@@ -39,22 +43,37 @@ export function gatewayRoutes() {
   app.get("/gateways", async (c) => {
     const ctx = c.get("ctx");
     const gateways = await listGateways(ctx);
+    const reach = await reachOf(
+      c,
+      gateways.map((g) => g.id),
+    );
     const pool = c.get("deps").proxyPool;
+    const canManage = hasPermission(ctx.caller.principal, "masterdata.manage");
     return c.html(
       <PortalPage title="Gateways" csrfToken={c.get("csrfToken")} principal={ctx.caller.principal}>
-        <p class="muted">Add a gateway on its site's page.</p>
+        {canManage ? <p class="muted">Add a gateway on its site's page.</p> : null}
         <LinkTable
           base="/gateways"
           items={gateways}
-          head={["Gateway", "Site", "Customer", "Proxy block"]}
-          cells={(g) => (
-            <>
-              <td>{g.siteName}</td>
-              <td>{g.customerName}</td>
-              <td class="mono">{gatewayBlock(pool, g)}</td>
-            </>
-          )}
-          empty="No gateways yet."
+          head={["Gateway", "State", "Site", "Customer", "Proxy block"]}
+          cells={(g) => {
+            const state = reach.get(g.id);
+            return (
+              <>
+                {state ? <ReachCell reach={state} /> : <td />}
+                <td>{g.siteName}</td>
+                <td>{g.customerName}</td>
+                <td class="mono">
+                  <Token>{gatewayBlock(pool, g)}</Token>
+                </td>
+              </>
+            );
+          }}
+          empty={
+            canManage
+              ? "No gateways yet. Add one on its site's page (Customers → customer → site)."
+              : "No gateways to show: you see those of your customers once an admin has added them."
+          }
         />
       </PortalPage>,
     );
@@ -78,6 +97,11 @@ export function gatewayRoutes() {
       platformUrl: deps.enrollment.platformUrl,
       validMs: deps.enrollment.validMs,
       now: deps.clock.now(),
+      names: {
+        gatewayName: gateway.name,
+        siteName: gateway.siteName,
+        customerName: gateway.customerName,
+      },
     });
     await recordAuditAlone(deps.db, deps.clock, {
       actor: ctx.caller.actor,
@@ -112,6 +136,9 @@ export function gatewayRoutes() {
     const ctx = c.get("ctx");
     const gateway = await getGateway(ctx, c.req.param("id"));
     const { machines } = await listMachines(ctx, { gatewayId: gateway.id, limit: 1000 });
+    // The data channel as the platform decided it, never as the agent's heartbeat claims it.
+    const channel = await c.get("deps").access.dataChannels.open(gateway.id);
+    const reach = (await reachOf(c, [gateway.id])).get(gateway.id) ?? null;
     const canManage = inScope(
       scopeOf(ctx.caller.principal, "masterdata.manage"),
       gateway.customerId,
@@ -125,8 +152,6 @@ export function gatewayRoutes() {
     const mayMaintain =
       !workstation &&
       inScope(scopeOf(ctx.caller.principal, "gateways.maintain"), gateway.customerId);
-    const channel =
-      workstation || mayMaintain ? await c.get("deps").access.dataChannels.open(gateway.id) : null;
     const csrf = c.get("csrfToken");
     return c.html(
       <PortalPage
@@ -140,7 +165,9 @@ export function gatewayRoutes() {
             <dt>Gateway id</dt>
             <dd class="mono">{gateway.id}</dd>
             <dt>Proxy block</dt>
-            <dd class="mono">{gatewayBlock(c.get("deps").proxyPool, gateway)}</dd>
+            <dd class="mono">
+              <Token>{gatewayBlock(c.get("deps").proxyPool, gateway)}</Token>
+            </dd>
           </dl>
         </div>
         {workstation ? (
@@ -156,7 +183,22 @@ export function gatewayRoutes() {
             />
           </>
         ) : (
-          <AgentCard gateway={gateway} now={c.get("deps").clock.now()} />
+          <>
+            <AgentCard
+              gateway={gateway}
+              reach={reach}
+              now={c.get("deps").clock.now()}
+              channel={
+                channel && {
+                  state: channel.state,
+                  since: channel.onlineAt ?? channel.requestedAt,
+                }
+              }
+            />
+            <p>
+              <a href={`/gateways/${gateway.id}/settings`}>SSH maintenance and operator UI reach</a>
+            </p>
+          </>
         )}
         {mayMaintain ? (
           <MaintenanceCard
@@ -168,7 +210,12 @@ export function gatewayRoutes() {
         ) : null}
 
         {canManage ? (
-          <RenameCard action={`/gateways/${gateway.id}`} csrfToken={csrf} name={gateway.name} />
+          <RenameCard
+            action={`/gateways/${gateway.id}`}
+            csrfToken={csrf}
+            name={gateway.name}
+            version={gatewayVersion(gateway)}
+          />
         ) : null}
         <h2>Machines</h2>
         {canManage && !workstation ? (
@@ -177,8 +224,8 @@ export function gatewayRoutes() {
             csrfToken={csrf}
             submit="Add machine"
           >
-            <Field label="Machine name" name="name" placeholder="e.g. Press 7" />
-            <Field label="LAN address" name="lanAddress" placeholder="192.168.0.10" />
+            <NameField label="Machine name" placeholder="e.g. Press 7" />
+            <LanAddressField />
           </FormCard>
         ) : null}
         <LinkTable
@@ -187,11 +234,19 @@ export function gatewayRoutes() {
           head={["Machine", "LAN address", "Proxy address"]}
           cells={(m) => (
             <>
-              <td class="mono">{m.lanAddress}</td>
-              <td class="mono">{m.proxyAddress}</td>
+              <td class="mono">
+                <Token>{m.lanAddress}</Token>
+              </td>
+              <td class="mono">
+                <Token>{m.proxyAddress}</Token>
+              </td>
             </>
           )}
-          empty="No machines yet."
+          empty={
+            canManage
+              ? "No machines yet. Add the first one above with its address in the machine network."
+              : "No machines yet: the customer's admin or a platform admin adds them."
+          }
         />
         {canManage ? (
           <DeleteActions

@@ -10,6 +10,7 @@ import {
   listMappings,
   listProviders,
   mfaPolicyTable,
+  providerVersion,
   removeMapping,
   setMfaPolicy,
   setProviderEnabled,
@@ -42,6 +43,7 @@ export function identityProviderRoutes() {
       <PortalPage title="Identity providers" csrfToken={csrf} principal={ctx.caller.principal}>
         <DataTable
           head={["Provider", "Issuer", "State"]}
+          empty="No identity provider yet: people sign in with local accounts. Add your company's provider below."
           rows={providers}
           row={(p) => (
             <tr>
@@ -158,14 +160,19 @@ export function identityProviderRoutes() {
             submit="Add mapping"
             row
           >
-            <Field label="Group" name="group" placeholder="acme-service-technicians" />
+            <Field
+              label="Group"
+              name="group"
+              placeholder="acme-service-technicians"
+              maxlength={200}
+            />
             <RoleFields customers={customers} />
           </SubmitForm>
         </div>
         <div class="card">
           <h2>Settings</h2>
           <SubmitForm action={`/identity-providers/${provider.id}`} csrfToken={csrf} submit="Save">
-            <ProviderFields provider={provider} />
+            <ProviderFields provider={provider} version={providerVersion(provider)} />
           </SubmitForm>
           <ActionButton
             action={`/identity-providers/${provider.id}/enabled`}

@@ -1,6 +1,6 @@
-// Machines: the searchable list, the machine file, and its services.
+// Machines: the searchable list (with where each gateway stands), the machine file, its services.
 import { Hono, type Context as HonoContext } from "hono";
-import { inScope, scopeOf } from "../../access/index.ts";
+import { hasPermission, inScope, scopeOf } from "../../access/index.ts";
 import {
   createService,
   deleteMachine,
@@ -9,12 +9,14 @@ import {
   getService,
   listMachines,
   listServices,
+  machineVersion,
   setServiceEnabled,
+  setupProgress,
   updateMachine,
 } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { remoteAccessCard } from "../remote-access.tsx";
+import { reachOf, remoteAccessCard } from "../remote-access.tsx";
 import {
   DataTable,
   DeleteActions,
@@ -24,18 +26,37 @@ import {
   Table,
   treeCrumbs,
 } from "../views/components.tsx";
-import { Field } from "../views/layout.tsx";
-import { MACHINES_PAGE, MachineRows, NewServiceFields, ServiceRow } from "../views/machines.tsx";
+import { FirstRunGuide, setupDone } from "../views/first-run.tsx";
+import { Token } from "../views/layout.tsx";
+import {
+  LanAddressField,
+  MACHINE_COLUMNS,
+  MACHINES_PAGE,
+  MachineRows,
+  NewServiceFields,
+  ServiceRow,
+} from "../views/machines.tsx";
 
 async function machinePage(c: HonoContext<WebEnv>) {
   const q = (c.req.query("q") ?? "").slice(0, 100);
-  const page = Math.max(0, Math.min(10_000, Number.parseInt(c.req.query("page") ?? "0", 10) || 0));
-  const result = await listMachines(c.get("ctx"), {
-    search: q,
-    limit: MACHINES_PAGE,
-    offset: page * MACHINES_PAGE,
-  });
-  return { q, page, ...result };
+  const asked = Math.max(0, Math.min(10_000, Number.parseInt(c.req.query("page") ?? "0", 10) || 0));
+  const pageAt = (page: number) =>
+    listMachines(c.get("ctx"), { search: q, limit: MACHINES_PAGE, offset: page * MACHINES_PAGE });
+  const firstTry = await pageAt(asked);
+  // Past the end (an old link, an edited address): the last page, not "no machines" beside a count.
+  const last = Math.max(0, Math.ceil(firstTry.total / MACHINES_PAGE) - 1);
+  const page = Math.min(asked, last);
+  const result = page === asked ? firstTry : await pageAt(page);
+  const reach = await reachOf(
+    c,
+    result.machines.map((m) => m.gatewayId),
+  );
+  const principal = c.get("ctx").caller.principal;
+  // What to do when there is nothing, in the reader's role: only managers are told to add.
+  const empty = hasPermission(principal, "masterdata.manage")
+    ? "No machines yet. Add one on its gateway's page (Customers → site → gateway); the guide above shows the way."
+    : "No machines to show: you see the machines of your customers once an admin has added them.";
+  return { q, page, reach, empty, ...result };
 }
 
 export function machineRoutes() {
@@ -44,13 +65,17 @@ export function machineRoutes() {
   app.get("/", (c) => c.redirect("/machines", 303));
 
   app.get("/machines", async (c) => {
-    const { q, page, machines, total } = await machinePage(c);
+    const ctx = c.get("ctx");
+    const principal = ctx.caller.principal;
+    const { q, page, machines, total, reach, empty } = await machinePage(c);
+    const progress = hasPermission(principal, "masterdata.manage")
+      ? await setupProgress(ctx)
+      : null;
     return c.html(
-      <PortalPage
-        title="Machines"
-        csrfToken={c.get("csrfToken")}
-        principal={c.get("ctx").caller.principal}
-      >
+      <PortalPage title="Machines" csrfToken={c.get("csrfToken")} principal={principal}>
+        {progress && !setupDone(progress, principal) ? (
+          <FirstRunGuide progress={progress} principal={principal} />
+        ) : null}
         <form method="get" action="/machines" class="row">
           <label>
             <span>Search</span>
@@ -58,6 +83,7 @@ export function machineRoutes() {
               type="search"
               name="q"
               value={q}
+              maxlength={100}
               placeholder="name, address, site or customer"
               hx-get="/machines/rows"
               hx-trigger="input changed delay:300ms, search"
@@ -69,16 +95,32 @@ export function machineRoutes() {
             Search
           </button>
         </form>
-        <Table head={["Machine", "Proxy address", "Customer", "Site", "Gateway"]}>
-          <MachineRows machines={machines} total={total} page={page} q={q} />
+        <Table head={MACHINE_COLUMNS} label="Machines">
+          <MachineRows
+            machines={machines}
+            reach={reach}
+            total={total}
+            page={page}
+            q={q}
+            empty={empty}
+          />
         </Table>
       </PortalPage>,
     );
   });
 
   app.get("/machines/rows", async (c) => {
-    const { q, page, machines, total } = await machinePage(c);
-    return c.html(<MachineRows machines={machines} total={total} page={page} q={q} />);
+    const { q, page, machines, total, reach, empty } = await machinePage(c);
+    return c.html(
+      <MachineRows
+        machines={machines}
+        reach={reach}
+        total={total}
+        page={page}
+        q={q}
+        empty={empty}
+      />,
+    );
   });
 
   app.get("/machines/:id", async (c) => {
@@ -101,10 +143,16 @@ export function machineRoutes() {
         <div class="card">
           <dl>
             <dt>Proxy address</dt>
-            <dd class="mono">{machine.proxyAddress}</dd>
+            <dd class="mono">
+              <Token>{machine.proxyAddress}</Token>
+            </dd>
             <dt>LAN address</dt>
             <dd class="mono">
-              {machine.lanAddress ?? "— a workstation: the PC itself, through its own tunnel"}
+              {machine.lanAddress === null ? (
+                "— a workstation: the PC itself, through its own tunnel"
+              ) : (
+                <Token>{machine.lanAddress}</Token>
+              )}
             </dd>
             <dt>Gateway</dt>
             <dd>
@@ -118,11 +166,10 @@ export function machineRoutes() {
             action={`/machines/${machine.id}`}
             csrfToken={csrf}
             name={machine.name}
+            version={machineVersion(machine)}
             submit="Save"
           >
-            {machine.lanAddress === null ? null : (
-              <Field label="LAN address" name="lanAddress" value={machine.lanAddress} />
-            )}
+            {machine.lanAddress === null ? null : <LanAddressField value={machine.lanAddress} />}
           </RenameCard>
         ) : null}
         <h2>Services</h2>
@@ -139,7 +186,11 @@ export function machineRoutes() {
           head={["Service", "Port", "State", ""]}
           rows={services}
           row={(s) => <ServiceRow service={s} canManage={canManage} csrf={csrf} />}
-          empty="No services yet: nothing of this machine can be reached."
+          empty={
+            canManage
+              ? "No services yet: nothing of this machine can be reached. Add the ports a technician may use above."
+              : "No services yet: nothing of this machine can be reached until an admin adds them."
+          }
         />
         {canManage ? (
           <DeleteActions
@@ -155,7 +206,7 @@ export function machineRoutes() {
 
   app.post("/machines/:id", async (c) => {
     const id = c.req.param("id");
-    await updateMachine(c.get("ctx"), id, await formFields(c));
+    await updateMachine(c.get("ctx"), c.get("deps").proxyPool, id, await formFields(c));
     return c.redirect(`/machines/${id}`, 303);
   });
 

@@ -22,21 +22,44 @@ const BINDING_COOKIE = "__Host-meetpoint-oidc";
 export function oidcSignInRoutes() {
   const app = new Hono<WebEnv>();
 
-  const refused = async (c: HonoContext<WebEnv>, message: string) =>
+  const refused = async (c: HonoContext<WebEnv>, message: string, status: 401 | 429 = 401) =>
     c.html(
       signInPage({
         csrfToken: c.get("csrfToken"),
-        providers: await enabledProviders(c.get("deps").db),
+        providers: status === 429 ? [] : await enabledProviders(c.get("deps").db),
         localSignIn: c.get("deps").localSignIn !== false,
         error: message,
       }),
-      401,
+      status,
     );
+
+  /** The source's turn at the sign-in guard; a Response when it must wait (429). */
+  const throttled = async (c: HonoContext<WebEnv>) => {
+    const wait = c.get("deps").authFailures.signIn.windows.attempt(c.get("ip"));
+    if (wait === 0) return null;
+    c.header("Retry-After", String(wait));
+    return refused(
+      c,
+      `Too many failed sign-ins from your network address. Try again in ${wait} s.`,
+      429,
+    );
+  };
+
+  /** An attempt's end at the guard: taken back when it worked, summed up when it named nothing. */
+  const settle = (c: HonoContext<WebEnv>, outcome: { ok: boolean; anonymous?: boolean }) => {
+    const windows = c.get("deps").authFailures.signIn.windows;
+    if (outcome.ok) windows.takeBack(c.get("ip"));
+    else if (outcome.anonymous)
+      windows.unaudited(c.get("ip"), `oidc:${c.req.param("slug")?.slice(0, 40)}`);
+  };
 
   app.get("/sign-in/oidc/:slug", async (c) => {
     const deps = c.get("deps");
+    const wait = await throttled(c);
+    if (wait) return wait;
     const binding = randomToken();
     const started = await beginOidcSignIn(deps.oidc, c.req.param("slug"), binding, c.get("ip"));
+    settle(c, started);
     if (!started.ok) return refused(c, started.message);
     setCookie(c, BINDING_COOKIE, binding, {
       httpOnly: true,
@@ -52,6 +75,8 @@ export function oidcSignInRoutes() {
   app.get("/sign-in/oidc/:slug/callback", async (c) => {
     const deps = c.get("deps");
     const slug = c.req.param("slug");
+    const wait = await throttled(c);
+    if (wait) return wait;
     // The URL the provider was told to send the browser to, whatever host this request came in on.
     const callbackUrl = new URL(
       `${deps.oidc.clients.redirectUri({ slug })}${new URL(c.req.url).search}`,
@@ -59,6 +84,7 @@ export function oidcSignInRoutes() {
     const binding = getCookie(c, BINDING_COOKIE) ?? "";
     deleteCookie(c, BINDING_COOKIE, { path: "/", secure: true });
     const outcome = await completeOidcSignIn(deps.oidc, slug, callbackUrl, binding, c.get("ip"));
+    settle(c, outcome);
     if (!outcome.ok) return refused(c, outcome.message);
     const old = c.get("session");
     if (old) await endWebSession(deps.db, old.id);

@@ -7,7 +7,7 @@ import type { WebEnv } from "../env.ts";
 import { signedIn } from "../middleware.ts";
 import { takeForShowing } from "../reveals.ts";
 import { GatewayCredentialsPage } from "../views/gateways.tsx";
-import { SeenOncePage, UserPasswordPage } from "../views/once.tsx";
+import { ApiTokenPage, SeenOncePage, UserPasswordPage, WebhookKeyPage } from "../views/once.tsx";
 import { ConnectionProfilePage } from "../views/sessions.tsx";
 import { WorkstationProfilePage } from "../views/workstations.tsx";
 
@@ -25,6 +25,18 @@ async function page(c: HonoContext<WebEnv>, kind: string, payload: Payload) {
           title={text(payload, "title")}
           user={payload.user as { id: string; username: string; displayName: string }}
           password={text(payload, "password")}
+        />
+      );
+    case "api_token":
+      return (
+        <ApiTokenPage {...common} name={text(payload, "name")} token={text(payload, "token")} />
+      );
+    case "webhook_key":
+      return (
+        <WebhookKeyPage
+          {...common}
+          target={text(payload, "target")}
+          signingKey={text(payload, "key")}
         />
       );
     case "gateway_credentials": {

@@ -5,7 +5,10 @@ import { CRL_VALIDITY_MS } from "../../pki/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { ActionButton, Actions, DataTable, PortalPage } from "../views/components.tsx";
-import { formatTime } from "../views/layout.tsx";
+import { Time } from "../views/layout.tsx";
+
+const minutes = (seconds: number) => `${Math.round(seconds / 60)} min`;
+const hours = (seconds: number) => `${Math.round(seconds / 3600)} h`;
 
 export function pkiRoutes() {
   const app = new Hono<WebEnv>();
@@ -22,9 +25,16 @@ export function pkiRoutes() {
         <div class="card">
           <dl>
             <dt>Technician certificates</dt>
-            <dd>valid {policy.technicianSeconds / 60} min, one connection each</dd>
+            <dd>
+              one connection each, opened within {minutes(policy.technicianSeconds)} of the
+              download; it then lives until its remote session ends (at most{" "}
+              {minutes(deps.access.remoteSessionSeconds)})
+            </dd>
             <dt>Gateway certificates</dt>
-            <dd>valid {policy.gatewaySeconds / 60} min, one connection each</dd>
+            <dd>
+              one connection each, opened within {minutes(policy.gatewaySeconds)}; it then lives as
+              long as its data channel (renewed after {hours(policy.dataChannelSeconds)})
+            </dd>
             <dt>Clock allowance</dt>
             <dd>certificates start {policy.clockSkewSeconds} s in the past</dd>
             <dt>Revocation list</dt>
@@ -48,7 +58,7 @@ export function pkiRoutes() {
                     : "retired"}
               </td>
               <td>
-                {formatTime(ca.notBefore)} – {formatTime(ca.notAfter)}
+                <Time at={ca.notBefore} /> – <Time at={ca.notAfter} />
               </td>
               <td>{ca.counts.issued}</td>
               <td>{ca.counts.spent}</td>

@@ -12,6 +12,7 @@ import {
   endWebSession,
   newTotpKey,
   pendingTotpKey,
+  portalPasswordRules,
   providerLogoutUrl,
   qrSvg,
   rotateWebSession,
@@ -42,11 +43,12 @@ export function signInRoutes() {
 
   const page = async (
     c: HonoContext<WebEnv>,
-    options: { error?: string; username?: string } = {},
+    options: { error?: string; username?: string; throttled?: boolean } = {},
   ) =>
     signInPage({
       csrfToken: c.get("csrfToken"),
-      providers: await enabledProviders(c.get("deps").db),
+      // A throttled answer costs no database work: the flood it answers must not queue others.
+      providers: options.throttled ? [] : await enabledProviders(c.get("deps").db),
       localSignIn: c.get("deps").localSignIn !== false,
       ...options,
     });
@@ -64,11 +66,23 @@ export function signInRoutes() {
       return c.html(await page(c, { error: "Local accounts are switched off here." }), 403);
     const form = await c.req.parseBody();
     const username = text(form, "username");
+    // Per source: an attempt counts before its password is checked, so a flood from one address
+    // is refused here (429) before it costs any Argon2id work.
+    const ip = c.get("ip");
+    const guard = deps.authFailures.signIn.windows;
+    const wait = guard.attempt(ip);
+    if (wait > 0) {
+      c.header("Retry-After", String(wait));
+      const error = `Too many failed sign-ins from your network address. Try again in ${wait} s.`;
+      return c.html(await page(c, { error, username, throttled: true }), 429);
+    }
     const result = await signInWithPassword(deps.db, deps.clock, {
       username,
       password: text(form, "password"),
-      ip: c.get("ip"),
+      ip,
     });
+    if (result.ok) guard.takeBack(ip);
+    else if (result.anonymous) guard.unaudited(ip, username.trim().toLowerCase().slice(0, 64));
     if (!result.ok || !result.userId)
       return c.html(await page(c, { error: result.ok ? "" : result.message, username }), 401);
     const old = c.get("session");
@@ -114,9 +128,16 @@ export function signInRoutes() {
   const passwordPage = (
     c: HonoContext<WebEnv>,
     forced: boolean,
-    error?: string,
+    error?: { message: string; field?: "current" | "next"; problems?: string[] },
     principal?: Principal,
-  ) => changePasswordPage({ csrfToken: c.get("csrfToken"), forced, error, principal });
+  ) =>
+    changePasswordPage({
+      csrfToken: c.get("csrfToken"),
+      forced,
+      rules: portalPasswordRules(signedIn(c).principal.username),
+      error,
+      principal,
+    });
 
   app.get("/account/password", requireStage("change_password", "ready"), (c) => {
     const session = signedIn(c);
@@ -145,7 +166,7 @@ export function signInRoutes() {
         passwordPage(
           c,
           session.stage !== "ready",
-          result.message,
+          result,
           session.stage === "ready" ? session.principal : undefined,
         ),
         400,

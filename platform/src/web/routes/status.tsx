@@ -6,7 +6,7 @@ import type { ServerState } from "../../sessions/index.ts";
 import { ForbiddenError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { DataTable, PortalPage } from "../views/components.tsx";
-import { formatTime, Notice } from "../views/layout.tsx";
+import { Notice, Time, Token } from "../views/layout.tsx";
 
 export function statusRoutes() {
   const app = new Hono<WebEnv>();
@@ -28,7 +28,7 @@ export function statusRoutes() {
         )}
         {revocationList.ok ? null : (
           <Notice kind="error">
-            Revocation list unusable since {formatTime(revocationList.since)}:{" "}
+            Revocation list unusable since <Time at={revocationList.since} />:{" "}
             {revocationList.problem}. Every new connection is refused until it is renewed.
           </Notice>
         )}
@@ -39,9 +39,13 @@ export function statusRoutes() {
             <tr>
               <td class="mono">meetpoint-vpn{i.index}</td>
               <td class="mono">
-                {i.protocol}/{i.port}
+                <Token>
+                  {i.protocol}/{i.port}
+                </Token>
               </td>
-              <td class="mono">{formatCidr(i.tunnelNetwork)}</td>
+              <td class="mono">
+                <Token>{formatCidr(i.tunnelNetwork)}</Token>
+              </td>
               <td>
                 <ServerStateText state={servers.find((s) => s.index === i.index)} />
               </td>
@@ -60,7 +64,7 @@ export function statusRoutes() {
         </p>
         {refusedHandshakes.last ? (
           <p class="muted">
-            Last at {formatTime(refusedHandshakes.last.at)}:{" "}
+            Last at <Time at={refusedHandshakes.last.at} />:{" "}
             <span class="mono">{refusedHandshakes.last.line}</span>
           </p>
         ) : null}
@@ -96,13 +100,13 @@ function ServerStateText({ state }: { state: ServerState | undefined }) {
     return (
       <span>
         <span class="badge warn">restarting</span> attempt {state.attempt} since{" "}
-        {formatTime(state.since)}; last error: {state.lastError}
+        <Time at={state.since} />; last error: {state.lastError}
       </span>
     );
   return (
     <span>
-      <span class="badge ok">running</span> since {formatTime(state.since)}; certificate valid until{" "}
-      {formatTime(state.certificateNotAfter)}
+      <span class="badge ok">running</span> since <Time at={state.since} />; certificate valid until{" "}
+      <Time at={state.certificateNotAfter} />
     </span>
   );
 }

@@ -12,6 +12,7 @@ import {
   type UserSummary,
 } from "../../identity/index.ts";
 import { listCustomers, listSites } from "../../masterdata/index.ts";
+import { NAME_MAX } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { signedIn } from "../middleware.ts";
@@ -43,8 +44,15 @@ export function userRoutes() {
     return c.html(
       <PortalPage title="Users" csrfToken={csrf} principal={ctx.caller.principal}>
         <FormCard action="/users" csrfToken={csrf} submit="Add user">
-          <Field label="Username" name="username" placeholder="jdoe" />
-          <Field label="Full name" name="displayName" placeholder="Jane Doe" />
+          <Field
+            label="Username"
+            name="username"
+            placeholder="jdoe"
+            pattern="[a-zA-Z0-9][a-zA-Z0-9._@\-]{1,63}"
+            maxlength={64}
+            hint="2–64 characters: letters, digits, . _ @ -"
+          />
+          <Field label="Full name" name="displayName" placeholder="Jane Doe" maxlength={NAME_MAX} />
         </FormCard>
         <DataTable
           head={["User", "Name", "Roles", "State"]}
@@ -119,7 +127,7 @@ export function userRoutes() {
               </td>
             </tr>
           )}
-          empty="No roles: this user can sign in but sees nothing."
+          empty="No roles: this user can sign in but sees nothing. Grant a role below."
         />
         <FormCard action={`/users/${user.id}/roles`} csrfToken={csrf} submit="Grant role">
           <RoleFields customers={customers} sites={sites} />

@@ -2,7 +2,7 @@
 // cards every master-data page repeats (rename, add, delete, a secret shown once).
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { Principal } from "../../access/index.ts";
-import { Breadcrumbs, Field, Layout, Notice, PostForm } from "./layout.tsx";
+import { Breadcrumbs, Layout, NameField, Notice, PostForm } from "./layout.tsx";
 
 type ButtonKind = "danger" | "secondary" | "link";
 
@@ -123,16 +123,26 @@ export const FormCard: FC<
   </div>
 );
 
-/** A labelled choice among `options` (value, label); `selected` is the value chosen, if any. */
+/**
+ * A labelled choice among `options` (value, label); `selected` is the value chosen, if any. With
+ * `placeholder`, nothing is chosen at first: the placeholder shows and the browser asks for a
+ * choice before sending (the form's most powerful options are never preselected).
+ */
 export const SelectField: FC<{
   label: string;
   name: string;
   options: [value: string, label: string][];
   selected?: string;
+  placeholder?: string;
 }> = (p) => (
   <label>
     <span>{p.label}</span>
-    <select name={p.name}>
+    <select name={p.name} required={p.placeholder !== undefined}>
+      {p.placeholder !== undefined ? (
+        <option value="" disabled selected={p.selected === undefined}>
+          {p.placeholder}
+        </option>
+      ) : null}
       {p.options.map(([value, label]) => (
         <option value={value} selected={value === p.selected}>
           {label}
@@ -142,9 +152,26 @@ export const SelectField: FC<{
   </label>
 );
 
-/** The rename card of a master-data page; extra fields (children) follow the name. */
+/**
+ * The hidden field that carries the version of what a form edits (as the page showed it), so a
+ * save from a stale page is refused instead of reverting another's change.
+ */
+export const VersionField: FC<{ version: string }> = ({ version }) => (
+  <input type="hidden" name="version" value={version} />
+);
+
+/**
+ * The rename card of a master-data page; extra fields (children) follow the name. `version` is
+ * what the page showed (VersionField), checked on save.
+ */
 export const RenameCard: FC<
-  PropsWithChildren<{ action: string; csrfToken: string; name: string; submit?: string }>
+  PropsWithChildren<{
+    action: string;
+    csrfToken: string;
+    name: string;
+    version: string;
+    submit?: string;
+  }>
 > = (p) => (
   <FormCard
     action={p.action}
@@ -152,7 +179,8 @@ export const RenameCard: FC<
     submit={p.submit ?? "Rename"}
     kind="secondary"
   >
-    <Field label="Name" name="name" value={p.name} />
+    <VersionField version={p.version} />
+    <NameField label="Name" value={p.name} />
     {p.children}
   </FormCard>
 );
@@ -182,20 +210,29 @@ export const DeleteActions: FC<
   </Actions>
 );
 
-/** A table with an optional header row; the body is the children. */
-export const Table: FC<PropsWithChildren<{ head?: string[] }>> = ({ head, children }) => (
-  <table>
-    {head ? (
-      <thead>
-        <tr>
-          {head.map((label) => (
-            <th>{label}</th>
-          ))}
-        </tr>
-      </thead>
-    ) : null}
-    {children}
-  </table>
+/**
+ * A table with an optional header row; the body is the children. It scrolls inside its own box
+ * when it is wider than the screen, so the page never does.
+ */
+export const Table: FC<PropsWithChildren<{ head?: string[]; label?: string }>> = ({
+  head,
+  label,
+  children,
+}) => (
+  <section class="table-wrap" aria-label={label} tabindex={label ? 0 : undefined}>
+    <table>
+      {head ? (
+        <thead>
+          <tr>
+            {head.map((label) => (
+              <th>{label}</th>
+            ))}
+          </tr>
+        </thead>
+      ) : null}
+      {children}
+    </table>
+  </section>
 );
 
 /** The one row of an empty table body, muted, across `colspan` columns. */

@@ -4,7 +4,8 @@ import type { Principal } from "../../access/index.ts";
 import type { EnrollmentBundle } from "../../gateways/index.ts";
 import type { Gateway } from "../../masterdata/index.ts";
 import { DownloadLink, PortalPage, SecretValue, ShownOnceCard, SubmitForm } from "./components.tsx";
-import { Field, formatTime } from "./layout.tsx";
+import { Field, Time, Token, Words } from "./layout.tsx";
+import { type Reach, ReachText } from "./reach.tsx";
 
 /** The page after creating or re-keying a gateway; nothing is stored to show secret and bundle again. */
 export function GatewayCredentialsPage(props: {
@@ -52,8 +53,14 @@ export function GatewayCredentialsPage(props: {
           <dd class="mono">{gateway.id}</dd>
           <dt>Bundle version</dt>
           <dd class="mono">{bundle.version}</dd>
+          <dt>Gateway</dt>
+          <dd>
+            {gateway.name} · site {gateway.siteName} · customer {gateway.customerName}
+          </dd>
           <dt>Import before</dt>
-          <dd>{formatTime(bundle.expiresAt)}</dd>
+          <dd>
+            <Time at={bundle.expiresAt} />
+          </dd>
           <dt>Secret</dt>
           <SecretValue value={props.secret} />
         </dl>
@@ -62,32 +69,74 @@ export function GatewayCredentialsPage(props: {
   );
 }
 
-/** What the gateway's agent reported last over its control channel. */
-export function AgentCard(props: { gateway: Gateway; now: Date }) {
+/** The platform's own view of a gateway's data channel: its OpenVPN connection, not a report. */
+export interface DataChannelView {
+  state: "connecting" | "online" | "closed";
+  since: Date;
+}
+
+/**
+ * The gateway: where it stands and its data channel as the platform knows it (the OpenVPN
+ * connection it decided and routes), then what the agent reported last over its control channel —
+ * labelled as reported, since a heartbeat is the agent's word and decides nothing.
+ */
+export function AgentCard(props: {
+  gateway: Gateway;
+  reach: Reach | null;
+  now: Date;
+  channel: DataChannelView | null;
+}) {
   const { lastSeenAt, agent } = props.gateway;
+  const { channel } = props;
+  const state = props.reach ? <ReachText reach={props.reach} /> : null;
+  const online = channel?.state === "online";
+  const channelRow = (
+    <>
+      <dt>Data channel</dt>
+      <dd>
+        <span class={`badge ${online ? "ok" : channel ? "warn" : "failed"}`}>
+          {online ? "online" : channel ? "connecting" : "none"}
+        </span>{" "}
+        {channel ? (
+          <>
+            since <Time at={channel.since} /> (the platform's OpenVPN connection)
+          </>
+        ) : (
+          "no OpenVPN connection of this gateway at the platform"
+        )}
+      </dd>
+    </>
+  );
   if (!lastSeenAt || !agent)
     return (
       <div class="card">
-        <p class="muted">The gateway has not reported yet: import its enrollment bundle there.</p>
+        <h2>Gateway agent</h2>
+        {state}
+        <dl>{channelRow}</dl>
       </div>
     );
   const ago = Math.round((props.now.getTime() - lastSeenAt.getTime()) / 1000);
-  const reporting = ago <= 60;
   const offset = agent.clockOffsetMs / 1000;
+  const contradicts = agent.state === "online" && !online;
   return (
     <div class="card">
       <h2>Gateway agent</h2>
+      {state}
       <dl>
+        {channelRow}
         <dt>Last heartbeat</dt>
         <dd>
-          <span class={`badge ${reporting ? "ok" : "failed"}`}>
-            {reporting ? "reporting" : "silent"}
-          </span>{" "}
-          {ago} s ago, from <span class="mono">{agent.ip ?? "unknown address"}</span>
+          <Time at={lastSeenAt} /> ({ago} s ago), from{" "}
+          <Token>{agent.ip ?? "unknown address"}</Token>
         </dd>
-        <dt>State</dt>
-        <dd>{agent.state}</dd>
-        <dt>Versions</dt>
+        <dt>State (reported)</dt>
+        <dd class={contradicts ? "error" : undefined}>
+          {agent.state}
+          {contradicts
+            ? " — the agent says so, but the platform has no online data channel of this gateway"
+            : ""}
+        </dd>
+        <dt>Versions (reported)</dt>
         <dd class="mono">
           agent {agent.agentVersion}, OpenVPN {agent.openvpnVersion ?? "not found"}
         </dd>
@@ -98,8 +147,10 @@ export function AgentCard(props: { gateway: Gateway; now: Date }) {
         </dd>
         {agent.lastError ? (
           <>
-            <dt>Last error</dt>
-            <dd class="error">{agent.lastError}</dd>
+            <dt>Last error (reported)</dt>
+            <dd class="error">
+              <Words text={agent.lastError} />
+            </dd>
           </>
         ) : null}
       </dl>

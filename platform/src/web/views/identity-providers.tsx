@@ -1,7 +1,8 @@
 // Identity provider views: the fields of a provider's settings (empty for a new one).
 import { ID_TOKEN_ALGORITHMS } from "../../db/index.ts";
 import type { IdentityProvider } from "../../identity/index.ts";
-import { SelectField } from "./components.tsx";
+import { NAME_MAX } from "../../shared/index.ts";
+import { SelectField, VersionField } from "./components.tsx";
 import { Field } from "./layout.tsx";
 
 const CLIENT_AUTHS: [string, string][] = [
@@ -9,30 +10,41 @@ const CLIENT_AUTHS: [string, string][] = [
   ["private_key_jwt", "Private key JWT (Meetpoint makes the key)"],
 ];
 
-/** The settings of `provider`, or of a new provider when there is none. */
-export function ProviderFields(props: { provider?: IdentityProvider }) {
+/**
+ * The settings of `provider` (with the version its form saw), or of a new provider when there is
+ * none. The fields carry the server's limits.
+ */
+export function ProviderFields(props: { provider?: IdentityProvider; version?: string }) {
   const p = props.provider;
   return (
     <>
+      {props.version ? <VersionField version={props.version} /> : null}
       <Field
         label="Short name (in the redirect URI)"
         name="slug"
         value={p?.slug}
         placeholder="acme-keycloak"
+        pattern="[a-z0-9][a-z0-9\-]{0,30}"
+        maxlength={31}
+        hint="1–31 lowercase letters, digits and dashes"
       />
       <Field
         label="Button text"
         name="displayName"
         value={p?.displayName}
         placeholder="ACME Service ID"
+        maxlength={NAME_MAX}
       />
       <Field
         label="Issuer URL"
         name="issuer"
+        type="url"
         value={p?.issuer}
         placeholder="https://id.example.com/realms/service"
+        pattern="https://.*"
+        hint="https://…, exactly as the provider writes it"
       />
-      <Field label="Client id" name="clientId" value={p?.clientId} />
+      <Field label="Client id" name="clientId" value={p?.clientId} maxlength={200} />
       <SelectField
         label="Client authentication"
         name="clientAuth"
@@ -44,6 +56,7 @@ export function ProviderFields(props: { provider?: IdentityProvider }) {
         name="clientSecret"
         type="password"
         required={false}
+        maxlength={500}
       />
       <SelectField
         label="ID token signature"
@@ -68,6 +81,7 @@ export function ProviderFields(props: { provider?: IdentityProvider }) {
         name="mfaAcr"
         value={p?.mfaAcr ?? ""}
         required={false}
+        maxlength={200}
       />
       <label>
         <span>

@@ -1,7 +1,10 @@
-// The page frame: head with local assets only, navigation by permission, the CSRF token for htmx.
+// The page frame: head with local assets only, navigation by permission (a menu button on small
+// screens), the CSRF token for htmx; form fields with the server's own limits; one time format.
+import { isoTime, splitTokens } from "@meetpoint/common";
 import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import { hasPermission, type Principal, scopeOf } from "../../access/index.ts";
+import { NAME_MAX } from "../../shared/index.ts";
 
 interface LayoutProps {
   title: string;
@@ -40,6 +43,7 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({
         <meta name="htmx-config" content={HTMX_CONFIG} />
         <title>{`${title} · Meetpoint`}</title>
         <link rel="stylesheet" href="/assets/app.css" />
+        <link rel="stylesheet" href="/assets/parts.css" />
         <link rel="icon" href="data:," />
         <script src="/assets/htmx.min.js" defer></script>
         <script src="/assets/app.js" defer></script>
@@ -51,7 +55,16 @@ export const Layout: FC<PropsWithChildren<LayoutProps>> = ({
             <a class="brand" href="/">
               Meetpoint
             </a>
-            {principal ? <Nav principal={principal} csrfToken={csrfToken} /> : null}
+            {principal ? (
+              <>
+                {/* Small screens: the menu opens with this box (no script needed); see app.css. */}
+                <input type="checkbox" id="menu-open" class="menu-open" aria-label="Menu" />
+                <label for="menu-open" class="menu-button" aria-hidden="true">
+                  Menu
+                </label>
+                <Nav principal={principal} csrfToken={csrfToken} />
+              </>
+            ) : null}
           </header>
           <main>
             <div id="messages" aria-live="polite"></div>
@@ -75,6 +88,7 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
     {hasPermission(principal, "audit.read") ? <a href="/audit">Audit log</a> : null}
     {hasPermission(principal, "pki.read") ? <a href="/pki">CA</a> : null}
     {hasPermission(principal, "pki.read") ? <a href="/status">Status</a> : null}
+    <a href="/help">Help</a>
 
     <span class="who">{principal.displayName}</span>
     <a href="/account/password">Password</a>
@@ -103,6 +117,10 @@ export const PostForm: FC<
   </form>
 );
 
+/**
+ * A labelled input. Give it the server's limits (`maxlength`, `pattern`, `min`/`max`), so the
+ * browser refuses what the server would; `hint` says the allowed form up front.
+ */
 export const Field: FC<{
   label: string;
   name: string;
@@ -113,10 +131,18 @@ export const Field: FC<{
   placeholder?: string;
   pattern?: string;
   inputmode?: "numeric" | "text";
+  maxlength?: number;
+  minlength?: number;
+  min?: number;
+  max?: number;
+  hint?: string;
+  /** Why the server refused what was typed here, shown beside the field. */
+  error?: string;
 }> = (p) => (
   <label>
     <span>{p.label}</span>
     <input
+      aria-invalid={p.error ? "true" : undefined}
       name={p.name}
       value={p.value}
       type={p.type ?? "text"}
@@ -125,9 +151,31 @@ export const Field: FC<{
       placeholder={p.placeholder}
       pattern={p.pattern}
       inputmode={p.inputmode}
+      maxlength={p.maxlength}
+      minlength={p.minlength}
+      min={p.min}
+      max={p.max}
+      title={p.hint}
     />
+    {p.hint ? <small class="hint">{p.hint}</small> : null}
+    {p.error ? <span class="field-error">{p.error}</span> : null}
   </label>
 );
+
+/** A display name (customer, site, gateway, machine, service): required, at most NAME_MAX characters. */
+export const NameField: FC<{ label: string; value?: string; placeholder?: string }> = (p) => (
+  <Field
+    label={p.label}
+    name="name"
+    value={p.value}
+    placeholder={p.placeholder}
+    maxlength={NAME_MAX}
+  />
+);
+
+/** A dotted IPv4 address, each part 0-255: what the server's address check takes. */
+export const IPV4_PATTERN =
+  "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}";
 
 export const Notice: FC<{ kind: "error" | "ok" | "warn"; children: Child }> = ({
   kind,
@@ -149,6 +197,30 @@ export const Breadcrumbs: FC<{ items: [string, string | null][] }> = ({ items })
   </p>
 );
 
+/** A moment as the portal writes it everywhere: ISO 8601 in UTC ("2026-11-30T09:45:12Z"). */
 export function formatTime(date: Date): string {
-  return `${date.toISOString().replace("T", " ").slice(0, 19)} UTC`;
+  return isoTime(date);
 }
+
+/** A moment on a page: one unbreakable token, machine-readable in `datetime`. */
+export const Time: FC<{ at: Date }> = ({ at }) => (
+  <time class="token" datetime={at.toISOString()}>
+    {formatTime(at)}
+  </time>
+);
+
+/** Running text whose addresses, ports and times never break across lines. */
+export const Words: FC<{ text: string }> = ({ text }) => (
+  <>
+    {splitTokens(text).map((part) =>
+      part.token ? <span class="token">{part.text}</span> : part.text,
+    )}
+  </>
+);
+
+/** A value that must never break across lines: an address, a port, a block, an id. */
+export const Token: FC<{ children: Child; title?: string }> = ({ children, title }) => (
+  <span class="token" title={title}>
+    {children}
+  </span>
+);

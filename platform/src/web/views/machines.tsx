@@ -3,35 +3,55 @@
 import type { FC } from "hono/jsx";
 import type { Machine, Service } from "../../masterdata/index.ts";
 import { ActionButton, EmptyRow, LinkCell, SelectField } from "./components.tsx";
-import { Csrf, Field } from "./layout.tsx";
+import { Csrf, Field, IPV4_PATTERN, NameField, Token } from "./layout.tsx";
+import { type Reach, ReachCell } from "./reach.tsx";
 
 /** Machines per page of the list. */
 export const MACHINES_PAGE = 50;
 
-/** One page of the machine list, its count and the links to the pages before and after. */
-export const MachineRows: FC<{ machines: Machine[]; total: number; page: number; q: string }> = ({
-  machines,
-  total,
-  page,
-  q,
-}) => (
+/** The columns of the machine list. */
+export const MACHINE_COLUMNS = [
+  "Machine",
+  "Gateway state",
+  "Proxy address",
+  "Customer",
+  "Site",
+  "Gateway",
+];
+
+/**
+ * One page of the machine list, its count and the links to the pages before and after. `empty`
+ * says what to do when there are no machines at all, in the reader's role.
+ */
+export const MachineRows: FC<{
+  machines: Machine[];
+  reach: Map<string, Reach>;
+  total: number;
+  page: number;
+  q: string;
+  empty: string;
+}> = ({ machines, reach, total, page, q, empty }) => (
   <tbody id="machine-rows">
-    {machines.map((m) => (
-      <tr>
-        <LinkCell href={`/machines/${m.id}`}>{m.name}</LinkCell>
-        <td class="mono">{m.proxyAddress}</td>
-        <td>{m.customerName}</td>
-        <td>{m.siteName}</td>
-        <td>{m.gatewayName}</td>
-      </tr>
-    ))}
+    {machines.map((m) => {
+      const state = reach.get(m.gatewayId);
+      return (
+        <tr>
+          <LinkCell href={`/machines/${m.id}`}>{m.name}</LinkCell>
+          {state ? <ReachCell reach={state} /> : <td />}
+          <td class="mono">
+            <Token>{m.proxyAddress}</Token>
+          </td>
+          <td>{m.customerName}</td>
+          <td>{m.siteName}</td>
+          <td>{m.gatewayName}</td>
+        </tr>
+      );
+    })}
     {machines.length === 0 ? (
-      <EmptyRow colspan={5}>
-        {q ? "No machine matches." : "No machines yet. Add them on a gateway's page."}
-      </EmptyRow>
+      <EmptyRow colspan={MACHINE_COLUMNS.length}>{q ? "No machine matches." : empty}</EmptyRow>
     ) : null}
     <tr>
-      <td colspan={5} class="muted">
+      <td colspan={MACHINE_COLUMNS.length} class="muted">
         {total} machine{total === 1 ? "" : "s"}
         {total > MACHINES_PAGE ? ` · page ${page + 1} of ${Math.ceil(total / MACHINES_PAGE)}` : ""}
         {page > 0 ? (
@@ -59,9 +79,17 @@ const PROTOCOLS: [string, string][] = [
 /** The fields of a new service: name, protocol, port, and whether it starts enabled (it does). */
 export const NewServiceFields: FC = () => (
   <>
-    <Field label="Service" name="name" placeholder="e.g. Web UI" />
+    <NameField label="Service" placeholder="e.g. Web UI" />
     <SelectField label="Protocol" name="protocol" options={PROTOCOLS} />
-    <Field label="Port" name="port" type="number" placeholder="443" />
+    <Field
+      label="Port"
+      name="port"
+      type="number"
+      placeholder="443"
+      min={1}
+      max={65535}
+      inputmode="numeric"
+    />
     <label class="check">
       <input type="checkbox" name="enabled" checked />
       <span>enabled</span>
@@ -69,7 +97,10 @@ export const NewServiceFields: FC = () => (
   </>
 );
 
-/** A service of a machine; managers switch it on and off in place (htmx) and delete it. */
+/**
+ * A service of a machine: its state as a badge; managers switch it on and off in place (htmx) with
+ * a plain secondary button — never the primary look, which is the page's main action — and delete it.
+ */
 export const ServiceRow: FC<{ service: Service; canManage: boolean; csrf: string }> = ({
   service,
   canManage,
@@ -78,9 +109,14 @@ export const ServiceRow: FC<{ service: Service; canManage: boolean; csrf: string
   <tr id={`service-${service.id}`}>
     <td>{service.name}</td>
     <td class="mono">
-      {service.protocol}/{service.port}
+      <Token>
+        {service.protocol}/{service.port}
+      </Token>
     </td>
     <td>
+      <span class={`badge ${service.enabled ? "ok" : "idle"}`} data-service-state>
+        {service.enabled ? "enabled" : "disabled"}
+      </span>
       {canManage ? (
         <form
           method="post"
@@ -88,18 +124,15 @@ export const ServiceRow: FC<{ service: Service; canManage: boolean; csrf: string
           hx-post={`/services/${service.id}/enabled`}
           hx-target={`#service-${service.id}`}
           hx-swap="outerHTML"
+          class="inline"
         >
           <Csrf token={csrf} />
-          <input type="hidden" name="enabled" value={service.enabled ? "false" : "true"} />
-          <button type="submit" class={service.enabled ? "secondary" : ""}>
-            {service.enabled ? "Enabled — disable" : "Disabled — enable"}
+          <input type="hidden" name="enabled" value={service.enabled ? "false" : "true"} />{" "}
+          <button type="submit" class="secondary">
+            {service.enabled ? "Disable" : "Enable"}
           </button>
         </form>
-      ) : service.enabled ? (
-        "enabled"
-      ) : (
-        "disabled"
-      )}
+      ) : null}
     </td>
     <td>
       {canManage ? (
@@ -114,4 +147,17 @@ export const ServiceRow: FC<{ service: Service; canManage: boolean; csrf: string
       ) : null}
     </td>
   </tr>
+);
+
+/** The LAN address field, with the server's own check of the form. */
+export const LanAddressField: FC<{ value?: string }> = (p) => (
+  <Field
+    label="LAN address"
+    name="lanAddress"
+    value={p.value}
+    placeholder="192.168.0.10"
+    pattern={IPV4_PATTERN}
+    maxlength={15}
+    hint="IPv4 address in the machine network, e.g. 192.168.0.10"
+  />
 );

@@ -11,7 +11,9 @@ import {
   SubmitForm,
   trail,
 } from "./components.tsx";
-import { Field, formatTime, Notice } from "./layout.tsx";
+import { HttpProxyFields } from "./http-proxy.tsx";
+import { Field, Notice, Time, Token } from "./layout.tsx";
+import { type Reach, ReachText } from "./reach.tsx";
 
 const STATE_LABELS = {
   requested: "waiting for the technician's client",
@@ -50,22 +52,38 @@ export const SessionTable: FC<{
           {s.endReason ? <div class="muted">by {s.endReason.replace("_", " ")}</div> : null}
         </td>
         <td>
-          <div>requested {formatTime(s.requestedAt)}</div>
+          <div>
+            requested <Time at={s.requestedAt} />
+          </div>
           {s.endedAt ? (
-            <div>ended {formatTime(s.endedAt)}</div>
+            <div>
+              ended <Time at={s.endedAt} />
+            </div>
           ) : (
-            <div>cut at {formatTime(s.endsAt)}</div>
+            <div>
+              cut at <Time at={s.endsAt} />
+            </div>
           )}
         </td>
         <td>
-          <div class="mono">{s.services.map((svc) => `${svc.protocol}/${svc.port}`).join(" ")}</div>
+          <div class="mono">
+            {s.services.map((svc) => (
+              <>
+                <Token>
+                  {svc.protocol}/{svc.port}
+                </Token>{" "}
+              </>
+            ))}
+          </div>
           <div class="muted">
             {s.bytesIn} B in · {s.bytesOut} B out
           </div>
           {s.flowEvidence?.map((e) => (
             <div class="muted mono">
-              {e.protocol}/{e.port}:{" "}
-              {e.packets === null ? "counters missing" : `${e.packets} packets, ${e.bytes} B`}
+              <Token>
+                {e.protocol}/{e.port}
+              </Token>
+              : {e.packets === null ? "counters missing" : `${e.packets} packets, ${e.bytes} B`}
             </div>
           ))}
         </td>
@@ -88,10 +106,14 @@ export const SessionTable: FC<{
   />
 );
 
-/** The card on the machine file: gateway state, Connect, this machine's sessions. */
+/**
+ * The card on the machine file: where the gateway stands (the real state: off, connecting since…,
+ * online since…, cannot connect: reason, and who must act), Connect when it is possible, this
+ * machine's sessions.
+ */
 export const RemoteAccessCard: FC<{
   machineId: string;
-  online: boolean;
+  reach: Reach | null;
   mayConnect: boolean;
   dataPlane: DataPlaneStatus;
   sessions: SessionView[];
@@ -101,14 +123,9 @@ export const RemoteAccessCard: FC<{
   <>
     <h2>Remote access</h2>
     <DataPlaneNotice status={p.dataPlane} />
-    <div class="card">
-      <p>
-        Gateway:{" "}
-        <span class={`badge ${p.online ? "ok" : "failed"}`}>
-          {p.online ? "online — the operator allows access" : "offline"}
-        </span>
-      </p>
-      {p.mayConnect && p.online ? (
+    <div class="card" id="remote-access">
+      {p.reach ? <ReachText reach={p.reach} /> : null}
+      {p.mayConnect && p.reach?.kind === "online" && p.dataPlane.on ? (
         <SubmitForm
           action={`/machines/${p.machineId}/connect`}
           csrfToken={p.csrfToken}
@@ -119,17 +136,23 @@ export const RemoteAccessCard: FC<{
             label="Reason (ticket, fault) — shown to the operator and logged"
             name="reason"
             placeholder="e.g. ticket 4711, axis 3 fault"
+            minlength={3}
+            maxlength={REASON_MAX}
           />
+          <HttpProxyFields />
         </SubmitForm>
       ) : p.mayConnect ? (
-        <p class="muted">
-          Connect becomes possible when the operator at the machine presses Connect on the gateway.
-        </p>
-      ) : null}
+        <p class="muted">Connect is offered here as soon as the gateway is online.</p>
+      ) : (
+        <p class="muted">Only technicians of this customer connect to its machines.</p>
+      )}
     </div>
     <SessionTable sessions={p.sessions} principal={p.principal} csrfToken={p.csrfToken} />
   </>
 );
+
+/** The most characters a Connect's reason may have (the remote-access core's limit). */
+const REASON_MAX = 200;
 
 /** What a technician's Connect page shows, once: the one-time .ovpn and the session's reach. */
 export interface ConnectionProfileView {
@@ -163,7 +186,7 @@ export function ConnectionProfilePage(props: {
           This configuration is offered only on this page and works for one connection. Open it with
           your OpenVPN client within{" "}
           <strong data-countdown={view.configExpiresAt.toISOString()}>
-            {formatTime(view.configExpiresAt)}
+            <Time at={view.configExpiresAt} />
           </strong>
           .
         </Notice>
@@ -178,17 +201,19 @@ export function ConnectionProfilePage(props: {
         </p>
         <dl>
           <dt>Reach</dt>
-          <dd class="mono">{view.reach}</dd>
+          <dd class="mono command">{view.reach}</dd>
           <dt>Session ends</dt>
-          <dd>{formatTime(view.endsAt)}</dd>
+          <dd>
+            <Time at={view.endsAt} />
+          </dd>
           <dt>Your PC's route</dt>
           <dd>
-            The connection needs <span class="mono">{view.target.address}</span> routed into the
-            OpenVPN tunnel. Connected but no answer? Run{" "}
-            <span class="mono">ip route get {view.target.address}</span> (Windows:{" "}
-            <span class="mono">Find-NetRoute -RemoteIPAddress {view.target.address}</span>): it must
-            name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10) or network
-            that claims this address is a clash — pause it while connected.
+            The connection needs <span class="mono token">{view.target.address}</span> routed into
+            the OpenVPN tunnel. Connected but no answer? Run{" "}
+            <span class="mono command">ip route get {view.target.address}</span> (Windows:{" "}
+            <span class="mono command">Find-NetRoute -RemoteIPAddress {view.target.address}</span>
+            ): it must name the OpenVPN device. Another VPN (Tailscale and others use 100.64.0.0/10)
+            or network that claims this address is a clash — pause it while connected.
           </dd>
         </dl>
         <ActionButton

@@ -1,5 +1,6 @@
 // The sign-in pages: the configured identity providers first, local accounts where enabled; the
 // second factor, the password change and the TOTP enrolment; the hop back from a provider.
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "@meetpoint/common";
 import type { Principal } from "../../access/index.ts";
 import { ErrorNotice, NarrowPage, SubmitForm } from "./components.tsx";
 import { Field, Layout, Notice } from "./layout.tsx";
@@ -24,6 +25,8 @@ function PasswordField(props: {
   label: string;
   name: string;
   autocomplete: "current-password" | "new-password";
+  error?: string;
+  minlength?: number;
 }) {
   return (
     <Field
@@ -31,6 +34,9 @@ function PasswordField(props: {
       name={props.name}
       type="password"
       autocomplete={props.autocomplete}
+      maxlength={MAX_PASSWORD_LENGTH}
+      minlength={props.minlength}
+      error={props.error}
     />
   );
 }
@@ -86,25 +92,50 @@ export function secondFactorPage(props: { csrfToken: string; error?: string }) {
   );
 }
 
-/** The password change: forced after a one-time password, or chosen (then with the portal's menu). */
+/**
+ * The password change: forced after a one-time password, or chosen (then with the portal's menu).
+ * The whole rule is listed before anything is typed; a refusal stands beside its field, naming
+ * every part of the rule the new password breaks.
+ */
 export function changePasswordPage(props: {
   csrfToken: string;
   forced: boolean;
-  error?: string;
+  rules: string[];
+  error?: { message: string; field?: "current" | "next"; problems?: string[] };
   principal?: Principal;
 }) {
+  const { error } = props;
+  const at = (field: "current" | "next") =>
+    error?.field === field
+      ? field === "next" && error.problems
+        ? `New password ${error.problems.join("; ")}.`
+        : error.message
+      : undefined;
   return (
     <NarrowPage title="Change password" csrfToken={props.csrfToken} principal={props.principal}>
       {props.forced ? (
         <Notice kind="warn">Choose your own password before you continue.</Notice>
       ) : null}
-      <ErrorNotice message={props.error} />
+      {error && !error.field ? <ErrorNotice message={error.message} /> : null}
+      <p>A new password needs:</p>
+      <ul class="rules" id="password-rules">
+        {props.rules.map((rule) => (
+          <li>{rule}</li>
+        ))}
+      </ul>
       <SubmitForm action="/account/password" csrfToken={props.csrfToken} submit="Change password">
-        <PasswordField label="Current password" name="current" autocomplete="current-password" />
         <PasswordField
-          label="New password (at least 12 characters)"
+          label="Current password"
+          name="current"
+          autocomplete="current-password"
+          error={at("current")}
+        />
+        <PasswordField
+          label="New password"
           name="next"
           autocomplete="new-password"
+          minlength={MIN_PASSWORD_LENGTH}
+          error={at("next")}
         />
       </SubmitForm>
     </NarrowPage>

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { ManualClock } from "../shared/index.ts";
-import { FailureWindows, sourceOf } from "./gateway-auth.ts";
+import { FailureWindows } from "./failure-guard.ts";
 
 const policy = { intervalMs: 60_000, allowedFailures: 3, maxSources: 2 };
 
-describe("failed gateway API authentications, per source and interval", () => {
+describe("failed authentications, per source and interval", () => {
   test("a source may fail its allowance, then waits for the end of its interval", () => {
     const clock = new ManualClock(new Date("2030-01-01T00:00:00Z"));
     const windows = new FailureWindows(clock, policy);
@@ -24,8 +24,8 @@ describe("failed gateway API authentications, per source and interval", () => {
         to: new Date("2030-01-01T00:01:00Z"),
         failures: 3,
         throttled: 1,
-        gatewayIds: [],
-        moreGatewayIds: 0,
+        names: [],
+        moreNames: 0,
       },
     ]);
     expect(windows.closed()).toEqual([]);
@@ -53,27 +53,44 @@ describe("failed gateway API authentications, per source and interval", () => {
     clock.advance(61_000);
     windows.failed("192.0.2.9", "b");
     const summaries = windows.closed(true);
-    expect(summaries.map((s) => [s.failures, s.gatewayIds])).toEqual([
+    expect(summaries.map((s) => [s.failures, s.names])).toEqual([
       [1, ["a"]],
       [1, ["b"]],
     ]);
   });
 
-  test("gateway ids named: at most ten kept, requests naming others counted", () => {
+  test("names: at most ten kept, requests naming others counted", () => {
     const clock = new ManualClock(new Date("2030-01-01T00:00:00Z"));
     const windows = new FailureWindows(clock, { ...policy, allowedFailures: 100 });
     for (let i = 0; i < 25; i++) windows.failed("192.0.2.1", `id-${i % 15}`);
     const [summary] = windows.closed(true);
-    expect(summary?.gatewayIds).toHaveLength(10);
-    expect(summary?.moreGatewayIds).toBe(5);
+    expect(summary?.names).toHaveLength(10);
+    expect(summary?.moreNames).toBe(5);
   });
 
-  test("addresses: IPv4 as they are, IPv4-mapped unwrapped, IPv6 by its /64", () => {
-    expect(sourceOf("203.0.113.7")).toBe("203.0.113.7");
-    expect(sourceOf("::ffff:203.0.113.7")).toBe("203.0.113.7");
-    expect(sourceOf("2001:db8:0:1::5")).toBe("2001:db8:0:1::/64");
-    expect(sourceOf("2001:0db8:0000:0001:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:0:1::/64");
-    expect(sourceOf("2001:db8::1")).toBe("2001:db8:0:0::/64");
-    expect(sourceOf("::1")).toBe("0:0:0:0::/64");
+  test("attempts count before they are checked, successes are taken back, only unaudited ones are summed up", () => {
+    const clock = new ManualClock(new Date("2030-01-01T00:00:00Z"));
+    const windows = new FailureWindows(clock, policy);
+    // Three in flight at once use the allowance; the fourth waits.
+    expect([1, 2, 3].map(() => windows.attempt("203.0.113.9"))).toEqual([0, 0, 0]);
+    expect(windows.attempt("203.0.113.9")).toBe(60);
+    // One of them was right: its place is free again.
+    windows.takeBack("203.0.113.9");
+    expect(windows.attempt("203.0.113.9")).toBe(0);
+    // One named an unknown account (audited only here); the others were audited one by one.
+    windows.unaudited("203.0.113.9", "nobody");
+    // A source whose failures were all audited one by one, and never throttled: no summary.
+    windows.attempt("203.0.113.10");
+    expect(windows.closed(true)).toEqual([
+      {
+        source: "203.0.113.9",
+        from: new Date("2030-01-01T00:00:00Z"),
+        to: new Date("2030-01-01T00:01:00Z"),
+        failures: 1,
+        throttled: 1,
+        names: ["nobody"],
+        moreNames: 0,
+      },
+    ]);
   });
 });

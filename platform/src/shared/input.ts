@@ -1,24 +1,27 @@
-// The one input layer: before any route sees a request, its path, every query parameter, and every
-// field of a form or string of a JSON body are checked for control characters, and a body that is
-// not what its Content-Type says is refused — both with 400 naming what is wrong. PostgreSQL
-// refuses NUL in text; without this a stray byte became a 500 wherever it reached a query.
+// The one input layer (portal, gateway API and admin API): before any route sees a request, its
+// path, every query parameter, and every field of a form or string of a JSON body are checked for
+// control characters and lone surrogates (JSON's "\ud800": not text, PostgreSQL refuses it in
+// jsonb), and a body that is not what its Content-Type says is refused — all with 400 naming what
+// is wrong. Without this a stray byte became a 500 wherever it reached a query.
 // The parsed body stays in Hono's cache, so routes read it again at no cost.
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
-import {
-  LINE_CONTROL,
-  MalformedRequestError,
-  TEXT_CONTROL,
-  ValidationError,
-} from "../shared/index.ts";
+import { MalformedRequestError, ValidationError } from "./errors.ts";
+import { LINE_CONTROL, TEXT_CONTROL } from "./validate.ts";
 
+// With the u flag a surrogate pair is one code point (an emoji), so only a lone half matches.
+const LONE_SURROGATE = /\p{Cs}/u;
 const CONTROL_MESSAGE = "must not contain control characters";
+const SURROGATE_MESSAGE =
+  "must be well-formed Unicode text (it holds a lone surrogate, half of a character)";
 
 function checkLine(field: string, value: string): void {
   if (LINE_CONTROL.test(value)) throw new ValidationError(field, CONTROL_MESSAGE);
+  if (LONE_SURROGATE.test(value)) throw new ValidationError(field, SURROGATE_MESSAGE);
 }
 
 function checkText(field: string, value: string): void {
   if (TEXT_CONTROL.test(value)) throw new ValidationError(field, CONTROL_MESSAGE);
+  if (LONE_SURROGATE.test(value)) throw new ValidationError(field, SURROGATE_MESSAGE);
 }
 
 /** Every string in a JSON value, keys included; `at` is the path so far ("agent.version"). */
