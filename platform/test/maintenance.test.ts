@@ -103,7 +103,9 @@ describe("SSH maintenance of a gateway", () => {
   test("only platform admins: a customer admin and a technician see no form and are refused", async () => {
     await operatorConnects();
     for (const who of [customerAdmin, tech]) {
-      expect(await who.page(`/gateways/${gateway.id}`)).not.toContain("Open SSH maintenance session");
+      expect(await who.page(`/gateways/${gateway.id}`)).not.toContain(
+        "Open SSH maintenance session",
+      );
       expect((await who.post(`/gateways/${gateway.id}/maintenance`, { reason: "x" })).status).toBe(
         403,
       );
@@ -111,7 +113,9 @@ describe("SSH maintenance of a gateway", () => {
   });
 
   test("a workstation has no SSH server for maintenance; a foreign id is not found", async () => {
-    expect(await p.admin.page(`/gateways/${workstationId}`)).not.toContain("Open SSH maintenance session");
+    expect(await p.admin.page(`/gateways/${workstationId}`)).not.toContain(
+      "Open SSH maintenance session",
+    );
     const refused = await p.admin.post(`/gateways/${workstationId}/maintenance`, { reason: "x" });
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain("Only a connect gateway");

@@ -1,6 +1,11 @@
 // The platform's HTTPS listener. Its certificate is swapped without a restart: a second listener
 // on the same port (SO_REUSEPORT) takes every new connection at once, and the old one closes when
-// its requests (a gateway's long-poll, up to 25 s) are done — no connection is refused meanwhile.
+// its requests (a gateway's long-poll, up to 25 s) are done. Bun cannot change a running
+// listener's certificate (server.reload ignores tls). Connections the kernel had already queued
+// for the old listener when it closes are handed to the new one only with net.ipv4.tcp_migrate_req
+// = 1 (Linux ≥ 5.14, Documentation/networking/ip-sysctl.rst); with 0 they are reset, which a busy
+// CPU makes likely. The listener says so once at start.
+import { readFileSync } from "node:fs";
 import { TLS_SERVER_POLICY } from "@meetpoint/common";
 import type { Server } from "bun";
 
@@ -21,6 +26,10 @@ export class HttpsListener {
     private readonly log: (line: string) => void = console.error,
   ) {
     this.server = this.serve(tls, options.port);
+    if (queuedConnectionsMigrate() === false)
+      this.log(
+        "net.ipv4.tcp_migrate_req is 0: a connection queued at a certificate swap is reset instead of handed to the new listener; set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1, or sysctls in compose.yaml)",
+      );
   }
 
   get port(): number {
@@ -48,5 +57,17 @@ export class HttpsListener {
       idleTimeout: this.options.idleTimeout,
       fetch: this.options.fetch,
     });
+  }
+}
+
+/**
+ * Whether the kernel migrates a closing SO_REUSEPORT listener's queued connections to a sibling
+ * (net.ipv4.tcp_migrate_req = 1, per network namespace); null where the setting does not exist.
+ */
+export function queuedConnectionsMigrate(): boolean | null {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() === "1";
+  } catch {
+    return null;
   }
 }

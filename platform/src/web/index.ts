@@ -2,4 +2,4 @@
 export { type App, createApp, MAX_FORM_BYTES } from "./app.ts";
 export { AuthFailures } from "./auth-failures.ts";
 export type { AppDeps } from "./env.ts";
-export { HttpsListener, type HttpsOptions } from "./https-listener.ts";
+export { HttpsListener, type HttpsOptions, queuedConnectionsMigrate } from "./https-listener.ts";
