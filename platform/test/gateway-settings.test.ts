@@ -118,6 +118,24 @@ describe("gateway settings", () => {
     expect(await p.admin.page(base)).toContain("waits for the gateway");
   });
 
+  test("a settings form opened before another admin's change cannot revert it", async () => {
+    const base = `/gateways/${scene.gatewayId}/settings`;
+    // Tab A opened now; tab B then turns SSH off; tab A's save would silently turn it on again.
+    const tabA = (await p.admin.page(base)).match(/name="seen" value="([^"]*)"/)?.[1];
+    expect(tabA).toBeDefined();
+    p.clock.advance(1000);
+    expect((await p.admin.post(base, { seen: tabA ?? "", uiReach: "lan" })).status).toBe(303);
+    const stale = await p.admin.post(base, { seen: tabA ?? "", sshEnabled: "on", uiReach: "lan" });
+    expect(stale.status).toBe(409);
+    expect(await stale.text()).toContain("since you opened this page: nothing was saved");
+    const now = (await p.admin.page(base)).match(/name="seen" value="([^"]*)"/)?.[1];
+    expect(now).not.toBe(tabA);
+    expect(
+      (await p.admin.post(base, { seen: now ?? "", sshEnabled: "on", uiReach: "lan-and-wan" }))
+        .status,
+    ).toBe(303);
+  });
+
   test("bad keys are refused with the reason; nothing changes", async () => {
     const base = `/gateways/${scene.gatewayId}/settings`;
     const before = (await heartbeat()).settings;

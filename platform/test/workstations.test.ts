@@ -22,6 +22,7 @@ let workstationId: string;
 let workstationMachineId: string;
 let otherSiteWorkstationId: string;
 let foreignWorkstationId: string;
+let siteId: string;
 let operator: Browser;
 let tech: Browser;
 let connection = 0;
@@ -47,6 +48,7 @@ beforeAll(async () => {
   const customer = await createCustomer(p.adminCtx, { name: "ACME" });
   const plant = await createSite(p.adminCtx, customer.id, { name: "Plant" });
   const depot = await createSite(p.adminCtx, customer.id, { name: "Depot" });
+  siteId = plant.id;
   const created = await createGateway(p.adminCtx, p.proxyPool, plant.id, {
     name: "Control PC 1",
     kind: "workstation",
@@ -115,6 +117,9 @@ describe("workstations", () => {
       [machines[0]?.proxyAddress ?? "", tunnel ?? ""],
     ]);
     expect(await operator.page(`/gateways/${workstationId}`)).toContain("online");
+    // Regression: the operator narrowed to the site saw no state in the lists.
+    expect(await operator.page("/machines")).toContain('data-reach="online"');
+    expect(await operator.page("/gateways")).toContain('data-reach="online"');
     // Sharing the file is worthless: spent by its first connection.
     expect(await p.access.connections.decide(`0:${++connection}`, serialOf(profile))).toMatchObject(
       {
@@ -122,6 +127,37 @@ describe("workstations", () => {
         reason: expect.stringContaining("already used"),
       },
     );
+  });
+
+  test("a workstation has no agent: no secret works at the gateway API, no bundle, no signed settings", async () => {
+    // Regression: a customer admin could re-key it with a proxy bundle and take its data channel.
+    const created = await createGateway(p.adminCtx, p.proxyPool, siteId, {
+      name: "Control PC 9",
+      kind: "workstation",
+    });
+    const heartbeat = await p.app.request("https://localhost/api/gateway/v1/data-channel", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${created.gateway.id}.${created.secret}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ transport: "tcp" }),
+    });
+    expect(heartbeat.status).toBe(403);
+    expect(await heartbeat.text()).toContain("a workstation has no gateway agent");
+    await p.admin.get(`/gateways/${workstationId}/settings`);
+    for (const [path, form] of [
+      [
+        `/gateways/${workstationId}/settings/bundle`,
+        { proxyHost: "proxy.corp", proxyPort: "3128" },
+      ],
+      [`/gateways/${workstationId}/settings`, { sshEnabled: "on", uiReach: "lan" }],
+      [`/gateways/${workstationId}/rekey`, {}],
+    ] as const) {
+      const refused = await p.admin.post(path, form);
+      expect(refused.status).toBe(409);
+      expect(await refused.text()).toContain("A workstation has no gateway agent");
+    }
   });
 
   test("Go online while online: no second config, the existing tunnel is shown", async () => {

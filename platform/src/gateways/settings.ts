@@ -7,12 +7,13 @@ import { and, eq } from "drizzle-orm";
 import type { Context } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { type Db, gatewaySettings, inTransaction, type StoredSshKey } from "../db/index.ts";
-import { getGateway } from "../masterdata/index.ts";
+import { getGateway, requireConnectGateway } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import {
   type Clock,
   ConflictError,
   ForbiddenError,
+  StaleFormError,
   TEXT_CONTROL,
   ValidationError,
 } from "../shared/index.ts";
@@ -33,7 +34,17 @@ export interface GatewaySettingsView {
 
 /** One change a platform admin makes on the gateway page. */
 export type GatewaySettingsChange =
-  | { kind: "options"; sshEnabled: boolean; operatorKeys: boolean; uiReach: UiReach }
+  | {
+      kind: "options";
+      sshEnabled: boolean;
+      operatorKeys: boolean;
+      uiReach: UiReach;
+      /**
+       * When the settings the form showed were last changed (ISO time; "" for never): a save from
+       * a form opened before another admin's change is refused (StaleFormError), never reverting it.
+       */
+      seen?: string;
+    }
   | { kind: "add-key"; key: string; label: string }
   | { kind: "remove-key"; fingerprint: string };
 
@@ -206,7 +217,8 @@ async function store(
  * A platform admin changes a gateway's settings: checked, signed with a new version, stored and
  * audited in one transaction. Errors: ForbiddenError (not a platform admin), NotFoundError (no
  * such gateway), ValidationError naming the field (a key that is not an accepted public key, an
- * RSA key under 3072 bits, a bad label), ConflictError (the key is there already).
+ * RSA key under 3072 bits, a bad label), ConflictError (the key is there already), StaleFormError
+ * (the options form was opened before another change), StateError (a workstation).
  */
 export async function changeGatewaySettings(
   deps: GatewaySettingsDeps,
@@ -217,10 +229,17 @@ export async function changeGatewaySettings(
   if (!mayChangeGatewaySettings(ctx))
     throw new ForbiddenError("Only platform admins change a gateway's SSH and UI settings.");
   const gateway = await getGateway(ctx, gatewayId);
+  requireConnectGateway(gateway);
   const by = ctx.caller.actor.name;
   for (let attempt = 0; attempt < 5; attempt++) {
     const row = await readRow(deps.db, gateway.id);
     const current = view(row);
+    if (
+      change.kind === "options" &&
+      change.seen !== undefined &&
+      change.seen !== (current.updatedAt?.toISOString() ?? "")
+    )
+      throw new StaleFormError(current.updatedBy, current.updatedAt);
     const { next, key } = applyChange(current, change, by, deps.clock.now());
     const signed = await sign(deps, gateway.id, next);
     const version = signed.version;

@@ -27,7 +27,7 @@ import {
   machines,
   sites,
 } from "../db/index.ts";
-import { ConflictError, nameSchema, parseInput, versionOf } from "../shared/index.ts";
+import { ConflictError, nameSchema, parseInput, StateError, versionOf } from "../shared/index.ts";
 import { refuseWhileInUse } from "./in-use.ts";
 import { gatewaysOnSites } from "./on-sites.ts";
 import { blockOf, freeBlock, type ProxyPool } from "./proxy-pool.ts";
@@ -206,6 +206,7 @@ export async function renameGateway(ctx: Context, id: string, input: unknown): P
 export async function rekeyGateway(ctx: Context, id: string): Promise<string> {
   const gateway = await getGateway(ctx, id);
   requirePermission(ctx.caller, "masterdata.manage", gateway.customerId);
+  requireConnectGateway(gateway);
   const secret = newSecret();
   await inTransaction(ctx.db, async (tx) => {
     await tx
@@ -282,7 +283,9 @@ export async function gatewayReachFacts(
       gatewaySessions,
       and(eq(gatewaySessions.gatewayId, gateways.id), ne(gatewaySessions.state, "closed")),
     )
-    .where(and(inArray(gateways.id, wanted), readable(ctx.caller, gateways.customerId)))
+    .where(
+      and(inArray(gateways.id, wanted), readable(ctx.caller, gateways.customerId, gatewaysOnSites)),
+    )
     .orderBy(asc(gateways.id), desc(gatewaySessions.requestedAt));
   for (const row of rows) {
     if (facts.has(row.id)) continue; // the newest open channel came first
@@ -296,4 +299,16 @@ export async function gatewayReachFacts(
     });
   }
   return facts;
+}
+
+/**
+ * Refuses a workstation where only a connect gateway makes sense: it has no agent, so no secret
+ * to use, no enrollment bundle and no signed settings — its people bring it online in the portal.
+ */
+export function requireConnectGateway(gateway: { kind: GatewayKind }): void {
+  if (gateway.kind === "workstation")
+    throw new StateError(
+      "ERR_NOT_A_CONNECT_GATEWAY",
+      "A workstation has no gateway agent (no enrollment bundle, no gateway settings): its people bring it online from its page.",
+    );
 }

@@ -74,6 +74,18 @@ export function gatewayApi() {
     const expected = Buffer.from(gateway?.secretHash ?? "0".repeat(64), "hex");
     const given = Buffer.from(hashGatewaySecret(secret), "hex");
     if (gateway && header.startsWith("Bearer ") && timingSafeEqual(expected, given)) {
+      // A workstation has no agent: whoever holds its secret gets no data channel or settings.
+      if (gateway.kind === "workstation")
+        return c.json(
+          {
+            error: {
+              status: 403,
+              message:
+                "a workstation has no gateway agent: its people bring it online from the portal",
+            },
+          },
+          403,
+        );
       c.set("gateway", gateway);
       return next();
     }

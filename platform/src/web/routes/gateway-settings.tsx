@@ -29,6 +29,7 @@ function options(form: FormFields): GatewaySettingsChange {
     sshEnabled: form.sshEnabled === "on",
     operatorKeys: form.operatorKeys === "on",
     uiReach: reach,
+    ...(form.seen !== undefined ? { seen: form.seen } : {}),
   };
 }
 

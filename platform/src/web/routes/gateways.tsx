@@ -302,11 +302,6 @@ export function gatewayRoutes() {
 
   app.post("/gateways/:id/rekey", async (c) => {
     const ctx = c.get("ctx");
-    if ((await getGateway(ctx, c.req.param("id"))).kind === "workstation")
-      throw new StateError(
-        "ERR_NOT_A_CONNECT_GATEWAY",
-        "A workstation has no enrollment bundle: its people bring it online from its page.",
-      );
     const secret = await rekeyGateway(ctx, c.req.param("id"));
     return showCredentialsOnce(c, await getGateway(ctx, c.req.param("id")), secret, false);
   });

@@ -81,6 +81,7 @@ export function GatewaySettingsPage(props: {
       {canChange ? (
         <div class="card">
           <SubmitForm action={base} csrfToken={csrfToken} submit="Sign and send to the gateway">
+            <input type="hidden" name="seen" value={settings.updatedAt?.toISOString() ?? ""} />
             <label>
               <input type="checkbox" name="sshEnabled" value="on" checked={settings.sshEnabled} />{" "}
               SSH maintenance server on
