@@ -101,6 +101,11 @@ describe("workstations", () => {
     });
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain("its own single machine");
+    // It has no agent to enroll: offline until the plant brings it online, never "not enrolled".
+    const lists = (await p.admin.page("/gateways")) + (await p.admin.page("/machines"));
+    expect(lists).not.toContain("not enrolled");
+    expect(lists).toContain("offline");
+    expect(await p.admin.page(`/machines/${workstationMachineId}`)).toContain("presses Go online");
   });
 
   test("Go online: a one-time .ovpn shown once; its connection gets a tunnel address only, and its proxy address is translated to it", async () => {

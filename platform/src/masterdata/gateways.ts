@@ -253,6 +253,7 @@ export async function deleteGateway(ctx: Context, id: string): Promise<void> {
 
 /** What the platform knows of a gateway's reach: its last heartbeat and its open data channel. */
 export interface GatewayReachFacts {
+  kind: GatewayKind;
   lastSeenAt: Date | null;
   agent: AgentReport | null;
   channel: { state: string; requestedAt: Date; onlineAt: Date | null } | null;
@@ -272,6 +273,7 @@ export async function gatewayReachFacts(
   const rows = await ctx.db
     .select({
       id: gateways.id,
+      kind: gateways.kind,
       lastSeenAt: gateways.lastSeenAt,
       agent: gateways.agent,
       state: gatewaySessions.state,
@@ -290,6 +292,7 @@ export async function gatewayReachFacts(
   for (const row of rows) {
     if (facts.has(row.id)) continue; // the newest open channel came first
     facts.set(row.id, {
+      kind: row.kind,
       lastSeenAt: row.lastSeenAt,
       agent: row.agent,
       channel:

@@ -66,6 +66,38 @@ describe("a gateway's reach, as the portal says it", () => {
     expect(ended.sentence).toBe("Remote access is off: remote session ended by technician.");
   });
 
+  test("a workstation never reports: offline until the plant goes online, never 'not enrolled'", () => {
+    const requestedAt = new Date("2026-11-30T09:59:00Z");
+    const offline = gatewayReach(
+      { kind: "workstation", lastSeenAt: null, agent: null, channel: null },
+      now,
+    );
+    expect(offline).toMatchObject({ kind: "idle", word: "offline" });
+    expect(offline.act).toContain("presses Go online");
+    expect(
+      gatewayReach(
+        {
+          kind: "workstation",
+          lastSeenAt: null,
+          agent: null,
+          channel: { state: "connecting", requestedAt, onlineAt: null },
+        },
+        now,
+      ),
+    ).toMatchObject({ kind: "connecting", word: "waiting", since: requestedAt });
+    expect(
+      gatewayReach(
+        {
+          kind: "workstation",
+          lastSeenAt: null,
+          agent: null,
+          channel: { state: "online", requestedAt, onlineAt: now },
+        },
+        now,
+      ),
+    ).toMatchObject({ kind: "online", since: now });
+  });
+
   test("never reported, and silent for over a minute", () => {
     expect(gatewayReach({ lastSeenAt: null, agent: null, channel: null }, now).kind).toBe("never");
     const silent = gatewayReach(

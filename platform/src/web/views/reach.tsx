@@ -25,6 +25,8 @@ export interface Reach {
 
 /** What the platform knows of a gateway: its last heartbeat, and the data channel it holds open. */
 export interface GatewayFacts {
+  /** A workstation has no agent: only its tunnel tells (default connect). */
+  kind?: "connect" | "workstation";
   lastSeenAt: Date | null;
   agent: AgentReport | null;
   /** The open data channel (connecting or online), if any. */
@@ -36,6 +38,7 @@ const date = (iso: string | undefined): Date | null => (iso ? new Date(iso) : nu
 /** The gateway's reach at `now`, from what the platform knows. */
 export function gatewayReach(facts: GatewayFacts, now: Date): Reach {
   const { lastSeenAt, agent, channel } = facts;
+  if (facts.kind === "workstation") return workstationReach(channel);
   if (channel?.state === "online")
     return {
       kind: "online",
@@ -97,6 +100,35 @@ export function gatewayReach(facts: GatewayFacts, now: Date): Reach {
       };
     }
   }
+}
+
+/** A workstation's reach: its own tunnel, brought up by a person at the plant (Go online). */
+function workstationReach(channel: GatewayFacts["channel"]): Reach {
+  if (channel?.state === "online")
+    return {
+      kind: "online",
+      since: channel.onlineAt,
+      word: "online",
+      sentence:
+        "Workstation online — the plant brought it online: technicians of this customer can connect now.",
+      act: null,
+    };
+  if (channel)
+    return {
+      kind: "connecting",
+      since: channel.requestedAt,
+      word: "waiting",
+      sentence:
+        "Waiting for the workstation: a one-time file was offered at the plant, not used yet.",
+      act: null,
+    };
+  return {
+    kind: "idle",
+    since: null,
+    word: "offline",
+    sentence: "The workstation is offline.",
+    act: "A person at the plant signs in to the portal on that PC and presses Go online on its page.",
+  };
 }
 
 const BADGE: Record<ReachKind, string> = {
