@@ -11,6 +11,7 @@ import { ControlClient } from "./control/client.ts";
 import { runDiagnostics } from "./diagnostics/report.ts";
 import { KernelFirewall } from "./firewall/kernel.ts";
 import { RecordingFirewall } from "./firewall/recording.ts";
+import { SshOffInDemo } from "./ssh/off-in-demo.ts";
 import { DropbearServer } from "./ssh/server.ts";
 import { Store } from "./state/store.ts";
 import { createUiApp } from "./ui/app.tsx";
@@ -56,12 +57,14 @@ const agent = new Agent({
   firewall: demo
     ? new RecordingFirewall((text) => events.add("warn", text))
     : new KernelFirewall(run),
-  ssh: new DropbearServer({
-    dir: join(config.dataDir, "ssh"),
-    user: config.sshUser,
-    run,
-    log: (level, text) => events.add(level, text),
-  }),
+  ssh: demo
+    ? new SshOffInDemo()
+    : new DropbearServer({
+        dir: join(config.dataDir, "ssh"),
+        user: config.sshUser,
+        run,
+        log: (level, text) => events.add(level, text),
+      }),
   lanInterface: config.lanInterface,
   lanAddresses: () => interfaceAddresses(run, config.lanInterface),
   uiPorts: [config.httpsPort, config.httpPort].filter((port) => port > 0),
