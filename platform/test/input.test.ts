@@ -200,6 +200,30 @@ describe("lone surrogates (half of a UTF-16 character)", () => {
     }
   });
 
+  test("bytes that are not UTF-8 (a %FF, a broken sequence): 400 naming the field, nothing stored as \uFFFD", async () => {
+    const { createApiToken } = await import("../src/api/index.ts");
+    const { token } = await createApiToken(
+      p.adminCtx,
+      { name: "not utf-8", days: 1, grants: [{ role: "platform_admin", customerId: null }] },
+      30,
+    );
+    for (const bytes of [[0xff], [0xed, 0xa0, 0x80]]) {
+      const body = Buffer.concat([
+        Buffer.from('{"name":"bad'),
+        Buffer.from(bytes),
+        Buffer.from('utf"}'),
+      ]);
+      const response = await p.app.request("https://localhost/api/v1/customers", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body,
+      });
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: { field: string; message: string } };
+      expect(error).toMatchObject({ field: "name", message: expect.stringContaining("UTF-8") });
+    }
+  });
+
   test("in a gateway heartbeat's lastError: 400 naming the field", async () => {
     const response = await p.app.request("https://localhost/api/gateway/v1/heartbeat", {
       method: "POST",

@@ -56,8 +56,10 @@ describe("roles and scopes", () => {
   });
 
   test("global roles take no customer, scoped roles need one", () => {
-    expect(grantProblem({ role: "auditor", customerId: "A" })).toContain("platform-wide");
-    expect(grantProblem({ role: "technician", customerId: null })).toContain("needs a customer");
+    expect(grantProblem({ role: "auditor", customerId: "A" })?.reason).toContain("platform-wide");
+    expect(grantProblem({ role: "technician", customerId: null })?.reason).toContain(
+      "needs a customer",
+    );
     expect(grantProblem({ role: "technician", customerId: "A" })).toBeNull();
     expect(grantProblem({ role: "platform_admin", customerId: null })).toBeNull();
   });
@@ -99,8 +101,9 @@ describe("grants no wider than their holder's", () => {
 
   test("only an operator's grant names a site", () => {
     expect(grantProblem({ role: "operator", customerId: "A", siteId: "A1" })).toBeNull();
-    expect(grantProblem({ role: "technician", customerId: "A", siteId: "A1" })).toContain(
-      "whole customer",
-    );
+    expect(grantProblem({ role: "technician", customerId: "A", siteId: "A1" })).toEqual({
+      field: "siteId",
+      reason: "Technician holds for the whole customer: choose no site",
+    });
   });
 });

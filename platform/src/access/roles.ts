@@ -132,13 +132,20 @@ export function hasPermission(principal: Principal, permission: Permission): boo
   return scope.all || scope.customerIds.length > 0 || scope.siteIds.length > 0;
 }
 
-/** Global roles carry no customer; scoped roles need exactly one; only operators name a site. */
-export function grantProblem(grant: RoleGrant): string | null {
+/**
+ * Global roles carry no customer; scoped roles need exactly one; only operators name a site. The
+ * problem names the form field it is about (customerId or siteId), or null when the grant is sound.
+ */
+export function grantProblem(
+  grant: RoleGrant,
+): { field: "customerId" | "siteId"; reason: string } | null {
   const global = GLOBAL_ROLES.includes(grant.role);
+  const label = ROLE_LABELS[grant.role];
   if (global && grant.customerId !== null)
-    return `${ROLE_LABELS[grant.role]} is platform-wide: choose no customer`;
-  if (!global && grant.customerId === null) return `${ROLE_LABELS[grant.role]} needs a customer`;
+    return { field: "customerId", reason: `${label} is platform-wide: choose no customer` };
+  if (!global && grant.customerId === null)
+    return { field: "customerId", reason: `${label} needs a customer` };
   if (grant.siteId && grant.role !== "operator")
-    return `${ROLE_LABELS[grant.role]} holds for the whole customer: choose no site`;
+    return { field: "siteId", reason: `${label} holds for the whole customer: choose no site` };
   return null;
 }

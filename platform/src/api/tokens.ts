@@ -80,7 +80,7 @@ export async function createApiToken(
     throw new ValidationError("days", `at most ${maxDays} (MEETPOINT_API_TOKEN_MAX_DAYS)`);
   for (const [index, grant] of values.grants.entries()) {
     const problem = grantProblem(grant);
-    if (problem) throw new ValidationError(`grants.${index}`, problem);
+    if (problem) throw new ValidationError(`grants.${index}`, problem.reason);
   }
   const principal = ctx.caller.principal;
   if (values.serviceAccount && !hasPermission(principal, "users.manage"))

@@ -148,7 +148,7 @@ export async function grantRole(ctx: Context, userId: string, input: unknown): P
   const user = await getUser(ctx, userId);
   const grant = parseInput(grantInput, input);
   const problem = grantProblem(grant);
-  if (problem) throw new ValidationError("customerId", problem);
+  if (problem) throw new ValidationError(problem.field, problem.reason);
   if (grant.customerId) {
     const [customer] = await ctx.db
       .select({ id: customers.id })

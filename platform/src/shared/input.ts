@@ -1,8 +1,8 @@
 // The one input layer (portal, gateway API and admin API): before any route sees a request, its
 // path, every query parameter, and every field of a form or string of a JSON body are checked for
-// control characters and lone surrogates (JSON's "\ud800": not text, PostgreSQL refuses it in
-// jsonb), and a body that is not what its Content-Type says is refused — all with 400 naming what
-// is wrong. Without this a stray byte became a 500 wherever it reached a query.
+// control characters, lone surrogates (JSON's "\ud800": not text, PostgreSQL refuses it in
+// jsonb) and bytes that were not UTF-8, and a body that is not what its Content-Type says is
+// refused — all with 400 naming what is wrong. Without this a stray byte became a 500 wherever it reached a query.
 // The parsed body stays in Hono's cache, so routes read it again at no cost.
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import { MalformedRequestError, ValidationError } from "./errors.ts";
@@ -14,14 +14,22 @@ const CONTROL_MESSAGE = "must not contain control characters";
 const SURROGATE_MESSAGE =
   "must be well-formed Unicode text (it holds a lone surrogate, half of a character)";
 
+// Bytes that are not UTF-8 (a form's %FF) arrive decoded as U+FFFD, the replacement character:
+// refused rather than stored as "�" in place of what was meant.
+const REPLACEMENT = "\uFFFD";
+const REPLACEMENT_MESSAGE =
+  "must be valid UTF-8 text (it holds bytes that are not UTF-8, shown as \u201c\uFFFD\u201d)";
+
 function checkLine(field: string, value: string): void {
   if (LINE_CONTROL.test(value)) throw new ValidationError(field, CONTROL_MESSAGE);
   if (LONE_SURROGATE.test(value)) throw new ValidationError(field, SURROGATE_MESSAGE);
+  if (value.includes(REPLACEMENT)) throw new ValidationError(field, REPLACEMENT_MESSAGE);
 }
 
 function checkText(field: string, value: string): void {
   if (TEXT_CONTROL.test(value)) throw new ValidationError(field, CONTROL_MESSAGE);
   if (LONE_SURROGATE.test(value)) throw new ValidationError(field, SURROGATE_MESSAGE);
+  if (value.includes(REPLACEMENT)) throw new ValidationError(field, REPLACEMENT_MESSAGE);
 }
 
 /** Every string in a JSON value, keys included; `at` is the path so far ("agent.version"). */

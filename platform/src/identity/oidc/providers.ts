@@ -302,7 +302,7 @@ export async function addMapping(ctx: Context, providerId: string, input: unknow
   const provider = await getProvider(ctx, providerId);
   const data = parseInput(mappingInput, input);
   const problem = grantProblem(data);
-  if (problem) throw new ValidationError("customerId", problem);
+  if (problem) throw new ValidationError(problem.field, problem.reason);
   if (data.customerId) {
     const [customer] = await ctx.db
       .select({ id: customers.id })

@@ -81,7 +81,7 @@ export function WorkstationProfilePage(props: {
       <ShownOnceCard
         notice={
           <>
-            Open this file with OpenVPN (or OpenVPN Connect) on this PC within{" "}
+            Open this file with OpenVPN (or OpenVPN Connect) on this PC before{" "}
             <strong data-countdown={props.connectBy.toISOString()}>
               {formatTime(props.connectBy)}
             </strong>
