@@ -237,7 +237,8 @@ describe.skipIf(skip !== null)("the portal as people use it, at 1280, 768 and 39
         for (const tab of [page, other]) await tab.goto(`${portal}/machines/${acme.machineId}`);
         await page.locator("input[name=name]").first().fill("Press 7a");
         await page.getByRole("button", { name: "Save" }).click();
-        await page.waitForLoadState("networkidle");
+        // The saved page, as the server renders it after the redirect (htmx swaps it in).
+        await page.locator('input[name=name][value="Press 7a"]').waitFor();
         await other.locator("input[name=lanAddress]").fill("192.168.0.11");
         await other.getByRole("button", { name: "Save" }).click();
         const refusal = other.locator("#messages .notice.error");
@@ -248,7 +249,8 @@ describe.skipIf(skip !== null)("the portal as people use it, at 1280, 768 and 39
         expect(await other.locator("input[name=lanAddress]").inputValue()).toBe("192.168.0.11");
         await look(other, "customer-admin-stale-form");
         await other.getByRole("link", { name: "Reload the page" }).click();
-        await other.waitForLoadState("networkidle");
+        // A boosted link loads by XHR: wait for the reloaded form, not for the network to rest.
+        await other.locator('input[name=name][value="Press 7a"]').waitFor();
         expect(await other.locator("input[name=name]").first().inputValue()).toBe("Press 7a");
         await other.close();
       }
