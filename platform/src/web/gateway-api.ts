@@ -27,6 +27,8 @@ import type { WebEnv } from "./env.ts";
 type Gateway = typeof gateways.$inferSelect;
 type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };
 
+import { LoadShedder } from "./load-shedding.ts";
+
 function apiError(c: Context<ApiEnv>, status: 400 | 404 | 409, message: string) {
   return c.json({ error: { status, message } }, status);
 }
@@ -45,8 +47,13 @@ function jsonBody<T extends z.ZodType>(schema: T) {
   });
 }
 
-export function gatewayApi() {
+export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
   const api = new Hono<ApiEnv>();
+  // Load first: a platform that falls behind refuses at once rather than queueing without end.
+  api.use(
+    "*",
+    shedder.middleware((path) => path.endsWith("/commands")),
+  );
   api.onError((error, c) => {
     // The validator's own refusal of a body that is not JSON at all.
     if (error instanceof HTTPException && error.status === 400)
