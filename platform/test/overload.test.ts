@@ -93,7 +93,9 @@ describe.skipIf(skip !== null)("overload is not a database loss", () => {
     const baseline = new DatabaseWatch(
       {
         tick: () => p.access.watched.tick(),
-        cutForLostDatabase: async () => void (tickOnlyWouldCut = true),
+        cutForLostDatabase: async () => {
+          tickOnlyWouldCut = true;
+        },
         recordDatabaseCut: async () => 0,
       },
       GRACE_MS,
