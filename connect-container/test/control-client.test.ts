@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jittered, waitAfter } from "../src/agent/control-loops.ts";
 import { ControlClient, ControlError } from "../src/control/client.ts";
 import type { Enrollment } from "../src/state/store.ts";
 import { uiCertificate } from "../src/ui/tls.ts";
@@ -13,6 +14,8 @@ let server: ReturnType<typeof Bun.serve>;
 let pinned: string;
 let foreign: string;
 let answer: unknown = {};
+/** Retry-After of a 429 the platform answers with while it sheds load; null: it does not. */
+let shedding: string | null = null;
 const port = () => server.port ?? 0;
 
 async function certificate() {
@@ -58,6 +61,11 @@ beforeAll(async () => {
         return Response.json(
           { error: { status: 401, message: "unknown gateway or wrong secret" } },
           { status: 401 },
+        );
+      if (shedding)
+        return Response.json(
+          { error: { status: 429, message: "the platform is busy: try again in 30 s" } },
+          { status: 429, headers: { "Retry-After": shedding } },
         );
       return Response.json(answer);
     },
@@ -112,4 +120,32 @@ test("refused connections, wrong secrets and off-contract answers say what is wr
 
   const none = await new ControlClient(() => null).heartbeat(report).catch((e) => e);
   expect(none.message).toBe("this gateway is not enrolled yet");
+});
+
+test("a platform shedding load: its Retry-After travels with the error, and the agent waits that long", async () => {
+  const client = new ControlClient(() => enrollment(pinned, port()));
+  try {
+    shedding = "30";
+    const busy = await client.heartbeat(report).catch((e) => e);
+    expect(busy).toMatchObject({ kind: "refused", status: 429, retryAfterMs: 30_000 });
+    expect(waitAfter(busy, 1000)).toBe(30_000);
+    // A date, garbage or an absurd wait: the back-off's own delay, at most 2 min.
+    shedding = "Wed, 21 Oct 2026 07:28:00 GMT";
+    expect(waitAfter(await client.heartbeat(report).catch((e) => e), 1000)).toBe(1000);
+    shedding = "999999";
+    expect(waitAfter(await client.heartbeat(report).catch((e) => e), 1000)).toBe(120_000);
+  } finally {
+    shedding = null;
+  }
+  expect(waitAfter(new Error("connect ECONNREFUSED"), 4000)).toBe(4000);
+});
+
+test("heartbeat intervals are drawn anew each cycle within ±10 %", () => {
+  const draws = Array.from({ length: 1000 }, () => jittered(10_000));
+  expect(Math.min(...draws)).toBeGreaterThanOrEqual(9000);
+  expect(Math.max(...draws)).toBeLessThanOrEqual(11_000);
+  // Spread over the whole window, not bunched: every 500 ms slot is used.
+  expect(new Set(draws.map((d) => Math.min(3, Math.floor((d - 9000) / 500)))).size).toBe(4);
+  expect(jittered(10_000, () => 0)).toBe(9000);
+  expect(jittered(10_000, () => 1)).toBe(11_000);
 });

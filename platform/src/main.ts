@@ -9,8 +9,10 @@ import { readConfig } from "./config.ts";
 import {
   certificateAuthorities,
   DataDirectoryInUseError,
+  inProcessDatabase,
   lockDataDirectory,
   openDatabase,
+  probePostgres,
 } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
 import { PlatformMetrics } from "./metrics/index.ts";
@@ -236,10 +238,13 @@ async function main() {
       ? `Data plane: OpenVPN on ${listen}, firewall table inet meetpoint`
       : `Data plane OFF: ${plane.reason}`,
   );
-  // Every second: session ends, and fail closed without the database (see DatabaseWatch).
+  // Every second: session ends, and fail closed without the database (see DatabaseWatch), judged
+  // by a probe on its own connection and thread, so that overload never reads as a lost database.
+  const reachability = config.databaseUrl ? probePostgres(config.databaseUrl) : inProcessDatabase();
   const databaseWatch = new DatabaseWatch(
     metrics.watchDatabase(access.watched),
     DATABASE_GRACE_S * 1000,
+    () => reachability.lastAnswer(),
   );
   const ticker = setInterval(() => void databaseWatch.beat(), 1000);
   // Retention, head exports and the chain's verification, when due (checked every minute).
@@ -328,6 +333,7 @@ async function main() {
     clearInterval(trustRefresh);
     clearInterval(certificateRenewal);
     clearInterval(ticker);
+    reachability.stop();
     clearInterval(loginSweeper);
     clearInterval(authFailuresAudit);
     await authFailures

@@ -16,6 +16,26 @@ export const AGENT_VERSION = "0.1.0";
 
 /** How long the platform holds a command long-poll, in seconds. */
 const LONG_POLL_SECONDS = 25;
+/** The longest wait a platform's Retry-After may impose, in milliseconds. */
+const MAX_RETRY_AFTER_MS = 120_000;
+
+/**
+ * The wait before the next try after `error`: the back-off's, or longer when the platform asked
+ * for it (Retry-After of a 429 or 503, at most 2 min) — a platform that sheds load is not
+ * hammered back.
+ */
+export function waitAfter(error: unknown, backoffMs: number): number {
+  const asked = (error as { retryAfterMs?: number | null }).retryAfterMs ?? null;
+  return asked === null ? backoffMs : Math.max(backoffMs, Math.min(asked, MAX_RETRY_AFTER_MS));
+}
+
+/**
+ * The interval to the next heartbeat: `ms` ± 10 %, drawn anew each cycle, so that gateways lined
+ * up by one stall of the platform (or a restart) spread out again instead of beating together.
+ */
+export function jittered(ms: number, random: () => number = Math.random): number {
+  return Math.round(ms * (0.9 + random() * 0.2));
+}
 
 /** The last exchange with the platform, for the UI and the diagnostics. */
 export interface PlatformContact {
@@ -95,13 +115,13 @@ export class ControlLoops {
   private async heartbeatLoop(): Promise<void> {
     if (this.stopped) return;
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-    let delay = this.deps.heartbeatMs;
+    let delay = jittered(this.deps.heartbeatMs);
     if (this.deps.store.enrollment()) {
       try {
         await this.heartbeat();
         this.heartbeatBackoff.reset();
       } catch (error) {
-        delay = Math.min(this.deps.heartbeatMs, this.heartbeatBackoff.next());
+        delay = waitAfter(error, Math.min(this.deps.heartbeatMs, this.heartbeatBackoff.next()));
         const message = (error as Error).message;
         if (this.contact?.ok !== false || this.contact.error !== message)
           this.deps.log("warn", `control channel: ${message}`);
@@ -181,10 +201,10 @@ export class ControlLoops {
         backoff.reset();
         this.cursor = answer.cursor;
         for (const token of answer.commands) await this.command(token);
-      } catch {
+      } catch (error) {
         if (this.stopped) return;
         // The heartbeat reports the platform's reachability; this loop only waits and retries.
-        await Bun.sleep(backoff.next());
+        await Bun.sleep(waitAfter(error, backoff.next()));
       }
     }
   }

@@ -24,9 +24,17 @@ export class ControlError extends Error {
     readonly kind: "unreachable" | "refused" | "broken",
     readonly status: number | null = null,
     options?: ErrorOptions,
+    /** How long the platform asked to wait (Retry-After of a 429 or 503), in milliseconds. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message, options);
   }
+}
+
+/** Retry-After in delay-seconds (RFC 9110 §10.2.3) as milliseconds; null when absent or a date. */
+export function retryAfterMs(header: string | null): number | null {
+  if (!header || !/^\d{1,6}$/.test(header.trim())) return null;
+  return Number(header.trim()) * 1000;
 }
 
 /**
@@ -155,7 +163,13 @@ export class ControlClient {
         response.status === 401
           ? "the platform does not accept this gateway's secret: was it re-keyed? Import the new enrollment bundle"
           : message;
-      throw new ControlError(hint, "refused", response.status);
+      throw new ControlError(
+        hint,
+        "refused",
+        response.status,
+        undefined,
+        retryAfterMs(response.headers.get("retry-after")),
+      );
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success)

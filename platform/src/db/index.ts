@@ -5,4 +5,9 @@ export {
   type DataDirectoryLock,
   lockDataDirectory,
 } from "./data-dir-lock.ts";
+export {
+  type DatabaseReachability,
+  inProcessDatabase,
+  probePostgres,
+} from "./reachability.ts";
 export * from "./schema/index.ts";

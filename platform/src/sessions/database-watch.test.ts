@@ -1,9 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { DatabaseWatch } from "./database-watch.ts";
 
-/** Sessions whose ticks succeed, fail or hang as the test says; a clock the test moves. */
+/**
+ * Sessions whose ticks succeed, fail or hang as the test says; a database probe that answers or
+ * has gone silent; a clock the test moves.
+ */
 function harness() {
   let mode: "ok" | "fail" | "hang" = "ok";
+  let probe: "answers" | "silent" = "answers";
+  let lastAnswer = 0;
   const hung: (() => void)[] = [];
   const calls: string[] = [];
   let time = 0;
@@ -23,6 +28,10 @@ function harness() {
   const watch = new DatabaseWatch(
     sessions,
     5000,
+    () => {
+      if (probe === "answers") lastAnswer = time;
+      return lastAnswer;
+    },
     () => time,
     () => {},
   );
@@ -31,6 +40,7 @@ function harness() {
     calls,
     count: (call: string) => calls.filter((c) => c === call).length,
     set: (m: typeof mode) => (mode = m),
+    probe: (p: typeof probe) => (probe = p),
     releaseAll: () => {
       for (const resolve of hung.splice(0)) resolve();
     },
@@ -67,12 +77,49 @@ describe("fail closed without the database", () => {
     const h = harness();
     await h.seconds(1);
     h.set("hang");
+    h.probe("silent");
     await h.seconds(8);
     expect(h.count("cut")).toBe(1);
     // Stuck ticks get company, but never more than three at once.
     expect(h.count("tick")).toBe(1 + 3);
     h.set("ok");
+    h.probe("answers");
     h.releaseAll();
+    await h.seconds(1);
+    await h.settle();
+    expect(h.count("record")).toBe(1);
+  });
+
+  test("overload: ticks that hang for a minute while the probe answers never cut", async () => {
+    const h = harness();
+    await h.seconds(1);
+    h.set("hang");
+    await h.seconds(60);
+    expect(h.count("cut")).toBe(0);
+    expect(h.count("tick")).toBe(1 + 3);
+    h.set("ok");
+    h.releaseAll();
+    await h.seconds(3);
+    await h.settle();
+    expect(h.count("cut")).toBe(0);
+  });
+
+  test("the probe silent but ticks succeeding (the probe's own connection refused): no cut", async () => {
+    const h = harness();
+    h.probe("silent");
+    await h.seconds(30);
+    expect(h.count("cut")).toBe(0);
+  });
+
+  test("ticks failing while the probe answers (PGlite failing, or queries refused): cut", async () => {
+    const h = harness();
+    await h.seconds(2);
+    h.set("fail");
+    await h.seconds(4);
+    expect(h.count("cut")).toBe(0);
+    await h.seconds(2);
+    expect(h.count("cut")).toBe(1);
+    h.set("ok");
     await h.seconds(1);
     await h.settle();
     expect(h.count("record")).toBe(1);

@@ -3,6 +3,7 @@
 import type { HeartbeatReport, HeartbeatResponse } from "@meetpoint/common";
 import { and, desc, eq, ne } from "drizzle-orm";
 import {
+  type AgentReport,
   type Db,
   gatewaySessions,
   gateways,
@@ -15,6 +16,9 @@ import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 
+/** What the gateway API works out from the report and keeps in the same write (phase, enrollment). */
+export type HeartbeatKept = Pick<AgentReport, "phase" | "phaseSince" | "enrolledWith">;
+
 /**
  * Records a gateway's report (alive, state, versions, clock) and answers what it must know; the
  * gateway API adds the signed settings (gateways/settings.ts).
@@ -24,6 +28,7 @@ export async function heartbeat(
   gateway: Gateway,
   report: HeartbeatReport,
   ip: string | null,
+  kept: HeartbeatKept = {},
 ): Promise<Omit<HeartbeatResponse, "settings">> {
   const { db, clock } = deps;
   const now = clock.now();
@@ -40,6 +45,7 @@ export async function heartbeat(
         ip,
         settingsVersion: report.settingsVersion,
         sshHostKey: report.sshHostKey,
+        ...kept,
       },
     })
     .where(eq(gateways.id, gateway.id));

@@ -12,7 +12,7 @@ import type { DataPlane } from "./data-plane.ts";
 import type { WatchedSessions } from "./database-watch.ts";
 import { SessionEnds } from "./ends.ts";
 import { AccessGate } from "./gate.ts";
-import { heartbeat } from "./heartbeat.ts";
+import { type HeartbeatKept, heartbeat } from "./heartbeat.ts";
 import { MaintenanceSessions } from "./maintenance.ts";
 import { RemoteSessions } from "./remote-sessions.ts";
 
@@ -97,7 +97,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
       gateway: typeof gateways.$inferSelect,
       report: HeartbeatReport,
       ip: string | null,
-    ) => heartbeat({ db, clock }, gateway, report, ip),
+      kept: HeartbeatKept,
+    ) => heartbeat({ db, clock }, gateway, report, ip, kept),
   };
 }
 

@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps) {
     return c.body(body, 200, { "Content-Type": contentType });
   });
   if (deps.metrics) app.use("/api/gateway/v1/*", deps.metrics.collector.timeGatewayApi);
-  app.route("/api/gateway/v1", gatewayApi());
+  app.route("/api/gateway/v1", gatewayApi(deps.gatewayApiShedder));
   // The admin API: bearer API tokens only (no cookies, so no CSRF), before the portal's sessions.
   app.route(
     "/api/v1",

@@ -11,6 +11,8 @@ import type { Clock } from "../shared/index.ts";
 import type { ForwarderStatus } from "../siem/index.ts";
 import type { AuthFailures } from "./auth-failures.ts";
 
+import type { LoadShedder } from "./load-shedding.ts";
+
 export interface AppDeps {
   db: Db;
   clock: Clock;
@@ -40,6 +42,8 @@ export interface AppDeps {
   emailConfigured?: boolean;
   /** Longest validity of an API token, in days; default 365. */
   apiTokenMaxDays?: number;
+  /** The gateway API's requests in progress before it answers 429; default 256. */
+  gatewayApiShedder?: LoadShedder;
 }
 
 export interface WebEnv {

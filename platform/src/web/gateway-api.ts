@@ -11,7 +11,7 @@ import {
   heartbeatRequestSchema,
   heartbeatResponseSchema,
 } from "@meetpoint/common";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -26,6 +26,8 @@ import type { WebEnv } from "./env.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };
+
+import { LoadShedder } from "./load-shedding.ts";
 
 function apiError(c: Context<ApiEnv>, status: 400 | 404 | 409, message: string) {
   return c.json({ error: { status, message } }, status);
@@ -45,8 +47,13 @@ function jsonBody<T extends z.ZodType>(schema: T) {
   });
 }
 
-export function gatewayApi() {
+export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
   const api = new Hono<ApiEnv>();
+  // Load first: a platform that falls behind refuses at once rather than queueing without end.
+  api.use(
+    "*",
+    shedder.middleware((path) => path.endsWith("/commands")),
+  );
   api.onError((error, c) => {
     // The validator's own refusal of a body that is not JSON at all.
     if (error instanceof HTTPException && error.status === 400)
@@ -126,29 +133,23 @@ export function gatewayApi() {
       openvpnVersion:
         sent.openvpnVersion === null ? null : escapeFormatCharacters(sent.openvpnVersion),
     };
-    const answer = await access.heartbeat(gateway, report, c.get("ip"));
-    await recordSshEvents({ db, clock }, gateway, report.sshEvents, c.get("ip"));
-    const settings = await settingsEnvelopeFor({ db, clock, pki }, gateway.id);
     const before = gateway.agent;
     const actor = { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") };
     // Since when the gateway is off, connecting, online or failing (what the portal shows), and
-    // the secret it reports with: the first heartbeat with a new one is a new enrollment.
+    // the secret it reports with: the first heartbeat with a new one is a new enrollment. Written
+    // with the report, in the heartbeat's one write.
     const phase = gatewayPhase(report.state, report.lastError);
     const enrolledWith = gateway.secretHash.slice(0, 16);
-    const kept = {
+    const answer = await access.heartbeat(gateway, report, c.get("ip"), {
       phase,
       phaseSince:
         before?.phase === phase && before.phaseSince
           ? before.phaseSince
           : clock.now().toISOString(),
       enrolledWith,
-    };
-    await db
-      .update(gateways)
-      .set({
-        agent: sql`coalesce(${gateways.agent}, '{}'::jsonb) || ${JSON.stringify(kept)}::jsonb`,
-      })
-      .where(eq(gateways.id, gateway.id));
+    });
+    await recordSshEvents({ db, clock }, gateway, report.sshEvents, c.get("ip"));
+    const settings = await settingsEnvelopeFor({ db, clock, pki }, gateway.id);
     // A gateway that reported before this was recorded (an upgrade) is not a new enrollment.
     const upgraded = gateway.lastSeenAt !== null && before?.enrolledWith === undefined;
     if (before?.enrolledWith !== enrolledWith && !upgraded)

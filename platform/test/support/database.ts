@@ -10,8 +10,14 @@ export interface TestDatabase extends Database {
   dispose(): Promise<void>;
 }
 
-export async function testDatabase(): Promise<TestDatabase> {
-  const serverUrl = process.env.DATABASE_URL;
+/**
+ * `server`: a PostgreSQL server to use instead of DATABASE_URL's; `route`: rewrites the new
+ * database's URL (host and port) for the platform — e.g. through a relay a test can cut.
+ */
+export async function testDatabase(
+  options: { server?: string; route?: (url: URL) => void } = {},
+): Promise<TestDatabase> {
+  const serverUrl = options.server ?? process.env.DATABASE_URL;
   if (!serverUrl) {
     const database = openDatabase({ url: null, dataDir: null });
     await database.migrate();
@@ -22,6 +28,7 @@ export async function testDatabase(): Promise<TestDatabase> {
   await admin.unsafe(`create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
+  options.route?.(url);
   const database = openDatabase({ url: url.toString(), dataDir: null });
   await database.migrate();
   return {

@@ -44,6 +44,8 @@ export async function testPlatform(
     pool?: string;
     blockPrefix?: number;
     publicUrl?: string;
+    /** The database to use instead of a fresh one of testDatabase(). */
+    database?: TestDatabase;
     /** Dependencies of the app beyond the usual ones (metrics, API, alerts), given the platform's parts. */
     extraDeps?: (parts: {
       db: TestDatabase["db"];
@@ -53,7 +55,7 @@ export async function testPlatform(
     }) => Partial<AppDeps>;
   } = {},
 ): Promise<TestPlatform> {
-  const database = await testDatabase();
+  const database = options.database ?? (await testDatabase());
   const clock = new ManualClock(new Date());
   const pool = parseCidr(options.pool ?? "100.64.0.0/10");
   if (!pool) throw new Error("bad test pool");

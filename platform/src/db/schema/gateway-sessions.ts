@@ -1,5 +1,5 @@
 // A gateway session: one operator Connect — the gateway's data channel from request to close.
-import { bigint, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { bigint, index, integer, pgTable, text, uuid } from "drizzle-orm/pg-core";
 import { at, createdAt, id } from "./columns.ts";
 import { gateways } from "./gateways.ts";
 
@@ -20,25 +20,30 @@ export const CLOSE_REASONS = [
 ] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
-export const gatewaySessions = pgTable("gateway_sessions", {
-  id: id(),
-  gatewayId: uuid("gateway_id")
-    .notNull()
-    .references(() => gateways.id, { onDelete: "cascade" }),
-  customerId: uuid("customer_id").notNull(),
-  state: text("state", { enum: GATEWAY_SESSION_STATES }).notNull(),
-  /** The OpenVPN server instance it connects to, and its address in that tunnel. */
-  vpnInstance: integer("vpn_instance").notNull(),
-  tunnelAddress: text("tunnel_address").notNull(),
-  /** "<instance>:<client id>" of the OpenVPN connection while online. */
-  connection: text("connection"),
-  requestedAt: at("requested_at").notNull(),
-  onlineAt: at("online_at"),
-  /** When the platform renews it (its certificate's lifetime); null for channels before 0008. */
-  endsAt: at("ends_at"),
-  closedAt: at("closed_at"),
-  closeReason: text("close_reason", { enum: CLOSE_REASONS }),
-  bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),
-  bytesOut: bigint("bytes_out", { mode: "number" }).notNull().default(0),
-  createdAt: createdAt(),
-});
+export const gatewaySessions = pgTable(
+  "gateway_sessions",
+  {
+    id: id(),
+    gatewayId: uuid("gateway_id")
+      .notNull()
+      .references(() => gateways.id, { onDelete: "cascade" }),
+    customerId: uuid("customer_id").notNull(),
+    state: text("state", { enum: GATEWAY_SESSION_STATES }).notNull(),
+    /** The OpenVPN server instance it connects to, and its address in that tunnel. */
+    vpnInstance: integer("vpn_instance").notNull(),
+    tunnelAddress: text("tunnel_address").notNull(),
+    /** "<instance>:<client id>" of the OpenVPN connection while online. */
+    connection: text("connection"),
+    requestedAt: at("requested_at").notNull(),
+    onlineAt: at("online_at"),
+    /** When the platform renews it (its certificate's lifetime); null for channels before 0008. */
+    endsAt: at("ends_at"),
+    closedAt: at("closed_at"),
+    closeReason: text("close_reason", { enum: CLOSE_REASONS }),
+    bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),
+    bytesOut: bigint("bytes_out", { mode: "number" }).notNull().default(0),
+    createdAt: createdAt(),
+  },
+  // Every heartbeat asks for its gateway's newest channel.
+  (t) => [index("gateway_sessions_gateway_requested").on(t.gatewayId, t.requestedAt)],
+);

@@ -1,0 +1,1 @@
+CREATE INDEX "gateway_sessions_gateway_requested" ON "gateway_sessions" USING btree ("gateway_id","requested_at");
