@@ -109,7 +109,7 @@ describe("read-only Modbus/TCP filter", () => {
 
   test("split segments: a frame is judged only when complete, byte by byte", () => {
     const frame = adu(9, [0x03, 0, 1, 0, 2]);
-    let buffered = new Uint8Array(0);
+    let buffered: Uint8Array = new Uint8Array(0);
     for (let i = 0; i < frame.length; i++) {
       const result = filterRequests(concat(buffered, frame.subarray(i, i + 1)));
       buffered = result.rest;
@@ -145,7 +145,7 @@ describe("read-only Modbus/TCP filter", () => {
         fc.array(fc.integer({ min: 1, max: frames.length }), { maxLength: 10 }),
         (cuts) => {
           const points = [...new Set(cuts)].sort((a, b) => a - b);
-          let buffered = new Uint8Array(0);
+          let buffered: Uint8Array = new Uint8Array(0);
           const verdicts = [];
           let from = 0;
           for (const to of [...points, frames.length]) {

@@ -12,7 +12,7 @@ beforeAll(async () => {
   machine = createServer((socket) => {
     let buffer = Buffer.alloc(0);
     const index = received.push(Buffer.alloc(0)) - 1;
-    socket.on("data", (chunk) => {
+    socket.on("data", (chunk: Buffer) => {
       received[index] = Buffer.concat([received[index] ?? Buffer.alloc(0), chunk]);
       buffer = Buffer.concat([buffer, chunk]);
       while (buffer.length >= 7 && buffer.length >= 6 + buffer.readUInt16BE(4)) {
@@ -77,7 +77,7 @@ function exchange(
       }
       wait();
     });
-    socket.on("data", (chunk) => {
+    socket.on("data", (chunk: Buffer) => {
       answer = Buffer.concat([answer, chunk]);
       if (answer.length >= bytes) done(false);
       else if (quiet) wait();

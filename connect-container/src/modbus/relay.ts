@@ -106,7 +106,7 @@ function relay(client: Socket, options: ModbusListenerOptions, connections: Set<
   };
   const timer = setTimeout(close, options.connectTimeoutMs ?? 5000);
   machine.once("connect", () => clearTimeout(timer));
-  let buffered = new Uint8Array(0);
+  let buffered: Uint8Array = new Uint8Array(0);
   client.on("data", (chunk: Buffer) => {
     const input = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
     const { verdicts, rest, close: reason } = filterRequests(input);
