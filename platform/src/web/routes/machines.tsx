@@ -11,6 +11,7 @@ import {
   listServices,
   machineVersion,
   setServiceEnabled,
+  setServiceMode,
   setupProgress,
   updateMachine,
 } from "../../masterdata/index.ts";
@@ -183,7 +184,7 @@ export function machineRoutes() {
           </FormCard>
         ) : null}
         <DataTable
-          head={["Service", "Port", "State", ""]}
+          head={["Service", "Port", "Access", "State", ""]}
           rows={services}
           row={(s) => <ServiceRow service={s} canManage={canManage} csrf={csrf} />}
           empty={
@@ -226,6 +227,16 @@ export function machineRoutes() {
     const ctx = c.get("ctx");
     const form = await formFields(c);
     const service = await setServiceEnabled(ctx, c.req.param("id"), form.enabled === "true");
+    if (c.req.header("hx-request")) {
+      return c.html(<ServiceRow service={service} canManage csrf={c.get("csrfToken")} />);
+    }
+    return c.redirect(`/machines/${service.machineId}`, 303);
+  });
+
+  app.post("/services/:id/mode", async (c) => {
+    const ctx = c.get("ctx");
+    const form = await formFields(c);
+    const service = await setServiceMode(ctx, c.req.param("id"), form.mode);
     if (c.req.header("hx-request")) {
       return c.html(<ServiceRow service={service} canManage csrf={c.get("csrfToken")} />);
     }
