@@ -151,6 +151,29 @@ describe("Modbus listener (sockets)", () => {
     l.stop();
   });
 
+  test("a technician that never reads its refusals is not buffered without bound: the relay stops reading", async () => {
+    const { l, events } = await listener();
+    const socket = connect({ host: "127.0.0.1", port: l.port });
+    socket.pause(); // never reads the exceptions
+    await new Promise((resolve) => socket.on("connect", resolve));
+    const write = adu(1, [6, 0, 0, 0, 9]);
+    // 48 MB of writes: more than the kernel's socket buffers on both legs can hold.
+    const frames = 4_000_000;
+    const burst = Buffer.alloc(frames * write.length);
+    for (let i = 0; i < frames; i++) write.copy(burst, i * write.length);
+    socket.write(burst);
+    // The buffers fill, the relay pauses, and the rest of the burst stays with the sender.
+    let seen = -1;
+    while (seen !== events.length) {
+      seen = events.length;
+      await Bun.sleep(200);
+    }
+    expect(events.length).toBeLessThan(frames);
+    expect(socket.writableLength).toBeGreaterThan(0);
+    socket.destroy();
+    l.stop();
+  });
+
   test("fuzz (seeded): random frames, split at random — no crash, only reads reach the machine", async () => {
     received = [];
     const { l } = await listener();

@@ -3,7 +3,7 @@
 // relayed to the machine through filterRequests — reads go on, refusals are answered here — and
 // closed when its remote session ends.
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { type FrameVerdict, filterRequests } from "./filter.ts";
+import { filterRequests } from "./filter.ts";
 
 /** What happened on a filtered connection, for the session's evidence. */
 export type RelayEvent =
@@ -106,33 +106,46 @@ function relay(client: Socket, options: ModbusListenerOptions, connections: Set<
   };
   const timer = setTimeout(close, options.connectTimeoutMs ?? 5000);
   machine.once("connect", () => clearTimeout(timer));
+  // Back-pressure: a side whose send buffer is full stops the reading that fills it — the machine's
+  // answers, and the technician's requests (which fill both: reads towards the machine, refusals
+  // back), so a peer that never reads cannot make the agent buffer without bound.
+  const full = { machine: false, client: false };
+  const flow = () => {
+    if (full.machine || full.client) client.pause();
+    else client.resume();
+    if (full.client) machine.pause();
+    else machine.resume();
+  };
   let buffered: Uint8Array = new Uint8Array(0);
   client.on("data", (chunk: Buffer) => {
     const input = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
     const { verdicts, rest, close: reason } = filterRequests(input);
     buffered = rest;
-    for (const verdict of verdicts) act(verdict, relayed, options);
+    for (const verdict of verdicts) {
+      options.record(sessionId, { kind: verdict.kind, functionCode: verdict.functionCode });
+      if (verdict.kind === "pass") full.machine = !machine.write(verdict.frame) || full.machine;
+      else full.client = !client.write(verdict.reply) || full.client;
+    }
+    flow();
     if (reason !== null) {
       options.record(sessionId, { kind: "close", reason });
       close();
     }
   });
   machine.on("data", (chunk: Buffer) => {
-    if (!client.write(chunk)) machine.pause();
+    full.client = !client.write(chunk) || full.client;
+    flow();
   });
-  client.on("drain", () => machine.resume());
-  machine.on("drain", () => client.resume());
+  client.on("drain", () => {
+    full.client = false;
+    flow();
+  });
+  machine.on("drain", () => {
+    full.machine = false;
+    flow();
+  });
   for (const socket of [client, machine]) {
     socket.on("error", close);
     socket.on("close", close);
-  }
-}
-
-function act(verdict: FrameVerdict, c: Relayed, options: ModbusListenerOptions): void {
-  options.record(c.sessionId, { kind: verdict.kind, functionCode: verdict.functionCode });
-  if (verdict.kind === "pass") {
-    if (!c.machine.write(verdict.frame)) c.client.pause();
-  } else {
-    c.client.write(verdict.reply);
   }
 }
