@@ -209,6 +209,12 @@ describe("the gateway learns the mode, the platform the filter's counts", () => 
     const raw = await (await api("/heartbeat", report({ gatewaySessionId: channel }))).json();
     expect(heartbeatResponseSchema.safeParse(raw).success).toBe(true);
     expect(oldAnswerSchema.safeParse(raw).success).toBe(true);
+    // The machine file says why the read-only service stays closed at this gateway.
+    expect(await p.admin.page(`/machines/${scene.machineId}`)).toContain("cannot filter Modbus");
+    await beat({ gatewaySessionId: channel, capabilities: ["modbus-read-only"] });
+    expect(await p.admin.page(`/machines/${scene.machineId}`)).not.toContain(
+      "cannot filter Modbus",
+    );
   });
 
   test("counts reported for the gateway's own session are kept and shown; others are ignored", async () => {

@@ -60,6 +60,18 @@ async function checkedMode(
   return mode;
 }
 
+/**
+ * What the agent of a machine's gateway reported last (versions, capabilities); null before its
+ * first heartbeat. `machine` comes from getMachine, so the caller may read it.
+ */
+export async function gatewayAgentOf(ctx: Context, machine: { gatewayId: string }) {
+  const [row] = await ctx.db
+    .select({ agent: gateways.agent })
+    .from(gateways)
+    .where(eq(gateways.id, machine.gatewayId));
+  return row?.agent ?? null;
+}
+
 export async function listServices(ctx: Context, machineId: string): Promise<Service[]> {
   const machine = await getMachine(ctx, machineId);
   return ctx.db

@@ -58,6 +58,7 @@ export async function heartbeat(
         ip,
         settingsVersion: report.settingsVersion,
         sshHostKey: report.sshHostKey,
+        capabilities: report.capabilities,
       },
     })
     .where(eq(gateways.id, gateway.id));

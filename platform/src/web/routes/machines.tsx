@@ -5,6 +5,7 @@ import {
   createService,
   deleteMachine,
   deleteService,
+  gatewayAgentOf,
   getMachine,
   getService,
   listMachines,
@@ -28,7 +29,7 @@ import {
   treeCrumbs,
 } from "../views/components.tsx";
 import { FirstRunGuide, setupDone } from "../views/first-run.tsx";
-import { Token } from "../views/layout.tsx";
+import { Notice, Token } from "../views/layout.tsx";
 import {
   LanAddressField,
   MACHINE_COLUMNS,
@@ -129,6 +130,12 @@ export function machineRoutes() {
     const machine = await getMachine(ctx, c.req.param("id"));
     const services = await listServices(ctx, machine.id);
     const remoteAccess = await remoteAccessCard(c, machine);
+    const agent = await gatewayAgentOf(ctx, machine);
+    // An agent that reported without the filter never gets a read-only service (fail closed).
+    const unfiltered =
+      services.some((s) => s.mode === "modbus-read-only") &&
+      agent !== null &&
+      !(agent.capabilities ?? []).includes("modbus-read-only");
     const canManage = inScope(
       scopeOf(ctx.caller.principal, "masterdata.manage"),
       machine.customerId,
@@ -174,6 +181,12 @@ export function machineRoutes() {
           </RenameCard>
         ) : null}
         <h2>Services</h2>
+        {unfiltered ? (
+          <Notice kind="warn">
+            The gateway's agent (version {agent?.agentVersion}) cannot filter Modbus: its read-only
+            services stay closed to technicians until the agent is updated.
+          </Notice>
+        ) : null}
         {canManage ? (
           <FormCard
             action={`/machines/${machine.id}/services`}
