@@ -98,6 +98,18 @@ describe("connect agent", () => {
     const [filter] = t.firewall.last?.modbusFilters ?? [];
     expect(filter).toMatchObject({ proxyAddress: "100.64.0.1", port: 502 });
     expect(filter?.listenerPort).toBeGreaterThan(0);
+    // The operator sees it on the panel.
+    const { StatusPanel } = await import("../src/ui/status-panel.tsx");
+    const panel = String(
+      StatusPanel({
+        status: t.agent.status,
+        enrolled: true,
+        platform: null,
+        contact: null,
+        csrf: "",
+      }),
+    );
+    expect(panel).toContain("read-only: Modbus reads only, writes refused");
     // The session ends: the redirect goes, and the listener with it.
     platformSays(channel, []);
     expect(
