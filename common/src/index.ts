@@ -3,6 +3,7 @@
 export { ConfigError, configOrExit } from "./config/config-error.ts";
 export { privateDataDirectory, privateSecretFile } from "./config/data-dir.ts";
 export {
+  AGENT_CAPABILITIES,
   AGENT_STATES,
   type AgentState,
   apiErrorSchema,
@@ -20,7 +21,11 @@ export {
   heartbeatRequestSchema,
   heartbeatResponseSchema,
   type MaintenanceSession,
+  type ModbusEvidence,
   maintenanceSessionSchema,
+  modbusEvidenceSchema,
+  SERVICE_MODES,
+  type ServiceMode,
   SSH_EVENT_KINDS,
   type SshEvent,
   sessionServiceSchema,

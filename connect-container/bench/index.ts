@@ -1,9 +1,11 @@
 // The connect agent's footprint for `bun run bench`: idle RSS of the real agent (its own network
-// namespace, enrolled state absent, loops running) beside a bare Bun process in the same run.
+// namespace, enrolled state absent, loops running) beside a bare Bun process in the same run; the
+// read-only Modbus filter against plain DNAT (modbus.ts).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { labUnavailable, Netns, OutputLog } from "@meetpoint/lab";
+import { benchModbusFilter } from "./modbus.ts";
 
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 15);
 
@@ -72,4 +74,12 @@ if (unavailable) {
     ns.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const modbus = await benchModbusFilter();
+if (modbus) {
+  const file = "bench-results.json";
+  const results = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  results.modbusFilter = { seconds: Number(process.env.BENCH_SECONDS ?? 5), ...modbus };
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }

@@ -75,6 +75,51 @@ describe("connect agent", () => {
     expect(t.agent.status.remoteSessions[0]?.technician).toBe("Tina Technician");
   });
 
+  test("a read-only Modbus service is redirected to the agent's filter, never DNAT'ed; the agent says it filters", async () => {
+    t = await testAgent();
+    const channel = await online();
+    expect(t.control.heartbeats.at(-1)?.capabilities).toEqual(["modbus-read-only"]);
+    const readOnly = {
+      ...session(channel),
+      technicianAddress: "100.127.0.6",
+      services: [
+        { name: "Web UI", protocol: "tcp" as const, port: 80, mode: "full" },
+        { name: "PLC", protocol: "tcp" as const, port: 502, mode: "modbus-read-only" },
+      ],
+    };
+    platformSays(channel, [readOnly]);
+    expect(
+      await waitFor(() => (t.firewall.last?.modbusFilters?.length ?? 0) === 1, {
+        timeoutMs: 2000,
+        intervalMs: 5,
+      }),
+    ).toBe(true);
+    expect(t.firewall.last?.services.map((s) => s.port)).toEqual([80]);
+    const [filter] = t.firewall.last?.modbusFilters ?? [];
+    expect(filter).toMatchObject({ proxyAddress: "100.64.0.1", port: 502 });
+    expect(filter?.listenerPort).toBeGreaterThan(0);
+    // The operator sees it on the panel.
+    const { StatusPanel } = await import("../src/ui/status-panel.tsx");
+    const panel = String(
+      StatusPanel({
+        status: t.agent.status,
+        enrolled: true,
+        platform: null,
+        contact: null,
+        csrf: "",
+      }),
+    );
+    expect(panel).toContain("read-only: Modbus reads only, writes refused");
+    // The session ends: the redirect goes, and the listener with it.
+    platformSays(channel, []);
+    expect(
+      await waitFor(() => (t.firewall.last?.modbusFilters?.length ?? 1) === 0, {
+        timeoutMs: 2000,
+        intervalMs: 5,
+      }),
+    ).toBe(true);
+  });
+
   test.each([
     [
       "for another gateway",

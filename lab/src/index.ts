@@ -12,3 +12,12 @@ export {
   waitFor,
 } from "./netns.ts";
 export { PortalClient } from "./portal.ts";
+export {
+  ModbusException,
+  modbusRequest,
+  modbusServer,
+  RegisterTable,
+  readHoldingRegisters,
+  writeRegister,
+  writeRegisters,
+} from "./simulators/modbus.ts";

@@ -193,6 +193,17 @@ export class PortalClient {
     });
   }
 
+  /** Sets the mode of the machine's service named `name` ("full" or "modbus-read-only"). */
+  async setServiceMode(machineId: string, name: string, mode: string): Promise<void> {
+    const html = await this.page(`/machines/${machineId}`);
+    const rows = html.split('<tr id="service-').slice(1);
+    const row = rows.find((r) => r.includes(`<td>${name}</td>`));
+    const id = row?.match(/^([0-9a-f-]{36})"/)?.[1];
+    if (!id) throw new Error(`no service ${name} on machine ${machineId}`);
+    const r = await this.request("POST", `/services/${id}/mode`, { mode });
+    if (r.status !== 303) throw new Error(`service mode: ${r.status} ${messageOf(r.html)}`);
+  }
+
   /** Creates a user with a role for a customer; returns the user's one-time password. */
   async createUser(
     username: string,

@@ -32,8 +32,13 @@ export interface TechnicianHost {
   openvpn(profile: string, options?: string[]): Promise<Process & { stop(): Promise<void> }>;
   /** An HTTP GET from the technician's host; the body, or null when it does not answer. */
   fetchFromTechnician(url: string, timeoutMs?: number): string | null;
-  /** Modbus register 0 read from the technician's host, or null. */
-  modbusFromTechnician(host: string): number | null;
+  /** Modbus holding register `register` (0 by default) read from the technician's host, or null. */
+  modbusFromTechnician(host: string, register?: number): number | null;
+  /**
+   * A Modbus write from the technician's host: function 6 (one value) or 16 (several) to `register`
+   * — "written", "exception <code>", or "no answer".
+   */
+  modbusWriteFromTechnician(host: string, register: number, values: number[]): string;
   /** What a TCP server says first (an SSH banner), from the technician's host; null if nothing. */
   bannerFromTechnician(host: string, port: number): string | null;
 }
@@ -80,15 +85,26 @@ export function technicianHost(
       const out = technicianNs.exec("bun", "-e", script);
       return out.startsWith("OK:") ? out.slice(3) : null;
     },
-    modbusFromTechnician: (host) => {
-      const script = `import { readHoldingRegisters } from ${JSON.stringify(join(ROOT, "lab/src/simulators/modbus.ts"))}; try { const [v] = await readHoldingRegisters(${JSON.stringify(host)}, 502, 0, 1, 1500); process.stdout.write(String(v)); } catch { process.stdout.write("NONE"); }`;
+    modbusFromTechnician: (host, register = 0) => {
+      const script = `import { readHoldingRegisters } from ${JSON.stringify(join(ROOT, "lab/src/simulators/modbus.ts"))}; try { const [v] = await readHoldingRegisters(${JSON.stringify(host)}, 502, ${register}, 1, 1500); process.stdout.write(String(v)); } catch { process.stdout.write("NONE"); }`;
       const out = technicianNs.exec("bun", "-e", script);
       return out === "NONE" ? null : Number(out);
     },
+    modbusWriteFromTechnician: (host, register, values) =>
+      technicianNs.exec("bun", "-e", modbusWriteScript(host, register, values)),
     bannerFromTechnician: (host, port) => {
       const script = `import { connect } from "node:net"; const s = connect({ host: ${JSON.stringify(host)}, port: ${port} }); const t = setTimeout(() => { process.stdout.write("NONE"); process.exit(0); }, 1500); s.on("data", (d) => { clearTimeout(t); process.stdout.write("OK:" + d.toString().split("\\n")[0]); process.exit(0); }); s.on("error", () => { clearTimeout(t); process.stdout.write("NONE"); process.exit(0); });`;
       const out = technicianNs.exec("bun", "-e", script);
       return out.startsWith("OK:") ? out.slice(3).trim() : null;
     },
   };
+}
+
+/** A script that writes Modbus registers and prints "written", "exception <code>" or "no answer". */
+export function modbusWriteScript(host: string, register: number, values: number[]): string {
+  const write =
+    values.length === 1
+      ? `writeRegister(${JSON.stringify(host)}, 502, ${register}, ${values[0]}, 1500)`
+      : `writeRegisters(${JSON.stringify(host)}, 502, ${register}, ${JSON.stringify(values)}, 1500)`;
+  return `import { ModbusException, writeRegister, writeRegisters } from ${JSON.stringify(join(ROOT, "lab/src/simulators/modbus.ts"))}; try { await ${write}; process.stdout.write("written"); } catch (e) { process.stdout.write(e instanceof ModbusException ? "exception " + e.code : "no answer"); }`;
 }

@@ -213,6 +213,39 @@ describe("bulk import", () => {
     ]);
   });
 
+  test("the mode column marks a service read-only Modbus; a bad or UDP one is refused with its line", async () => {
+    const bad = await runImport(
+      customerAdmin,
+      p.proxyPool,
+      [
+        "customer,site,gateway,machine,lan_address,service,protocol,port,enabled,mode",
+        "ACME,Plant Mode,GW,PLC 1,192.168.8.1,Modbus,tcp,502,yes,readonly",
+        "ACME,Plant Mode,GW,PLC 1,192.168.8.1,Modbus UDP,udp,502,yes,read-only",
+      ].join("\n"),
+    );
+    expect(bad.problems).toEqual([
+      { line: 2, column: "mode", message: "must be full or read-only" },
+      {
+        line: 3,
+        column: "mode",
+        message: "read-only Modbus is Modbus/TCP: the protocol must be tcp",
+      },
+    ]);
+    const good = await runImport(
+      customerAdmin,
+      p.proxyPool,
+      [
+        "customer,site,gateway,machine,lan_address,service,protocol,port,enabled,mode",
+        "ACME,Plant Mode,GW,PLC 1,192.168.8.1,Modbus,tcp,502,yes,read-only",
+        "ACME,Plant Mode,GW,PLC 1,192.168.8.1,Web,tcp,80,yes,",
+      ].join("\n"),
+    );
+    expect(good.ok).toBe(true);
+    const rows = await p.database.db.select().from(services);
+    expect(rows.filter((r) => r.port === 502 && r.mode === "modbus-read-only")).toHaveLength(1);
+    expect(rows.find((r) => r.name === "Web" && r.port === 80)?.mode).toBe("full");
+  });
+
   test("bun run meetpoint import: the same checks and report on the command line", async () => {
     const dir = mkdtempSync(join(tmpdir(), "meetpoint-import-"));
     try {

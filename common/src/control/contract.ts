@@ -29,6 +29,46 @@ export const sshEventSchema = z
   })
   .strict();
 
+/**
+ * How the gateway forwards a service: "full" (DNAT, any traffic) or "modbus-read-only" (through the
+ * agent's Modbus/TCP filter: reads pass, everything else is refused). An agent forwards a mode it
+ * does not know not at all (fail closed), so a newer platform's modes never pass in full.
+ */
+export const SERVICE_MODES = ["full", "modbus-read-only"] as const;
+export type ServiceMode = (typeof SERVICE_MODES)[number];
+
+/**
+ * What an agent declares it can do, in each heartbeat. "modbus-read-only": it filters read-only
+ * Modbus services; to an agent without it the platform sends no such service at all (an older
+ * agent would forward it in full), and no field it would refuse.
+ */
+export const AGENT_CAPABILITIES = ["modbus-read-only"] as const;
+
+/** Modbus function codes as counted: "3", or "43/14" for an MEI type of function 43. */
+const functionCounts = z.record(
+  z
+    .string()
+    .regex(/^\d{1,3}(\/\d{1,3})?$/, { error: "must be a function code such as 3 or 43/14" }),
+  z.number().int().min(0),
+);
+
+/**
+ * The Modbus filter's evidence for one remote session at this gateway, counted since the session's
+ * first filtered connection (cumulative: each report replaces the previous one).
+ */
+export const modbusEvidenceSchema = z
+  .object({
+    remoteSessionId: uuid,
+    /** Requests forwarded to the machine, by function code. */
+    passed: functionCounts,
+    /** Requests answered with an exception instead, by function code. */
+    refused: functionCounts,
+    /** Connections closed because a header was not Modbus/TCP (protocol id, length). */
+    closed: z.number().int().min(0),
+  })
+  .strict();
+export type ModbusEvidence = z.infer<typeof modbusEvidenceSchema>;
+
 /** Every 10 s (and at once when something changes): the gateway is alive, and how it is. */
 export const heartbeatRequestSchema = z
   .object({
@@ -45,6 +85,10 @@ export const heartbeatRequestSchema = z
     sshHostKey: z.string().max(100).nullable().default(null),
     /** SSH logins, failed attempts and the operator's key changes since the last heartbeat. */
     sshEvents: z.array(sshEventSchema).max(100).default([]),
+    /** What this agent can do beyond the first version (older agents send none; unknown ones are ignored). */
+    capabilities: z.array(z.string().max(40)).max(20).default([]),
+    /** The Modbus filter's counts per remote session, current and ended but not yet reported. */
+    modbusEvidence: z.array(modbusEvidenceSchema).max(1000).default([]),
   })
   .strict();
 
@@ -54,6 +98,11 @@ export const sessionServiceSchema = z
     name: z.string().max(200),
     protocol: z.enum(["tcp", "udp"]),
     port: z.number().int().min(1).max(65535),
+    /**
+     * Sent only to agents with the "modbus-read-only" capability; absent: "full". A string, not the
+     * enum, so an agent reads a newer platform's mode, and forwards it not at all.
+     */
+    mode: z.string().max(40).optional(),
   })
   .strict();
 
@@ -68,6 +117,11 @@ export const gatewayRemoteSessionSchema = z
     proxyAddress: ipv4,
     lanAddress: ipv4,
     services: z.array(sessionServiceSchema).max(256),
+    /**
+     * The technician's tunnel address, the source the gateway sees; sent only to agents with the
+     * "modbus-read-only" capability (their filter counts by it and admits no other source).
+     */
+    technicianAddress: ipv4.optional(),
     since: isoTime,
     until: isoTime,
   })

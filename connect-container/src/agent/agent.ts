@@ -14,6 +14,7 @@ import { EnrollmentIntake } from "./enrollment-intake.ts";
 import type { EventLog, Log } from "./events.ts";
 import { FirewallSync } from "./firewall-sync.ts";
 import { type GatewaySettings, GatewaySettingsIntake } from "./gateway-settings.ts";
+import { ModbusSync } from "./modbus-sync.ts";
 import { OperatorKeys } from "./operator-keys.ts";
 import { SshSync } from "./ssh-sync.ts";
 import { type AgentStatus, armed, initialStatus, nextStatus, type StatusEvent } from "./status.ts";
@@ -48,6 +49,7 @@ export class Agent {
   private readonly intake: EnrollmentIntake;
   private readonly settingsIntake: GatewaySettingsIntake;
   private readonly sshSync: SshSync;
+  private readonly modbus: ModbusSync;
   /** The operator's own SSH keys (operator UI), used while the platform allows them. */
   readonly operatorKeys: OperatorKeys;
 
@@ -68,9 +70,10 @@ export class Agent {
       now,
     });
     const settings = () => this.settingsIntake.current();
+    this.modbus = new ModbusSync({ status, report: () => this.loops.heartbeatNow(), log });
     this.firewall = new FirewallSync(
       deps.firewall,
-      { lanInterface: deps.lanInterface, uiPorts: deps.uiPorts, settings },
+      { lanInterface: deps.lanInterface, uiPorts: deps.uiPorts, settings, modbus: this.modbus },
       status,
       log,
     );
@@ -123,6 +126,7 @@ export class Agent {
       settings: this.settingsIntake,
       ssh: this.sshSync,
       sshHostKey: () => deps.ssh.hostKey,
+      modbus: this.modbus,
       heartbeatMs: deps.heartbeatMs,
       log,
       now,
@@ -184,6 +188,7 @@ export class Agent {
     // Logged by the firewall sync; the tunnel is already down, so nothing passes either way.
     await this.firewall.apply().catch(() => {});
     this.firewall.stop();
+    this.modbus.stop();
     await this.sshSync.stop();
   }
 

@@ -9,10 +9,14 @@ import type { DataChannel } from "./data-channel.ts";
 import { acceptVersion, verifyFromPlatform } from "./envelopes.ts";
 import type { Log } from "./events.ts";
 import type { GatewaySettingsIntake } from "./gateway-settings.ts";
+import type { ModbusSync } from "./modbus-sync.ts";
 import type { SshSync } from "./ssh-sync.ts";
 import { type AgentStatus, armed, type StatusEvent } from "./status.ts";
 
 export const AGENT_VERSION = "0.1.0";
+
+/** What this agent declares to the platform (common/src/control/contract.ts AGENT_CAPABILITIES). */
+export const CAPABILITIES = ["modbus-read-only"];
 
 /** How long the platform holds a command long-poll, in seconds. */
 const LONG_POLL_SECONDS = 25;
@@ -61,6 +65,8 @@ export interface ControlLoopsDeps {
   /** SSH events to report, and the SSH server's host key. */
   ssh: Pick<SshSync, "pending" | "reported">;
   sshHostKey: () => string | null;
+  /** The read-only Modbus filter's counts per session, to report. */
+  modbus: Pick<ModbusSync, "pending" | "reported">;
   /** Interval between heartbeats, in milliseconds. */
   heartbeatMs: number;
   log: Log;
@@ -139,6 +145,7 @@ export class ControlLoops {
   private async heartbeat(): Promise<void> {
     const sent = this.deps.now();
     const sshEvents = this.deps.ssh.pending();
+    const modbusEvidence = this.deps.modbus.pending();
     const answer: HeartbeatResponse = await this.deps.control.heartbeat({
       state: this.status.state,
       gatewaySessionId: this.status.gatewaySessionId,
@@ -149,8 +156,11 @@ export class ControlLoops {
       settingsVersion: this.deps.settings.version(),
       sshHostKey: this.deps.sshHostKey(),
       sshEvents,
+      capabilities: CAPABILITIES,
+      modbusEvidence,
     });
     this.deps.ssh.reported(sshEvents.length);
+    this.deps.modbus.reported(modbusEvidence);
     const received = this.deps.now();
     const midpoint = (sent.getTime() + received.getTime()) / 2;
     if (this.contact?.ok === false)

@@ -7,6 +7,7 @@ import type { ForwardedService, GatewayFirewall } from "../firewall/ruleset.ts";
 import { TUNNEL_DEVICE } from "../vpn/openvpn.ts";
 import type { Log } from "./events.ts";
 import type { GatewaySettings } from "./gateway-settings.ts";
+import type { ModbusRedirect } from "./modbus-sync.ts";
 import { maintenanceOpen } from "./ssh-sync.ts";
 import type { AgentStatus } from "./status.ts";
 
@@ -16,25 +17,41 @@ export interface FirewallContext {
   /** The operator UI's TCP ports (HTTPS, and HTTP when it redirects). */
   uiPorts: number[];
   settings: () => GatewaySettings;
+  /**
+   * The read-only Modbus filter: brought in line with the status before each apply (listeners
+   * started, connections of ended sessions closed), then asked where it listens.
+   */
+  modbus?: { follow(): Promise<void>; redirects(): ModbusRedirect[] };
 }
 
-/** Services the firewall lets through: those of the platform's remote sessions, while online. */
+/**
+ * Services the firewall lets through in full: those of the platform's remote sessions whose mode is
+ * "full" (or absent: a platform that knows no modes), while online. A read-only service goes
+ * through the Modbus filter instead; one of a mode this agent does not know goes nowhere.
+ */
 function forwardedServices(status: AgentStatus): ForwardedService[] {
   if (status.state !== "online") return [];
   return status.remoteSessions.flatMap((session) =>
-    session.services.map((service) => ({
-      proxyAddress: session.proxyAddress,
-      lanAddress: session.lanAddress,
-      protocol: service.protocol,
-      port: service.port,
-    })),
+    session.services
+      .filter((service) => (service.mode ?? "full") === "full")
+      .map((service) => ({
+        proxyAddress: session.proxyAddress,
+        lanAddress: session.lanAddress,
+        protocol: service.protocol,
+        port: service.port,
+      })),
   );
 }
 
 /** The gateway ruleset the status and the settings ask for (pure). */
 export function firewallFor(
   status: AgentStatus,
-  context: { lanInterface: string; uiPorts: number[]; settings: GatewaySettings },
+  context: {
+    lanInterface: string;
+    uiPorts: number[];
+    settings: GatewaySettings;
+    modbusFilters?: ModbusRedirect[];
+  },
 ): GatewayFirewall {
   const { settings } = context;
   return {
@@ -46,6 +63,7 @@ export function firewallFor(
         ? { tunnelAddress: status.tunnelAddress }
         : null,
     uiPortsOnWan: settings.operatorUi.reach === "lan-and-wan" ? context.uiPorts : [],
+    modbusFilters: status.state === "online" ? (context.modbusFilters ?? []) : [],
   };
 }
 
@@ -88,10 +106,12 @@ export class FirewallSync {
   }
 
   private async bringInLine(): Promise<void> {
+    await this.context.modbus?.follow();
     const model = firewallFor(this.status(), {
       lanInterface: this.context.lanInterface,
       uiPorts: this.context.uiPorts,
       settings: this.context.settings(),
+      modbusFilters: this.context.modbus?.redirects(),
     });
     const modelKey = JSON.stringify(model);
     if (modelKey === this.appliedKey) return;

@@ -92,3 +92,43 @@ describe("gateway ruleset", () => {
     ).toThrow("maps to two LAN addresses");
   });
 });
+
+describe("read-only Modbus services", () => {
+  const filtered: GatewayFirewall = {
+    ...model,
+    services: [model.services[0] as GatewayFirewall["services"][number]],
+    modbusFilters: [{ proxyAddress: "100.64.0.1", port: 502, listenerPort: 41234 }],
+  };
+
+  test("are redirected to the agent's filter before any DNAT, and only its port is open", () => {
+    const text = renderGatewayRuleset(filtered);
+    const redirect = text.indexOf(
+      'iifname "tun0" ip daddr 100.64.0.1 tcp dport 502 redirect to :41234 comment "read-only Modbus: to the agent\'s filter"',
+    );
+    expect(redirect).toBeGreaterThan(0);
+    expect(redirect).toBeLessThan(text.indexOf("dnat ip to ip daddr map @proxy_to_lan"));
+    expect(text).not.toContain("192.168.0.10 . tcp . 502");
+    expect(text).toContain(
+      'iifname "tun0" ct status dnat tcp dport { 41234 } accept comment "read-only Modbus filter"',
+    );
+    // The filter's rule comes before the tunnel's final drop.
+    expect(text.indexOf("read-only Modbus filter")).toBeLessThan(
+      text.indexOf("the gateway itself is closed to the tunnel"),
+    );
+  });
+
+  test("without a data channel nothing is redirected", () => {
+    const text = renderGatewayRuleset({ ...filtered, tunnelInterface: null });
+    expect(text).not.toContain("redirect");
+    expect(text).not.toContain("41234");
+  });
+
+  test("a bad filter port is refused", () => {
+    expect(() =>
+      renderGatewayRuleset({
+        ...filtered,
+        modbusFilters: [{ proxyAddress: "100.64.0.1", port: 502, listenerPort: 0 }],
+      }),
+    ).toThrow("gateway firewall: bad filter port 0");
+  });
+});

@@ -39,6 +39,12 @@ export interface GatewayFirewall {
    * platform's settings say; empty (the default): the UI answers on the machine network only.
    */
   uiPortsOnWan?: number[];
+  /**
+   * Read-only Modbus services: TCP to the proxy address and port is redirected from the tunnel to
+   * the agent's filter on `listenerPort` (the gateway's own tunnel address), which relays reads to
+   * the machine; such a service is not in `services` (never DNAT'ed). Empty by default.
+   */
+  modbusFilters?: { proxyAddress: string; port: number; listenerPort: number }[];
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -93,13 +99,29 @@ export function renderGatewayRuleset(model: GatewayFirewall): string {
   const uiRule = uiPorts.length
     ? `    tcp dport { ${uiPorts.join(", ")} } accept comment "operator UI on the WAN side: the platform's setting"\n`
     : "";
+  const filters = tun
+    ? (model.modbusFilters ?? []).map((f) => ({
+        proxyAddress: address(f.proxyAddress, "proxy address"),
+        port: checkPort(f.port, "Modbus port"),
+        listenerPort: checkPort(f.listenerPort, "filter port"),
+      }))
+    : [];
+  const redirects = filters
+    .map(
+      (f) =>
+        `    iifname "${tun}" ip daddr ${f.proxyAddress} tcp dport ${f.port} redirect to :${f.listenerPort} comment "read-only Modbus: to the agent's filter"\n`,
+    )
+    .join("");
+  const filterInput = filters.length
+    ? `    iifname "${tun}" ct status dnat tcp dport { ${[...new Set(filters.map((f) => f.listenerPort))].join(", ")} } accept comment "read-only Modbus filter"\n`
+    : "";
   const tunnelRules = tun
     ? {
-        dnat: `    iifname "${tun}" ip daddr . meta l4proto . th dport @proxy_services dnat ip to ip daddr map @proxy_to_lan\n`,
+        dnat: `${redirects}    iifname "${tun}" ip daddr . meta l4proto . th dport @proxy_services dnat ip to ip daddr map @proxy_to_lan\n`,
         masquerade: `    iifname "${tun}" oifname "${lan}" masquerade\n`,
         forward: `    iifname "${tun}" oifname "${lan}" ct status dnat ip daddr . meta l4proto . th dport @lan_services accept
     iifname "${lan}" oifname "${tun}" ct state established,related accept\n`,
-        input: `${sshRule}    iifname "${tun}" tcp dport ${SSH_PORT} counter drop comment "SSH from the tunnel: only in a maintenance session"
+        input: `${sshRule}${filterInput}    iifname "${tun}" tcp dport ${SSH_PORT} counter drop comment "SSH from the tunnel: only in a maintenance session"
     iifname "${tun}" ct state established,related accept
     iifname "${tun}" counter drop comment "the gateway itself is closed to the tunnel"\n`,
       }

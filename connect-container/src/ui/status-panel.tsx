@@ -87,6 +87,11 @@ export function StatusPanel(props: {
                   <Token>
                     ({x.protocol}/{x.port})
                   </Token>
+                  {x.mode === "modbus-read-only"
+                    ? " read-only: Modbus reads only, writes refused"
+                    : x.mode !== undefined && x.mode !== "full"
+                      ? ` not forwarded: mode ${x.mode} unknown to this gateway`
+                      : ""}
                 </>
               ))}
             </dd>

@@ -396,8 +396,8 @@ export function masterDataRoutes(api: ApiApp): void {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { name, protocol, port, enabled } = await getService(c.get("ctx"), id);
-      const patch = { name, protocol, port, enabled, ...c.req.valid("json") };
+      const { name, protocol, port, enabled, mode } = await getService(c.get("ctx"), id);
+      const patch = { name, protocol, port, enabled, mode, ...c.req.valid("json") };
       return c.json(wire(await updateService(c.get("ctx"), id, patch)), 200);
     },
   );

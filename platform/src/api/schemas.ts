@@ -87,6 +87,14 @@ export const ServiceInput = z
     protocol: z.enum(["tcp", "udp"]),
     port: z.number().int().min(1).max(65535),
     enabled: z.boolean(),
+    /**
+     * How the gateway forwards it: "full" (the default) or "modbus-read-only" (only Modbus/TCP reads,
+     * functions 1–4 and 43/14, pass the gateway's filter; TCP only; not on a workstation).
+     */
+    mode: z.enum(["full", "modbus-read-only"]).optional().openapi({
+      description:
+        'How the gateway forwards it: "full" (default) or "modbus-read-only" (only Modbus/TCP reads, functions 1–4 and 43/14, pass the gateway\'s filter; TCP only; not on a workstation)',
+    }),
   })
   .openapi("ServiceInput");
 export const ServicePatch = ServiceInput.partial().openapi("ServicePatch");

@@ -66,7 +66,10 @@ export const AUDIT_ACTIONS = {
   "remote_session.request":
     "a technician pressed Connect: a one-time config was issued (denied: refused, with the reason)",
   "remote_session.active": "a technician's one-time config connected",
-  "remote_session.end": "a remote session ended, with the reason and the flow evidence",
+  "remote_session.end":
+    "a remote session ended, with the reason and the flow evidence (and the read-only Modbus counts as last reported)",
+  "remote_session.modbus_evidence":
+    "after a remote session ended, its gateway reported the read-only Modbus filter's final counts (reads passed, requests refused, by function code)",
   "vpn.connection_denied": "the platform refused an OpenVPN connection, with the reason",
   "gateway.report": "a gateway's heartbeat reported a new state or a new error",
   "gateway.enroll":

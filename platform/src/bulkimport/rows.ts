@@ -16,6 +16,7 @@ export const COLUMNS = [
   "protocol",
   "port",
   "enabled",
+  "mode",
 ] as const;
 const REQUIRED = ["customer", "site"] as const;
 
@@ -32,7 +33,13 @@ export interface ImportRow {
   site: string;
   gateway: string | null;
   machine: { name: string; lanAddress: string } | null;
-  service: { name: string; protocol: "tcp" | "udp"; port: number; enabled: boolean } | null;
+  service: {
+    name: string;
+    protocol: "tcp" | "udp";
+    port: number;
+    enabled: boolean;
+    mode: "full" | "modbus-read-only";
+  } | null;
 }
 
 /** Largest file accepted, in bytes (about 50,000 rows). */
@@ -46,6 +53,14 @@ const portSchema = z.coerce
   .int("must be a whole number")
   .min(1, "must be between 1 and 65535")
   .max(65535, "must be between 1 and 65535");
+
+/** The mode column: empty or "full"; "read-only" or "modbus-read-only" (TCP only). */
+const MODES: Record<string, "full" | "modbus-read-only"> = {
+  "": "full",
+  full: "full",
+  "read-only": "modbus-read-only",
+  "modbus-read-only": "modbus-read-only",
+};
 
 const ENABLED: Record<string, boolean> = {
   "": true,
@@ -195,8 +210,17 @@ export function readImportCsv(text: string): { rows: ImportRow[]; problems: Impo
       const enabled = ENABLED[cell("enabled").toLowerCase()];
       if (enabled === undefined)
         problems.push({ line, column: "enabled", message: "must be yes or no" });
-      if (name && protocol && port && enabled !== undefined)
-        service = { name, protocol, port, enabled };
+      const mode = MODES[cell("mode").toLowerCase()];
+      if (mode === undefined)
+        problems.push({ line, column: "mode", message: "must be full or read-only" });
+      else if (mode === "modbus-read-only" && protocol === "udp")
+        problems.push({
+          line,
+          column: "mode",
+          message: "read-only Modbus is Modbus/TCP: the protocol must be tcp",
+        });
+      if (name && protocol && port && enabled !== undefined && mode !== undefined)
+        service = { name, protocol, port, enabled, mode };
     }
     if (problems.length === before && customer && site)
       rows.push({ line, customer, site, gateway, machine, service });

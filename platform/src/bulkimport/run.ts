@@ -196,12 +196,13 @@ async function checkAgainstDatabase(ctx: Context, rows: ImportRow[]): Promise<Im
       sameName &&
       (sameName.protocol !== service.protocol ||
         sameName.port !== service.port ||
-        sameName.enabled !== service.enabled)
+        sameName.enabled !== service.enabled ||
+        sameName.mode !== service.mode)
     )
       problems.push({
         line: row.line,
         column: "service",
-        message: `service "${service.name}" exists as ${sameName.protocol}/${sameName.port}${sameName.enabled ? "" : " (disabled)"}`,
+        message: `service "${service.name}" exists as ${sameName.protocol}/${sameName.port}${sameName.enabled ? "" : " (disabled)"}${sameName.mode === "full" ? "" : " (read-only Modbus)"}`,
       });
     else if (samePort && samePort.name !== service.name)
       problems.push({

@@ -58,6 +58,7 @@ const remote = (over: Partial<RemoteSession> = {}): RemoteSession => ({
   bytesIn: 0,
   bytesOut: 0,
   flowEvidence: null,
+  modbusEvidence: null,
   createdAt: t0,
   ...over,
 });

@@ -112,8 +112,12 @@ export class SessionEnds {
           flowEvidence: evidence,
         })
         .where(and(eq(remoteSessions.id, session.id), ne(remoteSessions.state, "ended")))
-        .returning({ id: remoteSessions.id });
-      if (rows.length === 0) return false;
+        .returning({ id: remoteSessions.id, modbusEvidence: remoteSessions.modbusEvidence });
+      const [row] = rows;
+      if (!row) return false;
+      // Read-only Modbus counts as the gateway last reported them (at most a heartbeat old; what
+      // arrives later is audited as remote_session.modbus_evidence).
+      const readOnly = session.services.some((s) => s.mode === "modbus-read-only");
       await recordAudit(tx, clock, {
         actor,
         action: "remote_session.end",
@@ -125,6 +129,7 @@ export class SessionEnds {
           flowEvidence: evidence ?? [],
           bytesIn: session.bytesIn,
           bytesOut: session.bytesOut,
+          ...(readOnly || row.modbusEvidence ? { modbusEvidence: row.modbusEvidence } : {}),
         },
       });
       return true;

@@ -12,16 +12,33 @@ import {
   users,
 } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
+import { recordModbusEvidence } from "./modbus-evidence.ts";
 import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 
 /** What the gateway API works out from the report and keeps in the same write (phase, enrollment). */
 export type HeartbeatKept = Pick<AgentReport, "phase" | "phaseSince" | "enrolledWith">;
+type GrantedServices = (typeof remoteSessions.$inferSelect)["services"];
 
 /**
- * Records a gateway's report (alive, state, versions, clock) and answers what it must know; the
- * gateway API adds the signed settings (gateways/settings.ts).
+ * A session's services as this agent must learn them. An agent that filters read-only Modbus gets
+ * every service with its mode; an older agent (no "modbus-read-only" capability) would forward a
+ * read-only service in full, and refuses a field it does not know — so it gets the full services
+ * only, without the field, and a read-only service stays closed at its gateway (fail closed).
+ */
+export function servicesFor(services: GrantedServices, filters: boolean) {
+  return services.flatMap((s) => {
+    const mode = s.mode ?? "full";
+    if (!filters)
+      return mode === "full" ? [{ name: s.name, protocol: s.protocol, port: s.port }] : [];
+    return [{ name: s.name, protocol: s.protocol, port: s.port, mode }];
+  });
+}
+
+/**
+ * Records a gateway's report (alive, state, versions, clock, the Modbus filter's counts) and
+ * answers what it must know; the gateway API adds the signed settings (gateways/settings.ts).
  */
 export async function heartbeat(
   deps: { db: Db; clock: Clock },
@@ -46,9 +63,12 @@ export async function heartbeat(
         settingsVersion: report.settingsVersion,
         sshHostKey: report.sshHostKey,
         ...kept,
+        capabilities: report.capabilities,
       },
     })
     .where(eq(gateways.id, gateway.id));
+  await recordModbusEvidence(deps, gateway, report.modbusEvidence, ip);
+  const filters = report.capabilities.includes("modbus-read-only");
 
   // The channel the gateway asks about, else its newest one.
   const [channel] = await db
@@ -103,11 +123,8 @@ export async function heartbeat(
               machine,
               proxyAddress: session.proxyAddress,
               lanAddress,
-              services: session.services.map((s) => ({
-                name: s.name,
-                protocol: s.protocol,
-                port: s.port,
-              })),
+              services: servicesFor(session.services, filters),
+              ...(filters ? { technicianAddress: session.tunnelAddress } : {}),
               since: (session.activatedAt ?? session.requestedAt).toISOString(),
               until: session.endsAt.toISOString(),
             },

@@ -100,6 +100,7 @@ export class RemoteSessions {
             name: s.name,
             protocol: s.protocol,
             port: s.port,
+            mode: s.mode,
           })),
           proxyAddress: machine.proxyAddress,
           vpnInstance: instance.index,
@@ -118,7 +119,10 @@ export class RemoteSessions {
         detail: {
           remoteSessionId: row.id,
           reason,
-          services: row.services.map((s) => `${s.protocol}/${s.port}`),
+          services: row.services.map(
+            (s) =>
+              `${s.protocol}/${s.port}${s.mode === "modbus-read-only" ? " read-only Modbus" : ""}`,
+          ),
           endsAt: row.endsAt.toISOString(),
         },
       });

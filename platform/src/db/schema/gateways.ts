@@ -14,6 +14,8 @@ export interface AgentReport {
   ip: string | null;
   /** Version of the signed settings the gateway applies (0: none yet); absent from older agents. */
   settingsVersion?: number;
+  /** What the agent says it can do ("modbus-read-only"); absent from older agents. */
+  capabilities?: string[];
   /** SHA256 fingerprint of the gateway's SSH host key while its SSH server runs. */
   sshHostKey?: string | null;
   /** The phase of the reported state (common's gatewayPhase) and since when it holds (ISO time). */

@@ -35,6 +35,20 @@ export interface GrantedService {
   name: string;
   protocol: "tcp" | "udp";
   port: number;
+  /** How the gateway forwards it; absent in sessions from before modes: "full". */
+  mode?: "full" | "modbus-read-only";
+}
+
+/**
+ * The gateway's read-only Modbus filter, for this session: requests forwarded (`passed`) and
+ * answered with exception 01 instead (`refused`) by function code ("3", "43/14"), connections closed
+ * for a header that was not Modbus/TCP; as the gateway last reported it (`reportedAt`).
+ */
+export interface ModbusEvidence {
+  passed: Record<string, number>;
+  refused: Record<string, number>;
+  closed: number;
+  reportedAt: string;
 }
 
 /**
@@ -79,5 +93,7 @@ export const remoteSessions = pgTable("remote_sessions", {
   bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),
   bytesOut: bigint("bytes_out", { mode: "number" }).notNull().default(0),
   flowEvidence: jsonb("flow_evidence").$type<FlowEvidence[]>(),
+  /** Null while no read-only Modbus connection was reported (or the session had none). */
+  modbusEvidence: jsonb("modbus_evidence").$type<ModbusEvidence>(),
   createdAt: createdAt(),
 });

@@ -3,6 +3,13 @@ import { boolean, foreignKey, integer, pgTable, text, unique, uuid } from "drizz
 import { createdAt, id } from "./columns.ts";
 import { machines } from "./machines.ts";
 
+/**
+ * How the gateway forwards a service (common/src/control/contract.ts SERVICE_MODES): "full" (DNAT)
+ * or "modbus-read-only" (through the gateway agent's Modbus/TCP filter: reads only).
+ */
+export const SERVICE_MODES = ["full", "modbus-read-only"] as const;
+export type ServiceMode = (typeof SERVICE_MODES)[number];
+
 export const services = pgTable(
   "services",
   {
@@ -13,6 +20,7 @@ export const services = pgTable(
     protocol: text("protocol", { enum: ["tcp", "udp"] }).notNull(),
     port: integer("port").notNull(),
     enabled: boolean("enabled").notNull().default(true),
+    mode: text("mode", { enum: SERVICE_MODES }).notNull().default("full"),
     createdAt: createdAt(),
   },
   (t) => [

@@ -5,12 +5,14 @@ import {
   createService,
   deleteMachine,
   deleteService,
+  gatewayAgentOf,
   getMachine,
   getService,
   listMachines,
   listServices,
   machineVersion,
   setServiceEnabled,
+  setServiceMode,
   setupProgress,
   updateMachine,
 } from "../../masterdata/index.ts";
@@ -27,7 +29,7 @@ import {
   treeCrumbs,
 } from "../views/components.tsx";
 import { FirstRunGuide, setupDone } from "../views/first-run.tsx";
-import { Token } from "../views/layout.tsx";
+import { Notice, Token } from "../views/layout.tsx";
 import {
   LanAddressField,
   MACHINE_COLUMNS,
@@ -128,6 +130,12 @@ export function machineRoutes() {
     const machine = await getMachine(ctx, c.req.param("id"));
     const services = await listServices(ctx, machine.id);
     const remoteAccess = await remoteAccessCard(c, machine);
+    const agent = await gatewayAgentOf(ctx, machine);
+    // An agent that reported without the filter never gets a read-only service (fail closed).
+    const unfiltered =
+      services.some((s) => s.mode === "modbus-read-only") &&
+      agent !== null &&
+      !(agent.capabilities ?? []).includes("modbus-read-only");
     const canManage = inScope(
       scopeOf(ctx.caller.principal, "masterdata.manage"),
       machine.customerId,
@@ -173,6 +181,12 @@ export function machineRoutes() {
           </RenameCard>
         ) : null}
         <h2>Services</h2>
+        {unfiltered ? (
+          <Notice kind="warn">
+            The gateway's agent (version {agent?.agentVersion}) cannot filter Modbus: its read-only
+            services stay closed to technicians until the agent is updated.
+          </Notice>
+        ) : null}
         {canManage ? (
           <FormCard
             action={`/machines/${machine.id}/services`}
@@ -183,7 +197,7 @@ export function machineRoutes() {
           </FormCard>
         ) : null}
         <DataTable
-          head={["Service", "Port", "State", ""]}
+          head={["Service", "Port", "Access", "State", ""]}
           rows={services}
           row={(s) => <ServiceRow service={s} canManage={canManage} csrf={csrf} />}
           empty={
@@ -226,6 +240,16 @@ export function machineRoutes() {
     const ctx = c.get("ctx");
     const form = await formFields(c);
     const service = await setServiceEnabled(ctx, c.req.param("id"), form.enabled === "true");
+    if (c.req.header("hx-request")) {
+      return c.html(<ServiceRow service={service} canManage csrf={c.get("csrfToken")} />);
+    }
+    return c.redirect(`/machines/${service.machineId}`, 303);
+  });
+
+  app.post("/services/:id/mode", async (c) => {
+    const ctx = c.get("ctx");
+    const form = await formFields(c);
+    const service = await setServiceMode(ctx, c.req.param("id"), form.mode);
     if (c.req.header("hx-request")) {
       return c.html(<ServiceRow service={service} canManage csrf={c.get("csrfToken")} />);
     }

@@ -76,7 +76,17 @@ const PROTOCOLS: [string, string][] = [
   ["udp", "UDP"],
 ];
 
-/** The fields of a new service: name, protocol, port, and whether it starts enabled (it does). */
+/** How the gateway forwards a service (README, "Read-only Modbus/TCP"). */
+const MODES: [string, string][] = [
+  ["full", "Full access"],
+  ["modbus-read-only", "Modbus/TCP read-only"],
+];
+const MODE_WORDS: Record<string, string> = Object.fromEntries(MODES);
+
+/**
+ * The fields of a new service: name, protocol, port, access (full unless chosen read-only Modbus),
+ * and whether it starts enabled (it does).
+ */
 export const NewServiceFields: FC = () => (
   <>
     <NameField label="Service" placeholder="e.g. Web UI" />
@@ -90,6 +100,7 @@ export const NewServiceFields: FC = () => (
       max={65535}
       inputmode="numeric"
     />
+    <SelectField label="Access" name="mode" options={MODES} selected="full" />
     <label class="check">
       <input type="checkbox" name="enabled" checked />
       <span>enabled</span>
@@ -112,6 +123,29 @@ export const ServiceRow: FC<{ service: Service; canManage: boolean; csrf: string
       <Token>
         {service.protocol}/{service.port}
       </Token>
+    </td>
+    <td>
+      <span data-service-mode>{MODE_WORDS[service.mode] ?? service.mode}</span>
+      {canManage && (service.protocol === "tcp" || service.mode !== "full") ? (
+        <form
+          method="post"
+          action={`/services/${service.id}/mode`}
+          hx-post={`/services/${service.id}/mode`}
+          hx-target={`#service-${service.id}`}
+          hx-swap="outerHTML"
+          class="inline"
+        >
+          <Csrf token={csrf} />
+          <input
+            type="hidden"
+            name="mode"
+            value={service.mode === "full" ? "modbus-read-only" : "full"}
+          />{" "}
+          <button type="submit" class="secondary">
+            {service.mode === "full" ? "Make Modbus read-only" : "Allow full access"}
+          </button>
+        </form>
+      ) : null}
     </td>
     <td>
       <span class={`badge ${service.enabled ? "ok" : "idle"}`} data-service-state>

@@ -21,6 +21,7 @@ export const FIELD_LABELS: Record<string, string> = {
   lanAddress: "LAN address",
   protocol: "Protocol",
   port: "Port",
+  mode: "Access",
   username: "Username",
   displayName: "Full name",
   role: "Role",

@@ -71,7 +71,8 @@ export const SessionTable: FC<{
               <>
                 <Token>
                   {svc.protocol}/{svc.port}
-                </Token>{" "}
+                </Token>
+                {svc.mode === "modbus-read-only" ? " (read-only Modbus)" : ""}{" "}
               </>
             ))}
           </div>
@@ -86,6 +87,7 @@ export const SessionTable: FC<{
               : {e.packets === null ? "counters missing" : `${e.packets} packets, ${e.bytes} B`}
             </div>
           ))}
+          <ModbusEvidenceLines session={s} />
         </td>
         <td>
           {s.state !== "ended" &&
@@ -227,3 +229,34 @@ export function ConnectionProfilePage(props: {
     </PortalPage>
   );
 }
+
+/** "3 × 12, 4 × 1" — counts by function code, lowest code first; "none" when empty. */
+export function functionCounts(counts: Record<string, number>): string {
+  const codes = Object.keys(counts).sort((a, b) => Number.parseFloat(a) - Number.parseFloat(b));
+  return codes.length ? codes.map((code) => `${code} × ${counts[code]}`).join(", ") : "none";
+}
+
+/**
+ * The read-only Modbus filter's evidence of a session, as its gateway last reported it: reads
+ * passed and requests refused by function code (and connections closed for a malformed header).
+ */
+const ModbusEvidenceLines = ({ session }: { session: SessionView }) => {
+  const readOnly = session.services.some((svc) => svc.mode === "modbus-read-only");
+  const e = session.modbusEvidence;
+  if (!readOnly && !e) return null;
+  if (!e) return <div class="muted">Modbus read-only: no connection reported</div>;
+  return (
+    <div class="muted" data-modbus-evidence>
+      <div>
+        Modbus reads passed (function × count): <span class="mono">{functionCounts(e.passed)}</span>
+      </div>
+      <div>
+        Modbus requests refused: <span class="mono">{functionCounts(e.refused)}</span>
+        {e.closed ? ` · ${e.closed} connection(s) closed: not Modbus/TCP` : ""}
+      </div>
+      <div>
+        as reported <Time at={new Date(e.reportedAt)} />
+      </div>
+    </div>
+  );
+};
