@@ -316,20 +316,29 @@ describe("the operator's proxy setting", () => {
     await request("GET", "/password");
     await request("POST", "/password", { current: "meetpoint", next: "A-new-passw0rd" });
     const good = { host: "proxy.plant.example", port: "3128", username: "gw", password: PASSWORD };
-    for (const [change, words] of [
+    for (const [change, field, words] of [
       [
         { host: "http://proxy.plant.example" },
-        "host: must be a host name or IPv4 address without a scheme",
+        "host",
+        "Host: must be a host name or IPv4 address without a scheme",
       ],
-      [{ host: "proxy plant" }, "host: must be a host name or IPv4 address without spaces"],
-      [{ host: "proxy\nplant" }, "host: must be"],
-      [{ port: "70000" }, "port: must be a port, 1-65535"],
-      [{ port: "0" }, "port: must be a port"],
-      [{ username: "a:b" }, "username: must be"],
+      [{ host: "proxy plant" }, "host", "Host: must be a host name or IPv4 address without spaces"],
+      [{ host: "proxy\nplant" }, "host", "Host: must be"],
+      [{ port: "70000" }, "port", "Port: must be a port, 1-65535"],
+      [{ port: "0" }, "port", "Port: must be a port"],
+      [{ username: "a:b" }, "username", "User: must be"],
     ] as const) {
       const refused = await request("POST", "/proxy", { ...good, ...change });
       expect(refused.status).toBe(400);
-      expect(refused.html).toContain(words);
+      // Beside its field, under the visible label's name; what was typed stays (not the password).
+      const beside = refused.html.match(
+        new RegExp(`<p class="field-error" id="${field}-error">([^<]*)</p>`),
+      );
+      expect(beside?.[1]).toContain(words);
+      expect(refused.html).toContain(`aria-invalid="true" aria-describedby="${field}-error"`);
+      const kept = { ...good, ...change }[field];
+      if (!kept.includes("\n")) expect(refused.html).toContain(`value="${kept}"`);
+      expect(refused.html).not.toContain(PASSWORD);
     }
     expect(setting.current()).toBeNull();
     const saved = await request("POST", "/proxy", good);

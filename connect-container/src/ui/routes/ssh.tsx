@@ -22,7 +22,7 @@ export function sshRoutes({ agent }: SshDeps) {
     const keys = agent.operatorKeys;
     const maintenance = agent.status.maintenanceSessions;
     return c.html(
-      <Page title="SSH maintenance" csrf={csrf} nav>
+      <Page title="SSH maintenance" csrf={csrf} nav demo={c.get("demo")}>
         <Card title="SSH maintenance">
           {notice ? <Notice kind={notice.kind} text={notice.text} /> : null}
           <p class="muted">
