@@ -228,6 +228,11 @@ describe("the plant's operator", () => {
   test("sees only the machines of its site, and changes no master data", async () => {
     const machines = await operator.page("/machines");
     expect(machines).toContain("Control PC 1");
+    // A token carries a whole customer's role: a site's operator is offered none, and told why.
+    expect(machines).not.toContain('href="/account/api-tokens"');
+    const tokens = await operator.page("/account/api-tokens");
+    expect(tokens).toContain('id="no-token-roles"');
+    expect(tokens).not.toContain("Create token");
     expect(machines).not.toContain("Depot PC");
     expect(machines).not.toContain("Other");
     await operator.get(`/machines/${workstationMachineId}`);

@@ -8,6 +8,7 @@ export {
   grantsWithin,
   hasPermission,
   inScope,
+  mayHoldApiTokens,
   PERMISSIONS,
   type Permission,
   type Principal,

@@ -17,6 +17,14 @@ export interface Principal {
   grants: RoleGrant[];
 }
 
+/**
+ * Whether the principal can hold API tokens at all: a token carries a role for a whole customer
+ * (or platform-wide), so someone whose every grant is narrowed to a site can hold none.
+ */
+export function mayHoldApiTokens(principal: Principal): boolean {
+  return principal.grants.some((grant) => !grant.siteId);
+}
+
 /** Which data a query may return: all, or that of these customers and of these single sites. */
 export type Scope = { all: true } | { all: false; customerIds: string[]; siteIds: string[] };
 

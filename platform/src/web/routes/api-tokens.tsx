@@ -71,27 +71,34 @@ export function apiTokenRoutes(options: { maxDays: number }) {
           <code>Authorization: Bearer mpt_…</code>. A token carries one role, no wider than yours;
           every use is in the audit log. <a href="/api-docs">What the API offers</a>.
         </p>
-        <FormCard action="/account/api-tokens" csrfToken={csrf} submit="Create token">
-          <Field label="Name" name="name" placeholder="ticket system" maxlength={100} />
-          <Field
-            label={`Valid for (days, at most ${options.maxDays})`}
-            name="days"
-            value="90"
-            type="number"
-            min={1}
-            max={options.maxDays}
-            inputmode="numeric"
-          />
-          <RoleFields customers={customers} roles={roles} />
-          {admin ? (
+        {roles.length === 0 ? (
+          <p class="notice" id="no-token-roles">
+            Your role holds for one site only, and a token carries a role for a whole customer: none
+            can be made for you. A customer admin or platform admin makes tokens for programs.
+          </p>
+        ) : (
+          <FormCard action="/account/api-tokens" csrfToken={csrf} submit="Create token">
+            <Field label="Name" name="name" placeholder="ticket system" maxlength={100} />
             <Field
-              label="Service account (optional)"
-              name="serviceAccount"
-              placeholder="erp-sync"
-              required={false}
+              label={`Valid for (days, at most ${options.maxDays})`}
+              name="days"
+              value="90"
+              type="number"
+              min={1}
+              max={options.maxDays}
+              inputmode="numeric"
             />
-          ) : null}
-        </FormCard>
+            <RoleFields customers={customers} roles={roles} />
+            {admin ? (
+              <Field
+                label="Service account (optional)"
+                name="serviceAccount"
+                placeholder="erp-sync"
+                required={false}
+              />
+            ) : null}
+          </FormCard>
+        )}
         <DataTable
           head={["Token", "Acts as", "Role", "State", "Last used", ""]}
           empty="No API tokens yet: create one above for a program that uses the admin API."

@@ -3,7 +3,7 @@
 import { isoTime, splitTokens } from "@meetpoint/common";
 import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
-import { hasPermission, type Principal, scopeOf } from "../../access/index.ts";
+import { hasPermission, mayHoldApiTokens, type Principal, scopeOf } from "../../access/index.ts";
 import { NAME_MAX } from "../../shared/index.ts";
 
 interface LayoutProps {
@@ -93,7 +93,7 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
     <span class="who">{principal.displayName}</span>
     <a href="/account/password">Password</a>
     <a href="/alerts">Alerts</a>
-    <a href="/account/api-tokens">API</a>
+    {mayHoldApiTokens(principal) ? <a href="/account/api-tokens">API</a> : null}
     <form method="post" action="/sign-out" class="inline">
       <Csrf token={csrfToken} />
       <button type="submit" class="link">
