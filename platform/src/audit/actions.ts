@@ -70,6 +70,8 @@ export const AUDIT_ACTIONS = {
     "a remote session ended, with the reason and the flow evidence (and the read-only Modbus counts as last reported)",
   "remote_session.modbus_evidence":
     "after a remote session ended, its gateway reported the read-only Modbus filter's final counts (reads passed, requests refused, by function code)",
+  "remote_session.report":
+    "someone downloaded the signed transparency report of an ended remote session (which session, the signing key, the audit range it names)",
   "vpn.connection_denied": "the platform refused an OpenVPN connection, with the reason",
   "gateway.report": "a gateway's heartbeat reported a new state or a new error",
   "gateway.enroll":

@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { adminApi } from "../api/index.ts";
 import { metricsVerdict } from "../metrics/index.ts";
+import { auditSigner } from "../retention/index.ts";
 import { inputLayer, NotFoundError } from "../shared/index.ts";
 
 import { assetRoutes } from "./assets.ts";
@@ -30,6 +31,7 @@ import { machineRoutes } from "./routes/machines.tsx";
 import { oidcSignInRoutes } from "./routes/oidc-sign-in.tsx";
 import { onceRoutes } from "./routes/once.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
+import { reportRoutes } from "./routes/reports.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
@@ -55,6 +57,19 @@ export function createApp(deps: AppDeps) {
     return c.json({ status: "ok" });
   });
   app.route("/assets", assetRoutes());
+  // The public half of the audit signing key (checkpoints, exported heads, transparency reports),
+  // for verifying offline: no sign-in, nothing secret.
+  app.get("/pki/signing-key.jwk", async (c) => {
+    const { kid, publicJwk } = await auditSigner(deps.db, deps.pki);
+    c.header("Cache-Control", "no-store");
+    return c.body(
+      `${JSON.stringify({ ...publicJwk, kid, alg: "ES256", use: "sig" }, null, 2)}\n`,
+      200,
+      {
+        "Content-Type": "application/jwk+json",
+      },
+    );
+  });
   // Prometheus: a bearer token or a configured network; neither configured, no such page.
   app.get("/metrics", async (c) => {
     const metrics = deps.metrics;
@@ -118,6 +133,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", auditRoutes());
   portal.route("/", pkiRoutes());
   portal.route("/", sessionRoutes());
+  portal.route("/", reportRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());

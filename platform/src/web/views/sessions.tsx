@@ -2,6 +2,7 @@
 // machine file.
 import type { FC } from "hono/jsx";
 import { inScope, type Principal, scopeOf } from "../../access/index.ts";
+import { mayReadReport } from "../../reports/index.ts";
 import type { DataPlaneStatus, SessionView } from "../../sessions/index.ts";
 import {
   ActionButton,
@@ -90,6 +91,9 @@ export const SessionTable: FC<{
           <ModbusEvidenceLines session={s} />
         </td>
         <td>
+          {s.state === "ended" && mayReadReport(principal, s) ? (
+            <a href={`/sessions/${s.id}/report`}>Transparency report</a>
+          ) : null}
           {s.state !== "ended" &&
           (s.technicianId === principal.userId ||
             inScope(scopeOf(principal, "sessions.manage"), s.customerId, s.siteId)) ? (
