@@ -38,6 +38,7 @@ export type Permission =
   | "pki.manage" // CA rotation
   | "sessions.connect" // open remote sessions to machines
   | "sessions.manage" // terminate anyone's remote sessions
+  | "sessions.approve" // allow or deny technicians' requests (consent policy customer_approval)
   | "workstations.arm" // bring a workstation online (Go online) and offline, at the plant
   | "gateways.maintain"; // SSH maintenance sessions to connect gateways (through the tunnel)
 
@@ -52,6 +53,7 @@ export const PERMISSIONS: readonly Permission[] = [
   "pki.manage",
   "sessions.connect",
   "sessions.manage",
+  "sessions.approve",
   "workstations.arm",
   "gateways.maintain",
 ];
@@ -95,11 +97,18 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "gateways.maintain",
   ],
   auditor: ["masterdata.read", "audit.read", "pki.read"],
-  customer_admin: ["masterdata.read", "masterdata.manage", "audit.read", "sessions.manage"],
+  // Consent is the customer's: its admins and operators approve requests, platform admins do not.
+  customer_admin: [
+    "masterdata.read",
+    "masterdata.manage",
+    "audit.read",
+    "sessions.manage",
+    "sessions.approve",
+  ],
   technician: ["masterdata.read", "sessions.connect"],
   // The plant's own staff: sees its machines and who is connected, ends sessions, brings its
   // workstations online — no master data changes.
-  operator: ["masterdata.read", "sessions.manage", "workstations.arm"],
+  operator: ["masterdata.read", "sessions.manage", "sessions.approve", "workstations.arm"],
 };
 
 export const GLOBAL_ROLES: readonly Role[] = ["platform_admin", "auditor"];

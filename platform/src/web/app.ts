@@ -30,6 +30,7 @@ import { machineRoutes } from "./routes/machines.tsx";
 import { oidcSignInRoutes } from "./routes/oidc-sign-in.tsx";
 import { onceRoutes } from "./routes/once.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
+import { requestRoutes } from "./routes/requests.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
@@ -118,6 +119,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", auditRoutes());
   portal.route("/", pkiRoutes());
   portal.route("/", sessionRoutes());
+  portal.route("/", requestRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());

@@ -2,6 +2,7 @@
 // machine file.
 import type { FC } from "hono/jsx";
 import { inScope, type Principal, scopeOf } from "../../access/index.ts";
+import type { ConsentPolicy, services } from "../../db/index.ts";
 import type { DataPlaneStatus, SessionView } from "../../sessions/index.ts";
 import {
   ActionButton,
@@ -11,11 +12,13 @@ import {
   SubmitForm,
   trail,
 } from "./components.tsx";
+import { RequestFields } from "./consent.tsx";
 import { HttpProxyFields } from "./http-proxy.tsx";
 import { Field, Notice, Time, Token } from "./layout.tsx";
 import { type Reach, ReachText } from "./reach.tsx";
 
 const STATE_LABELS = {
+  pending: "waiting for approval",
   requested: "waiting for the technician's client",
   active: "connected",
   ended: "ended",
@@ -115,6 +118,11 @@ export const SessionTable: FC<{
  */
 export const RemoteAccessCard: FC<{
   machineId: string;
+  /** The machine's enabled services the technician may choose among. */
+  enabled: (typeof services.$inferSelect)[];
+  site: { consentPolicy: ConsentPolicy; maxSessionMinutes: number };
+  /** MEETPOINT_REMOTE_SESSION_MINUTES: no site allows longer. */
+  platformMaxMinutes: number;
   reach: Reach | null;
   mayConnect: boolean;
   dataPlane: DataPlaneStatus;
@@ -131,15 +139,25 @@ export const RemoteAccessCard: FC<{
         <SubmitForm
           action={`/machines/${p.machineId}/connect`}
           csrfToken={p.csrfToken}
-          submit="Connect"
+          submit={p.site.consentPolicy === "customer_approval" ? "Request access" : "Connect"}
           row
         >
+          {p.site.consentPolicy === "customer_approval" ? (
+            <p class="muted">
+              At this site a customer approver allows each request: you get the connection file once
+              it is approved.
+            </p>
+          ) : null}
           <Field
             label="Reason (ticket, fault) — shown to the operator and logged"
             name="reason"
             placeholder="e.g. ticket 4711, axis 3 fault"
             minlength={3}
             maxlength={REASON_MAX}
+          />
+          <RequestFields
+            enabled={p.enabled}
+            maxMinutes={Math.min(p.site.maxSessionMinutes, p.platformMaxMinutes)}
           />
           <HttpProxyFields />
         </SubmitForm>
