@@ -59,6 +59,32 @@ async function arm(gateway: { gatewayId: string; secret: string }): Promise<void
   );
 }
 
+/** The remote sessions the gateway's heartbeat tells it to let through. */
+async function gatewaySees(gateway: { gatewayId: string; secret: string }): Promise<string[]> {
+  const [channel] = await p.database.db
+    .select()
+    .from(gatewaySessions)
+    .where(eq(gatewaySessions.gatewayId, gateway.gatewayId));
+  const response = await p.app.request("https://localhost/api/gateway/v1/heartbeat", {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${gateway.gatewayId}.${gateway.secret}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({
+      state: "online",
+      gatewaySessionId: channel?.id ?? null,
+      agentVersion: "0.1.0",
+      openvpnVersion: "2.6.12",
+      localTime: p.clock.now().toISOString(),
+      lastError: null,
+    }),
+  });
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as { remoteSessions: { id: string }[] };
+  return body.remoteSessions.map((s) => s.id);
+}
+
 async function channelState(gatewayId: string) {
   const rows = await p.database.db
     .select()
@@ -242,6 +268,7 @@ describe("requests under customer approval", () => {
     expect(row).toMatchObject({ state: "pending", ticket: "T-4711", durationSeconds: 1800 });
     expect(row.services.map((s) => s.port)).toEqual([443]);
     expect(p.dataPlane.grants.size).toBe(0);
+    expect(await gatewaySees(plant)).toEqual([]);
     const status = await tech1.page(`/requests/${requestId}`);
     expect(status).toContain("waiting for approval");
     expect(status).toContain('hx-trigger="every 3s"');
@@ -285,6 +312,7 @@ describe("requests under customer approval", () => {
     );
     expect(await audited("remote_session.approve", requestId)).toHaveLength(1);
     expect((await session(requestId)).endsAt).toEqual(row.endsAt);
+    expect(await gatewaySees(plant)).toEqual([requestId]);
 
     // The technician's page, as its poll fetches it: approved, by whom, with the download.
     const fragment = await tech1.page(`/requests/${requestId}/status`);
@@ -343,6 +371,15 @@ describe("requests under customer approval", () => {
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain("expired");
     expect(await session(id)).toMatchObject({ state: "ended", endReason: "request_expired" });
+  });
+
+  test("the technician can withdraw a pending request; the data channel stays", async () => {
+    const id = await ask(tech2);
+    expect(await tech2.page("/sessions")).toContain("Withdraw");
+    expect((await tech2.post(`/sessions/${id}/disconnect`)).status).toBe(303);
+    expect(await session(id)).toMatchObject({ state: "ended", endReason: "technician" });
+    expect(await channelState(plant.gatewayId)).toEqual(["online"]);
+    expect((await decide(operator, id, "approve")).status).toBe(409);
   });
 
   test("bad requests: above the site's maximum, a service not enabled, none chosen → 400 naming the field", async () => {

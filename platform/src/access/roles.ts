@@ -94,10 +94,12 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "pki.read",
     "pki.manage",
     "sessions.manage",
+    // Held so platform admins may grant it; deciding requests takes a customer's grant
+    // (sessions/requests.ts): consent is the customer's.
+    "sessions.approve",
     "gateways.maintain",
   ],
   auditor: ["masterdata.read", "audit.read", "pki.read"],
-  // Consent is the customer's: its admins and operators approve requests, platform admins do not.
   customer_admin: [
     "masterdata.read",
     "masterdata.manage",

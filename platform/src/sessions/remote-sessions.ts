@@ -56,8 +56,11 @@ export class RemoteSessions {
     ctx: Context,
     machineId: string,
     input: unknown,
-    /** The technician's corporate proxy for their .ovpn (`http-proxy`), checked by the caller. */
-    options: { httpProxy?: { host: string; port: number } | null } = {},
+    /**
+     * The technician's corporate proxy for their .ovpn (`http-proxy`), checked by the caller;
+     * `immediate`: refuse (409) rather than make a request that waits for approval.
+     */
+    options: { httpProxy?: { host: string; port: number } | null; immediate?: boolean } = {},
   ): Promise<{ session: RemoteSession; profile: string | null }> {
     const { db, clock, pki } = this.deps;
     const machine = await getMachine(ctx, machineId);
@@ -75,6 +78,11 @@ export class RemoteSessions {
       .innerJoin(sites, eq(sites.id, gateways.siteId))
       .where(eq(gateways.id, machine.gatewayId));
     if (!site) throw new NotFoundError("Site");
+    if (options.immediate && site.consentPolicy === "customer_approval")
+      throw new StateError(
+        "ERR_APPROVAL_REQUIRED",
+        "This site's requests need an approval first: submit a request that waits for it.",
+      );
     const seconds = durationOf(asked.minutes, site.maxSessionMinutes, this.deps.vpn);
     this.deps.gate.require();
     const gatewaySession = await openGatewaySession(db, machine.gatewayId);
@@ -178,12 +186,11 @@ export class RemoteSessions {
     input: unknown,
     options: { httpProxy?: { host: string; port: number } | null } = {},
   ): Promise<{ session: RemoteSession; profile: string }> {
-    const { session, profile } = await this.submit(ctx, machineId, input, options);
-    if (profile === null)
-      throw new StateError(
-        "ERR_APPROVAL_REQUIRED",
-        "This site's requests need an approval first: the request waits for it.",
-      );
+    const { session, profile } = await this.submit(ctx, machineId, input, {
+      ...options,
+      immediate: true,
+    });
+    if (profile === null) throw new Error("an immediate Connect made a pending request");
     return { session, profile };
   }
 

@@ -41,14 +41,19 @@ const WHERE = "portal";
 export class ConsentRequests {
   constructor(private readonly deps: ConsentRequestsDeps) {}
 
-  /** Whether the caller may decide requests to this session's machine (never their own). */
+  /**
+   * Whether the caller may decide requests to this session's machine: through a grant for its
+   * customer (or site) — consent is the customer's, so a platform-wide role decides nothing — and
+   * never their own request.
+   */
   static mayDecide(
     principal: Context["caller"]["principal"],
     s: Pick<SessionView, "customerId" | "siteId" | "technicianId">,
   ): boolean {
+    const customers = { ...principal, grants: principal.grants.filter((g) => g.customerId) };
     return (
       s.technicianId !== principal.userId &&
-      inScope(scopeOf(principal, "sessions.approve"), s.customerId, s.siteId)
+      inScope(scopeOf(customers, "sessions.approve"), s.customerId, s.siteId)
     );
   }
 

@@ -53,6 +53,11 @@ export const SessionTable: FC<{
         <td>
           <span class={`badge ${s.state === "ended" ? "" : "ok"}`}>{STATE_LABELS[s.state]}</span>
           {s.endReason ? <div class="muted">by {s.endReason.replace("_", " ")}</div> : null}
+          {s.state === "pending" && s.technicianId === principal.userId ? (
+            <div>
+              <a href={`/requests/${s.id}`}>your request</a>
+            </div>
+          ) : null}
         </td>
         <td>
           <div>
@@ -95,14 +100,20 @@ export const SessionTable: FC<{
         <td>
           {s.state !== "ended" &&
           (s.technicianId === principal.userId ||
-            inScope(scopeOf(principal, "sessions.manage"), s.customerId, s.siteId)) ? (
+            // A pending request is decided with Allow / Deny, not terminated.
+            (s.state !== "pending" &&
+              inScope(scopeOf(principal, "sessions.manage"), s.customerId, s.siteId))) ? (
             <ActionButton
               action={`/sessions/${s.id}/disconnect`}
               csrfToken={csrfToken}
               confirm="End this remote session now?"
               kind="danger"
             >
-              {s.technicianId === principal.userId ? "Disconnect" : "Terminate"}
+              {s.technicianId !== principal.userId
+                ? "Terminate"
+                : s.state === "pending"
+                  ? "Withdraw"
+                  : "Disconnect"}
             </ActionButton>
           ) : null}
         </td>
