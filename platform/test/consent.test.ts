@@ -371,6 +371,8 @@ describe("requests under customer approval", () => {
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain("expired");
     expect(await session(id)).toMatchObject({ state: "ended", endReason: "request_expired" });
+    const [expired] = await audited("remote_session.expire", id);
+    expect(expired?.actorName).toBe("system");
   });
 
   test("the technician can withdraw a pending request; the data channel stays", async () => {

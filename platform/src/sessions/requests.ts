@@ -4,7 +4,7 @@
 // the approval; a request nobody decides in time expires (the session tick, ends.ts).
 import { and, eq, isNull } from "drizzle-orm";
 import { type Context, checkId, inScope, scopeOf } from "../access/index.ts";
-import { recordAudit } from "../audit/index.ts";
+import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import { type Db, inTransaction, remoteSessions, users } from "../db/index.ts";
 import { type Clock, ForbiddenError, NotFoundError, StateError } from "../shared/index.ts";
 import type { ServerInstance } from "./data-plane.ts";
@@ -89,7 +89,7 @@ export class ConsentRequests {
     });
     if (transition.session.state === "ended") {
       // The tick has not got to it yet: it expired at its deadline all the same.
-      await this.deps.ends.endRemoteSession(session.id, "request_expired", ctx.caller.actor);
+      await this.deps.ends.endRemoteSession(session.id, "request_expired", SYSTEM_ACTOR);
       return this.approve(ctx, id);
     }
     this.deps.gate.require();

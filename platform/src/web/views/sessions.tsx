@@ -67,6 +67,10 @@ export const SessionTable: FC<{
             <div>
               ended <Time at={s.endedAt} />
             </div>
+          ) : s.state === "pending" && s.decideBy ? (
+            <div>
+              expires <Time at={s.decideBy} /> unless decided
+            </div>
           ) : (
             <div>
               cut at <Time at={s.endsAt} />
