@@ -38,6 +38,7 @@ export type Permission =
   | "pki.manage" // CA rotation
   | "sessions.connect" // open remote sessions to machines
   | "sessions.manage" // terminate anyone's remote sessions
+  | "sessions.approve" // allow or deny technicians' requests (consent policy customer_approval)
   | "workstations.arm" // bring a workstation online (Go online) and offline, at the plant
   | "gateways.maintain"; // SSH maintenance sessions to connect gateways (through the tunnel)
 
@@ -52,6 +53,7 @@ export const PERMISSIONS: readonly Permission[] = [
   "pki.manage",
   "sessions.connect",
   "sessions.manage",
+  "sessions.approve",
   "workstations.arm",
   "gateways.maintain",
 ];
@@ -92,14 +94,23 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "pki.read",
     "pki.manage",
     "sessions.manage",
+    // Held so platform admins may grant it; deciding requests takes a customer's grant
+    // (sessions/requests.ts): consent is the customer's.
+    "sessions.approve",
     "gateways.maintain",
   ],
   auditor: ["masterdata.read", "audit.read", "pki.read"],
-  customer_admin: ["masterdata.read", "masterdata.manage", "audit.read", "sessions.manage"],
+  customer_admin: [
+    "masterdata.read",
+    "masterdata.manage",
+    "audit.read",
+    "sessions.manage",
+    "sessions.approve",
+  ],
   technician: ["masterdata.read", "sessions.connect"],
   // The plant's own staff: sees its machines and who is connected, ends sessions, brings its
   // workstations online — no master data changes.
-  operator: ["masterdata.read", "sessions.manage", "workstations.arm"],
+  operator: ["masterdata.read", "sessions.manage", "sessions.approve", "workstations.arm"],
 };
 
 export const GLOBAL_ROLES: readonly Role[] = ["platform_admin", "auditor"];

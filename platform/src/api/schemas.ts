@@ -135,7 +135,7 @@ export const SessionSchema = z
     technicianId: id,
     technicianName: z.string(),
     reason: z.string(),
-    state: z.enum(["requested", "active", "ended"]),
+    state: z.enum(["pending", "requested", "active", "ended"]),
     proxyAddress: z.string(),
     requestedAt: time,
     activatedAt: time.nullable(),

@@ -34,6 +34,8 @@ export const AUDIT_ACTIONS = {
   "site.create": "a site was created",
   "site.update": "a site was renamed",
   "site.delete": "a site was deleted (denied: it still had gateways, listed)",
+  "site.consent_policy":
+    "a site's consent policy changed (who must approve a technician's Connect, the longest session, how long a request waits)",
   "gateway.create": "a gateway was created (with its proxy address block and secret)",
   "gateway.update": "a gateway was renamed",
   "gateway.rekey": "a gateway got a new secret (the old one stops working)",
@@ -64,7 +66,11 @@ export const AUDIT_ACTIONS = {
   "gateway_session.online": "a gateway's data channel connected",
   "gateway_session.close": "a gateway's data channel closed, with the reason",
   "remote_session.request":
-    "a technician pressed Connect: a one-time config was issued (denied: refused, with the reason)",
+    "a technician pressed Connect: a one-time config was issued, or a request awaits approval (consent policy customer_approval; denied: refused, with the reason)",
+  "remote_session.approve":
+    "an approver allowed a technician's request (by whom, where: portal; the services and minutes granted, the session's end)",
+  "remote_session.deny": "an approver denied a technician's request (by whom, where: portal)",
+  "remote_session.expire": "nobody decided a technician's request in time: it expired",
   "remote_session.active": "a technician's one-time config connected",
   "remote_session.end":
     "a remote session ended, with the reason and the flow evidence (and the read-only Modbus counts as last reported)",

@@ -1,4 +1,5 @@
 // Master data: customers, sites, gateways, machines, services — always read through the caller's scope.
+export * from "./consent.ts";
 export * from "./customers.ts";
 export * from "./gateways.ts";
 export * from "./machines.ts";

@@ -26,6 +26,9 @@ const siteColumns = {
   id: sites.id,
   customerId: sites.customerId,
   name: sites.name,
+  consentPolicy: sites.consentPolicy,
+  maxSessionMinutes: sites.maxSessionMinutes,
+  requestExpiryMinutes: sites.requestExpiryMinutes,
   createdAt: sites.createdAt,
   customerName: customers.name,
 };

@@ -32,6 +32,8 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   vpn_failure: "the OpenVPN server carrying it failed",
   database_lost: "the platform lost its database and cut all access",
   access_revoked: "the technician lost the right to connect to this customer",
+  denied: "an approver denied the request",
+  request_expired: "nobody decided the request in time",
 };
 
 /** One granted service with what the platform's firewall counted for it over the whole session. */
@@ -93,8 +95,11 @@ export interface TransparencyReport {
   /** Null for an SSH maintenance session (it reaches the gateway itself). */
   machine: { id: string; name: string } | null;
   consent: {
-    /** The site's consent policy; today every site: the operator's Connect opens the gateway. */
-    policy: "operator-connect";
+    /**
+     * The site's consent policy when the technician connected: the operator's Connect opens the
+     * gateway, or a customer approver allows each request in the portal (as well).
+     */
+    policy: "operator-connect" | "customer-approval";
     approvals: { by: string; at: string; where: string }[];
     statement: string;
     /** The operator's Connect: the gateway's data channel this session went through. */
@@ -176,14 +181,14 @@ export async function transparencyReport(
   const channel = channels[0];
   if (!technician || !place || !channel)
     throw new Error(`transparency report of remote session ${session.id}: its records are gone`);
-  const endedBy = session.endedBy
-    ? ((
-        await db
-          .select({ name: users.displayName })
-          .from(users)
-          .where(eq(users.id, session.endedBy))
-      )[0]?.name ?? session.endedBy)
-    : null;
+  const nameOf = async (id: string | null) =>
+    id
+      ? ((await db.select({ name: users.displayName }).from(users).where(eq(users.id, id)))[0]
+          ?.name ?? id)
+      : null;
+  const endedBy = await nameOf(session.endedBy);
+  const approvedBy = await nameOf(session.approvedBy);
+  const approval = session.consentPolicy === "customer_approval";
   const from = session.activatedAt ?? session.requestedAt;
   const first = entries[0];
   const last = entries.at(-1);
@@ -220,10 +225,16 @@ export async function transparencyReport(
     gateway: { id: session.gatewayId, name: place.gateway },
     machine: session.machineId ? { id: session.machineId, name: session.machineName } : null,
     consent: {
-      policy: "operator-connect",
-      approvals: [],
-      statement:
-        "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
+      policy: approval ? "customer-approval" : "operator-connect",
+      approvals:
+        session.approvedAt && approvedBy
+          ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
+          : [],
+      statement: approval
+        ? session.approvedAt
+          ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
+          : "Requested under the site's policy (a customer approver allows each request), and never allowed."
+        : "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
       dataChannel: {
         id: channel.id,
         requestedAt: iso(channel.requestedAt),

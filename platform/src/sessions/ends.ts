@@ -2,7 +2,7 @@
 // disconnect racing the end time finds the session ended); then traffic is cut: grants removed,
 // flows forgotten, connections killed, certificates revoked, the gateway told.
 import { formatCidr } from "@meetpoint/common";
-import { and, eq, lte, ne, or } from "drizzle-orm";
+import { and, count, eq, lte, ne, or } from "drizzle-orm";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
   type Db,
@@ -38,6 +38,13 @@ import {
   operatorMustReconnect,
 } from "./reasons.ts";
 
+/** A request that was denied or expired is audited as such; every other end as an end. */
+function endAction(reason: EndReason) {
+  if (reason === "denied") return "remote_session.deny" as const;
+  if (reason === "request_expired") return "remote_session.expire" as const;
+  return "remote_session.end" as const;
+}
+
 export interface SessionEndsDeps {
   db: Db;
   clock: Clock;
@@ -51,8 +58,18 @@ export interface SessionEndsDeps {
 export class SessionEnds {
   constructor(private readonly deps: SessionEndsDeps) {}
 
-  /** Ends a remote session for `reason`; a technician's or admin's end closes the data channel too. */
-  async endRemoteSession(id: string, reason: EndReason, actor: Actor): Promise<void> {
+  /**
+   * Ends a remote session for `reason`. Under the consent policy operator_connect a technician's or
+   * admin's end closes the data channel too; under customer_approval it ends this session only,
+   * unless it was the channel's last (then only the operator re-arms, as always).
+   * `detail` is added to the audit entry (e.g. where a denial was made).
+   */
+  async endRemoteSession(
+    id: string,
+    reason: EndReason,
+    actor: Actor,
+    detail: Record<string, string> = {},
+  ): Promise<void> {
     const session = await remoteSessionById(this.deps.db, id);
     if (!session || session.state === "ended") return;
     const transition = nextState(timesOf(session), {
@@ -67,11 +84,21 @@ export class SessionEnds {
       transition.session.endReason ?? reason,
       actor,
       transition.session.endedAt,
+      detail,
     ).then(
       () => null,
       (error: unknown) => error,
     );
-    const close = closeAfterEnd(reason);
+    const [others] = await this.deps.db
+      .select({ n: count() })
+      .from(remoteSessions)
+      .where(
+        and(
+          eq(remoteSessions.gatewaySessionId, session.gatewaySessionId),
+          ne(remoteSessions.state, "ended"),
+        ),
+      );
+    const close = closeAfterEnd(reason, session.consentPolicy, (others?.n ?? 0) > 0);
     if (close) await this.closeGatewaySession(session.gatewaySessionId, close, actor);
     else await this.refreshGateway(session.gatewaySessionId, `remote session ended: ${reason}`);
     if (cut) throw cut;
@@ -94,6 +121,7 @@ export class SessionEnds {
     reason: EndReason,
     actor: Actor,
     at: Date | null,
+    detail: Record<string, string> = {},
   ): Promise<void> {
     const { db, clock, dataPlane } = this.deps;
     const grants = grantsOf(session);
@@ -120,12 +148,13 @@ export class SessionEnds {
       const readOnly = session.services.some((s) => s.mode === "modbus-read-only");
       await recordAudit(tx, clock, {
         actor,
-        action: "remote_session.end",
+        action: endAction(reason),
         target,
         customerId: session.customerId,
         detail: {
           remoteSessionId: session.id,
           reason,
+          ...detail,
           flowEvidence: evidence ?? [],
           bytesIn: session.bytesIn,
           bytesOut: session.bytesOut,

@@ -1,7 +1,7 @@
 // A gateway's heartbeat: the platform records that it is alive and how it is, and answers with
 // what the gateway must know — its data channel's state and the remote sessions it must let through.
 import type { HeartbeatReport, HeartbeatResponse } from "@meetpoint/common";
-import { and, desc, eq, ne } from "drizzle-orm";
+import { and, desc, eq, notInArray } from "drizzle-orm";
 import {
   type AgentReport,
   type Db,
@@ -96,7 +96,11 @@ export async function heartbeat(
           .leftJoin(machines, eq(machines.id, remoteSessions.machineId))
           .innerJoin(users, eq(users.id, remoteSessions.technicianId))
           .where(
-            and(eq(remoteSessions.gatewaySessionId, channel.id), ne(remoteSessions.state, "ended")),
+            and(
+              eq(remoteSessions.gatewaySessionId, channel.id),
+              // A pending request opens nothing at the gateway until it is approved.
+              notInArray(remoteSessions.state, ["ended", "pending"]),
+            ),
           )
       : [];
 

@@ -34,4 +34,5 @@ export {
 } from "./reasons.ts";
 export { createRemoteAccess, type RemoteAccess, type RemoteAccessDeps } from "./remote-access.ts";
 export type { RemoteSessions } from "./remote-sessions.ts";
+export { ConsentRequests, type Decision } from "./requests.ts";
 export { instanceNetwork } from "./tunnel.ts";

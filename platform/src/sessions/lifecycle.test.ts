@@ -120,3 +120,40 @@ describe("remote session lifecycle", () => {
     ).toBeNull();
   });
 });
+
+describe("a request that needs approval", () => {
+  const pending: SessionTimes = {
+    ...requested,
+    state: "pending",
+    configExpiresAt: at(10),
+    endsAt: at(10),
+    decideBy: at(10),
+    durationSeconds: 30 * 60,
+  };
+
+  test("its approval starts the clock: the config's window and the session's end count from it", () => {
+    expect(nextState(pending, { type: "approve", at: at(4), configSeconds: 600 })).toMatchObject({
+      changed: true,
+      session: { state: "requested", approvedAt: at(4), configExpiresAt: at(14), endsAt: at(34) },
+    });
+  });
+
+  test("it cannot connect while it waits, and expires at its deadline, even when approved late", () => {
+    expect(nextState(pending, { type: "connected", at: at(1) })).toMatchObject({
+      changed: false,
+      refused: "the request is waiting for its approval",
+    });
+    expect(nextState(pending, { type: "approve", at: at(11), configSeconds: 600 })).toMatchObject({
+      changed: true,
+      session: { state: "ended", endReason: "request_expired", endedAt: at(10) },
+    });
+    expect(nextDeadline(pending)).toEqual(at(10));
+  });
+
+  test("an approved session is not approved again", () => {
+    expect(nextState(requested, { type: "approve", at: at(1), configSeconds: 600 })).toMatchObject({
+      changed: false,
+      refused: "already approved",
+    });
+  });
+});

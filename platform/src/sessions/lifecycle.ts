@@ -1,14 +1,17 @@
 // The life of a remote session, as a pure function of its state and an event.
 //
-//   requested ──connected──▶ active ──end / end time──▶ ended
-//       └──────────── end / config unused ───────────────▲
+//   pending ──approved──▶ requested ──connected──▶ active ──end / end time──▶ ended
+//      │                      └──────────── end / config unused ───────────────▲
+//      └──────────────── denied / not decided in time / end ───────────────────┘
 //
+// A request under the consent policy customer_approval starts "pending": no config, no grant. Its
+// approval starts its clock: the config's window and the session's end count from that moment.
 // A session starts "requested" when a technician presses Connect and gets a one-time config. It
 // becomes "active" when that config's connection is authorised, and "ended" — for good — when
 // anyone ends it, its end time passes (OpenVPN would keep the tunnel past certificate expiry), or
 // the config expires unused.
 
-export type SessionState = "requested" | "active" | "ended";
+export type SessionState = "pending" | "requested" | "active" | "ended";
 
 import type { EndReason } from "../db/index.ts";
 
@@ -22,12 +25,19 @@ export interface SessionTimes {
   /** When an active session is cut, whatever happens. */
   endsAt: Date;
   activatedAt: Date | null;
+  /** Until when a pending request may be decided (null: no approval needed). */
+  decideBy?: Date | null;
+  /** How long the session lasts from its approval, in seconds. */
+  durationSeconds?: number | null;
+  approvedAt?: Date | null;
   endedAt: Date | null;
   endReason: EndReason | null;
 }
 
 export type SessionEvent =
   | { type: "connected"; at: Date }
+  /** An approver allowed the request; the config may be used for `configSeconds` from now. */
+  | { type: "approve"; at: Date; configSeconds: number }
   | { type: "end"; reason: EndReason; at: Date }
   | { type: "tick"; at: Date };
 
@@ -51,6 +61,8 @@ export function nextState(session: SessionTimes, event: SessionEvent): Transitio
       refused: event.type === "connected" ? "the session has ended" : undefined,
     };
   }
+  if (session.state === "pending") return nextPending(session, event);
+  if (event.type === "approve") return { changed: false, session, refused: "already approved" };
   if (session.state === "requested" && event.at >= session.configExpiresAt) {
     return end(session, "config_unused", session.configExpiresAt);
   }
@@ -67,9 +79,36 @@ export function nextState(session: SessionTimes, event: SessionEvent): Transitio
   }
 }
 
+function nextPending(session: SessionTimes, event: SessionEvent): Transition {
+  if (session.decideBy && event.at >= session.decideBy)
+    return end(session, "request_expired", session.decideBy);
+  switch (event.type) {
+    case "approve": {
+      const seconds = session.durationSeconds ?? 0;
+      return {
+        changed: true,
+        session: {
+          ...session,
+          state: "requested",
+          approvedAt: event.at,
+          configExpiresAt: new Date(event.at.getTime() + event.configSeconds * 1000),
+          endsAt: new Date(event.at.getTime() + seconds * 1000),
+        },
+      };
+    }
+    case "connected":
+      return { changed: false, session, refused: "the request is waiting for its approval" };
+    case "end":
+      return end(session, event.reason, event.at);
+    case "tick":
+      return { changed: false, session };
+  }
+}
+
 /** When the next tick can change this session (null: nothing will without an event). */
 export function nextDeadline(session: SessionTimes): Date | null {
   if (session.state === "ended") return null;
+  if (session.state === "pending") return session.decideBy ?? null;
   if (session.state === "requested" && session.configExpiresAt < session.endsAt)
     return session.configExpiresAt;
   return session.endsAt;

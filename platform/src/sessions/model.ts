@@ -17,13 +17,30 @@ export type SessionView = RemoteSession & {
   gatewayId: string;
 };
 
-/** What a technician's Connect must say. */
+/** What a technician's Connect must say (reason), and may (ticket, services, minutes). */
 export const requestInput = z.object({
   reason: z
     .string({ error: "is required" })
     .trim()
     .min(3, "say why you connect (at least 3 characters)")
     .max(200),
+  ticket: z
+    .string()
+    .trim()
+    .max(64, "at most 64 characters")
+    .optional()
+    .transform((t) => (t ? t : null)),
+  /** Ids of the machine's enabled services to reach; absent: all of them. */
+  services: z
+    .array(z.string(), { error: "must be a list of service ids" })
+    .min(1, "choose at least one service")
+    .optional(),
+  /** How long the session lasts, in minutes; absent: the longest the site allows. */
+  minutes: z.coerce
+    .number({ error: "must be a number of minutes" })
+    .int("must be whole minutes")
+    .min(1, "at least 1 minute")
+    .optional(),
 });
 
 export const timesOf = (s: RemoteSession): SessionTimes => ({
@@ -32,6 +49,9 @@ export const timesOf = (s: RemoteSession): SessionTimes => ({
   configExpiresAt: s.configExpiresAt,
   endsAt: s.endsAt,
   activatedAt: s.activatedAt,
+  decideBy: s.decideBy,
+  durationSeconds: s.durationSeconds,
+  approvedAt: s.approvedAt,
   endedAt: s.endedAt,
   endReason: s.endReason as EndReason | null,
 });

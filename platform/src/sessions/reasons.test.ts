@@ -30,6 +30,20 @@ describe("close reasons", () => {
     );
   });
 
+  test("under customer approval a person's end leaves the channel while others are open; the last one closes it", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...END_REASONS), fc.boolean(), (reason, othersOpen) => {
+        const close = closeAfterEnd(reason, "customer_approval", othersOpen);
+        const personal = reason === "technician" || reason === "admin";
+        expect(close).toBe(personal && !othersOpen ? reason : null);
+        // Under operator Connect the others do not matter.
+        expect(closeAfterEnd(reason, "operator_connect", othersOpen)).toBe(
+          personal ? reason : null,
+        );
+      }),
+    );
+  });
+
   test("the remote sessions of a closed channel never end as if a person had ended them", () => {
     fc.assert(
       fc.property(fc.constantFrom(...CLOSE_REASONS), (reason) => {

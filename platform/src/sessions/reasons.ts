@@ -1,6 +1,11 @@
 // Why a gateway's data channel closed, as a closed set of values, and the rules that follow from
 // it: who may bring the channel back, and how its remote sessions end. Pure.
-import { CLOSE_REASONS, type CloseReason, type EndReason } from "../db/index.ts";
+import {
+  CLOSE_REASONS,
+  type CloseReason,
+  type ConsentPolicy,
+  type EndReason,
+} from "../db/index.ts";
 
 export { CLOSE_REASONS, type CloseReason } from "../db/index.ts";
 
@@ -16,9 +21,21 @@ export function operatorMustReconnect(reason: CloseReason | null): boolean {
   return reason === "technician" || reason === "admin";
 }
 
-/** The close reason of a data channel whose remote session ended for `reason`, when it closes too. */
-export function closeAfterEnd(reason: EndReason): CloseReason | null {
-  return reason === "technician" || reason === "admin" ? reason : null;
+/**
+ * The close reason of a data channel whose remote session ended for `reason`, when it closes too:
+ * under the consent policy operator_connect a technician's or admin's end closes it (the reference
+ * design's rule: only the operator re-arms); under customer_approval each request was approved on
+ * its own, so one session's end leaves the channel — and the other technicians' sessions — open,
+ * and the rule applies when the channel's last session (or request) ends (`othersOpen` false).
+ */
+export function closeAfterEnd(
+  reason: EndReason,
+  policy: ConsentPolicy = "operator_connect",
+  othersOpen = false,
+): CloseReason | null {
+  if (reason !== "technician" && reason !== "admin") return null;
+  if (policy === "customer_approval" && othersOpen) return null;
+  return reason;
 }
 
 /** How the remote sessions of a data channel that closed for `reason` end. */

@@ -15,6 +15,7 @@ import { AccessGate } from "./gate.ts";
 import { type HeartbeatKept, heartbeat } from "./heartbeat.ts";
 import { MaintenanceSessions } from "./maintenance.ts";
 import { RemoteSessions } from "./remote-sessions.ts";
+import { ConsentRequests } from "./requests.ts";
 
 export interface RemoteAccessDeps {
   db: Db;
@@ -48,6 +49,16 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     pki,
     gate,
     ends,
+    instances,
+    vpn: deps.vpn,
+  });
+  const requests = new ConsentRequests({
+    db,
+    clock,
+    pki,
+    gate,
+    ends,
+    sessions: remoteSessions,
     instances,
     vpn: deps.vpn,
   });
@@ -90,6 +101,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     ends,
     dataChannels,
     remoteSessions,
+    /** Requests under the consent policy customer_approval: approve, deny, the .ovpn after. */
+    requests,
     maintenance,
     connections,
     watched,

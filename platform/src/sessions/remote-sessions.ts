@@ -11,6 +11,7 @@ import {
   machines,
   remoteSessions,
   services,
+  sites,
   users,
 } from "../db/index.ts";
 import { getMachine } from "../masterdata/index.ts";
@@ -26,8 +27,9 @@ import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
-import { instanceOf, oneTimeProfile, type ProfilePki } from "./profiles.ts";
+import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
+import { chosenServices, durationOf, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
 
 export interface RemoteSessionsDeps {
@@ -44,22 +46,44 @@ export class RemoteSessions {
   constructor(private readonly deps: RemoteSessionsDeps) {}
 
   /**
-   * A technician pressed Connect on a machine: a remote session for the machine's enabled services,
-   * with a one-time .ovpn (returned, never stored) valid until the certificate expires.
+   * A technician pressed Connect on a machine: a remote session for the chosen enabled services
+   * (default all) and duration (default the longest the site allows). Under the site's consent
+   * policy operator_connect it comes with a one-time .ovpn (returned, never stored) valid until the
+   * certificate expires; under customer_approval it is a pending request (profile null): the
+   * config is issued only after its approval (`ConsentRequests.issueProfile`).
    */
-  async request(
+  async submit(
     ctx: Context,
     machineId: string,
     input: unknown,
-    /** The technician's corporate proxy for their .ovpn (`http-proxy`), checked by the caller. */
-    options: { httpProxy?: { host: string; port: number } | null } = {},
-  ): Promise<{ session: RemoteSession; profile: string }> {
+    /**
+     * The technician's corporate proxy for their .ovpn (`http-proxy`), checked by the caller;
+     * `immediate`: refuse (409) rather than make a request that waits for approval.
+     */
+    options: { httpProxy?: { host: string; port: number } | null; immediate?: boolean } = {},
+  ): Promise<{ session: RemoteSession; profile: string | null }> {
     const { db, clock, pki } = this.deps;
     const machine = await getMachine(ctx, machineId);
     if (!inScope(scopeOf(ctx.caller.principal, "sessions.connect"), machine.customerId)) {
       throw new ForbiddenError("Only technicians of this customer can connect to its machines.");
     }
-    const { reason } = parseInput(requestInput, input);
+    const asked = parseInput(requestInput, input);
+    const [site] = await db
+      .select({
+        consentPolicy: sites.consentPolicy,
+        maxSessionMinutes: sites.maxSessionMinutes,
+        requestExpiryMinutes: sites.requestExpiryMinutes,
+      })
+      .from(gateways)
+      .innerJoin(sites, eq(sites.id, gateways.siteId))
+      .where(eq(gateways.id, machine.gatewayId));
+    if (!site) throw new NotFoundError("Site");
+    if (options.immediate && site.consentPolicy === "customer_approval")
+      throw new StateError(
+        "ERR_APPROVAL_REQUIRED",
+        "This site's requests need an approval first: submit a request that waits for it.",
+      );
+    const seconds = durationOf(asked.minutes, site.maxSessionMinutes, this.deps.vpn);
     this.deps.gate.require();
     const gatewaySession = await openGatewaySession(db, machine.gatewayId);
     if (gatewaySession?.state !== "online") {
@@ -77,6 +101,7 @@ export class RemoteSessions {
         "ERR_NO_ENABLED_SERVICE",
         "This machine has no enabled service: there is nothing to connect to.",
       );
+    const chosen = chosenServices(enabled, asked.services);
     const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
     if (options.httpProxy && instance.protocol !== "tcp")
       throw new ValidationError(
@@ -84,6 +109,8 @@ export class RemoteSessions {
         "this gateway's data channel runs on an OpenVPN server over UDP, which an HTTP proxy cannot carry: connect without the proxy",
       );
     const now = clock.now();
+    const pending = site.consentPolicy === "customer_approval";
+    const decideBy = new Date(now.getTime() + site.requestExpiryMinutes * 60_000);
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
       const [row] = await tx
@@ -93,9 +120,12 @@ export class RemoteSessions {
           machineId: machine.id,
           gatewaySessionId: gatewaySession.id,
           technicianId: ctx.caller.principal.userId,
-          reason,
-          state: "requested",
-          services: enabled.map((s) => ({
+          reason: asked.reason,
+          ticket: asked.ticket,
+          consentPolicy: site.consentPolicy,
+          durationSeconds: seconds,
+          state: pending ? "pending" : "requested",
+          services: chosen.map((s) => ({
             serviceId: s.id,
             name: s.name,
             protocol: s.protocol,
@@ -106,8 +136,14 @@ export class RemoteSessions {
           vpnInstance: instance.index,
           tunnelAddress,
           requestedAt: now,
-          configExpiresAt: new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
-          endsAt: new Date(now.getTime() + this.deps.vpn.remoteSessionSeconds * 1000),
+          // A pending request has no config and no clock yet: both start at its approval.
+          configExpiresAt: pending
+            ? decideBy
+            : new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
+          endsAt: pending ? decideBy : new Date(now.getTime() + seconds * 1000),
+          decideBy: pending ? decideBy : null,
+          clientProxy: options.httpProxy ?? null,
+          profileIssuedAt: pending ? null : now,
         })
         .returning();
       if (!row) throw new Error("remote session not stored");
@@ -118,31 +154,43 @@ export class RemoteSessions {
         customerId: machine.customerId,
         detail: {
           remoteSessionId: row.id,
-          reason,
+          reason: asked.reason,
+          ...(asked.ticket ? { ticket: asked.ticket } : {}),
           services: row.services.map(
             (s) =>
               `${s.protocol}/${s.port}${s.mode === "modbus-read-only" ? " read-only Modbus" : ""}`,
           ),
-          endsAt: row.endsAt.toISOString(),
+          minutes: seconds / 60,
+          consentPolicy: site.consentPolicy,
+          ...(pending
+            ? { decideBy: decideBy.toISOString() }
+            : { endsAt: row.endsAt.toISOString() }),
         },
       });
       return row;
     });
-    const { profile } = await oneTimeProfile(
-      pki,
-      this.deps.vpn.host,
-      {
-        kind: "technician",
-        id: session.id,
-        firstUseBy: session.configExpiresAt,
-        endsAt: session.endsAt,
-      },
-      instance,
-      [machine.proxyAddress],
-      options.httpProxy ?? null,
-    );
+    if (pending) return { session, profile: null };
+    const profile = await technicianProfile(pki, this.deps.vpn.host, instance, session);
     // The gateway opens its side for these services now and shows the operator who and why.
     await this.deps.ends.refreshGateway(gatewaySession.id, "remote session requested");
+    return { session, profile };
+  }
+
+  /**
+   * Connect where no approval is needed (consent policy operator_connect): the session and its
+   * one-time .ovpn. At a site whose requests need approval: 409, use `submit`.
+   */
+  async request(
+    ctx: Context,
+    machineId: string,
+    input: unknown,
+    options: { httpProxy?: { host: string; port: number } | null } = {},
+  ): Promise<{ session: RemoteSession; profile: string }> {
+    const { session, profile } = await this.submit(ctx, machineId, input, {
+      ...options,
+      immediate: true,
+    });
+    if (profile === null) throw new Error("an immediate Connect made a pending request");
     return { session, profile };
   }
 

@@ -32,6 +32,7 @@ import { oidcSignInRoutes } from "./routes/oidc-sign-in.tsx";
 import { onceRoutes } from "./routes/once.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
 import { reportRoutes } from "./routes/reports.tsx";
+import { requestRoutes } from "./routes/requests.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
@@ -134,6 +135,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", pkiRoutes());
   portal.route("/", sessionRoutes());
   portal.route("/", reportRoutes());
+  portal.route("/", requestRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());

@@ -2,7 +2,7 @@
 // and a machine's remote-access card, gathered for the views (machine file, lists, session list).
 import type { Context as HonoContext } from "hono";
 import { inScope, scopeOf } from "../access/index.ts";
-import { gatewayReachFacts } from "../masterdata/index.ts";
+import { gatewayReachFacts, getGateway, getSite, listServices } from "../masterdata/index.ts";
 import type { WebEnv } from "./env.ts";
 import { gatewayReach, type Reach } from "./views/reach.tsx";
 import { DataPlaneNotice as DataPlaneNoticeView, RemoteAccessCard } from "./views/sessions.tsx";
@@ -29,9 +29,14 @@ export async function remoteAccessCard(
   const reach = (await reachOf(c, [machine.gatewayId])).get(machine.gatewayId);
   const mayConnect = inScope(scopeOf(ctx.caller.principal, "sessions.connect"), machine.customerId);
   const history = await remoteSessions.list(ctx, { machineId: machine.id });
+  const site = await getSite(ctx, (await getGateway(ctx, machine.gatewayId)).siteId);
+  const enabled = mayConnect ? (await listServices(ctx, machine.id)).filter((s) => s.enabled) : [];
   return (
     <RemoteAccessCard
       machineId={machine.id}
+      enabled={enabled}
+      site={site}
+      platformMaxMinutes={Math.floor(c.get("deps").access.remoteSessionSeconds / 60)}
       reach={reach ?? null}
       mayConnect={mayConnect}
       dataPlane={gate.status()}

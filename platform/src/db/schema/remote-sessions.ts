@@ -3,9 +3,14 @@ import { bigint, integer, jsonb, pgTable, text, uuid } from "drizzle-orm/pg-core
 import { at, createdAt, id } from "./columns.ts";
 import { gatewaySessions } from "./gateway-sessions.ts";
 import { machines } from "./machines.ts";
+import { CONSENT_POLICIES } from "./sites.ts";
 import { users } from "./users.ts";
 
-export const REMOTE_SESSION_STATES = ["requested", "active", "ended"] as const;
+/**
+ * pending: a request waiting for its approval (consent policy customer_approval) — no config, no
+ * grant; requested: the one-time config may connect; active: connected; ended: for good.
+ */
+export const REMOTE_SESSION_STATES = ["pending", "requested", "active", "ended"] as const;
 
 /**
  * machine: a technician's access to a machine's enabled services; maintenance: a platform admin's
@@ -26,6 +31,8 @@ export const END_REASONS = [
   "vpn_failure", // the OpenVPN server carrying it crashed
   "database_lost", // the platform lost its database and cut all access (fail closed)
   "access_revoked", // the technician was disabled, or lost the role for the machine's customer
+  "denied", // an approver denied the request
+  "request_expired", // nobody decided the request in time
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -95,5 +102,21 @@ export const remoteSessions = pgTable("remote_sessions", {
   flowEvidence: jsonb("flow_evidence").$type<FlowEvidence[]>(),
   /** Null while no read-only Modbus connection was reported (or the session had none). */
   modbusEvidence: jsonb("modbus_evidence").$type<ModbusEvidence>(),
+  /** The ticket the technician named (optional). */
+  ticket: text("ticket"),
+  /** The site's consent policy when the session was requested: it decides approval and ends. */
+  consentPolicy: text("consent_policy", { enum: CONSENT_POLICIES })
+    .notNull()
+    .default("operator_connect"),
+  /** How long the session lasts once it may connect, in seconds (its clock starts at approval). */
+  durationSeconds: integer("duration_seconds"),
+  /** Until when a pending request may be decided; null when no approval was needed. */
+  decideBy: at("decide_by"),
+  approvedAt: at("approved_at"),
+  approvedBy: uuid("approved_by"),
+  /** The technician's corporate proxy for the .ovpn issued after approval. */
+  clientProxy: jsonb("client_proxy").$type<{ host: string; port: number }>(),
+  /** When the one-time config was issued (once: never again for this session). */
+  profileIssuedAt: at("profile_issued_at"),
   createdAt: createdAt(),
 });

@@ -1,7 +1,22 @@
 // A site: one plant or location of a customer, where gateways stand.
-import { index, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { index, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { createdAt, id } from "./columns.ts";
 import { customers } from "./customers.ts";
+
+/**
+ * Who must approve a technician's Connect at a site (the consent policy): operator_connect — the
+ * operator's Connect on the gateway opens it, no per-request approval (the default);
+ * customer_approval — a customer admin or an operator of the customer approves each request in the
+ * portal. Approval on the gateway's own UI (and both, two-party) needs the gateway agent and is not
+ * offered yet.
+ */
+export const CONSENT_POLICIES = ["operator_connect", "customer_approval"] as const;
+export type ConsentPolicy = (typeof CONSENT_POLICIES)[number];
+
+/** The longest remote session a site allows by default, in minutes. */
+export const DEFAULT_MAX_SESSION_MINUTES = 120;
+/** How long a request waits for its approval by default, in minutes. */
+export const DEFAULT_REQUEST_EXPIRY_MINUTES = 10;
 
 export const sites = pgTable(
   "sites",
@@ -11,6 +26,17 @@ export const sites = pgTable(
       .notNull()
       .references(() => customers.id, { onDelete: "restrict" }),
     name: text("name").notNull(),
+    consentPolicy: text("consent_policy", { enum: CONSENT_POLICIES })
+      .notNull()
+      .default("operator_connect"),
+    /** The longest remote session a technician may ask for at this site, in minutes. */
+    maxSessionMinutes: integer("max_session_minutes")
+      .notNull()
+      .default(DEFAULT_MAX_SESSION_MINUTES),
+    /** How long a request waits for its approval before it expires, in minutes. */
+    requestExpiryMinutes: integer("request_expiry_minutes")
+      .notNull()
+      .default(DEFAULT_REQUEST_EXPIRY_MINUTES),
     createdAt: createdAt(),
   },
   (t) => [

@@ -14,6 +14,7 @@ import {
   listSites,
   renameCustomer,
   renameSite,
+  setConsentPolicy,
   siteVersion,
 } from "../../masterdata/index.ts";
 import type { WebEnv } from "../env.ts";
@@ -29,6 +30,7 @@ import {
   trail,
   treeCrumbs,
 } from "../views/components.tsx";
+import { ConsentCard } from "../views/consent.tsx";
 import { NameField, Time } from "../views/layout.tsx";
 import { ReachCell } from "../views/reach.tsx";
 
@@ -161,6 +163,7 @@ export function customerRoutes() {
             version={siteVersion(site)}
           />
         ) : null}
+        <ConsentCard site={site} canManage={canManage} csrfToken={csrf} />
         <h2>Gateways</h2>
         {canManage ? (
           <FormCard action={`/sites/${site.id}/gateways`} csrfToken={csrf} submit="Add gateway">
@@ -204,6 +207,12 @@ export function customerRoutes() {
   app.post("/sites/:id", async (c) => {
     const id = c.req.param("id");
     await renameSite(c.get("ctx"), id, await formFields(c));
+    return c.redirect(`/sites/${id}`, 303);
+  });
+
+  app.post("/sites/:id/consent", async (c) => {
+    const id = c.req.param("id");
+    await setConsentPolicy(c.get("ctx"), id, await formFields(c));
     return c.redirect(`/sites/${id}`, 303);
   });
 

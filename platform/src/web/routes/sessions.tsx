@@ -11,7 +11,17 @@ import { signedIn } from "../middleware.ts";
 import { DataPlaneNotice } from "../remote-access.tsx";
 import { keepForOneShowing } from "../reveals.ts";
 import { PortalPage } from "../views/components.tsx";
+import { PendingRequests } from "../views/consent.tsx";
+import { Notice } from "../views/layout.tsx";
 import { SessionTable } from "../views/sessions.tsx";
+
+/** What the Sessions page says after a decision (the POST redirects here with its outcome). */
+const DECISION_WORDS: Record<string, string> = {
+  approved: "Request allowed: the technician can now download their one-time connection file.",
+  denied: "Request denied: the technician gets no access.",
+  already_approved: "This request was approved already: nothing changed.",
+  already_denied: "This request was denied already: nothing changed.",
+};
 
 /**
  * The technician's corporate proxy from the Connect form: none when both fields are empty;
@@ -29,12 +39,30 @@ function httpProxyOf(form: FormFields): { host: string; port: number } | null {
   return { host: host.toLowerCase(), port };
 }
 
+/**
+ * A Connect form as the request it asks for: the services ticked (`service.<id>`, when the form
+ * offered the choice), the minutes and ticket when given.
+ */
+function requestOf(form: FormFields): Record<string, unknown> {
+  const request: Record<string, unknown> = { reason: form.reason };
+  if (form.ticket?.trim()) request.ticket = form.ticket;
+  if (form.minutes?.trim()) request.minutes = form.minutes;
+  if (form.servicesChosen)
+    request.services = Object.keys(form)
+      .filter((name) => name.startsWith("service."))
+      .map((name) => name.slice("service.".length));
+  return request;
+}
+
 export function sessionRoutes() {
   const app = new Hono<WebEnv>();
 
   app.get("/sessions", async (c) => {
     const ctx = c.get("ctx");
-    const all = await c.get("deps").access.remoteSessions.list(ctx);
+    const { remoteSessions, requests } = c.get("deps").access;
+    const all = await remoteSessions.list(ctx);
+    const pending = await requests.pending(ctx);
+    const decision = DECISION_WORDS[c.req.query("decision") ?? ""];
     return c.html(
       <PortalPage
         title="Remote sessions"
@@ -42,6 +70,9 @@ export function sessionRoutes() {
         principal={ctx.caller.principal}
       >
         <DataPlaneNotice c={c} />
+        {decision ? <Notice kind="ok">{decision}</Notice> : null}
+        <PendingRequests requests={pending} csrfToken={c.get("csrfToken")} />
+        <h2>Sessions</h2>
         <SessionTable
           sessions={all}
           principal={ctx.caller.principal}
@@ -57,9 +88,9 @@ export function sessionRoutes() {
     const deps = c.get("deps");
     const machine = await getMachine(ctx, c.req.param("id"));
     const form = await formFields(c);
-    let requested: Awaited<ReturnType<typeof deps.access.remoteSessions.request>>;
+    let requested: Awaited<ReturnType<typeof deps.access.remoteSessions.submit>>;
     try {
-      requested = await deps.access.remoteSessions.request(ctx, machine.id, form, {
+      requested = await deps.access.remoteSessions.submit(ctx, machine.id, requestOf(form), {
         httpProxy: httpProxyOf(form),
       });
     } catch (error) {
@@ -81,6 +112,8 @@ export function sessionRoutes() {
       throw error;
     }
     const { session, profile } = requested;
+    // A request that needs approval waits on its own page; the file comes after the approval.
+    if (profile === null) return c.redirect(`/requests/${session.id}`, 303);
     const shown = await keepForOneShowing(deps, signedIn(c).id, "connection_profile", {
       sessionId: session.id,
       machineId: machine.id,

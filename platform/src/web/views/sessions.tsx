@@ -2,6 +2,7 @@
 // machine file.
 import type { FC } from "hono/jsx";
 import { inScope, type Principal, scopeOf } from "../../access/index.ts";
+import type { ConsentPolicy, services } from "../../db/index.ts";
 import { mayReadReport } from "../../reports/index.ts";
 import type { DataPlaneStatus, SessionView } from "../../sessions/index.ts";
 import {
@@ -12,11 +13,13 @@ import {
   SubmitForm,
   trail,
 } from "./components.tsx";
+import { RequestFields } from "./consent.tsx";
 import { HttpProxyFields } from "./http-proxy.tsx";
 import { Field, Notice, Time, Token } from "./layout.tsx";
 import { type Reach, ReachText } from "./reach.tsx";
 
 const STATE_LABELS = {
+  pending: "waiting for approval",
   requested: "waiting for the technician's client",
   active: "connected",
   ended: "ended",
@@ -51,6 +54,11 @@ export const SessionTable: FC<{
         <td>
           <span class={`badge ${s.state === "ended" ? "" : "ok"}`}>{STATE_LABELS[s.state]}</span>
           {s.endReason ? <div class="muted">by {s.endReason.replace("_", " ")}</div> : null}
+          {s.state === "pending" && s.technicianId === principal.userId ? (
+            <div>
+              <a href={`/requests/${s.id}`}>your request</a>
+            </div>
+          ) : null}
         </td>
         <td>
           <div>
@@ -59,6 +67,10 @@ export const SessionTable: FC<{
           {s.endedAt ? (
             <div>
               ended <Time at={s.endedAt} />
+            </div>
+          ) : s.state === "pending" && s.decideBy ? (
+            <div>
+              expires <Time at={s.decideBy} /> unless decided
             </div>
           ) : (
             <div>
@@ -96,14 +108,20 @@ export const SessionTable: FC<{
           ) : null}
           {s.state !== "ended" &&
           (s.technicianId === principal.userId ||
-            inScope(scopeOf(principal, "sessions.manage"), s.customerId, s.siteId)) ? (
+            // A pending request is decided with Allow / Deny, not terminated.
+            (s.state !== "pending" &&
+              inScope(scopeOf(principal, "sessions.manage"), s.customerId, s.siteId))) ? (
             <ActionButton
               action={`/sessions/${s.id}/disconnect`}
               csrfToken={csrfToken}
               confirm="End this remote session now?"
               kind="danger"
             >
-              {s.technicianId === principal.userId ? "Disconnect" : "Terminate"}
+              {s.technicianId !== principal.userId
+                ? "Terminate"
+                : s.state === "pending"
+                  ? "Withdraw"
+                  : "Disconnect"}
             </ActionButton>
           ) : null}
         </td>
@@ -119,6 +137,11 @@ export const SessionTable: FC<{
  */
 export const RemoteAccessCard: FC<{
   machineId: string;
+  /** The machine's enabled services the technician may choose among. */
+  enabled: (typeof services.$inferSelect)[];
+  site: { consentPolicy: ConsentPolicy; maxSessionMinutes: number };
+  /** MEETPOINT_REMOTE_SESSION_MINUTES: no site allows longer. */
+  platformMaxMinutes: number;
   reach: Reach | null;
   mayConnect: boolean;
   dataPlane: DataPlaneStatus;
@@ -135,15 +158,25 @@ export const RemoteAccessCard: FC<{
         <SubmitForm
           action={`/machines/${p.machineId}/connect`}
           csrfToken={p.csrfToken}
-          submit="Connect"
+          submit={p.site.consentPolicy === "customer_approval" ? "Request access" : "Connect"}
           row
         >
+          {p.site.consentPolicy === "customer_approval" ? (
+            <p class="muted">
+              At this site a customer approver allows each request: you get the connection file once
+              it is approved.
+            </p>
+          ) : null}
           <Field
             label="Reason (ticket, fault) — shown to the operator and logged"
             name="reason"
             placeholder="e.g. ticket 4711, axis 3 fault"
             minlength={3}
             maxlength={REASON_MAX}
+          />
+          <RequestFields
+            enabled={p.enabled}
+            maxMinutes={Math.min(p.site.maxSessionMinutes, p.platformMaxMinutes)}
           />
           <HttpProxyFields />
         </SubmitForm>

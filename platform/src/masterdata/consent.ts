@@ -1,0 +1,70 @@
+// A site's consent policy: who must approve a technician's Connect there, the longest session a
+// request may ask for and how long a request waits for its decision. Customer admins of the
+// site's customer (and platform admins) set it; every change is audited.
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import { type Context, requirePermission } from "../access/index.ts";
+import { recordAudit } from "../audit/index.ts";
+import { CONSENT_POLICIES, type ConsentPolicy, inTransaction, sites } from "../db/index.ts";
+import { parseInput, ValidationError } from "../shared/index.ts";
+import { getSite } from "./sites.ts";
+
+/** What each policy means, in the words the site page uses. */
+export const CONSENT_POLICY_LABELS: Record<ConsentPolicy, string> = {
+  operator_connect: "Operator Connect opens the gateway (no per-request approval)",
+  customer_approval: "A customer approver allows each request in the portal",
+};
+
+/** Policies that need the gateway agent's consent screen, named so a request for them is clear. */
+const NOT_YET_AVAILABLE = ["gateway_approval", "both"];
+
+/** The longest session a site may allow, in minutes (a day). */
+export const MAX_SESSION_MINUTES_LIMIT = 24 * 60;
+/** The longest a request may wait for its decision, in minutes. */
+export const REQUEST_EXPIRY_MINUTES_LIMIT = 24 * 60;
+
+const minutes = (limit: number) =>
+  z.coerce
+    .number({ error: "must be a number of minutes" })
+    .int("must be whole minutes")
+    .min(1, "at least 1 minute")
+    .max(limit, `at most ${limit} minutes`);
+
+const consentInput = z.object({
+  consentPolicy: z.enum(CONSENT_POLICIES, {
+    error: `must be one of ${CONSENT_POLICIES.join(", ")}`,
+  }),
+  maxSessionMinutes: minutes(MAX_SESSION_MINUTES_LIMIT),
+  requestExpiryMinutes: minutes(REQUEST_EXPIRY_MINUTES_LIMIT),
+});
+
+/**
+ * Sets a site's consent policy, longest session and request expiry (400 naming the field for a
+ * value out of range, and for the gateway-UI policies, which are not available yet).
+ */
+export async function setConsentPolicy(ctx: Context, siteId: string, input: unknown) {
+  const before = await getSite(ctx, siteId);
+  requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  const policy = (input as Record<string, unknown> | null)?.consentPolicy;
+  if (typeof policy === "string" && NOT_YET_AVAILABLE.includes(policy))
+    throw new ValidationError(
+      "consentPolicy",
+      "approval on the gateway's own screen (alone or with a customer approver) is not available yet: choose operator_connect or customer_approval",
+    );
+  const next = parseInput(consentInput, input);
+  const from = {
+    consentPolicy: before.consentPolicy,
+    maxSessionMinutes: before.maxSessionMinutes,
+    requestExpiryMinutes: before.requestExpiryMinutes,
+  };
+  await inTransaction(ctx.db, async (tx) => {
+    await tx.update(sites).set(next).where(eq(sites.id, before.id));
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "site.consent_policy",
+      target: { type: "site", id: before.id },
+      customerId: before.customerId,
+      detail: { from, to: next },
+    });
+  });
+}

@@ -1,0 +1,73 @@
+// What a technician's request may ask for: a subset of the machine's enabled services and a
+// duration up to the site's (and the platform's) maximum; and the one-time profile of a session
+// that may connect.
+import type { services } from "../db/index.ts";
+import { ValidationError } from "../shared/index.ts";
+import type { ServerInstance } from "./data-plane.ts";
+import type { RemoteSession } from "./model.ts";
+import { oneTimeProfile, type ProfilePki } from "./profiles.ts";
+
+type Service = typeof services.$inferSelect;
+
+/**
+ * The services a request reaches: those named (each must be an enabled service of the machine —
+ * 400 on `services` naming the one that is not), or every enabled one when none are named.
+ */
+export function chosenServices(enabled: Service[], asked: string[] | undefined): Service[] {
+  if (!asked) return enabled;
+  const chosen: Service[] = [];
+  for (const id of asked) {
+    const service = enabled.find((s) => s.id === id);
+    if (!service)
+      throw new ValidationError(
+        "services",
+        `${id} is not an enabled service of this machine: choose among ${enabled.map((s) => `${s.name} (${s.protocol}/${s.port})`).join(", ")}`,
+      );
+    if (!chosen.includes(service)) chosen.push(service);
+  }
+  return chosen;
+}
+
+/**
+ * How long a session lasts, in seconds: `minutes` as asked, or the longest allowed — the site's
+ * maximum, or the platform's (MEETPOINT_REMOTE_SESSION_MINUTES) where that is shorter. Above it:
+ * 400 on `minutes`, saying the maximum and whose it is.
+ */
+export function durationOf(
+  minutes: number | undefined,
+  siteMaxMinutes: number,
+  platform: { remoteSessionSeconds: number },
+): number {
+  const platformMax = Math.floor(platform.remoteSessionSeconds / 60);
+  const max = Math.min(siteMaxMinutes, platformMax);
+  if (minutes === undefined) return max * 60;
+  if (minutes > max)
+    throw new ValidationError(
+      "minutes",
+      `at most ${max} minutes (the ${siteMaxMinutes <= platformMax ? "site's" : "platform's"} maximum)`,
+    );
+  return minutes * 60;
+}
+
+/** The one-time .ovpn of a session that may connect: valid until its config and session expire. */
+export async function technicianProfile(
+  pki: ProfilePki,
+  vpnHost: string,
+  instance: ServerInstance,
+  session: RemoteSession,
+): Promise<string> {
+  const { profile } = await oneTimeProfile(
+    pki,
+    vpnHost,
+    {
+      kind: "technician",
+      id: session.id,
+      firstUseBy: session.configExpiresAt,
+      endsAt: session.endsAt,
+    },
+    instance,
+    [session.proxyAddress],
+    session.clientProxy ?? null,
+  );
+  return profile;
+}

@@ -1,0 +1,90 @@
+// Requests that need a customer approver's decision: the technician's page (its state updated by
+// polling a small fragment), Allow and Deny, and the one-time .ovpn after the approval.
+import { eq } from "drizzle-orm";
+import { Hono, type Context as HonoContext } from "hono";
+import { users } from "../../db/index.ts";
+import type { SessionView } from "../../sessions/index.ts";
+import { NotFoundError } from "../../shared/index.ts";
+import type { WebEnv } from "../env.ts";
+import { signedIn } from "../middleware.ts";
+import { keepForOneShowing } from "../reveals.ts";
+import { RequestPage, RequestStatus } from "../views/consent.tsx";
+
+/** A request the caller may read (their own, or one to a machine in their scope); 404 otherwise. */
+async function requestOf(c: HonoContext<WebEnv>): Promise<SessionView> {
+  const id = c.req.param("id") ?? "";
+  const [session] = await c.get("deps").access.remoteSessions.list(c.get("ctx"), { id });
+  if (!session) throw new NotFoundError("Request");
+  return session;
+}
+
+async function approverOf(c: HonoContext<WebEnv>, session: SessionView): Promise<string | null> {
+  if (!session.approvedBy) return null;
+  const [row] = await c
+    .get("deps")
+    .db.select({ name: users.displayName })
+    .from(users)
+    .where(eq(users.id, session.approvedBy));
+  return row?.name ?? null;
+}
+
+export function requestRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/requests/:id", async (c) => {
+    const session = await requestOf(c);
+    return c.html(
+      <RequestPage
+        session={session}
+        approver={await approverOf(c, session)}
+        principal={c.get("ctx").caller.principal}
+        csrfToken={c.get("csrfToken")}
+      />,
+    );
+  });
+
+  /** The fragment the request page polls every 3 s while the request waits. */
+  app.get("/requests/:id/status", async (c) => {
+    const session = await requestOf(c);
+    return c.html(
+      <RequestStatus
+        session={session}
+        approver={await approverOf(c, session)}
+        csrfToken={c.get("csrfToken")}
+      />,
+    );
+  });
+
+  app.post("/requests/:id/approve", async (c) => {
+    const decision = await c.get("deps").access.requests.approve(c.get("ctx"), c.req.param("id"));
+    return c.redirect(`/sessions?decision=${decision.outcome}`, 303);
+  });
+
+  app.post("/requests/:id/deny", async (c) => {
+    const decision = await c.get("deps").access.requests.deny(c.get("ctx"), c.req.param("id"));
+    return c.redirect(`/sessions?decision=${decision.outcome}`, 303);
+  });
+
+  /** The approved request's one-time .ovpn, kept for one showing at /once/<id>. */
+  app.post("/requests/:id/profile", async (c) => {
+    const deps = c.get("deps");
+    const { session, profile } = await deps.access.requests.issueProfile(
+      c.get("ctx"),
+      c.req.param("id"),
+    );
+    const shown = await keepForOneShowing(deps, signedIn(c).id, "connection_profile", {
+      sessionId: session.id,
+      machineId: session.machineId,
+      fileName: `meetpoint-${session.id}.ovpn`,
+      profile,
+      configExpiresAt: session.configExpiresAt.toISOString(),
+      endsAt: session.endsAt.toISOString(),
+      reach: session.services
+        .map((s) => `${session.proxyAddress} ${s.protocol}/${s.port} (${s.name})`)
+        .join(", "),
+    });
+    return c.redirect(shown, 303);
+  });
+
+  return app;
+}

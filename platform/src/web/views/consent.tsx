@@ -1,0 +1,223 @@
+// Consent views: a site's consent policy, what a Connect asks for (services, minutes, ticket), the
+// technician's request page whose state updates by itself, and the approvers' pending requests.
+import type { FC } from "hono/jsx";
+import type { Principal } from "../../access/index.ts";
+import type { ConsentPolicy, services } from "../../db/index.ts";
+import {
+  CONSENT_POLICY_LABELS,
+  MAX_SESSION_MINUTES_LIMIT,
+  REQUEST_EXPIRY_MINUTES_LIMIT,
+} from "../../masterdata/index.ts";
+import type { SessionView } from "../../sessions/index.ts";
+import { ActionButton, DataTable, PortalPage, SelectField, SubmitForm } from "./components.tsx";
+import { Field, Notice, Time, Token } from "./layout.tsx";
+
+/** The site page's consent card: the policy as text for everyone, its form for who manages it. */
+export const ConsentCard: FC<{
+  site: {
+    id: string;
+    consentPolicy: ConsentPolicy;
+    maxSessionMinutes: number;
+    requestExpiryMinutes: number;
+  };
+  canManage: boolean;
+  csrfToken: string;
+}> = ({ site, canManage, csrfToken }) => (
+  <>
+    <h2>Consent policy</h2>
+    <div class="card" id="consent-policy">
+      <p>
+        <strong>{CONSENT_POLICY_LABELS[site.consentPolicy]}</strong>. Sessions last at most{" "}
+        {site.maxSessionMinutes} minutes
+        {site.consentPolicy === "customer_approval"
+          ? `; a request not decided within ${site.requestExpiryMinutes} minutes expires`
+          : ""}
+        .
+      </p>
+      {canManage ? (
+        <SubmitForm
+          action={`/sites/${site.id}/consent`}
+          csrfToken={csrfToken}
+          submit="Save consent policy"
+          kind="secondary"
+          row
+        >
+          <SelectField
+            label="Who must approve a technician's Connect"
+            name="consentPolicy"
+            options={Object.entries(CONSENT_POLICY_LABELS)}
+            selected={site.consentPolicy}
+          />
+          <Field
+            label="Longest session (minutes)"
+            name="maxSessionMinutes"
+            type="number"
+            value={String(site.maxSessionMinutes)}
+            min={1}
+            max={MAX_SESSION_MINUTES_LIMIT}
+          />
+          <Field
+            label="A request expires after (minutes)"
+            name="requestExpiryMinutes"
+            type="number"
+            value={String(site.requestExpiryMinutes)}
+            min={1}
+            max={REQUEST_EXPIRY_MINUTES_LIMIT}
+          />
+        </SubmitForm>
+      ) : null}
+      <p class="muted">
+        Approval on the gateway's own screen (alone, or with a customer approver) is not available
+        yet.
+      </p>
+    </div>
+  </>
+);
+
+type Service = typeof services.$inferSelect;
+
+/** What a Connect may ask for besides its reason: a ticket, which services, how long. */
+export const RequestFields: FC<{ enabled: Service[]; maxMinutes: number }> = (p) => (
+  <>
+    <Field label="Ticket (optional)" name="ticket" required={false} maxlength={64} />
+    <input type="hidden" name="servicesChosen" value="1" />
+    <fieldset>
+      <legend>Services</legend>
+      {p.enabled.map((s) => (
+        <label class="check">
+          <input type="checkbox" name={`service.${s.id}`} value="on" checked />
+          {s.name} <Token>{`${s.protocol}/${s.port}`}</Token>
+        </label>
+      ))}
+    </fieldset>
+    <Field
+      label={`Minutes (at most ${p.maxMinutes})`}
+      name="minutes"
+      type="number"
+      value={String(p.maxMinutes)}
+      min={1}
+      max={p.maxMinutes}
+    />
+  </>
+);
+
+const REQUEST_WORDS: Record<string, string> = {
+  pending: "waiting for approval",
+  requested: "approved",
+  active: "connected",
+  ended: "ended",
+};
+
+/**
+ * The state of a technician's request, polled every 3 s while it can still change: waiting (until
+ * when), approved (by whom, with the button that issues the one-time .ovpn), denied, expired.
+ */
+export const RequestStatus: FC<{
+  session: SessionView;
+  approver: string | null;
+  csrfToken: string;
+}> = ({ session: s, approver, csrfToken }) => {
+  const waiting = s.state === "pending";
+  return (
+    <div
+      id="request-status"
+      data-request-state={s.state}
+      hx-get={waiting ? `/requests/${s.id}/status` : undefined}
+      hx-trigger={waiting ? "every 3s" : undefined}
+      hx-swap={waiting ? "outerHTML" : undefined}
+    >
+      <p>
+        State: <strong>{REQUEST_WORDS[s.state]}</strong>
+        {s.endReason ? ` (${s.endReason.replaceAll("_", " ")})` : ""}
+      </p>
+      {waiting && s.decideBy ? (
+        <p class="muted">
+          A customer approver decides; the request expires at <Time at={s.decideBy} />. This page
+          updates by itself.
+        </p>
+      ) : null}
+      {s.approvedAt ? (
+        <p>
+          Approved by {approver ?? "an approver"} at <Time at={s.approvedAt} />; the session ends at{" "}
+          <Time at={s.endsAt} />.
+        </p>
+      ) : null}
+      {s.state === "requested" && s.profileIssuedAt === null ? (
+        <SubmitForm
+          action={`/requests/${s.id}/profile`}
+          csrfToken={csrfToken}
+          submit="Get my one-time connection file"
+        />
+      ) : null}
+      {s.state === "requested" && s.profileIssuedAt !== null ? (
+        <p class="muted">Your one-time connection file was issued.</p>
+      ) : null}
+      {s.state === "ended" && s.endReason === "denied" ? (
+        <Notice kind="error">The request was denied: you get no access.</Notice>
+      ) : null}
+      {s.state === "ended" && s.endReason === "request_expired" ? (
+        <Notice kind="warn">Nobody decided the request in time: request access again.</Notice>
+      ) : null}
+    </div>
+  );
+};
+
+/** The technician's page for one request. */
+export const RequestPage: FC<{
+  session: SessionView;
+  approver: string | null;
+  principal: Principal;
+  csrfToken: string;
+}> = (p) => (
+  <PortalPage title="Request" csrfToken={p.csrfToken} principal={p.principal}>
+    <div class="card">
+      <p>
+        Your request to <a href={`/machines/${p.session.machineId}`}>{p.session.machineName}</a>:{" "}
+        {p.session.reason}
+        {p.session.ticket ? ` (ticket ${p.session.ticket})` : ""}
+      </p>
+      <RequestStatus session={p.session} approver={p.approver} csrfToken={p.csrfToken} />
+    </div>
+  </PortalPage>
+);
+
+/** Requests waiting for the caller's decision, with Allow and Deny. */
+export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }> = (p) =>
+  p.requests.length === 0 ? null : (
+    <>
+      <h2>Requests waiting for your approval</h2>
+      <DataTable
+        head={["Machine", "Technician · reason", "Services · minutes", "Expires", ""]}
+        rows={p.requests}
+        empty="No requests."
+        row={(s) => (
+          <tr data-request={s.id}>
+            <td>
+              <a href={`/machines/${s.machineId}`}>{s.machineName}</a>
+            </td>
+            <td>
+              {s.technicianName} · <span class="muted">{s.reason}</span>
+              {s.ticket ? <div class="muted">ticket {s.ticket}</div> : null}
+            </td>
+            <td>
+              {s.services.map((svc) => (
+                <>
+                  <Token>{`${svc.protocol}/${svc.port}`}</Token>{" "}
+                </>
+              ))}
+              · {(s.durationSeconds ?? 0) / 60} min
+            </td>
+            <td>{s.decideBy ? <Time at={s.decideBy} /> : null}</td>
+            <td>
+              <ActionButton action={`/requests/${s.id}/approve`} csrfToken={p.csrfToken}>
+                Allow
+              </ActionButton>
+              <ActionButton action={`/requests/${s.id}/deny`} csrfToken={p.csrfToken} kind="danger">
+                Deny
+              </ActionButton>
+            </td>
+          </tr>
+        )}
+      />
+    </>
+  );
