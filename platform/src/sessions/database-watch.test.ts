@@ -9,6 +9,7 @@ function harness() {
   let mode: "ok" | "fail" | "hang" = "ok";
   let probe: "answers" | "silent" = "answers";
   let lastAnswer = 0;
+  let slowRecord = false;
   const hung: (() => void)[] = [];
   const calls: string[] = [];
   let time = 0;
@@ -22,6 +23,7 @@ function harness() {
     cutForLostDatabase: async () => void calls.push("cut"),
     recordDatabaseCut: async () => {
       calls.push("record");
+      if (slowRecord) await new Promise<void>((resolve) => hung.push(resolve));
       return 2;
     },
   };
@@ -41,6 +43,7 @@ function harness() {
     count: (call: string) => calls.filter((c) => c === call).length,
     set: (m: typeof mode) => (mode = m),
     probe: (p: typeof probe) => (probe = p),
+    slowRecord: (slow: boolean) => (slowRecord = slow),
     releaseAll: () => {
       for (const resolve of hung.splice(0)) resolve();
     },
@@ -123,6 +126,24 @@ describe("fail closed without the database", () => {
     await h.seconds(1);
     await h.settle();
     expect(h.count("record")).toBe(1);
+  });
+
+  test("regression: beats while the cut is being recorded (seconds, after the database is back) do not cut again", async () => {
+    const h = harness();
+    await h.seconds(1);
+    h.set("fail");
+    h.probe("silent");
+    await h.seconds(7);
+    expect(h.count("cut")).toBe(1);
+    // Back: the first tick succeeds and starts recording, which takes 5 s; the probe is still
+    // reconnecting meanwhile.
+    h.set("ok");
+    h.slowRecord(true);
+    await h.seconds(6);
+    expect(h.count("record")).toBe(1);
+    expect(h.count("cut")).toBe(1);
+    h.releaseAll();
+    await h.settle();
   });
 
   test("one tick stuck on a dead connection does not cut while the next ones succeed", async () => {

@@ -53,6 +53,10 @@ export class DatabaseWatch {
     this.running.add(started);
     try {
       await this.sessions.tick();
+      // The database answered: known before the recording below, which takes a while — a beat
+      // meanwhile must not take the old silence for a new one and cut again.
+      this.lastTickSuccess = Math.max(this.lastTickSuccess, this.now());
+      this.failing = false;
       if (this.cut) {
         this.cut = false; // one tick records, even when several succeed at once
         const ended = await this.sessions.recordDatabaseCut().catch((error) => {
@@ -63,8 +67,6 @@ export class DatabaseWatch {
           `Database reachable again: ${ended} session(s) cut while it was away are recorded as ended.`,
         );
       }
-      this.lastTickSuccess = Math.max(this.lastTickSuccess, this.now());
-      this.failing = false;
     } catch (error) {
       if (!this.failing) this.log("session tick failed:", error);
       this.failing = true;

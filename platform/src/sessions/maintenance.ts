@@ -1,10 +1,6 @@
-// SSH maintenance sessions: a platform admin's access to a connect gateway itself — its tunnel
-// address, port 22 — through the same one-time config, grant, audit and end as a technician's
-// session to a machine. The gateway opens its SSH server to the tunnel only while one is open.
-import { and, eq, ne } from "drizzle-orm";
 import { type Context, requirePermission } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
-import { type Db, inTransaction, remoteSessions, users } from "../db/index.ts";
+import { type Db, inTransaction, remoteSessions } from "../db/index.ts";
 import { getGateway } from "../masterdata/index.ts";
 import { type Clock, parseInput, StateError } from "../shared/index.ts";
 import type { ServerInstance } from "./data-plane.ts";
