@@ -364,15 +364,35 @@ describe("requests under customer approval", () => {
     );
   });
 
-  test("a request past its deadline is expired, not approved, even before the tick runs", async () => {
-    const id = await ask(tech2);
+  test("a request past its deadline is expired, not approved or denied, even before the tick runs", async () => {
+    const asked = { approve: await ask(tech2), deny: await ask(tech2) };
     p.clock.advance(11 * 60_000);
-    const refused = await decide(operator, id, "approve");
-    expect(refused.status).toBe(409);
-    expect(await refused.text()).toContain("expired");
-    expect(await session(id)).toMatchObject({ state: "ended", endReason: "request_expired" });
-    const [expired] = await audited("remote_session.expire", id);
-    expect(expired?.actorName).toBe("system");
+    for (const verb of ["approve", "deny"] as const) {
+      const id = asked[verb];
+      const refused = await decide(operator, id, verb);
+      expect(refused.status).toBe(409);
+      expect(await refused.text()).toContain("expired");
+      expect(await session(id)).toMatchObject({ state: "ended", endReason: "request_expired" });
+      // Regression: a late Deny recorded the expiry as the denier's, with "where: portal".
+      const [expired] = await audited("remote_session.expire", id);
+      expect(expired?.actorName).toBe("system");
+      expect(await audited("remote_session.deny", id)).toEqual([]);
+    }
+  });
+
+  test("a pending request is decided, never terminated: an approver's or admin's Terminate is 409; a bad id is 404", async () => {
+    const id = await ask(tech2);
+    for (const who of [custAdmin, p.admin]) {
+      await who.get("/sessions");
+      const refused = await who.post(`/sessions/${id}/disconnect`);
+      expect(refused.status).toBe(409);
+      expect(await refused.text()).toContain("waits for a decision");
+    }
+    expect((await session(id)).state).toBe("pending");
+    expect((await tech2.get("/requests/not-a-uuid")).status).toBe(404);
+    expect((await tech2.get("/requests/not-a-uuid/status")).status).toBe(404);
+    await tech2.get("/sessions");
+    expect((await tech2.post(`/sessions/${id}/disconnect`)).status).toBe(303);
   });
 
   test("the technician can withdraw a pending request; the data channel stays", async () => {
@@ -426,12 +446,22 @@ describe("requests under customer approval", () => {
     expect(await session(second)).toMatchObject({ state: "ended", endReason: "admin" });
     expect(await channelState(plant.gatewayId)).toEqual(["closed"]);
     expect(p.dataPlane.grants.size).toBe(0);
+    // Regression: a withdrawn request that nobody approved never closes the plant's channel,
+    // even when nothing else is open on it.
+    await arm(plant);
+    const lone = await ask(tech1);
+    await tech1.get("/sessions");
+    expect((await tech1.post(`/sessions/${lone}/disconnect`)).status).toBe(303);
+    expect(await session(lone)).toMatchObject({ state: "ended", endReason: "technician" });
+    expect((await channelState(plant.gatewayId)).filter((s) => s !== "closed")).toEqual(["online"]);
     // The transparency report of the approved session names the approval: who, when, where.
     const report = (await (await custAdmin.get(`/sessions/${second}/report.json`)).json()) as {
       report: { consent: { policy: string; approvals: { by: string; where: string }[] } };
     };
     expect(report.report.consent.policy).toBe("customer-approval");
     expect(report.report.consent.approvals).toEqual([expect.objectContaining({ where: "portal" })]);
+    // The page says who allowed it, when and where.
+    expect(await custAdmin.page(`/sessions/${second}/report`)).toContain("data-report-approvals");
   });
 });
 

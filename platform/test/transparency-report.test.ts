@@ -11,6 +11,7 @@ import { auditEntries } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
 import { createCustomer, createService } from "../src/masterdata/index.ts";
 import type { SignedReportFile } from "../src/reports/index.ts";
+import { auditSigner } from "../src/retention/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
@@ -268,6 +269,19 @@ describe("transparency report", () => {
     writeFileSync(
       join(work, "report.json"),
       JSON.stringify({ ...altered, jws: `${header}.${payload}.${signature}` }),
+    );
+    expect(runDocumentedVerify(work)).toMatchObject({
+      code: 1,
+      out: expect.stringContaining("INVALID"),
+    });
+
+    // Regression: the same key signs audit checkpoints and heads; one of those presented as a
+    // report (payload and "report" alike) verifies its signature, but is no transparency report.
+    const head = { typ: "meetpoint-audit-head", seq: 1, hash: "00".repeat(32) };
+    const signer = await auditSigner(p.database.db, p.pki);
+    writeFileSync(
+      join(work, "report.json"),
+      JSON.stringify({ report: head, jws: await signer.sign(head), kid: signer.kid }),
     );
     expect(runDocumentedVerify(work)).toMatchObject({
       code: 1,

@@ -3,4 +3,4 @@
 export { exportHead } from "./heads.ts";
 export { type PruneResult, prune } from "./prune.ts";
 export { type RetentionDeps, RetentionSchedule } from "./schedule.ts";
-export { type AuditSigner, auditSigner, type Sealer } from "./signing.ts";
+export { type AuditSigner, auditPublicKey, auditSigner, type Sealer } from "./signing.ts";

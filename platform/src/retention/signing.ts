@@ -27,6 +27,19 @@ export interface AuditSigner {
   sign(payload: unknown): Promise<string>;
 }
 
+/**
+ * The public half of the newest signing key, as stored (no KEK needed, nothing made); null while
+ * the platform has none yet.
+ */
+export async function auditPublicKey(db: Db): Promise<{ kid: string; publicJwk: JWK } | null> {
+  const [row] = await db
+    .select({ kid: auditSigningKeys.kid, publicJwk: auditSigningKeys.publicJwk })
+    .from(auditSigningKeys)
+    .orderBy(desc(auditSigningKeys.createdAt))
+    .limit(1);
+  return row ? { kid: row.kid, publicJwk: row.publicJwk as JWK } : null;
+}
+
 /** The newest signing key, made (and stored sealed) when there is none. */
 export async function auditSigner(db: Db, sealer: Sealer): Promise<AuditSigner> {
   let [row] = await db

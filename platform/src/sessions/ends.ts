@@ -62,16 +62,20 @@ export class SessionEnds {
    * Ends a remote session for `reason`. Under the consent policy operator_connect a technician's or
    * admin's end closes the data channel too; under customer_approval it ends this session only,
    * unless it was the channel's last (then only the operator re-arms, as always).
-   * `detail` is added to the audit entry (e.g. where a denial was made).
+   * A request never approved closes nothing. `detail` is added to the audit entry (e.g. where a
+   * denial was made); with `onlyIfPending` it ends only a request still waiting for its decision
+   * (a denial racing an approval). Returns whether this call ended it.
    */
   async endRemoteSession(
     id: string,
     reason: EndReason,
     actor: Actor,
     detail: Record<string, string> = {},
-  ): Promise<void> {
+    options: { onlyIfPending?: boolean } = {},
+  ): Promise<boolean> {
     const session = await remoteSessionById(this.deps.db, id);
-    if (!session || session.state === "ended") return;
+    if (!session || session.state === "ended") return false;
+    if (options.onlyIfPending && session.state !== "pending") return false;
     const transition = nextState(timesOf(session), {
       type: "end",
       reason,
@@ -79,16 +83,22 @@ export class SessionEnds {
     });
     // The end is recorded either way; a step of the cut that failed is surfaced after the data
     // channel's close, which must not wait for it (only the operator re-arms).
+    let ended = false;
     const cut = await this.finish(
       session,
       transition.session.endReason ?? reason,
       actor,
       transition.session.endedAt,
       detail,
+      options.onlyIfPending ? "pending" : null,
     ).then(
-      () => null,
+      (claimed) => {
+        ended = claimed;
+        return null;
+      },
       (error: unknown) => error,
     );
+    if (!ended && !cut) return false;
     const [others] = await this.deps.db
       .select({ n: count() })
       .from(remoteSessions)
@@ -98,10 +108,15 @@ export class SessionEnds {
           ne(remoteSessions.state, "ended"),
         ),
       );
-    const close = closeAfterEnd(reason, session.consentPolicy, (others?.n ?? 0) > 0);
+    // A request nobody approved never opened anything: its end takes nothing from the plant.
+    const close =
+      session.state === "pending"
+        ? null
+        : closeAfterEnd(reason, session.consentPolicy, (others?.n ?? 0) > 0);
     if (close) await this.closeGatewaySession(session.gatewaySessionId, close, actor);
     else await this.refreshGateway(session.gatewaySessionId, `remote session ended: ${reason}`);
     if (cut) throw cut;
+    return true;
   }
 
   /** Tells a gateway to fetch its state now (a remote session through it began, changed or ended). */
@@ -115,14 +130,18 @@ export class SessionEnds {
       });
   }
 
-  /** Records the end of `session` (once) with its flow evidence, then cuts its traffic. */
+  /**
+   * Records the end of `session` (once) with its flow evidence, then cuts its traffic; with
+   * `onlyIn` only while it is still in that state. Returns whether this call recorded the end.
+   */
   async finish(
     session: RemoteSession,
     reason: EndReason,
     actor: Actor,
     at: Date | null,
     detail: Record<string, string> = {},
-  ): Promise<void> {
+    onlyIn: RemoteSession["state"] | null = null,
+  ): Promise<boolean> {
     const { db, clock, dataPlane } = this.deps;
     const grants = grantsOf(session);
     const on = dataPlane.status().on;
@@ -139,7 +158,12 @@ export class SessionEnds {
           endedBy: actor.id,
           flowEvidence: evidence,
         })
-        .where(and(eq(remoteSessions.id, session.id), ne(remoteSessions.state, "ended")))
+        .where(
+          and(
+            eq(remoteSessions.id, session.id),
+            onlyIn ? eq(remoteSessions.state, onlyIn) : ne(remoteSessions.state, "ended"),
+          ),
+        )
         .returning({ id: remoteSessions.id, modbusEvidence: remoteSessions.modbusEvidence });
       const [row] = rows;
       if (!row) return false;
@@ -163,7 +187,7 @@ export class SessionEnds {
       });
       return true;
     });
-    if (!claimed) return;
+    if (!claimed) return false;
     const connection = session.connection;
     await carryOut(
       [
@@ -189,6 +213,7 @@ export class SessionEnds {
       ],
       this.deps.log,
     );
+    return true;
   }
 
   /** Per granted service, packets and bytes the firewall counted; null where it could not say. */

@@ -243,6 +243,13 @@ export class RemoteSessions {
     );
     if (!own && !manages)
       throw new ForbiddenError("Only the technician or an admin can end this session.");
+    // A request waiting for its decision is withdrawn by its technician or decided by an approver
+    // (Allow / Deny, audited as such) — never ended by a Terminate.
+    if (session.state === "pending" && !own)
+      throw new StateError(
+        "ERR_REQUEST_PENDING",
+        "This request waits for a decision: an approver allows or denies it under Requests waiting for your approval.",
+      );
     // The plant's own operator ends it as the operator at the machine would; anyone else as admin.
     const plant = ctx.caller.principal.grants.every(
       (g) => g.role === "operator" || g.role === "technician",

@@ -159,11 +159,29 @@ export class ConsentRequests {
         "This request was approved already: end the session with Terminate instead.",
       );
     await this.refuseEnded(session);
-    await this.deps.ends.endRemoteSession(session.id, "denied", ctx.caller.actor, {
-      where: WHERE,
-    });
+    // Past its deadline it expired, whoever comes now: recorded as the system's, then refused.
+    if (session.decideBy && session.decideBy.getTime() <= this.deps.clock.now().getTime()) {
+      await this.deps.ends.endRemoteSession(
+        session.id,
+        "request_expired",
+        SYSTEM_ACTOR,
+        {},
+        {
+          onlyIfPending: true,
+        },
+      );
+      return this.deny(ctx, id);
+    }
+    // Only while it still waits: an approval committed meanwhile is not turned into a denial.
+    const denied = await this.deps.ends.endRemoteSession(
+      session.id,
+      "denied",
+      ctx.caller.actor,
+      { where: WHERE },
+      { onlyIfPending: true },
+    );
     const [after] = await this.deps.sessions.list(ctx, { id: session.id });
-    // The tick may have expired it a moment before: say so rather than claim a denial.
+    if (!denied) return this.deny(ctx, id);
     if (after?.endReason !== "denied") await this.refuseEnded(after ?? session);
     return {
       outcome: "denied",

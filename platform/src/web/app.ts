@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { adminApi } from "../api/index.ts";
 import { metricsVerdict } from "../metrics/index.ts";
-import { auditSigner } from "../retention/index.ts";
+import { auditPublicKey } from "../retention/index.ts";
 import { inputLayer, NotFoundError } from "../shared/index.ts";
 
 import { assetRoutes } from "./assets.ts";
@@ -61,7 +61,10 @@ export function createApp(deps: AppDeps) {
   // The public half of the audit signing key (checkpoints, exported heads, transparency reports),
   // for verifying offline: no sign-in, nothing secret.
   app.get("/pki/signing-key.jwk", async (c) => {
-    const { kid, publicJwk } = await auditSigner(deps.db, deps.pki);
+    // Read as stored: an anonymous request never unseals or makes a key.
+    const key = await auditPublicKey(deps.db);
+    if (!key) throw new NotFoundError("Signing key (the platform has signed nothing yet)");
+    const { kid, publicJwk } = key;
     c.header("Cache-Control", "no-store");
     return c.body(
       `${JSON.stringify({ ...publicJwk, kid, alg: "ES256", use: "sig" }, null, 2)}\n`,

@@ -2,6 +2,7 @@
 // polling a small fragment), Allow and Deny, and the one-time .ovpn after the approval.
 import { eq } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
+import { checkId } from "../../access/index.ts";
 import { users } from "../../db/index.ts";
 import type { SessionView } from "../../sessions/index.ts";
 import { NotFoundError } from "../../shared/index.ts";
@@ -12,7 +13,7 @@ import { RequestPage, RequestStatus } from "../views/consent.tsx";
 
 /** A request the caller may read (their own, or one to a machine in their scope); 404 otherwise. */
 async function requestOf(c: HonoContext<WebEnv>): Promise<SessionView> {
-  const id = c.req.param("id") ?? "";
+  const id = checkId(c.req.param("id") ?? "", "Request");
   const [session] = await c.get("deps").access.remoteSessions.list(c.get("ctx"), { id });
   if (!session) throw new NotFoundError("Request");
   return session;

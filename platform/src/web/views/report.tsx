@@ -48,6 +48,15 @@ export const ReportPage: FC<{
       <div class="card" data-report-consent>
         <h2>Consent</h2>
         <p>{r.consent.statement}</p>
+        {r.consent.approvals.length > 0 ? (
+          <ul data-report-approvals>
+            {r.consent.approvals.map((a) => (
+              <li>
+                Allowed by {a.by} at {at(a.at)} in the {a.where}
+              </li>
+            ))}
+          </ul>
+        ) : null}
         <p class="muted">
           The operator's data channel: requested {at(r.consent.dataChannel.requestedAt)}, online{" "}
           {at(r.consent.dataChannel.onlineAt)}, closed {at(r.consent.dataChannel.closedAt)}
