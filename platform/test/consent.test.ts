@@ -213,9 +213,10 @@ describe("a site's consent policy", () => {
     });
   });
 
-  test("gateway-UI approval is not offered and refused by name; technicians and other customers cannot set it", async () => {
+  test("all four policies are offered; an unknown one is refused by name; technicians and other customers cannot set it", async () => {
     const page = await custAdmin.page(`/sites/${plant.siteId}`);
-    expect(page).not.toContain('value="gateway_approval"');
+    for (const policy of ["operator_connect", "operator_approval", "customer_approval", "two_party"])
+      expect(page).toContain(`value="${policy}"`);
     for (const policy of ["gateway_approval", "both"]) {
       const refused = await custAdmin.post(`/sites/${plant.siteId}/consent`, {
         consentPolicy: policy,
@@ -223,7 +224,7 @@ describe("a site's consent policy", () => {
         requestExpiryMinutes: "10",
       });
       expect(refused.status).toBe(400);
-      expect(await refused.text()).toContain("not available yet");
+      expect(await refused.text()).toContain("consentPolicy");
     }
     const tooLong = await custAdmin.post(`/sites/${plant.siteId}/consent`, {
       consentPolicy: "customer_approval",

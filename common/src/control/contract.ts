@@ -40,9 +40,10 @@ export type ServiceMode = (typeof SERVICE_MODES)[number];
 /**
  * What an agent declares it can do, in each heartbeat. "modbus-read-only": it filters read-only
  * Modbus services; to an agent without it the platform sends no such service at all (an older
- * agent would forward it in full), and no field it would refuse.
+ * agent would forward it in full), and no field it would refuse. "consent-requests": it shows the
+ * requests its operator decides (heartbeat answer `pendingRequests`) and reports the decisions.
  */
-export const AGENT_CAPABILITIES = ["modbus-read-only"] as const;
+export const AGENT_CAPABILITIES = ["modbus-read-only", "consent-requests"] as const;
 
 /** Modbus function codes as counted: "3", or "43/14" for an MEI type of function 43. */
 const functionCounts = z.record(
@@ -142,6 +143,65 @@ export const maintenanceSessionSchema = z
   })
   .strict();
 
+/**
+ * A technician's request waiting for the operator at this gateway (consent policies
+ * operator_approval and two_party): what the consent screen shows before Allow / Deny.
+ */
+export const pendingRequestSchema = z
+  .object({
+    id: uuid,
+    technician: z.string().max(200),
+    /** The technician's company, where the platform knows it (null: not recorded). */
+    company: z.string().max(200).nullable(),
+    reason: z.string().max(500),
+    ticket: z.string().max(100).nullable(),
+    machine: z.string().max(200),
+    services: z
+      .array(
+        z
+          .object({
+            name: z.string().max(200),
+            protocol: z.enum(["tcp", "udp"]),
+            port: z.number().int().min(1).max(65535),
+            mode: z.string().max(40),
+          })
+          .strict(),
+      )
+      .max(256),
+    /** How long the session lasts from its final approval, in seconds. */
+    durationSeconds: z.number().int().min(0),
+    requestedAt: isoTime,
+    /** When the request expires undecided. */
+    decideBy: isoTime,
+    policy: z.enum(["operator_approval", "two_party"]),
+    /** Two-party: the operator approved already, the request waits for the portal. */
+    operatorApproved: z.boolean(),
+    customerApproved: z.boolean(),
+  })
+  .strict();
+export type PendingRequest = z.infer<typeof pendingRequestSchema>;
+
+/** Where the operator decided a request: on the gateway's UI or through its local API. */
+export const DECISION_PLACES = ["gateway UI", "local API"] as const;
+
+/** The operator's Allow or Deny of a pending request (POST /requests/:id/decision). */
+export const requestDecisionSchema = z
+  .object({ decision: z.enum(["allow", "deny"]), where: z.enum(DECISION_PLACES) })
+  .strict();
+export type RequestDecision = z.infer<typeof requestDecisionSchema>;
+
+/**
+ * What the decision did: granted (the technician may connect), approved_partly (two-party: waits
+ * for a customer approver), denied, or already_approved / already_denied (a repeat: nothing changed).
+ */
+export const requestDecisionResponseSchema = z
+  .object({
+    outcome: z.enum(["granted", "approved_partly", "already_approved", "denied", "already_denied"]),
+    message: z.string().max(500),
+  })
+  .strict();
+export type RequestDecisionResponse = z.infer<typeof requestDecisionResponseSchema>;
+
 export const heartbeatResponseSchema = z
   .object({
     serverTime: isoTime,
@@ -163,6 +223,11 @@ export const heartbeatResponseSchema = z
      * operator UI's reach; null while a platform admin never set any (the defaults apply).
      */
     settings: z.string().max(64_000).nullable(),
+    /**
+     * Requests waiting for this gateway's operator, oldest first; sent only to agents with the
+     * "consent-requests" capability (an older agent refuses a field it does not know).
+     */
+    pendingRequests: z.array(pendingRequestSchema).max(100).optional(),
   })
   .strict();
 

@@ -6,17 +6,16 @@ import { z } from "zod";
 import { type Context, requirePermission } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import { CONSENT_POLICIES, type ConsentPolicy, inTransaction, sites } from "../db/index.ts";
-import { parseInput, ValidationError } from "../shared/index.ts";
+import { parseInput } from "../shared/index.ts";
 import { getSite } from "./sites.ts";
 
 /** What each policy means, in the words the site page uses. */
 export const CONSENT_POLICY_LABELS: Record<ConsentPolicy, string> = {
   operator_connect: "Operator Connect opens the gateway (no per-request approval)",
+  operator_approval: "The operator at the machine allows each request on the gateway",
   customer_approval: "A customer approver allows each request in the portal",
+  two_party: "Both: the operator at the machine and a customer approver allow each request",
 };
-
-/** Policies that need the gateway agent's consent screen, named so a request for them is clear. */
-const NOT_YET_AVAILABLE = ["gateway_approval", "both"];
 
 /** The longest session a site may allow, in minutes (a day). */
 export const MAX_SESSION_MINUTES_LIMIT = 24 * 60;
@@ -40,17 +39,11 @@ const consentInput = z.object({
 
 /**
  * Sets a site's consent policy, longest session and request expiry (400 naming the field for a
- * value out of range, and for the gateway-UI policies, which are not available yet).
+ * value out of range). Requests already made keep the policy they were made under.
  */
 export async function setConsentPolicy(ctx: Context, siteId: string, input: unknown) {
   const before = await getSite(ctx, siteId);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
-  const policy = (input as Record<string, unknown> | null)?.consentPolicy;
-  if (typeof policy === "string" && NOT_YET_AVAILABLE.includes(policy))
-    throw new ValidationError(
-      "consentPolicy",
-      "approval on the gateway's own screen (alone or with a customer approver) is not available yet: choose operator_connect or customer_approval",
-    );
   const next = parseInput(consentInput, input);
   const from = {
     consentPolicy: before.consentPolicy,

@@ -14,7 +14,7 @@ import {
   sites,
   users,
 } from "../db/index.ts";
-import type { EndReason, SessionView } from "../sessions/index.ts";
+import { approvalsOf, type EndReason, type SessionView } from "../sessions/index.ts";
 import { type Clock, StateError } from "../shared/index.ts";
 
 /** What the signed file's payload says it is (the JWS payload's `typ`). */
@@ -97,9 +97,10 @@ export interface TransparencyReport {
   consent: {
     /**
      * The site's consent policy when the technician connected: the operator's Connect opens the
-     * gateway, or a customer approver allows each request in the portal (as well).
+     * gateway; the operator at the machine, a customer approver in the portal, or both (two-party)
+     * allow each request.
      */
-    policy: "operator-connect" | "customer-approval";
+    policy: "operator-connect" | "operator-approval" | "customer-approval" | "two-party";
     approvals: { by: string; at: string; where: string }[];
     statement: string;
     /** The operator's Connect: the gateway's data channel this session went through. */
@@ -189,6 +190,17 @@ export async function transparencyReport(
   const endedBy = await nameOf(session.endedBy);
   const approvedBy = await nameOf(session.approvedBy);
   const approval = session.consentPolicy === "customer_approval";
+  // Every party's approval as recorded (who, where, when); a request from before approvals were
+  // recorded per party names its approver only.
+  const recorded = await approvalsOf(db, session.id);
+  const approvals =
+    recorded.length > 0
+      ? recorded.map((a) => ({ by: a.by, at: iso(a.at), where: a.where }))
+      : session.approvedAt && approvedBy
+        ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
+        : [];
+  const byGateway =
+    session.consentPolicy === "operator_approval" || session.consentPolicy === "two_party";
   const from = session.activatedAt ?? session.requestedAt;
   const first = entries[0];
   const last = entries.at(-1);
@@ -225,12 +237,13 @@ export async function transparencyReport(
     gateway: { id: session.gatewayId, name: place.gateway },
     machine: session.machineId ? { id: session.machineId, name: session.machineName } : null,
     consent: {
-      policy: approval ? "customer-approval" : "operator-connect",
-      approvals:
-        session.approvedAt && approvedBy
-          ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
-          : [],
-      statement: approval
+      policy: session.consentPolicy.replace("_", "-") as TransparencyReport["consent"]["policy"],
+      approvals,
+      statement: byGateway
+        ? session.approvedAt
+          ? `Allowed under the site's policy (${session.consentPolicy === "two_party" ? "the operator at the machine and a customer approver both allow" : "the operator at the machine allows"} each request) by ${approvals.map((a) => `${a.by} (${a.where})`).join(" and ")}; the session's time counted from the last approval.`
+          : `Requested under the site's policy (${session.consentPolicy === "two_party" ? "two-party approval" : "the operator at the machine allows each request"}), and never allowed${approvals.length > 0 ? ` (approved only by ${approvals.map((a) => `${a.by} (${a.where})`).join(", ")})` : ""}.`
+        : approval
         ? session.approvedAt
           ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
           : "Requested under the site's policy (a customer approver allows each request), and never allowed."

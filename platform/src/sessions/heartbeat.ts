@@ -12,6 +12,7 @@ import {
   users,
 } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
+import { pendingRequestsFor } from "./gateway-consent.ts";
 import { recordModbusEvidence } from "./modbus-evidence.ts";
 import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
 
@@ -104,7 +105,12 @@ export async function heartbeat(
           )
       : [];
 
+  // Only an agent that shows requests learns them (an older one refuses a field it does not know).
+  const pendingRequests = report.capabilities.includes("consent-requests")
+    ? { pendingRequests: await pendingRequestsFor(deps, gateway.id) }
+    : {};
   return {
+    ...pendingRequests,
     serverTime: now.toISOString(),
     dataChannel: channel
       ? {

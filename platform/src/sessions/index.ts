@@ -34,5 +34,6 @@ export {
 } from "./reasons.ts";
 export { createRemoteAccess, type RemoteAccess, type RemoteAccessDeps } from "./remote-access.ts";
 export type { RemoteSessions } from "./remote-sessions.ts";
+export { type ApprovalRecord, approvalsOf } from "./approvals.ts";
 export { ConsentRequests, type Decision } from "./requests.ts";
 export { instanceNetwork } from "./tunnel.ts";

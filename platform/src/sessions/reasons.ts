@@ -24,7 +24,7 @@ export function operatorMustReconnect(reason: CloseReason | null): boolean {
 /**
  * The close reason of a data channel whose remote session ended for `reason`, when it closes too:
  * under the consent policy operator_connect a technician's or admin's end closes it (the reference
- * design's rule: only the operator re-arms); under customer_approval each request was approved on
+ * design's rule: only the operator re-arms); under the approval policies each request was approved on
  * its own, so one session's end leaves the channel — and the other technicians' sessions — open,
  * and the rule applies when the channel's last session (or request) ends (`othersOpen` false).
  */
@@ -34,7 +34,7 @@ export function closeAfterEnd(
   othersOpen = false,
 ): CloseReason | null {
   if (reason !== "technician" && reason !== "admin") return null;
-  if (policy === "customer_approval" && othersOpen) return null;
+  if (policy !== "operator_connect" && othersOpen) return null;
   return reason;
 }
 

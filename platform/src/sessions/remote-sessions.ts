@@ -4,6 +4,7 @@ import { and, desc, eq, getTableColumns, inArray, ne, sql } from "drizzle-orm";
 import { type Context, checkId, inScope, readable, scopeOf } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import {
+  approvalParties,
   type Db,
   gatewaySessions,
   gateways,
@@ -78,7 +79,8 @@ export class RemoteSessions {
       .innerJoin(sites, eq(sites.id, gateways.siteId))
       .where(eq(gateways.id, machine.gatewayId));
     if (!site) throw new NotFoundError("Site");
-    if (options.immediate && site.consentPolicy === "customer_approval")
+    const pending = approvalParties(site.consentPolicy).length > 0;
+    if (options.immediate && pending)
       throw new StateError(
         "ERR_APPROVAL_REQUIRED",
         "This site's requests need an approval first: submit a request that waits for it.",
@@ -109,7 +111,6 @@ export class RemoteSessions {
         "this gateway's data channel runs on an OpenVPN server over UDP, which an HTTP proxy cannot carry: connect without the proxy",
       );
     const now = clock.now();
-    const pending = site.consentPolicy === "customer_approval";
     const decideBy = new Date(now.getTime() + site.requestExpiryMinutes * 60_000);
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);

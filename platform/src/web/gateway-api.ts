@@ -10,6 +10,8 @@ import {
   type HeartbeatResponse,
   heartbeatRequestSchema,
   heartbeatResponseSchema,
+  requestDecisionResponseSchema,
+  requestDecisionSchema,
 } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
@@ -252,6 +254,19 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
         ip: c.get("ip"),
       });
     return c.json({ closed });
+  });
+
+  /**
+   * The operator's Allow or Deny of a request waiting for this gateway (consent policies
+   * operator_approval, two_party), made on its UI or local API; idempotent. 404 for a request not
+   * through this gateway, 409 for one no longer pending or whose policy has the operator not decide.
+   */
+  api.post("/requests/:id/decision", jsonBody(requestDecisionSchema), async (c) => {
+    const gateway = c.get("gateway");
+    const decided = await c
+      .get("deps")
+      .access.requests.decideAtGateway(gateway, c.req.param("id"), c.req.valid("json"), c.get("ip"));
+    return c.json(requestDecisionResponseSchema.parse(decided));
   });
 
   return api;

@@ -16,6 +16,7 @@ export * from "./machines.ts";
 export * from "./one-time-reveals.ts";
 export * from "./platform-keys.ts";
 export * from "./remote-sessions.ts";
+export * from "./request-approvals.ts";
 export * from "./role-assignments.ts";
 export * from "./services.ts";
 export * from "./sites.ts";

@@ -6,12 +6,34 @@ import { customers } from "./customers.ts";
 /**
  * Who must approve a technician's Connect at a site (the consent policy): operator_connect — the
  * operator's Connect on the gateway opens it, no per-request approval (the default);
- * customer_approval — a customer admin or an operator of the customer approves each request in the
- * portal. Approval on the gateway's own UI (and both, two-party) needs the gateway agent and is not
- * offered yet.
+ * operator_approval — the operator at the machine approves each request on the gateway's UI or its
+ * local API; customer_approval — a customer admin or an operator of the customer approves each
+ * request in the portal; two_party — both, the request is granted at the second approval.
  */
-export const CONSENT_POLICIES = ["operator_connect", "customer_approval"] as const;
+export const CONSENT_POLICIES = [
+  "operator_connect",
+  "operator_approval",
+  "customer_approval",
+  "two_party",
+] as const;
 export type ConsentPolicy = (typeof CONSENT_POLICIES)[number];
+
+/** Who approves a request: the operator at the gateway, a customer approver in the portal. */
+export type ApprovalParty = "gateway" | "portal";
+
+/** The parties whose approval a request under `policy` needs (none: no request, Connect opens). */
+export function approvalParties(policy: ConsentPolicy): ApprovalParty[] {
+  switch (policy) {
+    case "operator_connect":
+      return [];
+    case "operator_approval":
+      return ["gateway"];
+    case "customer_approval":
+      return ["portal"];
+    case "two_party":
+      return ["gateway", "portal"];
+  }
+}
 
 /** The longest remote session a site allows by default, in minutes. */
 export const DEFAULT_MAX_SESSION_MINUTES = 120;

@@ -29,7 +29,7 @@ export const ConsentCard: FC<{
       <p>
         <strong>{CONSENT_POLICY_LABELS[site.consentPolicy]}</strong>. Sessions last at most{" "}
         {site.maxSessionMinutes} minutes
-        {site.consentPolicy === "customer_approval"
+        {site.consentPolicy !== "operator_connect"
           ? `; a request not decided within ${site.requestExpiryMinutes} minutes expires`
           : ""}
         .

@@ -158,15 +158,22 @@ export const RemoteAccessCard: FC<{
         <SubmitForm
           action={`/machines/${p.machineId}/connect`}
           csrfToken={p.csrfToken}
-          submit={p.site.consentPolicy === "customer_approval" ? "Request access" : "Connect"}
+          submit={p.site.consentPolicy === "operator_connect" ? "Connect" : "Request access"}
           row
         >
-          {p.site.consentPolicy === "customer_approval" ? (
+          {p.site.consentPolicy === "operator_connect" ? null : (
             <p class="muted">
-              At this site a customer approver allows each request: you get the connection file once
-              it is approved.
+              At this site{" "}
+              {
+                {
+                  operator_approval: "the operator at the machine allows each request",
+                  customer_approval: "a customer approver allows each request",
+                  two_party: "both the operator at the machine and a customer approver allow each request",
+                }[p.site.consentPolicy]
+              }
+              : you get the connection file once it is approved.
             </p>
-          ) : null}
+          )}
           <Field
             label="Reason (ticket, fault) — shown to the operator and logged"
             name="reason"
