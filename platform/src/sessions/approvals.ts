@@ -34,6 +34,8 @@ export interface Approver {
   where: ApprovalPlace;
   actor: Actor;
   userId: string | null;
+  /** The name reports show (a person's display name); absent: the actor's name. */
+  shownAs?: string;
 }
 
 /** One recorded approval, as reports and pages list it. */
@@ -149,7 +151,7 @@ export async function approveRequest(
         party: approver.party,
         where: approver.where,
         actorId: approver.userId ?? approver.actor.id,
-        actorName: approver.actor.name,
+        actorName: approver.shownAs ?? approver.actor.name,
         at: now,
       })
       .onConflictDoNothing()

@@ -80,7 +80,13 @@ export class ConsentRequests {
     const approval = await approveRequest(
       this.deps,
       session,
-      { party: "portal", where: WHERE, actor: ctx.caller.actor, userId: ctx.caller.principal.userId },
+      {
+        party: "portal",
+        where: WHERE,
+        actor: ctx.caller.actor,
+        userId: ctx.caller.principal.userId,
+        shownAs: await this.nameOf(ctx.caller.principal.userId),
+      },
       (userId) => this.nameOf(userId),
     );
     const [after] = await this.deps.sessions.list(ctx, { id: session.id });
