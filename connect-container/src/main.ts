@@ -71,6 +71,7 @@ const agent = new Agent({
   proxy: () => proxy.current(),
   importDir: config.importDir,
   heartbeatMs: config.heartbeatMs,
+  lampPath: config.requestLampPath,
 });
 const auth = new OperatorAuth(store, config.initialPassword);
 const app = createUiApp({

@@ -215,7 +215,12 @@ describe("a site's consent policy", () => {
 
   test("all four policies are offered; an unknown one is refused by name; technicians and other customers cannot set it", async () => {
     const page = await custAdmin.page(`/sites/${plant.siteId}`);
-    for (const policy of ["operator_connect", "operator_approval", "customer_approval", "two_party"])
+    for (const policy of [
+      "operator_connect",
+      "operator_approval",
+      "customer_approval",
+      "two_party",
+    ])
       expect(page).toContain(`value="${policy}"`);
     for (const policy of ["gateway_approval", "both"]) {
       const refused = await custAdmin.post(`/sites/${plant.siteId}/consent`, {

@@ -186,9 +186,9 @@ describe("operator_approval: the operator at the machine decides", () => {
     expect(await session(second)).toMatchObject({ state: "ended", endReason: "denied" });
     const [denial] = await audited("remote_session.deny", second);
     expect(denial?.detail).toMatchObject({ where: "local API" });
-    expect(((await (await decide(plant, second, "deny")).json()) as { outcome: string }).outcome).toBe(
-      "already_denied",
-    );
+    expect(
+      ((await (await decide(plant, second, "deny")).json()) as { outcome: string }).outcome,
+    ).toBe("already_denied");
     const late = await decide(plant, second, "allow");
     expect(late.status).toBe(409);
     expect(await late.text()).toContain("denied");
@@ -198,9 +198,9 @@ describe("operator_approval: the operator at the machine decides", () => {
     const id = await ask();
     expect((await decide(other, id, "allow")).status).toBe(404);
     expect((await decide(plant, "not-a-uuid", "allow")).status).toBe(404);
-    expect((await gatewayApi(plant, `/requests/${id}/decision`, { decision: "maybe" })).status).toBe(
-      400,
-    );
+    expect(
+      (await gatewayApi(plant, `/requests/${id}/decision`, { decision: "maybe" })).status,
+    ).toBe(400);
     expect(
       (await gatewayApi(plant, `/requests/${id}/decision`, { decision: "allow", where: "portal" }))
         .status,
@@ -232,7 +232,9 @@ describe("two_party: the operator and a customer approver", () => {
     const partly = await decide(plant, id, "allow");
     expect(((await partly.json()) as { outcome: string }).outcome).toBe("approved_partly");
     expect((await session(id)).state).toBe("pending");
-    expect((await heartbeat(plant)).pendingRequests).toMatchObject([{ id, operatorApproved: true }]);
+    expect((await heartbeat(plant)).pendingRequests).toMatchObject([
+      { id, operatorApproved: true },
+    ]);
     expect((await heartbeat(plant)).remoteSessions.map((s) => s.id)).not.toContain(id);
     await tech.get(`/requests/${id}`);
     expect((await tech.post(`/requests/${id}/profile`)).status).toBe(409);
@@ -257,9 +259,9 @@ describe("two_party: the operator and a customer approver", () => {
       "/sessions?decision=approved_partly",
     );
     expect((await session(next)).state).toBe("pending");
-    expect(((await (await decide(plant, next, "allow")).json()) as { outcome: string }).outcome).toBe(
-      "granted",
-    );
+    expect(
+      ((await (await decide(plant, next, "allow")).json()) as { outcome: string }).outcome,
+    ).toBe("granted");
 
     await p.access.ends.endRemoteSession(id, "admin", { id: null, name: "test", ip: null });
     const [view] = await p.access.remoteSessions.list(p.adminCtx, { id });

@@ -8,6 +8,7 @@ import type { FirewallPort } from "../firewall/kernel.ts";
 import type { SshPort } from "../ssh/server.ts";
 import type { Store } from "../state/store.ts";
 import type { VpnPort } from "../vpn/openvpn.ts";
+import { ConsentRequests } from "./consent.ts";
 import { ControlLoops, type PlatformContact } from "./control-loops.ts";
 import { DataChannel } from "./data-channel.ts";
 import { EnrollmentIntake } from "./enrollment-intake.ts";
@@ -35,6 +36,8 @@ export interface AgentDeps {
   proxy?: () => HttpProxy | null;
   importDir: string | null;
   heartbeatMs: number;
+  /** The request lamp's output file (MEETPOINT_REQUEST_LAMP_PATH); absent: no lamp. */
+  lampPath?: string | null;
   now?: () => Date;
 }
 
@@ -52,6 +55,8 @@ export class Agent {
   private readonly modbus: ModbusSync;
   /** The operator's own SSH keys (operator UI), used while the platform allows them. */
   readonly operatorKeys: OperatorKeys;
+  /** Requests waiting for the operator's Allow / Deny (consent screen, local API, lamp). */
+  readonly consent: ConsentRequests;
 
   constructor(private readonly deps: AgentDeps) {
     const now = deps.now ?? (() => new Date());
@@ -115,8 +120,16 @@ export class Agent {
       log,
       now,
     });
+    this.consent = new ConsentRequests({
+      control: deps.control,
+      lampPath: deps.lampPath ?? null,
+      heartbeatNow: () => this.loops.heartbeatNow(),
+      log,
+      now,
+    });
     this.loops = new ControlLoops({
       control: deps.control,
+      consent: this.consent,
       store: deps.store,
       status,
       update,
@@ -174,6 +187,8 @@ export class Agent {
     });
     // The SSH server as the kept settings say (off by default), before anything else can reach it.
     await this.sshSync.apply();
+    // The lamp starts off: no request is known before the first heartbeat.
+    await this.consent.signal();
     this.log("info", "gateway started: idle until the operator presses Connect");
     this.loops.start();
     if (this.deps.importDir) this.intake.watch(this.deps.importDir);

@@ -5,6 +5,7 @@ import type { HeartbeatResponse } from "@meetpoint/common";
 import type { ControlPort } from "../control/client.ts";
 import type { Store } from "../state/store.ts";
 import { Backoff } from "./backoff.ts";
+import type { ConsentRequests } from "./consent.ts";
 import type { DataChannel } from "./data-channel.ts";
 import { acceptVersion, verifyFromPlatform } from "./envelopes.ts";
 import type { Log } from "./events.ts";
@@ -16,7 +17,7 @@ import { type AgentStatus, armed, type StatusEvent } from "./status.ts";
 export const AGENT_VERSION = "0.1.0";
 
 /** What this agent declares to the platform (common/src/control/contract.ts AGENT_CAPABILITIES). */
-export const CAPABILITIES = ["modbus-read-only"];
+export const CAPABILITIES = ["modbus-read-only", "consent-requests"];
 
 /** How long the platform holds a command long-poll, in seconds. */
 const LONG_POLL_SECONDS = 25;
@@ -67,6 +68,8 @@ export interface ControlLoopsDeps {
   sshHostKey: () => string | null;
   /** The read-only Modbus filter's counts per session, to report. */
   modbus: Pick<ModbusSync, "pending" | "reported">;
+  /** Where the requests waiting for the operator go (consent screen, local API, lamp). */
+  consent: Pick<ConsentRequests, "receive">;
   /** Interval between heartbeats, in milliseconds. */
   heartbeatMs: number;
   log: Log;
@@ -172,6 +175,7 @@ export class ControlLoops {
       clockOffsetMs: Math.round(new Date(answer.serverTime).getTime() - midpoint),
     };
     await this.deps.settings.receive(answer.settings);
+    await this.deps.consent.receive(answer.pendingRequests ?? []);
     const channel = answer.dataChannel;
     const mine = channel && channel.gatewaySessionId === this.status.gatewaySessionId;
     if (mine && channel.state === "closed" && armed(this.status)) {

@@ -12,6 +12,8 @@ import {
   heartbeatResponseSchema,
   proxyAuthorization,
   proxyName,
+  type RequestDecision,
+  requestDecisionResponseSchema,
 } from "@meetpoint/common";
 import type { z } from "zod";
 import type { Enrollment } from "../state/store.ts";
@@ -96,7 +98,7 @@ export function describeFetchError(error: unknown, host: string): string {
 /** The control channel as the agent uses it; a fake platform stands in for unit tests. */
 export type ControlPort = Pick<
   ControlClient,
-  "heartbeat" | "commands" | "dataChannel" | "disconnect"
+  "heartbeat" | "commands" | "dataChannel" | "disconnect" | "decide"
 >;
 
 export class ControlClient {
@@ -212,5 +214,18 @@ export class ControlClient {
       body: { gatewaySessionId },
       timeoutMs: 5_000,
     });
+  }
+
+  /**
+   * Reports the operator's Allow or Deny of request `id` (ControlError "refused" with status 404
+   * for a request not through this gateway, 409 for one no longer pending).
+   */
+  decide(id: string, decision: RequestDecision) {
+    return this.call(
+      "POST",
+      `/requests/${encodeURIComponent(id)}/decision`,
+      requestDecisionResponseSchema,
+      { body: decision, timeoutMs: 10_000 },
+    );
   }
 }

@@ -10,6 +10,8 @@ import {
   type HeartbeatResponse,
   type HttpProxy,
   type PublicJwk,
+  type RequestDecision,
+  type RequestDecisionResponse,
   type SshEvent,
   signEnvelope,
 } from "@meetpoint/common";
@@ -172,6 +174,24 @@ export class FakeControl implements ControlPort {
     this.disconnects++;
     return { closed: true };
   }
+
+  /** The operator's decisions as reported, by request id. */
+  decisions: { id: string; decision: RequestDecision }[] = [];
+
+  async decide(id: string, decision: RequestDecision): Promise<RequestDecisionResponse> {
+    if (!this.reachable) throw new ControlError("no route to the platform", "unreachable");
+    const known = this.answer.pendingRequests?.find((r) => r.id === id);
+    if (!known) throw new ControlError("Request not found", "refused", 404);
+    this.decisions.push({ id, decision });
+    this.answer = {
+      ...this.answer,
+      pendingRequests: this.answer.pendingRequests?.filter((r) => r.id !== id),
+    };
+    return {
+      outcome: decision.decision === "allow" ? "granted" : "denied",
+      message: decision.decision === "allow" ? "Allowed." : "Denied.",
+    };
+  }
 }
 
 export class FakeVpn implements VpnPort {
@@ -278,6 +298,8 @@ export async function testAgent(
     lanAddresses?: string[];
     uiPorts?: number[];
     proxy?: () => HttpProxy | null;
+    /** The request lamp's file (relative: inside the agent's temporary directory). */
+    lampPath?: string;
   } = {},
 ): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-agent-"));
@@ -302,6 +324,7 @@ export async function testAgent(
     proxy: options.proxy,
     importDir: join(dir, "import"),
     heartbeatMs: 60_000,
+    lampPath: options.lampPath ? join(dir, options.lampPath) : null,
   });
   await agent.start();
   if (options.enrolled !== false) {

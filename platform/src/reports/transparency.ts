@@ -244,10 +244,10 @@ export async function transparencyReport(
           ? `Allowed under the site's policy (${session.consentPolicy === "two_party" ? "the operator at the machine and a customer approver both allow" : "the operator at the machine allows"} each request) by ${approvals.map((a) => `${a.by} (${a.where})`).join(" and ")}; the session's time counted from the last approval.`
           : `Requested under the site's policy (${session.consentPolicy === "two_party" ? "two-party approval" : "the operator at the machine allows each request"}), and never allowed${approvals.length > 0 ? ` (approved only by ${approvals.map((a) => `${a.by} (${a.where})`).join(", ")})` : ""}.`
         : approval
-        ? session.approvedAt
-          ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
-          : "Requested under the site's policy (a customer approver allows each request), and never allowed."
-        : "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
+          ? session.approvedAt
+            ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
+            : "Requested under the site's policy (a customer approver allows each request), and never allowed."
+          : "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
       dataChannel: {
         id: channel.id,
         requestedAt: iso(channel.requestedAt),

@@ -111,7 +111,8 @@ export async function approveRequest(
   const parties = approvalParties(session.consentPolicy);
   if (!parties.includes(approver.party))
     throw new StateError("ERR_NOT_YOUR_APPROVAL", notAskedText(session, approver.party));
-  if (session.approvedAt && session.state !== "pending") return { outcome: "already", granted: true };
+  if (session.approvedAt && session.state !== "pending")
+    return { outcome: "already", granted: true };
   await refuseEnded(session, nameOf);
   const now = clock.now();
   const transition = nextState(timesOf(session), {
@@ -121,9 +122,15 @@ export async function approveRequest(
   });
   if (transition.session.state === "ended") {
     // The tick has not got to it yet: it expired at its deadline all the same.
-    await deps.ends.endRemoteSession(session.id, "request_expired", SYSTEM_ACTOR, {}, {
-      onlyIfPending: true,
-    });
+    await deps.ends.endRemoteSession(
+      session.id,
+      "request_expired",
+      SYSTEM_ACTOR,
+      {},
+      {
+        onlyIfPending: true,
+      },
+    );
     return again();
   }
   const before = await approvalsOf(db, session.id);

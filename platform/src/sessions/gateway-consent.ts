@@ -15,7 +15,7 @@ import {
   requestApprovals,
   users,
 } from "../db/index.ts";
-import { NotFoundError, StateError, isUuid } from "../shared/index.ts";
+import { isUuid, NotFoundError, StateError } from "../shared/index.ts";
 import { type ApprovalDeps, approveRequest, refuseEnded } from "./approvals.ts";
 import type { SessionView } from "./model.ts";
 import { remoteSessionById } from "./queries.ts";
@@ -198,7 +198,13 @@ async function denyAtGateway(
       },
     );
   else
-    await deps.ends.endRemoteSession(session.id, "denied", actor, { where }, { onlyIfPending: true });
+    await deps.ends.endRemoteSession(
+      session.id,
+      "denied",
+      actor,
+      { where },
+      { onlyIfPending: true },
+    );
   const after = await remoteSessionById(deps.db, session.id);
   if (after?.endReason === "denied" && after.endedBy === null && session.state === "pending")
     return { outcome: "denied", message: `Denied: ${session.technicianName} gets no access.` };

@@ -6,17 +6,16 @@
 import type { RequestDecision } from "@meetpoint/common";
 import { and, eq, isNull } from "drizzle-orm";
 import { type Context, checkId, inScope, scopeOf } from "../access/index.ts";
-import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
-import { type Db, inTransaction, remoteSessions, users } from "../db/index.ts";
+import { SYSTEM_ACTOR } from "../audit/index.ts";
+import { type Db, remoteSessions, users } from "../db/index.ts";
 import { type Clock, ForbiddenError, NotFoundError, StateError } from "../shared/index.ts";
+import { approvalsOf, approveRequest, refuseEnded } from "./approvals.ts";
 import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
-import { approvalsOf, approveRequest, refuseEnded } from "./approvals.ts";
 import { decideAtGateway, type GatewayDecision } from "./gateway-consent.ts";
-import { type RemoteSession, type SessionView, timesOf } from "./model.ts";
+import type { RemoteSession, SessionView } from "./model.ts";
 import { instanceOf, type ProfilePki } from "./profiles.ts";
-import { gatewaySessionById } from "./queries.ts";
 import type { RemoteSessions } from "./remote-sessions.ts";
 import { technicianProfile } from "./request-rules.ts";
 

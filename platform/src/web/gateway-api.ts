@@ -265,7 +265,12 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
     const gateway = c.get("gateway");
     const decided = await c
       .get("deps")
-      .access.requests.decideAtGateway(gateway, c.req.param("id"), c.req.valid("json"), c.get("ip"));
+      .access.requests.decideAtGateway(
+        gateway,
+        c.req.param("id"),
+        c.req.valid("json"),
+        c.get("ip"),
+      );
     return c.json(requestDecisionResponseSchema.parse(decided));
   });
 

@@ -168,7 +168,8 @@ export const RemoteAccessCard: FC<{
                 {
                   operator_approval: "the operator at the machine allows each request",
                   customer_approval: "a customer approver allows each request",
-                  two_party: "both the operator at the machine and a customer approver allow each request",
+                  two_party:
+                    "both the operator at the machine and a customer approver allow each request",
                 }[p.site.consentPolicy]
               }
               : you get the connection file once it is approved.
