@@ -156,8 +156,13 @@ describe("operator_approval: the operator at the machine decides", () => {
     expect((await heartbeat(plant, [])).pendingRequests).toBeUndefined();
     expect((await heartbeat(other)).pendingRequests).toEqual([]);
 
-    // The portal cannot approve under this policy (409 with the reason).
-    await custAdmin.get("/sessions");
+    // The portal shows it with Deny only, and cannot approve it (409 with the reason).
+    const sessions = await custAdmin.page("/sessions");
+    expect(sessions).toContain(`/requests/${first}/deny`);
+    expect(sessions).not.toContain(`/requests/${first}/approve`);
+    expect(await tech.page(`/requests/${first}/status`)).toContain(
+      "The operator at the machine decides, on the gateway.",
+    );
     const portal = await custAdmin.post(`/requests/${first}/approve`);
     expect(portal.status).toBe(409);
     expect(await portal.text()).toContain("operator at the machine");
@@ -238,6 +243,9 @@ describe("two_party: the operator and a customer approver", () => {
     expect((await heartbeat(plant)).remoteSessions.map((s) => s.id)).not.toContain(id);
     await tech.get(`/requests/${id}`);
     expect((await tech.post(`/requests/${id}/profile`)).status).toBe(409);
+    expect(await tech.page(`/requests/${id}/status`)).toContain(
+      "Approved so far by operator at gateway Hall 1 (gateway UI).",
+    );
     const [first] = await audited("remote_session.approve", id);
     expect(first?.detail).toMatchObject({ granted: false, waitingFor: ["portal"] });
 
@@ -269,7 +277,7 @@ describe("two_party: the operator and a customer approver", () => {
     const report = await transparencyReport({ db: p.database.db, clock: p.clock }, view);
     expect(report.consent.policy).toBe("two-party");
     expect(report.consent.approvals.map((a) => a.where)).toEqual(["gateway UI", "portal"]);
-    expect(report.consent.approvals[0]?.by).toBe("operator at gateway Hall 1 (gateway UI)");
+    expect(report.consent.approvals[0]?.by).toBe("operator at gateway Hall 1");
     expect(report.consent.approvals[1]?.by).toBe("CUSTADMIN");
   });
 });

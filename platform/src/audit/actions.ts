@@ -66,10 +66,11 @@ export const AUDIT_ACTIONS = {
   "gateway_session.online": "a gateway's data channel connected",
   "gateway_session.close": "a gateway's data channel closed, with the reason",
   "remote_session.request":
-    "a technician pressed Connect: a one-time config was issued, or a request awaits approval (consent policy customer_approval; denied: refused, with the reason)",
+    "a technician pressed Connect: a one-time config was issued, or a request awaits approval (consent policies operator_approval, customer_approval, two_party; denied: refused, with the reason)",
   "remote_session.approve":
-    "an approver allowed a technician's request (by whom, where: portal; the services and minutes granted, the session's end)",
-  "remote_session.deny": "an approver denied a technician's request (by whom, where: portal)",
+    "an approver allowed a technician's request (by whom, where: portal, gateway UI or local API; party, whether it granted the request or waits for the other party; the services and minutes, the session's end)",
+  "remote_session.deny":
+    "an approver denied a technician's request (by whom, where: portal, gateway UI or local API)",
   "remote_session.expire": "nobody decided a technician's request in time: it expired",
   "remote_session.active": "a technician's one-time config connected",
   "remote_session.end":

@@ -145,7 +145,13 @@ export async function decideAtGateway(
     const approval = await approveRequest(
       deps,
       session,
-      { party: "gateway", where, actor, userId: null },
+      {
+        party: "gateway",
+        where,
+        actor,
+        userId: null,
+        shownAs: `operator at gateway ${gateway.name}`,
+      },
       nameOf,
     );
     switch (approval.outcome) {

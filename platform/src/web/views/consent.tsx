@@ -67,8 +67,9 @@ export const ConsentCard: FC<{
         </SubmitForm>
       ) : null}
       <p class="muted">
-        Approval on the gateway's own screen (alone, or with a customer approver) is not available
-        yet.
+        Where the operator at the machine approves, the request fills the gateway's Remote access
+        page (Allow / Deny); a machine HMI can decide it through the gateway's local consent API,
+        and a lamp can show that a request waits.
       </p>
     </div>
   </>
@@ -132,8 +133,9 @@ export const RequestStatus: FC<{
       </p>
       {waiting && s.decideBy ? (
         <p class="muted">
-          A customer approver decides; the request expires at <Time at={s.decideBy} />. This page
-          updates by itself.
+          {WHO_DECIDES[s.consentPolicy]}
+          {approver ? ` Approved so far by ${approver}.` : ""} The request expires at{" "}
+          <Time at={s.decideBy} />. This page updates by itself.
         </p>
       ) : null}
       {s.approvedAt ? (
@@ -181,7 +183,18 @@ export const RequestPage: FC<{
   </PortalPage>
 );
 
-/** Requests waiting for the caller's decision, with Allow and Deny. */
+/** Who decides a pending request, by the policy it was made under. */
+const WHO_DECIDES: Record<SessionView["consentPolicy"], string> = {
+  operator_connect: "",
+  operator_approval: "The operator at the machine decides, on the gateway.",
+  customer_approval: "A customer approver decides.",
+  two_party: "The operator at the machine and a customer approver must both allow it.",
+};
+
+/**
+ * Requests waiting for the caller's decision, with Allow and Deny — only Deny where the operator
+ * at the machine alone allows (operator_approval).
+ */
 export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }> = (p) =>
   p.requests.length === 0 ? null : (
     <>
@@ -209,9 +222,13 @@ export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }>
             </td>
             <td>{s.decideBy ? <Time at={s.decideBy} /> : null}</td>
             <td>
-              <ActionButton action={`/requests/${s.id}/approve`} csrfToken={p.csrfToken}>
-                Allow
-              </ActionButton>
+              {s.consentPolicy === "operator_approval" ? (
+                <span class="muted">the operator at the machine allows </span>
+              ) : (
+                <ActionButton action={`/requests/${s.id}/approve`} csrfToken={p.csrfToken}>
+                  Allow
+                </ActionButton>
+              )}
               <ActionButton action={`/requests/${s.id}/deny`} csrfToken={p.csrfToken} kind="danger">
                 Deny
               </ActionButton>
