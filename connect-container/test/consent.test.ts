@@ -37,13 +37,17 @@ async function platformLists(requests: PendingRequest[]) {
   t.control.answer = { ...t.control.answer, pendingRequests: requests };
   const before = t.control.heartbeats.length;
   t.agent.heartbeatNow();
-  await waitFor(() => t.control.heartbeats.length > before, { timeoutMs: 2000, intervalMs: 5 });
+  expect(
+    await waitFor(() => t.control.heartbeats.length > before, { timeoutMs: 2000, intervalMs: 5 }),
+  ).toBe(true);
   // The answer is applied after the heartbeat went out: wait for the lamp to say so.
   const want = requests.some((r) => !r.operatorApproved && new Date(r.decideBy) > new Date());
-  await waitFor(async () => (await lamp()) === (want ? "1" : "0"), {
-    timeoutMs: 2000,
-    intervalMs: 5,
-  });
+  expect(
+    await waitFor(async () => (await lamp()) === (want ? "1" : "0"), {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    }),
+  ).toBe(true);
 }
 
 describe("consent at the gateway", () => {
@@ -151,5 +155,21 @@ describe("consent at the gateway", () => {
     expect(unreachable.status).toBe(502);
     expect(await lamp()).toBe("1");
     expect(t.agent.consent.pending().map((r) => r.id)).toEqual([waiting.id]);
+
+    // Still unreachable: a known request that passes its decide-by time turns the lamp off.
+    t.control.reachable = true;
+    await platformLists([request({ decideBy: new Date(Date.now() + 1500).toISOString() })]);
+    t.control.reachable = false;
+    expect(await lamp()).toBe("1");
+    expect(
+      await waitFor(
+        async () => {
+          t.agent.heartbeatNow();
+          return (await lamp()) === "0";
+        },
+        { timeoutMs: 5000, intervalMs: 200 },
+      ),
+    ).toBe(true);
+    expect(t.agent.contact?.ok).toBe(false);
   });
 });

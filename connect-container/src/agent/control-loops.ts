@@ -69,7 +69,7 @@ export interface ControlLoopsDeps {
   /** The read-only Modbus filter's counts per session, to report. */
   modbus: Pick<ModbusSync, "pending" | "reported">;
   /** Where the requests waiting for the operator go (consent screen, local API, lamp). */
-  consent: Pick<ConsentRequests, "receive">;
+  consent: Pick<ConsentRequests, "receive" | "signal">;
   /** Interval between heartbeats, in milliseconds. */
   heartbeatMs: number;
   log: Log;
@@ -140,6 +140,8 @@ export class ControlLoops {
           error: message,
           clockOffsetMs: this.contact?.clockOffsetMs ?? null,
         };
+        // Without the platform's word the lamp still goes off when the known requests expire.
+        await this.deps.consent.signal();
       }
     }
     if (!this.stopped) this.heartbeatTimer = setTimeout(() => void this.heartbeatLoop(), delay);

@@ -30,17 +30,23 @@ describe("close reasons", () => {
     );
   });
 
-  test("under customer approval a person's end leaves the channel while others are open; the last one closes it", () => {
+  test("under every approval policy a person's end leaves the channel while others are open; the last one closes it", () => {
+    const approving = ["operator_approval", "customer_approval", "two_party"] as const;
     fc.assert(
-      fc.property(fc.constantFrom(...END_REASONS), fc.boolean(), (reason, othersOpen) => {
-        const close = closeAfterEnd(reason, "customer_approval", othersOpen);
-        const personal = reason === "technician" || reason === "admin";
-        expect(close).toBe(personal && !othersOpen ? reason : null);
-        // Under operator Connect the others do not matter.
-        expect(closeAfterEnd(reason, "operator_connect", othersOpen)).toBe(
-          personal ? reason : null,
-        );
-      }),
+      fc.property(
+        fc.constantFrom(...END_REASONS),
+        fc.constantFrom(...approving),
+        fc.boolean(),
+        (reason, policy, othersOpen) => {
+          const close = closeAfterEnd(reason, policy, othersOpen);
+          const personal = reason === "technician" || reason === "admin";
+          expect(close).toBe(personal && !othersOpen ? reason : null);
+          // Under operator Connect the others do not matter.
+          expect(closeAfterEnd(reason, "operator_connect", othersOpen)).toBe(
+            personal ? reason : null,
+          );
+        },
+      ),
     );
   });
 
