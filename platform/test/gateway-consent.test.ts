@@ -271,6 +271,27 @@ describe("two_party: the operator and a customer approver", () => {
       ((await (await decide(plant, next, "allow")).json()) as { outcome: string }).outcome,
     ).toBe("granted");
 
+    // Both parties at the same moment: each sees the other's approval, the request is granted once.
+    const both = await ask();
+    await custAdmin.get("/sessions");
+    const [atGateway, inPortal] = await Promise.all([
+      decide(plant, both, "allow"),
+      custAdmin.post(`/requests/${both}/approve`),
+    ]);
+    const outcomes = [
+      ((await atGateway.json()) as { outcome: string }).outcome,
+      inPortal.headers.get("location"),
+    ];
+    expect(
+      outcomes.filter((o) => o === "granted" || o === "/sessions?decision=approved"),
+    ).toHaveLength(1);
+    expect((await session(both)).state).toBe("requested");
+    const grants = await audited("remote_session.approve", both);
+    expect(grants.map((g) => (g.detail as { granted: boolean }).granted).sort()).toEqual([
+      false,
+      true,
+    ]);
+
     await p.access.ends.endRemoteSession(id, "admin", { id: null, name: "test", ip: null });
     const [view] = await p.access.remoteSessions.list(p.adminCtx, { id });
     if (!view) throw new Error("no session view");
