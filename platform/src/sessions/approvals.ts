@@ -36,6 +36,8 @@ export interface Approver {
   userId: string | null;
   /** The name reports show (a person's display name); absent: the actor's name. */
   shownAs?: string;
+  /** The approving gateway's id, kept with the approval when no user approved. */
+  gatewayId?: string;
 }
 
 /** One recorded approval, as reports and pages list it. */
@@ -157,7 +159,7 @@ export async function approveRequest(
         remoteSessionId: session.id,
         party: approver.party,
         where: approver.where,
-        actorId: approver.userId ?? approver.actor.id,
+        actorId: approver.userId ?? approver.gatewayId ?? approver.actor.id,
         actorName: approver.shownAs ?? approver.actor.name,
         at: now,
       })

@@ -150,6 +150,7 @@ export async function decideAtGateway(
         where,
         actor,
         userId: null,
+        gatewayId: gateway.id,
         shownAs: `operator at gateway ${gateway.name}`,
       },
       nameOf,
