@@ -29,7 +29,12 @@ import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
 import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
-import { chosenServices, durationOf, technicianProfile } from "./request-rules.ts";
+import {
+  chosenServices,
+  durationOf,
+  grantedServices,
+  technicianProfile,
+} from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
 
 export interface RemoteSessionsDeps {
@@ -73,6 +78,7 @@ export class RemoteSessions {
         consentPolicy: sites.consentPolicy,
         maxSessionMinutes: sites.maxSessionMinutes,
         requestExpiryMinutes: sites.requestExpiryMinutes,
+        gatewayKind: gateways.kind,
       })
       .from(gateways)
       .innerJoin(sites, eq(sites.id, gateways.siteId))
@@ -101,7 +107,11 @@ export class RemoteSessions {
         "ERR_NO_ENABLED_SERVICE",
         "This machine has no enabled service: there is nothing to connect to.",
       );
-    const chosen = chosenServices(enabled, asked.services);
+    const granted = grantedServices(
+      chosenServices(enabled, asked.services),
+      asked.mode,
+      site.gatewayKind,
+    );
     const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
     if (options.httpProxy && instance.protocol !== "tcp")
       throw new ValidationError(
@@ -125,13 +135,8 @@ export class RemoteSessions {
           consentPolicy: site.consentPolicy,
           durationSeconds: seconds,
           state: pending ? "pending" : "requested",
-          services: chosen.map((s) => ({
-            serviceId: s.id,
-            name: s.name,
-            protocol: s.protocol,
-            port: s.port,
-            mode: s.mode,
-          })),
+          mode: asked.mode,
+          services: granted,
           proxyAddress: machine.proxyAddress,
           vpnInstance: instance.index,
           tunnelAddress,
@@ -161,6 +166,7 @@ export class RemoteSessions {
               `${s.protocol}/${s.port}${s.mode === "modbus-read-only" ? " read-only Modbus" : ""}`,
           ),
           minutes: seconds / 60,
+          mode: asked.mode,
           consentPolicy: site.consentPolicy,
           ...(pending
             ? { decideBy: decideBy.toISOString() }
@@ -207,6 +213,9 @@ export class RemoteSessions {
         technicianName: users.displayName,
         siteId: gateways.siteId,
         gatewayId: gateways.id,
+        endedByName: sql<
+          string | null
+        >`(select ender.display_name from users ender where ender.id = ${remoteSessions.endedBy})`,
       })
       .from(remoteSessions)
       .innerJoin(gatewaySessions, eq(gatewaySessions.id, remoteSessions.gatewaySessionId))

@@ -1,7 +1,7 @@
 // What a technician's request may ask for: a subset of the machine's enabled services and a
 // duration up to the site's (and the platform's) maximum; and the one-time profile of a session
 // that may connect.
-import type { services } from "../db/index.ts";
+import type { GrantedService, RequestMode, services } from "../db/index.ts";
 import { ValidationError } from "../shared/index.ts";
 import type { ServerInstance } from "./data-plane.ts";
 import type { RemoteSession } from "./model.ts";
@@ -26,6 +26,51 @@ export function chosenServices(enabled: Service[], asked: string[] | undefined):
     if (!chosen.includes(service)) chosen.push(service);
   }
   return chosen;
+}
+
+/** The IANA port of Modbus/TCP. */
+export const MODBUS_PORT = 502;
+
+/**
+ * Whether a read-only request may cover this service: Modbus/TCP, which Meetpoint knows by TCP on
+ * port 502, or by a service its admin marked read-only Modbus already (Modbus on another port).
+ */
+export function modbusService(service: Pick<Service, "protocol" | "port" | "mode">): boolean {
+  return (
+    service.protocol === "tcp" && (service.port === MODBUS_PORT || service.mode === "modbus-read-only")
+  );
+}
+
+/**
+ * The services a session grants, each with the mode the gateway forwards it in: as the service is
+ * marked for a full request; "modbus-read-only" for every service of a read-only request. A
+ * read-only request on a service that is not Modbus/TCP (see `modbusService`), or through a
+ * workstation (no gateway agent to filter), is a 400 on `mode` naming the service.
+ */
+export function grantedServices(
+  chosen: Service[],
+  mode: RequestMode,
+  gatewayKind: string,
+): GrantedService[] {
+  if (mode === "read_only" && gatewayKind === "workstation")
+    throw new ValidationError(
+      "mode",
+      "read_only needs a connect gateway to filter Modbus: this machine is a workstation, only full access is possible",
+    );
+  return chosen.map((s) => {
+    if (mode === "read_only" && !modbusService(s))
+      throw new ValidationError(
+        "mode",
+        `read_only covers Modbus/TCP services only (TCP port ${MODBUS_PORT}, or a service marked read-only Modbus): ${s.name} (${s.protocol}/${s.port}) is not — leave it out or ask for full access`,
+      );
+    return {
+      serviceId: s.id,
+      name: s.name,
+      protocol: s.protocol,
+      port: s.port,
+      mode: mode === "read_only" ? "modbus-read-only" : s.mode,
+    };
+  });
 }
 
 /**

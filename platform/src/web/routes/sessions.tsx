@@ -41,12 +41,13 @@ function httpProxyOf(form: FormFields): { host: string; port: number } | null {
 
 /**
  * A Connect form as the request it asks for: the services ticked (`service.<id>`, when the form
- * offered the choice), the minutes and ticket when given.
+ * offered the choice), the minutes, ticket and mode (full / read_only) when given.
  */
 function requestOf(form: FormFields): Record<string, unknown> {
   const request: Record<string, unknown> = { reason: form.reason };
   if (form.ticket?.trim()) request.ticket = form.ticket;
   if (form.minutes?.trim()) request.minutes = form.minutes;
+  if (form.mode?.trim()) request.mode = form.mode;
   if (form.servicesChosen)
     request.services = Object.keys(form)
       .filter((name) => name.startsWith("service."))
