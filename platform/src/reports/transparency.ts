@@ -282,7 +282,17 @@ export function reportedServices(
 
 /** Every audit entry that names the session in its detail (request, active, end, Modbus counts). */
 async function sessionEntries(db: Db, sessionId: string): Promise<ReportedAuditEntry[]> {
-  const rows = await db
+  const rows = await sessionEntriesQuery(db, sessionId);
+  return rows.map((r) => ({ ...r, at: iso(r.at) }));
+}
+
+/**
+ * The query of a session's audit entries, oldest first. Its condition is the expression of the
+ * index audit_entries_remote_session (detail->>'remoteSessionId'), so it reads the entries of one
+ * session without scanning the log.
+ */
+export function sessionEntriesQuery(db: Db, sessionId: string) {
+  return db
     .select({
       seq: auditEntries.seq,
       at: auditEntries.at,
@@ -294,5 +304,4 @@ async function sessionEntries(db: Db, sessionId: string): Promise<ReportedAuditE
     .from(auditEntries)
     .where(sql`${auditEntries.detail}->>'remoteSessionId' = ${sessionId}`)
     .orderBy(asc(auditEntries.seq));
-  return rows.map((r) => ({ ...r, at: iso(r.at) }));
 }

@@ -29,12 +29,7 @@ import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
 import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
-import {
-  chosenServices,
-  durationOf,
-  grantedServices,
-  technicianProfile,
-} from "./request-rules.ts";
+import { chosenServices, durationOf, grantedServices, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
 
 export interface RemoteSessionsDeps {

@@ -5,7 +5,15 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { type Context, checkId, inScope, scopeOf } from "../access/index.ts";
 import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
-import { type Db, inTransaction, remoteSessions, users } from "../db/index.ts";
+import {
+  type Db,
+  gateways,
+  inTransaction,
+  remoteSessions,
+  services,
+  sites,
+  users,
+} from "../db/index.ts";
 import { type Clock, ForbiddenError, NotFoundError, StateError } from "../shared/index.ts";
 import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
@@ -15,7 +23,7 @@ import { type RemoteSession, type SessionView, timesOf } from "./model.ts";
 import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { gatewaySessionById } from "./queries.ts";
 import type { RemoteSessions } from "./remote-sessions.ts";
-import { technicianProfile } from "./request-rules.ts";
+import { type ClampedGrant, clampAtApproval, technicianProfile } from "./request-rules.ts";
 
 export interface ConsentRequestsDeps {
   db: Db;
@@ -25,7 +33,7 @@ export interface ConsentRequestsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   sessions: Pick<RemoteSessions, "list">;
   instances: ServerInstance[];
-  vpn: { host: string };
+  vpn: { host: string; remoteSessionSeconds: number };
 }
 
 /** What a decision did: made now, or found already made (a repeat is a no-op). */
@@ -66,10 +74,12 @@ export class ConsentRequests {
   }
 
   /**
-   * Allows a pending request: the session may connect now, for the services and minutes asked,
-   * its end counted from now. Approving an approved request changes nothing. 404 outside the
+   * Allows a pending request: the session may connect now, for the services and minutes asked as
+   * the site and machine allow them now (a lower site maximum cuts the minutes, a service disabled
+   * since is left out: said in the message and audited as `clamped`), its end counted from now. Approving an approved request changes nothing. 404 outside the
    * caller's customers; 403 for who may not approve (and for one's own request); 409 for a request
-   * denied, expired or ended, or while the gateway is offline.
+   * denied, expired or ended, while the gateway is offline, or when none of its services is still
+   * enabled (ERR_NO_SERVICE_LEFT; the request stays pending).
    */
   async approve(ctx: Context, id: string): Promise<Decision> {
     const { db, clock, pki } = this.deps;
@@ -82,11 +92,15 @@ export class ConsentRequests {
       };
     await this.refuseEnded(session);
     const now = clock.now();
-    const transition = nextState(timesOf(session), {
-      type: "approve",
-      at: now,
-      configSeconds: pki.policy.technicianSeconds,
-    });
+    const grant = await this.currentGrant(session);
+    const transition = nextState(
+      { ...timesOf(session), durationSeconds: grant.durationSeconds },
+      {
+        type: "approve",
+        at: now,
+        configSeconds: pki.policy.technicianSeconds,
+      },
+    );
     if (transition.session.state === "ended") {
       // The tick has not got to it yet: it expired at its deadline all the same.
       await this.deps.ends.endRemoteSession(session.id, "request_expired", SYSTEM_ACTOR);
@@ -109,6 +123,8 @@ export class ConsentRequests {
           approvedBy: ctx.caller.principal.userId,
           configExpiresAt,
           endsAt,
+          durationSeconds: grant.durationSeconds,
+          services: grant.services,
         })
         .where(and(eq(remoteSessions.id, session.id), eq(remoteSessions.state, "pending")))
         .returning({ id: remoteSessions.id });
@@ -122,9 +138,11 @@ export class ConsentRequests {
           remoteSessionId: session.id,
           technician: session.technicianName,
           where: WHERE,
-          services: session.services.map((s) => `${s.protocol}/${s.port}`),
-          minutes: (session.durationSeconds ?? 0) / 60,
+          services: grant.services.map((s) => `${s.protocol}/${s.port}`),
+          mode: session.mode,
+          minutes: grant.durationSeconds / 60,
           endsAt: endsAt.toISOString(),
+          ...(grant.clamped.length ? { clamped: grant.clamped } : {}),
         },
       });
       return true;
@@ -137,7 +155,7 @@ export class ConsentRequests {
     return {
       outcome: "approved",
       session: after ?? session,
-      message: `Allowed: ${session.technicianName} may connect until ${endsAt.toISOString()}.`,
+      message: `Allowed: ${session.technicianName} may connect until ${endsAt.toISOString()}${grant.clamped.length ? ` — clamped to the site's current rules: ${grant.clamped.join("; ")}` : ""}.`,
     };
   }
 
@@ -222,6 +240,31 @@ export class ConsentRequests {
     const instance = instanceOf(this.deps.instances, row.vpnInstance);
     const profile = await technicianProfile(this.deps.pki, this.deps.vpn.host, instance, row);
     return { session: { ...session, ...row }, profile };
+  }
+
+  /**
+   * What the approval of `session` may grant under its site's maximum and its machine's enabled
+   * services as they are now (request-rules.ts clampAtApproval; 409 when no service is left).
+   */
+  private async currentGrant(session: SessionView): Promise<ClampedGrant> {
+    const { db } = this.deps;
+    const [site] = await db
+      .select({ maxSessionMinutes: sites.maxSessionMinutes })
+      .from(gateways)
+      .innerJoin(sites, eq(sites.id, gateways.siteId))
+      .where(eq(gateways.id, session.gatewayId));
+    if (!site) throw new NotFoundError("Site");
+    const enabled = session.machineId
+      ? await db
+          .select()
+          .from(services)
+          .where(and(eq(services.machineId, session.machineId), eq(services.enabled, true)))
+      : [];
+    return clampAtApproval(session, {
+      siteMaxMinutes: site.maxSessionMinutes,
+      platformSeconds: this.deps.vpn.remoteSessionSeconds,
+      enabled,
+    });
   }
 
   /** A request the caller may decide (404 outside their customers, 403 for who may not). */
