@@ -41,6 +41,8 @@ export interface Decision {
   outcome: "approved" | "denied" | "already_approved" | "already_denied";
   session: SessionView;
   message: string;
+  /** What an approval cut to the site's current rules, in words (absent or empty: nothing). */
+  clamped?: string[];
 }
 
 /** Where a decision was made (the gateway's UI and its local API come with the gateway agent). */
@@ -154,6 +156,7 @@ export class ConsentRequests {
     const [after] = await this.deps.sessions.list(ctx, { id: session.id });
     return {
       outcome: "approved",
+      clamped: grant.clamped,
       session: after ?? session,
       message: `Allowed: ${session.technicianName} may connect until ${endsAt.toISOString()}${grant.clamped.length ? ` — clamped to the site's current rules: ${grant.clamped.join("; ")}` : ""}.`,
     };

@@ -18,6 +18,8 @@ import { SessionTable } from "../views/sessions.tsx";
 /** What the Sessions page says after a decision (the POST redirects here with its outcome). */
 const DECISION_WORDS: Record<string, string> = {
   approved: "Request allowed: the technician can now download their one-time connection file.",
+  approved_clamped:
+    "Request allowed, clamped to the site's current rules (a lower maximum duration, or services disabled since the request): the session below shows what was granted; the audit log says what was cut.",
   denied: "Request denied: the technician gets no access.",
   already_approved: "This request was approved already: nothing changed.",
   already_denied: "This request was denied already: nothing changed.",
