@@ -50,7 +50,9 @@ export class RemoteSessions {
    * (default all) and duration (default the longest the site allows). Under the site's consent
    * policy operator_connect it comes with a one-time .ovpn (returned, never stored) valid until the
    * certificate expires; under customer_approval it is a pending request (profile null): the
-   * config is issued only after its approval (`ConsentRequests.issueProfile`).
+   * config is issued only after its approval (`ConsentRequests.issueProfile`). `mode` read_only
+   * grants every chosen service as "modbus-read-only" for this session only (400 on `mode` naming
+   * a service that is not Modbus/TCP: request-rules.ts grantedServices).
    */
   async submit(
     ctx: Context,
