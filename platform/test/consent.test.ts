@@ -503,7 +503,18 @@ describe("operator Connect (policy 1) keeps today's behaviour", () => {
       .from(remoteSessions)
       .where(eq(remoteSessions.machineId, depot.machineId));
     expect(after.map((s) => s.state)).toEqual(["ended", "ended"]);
-    expect(after.map((s) => s.endReason).sort()).toEqual(["gateway_lost", "technician"]);
+    expect(after.map((s) => s.endReason).sort()).toEqual(["channel_closed", "technician"]);
     expect(await channelState(depot.gatewayId)).toEqual(["closed"]);
+    // The other technician reads why their session ended: who closed the channel, and who re-arms.
+    const other = after.find((s) => s.technicianId === userIds.tech2);
+    expect(other?.endedBy).toBe(userIds.tech1 ?? "");
+    const page = await tech2.page("/sessions");
+    expect(page).toContain(
+      "ended because TECH1 disconnected and the gateway&#39;s data channel closed; the operator at the machine must connect again",
+    );
+    const file = (await (await custAdmin.get(`/sessions/${other?.id}/report.json`)).json()) as {
+      report: { session: { endReason: string; endReasonText: string; endedBy: string } };
+    };
+    expect(file.report.session).toMatchObject({ endReason: "channel_closed", endedBy: "TECH1" });
   });
 });

@@ -28,6 +28,8 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   expiry: "its end time passed",
   config_unused: "the one-time config was never used before it expired",
   gateway_lost: "the gateway's data channel went away",
+  channel_closed:
+    "another technician's disconnect (or an admin's end) closed the gateway's data channel; the operator had to connect again",
   platform_shutdown: "the platform stopped or restarted",
   vpn_failure: "the OpenVPN server carrying it failed",
   database_lost: "the platform lost its database and cut all access",
@@ -68,6 +70,8 @@ export interface TransparencyReport {
     id: string;
     kind: "machine" | "maintenance";
     reason: string;
+    /** What the request asked for: full access, or read-only (Modbus/TCP reads only). */
+    mode: "full" | "read_only";
     requestedAt: string;
     activatedAt: string | null;
     /** The scheduled cut, had nobody ended it earlier. */
@@ -212,6 +216,7 @@ export async function transparencyReport(
       id: session.id,
       kind: session.kind,
       reason: session.reason,
+      mode: session.mode,
       requestedAt: iso(session.requestedAt),
       activatedAt: session.activatedAt ? iso(session.activatedAt) : null,
       endsAt: iso(session.endsAt),
@@ -290,7 +295,17 @@ export function reportedServices(
 
 /** Every audit entry that names the session in its detail (request, active, end, Modbus counts). */
 async function sessionEntries(db: Db, sessionId: string): Promise<ReportedAuditEntry[]> {
-  const rows = await db
+  const rows = await sessionEntriesQuery(db, sessionId);
+  return rows.map((r) => ({ ...r, at: iso(r.at) }));
+}
+
+/**
+ * The query of a session's audit entries, oldest first. Its condition is the expression of the
+ * index audit_entries_remote_session (detail->>'remoteSessionId'), so it reads the entries of one
+ * session without scanning the log.
+ */
+export function sessionEntriesQuery(db: Db, sessionId: string) {
+  return db
     .select({
       seq: auditEntries.seq,
       at: auditEntries.at,
@@ -302,5 +317,4 @@ async function sessionEntries(db: Db, sessionId: string): Promise<ReportedAuditE
     .from(auditEntries)
     .where(sql`${auditEntries.detail}->>'remoteSessionId' = ${sessionId}`)
     .orderBy(asc(auditEntries.seq));
-  return rows.map((r) => ({ ...r, at: iso(r.at) }));
 }

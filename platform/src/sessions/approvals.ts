@@ -10,15 +10,19 @@ import {
   approvalParties,
   type Db,
   inTransaction,
+  gateways,
   remoteSessions,
   requestApprovals,
+  services,
+  sites,
 } from "../db/index.ts";
-import { type Clock, StateError } from "../shared/index.ts";
+import { type Clock, NotFoundError, StateError } from "../shared/index.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { nextState } from "./lifecycle.ts";
 import { type RemoteSession, type SessionView, timesOf } from "./model.ts";
 import { gatewaySessionById, remoteSessionById } from "./queries.ts";
+import { type ClampedGrant, clampAtApproval } from "./request-rules.ts";
 
 export interface ApprovalDeps {
   db: Db;
@@ -26,6 +30,8 @@ export interface ApprovalDeps {
   pki: { policy: { technicianSeconds: number } };
   gate: AccessGate;
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
+  /** The platform's longest session (MEETPOINT_REMOTE_SESSION_MINUTES), in seconds. */
+  vpn: { remoteSessionSeconds: number };
 }
 
 /** Who approves: the party, where, the audited actor and the approving user (null: a gateway). */
@@ -54,7 +60,7 @@ export interface ApprovalRecord {
  * approved already, or the request was granted already: nothing changed).
  */
 export type ApprovalOutcome =
-  | { outcome: "granted"; endsAt: Date }
+  | { outcome: "granted"; endsAt: Date; clamped: string[] }
   | { outcome: "recorded"; waitingFor: ApprovalParty[] }
   | { outcome: "already"; granted: boolean };
 
@@ -94,10 +100,40 @@ export async function refuseEnded(
 }
 
 /**
+ * The request as its site and machine allow it now (request-rules.ts clampAtApproval): the site's
+ * current maximum, the services still enabled. 409 ERR_NO_SERVICE_LEFT when none is.
+ */
+export async function currentGrant(
+  deps: Pick<ApprovalDeps, "db" | "vpn">,
+  session: SessionView,
+): Promise<ClampedGrant> {
+  const { db } = deps;
+  const [site] = await db
+    .select({ maxSessionMinutes: sites.maxSessionMinutes })
+    .from(gateways)
+    .innerJoin(sites, eq(sites.id, gateways.siteId))
+    .where(eq(gateways.id, session.gatewayId));
+  if (!site) throw new NotFoundError("Site");
+  const enabled = session.machineId
+    ? await db
+        .select()
+        .from(services)
+        .where(and(eq(services.machineId, session.machineId), eq(services.enabled, true)))
+    : [];
+  return clampAtApproval(session, {
+    siteMaxMinutes: site.maxSessionMinutes,
+    platformSeconds: deps.vpn.remoteSessionSeconds,
+    enabled,
+  });
+}
+
+/**
  * Records `approver`'s approval of a pending request and grants it when every party of its policy
- * has approved (the clock counts from this moment). Idempotent per party. 409 for a request ended,
- * denied or expired (an expiry found now is recorded as the system's first), for a party the policy
- * does not ask, and while the gateway is offline.
+ * has approved (the clock counts from this moment), for the services and minutes the site and
+ * machine allow now (currentGrant: what was cut is audited as `clamped`). Idempotent per party.
+ * 409 for a request ended, denied or expired (an expiry found now is recorded as the system's
+ * first), for a party the policy does not ask, while the gateway is offline, and when none of the
+ * requested services is still enabled (ERR_NO_SERVICE_LEFT: the request stays pending).
  */
 export async function approveRequest(
   deps: ApprovalDeps,
@@ -117,7 +153,8 @@ export async function approveRequest(
     return { outcome: "already", granted: true };
   await refuseEnded(session, nameOf);
   const now = clock.now();
-  const transition = nextState(timesOf(session), {
+  const grant = await currentGrant(deps, session);
+  const transition = nextState({ ...timesOf(session), durationSeconds: grant.durationSeconds }, {
     type: "approve",
     at: now,
     configSeconds: pki.policy.technicianSeconds,
@@ -181,6 +218,8 @@ export async function approveRequest(
           approvedBy: approver.userId,
           configExpiresAt,
           endsAt,
+          durationSeconds: grant.durationSeconds,
+          services: grant.services,
         })
         .where(and(eq(remoteSessions.id, session.id), eq(remoteSessions.state, "pending")));
     await recordAudit(tx, clock, {
@@ -196,9 +235,11 @@ export async function approveRequest(
         // Under two-party consent the first approval grants nothing: it says whom it waits for.
         granted,
         waitingFor,
-        services: session.services.map((s) => `${s.protocol}/${s.port}`),
-        minutes: (session.durationSeconds ?? 0) / 60,
+        services: grant.services.map((s) => `${s.protocol}/${s.port}`),
+        mode: session.mode,
+        minutes: grant.durationSeconds / 60,
         ...(granted ? { endsAt: endsAt.toISOString() } : {}),
+        ...(grant.clamped.length ? { clamped: grant.clamped } : {}),
       },
     });
     return { granted, waitingFor };
@@ -208,7 +249,7 @@ export async function approveRequest(
   if (!result.granted) return { outcome: "recorded", waitingFor: result.waitingFor };
   // The gateway opens its side for the approved services now.
   await deps.ends.refreshGateway(session.gatewaySessionId, "remote session approved");
-  return { outcome: "granted", endsAt };
+  return { outcome: "granted", endsAt, clamped: grant.clamped };
 }
 
 /** Why `party` may not approve under the session's policy (409 text). */

@@ -42,6 +42,7 @@ const remote = (over: Partial<RemoteSession> = {}): RemoteSession => ({
   gatewaySessionId: "c1",
   technicianId: "u1",
   reason: "fault 4711",
+  mode: "full",
   state: "requested",
   services: [{ serviceId: "s1", name: "Web", protocol: "tcp", port: 443 }],
   proxyAddress: "100.64.3.1",

@@ -43,6 +43,9 @@ async function requestsOf(
       technicianName: users.displayName,
       siteId: gateways.siteId,
       gatewayId: gateways.id,
+      endedByName: sql<
+        string | null
+      >`(select ender.display_name from users ender where ender.id = ${remoteSessions.endedBy})`,
     })
     .from(remoteSessions)
     .innerJoin(gatewaySessions, eq(gatewaySessions.id, remoteSessions.gatewaySessionId))

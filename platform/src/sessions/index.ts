@@ -31,10 +31,12 @@ export {
   CLOSE_REASONS,
   type CloseReason,
   closeReasonText,
+  endText,
   isCloseReason,
   operatorMustReconnect,
 } from "./reasons.ts";
 export { createRemoteAccess, type RemoteAccess, type RemoteAccessDeps } from "./remote-access.ts";
 export type { RemoteSessions } from "./remote-sessions.ts";
+export { MODBUS_PORT, modbusService } from "./request-rules.ts";
 export { ConsentRequests, type Decision } from "./requests.ts";
 export { instanceNetwork } from "./tunnel.ts";

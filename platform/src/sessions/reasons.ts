@@ -46,9 +46,11 @@ export function endReasonOf(reason: CloseReason): EndReason {
     case "vpn_failure":
     case "database_lost":
       return reason;
-    case "replaced":
     case "technician":
     case "admin":
+      // Another session's end closed the channel (operator_connect): said as such, not as a fault.
+      return "channel_closed";
+    case "replaced":
     case "gateway_lost":
     case "renewal":
       return "gateway_lost";
@@ -71,4 +73,22 @@ const CLOSE_TEXTS: Record<CloseReason, string> = {
 /** The reason as the gateway's operator reads it. */
 export function closeReasonText(reason: CloseReason): string {
   return CLOSE_TEXTS[reason];
+}
+
+/**
+ * Why a remote session ended, as its technician reads it in the portal: `endReason` in words; for
+ * `channel_closed` who closed the channel (`endedByName`, the user whose end closed it) and that
+ * only the operator brings it back. "" while the session has not ended.
+ */
+export function endText(s: { endReason: string | null; endedByName?: string | null }): string {
+  switch (s.endReason) {
+    case null:
+      return "";
+    case "channel_closed":
+      return `ended because ${s.endedByName ?? "another technician"} disconnected and the gateway's data channel closed; the operator at the machine must connect again`;
+    case "gateway_lost":
+      return "ended because the gateway's data channel went away";
+    default:
+      return `ended by ${s.endReason.replaceAll("_", " ")}`;
+  }
 }

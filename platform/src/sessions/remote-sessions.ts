@@ -30,7 +30,7 @@ import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
 import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
-import { chosenServices, durationOf, technicianProfile } from "./request-rules.ts";
+import { chosenServices, durationOf, grantedServices, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
 
 export interface RemoteSessionsDeps {
@@ -51,7 +51,9 @@ export class RemoteSessions {
    * (default all) and duration (default the longest the site allows). Under the site's consent
    * policy operator_connect it comes with a one-time .ovpn (returned, never stored) valid until the
    * certificate expires; under customer_approval it is a pending request (profile null): the
-   * config is issued only after its approval (`ConsentRequests.issueProfile`).
+   * config is issued only after its approval (`ConsentRequests.issueProfile`). `mode` read_only
+   * grants every chosen service as "modbus-read-only" for this session only (400 on `mode` naming
+   * a service that is not Modbus/TCP: request-rules.ts grantedServices).
    */
   async submit(
     ctx: Context,
@@ -74,6 +76,7 @@ export class RemoteSessions {
         consentPolicy: sites.consentPolicy,
         maxSessionMinutes: sites.maxSessionMinutes,
         requestExpiryMinutes: sites.requestExpiryMinutes,
+        gatewayKind: gateways.kind,
       })
       .from(gateways)
       .innerJoin(sites, eq(sites.id, gateways.siteId))
@@ -103,7 +106,11 @@ export class RemoteSessions {
         "ERR_NO_ENABLED_SERVICE",
         "This machine has no enabled service: there is nothing to connect to.",
       );
-    const chosen = chosenServices(enabled, asked.services);
+    const granted = grantedServices(
+      chosenServices(enabled, asked.services),
+      asked.mode,
+      site.gatewayKind,
+    );
     const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
     if (options.httpProxy && instance.protocol !== "tcp")
       throw new ValidationError(
@@ -126,13 +133,8 @@ export class RemoteSessions {
           consentPolicy: site.consentPolicy,
           durationSeconds: seconds,
           state: pending ? "pending" : "requested",
-          services: chosen.map((s) => ({
-            serviceId: s.id,
-            name: s.name,
-            protocol: s.protocol,
-            port: s.port,
-            mode: s.mode,
-          })),
+          mode: asked.mode,
+          services: granted,
           proxyAddress: machine.proxyAddress,
           vpnInstance: instance.index,
           tunnelAddress,
@@ -162,6 +164,7 @@ export class RemoteSessions {
               `${s.protocol}/${s.port}${s.mode === "modbus-read-only" ? " read-only Modbus" : ""}`,
           ),
           minutes: seconds / 60,
+          mode: asked.mode,
           consentPolicy: site.consentPolicy,
           ...(pending
             ? { decideBy: decideBy.toISOString() }
@@ -208,6 +211,9 @@ export class RemoteSessions {
         technicianName: users.displayName,
         siteId: gateways.siteId,
         gatewayId: gateways.id,
+        endedByName: sql<
+          string | null
+        >`(select ender.display_name from users ender where ender.id = ${remoteSessions.endedBy})`,
       })
       .from(remoteSessions)
       .innerJoin(gatewaySessions, eq(gatewaySessions.id, remoteSessions.gatewaySessionId))

@@ -27,7 +27,7 @@ export interface ConsentRequestsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   sessions: Pick<RemoteSessions, "list">;
   instances: ServerInstance[];
-  vpn: { host: string };
+  vpn: { host: string; remoteSessionSeconds: number };
 }
 
 /** What a decision did: made now, or found already made (a repeat is a no-op). */
@@ -36,6 +36,8 @@ export interface Decision {
   outcome: "approved" | "approved_partly" | "denied" | "already_approved" | "already_denied";
   session: SessionView;
   message: string;
+  /** What an approval cut to the site's current rules, in words (absent or empty: nothing). */
+  clamped?: string[];
 }
 
 /** Where a customer approver decides. */
@@ -69,10 +71,12 @@ export class ConsentRequests {
   }
 
   /**
-   * Allows a pending request: the session may connect now, for the services and minutes asked,
-   * its end counted from now. Approving an approved request changes nothing. 404 outside the
+   * Allows a pending request: the session may connect now, for the services and minutes asked as
+   * the site and machine allow them now (a lower site maximum cuts the minutes, a service disabled
+   * since is left out: said in the message and audited as `clamped`), its end counted from now. Approving an approved request changes nothing. 404 outside the
    * caller's customers; 403 for who may not approve (and for one's own request); 409 for a request
-   * denied, expired or ended, or while the gateway is offline.
+   * denied, expired or ended, while the gateway is offline, or when none of its services is still
+   * enabled (ERR_NO_SERVICE_LEFT; the request stays pending).
    */
   async approve(ctx: Context, id: string): Promise<Decision> {
     const session = await this.decidable(ctx, id);
@@ -108,8 +112,9 @@ export class ConsentRequests {
       case "granted":
         return {
           outcome: "approved",
+          clamped: approval.clamped,
           session: now,
-          message: `Allowed: ${session.technicianName} may connect until ${approval.endsAt.toISOString()}.`,
+          message: `Allowed: ${session.technicianName} may connect until ${approval.endsAt.toISOString()}${approval.clamped.length ? ` — clamped to the site's current rules: ${approval.clamped.join("; ")}` : ""}.`,
         };
     }
   }

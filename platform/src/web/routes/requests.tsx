@@ -61,7 +61,8 @@ export function requestRoutes() {
 
   app.post("/requests/:id/approve", async (c) => {
     const decision = await c.get("deps").access.requests.approve(c.get("ctx"), c.req.param("id"));
-    return c.redirect(`/sessions?decision=${decision.outcome}`, 303);
+    const outcome = decision.clamped?.length ? "approved_clamped" : decision.outcome;
+    return c.redirect(`/sessions?decision=${outcome}`, 303);
   });
 
   app.post("/requests/:id/deny", async (c) => {

@@ -8,7 +8,7 @@ import {
   MAX_SESSION_MINUTES_LIMIT,
   REQUEST_EXPIRY_MINUTES_LIMIT,
 } from "../../masterdata/index.ts";
-import type { SessionView } from "../../sessions/index.ts";
+import { endText, modbusService, type SessionView } from "../../sessions/index.ts";
 import { ActionButton, DataTable, PortalPage, SelectField, SubmitForm } from "./components.tsx";
 import { Field, Notice, Time, Token } from "./layout.tsx";
 
@@ -77,7 +77,10 @@ export const ConsentCard: FC<{
 
 type Service = typeof services.$inferSelect;
 
-/** What a Connect may ask for besides its reason: a ticket, which services, how long. */
+/**
+ * What a Connect may ask for besides its reason: a ticket, which services, how long, and the mode
+ * (read-only is offered where a chosen service is Modbus/TCP; the platform checks every one).
+ */
 export const RequestFields: FC<{ enabled: Service[]; maxMinutes: number }> = (p) => (
   <>
     <Field label="Ticket (optional)" name="ticket" required={false} maxlength={64} />
@@ -91,6 +94,19 @@ export const RequestFields: FC<{ enabled: Service[]; maxMinutes: number }> = (p)
         </label>
       ))}
     </fieldset>
+    {p.enabled.some(modbusService) ? (
+      <fieldset>
+        <legend>Mode</legend>
+        <label class="check">
+          <input type="radio" name="mode" value="full" checked />
+          Full access
+        </label>
+        <label class="check">
+          <input type="radio" name="mode" value="read_only" />
+          Read-only: Modbus/TCP reads only, writes refused at the gateway (Modbus services only)
+        </label>
+      </fieldset>
+    ) : null}
     <Field
       label={`Minutes (at most ${p.maxMinutes})`}
       name="minutes"
@@ -101,6 +117,14 @@ export const RequestFields: FC<{ enabled: Service[]; maxMinutes: number }> = (p)
     />
   </>
 );
+
+/** A request's mode as an approver reads it. */
+export const ModeWords: FC<{ mode: "full" | "read_only" }> = ({ mode }) =>
+  mode === "read_only" ? (
+    <strong data-mode="read_only">read-only (Modbus reads only, writes refused)</strong>
+  ) : (
+    <span data-mode="full">full access</span>
+  );
 
 const REQUEST_WORDS: Record<string, string> = {
   pending: "waiting for approval",
@@ -129,7 +153,10 @@ export const RequestStatus: FC<{
     >
       <p>
         State: <strong>{REQUEST_WORDS[s.state]}</strong>
-        {s.endReason ? ` (${s.endReason.replaceAll("_", " ")})` : ""}
+        {s.endReason ? ` (${endText(s)})` : ""}
+      </p>
+      <p>
+        Mode: <ModeWords mode={s.mode} />
       </p>
       {waiting && s.decideBy ? (
         <p class="muted">
@@ -200,7 +227,7 @@ export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }>
     <>
       <h2>Requests waiting for your approval</h2>
       <DataTable
-        head={["Machine", "Technician · reason", "Services · minutes", "Expires", ""]}
+        head={["Machine", "Technician · reason", "Services · mode · minutes", "Expires", ""]}
         rows={p.requests}
         empty="No requests."
         row={(s) => (
@@ -218,7 +245,7 @@ export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }>
                   <Token>{`${svc.protocol}/${svc.port}`}</Token>{" "}
                 </>
               ))}
-              · {(s.durationSeconds ?? 0) / 60} min
+              · <ModeWords mode={s.mode} /> · {(s.durationSeconds ?? 0) / 60} min
             </td>
             <td>{s.decideBy ? <Time at={s.decideBy} /> : null}</td>
             <td>
