@@ -42,6 +42,7 @@ test("migrations create every entity on an empty database and are idempotent", a
     "one_time_reveals",
     "platform_keys",
     "remote_sessions",
+    "request_approvals",
     "role_assignments",
     "services",
     "sign_in_failures",
