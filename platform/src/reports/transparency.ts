@@ -34,6 +34,7 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   access_revoked: "the technician lost the right to connect to this customer",
   denied: "an approver denied the request",
   request_expired: "nobody decided the request in time",
+  window_cancelled: "the maintenance window that approved it was cancelled",
 };
 
 /** One granted service with what the platform's firewall counted for it over the whole session. */

@@ -43,6 +43,7 @@ const remote = (over: Partial<RemoteSession> = {}): RemoteSession => ({
   technicianId: "u1",
   reason: "fault 4711",
   state: "requested",
+  windowId: null,
   services: [{ serviceId: "s1", name: "Web", protocol: "tcp", port: 443 }],
   proxyAddress: "100.64.3.1",
   vpnInstance: 0,

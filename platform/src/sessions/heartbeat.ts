@@ -14,6 +14,7 @@ import {
 import type { Clock } from "../shared/index.ts";
 import { recordModbusEvidence } from "./modbus-evidence.ts";
 import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
+import type { MaintenanceWindows } from "./windows.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 
@@ -41,7 +42,7 @@ export function servicesFor(services: GrantedServices, filters: boolean) {
  * answers what it must know; the gateway API adds the signed settings (gateways/settings.ts).
  */
 export async function heartbeat(
-  deps: { db: Db; clock: Clock },
+  deps: { db: Db; clock: Clock; windows?: Pick<MaintenanceWindows, "upcoming"> },
   gateway: Gateway,
   report: HeartbeatReport,
   ip: string | null,
@@ -104,7 +105,21 @@ export async function heartbeat(
           )
       : [];
 
+  // An agent that arms for windows learns the coming day's occurrences; an older one would refuse.
+  const windows =
+    deps.windows && report.capabilities.includes("maintenance-windows")
+      ? {
+          maintenanceWindows: (await deps.windows.upcoming(gateway.id)).map((w) => ({
+            id: w.id,
+            start: w.start.toISOString(),
+            end: w.end.toISOString(),
+            reason: w.reason,
+            createdBy: w.createdBy,
+          })),
+        }
+      : {};
   return {
+    ...windows,
     serverTime: now.toISOString(),
     dataChannel: channel
       ? {

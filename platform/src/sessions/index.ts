@@ -36,3 +36,10 @@ export { createRemoteAccess, type RemoteAccess, type RemoteAccessDeps } from "./
 export type { RemoteSessions } from "./remote-sessions.ts";
 export { ConsentRequests, type Decision } from "./requests.ts";
 export { instanceNetwork } from "./tunnel.ts";
+export { occurrenceAt, occurrencesBetween, windowsOverlap } from "./window-times.ts";
+export {
+  type MaintenanceWindow,
+  MaintenanceWindows,
+  type WindowCancel,
+  windowState,
+} from "./windows.ts";

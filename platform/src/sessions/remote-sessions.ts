@@ -31,6 +31,7 @@ import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
 import { chosenServices, durationOf, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
+import type { MaintenanceWindows } from "./windows.ts";
 
 export interface RemoteSessionsDeps {
   db: Db;
@@ -40,6 +41,8 @@ export interface RemoteSessionsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   instances: ServerInstance[];
   vpn: { host: string; remoteSessionSeconds: number };
+  /** Maintenance windows that approve matching requests at their creation (absent: none). */
+  windows?: Pick<MaintenanceWindows, "matching">;
 }
 
 export class RemoteSessions {
@@ -50,7 +53,9 @@ export class RemoteSessions {
    * (default all) and duration (default the longest the site allows). Under the site's consent
    * policy operator_connect it comes with a one-time .ovpn (returned, never stored) valid until the
    * certificate expires; under customer_approval it is a pending request (profile null): the
-   * config is issued only after its approval (`ConsentRequests.issueProfile`).
+   * config is issued only after its approval (`ConsentRequests.issueProfile`). Inside an open
+   * maintenance window that covers it (technician, services, mode) it is approved at once under
+   * any policy, audited as approved by the window, and ends at the window's end at the latest.
    */
   async submit(
     ctx: Context,
@@ -78,11 +83,6 @@ export class RemoteSessions {
       .innerJoin(sites, eq(sites.id, gateways.siteId))
       .where(eq(gateways.id, machine.gatewayId));
     if (!site) throw new NotFoundError("Site");
-    if (options.immediate && site.consentPolicy === "customer_approval")
-      throw new StateError(
-        "ERR_APPROVAL_REQUIRED",
-        "This site's requests need an approval first: submit a request that waits for it.",
-      );
     const seconds = durationOf(asked.minutes, site.maxSessionMinutes, this.deps.vpn);
     this.deps.gate.require();
     const gatewaySession = await openGatewaySession(db, machine.gatewayId);
@@ -109,7 +109,23 @@ export class RemoteSessions {
         "this gateway's data channel runs on an OpenVPN server over UDP, which an HTTP proxy cannot carry: connect without the proxy",
       );
     const now = clock.now();
-    const pending = site.consentPolicy === "customer_approval";
+    // Inside an open maintenance window that covers this request it is approved now, by the window.
+    const window = await this.deps.windows?.matching({
+      gatewayId: machine.gatewayId,
+      technicianId: ctx.caller.principal.userId,
+      services: chosen.map((s) => ({ serviceId: s.id, mode: s.mode })),
+      at: now,
+    });
+    const pending = site.consentPolicy === "customer_approval" && !window;
+    if (options.immediate && pending)
+      throw new StateError(
+        "ERR_APPROVAL_REQUIRED",
+        "This site's requests need an approval first: submit a request that waits for it.",
+      );
+    // A window's session ends with the window's occurrence, whatever was asked.
+    const endsAt = new Date(
+      Math.min(now.getTime() + seconds * 1000, window?.occurrence.end.getTime() ?? Infinity),
+    );
     const decideBy = new Date(now.getTime() + site.requestExpiryMinutes * 60_000);
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
@@ -140,7 +156,8 @@ export class RemoteSessions {
           configExpiresAt: pending
             ? decideBy
             : new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
-          endsAt: pending ? decideBy : new Date(now.getTime() + seconds * 1000),
+          endsAt: pending ? decideBy : endsAt,
+          ...(window ? { windowId: window.window.id, approvedAt: now } : {}),
           decideBy: pending ? decideBy : null,
           clientProxy: options.httpProxy ?? null,
           profileIssuedAt: pending ? null : now,
@@ -167,6 +184,22 @@ export class RemoteSessions {
             : { endsAt: row.endsAt.toISOString() }),
         },
       });
+      if (window)
+        await recordAudit(tx, clock, {
+          actor: ctx.caller.actor,
+          action: "remote_session.approve",
+          target: { type: "machine", id: machine.id },
+          customerId: machine.customerId,
+          detail: {
+            remoteSessionId: row.id,
+            technician: ctx.caller.actor.name,
+            where: "maintenance window",
+            approvedBy: `maintenance window ${window.window.id}, created by ${window.window.createdByName}`,
+            windowId: window.window.id,
+            services: row.services.map((s) => `${s.protocol}/${s.port}`),
+            endsAt: row.endsAt.toISOString(),
+          },
+        });
       return row;
     });
     if (pending) return { session, profile: null };

@@ -33,6 +33,7 @@ import { onceRoutes } from "./routes/once.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
 import { reportRoutes } from "./routes/reports.tsx";
 import { requestRoutes } from "./routes/requests.tsx";
+import { windowRoutes } from "./routes/windows.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
@@ -139,6 +140,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", sessionRoutes());
   portal.route("/", reportRoutes());
   portal.route("/", requestRoutes());
+  portal.route("/", windowRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());

@@ -18,6 +18,7 @@ import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
+import { gatewayWindows } from "./gateway-windows.ts";
 import { recordSshEvents, settingsEnvelopeFor } from "../gateways/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
@@ -212,7 +213,7 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
   api.post("/data-channel", jsonBody(dataChannelRequestSchema), async (c) => {
     const gateway = c.get("gateway");
     const { access, db, clock } = c.get("deps");
-    const { reconnectOf: lost, transport } = c.req.valid("json");
+    const { reconnectOf: lost, transport, windowId } = c.req.valid("json");
     // A refused Connect is audited too: the operator's, or the gateway's own reconnect.
     const refused = (reason: string) =>
       recordAuditAlone(db, clock, {
@@ -231,6 +232,28 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
         await refused(message);
         return apiError(c, 409, message);
       }
+    }
+    // The agent arms by itself at a window's start: only for a window of its own that is open now.
+    if (windowId) {
+      const open = (await access.windows.upcoming(gateway.id)).find(
+        (w) => w.id === windowId && w.start.getTime() <= clock.now().getTime() + 60_000,
+      );
+      if (!open) {
+        await refused(`maintenance window ${windowId} is not open now`);
+        return apiError(c, 409, `maintenance window ${windowId} is not open now`);
+      }
+      await recordAuditAlone(db, clock, {
+        actor: { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") },
+        action: "maintenance_window.arm",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        detail: {
+          windowId,
+          by: "maintenance window",
+          start: open.start.toISOString(),
+          end: open.end.toISOString(),
+        },
+      });
     }
     try {
       const { envelope, session } = await access.dataChannels.request(gateway.id, transport);
@@ -253,6 +276,9 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
       });
     return c.json({ closed });
   });
+
+  // The operator's maintenance windows on the gateway's UI: list, create, cancel.
+  api.route("/windows", gatewayWindows());
 
   return api;
 }

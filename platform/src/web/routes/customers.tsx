@@ -31,6 +31,7 @@ import {
   treeCrumbs,
 } from "../views/components.tsx";
 import { ConsentCard } from "../views/consent.tsx";
+import { WindowPolicyCard } from "../views/windows.tsx";
 import { NameField, Time } from "../views/layout.tsx";
 import { ReachCell } from "../views/reach.tsx";
 
@@ -164,6 +165,7 @@ export function customerRoutes() {
           />
         ) : null}
         <ConsentCard site={site} canManage={canManage} csrfToken={csrf} />
+        <WindowPolicyCard site={site} canManage={canManage} csrfToken={csrf} />
         <h2>Gateways</h2>
         {canManage ? (
           <FormCard action={`/sites/${site.id}/gateways`} csrfToken={csrf} submit="Add gateway">
