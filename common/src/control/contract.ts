@@ -197,9 +197,7 @@ export const gatewayWindowsResponseSchema = z
     windows: z.array(gatewayWindowSchema).max(1000),
     /** What a window may name: the customer's technicians and the enabled services. */
     technicians: z.array(z.object({ id: uuid, name: z.string().max(200) }).strict()).max(1000),
-    services: z
-      .array(z.object({ id: uuid, name: z.string().max(400) }).strict())
-      .max(1000),
+    services: z.array(z.object({ id: uuid, name: z.string().max(400) }).strict()).max(1000),
   })
   .strict();
 

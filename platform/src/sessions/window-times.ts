@@ -51,12 +51,10 @@ export function occurrencesBetween(w: WindowTiming, from: Date, to: Date): Occur
 
 /** Whether some occurrence of `a` overlaps some occurrence of `b` (weekly windows never stop). */
 export function windowsOverlap(a: WindowTiming, b: WindowTiming): boolean {
-  if (!a.weekly && !b.weekly)
-    return a.startsAt < b.endsAt && b.startsAt < a.endsAt;
+  if (!a.weekly && !b.weekly) return a.startsAt < b.endsAt && b.startsAt < a.endsAt;
   if (a.weekly && b.weekly) {
     // Both repeat for ever: they meet when their phases within a week overlap.
-    const d =
-      (((b.startsAt.getTime() - a.startsAt.getTime()) % WEEK_MS) + WEEK_MS) % WEEK_MS;
+    const d = (((b.startsAt.getTime() - a.startsAt.getTime()) % WEEK_MS) + WEEK_MS) % WEEK_MS;
     return d < durationOf(a) || WEEK_MS - d < durationOf(b);
   }
   const [weekly, once] = a.weekly ? [a, b] : [b, a];

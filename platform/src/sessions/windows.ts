@@ -146,7 +146,11 @@ export class MaintenanceWindows {
    * the site lets only the operator create windows, or for who is no customer approver; 400 naming
    * the field for bad input (see `create`).
    */
-  async createInPortal(ctx: Context, gatewayId: string, input: unknown): Promise<MaintenanceWindow> {
+  async createInPortal(
+    ctx: Context,
+    gatewayId: string,
+    input: unknown,
+  ): Promise<MaintenanceWindow> {
     const gateway = await getGateway(ctx, gatewayId);
     const row = await this.gatewayRow(gateway.id);
     if (!MaintenanceWindows.mayManage(ctx.caller.principal, row))
@@ -169,9 +173,19 @@ export class MaintenanceWindows {
   }
 
   /** Creates a window from the operator on the gateway's UI (the gateway API; 400 as `create`). */
-  async createAtGateway(gateway: Gateway, input: unknown, ip: string | null): Promise<MaintenanceWindow> {
+  async createAtGateway(
+    gateway: Gateway,
+    input: unknown,
+    ip: string | null,
+  ): Promise<MaintenanceWindow> {
     const name = `operator at gateway ${gateway.name}`;
-    return this.create(gateway, input, "gateway", { ...SYSTEM_ACTOR, name, ip }, { id: null, name });
+    return this.create(
+      gateway,
+      input,
+      "gateway",
+      { ...SYSTEM_ACTOR, name, ip },
+      { id: null, name },
+    );
   }
 
   /**
@@ -198,7 +212,8 @@ export class MaintenanceWindows {
     const length = asked.end.getTime() - asked.start.getTime();
     if (asked.weekly && length > WEEK_MS)
       throw new ValidationError("end", "a weekly window lasts at most a week");
-    if (length > LONGEST_ONCE_MS) throw new ValidationError("end", "a window lasts at most 31 days");
+    if (length > LONGEST_ONCE_MS)
+      throw new ValidationError("end", "a window lasts at most 31 days");
     await this.checkTechnicians(gateway.customerId, asked.technicians);
     const enabled = await this.enabledServices(gateway.id);
     for (const id of asked.services)
@@ -223,7 +238,10 @@ export class MaintenanceWindows {
           .select()
           .from(maintenanceWindows)
           .where(
-            and(eq(maintenanceWindows.gatewayId, gateway.id), isNull(maintenanceWindows.cancelledAt)),
+            and(
+              eq(maintenanceWindows.gatewayId, gateway.id),
+              isNull(maintenanceWindows.cancelledAt),
+            ),
           );
         const clash = others.find((o) => windowsOverlap(o, timing));
         if (clash)
@@ -295,7 +313,11 @@ export class MaintenanceWindows {
   }
 
   /** Cancels a window of this gateway from its operator UI (404 for another gateway's window). */
-  async cancelAtGateway(gateway: Gateway, windowId: string, ip: string | null): Promise<WindowCancel> {
+  async cancelAtGateway(
+    gateway: Gateway,
+    windowId: string,
+    ip: string | null,
+  ): Promise<WindowCancel> {
     const window = await this.windowOf(gateway.id, windowId);
     return this.cancel(gateway, window, {
       ...SYSTEM_ACTOR,
@@ -304,7 +326,11 @@ export class MaintenanceWindows {
     });
   }
 
-  private async cancel(gateway: Gateway, window: MaintenanceWindow, actor: Actor): Promise<WindowCancel> {
+  private async cancel(
+    gateway: Gateway,
+    window: MaintenanceWindow,
+    actor: Actor,
+  ): Promise<WindowCancel> {
     const { db, clock } = this.deps;
     if (window.cancelledAt) return { outcome: "already_cancelled", window, ended: 0 };
     const now = clock.now();

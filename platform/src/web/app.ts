@@ -33,11 +33,11 @@ import { onceRoutes } from "./routes/once.tsx";
 import { pkiRoutes } from "./routes/pki.tsx";
 import { reportRoutes } from "./routes/reports.tsx";
 import { requestRoutes } from "./routes/requests.tsx";
-import { windowRoutes } from "./routes/windows.tsx";
 import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
+import { windowRoutes } from "./routes/windows.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
 
 /** Largest request body the portal accepts (forms only): 64 KiB. */

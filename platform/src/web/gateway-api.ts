@@ -18,12 +18,12 @@ import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { gateways } from "../db/index.ts";
-import { gatewayWindows } from "./gateway-windows.ts";
 import { recordSshEvents, settingsEnvelopeFor } from "../gateways/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
 import { escapeFormatCharacters, inputLayer, isDomainError, isUuid } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
+import { gatewayWindows } from "./gateway-windows.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };

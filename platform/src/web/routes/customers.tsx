@@ -31,9 +31,9 @@ import {
   treeCrumbs,
 } from "../views/components.tsx";
 import { ConsentCard } from "../views/consent.tsx";
-import { WindowPolicyCard } from "../views/windows.tsx";
 import { NameField, Time } from "../views/layout.tsx";
 import { ReachCell } from "../views/reach.tsx";
+import { WindowPolicyCard } from "../views/windows.tsx";
 
 export function customerRoutes() {
   const app = new Hono<WebEnv>();

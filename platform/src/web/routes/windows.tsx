@@ -27,7 +27,10 @@ async function windowsOf(c: HonoContext<WebEnv>, gatewayId: string) {
     .from(roleAssignments)
     .innerJoin(users, eq(users.id, roleAssignments.userId))
     .where(
-      and(eq(roleAssignments.role, "technician"), eq(roleAssignments.customerId, gateway.customerId)),
+      and(
+        eq(roleAssignments.role, "technician"),
+        eq(roleAssignments.customerId, gateway.customerId),
+      ),
     );
   const enabled = await db
     .select({ id: services.id, name: services.name, machine: machines.name })

@@ -124,7 +124,10 @@ export const WindowsTable: FC<{
                 {w.createdByName} ({w.origin === "gateway" ? "gateway screen" : "portal"})
               </td>
               <td>
-                {state !== "cancelled" && state !== "over" && p.canCancel && w.origin === "portal" ? (
+                {state !== "cancelled" &&
+                state !== "over" &&
+                p.canCancel &&
+                w.origin === "portal" ? (
                   <ActionButton
                     action={`/gateways/${p.gatewayId}/windows/${w.id}/cancel`}
                     csrfToken={p.csrfToken}
