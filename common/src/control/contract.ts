@@ -254,7 +254,11 @@ export const dataChannelResponseSchema = z
  * late report never closes a newer channel.
  */
 export const disconnectRequestSchema = z
-  .object({ gatewaySessionId: uuid.nullable().default(null) })
+  .object({
+    gatewaySessionId: uuid.nullable().default(null),
+    /** Disarmed by the agent itself at this maintenance window's end (audited as the window's). */
+    windowId: uuid.optional(),
+  })
   .strict();
 
 /** The operator's Disconnect, reported: whether a data channel was open. */

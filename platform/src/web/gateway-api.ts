@@ -264,14 +264,20 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
     }
   });
 
-  /** The operator pressed Disconnect: the data channel closes, its remote sessions end. */
+  /**
+   * The operator pressed Disconnect (or a maintenance window the agent armed for ended): the data
+   * channel closes, its remote sessions end.
+   */
   api.post("/disconnect", jsonBody(disconnectRequestSchema), async (c) => {
     const gateway = c.get("gateway");
+    const { gatewaySessionId, windowId } = c.req.valid("json");
     const closed = await c
       .get("deps")
-      .access.dataChannels.operatorDisconnect(gateway.id, c.req.valid("json").gatewaySessionId, {
+      .access.dataChannels.operatorDisconnect(gateway.id, gatewaySessionId, {
         id: null,
-        name: `operator at gateway ${gateway.name}`,
+        name: windowId
+          ? `maintenance window ${windowId} at gateway ${gateway.name}`
+          : `operator at gateway ${gateway.name}`,
         ip: c.get("ip"),
       });
     return c.json({ closed });
