@@ -139,6 +139,7 @@ describe.skipIf(skip !== null)("a maintenance window, end to end", () => {
     await waitForLog(agent.log, `gateway ${gateway.id}, version 1`);
     // The operator signs in on the gateway's screen and makes the local API token (to read state).
     await operator.request("POST", "/sign-in", { password: "meetpoint" });
+    await operator.page("/");
     await operator.request("POST", "/password", {
       current: "meetpoint",
       next: "Operator-Passw0rd",
@@ -148,6 +149,7 @@ describe.skipIf(skip !== null)("a maintenance window, end to end", () => {
       (await operator.go("/settings/api-token", {})).html.match(
         /id="api-token">([A-Za-z0-9_-]+)</,
       )?.[1] ?? "";
+    if (!apiToken) throw new Error("no local API token");
   }, 150_000);
 
   afterAll(async () => {
@@ -191,7 +193,7 @@ describe.skipIf(skip !== null)("a maintenance window, end to end", () => {
     expect(created.html).toContain("spindle retrofit");
   });
 
-  test("before the start the gateway stays idle and a request waits for an approver", async () => {
+  test("before the start the gateway stays idle: nothing is armed ahead of the window", async () => {
     expect(await state()).toBe("idle");
   });
 
