@@ -334,6 +334,9 @@ describe("a window from the gateway's UI", () => {
       [...p.dataPlane.grants.values()].some((g) => g.technicianAddress === ended.tunnelAddress),
     ).toBe(false);
     expect(p.dataPlane.disconnected).toContain(ended.connection ?? "none");
+    // The customer's transparency report names the window as the approval.
+    const report = await custAdmin.page(`/sessions/${sessionId}/report`);
+    expect(report).toContain(`maintenance window ${windowId}`);
   });
 });
 

@@ -228,9 +228,17 @@ export async function transparencyReport(
     consent: {
       policy: approval ? "customer-approval" : "operator-connect",
       approvals:
-        session.approvedAt && approvedBy
-          ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
-          : [],
+        session.approvedAt && session.windowId
+          ? [
+              {
+                by: `maintenance window ${session.windowId}`,
+                at: iso(session.approvedAt),
+                where: "maintenance window",
+              },
+            ]
+          : session.approvedAt && approvedBy
+            ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
+            : [],
       statement: approval
         ? session.approvedAt
           ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`

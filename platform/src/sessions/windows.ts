@@ -3,7 +3,6 @@
 // a time, once or weekly. Inside an open window a matching request is approved at its creation and
 // ends with the window; cancelling a window ends its sessions. Every decision is audited.
 import { and, eq, inArray, isNull, ne } from "drizzle-orm";
-import { z } from "zod";
 import { type Context, checkId, inScope, scopeOf } from "../access/index.ts";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
@@ -17,7 +16,6 @@ import {
   services,
   sites,
   users,
-  WINDOW_MODES,
   type WindowOrigin,
 } from "../db/index.ts";
 import { getGateway } from "../masterdata/index.ts";
@@ -29,61 +27,21 @@ import {
   ValidationError,
 } from "../shared/index.ts";
 import type { SessionEnds } from "./ends.ts";
+import { LONGEST_ONCE_MS, PAST_SLACK_MS, windowInput } from "./window-input.ts";
 import {
-  type Occurrence,
-  occurrenceAt,
-  occurrencesBetween,
-  WEEK_MS,
-  windowsOverlap,
-} from "./window-times.ts";
+  matchingWindow,
+  type UpcomingWindow,
+  upcomingOccurrences,
+  type WindowMatch,
+  type WindowRequestFacts,
+} from "./window-queries.ts";
+import { WEEK_MS, windowsOverlap } from "./window-times.ts";
+
+export { WINDOW_HORIZON_MS, windowInput, windowState } from "./window-input.ts";
+export type { UpcomingWindow, WindowMatch, WindowRequestFacts } from "./window-queries.ts";
 
 export type MaintenanceWindow = typeof maintenanceWindows.$inferSelect;
 type Gateway = typeof gateways.$inferSelect;
-
-/** How far in the past a window may start (a form filled in a minute ago), in milliseconds. */
-const PAST_SLACK_MS = 60_000;
-/** The longest single window, in milliseconds (31 days); a weekly one is at most a week. */
-const LONGEST_ONCE_MS = 31 * 24 * 3600 * 1000;
-/** How far ahead the gateway is told its windows' occurrences (the heartbeat), in milliseconds. */
-export const WINDOW_HORIZON_MS = 24 * 3600 * 1000;
-
-const instant = z
-  .string({ error: "is required" })
-  .trim()
-  .min(1, "is required")
-  // A form's datetime-local has no zone: it is read as UTC (the pages say so).
-  .transform((s) => (/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?$/.test(s) ? `${s}Z` : s))
-  .pipe(z.coerce.date({ error: "must be a date and time (UTC), e.g. 2026-12-01T08:00Z" }));
-
-const ids = z
-  .union([z.array(z.string()), z.string()], { error: "must be a list of ids" })
-  .optional()
-  .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : v ? [v] : []))
-  .pipe(z.array(z.string().uuid("must be ids")).max(100, "at most 100"));
-
-/**
- * A window as asked for: `start` and `end` (ISO times; a zone-less form value is UTC), `weekly`,
- * `technicians` (user ids; none: every technician of the customer), `services` (service ids of
- * the gateway's machines; none: all enabled), `mode` ("full" | "read_only") and `reason`.
- */
-export const windowInput = z.object({
-  start: instant,
-  end: instant,
-  weekly: z
-    .union([z.boolean(), z.literal("on"), z.literal("true"), z.literal("")])
-    .optional()
-    .transform((v) => v === true || v === "on" || v === "true"),
-  technicians: ids,
-  services: ids,
-  mode: z
-    .enum(WINDOW_MODES, { error: `must be one of ${WINDOW_MODES.join(", ")}` })
-    .default("full"),
-  reason: z
-    .string({ error: "is required" })
-    .trim()
-    .min(3, "say what the window is for (at least 3 characters)")
-    .max(200),
-});
 
 /** What a cancel did: now, or found done already (a repeat changes nothing). */
 export interface WindowCancel {
@@ -91,15 +49,6 @@ export interface WindowCancel {
   window: MaintenanceWindow;
   /** Sessions the cancel ended. */
   ended: number;
-}
-
-/** A window's occurrence the gateway is told of: it arms at `start` and disarms at `end`. */
-export interface UpcomingWindow {
-  id: string;
-  start: Date;
-  end: Date;
-  reason: string;
-  createdBy: string;
 }
 
 export interface MaintenanceWindowsDeps {
@@ -374,65 +323,16 @@ export class MaintenanceWindows {
   }
 
   /**
-   * The open window that pre-approves this request now, with its occurrence: on the gateway, not
-   * cancelled, naming the technician (or naming none), covering every asked service (or all), and
-   * read_only only for a request whose every service is read-only Modbus. The earliest-ending
-   * match wins (the request ends with it). Null: none (the site's policy applies).
+   * The open window that pre-approves this request now, with its occurrence (see
+   * `matchingWindow`); null: none (the site's policy applies).
    */
-  async matching(request: {
-    gatewayId: string;
-    technicianId: string;
-    services: { serviceId: string; mode?: string }[];
-    at: Date;
-  }): Promise<{ window: MaintenanceWindow; occurrence: Occurrence } | null> {
-    const candidates = await this.deps.db
-      .select()
-      .from(maintenanceWindows)
-      .where(
-        and(
-          eq(maintenanceWindows.gatewayId, request.gatewayId),
-          isNull(maintenanceWindows.cancelledAt),
-        ),
-      );
-    const readOnly = request.services.every((s) => s.mode === "modbus-read-only");
-    const matches = candidates.flatMap((window) => {
-      const occurrence = occurrenceAt(window, request.at);
-      if (!occurrence) return [];
-      if (window.technicianIds.length && !window.technicianIds.includes(request.technicianId))
-        return [];
-      if (
-        window.serviceIds.length &&
-        !request.services.every((s) => window.serviceIds.includes(s.serviceId))
-      )
-        return [];
-      if (window.mode === "read_only" && !readOnly) return [];
-      return [{ window, occurrence }];
-    });
-    matches.sort((a, b) => a.occurrence.end.getTime() - b.occurrence.end.getTime());
-    return matches[0] ?? null;
+  matching(request: WindowRequestFacts): Promise<WindowMatch | null> {
+    return matchingWindow(this.deps.db, request);
   }
 
   /** The occurrences of a gateway's windows open now or starting within the horizon (24 h). */
-  async upcoming(gatewayId: string): Promise<UpcomingWindow[]> {
-    const now = this.deps.clock.now();
-    const until = new Date(now.getTime() + WINDOW_HORIZON_MS);
-    const rows = await this.deps.db
-      .select()
-      .from(maintenanceWindows)
-      .where(
-        and(eq(maintenanceWindows.gatewayId, gatewayId), isNull(maintenanceWindows.cancelledAt)),
-      );
-    return rows
-      .flatMap((w) =>
-        occurrencesBetween(w, now, until).map((o) => ({
-          id: w.id,
-          start: o.start,
-          end: o.end,
-          reason: w.reason,
-          createdBy: w.createdByName,
-        })),
-      )
-      .sort((a, b) => a.start.getTime() - b.start.getTime());
+  upcoming(gatewayId: string): Promise<UpcomingWindow[]> {
+    return upcomingOccurrences(this.deps.db, gatewayId, this.deps.clock.now());
   }
 
   private async gatewayRow(id: string): Promise<Gateway> {
@@ -485,15 +385,4 @@ export class MaintenanceWindows {
     if (missing)
       throw new ValidationError("technicians", `${missing} is no technician of this customer`);
   }
-}
-
-/** Whether a window still applies at `at` (not cancelled, and open now or later). */
-export function windowState(
-  w: MaintenanceWindow,
-  at: Date,
-): "cancelled" | "open" | "upcoming" | "over" {
-  if (w.cancelledAt) return "cancelled";
-  if (occurrenceAt(w, at)) return "open";
-  if (w.weekly || w.startsAt > at) return "upcoming";
-  return "over";
 }
