@@ -78,7 +78,7 @@ describe("connect agent", () => {
   test("a read-only Modbus service is redirected to the agent's filter, never DNAT'ed; the agent says it filters", async () => {
     t = await testAgent();
     const channel = await online();
-    expect(t.control.heartbeats.at(-1)?.capabilities).toEqual(["modbus-read-only"]);
+    expect(t.control.heartbeats.at(-1)?.capabilities).toContain("modbus-read-only");
     const readOnly = {
       ...session(channel),
       technicianAddress: "100.127.0.6",

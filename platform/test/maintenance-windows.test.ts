@@ -430,3 +430,32 @@ describe("weekly windows", () => {
     await gatewayApi(`/windows/${id}/cancel`, {});
   });
 });
+
+describe("the gateway arms for a window by itself", () => {
+  test("only for an open window of its own (409 otherwise); arm and disarm are audited as the window's", async () => {
+    const stranger = await gatewayApi("/data-channel", { windowId: crypto.randomUUID() });
+    expect(stranger.status).toBe(409);
+    expect(((await stranger.json()) as { error: { message: string } }).error.message).toContain(
+      "is not open now",
+    );
+    const created = await gatewayApi("/windows", {
+      start: at(0),
+      end: at(5 * MIN),
+      reason: "arm test",
+    });
+    const { id } = (await created.json()) as { id: string };
+    const armed = await gatewayApi("/data-channel", { windowId: id });
+    expect(armed.status).toBe(200);
+    const { gatewaySessionId } = (await armed.json()) as { gatewaySessionId: string };
+    const [entry] = (await audits("maintenance_window.arm")).filter(
+      (e) => (e.detail as { windowId?: string }).windowId === id,
+    );
+    expect(entry).toMatchObject({ actorName: "gateway Hall 1" });
+    const disarmed = await gatewayApi("/disconnect", { gatewaySessionId, windowId: id });
+    expect(await disarmed.json()).toEqual({ closed: true });
+    const closes = (await audits("gateway_session.close")).filter(
+      (e) => (e.detail as { gatewaySessionId?: string }).gatewaySessionId === gatewaySessionId,
+    );
+    expect(closes[0]?.actorName).toBe(`maintenance window ${id} at gateway Hall 1`);
+  });
+});
