@@ -36,6 +36,8 @@ export class DataChannel {
   private readonly backoff = new Backoff();
   /** Counts data-channel attempts; callbacks of older ones are ignored. */
   private attempt = 0;
+  /** The maintenance window that armed the channel (kept for retries after a fault); null: the operator. */
+  private armingWindow: string | null = null;
 
   constructor(private readonly deps: DataChannelDeps) {}
 
@@ -55,6 +57,7 @@ export class DataChannel {
       };
     if (armed(this.status)) return { ok: true, message: `Already ${this.status.state}.` };
     this.deps.update({ type: "connect", by, at: this.deps.now() });
+    this.armingWindow = windowId ?? null;
     this.backoff.reset();
     this.deps.log("info", windowId ? `Connect (${by} ${windowId})` : `Connect pressed (${by})`);
     void this.establish(null, windowId);
@@ -120,7 +123,7 @@ export class DataChannel {
     this.retryTimer = setTimeout(() => {
       if (this.status.state !== "reconnecting") return;
       this.deps.update({ type: "retry", at: this.deps.now() });
-      void this.establish(lost);
+      void this.establish(lost, this.armingWindow ?? undefined);
     }, delay);
   }
 
@@ -190,7 +193,8 @@ export class DataChannel {
       );
     } catch (error) {
       // The platform refuses to reconnect a channel it closed for good: only the operator re-arms.
-      if (error instanceof ControlError && error.status === 409 && reconnectOf) {
+      // A window that is not open (any more) arms nothing: no retry as if the operator had asked.
+      if (error instanceof ControlError && error.status === 409 && (reconnectOf || windowId)) {
         await this.disconnect("platform", error.message, false);
         return;
       }
