@@ -356,6 +356,10 @@ describe("a window from the portal", () => {
     ) as string;
     const page = await custAdmin.page(`/gateways/${plant.gatewayId}/windows`);
     expect(page).toContain(`data-window="${windowId}" data-window-state="open"`);
+    // The list polls itself: its fragment says the same without a reload.
+    const fragment = await custAdmin.page(`/gateways/${plant.gatewayId}/windows/list`);
+    expect(fragment).toContain('hx-trigger="every 5s"');
+    expect(fragment).toContain(`data-window="${windowId}" data-window-state="open"`);
     const { row } = await connect(tech2, "tech2", { [`service.${vnc}`]: "on" });
     expect(row).toMatchObject({ state: "requested", windowId });
     const cancel = await custAdmin.post(`/gateways/${plant.gatewayId}/windows/${windowId}/cancel`);
@@ -364,6 +368,9 @@ describe("a window from the portal", () => {
     expect(await session(row.id)).toMatchObject({ state: "ended", endReason: "window_cancelled" });
     const again = await custAdmin.post(`/gateways/${plant.gatewayId}/windows/${windowId}/cancel`);
     expect(again.headers.get("location")).toContain("cancel=already_cancelled&ended=0");
+    expect(await custAdmin.page(`/gateways/${plant.gatewayId}/windows/list`)).toContain(
+      `data-window="${windowId}" data-window-state="cancelled"`,
+    );
     expect(await audits("maintenance_window.cancel")).toHaveLength(1);
     // After the cancel the site's policy applies again.
     const later = await connect(tech2, "tech2", { [`service.${vnc}`]: "on" });
