@@ -206,6 +206,19 @@ describe("who creates windows", () => {
     });
     expect(foreign.status).toBe(404);
     expect((await custAdmin.get(`/gateways/${foreignGatewayId}/windows`)).status).toBe(404);
+    // A workstation has no agent that could arm at the start: 409.
+    const { gateway: pc } = await createGateway(p.adminCtx, p.proxyPool, plant.siteId, {
+      name: "Office PC",
+      kind: "workstation",
+    });
+    await custAdmin.get(`/gateways/${pc.id}`);
+    const workstation = await custAdmin.post(`/gateways/${pc.id}/windows`, {
+      start: at(MIN),
+      end: at(5 * MIN),
+      reason: "service",
+    });
+    expect(workstation.status).toBe(409);
+    expect(await workstation.text()).toContain("no gateway agent");
     expect((await audits("maintenance_window.create")).length).toBe(0);
   });
 });

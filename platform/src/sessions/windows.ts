@@ -24,6 +24,7 @@ import {
   ForbiddenError,
   NotFoundError,
   parseInput,
+  StateError,
   ValidationError,
 } from "../shared/index.ts";
 import type { SessionEnds } from "./ends.ts";
@@ -138,7 +139,8 @@ export class MaintenanceWindows {
   }
 
   /**
-   * Checks and stores a window, audited, and tells the gateway. 400 on `end` before its start,
+   * Checks and stores a window, audited, and tells the gateway. 409 for a workstation (nothing to
+   * arm). 400 on `end` before its start,
    * longer than a week when weekly (31 days once); on `start` more than a minute past, or when it
    * overlaps another open window where the site forbids that (naming it); on `technicians` for who
    * is no technician of the customer; on `services` for what is no enabled service behind the
@@ -152,6 +154,11 @@ export class MaintenanceWindows {
     creator: { id: string | null; name: string },
   ): Promise<MaintenanceWindow> {
     const { db, clock } = this.deps;
+    if (gateway.kind === "workstation")
+      throw new StateError(
+        "ERR_WORKSTATION",
+        "A workstation has no gateway agent to arm at a window's start: its people bring it online from the portal.",
+      );
     const asked = parseInput(windowInput, input);
     const now = clock.now();
     if (asked.end.getTime() <= asked.start.getTime())
