@@ -125,6 +125,10 @@ export class Agent {
       channelArmed: () => armed(this.current),
       connect: (by, windowId) => this.channel.connect(by, windowId),
       disconnect: (by, windowId) => this.channel.disconnect(by, null, true, windowId),
+      kept: {
+        load: () => deps.store.armedWindows(),
+        save: (keys) => deps.store.saveArmedWindows(keys),
+      },
       log,
     });
     this.loops = new ControlLoops({

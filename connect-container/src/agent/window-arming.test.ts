@@ -17,7 +17,12 @@ const W1 = "00000000-0000-4000-8000-000000000001";
 const W2 = "00000000-0000-4000-8000-000000000002";
 
 /** An agent's channel, clock and timers, driven by the test. */
-function rig(options: { armedByOperator?: boolean } = {}) {
+function rig(
+  options: {
+    armedByOperator?: boolean;
+    kept?: { load: () => string[]; save: (keys: string[]) => void };
+  } = {},
+) {
   let now = T0;
   let armed = options.armedByOperator ?? false;
   const calls: string[] = [];
@@ -36,6 +41,7 @@ function rig(options: { armedByOperator?: boolean } = {}) {
       armed = false;
     },
     log: (_level, text) => lines.push(text),
+    kept: options.kept,
     setTimer: (run, ms) => {
       timer = { run, at: now + ms };
       return timer;
@@ -113,6 +119,18 @@ describe("arming for maintenance windows", () => {
     await r.arming.receive([occurrence(W1, 0, 70)]);
     await r.to(100);
     expect(r.calls).toEqual([`connect ${W1}`]);
+  });
+
+  test("after a restart inside the window it does not arm again what it armed before (kept)", async () => {
+    let saved: string[] = [];
+    const kept = { load: () => saved, save: (keys: string[]) => void (saved = keys) };
+    const before = rig({ kept });
+    await before.arming.receive([occurrence(W1, 0, 70)]);
+    expect(before.calls).toEqual([`connect ${W1}`]);
+    before.operatorDisconnects();
+    const after = rig({ kept });
+    await after.arming.receive([occurrence(W1, 0, 70)]);
+    expect(after.calls).toEqual([]);
   });
 
   test("a window cancelled while it armed the channel disarms it at the next heartbeat", async () => {

@@ -76,6 +76,11 @@ export interface WindowArmingDeps {
   /** Disarms as the operator's Disconnect would (the platform ends the channel's sessions). */
   disconnect: (by: string, windowId: string) => Promise<void>;
   log: Log;
+  /**
+   * Where the occurrences armed for already are kept, so that a restart inside a window does not
+   * arm again what the operator disconnected (absent: in memory only).
+   */
+  kept?: { load: () => string[]; save: (keys: string[]) => void };
   /** Timers, injected so that tests drive the time. */
   setTimer?: (run: () => void, ms: number) => unknown;
   clearTimer?: (timer: unknown) => void;
@@ -87,7 +92,9 @@ export class WindowArming {
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: WindowArmingDeps) {}
+  constructor(private readonly deps: WindowArmingDeps) {
+    this.state.handled = new Set(deps.kept?.load() ?? []);
+  }
 
   /** The occurrences the platform listed (each heartbeat); absent (older platform): unchanged. */
   receive(windows: MaintenanceWindowOccurrence[] | undefined): Promise<void> {
@@ -134,7 +141,7 @@ export class WindowArming {
       const step = nextStep(this.state, now, this.deps.channelArmed());
       if (step.action === "none") break;
       if (step.action === "arm") {
-        this.state.handled.add(keyOf(step.occurrence));
+        this.handle(step.occurrence);
         this.state.armedBy = step.occurrence;
         this.deps.log(
           "info",
@@ -146,7 +153,7 @@ export class WindowArming {
           this.deps.log("warn", `maintenance window: ${done.message}`);
         }
       } else if (step.action === "handover") {
-        this.state.handled.add(keyOf(step.to));
+        this.handle(step.to);
         this.state.armedBy = step.to;
         this.deps.log(
           "info",
@@ -162,6 +169,14 @@ export class WindowArming {
       }
     }
     this.schedule();
+  }
+
+  /** Marks an occurrence armed for (kept: the newest 100). */
+  private handle(occurrence: WindowOccurrence): void {
+    this.state.handled.add(keyOf(occurrence));
+    const keys = [...this.state.handled].slice(-100);
+    this.state.handled = new Set(keys);
+    this.deps.kept?.save(keys);
   }
 
   private schedule(): void {
