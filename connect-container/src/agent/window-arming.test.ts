@@ -123,7 +123,12 @@ describe("arming for maintenance windows", () => {
 
   test("after a restart inside the window it does not arm again what it armed before (kept)", async () => {
     let saved: string[] = [];
-    const kept = { load: () => saved, save: (keys: string[]) => void (saved = keys) };
+    const kept = {
+      load: () => saved,
+      save: (keys: string[]) => {
+        saved = keys;
+      },
+    };
     const before = rig({ kept });
     await before.arming.receive([occurrence(W1, 0, 70)]);
     expect(before.calls).toEqual([`connect ${W1}`]);
