@@ -37,6 +37,7 @@ test("migrations create every entity on an empty database and are idempotent", a
     "identity_providers",
     "issued_certificates",
     "machines",
+    "maintenance_windows",
     "mfa_policies",
     "oidc_logins",
     "one_time_reveals",

@@ -42,8 +42,14 @@ export type ServiceMode = (typeof SERVICE_MODES)[number];
  * Modbus services; to an agent without it the platform sends no such service at all (an older
  * agent would forward it in full), and no field it would refuse. "consent-requests": it shows the
  * requests its operator decides (heartbeat answer `pendingRequests`) and reports the decisions.
+ * "maintenance-windows": it arms and disarms its data channel for the windows the heartbeat answer
+ * lists (an older agent refuses the field, so it is sent only to agents that declare this).
  */
-export const AGENT_CAPABILITIES = ["modbus-read-only", "consent-requests"] as const;
+export const AGENT_CAPABILITIES = [
+  "modbus-read-only",
+  "consent-requests",
+  "maintenance-windows",
+] as const;
 
 /** Modbus function codes as counted: "3", or "43/14" for an MEI type of function 43. */
 const functionCounts = z.record(
@@ -202,6 +208,63 @@ export const requestDecisionResponseSchema = z
   .strict();
 export type RequestDecisionResponse = z.infer<typeof requestDecisionResponseSchema>;
 
+/**
+ * An occurrence of one of the gateway's maintenance windows, open now or starting within a day:
+ * the agent arms its data channel at `start` (as if the operator had pressed Connect) and disarms
+ * it at `end` if it armed it.
+ */
+export const maintenanceWindowSchema = z
+  .object({
+    id: uuid,
+    start: isoTime,
+    end: isoTime,
+    reason: z.string().max(500),
+    createdBy: z.string().max(300),
+  })
+  .strict();
+
+/**
+ * A maintenance window as the operator creates it on the gateway's UI: ISO times, technicians' and
+ * services' ids (none: all), mode.
+ */
+export const windowRequestSchema = z
+  .object({
+    start: z.string().max(40),
+    end: z.string().max(40),
+    weekly: z.boolean().default(false),
+    technicians: z.array(uuid).max(100).default([]),
+    services: z.array(uuid).max(100).default([]),
+    mode: z.enum(["full", "read_only"]).default("full"),
+    reason: z.string().max(200),
+  })
+  .strict();
+
+/** One of the gateway's windows, as its operator UI lists them. */
+export const gatewayWindowSchema = z
+  .object({
+    id: uuid,
+    start: isoTime,
+    end: isoTime,
+    weekly: z.boolean(),
+    technicians: z.array(z.string().max(200)).max(100),
+    services: z.array(z.string().max(200)).max(100),
+    mode: z.string().max(20),
+    reason: z.string().max(200),
+    origin: z.enum(["gateway", "portal"]),
+    createdBy: z.string().max(300),
+    state: z.enum(["open", "upcoming", "over", "cancelled"]),
+  })
+  .strict();
+
+export const gatewayWindowsResponseSchema = z
+  .object({
+    windows: z.array(gatewayWindowSchema).max(1000),
+    /** What a window may name: the customer's technicians and the enabled services. */
+    technicians: z.array(z.object({ id: uuid, name: z.string().max(200) }).strict()).max(1000),
+    services: z.array(z.object({ id: uuid, name: z.string().max(400) }).strict()).max(1000),
+  })
+  .strict();
+
 export const heartbeatResponseSchema = z
   .object({
     serverTime: isoTime,
@@ -218,6 +281,8 @@ export const heartbeatResponseSchema = z
       .nullable(),
     remoteSessions: z.array(gatewayRemoteSessionSchema).max(1000),
     maintenanceSessions: z.array(maintenanceSessionSchema).max(100),
+    /** Only to agents with the "maintenance-windows" capability: occurrences within a day. */
+    maintenanceWindows: z.array(maintenanceWindowSchema).max(500).optional(),
     /**
      * The newest signed settings of this gateway (a "gateway-settings" envelope): SSH and the
      * operator UI's reach; null while a platform admin never set any (the defaults apply).
@@ -244,6 +309,8 @@ export const dataChannelRequestSchema = z
      * over TCP only; the platform then picks one of its TCP servers (or refuses: none).
      */
     transport: z.enum(["any", "tcp"]).default("any"),
+    /** Armed by the agent itself at a maintenance window's start: that window (audited). */
+    windowId: uuid.optional(),
   })
   .strict();
 
@@ -256,7 +323,11 @@ export const dataChannelResponseSchema = z
  * late report never closes a newer channel.
  */
 export const disconnectRequestSchema = z
-  .object({ gatewaySessionId: uuid.nullable().default(null) })
+  .object({
+    gatewaySessionId: uuid.nullable().default(null),
+    /** Disarmed by the agent itself at this maintenance window's end (audited as the window's). */
+    windowId: uuid.optional(),
+  })
   .strict();
 
 /** The operator's Disconnect, reported: whether a data channel was open. */
@@ -279,5 +350,9 @@ export type HeartbeatReport = z.infer<typeof heartbeatRequestSchema>;
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
 export type GatewayRemoteSession = z.infer<typeof gatewayRemoteSessionSchema>;
 export type MaintenanceSession = z.infer<typeof maintenanceSessionSchema>;
+export type MaintenanceWindowOccurrence = z.infer<typeof maintenanceWindowSchema>;
+export type WindowRequest = z.input<typeof windowRequestSchema>;
+export type GatewayWindow = z.infer<typeof gatewayWindowSchema>;
+export type GatewayWindowsResponse = z.infer<typeof gatewayWindowsResponseSchema>;
 export type SshEvent = z.infer<typeof sshEventSchema>;
 export type DataChannelRequest = z.infer<typeof dataChannelRequestSchema>;

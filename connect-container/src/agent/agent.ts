@@ -2,7 +2,7 @@
 // Disconnect), the control channel's loops, the firewall and the SSH server that follow the status
 // and the platform's signed settings, and the intake of enrollment bundles, around one status.
 import type { HttpProxy } from "@meetpoint/common";
-import type { ControlPort } from "../control/client.ts";
+import type { ControlPort, WindowsPort } from "../control/client.ts";
 import { checkBundle, type ImportResult } from "../enrollment/import.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
 import type { SshPort } from "../ssh/server.ts";
@@ -19,6 +19,7 @@ import { ModbusSync } from "./modbus-sync.ts";
 import { OperatorKeys } from "./operator-keys.ts";
 import { SshSync } from "./ssh-sync.ts";
 import { type AgentStatus, armed, initialStatus, nextStatus, type StatusEvent } from "./status.ts";
+import { WindowArming } from "./window-arming.ts";
 
 export interface AgentDeps {
   store: Store;
@@ -38,6 +39,8 @@ export interface AgentDeps {
   heartbeatMs: number;
   /** The request lamp's output file (MEETPOINT_REQUEST_LAMP_PATH); absent: no lamp. */
   lampPath?: string | null;
+  /** The maintenance windows API for the operator UI (absent: the UI has no Windows page). */
+  windowsApi?: WindowsPort;
   now?: () => Date;
 }
 
@@ -53,6 +56,8 @@ export class Agent {
   private readonly settingsIntake: GatewaySettingsIntake;
   private readonly sshSync: SshSync;
   private readonly modbus: ModbusSync;
+  /** Arms the data channel at a maintenance window's start and disarms it at its end. */
+  readonly windows: WindowArming;
   /** The operator's own SSH keys (operator UI), used while the platform allows them. */
   readonly operatorKeys: OperatorKeys;
   /** Requests waiting for the operator's Allow / Deny (consent screen, local API, lamp). */
@@ -127,6 +132,17 @@ export class Agent {
       log,
       now,
     });
+    this.windows = new WindowArming({
+      now,
+      channelArmed: () => armed(this.current),
+      connect: (by, windowId) => this.channel.connect(by, windowId),
+      disconnect: (by, windowId) => this.channel.disconnect(by, null, true, windowId),
+      kept: {
+        load: () => deps.store.armedWindows(),
+        save: (keys) => deps.store.saveArmedWindows(keys),
+      },
+      log,
+    });
     this.loops = new ControlLoops({
       control: deps.control,
       consent: this.consent,
@@ -140,6 +156,7 @@ export class Agent {
       ssh: this.sshSync,
       sshHostKey: () => deps.ssh.hostKey,
       modbus: this.modbus,
+      windows: this.windows,
       heartbeatMs: deps.heartbeatMs,
       log,
       now,
@@ -196,6 +213,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.loops.stop();
+    this.windows.stop();
     this.channel.stop();
     this.intake.stop();
     await this.deps.vpn.stop();
@@ -234,7 +252,14 @@ export class Agent {
    * when the platform ended it; `report` tells the platform (the operator's own Disconnect).
    */
   disconnect(by: string, error: string | null, report = true): Promise<void> {
+    // The operator's Disconnect during a window stands: the window does not arm again.
+    this.windows.released();
     return this.channel.disconnect(by, error, report);
+  }
+
+  /** The maintenance windows API for the operator UI; null when the agent has none. */
+  get windowsApi(): WindowsPort | null {
+    return this.deps.windowsApi ?? null;
   }
 
   /** Sends a heartbeat now instead of at the next interval. */

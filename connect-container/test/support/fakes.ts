@@ -109,8 +109,14 @@ export class FakeControl implements ControlPort {
   /** What the next data-channel request returns; by default a good envelope for `gatewayId`. */
   nextEnvelope: ((gatewaySessionId: string) => Promise<string>) | null = null;
   refuseReconnect: string | null = null;
+  /** Refuses (409) a data channel armed for a maintenance window, with this message. */
+  refuseWindow: string | null = null;
   /** The transport each data-channel request asked for. */
   transports: string[] = [];
+  /** The maintenance window each data-channel request named (null: the operator's Connect). */
+  windowIds: (string | null)[] = [];
+  /** The window each Disconnect report named (null: the operator's). */
+  disconnectWindows: (string | null)[] = [];
   answer: Omit<HeartbeatResponse, "serverTime"> = {
     dataChannel: null,
     remoteSessions: [],
@@ -155,8 +161,14 @@ export class FakeControl implements ControlPort {
     this.wake = null;
   }
 
-  async dataChannel(reconnectOf: string | null, transport: "any" | "tcp" = "any") {
+  async dataChannel(
+    reconnectOf: string | null,
+    transport: "any" | "tcp" = "any",
+    windowId?: string,
+  ) {
     this.transports.push(transport);
+    this.windowIds.push(windowId ?? null);
+    if (windowId && this.refuseWindow) throw new ControlError(this.refuseWindow, "refused", 409);
     if (!this.reachable) throw new ControlError("no route to the platform", "unreachable");
     if (reconnectOf && this.refuseReconnect)
       throw new ControlError(this.refuseReconnect, "refused", 409);
@@ -170,8 +182,9 @@ export class FakeControl implements ControlPort {
     return { envelope, gatewaySessionId };
   }
 
-  async disconnect(_gatewaySessionId: string | null) {
+  async disconnect(_gatewaySessionId: string | null, windowId?: string) {
     this.disconnects++;
+    this.disconnectWindows.push(windowId ?? null);
     return { closed: true };
   }
 

@@ -34,6 +34,13 @@ export const AUDIT_ACTIONS = {
   "site.create": "a site was created",
   "site.update": "a site was renamed",
   "site.delete": "a site was deleted (denied: it still had gateways, listed)",
+  "site.window_policy":
+    "a site's maintenance-window settings changed (who may create windows, whether they may overlap)",
+  "maintenance_window.create":
+    "a maintenance window was created (where: gateway UI or portal; start, end, weekly, technicians, services, mode)",
+  "maintenance_window.cancel": "a maintenance window was cancelled (its sessions end)",
+  "maintenance_window.arm":
+    "a gateway armed its data channel for a maintenance window (reported by the gateway)",
   "site.consent_policy":
     "a site's consent policy changed (who must approve a technician's Connect, the longest session, how long a request waits)",
   "gateway.create": "a gateway was created (with its proxy address block and secret)",

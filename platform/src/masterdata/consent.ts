@@ -5,8 +5,14 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { type Context, requirePermission } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
-import { CONSENT_POLICIES, type ConsentPolicy, inTransaction, sites } from "../db/index.ts";
-import { parseInput } from "../shared/index.ts";
+import {
+  CONSENT_POLICIES,
+  type ConsentPolicy,
+  inTransaction,
+  sites,
+  WINDOW_CREATORS,
+} from "../db/index.ts";
+import { parseInput, ValidationError } from "../shared/index.ts";
 import { getSite } from "./sites.ts";
 
 /** What each policy means, in the words the site page uses. */
@@ -55,6 +61,42 @@ export async function setConsentPolicy(ctx: Context, siteId: string, input: unkn
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
       action: "site.consent_policy",
+      target: { type: "site", id: before.id },
+      customerId: before.customerId,
+      detail: { from, to: next },
+    });
+  });
+}
+
+const windowPolicyInput = z.object({
+  windowCreators: z.enum(WINDOW_CREATORS, {
+    error: `must be one of ${WINDOW_CREATORS.join(", ")}`,
+  }),
+  windowsMayOverlap: z
+    .union([z.boolean(), z.literal("on"), z.literal("true"), z.literal("false"), z.literal("")])
+    .optional()
+    .transform((v) => v === true || v === "on" || v === "true"),
+});
+
+/**
+ * Sets who may create a site's maintenance windows ("operator": on the gateway's UI only;
+ * "operator_and_customer": customer approvers in the portal too) and whether a gateway's windows
+ * may overlap. Customer admins of the site's customer (and platform admins); audited; 400 naming
+ * the field.
+ */
+export async function setWindowPolicy(ctx: Context, siteId: string, input: unknown) {
+  const before = await getSite(ctx, siteId);
+  requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  const next = parseInput(windowPolicyInput, input);
+  const from = {
+    windowCreators: before.windowCreators,
+    windowsMayOverlap: before.windowsMayOverlap,
+  };
+  await inTransaction(ctx.db, async (tx) => {
+    await tx.update(sites).set(next).where(eq(sites.id, before.id));
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "site.window_policy",
       target: { type: "site", id: before.id },
       customerId: before.customerId,
       detail: { from, to: next },

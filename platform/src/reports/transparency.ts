@@ -36,6 +36,7 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   access_revoked: "the technician lost the right to connect to this customer",
   denied: "an approver denied the request",
   request_expired: "nobody decided the request in time",
+  window_cancelled: "the maintenance window that approved it was cancelled",
 };
 
 /** One granted service with what the platform's firewall counted for it over the whole session. */
@@ -197,12 +198,21 @@ export async function transparencyReport(
   // Every party's approval as recorded (who, where, when); a request from before approvals were
   // recorded per party names its approver only.
   const recorded = await approvalsOf(db, session.id);
+  // A request inside a maintenance window was approved by the window, at its request.
   const approvals =
-    recorded.length > 0
-      ? recorded.map((a) => ({ by: a.by, at: iso(a.at), where: a.where }))
-      : session.approvedAt && approvedBy
-        ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
-        : [];
+    session.approvedAt && session.windowId
+      ? [
+          {
+            by: `maintenance window ${session.windowId}`,
+            at: iso(session.approvedAt),
+            where: "maintenance window",
+          },
+        ]
+      : recorded.length > 0
+        ? recorded.map((a) => ({ by: a.by, at: iso(a.at), where: a.where }))
+        : session.approvedAt && approvedBy
+          ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
+          : [];
   const byGateway =
     session.consentPolicy === "operator_approval" || session.consentPolicy === "two_party";
   const from = session.activatedAt ?? session.requestedAt;
@@ -244,15 +254,17 @@ export async function transparencyReport(
     consent: {
       policy: session.consentPolicy.replace("_", "-") as TransparencyReport["consent"]["policy"],
       approvals,
-      statement: byGateway
-        ? session.approvedAt
-          ? `Allowed under the site's policy (${session.consentPolicy === "two_party" ? "the operator at the machine and a customer approver both allow" : "the operator at the machine allows"} each request) by ${approvals.map((a) => `${a.by} (${a.where})`).join(" and ")}; the session's time counted from the last approval.`
-          : `Requested under the site's policy (${session.consentPolicy === "two_party" ? "two-party approval" : "the operator at the machine allows each request"}), and never allowed${approvals.length > 0 ? ` (approved only by ${approvals.map((a) => `${a.by} (${a.where})`).join(", ")})` : ""}.`
-        : approval
+      statement: session.windowId
+        ? `Allowed by ${approvals[0]?.by ?? "a maintenance window"} at its request: the window, made ahead by the operator or a customer approver, pre-approved this technician and these services until its end.`
+        : byGateway
           ? session.approvedAt
-            ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
-            : "Requested under the site's policy (a customer approver allows each request), and never allowed."
-          : "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
+            ? `Allowed under the site's policy (${session.consentPolicy === "two_party" ? "the operator at the machine and a customer approver both allow" : "the operator at the machine allows"} each request) by ${approvals.map((a) => `${a.by} (${a.where})`).join(" and ")}; the session's time counted from the last approval.`
+            : `Requested under the site's policy (${session.consentPolicy === "two_party" ? "two-party approval" : "the operator at the machine allows each request"}), and never allowed${approvals.length > 0 ? ` (approved only by ${approvals.map((a) => `${a.by} (${a.where})`).join(", ")})` : ""}.`
+          : approval
+            ? session.approvedAt
+              ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
+              : "Requested under the site's policy (a customer approver allows each request), and never allowed."
+            : "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
       dataChannel: {
         id: channel.id,
         requestedAt: iso(channel.requestedAt),

@@ -44,6 +44,7 @@ const remote = (over: Partial<RemoteSession> = {}): RemoteSession => ({
   reason: "fault 4711",
   mode: "full",
   state: "requested",
+  windowId: null,
   services: [{ serviceId: "s1", name: "Web", protocol: "tcp", port: 443 }],
   proxyAddress: "100.64.3.1",
   vpnInstance: 0,

@@ -40,3 +40,10 @@ export type { RemoteSessions } from "./remote-sessions.ts";
 export { MODBUS_PORT, modbusService } from "./request-rules.ts";
 export { ConsentRequests, type Decision } from "./requests.ts";
 export { instanceNetwork } from "./tunnel.ts";
+export { occurrenceAt, occurrencesBetween, windowsOverlap } from "./window-times.ts";
+export {
+  type MaintenanceWindow,
+  MaintenanceWindows,
+  type WindowCancel,
+  windowState,
+} from "./windows.ts";

@@ -32,6 +32,7 @@ import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
 import { chosenServices, durationOf, grantedServices, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
+import type { MaintenanceWindows } from "./windows.ts";
 
 export interface RemoteSessionsDeps {
   db: Db;
@@ -41,6 +42,8 @@ export interface RemoteSessionsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   instances: ServerInstance[];
   vpn: { host: string; remoteSessionSeconds: number };
+  /** Maintenance windows that approve matching requests at their creation (absent: none). */
+  windows?: Pick<MaintenanceWindows, "matching">;
 }
 
 export class RemoteSessions {
@@ -54,6 +57,9 @@ export class RemoteSessions {
    * config is issued only after its approval (`ConsentRequests.issueProfile`). `mode` read_only
    * grants every chosen service as "modbus-read-only" for this session only (400 on `mode` naming
    * a service that is not Modbus/TCP: request-rules.ts grantedServices).
+   * Inside an open
+   * maintenance window that covers it (technician, services, mode) it is approved at once under
+   * any policy, audited as approved by the window, and ends at the window's end at the latest.
    */
   async submit(
     ctx: Context,
@@ -82,12 +88,6 @@ export class RemoteSessions {
       .innerJoin(sites, eq(sites.id, gateways.siteId))
       .where(eq(gateways.id, machine.gatewayId));
     if (!site) throw new NotFoundError("Site");
-    const pending = approvalParties(site.consentPolicy).length > 0;
-    if (options.immediate && pending)
-      throw new StateError(
-        "ERR_APPROVAL_REQUIRED",
-        "This site's requests need an approval first: submit a request that waits for it.",
-      );
     const seconds = durationOf(asked.minutes, site.maxSessionMinutes, this.deps.vpn);
     this.deps.gate.require();
     const gatewaySession = await openGatewaySession(db, machine.gatewayId);
@@ -118,6 +118,23 @@ export class RemoteSessions {
         "this gateway's data channel runs on an OpenVPN server over UDP, which an HTTP proxy cannot carry: connect without the proxy",
       );
     const now = clock.now();
+    // Inside an open maintenance window that covers this request it is approved now, by the window.
+    const window = await this.deps.windows?.matching({
+      gatewayId: machine.gatewayId,
+      technicianId: ctx.caller.principal.userId,
+      services: granted.map((s) => ({ serviceId: s.serviceId, mode: s.mode ?? "full" })),
+      at: now,
+    });
+    const pending = approvalParties(site.consentPolicy).length > 0 && !window;
+    if (options.immediate && pending)
+      throw new StateError(
+        "ERR_APPROVAL_REQUIRED",
+        "This site's requests need an approval first: submit a request that waits for it.",
+      );
+    // A window's session ends with the window's occurrence, whatever was asked.
+    const endsAt = new Date(
+      Math.min(now.getTime() + seconds * 1000, window?.occurrence.end.getTime() ?? Infinity),
+    );
     const decideBy = new Date(now.getTime() + site.requestExpiryMinutes * 60_000);
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
@@ -143,7 +160,8 @@ export class RemoteSessions {
           configExpiresAt: pending
             ? decideBy
             : new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
-          endsAt: pending ? decideBy : new Date(now.getTime() + seconds * 1000),
+          endsAt: pending ? decideBy : endsAt,
+          ...(window ? { windowId: window.window.id, approvedAt: now } : {}),
           decideBy: pending ? decideBy : null,
           clientProxy: options.httpProxy ?? null,
           profileIssuedAt: pending ? null : now,
@@ -171,6 +189,22 @@ export class RemoteSessions {
             : { endsAt: row.endsAt.toISOString() }),
         },
       });
+      if (window)
+        await recordAudit(tx, clock, {
+          actor: ctx.caller.actor,
+          action: "remote_session.approve",
+          target: { type: "machine", id: machine.id },
+          customerId: machine.customerId,
+          detail: {
+            remoteSessionId: row.id,
+            technician: ctx.caller.actor.name,
+            where: "maintenance window",
+            approvedBy: `maintenance window ${window.window.id}, created by ${window.window.createdByName}`,
+            windowId: window.window.id,
+            services: row.services.map((s) => `${s.protocol}/${s.port}`),
+            endsAt: row.endsAt.toISOString(),
+          },
+        });
       return row;
     });
     if (pending) return { session, profile: null };

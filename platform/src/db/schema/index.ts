@@ -13,6 +13,7 @@ export * from "./gateways.ts";
 export * from "./identity-providers.ts";
 export * from "./issued-certificates.ts";
 export * from "./machines.ts";
+export * from "./maintenance-windows.ts";
 export * from "./one-time-reveals.ts";
 export * from "./platform-keys.ts";
 export * from "./remote-sessions.ts";

@@ -41,6 +41,7 @@ export const END_REASONS = [
   "access_revoked", // the technician was disabled, or lost the role for the machine's customer
   "denied", // an approver denied the request
   "request_expired", // nobody decided the request in time
+  "window_cancelled", // the maintenance window that approved it was cancelled
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -124,6 +125,8 @@ export const remoteSessions = pgTable("remote_sessions", {
   decideBy: at("decide_by"),
   approvedAt: at("approved_at"),
   approvedBy: uuid("approved_by"),
+  /** The maintenance window that approved it (its end cuts the session); null otherwise. */
+  windowId: uuid("window_id"),
   /** The technician's corporate proxy for the .ovpn issued after approval. */
   clientProxy: jsonb("client_proxy").$type<{ host: string; port: number }>(),
   /** When the one-time config was issued (once: never again for this session). */

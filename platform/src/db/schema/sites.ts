@@ -1,5 +1,5 @@
 // A site: one plant or location of a customer, where gateways stand.
-import { index, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { createdAt, id } from "./columns.ts";
 import { customers } from "./customers.ts";
 
@@ -34,6 +34,12 @@ export function approvalParties(policy: ConsentPolicy): ApprovalParty[] {
       return ["gateway", "portal"];
   }
 }
+/**
+ * Who may create maintenance windows at a site: "operator" — the operator on the gateway's UI only;
+ * "operator_and_customer" — also a customer approver (customer admin, operator) in the portal.
+ */
+export const WINDOW_CREATORS = ["operator", "operator_and_customer"] as const;
+export type WindowCreators = (typeof WINDOW_CREATORS)[number];
 
 /** The longest remote session a site allows by default, in minutes. */
 export const DEFAULT_MAX_SESSION_MINUTES = 120;
@@ -59,6 +65,11 @@ export const sites = pgTable(
     requestExpiryMinutes: integer("request_expiry_minutes")
       .notNull()
       .default(DEFAULT_REQUEST_EXPIRY_MINUTES),
+    windowCreators: text("window_creators", { enum: WINDOW_CREATORS })
+      .notNull()
+      .default("operator"),
+    /** Whether a gateway's maintenance windows may overlap each other. */
+    windowsMayOverlap: boolean("windows_may_overlap").notNull().default(false),
     createdAt: createdAt(),
   },
   (t) => [
