@@ -75,7 +75,7 @@ export const AUDIT_ACTIONS = {
   "remote_session.request":
     "a technician pressed Connect: a one-time config was issued, or a request awaits approval (consent policies operator_approval, customer_approval, two_party; denied: refused, with the reason)",
   "remote_session.approve":
-    "an approver allowed a technician's request (by whom, where: portal, gateway UI or local API; party, whether it granted the request or waits for the other party; the services and minutes, the session's end)",
+    "an approver allowed a technician's request (by whom, where: portal, gateway UI, local API, or a maintenance window that covered the request; party, whether it granted the request or waits for the other party; the services and minutes, the session's end)",
   "remote_session.deny":
     "an approver denied a technician's request (by whom, where: portal, gateway UI or local API)",
   "remote_session.expire": "nobody decided a technician's request in time: it expired",
