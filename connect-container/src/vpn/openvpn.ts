@@ -50,6 +50,9 @@ export function clientArgs(
     "--management",
     paths.management,
     "unix",
+    // Held until the agent listens for its state: a tunnel up before "state on" would never be
+    // heard (seen under load: openvpn connected, the agent waited for CONNECTED until its timeout).
+    "--management-hold",
     "--script-security",
     "1",
     // The gateway routes nothing on the platform's word: replies reach technicians on-link.
@@ -189,6 +192,7 @@ export class OpenvpnClient implements VpnPort {
     chmodSync(paths.management, 0o600);
     management.onClose(() => end(failure() ?? "OpenVPN's management socket closed"));
     await management.command("state on");
+    await management.command("hold release");
     // OpenVPN has read its profile: the one-time key need not stay on disk.
     rmSync(paths.profile, { force: true });
   }

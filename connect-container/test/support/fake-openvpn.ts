@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 // A stand-in for the openvpn executable: reads --config (the profile names the scenario), opens
 // the --management Unix socket and answers like OpenVPN's management interface.
-//   scenario up:       reports CONNECTED after "state on", exits on "signal SIGTERM"
+//   scenario up:       reports CONNECTED after "state on" (after "hold release" when started with
+//                      --management-hold, as OpenVPN does), exits on "signal SIGTERM"
 //   scenario fail:     prints an AUTH_FAILED line and exits 1 without a management socket
 //   scenario stubborn: like up, but ignores SIGTERM (management and signal) until SIGKILL
 import { readFileSync } from "node:fs";
@@ -20,12 +21,21 @@ if (scenario === "fail") {
   process.exit(1);
 }
 if (scenario === "stubborn") process.on("SIGTERM", () => {});
+const held = argv.includes("--management-hold");
+let listening = false;
 createServer((socket) => {
   socket.write(">INFO:OpenVPN Management Interface Version 5\n");
+  if (held) socket.write(">HOLD:Waiting for hold release:0\n");
   socket.on("data", (data) => {
     for (const command of data.toString().split("\n").filter(Boolean)) {
       socket.write("SUCCESS: done\n");
-      if (command === "state on")
+      if (command === "state on") listening = true;
+      // Connected once running (no hold, or released) and once the client listens for it.
+      if (
+        listening &&
+        (!held || command === "hold release") &&
+        ["state on", "hold release"].includes(command)
+      )
         socket.write(">STATE:1735725600,CONNECTED,SUCCESS,100.127.0.2,198.18.0.1,1194,,\n");
       if (command === "signal SIGTERM" && scenario !== "stubborn") process.exit(0);
     }
