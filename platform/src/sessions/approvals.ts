@@ -9,8 +9,8 @@ import {
   type ApprovalPlace,
   approvalParties,
   type Db,
-  inTransaction,
   gateways,
+  inTransaction,
   remoteSessions,
   requestApprovals,
   services,
@@ -154,11 +154,14 @@ export async function approveRequest(
   await refuseEnded(session, nameOf);
   const now = clock.now();
   const grant = await currentGrant(deps, session);
-  const transition = nextState({ ...timesOf(session), durationSeconds: grant.durationSeconds }, {
-    type: "approve",
-    at: now,
-    configSeconds: pki.policy.technicianSeconds,
-  });
+  const transition = nextState(
+    { ...timesOf(session), durationSeconds: grant.durationSeconds },
+    {
+      type: "approve",
+      at: now,
+      configSeconds: pki.policy.technicianSeconds,
+    },
+  );
   if (transition.session.state === "ended") {
     // The tick has not got to it yet: it expired at its deadline all the same.
     await deps.ends.endRemoteSession(
@@ -230,6 +233,7 @@ export async function approveRequest(
       detail: {
         remoteSessionId: session.id,
         technician: session.technicianName,
+        company: session.technicianCompany,
         where: approver.where,
         party: approver.party,
         // Under two-party consent the first approval grants nothing: it says whom it waits for.
