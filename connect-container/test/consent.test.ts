@@ -73,6 +73,7 @@ describe("consent at the gateway", () => {
 
     const older = request({
       technician: "Olga Older",
+      company: "Older Service GmbH",
       requestedAt: new Date(Date.now() - 120_000).toISOString(),
     });
     const newer = request({ technician: "Nina Newer", policy: "two_party" });
@@ -86,11 +87,13 @@ describe("consent at the gateway", () => {
     expect(await (await api("GET", "/signal")).json()).toEqual({ requestPending: true, count: 2 });
     const listed = (await (await api("GET", "/requests")).json()) as { requests: PendingRequest[] };
     expect(listed.requests.map((r) => r.technician)).toEqual(["Olga Older", "Nina Newer"]);
+    expect(listed.requests.map((r) => r.company)).toEqual(["Older Service GmbH", null]);
 
     // The oldest fills the screen, with everything the operator decides on, and Allow / Deny.
     const page = (await op.request("GET", "/")).html;
     expect(page).toContain("Remote access requested");
     expect(page).toContain("Olga Older");
+    expect(page).toContain('<dd data-field="company">Older Service GmbH</dd>');
     expect(page).toContain("axis 3 fault");
     expect(page).toContain("T-4711");
     expect(page).toContain("30 min from the approval");
@@ -116,6 +119,7 @@ describe("consent at the gateway", () => {
     const next = (await op.request("GET", "/?decision=granted")).html;
     expect(next).toContain("Allowed: the technician may connect now.");
     expect(next).toContain("Nina Newer");
+    expect(next).toContain('<dd data-field="company">not recorded</dd>');
     expect(next).toContain("A customer approver must allow it in the portal as well.");
     expect(await lamp()).toBe("1");
 

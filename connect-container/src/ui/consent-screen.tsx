@@ -59,7 +59,7 @@ export function ConsentScreen(props: {
         <dt>Technician</dt>
         <dd data-field="technician">{r.technician}</dd>
         <dt>Company</dt>
-        <dd>{r.company ?? "not recorded"}</dd>
+        <dd data-field="company">{r.company ?? "not recorded"}</dd>
         <dt>Why</dt>
         <dd data-field="reason">{r.reason}</dd>
         <dt>Ticket</dt>

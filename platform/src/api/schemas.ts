@@ -115,13 +115,21 @@ export const UserSchema = z
     id,
     username: z.string(),
     displayName: z.string(),
+    company: z
+      .string()
+      .nullable()
+      .openapi({ description: "the company the person works for; null: not recorded" }),
     disabled: z.boolean(),
     totpEnrolled: z.boolean(),
     grants: z.array(GrantSchema.extend({ id, customerName: z.string().nullable() })),
   })
   .openapi("User");
 export const UserInput = z
-  .object({ username: z.string(), displayName: z.string() })
+  .object({
+    username: z.string(),
+    displayName: z.string(),
+    company: z.string().optional().openapi({ description: "optional, at most 200 characters" }),
+  })
   .openapi("UserInput");
 export const NewUserSchema = z
   .object({ user: UserSchema, oneTimePassword: z.string().openapi({ description: "shown once" }) })
@@ -134,6 +142,10 @@ export const SessionSchema = z
     machineName: z.string(),
     technicianId: id,
     technicianName: z.string(),
+    technicianCompany: z
+      .string()
+      .nullable()
+      .openapi({ description: "the technician's company as recorded now; null: not recorded" }),
     reason: z.string(),
     mode: z.enum(["full", "read_only"]).openapi({
       description:

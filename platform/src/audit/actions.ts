@@ -14,6 +14,9 @@ export const AUDIT_ACTIONS = {
   "account.totp_enrol": "a user set up their authenticator app (TOTP)",
   "user.create": "a local account was created (by an admin, or the first admin at first start)",
   "user.provision": "an account was created at its first sign-in through an identity provider",
+  "user.update": "an admin changed an account's full name or company",
+  "user.company_sync":
+    "an account's company changed at sign-in because the identity provider's company claim changed",
   "user.disable": "an admin disabled an account (its portal sessions end)",
   "user.enable": "an admin enabled an account again",
   "user.reset_sign_in": "an admin reset an account's password and second factor",

@@ -22,7 +22,15 @@ import {
   users,
 } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
-import { ConflictError, nameSchema, parseInput, ValidationError } from "../shared/index.ts";
+import {
+  CONTROL,
+  ConflictError,
+  FORMAT_CHARACTER,
+  FORMAT_MESSAGE,
+  nameSchema,
+  parseInput,
+  ValidationError,
+} from "../shared/index.ts";
 import { hashPassword, randomPassword } from "./passwords.ts";
 import { endAllWebSessions } from "./web-sessions.ts";
 
@@ -30,6 +38,8 @@ export interface UserSummary {
   id: string;
   username: string;
   displayName: string;
+  /** The company the person works for; null: not recorded. */
+  company: string | null;
   disabled: boolean;
   totpEnrolled: boolean;
   grants: (RoleGrant & { id: string; customerName: string | null; siteName: string | null })[];
@@ -41,7 +51,28 @@ export const usernameSchema = z
   .toLowerCase()
   .regex(/^[a-z0-9][a-z0-9._@-]{1,63}$/, "2–64 characters: letters, digits, . _ @ -");
 
-const userInput = z.object({ username: usernameSchema, displayName: nameSchema });
+/** The most characters a user's company may have. */
+export const COMPANY_MAX = 200;
+
+/**
+ * A user's company as entered or claimed: trimmed, at most 200 characters, no control or format
+ * characters; empty (or absent) becomes null, "not recorded".
+ */
+export const companySchema = z
+  .string()
+  .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
+  .trim()
+  .max(COMPANY_MAX, `must have at most ${COMPANY_MAX} characters`)
+  .refine((v) => !CONTROL.test(v), "must not contain control characters")
+  .optional()
+  .transform((v) => v || null);
+
+const userInput = z.object({
+  username: usernameSchema,
+  displayName: nameSchema,
+  company: companySchema,
+});
+const userEdit = z.object({ displayName: nameSchema, company: companySchema });
 const grantInput = z.object({
   role: z.enum(ROLES, { error: "choose a role" }),
   customerId: z
@@ -81,6 +112,7 @@ function summary(
     id: user.id,
     username: user.username,
     displayName: user.displayName,
+    company: user.company,
     disabled: user.disabledAt !== null,
     totpEnrolled: user.totpConfirmedAt !== null,
     grants: grants
@@ -142,6 +174,36 @@ export async function createUser(
     }),
   );
   return { user: await getUser(ctx, id), password };
+}
+
+/**
+ * Changes a user's full name and company (`{displayName, company}`; an empty company means "not
+ * recorded"). Audited as user.update with the values before and after; 400 naming the field for
+ * bad input, 404 for an unknown user. A provider's company claim overwrites the company at the
+ * user's next sign-in through it.
+ */
+export async function updateUser(
+  ctx: Context,
+  userId: string,
+  input: unknown,
+): Promise<UserSummary> {
+  const user = await getUser(ctx, userId);
+  const values = parseInput(userEdit, input);
+  if (values.displayName === user.displayName && values.company === user.company) return user;
+  await inTransaction(ctx.db, async (tx) => {
+    await tx.update(users).set(values).where(eq(users.id, user.id));
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "user.update",
+      target: { type: "user", id: user.id },
+      detail: {
+        username: user.username,
+        before: { displayName: user.displayName, company: user.company },
+        after: values,
+      },
+    });
+  });
+  return getUser(ctx, user.id);
 }
 
 export async function grantRole(ctx: Context, userId: string, input: unknown): Promise<void> {

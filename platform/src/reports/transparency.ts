@@ -1,7 +1,7 @@
 // The transparency report of an ended remote session: who connected, why, under which consent,
 // what was reached and how much traffic went to each service, how it ended, and which audit
 // entries (a range of the hash chain) record it. Read from the session and the audit log only.
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { inScope, type Principal, scopeOf } from "../access/index.ts";
 import {
   auditEntries,
@@ -88,9 +88,13 @@ export interface TransparencyReport {
     id: string;
     username: string;
     name: string;
-    /** Meetpoint keeps no company for a user: always null (see companyNote). */
-    company: null;
-    companyNote: string;
+    /**
+     * The technician's company as the request recorded it (or, for a request from before it was
+     * recorded, as the user record says now); null: not recorded.
+     */
+    company: string | null;
+    /** Only when company is null: why there is none. */
+    companyNote?: string;
     /** "local account", or the identity provider the account signs in through. */
     signsInThrough: string;
   };
@@ -168,6 +172,7 @@ export async function transparencyReport(
         id: users.id,
         username: users.username,
         name: users.displayName,
+        company: users.company,
         provider: identityProviders.displayName,
       })
       .from(users)
@@ -192,6 +197,7 @@ export async function transparencyReport(
       ? ((await db.select({ name: users.displayName }).from(users).where(eq(users.id, id)))[0]
           ?.name ?? id)
       : null;
+  const company = await requestedCompany(db, session.id, technician.company);
   const endedBy = await nameOf(session.endedBy);
   const approvedBy = await nameOf(session.approvedBy);
   const approval = session.consentPolicy === "customer_approval";
@@ -240,9 +246,13 @@ export async function transparencyReport(
       id: technician.id,
       username: technician.username,
       name: technician.name,
-      company: null,
-      companyNote:
-        "Meetpoint keeps no company for a user; the identity provider below is the organisation that vouches for the account",
+      company,
+      ...(company === null
+        ? {
+            companyNote:
+              "no company is recorded for this user (a platform admin sets it in the user form, or the identity provider's company claim at sign-in); the identity provider below is the organisation that vouches for the account",
+          }
+        : {}),
       signsInThrough: technician.provider
         ? `identity provider ${technician.provider}`
         : "local account",
@@ -306,6 +316,31 @@ export function reportedServices(
 }
 
 /** Every audit entry that names the session in its detail (request, active, end, Modbus counts). */
+/**
+ * The company the request's audit entry recorded; `current` (the user's company now) when the
+ * entry has none (requests made before the company was recorded, SSH maintenance).
+ */
+async function requestedCompany(
+  db: Db,
+  sessionId: string,
+  current: string | null,
+): Promise<string | null> {
+  const [entry] = await db
+    .select({ detail: auditEntries.detail })
+    .from(auditEntries)
+    .where(
+      and(
+        sql`${auditEntries.detail}->>'remoteSessionId' = ${sessionId}`,
+        eq(auditEntries.action, "remote_session.request"),
+      ),
+    )
+    .limit(1);
+  const detail = entry?.detail as Record<string, unknown> | null | undefined;
+  if (detail && "company" in detail)
+    return typeof detail.company === "string" ? detail.company : null;
+  return current;
+}
+
 async function sessionEntries(db: Db, sessionId: string): Promise<ReportedAuditEntry[]> {
   const rows = await sessionEntriesQuery(db, sessionId);
   return rows.map((r) => ({ ...r, at: iso(r.at) }));

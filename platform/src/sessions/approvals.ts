@@ -233,6 +233,7 @@ export async function approveRequest(
       detail: {
         remoteSessionId: session.id,
         technician: session.technicianName,
+        company: session.technicianCompany,
         where: approver.where,
         party: approver.party,
         // Under two-party consent the first approval grants nothing: it says whom it waits for.

@@ -41,6 +41,7 @@ async function requestsOf(
       ...getTableColumns(remoteSessions),
       machineName: sql<string>`coalesce(${machines.name}, ${gateways.name})`,
       technicianName: users.displayName,
+      technicianCompany: users.company,
       siteId: gateways.siteId,
       gatewayId: gateways.id,
       endedByName: sql<
@@ -97,8 +98,7 @@ export async function pendingRequestsFor(
     return {
       id: s.id,
       technician: s.technicianName,
-      // Meetpoint keeps no company for a person (see the transparency report's note).
-      company: null,
+      company: s.technicianCompany,
       reason: s.reason,
       ticket: s.ticket,
       machine: s.machineName,

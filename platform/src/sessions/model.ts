@@ -11,6 +11,8 @@ export type RemoteSession = typeof remoteSessions.$inferSelect;
 export type SessionView = RemoteSession & {
   machineName: string;
   technicianName: string;
+  /** The technician's company as recorded now (user form or provider claim); null: not recorded. */
+  technicianCompany: string | null;
   /** The site of the machine's gateway (operators may be narrowed to sites). */
   siteId: string;
   /** The gateway the session goes through (for maintenance: the gateway it reaches). */

@@ -168,6 +168,11 @@ export class RemoteSessions {
         })
         .returning();
       if (!row) throw new Error("remote session not stored");
+      // Approvers read who asked: the company as it stood when the request was made.
+      const [technician] = await tx
+        .select({ company: users.company })
+        .from(users)
+        .where(eq(users.id, ctx.caller.principal.userId));
       await recordAudit(tx, clock, {
         actor: ctx.caller.actor,
         action: "remote_session.request",
@@ -175,6 +180,7 @@ export class RemoteSessions {
         customerId: machine.customerId,
         detail: {
           remoteSessionId: row.id,
+          company: technician?.company ?? null,
           reason: asked.reason,
           ...(asked.ticket ? { ticket: asked.ticket } : {}),
           services: row.services.map(
@@ -243,6 +249,7 @@ export class RemoteSessions {
         ...getTableColumns(remoteSessions),
         machineName: sql<string>`coalesce(${machines.name}, ${gateways.name} || ' (SSH maintenance)')`,
         technicianName: users.displayName,
+        technicianCompany: users.company,
         siteId: gateways.siteId,
         gatewayId: gateways.id,
         endedByName: sql<

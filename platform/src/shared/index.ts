@@ -13,6 +13,7 @@ export {
 } from "./pg-error.ts";
 export { sourceOf } from "./source.ts";
 export {
+  CONTROL,
   escapeFormatCharacters,
   escapeLike,
   FORMAT_CHARACTER,

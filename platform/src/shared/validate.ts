@@ -18,8 +18,9 @@ export function parseInput<T extends z.ZodType>(schema: T, data: unknown): z.inf
   throw new ValidationError(first.field, first.reason, { more });
 }
 
+/** Control characters and line/paragraph separators: none belongs in a one-line name. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /**
  * Control characters (Unicode category Cc: C0, DEL, C1) in text that is one line: a query, a

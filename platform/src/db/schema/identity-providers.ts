@@ -50,6 +50,11 @@ export const identityProviders = pgTable("identity_providers", {
   scopes: text("scopes").notNull().default("openid profile"),
   /** The ID token claim that lists the user's groups (Keycloak: groups; Entra ID: groups or roles). */
   groupsClaim: text("groups_claim").notNull().default("groups"),
+  /**
+   * The ID token / userinfo claim that names the user's company (organization, company, Entra ID's
+   * companyName); null: the provider's sign-ins leave the company alone.
+   */
+  companyClaim: text("company_claim"),
   /** amr values that mean the provider checked a second factor. */
   mfaAmr: text("mfa_amr").array().notNull(),
   /** An acr value that means the same (optional). */

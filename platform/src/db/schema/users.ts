@@ -8,6 +8,11 @@ export const users = pgTable(
     id: id(),
     username: text("username").notNull().unique(),
     displayName: text("display_name").notNull(),
+    /**
+     * The company the person works for (at most 200 characters), shown to approvers; set by an
+     * admin or, at each sign-in, from the identity provider's company claim. Null: not recorded.
+     */
+    company: text("company"),
     /** Argon2id hash; null for accounts that only sign in through an identity provider. */
     passwordHash: text("password_hash"),
     mustChangePassword: boolean("must_change_password").notNull().default(false),

@@ -1,6 +1,7 @@
 // What an identity provider's ID token means for Meetpoint (pure): the roles its groups map to,
 // whether it asserted a second factor, and what the roles' MFA policy asks for.
 import type { MfaPolicy, Role } from "../../db/index.ts";
+import { CONTROL, FORMAT_CHARACTER } from "../../shared/index.ts";
 
 export interface Mapping {
   group: string;
@@ -36,6 +37,20 @@ export function groupsOf(claims: Record<string, unknown>, claim: string): string
   if (typeof value === "string") return [value];
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
   return [];
+}
+
+/**
+ * The company a provider's claim names: a string, or the first string of an array, trimmed and cut
+ * to 200 characters; null when the claim is absent, empty, of another type, or holds control or
+ * format characters (a provider's value is never stored as it would mislead an approver).
+ */
+export function companyOf(claims: Record<string, unknown>, claim: string | null): string | null {
+  if (!claim) return null;
+  const value = claims[claim];
+  const first = Array.isArray(value) ? value.find((v) => typeof v === "string") : value;
+  if (typeof first !== "string") return null;
+  if (CONTROL.test(first) || FORMAT_CHARACTER.test(first)) return null;
+  return first.trim().slice(0, 200) || null;
 }
 
 /**

@@ -87,6 +87,12 @@ const providerInput = z.object({
     .trim()
     .regex(/^[A-Za-z0-9_:./-]{1,100}$/, "must be a claim name")
     .default("groups"),
+  companyClaim: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || null)
+    .refine((v) => v === null || /^[A-Za-z0-9_:./-]{1,100}$/.test(v), "must be a claim name"),
   mfaAmr: z
     .string()
     .optional()
@@ -198,6 +204,7 @@ export async function createProvider(
           clientId: row.clientId,
           clientAuth: row.clientAuth,
           idTokenAlg: row.idTokenAlg,
+          companyClaim: row.companyClaim,
         },
       });
       return row;
@@ -217,6 +224,7 @@ function editedSettings(p: IdentityProvider): Record<string, unknown> {
     caPem: p.caPem,
     scopes: p.scopes,
     groupsClaim: p.groupsClaim,
+    companyClaim: p.companyClaim,
     mfaAmr: p.mfaAmr,
     mfaAcr: p.mfaAcr,
     idTokenAlg: p.idTokenAlg,
@@ -260,6 +268,7 @@ export async function updateProvider(
         slug: row.slug,
         issuer: row.issuer,
         idTokenAlg: row.idTokenAlg,
+        companyClaim: row.companyClaim,
         credentialReplaced: !keep,
       },
     });

@@ -20,7 +20,7 @@ import type { Pki } from "../../pki/index.ts";
 import type { Clock } from "../../shared/index.ts";
 import { endAllWebSessions } from "../web-sessions.ts";
 import { type OidcClients, OidcError, OidcSetupError, OidcUnreachableError } from "./client.ts";
-import { grantsFor, groupsOf, groupsOverage, mfaAsserted, policyFor } from "./policy.ts";
+import { companyOf, grantsFor, groupsOf, groupsOverage, mfaAsserted, policyFor } from "./policy.ts";
 import { type IdentityProvider, mfaPolicyTable } from "./providers.ts";
 
 export const TOKEN_LABEL = "oidc-session-token";
@@ -253,8 +253,10 @@ export async function completeOidcSignIn(
 type User = typeof users.$inferSelect;
 
 /**
- * Creates the user at first sign-in or updates name and mapped roles; mapped roles are replaced
- * by what the groups say now, and when some were removed the user's other sessions end.
+ * Creates the user at first sign-in or updates name, company and mapped roles; mapped roles are
+ * replaced by what the groups say now, and when some were removed the user's other sessions end.
+ * The company follows the provider's company claim when the token carries one (a change is
+ * audited as user.company_sync); without the claim the company stays as it is.
  */
 async function provision(
   deps: OidcDeps,
@@ -265,6 +267,7 @@ async function provision(
 ): Promise<{ ok: true; user: User } | { ok: false; reason: string; message: string }> {
   const subject = String(claims.sub);
   const displayName = String(claims.name ?? claims.preferred_username ?? subject).slice(0, 200);
+  const company = companyOf(claims, provider.companyClaim);
   return inTransaction(deps.db, async (tx) => {
     let [user] = await tx
       .select()
@@ -289,17 +292,32 @@ async function provision(
         username = `${base}-${n}`;
       [user] = await tx
         .insert(users)
-        .values({ username, displayName, identityProviderId: provider.id, subject })
+        .values({ username, displayName, company, identityProviderId: provider.id, subject })
         .returning();
       if (!user) throw new Error("user not stored");
       await recordAudit(tx, deps.clock, {
         actor: { ...actor, id: user.id },
         action: "user.provision",
         target: { type: "user", id: user.id },
-        detail: { provider: provider.slug, username },
+        detail: { provider: provider.slug, username, company },
       });
-    } else if (user.displayName !== displayName) {
-      await tx.update(users).set({ displayName }).where(eq(users.id, user.id));
+    } else {
+      if (user.displayName !== displayName)
+        await tx.update(users).set({ displayName }).where(eq(users.id, user.id));
+      if (company !== null && user.company !== company) {
+        await tx.update(users).set({ company }).where(eq(users.id, user.id));
+        await recordAudit(tx, deps.clock, {
+          actor: { ...actor, id: user.id },
+          action: "user.company_sync",
+          target: { type: "user", id: user.id },
+          detail: {
+            provider: provider.slug,
+            claim: provider.companyClaim,
+            before: user.company,
+            after: company,
+          },
+        });
+      }
     }
     const before = await tx
       .select()

@@ -2,6 +2,7 @@
 import { Hono, type Context as HonoContext } from "hono";
 import { ROLE_LABELS } from "../../access/index.ts";
 import {
+  COMPANY_MAX,
   createUser,
   getUser,
   grantRole,
@@ -10,6 +11,7 @@ import {
   revokeRole,
   setUserDisabled,
   type UserSummary,
+  updateUser,
 } from "../../identity/index.ts";
 import { listCustomers, listSites } from "../../masterdata/index.ts";
 import { NAME_MAX } from "../../shared/index.ts";
@@ -53,14 +55,23 @@ export function userRoutes() {
             hint="2–64 characters: letters, digits, . _ @ -"
           />
           <Field label="Full name" name="displayName" placeholder="Jane Doe" maxlength={NAME_MAX} />
+          <Field
+            label="Company (optional)"
+            name="company"
+            placeholder="Acme Service GmbH"
+            required={false}
+            maxlength={COMPANY_MAX}
+            hint="Shown to approvers with the person's name"
+          />
         </FormCard>
         <DataTable
-          head={["User", "Name", "Roles", "State"]}
+          head={["User", "Name", "Company", "Roles", "State"]}
           rows={users}
           row={(u) => (
             <tr>
               <LinkCell href={`/users/${u.id}`}>{u.username}</LinkCell>
               <td>{u.displayName}</td>
+              <td>{u.company ?? <span class="muted">not recorded</span>}</td>
               <td>{u.grants.map(grantLabel).join(", ") || <span class="muted">none</span>}</td>
               <td>{u.disabled ? "disabled" : u.totpEnrolled ? "active" : "not yet signed in"}</td>
             </tr>
@@ -109,6 +120,23 @@ export function userRoutes() {
         }
       >
         {user.disabled ? <Notice kind="warn">This account is disabled.</Notice> : null}
+        <h2>Details</h2>
+        <FormCard action={`/users/${user.id}`} csrfToken={csrf} submit="Save">
+          <Field
+            label="Full name"
+            name="displayName"
+            value={user.displayName}
+            maxlength={NAME_MAX}
+          />
+          <Field
+            label="Company (optional)"
+            name="company"
+            value={user.company ?? ""}
+            required={false}
+            maxlength={COMPANY_MAX}
+            hint="Shown to approvers with the person's name; an identity provider's company claim replaces it at sign-in"
+          />
+        </FormCard>
         <h2>Roles</h2>
         <DataTable
           rows={user.grants}
@@ -151,6 +179,12 @@ export function userRoutes() {
         </Actions>
       </PortalPage>,
     );
+  });
+
+  app.post("/users/:id", async (c) => {
+    const id = c.req.param("id");
+    await updateUser(c.get("ctx"), id, await formFields(c));
+    return c.redirect(`/users/${id}`, 303);
   });
 
   app.post("/users/:id/roles", async (c) => {

@@ -236,7 +236,9 @@ export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }>
               <a href={`/machines/${s.machineId}`}>{s.machineName}</a>
             </td>
             <td>
-              {s.technicianName} · <span class="muted">{s.reason}</span>
+              {s.technicianName}
+              {s.technicianCompany ? <span data-company> ({s.technicianCompany})</span> : null} ·{" "}
+              <span class="muted">{s.reason}</span>
               {s.ticket ? <div class="muted">ticket {s.ticket}</div> : null}
             </td>
             <td>

@@ -70,6 +70,15 @@ export function ProviderFields(props: { provider?: IdentityProvider; version?: s
       <Field label="Scopes" name="scopes" value={p?.scopes ?? "openid profile"} />
       <Field label="Groups claim" name="groupsClaim" value={p?.groupsClaim ?? "groups"} />
       <Field
+        label="Company claim (optional)"
+        name="companyClaim"
+        value={p?.companyClaim ?? ""}
+        required={false}
+        maxlength={100}
+        placeholder="organization, company, or Entra ID's companyName"
+        hint="At each sign-in the user's company is set from this claim when the token carries it"
+      />
+      <Field
         label="amr values that mean MFA"
         name="mfaAmr"
         value={p?.mfaAmr.join(" ")}

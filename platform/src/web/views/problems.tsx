@@ -24,6 +24,8 @@ export const FIELD_LABELS: Record<string, string> = {
   mode: "Access",
   username: "Username",
   displayName: "Full name",
+  company: "Company",
+  companyClaim: "Company claim",
   role: "Role",
   customerId: "Customer",
   group: "Group",

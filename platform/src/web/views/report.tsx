@@ -35,7 +35,11 @@ export const ReportPage: FC<{
             {r.technician.signsInThrough}
           </dd>
           <dt>Company</dt>
-          <dd class="muted">not recorded — {r.technician.companyNote}</dd>
+          {r.technician.company !== null ? (
+            <dd data-report-company>{r.technician.company}</dd>
+          ) : (
+            <dd class="muted">not recorded — {r.technician.companyNote}</dd>
+          )}
           <dt>Reason</dt>
           <dd>{s.reason}</dd>
           <dt>Mode</dt>

@@ -49,7 +49,9 @@ export const SessionTable: FC<{
           </a>
         </td>
         <td>
-          {s.technicianName} · <span class="muted">{s.reason}</span>
+          {s.technicianName}
+          {s.technicianCompany ? <span data-company> ({s.technicianCompany})</span> : null} ·{" "}
+          <span class="muted">{s.reason}</span>
         </td>
         <td>
           <span class={`badge ${s.state === "ended" ? "" : "ok"}`}>{STATE_LABELS[s.state]}</span>
