@@ -201,6 +201,8 @@ export async function benchControlPlane(options: {
     const portal = await prober.finish();
     const figures = await Promise.all(loads.map((l) => l.finish()));
     clearInterval(rssTimer);
+    // Requests the load processes left behind finish before the platform stops.
+    await Bun.sleep(1000);
 
     const beats = figures.flatMap((f) => f.heartbeatsMs);
     const commands = figures.flatMap((f) => f.commandsMs);
