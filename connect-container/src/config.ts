@@ -31,6 +31,8 @@ export const VARIABLES = {
     "File holding the proxy password (one line), with MEETPOINT_HTTP_PROXY_USER",
   MEETPOINT_SSH_USER:
     "Account of maintenance SSH logins (default root); the agent owns its ~/.ssh/authorized_keys",
+  MEETPOINT_REQUEST_LAMP_PATH:
+    "File the agent writes 1 to while a request waits for the operator's Allow / Deny, 0 otherwise (e.g. a GPIO sysfs value file); unset: no lamp",
   MEETPOINT_FIREWALL:
     'Whose firewall the agent sets: "kernel" (default) applies the gateway ruleset to its network namespace; "dry-run" (demo mode, to try the agent on a laptop) only records it and touches nothing — the gateway then protects nothing, and every page says so',
 } as const;
@@ -56,6 +58,8 @@ export interface AgentConfig {
   ignoredProxyVariables: string[];
   /** "kernel": the real firewall; "dry-run": demo mode, a firewall that only records. */
   firewall: "kernel" | "dry-run";
+  /** The request lamp's output file (an absolute path); null: no lamp. */
+  requestLampPath: string | null;
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -154,5 +158,8 @@ export function readConfig(env: Record<string, string | undefined>): AgentConfig
     httpProxy: httpProxy(env),
     ignoredProxyVariables: AMBIENT_PROXY.filter((name) => env[name]),
     firewall,
+    requestLampPath: env.MEETPOINT_REQUEST_LAMP_PATH
+      ? resolve(env.MEETPOINT_REQUEST_LAMP_PATH)
+      : null,
   };
 }

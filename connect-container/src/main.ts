@@ -45,13 +45,15 @@ if (demo) {
   console.warn(`\n${"!".repeat(78)}\n${warning}\n${"!".repeat(78)}\n`);
   events.add("warn", warning);
 }
+const control = new ControlClient(
+  () => store.enrollment(),
+  () => proxy.current(),
+);
 const agent = new Agent({
   store,
   events,
-  control: new ControlClient(
-    () => store.enrollment(),
-    () => proxy.current(),
-  ),
+  control,
+  windowsApi: control,
   // OpenVPN's own lines go to the container's log: what IT reads when a tunnel misbehaves.
   vpn: new OpenvpnClient(join(config.dataDir, "run"), (line) => console.log(line)),
   firewall: demo
@@ -71,6 +73,7 @@ const agent = new Agent({
   proxy: () => proxy.current(),
   importDir: config.importDir,
   heartbeatMs: config.heartbeatMs,
+  lampPath: config.requestLampPath,
 });
 const auth = new OperatorAuth(store, config.initialPassword);
 const app = createUiApp({

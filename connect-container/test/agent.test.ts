@@ -78,7 +78,7 @@ describe("connect agent", () => {
   test("a read-only Modbus service is redirected to the agent's filter, never DNAT'ed; the agent says it filters", async () => {
     t = await testAgent();
     const channel = await online();
-    expect(t.control.heartbeats.at(-1)?.capabilities).toEqual(["modbus-read-only"]);
+    expect(t.control.heartbeats.at(-1)?.capabilities).toContain("modbus-read-only");
     const readOnly = {
       ...session(channel),
       technicianAddress: "100.127.0.6",
@@ -349,5 +349,64 @@ describe("connect agent", () => {
         { timeoutMs: 5000 },
       ),
     ).toBe(true);
+  });
+
+  test("a maintenance window open now arms the channel naming it; its removal (cancel) disarms it", async () => {
+    t = await testAgent();
+    const window = {
+      id: crypto.randomUUID(),
+      start: new Date(Date.now() - 1000).toISOString(),
+      end: new Date(Date.now() + 3_600_000).toISOString(),
+      reason: "retrofit",
+      createdBy: "operator at gateway Hall 1",
+    };
+    t.control.answer = { ...t.control.answer, maintenanceWindows: [window] };
+    t.agent.heartbeatNow();
+    expect(
+      await waitFor(() => t.agent.status.state === "online", { timeoutMs: 2000, intervalMs: 5 }),
+    ).toBe(true);
+    expect(t.control.windowIds).toEqual([window.id]);
+    t.control.answer = {
+      ...t.control.answer,
+      dataChannel: {
+        gatewaySessionId: t.agent.status.gatewaySessionId ?? "",
+        state: "online",
+        closeReason: null,
+        operatorMustReconnect: false,
+      },
+      maintenanceWindows: [],
+    };
+    t.agent.heartbeatNow();
+    expect(
+      await waitFor(() => t.agent.status.state === "idle", { timeoutMs: 2000, intervalMs: 5 }),
+    ).toBe(true);
+    expect(t.control.disconnectWindows).toEqual([window.id]);
+  });
+
+  test("a window arming the platform refuses (409) stays disarmed: no retry as if the operator had pressed Connect", async () => {
+    t = await testAgent();
+    t.control.refuseWindow = "maintenance window is not open now";
+    t.control.answer = {
+      ...t.control.answer,
+      maintenanceWindows: [
+        {
+          id: crypto.randomUUID(),
+          start: new Date(Date.now() - 1000).toISOString(),
+          end: new Date(Date.now() + 3_600_000).toISOString(),
+          reason: "retrofit",
+          createdBy: "someone",
+        },
+      ],
+    };
+    t.agent.heartbeatNow();
+    expect(
+      await waitFor(() => t.control.windowIds.length > 0 && t.agent.status.state === "idle", {
+        timeoutMs: 2000,
+        intervalMs: 5,
+      }),
+    ).toBe(true);
+    await Bun.sleep(300);
+    expect(t.control.windowIds.every((id) => id !== null)).toBe(true);
+    expect(t.agent.status.state).toBe("idle");
   });
 });

@@ -255,6 +255,61 @@ export class PortalClient {
   }
 }
 
+/**
+ * A technician's Connect where the site's consent policy asks for approval: the request's id (the
+ * answer redirects to /requests/<id>). `extra` adds form fields (minutes, ticket, services).
+ */
+export async function requestAccess(
+  portal: PortalClient,
+  machineId: string,
+  reason: string,
+  extra: Record<string, string> = {},
+): Promise<string> {
+  await portal.page(`/machines/${machineId}`);
+  const r = await portal.request("POST", `/machines/${machineId}/connect`, { reason, ...extra });
+  const id = r.location?.match(/\/requests\/([0-9a-f-]{36})$/)?.[1];
+  if (r.status !== 303 || !id) throw new Error(`Request access: ${r.status} ${messageOf(r.html)}`);
+  return id;
+}
+
+/**
+ * The one-time .ovpn of an approved request, or the portal's refusal (status and message) while
+ * it waits, after a denial or an expiry.
+ */
+export async function requestProfile(
+  portal: PortalClient,
+  id: string,
+): Promise<{ profile: string } | { status: number; message: string }> {
+  await portal.page(`/requests/${id}`);
+  const r = await portal.shownOnce(await portal.request("POST", `/requests/${id}/profile`, {}));
+  const data = r.html.match(
+    /href="data:application\/x-openvpn-profile;base64,([A-Za-z0-9+/=]+)"/,
+  )?.[1];
+  if (r.status !== 200 || !data) return { status: r.status, message: messageOf(r.html) };
+  return { profile: Buffer.from(data, "base64").toString("utf8") };
+}
+
+/** A site's consent policy, set on the site page (customer admins, platform admins). */
+export async function setConsentPolicy(
+  portal: PortalClient,
+  siteId: string,
+  consentPolicy: string,
+  requestExpiryMinutes = 10,
+): Promise<void> {
+  await portal.submit(`/sites/${siteId}`, `/sites/${siteId}/consent`, {
+    consentPolicy,
+    maxSessionMinutes: "120",
+    requestExpiryMinutes: String(requestExpiryMinutes),
+  });
+}
+
+/** A customer approver's Allow or Deny on Sessions: the answer's status and where it leads. */
+export async function decideInPortal(portal: PortalClient, id: string, verb: "approve" | "deny") {
+  await portal.page("/sessions");
+  const r = await portal.request("POST", `/requests/${id}/${verb}`, {});
+  return { status: r.status, location: r.location, message: messageOf(r.html) };
+}
+
 /** The error message a portal page shows, for test failures. */
 function messageOf(html: string): string {
   return (

@@ -22,6 +22,8 @@ export interface Site extends EnteredSite {
   /** The operator UI and local API, reached over the operator's own link. */
   operatorUrl: string;
   apiToken: string;
+  /** The agent's request lamp file (MEETPOINT_REQUEST_LAMP_PATH): "1" while a request waits. */
+  lampPath: string;
   agent: Process;
   /** The local consent API, as a machine HMI would call it. */
   local(
@@ -90,6 +92,7 @@ export async function startSite(
     MEETPOINT_UI_HTTP_PORT: "8080",
     MEETPOINT_NTP_SERVERS: "ntp.lab.test",
     MEETPOINT_HEARTBEAT_SECONDS: "2",
+    MEETPOINT_REQUEST_LAMP_PATH: join(dir, `lamp-${tag}`),
   };
   const startAgent = async (): Promise<Process> => {
     const child = gatewayNs.spawn(["bun", join(ROOT, "connect-container/src/main.ts")], {
@@ -116,6 +119,7 @@ export async function startSite(
     wanPeer: uplink.aName,
     operatorUrl,
     apiToken,
+    lampPath: agentEnv.MEETPOINT_REQUEST_LAMP_PATH,
     agent,
     local: (method, path) => localApi(operatorUrl, apiToken, method, path),
     restartAgent: async () => {

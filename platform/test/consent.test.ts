@@ -213,9 +213,15 @@ describe("a site's consent policy", () => {
     });
   });
 
-  test("gateway-UI approval is not offered and refused by name; technicians and other customers cannot set it", async () => {
+  test("all four policies are offered; an unknown one is refused by name; technicians and other customers cannot set it", async () => {
     const page = await custAdmin.page(`/sites/${plant.siteId}`);
-    expect(page).not.toContain('value="gateway_approval"');
+    for (const policy of [
+      "operator_connect",
+      "operator_approval",
+      "customer_approval",
+      "two_party",
+    ])
+      expect(page).toContain(`value="${policy}"`);
     for (const policy of ["gateway_approval", "both"]) {
       const refused = await custAdmin.post(`/sites/${plant.siteId}/consent`, {
         consentPolicy: policy,
@@ -223,7 +229,7 @@ describe("a site's consent policy", () => {
         requestExpiryMinutes: "10",
       });
       expect(refused.status).toBe(400);
-      expect(await refused.text()).toContain("not available yet");
+      expect(await refused.text()).toContain("consentPolicy");
     }
     const tooLong = await custAdmin.post(`/sites/${plant.siteId}/consent`, {
       consentPolicy: "customer_approval",
@@ -497,7 +503,18 @@ describe("operator Connect (policy 1) keeps today's behaviour", () => {
       .from(remoteSessions)
       .where(eq(remoteSessions.machineId, depot.machineId));
     expect(after.map((s) => s.state)).toEqual(["ended", "ended"]);
-    expect(after.map((s) => s.endReason).sort()).toEqual(["gateway_lost", "technician"]);
+    expect(after.map((s) => s.endReason).sort()).toEqual(["channel_closed", "technician"]);
     expect(await channelState(depot.gatewayId)).toEqual(["closed"]);
+    // The other technician reads why their session ended: who closed the channel, and who re-arms.
+    const other = after.find((s) => s.technicianId === userIds.tech2);
+    expect(other?.endedBy).toBe(userIds.tech1 ?? "");
+    const page = await tech2.page("/sessions");
+    expect(page).toContain(
+      "ended because TECH1 disconnected and the gateway&#39;s data channel closed; the operator at the machine must connect again",
+    );
+    const file = (await (await custAdmin.get(`/sessions/${other?.id}/report.json`)).json()) as {
+      report: { session: { endReason: string; endReasonText: string; endedBy: string } };
+    };
+    expect(file.report.session).toMatchObject({ endReason: "channel_closed", endedBy: "TECH1" });
   });
 });

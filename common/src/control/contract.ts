@@ -40,9 +40,16 @@ export type ServiceMode = (typeof SERVICE_MODES)[number];
 /**
  * What an agent declares it can do, in each heartbeat. "modbus-read-only": it filters read-only
  * Modbus services; to an agent without it the platform sends no such service at all (an older
- * agent would forward it in full), and no field it would refuse.
+ * agent would forward it in full), and no field it would refuse. "consent-requests": it shows the
+ * requests its operator decides (heartbeat answer `pendingRequests`) and reports the decisions.
+ * "maintenance-windows": it arms and disarms its data channel for the windows the heartbeat answer
+ * lists (an older agent refuses the field, so it is sent only to agents that declare this).
  */
-export const AGENT_CAPABILITIES = ["modbus-read-only"] as const;
+export const AGENT_CAPABILITIES = [
+  "modbus-read-only",
+  "consent-requests",
+  "maintenance-windows",
+] as const;
 
 /** Modbus function codes as counted: "3", or "43/14" for an MEI type of function 43. */
 const functionCounts = z.record(
@@ -142,6 +149,122 @@ export const maintenanceSessionSchema = z
   })
   .strict();
 
+/**
+ * A technician's request waiting for the operator at this gateway (consent policies
+ * operator_approval and two_party): what the consent screen shows before Allow / Deny.
+ */
+export const pendingRequestSchema = z
+  .object({
+    id: uuid,
+    technician: z.string().max(200),
+    /** The technician's company, where the platform knows it (null: not recorded). */
+    company: z.string().max(200).nullable(),
+    reason: z.string().max(500),
+    ticket: z.string().max(100).nullable(),
+    machine: z.string().max(200),
+    services: z
+      .array(
+        z
+          .object({
+            name: z.string().max(200),
+            protocol: z.enum(["tcp", "udp"]),
+            port: z.number().int().min(1).max(65535),
+            mode: z.string().max(40),
+          })
+          .strict(),
+      )
+      .max(256),
+    /** How long the session lasts from its final approval, in seconds. */
+    durationSeconds: z.number().int().min(0),
+    requestedAt: isoTime,
+    /** When the request expires undecided. */
+    decideBy: isoTime,
+    policy: z.enum(["operator_approval", "two_party"]),
+    /** Two-party: the operator approved already, the request waits for the portal. */
+    operatorApproved: z.boolean(),
+    customerApproved: z.boolean(),
+  })
+  .strict();
+export type PendingRequest = z.infer<typeof pendingRequestSchema>;
+
+/** Where the operator decided a request: on the gateway's UI or through its local API. */
+export const DECISION_PLACES = ["gateway UI", "local API"] as const;
+
+/** The operator's Allow or Deny of a pending request (POST /requests/:id/decision). */
+export const requestDecisionSchema = z
+  .object({ decision: z.enum(["allow", "deny"]), where: z.enum(DECISION_PLACES) })
+  .strict();
+export type RequestDecision = z.infer<typeof requestDecisionSchema>;
+
+/**
+ * What the decision did: granted (the technician may connect), approved_partly (two-party: waits
+ * for a customer approver), denied, or already_approved / already_denied (a repeat: nothing changed).
+ */
+export const requestDecisionResponseSchema = z
+  .object({
+    outcome: z.enum(["granted", "approved_partly", "already_approved", "denied", "already_denied"]),
+    message: z.string().max(500),
+  })
+  .strict();
+export type RequestDecisionResponse = z.infer<typeof requestDecisionResponseSchema>;
+
+/**
+ * An occurrence of one of the gateway's maintenance windows, open now or starting within a day:
+ * the agent arms its data channel at `start` (as if the operator had pressed Connect) and disarms
+ * it at `end` if it armed it.
+ */
+export const maintenanceWindowSchema = z
+  .object({
+    id: uuid,
+    start: isoTime,
+    end: isoTime,
+    reason: z.string().max(500),
+    createdBy: z.string().max(300),
+  })
+  .strict();
+
+/**
+ * A maintenance window as the operator creates it on the gateway's UI: ISO times, technicians' and
+ * services' ids (none: all), mode.
+ */
+export const windowRequestSchema = z
+  .object({
+    start: z.string().max(40),
+    end: z.string().max(40),
+    weekly: z.boolean().default(false),
+    technicians: z.array(uuid).max(100).default([]),
+    services: z.array(uuid).max(100).default([]),
+    mode: z.enum(["full", "read_only"]).default("full"),
+    reason: z.string().max(200),
+  })
+  .strict();
+
+/** One of the gateway's windows, as its operator UI lists them. */
+export const gatewayWindowSchema = z
+  .object({
+    id: uuid,
+    start: isoTime,
+    end: isoTime,
+    weekly: z.boolean(),
+    technicians: z.array(z.string().max(200)).max(100),
+    services: z.array(z.string().max(200)).max(100),
+    mode: z.string().max(20),
+    reason: z.string().max(200),
+    origin: z.enum(["gateway", "portal"]),
+    createdBy: z.string().max(300),
+    state: z.enum(["open", "upcoming", "over", "cancelled"]),
+  })
+  .strict();
+
+export const gatewayWindowsResponseSchema = z
+  .object({
+    windows: z.array(gatewayWindowSchema).max(1000),
+    /** What a window may name: the customer's technicians and the enabled services. */
+    technicians: z.array(z.object({ id: uuid, name: z.string().max(200) }).strict()).max(1000),
+    services: z.array(z.object({ id: uuid, name: z.string().max(400) }).strict()).max(1000),
+  })
+  .strict();
+
 export const heartbeatResponseSchema = z
   .object({
     serverTime: isoTime,
@@ -158,11 +281,18 @@ export const heartbeatResponseSchema = z
       .nullable(),
     remoteSessions: z.array(gatewayRemoteSessionSchema).max(1000),
     maintenanceSessions: z.array(maintenanceSessionSchema).max(100),
+    /** Only to agents with the "maintenance-windows" capability: occurrences within a day. */
+    maintenanceWindows: z.array(maintenanceWindowSchema).max(500).optional(),
     /**
      * The newest signed settings of this gateway (a "gateway-settings" envelope): SSH and the
      * operator UI's reach; null while a platform admin never set any (the defaults apply).
      */
     settings: z.string().max(64_000).nullable(),
+    /**
+     * Requests waiting for this gateway's operator, oldest first; sent only to agents with the
+     * "consent-requests" capability (an older agent refuses a field it does not know).
+     */
+    pendingRequests: z.array(pendingRequestSchema).max(100).optional(),
   })
   .strict();
 
@@ -179,6 +309,8 @@ export const dataChannelRequestSchema = z
      * over TCP only; the platform then picks one of its TCP servers (or refuses: none).
      */
     transport: z.enum(["any", "tcp"]).default("any"),
+    /** Armed by the agent itself at a maintenance window's start: that window (audited). */
+    windowId: uuid.optional(),
   })
   .strict();
 
@@ -191,7 +323,11 @@ export const dataChannelResponseSchema = z
  * late report never closes a newer channel.
  */
 export const disconnectRequestSchema = z
-  .object({ gatewaySessionId: uuid.nullable().default(null) })
+  .object({
+    gatewaySessionId: uuid.nullable().default(null),
+    /** Disarmed by the agent itself at this maintenance window's end (audited as the window's). */
+    windowId: uuid.optional(),
+  })
   .strict();
 
 /** The operator's Disconnect, reported: whether a data channel was open. */
@@ -214,5 +350,9 @@ export type HeartbeatReport = z.infer<typeof heartbeatRequestSchema>;
 export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
 export type GatewayRemoteSession = z.infer<typeof gatewayRemoteSessionSchema>;
 export type MaintenanceSession = z.infer<typeof maintenanceSessionSchema>;
+export type MaintenanceWindowOccurrence = z.infer<typeof maintenanceWindowSchema>;
+export type WindowRequest = z.input<typeof windowRequestSchema>;
+export type GatewayWindow = z.infer<typeof gatewayWindowSchema>;
+export type GatewayWindowsResponse = z.infer<typeof gatewayWindowsResponseSchema>;
 export type SshEvent = z.infer<typeof sshEventSchema>;
 export type DataChannelRequest = z.infer<typeof dataChannelRequestSchema>;

@@ -2,12 +2,13 @@
 // Disconnect), the control channel's loops, the firewall and the SSH server that follow the status
 // and the platform's signed settings, and the intake of enrollment bundles, around one status.
 import type { HttpProxy } from "@meetpoint/common";
-import type { ControlPort } from "../control/client.ts";
+import type { ControlPort, WindowsPort } from "../control/client.ts";
 import { checkBundle, type ImportResult } from "../enrollment/import.ts";
 import type { FirewallPort } from "../firewall/kernel.ts";
 import type { SshPort } from "../ssh/server.ts";
 import type { Store } from "../state/store.ts";
 import type { VpnPort } from "../vpn/openvpn.ts";
+import { ConsentRequests } from "./consent.ts";
 import { ControlLoops, type PlatformContact } from "./control-loops.ts";
 import { DataChannel } from "./data-channel.ts";
 import { EnrollmentIntake } from "./enrollment-intake.ts";
@@ -18,6 +19,7 @@ import { ModbusSync } from "./modbus-sync.ts";
 import { OperatorKeys } from "./operator-keys.ts";
 import { SshSync } from "./ssh-sync.ts";
 import { type AgentStatus, armed, initialStatus, nextStatus, type StatusEvent } from "./status.ts";
+import { WindowArming } from "./window-arming.ts";
 
 export interface AgentDeps {
   store: Store;
@@ -35,6 +37,10 @@ export interface AgentDeps {
   proxy?: () => HttpProxy | null;
   importDir: string | null;
   heartbeatMs: number;
+  /** The request lamp's output file (MEETPOINT_REQUEST_LAMP_PATH); absent: no lamp. */
+  lampPath?: string | null;
+  /** The maintenance windows API for the operator UI (absent: the UI has no Windows page). */
+  windowsApi?: WindowsPort;
   now?: () => Date;
 }
 
@@ -50,8 +56,12 @@ export class Agent {
   private readonly settingsIntake: GatewaySettingsIntake;
   private readonly sshSync: SshSync;
   private readonly modbus: ModbusSync;
+  /** Arms the data channel at a maintenance window's start and disarms it at its end. */
+  readonly windows: WindowArming;
   /** The operator's own SSH keys (operator UI), used while the platform allows them. */
   readonly operatorKeys: OperatorKeys;
+  /** Requests waiting for the operator's Allow / Deny (consent screen, local API, lamp). */
+  readonly consent: ConsentRequests;
 
   constructor(private readonly deps: AgentDeps) {
     const now = deps.now ?? (() => new Date());
@@ -115,8 +125,27 @@ export class Agent {
       log,
       now,
     });
+    this.consent = new ConsentRequests({
+      control: deps.control,
+      lampPath: deps.lampPath ?? null,
+      heartbeatNow: () => this.loops.heartbeatNow(),
+      log,
+      now,
+    });
+    this.windows = new WindowArming({
+      now,
+      channelArmed: () => armed(this.current),
+      connect: (by, windowId) => this.channel.connect(by, windowId),
+      disconnect: (by, windowId) => this.channel.disconnect(by, null, true, windowId),
+      kept: {
+        load: () => deps.store.armedWindows(),
+        save: (keys) => deps.store.saveArmedWindows(keys),
+      },
+      log,
+    });
     this.loops = new ControlLoops({
       control: deps.control,
+      consent: this.consent,
       store: deps.store,
       status,
       update,
@@ -127,6 +156,7 @@ export class Agent {
       ssh: this.sshSync,
       sshHostKey: () => deps.ssh.hostKey,
       modbus: this.modbus,
+      windows: this.windows,
       heartbeatMs: deps.heartbeatMs,
       log,
       now,
@@ -174,6 +204,8 @@ export class Agent {
     });
     // The SSH server as the kept settings say (off by default), before anything else can reach it.
     await this.sshSync.apply();
+    // The lamp starts off: no request is known before the first heartbeat.
+    await this.consent.signal();
     this.log("info", "gateway started: idle until the operator presses Connect");
     this.loops.start();
     if (this.deps.importDir) this.intake.watch(this.deps.importDir);
@@ -181,6 +213,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.loops.stop();
+    this.windows.stop();
     this.channel.stop();
     this.intake.stop();
     await this.deps.vpn.stop();
@@ -219,7 +252,14 @@ export class Agent {
    * when the platform ended it; `report` tells the platform (the operator's own Disconnect).
    */
   disconnect(by: string, error: string | null, report = true): Promise<void> {
+    // The operator's Disconnect during a window stands: the window does not arm again.
+    this.windows.released();
     return this.channel.disconnect(by, error, report);
+  }
+
+  /** The maintenance windows API for the operator UI; null when the agent has none. */
+  get windowsApi(): WindowsPort | null {
+    return this.deps.windowsApi ?? null;
   }
 
   /** Sends a heartbeat now instead of at the next interval. */

@@ -5,6 +5,7 @@ import type { HeartbeatResponse } from "@meetpoint/common";
 import type { ControlPort } from "../control/client.ts";
 import type { Store } from "../state/store.ts";
 import { Backoff } from "./backoff.ts";
+import type { ConsentRequests } from "./consent.ts";
 import type { DataChannel } from "./data-channel.ts";
 import { acceptVersion, verifyFromPlatform } from "./envelopes.ts";
 import type { Log } from "./events.ts";
@@ -12,11 +13,12 @@ import type { GatewaySettingsIntake } from "./gateway-settings.ts";
 import type { ModbusSync } from "./modbus-sync.ts";
 import type { SshSync } from "./ssh-sync.ts";
 import { type AgentStatus, armed, type StatusEvent } from "./status.ts";
+import type { WindowArming } from "./window-arming.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
 /** What this agent declares to the platform (common/src/control/contract.ts AGENT_CAPABILITIES). */
-export const CAPABILITIES = ["modbus-read-only"];
+export const CAPABILITIES = ["modbus-read-only", "consent-requests", "maintenance-windows"];
 
 /** How long the platform holds a command long-poll, in seconds. */
 const LONG_POLL_SECONDS = 25;
@@ -67,6 +69,10 @@ export interface ControlLoopsDeps {
   sshHostKey: () => string | null;
   /** The read-only Modbus filter's counts per session, to report. */
   modbus: Pick<ModbusSync, "pending" | "reported">;
+  /** Where the requests waiting for the operator go (consent screen, local API, lamp). */
+  consent: Pick<ConsentRequests, "receive" | "signal">;
+  /** Where the maintenance windows of a heartbeat answer go (they arm and disarm the channel). */
+  windows?: Pick<WindowArming, "receive">;
   /** Interval between heartbeats, in milliseconds. */
   heartbeatMs: number;
   log: Log;
@@ -137,6 +143,8 @@ export class ControlLoops {
           error: message,
           clockOffsetMs: this.contact?.clockOffsetMs ?? null,
         };
+        // Without the platform's word the lamp still goes off when the known requests expire.
+        await this.deps.consent.signal();
       }
     }
     if (!this.stopped) this.heartbeatTimer = setTimeout(() => void this.heartbeatLoop(), delay);
@@ -172,6 +180,9 @@ export class ControlLoops {
       clockOffsetMs: Math.round(new Date(answer.serverTime).getTime() - midpoint),
     };
     await this.deps.settings.receive(answer.settings);
+    await this.deps.consent.receive(answer.pendingRequests ?? []);
+    // Arming for a window must not wait for this heartbeat's end (Connect asks the platform again).
+    void this.deps.windows?.receive(answer.maintenanceWindows);
     const channel = answer.dataChannel;
     const mine = channel && channel.gatewaySessionId === this.status.gatewaySessionId;
     if (mine && channel.state === "closed" && armed(this.status)) {

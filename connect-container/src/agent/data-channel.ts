@@ -36,6 +36,8 @@ export class DataChannel {
   private readonly backoff = new Backoff();
   /** Counts data-channel attempts; callbacks of older ones are ignored. */
   private attempt = 0;
+  /** The maintenance window that armed the channel (kept for retries after a fault); null: the operator. */
+  private armingWindow: string | null = null;
 
   constructor(private readonly deps: DataChannelDeps) {}
 
@@ -43,8 +45,11 @@ export class DataChannel {
     return this.deps.status();
   }
 
-  /** The operator (UI or local API) allows remote access: request and start a data channel. */
-  async connect(by: string): Promise<{ ok: boolean; message: string }> {
+  /**
+   * The operator (UI or local API) allows remote access: request and start a data channel. With
+   * `windowId` the agent arms by itself at that maintenance window's start (the platform audits it).
+   */
+  async connect(by: string, windowId?: string): Promise<{ ok: boolean; message: string }> {
     if (!this.deps.store.enrollment())
       return {
         ok: false,
@@ -52,9 +57,10 @@ export class DataChannel {
       };
     if (armed(this.status)) return { ok: true, message: `Already ${this.status.state}.` };
     this.deps.update({ type: "connect", by, at: this.deps.now() });
+    this.armingWindow = windowId ?? null;
     this.backoff.reset();
-    this.deps.log("info", `Connect pressed (${by})`);
-    void this.establish(null);
+    this.deps.log("info", windowId ? `Connect (${by} ${windowId})` : `Connect pressed (${by})`);
+    void this.establish(null, windowId);
     return { ok: true, message: "Connecting…" };
   }
 
@@ -62,7 +68,12 @@ export class DataChannel {
    * Ends remote access: stops the tunnel within a second and closes the firewall. `error` says why
    * when the platform ended it; `report` tells the platform (the operator's own Disconnect).
    */
-  async disconnect(by: string, error: string | null, report = true): Promise<void> {
+  async disconnect(
+    by: string,
+    error: string | null,
+    report = true,
+    windowId?: string,
+  ): Promise<void> {
     const was = this.status.state;
     const channel = this.status.gatewaySessionId;
     const attempt = ++this.attempt;
@@ -76,7 +87,7 @@ export class DataChannel {
     const told =
       report && was !== "idle" && this.deps.store.enrollment()
         ? this.deps.control
-            .disconnect(channel)
+            .disconnect(channel, windowId)
             .catch((e) =>
               this.deps.log(
                 "warn",
@@ -112,7 +123,7 @@ export class DataChannel {
     this.retryTimer = setTimeout(() => {
       if (this.status.state !== "reconnecting") return;
       this.deps.update({ type: "retry", at: this.deps.now() });
-      void this.establish(lost);
+      void this.establish(lost, this.armingWindow ?? undefined);
     }, delay);
   }
 
@@ -127,7 +138,7 @@ export class DataChannel {
     if (this.tunnelTimer) clearTimeout(this.tunnelTimer);
   }
 
-  private async establish(reconnectOf: string | null): Promise<void> {
+  private async establish(reconnectOf: string | null, windowId?: string): Promise<void> {
     const enrollment = this.deps.store.enrollment();
     if (!enrollment || !armed(this.status) || this.stopped) return;
     // One rule for both channels: with a proxy, OpenVPN goes through it too — over TCP only.
@@ -135,7 +146,11 @@ export class DataChannel {
     const through = (reason: string) =>
       proxy ? `${reason} (through the proxy ${proxyName(proxy)})` : reason;
     try {
-      const issued = await this.deps.control.dataChannel(reconnectOf, proxy ? "tcp" : "any");
+      const issued = await this.deps.control.dataChannel(
+        reconnectOf,
+        proxy ? "tcp" : "any",
+        windowId,
+      );
       const verified = await verifyFromPlatform(
         this.deps.store,
         enrollment,
@@ -178,7 +193,8 @@ export class DataChannel {
       );
     } catch (error) {
       // The platform refuses to reconnect a channel it closed for good: only the operator re-arms.
-      if (error instanceof ControlError && error.status === 409 && reconnectOf) {
+      // A window that is not open (any more) arms nothing: no retry as if the operator had asked.
+      if (error instanceof ControlError && error.status === 409 && (reconnectOf || windowId)) {
         await this.disconnect("platform", error.message, false);
         return;
       }

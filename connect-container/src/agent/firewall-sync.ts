@@ -43,6 +43,25 @@ function forwardedServices(status: AgentStatus): ForwardedService[] {
   );
 }
 
+/**
+ * Per technician, the services their session has read-only: they must never pass in full, even
+ * where another technician's session forwards the same service in full (DNAT).
+ */
+function readOnlyFlows(status: AgentStatus): NonNullable<GatewayFirewall["readOnlyFlows"]> {
+  if (status.state !== "online") return [];
+  return status.remoteSessions.flatMap((session) => {
+    const technicianAddress = session.technicianAddress;
+    if (!technicianAddress) return [];
+    return session.services
+      .filter((service) => (service.mode ?? "full") !== "full" && service.protocol === "tcp")
+      .map((service) => ({
+        technicianAddress,
+        lanAddress: session.lanAddress,
+        port: service.port,
+      }));
+  });
+}
+
 /** The gateway ruleset the status and the settings ask for (pure). */
 export function firewallFor(
   status: AgentStatus,
@@ -64,6 +83,7 @@ export function firewallFor(
         : null,
     uiPortsOnWan: settings.operatorUi.reach === "lan-and-wan" ? context.uiPorts : [],
     modbusFilters: status.state === "online" ? (context.modbusFilters ?? []) : [],
+    readOnlyFlows: readOnlyFlows(status),
   };
 }
 

@@ -41,13 +41,61 @@ describe("which services go where", () => {
       lanInterface: "eth1",
       uiPorts: [],
       settings: defaultSettings("gw"),
-      modbusFilters: [{ proxyAddress: "100.64.0.1", port: 502, listenerPort: 40000 }],
+      modbusFilters: [
+        {
+          proxyAddress: "100.64.0.1",
+          port: 502,
+          listenerPort: 40000,
+          technicianAddresses: ["100.96.0.5"],
+        },
+      ],
     });
     expect(model.services.map((s) => s.port).sort()).toEqual([443, 80]);
     expect(model.modbusFilters).toEqual([
-      { proxyAddress: "100.64.0.1", port: 502, listenerPort: 40000 },
+      {
+        proxyAddress: "100.64.0.1",
+        port: 502,
+        listenerPort: 40000,
+        technicianAddresses: ["100.96.0.5"],
+      },
     ]);
     expect(readOnlyServices(status).map((s) => s.port)).toEqual([502]);
+  });
+
+  test("read-only per session: a full technician's 502 is DNAT'ed, only the read-only technician goes to the filter and never in full", () => {
+    const readOnly = session(S1, "100.96.0.5");
+    const full: GatewayRemoteSession = {
+      ...session(S2, "100.96.0.6"),
+      services: [{ name: "PLC", protocol: "tcp", port: 502, mode: "full" }],
+    };
+    const status = online([readOnly, full]);
+    expect(readOnlyServices(status)).toEqual([
+      {
+        proxyAddress: "100.64.0.1",
+        lanAddress: "127.0.0.1",
+        port: 502,
+        technicianAddresses: ["100.96.0.5"],
+      },
+    ]);
+    const model = firewallFor(status, {
+      lanInterface: "eth1",
+      uiPorts: [],
+      settings: defaultSettings("gw"),
+    });
+    expect(model.services.map((s) => s.port).sort()).toEqual([443, 502, 80]);
+    // A mode this agent does not know (4840) never passes in full either.
+    expect(model.readOnlyFlows).toEqual([
+      { technicianAddress: "100.96.0.5", lanAddress: "127.0.0.1", port: 502 },
+      { technicianAddress: "100.96.0.5", lanAddress: "127.0.0.1", port: 4840 },
+    ]);
+    const service = readOnlyServices(status)[0];
+    if (!service) throw new Error("no service");
+    // The filter admits the read-only technician only; the full one never reaches it.
+    expect(sessionOf(status, service, "100.96.0.5")).toBe(S1);
+    expect(sessionOf(status, service, "100.96.0.6")).toBeNull();
+    // A session without its address cannot be told apart: every source goes through the filter.
+    const { technicianAddress: _, ...anonymous } = session(S2, "100.96.0.6");
+    expect(readOnlyServices(online([readOnly, anonymous]))[0]?.technicianAddresses).toBeNull();
   });
 
   test("a connection belongs to the session of its technician's address, and only while online", () => {
@@ -85,6 +133,7 @@ describe("ModbusSync", () => {
     await sync.follow();
     const [redirect] = sync.redirects();
     expect(redirect?.port).toBe(machinePort);
+    expect(redirect?.technicianAddresses).toEqual(["127.0.0.1"]);
     const socket = connect({ host: "127.0.0.1", port: redirect?.listenerPort ?? 0 });
     const closed = new Promise((resolve) => socket.on("close", resolve));
     await new Promise((resolve) => socket.on("connect", resolve));

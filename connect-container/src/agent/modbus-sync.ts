@@ -10,34 +10,57 @@ import type { AgentStatus } from "./status.ts";
 /** The one mode the filter serves; a service of any other mode but "full" is not forwarded. */
 export const MODBUS_READ_ONLY = "modbus-read-only";
 
-/** A read-only service as the firewall redirects it: from its proxy address and port to the filter. */
+/**
+ * A read-only service as the firewall redirects it: from its proxy address and port to the filter,
+ * for the technicians whose session has it read-only — another technician's full session on the
+ * same service keeps its DNAT.
+ */
 export interface ModbusRedirect {
   proxyAddress: string;
   port: number;
   /** The filter's local TCP port. */
   listenerPort: number;
+  /**
+   * The tunnel addresses of the sessions that have this service read-only; null: every source (a
+   * session came without its address, so none can be told apart: all go through the filter).
+   */
+  technicianAddresses: string[] | null;
 }
 
 interface ReadOnlyService {
   proxyAddress: string;
   lanAddress: string;
   port: number;
+  technicianAddresses: string[] | null;
 }
 
 const keyOf = (s: { proxyAddress: string; port: number }) => `${s.proxyAddress}:${s.port}`;
 
-/** The read-only Modbus services the status asks for (TCP only: Modbus/TCP), while online. */
+/**
+ * The read-only Modbus services the status asks for (TCP only: Modbus/TCP), while online, each with
+ * the technicians whose session has it read-only (the mode is per session: a request may ask for
+ * read-only on a service others reach in full).
+ */
 export function readOnlyServices(status: AgentStatus): ReadOnlyService[] {
   if (status.state !== "online") return [];
   const wanted = new Map<string, ReadOnlyService>();
   for (const session of status.remoteSessions)
-    for (const service of session.services)
-      if (service.mode === MODBUS_READ_ONLY && service.protocol === "tcp")
-        wanted.set(keyOf({ proxyAddress: session.proxyAddress, port: service.port }), {
-          proxyAddress: session.proxyAddress,
-          lanAddress: session.lanAddress,
-          port: service.port,
-        });
+    for (const service of session.services) {
+      if (service.mode !== MODBUS_READ_ONLY || service.protocol !== "tcp") continue;
+      const key = keyOf({ proxyAddress: session.proxyAddress, port: service.port });
+      const known = wanted.get(key) ?? {
+        proxyAddress: session.proxyAddress,
+        lanAddress: session.lanAddress,
+        port: service.port,
+        technicianAddresses: [],
+      };
+      const address = session.technicianAddress;
+      known.technicianAddresses =
+        address && known.technicianAddresses
+          ? [...new Set([...known.technicianAddresses, address])]
+          : null;
+      wanted.set(key, known);
+    }
   return [...wanted.values()];
 }
 
@@ -117,11 +140,23 @@ export class ModbusSync {
     }
   }
 
-  /** Where the firewall redirects each read-only service that has a listener. */
+  /**
+   * Where the firewall redirects each read-only service that has a listener, and from which
+   * technicians (as the status says now).
+   */
   redirects(): ModbusRedirect[] {
-    return [...this.listeners].map(([key, listener]) => {
-      const [proxyAddress = "", port = "0"] = key.split(":");
-      return { proxyAddress, port: Number(port), listenerPort: listener.port };
+    const wanted = new Map(readOnlyServices(this.deps.status()).map((s) => [keyOf(s), s]));
+    return [...this.listeners].flatMap(([key, listener]) => {
+      const service = wanted.get(key);
+      if (!service) return [];
+      return [
+        {
+          proxyAddress: service.proxyAddress,
+          port: service.port,
+          listenerPort: listener.port,
+          technicianAddresses: service.technicianAddresses,
+        },
+      ];
     });
   }
 

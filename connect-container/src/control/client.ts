@@ -6,14 +6,18 @@ import {
   commandsResponseSchema,
   dataChannelResponseSchema,
   disconnectResponseSchema,
+  gatewayWindowsResponseSchema,
   type HeartbeatRequest,
   type HeartbeatResponse,
   type HttpProxy,
   heartbeatResponseSchema,
   proxyAuthorization,
   proxyName,
+  type RequestDecision,
+  requestDecisionResponseSchema,
+  type WindowRequest,
 } from "@meetpoint/common";
-import type { z } from "zod";
+import { z } from "zod";
 import type { Enrollment } from "../state/store.ts";
 
 /** Why a call failed, in words an operator and IT can act on. */
@@ -96,8 +100,11 @@ export function describeFetchError(error: unknown, host: string): string {
 /** The control channel as the agent uses it; a fake platform stands in for unit tests. */
 export type ControlPort = Pick<
   ControlClient,
-  "heartbeat" | "commands" | "dataChannel" | "disconnect"
+  "heartbeat" | "commands" | "dataChannel" | "disconnect" | "decide"
 >;
+
+/** The operator UI's maintenance windows through the control channel. */
+export type WindowsPort = Pick<ControlClient, "windows" | "createWindow" | "cancelWindow">;
 
 export class ControlClient {
   constructor(
@@ -198,19 +205,58 @@ export class ControlClient {
     );
   }
 
-  /** A data channel; `transport` "tcp" when an HTTP proxy must carry it. */
-  dataChannel(reconnectOf: string | null, transport: "any" | "tcp" = "any") {
+  /**
+   * A data channel; `transport` "tcp" when an HTTP proxy must carry it; `windowId` when the agent
+   * arms by itself at that maintenance window's start.
+   */
+  dataChannel(reconnectOf: string | null, transport: "any" | "tcp" = "any", windowId?: string) {
     return this.call("POST", "/data-channel", dataChannelResponseSchema, {
-      body: { reconnectOf, transport },
+      body: { reconnectOf, transport, ...(windowId ? { windowId } : {}) },
       timeoutMs: 15_000,
     });
   }
 
-  /** Reports the operator's Disconnect of `gatewaySessionId` (null: whatever is open). */
-  disconnect(gatewaySessionId: string | null) {
+  /** This gateway's maintenance windows, with the technicians and services a new one may name. */
+  windows() {
+    return this.call("GET", "/windows", gatewayWindowsResponseSchema);
+  }
+
+  /** The operator creates a window; 400 names the field that does not fit (ControlError). */
+  createWindow(window: WindowRequest) {
+    return this.call("POST", "/windows", z.object({ id: z.string() }), { body: window });
+  }
+
+  /** The operator cancels a window (its sessions end); a repeat changes nothing. */
+  cancelWindow(id: string) {
+    return this.call(
+      "POST",
+      `/windows/${encodeURIComponent(id)}/cancel`,
+      z.object({ outcome: z.string(), ended: z.number() }),
+      { body: {} },
+    );
+  }
+
+  /**
+   * Reports the operator's Disconnect of `gatewaySessionId` (null: whatever is open); `windowId`
+   * when a maintenance window's end disarmed it.
+   */
+  disconnect(gatewaySessionId: string | null, windowId?: string) {
     return this.call("POST", "/disconnect", disconnectResponseSchema, {
-      body: { gatewaySessionId },
+      body: { gatewaySessionId, ...(windowId ? { windowId } : {}) },
       timeoutMs: 5_000,
     });
+  }
+
+  /**
+   * Reports the operator's Allow or Deny of request `id` (ControlError "refused" with status 404
+   * for a request not through this gateway, 409 for one no longer pending).
+   */
+  decide(id: string, decision: RequestDecision) {
+    return this.call(
+      "POST",
+      `/requests/${encodeURIComponent(id)}/decision`,
+      requestDecisionResponseSchema,
+      { body: decision, timeoutMs: 10_000 },
+    );
   }
 }

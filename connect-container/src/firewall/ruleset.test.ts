@@ -117,6 +117,56 @@ describe("read-only Modbus services", () => {
     );
   });
 
+  test("per session: only the read-only technicians are redirected, and never pass in full", () => {
+    const text = renderGatewayRuleset({
+      ...model,
+      services: [
+        { proxyAddress: "100.64.0.1", lanAddress: "192.168.0.10", protocol: "tcp", port: 502 },
+      ],
+      modbusFilters: [
+        {
+          proxyAddress: "100.64.0.1",
+          port: 502,
+          listenerPort: 41234,
+          technicianAddresses: ["100.96.0.5", "100.96.0.7"],
+        },
+      ],
+      readOnlyFlows: [
+        { technicianAddress: "100.96.0.5", lanAddress: "192.168.0.10", port: 502 },
+        { technicianAddress: "100.96.0.7", lanAddress: "192.168.0.10", port: 502 },
+      ],
+    });
+    expect(text).toContain(
+      'iifname "tun0" ip saddr { 100.96.0.5, 100.96.0.7 } ip daddr 100.64.0.1 tcp dport 502 redirect to :41234',
+    );
+    // The full technician's 502 stays DNAT'ed.
+    expect(text).toContain("192.168.0.10 . tcp . 502");
+    expect(text).toContain(
+      "elements = { 100.96.0.5 . 192.168.0.10 . 502, 100.96.0.7 . 192.168.0.10 . 502 }",
+    );
+    const drop = text.indexOf(
+      'iifname "tun0" ip saddr . ip daddr . tcp dport @read_only_flows counter drop',
+    );
+    expect(drop).toBeGreaterThan(0);
+    expect(drop).toBeLessThan(text.indexOf("ct status dnat ip daddr . meta l4proto"));
+  });
+
+  test("a read-only service nobody has read-only now is not redirected; a bad source is refused", () => {
+    const none = renderGatewayRuleset({
+      ...filtered,
+      modbusFilters: [
+        { proxyAddress: "100.64.0.1", port: 502, listenerPort: 41234, technicianAddresses: [] },
+      ],
+    });
+    expect(none).not.toContain("redirect");
+    expect(() =>
+      renderGatewayRuleset({
+        ...filtered,
+        readOnlyFlows: [{ technicianAddress: "1.2.3", lanAddress: "192.168.0.10", port: 502 }],
+      }),
+    ).toThrow("gateway firewall: bad technician address 1.2.3");
+  });
+
   test("without a data channel nothing is redirected", () => {
     const text = renderGatewayRuleset({ ...filtered, tunnelInterface: null });
     expect(text).not.toContain("redirect");

@@ -44,7 +44,24 @@ export interface GatewayFirewall {
    * the agent's filter on `listenerPort` (the gateway's own tunnel address), which relays reads to
    * the machine; such a service is not in `services` (never DNAT'ed). Empty by default.
    */
-  modbusFilters?: { proxyAddress: string; port: number; listenerPort: number }[];
+  modbusFilters?: {
+    proxyAddress: string;
+    port: number;
+    listenerPort: number;
+    /**
+     * Only TCP from these tunnel addresses (the technicians whose session has the service
+     * read-only) is redirected; another technician's full session keeps its DNAT. Null or absent:
+     * from every source. Empty: no redirect.
+     */
+    technicianAddresses?: string[] | null;
+  }[];
+  /**
+   * Per technician, the read-only services they must never reach in full: forwarded (DNAT'ed)
+   * traffic from `technicianAddress` to the machine's LAN address and TCP port is dropped, so a
+   * read-only technician whose filter is not listening reaches nothing even while another
+   * technician's full session opens that service's DNAT. Empty by default.
+   */
+  readOnlyFlows?: { technicianAddress: string; lanAddress: string; port: number }[];
 }
 
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -100,18 +117,32 @@ export function renderGatewayRuleset(model: GatewayFirewall): string {
     ? `    tcp dport { ${uiPorts.join(", ")} } accept comment "operator UI on the WAN side: the platform's setting"\n`
     : "";
   const filters = tun
-    ? (model.modbusFilters ?? []).map((f) => ({
-        proxyAddress: address(f.proxyAddress, "proxy address"),
-        port: checkPort(f.port, "Modbus port"),
-        listenerPort: checkPort(f.listenerPort, "filter port"),
-      }))
+    ? (model.modbusFilters ?? [])
+        .map((f) => ({
+          proxyAddress: address(f.proxyAddress, "proxy address"),
+          port: checkPort(f.port, "Modbus port"),
+          listenerPort: checkPort(f.listenerPort, "filter port"),
+          sources: f.technicianAddresses
+            ? [...new Set(f.technicianAddresses.map((a) => address(a, "technician address")))]
+            : null,
+        }))
+        .filter((f) => f.sources === null || f.sources.length > 0)
     : [];
   const redirects = filters
     .map(
       (f) =>
-        `    iifname "${tun}" ip daddr ${f.proxyAddress} tcp dport ${f.port} redirect to :${f.listenerPort} comment "read-only Modbus: to the agent's filter"\n`,
+        `    iifname "${tun}" ${f.sources ? `ip saddr { ${f.sources.join(", ")} } ` : ""}ip daddr ${f.proxyAddress} tcp dport ${f.port} redirect to :${f.listenerPort} comment "read-only Modbus: to the agent's filter"\n`,
     )
     .join("");
+  const readOnlyFlows = tun
+    ? (model.readOnlyFlows ?? []).map(
+        (f) =>
+          `${address(f.technicianAddress, "technician address")} . ${address(f.lanAddress, "LAN address")} . ${checkPort(f.port, "Modbus port")}`,
+      )
+    : [];
+  const readOnlyDrop = readOnlyFlows.length
+    ? `    iifname "${tun}" ip saddr . ip daddr . tcp dport @read_only_flows counter drop comment "read-only Modbus: never in full"\n`
+    : "";
   const filterInput = filters.length
     ? `    iifname "${tun}" ct status dnat tcp dport { ${[...new Set(filters.map((f) => f.listenerPort))].join(", ")} } accept comment "read-only Modbus filter"\n`
     : "";
@@ -119,7 +150,7 @@ export function renderGatewayRuleset(model: GatewayFirewall): string {
     ? {
         dnat: `${redirects}    iifname "${tun}" ip daddr . meta l4proto . th dport @proxy_services dnat ip to ip daddr map @proxy_to_lan\n`,
         masquerade: `    iifname "${tun}" oifname "${lan}" masquerade\n`,
-        forward: `    iifname "${tun}" oifname "${lan}" ct status dnat ip daddr . meta l4proto . th dport @lan_services accept
+        forward: `${readOnlyDrop}    iifname "${tun}" oifname "${lan}" ct status dnat ip daddr . meta l4proto . th dport @lan_services accept
     iifname "${lan}" oifname "${tun}" ct state established,related accept\n`,
         input: `${sshRule}${filterInput}    iifname "${tun}" tcp dport ${SSH_PORT} counter drop comment "SSH from the tunnel: only in a maintenance session"
     iifname "${tun}" ct state established,related accept
@@ -140,6 +171,10 @@ ${elements(services.map((s) => `${s.proxyAddress} . ${s.protocol} . ${s.port}`))
   set lan_services {
     type ipv4_addr . inet_proto . inet_service
 ${elements(services.map((s) => `${s.lanAddress} . ${s.protocol} . ${s.port}`))}  }
+
+  set read_only_flows {
+    type ipv4_addr . ipv4_addr . inet_service
+${elements(readOnlyFlows)}  }
 
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;

@@ -129,6 +129,15 @@ export class Store {
     else rmSync(join(this.dir, "proxy.json"), { force: true });
   }
 
+  /** Maintenance-window occurrences the agent armed for already ("<id>@<start>"), kept across restarts. */
+  armedWindows(): string[] {
+    return this.read<string[]>("armed-windows.json") ?? [];
+  }
+
+  saveArmedWindows(keys: string[]): void {
+    this.write("armed-windows.json", keys);
+  }
+
   /** SSH events not yet reported to the platform (kept across restarts), oldest first. */
   pendingSshEvents(): SshEvent[] {
     return this.read<SshEvent[]>("ssh-events.json") ?? [];

@@ -24,6 +24,7 @@ import { settingsRoutes } from "./routes/settings.tsx";
 import { signInRoutes, signOutRoutes } from "./routes/sign-in.tsx";
 import { sshRoutes } from "./routes/ssh.tsx";
 import { statusRoutes } from "./routes/status.tsx";
+import { windowsRoutes } from "./routes/windows.tsx";
 import { requireOperator, type UiEnv } from "./session.ts";
 
 export interface UiDeps {
@@ -113,6 +114,7 @@ export function createUiApp(deps: UiDeps) {
     eventsRoutes(deps),
     settingsRoutes(deps),
     sshRoutes(deps),
+    windowsRoutes(deps),
   ])
     app.route("/", area);
   if (deps.proxy) app.route("/", proxyRoutes({ agent: deps.agent, proxy: deps.proxy }));

@@ -2,8 +2,10 @@
 // The live panel of the Remote access page (polled every 2 s): what is true now, since when, who
 // must act; the big Connect and Disconnect buttons; who is connected, why, to what, until when.
 
+import type { PendingRequest } from "@meetpoint/common";
 import type { PlatformContact } from "../agent/control-loops.ts";
 import type { AgentStatus } from "../agent/status.ts";
+import { ConsentScreen } from "./consent-screen.tsx";
 import { statusWords } from "./status-words.ts";
 import { Time, Token, Words } from "./views.tsx";
 
@@ -13,12 +15,27 @@ export function StatusPanel(props: {
   platform: string | null;
   contact: PlatformContact | null;
   csrf: string;
+  /** Requests waiting for the operator, oldest first: the oldest fills the panel. */
+  pending?: PendingRequest[];
+  now?: Date;
 }) {
   const { status } = props;
   const words = statusWords(status, props.enrolled);
+  const [request] = props.pending ?? [];
   return (
     <div id="status" hx-get="/status" hx-trigger="every 2s" hx-swap="outerHTML">
-      <div class={`card ${words.phase === "active" ? "active-session" : ""}`}>
+      {request ? (
+        <ConsentScreen
+          request={request}
+          waiting={props.pending?.length ?? 0}
+          now={props.now ?? new Date()}
+          csrf={props.csrf}
+        />
+      ) : null}
+      <div
+        class={`card ${words.phase === "active" ? "active-session" : ""}`}
+        hidden={request !== undefined}
+      >
         <p
           class={`state ${status.state} ${words.phase}`}
           data-state={status.state}

@@ -62,6 +62,7 @@ export function Page(props: {
                   <a href="/enrollment">Enrollment</a>
                   <a href="/diagnostics">Diagnostics</a>
                   <a href="/events">Events</a>
+                  <a href="/windows">Windows</a>
                   <a href="/ssh">SSH</a>
                   <a href="/proxy">Proxy</a>
                   <a href="/settings">Settings</a>

@@ -10,6 +10,8 @@ import {
   type HeartbeatResponse,
   type HttpProxy,
   type PublicJwk,
+  type RequestDecision,
+  type RequestDecisionResponse,
   type SshEvent,
   signEnvelope,
 } from "@meetpoint/common";
@@ -107,8 +109,14 @@ export class FakeControl implements ControlPort {
   /** What the next data-channel request returns; by default a good envelope for `gatewayId`. */
   nextEnvelope: ((gatewaySessionId: string) => Promise<string>) | null = null;
   refuseReconnect: string | null = null;
+  /** Refuses (409) a data channel armed for a maintenance window, with this message. */
+  refuseWindow: string | null = null;
   /** The transport each data-channel request asked for. */
   transports: string[] = [];
+  /** The maintenance window each data-channel request named (null: the operator's Connect). */
+  windowIds: (string | null)[] = [];
+  /** The window each Disconnect report named (null: the operator's). */
+  disconnectWindows: (string | null)[] = [];
   answer: Omit<HeartbeatResponse, "serverTime"> = {
     dataChannel: null,
     remoteSessions: [],
@@ -153,8 +161,14 @@ export class FakeControl implements ControlPort {
     this.wake = null;
   }
 
-  async dataChannel(reconnectOf: string | null, transport: "any" | "tcp" = "any") {
+  async dataChannel(
+    reconnectOf: string | null,
+    transport: "any" | "tcp" = "any",
+    windowId?: string,
+  ) {
     this.transports.push(transport);
+    this.windowIds.push(windowId ?? null);
+    if (windowId && this.refuseWindow) throw new ControlError(this.refuseWindow, "refused", 409);
     if (!this.reachable) throw new ControlError("no route to the platform", "unreachable");
     if (reconnectOf && this.refuseReconnect)
       throw new ControlError(this.refuseReconnect, "refused", 409);
@@ -168,9 +182,28 @@ export class FakeControl implements ControlPort {
     return { envelope, gatewaySessionId };
   }
 
-  async disconnect(_gatewaySessionId: string | null) {
+  async disconnect(_gatewaySessionId: string | null, windowId?: string) {
     this.disconnects++;
+    this.disconnectWindows.push(windowId ?? null);
     return { closed: true };
+  }
+
+  /** The operator's decisions as reported, by request id. */
+  decisions: { id: string; decision: RequestDecision }[] = [];
+
+  async decide(id: string, decision: RequestDecision): Promise<RequestDecisionResponse> {
+    if (!this.reachable) throw new ControlError("no route to the platform", "unreachable");
+    const known = this.answer.pendingRequests?.find((r) => r.id === id);
+    if (!known) throw new ControlError("Request not found", "refused", 404);
+    this.decisions.push({ id, decision });
+    this.answer = {
+      ...this.answer,
+      pendingRequests: this.answer.pendingRequests?.filter((r) => r.id !== id),
+    };
+    return {
+      outcome: decision.decision === "allow" ? "granted" : "denied",
+      message: decision.decision === "allow" ? "Allowed." : "Denied.",
+    };
   }
 }
 
@@ -278,6 +311,8 @@ export async function testAgent(
     lanAddresses?: string[];
     uiPorts?: number[];
     proxy?: () => HttpProxy | null;
+    /** The request lamp's file (relative: inside the agent's temporary directory). */
+    lampPath?: string;
   } = {},
 ): Promise<TestAgent> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-agent-"));
@@ -302,6 +337,7 @@ export async function testAgent(
     proxy: options.proxy,
     importDir: join(dir, "import"),
     heartbeatMs: 60_000,
+    lampPath: options.lampPath ? join(dir, options.lampPath) : null,
   });
   await agent.start();
   if (options.enrolled !== false) {

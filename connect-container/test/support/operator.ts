@@ -49,8 +49,9 @@ export class Operator {
 /** A UI over a fresh test agent; the caller disposes of `t`. */
 export async function ui(
   enrolled = true,
+  agentOptions: Parameters<typeof testAgent>[0] = {},
 ): Promise<{ app: ReturnType<typeof createUiApp>; auth: OperatorAuth; t: TestAgent }> {
-  const t = await testAgent({ enrolled });
+  const t = await testAgent({ ...agentOptions, enrolled });
   const auth = new OperatorAuth(t.store, "meetpoint");
   const app = createUiApp({
     agent: t.agent,

@@ -38,7 +38,7 @@ export type Permission =
   | "pki.manage" // CA rotation
   | "sessions.connect" // open remote sessions to machines
   | "sessions.manage" // terminate anyone's remote sessions
-  | "sessions.approve" // allow or deny technicians' requests (consent policy customer_approval)
+  | "sessions.approve" // allow or deny technicians' requests in the portal (consent policies customer_approval, two_party; deny only under operator_approval)
   | "workstations.arm" // bring a workstation online (Go online) and offline, at the plant
   | "gateways.maintain"; // SSH maintenance sessions to connect gateways (through the tunnel)
 

@@ -135,6 +135,10 @@ export const SessionSchema = z
     technicianId: id,
     technicianName: z.string(),
     reason: z.string(),
+    mode: z.enum(["full", "read_only"]).openapi({
+      description:
+        'What the request asked for: "full", or "read_only" (every service through the gateway\'s Modbus/TCP filter: reads only)',
+    }),
     state: z.enum(["pending", "requested", "active", "ended"]),
     proxyAddress: z.string(),
     requestedAt: time,

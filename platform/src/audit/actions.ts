@@ -34,6 +34,13 @@ export const AUDIT_ACTIONS = {
   "site.create": "a site was created",
   "site.update": "a site was renamed",
   "site.delete": "a site was deleted (denied: it still had gateways, listed)",
+  "site.window_policy":
+    "a site's maintenance-window settings changed (who may create windows, whether they may overlap)",
+  "maintenance_window.create":
+    "a maintenance window was created (where: gateway UI or portal; start, end, weekly, technicians, services, mode)",
+  "maintenance_window.cancel": "a maintenance window was cancelled (its sessions end)",
+  "maintenance_window.arm":
+    "a gateway armed its data channel for a maintenance window (reported by the gateway)",
   "site.consent_policy":
     "a site's consent policy changed (who must approve a technician's Connect, the longest session, how long a request waits)",
   "gateway.create": "a gateway was created (with its proxy address block and secret)",
@@ -66,10 +73,11 @@ export const AUDIT_ACTIONS = {
   "gateway_session.online": "a gateway's data channel connected",
   "gateway_session.close": "a gateway's data channel closed, with the reason",
   "remote_session.request":
-    "a technician pressed Connect: a one-time config was issued, or a request awaits approval (consent policy customer_approval; denied: refused, with the reason)",
+    "a technician pressed Connect: a one-time config was issued, or a request awaits approval (consent policies operator_approval, customer_approval, two_party; denied: refused, with the reason)",
   "remote_session.approve":
-    "an approver allowed a technician's request (by whom, where: portal; the services and minutes granted, the session's end)",
-  "remote_session.deny": "an approver denied a technician's request (by whom, where: portal)",
+    "an approver allowed a technician's request (by whom, where: portal, gateway UI or local API; party, whether it granted the request or waits for the other party; the services and minutes, the session's end)",
+  "remote_session.deny":
+    "an approver denied a technician's request (by whom, where: portal, gateway UI or local API)",
   "remote_session.expire": "nobody decided a technician's request in time: it expired",
   "remote_session.active": "a technician's one-time config connected",
   "remote_session.end":

@@ -5,18 +5,23 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { type Context, requirePermission } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
-import { CONSENT_POLICIES, type ConsentPolicy, inTransaction, sites } from "../db/index.ts";
+import {
+  CONSENT_POLICIES,
+  type ConsentPolicy,
+  inTransaction,
+  sites,
+  WINDOW_CREATORS,
+} from "../db/index.ts";
 import { parseInput, ValidationError } from "../shared/index.ts";
 import { getSite } from "./sites.ts";
 
 /** What each policy means, in the words the site page uses. */
 export const CONSENT_POLICY_LABELS: Record<ConsentPolicy, string> = {
   operator_connect: "Operator Connect opens the gateway (no per-request approval)",
+  operator_approval: "The operator at the machine allows each request on the gateway",
   customer_approval: "A customer approver allows each request in the portal",
+  two_party: "Both: the operator at the machine and a customer approver allow each request",
 };
-
-/** Policies that need the gateway agent's consent screen, named so a request for them is clear. */
-const NOT_YET_AVAILABLE = ["gateway_approval", "both"];
 
 /** The longest session a site may allow, in minutes (a day). */
 export const MAX_SESSION_MINUTES_LIMIT = 24 * 60;
@@ -40,17 +45,11 @@ const consentInput = z.object({
 
 /**
  * Sets a site's consent policy, longest session and request expiry (400 naming the field for a
- * value out of range, and for the gateway-UI policies, which are not available yet).
+ * value out of range). Requests already made keep the policy they were made under.
  */
 export async function setConsentPolicy(ctx: Context, siteId: string, input: unknown) {
   const before = await getSite(ctx, siteId);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
-  const policy = (input as Record<string, unknown> | null)?.consentPolicy;
-  if (typeof policy === "string" && NOT_YET_AVAILABLE.includes(policy))
-    throw new ValidationError(
-      "consentPolicy",
-      "approval on the gateway's own screen (alone or with a customer approver) is not available yet: choose operator_connect or customer_approval",
-    );
   const next = parseInput(consentInput, input);
   const from = {
     consentPolicy: before.consentPolicy,
@@ -62,6 +61,42 @@ export async function setConsentPolicy(ctx: Context, siteId: string, input: unkn
     await recordAudit(tx, ctx.clock, {
       actor: ctx.caller.actor,
       action: "site.consent_policy",
+      target: { type: "site", id: before.id },
+      customerId: before.customerId,
+      detail: { from, to: next },
+    });
+  });
+}
+
+const windowPolicyInput = z.object({
+  windowCreators: z.enum(WINDOW_CREATORS, {
+    error: `must be one of ${WINDOW_CREATORS.join(", ")}`,
+  }),
+  windowsMayOverlap: z
+    .union([z.boolean(), z.literal("on"), z.literal("true"), z.literal("false"), z.literal("")])
+    .optional()
+    .transform((v) => v === true || v === "on" || v === "true"),
+});
+
+/**
+ * Sets who may create a site's maintenance windows ("operator": on the gateway's UI only;
+ * "operator_and_customer": customer approvers in the portal too) and whether a gateway's windows
+ * may overlap. Customer admins of the site's customer (and platform admins); audited; 400 naming
+ * the field.
+ */
+export async function setWindowPolicy(ctx: Context, siteId: string, input: unknown) {
+  const before = await getSite(ctx, siteId);
+  requirePermission(ctx.caller, "masterdata.manage", before.customerId);
+  const next = parseInput(windowPolicyInput, input);
+  const from = {
+    windowCreators: before.windowCreators,
+    windowsMayOverlap: before.windowsMayOverlap,
+  };
+  await inTransaction(ctx.db, async (tx) => {
+    await tx.update(sites).set(next).where(eq(sites.id, before.id));
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "site.window_policy",
       target: { type: "site", id: before.id },
       customerId: before.customerId,
       detail: { from, to: next },

@@ -29,6 +29,8 @@ const siteColumns = {
   consentPolicy: sites.consentPolicy,
   maxSessionMinutes: sites.maxSessionMinutes,
   requestExpiryMinutes: sites.requestExpiryMinutes,
+  windowCreators: sites.windowCreators,
+  windowsMayOverlap: sites.windowsMayOverlap,
   createdAt: sites.createdAt,
   customerName: customers.name,
 };

@@ -9,6 +9,7 @@ export {
   type ReportedAuditEntry,
   type ReportedService,
   reportedServices,
+  sessionEntriesQuery,
   type TransparencyReport,
   transparencyReport,
 } from "./transparency.ts";

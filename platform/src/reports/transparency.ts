@@ -14,7 +14,7 @@ import {
   sites,
   users,
 } from "../db/index.ts";
-import type { EndReason, SessionView } from "../sessions/index.ts";
+import { approvalsOf, type EndReason, type SessionView } from "../sessions/index.ts";
 import { type Clock, StateError } from "../shared/index.ts";
 
 /** What the signed file's payload says it is (the JWS payload's `typ`). */
@@ -28,12 +28,15 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   expiry: "its end time passed",
   config_unused: "the one-time config was never used before it expired",
   gateway_lost: "the gateway's data channel went away",
+  channel_closed:
+    "another technician's disconnect (or an admin's end) closed the gateway's data channel; the operator had to connect again",
   platform_shutdown: "the platform stopped or restarted",
   vpn_failure: "the OpenVPN server carrying it failed",
   database_lost: "the platform lost its database and cut all access",
   access_revoked: "the technician lost the right to connect to this customer",
   denied: "an approver denied the request",
   request_expired: "nobody decided the request in time",
+  window_cancelled: "the maintenance window that approved it was cancelled",
 };
 
 /** One granted service with what the platform's firewall counted for it over the whole session. */
@@ -68,6 +71,8 @@ export interface TransparencyReport {
     id: string;
     kind: "machine" | "maintenance";
     reason: string;
+    /** What the request asked for: full access, or read-only (Modbus/TCP reads only). */
+    mode: "full" | "read_only";
     requestedAt: string;
     activatedAt: string | null;
     /** The scheduled cut, had nobody ended it earlier. */
@@ -97,9 +102,10 @@ export interface TransparencyReport {
   consent: {
     /**
      * The site's consent policy when the technician connected: the operator's Connect opens the
-     * gateway, or a customer approver allows each request in the portal (as well).
+     * gateway; the operator at the machine, a customer approver in the portal, or both (two-party)
+     * allow each request.
      */
-    policy: "operator-connect" | "customer-approval";
+    policy: "operator-connect" | "operator-approval" | "customer-approval" | "two-party";
     approvals: { by: string; at: string; where: string }[];
     statement: string;
     /** The operator's Connect: the gateway's data channel this session went through. */
@@ -189,6 +195,26 @@ export async function transparencyReport(
   const endedBy = await nameOf(session.endedBy);
   const approvedBy = await nameOf(session.approvedBy);
   const approval = session.consentPolicy === "customer_approval";
+  // Every party's approval as recorded (who, where, when); a request from before approvals were
+  // recorded per party names its approver only.
+  const recorded = await approvalsOf(db, session.id);
+  // A request inside a maintenance window was approved by the window, at its request.
+  const approvals =
+    session.approvedAt && session.windowId
+      ? [
+          {
+            by: `maintenance window ${session.windowId}`,
+            at: iso(session.approvedAt),
+            where: "maintenance window",
+          },
+        ]
+      : recorded.length > 0
+        ? recorded.map((a) => ({ by: a.by, at: iso(a.at), where: a.where }))
+        : session.approvedAt && approvedBy
+          ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
+          : [];
+  const byGateway =
+    session.consentPolicy === "operator_approval" || session.consentPolicy === "two_party";
   const from = session.activatedAt ?? session.requestedAt;
   const first = entries[0];
   const last = entries.at(-1);
@@ -200,6 +226,7 @@ export async function transparencyReport(
       id: session.id,
       kind: session.kind,
       reason: session.reason,
+      mode: session.mode,
       requestedAt: iso(session.requestedAt),
       activatedAt: session.activatedAt ? iso(session.activatedAt) : null,
       endsAt: iso(session.endsAt),
@@ -225,16 +252,19 @@ export async function transparencyReport(
     gateway: { id: session.gatewayId, name: place.gateway },
     machine: session.machineId ? { id: session.machineId, name: session.machineName } : null,
     consent: {
-      policy: approval ? "customer-approval" : "operator-connect",
-      approvals:
-        session.approvedAt && approvedBy
-          ? [{ by: approvedBy, at: iso(session.approvedAt), where: "portal" }]
-          : [],
-      statement: approval
-        ? session.approvedAt
-          ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
-          : "Requested under the site's policy (a customer approver allows each request), and never allowed."
-        : "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
+      policy: session.consentPolicy.replace("_", "-") as TransparencyReport["consent"]["policy"],
+      approvals,
+      statement: session.windowId
+        ? `Allowed by ${approvals[0]?.by ?? "a maintenance window"} at its request: the window, made ahead by the operator or a customer approver, pre-approved this technician and these services until its end.`
+        : byGateway
+          ? session.approvedAt
+            ? `Allowed under the site's policy (${session.consentPolicy === "two_party" ? "the operator at the machine and a customer approver both allow" : "the operator at the machine allows"} each request) by ${approvals.map((a) => `${a.by} (${a.where})`).join(" and ")}; the session's time counted from the last approval.`
+            : `Requested under the site's policy (${session.consentPolicy === "two_party" ? "two-party approval" : "the operator at the machine allows each request"}), and never allowed${approvals.length > 0 ? ` (approved only by ${approvals.map((a) => `${a.by} (${a.where})`).join(", ")})` : ""}.`
+          : approval
+            ? session.approvedAt
+              ? `Allowed in the portal by ${approvedBy} under the site's policy (a customer approver allows each request); the session's time counted from then. The operator's Connect on the gateway opened its data channel.`
+              : "Requested under the site's policy (a customer approver allows each request), and never allowed."
+            : "No approval required under the site's policy: the operator's Connect on the gateway opened its data channel, and technicians of the customer may connect while it is open.",
       dataChannel: {
         id: channel.id,
         requestedAt: iso(channel.requestedAt),
@@ -277,7 +307,17 @@ export function reportedServices(
 
 /** Every audit entry that names the session in its detail (request, active, end, Modbus counts). */
 async function sessionEntries(db: Db, sessionId: string): Promise<ReportedAuditEntry[]> {
-  const rows = await db
+  const rows = await sessionEntriesQuery(db, sessionId);
+  return rows.map((r) => ({ ...r, at: iso(r.at) }));
+}
+
+/**
+ * The query of a session's audit entries, oldest first. Its condition is the expression of the
+ * index audit_entries_remote_session (detail->>'remoteSessionId'), so it reads the entries of one
+ * session without scanning the log.
+ */
+export function sessionEntriesQuery(db: Db, sessionId: string) {
+  return db
     .select({
       seq: auditEntries.seq,
       at: auditEntries.at,
@@ -289,5 +329,4 @@ async function sessionEntries(db: Db, sessionId: string): Promise<ReportedAuditE
     .from(auditEntries)
     .where(sql`${auditEntries.detail}->>'remoteSessionId' = ${sessionId}`)
     .orderBy(asc(auditEntries.seq));
-  return rows.map((r) => ({ ...r, at: iso(r.at) }));
 }

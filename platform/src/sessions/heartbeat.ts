@@ -12,8 +12,10 @@ import {
   users,
 } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
+import { pendingRequestsFor } from "./gateway-consent.ts";
 import { recordModbusEvidence } from "./modbus-evidence.ts";
 import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
+import type { MaintenanceWindows } from "./windows.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 
@@ -70,7 +72,7 @@ export function isNews(
  * answers what it must know; the gateway API adds the signed settings (gateways/settings.ts).
  */
 export async function heartbeat(
-  deps: { db: Db; clock: Clock },
+  deps: { db: Db; clock: Clock; windows?: Pick<MaintenanceWindows, "upcoming"> },
   gateway: Gateway,
   report: HeartbeatReport,
   ip: string | null,
@@ -129,7 +131,26 @@ export async function heartbeat(
           )
       : [];
 
+  // Only an agent that shows requests learns them (an older one refuses a field it does not know).
+  const pendingRequests = report.capabilities.includes("consent-requests")
+    ? { pendingRequests: await pendingRequestsFor(deps, gateway.id) }
+    : {};
+  // An agent that arms for windows learns the coming day's occurrences; an older one would refuse.
+  const windows =
+    deps.windows && report.capabilities.includes("maintenance-windows")
+      ? {
+          maintenanceWindows: (await deps.windows.upcoming(gateway.id)).map((w) => ({
+            id: w.id,
+            start: w.start.toISOString(),
+            end: w.end.toISOString(),
+            reason: w.reason,
+            createdBy: w.createdBy,
+          })),
+        }
+      : {};
   return {
+    ...pendingRequests,
+    ...windows,
     serverTime: now.toISOString(),
     dataChannel: channel
       ? {

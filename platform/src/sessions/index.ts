@@ -1,5 +1,7 @@
 // The remote-access core: remote sessions, gateways' data channels, the connection decision, their
 // ends — and the ports to the data plane. See docs/architecture.md for one Connect through it.
+
+export { type ApprovalRecord, approvalsOf } from "./approvals.ts";
 export type { Connections } from "./connections.ts";
 export type { DataChannels, ReconnectVerdict } from "./data-channels.ts";
 export {
@@ -29,10 +31,19 @@ export {
   CLOSE_REASONS,
   type CloseReason,
   closeReasonText,
+  endText,
   isCloseReason,
   operatorMustReconnect,
 } from "./reasons.ts";
 export { createRemoteAccess, type RemoteAccess, type RemoteAccessDeps } from "./remote-access.ts";
 export type { RemoteSessions } from "./remote-sessions.ts";
+export { MODBUS_PORT, modbusService } from "./request-rules.ts";
 export { ConsentRequests, type Decision } from "./requests.ts";
 export { instanceNetwork } from "./tunnel.ts";
+export { occurrenceAt, occurrencesBetween, windowsOverlap } from "./window-times.ts";
+export {
+  type MaintenanceWindow,
+  MaintenanceWindows,
+  type WindowCancel,
+  windowState,
+} from "./windows.ts";

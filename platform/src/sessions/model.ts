@@ -15,6 +15,8 @@ export type SessionView = RemoteSession & {
   siteId: string;
   /** The gateway the session goes through (for maintenance: the gateway it reaches). */
   gatewayId: string;
+  /** The name of the user who ended it (endedBy); null for the system or while open. */
+  endedByName: string | null;
 };
 
 /** What a technician's Connect must say (reason), and may (ticket, services, minutes). */
@@ -35,6 +37,11 @@ export const requestInput = z.object({
     .array(z.string(), { error: "must be a list of service ids" })
     .min(1, "choose at least one service")
     .optional(),
+  /**
+   * full (the default), or read_only: every chosen service through the gateway's Modbus/TCP filter
+   * (reads only) for this session — each must be a Modbus service (request-rules.ts modbusService).
+   */
+  mode: z.enum(["full", "read_only"], { error: "must be full or read_only" }).default("full"),
   /** How long the session lasts, in minutes; absent: the longest the site allows. */
   minutes: z.coerce
     .number({ error: "must be a number of minutes" })

@@ -6,6 +6,7 @@ import {
   closeAfterEnd,
   closeReasonText,
   endReasonOf,
+  endText,
   isCloseReason,
   operatorMustReconnect,
 } from "./reasons.ts";
@@ -30,17 +31,23 @@ describe("close reasons", () => {
     );
   });
 
-  test("under customer approval a person's end leaves the channel while others are open; the last one closes it", () => {
+  test("under every approval policy a person's end leaves the channel while others are open; the last one closes it", () => {
+    const approving = ["operator_approval", "customer_approval", "two_party"] as const;
     fc.assert(
-      fc.property(fc.constantFrom(...END_REASONS), fc.boolean(), (reason, othersOpen) => {
-        const close = closeAfterEnd(reason, "customer_approval", othersOpen);
-        const personal = reason === "technician" || reason === "admin";
-        expect(close).toBe(personal && !othersOpen ? reason : null);
-        // Under operator Connect the others do not matter.
-        expect(closeAfterEnd(reason, "operator_connect", othersOpen)).toBe(
-          personal ? reason : null,
-        );
-      }),
+      fc.property(
+        fc.constantFrom(...END_REASONS),
+        fc.constantFrom(...approving),
+        fc.boolean(),
+        (reason, policy, othersOpen) => {
+          const close = closeAfterEnd(reason, policy, othersOpen);
+          const personal = reason === "technician" || reason === "admin";
+          expect(close).toBe(personal && !othersOpen ? reason : null);
+          // Under operator Connect the others do not matter.
+          expect(closeAfterEnd(reason, "operator_connect", othersOpen)).toBe(
+            personal ? reason : null,
+          );
+        },
+      ),
     );
   });
 
@@ -59,5 +66,27 @@ describe("close reasons", () => {
     expect(closeReasonText("technician")).toBe("remote session ended by technician");
     expect(isCloseReason("operator")).toBe(true);
     expect(isCloseReason("remote session ended by technician")).toBe(false);
+  });
+});
+
+describe("end texts", () => {
+  test("a channel closed by a person's end ends the others as channel_closed, a fault as gateway_lost", () => {
+    expect(endReasonOf("technician")).toBe("channel_closed");
+    expect(endReasonOf("admin")).toBe("channel_closed");
+    for (const fault of ["gateway_lost", "replaced", "renewal"] as const)
+      expect(endReasonOf(fault)).toBe("gateway_lost");
+  });
+
+  test("the technician reads who closed the channel and who must re-arm; every reason has words", () => {
+    expect(endText({ endReason: "channel_closed", endedByName: "Ann" })).toBe(
+      "ended because Ann disconnected and the gateway's data channel closed; the operator at the machine must connect again",
+    );
+    expect(endText({ endReason: "channel_closed", endedByName: null })).toContain(
+      "another technician disconnected",
+    );
+    expect(endText({ endReason: null })).toBe("");
+    for (const reason of END_REASONS)
+      expect(endText({ endReason: reason }).length).toBeGreaterThan(8);
+    expect(endText({ endReason: "request_expired" })).toBe("ended by request expired");
   });
 });

@@ -24,7 +24,7 @@ export function operatorMustReconnect(reason: CloseReason | null): boolean {
 /**
  * The close reason of a data channel whose remote session ended for `reason`, when it closes too:
  * under the consent policy operator_connect a technician's or admin's end closes it (the reference
- * design's rule: only the operator re-arms); under customer_approval each request was approved on
+ * design's rule: only the operator re-arms); under the approval policies each request was approved on
  * its own, so one session's end leaves the channel — and the other technicians' sessions — open,
  * and the rule applies when the channel's last session (or request) ends (`othersOpen` false).
  */
@@ -34,7 +34,7 @@ export function closeAfterEnd(
   othersOpen = false,
 ): CloseReason | null {
   if (reason !== "technician" && reason !== "admin") return null;
-  if (policy === "customer_approval" && othersOpen) return null;
+  if (policy !== "operator_connect" && othersOpen) return null;
   return reason;
 }
 
@@ -46,9 +46,11 @@ export function endReasonOf(reason: CloseReason): EndReason {
     case "vpn_failure":
     case "database_lost":
       return reason;
-    case "replaced":
     case "technician":
     case "admin":
+      // Another session's end closed the channel (operator_connect): said as such, not as a fault.
+      return "channel_closed";
+    case "replaced":
     case "gateway_lost":
     case "renewal":
       return "gateway_lost";
@@ -71,4 +73,22 @@ const CLOSE_TEXTS: Record<CloseReason, string> = {
 /** The reason as the gateway's operator reads it. */
 export function closeReasonText(reason: CloseReason): string {
   return CLOSE_TEXTS[reason];
+}
+
+/**
+ * Why a remote session ended, as its technician reads it in the portal: `endReason` in words; for
+ * `channel_closed` who closed the channel (`endedByName`, the user whose end closed it) and that
+ * only the operator brings it back. "" while the session has not ended.
+ */
+export function endText(s: { endReason: string | null; endedByName?: string | null }): string {
+  switch (s.endReason) {
+    case null:
+      return "";
+    case "channel_closed":
+      return `ended because ${s.endedByName ?? "another technician"} disconnected and the gateway's data channel closed; the operator at the machine must connect again`;
+    case "gateway_lost":
+      return "ended because the gateway's data channel went away";
+    default:
+      return `ended by ${s.endReason.replaceAll("_", " ")}`;
+  }
 }

@@ -16,6 +16,7 @@ import { type HeartbeatKept, heartbeat } from "./heartbeat.ts";
 import { MaintenanceSessions } from "./maintenance.ts";
 import { RemoteSessions } from "./remote-sessions.ts";
 import { ConsentRequests } from "./requests.ts";
+import { MaintenanceWindows } from "./windows.ts";
 
 export interface RemoteAccessDeps {
   db: Db;
@@ -43,6 +44,13 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     instances,
     vpnHost: deps.vpn.host,
   });
+  const windows = new MaintenanceWindows({
+    db,
+    clock,
+    ends,
+    tellGateway: (gatewayId, reason) =>
+      commands.send(gatewayId, { command: "refresh", reason, gatewaySessionId: null }),
+  });
   const remoteSessions = new RemoteSessions({
     db,
     clock,
@@ -51,6 +59,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     ends,
     instances,
     vpn: deps.vpn,
+    windows,
   });
   const requests = new ConsentRequests({
     db,
@@ -104,6 +113,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     /** Requests under the consent policy customer_approval: approve, deny, the .ovpn after. */
     requests,
     maintenance,
+    /** Maintenance windows: pre-approved times per gateway (portal and gateway UI). */
+    windows,
     connections,
     watched,
     heartbeat: (
@@ -111,7 +122,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
       report: HeartbeatReport,
       ip: string | null,
       kept: HeartbeatKept,
-    ) => heartbeat({ db, clock }, gateway, report, ip, kept),
+    ) => heartbeat({ db, clock, windows }, gateway, report, ip, kept),
   };
 }
 

@@ -4,6 +4,7 @@ import { and, desc, eq, getTableColumns, inArray, ne, sql } from "drizzle-orm";
 import { type Context, checkId, inScope, readable, scopeOf } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import {
+  approvalParties,
   type Db,
   gatewaySessions,
   gateways,
@@ -29,8 +30,9 @@ import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
 import { instanceOf, type ProfilePki } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
-import { chosenServices, durationOf, technicianProfile } from "./request-rules.ts";
+import { chosenServices, durationOf, grantedServices, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
+import type { MaintenanceWindows } from "./windows.ts";
 
 export interface RemoteSessionsDeps {
   db: Db;
@@ -40,6 +42,8 @@ export interface RemoteSessionsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   instances: ServerInstance[];
   vpn: { host: string; remoteSessionSeconds: number };
+  /** Maintenance windows that approve matching requests at their creation (absent: none). */
+  windows?: Pick<MaintenanceWindows, "matching">;
 }
 
 export class RemoteSessions {
@@ -50,7 +54,12 @@ export class RemoteSessions {
    * (default all) and duration (default the longest the site allows). Under the site's consent
    * policy operator_connect it comes with a one-time .ovpn (returned, never stored) valid until the
    * certificate expires; under customer_approval it is a pending request (profile null): the
-   * config is issued only after its approval (`ConsentRequests.issueProfile`).
+   * config is issued only after its approval (`ConsentRequests.issueProfile`). `mode` read_only
+   * grants every chosen service as "modbus-read-only" for this session only (400 on `mode` naming
+   * a service that is not Modbus/TCP: request-rules.ts grantedServices).
+   * Inside an open
+   * maintenance window that covers it (technician, services, mode) it is approved at once under
+   * any policy, audited as approved by the window, and ends at the window's end at the latest.
    */
   async submit(
     ctx: Context,
@@ -73,16 +82,12 @@ export class RemoteSessions {
         consentPolicy: sites.consentPolicy,
         maxSessionMinutes: sites.maxSessionMinutes,
         requestExpiryMinutes: sites.requestExpiryMinutes,
+        gatewayKind: gateways.kind,
       })
       .from(gateways)
       .innerJoin(sites, eq(sites.id, gateways.siteId))
       .where(eq(gateways.id, machine.gatewayId));
     if (!site) throw new NotFoundError("Site");
-    if (options.immediate && site.consentPolicy === "customer_approval")
-      throw new StateError(
-        "ERR_APPROVAL_REQUIRED",
-        "This site's requests need an approval first: submit a request that waits for it.",
-      );
     const seconds = durationOf(asked.minutes, site.maxSessionMinutes, this.deps.vpn);
     this.deps.gate.require();
     const gatewaySession = await openGatewaySession(db, machine.gatewayId);
@@ -101,7 +106,11 @@ export class RemoteSessions {
         "ERR_NO_ENABLED_SERVICE",
         "This machine has no enabled service: there is nothing to connect to.",
       );
-    const chosen = chosenServices(enabled, asked.services);
+    const granted = grantedServices(
+      chosenServices(enabled, asked.services),
+      asked.mode,
+      site.gatewayKind,
+    );
     const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
     if (options.httpProxy && instance.protocol !== "tcp")
       throw new ValidationError(
@@ -109,7 +118,23 @@ export class RemoteSessions {
         "this gateway's data channel runs on an OpenVPN server over UDP, which an HTTP proxy cannot carry: connect without the proxy",
       );
     const now = clock.now();
-    const pending = site.consentPolicy === "customer_approval";
+    // Inside an open maintenance window that covers this request it is approved now, by the window.
+    const window = await this.deps.windows?.matching({
+      gatewayId: machine.gatewayId,
+      technicianId: ctx.caller.principal.userId,
+      services: granted.map((s) => ({ serviceId: s.serviceId, mode: s.mode ?? "full" })),
+      at: now,
+    });
+    const pending = approvalParties(site.consentPolicy).length > 0 && !window;
+    if (options.immediate && pending)
+      throw new StateError(
+        "ERR_APPROVAL_REQUIRED",
+        "This site's requests need an approval first: submit a request that waits for it.",
+      );
+    // A window's session ends with the window's occurrence, whatever was asked.
+    const endsAt = new Date(
+      Math.min(now.getTime() + seconds * 1000, window?.occurrence.end.getTime() ?? Infinity),
+    );
     const decideBy = new Date(now.getTime() + site.requestExpiryMinutes * 60_000);
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
@@ -125,13 +150,8 @@ export class RemoteSessions {
           consentPolicy: site.consentPolicy,
           durationSeconds: seconds,
           state: pending ? "pending" : "requested",
-          services: chosen.map((s) => ({
-            serviceId: s.id,
-            name: s.name,
-            protocol: s.protocol,
-            port: s.port,
-            mode: s.mode,
-          })),
+          mode: asked.mode,
+          services: granted,
           proxyAddress: machine.proxyAddress,
           vpnInstance: instance.index,
           tunnelAddress,
@@ -140,7 +160,8 @@ export class RemoteSessions {
           configExpiresAt: pending
             ? decideBy
             : new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
-          endsAt: pending ? decideBy : new Date(now.getTime() + seconds * 1000),
+          endsAt: pending ? decideBy : endsAt,
+          ...(window ? { windowId: window.window.id, approvedAt: now } : {}),
           decideBy: pending ? decideBy : null,
           clientProxy: options.httpProxy ?? null,
           profileIssuedAt: pending ? null : now,
@@ -161,12 +182,29 @@ export class RemoteSessions {
               `${s.protocol}/${s.port}${s.mode === "modbus-read-only" ? " read-only Modbus" : ""}`,
           ),
           minutes: seconds / 60,
+          mode: asked.mode,
           consentPolicy: site.consentPolicy,
           ...(pending
             ? { decideBy: decideBy.toISOString() }
             : { endsAt: row.endsAt.toISOString() }),
         },
       });
+      if (window)
+        await recordAudit(tx, clock, {
+          actor: ctx.caller.actor,
+          action: "remote_session.approve",
+          target: { type: "machine", id: machine.id },
+          customerId: machine.customerId,
+          detail: {
+            remoteSessionId: row.id,
+            technician: ctx.caller.actor.name,
+            where: "maintenance window",
+            approvedBy: `maintenance window ${window.window.id}, created by ${window.window.createdByName}`,
+            windowId: window.window.id,
+            services: row.services.map((s) => `${s.protocol}/${s.port}`),
+            endsAt: row.endsAt.toISOString(),
+          },
+        });
       return row;
     });
     if (pending) return { session, profile: null };
@@ -207,6 +245,9 @@ export class RemoteSessions {
         technicianName: users.displayName,
         siteId: gateways.siteId,
         gatewayId: gateways.id,
+        endedByName: sql<
+          string | null
+        >`(select ender.display_name from users ender where ender.id = ${remoteSessions.endedBy})`,
       })
       .from(remoteSessions)
       .innerJoin(gatewaySessions, eq(gatewaySessions.id, remoteSessions.gatewaySessionId))

@@ -1,19 +1,21 @@
-// Requests under the consent policy customer_approval: a customer approver (a customer admin of the
-// customer, or an operator of its customer or site) allows or denies each one in the portal; the
+// Requests under the consent policies customer_approval and two_party, as a customer approver (a
+// customer admin of the customer, or an operator of its customer or site) allows or denies each one
+// in the portal (under operator_approval the portal only denies); the
 // technician gets the one-time .ovpn only after the approval, once. The session's clock starts at
 // the approval; a request nobody decides in time expires (the session tick, ends.ts).
+import type { RequestDecision } from "@meetpoint/common";
 import { and, eq, isNull } from "drizzle-orm";
 import { type Context, checkId, inScope, scopeOf } from "../access/index.ts";
-import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
-import { type Db, inTransaction, remoteSessions, users } from "../db/index.ts";
+import { SYSTEM_ACTOR } from "../audit/index.ts";
+import { type Db, remoteSessions, users } from "../db/index.ts";
 import { type Clock, ForbiddenError, NotFoundError, StateError } from "../shared/index.ts";
+import { approvalsOf, approveRequest, refuseEnded } from "./approvals.ts";
 import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
-import { nextState } from "./lifecycle.ts";
-import { type RemoteSession, type SessionView, timesOf } from "./model.ts";
+import { decideAtGateway, type GatewayDecision } from "./gateway-consent.ts";
+import type { RemoteSession, SessionView } from "./model.ts";
 import { instanceOf, type ProfilePki } from "./profiles.ts";
-import { gatewaySessionById } from "./queries.ts";
 import type { RemoteSessions } from "./remote-sessions.ts";
 import { technicianProfile } from "./request-rules.ts";
 
@@ -25,17 +27,20 @@ export interface ConsentRequestsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   sessions: Pick<RemoteSessions, "list">;
   instances: ServerInstance[];
-  vpn: { host: string };
+  vpn: { host: string; remoteSessionSeconds: number };
 }
 
 /** What a decision did: made now, or found already made (a repeat is a no-op). */
 export interface Decision {
-  outcome: "approved" | "denied" | "already_approved" | "already_denied";
+  /** approved_partly: one party of two approved (two-party consent); nothing is granted yet. */
+  outcome: "approved" | "approved_partly" | "denied" | "already_approved" | "already_denied";
   session: SessionView;
   message: string;
+  /** What an approval cut to the site's current rules, in words (absent or empty: nothing). */
+  clamped?: string[];
 }
 
-/** Where a decision was made (the gateway's UI and its local API come with the gateway agent). */
+/** Where a customer approver decides. */
 const WHERE = "portal";
 
 export class ConsentRequests {
@@ -66,79 +71,71 @@ export class ConsentRequests {
   }
 
   /**
-   * Allows a pending request: the session may connect now, for the services and minutes asked,
-   * its end counted from now. Approving an approved request changes nothing. 404 outside the
+   * Allows a pending request: the session may connect now, for the services and minutes asked as
+   * the site and machine allow them now (a lower site maximum cuts the minutes, a service disabled
+   * since is left out: said in the message and audited as `clamped`), its end counted from now. Approving an approved request changes nothing. 404 outside the
    * caller's customers; 403 for who may not approve (and for one's own request); 409 for a request
-   * denied, expired or ended, or while the gateway is offline.
+   * denied, expired or ended, while the gateway is offline, or when none of its services is still
+   * enabled (ERR_NO_SERVICE_LEFT; the request stays pending).
    */
   async approve(ctx: Context, id: string): Promise<Decision> {
-    const { db, clock, pki } = this.deps;
     const session = await this.decidable(ctx, id);
-    if (session.approvedAt)
-      return {
-        outcome: "already_approved",
-        session,
-        message: `Already approved by ${await this.nameOf(session.approvedBy)} at ${session.approvedAt.toISOString()}: nothing changed.`,
-      };
-    await this.refuseEnded(session);
-    const now = clock.now();
-    const transition = nextState(timesOf(session), {
-      type: "approve",
-      at: now,
-      configSeconds: pki.policy.technicianSeconds,
-    });
-    if (transition.session.state === "ended") {
-      // The tick has not got to it yet: it expired at its deadline all the same.
-      await this.deps.ends.endRemoteSession(session.id, "request_expired", SYSTEM_ACTOR);
-      return this.approve(ctx, id);
-    }
-    this.deps.gate.require();
-    const channel = await gatewaySessionById(db, session.gatewaySessionId);
-    if (channel?.state !== "online")
-      throw new StateError(
-        "ERR_GATEWAY_OFFLINE",
-        "The gateway is offline: the request cannot be allowed until its operator connects it again.",
-      );
-    const { configExpiresAt, endsAt } = transition.session;
-    const approved = await inTransaction(db, async (tx) => {
-      const rows = await tx
-        .update(remoteSessions)
-        .set({
-          state: "requested",
-          approvedAt: now,
-          approvedBy: ctx.caller.principal.userId,
-          configExpiresAt,
-          endsAt,
-        })
-        .where(and(eq(remoteSessions.id, session.id), eq(remoteSessions.state, "pending")))
-        .returning({ id: remoteSessions.id });
-      if (rows.length === 0) return false;
-      await recordAudit(tx, clock, {
+    const approval = await approveRequest(
+      this.deps,
+      session,
+      {
+        party: "portal",
+        where: WHERE,
         actor: ctx.caller.actor,
-        action: "remote_session.approve",
-        target: { type: "machine", id: session.machineId ?? session.gatewayId },
-        customerId: session.customerId,
-        detail: {
-          remoteSessionId: session.id,
-          technician: session.technicianName,
-          where: WHERE,
-          services: session.services.map((s) => `${s.protocol}/${s.port}`),
-          minutes: (session.durationSeconds ?? 0) / 60,
-          endsAt: endsAt.toISOString(),
-        },
-      });
-      return true;
-    });
-    // Someone else decided it meanwhile: say what they decided.
-    if (!approved) return this.approve(ctx, id);
-    // The gateway opens its side for the approved services now.
-    await this.deps.ends.refreshGateway(session.gatewaySessionId, "remote session approved");
+        userId: ctx.caller.principal.userId,
+        shownAs: await this.nameOf(ctx.caller.principal.userId),
+      },
+      (userId) => this.nameOf(userId),
+    );
     const [after] = await this.deps.sessions.list(ctx, { id: session.id });
-    return {
-      outcome: "approved",
-      session: after ?? session,
-      message: `Allowed: ${session.technicianName} may connect until ${endsAt.toISOString()}.`,
-    };
+    const now = after ?? session;
+    switch (approval.outcome) {
+      case "already":
+        return {
+          outcome: "already_approved",
+          session: now,
+          message: approval.granted
+            ? `Already approved (${await this.approvedText(session.id)}): nothing changed.`
+            : "You approved already: the request waits for the operator at the machine. Nothing changed.",
+        };
+      case "recorded":
+        return {
+          outcome: "approved_partly",
+          session: now,
+          message: `Approved in the portal: ${session.technicianName} gets access once the operator at the machine approves too.`,
+        };
+      case "granted":
+        return {
+          outcome: "approved",
+          clamped: approval.clamped,
+          session: now,
+          message: `Allowed: ${session.technicianName} may connect until ${approval.endsAt.toISOString()}${approval.clamped.length ? ` — clamped to the site's current rules: ${approval.clamped.join("; ")}` : ""}.`,
+        };
+    }
+  }
+
+  /**
+   * The operator's Allow / Deny at `gateway` (its UI or local API), as the gateway API reports it:
+   * see decideAtGateway (404 for a request not through this gateway, 409 when no longer pending).
+   */
+  decideAtGateway(
+    gateway: { id: string; name: string },
+    id: string,
+    decision: RequestDecision,
+    ip: string | null,
+  ): Promise<GatewayDecision> {
+    return decideAtGateway(this.deps, gateway, id, decision.decision, decision.where, ip);
+  }
+
+  /** Who approved a granted request, where and when ("Ann Approver in the portal at …"). */
+  private async approvedText(id: string): Promise<string> {
+    const approvals = await approvalsOf(this.deps.db, id);
+    return approvals.map((a) => `${a.by} in the ${a.where} at ${a.at.toISOString()}`).join("; ");
   }
 
   /**
@@ -234,7 +231,7 @@ export class ConsentRequests {
       throw new ForbiddenError(
         "Only a customer admin of this customer, or an operator of its site, decides requests.",
       );
-    if (session.consentPolicy !== "customer_approval")
+    if (session.consentPolicy === "operator_connect")
       throw new StateError(
         "ERR_NO_APPROVAL_NEEDED",
         "This session needed no approval: the site's consent policy is operator Connect.",
@@ -243,25 +240,8 @@ export class ConsentRequests {
   }
 
   /** 409 for a request that can no longer be decided, with why. */
-  private async refuseEnded(session: RemoteSession): Promise<void> {
-    if (session.state !== "ended") return;
-    switch (session.endReason) {
-      case "request_expired":
-        throw new StateError(
-          "ERR_REQUEST_EXPIRED",
-          `The request expired at ${session.endedAt?.toISOString()}: nobody decided it in time. The technician must request access again.`,
-        );
-      case "denied":
-        throw new StateError(
-          "ERR_REQUEST_DENIED",
-          `The request was denied by ${await this.nameOf(session.endedBy)}.`,
-        );
-      default:
-        throw new StateError(
-          "ERR_SESSION_ENDED",
-          `The session has ended (${session.endReason?.replaceAll("_", " ")}).`,
-        );
-    }
+  private refuseEnded(session: RemoteSession): Promise<void> {
+    return refuseEnded(session, (userId) => this.nameOf(userId));
   }
 
   /** A user's display name, for messages ("someone" for a system actor). */

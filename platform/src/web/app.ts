@@ -37,6 +37,7 @@ import { sessionRoutes } from "./routes/sessions.tsx";
 import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
+import { windowRoutes } from "./routes/windows.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
 
 /** Largest request body the portal accepts (forms only): 64 KiB. */
@@ -139,6 +140,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", sessionRoutes());
   portal.route("/", reportRoutes());
   portal.route("/", requestRoutes());
+  portal.route("/", windowRoutes());
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());

@@ -10,6 +10,8 @@ import {
   type HeartbeatResponse,
   heartbeatRequestSchema,
   heartbeatResponseSchema,
+  requestDecisionResponseSchema,
+  requestDecisionSchema,
 } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
@@ -23,6 +25,7 @@ import { hashGatewaySecret } from "../masterdata/index.ts";
 import { closeReasonText } from "../sessions/index.ts";
 import { escapeFormatCharacters, inputLayer, isDomainError, isUuid } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
+import { gatewayWindows } from "./gateway-windows.ts";
 
 type Gateway = typeof gateways.$inferSelect;
 type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };
@@ -212,7 +215,7 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
   api.post("/data-channel", jsonBody(dataChannelRequestSchema), async (c) => {
     const gateway = c.get("gateway");
     const { access, db, clock } = c.get("deps");
-    const { reconnectOf: lost, transport } = c.req.valid("json");
+    const { reconnectOf: lost, transport, windowId } = c.req.valid("json");
     // A refused Connect is audited too: the operator's, or the gateway's own reconnect.
     const refused = (reason: string) =>
       recordAuditAlone(db, clock, {
@@ -232,6 +235,28 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
         return apiError(c, 409, message);
       }
     }
+    // The agent arms by itself at a window's start: only for a window of its own that is open now.
+    if (windowId) {
+      const open = (await access.windows.upcoming(gateway.id)).find(
+        (w) => w.id === windowId && w.start.getTime() <= clock.now().getTime() + 60_000,
+      );
+      if (!open) {
+        await refused(`maintenance window ${windowId} is not open now`);
+        return apiError(c, 409, `maintenance window ${windowId} is not open now`);
+      }
+      await recordAuditAlone(db, clock, {
+        actor: { ...SYSTEM_ACTOR, name: `gateway ${gateway.name}`, ip: c.get("ip") },
+        action: "maintenance_window.arm",
+        target: { type: "gateway", id: gateway.id },
+        customerId: gateway.customerId,
+        detail: {
+          windowId,
+          by: "maintenance window",
+          start: open.start.toISOString(),
+          end: open.end.toISOString(),
+        },
+      });
+    }
     try {
       const { envelope, session } = await access.dataChannels.request(gateway.id, transport);
       return c.json({ envelope, gatewaySessionId: session.id });
@@ -241,18 +266,44 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
     }
   });
 
-  /** The operator pressed Disconnect: the data channel closes, its remote sessions end. */
+  /**
+   * The operator pressed Disconnect (or a maintenance window the agent armed for ended): the data
+   * channel closes, its remote sessions end.
+   */
   api.post("/disconnect", jsonBody(disconnectRequestSchema), async (c) => {
     const gateway = c.get("gateway");
+    const { gatewaySessionId, windowId } = c.req.valid("json");
     const closed = await c
       .get("deps")
-      .access.dataChannels.operatorDisconnect(gateway.id, c.req.valid("json").gatewaySessionId, {
+      .access.dataChannels.operatorDisconnect(gateway.id, gatewaySessionId, {
         id: null,
-        name: `operator at gateway ${gateway.name}`,
+        name: windowId
+          ? `maintenance window ${windowId} at gateway ${gateway.name}`
+          : `operator at gateway ${gateway.name}`,
         ip: c.get("ip"),
       });
     return c.json({ closed });
   });
+
+  /**
+   * The operator's Allow or Deny of a request waiting for this gateway (consent policies
+   * operator_approval, two_party), made on its UI or local API; idempotent. 404 for a request not
+   * through this gateway, 409 for one no longer pending or whose policy has the operator not decide.
+   */
+  api.post("/requests/:id/decision", jsonBody(requestDecisionSchema), async (c) => {
+    const gateway = c.get("gateway");
+    const decided = await c
+      .get("deps")
+      .access.requests.decideAtGateway(
+        gateway,
+        c.req.param("id"),
+        c.req.valid("json"),
+        c.get("ip"),
+      );
+    return c.json(requestDecisionResponseSchema.parse(decided));
+  });
+  // The operator's maintenance windows on the gateway's UI: list, create, cancel.
+  api.route("/windows", gatewayWindows());
 
   return api;
 }

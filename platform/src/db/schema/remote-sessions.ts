@@ -19,6 +19,13 @@ export const REMOTE_SESSION_STATES = ["pending", "requested", "active", "ended"]
 export const REMOTE_SESSION_KINDS = ["machine", "maintenance"] as const;
 export type RemoteSessionKind = (typeof REMOTE_SESSION_KINDS)[number];
 
+/**
+ * What a technician's request asked for: full access, or read-only (every service through the
+ * gateway's Modbus/TCP filter, for this session only — its services carry "modbus-read-only").
+ */
+export const REQUEST_MODES = ["full", "read_only"] as const;
+export type RequestMode = (typeof REQUEST_MODES)[number];
+
 /** Why a remote session ended. */
 export const END_REASONS = [
   "technician", // the technician disconnected in the portal or closed the client
@@ -27,12 +34,14 @@ export const END_REASONS = [
   "expiry", // its end time passed
   "config_unused", // the one-time config expired before it was used
   "gateway_lost", // the gateway's data channel went away
+  "channel_closed", // another technician's (or an admin's) end closed the data channel (operator_connect)
   "platform_shutdown", // the platform stopped or restarted
   "vpn_failure", // the OpenVPN server carrying it crashed
   "database_lost", // the platform lost its database and cut all access (fail closed)
   "access_revoked", // the technician was disabled, or lost the role for the machine's customer
   "denied", // an approver denied the request
   "request_expired", // nobody decided the request in time
+  "window_cancelled", // the maintenance window that approved it was cancelled
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -102,6 +111,8 @@ export const remoteSessions = pgTable("remote_sessions", {
   flowEvidence: jsonb("flow_evidence").$type<FlowEvidence[]>(),
   /** Null while no read-only Modbus connection was reported (or the session had none). */
   modbusEvidence: jsonb("modbus_evidence").$type<ModbusEvidence>(),
+  /** full, or read_only: the request asked for read-only Modbus on every service. */
+  mode: text("mode", { enum: REQUEST_MODES }).notNull().default("full"),
   /** The ticket the technician named (optional). */
   ticket: text("ticket"),
   /** The site's consent policy when the session was requested: it decides approval and ends. */
@@ -114,6 +125,8 @@ export const remoteSessions = pgTable("remote_sessions", {
   decideBy: at("decide_by"),
   approvedAt: at("approved_at"),
   approvedBy: uuid("approved_by"),
+  /** The maintenance window that approved it (its end cuts the session); null otherwise. */
+  windowId: uuid("window_id"),
   /** The technician's corporate proxy for the .ovpn issued after approval. */
   clientProxy: jsonb("client_proxy").$type<{ host: string; port: number }>(),
   /** When the one-time config was issued (once: never again for this session). */

@@ -33,6 +33,7 @@ import {
 import { ConsentCard } from "../views/consent.tsx";
 import { NameField, Time } from "../views/layout.tsx";
 import { ReachCell } from "../views/reach.tsx";
+import { WindowPolicyCard } from "../views/windows.tsx";
 
 export function customerRoutes() {
   const app = new Hono<WebEnv>();
@@ -164,6 +165,7 @@ export function customerRoutes() {
           />
         ) : null}
         <ConsentCard site={site} canManage={canManage} csrfToken={csrf} />
+        <WindowPolicyCard site={site} canManage={canManage} csrfToken={csrf} />
         <h2>Gateways</h2>
         {canManage ? (
           <FormCard action={`/sites/${site.id}/gateways`} csrfToken={csrf} submit="Add gateway">

@@ -169,6 +169,11 @@ export function gatewayRoutes() {
               <Token>{gatewayBlock(c.get("deps").proxyPool, gateway)}</Token>
             </dd>
           </dl>
+          {workstation ? null : (
+            <p>
+              <a href={`/gateways/${gateway.id}/windows`}>Maintenance windows</a>
+            </p>
+          )}
         </div>
         {workstation ? (
           <>

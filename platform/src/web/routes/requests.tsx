@@ -1,10 +1,10 @@
-// Requests that need a customer approver's decision: the technician's page (its state updated by
+// Requests that need an approval (the operator at the machine, a customer approver, or both): the technician's page (its state updated by
 // polling a small fragment), Allow and Deny, and the one-time .ovpn after the approval.
 import { eq } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
 import { checkId } from "../../access/index.ts";
 import { users } from "../../db/index.ts";
-import type { SessionView } from "../../sessions/index.ts";
+import { approvalsOf, type SessionView } from "../../sessions/index.ts";
 import { NotFoundError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { signedIn } from "../middleware.ts";
@@ -19,7 +19,10 @@ async function requestOf(c: HonoContext<WebEnv>): Promise<SessionView> {
   return session;
 }
 
+/** Who approved so far, with where ("OLGA (portal) and operator at gateway Hall 1 (gateway UI)"). */
 async function approverOf(c: HonoContext<WebEnv>, session: SessionView): Promise<string | null> {
+  const approvals = await approvalsOf(c.get("deps").db, session.id);
+  if (approvals.length > 0) return approvals.map((a) => `${a.by} (${a.where})`).join(" and ");
   if (!session.approvedBy) return null;
   const [row] = await c
     .get("deps")
@@ -58,7 +61,8 @@ export function requestRoutes() {
 
   app.post("/requests/:id/approve", async (c) => {
     const decision = await c.get("deps").access.requests.approve(c.get("ctx"), c.req.param("id"));
-    return c.redirect(`/sessions?decision=${decision.outcome}`, 303);
+    const outcome = decision.clamped?.length ? "approved_clamped" : decision.outcome;
+    return c.redirect(`/sessions?decision=${outcome}`, 303);
   });
 
   app.post("/requests/:id/deny", async (c) => {

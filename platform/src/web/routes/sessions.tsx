@@ -18,6 +18,10 @@ import { SessionTable } from "../views/sessions.tsx";
 /** What the Sessions page says after a decision (the POST redirects here with its outcome). */
 const DECISION_WORDS: Record<string, string> = {
   approved: "Request allowed: the technician can now download their one-time connection file.",
+  approved_partly:
+    "Your approval is recorded: the technician gets access once the operator at the machine approves too.",
+  approved_clamped:
+    "Request allowed, clamped to the site's current rules (a lower maximum duration, or services disabled since the request): the session below shows what was granted; the audit log says what was cut.",
   denied: "Request denied: the technician gets no access.",
   already_approved: "This request was approved already: nothing changed.",
   already_denied: "This request was denied already: nothing changed.",
@@ -41,12 +45,13 @@ function httpProxyOf(form: FormFields): { host: string; port: number } | null {
 
 /**
  * A Connect form as the request it asks for: the services ticked (`service.<id>`, when the form
- * offered the choice), the minutes and ticket when given.
+ * offered the choice), the minutes, ticket and mode (full / read_only) when given.
  */
 function requestOf(form: FormFields): Record<string, unknown> {
   const request: Record<string, unknown> = { reason: form.reason };
   if (form.ticket?.trim()) request.ticket = form.ticket;
   if (form.minutes?.trim()) request.minutes = form.minutes;
+  if (form.mode?.trim()) request.mode = form.mode;
   if (form.servicesChosen)
     request.services = Object.keys(form)
       .filter((name) => name.startsWith("service."))

@@ -8,7 +8,7 @@ import {
   MAX_SESSION_MINUTES_LIMIT,
   REQUEST_EXPIRY_MINUTES_LIMIT,
 } from "../../masterdata/index.ts";
-import type { SessionView } from "../../sessions/index.ts";
+import { endText, modbusService, type SessionView } from "../../sessions/index.ts";
 import { ActionButton, DataTable, PortalPage, SelectField, SubmitForm } from "./components.tsx";
 import { Field, Notice, Time, Token } from "./layout.tsx";
 
@@ -29,7 +29,7 @@ export const ConsentCard: FC<{
       <p>
         <strong>{CONSENT_POLICY_LABELS[site.consentPolicy]}</strong>. Sessions last at most{" "}
         {site.maxSessionMinutes} minutes
-        {site.consentPolicy === "customer_approval"
+        {site.consentPolicy !== "operator_connect"
           ? `; a request not decided within ${site.requestExpiryMinutes} minutes expires`
           : ""}
         .
@@ -67,8 +67,9 @@ export const ConsentCard: FC<{
         </SubmitForm>
       ) : null}
       <p class="muted">
-        Approval on the gateway's own screen (alone, or with a customer approver) is not available
-        yet.
+        Where the operator at the machine approves, the request fills the gateway's Remote access
+        page (Allow / Deny); a machine HMI can decide it through the gateway's local consent API,
+        and a lamp can show that a request waits.
       </p>
     </div>
   </>
@@ -76,7 +77,10 @@ export const ConsentCard: FC<{
 
 type Service = typeof services.$inferSelect;
 
-/** What a Connect may ask for besides its reason: a ticket, which services, how long. */
+/**
+ * What a Connect may ask for besides its reason: a ticket, which services, how long, and the mode
+ * (read-only is offered where a chosen service is Modbus/TCP; the platform checks every one).
+ */
 export const RequestFields: FC<{ enabled: Service[]; maxMinutes: number }> = (p) => (
   <>
     <Field label="Ticket (optional)" name="ticket" required={false} maxlength={64} />
@@ -90,6 +94,19 @@ export const RequestFields: FC<{ enabled: Service[]; maxMinutes: number }> = (p)
         </label>
       ))}
     </fieldset>
+    {p.enabled.some(modbusService) ? (
+      <fieldset>
+        <legend>Mode</legend>
+        <label class="check">
+          <input type="radio" name="mode" value="full" checked />
+          Full access
+        </label>
+        <label class="check">
+          <input type="radio" name="mode" value="read_only" />
+          Read-only: Modbus/TCP reads only, writes refused at the gateway (Modbus services only)
+        </label>
+      </fieldset>
+    ) : null}
     <Field
       label={`Minutes (at most ${p.maxMinutes})`}
       name="minutes"
@@ -100,6 +117,14 @@ export const RequestFields: FC<{ enabled: Service[]; maxMinutes: number }> = (p)
     />
   </>
 );
+
+/** A request's mode as an approver reads it. */
+export const ModeWords: FC<{ mode: "full" | "read_only" }> = ({ mode }) =>
+  mode === "read_only" ? (
+    <strong data-mode="read_only">read-only (Modbus reads only, writes refused)</strong>
+  ) : (
+    <span data-mode="full">full access</span>
+  );
 
 const REQUEST_WORDS: Record<string, string> = {
   pending: "waiting for approval",
@@ -128,12 +153,16 @@ export const RequestStatus: FC<{
     >
       <p>
         State: <strong>{REQUEST_WORDS[s.state]}</strong>
-        {s.endReason ? ` (${s.endReason.replaceAll("_", " ")})` : ""}
+        {s.endReason ? ` (${endText(s)})` : ""}
+      </p>
+      <p>
+        Mode: <ModeWords mode={s.mode} />
       </p>
       {waiting && s.decideBy ? (
         <p class="muted">
-          A customer approver decides; the request expires at <Time at={s.decideBy} />. This page
-          updates by itself.
+          {WHO_DECIDES[s.consentPolicy]}
+          {approver ? ` Approved so far by ${approver}.` : ""} The request expires at{" "}
+          <Time at={s.decideBy} />. This page updates by itself.
         </p>
       ) : null}
       {s.approvedAt ? (
@@ -181,13 +210,24 @@ export const RequestPage: FC<{
   </PortalPage>
 );
 
-/** Requests waiting for the caller's decision, with Allow and Deny. */
+/** Who decides a pending request, by the policy it was made under. */
+const WHO_DECIDES: Record<SessionView["consentPolicy"], string> = {
+  operator_connect: "",
+  operator_approval: "The operator at the machine decides, on the gateway.",
+  customer_approval: "A customer approver decides.",
+  two_party: "The operator at the machine and a customer approver must both allow it.",
+};
+
+/**
+ * Requests waiting for the caller's decision, with Allow and Deny — only Deny where the operator
+ * at the machine alone allows (operator_approval).
+ */
 export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }> = (p) =>
   p.requests.length === 0 ? null : (
     <>
       <h2>Requests waiting for your approval</h2>
       <DataTable
-        head={["Machine", "Technician · reason", "Services · minutes", "Expires", ""]}
+        head={["Machine", "Technician · reason", "Services · mode · minutes", "Expires", ""]}
         rows={p.requests}
         empty="No requests."
         row={(s) => (
@@ -205,13 +245,17 @@ export const PendingRequests: FC<{ requests: SessionView[]; csrfToken: string }>
                   <Token>{`${svc.protocol}/${svc.port}`}</Token>{" "}
                 </>
               ))}
-              · {(s.durationSeconds ?? 0) / 60} min
+              · <ModeWords mode={s.mode} /> · {(s.durationSeconds ?? 0) / 60} min
             </td>
             <td>{s.decideBy ? <Time at={s.decideBy} /> : null}</td>
             <td>
-              <ActionButton action={`/requests/${s.id}/approve`} csrfToken={p.csrfToken}>
-                Allow
-              </ActionButton>
+              {s.consentPolicy === "operator_approval" ? (
+                <span class="muted">the operator at the machine allows </span>
+              ) : (
+                <ActionButton action={`/requests/${s.id}/approve`} csrfToken={p.csrfToken}>
+                  Allow
+                </ActionButton>
+              )}
               <ActionButton action={`/requests/${s.id}/deny`} csrfToken={p.csrfToken} kind="danger">
                 Deny
               </ActionButton>

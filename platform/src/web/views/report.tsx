@@ -38,6 +38,12 @@ export const ReportPage: FC<{
           <dd class="muted">not recorded — {r.technician.companyNote}</dd>
           <dt>Reason</dt>
           <dd>{s.reason}</dd>
+          <dt>Mode</dt>
+          <dd data-report-mode={s.mode}>
+            {s.mode === "read_only"
+              ? "read-only, as requested: Modbus/TCP reads only, writes refused at the gateway"
+              : "full access"}
+          </dd>
           <dt>Reached</dt>
           <dd>
             {r.machine ? r.machine.name : `${r.gateway.name} (SSH maintenance)`} · gateway{" "}

@@ -4,7 +4,7 @@ import type { FC } from "hono/jsx";
 import { inScope, type Principal, scopeOf } from "../../access/index.ts";
 import type { ConsentPolicy, services } from "../../db/index.ts";
 import { mayReadReport } from "../../reports/index.ts";
-import type { DataPlaneStatus, SessionView } from "../../sessions/index.ts";
+import { type DataPlaneStatus, endText, type SessionView } from "../../sessions/index.ts";
 import {
   ActionButton,
   DataTable,
@@ -53,7 +53,12 @@ export const SessionTable: FC<{
         </td>
         <td>
           <span class={`badge ${s.state === "ended" ? "" : "ok"}`}>{STATE_LABELS[s.state]}</span>
-          {s.endReason ? <div class="muted">by {s.endReason.replace("_", " ")}</div> : null}
+          {s.endReason ? (
+            <div class="muted" data-end-reason={s.endReason}>
+              {endText(s)}
+            </div>
+          ) : null}
+          {s.mode === "read_only" ? <div class="muted">read-only (Modbus reads only)</div> : null}
           {s.state === "pending" && s.technicianId === principal.userId ? (
             <div>
               <a href={`/requests/${s.id}`}>your request</a>
@@ -158,15 +163,23 @@ export const RemoteAccessCard: FC<{
         <SubmitForm
           action={`/machines/${p.machineId}/connect`}
           csrfToken={p.csrfToken}
-          submit={p.site.consentPolicy === "customer_approval" ? "Request access" : "Connect"}
+          submit={p.site.consentPolicy === "operator_connect" ? "Connect" : "Request access"}
           row
         >
-          {p.site.consentPolicy === "customer_approval" ? (
+          {p.site.consentPolicy === "operator_connect" ? null : (
             <p class="muted">
-              At this site a customer approver allows each request: you get the connection file once
-              it is approved.
+              At this site{" "}
+              {
+                {
+                  operator_approval: "the operator at the machine allows each request",
+                  customer_approval: "a customer approver allows each request",
+                  two_party:
+                    "both the operator at the machine and a customer approver allow each request",
+                }[p.site.consentPolicy]
+              }
+              : you get the connection file once it is approved.
             </p>
-          ) : null}
+          )}
           <Field
             label="Reason (ticket, fault) — shown to the operator and logged"
             name="reason"

@@ -1,0 +1,2 @@
+ALTER TABLE "remote_sessions" ADD COLUMN "mode" text DEFAULT 'full' NOT NULL;--> statement-breakpoint
+CREATE INDEX "audit_entries_remote_session" ON "audit_entries" USING btree (("detail"->>'remoteSessionId'));
