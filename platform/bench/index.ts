@@ -2,6 +2,7 @@
 // and writes them to bench-results.json. Not a timed test: nothing here fails on a slow machine.
 import { writeFileSync } from "node:fs";
 import { benchApi } from "./api.ts";
+import { benchControlPlane } from "./control-plane.ts";
 import { benchPki } from "./pki.ts";
 import { benchPortal } from "./portal.ts";
 import { benchSiem } from "./siem.ts";
@@ -75,6 +76,31 @@ console.log(
       (e) =>
         `  GET /api/v1${e.path.padEnd(28)} p50 ${e.p50Ms.toFixed(1)} ms, p95 ${e.p95Ms.toFixed(1)} ms   target p95 ≤ 50 ms   ${e.p95Ms <= 50 ? "MET" : "NOT MET"}`,
     ),
+  ].join("\n"),
+);
+
+const gateways = Number(process.env.BENCH_GATEWAYS ?? 1000);
+const control = await benchControlPlane({
+  gateways,
+  seconds: Number(process.env.BENCH_CONTROL_SECONDS ?? 60),
+  commandsPerSecond: 10,
+  databaseUrl: process.env.DATABASE_URL || null,
+});
+results.controlPlane = control;
+const met = (ok: boolean) => (ok ? "MET" : "NOT MET");
+const ms = (v: number) => `${v.toFixed(0)} ms`;
+console.log(
+  [
+    "",
+    `Control plane, ${control.gateways.toLocaleString("en")} simulated gateways on ${control.database} (real HTTPS, 2 keep-alive connections each, heartbeat 10 s ± 10 %, one long-poll each; ${control.loadProcesses} load process(es) sharing the cores; BENCH_GATEWAYS picks N):`,
+    `  ramp: every gateway answered within ${control.rampSeconds === null ? "— (not all did)" : `${control.rampSeconds.toFixed(1)} s`}; then ${control.steadySeconds.toFixed(0)} s steady`,
+    `  heartbeat (${control.heartbeats.count.toLocaleString("en")}): p50 ${ms(control.heartbeats.p50Ms)}, p99 ${ms(control.heartbeats.p99Ms)}, max ${ms(control.heartbeats.maxMs)}   target p99 ≤ 1 s   ${met(control.heartbeats.p99Ms <= 1000)}`,
+    `  command enqueue → received (${control.commands.received}/${control.commands.sent}): p50 ${ms(control.commands.p50Ms)}, p99 ${ms(control.commands.p99Ms)}, max ${ms(control.commands.maxMs)}   target p99 ≤ 1 s   ${met(control.commands.p99Ms <= 1000 && control.commands.received === control.commands.sent)}`,
+    `  errors: ${Object.values(control.errors).reduce((a, b) => a + b, 0)} ${JSON.stringify(control.errors)}, reconnects ${control.reconnects}   target none   ${met(Object.keys(control.errors).length === 0)}`,
+    `  platform RSS max ${control.platformRssMaxMb.toFixed(0)} MB   target ≤ 1024 MB   ${met(control.platformRssMaxMb <= 1024)}; CPU ${control.platformCpuPercent.toFixed(0)} % of a core`,
+    `  portal while loaded: /healthz p95 ${ms(control.healthz.p95Ms)}, ${control.portalPage.path} p95 ${ms(control.portalPage.p95Ms)} (errors ${control.healthz.errors + control.portalPage.errors})   target p95 ≤ 100 ms   ${met(control.portalPage.p95Ms <= 100 && control.healthz.p95Ms <= 100)}`,
+    `  database growth ${control.databaseGrowthMbPerMinute.toFixed(2)} MB/min`,
+    `  gateways target: 20,000 per process   ${met(control.gateways >= 20_000 && control.heartbeats.p99Ms <= 1000 && Object.keys(control.errors).length === 0)}`,
   ].join("\n"),
 );
 

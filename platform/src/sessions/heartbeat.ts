@@ -38,6 +38,35 @@ export function servicesFor(services: GrantedServices, filters: boolean) {
   });
 }
 
+/** How often an unchanged report still refreshes lastSeenAt, in ms (reach calls 60 s silent). */
+export const SEEN_REFRESH_MS = 20_000;
+/** A clock offset that moved by less than this, in ms, is not news (the clock check's unit is seconds). */
+const OFFSET_NEWS_MS = 500;
+
+/**
+ * Whether a heartbeat's report must be written: it differs from the stored one (the clock offset
+ * by OFFSET_NEWS_MS or more), or lastSeenAt is SEEN_REFRESH_MS old. Liveness is not a committed
+ * row update per beat: an unchanged gateway costs one write per SEEN_REFRESH_MS, not per beat.
+ */
+export function isNews(
+  stored: Pick<Gateway, "agent" | "lastSeenAt">,
+  agent: AgentReport,
+  now: Date,
+): boolean {
+  const before = stored.agent;
+  if (!before || !stored.lastSeenAt) return true;
+  if (now.getTime() - stored.lastSeenAt.getTime() >= SEEN_REFRESH_MS) return true;
+  if (Math.abs(before.clockOffsetMs - agent.clockOffsetMs) >= OFFSET_NEWS_MS) return true;
+  const keys = new Set([...Object.keys(before), ...Object.keys(agent)]);
+  keys.delete("clockOffsetMs");
+  for (const key of keys) {
+    const a = before[key as keyof AgentReport];
+    const b = agent[key as keyof AgentReport];
+    if (JSON.stringify(a ?? null) !== JSON.stringify(b ?? null)) return true;
+  }
+  return false;
+}
+
 /**
  * Records a gateway's report (alive, state, versions, clock, the Modbus filter's counts) and
  * answers what it must know; the gateway API adds the signed settings (gateways/settings.ts).
@@ -51,24 +80,20 @@ export async function heartbeat(
 ): Promise<Omit<HeartbeatResponse, "settings">> {
   const { db, clock } = deps;
   const now = clock.now();
-  await db
-    .update(gateways)
-    .set({
-      lastSeenAt: now,
-      agent: {
-        state: report.state,
-        agentVersion: report.agentVersion,
-        openvpnVersion: report.openvpnVersion,
-        clockOffsetMs: new Date(report.localTime).getTime() - now.getTime(),
-        lastError: report.lastError,
-        ip,
-        settingsVersion: report.settingsVersion,
-        sshHostKey: report.sshHostKey,
-        ...kept,
-        capabilities: report.capabilities,
-      },
-    })
-    .where(eq(gateways.id, gateway.id));
+  const agent: AgentReport = {
+    state: report.state,
+    agentVersion: report.agentVersion,
+    openvpnVersion: report.openvpnVersion,
+    clockOffsetMs: new Date(report.localTime).getTime() - now.getTime(),
+    lastError: report.lastError,
+    ip,
+    settingsVersion: report.settingsVersion,
+    sshHostKey: report.sshHostKey,
+    ...kept,
+    capabilities: report.capabilities,
+  };
+  if (isNews(gateway, agent, now))
+    await db.update(gateways).set({ lastSeenAt: now, agent }).where(eq(gateways.id, gateway.id));
   await recordModbusEvidence(deps, gateway, report.modbusEvidence, ip);
   const filters = report.capabilities.includes("modbus-read-only");
 
