@@ -15,8 +15,11 @@ import { startPlatform } from "../src/platform.ts";
 import { systemClock } from "../src/shared/index.ts";
 import type { GatewayFigures, GatewayJob, PortalFigures, PortalJob } from "./simulated-gateways.ts";
 
-/** Gateways per load process: two sockets each, under the 20,000 open files a process may hold. */
-const GATEWAYS_PER_PROCESS = 9000;
+/**
+ * Gateways per load process (BENCH_GATEWAYS_PER_PROCESS): two sockets each, under the 20,000 open
+ * files a process may hold.
+ */
+const GATEWAYS_PER_PROCESS = Math.min(9000, Number(process.env.BENCH_GATEWAYS_PER_PROCESS ?? 9000));
 
 export interface ControlPlaneFigures {
   gateways: number;
