@@ -150,6 +150,7 @@ export {
   passwordRules,
 } from "./ui/password-rules.ts";
 export { type GatewayPhase, gatewayPhase } from "./ui/phase.ts";
+export { escapeFormatCharacters } from "./ui/text.ts";
 export { isoTime } from "./ui/time.ts";
 export { splitTokens } from "./ui/tokens.ts";
 export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";

@@ -4,6 +4,7 @@
 // services, duration, mode, the time left to decide — with Allow and Deny. Oldest first; the
 // count says how many more wait. Plain forms (work without JS); the 2 s poll keeps it current.
 import type { PendingRequest } from "@meetpoint/common";
+import { escapeFormatCharacters as shown } from "@meetpoint/common";
 import { Time, Token } from "./views.tsx";
 
 /** What the page says after a decision (the POST redirects with its outcome). */
@@ -57,21 +58,21 @@ export function ConsentScreen(props: {
       </p>
       <dl>
         <dt>Technician</dt>
-        <dd data-field="technician">{r.technician}</dd>
+        <dd data-field="technician">{shown(r.technician)}</dd>
         <dt>Company</dt>
-        <dd data-field="company">{r.company ?? "not recorded"}</dd>
+        <dd data-field="company">{r.company === null ? "not recorded" : shown(r.company)}</dd>
         <dt>Why</dt>
-        <dd data-field="reason">{r.reason}</dd>
+        <dd data-field="reason">{shown(r.reason)}</dd>
         <dt>Ticket</dt>
-        <dd>{r.ticket ?? "none"}</dd>
+        <dd data-field="ticket">{r.ticket === null ? "none" : shown(r.ticket)}</dd>
         <dt>Machine</dt>
-        <dd>{r.machine}</dd>
+        <dd data-field="machine">{shown(r.machine)}</dd>
         <dt>Services</dt>
-        <dd>
+        <dd data-field="services">
           {r.services.map((x, i) => (
             <>
               {i > 0 ? ", " : ""}
-              {x.name}{" "}
+              {shown(x.name)}{" "}
               <Token>
                 ({x.protocol}/{x.port})
               </Token>

@@ -43,16 +43,7 @@ export const FORMAT_CHARACTER = /\p{Cf}/u;
 export const FORMAT_MESSAGE =
   "must not contain invisible formatting characters (Unicode Cf: bidi controls, zero-width characters)";
 
-/**
- * Free text from elsewhere (a gateway's last error) with its format characters made visible as
- * "<U+202E>", so it reads as sent, not as the characters would reorder or hide it.
- */
-export function escapeFormatCharacters(text: string): string {
-  return text.replace(
-    /\p{Cf}/gu,
-    (c) => `<U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}>`,
-  );
-}
+export { escapeFormatCharacters } from "@meetpoint/common";
 
 /**
  * A display name: trimmed, 1–100 characters, no control or format characters. Rendered as text

@@ -24,8 +24,14 @@ export function settingsRoutes({ auth, events }: SettingsDeps) {
             state:
             <span class="mono"> POST /api/local/v1/connect</span>,{" "}
             <span class="mono">POST /api/local/v1/disconnect</span>,{" "}
-            <span class="mono">GET /api/local/v1/state</span>, with{" "}
-            <span class="mono">Authorization: Bearer &lt;token&gt;</span>.
+            <span class="mono">GET /api/local/v1/state</span>; list the technicians' requests
+            waiting for the operator and allow or deny them:{" "}
+            <span class="mono">GET /api/local/v1/requests</span>,{" "}
+            <span class="mono">POST /api/local/v1/requests/&lt;id&gt;/allow</span>,{" "}
+            <span class="mono">POST /api/local/v1/requests/&lt;id&gt;/deny</span>; and light a lamp
+            while one waits: <span class="mono">GET /api/local/v1/signal</span>. Every call needs{" "}
+            <span class="mono">Authorization: Bearer &lt;token&gt;</span>; after 10 wrong tokens
+            within a minute a source is answered 429 until the minute ends.
           </p>
           {seen ? (
             <p class="notice">

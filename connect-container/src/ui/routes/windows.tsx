@@ -3,6 +3,7 @@
 // gateway's windows (through the platform, which keeps and audits them); the page says which
 // window armed the data channel and until when. Times are UTC.
 import type { GatewayWindowsResponse, WindowRequest } from "@meetpoint/common";
+import { escapeFormatCharacters as shown } from "@meetpoint/common";
 import { type Context, Hono } from "hono";
 import type { Agent } from "../../agent/agent.ts";
 import type { EventLog } from "../../agent/events.ts";
@@ -23,6 +24,8 @@ export function fieldOf(message: string): string | null {
 }
 
 type Typed = Record<string, string>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function windowsRoutes({ agent, events }: WindowsUiDeps) {
   const routes = new Hono<UiEnv>();
@@ -60,7 +63,7 @@ export function windowsRoutes({ agent, events }: WindowsUiDeps) {
           </p>
           <p id="window-arming">
             {armedBy
-              ? `Connected by maintenance window ${armedBy.id} (${armedBy.reason}) until ${armedBy.end.toISOString()}.`
+              ? `Connected by maintenance window ${armedBy.id} (${shown(armedBy.reason)}) until ${armedBy.end.toISOString()}.`
               : "No window has connected the gateway now."}
           </p>
           {unreachable ? (
@@ -89,11 +92,13 @@ export function windowsRoutes({ agent, events }: WindowsUiDeps) {
                     <td class="mono">{w.end}</td>
                     <td>{w.weekly ? "weekly" : "once"}</td>
                     <td>
-                      {w.technicians.length ? w.technicians.join(", ") : "all of the customer"}
+                      {w.technicians.length
+                        ? w.technicians.map(shown).join(", ")
+                        : "all of the customer"}
                     </td>
-                    <td>{w.services.length ? w.services.join(", ") : "all enabled"}</td>
-                    <td>{w.reason}</td>
-                    <td>{w.createdBy}</td>
+                    <td>{w.services.length ? w.services.map(shown).join(", ") : "all enabled"}</td>
+                    <td data-field="reason">{shown(w.reason)}</td>
+                    <td>{shown(w.createdBy)}</td>
                     <td>
                       {w.state === "open" || w.state === "upcoming" ? (
                         <PostForm
@@ -131,7 +136,7 @@ export function windowsRoutes({ agent, events }: WindowsUiDeps) {
                 <legend>Technicians (none ticked: every technician of the customer)</legend>
                 {list.technicians.map((t) => (
                   <label>
-                    <input type="checkbox" name={`technician.${t.id}`} /> {t.name}
+                    <input type="checkbox" name={`technician.${t.id}`} /> {shown(t.name)}
                   </label>
                 ))}
                 {errorAt("technicians")}
@@ -140,7 +145,7 @@ export function windowsRoutes({ agent, events }: WindowsUiDeps) {
                 <legend>Services (none ticked: every enabled service)</legend>
                 {list.services.map((s) => (
                   <label>
-                    <input type="checkbox" name={`service.${s.id}`} /> {s.name}
+                    <input type="checkbox" name={`service.${s.id}`} /> {shown(s.name)}
                   </label>
                 ))}
                 {errorAt("services")}
@@ -168,7 +173,14 @@ export function windowsRoutes({ agent, events }: WindowsUiDeps) {
     );
   };
 
-  routes.get("/windows", (c) => page(c, null));
+  // After a creation the POST redirects here (Post/Redirect/Get): a reload does not create twice.
+  routes.get("/windows", (c) => {
+    const created = c.req.query("created") ?? "";
+    return page(
+      c,
+      UUID.test(created) ? { kind: "ok", text: `Window ${created.toLowerCase()} created.` } : null,
+    );
+  });
 
   routes.post("/windows", async (c) => {
     const api = agent.windowsApi;
@@ -180,20 +192,29 @@ export function windowsRoutes({ agent, events }: WindowsUiDeps) {
       Object.keys(typed)
         .filter((k) => k.startsWith(`${prefix}.`))
         .map((k) => k.slice(prefix.length + 1));
+    const mode = typed.mode ?? "full";
+    if (mode !== "full" && mode !== "read_only") {
+      const message = "mode: must be full or read_only";
+      return page(
+        c,
+        { kind: "error", text: `Not created: ${message}` },
+        { field: "mode", message, typed },
+      );
+    }
     const request: WindowRequest = {
       start: typed.start ?? "",
       end: typed.end ?? "",
       weekly: typed.weekly === "on",
       technicians: ticked("technician"),
       services: ticked("service"),
-      mode: typed.mode === "read_only" ? "read_only" : "full",
+      mode,
       reason: typed.reason ?? "",
     };
     try {
       const { id } = await api.createWindow(request);
       events.add("info", `maintenance window ${id} created by the operator (${request.reason})`);
       agent.heartbeatNow();
-      return page(c, { kind: "ok", text: `Window ${id} created.` });
+      return c.redirect(`/windows?created=${encodeURIComponent(id)}`, 303);
     } catch (error) {
       const message = (error as Error).message;
       return page(
