@@ -10,6 +10,7 @@ import {
   gatewaySessions,
   gateways,
   identityProviders,
+  maintenanceWindows,
   type ModbusEvidence,
   sites,
   users,
@@ -198,12 +199,21 @@ export async function transparencyReport(
   // Every party's approval as recorded (who, where, when); a request from before approvals were
   // recorded per party names its approver only.
   const recorded = await approvalsOf(db, session.id);
-  // A request inside a maintenance window was approved by the window, at its request.
+  // A request inside a maintenance window was approved by the window, at its request; the report
+  // names who made the window, so the customer sees who pre-approved.
+  const windowRow = session.windowId
+    ? (
+        await db
+          .select({ by: maintenanceWindows.createdByName, origin: maintenanceWindows.origin })
+          .from(maintenanceWindows)
+          .where(eq(maintenanceWindows.id, session.windowId))
+      )[0]
+    : undefined;
   const approvals =
     session.approvedAt && session.windowId
       ? [
           {
-            by: `maintenance window ${session.windowId}`,
+            by: `maintenance window ${session.windowId}${windowRow ? `, created by ${windowRow.by} (${windowRow.origin === "gateway" ? "on the gateway" : "in the portal"})` : ""}`,
             at: iso(session.approvedAt),
             where: "maintenance window",
           },

@@ -42,8 +42,9 @@ function openWindows(db: Db, gatewayId: string) {
 /**
  * The window that pre-approves `request`: on its gateway, not cancelled, open at its time, naming
  * the technician (or naming none), covering every asked service (or naming none), and read_only
- * only for a request whose every service is read-only Modbus. The earliest-ending match wins (the
- * request ends with it). Null: none.
+ * only for a request whose every service is read-only Modbus. A window never approves a request of
+ * its own creator (no self-approval: that request follows the site's policy). The earliest-ending
+ * match wins (the request ends with it). Null: none.
  */
 export async function matchingWindow(
   db: Db,
@@ -54,6 +55,7 @@ export async function matchingWindow(
   const matches = candidates.flatMap((window) => {
     const occurrence = occurrenceAt(window, request.at);
     if (!occurrence) return [];
+    if (window.createdBy === request.technicianId) return [];
     if (window.technicianIds.length && !window.technicianIds.includes(request.technicianId))
       return [];
     if (
