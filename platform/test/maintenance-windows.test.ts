@@ -193,6 +193,8 @@ describe("who creates windows", () => {
       ],
       [{ start: at(MIN), end: at(5 * MIN), mode: "read_only" }, "mode", "read-only Modbus"],
       [{ start: "tomorrow", end: at(5 * MIN) }, "start", "date and time"],
+      // A bidi override would reorder what the operator and the technicians read.
+      [{ start: at(MIN), end: at(5 * MIN), reason: "fix \u202Eevil" }, "reason", "Unicode Cf"],
     ];
     for (const [form, field, words] of cases) {
       const answer = await portalWindow({ reason: "service", ...form });
