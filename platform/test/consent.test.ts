@@ -298,6 +298,16 @@ describe("requests under customer approval", () => {
     expect((await session(requestId)).state).toBe("pending");
   });
 
+  test("another technician of the customer cannot open the request's page (404); an approver reads it as the technician's", async () => {
+    expect((await tech2.get(`/requests/${requestId}`)).status).toBe(404);
+    expect((await tech2.get(`/requests/${requestId}/status`)).status).toBe(404);
+    expect(await tech1.page(`/requests/${requestId}`)).toContain("Your request to");
+    const seen = await custAdmin.page(`/requests/${requestId}`);
+    expect(seen).toContain("TECH1&#39;s request to");
+    expect(seen).not.toContain("Your request");
+    expect(seen).not.toContain("Get my one-time connection file");
+  });
+
   test("the approval starts the clock; approving twice changes nothing; the .ovpn comes once, for exactly the approved service", async () => {
     p.clock.advance(5 * 60_000);
     const approvedAt = p.clock.now();

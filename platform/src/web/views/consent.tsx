@@ -135,13 +135,15 @@ const REQUEST_WORDS: Record<string, string> = {
 
 /**
  * The state of a technician's request, polled every 3 s while it can still change: waiting (until
- * when), approved (by whom, with the button that issues the one-time .ovpn), denied, expired.
+ * when), approved (by whom, with the button that issues the one-time .ovpn — to its technician
+ * only, `own`), denied, expired.
  */
 export const RequestStatus: FC<{
   session: SessionView;
   approver: string | null;
   csrfToken: string;
-}> = ({ session: s, approver, csrfToken }) => {
+  own: boolean;
+}> = ({ session: s, approver, csrfToken, own }) => {
   const waiting = s.state === "pending";
   return (
     <div
@@ -171,7 +173,7 @@ export const RequestStatus: FC<{
           <Time at={s.endsAt} />.
         </p>
       ) : null}
-      {s.state === "requested" && s.profileIssuedAt === null ? (
+      {own && s.state === "requested" && s.profileIssuedAt === null ? (
         <SubmitForm
           action={`/requests/${s.id}/profile`}
           csrfToken={csrfToken}
@@ -179,10 +181,12 @@ export const RequestStatus: FC<{
         />
       ) : null}
       {s.state === "requested" && s.profileIssuedAt !== null ? (
-        <p class="muted">Your one-time connection file was issued.</p>
+        <p class="muted">{own ? "Your" : "The"} one-time connection file was issued.</p>
       ) : null}
       {s.state === "ended" && s.endReason === "denied" ? (
-        <Notice kind="error">The request was denied: you get no access.</Notice>
+        <Notice kind="error">
+          {own ? "The request was denied: you get no access." : "The request was denied."}
+        </Notice>
       ) : null}
       {s.state === "ended" && s.endReason === "request_expired" ? (
         <Notice kind="warn">Nobody decided the request in time: request access again.</Notice>
@@ -191,7 +195,7 @@ export const RequestStatus: FC<{
   );
 };
 
-/** The technician's page for one request. */
+/** One request's page: the technician's own ("Your request"), or an approver's view of it. */
 export const RequestPage: FC<{
   session: SessionView;
   approver: string | null;
@@ -201,11 +205,19 @@ export const RequestPage: FC<{
   <PortalPage title="Request" csrfToken={p.csrfToken} principal={p.principal}>
     <div class="card">
       <p>
-        Your request to <a href={`/machines/${p.session.machineId}`}>{p.session.machineName}</a>:{" "}
+        {p.session.technicianId === p.principal.userId
+          ? "Your"
+          : `${p.session.technicianName}'s`}{" "}
+        request to <a href={`/machines/${p.session.machineId}`}>{p.session.machineName}</a>:{" "}
         {p.session.reason}
         {p.session.ticket ? ` (ticket ${p.session.ticket})` : ""}
       </p>
-      <RequestStatus session={p.session} approver={p.approver} csrfToken={p.csrfToken} />
+      <RequestStatus
+        session={p.session}
+        approver={p.approver}
+        csrfToken={p.csrfToken}
+        own={p.session.technicianId === p.principal.userId}
+      />
     </div>
   </PortalPage>
 );
