@@ -345,7 +345,8 @@ describe("a window from the gateway's UI", () => {
     await p.access.ends.endDue();
     const tickMs = performance.now() - started;
     const ended = await session(sessionId);
-    expect(ended).toMatchObject({ state: "ended", endReason: "expiry" });
+    // Its end was the window's: said as such, not as the session's own end time.
+    expect(ended).toMatchObject({ state: "ended", endReason: "window_ended" });
     expect(ended.endedAt?.getTime()).toBe(windowEnd.getTime());
     // The tick runs every second: the cut lands at most 1 s + this tick's own time after the end.
     console.log(
@@ -362,6 +363,7 @@ describe("a window from the gateway's UI", () => {
     expect(report).toContain(
       `maintenance window ${windowId}, created by operator at gateway Hall 1 (on the gateway)`,
     );
+    expect(report).toContain("the maintenance window that approved it ended");
   });
 });
 

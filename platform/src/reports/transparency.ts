@@ -38,6 +38,7 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   denied: "an approver denied the request",
   request_expired: "nobody decided the request in time",
   window_cancelled: "the maintenance window that approved it was cancelled",
+  window_ended: "the maintenance window that approved it ended",
 };
 
 /** One granted service with what the platform's firewall counted for it over the whole session. */

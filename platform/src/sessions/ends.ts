@@ -22,6 +22,7 @@ import type { DataPlane } from "./data-plane.ts";
 import { carryOut, type Effect } from "./effects.ts";
 import { nextState } from "./lifecycle.ts";
 import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
+import { endsWithItsWindow } from "./window-queries.ts";
 import {
   auditTargetOf,
   gatewaySessionById,
@@ -136,13 +137,16 @@ export class SessionEnds {
    */
   async finish(
     session: RemoteSession,
-    reason: EndReason,
+    asked: EndReason,
     actor: Actor,
     at: Date | null,
     detail: Record<string, string> = {},
     onlyIn: RemoteSession["state"] | null = null,
   ): Promise<boolean> {
     const { db, clock, dataPlane } = this.deps;
+    // An end time that was its maintenance window's end is said as such, not as the session's own.
+    const reason =
+      asked === "expiry" && (await endsWithItsWindow(db, session)) ? "window_ended" : asked;
     const grants = grantsOf(session);
     const on = dataPlane.status().on;
     const active = session.state === "active" && on;

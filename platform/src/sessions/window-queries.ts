@@ -70,6 +70,25 @@ export async function matchingWindow(
   return matches[0] ?? null;
 }
 
+/**
+ * Whether a session approved by a window (`windowId`) ends at that window's end: `endsAt` is the
+ * end of the window's occurrence open just before it. False without a window, or when the session
+ * ends earlier (its own minutes ran out first). Used to say `window_ended`, not `expiry`.
+ */
+export async function endsWithItsWindow(
+  db: Db,
+  session: { windowId: string | null; endsAt: Date },
+): Promise<boolean> {
+  if (!session.windowId) return false;
+  const [window] = await db
+    .select()
+    .from(maintenanceWindows)
+    .where(eq(maintenanceWindows.id, session.windowId));
+  if (!window) return false;
+  const occurrence = occurrenceAt(window, new Date(session.endsAt.getTime() - 1));
+  return occurrence?.end.getTime() === session.endsAt.getTime();
+}
+
 /** The occurrences of a gateway's windows open at `now` or starting within the horizon (24 h). */
 export async function upcomingOccurrences(
   db: Db,
