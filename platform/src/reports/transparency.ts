@@ -10,8 +10,8 @@ import {
   gatewaySessions,
   gateways,
   identityProviders,
-  maintenanceWindows,
   type ModbusEvidence,
+  maintenanceWindows,
   sites,
   users,
 } from "../db/index.ts";

@@ -22,7 +22,6 @@ import type { DataPlane } from "./data-plane.ts";
 import { carryOut, type Effect } from "./effects.ts";
 import { nextState } from "./lifecycle.ts";
 import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
-import { endsWithItsWindow } from "./window-queries.ts";
 import {
   auditTargetOf,
   gatewaySessionById,
@@ -38,6 +37,7 @@ import {
   endReasonOf,
   operatorMustReconnect,
 } from "./reasons.ts";
+import { endsWithItsWindow } from "./window-queries.ts";
 
 /** A request that was denied or expired is audited as such; every other end as an end. */
 function endAction(reason: EndReason) {

@@ -5,30 +5,38 @@ import type { Principal } from "../../access/index.ts";
 import type { ConsentPolicy, services } from "../../db/index.ts";
 import {
   CONSENT_POLICY_LABELS,
+  consentVersion,
   MAX_SESSION_MINUTES_LIMIT,
   REQUEST_EXPIRY_MINUTES_LIMIT,
 } from "../../masterdata/index.ts";
 import { endText, modbusService, type SessionView } from "../../sessions/index.ts";
-import { ActionButton, DataTable, PortalPage, SelectField, SubmitForm } from "./components.tsx";
+import {
+  ActionButton,
+  DataTable,
+  PortalPage,
+  SelectField,
+  SubmitForm,
+  VersionField,
+} from "./components.tsx";
 import { Field, Notice, Time, Token } from "./layout.tsx";
 
 /** The site page's consent card: the policy as text for everyone, its form for who manages it. */
 export const ConsentCard: FC<{
-  site: {
-    id: string;
-    consentPolicy: ConsentPolicy;
-    maxSessionMinutes: number;
-    requestExpiryMinutes: number;
-  };
+  site: Parameters<typeof consentVersion>[0] & { id: string };
+  /** MEETPOINT_REMOTE_SESSION_MINUTES: no session lasts longer, whatever the site says. */
+  platformMaxMinutes: number;
   canManage: boolean;
   csrfToken: string;
-}> = ({ site, canManage, csrfToken }) => (
+}> = ({ site, platformMaxMinutes, canManage, csrfToken }) => (
   <>
     <h2>Consent policy</h2>
     <div class="card" id="consent-policy">
       <p>
         <strong>{CONSENT_POLICY_LABELS[site.consentPolicy]}</strong>. Sessions last at most{" "}
-        {site.maxSessionMinutes} minutes
+        {Math.min(site.maxSessionMinutes, platformMaxMinutes)} minutes
+        {site.maxSessionMinutes > platformMaxMinutes
+          ? ` (the platform's limit; the site allows ${site.maxSessionMinutes})`
+          : ""}
         {site.consentPolicy !== "operator_connect"
           ? `; a request not decided within ${site.requestExpiryMinutes} minutes expires`
           : ""}
@@ -42,6 +50,7 @@ export const ConsentCard: FC<{
           kind="secondary"
           row
         >
+          <VersionField version={consentVersion(site)} />
           <SelectField
             label="Who must approve a technician's Connect"
             name="consentPolicy"
@@ -205,9 +214,7 @@ export const RequestPage: FC<{
   <PortalPage title="Request" csrfToken={p.csrfToken} principal={p.principal}>
     <div class="card">
       <p>
-        {p.session.technicianId === p.principal.userId
-          ? "Your"
-          : `${p.session.technicianName}'s`}{" "}
+        {p.session.technicianId === p.principal.userId ? "Your" : `${p.session.technicianName}'s`}{" "}
         request to <a href={`/machines/${p.session.machineId}`}>{p.session.machineName}</a>:{" "}
         {p.session.reason}
         {p.session.ticket ? ` (ticket ${p.session.ticket})` : ""}
