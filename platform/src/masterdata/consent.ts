@@ -12,7 +12,7 @@ import {
   sites,
   WINDOW_CREATORS,
 } from "../db/index.ts";
-import { parseInput, ValidationError, versionOf } from "../shared/index.ts";
+import { parseInput, versionOf } from "../shared/index.ts";
 import { getSite } from "./sites.ts";
 
 /** What each policy means, in the words the site page uses. */

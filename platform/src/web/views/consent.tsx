@@ -2,7 +2,7 @@
 // technician's request page whose state updates by itself, and the approvers' pending requests.
 import type { FC } from "hono/jsx";
 import type { Principal } from "../../access/index.ts";
-import type { ConsentPolicy, services } from "../../db/index.ts";
+import type { services } from "../../db/index.ts";
 import {
   CONSENT_POLICY_LABELS,
   consentVersion,
