@@ -254,6 +254,88 @@ describe("a site's consent policy", () => {
     expect(foreign.status).toBe(404);
     expect(foreignSiteId).not.toBe(plant.siteId);
   });
+
+  test("a stale consent or window-settings form is refused (409, who changed it and when), reverting nothing", async () => {
+    const versionOf = (html: string, action: string) =>
+      html.match(
+        new RegExp(`action="${action}"[\\s\\S]*?name="version" value="([0-9a-f]{16})"`),
+      )?.[1] ?? "";
+    const consent = `/sites/${plant.siteId}/consent`;
+    const windows = `/sites/${plant.siteId}/windows`;
+    const opened = await custAdmin.page(`/sites/${plant.siteId}`);
+    const seenConsent = versionOf(opened, consent);
+    const seenWindows = versionOf(opened, windows);
+    expect(seenConsent).not.toBe("");
+    expect(seenWindows).not.toBe("");
+    // Another admin changes both after the page was opened…
+    await p.admin.get(`/sites/${plant.siteId}`);
+    const policy = {
+      consentPolicy: "two_party",
+      maxSessionMinutes: "60",
+      requestExpiryMinutes: "10",
+    };
+    expect((await p.admin.post(consent, { ...policy, version: seenConsent })).status).toBe(303);
+    const overlap = { windowCreators: "operator_and_customer", windowsMayOverlap: "on" };
+    expect((await p.admin.post(windows, { ...overlap, version: seenWindows })).status).toBe(303);
+    // …and the page opened before saves its own: refused, naming who changed it.
+    const stale = await custAdmin.post(consent, {
+      consentPolicy: "customer_approval",
+      maxSessionMinutes: "60",
+      requestExpiryMinutes: "10",
+      version: seenConsent,
+    });
+    expect(stale.status).toBe(409);
+    expect(await stale.text()).toMatch(/Changed by admin at .* since you opened this page/);
+    const staleWindows = await custAdmin.post(windows, {
+      windowCreators: "operator",
+      version: seenWindows,
+    });
+    expect(staleWindows.status).toBe(409);
+    expect(await staleWindows.text()).toContain("Changed by admin");
+    const now = await custAdmin.page(`/sites/${plant.siteId}`);
+    expect(now).toContain("Both: the operator at the machine and a customer approver");
+    expect(now).toContain("may overlap");
+    // Saved again from the fresh page: accepted (back to what the later tests expect).
+    expect(
+      (
+        await custAdmin.post(consent, {
+          consentPolicy: "customer_approval",
+          maxSessionMinutes: "60",
+          requestExpiryMinutes: "10",
+          version: versionOf(now, consent),
+        })
+      ).status,
+    ).toBe(303);
+    expect(
+      (
+        await custAdmin.post(windows, {
+          windowCreators: "operator",
+          version: versionOf(now, windows),
+        })
+      ).status,
+    ).toBe(303);
+  });
+
+  test("a site maximum above the platform's limit: the page states the platform's limit as the effective maximum", async () => {
+    const raised = await custAdmin.post(`/sites/${plant.siteId}/consent`, {
+      consentPolicy: "customer_approval",
+      maxSessionMinutes: "120",
+      requestExpiryMinutes: "10",
+    });
+    expect(raised.status).toBe(303);
+    // The test platform's MEETPOINT_REMOTE_SESSION_MINUTES is 60.
+    expect(await custAdmin.page(`/sites/${plant.siteId}`)).toContain(
+      "Sessions last at most 60 minutes (the platform&#39;s limit; the site allows 120)",
+    );
+    await custAdmin.post(`/sites/${plant.siteId}/consent`, {
+      consentPolicy: "customer_approval",
+      maxSessionMinutes: "60",
+      requestExpiryMinutes: "10",
+    });
+    expect(await custAdmin.page(`/sites/${plant.siteId}`)).toContain(
+      "Sessions last at most 60 minutes; a request",
+    );
+  });
 });
 
 describe("requests under customer approval", () => {
@@ -296,6 +378,16 @@ describe("requests under customer approval", () => {
     expect((await decide(foreignAdmin, requestId, "approve")).status).toBe(404);
     expect((await decide(foreignAdmin, requestId, "deny")).status).toBe(404);
     expect((await session(requestId)).state).toBe("pending");
+  });
+
+  test("another technician of the customer cannot open the request's page (404); an approver reads it as the technician's", async () => {
+    expect((await tech2.get(`/requests/${requestId}`)).status).toBe(404);
+    expect((await tech2.get(`/requests/${requestId}/status`)).status).toBe(404);
+    expect(await tech1.page(`/requests/${requestId}`)).toContain("Your request to");
+    const seen = await custAdmin.page(`/requests/${requestId}`);
+    expect(seen).toContain("TECH1&#39;s request to");
+    expect(seen).not.toContain("Your request");
+    expect(seen).not.toContain("Get my one-time connection file");
   });
 
   test("the approval starts the clock; approving twice changes nothing; the .ovpn comes once, for exactly the approved service", async () => {

@@ -21,6 +21,8 @@ import { type Browser, firstSignIn } from "./support/portal.ts";
 let p: TestPlatform;
 let plant: { siteId: string; gatewayId: string; secret: string; machineId: string };
 let foreignGatewayId: string;
+let customerId: string;
+const customerIdOf = () => customerId;
 let web: string;
 let vnc: string;
 let tech1: Browser;
@@ -106,6 +108,7 @@ function portalWindow(form: Record<string, string>) {
 beforeAll(async () => {
   p = await testPlatform();
   const customer = await createCustomer(p.adminCtx, { name: "ACME" });
+  customerId = customer.id;
   const siteId = (await createSite(p.adminCtx, customer.id, { name: "Plant" })).id;
   const { gateway, secret } = await createGateway(p.adminCtx, p.proxyPool, siteId, {
     name: "Hall 1",
@@ -190,6 +193,8 @@ describe("who creates windows", () => {
       ],
       [{ start: at(MIN), end: at(5 * MIN), mode: "read_only" }, "mode", "read-only Modbus"],
       [{ start: "tomorrow", end: at(5 * MIN) }, "start", "date and time"],
+      // A bidi override would reorder what the operator and the technicians read.
+      [{ start: at(MIN), end: at(5 * MIN), reason: "fix \u202Eevil" }, "reason", "Unicode Cf"],
     ];
     for (const [form, field, words] of cases) {
       const answer = await portalWindow({ reason: "service", ...form });
@@ -317,6 +322,11 @@ describe("a window from the gateway's UI", () => {
       where: "maintenance window",
       approvedBy: `maintenance window ${windowId}, created by operator at gateway Hall 1`,
     });
+    // The window approved, not the technician: the entry's actor is the window.
+    expect(approvals[0]).toMatchObject({
+      actorId: null,
+      actorName: `maintenance window ${windowId}`,
+    });
   });
 
   test("a request the window does not cover waits: another technician, or a service outside it", async () => {
@@ -335,7 +345,8 @@ describe("a window from the gateway's UI", () => {
     await p.access.ends.endDue();
     const tickMs = performance.now() - started;
     const ended = await session(sessionId);
-    expect(ended).toMatchObject({ state: "ended", endReason: "expiry" });
+    // Its end was the window's: said as such, not as the session's own end time.
+    expect(ended).toMatchObject({ state: "ended", endReason: "window_ended" });
     expect(ended.endedAt?.getTime()).toBe(windowEnd.getTime());
     // The tick runs every second: the cut lands at most 1 s + this tick's own time after the end.
     console.log(
@@ -349,7 +360,10 @@ describe("a window from the gateway's UI", () => {
     expect(p.dataPlane.disconnected).toContain(ended.connection ?? "none");
     // The customer's transparency report names the window as the approval.
     const report = await custAdmin.page(`/sessions/${sessionId}/report`);
-    expect(report).toContain(`maintenance window ${windowId}`);
+    expect(report).toContain(
+      `maintenance window ${windowId}, created by operator at gateway Hall 1 (on the gateway)`,
+    );
+    expect(report).toContain("the maintenance window that approved it ended");
   });
 });
 
@@ -409,6 +423,34 @@ describe("a window from the portal", () => {
     });
     // Another gateway's window, or no window at all, is 404 to this gateway.
     expect((await gatewayApi(`/windows/${crypto.randomUUID()}/cancel`, {})).status).toBe(404);
+  });
+});
+
+describe("no self-approval through a window", () => {
+  test("a technician who is also a customer approver: their own window (naming nobody) does not approve their request", async () => {
+    const both = await signIn("both", { role: "technician", customerId: customerIdOf() });
+    await grantRole(p.adminCtx, userIds.both ?? "", {
+      role: "customer_admin",
+      customerId: customerIdOf(),
+    });
+    await both.get(`/gateways/${plant.gatewayId}/windows`);
+    const created = await both.post(`/gateways/${plant.gatewayId}/windows`, {
+      mode: "full",
+      start: at(0),
+      end: at(15 * MIN),
+      reason: "my own window",
+    });
+    expect(created.status).toBe(303);
+    const id = new URL(created.headers.get("location") ?? "", "https://x").searchParams.get(
+      "created",
+    );
+    const own = await connect(both, "both", { [`service.${web}`]: "on" });
+    expect(own.row).toMatchObject({ state: "pending", windowId: null });
+    // The same window approves another technician it covers.
+    const other = await connect(tech2, "tech2", { [`service.${web}`]: "on" });
+    expect(other.row).toMatchObject({ state: "requested", windowId: id });
+    await custAdmin.get(`/gateways/${plant.gatewayId}/windows`);
+    await custAdmin.post(`/gateways/${plant.gatewayId}/windows/${id}/cancel`);
   });
 });
 

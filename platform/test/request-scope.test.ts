@@ -172,6 +172,21 @@ describe("read-only per request", () => {
     expect(await sessionCount()).toBe(before);
   });
 
+  test("format characters (bidi override, zero-width) in the reason or ticket: 400 naming the field, nothing stored", async () => {
+    const before = await sessionCount();
+    for (const [form, field] of [
+      [{ reason: "read \u202Eslatnuoc eht" }, "reason"],
+      [{ ticket: "T-1\u200B2" }, "ticket"],
+    ] as const) {
+      const refused = await connect(tech1, form);
+      const text = await refused.text();
+      expect(refused.status, text.slice(0, 300)).toBe(400);
+      expect(text).toContain(`data-field="${field}"`);
+      expect(text).toContain("Unicode Cf");
+    }
+    expect(await sessionCount()).toBe(before);
+  });
+
   test("the form offers the mode; a read-only request on the Modbus service is stored with its mode and shown to the approver", async () => {
     expect(await tech1.page(`/machines/${plant.machineId}`)).toContain('value="read_only"');
     const id = await ask(tech1, {

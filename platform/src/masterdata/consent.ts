@@ -3,7 +3,7 @@
 // site's customer (and platform admins) set it; every change is audited.
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { type Context, requirePermission } from "../access/index.ts";
+import { type Context, ensureUnchanged, requirePermission } from "../access/index.ts";
 import { recordAudit } from "../audit/index.ts";
 import {
   CONSENT_POLICIES,
@@ -12,7 +12,7 @@ import {
   sites,
   WINDOW_CREATORS,
 } from "../db/index.ts";
-import { parseInput, ValidationError } from "../shared/index.ts";
+import { parseInput, versionOf } from "../shared/index.ts";
 import { getSite } from "./sites.ts";
 
 /** What each policy means, in the words the site page uses. */
@@ -43,19 +43,43 @@ const consentInput = z.object({
   requestExpiryMinutes: minutes(REQUEST_EXPIRY_MINUTES_LIMIT),
 });
 
+type SiteSettings = {
+  consentPolicy: ConsentPolicy;
+  maxSessionMinutes: number;
+  requestExpiryMinutes: number;
+  windowCreators: (typeof WINDOW_CREATORS)[number];
+  windowsMayOverlap: boolean;
+};
+
+const consentOf = (site: SiteSettings) => ({
+  consentPolicy: site.consentPolicy,
+  maxSessionMinutes: site.maxSessionMinutes,
+  requestExpiryMinutes: site.requestExpiryMinutes,
+});
+
+const windowPolicyOf = (site: SiteSettings) => ({
+  windowCreators: site.windowCreators,
+  windowsMayOverlap: site.windowsMayOverlap,
+});
+
+/** The version of a site's consent settings as the consent form shows them (its `version` field). */
+export const consentVersion = (site: SiteSettings) => versionOf(consentOf(site));
+
+/** The version of a site's window settings as the window form shows them (its `version` field). */
+export const windowPolicyVersion = (site: SiteSettings) => versionOf(windowPolicyOf(site));
+
 /**
  * Sets a site's consent policy, longest session and request expiry (400 naming the field for a
- * value out of range). Requests already made keep the policy they were made under.
+ * value out of range; 409 StaleFormError when the form's `version` is not the settings' current
+ * one — someone changed them since the page was opened). Requests already made keep the policy
+ * they were made under.
  */
 export async function setConsentPolicy(ctx: Context, siteId: string, input: unknown) {
   const before = await getSite(ctx, siteId);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
   const next = parseInput(consentInput, input);
-  const from = {
-    consentPolicy: before.consentPolicy,
-    maxSessionMinutes: before.maxSessionMinutes,
-    requestExpiryMinutes: before.requestExpiryMinutes,
-  };
+  const from = consentOf(before);
+  await ensureUnchanged(ctx, input, from, { type: "site", id: before.id });
   await inTransaction(ctx.db, async (tx) => {
     await tx.update(sites).set(next).where(eq(sites.id, before.id));
     await recordAudit(tx, ctx.clock, {
@@ -82,16 +106,14 @@ const windowPolicyInput = z.object({
  * Sets who may create a site's maintenance windows ("operator": on the gateway's UI only;
  * "operator_and_customer": customer approvers in the portal too) and whether a gateway's windows
  * may overlap. Customer admins of the site's customer (and platform admins); audited; 400 naming
- * the field.
+ * the field; 409 StaleFormError for a form opened before another change (its `version`).
  */
 export async function setWindowPolicy(ctx: Context, siteId: string, input: unknown) {
   const before = await getSite(ctx, siteId);
   requirePermission(ctx.caller, "masterdata.manage", before.customerId);
   const next = parseInput(windowPolicyInput, input);
-  const from = {
-    windowCreators: before.windowCreators,
-    windowsMayOverlap: before.windowsMayOverlap,
-  };
+  const from = windowPolicyOf(before);
+  await ensureUnchanged(ctx, input, from, { type: "site", id: before.id });
   await inTransaction(ctx.db, async (tx) => {
     await tx.update(sites).set(next).where(eq(sites.id, before.id));
     await recordAudit(tx, ctx.clock, {

@@ -11,6 +11,7 @@ import {
   gateways,
   identityProviders,
   type ModbusEvidence,
+  maintenanceWindows,
   sites,
   users,
 } from "../db/index.ts";
@@ -37,6 +38,7 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   denied: "an approver denied the request",
   request_expired: "nobody decided the request in time",
   window_cancelled: "the maintenance window that approved it was cancelled",
+  window_ended: "the maintenance window that approved it ended",
 };
 
 /** One granted service with what the platform's firewall counted for it over the whole session. */
@@ -204,12 +206,21 @@ export async function transparencyReport(
   // Every party's approval as recorded (who, where, when); a request from before approvals were
   // recorded per party names its approver only.
   const recorded = await approvalsOf(db, session.id);
-  // A request inside a maintenance window was approved by the window, at its request.
+  // A request inside a maintenance window was approved by the window, at its request; the report
+  // names who made the window, so the customer sees who pre-approved.
+  const windowRow = session.windowId
+    ? (
+        await db
+          .select({ by: maintenanceWindows.createdByName, origin: maintenanceWindows.origin })
+          .from(maintenanceWindows)
+          .where(eq(maintenanceWindows.id, session.windowId))
+      )[0]
+    : undefined;
   const approvals =
     session.approvedAt && session.windowId
       ? [
           {
-            by: `maintenance window ${session.windowId}`,
+            by: `maintenance window ${session.windowId}${windowRow ? `, created by ${windowRow.by} (${windowRow.origin === "gateway" ? "on the gateway" : "in the portal"})` : ""}`,
             at: iso(session.approvedAt),
             where: "maintenance window",
           },

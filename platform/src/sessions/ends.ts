@@ -37,6 +37,7 @@ import {
   endReasonOf,
   operatorMustReconnect,
 } from "./reasons.ts";
+import { endsWithItsWindow } from "./window-queries.ts";
 
 /** A request that was denied or expired is audited as such; every other end as an end. */
 function endAction(reason: EndReason) {
@@ -136,13 +137,16 @@ export class SessionEnds {
    */
   async finish(
     session: RemoteSession,
-    reason: EndReason,
+    asked: EndReason,
     actor: Actor,
     at: Date | null,
     detail: Record<string, string> = {},
     onlyIn: RemoteSession["state"] | null = null,
   ): Promise<boolean> {
     const { db, clock, dataPlane } = this.deps;
+    // An end time that was its maintenance window's end is said as such, not as the session's own.
+    const reason =
+      asked === "expiry" && (await endsWithItsWindow(db, session)) ? "window_ended" : asked;
     const grants = grantsOf(session);
     const on = dataPlane.status().on;
     const active = session.state === "active" && on;

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { EndReason, gatewaySessions, remoteSessions } from "../db/index.ts";
 import type { Grant } from "../firewall/index.ts";
+import { FORMAT_CHARACTER, FORMAT_MESSAGE } from "../shared/index.ts";
 import type { SessionTimes } from "./lifecycle.ts";
 
 export type GatewaySession = typeof gatewaySessions.$inferSelect;
@@ -23,13 +24,16 @@ export type SessionView = RemoteSession & {
 
 /** What a technician's Connect must say (reason), and may (ticket, services, minutes). */
 export const requestInput = z.object({
+  // Format characters (bidi overrides, zero-width) would reorder or hide what the approver reads.
   reason: z
     .string({ error: "is required" })
+    .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
     .trim()
     .min(3, "say why you connect (at least 3 characters)")
     .max(200),
   ticket: z
     .string()
+    .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
     .trim()
     .max(64, "at most 64 characters")
     .optional()

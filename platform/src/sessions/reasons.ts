@@ -88,6 +88,8 @@ export function endText(s: { endReason: string | null; endedByName?: string | nu
       return `ended because ${s.endedByName ?? "another technician"} disconnected and the gateway's data channel closed; the operator at the machine must connect again`;
     case "gateway_lost":
       return "ended because the gateway's data channel went away";
+    case "window_ended":
+      return "ended with the maintenance window that approved it";
     default:
       return `ended by ${s.endReason.replaceAll("_", " ")}`;
   }

@@ -2,7 +2,7 @@
 // services), the list of sessions in the caller's scope, and Disconnect / Terminate.
 import { and, desc, eq, getTableColumns, inArray, ne, sql } from "drizzle-orm";
 import { type Context, checkId, inScope, readable, scopeOf } from "../access/index.ts";
-import { recordAudit } from "../audit/index.ts";
+import { recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
   approvalParties,
   type Db,
@@ -197,7 +197,8 @@ export class RemoteSessions {
       });
       if (window)
         await recordAudit(tx, clock, {
-          actor: ctx.caller.actor,
+          // The window approved, not the technician: the entry names it; its creator is in detail.
+          actor: { ...SYSTEM_ACTOR, name: `maintenance window ${window.window.id}` },
           action: "remote_session.approve",
           target: { type: "machine", id: machine.id },
           customerId: machine.customerId,
@@ -207,6 +208,7 @@ export class RemoteSessions {
             where: "maintenance window",
             approvedBy: `maintenance window ${window.window.id}, created by ${window.window.createdByName}`,
             windowId: window.window.id,
+            windowCreatedBy: window.window.createdByName,
             services: row.services.map((s) => `${s.protocol}/${s.port}`),
             endsAt: row.endsAt.toISOString(),
           },

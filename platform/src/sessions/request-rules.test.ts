@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { services } from "../db/index.ts";
 import { StateError, ValidationError } from "../shared/index.ts";
-import { clampAtApproval, grantedServices, modbusService } from "./request-rules.ts";
+import { clampAtApproval, durationOf, grantedServices, modbusService } from "./request-rules.ts";
 
 type Service = typeof services.$inferSelect;
 const service = (over: Partial<Service>): Service => ({
@@ -113,5 +113,28 @@ describe("the approval clamps to the current rules", () => {
         { siteMaxMinutes: 120, platformSeconds: 7200, enabled: [] },
       ),
     ).toThrow(StateError);
+  });
+});
+
+describe("a request's minutes", () => {
+  const platform = { remoteSessionSeconds: 3600 };
+  const refusal = (minutes: number, siteMax: number) => {
+    try {
+      durationOf(minutes, siteMax, platform);
+    } catch (error) {
+      return error instanceof ValidationError ? `${error.field}: ${error.message}` : String(error);
+    }
+    return "accepted";
+  };
+
+  test("above a site maximum set higher than the platform's limit: the platform's limit is named", () => {
+    expect(durationOf(undefined, 120, platform)).toBe(3600);
+    expect(durationOf(60, 120, platform)).toBe(3600);
+    expect(refusal(61, 120)).toContain("at most 60 minutes (the platform's maximum)");
+  });
+
+  test("above a lower site maximum: the site's is named", () => {
+    expect(refusal(31, 30)).toContain("at most 30 minutes (the site's maximum)");
+    expect(durationOf(undefined, 30, platform)).toBe(1800);
   });
 });

@@ -2,6 +2,7 @@
 // API), the limits on its length and start, and its state at an instant. Pure.
 import { z } from "zod";
 import { type maintenanceWindows, WINDOW_MODES } from "../db/index.ts";
+import { FORMAT_CHARACTER, FORMAT_MESSAGE } from "../shared/index.ts";
 import { occurrenceAt } from "./window-times.ts";
 
 type MaintenanceWindow = typeof maintenanceWindows.$inferSelect;
@@ -46,6 +47,7 @@ export const windowInput = z.object({
     .default("full"),
   reason: z
     .string({ error: "is required" })
+    .refine((v) => !FORMAT_CHARACTER.test(v), FORMAT_MESSAGE)
     .trim()
     .min(3, "say what the window is for (at least 3 characters)")
     .max(200),

@@ -42,8 +42,9 @@ function openWindows(db: Db, gatewayId: string) {
 /**
  * The window that pre-approves `request`: on its gateway, not cancelled, open at its time, naming
  * the technician (or naming none), covering every asked service (or naming none), and read_only
- * only for a request whose every service is read-only Modbus. The earliest-ending match wins (the
- * request ends with it). Null: none.
+ * only for a request whose every service is read-only Modbus. A window never approves a request of
+ * its own creator (no self-approval: that request follows the site's policy). The earliest-ending
+ * match wins (the request ends with it). Null: none.
  */
 export async function matchingWindow(
   db: Db,
@@ -54,6 +55,7 @@ export async function matchingWindow(
   const matches = candidates.flatMap((window) => {
     const occurrence = occurrenceAt(window, request.at);
     if (!occurrence) return [];
+    if (window.createdBy === request.technicianId) return [];
     if (window.technicianIds.length && !window.technicianIds.includes(request.technicianId))
       return [];
     if (
@@ -66,6 +68,25 @@ export async function matchingWindow(
   });
   matches.sort((a, b) => a.occurrence.end.getTime() - b.occurrence.end.getTime());
   return matches[0] ?? null;
+}
+
+/**
+ * Whether a session approved by a window (`windowId`) ends at that window's end: `endsAt` is the
+ * end of the window's occurrence open just before it. False without a window, or when the session
+ * ends earlier (its own minutes ran out first). Used to say `window_ended`, not `expiry`.
+ */
+export async function endsWithItsWindow(
+  db: Db,
+  session: { windowId: string | null; endsAt: Date },
+): Promise<boolean> {
+  if (!session.windowId) return false;
+  const [window] = await db
+    .select()
+    .from(maintenanceWindows)
+    .where(eq(maintenanceWindows.id, session.windowId));
+  if (!window) return false;
+  const occurrence = occurrenceAt(window, new Date(session.endsAt.getTime() - 1));
+  return occurrence?.end.getTime() === session.endsAt.getTime();
 }
 
 /** The occurrences of a gateway's windows open at `now` or starting within the horizon (24 h). */

@@ -42,6 +42,7 @@ export const END_REASONS = [
   "denied", // an approver denied the request
   "request_expired", // nobody decided the request in time
   "window_cancelled", // the maintenance window that approved it was cancelled
+  "window_ended", // its end time was the end of the maintenance window that approved it
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 

@@ -164,7 +164,12 @@ export function customerRoutes() {
             version={siteVersion(site)}
           />
         ) : null}
-        <ConsentCard site={site} canManage={canManage} csrfToken={csrf} />
+        <ConsentCard
+          site={site}
+          platformMaxMinutes={Math.floor(c.get("deps").access.remoteSessionSeconds / 60)}
+          canManage={canManage}
+          csrfToken={csrf}
+        />
         <WindowPolicyCard site={site} canManage={canManage} csrfToken={csrf} />
         <h2>Gateways</h2>
         {canManage ? (

@@ -2,7 +2,7 @@
 // polling a small fragment), Allow and Deny, and the one-time .ovpn after the approval.
 import { eq } from "drizzle-orm";
 import { Hono, type Context as HonoContext } from "hono";
-import { checkId } from "../../access/index.ts";
+import { checkId, inScope, scopeOf } from "../../access/index.ts";
 import { users } from "../../db/index.ts";
 import { approvalsOf, type SessionView } from "../../sessions/index.ts";
 import { NotFoundError } from "../../shared/index.ts";
@@ -11,11 +11,20 @@ import { signedIn } from "../middleware.ts";
 import { keepForOneShowing } from "../reveals.ts";
 import { RequestPage, RequestStatus } from "../views/consent.tsx";
 
-/** A request the caller may read (their own, or one to a machine in their scope); 404 otherwise. */
+/**
+ * A request the caller may read: their own, or one they may decide, end or audit (sessions.approve,
+ * sessions.manage or audit.read for its customer or site). Another technician's request — even of
+ * the same customer — is 404, like one that does not exist.
+ */
 async function requestOf(c: HonoContext<WebEnv>): Promise<SessionView> {
   const id = checkId(c.req.param("id") ?? "", "Request");
   const [session] = await c.get("deps").access.remoteSessions.list(c.get("ctx"), { id });
   if (!session) throw new NotFoundError("Request");
+  const principal = c.get("ctx").caller.principal;
+  const overseen = (["sessions.approve", "sessions.manage", "audit.read"] as const).some((p) =>
+    inScope(scopeOf(principal, p), session.customerId, session.siteId),
+  );
+  if (session.technicianId !== principal.userId && !overseen) throw new NotFoundError("Request");
   return session;
 }
 
@@ -55,6 +64,7 @@ export function requestRoutes() {
         session={session}
         approver={await approverOf(c, session)}
         csrfToken={c.get("csrfToken")}
+        own={session.technicianId === c.get("ctx").caller.principal.userId}
       />,
     );
   });

@@ -2,33 +2,41 @@
 // technician's request page whose state updates by itself, and the approvers' pending requests.
 import type { FC } from "hono/jsx";
 import type { Principal } from "../../access/index.ts";
-import type { ConsentPolicy, services } from "../../db/index.ts";
+import type { services } from "../../db/index.ts";
 import {
   CONSENT_POLICY_LABELS,
+  consentVersion,
   MAX_SESSION_MINUTES_LIMIT,
   REQUEST_EXPIRY_MINUTES_LIMIT,
 } from "../../masterdata/index.ts";
 import { endText, modbusService, type SessionView } from "../../sessions/index.ts";
-import { ActionButton, DataTable, PortalPage, SelectField, SubmitForm } from "./components.tsx";
+import {
+  ActionButton,
+  DataTable,
+  PortalPage,
+  SelectField,
+  SubmitForm,
+  VersionField,
+} from "./components.tsx";
 import { Field, Notice, Time, Token } from "./layout.tsx";
 
 /** The site page's consent card: the policy as text for everyone, its form for who manages it. */
 export const ConsentCard: FC<{
-  site: {
-    id: string;
-    consentPolicy: ConsentPolicy;
-    maxSessionMinutes: number;
-    requestExpiryMinutes: number;
-  };
+  site: Parameters<typeof consentVersion>[0] & { id: string };
+  /** MEETPOINT_REMOTE_SESSION_MINUTES: no session lasts longer, whatever the site says. */
+  platformMaxMinutes: number;
   canManage: boolean;
   csrfToken: string;
-}> = ({ site, canManage, csrfToken }) => (
+}> = ({ site, platformMaxMinutes, canManage, csrfToken }) => (
   <>
     <h2>Consent policy</h2>
     <div class="card" id="consent-policy">
       <p>
         <strong>{CONSENT_POLICY_LABELS[site.consentPolicy]}</strong>. Sessions last at most{" "}
-        {site.maxSessionMinutes} minutes
+        {Math.min(site.maxSessionMinutes, platformMaxMinutes)} minutes
+        {site.maxSessionMinutes > platformMaxMinutes
+          ? ` (the platform's limit; the site allows ${site.maxSessionMinutes})`
+          : ""}
         {site.consentPolicy !== "operator_connect"
           ? `; a request not decided within ${site.requestExpiryMinutes} minutes expires`
           : ""}
@@ -42,6 +50,7 @@ export const ConsentCard: FC<{
           kind="secondary"
           row
         >
+          <VersionField version={consentVersion(site)} />
           <SelectField
             label="Who must approve a technician's Connect"
             name="consentPolicy"
@@ -135,13 +144,15 @@ const REQUEST_WORDS: Record<string, string> = {
 
 /**
  * The state of a technician's request, polled every 3 s while it can still change: waiting (until
- * when), approved (by whom, with the button that issues the one-time .ovpn), denied, expired.
+ * when), approved (by whom, with the button that issues the one-time .ovpn — to its technician
+ * only, `own`), denied, expired.
  */
 export const RequestStatus: FC<{
   session: SessionView;
   approver: string | null;
   csrfToken: string;
-}> = ({ session: s, approver, csrfToken }) => {
+  own: boolean;
+}> = ({ session: s, approver, csrfToken, own }) => {
   const waiting = s.state === "pending";
   return (
     <div
@@ -171,7 +182,7 @@ export const RequestStatus: FC<{
           <Time at={s.endsAt} />.
         </p>
       ) : null}
-      {s.state === "requested" && s.profileIssuedAt === null ? (
+      {own && s.state === "requested" && s.profileIssuedAt === null ? (
         <SubmitForm
           action={`/requests/${s.id}/profile`}
           csrfToken={csrfToken}
@@ -179,10 +190,12 @@ export const RequestStatus: FC<{
         />
       ) : null}
       {s.state === "requested" && s.profileIssuedAt !== null ? (
-        <p class="muted">Your one-time connection file was issued.</p>
+        <p class="muted">{own ? "Your" : "The"} one-time connection file was issued.</p>
       ) : null}
       {s.state === "ended" && s.endReason === "denied" ? (
-        <Notice kind="error">The request was denied: you get no access.</Notice>
+        <Notice kind="error">
+          {own ? "The request was denied: you get no access." : "The request was denied."}
+        </Notice>
       ) : null}
       {s.state === "ended" && s.endReason === "request_expired" ? (
         <Notice kind="warn">Nobody decided the request in time: request access again.</Notice>
@@ -191,7 +204,7 @@ export const RequestStatus: FC<{
   );
 };
 
-/** The technician's page for one request. */
+/** One request's page: the technician's own ("Your request"), or an approver's view of it. */
 export const RequestPage: FC<{
   session: SessionView;
   approver: string | null;
@@ -201,11 +214,17 @@ export const RequestPage: FC<{
   <PortalPage title="Request" csrfToken={p.csrfToken} principal={p.principal}>
     <div class="card">
       <p>
-        Your request to <a href={`/machines/${p.session.machineId}`}>{p.session.machineName}</a>:{" "}
+        {p.session.technicianId === p.principal.userId ? "Your" : `${p.session.technicianName}'s`}{" "}
+        request to <a href={`/machines/${p.session.machineId}`}>{p.session.machineName}</a>:{" "}
         {p.session.reason}
         {p.session.ticket ? ` (ticket ${p.session.ticket})` : ""}
       </p>
-      <RequestStatus session={p.session} approver={p.approver} csrfToken={p.csrfToken} />
+      <RequestStatus
+        session={p.session}
+        approver={p.approver}
+        csrfToken={p.csrfToken}
+        own={p.session.technicianId === p.principal.userId}
+      />
     </div>
   </PortalPage>
 );

@@ -3,8 +3,16 @@
 import type { FC } from "hono/jsx";
 import type { Principal } from "../../access/index.ts";
 import type { WindowCreators } from "../../db/index.ts";
+import { windowPolicyVersion } from "../../masterdata/index.ts";
 import { type MaintenanceWindow, windowState } from "../../sessions/index.ts";
-import { ActionButton, PortalPage, SelectField, SubmitForm, trail } from "./components.tsx";
+import {
+  ActionButton,
+  PortalPage,
+  SelectField,
+  SubmitForm,
+  trail,
+  VersionField,
+} from "./components.tsx";
 import { Field, Notice, Time } from "./layout.tsx";
 
 const CREATORS: Record<WindowCreators, string> = {
@@ -14,7 +22,7 @@ const CREATORS: Record<WindowCreators, string> = {
 
 /** The site page's window card: who may create windows and whether they may overlap. */
 export const WindowPolicyCard: FC<{
-  site: { id: string; windowCreators: WindowCreators; windowsMayOverlap: boolean };
+  site: Parameters<typeof windowPolicyVersion>[0] & { id: string };
   canManage: boolean;
   csrfToken: string;
 }> = ({ site, canManage, csrfToken }) => (
@@ -34,6 +42,7 @@ export const WindowPolicyCard: FC<{
           kind="secondary"
           row
         >
+          <VersionField version={windowPolicyVersion(site)} />
           <SelectField
             label="Who creates maintenance windows"
             name="windowCreators"
