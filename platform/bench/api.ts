@@ -5,12 +5,13 @@ import { parseCidr } from "@meetpoint/common";
 import { eq, sql } from "drizzle-orm";
 import type { Context } from "../src/access/index.ts";
 import { createApiToken } from "../src/api/index.ts";
-import { openDatabase, users } from "../src/db/index.ts";
+import { users } from "../src/db/index.ts";
 import { createAdmin, OidcClients } from "../src/identity/index.ts";
 import { loadKek, Pki } from "../src/pki/index.ts";
 import { createRemoteAccess, RecordingDataPlane } from "../src/sessions/index.ts";
 import { systemClock } from "../src/shared/index.ts";
 import { AuthFailures, createApp } from "../src/web/index.ts";
+import { testDatabase } from "../test/support/database.ts";
 import { fillMachines } from "./portal.ts";
 
 export interface ApiFigures {
@@ -30,8 +31,8 @@ export async function benchApi(options: {
   requests: number;
   databaseUrl: string | null;
 }): Promise<ApiFigures> {
-  const database = openDatabase({ url: options.databaseUrl, dataDir: null });
-  await database.migrate();
+  // A database of its own, dropped at the end: a bench never fills the server's named database.
+  const database = await testDatabase({ server: options.databaseUrl ?? undefined });
   const db = database.db;
   await fillMachines(db, options.machines);
   await db.execute(sql`analyze`);
@@ -113,6 +114,6 @@ export async function benchApi(options: {
     for (let i = 0; i < options.requests; i++) samples.push(await time(path(i)));
     endpoints.push({ path: label, p50Ms: percentile(samples, 50), p95Ms: percentile(samples, 95) });
   }
-  await database.close();
+  await database.dispose();
   return { machines: options.machines, database: database.driver, endpoints };
 }

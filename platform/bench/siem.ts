@@ -6,9 +6,10 @@
 import { waitFor } from "@meetpoint/common";
 import { desc } from "drizzle-orm";
 import { entryHash, GENESIS_HASH } from "../src/audit/index.ts";
-import { auditEntries, type Db, openDatabase } from "../src/db/index.ts";
+import { auditEntries, type Db } from "../src/db/index.ts";
 import { systemClock } from "../src/shared/index.ts";
 import { SiemExport } from "../src/siem/index.ts";
+import { testDatabase } from "../test/support/database.ts";
 import { rsyslogAvailable, startRsyslog } from "../test/support/rsyslog.ts";
 import { tlsFiles } from "../test/support/tls-files.ts";
 
@@ -62,8 +63,8 @@ export async function benchSiem(options: {
   if (!rsyslogAvailable())
     return { skipped: "rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)" };
   const files = await tlsFiles("bench-siem");
-  const database = openDatabase({ url: options.databaseUrl, dataDir: null });
-  await database.migrate();
+  // A database of its own, dropped at the end: a bench never fills the server's named database.
+  const database = await testDatabase({ server: options.databaseUrl ?? undefined });
   const collector = await startRsyslog(files, "tls");
   const siem = new SiemExport({
     db: database.db,
@@ -125,7 +126,7 @@ export async function benchSiem(options: {
   } finally {
     await siem.stop();
     await collector.stop();
-    await database.close();
+    await database.dispose();
     files.dispose();
   }
 }
