@@ -49,6 +49,12 @@ const MESSAGES: Record<string, { message: string; field: string | null }> = {
     field: "username",
   },
   role_assignments_unique: { message: "The user has this role already.", field: "role" },
+  workspace_templates_name_unique: {
+    message: "A workspace template with this name exists already.",
+    field: "name",
+  },
+  workspaces_customer_unique: { message: "This customer has a workspace already.", field: null },
+  workspace_grants_unique: { message: "This technician has access already.", field: "userId" },
 };
 
 /** Runs `work`; a unique or foreign-key violation becomes a ConflictError with a plain message. */
