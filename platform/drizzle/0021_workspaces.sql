@@ -48,4 +48,5 @@ ALTER TABLE "workspace_grants" ADD CONSTRAINT "workspace_grants_user_id_users_id
 ALTER TABLE "workspace_template_proposals" ADD CONSTRAINT "workspace_template_proposals_template_id_workspace_templates_id_fk" FOREIGN KEY ("template_id") REFERENCES "public"."workspace_templates"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "workspaces" ADD CONSTRAINT "workspaces_customer_id_customers_id_fk" FOREIGN KEY ("customer_id") REFERENCES "public"."customers"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "workspaces" ADD CONSTRAINT "workspaces_template_id_workspace_templates_id_fk" FOREIGN KEY ("template_id") REFERENCES "public"."workspace_templates"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "workspace_template_proposals_template" ON "workspace_template_proposals" USING btree ("template_id","state");
+CREATE INDEX "workspace_template_proposals_template" ON "workspace_template_proposals" USING btree ("template_id","state");--> statement-breakpoint
+CREATE UNIQUE INDEX "workspace_template_proposals_one_pending" ON "workspace_template_proposals" USING btree ("template_id") WHERE "workspace_template_proposals"."state" = 'pending';

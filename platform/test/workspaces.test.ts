@@ -14,7 +14,8 @@ import {
 } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
-import { sessionPassedSecondFactor } from "../src/workspaces/index.ts";
+import { ConflictError } from "../src/shared/index.ts";
+import { proposeChange, sessionPassedSecondFactor } from "../src/workspaces/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { Browser, firstSignIn } from "./support/portal.ts";
 
@@ -391,6 +392,44 @@ test("an IPsec profile: the PSK sealed, the endpoints UDP 500/4500 and ESP", asy
   expect(page).toContain("psk: stored sealed");
   expect(page).toContain("udp/4500");
   expect(page).toContain("esp");
+});
+
+test("two changes proposed at once: one pending proposal remains, a loser is 409", async () => {
+  const template = await templateNamed("Standard");
+  const results = await Promise.allSettled(
+    ["3072", "6144", "1024"].map((memoryMib) =>
+      proposeChange(p.adminCtx, template.id, { ...VALUES, memoryMib }),
+    ),
+  );
+  for (const r of results)
+    if (r.status === "rejected") expect(r.reason).toBeInstanceOf(ConflictError);
+  expect(results.some((r) => r.status === "fulfilled")).toBe(true);
+  const pending = await p.database.db
+    .select()
+    .from(workspaceTemplateProposals)
+    .where(
+      and(
+        eq(workspaceTemplateProposals.templateId, template.id),
+        eq(workspaceTemplateProposals.state, "pending"),
+      ),
+    );
+  expect(pending).toHaveLength(1);
+});
+
+test("deleting a workspace: only its managers; grants go with it; audited", async () => {
+  const [workspace] = await p.database.db.select().from(workspaces);
+  const path = `/workspaces/${workspace?.id}`;
+  await custAdmin.post(`${path}/grants`, { userId: ids.othertech ?? "" });
+  await expectStatus(await foreignAdmin.post(`${path}/delete`), 404);
+  await expectStatus(await otherTech.post(`${path}/delete`), 403);
+  await custAdmin.get(path);
+  await expectStatus(await custAdmin.post(`${path}/delete`), 303);
+  expect(await p.database.db.select().from(workspaces)).toHaveLength(0);
+  expect((await audits("workspace.delete"))[0]?.detail).toMatchObject({
+    name: "ACME",
+    profileKind: "ipsec",
+  });
+  await expectStatus(await otherTech.get(path), 404);
 });
 
 test("a portal session passed a second factor only once its sign-in is complete", async () => {

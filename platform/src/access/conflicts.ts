@@ -53,6 +53,10 @@ const MESSAGES: Record<string, { message: string; field: string | null }> = {
     message: "A workspace template with this name exists already.",
     field: "name",
   },
+  workspace_template_proposals_one_pending: {
+    message: "Another change to this template was proposed at the same moment: reload the page.",
+    field: null,
+  },
   workspaces_customer_unique: { message: "This customer has a workspace already.", field: null },
   workspace_grants_unique: { message: "This technician has access already.", field: "userId" },
 };

@@ -124,6 +124,8 @@ export const AUDIT_ACTIONS = {
     "a platform admin rejected a template proposal, or its proposer withdrew it",
   "workspace.create": "a customer's jump workspace was created on a template",
   "workspace.update": "a workspace was moved to another template",
+  "workspace.delete":
+    "a customer's workspace was deleted, with its access grants and its sealed profile",
   "workspace.profile":
     "a workspace's remote-access profile (OpenVPN or IPsec) was stored: its endpoints and the fingerprints of the sealed secrets, never the secrets",
   "workspace.allow_list": "a workspace's egress allow-list changed (before and after)",

@@ -47,6 +47,7 @@ export {
 export {
   createWorkspace,
   customersWithoutWorkspace,
+  deleteWorkspace,
   getWorkspace,
   grantAccess,
   listGrants,

@@ -198,32 +198,34 @@ export async function proposeChange(
     { effective: template.effective, pending: pending?.id ?? null },
     { type: "workspace_template", id: template.id },
   );
-  return inTransaction(ctx.db, async (tx) => {
-    const superseded = await tx
-      .update(workspaceTemplateProposals)
-      .set({ state: "superseded" })
-      .where(
-        and(
-          eq(workspaceTemplateProposals.templateId, template.id),
-          eq(workspaceTemplateProposals.state, "pending"),
-        ),
-      )
-      .returning({ id: workspaceTemplateProposals.id });
-    const proposal = await insertProposal(ctx, tx, template.id, values);
-    await recordAudit(tx, ctx.clock, {
-      actor: ctx.caller.actor,
-      action: "workspace_template.propose",
-      target: { type: "workspace_template", id: template.id },
-      detail: {
-        name: template.name,
-        proposal: proposal.id,
-        before: template.effective,
-        after: values,
-        superseded: superseded.map((s) => s.id),
-      },
-    });
-    return proposal;
-  });
+  return conflictOnDuplicate(() =>
+    inTransaction(ctx.db, async (tx) => {
+      const superseded = await tx
+        .update(workspaceTemplateProposals)
+        .set({ state: "superseded" })
+        .where(
+          and(
+            eq(workspaceTemplateProposals.templateId, template.id),
+            eq(workspaceTemplateProposals.state, "pending"),
+          ),
+        )
+        .returning({ id: workspaceTemplateProposals.id });
+      const proposal = await insertProposal(ctx, tx, template.id, values);
+      await recordAudit(tx, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "workspace_template.propose",
+        target: { type: "workspace_template", id: template.id },
+        detail: {
+          name: template.name,
+          proposal: proposal.id,
+          before: template.effective,
+          after: values,
+          superseded: superseded.map((s) => s.id),
+        },
+      });
+      return proposal;
+    }),
+  );
 }
 
 async function proposalOf(ctx: Context, proposalId: string) {

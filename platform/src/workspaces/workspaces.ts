@@ -411,6 +411,24 @@ export async function revokeAccess(ctx: Context, id: string, userId: string): Pr
   });
 }
 
+/**
+ * Deletes the workspace with its grants and its sealed profile (the customer can then be deleted);
+ * audited with the customer's name. 403 without workspaces.manage for its customer.
+ */
+export async function deleteWorkspace(ctx: Context, id: string): Promise<void> {
+  const { workspace, customerName, templateName } = await managedWorkspace(ctx, id);
+  await inTransaction(ctx.db, async (tx) => {
+    await tx.delete(workspaces).where(eq(workspaces.id, workspace.id));
+    await recordAudit(tx, ctx.clock, {
+      actor: ctx.caller.actor,
+      action: "workspace.delete",
+      target: { type: "workspace", id: workspace.id },
+      customerId: workspace.customerId,
+      detail: { name: customerName, template: templateName, profileKind: workspace.profileKind },
+    });
+  });
+}
+
 /** Customers the caller may create a workspace for that have none yet. */
 export async function customersWithoutWorkspace(ctx: Context) {
   const scope = scopeOf(ctx.caller.principal, "workspaces.manage");

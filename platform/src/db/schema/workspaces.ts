@@ -1,6 +1,7 @@
 // Jump workspaces (Enterprise): templates changed only by four eyes, one workspace per customer with
 // its remote-access profile and egress allow-list, and the technicians granted access to it.
-import { index, jsonb, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { index, jsonb, pgTable, text, unique, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { at, createdAt, id } from "./columns.ts";
 import { customers } from "./customers.ts";
 import { users } from "./users.ts";
@@ -46,7 +47,13 @@ export const workspaceTemplateProposals = pgTable(
     decidedByName: text("decided_by_name"),
     decidedAt: at("decided_at"),
   },
-  (t) => [index("workspace_template_proposals_template").on(t.templateId, t.state)],
+  (t) => [
+    index("workspace_template_proposals_template").on(t.templateId, t.state),
+    // At most one pending proposal a template: two changes proposed at once cannot both wait.
+    uniqueIndex("workspace_template_proposals_one_pending")
+      .on(t.templateId)
+      .where(sql`${t.state} = 'pending'`),
+  ],
 );
 
 export const PROFILE_KINDS = ["openvpn", "ipsec"] as const;

@@ -6,6 +6,7 @@ import {
   approveProposal,
   createWorkspace,
   customersWithoutWorkspace,
+  deleteWorkspace,
   getTemplate,
   getWorkspace,
   grantAccess,
@@ -25,7 +26,14 @@ import {
 } from "../../workspaces/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
-import { DataTable, PortalPage, SelectField, SubmitForm, trail } from "../views/components.tsx";
+import {
+  DataTable,
+  DeleteActions,
+  PortalPage,
+  SelectField,
+  SubmitForm,
+  trail,
+} from "../views/components.tsx";
 import { EgressTable, ManageForms, ProfileSummary } from "../views/workspace-detail.tsx";
 import {
   ChangeTemplateForm,
@@ -233,8 +241,21 @@ export function workspaceRoutes() {
               .map((t) => [t.id, `${t.displayName} (${t.username})`])}
           />
         ) : null}
+        {manage ? (
+          <DeleteActions
+            action={`/workspaces/${view.workspace.id}/delete`}
+            csrfToken={csrf}
+            what="workspace of"
+            name={view.customerName}
+          />
+        ) : null}
       </PortalPage>,
     );
+  });
+
+  app.post("/workspaces/:id/delete", async (c) => {
+    await deleteWorkspace(c.get("ctx"), c.req.param("id"));
+    return c.redirect("/workspaces", 303);
   });
 
   app.post("/workspaces/:id/template", async (c) => {
