@@ -231,6 +231,9 @@ test("a change waits for approval; a superseded proposal is 409; reject keeps th
   );
   const second = await pendingOf(template.id);
   expect(second?.values.memoryMib).toBe(8192);
+  expect(await admin2.page(`/workspace-templates/${template.id}`)).toContain(
+    "memory (MiB): 2048 → 8192",
+  );
   // Another admin rejects: the effective values stay.
   await expectStatus(await admin2.post(`/workspace-template-proposals/${second?.id}/reject`), 303);
   expect((await templateNamed("Standard")).effective?.memoryMib).toBe(2048);

@@ -69,6 +69,7 @@ export function workspaceRoutes() {
                   {r.pending ? (
                     <PendingProposal
                       proposal={r.pending}
+                      effective={r.template.effective}
                       userId={ctx.caller.principal.userId}
                       csrfToken={csrf}
                     />
@@ -103,6 +104,7 @@ export function workspaceRoutes() {
         {pending ? (
           <PendingProposal
             proposal={pending}
+            effective={template.effective}
             userId={ctx.caller.principal.userId}
             csrfToken={csrf}
           />
@@ -149,6 +151,12 @@ export function workspaceRoutes() {
         <p>
           Each customer that runs its own remote access gets one jump workspace: a desktop in a
           container, on the customer's VPN, reaching only its allow-list.
+          {hasPermission(principal, "workspaces.templates") ? (
+            <>
+              {" "}
+              What they start with: <a href="/workspace-templates">Templates</a>.
+            </>
+          ) : null}
         </p>
         <DataTable
           head={["Customer", "Template", "Profile", "State"]}
@@ -245,7 +253,7 @@ export function workspaceRoutes() {
           <DeleteActions
             action={`/workspaces/${view.workspace.id}/delete`}
             csrfToken={csrf}
-            what="workspace of"
+            what="workspace"
             name={view.customerName}
           />
         ) : null}

@@ -87,9 +87,6 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
     hasPermission(principal, "sessions.connect") ? (
       <a href="/workspaces">Workspaces</a>
     ) : null}
-    {hasPermission(principal, "workspaces.templates") ? (
-      <a href="/workspace-templates">Templates</a>
-    ) : null}
     {hasPermission(principal, "users.manage") ? <a href="/users">Users</a> : null}
     {scopeOf(principal, "users.manage").all ? <a href="/identity-providers">Sign-in</a> : null}
     {hasPermission(principal, "audit.read") ? <a href="/audit">Audit log</a> : null}

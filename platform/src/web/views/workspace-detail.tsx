@@ -20,7 +20,7 @@ const Fingerprints: FC<{ fingerprints: Record<string, string> }> = ({ fingerprin
     <ul>
       {entries.map(([name, fp]) => (
         <li>
-          {name}: stored sealed, SHA-256 <code>{fp.slice(0, 16)}…</code>
+          {name}: stored sealed, SHA-256 <span class="mono">{fp}</span>
         </li>
       ))}
     </ul>
@@ -42,7 +42,7 @@ export const ProfileSummary: FC<{ view: WorkspaceView }> = ({ view }) => {
         <Fingerprints fingerprints={p.fingerprints} />
         <details>
           <summary>Config as stored (secrets replaced by [sealed])</summary>
-          <pre>{p.config}</pre>
+          <pre class="config mono">{p.config}</pre>
         </details>
       </div>
     );

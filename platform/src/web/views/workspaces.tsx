@@ -6,16 +6,16 @@ import type {
   WorkspaceTemplate,
 } from "../../workspaces/index.ts";
 import { coresText, DEFAULT_IDLE_MINUTES, DEFAULT_REPLICAS } from "../../workspaces/index.ts";
-import { ActionButton, DataTable, VersionField } from "./components.tsx";
+import { ActionButton, Actions, DataTable, VersionField } from "./components.tsx";
 import { Field, NameField, Time } from "./layout.tsx";
 
 /** The values of a template in one line: image, CPU, memory, pids, idle timeout, replicas. */
 export const ValuesText: FC<{ values: TemplateValues | null }> = ({ values }) =>
   values ? (
     <span>
-      <code>{values.image}</code> · {coresText(values.cpuMillicores)} CPU · {values.memoryMib} MiB ·{" "}
-      {values.pidsLimit} processes · idle stop after {values.idleTimeoutMinutes} min ·{" "}
-      {values.replicas} replicas
+      <span class="mono">{values.image}</span> · {coresText(values.cpuMillicores)} CPU ·{" "}
+      {values.memoryMib} MiB · {values.pidsLimit} processes · idle stop after{" "}
+      {values.idleTimeoutMinutes} min · {values.replicas} replicas
     </span>
   ) : (
     <span class="muted">none approved yet: no workspace can use it</span>
@@ -69,15 +69,36 @@ export const ValuesFields: FC<{ values?: TemplateValues | null }> = ({ values })
   </>
 );
 
+const LABELS: Record<keyof TemplateValues, string> = {
+  image: "image",
+  cpuMillicores: "CPU",
+  memoryMib: "memory (MiB)",
+  pidsLimit: "processes",
+  idleTimeoutMinutes: "idle timeout (min)",
+  replicas: "replicas",
+};
+
+/** What a proposal changes against the effective values, one "what: before → after" each. */
+export function changesOf(before: TemplateValues | null, after: TemplateValues): string[] {
+  if (!before) return ["a new template: every value"];
+  const shown = (key: keyof TemplateValues, v: TemplateValues) =>
+    key === "cpuMillicores" ? coresText(v.cpuMillicores) : String(v[key]);
+  return (Object.keys(LABELS) as (keyof TemplateValues)[])
+    .filter((key) => before[key] !== after[key])
+    .map((key) => `${LABELS[key]}: ${shown(key, before)} → ${shown(key, after)}`);
+}
+
 /**
  * A pending proposal with what the caller may do: Approve and Reject for another platform admin;
  * the proposer sees that it awaits a second admin and may withdraw it.
  */
 export const PendingProposal: FC<{
   proposal: TemplateProposal;
+  effective: TemplateValues | null;
   userId: string;
   csrfToken: string;
-}> = ({ proposal, userId, csrfToken }) => {
+}> = ({ proposal, effective, userId, csrfToken }) => {
+  const changes = changesOf(effective, proposal.values);
   const own = proposal.proposedBy === userId;
   return (
     <div class="card">
@@ -85,12 +106,17 @@ export const PendingProposal: FC<{
         Proposed by <strong>{proposal.proposedByName}</strong> at <Time at={proposal.proposedAt} />:{" "}
         <ValuesText values={proposal.values} />
       </p>
+      <ul>
+        {(changes.length ? changes : ["no value differs from the effective ones"]).map((c) => (
+          <li>{c}</li>
+        ))}
+      </ul>
       {own ? (
         <p class="muted">
           Awaiting approval by another platform admin (you cannot approve your own proposal).
         </p>
       ) : null}
-      <div class="row">
+      <Actions>
         {own ? null : (
           <ActionButton
             action={`/workspace-template-proposals/${proposal.id}/approve`}
@@ -106,7 +132,7 @@ export const PendingProposal: FC<{
         >
           {own ? "Withdraw" : "Reject"}
         </ActionButton>
-      </div>
+      </Actions>
     </div>
   );
 };
