@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { ValidationError } from "../shared/index.ts";
 import { parseNetwork } from "./addresses.ts";
-import { allowListText, parseAllowList, renderEgressRuleset } from "./egress.ts";
+import { allowListText, parseAllowList, renderEgressRuleset, resolveEndpoints } from "./egress.ts";
 
 function problem(text: string): string {
   try {
@@ -139,4 +139,32 @@ test.skipIf(nftMissing !== null)(`nft accepts the rendered scripts ${nftMissing 
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
   }
+});
+
+test("endpoints: names resolved through the lookup, addresses kept, nothing found is an error", async () => {
+  const lookups: string[] = [];
+  const lookup = async (host: string) => {
+    lookups.push(host);
+    return host === "vpn.customer.example" ? ["192.0.2.7", "2001:DB8::7", "not an address"] : [];
+  };
+  const resolved = await resolveEndpoints(
+    [
+      { host: "vpn.customer.example", protocol: "udp", port: 1194 },
+      { host: "192.0.2.7", protocol: "udp", port: 1194 },
+      { host: "203.0.113.9", protocol: "esp", port: null },
+    ],
+    lookup,
+  );
+  expect(resolved).toEqual([
+    { address: "192.0.2.7", protocol: "udp", port: 1194 },
+    { address: "2001:db8::7", protocol: "udp", port: 1194 },
+    { address: "203.0.113.9", protocol: "esp", port: null },
+  ]);
+  expect(lookups).toEqual(["vpn.customer.example"]);
+  expect(renderEgressRuleset({ ...MODEL, vpnEndpoints: resolved })).toContain(
+    'oifname "eth0" ip6 daddr 2001:db8::7 udp dport 1194 accept',
+  );
+  await expect(
+    resolveEndpoints([{ host: "gone.example", protocol: "udp", port: 1194 }], lookup),
+  ).rejects.toThrow(/gone.example: no address found/);
 });

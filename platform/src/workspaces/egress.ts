@@ -180,3 +180,46 @@ function checkPort(port: number | null): number {
     throw new Error("VPN endpoint: port must be 1–65535");
   return port;
 }
+
+/** A VPN endpoint as a profile names it: a host name or an address. */
+export interface NamedEndpoint {
+  host: string;
+  protocol: "tcp" | "udp" | "esp";
+  port: number | null;
+}
+
+/**
+ * The endpoints with their host names resolved through `lookup` (every address it returns, IPv4
+ * and IPv6), addresses kept as they are, duplicates dropped: what renderEgressRuleset takes. The
+ * runtime resolves at each start, so the workspace itself needs no DNS to reach its VPN. Throws
+ * naming the host when a name resolves to nothing usable.
+ */
+export async function resolveEndpoints(
+  endpoints: NamedEndpoint[],
+  lookup: (host: string) => Promise<string[]>,
+): Promise<ResolvedEndpoint[]> {
+  const out = new Map<string, ResolvedEndpoint>();
+  for (const endpoint of endpoints) {
+    const direct = parseNetwork(endpoint.host);
+    let addresses: string[];
+    if (direct) addresses = [direct.address];
+    else {
+      const found = (await lookup(endpoint.host)).filter((a) => {
+        const n = parseNetwork(a);
+        return n !== null && n.prefix === (n.family === 4 ? 32 : 128);
+      });
+      if (found.length === 0)
+        throw new Error(`VPN endpoint ${endpoint.host.slice(0, 100)}: no address found`);
+      addresses = found;
+    }
+    for (const address of addresses) {
+      const resolved = {
+        address: address.toLowerCase(),
+        protocol: endpoint.protocol,
+        port: endpoint.port,
+      };
+      out.set(`${resolved.address} ${resolved.protocol} ${resolved.port}`, resolved);
+    }
+  }
+  return [...out.values()];
+}

@@ -7,9 +7,11 @@ export {
   allowListText,
   type EgressEntry,
   type EgressModel,
+  type NamedEndpoint,
   parseAllowList,
   type ResolvedEndpoint,
   renderEgressRuleset,
+  resolveEndpoints,
   VNC_PORT,
   WORKSPACE_TABLE,
 } from "./egress.ts";
