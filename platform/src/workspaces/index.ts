@@ -15,6 +15,7 @@ export {
   VNC_PORT,
   WORKSPACE_TABLE,
 } from "./egress.ts";
+export { grantAccess, listGrants, revokeAccess, techniciansOf } from "./grants.ts";
 export {
   ESP_PROPOSALS,
   IKE_PROPOSALS,
@@ -51,19 +52,15 @@ export {
   customersWithoutWorkspace,
   deleteWorkspace,
   getWorkspace,
-  grantAccess,
-  listGrants,
   listWorkspaces,
   profileEndpoints,
   profileSecretsLabel,
-  revokeAccess,
   type Sealer,
   type StoredIpsec,
   type StoredOpenVpn,
   setAllowList,
   setWorkspaceProfile,
   setWorkspaceTemplate,
-  techniciansOf,
   type Workspace,
   type WorkspaceView,
   workspaceVersion,

@@ -1,8 +1,7 @@
 // A customer's jump workspace: its template, its remote-access profile (secrets sealed with the
 // KEK), its egress allow-list, and the technicians granted access. Managed by platform admins and
 // the customer's admins; a technician without a grant does not see it (404).
-import { and, asc, eq, inArray, isNull } from "drizzle-orm";
-import { z } from "zod";
+import { asc, eq, inArray } from "drizzle-orm";
 import {
   type Context,
   checkId,
@@ -18,19 +17,11 @@ import {
   customers,
   type EgressEntry,
   inTransaction,
-  roleAssignments,
-  users,
   workspaceGrants,
   workspaces,
   workspaceTemplates,
 } from "../db/index.ts";
-import {
-  ConflictError,
-  NotFoundError,
-  parseInput,
-  ValidationError,
-  versionOf,
-} from "../shared/index.ts";
+import { NotFoundError, ValidationError, versionOf } from "../shared/index.ts";
 import { parseAllowList } from "./egress.ts";
 import { type IpsecSettings, ipsecEndpoints, parseIpsecProfile } from "./ipsec-profile.ts";
 import { parseOpenVpnProfile, type VpnEndpoint } from "./openvpn-profile.ts";
@@ -117,7 +108,8 @@ export async function getWorkspace(ctx: Context, id: string): Promise<WorkspaceV
   return { ...view, canManage };
 }
 
-async function managedWorkspace(ctx: Context, id: string): Promise<WorkspaceView> {
+/** The workspace, when the caller manages it: 404 unseen, 403 seen but not managed. */
+export async function managedWorkspace(ctx: Context, id: string): Promise<WorkspaceView> {
   const view = await getWorkspace(ctx, id);
   requirePermission(ctx.caller, "workspaces.manage", view.workspace.customerId);
   return view;
@@ -312,102 +304,6 @@ export async function setAllowList(
       detail: { name: customerName, before: workspace.allowList, after: entries },
     });
     return found(row, "Workspace");
-  });
-}
-
-/** Technicians granted access to the workspace, by username. */
-export async function listGrants(ctx: Context, id: string) {
-  const { workspace } = await managedWorkspace(ctx, id);
-  return ctx.db
-    .select({
-      userId: users.id,
-      username: users.username,
-      displayName: users.displayName,
-      since: workspaceGrants.createdAt,
-    })
-    .from(workspaceGrants)
-    .innerJoin(users, eq(users.id, workspaceGrants.userId))
-    .where(eq(workspaceGrants.workspaceId, workspace.id))
-    .orderBy(asc(users.username));
-}
-
-/** Users holding the technician role for the workspace's customer (who may be granted access). */
-export async function techniciansOf(ctx: Context, customerId: string) {
-  return ctx.db
-    .selectDistinct({ id: users.id, username: users.username, displayName: users.displayName })
-    .from(roleAssignments)
-    .innerJoin(users, eq(users.id, roleAssignments.userId))
-    .where(
-      and(
-        eq(roleAssignments.customerId, customerId),
-        eq(roleAssignments.role, "technician"),
-        isNull(users.disabledAt),
-      ),
-    )
-    .orderBy(asc(users.username));
-}
-
-/**
- * Grants a technician (field userId) access to the workspace. 400 when the user is not a
- * technician of the workspace's customer; 409 when they have access already.
- */
-export async function grantAccess(
-  ctx: Context,
-  id: string,
-  input: Record<string, unknown>,
-): Promise<void> {
-  const { workspace, customerName } = await managedWorkspace(ctx, id);
-  const { userId } = parseInput(
-    z.object({ userId: z.string({ error: "choose a technician" }) }),
-    input,
-  );
-  const technicians = await techniciansOf(ctx, workspace.customerId);
-  const technician = technicians.find((t) => t.id === userId.toLowerCase());
-  if (!technician)
-    throw new ValidationError("userId", "is not a technician of this workspace's customer");
-  await conflictOnDuplicate(() =>
-    inTransaction(ctx.db, async (tx) => {
-      await tx.insert(workspaceGrants).values({
-        workspaceId: workspace.id,
-        userId: technician.id,
-        grantedBy: ctx.caller.principal.userId,
-      });
-      await recordAudit(tx, ctx.clock, {
-        actor: ctx.caller.actor,
-        action: "workspace.grant",
-        target: { type: "workspace", id: workspace.id },
-        customerId: workspace.customerId,
-        detail: {
-          name: customerName,
-          technician: technician.username,
-          technicianId: technician.id,
-        },
-      });
-    }),
-  );
-}
-
-/** Revokes a technician's access (userId); 409 when they had none. */
-export async function revokeAccess(ctx: Context, id: string, userId: string): Promise<void> {
-  const { workspace, customerName } = await managedWorkspace(ctx, id);
-  const user = checkId(userId, "Technician");
-  await inTransaction(ctx.db, async (tx) => {
-    const removed = await tx
-      .delete(workspaceGrants)
-      .where(and(eq(workspaceGrants.workspaceId, workspace.id), eq(workspaceGrants.userId, user)))
-      .returning({ id: workspaceGrants.id });
-    if (removed.length === 0) throw new ConflictError("This technician has no access to revoke.");
-    const [who] = await tx
-      .select({ username: users.username })
-      .from(users)
-      .where(eq(users.id, user));
-    await recordAudit(tx, ctx.clock, {
-      actor: ctx.caller.actor,
-      action: "workspace.revoke",
-      target: { type: "workspace", id: workspace.id },
-      customerId: workspace.customerId,
-      detail: { name: customerName, technician: who?.username ?? null, technicianId: user },
-    });
   });
 }
 
