@@ -50,6 +50,10 @@ test("migrations create every entity on an empty database and are idempotent", a
     "sites",
     "users",
     "web_sessions",
+    "workspace_grants",
+    "workspace_template_proposals",
+    "workspace_templates",
+    "workspaces",
   ];
   expect(await tables()).toEqual(expected);
   await database.migrate();

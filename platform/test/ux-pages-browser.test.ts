@@ -12,6 +12,7 @@ import { launchChromium, personAt, servePortal, signIn } from "./support/chromiu
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { firstSignIn } from "./support/portal.ts";
+import { arrangeWorkspace } from "./support/workspace.ts";
 
 const skip = browserSkipReason();
 
@@ -27,6 +28,7 @@ describe.skipIf(skip !== null)("every page of the portal at 1280, 768 and 390 px
   let admin: { username: string; password: string; totpKey: string };
   let userId: string;
   let providerId: string;
+  let workspace: { templateId: string; workspaceId: string };
 
   beforeAll(async () => {
     p = await testPlatform({ publicUrl: portal });
@@ -78,6 +80,7 @@ describe.skipIf(skip !== null)("every page of the portal at 1280, 768 and 390 px
         clientAuth: "private_key_jwt",
       })
     ).id;
+    workspace = await arrangeWorkspace(p, scene, userId);
     server = servePortal(p, port);
     browser = await launchChromium();
   }, 60_000);
@@ -108,6 +111,10 @@ describe.skipIf(skip !== null)("every page of the portal at 1280, 768 and 390 px
     ["api-docs", "/api-docs"],
     ["password", "/account/password"],
     ["help", "/help"],
+    ["workspace-templates", "/workspace-templates"],
+    ["workspace-template", `/workspace-templates/${workspace.templateId}`],
+    ["workspaces", "/workspaces"],
+    ["workspace", `/workspaces/${workspace.workspaceId}`],
     ["not-found", "/machines/00000000-0000-4000-8000-000000000000"],
     ["seen-once", "/once/00000000-0000-4000-8000-000000000000"],
   ];

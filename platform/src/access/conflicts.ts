@@ -49,6 +49,16 @@ const MESSAGES: Record<string, { message: string; field: string | null }> = {
     field: "username",
   },
   role_assignments_unique: { message: "The user has this role already.", field: "role" },
+  workspace_templates_name_unique: {
+    message: "A workspace template with this name exists already.",
+    field: "name",
+  },
+  workspace_template_proposals_one_pending: {
+    message: "Another change to this template was proposed at the same moment: reload the page.",
+    field: null,
+  },
+  workspaces_customer_unique: { message: "This customer has a workspace already.", field: null },
+  workspace_grants_unique: { message: "This technician has access already.", field: "userId" },
 };
 
 /** Runs `work`; a unique or foreign-key violation becomes a ConflictError with a plain message. */

@@ -40,7 +40,9 @@ export type Permission =
   | "sessions.manage" // terminate anyone's remote sessions
   | "sessions.approve" // allow or deny technicians' requests in the portal (consent policies customer_approval, two_party; deny only under operator_approval)
   | "workstations.arm" // bring a workstation online (Go online) and offline, at the plant
-  | "gateways.maintain"; // SSH maintenance sessions to connect gateways (through the tunnel)
+  | "gateways.maintain" // SSH maintenance sessions to connect gateways (through the tunnel)
+  | "workspaces.manage" // a customer's jump workspace: template, profile, allow-list, access grants
+  | "workspaces.templates"; // propose, approve and reject workspace templates (four eyes)
 
 /** Every permission, for checks that compare two principals' rights permission by permission. */
 export const PERMISSIONS: readonly Permission[] = [
@@ -56,6 +58,8 @@ export const PERMISSIONS: readonly Permission[] = [
   "sessions.approve",
   "workstations.arm",
   "gateways.maintain",
+  "workspaces.manage",
+  "workspaces.templates",
 ];
 
 /**
@@ -98,6 +102,8 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     // (sessions/requests.ts): consent is the customer's.
     "sessions.approve",
     "gateways.maintain",
+    "workspaces.manage",
+    "workspaces.templates",
   ],
   auditor: ["masterdata.read", "audit.read", "pki.read"],
   customer_admin: [
@@ -106,6 +112,7 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "audit.read",
     "sessions.manage",
     "sessions.approve",
+    "workspaces.manage",
   ],
   technician: ["masterdata.read", "sessions.connect"],
   // The plant's own staff: sees its machines and who is connected, ends sessions, brings its

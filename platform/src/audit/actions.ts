@@ -116,6 +116,21 @@ export const AUDIT_ACTIONS = {
   "alert.subscribe": "an alert subscription (email or webhook) was added",
   "alert.unsubscribe": "an alert subscription was removed",
   "alert.failed": "an alert could not be delivered after its last retry",
+  "workspace_template.propose":
+    "a platform admin proposed a new workspace template or a change to one (image digest, limits, idle timeout, replicas: the values before and proposed; older pending proposals superseded)",
+  "workspace_template.approve":
+    "a second platform admin approved a template proposal: its values take effect at each workspace's next start (denied: the proposer tried to approve their own)",
+  "workspace_template.reject":
+    "a platform admin rejected a template proposal, or its proposer withdrew it",
+  "workspace.create": "a customer's jump workspace was created on a template",
+  "workspace.update": "a workspace was moved to another template",
+  "workspace.delete":
+    "a customer's workspace was deleted, with its access grants and its sealed profile",
+  "workspace.profile":
+    "a workspace's remote-access profile (OpenVPN or IPsec) was stored: its endpoints and the fingerprints of the sealed secrets, never the secrets",
+  "workspace.allow_list": "a workspace's egress allow-list changed (before and after)",
+  "workspace.grant": "a technician was granted access to a customer's workspace",
+  "workspace.revoke": "a technician's access to a customer's workspace was revoked",
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

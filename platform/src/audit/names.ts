@@ -11,6 +11,7 @@ import {
   services,
   sites,
   users,
+  workspaceTemplates,
 } from "../db/index.ts";
 import type { AuditEntry } from "./log.ts";
 
@@ -28,6 +29,11 @@ const NAMED = {
     name: identityProviders.displayName,
   },
   api_token: { table: apiTokens, id: apiTokens.id, name: apiTokens.name },
+  workspace_template: {
+    table: workspaceTemplates,
+    id: workspaceTemplates.id,
+    name: workspaceTemplates.name,
+  },
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

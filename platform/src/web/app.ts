@@ -38,6 +38,7 @@ import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
 import { windowRoutes } from "./routes/windows.tsx";
+import { workspaceRoutes } from "./routes/workspaces.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
 
 /** Largest request body the portal accepts (forms only): 64 KiB. */
@@ -144,6 +145,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());
+  portal.route("/", workspaceRoutes());
   portal.route("/", helpRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
   portal.route(

@@ -23,3 +23,4 @@ export * from "./services.ts";
 export * from "./sites.ts";
 export * from "./users.ts";
 export * from "./web-sessions.ts";
+export * from "./workspaces.ts";

@@ -83,6 +83,10 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
 
     <a href="/customers">Customers</a>
     <a href="/gateways">Gateways</a>
+    {hasPermission(principal, "workspaces.manage") ||
+    hasPermission(principal, "sessions.connect") ? (
+      <a href="/workspaces">Workspaces</a>
+    ) : null}
     {hasPermission(principal, "users.manage") ? <a href="/users">Users</a> : null}
     {scopeOf(principal, "users.manage").all ? <a href="/identity-providers">Sign-in</a> : null}
     {hasPermission(principal, "audit.read") ? <a href="/audit">Audit log</a> : null}

@@ -1,0 +1,111 @@
+// Jump workspaces (Enterprise): templates changed only by four eyes, one workspace per customer with
+// its remote-access profile and egress allow-list, and the technicians granted access to it.
+import { sql } from "drizzle-orm";
+import { index, jsonb, pgTable, text, unique, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { at, createdAt, id } from "./columns.ts";
+import { customers } from "./customers.ts";
+import { users } from "./users.ts";
+
+/** What a template lets a workspace start with; CPU in thousandths of a core. */
+export interface TemplateValues {
+  /** `repository@sha256:<64 hex>`: pinned by digest, never a tag. */
+  image: string;
+  cpuMillicores: number;
+  memoryMib: number;
+  pidsLimit: number;
+  idleTimeoutMinutes: number;
+  replicas: number;
+}
+
+export const workspaceTemplates = pgTable("workspace_templates", {
+  id: id(),
+  name: text("name").notNull().unique("workspace_templates_name_unique"),
+  /** The approved values; null until a second admin approved the first proposal. */
+  effective: jsonb("effective").$type<TemplateValues>(),
+  /** The proposal whose values are effective. */
+  approvedProposalId: uuid("approved_proposal_id"),
+  approvedAt: at("approved_at"),
+  createdAt: createdAt(),
+});
+
+export const PROPOSAL_STATES = ["pending", "approved", "rejected", "superseded"] as const;
+export type ProposalState = (typeof PROPOSAL_STATES)[number];
+
+export const workspaceTemplateProposals = pgTable(
+  "workspace_template_proposals",
+  {
+    id: id(),
+    templateId: uuid("template_id")
+      .notNull()
+      .references(() => workspaceTemplates.id, { onDelete: "cascade" }),
+    values: jsonb("values").$type<TemplateValues>().notNull(),
+    proposedBy: uuid("proposed_by").notNull(),
+    proposedByName: text("proposed_by_name").notNull(),
+    proposedAt: at("proposed_at").notNull(),
+    state: text("state", { enum: PROPOSAL_STATES }).notNull().default("pending"),
+    decidedBy: uuid("decided_by"),
+    decidedByName: text("decided_by_name"),
+    decidedAt: at("decided_at"),
+  },
+  (t) => [
+    index("workspace_template_proposals_template").on(t.templateId, t.state),
+    // At most one pending proposal a template: two changes proposed at once cannot both wait.
+    uniqueIndex("workspace_template_proposals_one_pending")
+      .on(t.templateId)
+      .where(sql`${t.state} = 'pending'`),
+  ],
+);
+
+export const PROFILE_KINDS = ["openvpn", "ipsec"] as const;
+export type ProfileKind = (typeof PROFILE_KINDS)[number];
+
+/** One entry of a workspace's egress allow-list (its "network security group"). */
+export interface EgressEntry {
+  /** An IPv4/IPv6 address or CIDR (host bits zero). */
+  destination: string;
+  protocol: "tcp" | "udp" | "icmp";
+  /** 1–65535; null for icmp and for every port. */
+  port: number | null;
+}
+
+export const WORKSPACE_STATES = ["stopped"] as const;
+
+export const workspaces = pgTable("workspaces", {
+  id: id(),
+  /** One workspace per customer. */
+  customerId: uuid("customer_id")
+    .notNull()
+    .unique("workspaces_customer_unique")
+    .references(() => customers.id, { onDelete: "restrict" }),
+  templateId: uuid("template_id")
+    .notNull()
+    .references(() => workspaceTemplates.id, { onDelete: "restrict" }),
+  /** Null until a profile is stored. */
+  profileKind: text("profile_kind", { enum: PROFILE_KINDS }),
+  /**
+   * The profile without its secrets (OpenVPN: the accepted lines, secret blocks replaced by a
+   * marker; IPsec: the settings), plus the SHA-256 fingerprints of the sealed secrets.
+   */
+  profile: jsonb("profile").$type<Record<string, unknown>>(),
+  /** The profile's secrets as JSON, sealed with the KEK (label "workspace-profile:<id>"). */
+  profileSecretsSealed: text("profile_secrets_sealed"),
+  allowList: jsonb("allow_list").$type<EgressEntry[]>().notNull().default([]),
+  state: text("state", { enum: WORKSPACE_STATES }).notNull().default("stopped"),
+  createdAt: createdAt(),
+});
+
+export const workspaceGrants = pgTable(
+  "workspace_grants",
+  {
+    id: id(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    grantedBy: uuid("granted_by"),
+    createdAt: createdAt(),
+  },
+  (t) => [unique("workspace_grants_unique").on(t.workspaceId, t.userId)],
+);

@@ -1,0 +1,296 @@
+// Jump workspaces (Enterprise) in the portal: templates and their proposals (platform admins, four
+// eyes), and each customer's workspace (its admins and platform admins; granted technicians read).
+import { Hono } from "hono";
+import { hasPermission } from "../../access/index.ts";
+import {
+  approveProposal,
+  createWorkspace,
+  customersWithoutWorkspace,
+  deleteWorkspace,
+  getTemplate,
+  getWorkspace,
+  grantAccess,
+  listGrants,
+  listTemplates,
+  listWorkspaces,
+  proposeChange,
+  proposeTemplate,
+  rejectProposal,
+  revokeAccess,
+  setAllowList,
+  setWorkspaceProfile,
+  setWorkspaceTemplate,
+  techniciansOf,
+  templateVersion,
+  workspaceVersion,
+} from "../../workspaces/index.ts";
+import type { WebEnv } from "../env.ts";
+import { formFields } from "../forms.ts";
+import {
+  DataTable,
+  DeleteActions,
+  PortalPage,
+  SelectField,
+  SubmitForm,
+  trail,
+} from "../views/components.tsx";
+import { EgressTable, ManageForms, ProfileSummary } from "../views/workspace-detail.tsx";
+import {
+  ChangeTemplateForm,
+  NewTemplateForm,
+  PendingProposal,
+  ProposalHistory,
+  TemplatesTable,
+  ValuesText,
+} from "../views/workspaces.tsx";
+
+export function workspaceRoutes() {
+  const app = new Hono<WebEnv>();
+
+  app.get("/workspace-templates", async (c) => {
+    const ctx = c.get("ctx");
+    const rows = await listTemplates(ctx);
+    const admin = hasPermission(ctx.caller.principal, "workspaces.templates");
+    const csrf = c.get("csrfToken");
+    return c.html(
+      <PortalPage title="Workspace templates" csrfToken={csrf} principal={ctx.caller.principal}>
+        <p>
+          A template is what a customer's jump workspace starts with. Every new template and every
+          change is a proposal; only another platform admin's approval makes it effective, at each
+          workspace's next start.
+        </p>
+        <TemplatesTable rows={rows} linked={admin} />
+        {admin
+          ? rows
+              .filter((r) => r.pending)
+              .map((r) => (
+                <>
+                  <h2>{`Pending: ${r.template.name}`}</h2>
+                  {r.pending ? (
+                    <PendingProposal
+                      proposal={r.pending}
+                      effective={r.template.effective}
+                      userId={ctx.caller.principal.userId}
+                      csrfToken={csrf}
+                    />
+                  ) : null}
+                </>
+              ))
+          : null}
+        {admin ? <NewTemplateForm csrfToken={csrf} /> : null}
+      </PortalPage>,
+    );
+  });
+
+  app.post("/workspace-templates", async (c) => {
+    const { template } = await proposeTemplate(c.get("ctx"), await formFields(c));
+    return c.redirect(`/workspace-templates/${template.id}`, 303);
+  });
+
+  app.get("/workspace-templates/:id", async (c) => {
+    const ctx = c.get("ctx");
+    const { template, pending, history } = await getTemplate(ctx, c.req.param("id"));
+    const csrf = c.get("csrfToken");
+    return c.html(
+      <PortalPage
+        title={template.name}
+        csrfToken={csrf}
+        principal={ctx.caller.principal}
+        crumbs={trail(template.name, ["Workspace templates", "/workspace-templates"])}
+      >
+        <p>
+          Effective: <ValuesText values={template.effective} />
+        </p>
+        {pending ? (
+          <PendingProposal
+            proposal={pending}
+            effective={template.effective}
+            userId={ctx.caller.principal.userId}
+            csrfToken={csrf}
+          />
+        ) : (
+          <p class="muted">No proposal is waiting.</p>
+        )}
+        <ChangeTemplateForm
+          templateId={template.id}
+          values={pending?.values ?? template.effective}
+          version={templateVersion(template, pending)}
+          csrfToken={csrf}
+        />
+        <h2>Decided proposals</h2>
+        <ProposalHistory proposals={history} />
+      </PortalPage>,
+    );
+  });
+
+  app.post("/workspace-templates/:id", async (c) => {
+    const proposal = await proposeChange(c.get("ctx"), c.req.param("id"), await formFields(c));
+    return c.redirect(`/workspace-templates/${proposal.templateId}`, 303);
+  });
+
+  app.post("/workspace-template-proposals/:id/approve", async (c) => {
+    const template = await approveProposal(c.get("ctx"), c.req.param("id"));
+    return c.redirect(`/workspace-templates/${template.id}`, 303);
+  });
+
+  app.post("/workspace-template-proposals/:id/reject", async (c) => {
+    const proposal = await rejectProposal(c.get("ctx"), c.req.param("id"));
+    return c.redirect(`/workspace-templates/${proposal.templateId}`, 303);
+  });
+
+  app.get("/workspaces", async (c) => {
+    const ctx = c.get("ctx");
+    const views = await listWorkspaces(ctx);
+    const principal = ctx.caller.principal;
+    const manager = hasPermission(principal, "workspaces.manage");
+    const customers = manager ? await customersWithoutWorkspace(ctx) : [];
+    const templates = manager ? (await listTemplates(ctx)).filter((t) => t.template.effective) : [];
+    const csrf = c.get("csrfToken");
+    return c.html(
+      <PortalPage title="Workspaces" csrfToken={csrf} principal={principal}>
+        <p>
+          Each customer that runs its own remote access gets one jump workspace: a desktop in a
+          container, on the customer's VPN, reaching only its allow-list.
+          {hasPermission(principal, "workspaces.templates") ? (
+            <>
+              {" "}
+              What they start with: <a href="/workspace-templates">Templates</a>.
+            </>
+          ) : null}
+        </p>
+        <DataTable
+          head={["Customer", "Template", "Profile", "State"]}
+          rows={views}
+          empty={
+            manager
+              ? "No workspaces yet."
+              : "No workspace to show: a customer admin or platform admin grants you access."
+          }
+          row={(v) => (
+            <tr>
+              <td>
+                <a href={`/workspaces/${v.workspace.id}`}>{v.customerName}</a>
+              </td>
+              <td>{v.templateName}</td>
+              <td>{v.workspace.profileKind ?? "none"}</td>
+              <td>{v.workspace.state}</td>
+            </tr>
+          )}
+        />
+        {manager && customers.length ? (
+          <div class="card">
+            {templates.length ? (
+              <SubmitForm action="/workspaces" csrfToken={csrf} submit="Create workspace" row>
+                <SelectField
+                  label="Customer"
+                  name="customerId"
+                  options={customers.map((x) => [x.id, x.name])}
+                  placeholder="Choose a customer"
+                />
+                <SelectField
+                  label="Template"
+                  name="templateId"
+                  options={templates.map((t) => [t.template.id, t.template.name])}
+                  placeholder="Choose a template"
+                />
+              </SubmitForm>
+            ) : (
+              <p class="muted">No template has approved values yet: a workspace needs one.</p>
+            )}
+          </div>
+        ) : null}
+      </PortalPage>,
+    );
+  });
+
+  app.post("/workspaces", async (c) => {
+    const form = await formFields(c);
+    const workspace = await createWorkspace(c.get("ctx"), form.customerId ?? "", form);
+    return c.redirect(`/workspaces/${workspace.id}`, 303);
+  });
+
+  app.get("/workspaces/:id", async (c) => {
+    const ctx = c.get("ctx");
+    const view = await getWorkspace(ctx, c.req.param("id"));
+    const csrf = c.get("csrfToken");
+    const manage = view.canManage
+      ? {
+          grants: await listGrants(ctx, view.workspace.id),
+          technicians: await techniciansOf(ctx, view.workspace.customerId),
+          templates: (await listTemplates(ctx))
+            .filter((t) => t.template.effective)
+            .map((t): [string, string] => [t.template.id, t.template.name]),
+        }
+      : null;
+    return c.html(
+      <PortalPage
+        title={`Workspace of ${view.customerName}`}
+        csrfToken={csrf}
+        principal={ctx.caller.principal}
+        crumbs={trail(view.customerName, ["Workspaces", "/workspaces"])}
+      >
+        <p>
+          Template <strong>{view.templateName}</strong> · state{" "}
+          <strong>{view.workspace.state}</strong>
+        </p>
+        <h2>Profile</h2>
+        <ProfileSummary view={view} />
+        <h2>Reaches</h2>
+        <EgressTable view={view} />
+        {manage ? (
+          <ManageForms
+            view={view}
+            version={workspaceVersion(view.workspace)}
+            csrfToken={csrf}
+            templates={manage.templates}
+            grants={manage.grants}
+            technicians={manage.technicians
+              .filter((t) => !manage.grants.some((g) => g.userId === t.id))
+              .map((t) => [t.id, `${t.displayName} (${t.username})`])}
+          />
+        ) : null}
+        {manage ? (
+          <DeleteActions
+            action={`/workspaces/${view.workspace.id}/delete`}
+            csrfToken={csrf}
+            what="workspace"
+            name={view.customerName}
+          />
+        ) : null}
+      </PortalPage>,
+    );
+  });
+
+  app.post("/workspaces/:id/delete", async (c) => {
+    await deleteWorkspace(c.get("ctx"), c.req.param("id"));
+    return c.redirect("/workspaces", 303);
+  });
+
+  app.post("/workspaces/:id/template", async (c) => {
+    const w = await setWorkspaceTemplate(c.get("ctx"), c.req.param("id"), await formFields(c));
+    return c.redirect(`/workspaces/${w.id}`, 303);
+  });
+
+  app.post("/workspaces/:id/profile", async (c) => {
+    const { pki } = c.get("deps");
+    const w = await setWorkspaceProfile(c.get("ctx"), pki, c.req.param("id"), await formFields(c));
+    return c.redirect(`/workspaces/${w.id}`, 303);
+  });
+
+  app.post("/workspaces/:id/allow-list", async (c) => {
+    const w = await setAllowList(c.get("ctx"), c.req.param("id"), await formFields(c));
+    return c.redirect(`/workspaces/${w.id}`, 303);
+  });
+
+  app.post("/workspaces/:id/grants", async (c) => {
+    await grantAccess(c.get("ctx"), c.req.param("id"), await formFields(c));
+    return c.redirect(`/workspaces/${c.req.param("id")}`, 303);
+  });
+
+  app.post("/workspaces/:id/grants/:userId/revoke", async (c) => {
+    await revokeAccess(c.get("ctx"), c.req.param("id"), c.req.param("userId"));
+    return c.redirect(`/workspaces/${c.req.param("id")}`, 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,170 @@
+import { expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { ValidationError } from "../shared/index.ts";
+import { parseNetwork } from "./addresses.ts";
+import { allowListText, parseAllowList, renderEgressRuleset, resolveEndpoints } from "./egress.ts";
+
+function problem(text: string): string {
+  try {
+    parseAllowList(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe("allowList");
+    return (error as ValidationError).reason;
+  }
+  throw new Error("accepted");
+}
+
+test("networks: IPv4, IPv6, prefixes and host bits", () => {
+  expect(parseNetwork("10.0.0.0/8")).toEqual({ family: 4, address: "10.0.0.0", prefix: 8 });
+  expect(parseNetwork("0.0.0.0/0")?.prefix).toBe(0);
+  expect(parseNetwork("192.0.2.1")?.prefix).toBe(32);
+  expect(parseNetwork("2001:DB8::/32")).toEqual({ family: 6, address: "2001:db8::", prefix: 32 });
+  expect(parseNetwork("::/0")?.prefix).toBe(0);
+  expect(parseNetwork("::ffff:192.0.2.0/120")?.family).toBe(6);
+  for (const bad of [
+    "10.0.0.1/8",
+    "10.0.0.0/33",
+    "10.0.0.0/08",
+    "010.0.0.0/8",
+    "10.0.0",
+    "2001:db8::1/32",
+    "2001:db8::/129",
+    "fe80::1%eth0",
+    "10.0.0.0/8/8",
+    "10.0.0.0/",
+    "10.0.0.0/8\naccept",
+    "",
+  ])
+    expect(parseNetwork(bad)).toBeNull();
+});
+
+test("allow-list lines parse and print back", () => {
+  const entries = parseAllowList(
+    "# DNS of the customer\n10.1.2.3 udp 53\r\n10.1.2.3 tcp 53\n10.20.0.0/16 tcp\n2001:db8::/48 icmp\n",
+  );
+  expect(entries).toEqual([
+    { destination: "10.1.2.3", protocol: "udp", port: 53 },
+    { destination: "10.1.2.3", protocol: "tcp", port: 53 },
+    { destination: "10.20.0.0/16", protocol: "tcp", port: null },
+    { destination: "2001:db8::/48", protocol: "icmp", port: null },
+  ]);
+  expect(parseAllowList(allowListText(entries))).toEqual(entries);
+  expect(parseAllowList("")).toEqual([]);
+});
+
+test("bad allow-list lines are 400 naming the line", () => {
+  expect(problem("10.0.0.1/8 tcp 22")).toBe(
+    'line 1: "10.0.0.1/8" is not an IP address or CIDR (host bits zero)',
+  );
+  expect(problem("\n10.0.0.0/8 sctp 22")).toBe("line 2: the protocol must be tcp, udp or icmp");
+  expect(problem("10.0.0.0/8 icmp 8")).toBe("line 1: icmp has no port");
+  expect(problem("10.0.0.0/8 tcp 0")).toContain("1–65535");
+  expect(problem("10.0.0.0/8 tcp 65536")).toContain("1–65535");
+  expect(problem("10.0.0.0/8 tcp 22 accept")).toContain("line 1");
+  expect(problem("10.0.0.0/8 tcp 22;\n} table ip x {")).toContain("line 1");
+  expect(problem("host.example tcp 22")).toContain("not an IP address");
+});
+
+const MODEL = {
+  uplink: "eth0",
+  tunnel: "openvpn" as const,
+  vpnEndpoints: [{ address: "192.0.2.7", protocol: "udp" as const, port: 1194 }],
+  allowList: parseAllowList("10.1.2.3 udp 53\n2001:db8::/48 tcp 443\n198.51.100.0/24 icmp"),
+  relayAddresses: ["198.18.0.2"],
+};
+
+test("the ruleset: drop policies, endpoints and allow-list on the uplink, tunnel, relay to VNC", () => {
+  const script = renderEgressRuleset(MODEL);
+  expect(script).toContain("delete table inet meetpoint_workspace");
+  expect(script).toContain("type filter hook output priority filter; policy drop;");
+  expect(script).toContain("type filter hook input priority filter; policy drop;");
+  expect(script).toContain('oifname "eth0" ip daddr 192.0.2.7 udp dport 1194 accept');
+  expect(script).toContain('oifname "eth0" ip daddr 10.1.2.3 udp dport 53 accept');
+  expect(script).toContain('oifname "eth0" ip6 daddr 2001:db8::/48 tcp dport 443 accept');
+  expect(script).toContain('oifname "eth0" ip daddr 198.51.100.0/24 meta l4proto icmp accept');
+  expect(script).toContain('oifname "tun*" accept');
+  expect(script).toContain('iifname "eth0" ip saddr 198.18.0.2 tcp dport 5900 accept');
+  // No DNS unless named: without the entry there is no port 53 at all.
+  expect(renderEgressRuleset({ ...MODEL, allowList: [] })).not.toContain("dport 53");
+  const ipsec = renderEgressRuleset({
+    ...MODEL,
+    tunnel: "ipsec",
+    vpnEndpoints: [
+      { address: "203.0.113.9", protocol: "udp", port: 500 },
+      { address: "203.0.113.9", protocol: "udp", port: 4500 },
+      { address: "203.0.113.9", protocol: "esp", port: null },
+    ],
+  });
+  expect(ipsec).toContain("rt ipsec exists accept");
+  expect(ipsec).toContain("ip daddr 203.0.113.9 meta l4proto esp accept");
+  expect(ipsec).not.toContain("tun*");
+});
+
+test("the renderer refuses hostile values that bypassed the form", () => {
+  expect(() => renderEgressRuleset({ ...MODEL, uplink: 'eth0" accept\n' })).toThrow(/uplink/);
+  expect(() =>
+    renderEgressRuleset({
+      ...MODEL,
+      allowList: [{ destination: "0.0.0.0/0 accept\n", protocol: "tcp", port: null }],
+    }),
+  ).toThrow(ValidationError);
+  expect(() =>
+    renderEgressRuleset({
+      ...MODEL,
+      vpnEndpoints: [{ address: "10.0.0.0/8", protocol: "udp", port: 1194 }],
+    }),
+  ).toThrow(/single address/);
+  expect(() => renderEgressRuleset({ ...MODEL, relayAddresses: ["any"] })).toThrow(/relay/);
+});
+
+// nft checks the script's syntax (-c: nothing is loaded) in a network namespace of its own.
+const nftMissing =
+  process.getuid?.() !== 0
+    ? "needs root for nft -c"
+    : spawnSync("nft", ["--version"]).status !== 0
+      ? "nft is not installed"
+      : spawnSync("unshare", ["--net", "true"]).status !== 0
+        ? "unshare --net does not work here"
+        : null;
+if (nftMissing && process.env.CI === "true")
+  throw new Error(`prerequisite missing in CI: ${nftMissing}`);
+test.skipIf(nftMissing !== null)(`nft accepts the rendered scripts ${nftMissing ?? ""}`, () => {
+  for (const tunnel of ["openvpn", "ipsec"] as const) {
+    const result = spawnSync("unshare", ["--net", "nft", "-c", "-f", "-"], {
+      input: renderEgressRuleset({ ...MODEL, tunnel }),
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  }
+});
+
+test("endpoints: names resolved through the lookup, addresses kept, nothing found is an error", async () => {
+  const lookups: string[] = [];
+  const lookup = async (host: string) => {
+    lookups.push(host);
+    return host === "vpn.customer.example" ? ["192.0.2.7", "2001:DB8::7", "not an address"] : [];
+  };
+  const resolved = await resolveEndpoints(
+    [
+      { host: "vpn.customer.example", protocol: "udp", port: 1194 },
+      { host: "192.0.2.7", protocol: "udp", port: 1194 },
+      { host: "203.0.113.9", protocol: "esp", port: null },
+    ],
+    lookup,
+  );
+  expect(resolved).toEqual([
+    { address: "192.0.2.7", protocol: "udp", port: 1194 },
+    { address: "2001:db8::7", protocol: "udp", port: 1194 },
+    { address: "203.0.113.9", protocol: "esp", port: null },
+  ]);
+  expect(lookups).toEqual(["vpn.customer.example"]);
+  expect(renderEgressRuleset({ ...MODEL, vpnEndpoints: resolved })).toContain(
+    'oifname "eth0" ip6 daddr 2001:db8::7 udp dport 1194 accept',
+  );
+  await expect(
+    resolveEndpoints([{ host: "gone.example", protocol: "udp", port: 1194 }], lookup),
+  ).rejects.toThrow(/gone.example: no address found/);
+});

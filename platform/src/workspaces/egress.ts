@@ -1,0 +1,225 @@
+// A workspace's egress allow-list (its "network security group"): parsed from the form's lines,
+// and the nftables ruleset the workspace's network namespace loads, rendered by a pure function.
+import type { EgressEntry } from "../db/index.ts";
+import { ValidationError } from "../shared/index.ts";
+import { type Network, networkText, parseNetwork } from "./addresses.ts";
+
+export type { EgressEntry };
+
+/** The table the workspace's ruleset lives in (inside the workspace's own network namespace). */
+export const WORKSPACE_TABLE = "meetpoint_workspace";
+/** The port the platform's relay reaches the workspace's VNC server on. */
+export const VNC_PORT = 5900;
+/** Entries an allow-list may hold. */
+export const ALLOW_LIST_MAX = 200;
+
+/**
+ * Parses the allow-list form field: one entry a line, "<IP or CIDR> <tcp|udp|icmp> [port]"; empty
+ * lines and #-comments are skipped. tcp/udp without a port allow every port; icmp takes none.
+ * Throws a ValidationError on "allowList" naming the line.
+ */
+export function parseAllowList(text: string): EgressEntry[] {
+  const entries: EgressEntry[] = [];
+  for (const [index, raw] of text.replace(/\r\n?/g, "\n").split("\n").entries()) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) continue;
+    const at = `line ${index + 1}`;
+    const [destination = "", protocol = "", port, extra] = line.split(/\s+/);
+    if (extra !== undefined)
+      throw new ValidationError(
+        "allowList",
+        `${at}: write "<address or CIDR> <tcp|udp|icmp> [port]"`,
+      );
+    entries.push(checkEntry({ destination, protocol, port: port ?? null }, at));
+  }
+  if (entries.length > ALLOW_LIST_MAX)
+    throw new ValidationError("allowList", `at most ${ALLOW_LIST_MAX} entries`);
+  return entries;
+}
+
+/** Checks one entry; `at` says where it stands ("line 3"). Throws a ValidationError on "allowList". */
+export function checkEntry(
+  entry: { destination: unknown; protocol: unknown; port: unknown },
+  at: string,
+): EgressEntry {
+  const destination = typeof entry.destination === "string" ? entry.destination : "";
+  const network = parseNetwork(destination);
+  if (!network)
+    throw new ValidationError(
+      "allowList",
+      `${at}: "${destination.slice(0, 60)}" is not an IP address or CIDR (host bits zero)`,
+    );
+  const protocol = entry.protocol;
+  if (protocol !== "tcp" && protocol !== "udp" && protocol !== "icmp")
+    throw new ValidationError("allowList", `${at}: the protocol must be tcp, udp or icmp`);
+  let port: number | null = null;
+  if (entry.port !== null && entry.port !== undefined && entry.port !== "") {
+    if (protocol === "icmp") throw new ValidationError("allowList", `${at}: icmp has no port`);
+    const text = String(entry.port);
+    if (!/^[1-9]\d{0,4}$/.test(text) || Number(text) > 65535)
+      throw new ValidationError("allowList", `${at}: the port must be 1–65535`);
+    port = Number(text);
+  }
+  return { destination: networkText(network), protocol, port };
+}
+
+/** The allow-list as the form shows it, one entry a line. */
+export function allowListText(entries: EgressEntry[]): string {
+  return entries.map((e) => [e.destination, e.protocol, e.port ?? ""].join(" ").trim()).join("\n");
+}
+
+/** A VPN peer the workspace reaches on its uplink, its name already resolved to an address. */
+export interface ResolvedEndpoint {
+  address: string;
+  protocol: "tcp" | "udp" | "esp";
+  /** Null for esp. */
+  port: number | null;
+}
+
+export interface EgressModel {
+  /** The container's uplink interface (its Docker network), e.g. "eth0". */
+  uplink: string;
+  /** How the customer's VPN leaves the workspace: a tun device, or kernel IPsec policies. */
+  tunnel: "openvpn" | "ipsec";
+  /** The VPN endpoints, resolved: always allowed on the uplink. */
+  vpnEndpoints: ResolvedEndpoint[];
+  /** The allow-list: further destinations on the uplink (DNS only when named here). */
+  allowList: EgressEntry[];
+  /** Where the platform's relay connects from: the only source allowed to VNC. */
+  relayAddresses: string[];
+}
+
+const INTERFACE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+
+function hostNetwork(address: string, what: string): Network {
+  const network = parseNetwork(address);
+  if (!network) throw new Error(`${what}: "${address.slice(0, 60)}" is not an address`);
+  return network;
+}
+
+/** "ip daddr 10.0.0.0/8" or "ip6 daddr 2001:db8::/32". */
+function match(direction: "saddr" | "daddr", network: Network): string {
+  return `${network.family === 4 ? "ip" : "ip6"} ${direction} ${networkText(network)}`;
+}
+
+function l4(protocol: "tcp" | "udp" | "icmp" | "esp", port: number | null, family: 4 | 6): string {
+  if (protocol === "icmp") return `meta l4proto ${family === 4 ? "icmp" : "ipv6-icmp"}`;
+  if (protocol === "esp") return "meta l4proto esp";
+  return port === null ? `meta l4proto ${protocol}` : `${protocol} dport ${port}`;
+}
+
+/**
+ * The nftables script for the workspace's network namespace: table inet meetpoint_workspace,
+ * replaced whole (the script deletes an older one first, in the same transaction). Output: policy
+ * drop; loopback, established/related, IPv6 neighbour discovery, the VPN endpoints and the
+ * allow-list on the uplink only, and everything into the customer's tunnel — a tun* device for
+ * OpenVPN, packets that an IPsec policy will encrypt (rt ipsec exists) for IPsec: what is reachable
+ * behind it is the customer's VPN's decision. Input: policy drop; loopback, established/related,
+ * neighbour discovery, and TCP 5900 (VNC) from the relay's addresses on the uplink. Pure; throws
+ * on a malformed interface, address, protocol or port (a stored value never reaches nft unchecked).
+ */
+export function renderEgressRuleset(model: EgressModel): string {
+  if (!INTERFACE.test(model.uplink)) throw new Error("uplink: not an interface name");
+  const up = `oifname "${model.uplink}"`;
+  const out: string[] = [];
+  for (const endpoint of model.vpnEndpoints) {
+    const network = hostNetwork(endpoint.address, "VPN endpoint");
+    if (network.prefix !== (network.family === 4 ? 32 : 128))
+      throw new Error("VPN endpoint: a single address expected");
+    if (!["tcp", "udp", "esp"].includes(endpoint.protocol))
+      throw new Error("VPN endpoint: protocol must be tcp, udp or esp");
+    const port = endpoint.protocol === "esp" ? null : checkPort(endpoint.port);
+    out.push(
+      `    ${up} ${match("daddr", network)} ${l4(endpoint.protocol, port, network.family)} accept comment "VPN endpoint"`,
+    );
+  }
+  for (const entry of model.allowList) {
+    const checked = checkEntry(entry, "allow-list");
+    const network = hostNetwork(checked.destination, "allow-list");
+    out.push(
+      `    ${up} ${match("daddr", network)} ${l4(checked.protocol, checked.port, network.family)} accept comment "allow-list"`,
+    );
+  }
+  const tunnel =
+    model.tunnel === "openvpn"
+      ? '    oifname "tun*" accept comment "customer VPN (OpenVPN)"'
+      : '    rt ipsec exists accept comment "customer VPN (IPsec policy)"';
+  const relay = model.relayAddresses.map((address) => {
+    const network = hostNetwork(address, "relay");
+    return `    iifname "${model.uplink}" ${match("saddr", network)} tcp dport ${VNC_PORT} accept comment "platform relay"`;
+  });
+  const neighbour =
+    "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept";
+  return `${[
+    `table inet ${WORKSPACE_TABLE}`,
+    `delete table inet ${WORKSPACE_TABLE}`,
+    `table inet ${WORKSPACE_TABLE} {`,
+    "  chain output {",
+    "    type filter hook output priority filter; policy drop;",
+    '    oifname "lo" accept',
+    "    ct state invalid drop",
+    "    ct state established,related accept",
+    `    ${neighbour}`,
+    ...out,
+    tunnel,
+    "  }",
+    "  chain input {",
+    "    type filter hook input priority filter; policy drop;",
+    '    iifname "lo" accept',
+    "    ct state invalid drop",
+    "    ct state established,related accept",
+    `    ${neighbour}`,
+    ...relay,
+    "  }",
+    "}",
+  ].join("\n")}\n`;
+}
+
+function checkPort(port: number | null): number {
+  if (port === null || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error("VPN endpoint: port must be 1–65535");
+  return port;
+}
+
+/** A VPN endpoint as a profile names it: a host name or an address. */
+export interface NamedEndpoint {
+  host: string;
+  protocol: "tcp" | "udp" | "esp";
+  port: number | null;
+}
+
+/**
+ * The endpoints with their host names resolved through `lookup` (every address it returns, IPv4
+ * and IPv6), addresses kept as they are, duplicates dropped: what renderEgressRuleset takes. The
+ * runtime resolves at each start, so the workspace itself needs no DNS to reach its VPN. Throws
+ * naming the host when a name resolves to nothing usable.
+ */
+export async function resolveEndpoints(
+  endpoints: NamedEndpoint[],
+  lookup: (host: string) => Promise<string[]>,
+): Promise<ResolvedEndpoint[]> {
+  const out = new Map<string, ResolvedEndpoint>();
+  for (const endpoint of endpoints) {
+    const direct = parseNetwork(endpoint.host);
+    let addresses: string[];
+    if (direct) addresses = [direct.address];
+    else {
+      const found = (await lookup(endpoint.host)).filter((a) => {
+        const n = parseNetwork(a);
+        return n !== null && n.prefix === (n.family === 4 ? 32 : 128);
+      });
+      if (found.length === 0)
+        throw new Error(`VPN endpoint ${endpoint.host.slice(0, 100)}: no address found`);
+      addresses = found;
+    }
+    for (const address of addresses) {
+      const resolved = {
+        address: address.toLowerCase(),
+        protocol: endpoint.protocol,
+        port: endpoint.port,
+      };
+      out.set(`${resolved.address} ${resolved.protocol} ${resolved.port}`, resolved);
+    }
+  }
+  return [...out.values()];
+}

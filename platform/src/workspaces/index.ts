@@ -1,0 +1,67 @@
+// Jump workspaces (Enterprise), the control side: templates under four eyes, the customer's
+// workspace with its remote-access profile and egress allow-list, access grants; pure validators
+// and renderers (OpenVPN config, swanctl.conf, nftables) for the runtime to apply.
+export { isHostOrAddress, networkText, parseNetwork } from "./addresses.ts";
+export {
+  ALLOW_LIST_MAX,
+  allowListText,
+  type EgressEntry,
+  type EgressModel,
+  type NamedEndpoint,
+  parseAllowList,
+  type ResolvedEndpoint,
+  renderEgressRuleset,
+  resolveEndpoints,
+  VNC_PORT,
+  WORKSPACE_TABLE,
+} from "./egress.ts";
+export { grantAccess, listGrants, revokeAccess, techniciansOf } from "./grants.ts";
+export {
+  ESP_PROPOSALS,
+  IKE_PROPOSALS,
+  type IpsecSettings,
+  ipsecEndpoints,
+  parseIpsecProfile,
+  renderSwanctlConf,
+} from "./ipsec-profile.ts";
+export {
+  assembleOpenVpnConfig,
+  type OpenVpnProfile,
+  parseOpenVpnProfile,
+  type VpnEndpoint,
+} from "./openvpn-profile.ts";
+export { sessionPassedSecondFactor } from "./second-factor.ts";
+export {
+  approveProposal,
+  coresText,
+  DEFAULT_IDLE_MINUTES,
+  DEFAULT_REPLICAS,
+  getTemplate,
+  IMAGE_REFERENCE,
+  listTemplates,
+  proposeChange,
+  proposeTemplate,
+  rejectProposal,
+  type TemplateProposal,
+  type TemplateValues,
+  templateVersion,
+  type WorkspaceTemplate,
+} from "./templates.ts";
+export {
+  createWorkspace,
+  customersWithoutWorkspace,
+  deleteWorkspace,
+  getWorkspace,
+  listWorkspaces,
+  profileEndpoints,
+  profileSecretsLabel,
+  type Sealer,
+  type StoredIpsec,
+  type StoredOpenVpn,
+  setAllowList,
+  setWorkspaceProfile,
+  setWorkspaceTemplate,
+  type Workspace,
+  type WorkspaceView,
+  workspaceVersion,
+} from "./workspaces.ts";

@@ -1,0 +1,92 @@
+import { expect, test } from "bun:test";
+import { ValidationError } from "../shared/index.ts";
+import { parseIpsecProfile, renderSwanctlConf } from "./ipsec-profile.ts";
+
+const PSK_INPUT = {
+  remoteAddress: "vpn.customer.example",
+  localId: "vendor@meetpoint.example",
+  remoteId: "C=DE, O=Customer, CN=vpn",
+  auth: "psk",
+  psk: 'a "quoted" pre-shared key, long enough',
+  remoteSubnets: "10.20.0.0/16, 2001:db8:20::/48",
+  ikeProposals: "aes256gcm16-prfsha384-ecp384",
+  espProposals: "",
+};
+
+function fieldOf(input: Record<string, unknown>): string {
+  try {
+    parseIpsecProfile(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    const e = error as ValidationError;
+    expect(e.message).not.toContain("pre-shared key, long"); // never the secret
+    return e.field;
+  }
+  throw new Error("accepted");
+}
+
+test("a PSK connection renders to swanctl.conf with the PSK hex-encoded, nowhere else", () => {
+  const profile = parseIpsecProfile(PSK_INPUT);
+  expect(profile.settings.remoteSubnets).toEqual(["10.20.0.0/16", "2001:db8:20::/48"]);
+  expect(JSON.stringify(profile.settings)).not.toContain("pre-shared");
+  expect(profile.fingerprints.psk).toMatch(/^[0-9a-f]{64}$/);
+  const conf = renderSwanctlConf(profile.settings, profile.secrets);
+  expect(conf).toContain("remote_addrs = vpn.customer.example");
+  expect(conf).toContain('id = "C=DE, O=Customer, CN=vpn"');
+  expect(conf).toContain("remote_ts = 10.20.0.0/16,2001:db8:20::/48");
+  expect(conf).toContain("proposals = aes256gcm16-prfsha384-ecp384");
+  expect(conf).toContain("esp_proposals = default");
+  expect(conf).toContain(`secret = 0x${Buffer.from(PSK_INPUT.psk).toString("hex")}`);
+  expect(conf).not.toContain("quoted");
+  expect(() => renderSwanctlConf(profile.settings, {})).toThrow(/pre-shared key is missing/);
+});
+
+test("certificate auth references the files, keeps the key out", () => {
+  const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+  const key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----";
+  const profile = parseIpsecProfile({
+    ...PSK_INPUT,
+    auth: "certificate",
+    psk: "",
+    certificate: cert,
+    privateKey: key,
+  });
+  expect(profile.secrets).toEqual({ privateKey: key });
+  expect(profile.settings.certificate).toBe(cert);
+  const conf = renderSwanctlConf(profile.settings, {});
+  expect(conf).toContain("auth = pubkey");
+  expect(conf).toContain("certs = workspace.pem");
+  expect(conf).not.toContain("secrets {");
+});
+
+test("missing or hostile fields are 400 naming the field", () => {
+  expect(fieldOf({ ...PSK_INPUT, remoteAddress: "" })).toBe("remoteAddress");
+  expect(fieldOf({ ...PSK_INPUT, remoteAddress: "a b" })).toBe("remoteAddress");
+  expect(fieldOf({ ...PSK_INPUT, localId: "" })).toBe("localId");
+  expect(fieldOf({ ...PSK_INPUT, remoteId: "" })).toBe("remoteId");
+  expect(fieldOf({ ...PSK_INPUT, remoteId: 'x"\n}\nconnections {' })).toBe("remoteId");
+  expect(fieldOf({ ...PSK_INPUT, localId: "a}b" })).toBe("localId");
+  expect(fieldOf({ ...PSK_INPUT, remoteSubnets: "" })).toBe("remoteSubnets");
+  expect(fieldOf({ ...PSK_INPUT, remoteSubnets: "10.20.0.1/16" })).toBe("remoteSubnets");
+  expect(fieldOf({ ...PSK_INPUT, remoteSubnets: "10.0.0.0/33" })).toBe("remoteSubnets");
+  expect(fieldOf({ ...PSK_INPUT, remoteSubnets: "2001:db8::/129" })).toBe("remoteSubnets");
+  expect(fieldOf({ ...PSK_INPUT, ikeProposals: "3des-md5-modp768" })).toBe("ikeProposals");
+  expect(fieldOf({ ...PSK_INPUT, espProposals: "null" })).toBe("espProposals");
+  expect(fieldOf({ ...PSK_INPUT, auth: "xauth" })).toBe("auth");
+  expect(fieldOf({ ...PSK_INPUT, psk: "" })).toBe("psk");
+  expect(fieldOf({ ...PSK_INPUT, psk: "short" })).toBe("psk");
+  expect(fieldOf({ ...PSK_INPUT, psk: "long enough but\nhas a newline in it" })).toBe("psk");
+  expect(fieldOf({ ...PSK_INPUT, auth: "certificate", psk: "", certificate: "x" })).toBe(
+    "certificate",
+  );
+});
+
+test("the renderer refuses settings altered after the checks", () => {
+  const profile = parseIpsecProfile(PSK_INPUT);
+  expect(() =>
+    renderSwanctlConf({ ...profile.settings, remoteId: 'x"\nsecrets {' }, profile.secrets),
+  ).toThrow(/identity/);
+  expect(() =>
+    renderSwanctlConf({ ...profile.settings, remoteSubnets: ["0.0.0.0/0\n}"] }, profile.secrets),
+  ).toThrow(/subnet/);
+});

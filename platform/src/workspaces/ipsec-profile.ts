@@ -1,0 +1,238 @@
+// A customer's IPsec site-to-site connection as strongSwan's swanctl loads it: the settings
+// checked field by field, and a pure renderer of swanctl.conf. Secrets never enter messages.
+import { createHash } from "node:crypto";
+import { LINE_CONTROL, ValidationError } from "../shared/index.ts";
+import { isHostOrAddress, type Network, networkText, parseNetwork } from "./addresses.ts";
+
+/** IKE proposals a workspace may ask for (strongSwan names). */
+export const IKE_PROPOSALS = [
+  "aes256gcm16-prfsha384-ecp384",
+  "aes128gcm16-prfsha256-ecp256",
+  "aes256-sha256-modp2048",
+  "aes256-sha384-ecp384",
+  "aes256-sha256-ecp256",
+  "aes128-sha256-modp2048",
+] as const;
+/** ESP proposals a workspace may ask for. */
+export const ESP_PROPOSALS = [
+  "aes256gcm16-ecp384",
+  "aes128gcm16-ecp256",
+  "aes256gcm16",
+  "aes128gcm16",
+  "aes256-sha256-modp2048",
+  "aes256-sha256",
+  "aes128-sha256",
+] as const;
+
+/** The stored IPsec settings, without secrets. */
+export interface IpsecSettings {
+  remoteAddress: string;
+  localId: string;
+  remoteId: string;
+  auth: "psk" | "certificate";
+  /** PEM of the workspace's certificate (certificate auth); public. */
+  certificate: string | null;
+  remoteSubnets: string[];
+  ikeProposals: string[];
+  espProposals: string[];
+}
+
+/** The settings, the secrets to seal (psk or private key) and their fingerprints. */
+export interface IpsecProfile {
+  settings: IpsecSettings;
+  secrets: { psk?: string; privateKey?: string };
+  fingerprints: Record<string, string>;
+}
+
+// An IKE identity: an address, a FQDN, user@FQDN or a distinguished name. No quotes, backslashes,
+// braces or line breaks: the value is written into swanctl.conf inside double quotes.
+const IDENTITY = /^[A-Za-z0-9@.=,:_ *+/-]{1,200}$/;
+const PEM = (label: string) =>
+  new RegExp(`^-----BEGIN ${label}-----\\n[A-Za-z0-9+/=\\n]+\\n-----END ${label}-----$`);
+
+function field(input: Record<string, unknown>, name: string): string {
+  const value = input[name];
+  return typeof value === "string" ? value.replace(/\r\n?/g, "\n").trim() : "";
+}
+
+function list(text: string): string[] {
+  return text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Checks the form fields of an IPsec profile (remoteAddress, localId, remoteId, auth = psk |
+ * certificate, psk, certificate, privateKey, remoteSubnets as CIDRs separated by commas or lines,
+ * ikeProposals / espProposals from the allow-lists, optional). Throws a ValidationError naming
+ * the first field at fault; secret values never appear in its message.
+ */
+export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile {
+  const remoteAddress = field(input, "remoteAddress");
+  if (!remoteAddress) throw new ValidationError("remoteAddress", "is required");
+  if (!isHostOrAddress(remoteAddress))
+    throw new ValidationError("remoteAddress", "must be an IP address or a DNS name");
+  const localId = field(input, "localId");
+  const remoteId = field(input, "remoteId");
+  for (const [name, value] of [
+    ["localId", localId],
+    ["remoteId", remoteId],
+  ] as const) {
+    if (!value) throw new ValidationError(name, "is required");
+    if (!IDENTITY.test(value))
+      throw new ValidationError(
+        name,
+        "must be an address, a DNS name, user@domain or a distinguished name (no quotes, braces or line breaks)",
+      );
+  }
+  const subnets = list(field(input, "remoteSubnets"));
+  if (subnets.length === 0) throw new ValidationError("remoteSubnets", "name at least one CIDR");
+  if (subnets.length > 64) throw new ValidationError("remoteSubnets", "at most 64 networks");
+  const networks: Network[] = [];
+  for (const subnet of subnets) {
+    const network = parseNetwork(subnet);
+    if (!network)
+      throw new ValidationError(
+        "remoteSubnets",
+        `"${subnet.slice(0, 60)}" is not a network (address/prefix with zero host bits)`,
+      );
+    networks.push(network);
+  }
+  const ikeProposals = list(field(input, "ikeProposals"));
+  const espProposals = list(field(input, "espProposals"));
+  for (const [name, values, allowed] of [
+    ["ikeProposals", ikeProposals, IKE_PROPOSALS as readonly string[]],
+    ["espProposals", espProposals, ESP_PROPOSALS as readonly string[]],
+  ] as const) {
+    const wrong = values.find((v) => !allowed.includes(v));
+    if (wrong !== undefined)
+      throw new ValidationError(
+        name,
+        `"${wrong.slice(0, 60)}" is not one of ${allowed.join(", ")}`,
+      );
+  }
+  const auth = field(input, "auth");
+  const fingerprints: Record<string, string> = {};
+  const secrets: IpsecProfile["secrets"] = {};
+  let certificate: string | null = null;
+  if (auth === "psk") {
+    const psk = typeof input.psk === "string" ? input.psk : "";
+    if (!psk) throw new ValidationError("psk", "is required for pre-shared key authentication");
+    if (psk.length < 20) throw new ValidationError("psk", "must have at least 20 characters");
+    if (psk.length > 512 || LINE_CONTROL.test(psk))
+      throw new ValidationError("psk", "must be at most 512 characters on one line");
+    secrets.psk = psk;
+    fingerprints.psk = createHash("sha256").update(psk).digest("hex");
+  } else if (auth === "certificate") {
+    certificate = field(input, "certificate");
+    if (!PEM("CERTIFICATE").test(certificate))
+      throw new ValidationError("certificate", "must be one PEM certificate");
+    const privateKey = field(input, "privateKey");
+    if (
+      !/^-----BEGIN (RSA |EC )?PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n-----END (RSA |EC )?PRIVATE KEY-----$/.test(
+        privateKey,
+      )
+    )
+      throw new ValidationError("privateKey", "must be one unencrypted PEM private key");
+    secrets.privateKey = privateKey;
+    fingerprints.privateKey = createHash("sha256").update(privateKey).digest("hex");
+  } else throw new ValidationError("auth", "must be psk or certificate");
+  return {
+    settings: {
+      remoteAddress,
+      localId,
+      remoteId,
+      auth,
+      certificate,
+      remoteSubnets: networks.map(networkText),
+      ikeProposals,
+      espProposals,
+    },
+    secrets,
+    fingerprints,
+  };
+}
+
+/** Files swanctl reads beside swanctl.conf (relative to /etc/swanctl), for certificate auth. */
+export const SWANCTL_CERT_FILE = "x509/workspace.pem";
+export const SWANCTL_KEY_FILE = "private/workspace.key";
+
+/**
+ * The swanctl.conf text of the workspace's one connection "customer" (IKEv2, start at load,
+ * restart on close). For psk auth `secrets.psk` is written hex-encoded (0x…) into the secrets
+ * section; for certificate auth the certificate and key are referenced as SWANCTL_CERT_FILE /
+ * SWANCTL_KEY_FILE, which the workspace writes. Throws when settings fail the checks of
+ * parseIpsecProfile (a stored value altered afterwards must not reach the file).
+ */
+export function renderSwanctlConf(settings: IpsecSettings, secrets: { psk?: string }): string {
+  if (!isHostOrAddress(settings.remoteAddress)) throw new Error("remote address is malformed");
+  if (!IDENTITY.test(settings.localId) || !IDENTITY.test(settings.remoteId))
+    throw new Error("identity is malformed");
+  const subnets = settings.remoteSubnets.map((s) => {
+    const network = parseNetwork(s);
+    if (!network) throw new Error("remote subnet is malformed");
+    return networkText(network);
+  });
+  const proposals = (values: string[], allowed: readonly string[]) => {
+    if (values.some((v) => !allowed.includes(v))) throw new Error("proposal not allowed");
+    return values.length ? values.join(",") : "default";
+  };
+  const local =
+    settings.auth === "psk"
+      ? ["      auth = psk", `      id = "${settings.localId}"`]
+      : [
+          "      auth = pubkey",
+          `      certs = ${SWANCTL_CERT_FILE.split("/")[1]}`,
+          `      id = "${settings.localId}"`,
+        ];
+  const remoteAuth = settings.auth === "psk" ? "psk" : "pubkey";
+  const lines = [
+    "# Rendered by Meetpoint for a jump workspace: do not edit.",
+    "connections {",
+    "  customer {",
+    "    version = 2",
+    `    remote_addrs = ${settings.remoteAddress}`,
+    `    proposals = ${proposals(settings.ikeProposals, IKE_PROPOSALS)}`,
+    "    local {",
+    ...local,
+    "    }",
+    "    remote {",
+    `      auth = ${remoteAuth}`,
+    `      id = "${settings.remoteId}"`,
+    "    }",
+    "    children {",
+    "      customer {",
+    "        local_ts = dynamic",
+    `        remote_ts = ${subnets.join(",")}`,
+    `        esp_proposals = ${proposals(settings.espProposals, ESP_PROPOSALS)}`,
+    "        start_action = start",
+    "        close_action = start",
+    "        dpd_action = restart",
+    "      }",
+    "    }",
+    "  }",
+    "}",
+  ];
+  if (settings.auth === "psk") {
+    if (!secrets.psk) throw new Error("the pre-shared key is missing");
+    lines.push(
+      "secrets {",
+      "  ike-customer {",
+      `    id-remote = "${settings.remoteId}"`,
+      `    secret = 0x${Buffer.from(secrets.psk, "utf8").toString("hex")}`,
+      "  }",
+      "}",
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The VPN endpoint(s) of an IPsec profile: IKE on UDP 500 and NAT-T on UDP 4500, and ESP. */
+export function ipsecEndpoints(settings: IpsecSettings) {
+  return [
+    { host: settings.remoteAddress, protocol: "udp" as const, port: 500 },
+    { host: settings.remoteAddress, protocol: "udp" as const, port: 4500 },
+    { host: settings.remoteAddress, protocol: "esp" as const, port: null },
+  ];
+}

@@ -1,0 +1,133 @@
+import { expect, test } from "bun:test";
+import { ValidationError } from "../shared/index.ts";
+import { assembleOpenVpnConfig, parseOpenVpnProfile, SEALED_MARKER } from "./openvpn-profile.ts";
+
+const KEY =
+  "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----";
+const TLS_CRYPT =
+  "-----BEGIN OpenVPN Static key V1-----\n0123456789abcdef0123456789abcdef\n-----END OpenVPN Static key V1-----";
+
+const GOOD = [
+  "# customer SSL VPN",
+  "client",
+  "dev tun",
+  "proto udp",
+  "remote vpn.customer.example 1194",
+  "remote 192.0.2.7 443 tcp",
+  "nobind",
+  "resolv-retry infinite",
+  "persist-key",
+  "persist-tun",
+  "remote-cert-tls server",
+  'verify-x509-name "vpn.customer.example" name',
+  "data-ciphers AES-256-GCM:AES-128-GCM",
+  "auth SHA256",
+  "comp-lzo no",
+  "verb 3",
+  "key-direction 1",
+  "tls-version-min 1.2",
+  "auth-nocache",
+  "script-security 1",
+  "<ca>",
+  "-----BEGIN CERTIFICATE-----",
+  "MIIBszCCAVmgAwIBAgIUcafe",
+  "-----END CERTIFICATE-----",
+  "</ca>",
+  "<key>",
+  KEY,
+  "</key>",
+  "<tls-crypt>",
+  TLS_CRYPT,
+  "</tls-crypt>",
+].join("\r\n");
+
+function refusal(text: string): string {
+  try {
+    parseOpenVpnProfile(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe("profile");
+    return (error as ValidationError).reason;
+  }
+  throw new Error("accepted");
+}
+
+test("a client config is accepted; its endpoints derived; key and tls-crypt split off and fingerprinted", () => {
+  const profile = parseOpenVpnProfile(GOOD);
+  expect(profile.remotes).toEqual([
+    { host: "vpn.customer.example", port: 1194, protocol: "udp" },
+    { host: "192.0.2.7", port: 443, protocol: "tcp" },
+  ]);
+  expect(profile.secrets.key).toBe(KEY);
+  expect(profile.secrets["tls-crypt"]).toBe(TLS_CRYPT);
+  expect(profile.fingerprints.key).toMatch(/^[0-9a-f]{64}$/);
+  expect(profile.config).not.toContain("MIIBVQIBADAN");
+  expect(profile.config).not.toContain("0123456789abcdef");
+  expect(profile.config).toContain("MIIBszCCAVmgAwIBAgIUcafe"); // the CA is public
+  expect(profile.config).toContain(`<key>\n${SEALED_MARKER}\n</key>`);
+  const assembled = assembleOpenVpnConfig(profile.config, profile.secrets);
+  expect(assembled).toContain(KEY);
+  expect(assembled).toContain(TLS_CRYPT);
+  expect(() => assembleOpenVpnConfig(profile.config, { key: KEY })).toThrow(/tls-crypt/);
+});
+
+test("port and proto directives apply to remotes that name none", () => {
+  const profile = parseOpenVpnProfile(
+    "client\ndev tun\nproto tcp-client\nport 8443\nremote 2001:db8::1\n",
+  );
+  expect(profile.remotes).toEqual([{ host: "2001:db8::1", port: 8443, protocol: "tcp" }]);
+});
+
+test("script-bearing and file-reading directives are refused naming line and directive", () => {
+  const base = "client\ndev tun\nremote 192.0.2.1\n";
+  expect(refusal(`${base}up /bin/sh`)).toBe('line 4: "up" runs a command');
+  expect(refusal(`${base}down x`)).toContain('line 4: "down"');
+  expect(refusal(`${base}route-up x`)).toContain('"route-up" runs a command');
+  expect(refusal(`${base}tls-verify x`)).toContain('"tls-verify"');
+  expect(refusal(`${base}learn-address x`)).toContain('"learn-address"');
+  expect(refusal(`${base}client-connect x`)).toContain('"client-connect"');
+  expect(refusal(`${base}plugin /lib/x.so`)).toContain('"plugin" loads a plugin');
+  expect(refusal(`${base}script-security 2`)).toContain('line 4: "script-security" above 1');
+  expect(refusal(`${base}auth-user-pass /etc/creds`)).toContain(
+    '"auth-user-pass" reads credentials',
+  );
+  expect(refusal(`${base}management 127.0.0.1 7505`)).toContain('"management"');
+  expect(refusal(`${base}config /etc/other.conf`)).toContain('"config"');
+  expect(refusal(`${base}cd /tmp`)).toContain('"cd"');
+  expect(refusal(`${base}chroot /`)).toContain('"chroot"');
+  expect(refusal(`${base}daemon`)).toContain('"daemon"');
+  expect(refusal(`${base}log /tmp/x`)).toContain('"log" writes a file');
+  expect(refusal(`${base}writepid /tmp/x`)).toContain('"writepid"');
+  expect(refusal(`${base}status /tmp/x`)).toContain('"status"');
+  expect(refusal(`${base}ca /etc/ca.pem`)).toContain('line 4: "ca" reads a file from disk');
+  expect(refusal(`${base}tls-auth ta.key 1`)).toContain('"tls-auth" reads a file');
+  expect(refusal(`${base}--up x`)).toContain('"up"'); // the command-line spelling too
+  expect(refusal(`${base}redirect-gateway def1`)).toContain("not on the workspace's allow-list");
+  expect(refusal("client\ndev tap\nremote 192.0.2.1")).toContain('line 2: "dev tap"');
+  expect(refusal(`${base}comp-lzo yes`)).toContain('"comp-lzo" must be no');
+});
+
+test("hostile text: control characters, quotes, blocks", () => {
+  const base = "client\ndev tun\nremote 192.0.2.1\n";
+  expect(refusal(`${base}verb 3\u0000`)).toContain("line 4");
+  expect(refusal(`${base}verb 3\u202e`)).toContain("format characters");
+  expect(refusal("client\ndev tun\nremote 192.0.2.1;rm -rf /")).toContain('line 3: "remote"');
+  expect(refusal("client\ndev tun\nremote bad_host!")).toContain('"remote" must be');
+  expect(refusal(`${base}verify-x509-name "a`)).toContain("unbalanced quotes");
+  expect(refusal(`${base}<key>\nabc`)).toContain('line 4: "<key>" is never closed');
+  expect(refusal(`${base}<key>\nabc\n<ca>\n</ca>\n</key>`)).toContain("line 6");
+  expect(refusal(`${base}<connection>\nremote x\n</connection>`)).toContain(
+    '"<connection>" is not an inline block',
+  );
+  expect(refusal("dev tun\nremote 192.0.2.1")).toContain('"client"');
+  expect(refusal("client\ndev tun")).toContain('"remote"');
+  expect(refusal(`${base}auth-user-pass`)).toContain("inline");
+});
+
+test("inline credentials are accepted and sealed like keys", () => {
+  const profile = parseOpenVpnProfile(
+    "client\ndev tun\nremote 192.0.2.1\nauth-user-pass\n<auth-user-pass>\nsvc-vendor\ns3cret\n</auth-user-pass>\n",
+  );
+  expect(profile.secrets["auth-user-pass"]).toBe("svc-vendor\ns3cret");
+  expect(profile.config).not.toContain("s3cret");
+});
