@@ -27,6 +27,8 @@ export interface DataChannelsDeps {
   ends: Pick<SessionEnds, "closeGatewaySession">;
   instances: ServerInstance[];
   vpnHost: string;
+  /** This platform instance, whose OpenVPN servers hold the channels it makes. */
+  instanceId?: string | null;
 }
 
 /** Whether a gateway's automatic reconnect after a fault may have a new data channel. */
@@ -130,6 +132,7 @@ export class DataChannels {
           customerId: gateway.customerId,
           state: "connecting",
           vpnInstance: instance.index,
+          instanceId: this.deps.instanceId ?? null,
           tunnelAddress,
           requestedAt: now,
           endsAt,

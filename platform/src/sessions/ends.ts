@@ -2,7 +2,7 @@
 // disconnect racing the end time finds the session ended); then traffic is cut: grants removed,
 // flows forgotten, connections killed, certificates revoked, the gateway told.
 import { formatCidr } from "@meetpoint/common";
-import { and, count, eq, lte, ne, or } from "drizzle-orm";
+import { and, count, eq, inArray, isNull, lte, ne, or, type SQL } from "drizzle-orm";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
   type Db,
@@ -53,11 +53,32 @@ export interface SessionEndsDeps {
   dataPlane: DataPlane;
   commands: Pick<GatewayCommands, "send">;
   proxyPool: ProxyPool;
+  /**
+   * This platform instance (instances/registry.ts): its kernel holds only its own sessions'
+   * tunnels and grants, so it cuts only those there and ends on time only those. Unset: the one
+   * and only instance.
+   */
+  instanceId?: string | null;
   log?: (line: string) => void;
+}
+
+/** Rows of `table` whose tunnel this instance holds (or of no instance: from before instances). */
+function heldHere(
+  table: typeof gatewaySessions | typeof remoteSessions,
+  instanceId: string | null | undefined,
+): SQL | undefined {
+  if (!instanceId) return undefined;
+  return or(isNull(table.instanceId), eq(table.instanceId, instanceId));
 }
 
 export class SessionEnds {
   constructor(private readonly deps: SessionEndsDeps) {}
+
+  /** Whether this instance's kernel holds the session's tunnel and grants. */
+  private isHere(session: { instanceId: string | null }): boolean {
+    const here = this.deps.instanceId;
+    return !here || session.instanceId === null || session.instanceId === here;
+  }
 
   /**
    * Ends a remote session for `reason`. Under the consent policy operator_connect a technician's or
@@ -148,7 +169,8 @@ export class SessionEnds {
     const reason =
       asked === "expiry" && (await endsWithItsWindow(db, session)) ? "window_ended" : asked;
     const grants = grantsOf(session);
-    const on = dataPlane.status().on;
+    // Another instance's session (one that was lost) has nothing in this kernel to cut.
+    const on = dataPlane.status().on && this.isHere(session);
     const active = session.state === "active" && on;
     const evidence = active ? await this.evidence(session) : null;
     const target = await auditTargetOf(db, session);
@@ -263,7 +285,7 @@ export class SessionEnds {
       attempts: 1,
     }));
     const connection = session.connection;
-    if (connection && dataPlane.status().on) {
+    if (connection && dataPlane.status().on && this.isHere(session)) {
       effects.push({
         step: `end OpenVPN connection ${connection}`,
         run: () => dataPlane.disconnect(connection),
@@ -308,14 +330,30 @@ export class SessionEnds {
    */
   async endDue(): Promise<void> {
     const now = this.deps.clock.now();
+    const here = this.deps.instanceId;
     const aged = await this.deps.db
       .select({ id: gatewaySessions.id })
       .from(gatewaySessions)
-      .where(and(ne(gatewaySessions.state, "closed"), lte(gatewaySessions.endsAt, now)));
+      .where(
+        and(
+          ne(gatewaySessions.state, "closed"),
+          lte(gatewaySessions.endsAt, now),
+          heldHere(gatewaySessions, here),
+        ),
+      );
     for (const channel of aged) await this.closeGatewaySession(channel.id, "renewal", SYSTEM_ACTOR);
     // Access ends with the user: disabled, or without the role for that customer any more.
-    for (const id of await revokedSessions(this.deps.db))
-      await this.endRemoteSession(id, "access_revoked", SYSTEM_ACTOR);
+    const revoked = await revokedSessions(this.deps.db);
+    const revokedHere =
+      here && revoked.length > 0
+        ? (
+            await this.deps.db
+              .select({ id: remoteSessions.id })
+              .from(remoteSessions)
+              .where(and(inArray(remoteSessions.id, revoked), heldHere(remoteSessions, here)))
+          ).map((r) => r.id)
+        : revoked;
+    for (const id of revokedHere) await this.endRemoteSession(id, "access_revoked", SYSTEM_ACTOR);
     const due = await this.deps.db
       .select()
       .from(remoteSessions)
@@ -323,6 +361,7 @@ export class SessionEnds {
         and(
           ne(remoteSessions.state, "ended"),
           or(lte(remoteSessions.configExpiresAt, now), lte(remoteSessions.endsAt, now)),
+          heldHere(remoteSessions, here),
         ),
       );
     for (const session of due) {
@@ -337,18 +376,40 @@ export class SessionEnds {
     }
   }
 
-  /** At start and shutdown (and after a database loss): nothing open survives. Returns how many. */
+  /**
+   * At start and shutdown (and after a database loss): nothing open on this instance survives
+   * (other instances' sessions are theirs). Returns how many.
+   */
   async endAll(reason: "platform_shutdown" | "database_lost"): Promise<number> {
+    return this.endAllOf(this.deps.instanceId ?? null, reason);
+  }
+
+  /**
+   * Ends every open session of `instanceId` (null: of every instance) for `reason`: this
+   * instance's at its start and stop, a lost instance's (`instance_lost`) by a survivor.
+   * Returns how many.
+   */
+  async endAllOf(
+    instanceId: string | null,
+    reason: "platform_shutdown" | "database_lost" | "instance_lost",
+  ): Promise<number> {
     const { db } = this.deps;
+    const lost = reason === "instance_lost" && instanceId !== null;
+    const ofGateway = lost
+      ? eq(gatewaySessions.instanceId, instanceId)
+      : heldHere(gatewaySessions, instanceId);
+    const ofRemote = lost
+      ? eq(remoteSessions.instanceId, instanceId)
+      : heldHere(remoteSessions, instanceId);
     const open = await db
       .select({ id: gatewaySessions.id })
       .from(gatewaySessions)
-      .where(ne(gatewaySessions.state, "closed"));
+      .where(and(ne(gatewaySessions.state, "closed"), ofGateway));
     for (const session of open) await this.closeGatewaySession(session.id, reason, SYSTEM_ACTOR);
     const orphans = await db
       .select({ id: remoteSessions.id })
       .from(remoteSessions)
-      .where(ne(remoteSessions.state, "ended"));
+      .where(and(ne(remoteSessions.state, "ended"), ofRemote));
     for (const session of orphans) await this.endRemoteSession(session.id, reason, SYSTEM_ACTOR);
     return open.length + orphans.length;
   }

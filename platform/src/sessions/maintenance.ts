@@ -26,7 +26,15 @@ export interface MaintenanceSessionsDeps {
   gate: AccessGate;
   ends: Pick<SessionEnds, "refreshGateway">;
   instances: ServerInstance[];
-  vpn: { host: string; remoteSessionSeconds: number };
+  /**
+   * `host`: this instance's OpenVPN host; `hostOf`: the host of the instance holding a tunnel
+   * (instances/registry.ts), for configs that must reach *that* kernel; absent: `host`.
+   */
+  vpn: {
+    host: string;
+    remoteSessionSeconds: number;
+    hostOf?: (instanceId: string | null) => Promise<string>;
+  };
 }
 
 export class MaintenanceSessions {
@@ -74,6 +82,7 @@ export class MaintenanceSessions {
           services: [MAINTENANCE_SERVICE],
           proxyAddress: channel.tunnelAddress,
           vpnInstance: instance.index,
+          instanceId: channel.instanceId,
           tunnelAddress,
           requestedAt: now,
           configExpiresAt: new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
@@ -99,7 +108,7 @@ export class MaintenanceSessions {
     });
     const { profile } = await oneTimeProfile(
       pki,
-      this.deps.vpn.host,
+      (await this.deps.vpn.hostOf?.(session.instanceId)) ?? this.deps.vpn.host,
       {
         kind: "technician",
         id: session.id,

@@ -3,6 +3,7 @@
 import type { HeartbeatReport } from "@meetpoint/common";
 import type { Db, gateways } from "../db/index.ts";
 import { GatewayCommands } from "../gateways/index.ts";
+import { vpnHostOf } from "../instances/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { Clock } from "../shared/index.ts";
@@ -26,14 +27,32 @@ export interface RemoteAccessDeps {
   proxyPool: ProxyPool;
   /** Host name in client profiles; how long a remote session may last, in seconds. */
   vpn: { host: string; remoteSessionSeconds: number };
+  /** This platform instance (instances/), when several share the database. */
+  instanceId?: string | null;
   log?: (line: string) => void;
 }
 
 export function createRemoteAccess(deps: RemoteAccessDeps) {
   const { db, clock, pki, dataPlane, proxyPool } = deps;
+  const instanceId = deps.instanceId ?? null;
   const gate = new AccessGate(dataPlane);
-  const commands = new GatewayCommands(pki, clock);
-  const ends = new SessionEnds({ db, clock, pki, dataPlane, commands, proxyPool, log: deps.log });
+  const commands = new GatewayCommands(db, pki, clock);
+  const ends = new SessionEnds({
+    db,
+    clock,
+    pki,
+    dataPlane,
+    commands,
+    proxyPool,
+    instanceId,
+    log: deps.log,
+  });
+  // Technicians' configs name the endpoint of the instance that holds the gateway's channel.
+  const vpn = {
+    ...deps.vpn,
+    hostOf: async (id: string | null) =>
+      (id && id !== instanceId ? await vpnHostOf(db, id) : null) ?? deps.vpn.host,
+  };
   const instances = dataPlane.instances;
   const dataChannels = new DataChannels({
     db,
@@ -43,6 +62,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     ends,
     instances,
     vpnHost: deps.vpn.host,
+    instanceId,
   });
   const windows = new MaintenanceWindows({
     db,
@@ -58,7 +78,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     gate,
     ends,
     instances,
-    vpn: deps.vpn,
+    vpn,
     windows,
   });
   const requests = new ConsentRequests({
@@ -69,7 +89,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     ends,
     sessions: remoteSessions,
     instances,
-    vpn: deps.vpn,
+    vpn,
   });
   const connections = new Connections({ db, clock, pki, dataPlane, gate, ends, proxyPool });
   const maintenance = new MaintenanceSessions({
@@ -79,7 +99,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     gate,
     ends,
     instances,
-    vpn: deps.vpn,
+    vpn,
   });
 
   /** What the database watch drives: session ends on time, and fail closed without the database. */

@@ -41,7 +41,15 @@ export interface RemoteSessionsDeps {
   gate: AccessGate;
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   instances: ServerInstance[];
-  vpn: { host: string; remoteSessionSeconds: number };
+  /**
+   * `host`: this instance's OpenVPN host; `hostOf`: the host of the instance holding a tunnel
+   * (instances/registry.ts), for configs that must reach *that* kernel; absent: `host`.
+   */
+  vpn: {
+    host: string;
+    remoteSessionSeconds: number;
+    hostOf?: (instanceId: string | null) => Promise<string>;
+  };
   /** Maintenance windows that approve matching requests at their creation (absent: none). */
   windows?: Pick<MaintenanceWindows, "matching">;
 }
@@ -154,6 +162,7 @@ export class RemoteSessions {
           services: granted,
           proxyAddress: machine.proxyAddress,
           vpnInstance: instance.index,
+          instanceId: gatewaySession.instanceId,
           tunnelAddress,
           requestedAt: now,
           // A pending request has no config and no clock yet: both start at its approval.
@@ -216,7 +225,9 @@ export class RemoteSessions {
       return row;
     });
     if (pending) return { session, profile: null };
-    const profile = await technicianProfile(pki, this.deps.vpn.host, instance, session);
+    // The technician's tunnel must meet the gateway's in one kernel: that instance's endpoint.
+    const host = (await this.deps.vpn.hostOf?.(session.instanceId)) ?? this.deps.vpn.host;
+    const profile = await technicianProfile(pki, host, instance, session);
     // The gateway opens its side for these services now and shows the operator who and why.
     await this.deps.ends.refreshGateway(gatewaySession.id, "remote session requested");
     return { session, profile };

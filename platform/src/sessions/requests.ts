@@ -27,7 +27,15 @@ export interface ConsentRequestsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   sessions: Pick<RemoteSessions, "list">;
   instances: ServerInstance[];
-  vpn: { host: string; remoteSessionSeconds: number };
+  /**
+   * `host`: this instance's OpenVPN host; `hostOf`: the host of the instance holding a tunnel
+   * (instances/registry.ts), for configs that must reach *that* kernel; absent: `host`.
+   */
+  vpn: {
+    host: string;
+    remoteSessionSeconds: number;
+    hostOf?: (instanceId: string | null) => Promise<string>;
+  };
 }
 
 /** What a decision did: made now, or found already made (a repeat is a no-op). */
@@ -217,7 +225,8 @@ export class ConsentRequests {
         "The one-time connection file of this session was issued already: request access again.",
       );
     const instance = instanceOf(this.deps.instances, row.vpnInstance);
-    const profile = await technicianProfile(this.deps.pki, this.deps.vpn.host, instance, row);
+    const host = (await this.deps.vpn.hostOf?.(row.instanceId)) ?? this.deps.vpn.host;
+    const profile = await technicianProfile(this.deps.pki, host, instance, row);
     return { session: { ...session, ...row }, profile };
   }
 
