@@ -109,7 +109,6 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   });
   await registry.register().catch(async (error: unknown) => {
     if (!(error instanceof InstanceRefused)) throw error;
-    console.error(error.message);
     await database.close();
     refuseToStart(error.message);
   });
