@@ -209,6 +209,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     instanceId: registry.id,
   });
   await access.commands.start(database.listen);
+  await access.cuts?.start(database.listen);
   // Nothing of this instance survives a restart: sessions a crash left open are ended (and
   // audited) first; other instances' sessions are theirs.
   const leftovers = await access.ends.endAll("platform_shutdown");
@@ -425,6 +426,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     clearInterval(alertTimer);
     clearInterval(lostSweep);
     await access.commands.stop();
+    await access.cuts?.stop();
     await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));

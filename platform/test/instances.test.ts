@@ -247,12 +247,13 @@ describe("a lost instance", () => {
   let onA: RemoteAccess;
   let onB: RemoteAccess;
   let planeA: RecordingDataPlane;
+  let planeB: RecordingDataPlane;
   const tunnelNetwork = parseCidr("100.127.0.0/20") ?? { base: 0, prefix: 0 };
 
   beforeAll(() => {
     const server = { index: 0, protocol: "tcp" as const, listenAddress: null, port: 443 };
     planeA = new RecordingDataPlane([{ ...server, tunnelNetwork }]);
-    const planeB = new RecordingDataPlane([{ ...server, tunnelNetwork }]);
+    planeB = new RecordingDataPlane([{ ...server, tunnelNetwork }]);
     const base = { ...p.accessDeps, vpn: { ...p.accessDeps.vpn } };
     onA = createRemoteAccess({
       ...base,
@@ -354,6 +355,46 @@ describe("a lost instance", () => {
       }),
     ).toEqual([]);
     await registryA.stopped();
+  });
+
+  test("a technician's end recorded on instance A is cut in instance B's kernel, which holds the tunnel", async () => {
+    await onB.cuts?.start(p.database.listen);
+    try {
+      // The gateway connects a new data channel (after a fault it may): on instance B again.
+      const { envelope } = await onB.dataChannels.request(scene.gatewayId);
+      const channelProfile = await dataChannelProfile(p, scene.gatewayId, envelope);
+      const online = await onB.connections.decide("0:8", serialOf(channelProfile));
+      if (!online.allow) throw new Error(online.reason);
+      // The request goes through A; the technician's tunnel lands on B, which grants the services.
+      const { session, profile } = await onA.remoteSessions.request(
+        scene.technician,
+        scene.machineId,
+        { reason: "fault 4712" },
+      );
+      const connected = await onB.connections.decide("0:9", serialOf(profile));
+      if (!connected.allow) throw new Error(connected.reason);
+      expect(planeB.grants.size).toBe(1);
+      // The technician disconnects through the portal of instance A.
+      const started = performance.now();
+      await onA.ends.endRemoteSession(session.id, "technician", scene.technician.caller.actor);
+      expect(planeA.disconnected).toEqual([]);
+      // B learns it through NOTIFY: grants gone, both tunnels cut, well before its sweep (3 s).
+      while (planeB.disconnected.length < 3 && performance.now() - started < 5000)
+        await Bun.sleep(20);
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(planeB.grants.size).toBe(0);
+      // 0:7 too: the channel a survivor ended as instance_lost while B was taken for lost — a B
+      // that comes back (a partition, not a crash) cuts what was ended for it.
+      expect(planeB.disconnected.sort()).toEqual(["0:7", "0:8", "0:9"]);
+      expect(planeB.forgotten).toContainEqual({
+        technicianAddress: connected.config[0]?.split(" ")[1] ?? "",
+        proxyAddress: session.proxyAddress,
+      });
+      // Cut once: a later sweep finds nothing left to do.
+      expect(await onB.cuts?.sweep()).toBe(0);
+    } finally {
+      await onB.cuts?.stop();
+    }
   });
 });
 

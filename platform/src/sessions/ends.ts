@@ -21,7 +21,7 @@ import type { Clock } from "../shared/index.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { carryOut, type Effect } from "./effects.ts";
 import { nextState } from "./lifecycle.ts";
-import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
+import { type GatewaySession, grantsOf, type RemoteSession, timesOf } from "./model.ts";
 import {
   auditTargetOf,
   gatewaySessionById,
@@ -59,8 +59,13 @@ export interface SessionEndsDeps {
    * and only instance.
    */
   instanceId?: string | null;
+  /** Asks the instance holding a session's tunnel to cut it (sessions/cuts.ts); unset: one instance. */
+  cuts?: { ask(instanceId: string, what: CutRequest): Promise<void>; cutHere(id: string): void };
   log?: (line: string) => void;
 }
+
+/** A session whose end was recorded elsewhere: its tunnel's instance cuts it. */
+export type CutRequest = { remoteSessionId: string } | { gatewaySessionId: string };
 
 /** Rows of `table` whose tunnel this instance holds (or of no instance: from before instances). */
 function heldHere(
@@ -168,8 +173,7 @@ export class SessionEnds {
     // An end time that was its maintenance window's end is said as such, not as the session's own.
     const reason =
       asked === "expiry" && (await endsWithItsWindow(db, session)) ? "window_ended" : asked;
-    const grants = grantsOf(session);
-    // Another instance's session (one that was lost) has nothing in this kernel to cut.
+    // Another instance's session has nothing in this kernel to cut (that instance cuts it).
     const on = dataPlane.status().on && this.isHere(session);
     const active = session.state === "active" && on;
     const evidence = active ? await this.evidence(session) : null;
@@ -214,23 +218,10 @@ export class SessionEnds {
       return true;
     });
     if (!claimed) return false;
-    const connection = session.connection;
+    if (this.isHere(session)) this.deps.cuts?.cutHere(session.id);
     await carryOut(
       [
-        // Removing is idempotent: a session ended before its grants landed loses them too.
-        on && { step: "remove firewall grants", run: () => dataPlane.changeGrants([], grants) },
-        active && {
-          step: "forget established flows (conntrack)",
-          run: () =>
-            dataPlane.forgetFlows([
-              { technicianAddress: session.tunnelAddress, proxyAddress: session.proxyAddress },
-            ]),
-        },
-        active &&
-          connection !== null && {
-            step: `end OpenVPN connection ${connection}`,
-            run: () => dataPlane.disconnect(connection),
-          },
+        ...this.remoteCutSteps(session, active),
         {
           step: "revoke the session's certificate",
           run: () =>
@@ -239,7 +230,67 @@ export class SessionEnds {
       ],
       this.deps.log,
     );
+    // The kernel holding it is another instance's: that instance cuts it (sessions/cuts.ts).
+    if (!this.isHere(session) && session.instanceId && reason !== "instance_lost")
+      await this.deps.cuts?.ask(session.instanceId, { remoteSessionId: session.id });
     return true;
+  }
+
+  /**
+   * What cutting an ended remote session takes from this kernel: its grants, its established
+   * flows and its OpenVPN connection (`active`: it had connected). Empty for another instance's.
+   */
+  remoteCutSteps(session: RemoteSession, active: boolean): Effect[] {
+    const { dataPlane } = this.deps;
+    if (!dataPlane.status().on || !this.isHere(session)) return [];
+    const connection = session.connection;
+    const steps: Effect[] = [
+      // Removing is idempotent: a session ended before its grants landed loses them too.
+      { step: "remove firewall grants", run: () => dataPlane.changeGrants([], grantsOf(session)) },
+    ];
+    if (active)
+      steps.push({
+        step: "forget established flows (conntrack)",
+        run: () =>
+          dataPlane.forgetFlows([
+            { technicianAddress: session.tunnelAddress, proxyAddress: session.proxyAddress },
+          ]),
+      });
+    if (active && connection !== null)
+      steps.push({
+        step: `end OpenVPN connection ${connection}`,
+        run: () => dataPlane.disconnect(connection),
+      });
+    return steps;
+  }
+
+  /**
+   * What closing a data channel takes from this kernel: its OpenVPN connection and the route of
+   * its proxy block (or a workstation's translation). Empty for another instance's channel.
+   */
+  async channelCutSteps(session: GatewaySession): Promise<Effect[]> {
+    const { db, dataPlane } = this.deps;
+    const connection = session.connection;
+    if (!connection || !dataPlane.status().on || !this.isHere(session)) return [];
+    const effects: Effect[] = [
+      { step: `end OpenVPN connection ${connection}`, run: () => dataPlane.disconnect(connection) },
+    ];
+    const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
+    const machine =
+      gateway?.kind === "workstation" ? await workstationMachine(db, gateway.id) : null;
+    if (machine)
+      effects.push({
+        step: `stop translating ${machine.proxyAddress} to the workstation`,
+        run: () => dataPlane.translateWorkstation(machine.proxyAddress, null),
+      });
+    else if (gateway) {
+      const block = formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock));
+      effects.push({
+        step: `remove the route of ${block}`,
+        run: () => dataPlane.routeProxyBlock(block, null),
+      });
+    }
+    return effects;
   }
 
   /** Per granted service, packets and bytes the firewall counted; null where it could not say. */
@@ -279,33 +330,20 @@ export class SessionEnds {
       return true;
     });
     if (!claimed) return;
+    if (this.isHere(session)) this.deps.cuts?.cutHere(session.id);
     const effects: Effect[] = (await openRemoteSessionIds(db, id)).map((remote) => ({
       step: `end remote session ${remote}`,
       run: () => this.endRemoteSession(remote, endReasonOf(reason), actor),
       attempts: 1,
     }));
-    const connection = session.connection;
-    if (connection && dataPlane.status().on && this.isHere(session)) {
+    effects.push(...(await this.channelCutSteps(session)));
+    if (!this.isHere(session) && session.instanceId && reason !== "instance_lost")
       effects.push({
-        step: `end OpenVPN connection ${connection}`,
-        run: () => dataPlane.disconnect(connection),
+        step: `ask instance ${session.instanceId} to cut the data channel`,
+        run: async () => {
+          await this.deps.cuts?.ask(session.instanceId ?? "", { gatewaySessionId: session.id });
+        },
       });
-      const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
-      const machine =
-        gateway?.kind === "workstation" ? await workstationMachine(db, gateway.id) : null;
-      if (machine)
-        effects.push({
-          step: `stop translating ${machine.proxyAddress} to the workstation`,
-          run: () => dataPlane.translateWorkstation(machine.proxyAddress, null),
-        });
-      else if (gateway) {
-        const block = formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock));
-        effects.push({
-          step: `remove the route of ${block}`,
-          run: () => dataPlane.routeProxyBlock(block, null),
-        });
-      }
-    }
     effects.push({
       step: "revoke the data channel's certificate",
       run: () => this.deps.pki.revoke({ ownerId: session.id }, `gateway session closed: ${reason}`),

@@ -8,6 +8,7 @@ import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { Connections } from "./connections.ts";
+import { InstanceCuts } from "./cuts.ts";
 import { DataChannels } from "./data-channels.ts";
 import type { DataPlane } from "./data-plane.ts";
 import type { WatchedSessions } from "./database-watch.ts";
@@ -37,6 +38,16 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
   const instanceId = deps.instanceId ?? null;
   const gate = new AccessGate(dataPlane);
   const commands = new GatewayCommands(db, pki, clock);
+  // Ends recorded here for sessions another instance holds are cut there (and theirs here).
+  const cuts = instanceId
+    ? new InstanceCuts({
+        db,
+        clock,
+        instanceId,
+        refreshTrustFiles: () => pki.refreshTrustFiles(),
+        log: deps.log,
+      })
+    : null;
   const ends = new SessionEnds({
     db,
     clock,
@@ -45,8 +56,10 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     commands,
     proxyPool,
     instanceId,
+    cuts: cuts ?? undefined,
     log: deps.log,
   });
+  cuts?.bind(ends);
   // Technicians' configs name the endpoint of the instance that holds the gateway's channel.
   const vpn = {
     ...deps.vpn,
@@ -128,6 +141,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     health: () => dataPlane.health(),
     commands,
     ends,
+    /** Cutting, in this kernel, sessions whose end another instance recorded (null: one instance). */
+    cuts,
     dataChannels,
     remoteSessions,
     /** Requests under the consent policy customer_approval: approve, deny, the .ovpn after. */
