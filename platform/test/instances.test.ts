@@ -252,7 +252,10 @@ describe("a lost instance", () => {
 
   beforeAll(() => {
     const server = { index: 0, protocol: "tcp" as const, listenAddress: null, port: 443 };
-    planeA = new RecordingDataPlane([{ ...server, tunnelNetwork }]);
+    // Each instance's servers take their own slice of the tunnel pool (registry below).
+    planeA = new RecordingDataPlane([
+      { ...server, tunnelNetwork: parseCidr("100.126.0.0/20") ?? tunnelNetwork },
+    ]);
     planeB = new RecordingDataPlane([{ ...server, tunnelNetwork }]);
     const base = { ...p.accessDeps, vpn: { ...p.accessDeps.vpn } };
     onA = createRemoteAccess({
@@ -296,7 +299,9 @@ describe("a lost instance", () => {
     );
     expect(session.instanceId).toBe("b");
     const remotes = parseConfig(ovpn).directives.filter((d) => d.name === "remote");
-    expect(remotes.map((d) => d.args[0])).toEqual(["vpn-b.lab.test"]);
+    expect(remotes.map((d) => d.args.slice(0, 2))).toEqual([["vpn-b.lab.test", "443"]]);
+    // Its tunnel address is in B's slice of the pool, where B's server pushes it.
+    expect(session.tunnelAddress).toStartWith("100.127.0.");
     // Instance A restarting ends only its own sessions.
     expect(await onA.ends.endAll("platform_shutdown")).toBe(0);
     // B is alive: nothing to sweep.

@@ -10,5 +10,5 @@ export {
   poolsOverlap,
   REFRESH_MS,
   STALE_MS,
-  vpnHostOf,
+  serverOfInstance,
 } from "./registry.ts";

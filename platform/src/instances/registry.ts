@@ -2,7 +2,7 @@
 // when its clock is off or its tunnel pool overlaps a live instance's), refreshes its liveness row
 // every few seconds, and marks itself stopped on a clean stop. A row not refreshed for three
 // periods is a lost instance, whose sessions a survivor ends (lost.ts).
-import { type Cidr, contains, formatCidr, parseCidr } from "@meetpoint/common";
+import { type Cidr, contains, formatCidr, parseCidr, subBlock } from "@meetpoint/common";
 import { and, eq, gte, isNull, lt, ne, sql } from "drizzle-orm";
 import { type Db, platformInstances } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
@@ -166,11 +166,42 @@ export class InstanceRegistry {
   }
 }
 
-/** The OpenVPN host an instance's servers are reached at; null for an unknown instance. */
-export async function vpnHostOf(db: Db, instanceId: string): Promise<string | null> {
+/**
+ * Where instance `instanceId`'s OpenVPN server `index` is reached (its MEETPOINT_VPN_HOST, the
+ * protocol and port of its endpoint `index`) and its /20 of that instance's tunnel pool, as the
+ * registry says; null for an unknown instance or server.
+ */
+export async function serverOfInstance(
+  db: Db,
+  instanceId: string,
+  index: number,
+): Promise<{
+  host: string;
+  instance: {
+    index: number;
+    protocol: "tcp" | "udp";
+    listenAddress: null;
+    port: number;
+    tunnelNetwork: Cidr;
+  };
+} | null> {
   const [row] = await db
-    .select({ vpnHost: platformInstances.vpnHost })
+    .select()
     .from(platformInstances)
     .where(eq(platformInstances.id, instanceId));
-  return row?.vpnHost ?? null;
+  const endpoint = row?.vpnEndpoints[index]?.match(/:(tcp|udp)\/(\d+)$/);
+  const pool = row ? parseCidr(row.tunnelPool) : null;
+  // One /20 per OpenVPN server, as vpn/ lays the pool out (sessions/tunnel.ts instanceNetwork).
+  const tunnelNetwork = pool ? subBlock(pool, 20, index) : null;
+  if (!row || !endpoint || !tunnelNetwork) return null;
+  return {
+    host: row.vpnHost,
+    instance: {
+      index,
+      protocol: endpoint[1] as "tcp" | "udp",
+      listenAddress: null,
+      port: Number(endpoint[2]),
+      tunnelNetwork,
+    },
+  };
 }

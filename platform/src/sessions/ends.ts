@@ -310,7 +310,7 @@ export class SessionEnds {
 
   /** Closes a gateway's data channel (recorded and audited at once); its remote sessions end with it. */
   async closeGatewaySession(id: string, reason: CloseReason, actor: Actor): Promise<void> {
-    const { db, clock, dataPlane } = this.deps;
+    const { db, clock } = this.deps;
     const session = await gatewaySessionById(db, id);
     if (!session || session.state === "closed") return;
     const claimed = await inTransaction(db, async (tx) => {

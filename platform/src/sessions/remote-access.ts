@@ -3,7 +3,7 @@
 import type { HeartbeatReport } from "@meetpoint/common";
 import type { Db, gateways } from "../db/index.ts";
 import { GatewayCommands } from "../gateways/index.ts";
-import { vpnHostOf } from "../instances/index.ts";
+import { serverOfInstance } from "../instances/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { Clock } from "../shared/index.ts";
@@ -60,11 +60,11 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     log: deps.log,
   });
   cuts?.bind(ends);
-  // Technicians' configs name the endpoint of the instance that holds the gateway's channel.
+  // Technicians' configs name the server of the instance that holds the gateway's channel.
   const vpn = {
     ...deps.vpn,
-    hostOf: async (id: string | null) =>
-      (id && id !== instanceId ? await vpnHostOf(db, id) : null) ?? deps.vpn.host,
+    serverOf: (id: string, index: number) =>
+      id === instanceId ? Promise.resolve(null) : serverOfInstance(db, id, index),
   };
   const instances = dataPlane.instances;
   const dataChannels = new DataChannels({

@@ -28,7 +28,7 @@ import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
-import { instanceOf, type ProfilePki } from "./profiles.ts";
+import { type ProfilePki, type ServerOf, serverFor } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
 import { chosenServices, durationOf, grantedServices, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
@@ -42,14 +42,10 @@ export interface RemoteSessionsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   instances: ServerInstance[];
   /**
-   * `host`: this instance's OpenVPN host; `hostOf`: the host of the instance holding a tunnel
-   * (instances/registry.ts), for configs that must reach *that* kernel; absent: `host`.
+   * `host`: this instance's OpenVPN host; `serverOf`: the server of another instance holding a
+   * channel (instances/registry.ts), for configs that must reach *that* kernel.
    */
-  vpn: {
-    host: string;
-    remoteSessionSeconds: number;
-    hostOf?: (instanceId: string | null) => Promise<string>;
-  };
+  vpn: { host: string; remoteSessionSeconds: number; serverOf?: ServerOf };
   /** Maintenance windows that approve matching requests at their creation (absent: none). */
   windows?: Pick<MaintenanceWindows, "matching">;
 }
@@ -119,7 +115,12 @@ export class RemoteSessions {
       asked.mode,
       site.gatewayKind,
     );
-    const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
+    // The technician's tunnel must meet the gateway's in one kernel: that instance's server.
+    const { host, instance } = await serverFor(
+      this.deps,
+      gatewaySession.instanceId,
+      gatewaySession.vpnInstance,
+    );
     if (options.httpProxy && instance.protocol !== "tcp")
       throw new ValidationError(
         "proxyHost",
@@ -225,8 +226,6 @@ export class RemoteSessions {
       return row;
     });
     if (pending) return { session, profile: null };
-    // The technician's tunnel must meet the gateway's in one kernel: that instance's endpoint.
-    const host = (await this.deps.vpn.hostOf?.(session.instanceId)) ?? this.deps.vpn.host;
     const profile = await technicianProfile(pki, host, instance, session);
     // The gateway opens its side for these services now and shows the operator who and why.
     await this.deps.ends.refreshGateway(gatewaySession.id, "remote session requested");
