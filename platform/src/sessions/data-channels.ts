@@ -201,10 +201,17 @@ export class DataChannels {
         "ERR_NO_TCP_VPN_SERVER",
         "The gateway reaches the platform through an HTTP proxy, which carries OpenVPN over TCP only, and no OpenVPN server here listens on TCP (MEETPOINT_VPN_LISTEN).",
       );
+    // This instance's servers carry only its own channels.
+    const here = this.deps.instanceId;
     const open = await this.deps.db
       .select({ instance: gatewaySessions.vpnInstance })
       .from(gatewaySessions)
-      .where(ne(gatewaySessions.state, "closed"));
+      .where(
+        and(
+          ne(gatewaySessions.state, "closed"),
+          here ? eq(gatewaySessions.instanceId, here) : undefined,
+        ),
+      );
     const load = new Map<number, number>();
     for (const row of open) load.set(row.instance, (load.get(row.instance) ?? 0) + 1);
     return (
