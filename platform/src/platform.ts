@@ -112,8 +112,19 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     await database.close();
     refuseToStart(error.message);
   });
+  // Without the database this fails every 2 s: said once per outage (DatabaseWatch says the rest).
+  let livenessFailing = false;
   const liveness = setInterval(
-    () => registry.refresh().catch((error) => console.error("instance liveness:", error)),
+    () =>
+      registry.refresh().then(
+        () => {
+          livenessFailing = false;
+        },
+        (error) => {
+          if (!livenessFailing) console.error("instance liveness:", error);
+          livenessFailing = true;
+        },
+      ),
     REFRESH_MS,
   );
   const leases = new JobLeases(db, clock, instance);
@@ -310,6 +321,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   const ticker = setInterval(() => void databaseWatch.beat(), 1000);
   // A lost instance's sessions are ended by one survivor (lease "lost-instances").
   let sweeping = false;
+  let sweepError = "";
   const lostSweep = setInterval(async () => {
     if (sweeping) return;
     sweeping = true;
@@ -317,7 +329,16 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       .run("lost-instances", () =>
         sweepLostInstances({ db, clock, registry, ends: access.ends, log: console.error }),
       )
-      .catch((error) => console.error("sweeping lost instances:", error))
+      .then(
+        () => {
+          sweepError = "";
+        },
+        (error) => {
+          // Tried again in 2 s; the same failure (a database outage) is said once.
+          if (String(error) !== sweepError) console.error("sweeping lost instances:", error);
+          sweepError = String(error);
+        },
+      )
       .finally(() => {
         sweeping = false;
       });
