@@ -112,10 +112,14 @@ export class GatewayCommands {
     // A cursor from an instance that started later: look again before calling it unknown.
     if (cursor > horizon) horizon = await this.knowHorizon(true);
     const from = cursor > horizon ? 0 : cursor;
+    let known = this.latestFor.get(gatewayId) ?? 0;
     let items = await this.pending(gatewayId, from, horizon);
     const deadline = Date.now() + waitMs;
     while (items.length === 0 && Date.now() < deadline && !signal?.aborted) {
-      await this.waitForWake(gatewayId, deadline - Date.now(), signal);
+      // A command that arrived while the rows were being read woke nobody: read again at once.
+      if ((this.latestFor.get(gatewayId) ?? 0) === known)
+        await this.waitForWake(gatewayId, deadline - Date.now(), signal);
+      known = this.latestFor.get(gatewayId) ?? 0;
       items = await this.pending(gatewayId, from, horizon);
     }
     return {
