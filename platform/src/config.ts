@@ -72,6 +72,10 @@ export const VARIABLES = {
   MEETPOINT_SIGN_IN_ALERT_FAILURES:
     "Failed sign-ins of one username or from one address within 10 minutes that raise an alert. Default 5.",
   MEETPOINT_API_TOKEN_MAX_DAYS: "Longest validity of an API token, in days. Default 365.",
+  MEETPOINT_INSTANCE_ID:
+    "This platform instance's name in the instance registry (several instances over one PostgreSQL): letters, digits, . _ - (up to 63). Default the host name.",
+  MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS:
+    "Largest difference between this host's clock and the database's, in milliseconds, before the platform refuses to start. Default 2000.",
 } as const;
 
 export type Variable = keyof typeof VARIABLES;
@@ -93,6 +97,13 @@ export interface Config {
   enrollmentValidMs: number;
   localSignIn: boolean;
   operations: OperationsConfig;
+  /** This instance among several over one PostgreSQL (instances/). */
+  instance: {
+    /** MEETPOINT_INSTANCE_ID; null: the host name. */
+    id: string | null;
+    /** Largest tolerated clock difference to the database, in milliseconds. */
+    clockSkewAllowanceMs: number;
+  };
 }
 
 /** SIEM export, metrics, retention, alerts and API tokens. */
@@ -214,6 +225,20 @@ export function readConfig(env: Env): Config {
     vpn: readVpn(env, publicUrl),
     enrollmentValidMs: integer(env, "MEETPOINT_ENROLLMENT_VALID_DAYS", 7, 1, 365) * 86_400_000,
     operations: readOperations(env, publicUrl),
+    instance: readInstance(env),
+  };
+}
+
+function readInstance(env: Env): Config["instance"] {
+  const id = env.MEETPOINT_INSTANCE_ID || null;
+  if (id !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(id))
+    throw new ConfigError(
+      "MEETPOINT_INSTANCE_ID",
+      "expected up to 63 letters, digits, dots, underscores or hyphens",
+    );
+  return {
+    id,
+    clockSkewAllowanceMs: integer(env, "MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS", 2000, 100, 600_000),
   };
 }
 

@@ -17,6 +17,13 @@ import {
   probePostgres,
 } from "./db/index.ts";
 import { createAdmin, forgetStaleLogins, hasAdmin, OidcClients } from "./identity/index.ts";
+import {
+  InstanceRefused,
+  InstanceRegistry,
+  JobLeases,
+  REFRESH_MS,
+  sweepLostInstances,
+} from "./instances/index.ts";
 import { PlatformMetrics } from "./metrics/index.ts";
 import {
   type CertificateSource,
@@ -74,7 +81,10 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   try {
     if (!config.databaseUrl) lockDataDirectory(config.dataDir, "the Meetpoint platform");
   } catch (error) {
-    if (error instanceof DataDirectoryInUseError) refuseToStart(error.message);
+    if (error instanceof DataDirectoryInUseError)
+      refuseToStart(
+        `${error.message} PGlite is single-instance; use PostgreSQL to run several instances.`,
+      );
     throw error;
   }
   const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
@@ -83,6 +93,42 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   console.log(
     `Database: ${database.driver === "postgres" ? "PostgreSQL" : `PGlite in ${config.dataDir}`}, migrations applied.`,
   );
+  // This instance in the registry: refused when its clock is off or its tunnel pool overlaps a
+  // live instance's (several over PostgreSQL; over PGlite the data directory lock keeps it one).
+  const registry = new InstanceRegistry({
+    db,
+    clock,
+    self: {
+      id: config.instance.id ?? hostname(),
+      host: hostname(),
+      vpnHost: config.vpn.host,
+      vpnEndpoints: config.vpn.listen.map((l) => `${config.vpn.host}:${l.protocol}/${l.port}`),
+      tunnelPool: config.vpn.tunnelPool,
+    },
+    skewAllowanceMs: config.instance.clockSkewAllowanceMs,
+  });
+  await registry.register().catch(async (error: unknown) => {
+    if (!(error instanceof InstanceRefused)) throw error;
+    await database.close();
+    refuseToStart(error.message);
+  });
+  // Without the database this fails every 2 s: said once per outage (DatabaseWatch says the rest).
+  let livenessFailing = false;
+  const liveness = setInterval(
+    () =>
+      registry.refresh().then(
+        () => {
+          livenessFailing = false;
+        },
+        (error) => {
+          if (!livenessFailing) console.error("instance liveness:", error);
+          livenessFailing = true;
+        },
+      ),
+    REFRESH_MS,
+  );
+  const leases = new JobLeases(db, clock, instance);
+  console.log(`Platform instance ${registry.id}.`);
 
   let firstAdmin: string | null = null;
   if (!(await hasAdmin(db)))
@@ -115,7 +161,8 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     throw error;
   });
   // CRLs are valid for an hour; renewing every ten minutes leaves room for a slow database. A
-  // failure is audited (and so alerted) once, and so is the recovery.
+  // failure is audited (and so alerted) once, and so is the recovery. Not a singleton job: each
+  // instance writes the CRL file its own OpenVPN servers read.
   let renewalFailing = false;
   const trustRefresh = setInterval(async () => {
     try {
@@ -163,8 +210,19 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     renegotiateSeconds: config.vpn.renegotiateSeconds,
     log: (line) => console.log(line),
   });
-  const access = createRemoteAccess({ db, clock, pki, dataPlane, proxyPool, vpn: config.vpn });
-  // Nothing survives a restart: sessions a crash left open are ended (and audited) first.
+  const access = createRemoteAccess({
+    db,
+    clock,
+    pki,
+    dataPlane,
+    proxyPool,
+    vpn: config.vpn,
+    instanceId: registry.id,
+  });
+  await access.commands.start(database.listen);
+  await access.cuts?.start(database.listen);
+  // Nothing of this instance survives a restart: sessions a crash left open are ended (and
+  // audited) first; other instances' sessions are theirs.
   const leftovers = await access.ends.endAll("platform_shutdown");
   if (leftovers) console.log(`Ended ${leftovers} session(s) left open by the previous run.`);
   const siem = siemConfig
@@ -258,7 +316,33 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     DATABASE_GRACE_S * 1000,
     () => reachability.lastAnswer(),
   );
+  // Session end times stay with each instance (not a singleton job): an end cuts grants and
+  // connections in the kernel holding the tunnel, which is this instance's for its own sessions.
   const ticker = setInterval(() => void databaseWatch.beat(), 1000);
+  // A lost instance's sessions are ended by one survivor (lease "lost-instances").
+  let sweeping = false;
+  let sweepError = "";
+  const lostSweep = setInterval(async () => {
+    if (sweeping) return;
+    sweeping = true;
+    await leases
+      .run("lost-instances", () =>
+        sweepLostInstances({ db, clock, registry, ends: access.ends, log: console.error }),
+      )
+      .then(
+        () => {
+          sweepError = "";
+        },
+        (error) => {
+          // Tried again in 2 s; the same failure (a database outage) is said once.
+          if (String(error) !== sweepError) console.error("sweeping lost instances:", error);
+          sweepError = String(error);
+        },
+      )
+      .finally(() => {
+        sweeping = false;
+      });
+  }, REFRESH_MS);
   // Retention, head exports and the chain's verification, when due (checked every minute).
   const retention = new RetentionSchedule({
     db,
@@ -268,10 +352,18 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     head: config.operations.auditHead,
     log: (line) => console.error(line),
   });
-  void retention.tick();
-  const retentionTimer = setInterval(() => void retention.tick(), 60_000);
+  // One instance at a time prunes, exports the head and verifies the chain (lease "retention").
+  const retentionTick = () =>
+    void leases
+      .run("retention", () => retention.tick(), 150_000)
+      .catch((error) => console.error("retention:", error));
+  retentionTick();
+  const retentionTimer = setInterval(retentionTick, 60_000);
   const loginSweeper = setInterval(
-    () => forgetStaleLogins(db, clock.now()).catch(() => {}),
+    () =>
+      leases
+        .run("login-sweeper", () => forgetStaleLogins(db, clock.now()), 15 * 60_000)
+        .catch(() => {}),
     10 * 60_000,
   );
 
@@ -353,9 +445,17 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       .catch((error) => console.error("auditing failed authentications:", error));
     clearInterval(retentionTimer);
     clearInterval(alertTimer);
+    clearInterval(lostSweep);
+    await access.commands.stop();
+    await access.cuts?.stop();
     await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));
+    clearInterval(liveness);
+    await registry
+      .stopped()
+      .then(() => leases.releaseAll())
+      .catch((error) => console.error("leaving the instance registry:", error));
     await dataPlane.stop();
     await siem?.stop();
     https.stop();

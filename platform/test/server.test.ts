@@ -144,7 +144,10 @@ test("regression: commands and a second platform refuse the data directory while
     stderr: "pipe",
   });
   expect(await second.exited).toBe(2);
-  expect(await new Response(second.stderr).text()).toBe(said);
+  // A second platform is told why, and what runs several instances.
+  expect(await new Response(second.stderr).text()).toBe(
+    `${said.trimEnd()} PGlite is single-instance; use PostgreSQL to run several instances.\n`,
+  );
   // The first one still serves.
   expect((await fetch(`https://127.0.0.1:${httpsPort}/healthz`, insecure)).status).toBe(200);
 }, 60_000);

@@ -102,6 +102,8 @@ export const AUDIT_ACTIONS = {
     "the head of the audit chain (sequence number and hash) was exported for an external copy",
   "audit.verify": "the scheduled verification of the audit chain (failed: where it broke)",
   "pki.renewal": "renewing the CRL failed (failed), or worked again after a failure (ok)",
+  "instance.lost":
+    "a platform instance stopped refreshing its liveness row: a surviving instance ended its data channels and remote sessions (instance_lost), with how many of each and when it was last seen",
   "siem.alarm":
     "a SIEM destination's spool passed its alarm size (failed), or went back below it (ok)",
   "api_token.create":

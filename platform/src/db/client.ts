@@ -23,6 +23,11 @@ export interface Database {
   driver: "pglite" | "postgres";
   /** Applies the committed migrations; safe to run again. */
   migrate(): Promise<void>;
+  /**
+   * LISTEN on `channel` (a dedicated connection on PostgreSQL, re-established by postgres.js after
+   * a loss); `onPayload` gets each NOTIFY's payload. Resolves to the unsubscribe function.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -42,6 +47,10 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
       db,
       driver: "postgres",
       migrate: () => migratePostgres(db as never, { migrationsFolder: MIGRATIONS }),
+      async listen(channel, onPayload) {
+        const { unlisten } = await client.listen(channel, onPayload);
+        return unlisten;
+      },
       close: () => client.end({ timeout: 5 }),
     };
   }
@@ -61,6 +70,10 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
       // PGlite's file system sets the modes PostgreSQL asks for inside its WASM world (0666,
       // 0755): on disk the database is made private, like everything in the data directory.
       if (dir) privateTree(dir);
+    },
+    async listen(channel, onPayload) {
+      const unsubscribe = await client.listen(channel, onPayload);
+      return unsubscribe;
     },
     close: () => client.close(),
   };

@@ -39,6 +39,7 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   request_expired: "nobody decided the request in time",
   window_cancelled: "the maintenance window that approved it was cancelled",
   window_ended: "the maintenance window that approved it ended",
+  instance_lost: "the platform instance holding its tunnel stopped answering",
 };
 
 /** One granted service with what the platform's firewall counted for it over the whole session. */

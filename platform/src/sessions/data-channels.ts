@@ -27,6 +27,8 @@ export interface DataChannelsDeps {
   ends: Pick<SessionEnds, "closeGatewaySession">;
   instances: ServerInstance[];
   vpnHost: string;
+  /** This platform instance, whose OpenVPN servers hold the channels it makes. */
+  instanceId?: string | null;
 }
 
 /** Whether a gateway's automatic reconnect after a fault may have a new data channel. */
@@ -130,6 +132,7 @@ export class DataChannels {
           customerId: gateway.customerId,
           state: "connecting",
           vpnInstance: instance.index,
+          instanceId: this.deps.instanceId ?? null,
           tunnelAddress,
           requestedAt: now,
           endsAt,
@@ -198,10 +201,17 @@ export class DataChannels {
         "ERR_NO_TCP_VPN_SERVER",
         "The gateway reaches the platform through an HTTP proxy, which carries OpenVPN over TCP only, and no OpenVPN server here listens on TCP (MEETPOINT_VPN_LISTEN).",
       );
+    // This instance's servers carry only its own channels.
+    const here = this.deps.instanceId;
     const open = await this.deps.db
       .select({ instance: gatewaySessions.vpnInstance })
       .from(gatewaySessions)
-      .where(ne(gatewaySessions.state, "closed"));
+      .where(
+        and(
+          ne(gatewaySessions.state, "closed"),
+          here ? eq(gatewaySessions.instanceId, here) : undefined,
+        ),
+      );
     const load = new Map<number, number>();
     for (const row of open) load.set(row.instance, (load.get(row.instance) ?? 0) + 1);
     return (

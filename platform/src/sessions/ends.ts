@@ -2,7 +2,7 @@
 // disconnect racing the end time finds the session ended); then traffic is cut: grants removed,
 // flows forgotten, connections killed, certificates revoked, the gateway told.
 import { formatCidr } from "@meetpoint/common";
-import { and, count, eq, lte, ne, or } from "drizzle-orm";
+import { and, count, eq, inArray, isNull, lte, ne, or, type SQL } from "drizzle-orm";
 import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import {
   type Db,
@@ -21,7 +21,7 @@ import type { Clock } from "../shared/index.ts";
 import type { DataPlane } from "./data-plane.ts";
 import { carryOut, type Effect } from "./effects.ts";
 import { nextState } from "./lifecycle.ts";
-import { grantsOf, type RemoteSession, timesOf } from "./model.ts";
+import { type GatewaySession, grantsOf, type RemoteSession, timesOf } from "./model.ts";
 import {
   auditTargetOf,
   gatewaySessionById,
@@ -53,11 +53,37 @@ export interface SessionEndsDeps {
   dataPlane: DataPlane;
   commands: Pick<GatewayCommands, "send">;
   proxyPool: ProxyPool;
+  /**
+   * This platform instance (instances/registry.ts): its kernel holds only its own sessions'
+   * tunnels and grants, so it cuts only those there and ends on time only those. Unset: the one
+   * and only instance.
+   */
+  instanceId?: string | null;
+  /** Asks the instance holding a session's tunnel to cut it (sessions/cuts.ts); unset: one instance. */
+  cuts?: { ask(instanceId: string, what: CutRequest): Promise<void>; cutHere(id: string): void };
   log?: (line: string) => void;
+}
+
+/** A session whose end was recorded elsewhere: its tunnel's instance cuts it. */
+export type CutRequest = { remoteSessionId: string } | { gatewaySessionId: string };
+
+/** Rows of `table` whose tunnel this instance holds (or of no instance: from before instances). */
+function heldHere(
+  table: typeof gatewaySessions | typeof remoteSessions,
+  instanceId: string | null | undefined,
+): SQL | undefined {
+  if (!instanceId) return undefined;
+  return or(isNull(table.instanceId), eq(table.instanceId, instanceId));
 }
 
 export class SessionEnds {
   constructor(private readonly deps: SessionEndsDeps) {}
+
+  /** Whether this instance's kernel holds the session's tunnel and grants. */
+  private isHere(session: { instanceId: string | null }): boolean {
+    const here = this.deps.instanceId;
+    return !here || session.instanceId === null || session.instanceId === here;
+  }
 
   /**
    * Ends a remote session for `reason`. Under the consent policy operator_connect a technician's or
@@ -147,8 +173,8 @@ export class SessionEnds {
     // An end time that was its maintenance window's end is said as such, not as the session's own.
     const reason =
       asked === "expiry" && (await endsWithItsWindow(db, session)) ? "window_ended" : asked;
-    const grants = grantsOf(session);
-    const on = dataPlane.status().on;
+    // Another instance's session has nothing in this kernel to cut (that instance cuts it).
+    const on = dataPlane.status().on && this.isHere(session);
     const active = session.state === "active" && on;
     const evidence = active ? await this.evidence(session) : null;
     const target = await auditTargetOf(db, session);
@@ -192,23 +218,10 @@ export class SessionEnds {
       return true;
     });
     if (!claimed) return false;
-    const connection = session.connection;
+    if (this.isHere(session)) this.deps.cuts?.cutHere(session.id);
     await carryOut(
       [
-        // Removing is idempotent: a session ended before its grants landed loses them too.
-        on && { step: "remove firewall grants", run: () => dataPlane.changeGrants([], grants) },
-        active && {
-          step: "forget established flows (conntrack)",
-          run: () =>
-            dataPlane.forgetFlows([
-              { technicianAddress: session.tunnelAddress, proxyAddress: session.proxyAddress },
-            ]),
-        },
-        active &&
-          connection !== null && {
-            step: `end OpenVPN connection ${connection}`,
-            run: () => dataPlane.disconnect(connection),
-          },
+        ...this.remoteCutSteps(session, active),
         {
           step: "revoke the session's certificate",
           run: () =>
@@ -217,7 +230,67 @@ export class SessionEnds {
       ],
       this.deps.log,
     );
+    // The kernel holding it is another instance's: that instance cuts it (sessions/cuts.ts).
+    if (!this.isHere(session) && session.instanceId && reason !== "instance_lost")
+      await this.deps.cuts?.ask(session.instanceId, { remoteSessionId: session.id });
     return true;
+  }
+
+  /**
+   * What cutting an ended remote session takes from this kernel: its grants, its established
+   * flows and its OpenVPN connection (`active`: it had connected). Empty for another instance's.
+   */
+  remoteCutSteps(session: RemoteSession, active: boolean): Effect[] {
+    const { dataPlane } = this.deps;
+    if (!dataPlane.status().on || !this.isHere(session)) return [];
+    const connection = session.connection;
+    const steps: Effect[] = [
+      // Removing is idempotent: a session ended before its grants landed loses them too.
+      { step: "remove firewall grants", run: () => dataPlane.changeGrants([], grantsOf(session)) },
+    ];
+    if (active)
+      steps.push({
+        step: "forget established flows (conntrack)",
+        run: () =>
+          dataPlane.forgetFlows([
+            { technicianAddress: session.tunnelAddress, proxyAddress: session.proxyAddress },
+          ]),
+      });
+    if (active && connection !== null)
+      steps.push({
+        step: `end OpenVPN connection ${connection}`,
+        run: () => dataPlane.disconnect(connection),
+      });
+    return steps;
+  }
+
+  /**
+   * What closing a data channel takes from this kernel: its OpenVPN connection and the route of
+   * its proxy block (or a workstation's translation). Empty for another instance's channel.
+   */
+  async channelCutSteps(session: GatewaySession): Promise<Effect[]> {
+    const { db, dataPlane } = this.deps;
+    const connection = session.connection;
+    if (!connection || !dataPlane.status().on || !this.isHere(session)) return [];
+    const effects: Effect[] = [
+      { step: `end OpenVPN connection ${connection}`, run: () => dataPlane.disconnect(connection) },
+    ];
+    const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
+    const machine =
+      gateway?.kind === "workstation" ? await workstationMachine(db, gateway.id) : null;
+    if (machine)
+      effects.push({
+        step: `stop translating ${machine.proxyAddress} to the workstation`,
+        run: () => dataPlane.translateWorkstation(machine.proxyAddress, null),
+      });
+    else if (gateway) {
+      const block = formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock));
+      effects.push({
+        step: `remove the route of ${block}`,
+        run: () => dataPlane.routeProxyBlock(block, null),
+      });
+    }
+    return effects;
   }
 
   /** Per granted service, packets and bytes the firewall counted; null where it could not say. */
@@ -237,7 +310,7 @@ export class SessionEnds {
 
   /** Closes a gateway's data channel (recorded and audited at once); its remote sessions end with it. */
   async closeGatewaySession(id: string, reason: CloseReason, actor: Actor): Promise<void> {
-    const { db, clock, dataPlane } = this.deps;
+    const { db, clock } = this.deps;
     const session = await gatewaySessionById(db, id);
     if (!session || session.state === "closed") return;
     const claimed = await inTransaction(db, async (tx) => {
@@ -257,33 +330,20 @@ export class SessionEnds {
       return true;
     });
     if (!claimed) return;
+    if (this.isHere(session)) this.deps.cuts?.cutHere(session.id);
     const effects: Effect[] = (await openRemoteSessionIds(db, id)).map((remote) => ({
       step: `end remote session ${remote}`,
       run: () => this.endRemoteSession(remote, endReasonOf(reason), actor),
       attempts: 1,
     }));
-    const connection = session.connection;
-    if (connection && dataPlane.status().on) {
+    effects.push(...(await this.channelCutSteps(session)));
+    if (!this.isHere(session) && session.instanceId && reason !== "instance_lost")
       effects.push({
-        step: `end OpenVPN connection ${connection}`,
-        run: () => dataPlane.disconnect(connection),
+        step: `ask instance ${session.instanceId} to cut the data channel`,
+        run: async () => {
+          await this.deps.cuts?.ask(session.instanceId ?? "", { gatewaySessionId: session.id });
+        },
       });
-      const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
-      const machine =
-        gateway?.kind === "workstation" ? await workstationMachine(db, gateway.id) : null;
-      if (machine)
-        effects.push({
-          step: `stop translating ${machine.proxyAddress} to the workstation`,
-          run: () => dataPlane.translateWorkstation(machine.proxyAddress, null),
-        });
-      else if (gateway) {
-        const block = formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock));
-        effects.push({
-          step: `remove the route of ${block}`,
-          run: () => dataPlane.routeProxyBlock(block, null),
-        });
-      }
-    }
     effects.push({
       step: "revoke the data channel's certificate",
       run: () => this.deps.pki.revoke({ ownerId: session.id }, `gateway session closed: ${reason}`),
@@ -308,14 +368,30 @@ export class SessionEnds {
    */
   async endDue(): Promise<void> {
     const now = this.deps.clock.now();
+    const here = this.deps.instanceId;
     const aged = await this.deps.db
       .select({ id: gatewaySessions.id })
       .from(gatewaySessions)
-      .where(and(ne(gatewaySessions.state, "closed"), lte(gatewaySessions.endsAt, now)));
+      .where(
+        and(
+          ne(gatewaySessions.state, "closed"),
+          lte(gatewaySessions.endsAt, now),
+          heldHere(gatewaySessions, here),
+        ),
+      );
     for (const channel of aged) await this.closeGatewaySession(channel.id, "renewal", SYSTEM_ACTOR);
     // Access ends with the user: disabled, or without the role for that customer any more.
-    for (const id of await revokedSessions(this.deps.db))
-      await this.endRemoteSession(id, "access_revoked", SYSTEM_ACTOR);
+    const revoked = await revokedSessions(this.deps.db);
+    const revokedHere =
+      here && revoked.length > 0
+        ? (
+            await this.deps.db
+              .select({ id: remoteSessions.id })
+              .from(remoteSessions)
+              .where(and(inArray(remoteSessions.id, revoked), heldHere(remoteSessions, here)))
+          ).map((r) => r.id)
+        : revoked;
+    for (const id of revokedHere) await this.endRemoteSession(id, "access_revoked", SYSTEM_ACTOR);
     const due = await this.deps.db
       .select()
       .from(remoteSessions)
@@ -323,6 +399,7 @@ export class SessionEnds {
         and(
           ne(remoteSessions.state, "ended"),
           or(lte(remoteSessions.configExpiresAt, now), lte(remoteSessions.endsAt, now)),
+          heldHere(remoteSessions, here),
         ),
       );
     for (const session of due) {
@@ -337,18 +414,40 @@ export class SessionEnds {
     }
   }
 
-  /** At start and shutdown (and after a database loss): nothing open survives. Returns how many. */
+  /**
+   * At start and shutdown (and after a database loss): nothing open on this instance survives
+   * (other instances' sessions are theirs). Returns how many.
+   */
   async endAll(reason: "platform_shutdown" | "database_lost"): Promise<number> {
+    return this.endAllOf(this.deps.instanceId ?? null, reason);
+  }
+
+  /**
+   * Ends every open session of `instanceId` (null: of every instance) for `reason`: this
+   * instance's at its start and stop, a lost instance's (`instance_lost`) by a survivor.
+   * Returns how many.
+   */
+  async endAllOf(
+    instanceId: string | null,
+    reason: "platform_shutdown" | "database_lost" | "instance_lost",
+  ): Promise<number> {
     const { db } = this.deps;
+    const lost = reason === "instance_lost" && instanceId !== null;
+    const ofGateway = lost
+      ? eq(gatewaySessions.instanceId, instanceId)
+      : heldHere(gatewaySessions, instanceId);
+    const ofRemote = lost
+      ? eq(remoteSessions.instanceId, instanceId)
+      : heldHere(remoteSessions, instanceId);
     const open = await db
       .select({ id: gatewaySessions.id })
       .from(gatewaySessions)
-      .where(ne(gatewaySessions.state, "closed"));
+      .where(and(ne(gatewaySessions.state, "closed"), ofGateway));
     for (const session of open) await this.closeGatewaySession(session.id, reason, SYSTEM_ACTOR);
     const orphans = await db
       .select({ id: remoteSessions.id })
       .from(remoteSessions)
-      .where(ne(remoteSessions.state, "ended"));
+      .where(and(ne(remoteSessions.state, "ended"), ofRemote));
     for (const session of orphans) await this.endRemoteSession(session.id, reason, SYSTEM_ACTOR);
     return open.length + orphans.length;
   }

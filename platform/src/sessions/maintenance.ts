@@ -7,7 +7,7 @@ import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput } from "./model.ts";
-import { instanceOf, oneTimeProfile, type ProfilePki } from "./profiles.ts";
+import { oneTimeProfile, type ProfilePki, type ServerOf, serverFor } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
 
@@ -26,7 +26,11 @@ export interface MaintenanceSessionsDeps {
   gate: AccessGate;
   ends: Pick<SessionEnds, "refreshGateway">;
   instances: ServerInstance[];
-  vpn: { host: string; remoteSessionSeconds: number };
+  /**
+   * `host`: this instance's OpenVPN host; `serverOf`: the server of another instance holding a
+   * channel (instances/registry.ts), for configs that must reach *that* kernel.
+   */
+  vpn: { host: string; remoteSessionSeconds: number; serverOf?: ServerOf };
 }
 
 export class MaintenanceSessions {
@@ -57,7 +61,7 @@ export class MaintenanceSessions {
         "ERR_GATEWAY_OFFLINE",
         "The gateway is offline: maintenance goes through its data channel, which the operator at the gateway opens with Connect.",
       );
-    const instance = instanceOf(this.deps.instances, channel.vpnInstance);
+    const { host, instance } = await serverFor(this.deps, channel.instanceId, channel.vpnInstance);
     const now = clock.now();
     const session = await inTransaction(db, async (tx) => {
       const tunnelAddress = await allocateTunnelAddress(tx, instance.index, instance.tunnelNetwork);
@@ -74,6 +78,7 @@ export class MaintenanceSessions {
           services: [MAINTENANCE_SERVICE],
           proxyAddress: channel.tunnelAddress,
           vpnInstance: instance.index,
+          instanceId: channel.instanceId,
           tunnelAddress,
           requestedAt: now,
           configExpiresAt: new Date(now.getTime() + pki.policy.technicianSeconds * 1000),
@@ -99,7 +104,7 @@ export class MaintenanceSessions {
     });
     const { profile } = await oneTimeProfile(
       pki,
-      this.deps.vpn.host,
+      host,
       {
         kind: "technician",
         id: session.id,

@@ -40,6 +40,29 @@ export async function oneTimeProfile(
   return { credentials, profile };
 }
 
+/**
+ * Where the OpenVPN server `index` of platform instance `instanceId` is reached, and its share of
+ * the tunnel pool (another instance's, from the instance registry); null for this instance's own.
+ */
+export type ServerOf = (
+  instanceId: string,
+  index: number,
+) => Promise<{ host: string; instance: ServerInstance } | null>;
+
+/**
+ * The server a session of the channel on (`instanceId`, `index`) connects to, with its host:
+ * another instance's when it holds the channel (both tunnels must meet in one kernel), else this
+ * instance's server `index` at `vpn.host`.
+ */
+export async function serverFor(
+  deps: { instances: ServerInstance[]; vpn: { host: string; serverOf?: ServerOf } },
+  instanceId: string | null,
+  index: number,
+): Promise<{ host: string; instance: ServerInstance }> {
+  const elsewhere = instanceId ? await deps.vpn.serverOf?.(instanceId, index) : null;
+  return elsewhere ?? { host: deps.vpn.host, instance: instanceOf(deps.instances, index) };
+}
+
 /** The OpenVPN server with this index, or an error naming it. */
 export function instanceOf(instances: ServerInstance[], index: number): ServerInstance {
   const instance = instances.find((i) => i.index === index);

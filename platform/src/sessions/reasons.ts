@@ -45,6 +45,7 @@ export function endReasonOf(reason: CloseReason): EndReason {
     case "platform_shutdown":
     case "vpn_failure":
     case "database_lost":
+    case "instance_lost":
       return reason;
     case "technician":
     case "admin":
@@ -68,6 +69,7 @@ const CLOSE_TEXTS: Record<CloseReason, string> = {
   vpn_failure: "vpn_failure",
   database_lost: "database_lost",
   renewal: "renewal: the data channel reached its maximum lifetime",
+  instance_lost: "instance_lost: the platform instance holding the data channel stopped answering",
 };
 
 /** The reason as the gateway's operator reads it. */
@@ -90,6 +92,8 @@ export function endText(s: { endReason: string | null; endedByName?: string | nu
       return "ended because the gateway's data channel went away";
     case "window_ended":
       return "ended with the maintenance window that approved it";
+    case "instance_lost":
+      return "ended because the platform instance holding its tunnel stopped answering; connect again";
     default:
       return `ended by ${s.endReason.replaceAll("_", " ")}`;
   }

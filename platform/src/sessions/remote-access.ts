@@ -3,10 +3,12 @@
 import type { HeartbeatReport } from "@meetpoint/common";
 import type { Db, gateways } from "../db/index.ts";
 import { GatewayCommands } from "../gateways/index.ts";
+import { serverOfInstance } from "../instances/index.ts";
 import type { ProxyPool } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { Connections } from "./connections.ts";
+import { InstanceCuts } from "./cuts.ts";
 import { DataChannels } from "./data-channels.ts";
 import type { DataPlane } from "./data-plane.ts";
 import type { WatchedSessions } from "./database-watch.ts";
@@ -26,14 +28,44 @@ export interface RemoteAccessDeps {
   proxyPool: ProxyPool;
   /** Host name in client profiles; how long a remote session may last, in seconds. */
   vpn: { host: string; remoteSessionSeconds: number };
+  /** This platform instance (instances/), when several share the database. */
+  instanceId?: string | null;
   log?: (line: string) => void;
 }
 
 export function createRemoteAccess(deps: RemoteAccessDeps) {
   const { db, clock, pki, dataPlane, proxyPool } = deps;
+  const instanceId = deps.instanceId ?? null;
   const gate = new AccessGate(dataPlane);
-  const commands = new GatewayCommands(pki, clock);
-  const ends = new SessionEnds({ db, clock, pki, dataPlane, commands, proxyPool, log: deps.log });
+  const commands = new GatewayCommands(db, pki, clock);
+  // Ends recorded here for sessions another instance holds are cut there (and theirs here).
+  const cuts = instanceId
+    ? new InstanceCuts({
+        db,
+        clock,
+        instanceId,
+        refreshTrustFiles: () => pki.refreshTrustFiles(),
+        log: deps.log,
+      })
+    : null;
+  const ends = new SessionEnds({
+    db,
+    clock,
+    pki,
+    dataPlane,
+    commands,
+    proxyPool,
+    instanceId,
+    cuts: cuts ?? undefined,
+    log: deps.log,
+  });
+  cuts?.bind(ends);
+  // Technicians' configs name the server of the instance that holds the gateway's channel.
+  const vpn = {
+    ...deps.vpn,
+    serverOf: (id: string, index: number) =>
+      id === instanceId ? Promise.resolve(null) : serverOfInstance(db, id, index),
+  };
   const instances = dataPlane.instances;
   const dataChannels = new DataChannels({
     db,
@@ -43,6 +75,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     ends,
     instances,
     vpnHost: deps.vpn.host,
+    instanceId,
   });
   const windows = new MaintenanceWindows({
     db,
@@ -58,7 +91,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     gate,
     ends,
     instances,
-    vpn: deps.vpn,
+    vpn,
     windows,
   });
   const requests = new ConsentRequests({
@@ -69,7 +102,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     ends,
     sessions: remoteSessions,
     instances,
-    vpn: deps.vpn,
+    vpn,
   });
   const connections = new Connections({ db, clock, pki, dataPlane, gate, ends, proxyPool });
   const maintenance = new MaintenanceSessions({
@@ -79,7 +112,7 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     gate,
     ends,
     instances,
-    vpn: deps.vpn,
+    vpn,
   });
 
   /** What the database watch drives: session ends on time, and fail closed without the database. */
@@ -108,6 +141,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     health: () => dataPlane.health(),
     commands,
     ends,
+    /** Cutting, in this kernel, sessions whose end another instance recorded (null: one instance). */
+    cuts,
     dataChannels,
     remoteSessions,
     /** Requests under the consent policy customer_approval: approve, deny, the .ovpn after. */

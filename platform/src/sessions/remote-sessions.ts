@@ -28,7 +28,7 @@ import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { type RemoteSession, requestInput, type SessionView } from "./model.ts";
-import { instanceOf, type ProfilePki } from "./profiles.ts";
+import { type ProfilePki, type ServerOf, serverFor } from "./profiles.ts";
 import { openGatewaySession } from "./queries.ts";
 import { chosenServices, durationOf, grantedServices, technicianProfile } from "./request-rules.ts";
 import { allocateTunnelAddress } from "./tunnel.ts";
@@ -41,7 +41,11 @@ export interface RemoteSessionsDeps {
   gate: AccessGate;
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   instances: ServerInstance[];
-  vpn: { host: string; remoteSessionSeconds: number };
+  /**
+   * `host`: this instance's OpenVPN host; `serverOf`: the server of another instance holding a
+   * channel (instances/registry.ts), for configs that must reach *that* kernel.
+   */
+  vpn: { host: string; remoteSessionSeconds: number; serverOf?: ServerOf };
   /** Maintenance windows that approve matching requests at their creation (absent: none). */
   windows?: Pick<MaintenanceWindows, "matching">;
 }
@@ -111,7 +115,12 @@ export class RemoteSessions {
       asked.mode,
       site.gatewayKind,
     );
-    const instance = instanceOf(this.deps.instances, gatewaySession.vpnInstance);
+    // The technician's tunnel must meet the gateway's in one kernel: that instance's server.
+    const { host, instance } = await serverFor(
+      this.deps,
+      gatewaySession.instanceId,
+      gatewaySession.vpnInstance,
+    );
     if (options.httpProxy && instance.protocol !== "tcp")
       throw new ValidationError(
         "proxyHost",
@@ -154,6 +163,7 @@ export class RemoteSessions {
           services: granted,
           proxyAddress: machine.proxyAddress,
           vpnInstance: instance.index,
+          instanceId: gatewaySession.instanceId,
           tunnelAddress,
           requestedAt: now,
           // A pending request has no config and no clock yet: both start at its approval.
@@ -216,7 +226,7 @@ export class RemoteSessions {
       return row;
     });
     if (pending) return { session, profile: null };
-    const profile = await technicianProfile(pki, this.deps.vpn.host, instance, session);
+    const profile = await technicianProfile(pki, host, instance, session);
     // The gateway opens its side for these services now and shows the operator who and why.
     await this.deps.ends.refreshGateway(gatewaySession.id, "remote session requested");
     return { session, profile };

@@ -15,7 +15,7 @@ import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
 import { decideAtGateway, type GatewayDecision } from "./gateway-consent.ts";
 import type { RemoteSession, SessionView } from "./model.ts";
-import { instanceOf, type ProfilePki } from "./profiles.ts";
+import { type ProfilePki, type ServerOf, serverFor } from "./profiles.ts";
 import type { RemoteSessions } from "./remote-sessions.ts";
 import { technicianProfile } from "./request-rules.ts";
 
@@ -27,7 +27,11 @@ export interface ConsentRequestsDeps {
   ends: Pick<SessionEnds, "endRemoteSession" | "refreshGateway">;
   sessions: Pick<RemoteSessions, "list">;
   instances: ServerInstance[];
-  vpn: { host: string; remoteSessionSeconds: number };
+  /**
+   * `host`: this instance's OpenVPN host; `serverOf`: the server of another instance holding a
+   * channel (instances/registry.ts), for configs that must reach *that* kernel.
+   */
+  vpn: { host: string; remoteSessionSeconds: number; serverOf?: ServerOf };
 }
 
 /** What a decision did: made now, or found already made (a repeat is a no-op). */
@@ -216,8 +220,8 @@ export class ConsentRequests {
         "ERR_PROFILE_ISSUED",
         "The one-time connection file of this session was issued already: request access again.",
       );
-    const instance = instanceOf(this.deps.instances, row.vpnInstance);
-    const profile = await technicianProfile(this.deps.pki, this.deps.vpn.host, instance, row);
+    const { host, instance } = await serverFor(this.deps, row.instanceId, row.vpnInstance);
+    const profile = await technicianProfile(this.deps.pki, host, instance, row);
     return { session: { ...session, ...row }, profile };
   }
 

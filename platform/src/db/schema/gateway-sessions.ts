@@ -17,6 +17,7 @@ export const CLOSE_REASONS = [
   "vpn_failure", // the OpenVPN server carrying it crashed
   "database_lost", // the platform lost its database and cut all access (fail closed)
   "renewal", // it reached its maximum lifetime: the gateway connects a new one by itself
+  "instance_lost", // the platform instance holding its tunnel stopped answering (ended by a survivor)
 ] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
@@ -32,6 +33,8 @@ export const gatewaySessions = pgTable(
     /** The OpenVPN server instance it connects to, and its address in that tunnel. */
     vpnInstance: integer("vpn_instance").notNull(),
     tunnelAddress: text("tunnel_address").notNull(),
+    /** The platform instance whose OpenVPN server holds its tunnel (null before instances). */
+    instanceId: text("instance_id"),
     /** "<instance>:<client id>" of the OpenVPN connection while online. */
     connection: text("connection"),
     requestedAt: at("requested_at").notNull(),

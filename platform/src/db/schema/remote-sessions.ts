@@ -43,6 +43,7 @@ export const END_REASONS = [
   "request_expired", // nobody decided the request in time
   "window_cancelled", // the maintenance window that approved it was cancelled
   "window_ended", // its end time was the end of the maintenance window that approved it
+  "instance_lost", // the platform instance holding its tunnel stopped answering (ended by a survivor)
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -98,6 +99,8 @@ export const remoteSessions = pgTable("remote_sessions", {
   /** Where the grants point: the machine's proxy address, or the gateway's tunnel address. */
   proxyAddress: text("proxy_address").notNull(),
   vpnInstance: integer("vpn_instance").notNull(),
+  /** The platform instance whose OpenVPN server holds its tunnel (its gateway's channel's). */
+  instanceId: text("instance_id"),
   tunnelAddress: text("tunnel_address").notNull(),
   connection: text("connection"),
   requestedAt: at("requested_at").notNull(),

@@ -1,0 +1,207 @@
+// The registry of platform instances over one database: each instance registers at start (refused
+// when its clock is off or its tunnel pool overlaps a live instance's), refreshes its liveness row
+// every few seconds, and marks itself stopped on a clean stop. A row not refreshed for three
+// periods is a lost instance, whose sessions a survivor ends (lost.ts).
+import { type Cidr, contains, formatCidr, parseCidr, subBlock } from "@meetpoint/common";
+import { and, eq, gte, isNull, lt, ne, sql } from "drizzle-orm";
+import { type Db, platformInstances } from "../db/index.ts";
+import type { Clock } from "../shared/index.ts";
+
+/** How often an instance refreshes its liveness row, in milliseconds. */
+export const REFRESH_MS = 2000;
+/** A liveness row older than this (three refreshes) belongs to a lost instance, in milliseconds. */
+export const STALE_MS = 3 * REFRESH_MS;
+
+/** Why an instance must not serve; main.ts prints the message and exits. */
+export class InstanceRefused extends Error {
+  constructor(
+    readonly code: "ERR_CLOCK_SKEW" | "ERR_TUNNEL_POOL_OVERLAP",
+    message: string,
+  ) {
+    super(message);
+    this.name = "InstanceRefused";
+  }
+}
+
+/** What an instance says of itself in the registry. */
+export interface InstanceIdentity {
+  /** MEETPOINT_INSTANCE_ID (default: the host name). */
+  id: string;
+  host: string;
+  /** The host name its OpenVPN servers are reached at (MEETPOINT_VPN_HOST). */
+  vpnHost: string;
+  /** "host:protocol/port" per OpenVPN server; empty when the data plane is off by configuration. */
+  vpnEndpoints: string[];
+  tunnelPool: Cidr;
+}
+
+/** Whether two CIDR blocks share an address. */
+export function poolsOverlap(a: Cidr, b: Cidr): boolean {
+  return contains(a, b.base) || contains(b, a.base);
+}
+
+/** The first row of a raw query: postgres.js answers the rows, PGlite an object holding them. */
+function firstRow<T>(result: unknown): T | undefined {
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as T[];
+  return rows[0];
+}
+
+/**
+ * The database's clock minus this instance's (`clock`), in milliseconds, judged against the
+ * midpoint of the round trip (so the query's own time counts at most half).
+ */
+export async function clockSkewMs(db: Db, clock: Clock): Promise<number> {
+  const before = clock.now().getTime();
+  const row = firstRow<{ now: string | Date }>(
+    await db.execute(sql`select clock_timestamp() as now`),
+  );
+  const after = clock.now().getTime();
+  if (!row) throw new Error("the database did not answer its time");
+  return new Date(row.now).getTime() - (before + after) / 2;
+}
+
+export interface RegistryDeps {
+  db: Db;
+  clock: Clock;
+  self: InstanceIdentity;
+  /** Largest tolerated difference between this clock and the database's, ms (default 2000). */
+  skewAllowanceMs?: number;
+}
+
+export class InstanceRegistry {
+  constructor(private readonly deps: RegistryDeps) {}
+
+  get id(): string {
+    return this.deps.self.id;
+  }
+
+  /**
+   * Checks that this instance may serve and records it as live. Throws InstanceRefused when its
+   * clock differs from the database's by more than the allowance (saying by how much), or when
+   * its tunnel pool overlaps a live instance's (naming it and both ranges).
+   */
+  async register(): Promise<void> {
+    const { db, clock, self } = this.deps;
+    const allowance = this.deps.skewAllowanceMs ?? 2000;
+    const skew = await clockSkewMs(db, clock);
+    if (Math.abs(skew) > allowance)
+      throw new InstanceRefused(
+        "ERR_CLOCK_SKEW",
+        `instance ${self.id}: this host's clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${skew > 0 ? "behind" : "ahead of"} the database's (allowed: ${(allowance / 1000).toFixed(1)} s, MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS): session end times, leases and liveness would be judged wrongly — synchronise the clock (NTP) and start again`,
+      );
+    for (const other of await this.live()) {
+      if (other.id === self.id) continue;
+      const pool = parseCidr(other.tunnelPool);
+      if (pool && poolsOverlap(pool, self.tunnelPool))
+        throw new InstanceRefused(
+          "ERR_TUNNEL_POOL_OVERLAP",
+          `instance ${self.id}: MEETPOINT_TUNNEL_POOL ${formatCidr(self.tunnelPool)} overlaps ${other.tunnelPool} of the live instance ${other.id} (${other.host}): give each instance its own slice of the tunnel pool`,
+        );
+    }
+    const now = clock.now();
+    const row = {
+      host: self.host,
+      vpnHost: self.vpnHost,
+      vpnEndpoints: self.vpnEndpoints,
+      tunnelPool: formatCidr(self.tunnelPool),
+      startedAt: now,
+      lastSeenAt: now,
+      stoppedAt: null,
+    };
+    await db
+      .insert(platformInstances)
+      .values({ id: self.id, ...row })
+      .onConflictDoUpdate({ target: platformInstances.id, set: row });
+  }
+
+  /** Records that this instance is alive now (every REFRESH_MS). */
+  async refresh(): Promise<void> {
+    await this.deps.db
+      .update(platformInstances)
+      .set({ lastSeenAt: this.deps.clock.now(), stoppedAt: null })
+      .where(eq(platformInstances.id, this.deps.self.id));
+  }
+
+  /** A clean stop: this instance's sessions were ended by itself, nobody needs to sweep them. */
+  async stopped(): Promise<void> {
+    await this.deps.db
+      .update(platformInstances)
+      .set({ stoppedAt: this.deps.clock.now() })
+      .where(eq(platformInstances.id, this.deps.self.id));
+  }
+
+  /** Instances that refreshed within STALE_MS and did not stop (this one included). */
+  live() {
+    return this.deps.db
+      .select()
+      .from(platformInstances)
+      .where(
+        and(
+          isNull(platformInstances.stoppedAt),
+          gte(platformInstances.lastSeenAt, new Date(this.deps.clock.now().getTime() - STALE_MS)),
+        ),
+      );
+  }
+
+  /** Other instances that neither stopped nor refreshed within STALE_MS: lost. */
+  lost() {
+    return this.deps.db
+      .select()
+      .from(platformInstances)
+      .where(
+        and(
+          ne(platformInstances.id, this.deps.self.id),
+          isNull(platformInstances.stoppedAt),
+          lt(platformInstances.lastSeenAt, new Date(this.deps.clock.now().getTime() - STALE_MS)),
+        ),
+      );
+  }
+
+  /** Marks a lost instance as handled (its sessions ended), so it is swept once. */
+  async markSwept(id: string): Promise<void> {
+    await this.deps.db
+      .update(platformInstances)
+      .set({ stoppedAt: this.deps.clock.now() })
+      .where(and(eq(platformInstances.id, id), isNull(platformInstances.stoppedAt)));
+  }
+}
+
+/**
+ * Where instance `instanceId`'s OpenVPN server `index` is reached (its MEETPOINT_VPN_HOST, the
+ * protocol and port of its endpoint `index`) and its /20 of that instance's tunnel pool, as the
+ * registry says; null for an unknown instance or server.
+ */
+export async function serverOfInstance(
+  db: Db,
+  instanceId: string,
+  index: number,
+): Promise<{
+  host: string;
+  instance: {
+    index: number;
+    protocol: "tcp" | "udp";
+    listenAddress: null;
+    port: number;
+    tunnelNetwork: Cidr;
+  };
+} | null> {
+  const [row] = await db
+    .select()
+    .from(platformInstances)
+    .where(eq(platformInstances.id, instanceId));
+  const endpoint = row?.vpnEndpoints[index]?.match(/:(tcp|udp)\/(\d+)$/);
+  const pool = row ? parseCidr(row.tunnelPool) : null;
+  // One /20 per OpenVPN server, as vpn/ lays the pool out (sessions/tunnel.ts instanceNetwork).
+  const tunnelNetwork = pool ? subBlock(pool, 20, index) : null;
+  if (!row || !endpoint || !tunnelNetwork) return null;
+  return {
+    host: row.vpnHost,
+    instance: {
+      index,
+      protocol: endpoint[1] as "tcp" | "udp",
+      listenAddress: null,
+      port: Number(endpoint[2]),
+      tunnelNetwork,
+    },
+  };
+}
