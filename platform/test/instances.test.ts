@@ -241,6 +241,34 @@ describe("gateway commands across instances", () => {
     expect(got.commands).toHaveLength(1);
     expect(performance.now() - started).toBeLessThan(3000);
   });
+
+  test("60 commands sent at once from two instances reach a polling gateway each exactly once", async () => {
+    const { a, b } = await pair({ listen: true });
+    let cursor = (await b.next(scene.gatewayId, 0, 0)).cursor;
+    const received: string[] = [];
+    let sending = true;
+    const polling = (async () => {
+      while (sending || received.length < 60) {
+        const got = await b.next(scene.gatewayId, cursor, sending ? 200 : 0);
+        cursor = got.cursor;
+        received.push(...got.commands);
+        if (!sending && got.commands.length === 0) break;
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        (i % 2 ? a : b).send(scene.gatewayId, {
+          command: "refresh",
+          reason: `burst ${i}`,
+          gatewaySessionId: null,
+        }),
+      ),
+    );
+    sending = false;
+    await polling;
+    expect(received).toHaveLength(60);
+    expect(new Set(received).size).toBe(60);
+  });
 });
 
 describe("a lost instance", () => {

@@ -84,10 +84,16 @@ export class GatewayCommands {
         expiresAt: new Date(now.getTime() + VALID_MS),
         body: command,
       });
-      const [row] = await this.db
-        .insert(gatewayCommands)
-        .values({ gatewayId, token })
-        .returning({ seq: gatewayCommands.seq });
+      // One gateway's commands commit in the order of their seq (a transaction lock per gateway):
+      // else a long-poll could read seq n+1 before seq n commits, move its cursor past n and never
+      // deliver it.
+      const [row] = await this.db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`command:${gatewayId}`}))`);
+        return tx
+          .insert(gatewayCommands)
+          .values({ gatewayId, token })
+          .returning({ seq: gatewayCommands.seq });
+      });
       if (row) this.latestFor.set(gatewayId, Math.max(row.seq, this.latestFor.get(gatewayId) ?? 0));
       this.wake(gatewayId);
       await this.db.execute(sql`select pg_notify(${COMMANDS_CHANNEL}, ${gatewayId})`);
