@@ -13,7 +13,11 @@
 import { readFileSync } from "node:fs";
 import { connect, type TLSSocket } from "node:tls";
 import type { HeartbeatRequest } from "@meetpoint/common";
-import { jittered, waitAfter } from "../../connect-container/src/agent/control-loops.ts";
+import {
+  CAPABILITIES,
+  jittered,
+  waitAfter,
+} from "../../connect-container/src/agent/control-loops.ts";
 
 export interface GatewayJob {
   role: "gateways";
@@ -191,7 +195,8 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
         settingsVersion: 0,
         sshHostKey: null,
         sshEvents: [],
-        capabilities: ["modbus-read-only"],
+        // What the real agent says it can do: the platform answers (and reads) accordingly.
+        capabilities: CAPABILITIES,
         modbusEvidence: [],
       };
       const sent = performance.now();
