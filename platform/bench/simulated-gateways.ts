@@ -36,6 +36,8 @@ export interface PortalJob {
 
 export interface GatewayFigures {
   heartbeatsMs: number[];
+  /** When each of heartbeatsMs was sent, in ms since the load process started. */
+  heartbeatsSentMs: number[];
   /** Command enqueue (the platform's clock) → received by the gateway, in ms. */
   commandsMs: number[];
   /** Milliseconds from the process start until each gateway's first successful heartbeat. */
@@ -169,6 +171,7 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
   const started = performance.now();
   const figures: GatewayFigures = {
     heartbeatsMs: [],
+    heartbeatsSentMs: [],
     commandsMs: [],
     firstBeatMs: [],
     errors: {},
@@ -215,6 +218,7 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
           });
         }
         figures.heartbeatsMs.push(performance.now() - sent);
+        figures.heartbeatsSentMs.push(sent - started);
         if (first) figures.firstBeatMs.push(performance.now() - started);
         first = false;
         beatFailures = 0;
