@@ -2,10 +2,10 @@
 // chain; an event the database refuses fails its own caller only. Both engines (DATABASE_URL).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { asc } from "drizzle-orm";
-import { testDatabase } from "../../test/support/database.ts";
-import { auditEntries } from "../db/index.ts";
-import { ManualClock } from "../shared/index.ts";
-import { recordAuditAlone, SYSTEM_ACTOR, verifyAuditChain } from "./index.ts";
+import { recordAuditAlone, SYSTEM_ACTOR, verifyAuditChain } from "../src/audit/index.ts";
+import { auditEntries } from "../src/db/index.ts";
+import { ManualClock } from "../src/shared/index.ts";
+import { testDatabase } from "./support/database.ts";
 
 let database: Awaited<ReturnType<typeof testDatabase>>;
 const clock = new ManualClock(new Date("2030-01-01T00:00:00Z"));
