@@ -13,7 +13,11 @@
 import { readFileSync } from "node:fs";
 import { connect, type TLSSocket } from "node:tls";
 import type { HeartbeatRequest } from "@meetpoint/common";
-import { jittered, waitAfter } from "../../connect-container/src/agent/control-loops.ts";
+import {
+  CAPABILITIES,
+  jittered,
+  waitAfter,
+} from "../../connect-container/src/agent/control-loops.ts";
 
 export interface GatewayJob {
   role: "gateways";
@@ -32,6 +36,8 @@ export interface PortalJob {
 
 export interface GatewayFigures {
   heartbeatsMs: number[];
+  /** When each of heartbeatsMs was sent, in ms since the load process started. */
+  heartbeatsSentMs: number[];
   /** Command enqueue (the platform's clock) → received by the gateway, in ms. */
   commandsMs: number[];
   /** Milliseconds from the process start until each gateway's first successful heartbeat. */
@@ -165,6 +171,7 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
   const started = performance.now();
   const figures: GatewayFigures = {
     heartbeatsMs: [],
+    heartbeatsSentMs: [],
     commandsMs: [],
     firstBeatMs: [],
     errors: {},
@@ -191,7 +198,8 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
         settingsVersion: 0,
         sshHostKey: null,
         sshEvents: [],
-        capabilities: ["modbus-read-only"],
+        // What the real agent says it can do: the platform answers (and reads) accordingly.
+        capabilities: CAPABILITIES,
         modbusEvidence: [],
       };
       const sent = performance.now();
@@ -210,6 +218,7 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
           });
         }
         figures.heartbeatsMs.push(performance.now() - sent);
+        figures.heartbeatsSentMs.push(sent - started);
         if (first) figures.firstBeatMs.push(performance.now() - started);
         first = false;
         beatFailures = 0;

@@ -37,31 +37,107 @@ export const CHAIN_LOCK = 0x6d656574;
  * commit or neither does.
  */
 export async function recordAudit(tx: Db, clock: Clock, event: AuditEvent): Promise<void> {
+  await appendEntries(tx, clock, [event]);
+}
+
+/** Appends `events` in order under the chain lock: one lock and one read of the head for all. */
+async function appendEntries(tx: Db, clock: Clock, events: AuditEvent[]): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`);
   const [last] = await tx
     .select({ hash: auditEntries.hash })
     .from(auditEntries)
     .orderBy(desc(auditEntries.seq))
     .limit(1);
-  const fields = {
-    at: clock.now(),
-    actorId: event.actor.id,
-    actorName: event.actor.name,
-    action: event.action,
-    targetType: event.target?.type ?? null,
-    targetId: event.target?.id ?? null,
-    customerId: event.customerId ?? null,
-    ip: event.actor.ip,
-    result: event.result ?? "ok",
-    detail: event.detail ?? {},
-    prevHash: last?.hash ?? GENESIS_HASH,
-  };
-  await tx.insert(auditEntries).values({ ...fields, hash: entryHash(fields) });
+  let prevHash = last?.hash ?? GENESIS_HASH;
+  for (const event of events) {
+    const fields = {
+      at: clock.now(),
+      actorId: event.actor.id,
+      actorName: event.actor.name,
+      action: event.action,
+      targetType: event.target?.type ?? null,
+      targetId: event.target?.id ?? null,
+      customerId: event.customerId ?? null,
+      ip: event.actor.ip,
+      result: event.result ?? "ok",
+      detail: event.detail ?? {},
+      prevHash,
+    };
+    const hash = entryHash(fields);
+    await tx.insert(auditEntries).values({ ...fields, hash });
+    prevHash = hash;
+  }
 }
 
-/** Records an event that changes nothing else (e.g. a refused sign-in) in its own transaction. */
+/** Most entries one group commit of recordAuditAlone writes. */
+const GROUP_MAX = 100;
+
+interface Waiting {
+  clock: Clock;
+  event: AuditEvent;
+  done: (error?: unknown) => void;
+}
+
+/** Per database: the events waiting for this process's audit writer, and whether it runs. */
+const writers = new WeakMap<Db, { waiting: Waiting[]; running: boolean }>();
+
+/**
+ * Records an event that changes nothing else (e.g. a refused sign-in) in its own transaction;
+ * resolves once it is committed. The chain takes one writer at a time anyway (CHAIN_LOCK), so
+ * this process queues such events in memory and writes those waiting together in one transaction
+ * (at most GROUP_MAX): under a burst (thousands of gateways reporting at once) they wait without
+ * holding database connections the portal needs, and cost one lock and one commit per group. A
+ * group that fails is written again one event at a time, so one event's error fails only its own
+ * caller.
+ */
 export function recordAuditAlone(db: Db, clock: Clock, event: AuditEvent): Promise<void> {
-  return inTransaction(db, (tx) => recordAudit(tx, clock, event));
+  let writer = writers.get(db);
+  if (!writer) {
+    writer = { waiting: [], running: false };
+    writers.set(db, writer);
+  }
+  const queued = writer;
+  return new Promise<void>((resolve, reject) => {
+    queued.waiting.push({
+      clock,
+      event,
+      done: (error) => (error === undefined ? resolve() : reject(error)),
+    });
+    if (!queued.running) void writeWaiting(db, queued);
+  });
+}
+
+async function writeWaiting(db: Db, writer: { waiting: Waiting[]; running: boolean }) {
+  writer.running = true;
+  try {
+    while (writer.waiting.length > 0) {
+      const group = writer.waiting.splice(0, GROUP_MAX);
+      const clock = group[0]?.clock;
+      try {
+        if (!clock || group.some((w) => w.clock !== clock)) throw new Error("clocks differ");
+        await inTransaction(db, (tx) =>
+          appendEntries(
+            tx,
+            clock,
+            group.map((w) => w.event),
+          ),
+        );
+        for (const w of group) w.done();
+      } catch (error) {
+        if (group.length === 1) group[0]?.done(error ?? new Error("audit entry not written"));
+        else
+          for (const w of group)
+            try {
+              await inTransaction(db, (tx) => appendEntries(tx, w.clock, [w.event]));
+              w.done();
+            } catch (alone) {
+              w.done(alone ?? new Error("audit entry not written"));
+            }
+      }
+    }
+  } finally {
+    writer.running = false;
+  }
 }
 
 /** Yields all entries in chain order, reading in pages so memory stays flat. */

@@ -288,9 +288,13 @@ export async function changeGatewaySettings(
 export async function settingsEnvelopeFor(
   deps: GatewaySettingsDeps,
   gatewayId: string,
+  known?: Row | null,
 ): Promise<string | null> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const row = await readRow(deps.db, gatewayId);
+    const row =
+      attempt === 0 && known !== undefined
+        ? (known ?? undefined)
+        : await readRow(deps.db, gatewayId);
     if (!row) return null;
     if (row.expiresAt.getTime() - deps.clock.now().getTime() > RESIGN_BEFORE_MS)
       return row.envelope;

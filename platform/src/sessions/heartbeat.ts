@@ -13,6 +13,7 @@ import {
 } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { pendingRequestsFor } from "./gateway-consent.ts";
+import type { HeartbeatKnown } from "./heartbeat-read.ts";
 import { recordModbusEvidence } from "./modbus-evidence.ts";
 import { closeReasonText, operatorMustReconnect } from "./reasons.ts";
 import type { MaintenanceWindows } from "./windows.ts";
@@ -70,6 +71,8 @@ export function isNews(
 /**
  * Records a gateway's report (alive, state, versions, clock, the Modbus filter's counts) and
  * answers what it must know; the gateway API adds the signed settings (gateways/settings.ts).
+ * `known`: what the request's credentials read found (sessions/heartbeat-read.ts); the reads it
+ * makes unnecessary are skipped, the answer is the same.
  */
 export async function heartbeat(
   deps: { db: Db; clock: Clock; windows?: Pick<MaintenanceWindows, "upcoming"> },
@@ -77,6 +80,7 @@ export async function heartbeat(
   report: HeartbeatReport,
   ip: string | null,
   kept: HeartbeatKept = {},
+  known?: HeartbeatKnown,
 ): Promise<Omit<HeartbeatResponse, "settings">> {
   const { db, clock } = deps;
   const now = clock.now();
@@ -97,18 +101,25 @@ export async function heartbeat(
   await recordModbusEvidence(deps, gateway, report.modbusEvidence, ip);
   const filters = report.capabilities.includes("modbus-read-only");
 
-  // The channel the gateway asks about, else its newest one.
-  const [channel] = await db
-    .select()
-    .from(gatewaySessions)
-    .where(
-      and(
-        eq(gatewaySessions.gatewayId, gateway.id),
-        report.gatewaySessionId ? eq(gatewaySessions.id, report.gatewaySessionId) : undefined,
-      ),
-    )
-    .orderBy(desc(gatewaySessions.requestedAt))
-    .limit(1);
+  // The channel the gateway asks about, else its newest one: the request's first read found the
+  // newest, which is the answer whenever the gateway asks about that one or none.
+  const asked = report.gatewaySessionId;
+  const [channel] =
+    known && (asked === null || (known.channel !== null && known.channel.id === asked))
+      ? known.channel
+        ? [known.channel]
+        : []
+      : await db
+          .select()
+          .from(gatewaySessions)
+          .where(
+            and(
+              eq(gatewaySessions.gatewayId, gateway.id),
+              report.gatewaySessionId ? eq(gatewaySessions.id, report.gatewaySessionId) : undefined,
+            ),
+          )
+          .orderBy(desc(gatewaySessions.requestedAt))
+          .limit(1);
 
   const open =
     channel && channel.state !== "closed"
@@ -133,13 +144,19 @@ export async function heartbeat(
 
   // Only an agent that shows requests learns them (an older one refuses a field it does not know).
   const pendingRequests = report.capabilities.includes("consent-requests")
-    ? { pendingRequests: await pendingRequestsFor(deps, gateway.id) }
+    ? {
+        pendingRequests:
+          known?.mayHavePendingRequests === false ? [] : await pendingRequestsFor(deps, gateway.id),
+      }
     : {};
   // An agent that arms for windows learns the coming day's occurrences; an older one would refuse.
   const windows =
     deps.windows && report.capabilities.includes("maintenance-windows")
       ? {
-          maintenanceWindows: (await deps.windows.upcoming(gateway.id)).map((w) => ({
+          maintenanceWindows: (known?.mayHaveWindows === false
+            ? []
+            : await deps.windows.upcoming(gateway.id)
+          ).map((w) => ({
             id: w.id,
             start: w.start.toISOString(),
             end: w.end.toISOString(),

@@ -19,6 +19,11 @@ export { DatabaseWatch, type WatchedSessions } from "./database-watch.ts";
 export { carryOut, type Effect } from "./effects.ts";
 export type { SessionEnds } from "./ends.ts";
 export {
+  type HeartbeatKnown,
+  readGatewayForHeartbeat,
+  readGatewayRow,
+} from "./heartbeat-read.ts";
+export {
   END_REASONS,
   type EndReason,
   nextState,

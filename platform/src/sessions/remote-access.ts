@@ -15,6 +15,7 @@ import type { WatchedSessions } from "./database-watch.ts";
 import { SessionEnds } from "./ends.ts";
 import { AccessGate } from "./gate.ts";
 import { type HeartbeatKept, heartbeat } from "./heartbeat.ts";
+import type { HeartbeatKnown } from "./heartbeat-read.ts";
 import { MaintenanceSessions } from "./maintenance.ts";
 import { RemoteSessions } from "./remote-sessions.ts";
 import { ConsentRequests } from "./requests.ts";
@@ -157,7 +158,8 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
       report: HeartbeatReport,
       ip: string | null,
       kept: HeartbeatKept,
-    ) => heartbeat({ db, clock, windows }, gateway, report, ip, kept),
+      known?: HeartbeatKnown,
+    ) => heartbeat({ db, clock, windows }, gateway, report, ip, kept, known),
   };
 }
 

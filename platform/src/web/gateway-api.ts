@@ -13,22 +13,32 @@ import {
   requestDecisionResponseSchema,
   requestDecisionSchema,
 } from "@meetpoint/common";
-import { eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
-import { gateways } from "../db/index.ts";
+import type { gateways } from "../db/index.ts";
 import { recordSshEvents, settingsEnvelopeFor } from "../gateways/index.ts";
 import { hashGatewaySecret } from "../masterdata/index.ts";
-import { closeReasonText } from "../sessions/index.ts";
+import {
+  closeReasonText,
+  type HeartbeatKnown,
+  readGatewayForHeartbeat,
+  readGatewayRow,
+} from "../sessions/index.ts";
 import { escapeFormatCharacters, inputLayer, isDomainError, isUuid } from "../shared/index.ts";
 import type { WebEnv } from "./env.ts";
 import { gatewayWindows } from "./gateway-windows.ts";
 
 type Gateway = typeof gateways.$inferSelect;
-type ApiEnv = WebEnv & { Variables: WebEnv["Variables"] & { gateway: Gateway } };
+type ApiEnv = WebEnv & {
+  Variables: WebEnv["Variables"] & {
+    gateway: Gateway;
+    /** A heartbeat's: what the credentials read found for its answer (sessions/heartbeat-read.ts). */
+    heartbeatKnown?: HeartbeatKnown;
+  };
+};
 
 import { LoadShedder } from "./load-shedding.ts";
 
@@ -78,9 +88,14 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
     const deps = c.get("deps");
     const header = c.req.header("authorization") ?? "";
     const [id = "", secret = ""] = header.replace(/^Bearer /, "").split(".");
-    const [gateway] = isUuid(id)
-      ? await deps.db.select().from(gateways).where(eq(gateways.id, id.toLowerCase()))
-      : [];
+    // A heartbeat's credentials read also fetches what its answer needs (one round trip).
+    const beat = c.req.method === "POST" && c.req.path.endsWith("/heartbeat");
+    let gateway: Gateway | undefined;
+    if (isUuid(id) && beat) {
+      const found = await readGatewayForHeartbeat(deps.db, id.toLowerCase());
+      gateway = found?.gateway;
+      if (found) c.set("heartbeatKnown", found.known);
+    } else if (isUuid(id)) gateway = await readGatewayRow(deps.db, id.toLowerCase());
     const expected = Buffer.from(gateway?.secretHash ?? "0".repeat(64), "hex");
     const given = Buffer.from(hashGatewaySecret(secret), "hex");
     if (gateway && header.startsWith("Bearer ") && timingSafeEqual(expected, given)) {
@@ -143,16 +158,23 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
     // with the report, in the heartbeat's one write.
     const phase = gatewayPhase(report.state, report.lastError);
     const enrolledWith = gateway.secretHash.slice(0, 16);
-    const answer = await access.heartbeat(gateway, report, c.get("ip"), {
-      phase,
-      phaseSince:
-        before?.phase === phase && before.phaseSince
-          ? before.phaseSince
-          : clock.now().toISOString(),
-      enrolledWith,
-    });
+    const known = c.get("heartbeatKnown");
+    const answer = await access.heartbeat(
+      gateway,
+      report,
+      c.get("ip"),
+      {
+        phase,
+        phaseSince:
+          before?.phase === phase && before.phaseSince
+            ? before.phaseSince
+            : clock.now().toISOString(),
+        enrolledWith,
+      },
+      known,
+    );
     await recordSshEvents({ db, clock }, gateway, report.sshEvents, c.get("ip"));
-    const settings = await settingsEnvelopeFor({ db, clock, pki }, gateway.id);
+    const settings = await settingsEnvelopeFor({ db, clock, pki }, gateway.id, known?.settings);
     // A gateway that reported before this was recorded (an upgrade) is not a new enrollment.
     const upgraded = gateway.lastSeenAt !== null && before?.enrolledWith === undefined;
     if (before?.enrolledWith !== enrolledWith && !upgraded)
