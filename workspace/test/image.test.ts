@@ -1,0 +1,255 @@
+// The jump workspace image against a real dockerd: built by workspace/image.sh, run with the
+// hardening of issue 17 on a Docker network of its own (pinned to 100.64.x), the supervisor's
+// report received on the network's gateway, the egress allow-list, the RFB handshake, what the
+// desktop user cannot do, and a real OpenVPN tunnel to a concentrator container.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createConnection } from "node:net";
+import { resolve } from "node:path";
+import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
+import { waitFor } from "@meetpoint/common";
+import Docker from "dockerode";
+
+const docker = new Docker();
+const repo = resolve(import.meta.dir, "../..");
+const suffix = Math.random().toString(36).slice(2, 8);
+// A /24 in 100.64.0.0/10 picked per run, so parallel runs on one host do not collide.
+const octet = 100 + Math.floor(Math.random() * 100);
+const subnet = `100.64.${octet}.0/24`;
+const gateway = `100.64.${octet}.1`;
+const concentratorIp = `100.64.${octet}.10`;
+const TOKEN = `token-${crypto.randomUUID()}`;
+const VNC_PASSWORD = "Vnc-7x2q";
+
+async function prerequisiteMissing(): Promise<string | null> {
+  if (process.getuid?.() !== 0) return "needs root (dockerd, nft)";
+  try {
+    await docker.ping();
+  } catch {
+    return "needs a running dockerd";
+  }
+  return null;
+}
+const missing = await prerequisiteMissing();
+if (missing && process.env.CI === "true") throw new Error(`workspace test prerequisite missing in CI: ${missing}`);
+if (missing) console.warn(`skipping workspace image tests: ${missing}`);
+
+interface Received {
+  authorization: string | null;
+  report: WorkspaceReport;
+}
+const received: Received[] = [];
+let reportServer: ReturnType<typeof Bun.serve> | undefined;
+let otherServer: ReturnType<typeof Bun.serve> | undefined;
+let network: Docker.Network | undefined;
+const containers: Docker.Container[] = [];
+let image = "";
+
+/** Runs `cmd` in `container` as `user`; its exit code and output. */
+async function exec(container: Docker.Container, user: string, cmd: string[]) {
+  const execution = await container.exec({ Cmd: cmd, User: user, AttachStdout: true, AttachStderr: true });
+  const stream = await execution.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await new Promise((done) => stream.on("end", done));
+  const { ExitCode } = await execution.inspect();
+  // Docker's multiplexed stream: 8-byte frame headers, kept readable enough for messages.
+  const output = Buffer.concat(chunks).toString("latin1").replace(/[\x00-\x08]/g, "");
+  return { code: ExitCode ?? -1, output };
+}
+
+/** The first 12 bytes the server at host:port sends (an RFB server: its version). */
+function firstBytes(host: string, port: number): Promise<string> {
+  return new Promise((done, fail) => {
+    const socket = createConnection({ host, port });
+    let data = "";
+    socket.setTimeout(3000, () => {
+      socket.destroy();
+      fail(new Error(`no answer from ${host}:${port}`));
+    });
+    socket.on("data", (chunk) => {
+      data += chunk.toString("latin1");
+      if (data.length >= 12) {
+        socket.destroy();
+        done(data.slice(0, 12));
+      }
+    });
+    socket.on("error", fail);
+  });
+}
+
+function allowList(reportPort: number): string {
+  // What the control side's renderer produces, by hand: egress only to the report listener and
+  // the concentrator's OpenVPN port; inbound only VNC.
+  return `table inet meetpoint_workspace {
+  chain output {
+    type filter hook output priority 0; policy drop;
+    oif "lo" accept
+    ct state established,related accept
+    ip daddr ${gateway} tcp dport ${reportPort} accept
+    ip daddr ${concentratorIp} udp dport 1194 accept
+    oifname "tun*" accept
+  }
+  chain input {
+    type filter hook input priority 0; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    tcp dport 5900 accept
+    iifname "tun*" accept
+  }
+}
+`;
+}
+
+async function startWorkspace(spec: WorkspaceSpec, name: string): Promise<Docker.Container> {
+  const container = await docker.createContainer({
+    name,
+    Image: image,
+    Env: [`MEETPOINT_WORKSPACE_SPEC=${JSON.stringify(spec)}`, "MEETPOINT_WORKSPACE_REPORT_SECONDS=2"],
+    HostConfig: {
+      NetworkMode: network?.id,
+      ReadonlyRootfs: true,
+      Tmpfs: {
+        "/tmp": "rw,nosuid,nodev,mode=1777,size=256m",
+        "/run": "rw,nosuid,nodev,noexec,mode=0755,size=16m",
+        "/home/desk": "rw,nosuid,nodev,uid=1000,gid=1000,mode=0700,size=256m",
+      },
+      SecurityOpt: ["no-new-privileges"],
+      CapDrop: ["ALL"],
+      // NET_ADMIN: nft and the tunnel; SETUID/SETGID: the supervisor starting Xvnc and the
+      // desktop under their own users (lost by them at the switch, not regainable).
+      CapAdd: ["NET_ADMIN", "SETUID", "SETGID"],
+      Devices: [{ PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" }],
+      Memory: 1024 * 1024 * 1024,
+      NanoCpus: 1_000_000_000,
+      PidsLimit: 256,
+    },
+  });
+  containers.push(container);
+  await container.start();
+  return container;
+}
+
+async function containerIp(container: Docker.Container): Promise<string> {
+  const info = await container.inspect();
+  return Object.values(info.NetworkSettings.Networks)[0]?.IPAddress ?? "";
+}
+
+describe.skipIf(missing !== null)("jump workspace image", () => {
+  let workspace: Docker.Container;
+  let workspaceIp = "";
+  let reportPort = 0;
+
+  beforeAll(async () => {
+    const tagFile = `/tmp/meetpoint-workspace-tag-${suffix}`;
+    const build = Bun.spawnSync(["bash", "workspace/image.sh"], {
+      cwd: repo,
+      env: { ...process.env, MEETPOINT_WORKSPACE_IMAGE_FILE: tagFile },
+      stdout: "inherit",
+      stderr: "pipe",
+    });
+    if (build.exitCode !== 0) throw new Error(`workspace/image.sh: ${build.stderr.toString()}`);
+    image = (await Bun.file(tagFile).text()).trim();
+    await Bun.file(tagFile).delete();
+    network = await docker.createNetwork({
+      Name: `meetpoint-ws-test-${suffix}`,
+      Driver: "bridge",
+      IPAM: { Config: [{ Subnet: subnet, Gateway: gateway }] },
+    });
+    reportServer = Bun.serve({
+      hostname: gateway,
+      port: 0,
+      async fetch(request) {
+        received.push({ authorization: request.headers.get("authorization"), report: await request.json() });
+        return new Response(null, { status: 204 });
+      },
+    });
+    reportPort = reportServer.port ?? 0;
+    otherServer = Bun.serve({ hostname: gateway, port: 0, fetch: () => new Response("not allowed") });
+    workspace = await startWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        // No CA: OpenVPN refuses the options, the supervisor reports it (the real tunnel: below).
+        profile: { kind: "openvpn", config: `client\ndev tun\nproto udp\nremote ${concentratorIp} 1194\nnobind\n` },
+        firewall: allowList(reportPort),
+        report: { url: `http://${gateway}:${reportPort}/report`, token: TOKEN },
+      },
+      `meetpoint-ws-test-${suffix}`,
+    );
+    workspaceIp = await containerIp(workspace);
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const container of containers) await container.remove({ force: true }).catch(() => {});
+    await network?.remove().catch(() => {});
+    reportServer?.stop(true);
+    otherServer?.stop(true);
+  });
+
+  test("Xvnc answers the RFB handshake on 5900 from the workspace network", async () => {
+    let version = "";
+    await waitFor(
+      async () => {
+        version = await firstBytes(workspaceIp, 5900);
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect(version).toBe("RFB 003.008\n");
+  }, 30_000);
+
+  test("the supervisor reports to the platform with its token, and OpenVPN's error", async () => {
+    const reported = await waitFor(
+      () => received.some((r) => r.report.vpn === "down" && /Options error/.test(r.report.lastError ?? "")),
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    expect(reported).toBe(true);
+    expect(received.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    // Periodic reports keep coming (every 2 s in this test).
+    const count = received.length;
+    expect(await waitFor(() => received.length > count, { timeoutMs: 5000 })).toBe(true);
+  }, 30_000);
+
+  test("the desktop runs as desk, Xvnc as its own user, the supervisor as root", async () => {
+    const { output } = await exec(workspace, "root", ["ps", "-eo", "user:8,comm"]);
+    expect(output).toMatch(/vnc\s+Xvnc/);
+    expect(output).toMatch(/desk\s+openbox/);
+    expect(output).toMatch(/desk\s+xterm/);
+    expect(output).toMatch(/root\s+bun/);
+  }, 30_000);
+
+  test("the desktop user cannot install, raise privileges, write the root FS or read secrets", async () => {
+    const attempts: Record<string, string[]> = {
+      "apt-get install": ["apt-get", "install", "-y", "hello"],
+      "dpkg -i": ["dpkg", "-i", "/dev/null"],
+      sudo: ["sudo", "true"],
+      su: ["su", "-c", "true", "root"],
+      "write /usr": ["touch", "/usr/x"],
+      "read the VNC password": ["cat", "/tmp/.meetpoint-vnc/passwd"],
+      "read the supervisor's env": ["sh", "-c", "cat /proc/$(pgrep -o -x bun)/environ"],
+      "read the VPN profile": ["cat", "/run/meetpoint/vpn/client.ovpn"],
+      "change the firewall": ["nft", "flush", "ruleset"],
+      "run bun (the supervisor's runtime)": ["/usr/local/bin/bun", "--version"],
+    };
+    const succeeded: string[] = [];
+    for (const [what, cmd] of Object.entries(attempts)) {
+      const { code } = await exec(workspace, "desk", cmd);
+      if (code === 0) succeeded.push(what);
+    }
+    expect(succeeded).toEqual([]);
+    // The same exec works where desk may write: the failures above are refusals, not a broken exec.
+    expect((await exec(workspace, "desk", ["touch", "/home/desk/notes.txt"])).code).toBe(0);
+    expect((await exec(workspace, "desk", ["id", "-u"])).output.trim()).toBe("1000");
+    // No file with a setuid or setgid bit anywhere in the image.
+    const setuid = await exec(workspace, "root", ["find", "/", "-xdev", "-type", "f", "-perm", "/6000"]);
+    expect(setuid.output.trim()).toBe("");
+  }, 60_000);
+
+  test("the allow-list is in force: the report port is reachable, another port is not", async () => {
+    const connect = (port: number) =>
+      exec(workspace, "desk", ["timeout", "3", "bash", "-c", `exec 3<>/dev/tcp/${gateway}/${port}`]);
+    expect((await connect(reportPort)).code).toBe(0);
+    // The other listener answers the host itself, so only the workspace's firewall stops it.
+    expect(await (await fetch(`http://${gateway}:${otherServer?.port}/`)).text()).toBe("not allowed");
+    expect((await connect(otherServer?.port ?? 0)).code).not.toBe(0);
+  }, 30_000);
+});
