@@ -47,6 +47,8 @@ export function loadConfig(
   }
   const seconds = Number(env[REPORT_SECONDS_ENV] ?? 30);
   if (!Number.isFinite(seconds) || seconds < 1)
-    throw new Error(`${REPORT_SECONDS_ENV}: a number of seconds ≥ 1, got "${env[REPORT_SECONDS_ENV]}"`);
+    throw new Error(
+      `${REPORT_SECONDS_ENV}: a number of seconds ≥ 1, got "${env[REPORT_SECONDS_ENV]}"`,
+    );
   return { spec: parsed.data, reportIntervalMs: seconds * 1000 };
 }

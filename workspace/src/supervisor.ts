@@ -1,9 +1,9 @@
 // The jump workspace's supervisor (DESIGN.md §6), PID 1's only child under tini, as root with
-// NET_ADMIN, SETUID and SETGID only: applies the egress firewall, starts Xvnc (as its own user),
+// NET_ADMIN, SETUID, SETGID and KILL only: applies the egress firewall, starts Xvnc (as its own user),
 // the desktop (as `desk`), brings the customer's VPN up and reports its state to the platform.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { type ProcessHandle, run, spawnProcess, stopProcess, waitFor } from "@meetpoint/common";
 import { createConnection } from "node:net";
+import { type ProcessHandle, run, spawnProcess, stopProcess, waitFor } from "@meetpoint/common";
 import { createReporter, type Reporter } from "./report.ts";
 import { loadConfig, SPEC_ENV } from "./spec.ts";
 import {
@@ -106,7 +106,10 @@ async function startVnc(password: string): Promise<ProcessHandle> {
     ]),
     { onLine: (line) => console.log(`Xvnc: ${line}`) },
   );
-  const ready = await waitFor(tcpAccepts(5900), { timeoutMs: 15_000, giveUpIf: () => xvnc.end !== null });
+  const ready = await waitFor(tcpAccepts(5900), {
+    timeoutMs: 15_000,
+    giveUpIf: () => xvnc.end !== null,
+  });
   if (!ready) throw new Error(`Xvnc did not listen on 5900: ${xvnc.tail().slice(-3).join(" | ")}`);
   return xvnc;
 }
@@ -156,7 +159,10 @@ function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean)
         if (!ready) return;
         const loaded = await run(swanctlLoadArgs());
         if (loaded.code !== 0)
-          await reporter.set({ vpn: "down", lastError: `swanctl --load-all: ${loaded.stderr.trim().slice(-200)}` });
+          await reporter.set({
+            vpn: "down",
+            lastError: `swanctl --load-all: ${loaded.stderr.trim().slice(-200)}`,
+          });
       })();
       return handle;
     },
@@ -167,7 +173,11 @@ function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean)
   const poll = setInterval(async () => {
     if (stopped() || charon.current().end !== null) return;
     const sas = await run(["swanctl", "--list-sas", "--noblock"]);
-    if (sas.code === 0) await reporter.set({ vpn: swanctlSasState(sas.stdout), lastError: reporter.current().lastError });
+    if (sas.code === 0)
+      await reporter.set({
+        vpn: swanctlSasState(sas.stdout),
+        lastError: reporter.current().lastError,
+      });
   }, 2000);
   return { charon, poll };
 }
@@ -225,12 +235,13 @@ async function main() {
     clearInterval(ticker);
     if (vpn.ipsec) clearInterval(vpn.ipsec.poll);
     const vpnProcess = vpn.openvpn?.current() ?? vpn.ipsec?.charon.current();
-    await Promise.all([
+    // allSettled: a process that cannot be signalled must not keep the others running.
+    await Promise.allSettled([
       ...(vpnProcess ? [stopProcess(vpnProcess)] : []),
       ...desktop.map((d) => stopProcess(d.current())),
     ]);
     await reporter.set({ vpn: "down", lastError: reporter.current().lastError });
-    await stopProcess(xvnc);
+    await stopProcess(xvnc).catch(() => {});
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
@@ -238,7 +249,11 @@ async function main() {
   // Without the VNC server the workspace is of no use: end, the runtime sees the container stop.
   void xvnc.exited.then(async (end) => {
     if (stopping) return;
-    await reporter.set({ vpn: "down", lastError: `Xvnc ended (exit ${end.code ?? end.signal})`, fatal: true });
+    await reporter.set({
+      vpn: "down",
+      lastError: `Xvnc ended (exit ${end.code ?? end.signal})`,
+      fatal: true,
+    });
     process.exit(5);
   });
 }

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createConnection } from "node:net";
 import { resolve } from "node:path";
+import { PassThrough } from "node:stream";
 import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
 import { waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
@@ -30,7 +31,8 @@ async function prerequisiteMissing(): Promise<string | null> {
   return null;
 }
 const missing = await prerequisiteMissing();
-if (missing && process.env.CI === "true") throw new Error(`workspace test prerequisite missing in CI: ${missing}`);
+if (missing && process.env.CI === "true")
+  throw new Error(`workspace test prerequisite missing in CI: ${missing}`);
 if (missing) console.warn(`skipping workspace image tests: ${missing}`);
 
 interface Received {
@@ -46,14 +48,21 @@ let image = "";
 
 /** Runs `cmd` in `container` as `user`; its exit code and output. */
 async function exec(container: Docker.Container, user: string, cmd: string[]) {
-  const execution = await container.exec({ Cmd: cmd, User: user, AttachStdout: true, AttachStderr: true });
+  const execution = await container.exec({
+    Cmd: cmd,
+    User: user,
+    AttachStdout: true,
+    AttachStderr: true,
+  });
   const stream = await execution.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
-  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  const sink = new PassThrough();
+  sink.on("data", (chunk: Buffer) => chunks.push(chunk));
+  // Docker's multiplexed stream: stdout and stderr, both kept.
+  docker.modem.demuxStream(stream, sink, sink);
   await new Promise((done) => stream.on("end", done));
   const { ExitCode } = await execution.inspect();
-  // Docker's multiplexed stream: 8-byte frame headers, kept readable enough for messages.
-  const output = Buffer.concat(chunks).toString("latin1").replace(/[\x00-\x08]/g, "");
+  const output = Buffer.concat(chunks).toString();
   return { code: ExitCode ?? -1, output };
 }
 
@@ -104,7 +113,10 @@ async function startWorkspace(spec: WorkspaceSpec, name: string): Promise<Docker
   const container = await docker.createContainer({
     name,
     Image: image,
-    Env: [`MEETPOINT_WORKSPACE_SPEC=${JSON.stringify(spec)}`, "MEETPOINT_WORKSPACE_REPORT_SECONDS=2"],
+    Env: [
+      `MEETPOINT_WORKSPACE_SPEC=${JSON.stringify(spec)}`,
+      "MEETPOINT_WORKSPACE_REPORT_SECONDS=2",
+    ],
     HostConfig: {
       NetworkMode: network?.id,
       ReadonlyRootfs: true,
@@ -116,9 +128,11 @@ async function startWorkspace(spec: WorkspaceSpec, name: string): Promise<Docker
       SecurityOpt: ["no-new-privileges"],
       CapDrop: ["ALL"],
       // NET_ADMIN: nft and the tunnel; SETUID/SETGID: the supervisor starting Xvnc and the
-      // desktop under their own users (lost by them at the switch, not regainable).
-      CapAdd: ["NET_ADMIN", "SETUID", "SETGID"],
-      Devices: [{ PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" }],
+      // desktop under their own users; KILL: stopping them again. Lost at the switch of user.
+      CapAdd: ["NET_ADMIN", "SETUID", "SETGID", "KILL"],
+      Devices: [
+        { PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" },
+      ],
       Memory: 1024 * 1024 * 1024,
       NanoCpus: 1_000_000_000,
       PidsLimit: 256,
@@ -159,17 +173,27 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
       hostname: gateway,
       port: 0,
       async fetch(request) {
-        received.push({ authorization: request.headers.get("authorization"), report: await request.json() });
+        received.push({
+          authorization: request.headers.get("authorization"),
+          report: await request.json(),
+        });
         return new Response(null, { status: 204 });
       },
     });
     reportPort = reportServer.port ?? 0;
-    otherServer = Bun.serve({ hostname: gateway, port: 0, fetch: () => new Response("not allowed") });
+    otherServer = Bun.serve({
+      hostname: gateway,
+      port: 0,
+      fetch: () => new Response("not allowed"),
+    });
     workspace = await startWorkspace(
       {
         vnc: { password: VNC_PASSWORD },
         // No CA: OpenVPN refuses the options, the supervisor reports it (the real tunnel: below).
-        profile: { kind: "openvpn", config: `client\ndev tun\nproto udp\nremote ${concentratorIp} 1194\nnobind\n` },
+        profile: {
+          kind: "openvpn",
+          config: `client\ndev tun\nproto udp\nremote ${concentratorIp} 1194\nnobind\n`,
+        },
         firewall: allowList(reportPort),
         report: { url: `http://${gateway}:${reportPort}/report`, token: TOKEN },
       },
@@ -199,7 +223,10 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
 
   test("the supervisor reports to the platform with its token, and OpenVPN's error", async () => {
     const reported = await waitFor(
-      () => received.some((r) => r.report.vpn === "down" && /Options error/.test(r.report.lastError ?? "")),
+      () =>
+        received.some(
+          (r) => r.report.vpn === "down" && /Options error/.test(r.report.lastError ?? ""),
+        ),
       { timeoutMs: 20_000, intervalMs: 100 },
     );
     expect(reported).toBe(true);
@@ -240,16 +267,133 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     expect((await exec(workspace, "desk", ["touch", "/home/desk/notes.txt"])).code).toBe(0);
     expect((await exec(workspace, "desk", ["id", "-u"])).output.trim()).toBe("1000");
     // No file with a setuid or setgid bit anywhere in the image.
-    const setuid = await exec(workspace, "root", ["find", "/", "-xdev", "-type", "f", "-perm", "/6000"]);
+    const setuid = await exec(workspace, "root", [
+      "find",
+      "/",
+      "-xdev",
+      "-type",
+      "f",
+      "-perm",
+      "/6000",
+    ]);
     expect(setuid.output.trim()).toBe("");
   }, 60_000);
 
+  test("the customer's OpenVPN comes up and the machine behind it answers the desktop user", async () => {
+    const keyFile = `/tmp/meetpoint-ws-key-${suffix}`;
+    expect(Bun.spawnSync(["openvpn", "--genkey", "secret", keyFile]).exitCode).toBe(0);
+    const key = await Bun.file(keyFile).text();
+    await Bun.file(keyFile).delete();
+    // The customer's concentrator: OpenVPN (static key, point to point) and a machine's web UI
+    // on the far side of the tunnel, in a container from the same image.
+    const concentrator = await docker.createContainer({
+      name: `meetpoint-ws-test-${suffix}-concentrator`,
+      Image: image,
+      Entrypoint: ["sh", "-c"],
+      Cmd: [
+        `printf '%s' "$KEY" > /run/key && openvpn --dev tun --proto udp --lport 1194 \\
+          --ifconfig 10.99.0.1 10.99.0.2 --secret /run/key --cipher AES-256-CBC --verb 3 &
+        exec bun -e 'Bun.serve({ port: 8080, fetch: () => new Response("machine web UI") })'`,
+      ],
+      Env: [`KEY=${key}`],
+      HostConfig: {
+        NetworkMode: network?.id,
+        Tmpfs: { "/run": "rw,mode=0700" },
+        CapDrop: ["ALL"],
+        CapAdd: ["NET_ADMIN"],
+        Devices: [
+          { PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" },
+        ],
+      },
+      NetworkingConfig: {
+        EndpointsConfig: {
+          [`meetpoint-ws-test-${suffix}`]: { IPAMConfig: { IPv4Address: concentratorIp } },
+        },
+      },
+    });
+    containers.push(concentrator);
+    await concentrator.start();
+    const token = `token-${crypto.randomUUID()}`;
+    const vpnWorkspace = await startWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        profile: {
+          kind: "openvpn",
+          config: [
+            "dev tun",
+            "proto udp",
+            `remote ${concentratorIp} 1194`,
+            "nobind",
+            "ifconfig 10.99.0.2 10.99.0.1",
+            "cipher AES-256-CBC",
+            `<secret>\n${key.trim()}\n</secret>`,
+            "",
+          ].join("\n"),
+        },
+        firewall: allowList(reportPort),
+        report: { url: `http://${gateway}:${reportPort}/report`, token },
+      },
+      `meetpoint-ws-test-${suffix}-vpn`,
+    );
+    const ours = () =>
+      received.filter((r) => r.authorization === `Bearer ${token}`).map((r) => r.report);
+    expect(
+      await waitFor(() => ours().some((r) => r.vpn === "up"), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      }),
+    ).toBe(true);
+    const page = await exec(vpnWorkspace, "desk", [
+      "timeout",
+      "5",
+      "bash",
+      "-c",
+      "exec 3<>/dev/tcp/10.99.0.1/8080; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3",
+    ]);
+    expect(page.output).toContain("machine web UI");
+    // The concentrator gone, the tunnel goes down and the report says so (OpenVPN's ping timeout
+    // is long; stopping the workspace reports down at once).
+    await vpnWorkspace.stop({ t: 10 });
+    expect(ours().at(-1)?.vpn).toBe("down");
+  }, 90_000);
+
+  test("a firewall that nft refuses stops the workspace before anything runs, and is reported", async () => {
+    const token = `token-${crypto.randomUUID()}`;
+    const broken = await startWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        profile: { kind: "openvpn", config: "client\n" },
+        firewall: "table inet meetpoint_workspace { chain output { policy nonsense; } }\n",
+        report: { url: `http://${gateway}:${reportPort}/report`, token },
+      },
+      `meetpoint-ws-test-${suffix}-broken`,
+    );
+    const fatal = () =>
+      received.find((r) => r.authorization === `Bearer ${token}` && r.report.fatal)?.report;
+    expect(await waitFor(() => fatal() !== undefined, { timeoutMs: 15_000, intervalMs: 100 })).toBe(
+      true,
+    );
+    expect(fatal()).toMatchObject({ vpn: "down", lastError: expect.stringMatching(/^nft: /) });
+    expect(
+      await waitFor(async () => !(await broken.inspect()).State.Running, { timeoutMs: 10_000 }),
+    ).toBe(true);
+    expect((await broken.inspect()).State.ExitCode).toBe(3);
+  }, 30_000);
+
   test("the allow-list is in force: the report port is reachable, another port is not", async () => {
     const connect = (port: number) =>
-      exec(workspace, "desk", ["timeout", "3", "bash", "-c", `exec 3<>/dev/tcp/${gateway}/${port}`]);
+      exec(workspace, "desk", [
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        `exec 3<>/dev/tcp/${gateway}/${port}`,
+      ]);
     expect((await connect(reportPort)).code).toBe(0);
     // The other listener answers the host itself, so only the workspace's firewall stops it.
-    expect(await (await fetch(`http://${gateway}:${otherServer?.port}/`)).text()).toBe("not allowed");
+    expect(await (await fetch(`http://${gateway}:${otherServer?.port}/`)).text()).toBe(
+      "not allowed",
+    );
     expect((await connect(otherServer?.port ?? 0)).code).not.toBe(0);
   }, 30_000);
 });
