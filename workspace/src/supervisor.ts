@@ -3,7 +3,14 @@
 // the desktop (as `desk`), brings the customer's VPN up and reports its state to the platform.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
-import { type ProcessHandle, run, spawnProcess, stopProcess, waitFor } from "@meetpoint/common";
+import {
+  fileExists,
+  type ProcessHandle,
+  run,
+  spawnProcess,
+  stopProcess,
+  waitFor,
+} from "@meetpoint/common";
 import { createReporter, type Reporter } from "./report.ts";
 import { loadConfig, SPEC_ENV } from "./spec.ts";
 import {
@@ -152,7 +159,7 @@ function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean)
     () => {
       const handle = spawnProcess([CHARON], { onLine: (line) => console.log(`charon: ${line}`) });
       void (async () => {
-        const ready = await waitFor(() => Bun.file(CHARON_VICI).exists(), {
+        const ready = await waitFor(fileExists(CHARON_VICI), {
           timeoutMs: 10_000,
           giveUpIf: () => handle.end !== null,
         });

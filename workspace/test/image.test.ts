@@ -357,6 +357,55 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     expect(ours().at(-1)?.vpn).toBe("down");
   }, 90_000);
 
+  test("an IPsec profile: charon runs, swanctl loads the connection and initiates it", async () => {
+    // This kernel may lack ESP (CONFIG_INET_ESP), so the tunnel itself is not brought up here:
+    // the load path and the state reported while the peer does not answer are.
+    const token = `token-${crypto.randomUUID()}`;
+    const ipsec = await startWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        profile: {
+          kind: "ipsec",
+          swanctl: `connections {
+  customer {
+    remote_addrs = ${concentratorIp}
+    local { auth = psk
+      id = workspace@vendor.example }
+    remote { auth = psk
+      id = concentrator.customer.example }
+    children { machines { remote_ts = 10.77.0.0/24
+      start_action = start } }
+  }
+}
+secrets { ike-customer { id = concentrator.customer.example
+  secret = "a-long-shared-secret-0123" } }
+`,
+        },
+        firewall: allowList(reportPort),
+        report: { url: `http://${gateway}:${reportPort}/report`, token },
+      },
+      `meetpoint-ws-test-${suffix}-ipsec`,
+    );
+    const sas = async () => (await exec(ipsec, "root", ["swanctl", "--list-sas"])).output;
+    expect(
+      await waitFor(async () => /customer: #\d+, CONNECTING/.test(await sas()), {
+        timeoutMs: 15_000,
+        intervalMs: 250,
+      }),
+    ).toBe(true);
+    const reports = received
+      .filter((r) => r.authorization === `Bearer ${token}`)
+      .map((r) => r.report);
+    expect(reports.at(-1)).toMatchObject({ vpn: "connecting" });
+    expect(reports.some((r) => r.lastError)).toBe(false);
+    // The desktop user can neither read the profile nor talk to charon.
+    expect((await exec(ipsec, "desk", ["cat", "/run/meetpoint/vpn/swanctl.conf"])).code).not.toBe(
+      0,
+    );
+    expect((await exec(ipsec, "desk", ["swanctl", "--list-sas"])).code).not.toBe(0);
+    await ipsec.remove({ force: true });
+  }, 30_000);
+
   test("a firewall that nft refuses stops the workspace before anything runs, and is reported", async () => {
     const token = `token-${crypto.randomUUID()}`;
     const broken = await startWorkspace(
