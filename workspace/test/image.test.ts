@@ -9,6 +9,7 @@ import { PassThrough } from "node:stream";
 import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
 import { waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
+import { workspaceContainerOptions } from "../src/container.ts";
 
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
@@ -110,34 +111,16 @@ function allowList(reportPort: number): string {
 }
 
 async function startWorkspace(spec: WorkspaceSpec, name: string): Promise<Docker.Container> {
-  const container = await docker.createContainer({
-    name,
-    Image: image,
-    Env: [
-      `MEETPOINT_WORKSPACE_SPEC=${JSON.stringify(spec)}`,
-      "MEETPOINT_WORKSPACE_REPORT_SECONDS=2",
-    ],
-    HostConfig: {
-      NetworkMode: network?.id,
-      ReadonlyRootfs: true,
-      Tmpfs: {
-        "/tmp": "rw,nosuid,nodev,mode=1777,size=256m",
-        "/run": "rw,nosuid,nodev,noexec,mode=0755,size=16m",
-        "/home/desk": "rw,nosuid,nodev,uid=1000,gid=1000,mode=0700,size=256m",
-      },
-      SecurityOpt: ["no-new-privileges"],
-      CapDrop: ["ALL"],
-      // NET_ADMIN: nft and the tunnel; SETUID/SETGID: the supervisor starting Xvnc and the
-      // desktop under their own users; KILL: stopping them again. Lost at the switch of user.
-      CapAdd: ["NET_ADMIN", "SETUID", "SETGID", "KILL"],
-      Devices: [
-        { PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" },
-      ],
-      Memory: 1024 * 1024 * 1024,
-      NanoCpus: 1_000_000_000,
-      PidsLimit: 256,
-    },
-  });
+  const container = await docker.createContainer(
+    workspaceContainerOptions({
+      image,
+      name,
+      network: network?.id ?? "",
+      spec,
+      limits: { memoryBytes: 1024 ** 3, cpus: 1, pids: 256 },
+      reportSeconds: 2,
+    }),
+  );
   containers.push(container);
   await container.start();
   return container;
