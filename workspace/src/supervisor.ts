@@ -210,7 +210,8 @@ async function main() {
     process.exit(3);
   }
   log("firewall applied");
-  await reporter.tick();
+  // Not awaited: a slow or unreachable platform must not delay the desktop.
+  void reporter.tick();
 
   let stopping = false;
   const stopped = () => stopping;
