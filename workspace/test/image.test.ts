@@ -227,6 +227,24 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     expect(output).toMatch(/root\s+bun/);
   }, 30_000);
 
+  test("the browser renders a page for the desktop user under this hardening", async () => {
+    const script = [
+      "cd /home/desk",
+      "printf '<h1 style=\"font-size:96px\">Machine web UI</h1>' > page.html",
+      "timeout 60 firefox-esr --headless --window-size 800,600 --screenshot /home/desk/shot.png file:///home/desk/page.html",
+      "timeout 60 firefox-esr --headless --window-size 800,600 --screenshot /home/desk/blank.png about:blank",
+      "head -c 8 shot.png | od -An -c | tr -d ' '",
+      "stat -c %s shot.png blank.png",
+    ].join(" && ");
+    const { code, output } = await exec(workspace, "desk", ["sh", "-c", script]);
+    if (code !== 0) console.log(output.slice(-1500));
+    expect(code).toBe(0);
+    expect(output).toContain("211PNG\\r\\n032\\n");
+    const [page, blank] = output.trim().split("\n").slice(-2).map(Number);
+    // The rendered heading makes the picture measurably larger than an empty page's.
+    expect(page ?? 0).toBeGreaterThan((blank ?? 0) + 2000);
+  }, 120_000);
+
   test("the desktop user cannot install, raise privileges, write the root FS or read secrets", async () => {
     const attempts: Record<string, string[]> = {
       "apt-get install": ["apt-get", "install", "-y", "hello"],
