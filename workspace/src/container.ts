@@ -1,9 +1,8 @@
 // The jump workspace's container as the Docker Engine API takes it (dockerode's
-// ContainerCreateOptions): a pure function of the spec and the template's limits, carrying the
-// hardening of issue 17. The runtime creates, starts and removes it; tests and benchmarks too.
-import type { WorkspaceSpec } from "@meetpoint/common";
+// ContainerCreateOptions): a pure function of the template's image and limits, carrying the
+// hardening of issue 17. The runtime (runtime.ts) creates and starts it; tests and benchmarks too.
 import type Docker from "dockerode";
-import { SPEC_ENV } from "./spec.ts";
+import { SPEC_STDIN_ENV } from "./spec.ts";
 
 /** Resource limits of a workspace (a template's). */
 export interface WorkspaceLimits {
@@ -21,7 +20,6 @@ export interface WorkspaceContainer {
   name: string;
   /** The customer's own Docker network (its id or name). */
   network: string;
-  spec: WorkspaceSpec;
   limits?: WorkspaceLimits;
   /** Seconds between unchanged reports; default the supervisor's (30). */
   reportSeconds?: number;
@@ -40,7 +38,10 @@ export const WORKSPACE_CAPABILITIES = ["NET_ADMIN", "SETUID", "SETGID", "KILL"] 
 /** The VNC port the platform's relay connects to, on the workspace network. */
 export const WORKSPACE_VNC_PORT = 5900;
 
-/** The create options of a workspace container (no Docker socket, no host path, no port published). */
+/**
+ * The create options of a workspace container (no Docker socket, no host path, no port
+ * published). The spec is not in them: it goes to the supervisor's stdin (startWorkspace).
+ */
 export function workspaceContainerOptions(
   input: WorkspaceContainer,
 ): Docker.ContainerCreateOptions {
@@ -49,10 +50,14 @@ export function workspaceContainerOptions(
     name: input.name,
     Image: input.image,
     Env: [
-      `${SPEC_ENV}=${JSON.stringify(input.spec)}`,
+      `${SPEC_STDIN_ENV}=1`,
       ...(input.reportSeconds ? [`MEETPOINT_WORKSPACE_REPORT_SECONDS=${input.reportSeconds}`] : []),
     ],
     Labels: input.labels ?? {},
+    // stdin stays open until the runtime's one attach has written the spec and closed it.
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
     ExposedPorts: { [`${WORKSPACE_VNC_PORT}/tcp`]: {} },
     HostConfig: {
       NetworkMode: input.network,

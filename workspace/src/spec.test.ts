@@ -57,3 +57,9 @@ test("no spec at all, or not JSON: a clear error", () => {
     ),
   ).toThrow("MEETPOINT_WORKSPACE_REPORT_SECONDS");
 });
+
+test("the spec from stdin comes first, and is named as the source of errors", () => {
+  const env = { MEETPOINT_WORKSPACE_SPEC: "{" };
+  expect(loadConfig(env, noFile, JSON.stringify(spec)).spec.vnc.password).toBe("Vnc-7x2q");
+  expect(() => loadConfig(env, noFile, "")).toThrow("workspace spec (stdin): not JSON");
+});

@@ -1,5 +1,7 @@
-// Where the workspace supervisor finds its spec (common's workspaceSpecSchema): the env variable
-// MEETPOINT_WORKSPACE_SPEC, or else the file MEETPOINT_WORKSPACE_SPEC_FILE (default
+// Where the workspace supervisor finds its spec (common's workspaceSpecSchema): its stdin when
+// MEETPOINT_WORKSPACE_SPEC_STDIN=1 (how the platform's runtime hands it over: attached before the
+// start, so the secrets are in no `docker inspect` and no `docker exec` env), else the env
+// variable MEETPOINT_WORKSPACE_SPEC, else the file MEETPOINT_WORKSPACE_SPEC_FILE (default
 // /run/meetpoint/spec.json). Read once at start; the variable is then removed from the env so
 // that no child process inherits the secrets.
 import { readFileSync } from "node:fs";
@@ -8,6 +10,7 @@ import { type WorkspaceSpec, workspaceSpecSchema } from "@meetpoint/common";
 export const SPEC_ENV = "MEETPOINT_WORKSPACE_SPEC";
 export const SPEC_FILE_ENV = "MEETPOINT_WORKSPACE_SPEC_FILE";
 export const DEFAULT_SPEC_FILE = "/run/meetpoint/spec.json";
+export const SPEC_STDIN_ENV = "MEETPOINT_WORKSPACE_SPEC_STDIN";
 
 /** Seconds between reports when nothing changes; MEETPOINT_WORKSPACE_REPORT_SECONDS, default 30. */
 export const REPORT_SECONDS_ENV = "MEETPOINT_WORKSPACE_REPORT_SECONDS";
@@ -19,18 +22,20 @@ export interface SupervisorConfig {
 }
 
 /**
- * Parses the spec from `env` (the variable, else the file it names or the default file). Throws
- * an Error naming the source and the invalid fields — never their values, which may be secrets.
+ * Parses the spec: `stdinText` when given (read by the caller when SPEC_STDIN_ENV is "1"), else
+ * from `env` (the variable, else the file it names or the default file). Throws an Error naming
+ * the source and the invalid fields — never their values, which may be secrets.
  */
 export function loadConfig(
   env: Record<string, string | undefined>,
   readFile: (path: string) => string = (path) => readFileSync(path, "utf8"),
+  stdinText?: string,
 ): SupervisorConfig {
   const path = env[SPEC_FILE_ENV] ?? DEFAULT_SPEC_FILE;
-  const source = env[SPEC_ENV] !== undefined ? SPEC_ENV : path;
+  const source = stdinText !== undefined ? "stdin" : env[SPEC_ENV] !== undefined ? SPEC_ENV : path;
   let raw: string;
   try {
-    raw = env[SPEC_ENV] ?? readFile(path);
+    raw = stdinText ?? env[SPEC_ENV] ?? readFile(path);
   } catch (cause) {
     throw new Error(`workspace spec: neither ${SPEC_ENV} nor a readable ${path}`, { cause });
   }

@@ -12,7 +12,7 @@ import {
   waitFor,
 } from "@meetpoint/common";
 import { createReporter, type Reporter } from "./report.ts";
-import { loadConfig, SPEC_ENV } from "./spec.ts";
+import { loadConfig, SPEC_ENV, SPEC_STDIN_ENV } from "./spec.ts";
 import {
   CHARON,
   CHARON_VICI,
@@ -189,10 +189,18 @@ function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean)
   return { charon, poll };
 }
 
+/** The spec on stdin when the runtime hands it over that way; at most 30 s to arrive. */
+async function specFromStdin(): Promise<string | undefined> {
+  if (process.env[SPEC_STDIN_ENV] !== "1") return undefined;
+  const text = await Promise.race([Bun.stdin.text(), Bun.sleep(30_000).then(() => null)]);
+  if (text === null) throw new Error("workspace spec: nothing on stdin within 30 s");
+  return text;
+}
+
 async function main() {
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, undefined, await specFromStdin());
   } catch (error) {
     log(error instanceof Error ? error.message : String(error));
     process.exit(2);

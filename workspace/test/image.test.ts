@@ -9,7 +9,7 @@ import { PassThrough } from "node:stream";
 import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
 import { waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
-import { workspaceContainerOptions } from "../src/container.ts";
+import { startWorkspace } from "../src/runtime.ts";
 
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
@@ -110,19 +110,16 @@ function allowList(reportPort: number): string {
 `;
 }
 
-async function startWorkspace(spec: WorkspaceSpec, name: string): Promise<Docker.Container> {
-  const container = await docker.createContainer(
-    workspaceContainerOptions({
-      image,
-      name,
-      network: network?.id ?? "",
-      spec,
-      limits: { memoryBytes: 1024 ** 3, cpus: 1, pids: 256 },
-      reportSeconds: 2,
-    }),
-  );
+async function runWorkspace(spec: WorkspaceSpec, name: string): Promise<Docker.Container> {
+  const container = await startWorkspace(docker, {
+    image,
+    name,
+    network: network?.id ?? "",
+    spec,
+    limits: { memoryBytes: 1024 ** 3, cpus: 1, pids: 256 },
+    reportSeconds: 2,
+  });
   containers.push(container);
-  await container.start();
   return container;
 }
 
@@ -169,7 +166,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
       port: 0,
       fetch: () => new Response("not allowed"),
     });
-    workspace = await startWorkspace(
+    workspace = await runWorkspace(
       {
         vnc: { password: VNC_PASSWORD },
         // No CA: OpenVPN refuses the options, the supervisor reports it (the real tunnel: below).
@@ -254,6 +251,9 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
       "write /usr": ["touch", "/usr/x"],
       "read the VNC password": ["cat", "/tmp/.meetpoint-vnc/passwd"],
       "read the supervisor's env": ["sh", "-c", "cat /proc/$(pgrep -o -x bun)/environ"],
+      "stop the supervisor": ["sh", "-c", "kill $(pgrep -o -x bun)"],
+      "stop the VNC server": ["sh", "-c", "kill $(pgrep -x Xvnc)"],
+      "find the spec in its own env": ["sh", "-c", `env | grep -q -e ${VNC_PASSWORD} -e ${TOKEN}`],
       "read the VPN profile": ["cat", "/run/meetpoint/vpn/client.ovpn"],
       "change the firewall": ["nft", "flush", "ruleset"],
       "run bun (the supervisor's runtime)": ["/usr/local/bin/bun", "--version"],
@@ -264,6 +264,10 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
       if (code === 0) succeeded.push(what);
     }
     expect(succeeded).toEqual([]);
+    // The spec went to the supervisor's stdin: no secret in the container's configuration.
+    const inspected = JSON.stringify(await workspace.inspect());
+    expect(inspected).not.toContain(VNC_PASSWORD);
+    expect(inspected).not.toContain(TOKEN);
     // The same exec works where desk may write: the failures above are refusals, not a broken exec.
     expect((await exec(workspace, "desk", ["touch", "/home/desk/notes.txt"])).code).toBe(0);
     expect((await exec(workspace, "desk", ["id", "-u"])).output.trim()).toBe("1000");
@@ -315,7 +319,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     containers.push(concentrator);
     await concentrator.start();
     const token = `token-${crypto.randomUUID()}`;
-    const vpnWorkspace = await startWorkspace(
+    const vpnWorkspace = await runWorkspace(
       {
         vnc: { password: VNC_PASSWORD },
         profile: {
@@ -362,7 +366,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     // This kernel may lack ESP (CONFIG_INET_ESP), so the tunnel itself is not brought up here:
     // the load path and the state reported while the peer does not answer are.
     const token = `token-${crypto.randomUUID()}`;
-    const ipsec = await startWorkspace(
+    const ipsec = await runWorkspace(
       {
         vnc: { password: VNC_PASSWORD },
         profile: {
@@ -409,7 +413,7 @@ secrets { ike-customer { id = concentrator.customer.example
 
   test("a firewall that nft refuses stops the workspace before anything runs, and is reported", async () => {
     const token = `token-${crypto.randomUUID()}`;
-    const broken = await startWorkspace(
+    const broken = await runWorkspace(
       {
         vnc: { password: VNC_PASSWORD },
         profile: { kind: "openvpn", config: "client\n" },
