@@ -56,14 +56,15 @@ const percentile = (values: number[], p: number) => {
   );
 };
 
-const octet = 200 + Math.floor(Math.random() * 50);
+// 198.19.231–248.0/24: clear of Docker's pools, its bridge (198.19.250.0/24) and the test's range.
+const octet = 231 + Math.floor(Math.random() * 18);
 const network = await docker.createNetwork({
   Name: `meetpoint-ws-bench-${process.pid}`,
-  IPAM: { Config: [{ Subnet: `100.64.${octet}.0/24`, Gateway: `100.64.${octet}.1` }] },
+  IPAM: { Config: [{ Subnet: `198.19.${octet}.0/24`, Gateway: `198.19.${octet}.1` }] },
 });
 const spec = {
   vnc: { password: "bench-12" },
-  profile: { kind: "openvpn" as const, config: "client\ndev tun\nremote 100.64.0.1 1194\n" },
+  profile: { kind: "openvpn" as const, config: "client\ndev tun\nremote 198.19.255.1 1194\n" },
   firewall: `table inet meetpoint_workspace {
   chain output {
     type filter hook output priority 0; policy drop;
@@ -72,7 +73,7 @@ const spec = {
   }
 }
 `,
-  report: { url: `http://100.64.${octet}.1:9/report`, token: "bench-token-0123456789" },
+  report: { url: `http://198.19.${octet}.1:9/report`, token: "bench-token-0123456789" },
 };
 const startMs: number[] = [];
 let idleRssMiB = Number.NaN;

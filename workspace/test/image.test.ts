@@ -1,5 +1,5 @@
 // The jump workspace image against a real dockerd: built by workspace/image.sh, run with the
-// hardening of issue 17 on a Docker network of its own (pinned to 100.64.x), the supervisor's
+// hardening of issue 17 on a Docker network of its own (pinned in 198.19.128.0/17), the supervisor's
 // report received on the network's gateway, the egress allow-list, the RFB handshake, what the
 // desktop user cannot do, and a real OpenVPN tunnel to a concentrator container.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -14,11 +14,12 @@ import { startWorkspace } from "../src/runtime.ts";
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
 const suffix = Math.random().toString(36).slice(2, 8);
-// A /24 in 100.64.0.0/10 picked per run, so parallel runs on one host do not collide.
-const octet = 100 + Math.floor(Math.random() * 100);
-const subnet = `100.64.${octet}.0/24`;
-const gateway = `100.64.${octet}.1`;
-const concentratorIp = `100.64.${octet}.10`;
+// A /24 in 198.19.128.0/17 picked per run: outside Docker's address pools (198.19.0.0/17), its
+// default bridge (198.19.250.0/24) and the lab's addresses, and parallel runs do not collide.
+const octet = 130 + Math.floor(Math.random() * 100);
+const subnet = `198.19.${octet}.0/24`;
+const gateway = `198.19.${octet}.1`;
+const concentratorIp = `198.19.${octet}.10`;
 const TOKEN = `token-${crypto.randomUUID()}`;
 const VNC_PASSWORD = "Vnc-7x2q";
 
@@ -285,10 +286,6 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
   }, 60_000);
 
   test("the customer's OpenVPN comes up and the machine behind it answers the desktop user", async () => {
-    const keyFile = `/tmp/meetpoint-ws-key-${suffix}`;
-    expect(Bun.spawnSync(["openvpn", "--genkey", "secret", keyFile]).exitCode).toBe(0);
-    const key = await Bun.file(keyFile).text();
-    await Bun.file(keyFile).delete();
     // The customer's concentrator: OpenVPN (static key, point to point) and a machine's web UI
     // on the far side of the tunnel, in a container from the same image.
     const concentrator = await docker.createContainer({
@@ -296,11 +293,10 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
       Image: image,
       Entrypoint: ["sh", "-c"],
       Cmd: [
-        `printf '%s' "$KEY" > /run/key && openvpn --dev tun --proto udp --lport 1194 \\
-          --ifconfig 10.99.0.1 10.99.0.2 --secret /run/key --cipher AES-256-CBC --verb 3 &
+        `openvpn --genkey secret /run/key && openvpn --dev tun --proto udp --lport 1194 \\
+          --ifconfig 10.99.0.1 10.99.0.2 --secret /run/key --cipher AES-256-CBC --ping 1 --verb 3 &
         exec bun -e 'Bun.serve({ port: 8080, fetch: () => new Response("machine web UI") })'`,
       ],
-      Env: [`KEY=${key}`],
       HostConfig: {
         NetworkMode: network?.id,
         Tmpfs: { "/run": "rw,mode=0700" },
@@ -318,6 +314,15 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     });
     containers.push(concentrator);
     await concentrator.start();
+    // The concentrator's static key, generated there, becomes part of the customer's profile.
+    let key = "";
+    await waitFor(
+      async () => {
+        key = (await exec(concentrator, "root", ["cat", "/run/key"])).output;
+        return key.includes("END OpenVPN Static key");
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     const token = `token-${crypto.randomUUID()}`;
     const vpnWorkspace = await runWorkspace(
       {
@@ -331,6 +336,8 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
             "nobind",
             "ifconfig 10.99.0.2 10.99.0.1",
             "cipher AES-256-CBC",
+            // Point to point meets at the first ping (10 s by default).
+            "ping 1",
             `<secret>\n${key.trim()}\n</secret>`,
             "",
           ].join("\n"),
