@@ -3,13 +3,12 @@
 // report received on the network's gateway, the egress allow-list, the RFB handshake, what the
 // desktop user cannot do, and a real OpenVPN tunnel to a concentrator container.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createConnection } from "node:net";
 import { resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
 import { waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
 import { startWorkspace } from "../src/runtime.ts";
+import { exec, firstBytes, prerequisiteMissing } from "./support.ts";
 
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
@@ -23,16 +22,7 @@ const concentratorIp = `198.19.${octet}.10`;
 const TOKEN = `token-${crypto.randomUUID()}`;
 const VNC_PASSWORD = "Vnc-7x2q";
 
-async function prerequisiteMissing(): Promise<string | null> {
-  if (process.getuid?.() !== 0) return "needs root (dockerd, nft)";
-  try {
-    await docker.ping();
-  } catch {
-    return "needs a running dockerd";
-  }
-  return null;
-}
-const missing = await prerequisiteMissing();
+const missing = await prerequisiteMissing(docker);
 if (missing && process.env.CI === "true")
   throw new Error(`workspace test prerequisite missing in CI: ${missing}`);
 if (missing) console.warn(`skipping workspace image tests: ${missing}`);
@@ -47,46 +37,6 @@ let otherServer: ReturnType<typeof Bun.serve> | undefined;
 let network: Docker.Network | undefined;
 const containers: Docker.Container[] = [];
 let image = "";
-
-/** Runs `cmd` in `container` as `user`; its exit code and output. */
-async function exec(container: Docker.Container, user: string, cmd: string[]) {
-  const execution = await container.exec({
-    Cmd: cmd,
-    User: user,
-    AttachStdout: true,
-    AttachStderr: true,
-  });
-  const stream = await execution.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  const sink = new PassThrough();
-  sink.on("data", (chunk: Buffer) => chunks.push(chunk));
-  // Docker's multiplexed stream: stdout and stderr, both kept.
-  docker.modem.demuxStream(stream, sink, sink);
-  await new Promise((done) => stream.on("end", done));
-  const { ExitCode } = await execution.inspect();
-  const output = Buffer.concat(chunks).toString();
-  return { code: ExitCode ?? -1, output };
-}
-
-/** The first 12 bytes the server at host:port sends (an RFB server: its version). */
-function firstBytes(host: string, port: number): Promise<string> {
-  return new Promise((done, fail) => {
-    const socket = createConnection({ host, port });
-    let data = "";
-    socket.setTimeout(3000, () => {
-      socket.destroy();
-      fail(new Error(`no answer from ${host}:${port}`));
-    });
-    socket.on("data", (chunk) => {
-      data += chunk.toString("latin1");
-      if (data.length >= 12) {
-        socket.destroy();
-        done(data.slice(0, 12));
-      }
-    });
-    socket.on("error", fail);
-  });
-}
 
 function allowList(reportPort: number): string {
   // What the control side's renderer produces, by hand: egress only to the report listener and
@@ -218,7 +168,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
   }, 30_000);
 
   test("the desktop runs as desk, Xvnc as its own user, the supervisor as root", async () => {
-    const { output } = await exec(workspace, "root", ["ps", "-eo", "user:8,comm"]);
+    const { output } = await exec(docker, workspace, "root", ["ps", "-eo", "user:8,comm"]);
     expect(output).toMatch(/vnc\s+Xvnc/);
     expect(output).toMatch(/desk\s+openbox/);
     expect(output).toMatch(/desk\s+xterm/);
@@ -234,7 +184,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
       "head -c 8 shot.png | od -An -c | tr -d ' '",
       "stat -c %s shot.png blank.png",
     ].join(" && ");
-    const { code, output } = await exec(workspace, "desk", ["sh", "-c", script]);
+    const { code, output } = await exec(docker, workspace, "desk", ["sh", "-c", script]);
     if (code !== 0) console.log(output.slice(-1500));
     expect(code).toBe(0);
     expect(output).toContain("211PNG\\r\\n032\\n");
@@ -261,7 +211,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     };
     const succeeded: string[] = [];
     for (const [what, cmd] of Object.entries(attempts)) {
-      const { code } = await exec(workspace, "desk", cmd);
+      const { code } = await exec(docker, workspace, "desk", cmd);
       if (code === 0) succeeded.push(what);
     }
     expect(succeeded).toEqual([]);
@@ -270,10 +220,10 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     expect(inspected).not.toContain(VNC_PASSWORD);
     expect(inspected).not.toContain(TOKEN);
     // The same exec works where desk may write: the failures above are refusals, not a broken exec.
-    expect((await exec(workspace, "desk", ["touch", "/home/desk/notes.txt"])).code).toBe(0);
-    expect((await exec(workspace, "desk", ["id", "-u"])).output.trim()).toBe("1000");
+    expect((await exec(docker, workspace, "desk", ["touch", "/home/desk/notes.txt"])).code).toBe(0);
+    expect((await exec(docker, workspace, "desk", ["id", "-u"])).output.trim()).toBe("1000");
     // No file with a setuid or setgid bit anywhere in the image.
-    const setuid = await exec(workspace, "root", [
+    const setuid = await exec(docker, workspace, "root", [
       "find",
       "/",
       "-xdev",
@@ -318,7 +268,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     let key = "";
     await waitFor(
       async () => {
-        key = (await exec(concentrator, "root", ["cat", "/run/key"])).output;
+        key = (await exec(docker, concentrator, "root", ["cat", "/run/key"])).output;
         return key.includes("END OpenVPN Static key");
       },
       { timeoutMs: 10_000, intervalMs: 100 },
@@ -355,7 +305,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
         intervalMs: 100,
       }),
     ).toBe(true);
-    const page = await exec(vpnWorkspace, "desk", [
+    const page = await exec(docker, vpnWorkspace, "desk", [
       "timeout",
       "5",
       "bash",
@@ -398,7 +348,7 @@ secrets { ike-customer { id = concentrator.customer.example
       },
       `meetpoint-ws-test-${suffix}-ipsec`,
     );
-    const sas = async () => (await exec(ipsec, "root", ["swanctl", "--list-sas"])).output;
+    const sas = async () => (await exec(docker, ipsec, "root", ["swanctl", "--list-sas"])).output;
     expect(
       await waitFor(async () => /customer: #\d+, CONNECTING/.test(await sas()), {
         timeoutMs: 15_000,
@@ -411,10 +361,10 @@ secrets { ike-customer { id = concentrator.customer.example
     expect(reports.at(-1)).toMatchObject({ vpn: "connecting" });
     expect(reports.some((r) => r.lastError)).toBe(false);
     // The desktop user can neither read the profile nor talk to charon.
-    expect((await exec(ipsec, "desk", ["cat", "/run/meetpoint/vpn/swanctl.conf"])).code).not.toBe(
-      0,
-    );
-    expect((await exec(ipsec, "desk", ["swanctl", "--list-sas"])).code).not.toBe(0);
+    expect(
+      (await exec(docker, ipsec, "desk", ["cat", "/run/meetpoint/vpn/swanctl.conf"])).code,
+    ).not.toBe(0);
+    expect((await exec(docker, ipsec, "desk", ["swanctl", "--list-sas"])).code).not.toBe(0);
     await ipsec.remove({ force: true });
   }, 30_000);
 
@@ -443,7 +393,7 @@ secrets { ike-customer { id = concentrator.customer.example
 
   test("the allow-list is in force: the report port is reachable, another port is not", async () => {
     const connect = (port: number) =>
-      exec(workspace, "desk", [
+      exec(docker, workspace, "desk", [
         "timeout",
         "3",
         "bash",
