@@ -14,15 +14,19 @@ import {
 import { createReporter, type Reporter } from "./report.ts";
 import { loadConfig, SPEC_ENV, SPEC_STDIN_ENV } from "./spec.ts";
 import {
-  CHARON,
   CHARON_VICI,
+  charonArgs,
+  charonLineError,
   OPENVPN_CONFIG,
   openvpnArgs,
   openvpnLineEvent,
+  STRONGSWAN_CONF,
   SWANCTL_CONFIG,
+  strongswanConf,
   swanctlLoadArgs,
   swanctlSasState,
   VPN_DIR,
+  withStrongswanConf,
 } from "./vpn.ts";
 
 /** The desktop user and the VNC server's user (workspace/Dockerfile). */
@@ -154,10 +158,21 @@ function startOpenvpn(config: string, reporter: Reporter, stopped: () => boolean
 function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean) {
   mkdirSync(VPN_DIR, { recursive: true, mode: 0o700 });
   writeFileSync(SWANCTL_CONFIG, swanctl, { mode: 0o600 });
+  writeFileSync(STRONGSWAN_CONF, strongswanConf(), { mode: 0o600 });
+  let lastLineError: string | undefined;
   const charon = keepRunning(
     "charon",
     () => {
-      const handle = spawnProcess([CHARON], { onLine: (line) => console.log(`charon: ${line}`) });
+      const handle = spawnProcess(charonArgs(), {
+        onLine: (line) => {
+          console.log(`charon: ${line}`);
+          const error = charonLineError(line);
+          if (error && error !== lastLineError) {
+            lastLineError = error;
+            void reporter.set({ vpn: reporter.current().vpn, lastError: error });
+          }
+        },
+      });
       void (async () => {
         const ready = await waitFor(fileExists(CHARON_VICI), {
           timeoutMs: 10_000,
@@ -179,7 +194,7 @@ function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean)
   // Charon logs no single "up" line to follow: the SA listing is polled.
   const poll = setInterval(async () => {
     if (stopped() || charon.current().end !== null) return;
-    const sas = await run(["swanctl", "--list-sas", "--noblock"]);
+    const sas = await run(withStrongswanConf(["swanctl", "--list-sas", "--noblock"]));
     if (sas.code === 0)
       await reporter.set({
         vpn: swanctlSasState(sas.stdout),

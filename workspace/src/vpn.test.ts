@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { openvpnArgs, openvpnLineEvent, swanctlLoadArgs, swanctlSasState } from "./vpn.ts";
+import {
+  charonLineError,
+  openvpnArgs,
+  openvpnLineEvent,
+  strongswanConf,
+  swanctlLoadArgs,
+  swanctlSasState,
+} from "./vpn.ts";
 
 describe("openvpnLineEvent", () => {
   test("up once the initialization sequence completed", () => {
@@ -57,10 +64,39 @@ test("the clients' argv: no scripts for OpenVPN, the tmpfs profile for swanctl",
     "3",
   ]);
   expect(swanctlLoadArgs("/run/s.conf")).toEqual([
+    "env",
+    "STRONGSWAN_CONF=/run/meetpoint/vpn/strongswan.conf",
     "swanctl",
     "--load-all",
     "--noprompt",
     "--file",
     "/run/s.conf",
   ]);
+});
+
+describe("charonLineError", () => {
+  test("the failures a technician can act on, in words", () => {
+    expect(charonLineError("12[IKE] received AUTHENTICATION_FAILED notify error")).toBe(
+      "ipsec: authentication failed",
+    );
+    expect(charonLineError("05[IKE] giving up after 5 retransmits")).toBe(
+      "ipsec: no answer from the peer (gave up after 5 retransmits)",
+    );
+    expect(charonLineError("09[IKE] received NO_PROPOSAL_CHOSEN notify error")).toBe(
+      "ipsec: no proposal chosen (algorithms do not match)",
+    );
+    expect(charonLineError("09[IKE] no shared key found for 'a' - 'b'")).toBe(
+      "ipsec: no shared key for 'a'",
+    );
+  });
+  test("other lines are no error", () => {
+    expect(charonLineError("07[IKE] initiating IKE_SA customer[1] to 198.19.130.10")).toBeNull();
+  });
+});
+
+test("strongSwan's config: Debian's plugins by absolute path, the log on stderr", () => {
+  const conf = strongswanConf();
+  expect(conf).toContain("include /etc/strongswan.d/charon/*.conf");
+  expect(conf).toContain("include /etc/strongswan.d/*.conf");
+  expect(conf).toMatch(/filelog \{\s+stderr \{\s+default = 1/);
 });

@@ -9,6 +9,29 @@ export const SWANCTL_CONFIG = `${VPN_DIR}/swanctl.conf`;
 /** Debian's strongswan-charon: the IKE daemon without systemd; swanctl talks to it over VICI. */
 export const CHARON = "/usr/lib/ipsec/charon";
 export const CHARON_VICI = "/run/charon.vici";
+/** strongSwan's config for charon and swanctl (env STRONGSWAN_CONF): Debian's, logging to stderr. */
+export const STRONGSWAN_CONF = `${VPN_DIR}/strongswan.conf`;
+
+/**
+ * Debian's /etc/strongswan.conf with its relative includes made absolute, plus a log on stderr
+ * (the supervisor's output) instead of syslog, which a container does not have.
+ */
+export function strongswanConf(): string {
+  return `charon {
+  load_modular = yes
+  plugins {
+    include /etc/strongswan.d/charon/*.conf
+  }
+  filelog {
+    stderr {
+      default = 1
+      time_format = %F %T
+    }
+  }
+}
+include /etc/strongswan.d/*.conf
+`;
+}
 
 /**
  * OpenVPN's argv. The profile was validated by the platform (no scripts, no files from disk);
@@ -19,9 +42,19 @@ export function openvpnArgs(configPath = OPENVPN_CONFIG): string[] {
   return ["openvpn", "--config", configPath, "--script-security", "1", "--verb", "3"];
 }
 
+/** argv that runs a strongSwan program with our strongswan.conf (env STRONGSWAN_CONF). */
+export function withStrongswanConf(args: string[]): string[] {
+  return ["env", `STRONGSWAN_CONF=${STRONGSWAN_CONF}`, ...args];
+}
+
+/** charon's argv. */
+export function charonArgs(): string[] {
+  return withStrongswanConf([CHARON]);
+}
+
 /** swanctl's argv to load the connections (and, by their start_action, initiate them). */
 export function swanctlLoadArgs(configPath = SWANCTL_CONFIG): string[] {
-  return ["swanctl", "--load-all", "--noprompt", "--file", configPath];
+  return withStrongswanConf(["swanctl", "--load-all", "--noprompt", "--file", configPath]);
 }
 
 export type VpnState = WorkspaceReport["vpn"];
@@ -54,4 +87,17 @@ export function openvpnLineEvent(line: string): VpnEvent | null {
  */
 export function swanctlSasState(listing: string): VpnState {
   return /\bESTABLISHED\b/.test(listing) && /\bINSTALLED\b/.test(listing) ? "up" : "connecting";
+}
+
+/** What one line of charon's log says went wrong, in words; null for other lines. */
+export function charonLineError(line: string): string | null {
+  if (/AUTHENTICATION_FAILED/.test(line)) return "ipsec: authentication failed";
+  const giveUp = /giving up after (\d+) retransmits/.exec(line);
+  if (giveUp) return `ipsec: no answer from the peer (gave up after ${giveUp[1]} retransmits)`;
+  if (/NO_PROPOSAL_CHOSEN/.test(line)) return "ipsec: no proposal chosen (algorithms do not match)";
+  if (/TS_UNACCEPTABLE/.test(line))
+    return "ipsec: traffic selectors unacceptable (subnets do not match)";
+  const noKey = /no shared key found for '([^']*)'/.exec(line);
+  if (noKey) return `ipsec: no shared key for '${noKey[1]}'`;
+  return null;
 }

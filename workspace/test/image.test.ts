@@ -360,6 +360,9 @@ secrets { ike-customer { id = concentrator.customer.example
       .map((r) => r.report);
     expect(reports.at(-1)).toMatchObject({ vpn: "connecting" });
     expect(reports.some((r) => r.lastError)).toBe(false);
+    // charon's log reaches the container's (its stderr, through the supervisor).
+    const logs = (await ipsec.logs({ stdout: true, stderr: true })).toString("latin1");
+    expect(logs).toMatch(/charon: .*initiating IKE_SA customer\[\d+\] to 198\.19\./);
     // The desktop user can neither read the profile nor talk to charon.
     expect(
       (await exec(docker, ipsec, "desk", ["cat", "/run/meetpoint/vpn/swanctl.conf"])).code,
