@@ -154,3 +154,12 @@ export { escapeFormatCharacters } from "./ui/text.ts";
 export { isoTime } from "./ui/time.ts";
 export { splitTokens } from "./ui/tokens.ts";
 export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";
+export {
+  WORKSPACE_VPN_STATES,
+  type WorkspaceProfile,
+  type WorkspaceReport,
+  type WorkspaceSpec,
+  workspaceProfileSchema,
+  workspaceReportSchema,
+  workspaceSpecSchema,
+} from "./workspace-spec.ts";

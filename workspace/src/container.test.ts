@@ -1,0 +1,49 @@
+import { expect, test } from "bun:test";
+import type { WorkspaceSpec } from "@meetpoint/common";
+import { workspaceContainerOptions } from "./container.ts";
+
+const spec: WorkspaceSpec = {
+  vnc: { password: "Vnc-7x2q" },
+  profile: { kind: "openvpn", config: "client\n" },
+  firewall: "table inet meetpoint_workspace { }",
+  report: { url: "https://platform.example/r", token: "0123456789abcdef" },
+};
+
+test("the hardening of issue 17: read-only root, no-new-privileges, four capabilities, tun only", () => {
+  const options = workspaceContainerOptions({
+    image: "meetpoint/workspace@sha256:00",
+    name: "ws",
+    network: "net",
+  });
+  const host = options.HostConfig ?? {};
+  expect(host.ReadonlyRootfs).toBe(true);
+  expect(host.SecurityOpt).toEqual(["no-new-privileges"]);
+  expect(host.CapDrop).toEqual(["ALL"]);
+  expect(host.CapAdd).toEqual(["NET_ADMIN", "SETUID", "SETGID", "KILL"]);
+  expect(host.Devices?.map((device: { PathOnHost: string }) => device.PathOnHost)).toEqual([
+    "/dev/net/tun",
+  ]);
+  expect(host.Privileged).toBeUndefined();
+  expect(host.Binds).toBeUndefined();
+  expect(host.PortBindings).toBeUndefined();
+  expect(Object.keys(host.Tmpfs ?? {})).toEqual(["/tmp", "/run", "/home/desk"]);
+  expect(host.NetworkMode).toBe("net");
+  // The spec (secrets) goes to stdin, never into the container's config.
+  expect(JSON.stringify(options)).not.toContain(spec.vnc.password);
+  expect(options.Env).toEqual(["MEETPOINT_WORKSPACE_SPEC_STDIN=1"]);
+  expect(options).toMatchObject({ OpenStdin: true, StdinOnce: true });
+});
+
+test("limits: defaults of 2 GiB without swap, 2 CPUs, 512 processes; a template's own", () => {
+  const base = { image: "i", name: "ws", network: "net" };
+  expect(workspaceContainerOptions(base).HostConfig).toMatchObject({
+    Memory: 2 * 1024 ** 3,
+    MemorySwap: 2 * 1024 ** 3,
+    NanoCpus: 2e9,
+    PidsLimit: 512,
+  });
+  expect(
+    workspaceContainerOptions({ ...base, limits: { memoryBytes: 1e9, cpus: 0.5, pids: 100 } })
+      .HostConfig,
+  ).toMatchObject({ Memory: 1e9, MemorySwap: 1e9, NanoCpus: 5e8, PidsLimit: 100 });
+});

@@ -1,0 +1,103 @@
+// The customer's VPN inside the workspace, as pure data: the argv of each client, and what a line
+// of OpenVPN's log or swanctl's SA listing says about the tunnel's state.
+import type { WorkspaceReport } from "@meetpoint/common";
+
+/** Where the supervisor writes the profile, on the /run tmpfs (mode 0600, root). */
+export const VPN_DIR = "/run/meetpoint/vpn";
+export const OPENVPN_CONFIG = `${VPN_DIR}/client.ovpn`;
+export const SWANCTL_CONFIG = `${VPN_DIR}/swanctl.conf`;
+/** Debian's strongswan-charon: the IKE daemon without systemd; swanctl talks to it over VICI. */
+export const CHARON = "/usr/lib/ipsec/charon";
+export const CHARON_VICI = "/run/charon.vici";
+/** strongSwan's config for charon and swanctl (env STRONGSWAN_CONF): Debian's, logging to stderr. */
+export const STRONGSWAN_CONF = `${VPN_DIR}/strongswan.conf`;
+
+/**
+ * Debian's /etc/strongswan.conf with its relative includes made absolute, plus a log on stderr
+ * (the supervisor's output) instead of syslog, which a container does not have.
+ */
+export function strongswanConf(): string {
+  return `charon {
+  load_modular = yes
+  plugins {
+    include /etc/strongswan.d/charon/*.conf
+  }
+  filelog {
+    stderr {
+      default = 1
+      time_format = %F %T
+    }
+  }
+}
+include /etc/strongswan.d/*.conf
+`;
+}
+
+/**
+ * OpenVPN's argv. The profile was validated by the platform (no scripts, no files from disk);
+ * script-security 1 again here so a profile cannot run a program; the management interface stays
+ * off (the log is enough to follow the state).
+ */
+export function openvpnArgs(configPath = OPENVPN_CONFIG): string[] {
+  return ["openvpn", "--config", configPath, "--script-security", "1", "--verb", "3"];
+}
+
+/** argv that runs a strongSwan program with our strongswan.conf (env STRONGSWAN_CONF). */
+export function withStrongswanConf(args: string[]): string[] {
+  return ["env", `STRONGSWAN_CONF=${STRONGSWAN_CONF}`, ...args];
+}
+
+/** charon's argv. */
+export function charonArgs(): string[] {
+  return withStrongswanConf([CHARON]);
+}
+
+/** swanctl's argv to load the connections (and, by their start_action, initiate them). */
+export function swanctlLoadArgs(configPath = SWANCTL_CONFIG): string[] {
+  return withStrongswanConf(["swanctl", "--load-all", "--noprompt", "--file", configPath]);
+}
+
+export type VpnState = WorkspaceReport["vpn"];
+
+export interface VpnEvent {
+  vpn: VpnState;
+  lastError?: string;
+}
+
+/**
+ * What one line of OpenVPN's log (verb 3) says: up once "Initialization Sequence Completed",
+ * connecting again on a restart with its reason, null for lines that change nothing.
+ */
+export function openvpnLineEvent(line: string): VpnEvent | null {
+  if (line.includes("Initialization Sequence Completed")) return { vpn: "up" };
+  const restart = /SIGUSR1\[[^\]]*,([^\]]+)\] received, process restarting/.exec(line);
+  if (restart) return { vpn: "connecting", lastError: `openvpn: restarting (${restart[1]})` };
+  if (/AUTH_FAILED/.test(line)) return { vpn: "connecting", lastError: "openvpn: AUTH_FAILED" };
+  const tlsError =
+    /(Options error: .*|TLS Error: [^,]+|VERIFY ERROR[^,]*|Cannot resolve host address: \S+)/.exec(
+      line,
+    );
+  if (tlsError) return { vpn: "connecting", lastError: `openvpn: ${tlsError[1]}` };
+  return null;
+}
+
+/**
+ * The state in `swanctl --list-sas` output: up when an IKE SA is ESTABLISHED and a CHILD SA
+ * INSTALLED, otherwise connecting.
+ */
+export function swanctlSasState(listing: string): VpnState {
+  return /\bESTABLISHED\b/.test(listing) && /\bINSTALLED\b/.test(listing) ? "up" : "connecting";
+}
+
+/** What one line of charon's log says went wrong, in words; null for other lines. */
+export function charonLineError(line: string): string | null {
+  if (/AUTHENTICATION_FAILED/.test(line)) return "ipsec: authentication failed";
+  const giveUp = /giving up after (\d+) retransmits/.exec(line);
+  if (giveUp) return `ipsec: no answer from the peer (gave up after ${giveUp[1]} retransmits)`;
+  if (/NO_PROPOSAL_CHOSEN/.test(line)) return "ipsec: no proposal chosen (algorithms do not match)";
+  if (/TS_UNACCEPTABLE/.test(line))
+    return "ipsec: traffic selectors unacceptable (subnets do not match)";
+  const noKey = /no shared key found for '([^']*)'/.exec(line);
+  if (noKey) return `ipsec: no shared key for '${noKey[1]}'`;
+  return null;
+}

@@ -1,0 +1,413 @@
+// The jump workspace image against a real dockerd: built by workspace/image.sh, run with the
+// hardening of issue 17 on a Docker network of its own (pinned in 198.19.128.0/17), the supervisor's
+// report received on the network's gateway, the egress allow-list, the RFB handshake, what the
+// desktop user cannot do, and a real OpenVPN tunnel to a concentrator container.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
+import { waitFor } from "@meetpoint/common";
+import Docker from "dockerode";
+import { startWorkspace } from "../src/runtime.ts";
+import { exec, firstBytes, prerequisiteMissing } from "./support.ts";
+
+const docker = new Docker();
+const repo = resolve(import.meta.dir, "../..");
+const suffix = Math.random().toString(36).slice(2, 8);
+// A /24 in 198.19.128.0/17 picked per run: outside Docker's address pools (198.19.0.0/17), its
+// default bridge (198.19.250.0/24) and the lab's addresses, and parallel runs do not collide.
+const octet = 130 + Math.floor(Math.random() * 100);
+const subnet = `198.19.${octet}.0/24`;
+const gateway = `198.19.${octet}.1`;
+const concentratorIp = `198.19.${octet}.10`;
+const TOKEN = `token-${crypto.randomUUID()}`;
+const VNC_PASSWORD = "Vnc-7x2q";
+
+const missing = await prerequisiteMissing(docker);
+if (missing && process.env.CI === "true")
+  throw new Error(`workspace test prerequisite missing in CI: ${missing}`);
+if (missing) console.warn(`skipping workspace image tests: ${missing}`);
+
+interface Received {
+  authorization: string | null;
+  report: WorkspaceReport;
+}
+const received: Received[] = [];
+let reportServer: ReturnType<typeof Bun.serve> | undefined;
+let otherServer: ReturnType<typeof Bun.serve> | undefined;
+let network: Docker.Network | undefined;
+const containers: Docker.Container[] = [];
+let image = "";
+
+function allowList(reportPort: number): string {
+  // What the control side's renderer produces, by hand: egress only to the report listener and
+  // the concentrator's OpenVPN port; inbound only VNC.
+  return `table inet meetpoint_workspace {
+  chain output {
+    type filter hook output priority 0; policy drop;
+    oif "lo" accept
+    ct state established,related accept
+    ip daddr ${gateway} tcp dport ${reportPort} accept
+    ip daddr ${concentratorIp} udp dport 1194 accept
+    oifname "tun*" accept
+  }
+  chain input {
+    type filter hook input priority 0; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    tcp dport 5900 accept
+    iifname "tun*" accept
+  }
+}
+`;
+}
+
+async function runWorkspace(spec: WorkspaceSpec, name: string): Promise<Docker.Container> {
+  const container = await startWorkspace(docker, {
+    image,
+    name,
+    network: network?.id ?? "",
+    spec,
+    limits: { memoryBytes: 1024 ** 3, cpus: 1, pids: 256 },
+    reportSeconds: 2,
+  });
+  containers.push(container);
+  return container;
+}
+
+async function containerIp(container: Docker.Container): Promise<string> {
+  const info = await container.inspect();
+  return Object.values(info.NetworkSettings.Networks)[0]?.IPAddress ?? "";
+}
+
+describe.skipIf(missing !== null)("jump workspace image", () => {
+  let workspace: Docker.Container;
+  let workspaceIp = "";
+  let reportPort = 0;
+
+  beforeAll(async () => {
+    const tagFile = `/tmp/meetpoint-workspace-tag-${suffix}`;
+    const build = Bun.spawnSync(["bash", "workspace/image.sh"], {
+      cwd: repo,
+      env: { ...process.env, MEETPOINT_WORKSPACE_IMAGE_FILE: tagFile },
+      stdout: "inherit",
+      stderr: "pipe",
+    });
+    if (build.exitCode !== 0) throw new Error(`workspace/image.sh: ${build.stderr.toString()}`);
+    image = (await Bun.file(tagFile).text()).trim();
+    await Bun.file(tagFile).delete();
+    network = await docker.createNetwork({
+      Name: `meetpoint-ws-test-${suffix}`,
+      Driver: "bridge",
+      IPAM: { Config: [{ Subnet: subnet, Gateway: gateway }] },
+    });
+    reportServer = Bun.serve({
+      hostname: gateway,
+      port: 0,
+      async fetch(request) {
+        received.push({
+          authorization: request.headers.get("authorization"),
+          report: await request.json(),
+        });
+        return new Response(null, { status: 204 });
+      },
+    });
+    reportPort = reportServer.port ?? 0;
+    otherServer = Bun.serve({
+      hostname: gateway,
+      port: 0,
+      fetch: () => new Response("not allowed"),
+    });
+    workspace = await runWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        // No CA: OpenVPN refuses the options, the supervisor reports it (the real tunnel: below).
+        profile: {
+          kind: "openvpn",
+          config: `client\ndev tun\nproto udp\nremote ${concentratorIp} 1194\nnobind\n`,
+        },
+        firewall: allowList(reportPort),
+        report: { url: `http://${gateway}:${reportPort}/report`, token: TOKEN },
+      },
+      `meetpoint-ws-test-${suffix}`,
+    );
+    workspaceIp = await containerIp(workspace);
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const container of containers) await container.remove({ force: true }).catch(() => {});
+    await network?.remove().catch(() => {});
+    reportServer?.stop(true);
+    otherServer?.stop(true);
+  });
+
+  test("Xvnc answers the RFB handshake on 5900 from the workspace network", async () => {
+    let version = "";
+    await waitFor(
+      async () => {
+        version = await firstBytes(workspaceIp, 5900);
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect(version).toBe("RFB 003.008\n");
+  }, 30_000);
+
+  test("the supervisor reports to the platform with its token, and OpenVPN's error", async () => {
+    const reported = await waitFor(
+      () =>
+        received.some(
+          (r) => r.report.vpn === "down" && /Options error/.test(r.report.lastError ?? ""),
+        ),
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    expect(reported).toBe(true);
+    expect(received.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    // Periodic reports keep coming (every 2 s in this test).
+    const count = received.length;
+    expect(await waitFor(() => received.length > count, { timeoutMs: 5000 })).toBe(true);
+  }, 30_000);
+
+  test("the desktop runs as desk, Xvnc as its own user, the supervisor as root", async () => {
+    const { output } = await exec(docker, workspace, "root", ["ps", "-eo", "user:8,comm"]);
+    expect(output).toMatch(/vnc\s+Xvnc/);
+    expect(output).toMatch(/desk\s+openbox/);
+    expect(output).toMatch(/desk\s+xterm/);
+    expect(output).toMatch(/root\s+bun/);
+  }, 30_000);
+
+  test("the browser renders a page for the desktop user under this hardening", async () => {
+    const script = [
+      "cd /home/desk",
+      "printf '<h1 style=\"font-size:96px\">Machine web UI</h1>' > page.html",
+      "timeout 60 firefox-esr --headless --window-size 800,600 --screenshot /home/desk/shot.png file:///home/desk/page.html",
+      "timeout 60 firefox-esr --headless --window-size 800,600 --screenshot /home/desk/blank.png about:blank",
+      "head -c 8 shot.png | od -An -c | tr -d ' '",
+      "stat -c %s shot.png blank.png",
+    ].join(" && ");
+    const { code, output } = await exec(docker, workspace, "desk", ["sh", "-c", script]);
+    if (code !== 0) console.log(output.slice(-1500));
+    expect(code).toBe(0);
+    expect(output).toContain("211PNG\\r\\n032\\n");
+    const [page, blank] = output.trim().split("\n").slice(-2).map(Number);
+    // The rendered heading makes the picture measurably larger than an empty page's.
+    expect(page ?? 0).toBeGreaterThan((blank ?? 0) + 2000);
+  }, 120_000);
+
+  test("the desktop user cannot install, raise privileges, write the root FS or read secrets", async () => {
+    const attempts: Record<string, string[]> = {
+      "apt-get install": ["apt-get", "install", "-y", "hello"],
+      "dpkg -i": ["dpkg", "-i", "/dev/null"],
+      sudo: ["sudo", "true"],
+      su: ["su", "-c", "true", "root"],
+      "write /usr": ["touch", "/usr/x"],
+      "read the VNC password": ["cat", "/tmp/.meetpoint-vnc/passwd"],
+      "read the supervisor's env": ["sh", "-c", "cat /proc/$(pgrep -o -x bun)/environ"],
+      "stop the supervisor": ["sh", "-c", "kill $(pgrep -o -x bun)"],
+      "stop the VNC server": ["sh", "-c", "kill $(pgrep -x Xvnc)"],
+      "find the spec in its own env": ["sh", "-c", `env | grep -q -e ${VNC_PASSWORD} -e ${TOKEN}`],
+      "read the VPN profile": ["cat", "/run/meetpoint/vpn/client.ovpn"],
+      "change the firewall": ["nft", "flush", "ruleset"],
+      "run bun (the supervisor's runtime)": ["/usr/local/bin/bun", "--version"],
+    };
+    const succeeded: string[] = [];
+    for (const [what, cmd] of Object.entries(attempts)) {
+      const { code } = await exec(docker, workspace, "desk", cmd);
+      if (code === 0) succeeded.push(what);
+    }
+    expect(succeeded).toEqual([]);
+    // The spec went to the supervisor's stdin: no secret in the container's configuration.
+    const inspected = JSON.stringify(await workspace.inspect());
+    expect(inspected).not.toContain(VNC_PASSWORD);
+    expect(inspected).not.toContain(TOKEN);
+    // The same exec works where desk may write: the failures above are refusals, not a broken exec.
+    expect((await exec(docker, workspace, "desk", ["touch", "/home/desk/notes.txt"])).code).toBe(0);
+    expect((await exec(docker, workspace, "desk", ["id", "-u"])).output.trim()).toBe("1000");
+    // No file with a setuid or setgid bit anywhere in the image.
+    const setuid = await exec(docker, workspace, "root", [
+      "find",
+      "/",
+      "-xdev",
+      "-type",
+      "f",
+      "-perm",
+      "/6000",
+    ]);
+    expect(setuid.output.trim()).toBe("");
+  }, 60_000);
+
+  test("the customer's OpenVPN comes up and the machine behind it answers the desktop user", async () => {
+    // The customer's concentrator: OpenVPN (static key, point to point) and a machine's web UI
+    // on the far side of the tunnel, in a container from the same image.
+    const concentrator = await docker.createContainer({
+      name: `meetpoint-ws-test-${suffix}-concentrator`,
+      Image: image,
+      Entrypoint: ["sh", "-c"],
+      Cmd: [
+        `openvpn --genkey secret /run/key && openvpn --dev tun --proto udp --lport 1194 \\
+          --ifconfig 10.99.0.1 10.99.0.2 --secret /run/key --cipher AES-256-CBC --ping 1 --verb 3 &
+        exec bun -e 'Bun.serve({ port: 8080, fetch: () => new Response("machine web UI") })'`,
+      ],
+      HostConfig: {
+        NetworkMode: network?.id,
+        Tmpfs: { "/run": "rw,mode=0700" },
+        CapDrop: ["ALL"],
+        CapAdd: ["NET_ADMIN"],
+        Devices: [
+          { PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" },
+        ],
+      },
+      NetworkingConfig: {
+        EndpointsConfig: {
+          [`meetpoint-ws-test-${suffix}`]: { IPAMConfig: { IPv4Address: concentratorIp } },
+        },
+      },
+    });
+    containers.push(concentrator);
+    await concentrator.start();
+    // The concentrator's static key, generated there, becomes part of the customer's profile.
+    let key = "";
+    await waitFor(
+      async () => {
+        key = (await exec(docker, concentrator, "root", ["cat", "/run/key"])).output;
+        return key.includes("END OpenVPN Static key");
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    const token = `token-${crypto.randomUUID()}`;
+    const vpnWorkspace = await runWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        profile: {
+          kind: "openvpn",
+          config: [
+            "dev tun",
+            "proto udp",
+            `remote ${concentratorIp} 1194`,
+            "nobind",
+            "ifconfig 10.99.0.2 10.99.0.1",
+            "cipher AES-256-CBC",
+            // Point to point meets at the first ping (10 s by default).
+            "ping 1",
+            `<secret>\n${key.trim()}\n</secret>`,
+            "",
+          ].join("\n"),
+        },
+        firewall: allowList(reportPort),
+        report: { url: `http://${gateway}:${reportPort}/report`, token },
+      },
+      `meetpoint-ws-test-${suffix}-vpn`,
+    );
+    const ours = () =>
+      received.filter((r) => r.authorization === `Bearer ${token}`).map((r) => r.report);
+    expect(
+      await waitFor(() => ours().some((r) => r.vpn === "up"), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      }),
+    ).toBe(true);
+    const page = await exec(docker, vpnWorkspace, "desk", [
+      "timeout",
+      "5",
+      "bash",
+      "-c",
+      "exec 3<>/dev/tcp/10.99.0.1/8080; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3",
+    ]);
+    expect(page.output).toContain("machine web UI");
+    // The concentrator gone, the tunnel goes down and the report says so (OpenVPN's ping timeout
+    // is long; stopping the workspace reports down at once).
+    await vpnWorkspace.stop({ t: 10 });
+    expect(ours().at(-1)?.vpn).toBe("down");
+  }, 90_000);
+
+  test("an IPsec profile: charon runs, swanctl loads the connection and initiates it", async () => {
+    // This kernel may lack ESP (CONFIG_INET_ESP), so the tunnel itself is not brought up here:
+    // the load path and the state reported while the peer does not answer are.
+    const token = `token-${crypto.randomUUID()}`;
+    const ipsec = await runWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        profile: {
+          kind: "ipsec",
+          swanctl: `connections {
+  customer {
+    remote_addrs = ${concentratorIp}
+    local { auth = psk
+      id = workspace@vendor.example }
+    remote { auth = psk
+      id = concentrator.customer.example }
+    children { machines { remote_ts = 10.77.0.0/24
+      start_action = start } }
+  }
+}
+secrets { ike-customer { id = concentrator.customer.example
+  secret = "a-long-shared-secret-0123" } }
+`,
+        },
+        firewall: allowList(reportPort),
+        report: { url: `http://${gateway}:${reportPort}/report`, token },
+      },
+      `meetpoint-ws-test-${suffix}-ipsec`,
+    );
+    const sas = async () => (await exec(docker, ipsec, "root", ["swanctl", "--list-sas"])).output;
+    expect(
+      await waitFor(async () => /customer: #\d+, CONNECTING/.test(await sas()), {
+        timeoutMs: 15_000,
+        intervalMs: 250,
+      }),
+    ).toBe(true);
+    const reports = received
+      .filter((r) => r.authorization === `Bearer ${token}`)
+      .map((r) => r.report);
+    expect(reports.at(-1)).toMatchObject({ vpn: "connecting" });
+    expect(reports.some((r) => r.lastError)).toBe(false);
+    // charon's log reaches the container's (its stderr, through the supervisor).
+    const logs = (await ipsec.logs({ stdout: true, stderr: true })).toString("latin1");
+    expect(logs).toMatch(/charon: .*initiating IKE_SA customer\[\d+\] to 198\.19\./);
+    // The desktop user can neither read the profile nor talk to charon.
+    expect(
+      (await exec(docker, ipsec, "desk", ["cat", "/run/meetpoint/vpn/swanctl.conf"])).code,
+    ).not.toBe(0);
+    expect((await exec(docker, ipsec, "desk", ["swanctl", "--list-sas"])).code).not.toBe(0);
+    await ipsec.remove({ force: true });
+  }, 30_000);
+
+  test("a firewall that nft refuses stops the workspace before anything runs, and is reported", async () => {
+    const token = `token-${crypto.randomUUID()}`;
+    const broken = await runWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        profile: { kind: "openvpn", config: "client\n" },
+        firewall: "table inet meetpoint_workspace { chain output { policy nonsense; } }\n",
+        report: { url: `http://${gateway}:${reportPort}/report`, token },
+      },
+      `meetpoint-ws-test-${suffix}-broken`,
+    );
+    const fatal = () =>
+      received.find((r) => r.authorization === `Bearer ${token}` && r.report.fatal)?.report;
+    expect(await waitFor(() => fatal() !== undefined, { timeoutMs: 15_000, intervalMs: 100 })).toBe(
+      true,
+    );
+    expect(fatal()).toMatchObject({ vpn: "down", lastError: expect.stringMatching(/^nft: /) });
+    expect(
+      await waitFor(async () => !(await broken.inspect()).State.Running, { timeoutMs: 10_000 }),
+    ).toBe(true);
+    expect((await broken.inspect()).State.ExitCode).toBe(3);
+  }, 30_000);
+
+  test("the allow-list is in force: the report port is reachable, another port is not", async () => {
+    const connect = (port: number) =>
+      exec(docker, workspace, "desk", [
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        `exec 3<>/dev/tcp/${gateway}/${port}`,
+      ]);
+    expect((await connect(reportPort)).code).toBe(0);
+    // The other listener answers the host itself, so only the workspace's firewall stops it.
+    expect(await (await fetch(`http://${gateway}:${otherServer?.port}/`)).text()).toBe(
+      "not allowed",
+    );
+    expect((await connect(otherServer?.port ?? 0)).code).not.toBe(0);
+  }, 30_000);
+});
