@@ -429,6 +429,22 @@ describe("a lost instance", () => {
       await onB.cuts?.stop();
     }
   });
+
+  test("a restarted instance does not cut again what its earlier run ended: connection ids and proxy routes are this run's", async () => {
+    // Instance b after a restart: the same id, a fresh process (its OpenVPN servers count
+    // connections from 0 again, and the gateway's proxy block is routed to its new channel).
+    p.clock.advance(1000);
+    const plane = new RecordingDataPlane(planeB.instances);
+    const restarted = createRemoteAccess({
+      ...p.accessDeps,
+      dataPlane: plane,
+      instanceId: "b",
+      vpn: { host: "vpn-b.lab.test", remoteSessionSeconds: 3600 },
+    });
+    // The sessions and channel the run before ended minutes ago are left alone.
+    expect(await restarted.cuts?.sweep()).toBe(0);
+    expect(plane.disconnected).toEqual([]);
+  });
 });
 
 describe("the audit chain with several writers", () => {

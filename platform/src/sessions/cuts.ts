@@ -3,7 +3,7 @@
 // is in the database at once; the holding instance removes the grants and kills the connection in
 // its own kernel. NOTIFY wakes it within moments; a sweep every SWEEP_MS over recent ends covers a
 // NOTIFY that was lost.
-import { and, eq, gt, sql } from "drizzle-orm";
+import { and, eq, gte, sql } from "drizzle-orm";
 import { type Db, gatewaySessions, remoteSessions } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { carryOut } from "./effects.ts";
@@ -37,8 +37,17 @@ export class InstanceCuts {
   private ends: SessionEnds | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private unlisten: (() => Promise<void>) | null = null;
+  /**
+   * When this process began to hold tunnels, in epoch ms. Ends recorded before it belong to an
+   * earlier run of this instance, whose kernel state went with its OpenVPN servers: cutting them
+   * again would hit this run's connections (connection ids restart at 0) and routes (the same
+   * proxy block), so the sweep never looks before it.
+   */
+  private readonly since: number;
 
-  constructor(private readonly deps: InstanceCutsDeps) {}
+  constructor(private readonly deps: InstanceCutsDeps) {
+    this.since = deps.clock.now().getTime();
+  }
 
   /** The ends whose cut steps this runs (set once, after both are made). */
   bind(ends: SessionEnds): void {
@@ -115,7 +124,7 @@ export class InstanceCuts {
     const { db, instanceId } = this.deps;
     const now = this.deps.clock.now().getTime();
     for (const [id, at] of this.done) if (now - at > 2 * RECENT_MS) this.done.delete(id);
-    const since = new Date(now - RECENT_MS);
+    const since = new Date(Math.max(now - RECENT_MS, this.since));
     const remotes = await db
       .select()
       .from(remoteSessions)
@@ -123,7 +132,7 @@ export class InstanceCuts {
         and(
           eq(remoteSessions.instanceId, instanceId),
           eq(remoteSessions.state, "ended"),
-          gt(remoteSessions.endedAt, since),
+          gte(remoteSessions.endedAt, since),
         ),
       );
     const channels = await db
@@ -133,7 +142,7 @@ export class InstanceCuts {
         and(
           eq(gatewaySessions.instanceId, instanceId),
           eq(gatewaySessions.state, "closed"),
-          gt(gatewaySessions.closedAt, since),
+          gte(gatewaySessions.closedAt, since),
         ),
       );
     let cut = 0;
