@@ -32,6 +32,7 @@ import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
+import { databaseDisplays, VncRelay } from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
@@ -265,6 +266,10 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     clock,
     signer: await auditSigner(db, pki),
     retentionDays: config.operations.retentionDays,
+    recordings: {
+      dir: resolve(config.dataDir, "recordings"),
+      retentionDays: config.operations.recordingRetentionDays,
+    },
     head: config.operations.auditHead,
     log: (line) => console.error(line),
   });
@@ -285,7 +290,16 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
         .catch((error) => console.error("auditing failed authentications:", error)),
     10_000,
   );
+  // Browser access to jump workspaces: the VNC relay, recording under <data dir>/recordings.
+  const workspaceRelay = new VncRelay({
+    db,
+    clock,
+    displays: databaseDisplays(db, pki),
+    recordingsDir: resolve(config.dataDir, "recordings"),
+    log: (line) => console.error(line),
+  });
   const app = createApp({
+    workspaceRelay,
     db,
     clock,
     oidc,
@@ -304,7 +318,13 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   });
   const https = new HttpsListener(
     // Gateways long-poll for commands for up to 25 s.
-    { port: config.httpsPort, hostname: config.listenAddress, idleTimeout: 60, fetch: app.fetch },
+    {
+      port: config.httpsPort,
+      hostname: config.listenAddress,
+      idleTimeout: 60,
+      fetch: app.fetch,
+      websocket: workspaceRelay.websocket,
+    },
     { cert: served.certificatePem, key: served.privateKeyPem },
   );
   const certificateRenewal = setInterval(async () => {

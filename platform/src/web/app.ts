@@ -38,6 +38,7 @@ import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
 import { windowRoutes } from "./routes/windows.tsx";
+import { workspaceRelayRoutes } from "./routes/workspace-relay.ts";
 import { workspaceRoutes } from "./routes/workspaces.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
 
@@ -127,6 +128,8 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", signInRoutes());
   app.route("/", oidcSignInRoutes());
+  // Before the portal's sign-in gate: a WebSocket's refusals are statuses, not redirects.
+  app.route("/", workspaceRelayRoutes());
 
   const portal = new Hono<WebEnv>();
   portal.use("*", requireStage("ready"));

@@ -65,3 +65,29 @@ export {
   type WorkspaceView,
   workspaceVersion,
 } from "./workspaces.ts";
+export {
+  databaseDisplays,
+  recordRunning,
+  recordStopped,
+  type SecretBox,
+  vncPasswordLabel,
+  type WorkspaceDisplay,
+  type WorkspaceDisplays,
+} from "./displays.ts";
+export {
+  parseRecording,
+  type RecordedFrame,
+  RECORDING_END,
+  RECORDING_HEADER,
+  RecordingWriter,
+} from "./recording.ts";
+export { pruneRecordings, listRecordings, getRecording, recordingPath } from "./recordings.ts";
+export {
+  type RelayConnection,
+  type RelayDeps,
+  type RelaySocket,
+  recordingFile,
+  type ViewerGrant,
+  VncRelay,
+} from "./relay.ts";
+export { RfbError, vncAuthResponse } from "./rfb.ts";
