@@ -1,0 +1,287 @@
+// The browser relay to a workspace's desktop, through the real HTTPS listener against a real
+// TigerVNC server (Xvnc with VncAuth): every refusal before the upgrade (no session 401, foreign
+// Origin 403, no second factor 403, no grant or unknown workspace 404, not running 409, a second
+// viewer 409 naming the first), then a viewer's RFB None handshake and a framebuffer update, the
+// recording's SHA-256 equal to its audit entry's, and the retention job deleting it, audited.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "node:tls";
+import { desc, eq } from "drizzle-orm";
+import { auditEntries, webSessions, workspaceRecordings } from "../src/db/index.ts";
+import { createUser, grantRole } from "../src/identity/index.ts";
+import { HttpsListener } from "../src/web/index.ts";
+import { SESSION_COOKIE } from "../src/web/middleware.ts";
+import {
+  databaseDisplays,
+  grantAccess,
+  parseRecording,
+  pruneRecordings,
+  recordingPath,
+  recordRunning,
+  VncRelay,
+} from "../src/workspaces/index.ts";
+import { arrangeMachine } from "./support/arrange.ts";
+import { type TestPlatform, testPlatform } from "./support/platform.ts";
+import { type Browser, firstSignIn } from "./support/portal.ts";
+import { type TlsFiles, tlsFiles } from "./support/tls-files.ts";
+import { arrangeWorkspace } from "./support/workspace.ts";
+import { startXvnc, type Xvnc, xvncMissing } from "./support/xvnc.ts";
+
+const missing = xvncMissing();
+if (missing && process.env.CI === "true") throw new Error(missing);
+if (missing) console.log(`workspace-relay.test.ts: skipped: ${missing}`);
+
+const ORIGIN = "https://platform.lab.test";
+let p: TestPlatform;
+let relay: VncRelay;
+let files: TlsFiles;
+let listener: HttpsListener;
+let xvnc: Xvnc | null = null;
+let recordingsDir: string;
+let workspaceId: string;
+let viewer: Browser;
+let stranger: Browser;
+
+async function signIn(username: string, grant: Parameters<typeof grantRole>[2]) {
+  const u = await createUser(p.adminCtx, { username, displayName: username.toUpperCase() });
+  await grantRole(p.adminCtx, u.user.id, grant);
+  const { browser } = await firstSignIn(p.app, p.database.db, p.clock, username, u.password);
+  return { browser, userId: u.user.id };
+}
+
+const cookieOf = (b: Browser) => `${SESSION_COOKIE}=${b.cookie(SESSION_COOKIE)}`;
+
+/** A WebSocket upgrade request over TLS; the status line and body of the answer. */
+function upgrade(path: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port: listener.port, rejectUnauthorized: false });
+    let text = "";
+    socket.on("secureConnect", () => {
+      const lines = [
+        `GET ${path} HTTP/1.1`,
+        "Host: platform.lab.test",
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        `Sec-WebSocket-Key: ${Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64")}`,
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      ];
+      socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+    });
+    socket.on("data", (d) => {
+      text += d.toString("latin1");
+      const head = text.indexOf("\r\n\r\n");
+      if (head < 0) return;
+      const status = Number(text.slice(9, 12));
+      const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? 0);
+      if (status === 101 || text.length - head - 4 >= length) {
+        socket.destroy();
+        resolve({ status, body: text.slice(head + 4) });
+      }
+    });
+    socket.on("error", reject);
+  });
+}
+
+/** A viewer's WebSocket with a byte queue to read the RFB conversation from. */
+async function openViewer(b: Browser) {
+  const ws = new WebSocket(`wss://127.0.0.1:${listener.port}/workspaces/${workspaceId}/vnc`, {
+    headers: { Cookie: cookieOf(b), Origin: ORIGIN },
+    tls: { rejectUnauthorized: false },
+  } as unknown as string[]);
+  ws.binaryType = "arraybuffer";
+  let buffer = new Uint8Array(0);
+  let closed = "";
+  ws.onmessage = (e) => {
+    const chunk = new Uint8Array(e.data as ArrayBuffer);
+    const joined = new Uint8Array(buffer.length + chunk.length);
+    joined.set(buffer);
+    joined.set(chunk, buffer.length);
+    buffer = joined;
+  };
+  ws.onclose = (e) => {
+    closed = `${e.code} ${e.reason}`;
+  };
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error(`WebSocket failed ${closed}`));
+  });
+  return {
+    ws,
+    async read(n: number): Promise<Uint8Array> {
+      const deadline = Date.now() + 10_000;
+      while (buffer.length < n) {
+        if (closed) throw new Error(`closed: ${closed}`);
+        if (Date.now() > deadline) throw new Error(`waited for ${n} bytes, have ${buffer.length}`);
+        await Bun.sleep(10);
+      }
+      const out = buffer.slice(0, n);
+      buffer = buffer.slice(n);
+      return out;
+    },
+  };
+}
+
+beforeAll(async () => {
+  recordingsDir = mkdtempSync(join(tmpdir(), "meetpoint-recordings-"));
+  p = await testPlatform({
+    extraDeps: ({ db, clock, pki }) => {
+      relay = new VncRelay({ db, clock, displays: databaseDisplays(db, pki), recordingsDir });
+      return { workspaceRelay: relay };
+    },
+  });
+  const scene = await arrangeMachine(p, []);
+  const admin2 = await createUser(p.adminCtx, { username: "admin2", displayName: "Admin 2" });
+  await grantRole(p.adminCtx, admin2.user.id, { role: "platform_admin", customerId: "" });
+  workspaceId = (await arrangeWorkspace(p, scene, admin2.user.id)).workspaceId;
+  const v = await signIn("viewer", { role: "technician", customerId: scene.customerId });
+  await grantAccess(p.adminCtx, workspaceId, { userId: v.userId });
+  viewer = v.browser;
+  stranger = (await signIn("stranger", { role: "technician", customerId: scene.customerId })).browser;
+  files = await tlsFiles("relay");
+  listener = new HttpsListener(
+    {
+      port: 0,
+      hostname: "127.0.0.1",
+      idleTimeout: 30,
+      fetch: p.app.fetch,
+      websocket: relay.websocket,
+    },
+    { cert: await Bun.file(files.cert).text(), key: await Bun.file(files.key).text() },
+    () => {},
+  );
+  if (!missing) xvnc = await startXvnc();
+});
+
+afterAll(async () => {
+  listener?.stop();
+  await xvnc?.stop();
+  files?.dispose();
+  await p?.dispose();
+  rmSync(recordingsDir, { recursive: true, force: true });
+});
+
+const path = () => `/workspaces/${workspaceId}/vnc`;
+
+test("refused before the upgrade: no session, foreign Origin, no grant, unknown, not running", async () => {
+  const noSession = await upgrade(path(), { Origin: ORIGIN });
+  expect(noSession.status).toBe(401);
+  const foreign = await upgrade(path(), { Origin: "https://evil.example", Cookie: cookieOf(viewer) });
+  expect(foreign.status).toBe(403);
+  expect(foreign.body).toContain("https://evil.example");
+  const noOrigin = await upgrade(path(), { Cookie: cookieOf(viewer) });
+  expect(noOrigin.status).toBe(403);
+  const noGrant = await upgrade(path(), { Origin: ORIGIN, Cookie: cookieOf(stranger) });
+  expect(noGrant.status).toBe(404);
+  const unknown = await upgrade(`/workspaces/${crypto.randomUUID()}/vnc`, {
+    Origin: ORIGIN,
+    Cookie: cookieOf(viewer),
+  });
+  expect(unknown.status).toBe(404);
+  const notRunning = await upgrade(path(), { Origin: ORIGIN, Cookie: cookieOf(viewer) });
+  expect(notRunning.status).toBe(409);
+  expect(notRunning.body).toContain("not running");
+});
+
+test("a session that did not pass a second factor is refused with the reason, and audited", async () => {
+  const { browser, userId } = await signIn("halfway", { role: "platform_admin", customerId: "" });
+  const token = browser.cookie(SESSION_COOKIE) ?? "";
+  // The same session half-way through a sign-in: password given, TOTP code not yet.
+  await p.database.db.update(webSessions).set({ stage: "totp" }).where(eq(webSessions.userId, userId));
+  const refused = await upgrade(path(), { Origin: ORIGIN, Cookie: `${SESSION_COOKIE}=${token}` });
+  expect(refused.status).toBe(403);
+  expect(refused.body).toContain("second factor");
+  const [entry] = await p.database.db
+    .select()
+    .from(auditEntries)
+    .where(eq(auditEntries.action, "workspace.connect"))
+    .orderBy(desc(auditEntries.seq));
+  expect(entry?.result).toBe("denied");
+  expect(entry?.actorName).toBe("halfway");
+});
+
+test.skipIf(missing !== null)(
+  "through the relay to a real Xvnc: None to the browser, VncAuth to the server, a framebuffer update; one viewer; the recording's hash is in the audit entry",
+  async () => {
+    if (!xvnc) throw new Error("no Xvnc");
+    await recordRunning(p.database.db, p.clock, p.pki, {
+      workspaceId,
+      host: "127.0.0.1",
+      port: xvnc.port,
+      password: xvnc.password,
+    });
+    const v = await openViewer(viewer);
+    expect(new TextDecoder().decode(await v.read(12))).toBe("RFB 003.008\n");
+    v.ws.send(new TextEncoder().encode("RFB 003.008\n"));
+    expect([...(await v.read(2))]).toEqual([1, 1]); // one type: None
+    v.ws.send(Uint8Array.of(1));
+    expect([...(await v.read(4))]).toEqual([0, 0, 0, 0]);
+    // While connected, a second Open is refused naming who is connected.
+    const second = await upgrade(path(), { Origin: ORIGIN, Cookie: cookieOf(viewer) });
+    expect(second.status).toBe(409);
+    expect(second.body).toContain("viewer is connected");
+    v.ws.send(Uint8Array.of(1)); // ClientInit, shared
+    const init = await v.read(24);
+    const view = new DataView(init.buffer);
+    expect([view.getUint16(0), view.getUint16(2)]).toEqual([320, 200]);
+    await v.read(view.getUint32(20)); // the desktop's name
+    // FramebufferUpdateRequest, full screen, not incremental.
+    v.ws.send(Uint8Array.of(3, 0, 0, 0, 0, 0, 1, 64, 0, 200));
+    const update = await v.read(4);
+    expect(update[0]).toBe(0); // FramebufferUpdate
+    v.ws.close();
+
+    const deadline = Date.now() + 10_000;
+    let recording = (await p.database.db.select().from(workspaceRecordings))[0];
+    while (!recording?.sha256 && Date.now() < deadline) {
+      await Bun.sleep(20);
+      recording = (await p.database.db.select().from(workspaceRecordings))[0];
+    }
+    if (!recording?.sha256) throw new Error("the recording was not closed");
+    const file = recordingPath(recordingsDir, recording);
+    const bytes = await Bun.file(file).bytes();
+    expect(new Bun.CryptoHasher("sha256").update(bytes).digest("hex")).toBe(recording.sha256);
+    let [entry] = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "workspace.connect"))
+      .orderBy(desc(auditEntries.seq));
+    while (entry?.result !== "ok" && Date.now() < deadline) {
+      await Bun.sleep(20);
+      [entry] = await p.database.db
+        .select()
+        .from(auditEntries)
+        .where(eq(auditEntries.action, "workspace.connect"))
+        .orderBy(desc(auditEntries.seq));
+    }
+    expect(entry?.result).toBe("ok");
+    expect(entry?.actorName).toBe("viewer");
+    expect(entry?.detail).toMatchObject({
+      sha256: recording.sha256,
+      recordingId: recording.id,
+      customer: "ACME",
+    });
+    expect(entry?.ip).toBe("127.0.0.1");
+    expect(recording.bytesDown).toBeGreaterThan(24);
+    // Replays from the start: the browser's handshake first, then the desktop's bytes.
+    const frames = parseRecording(new TextDecoder("latin1").decode(bytes));
+    expect(new TextDecoder().decode(frames[0]?.data)).toBe("RFB 003.008\n");
+    expect(frames.some((f) => f.fromClient)).toBe(true);
+    expect(frames.filter((f) => !f.fromClient).reduce((n, f) => n + f.data.length, 0)).toBe(
+      recording.bytesDown,
+    );
+
+    // Retention: not yet at 550 days; past it the file and row go, audited.
+    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(0);
+    p.clock.advance(551 * 86_400_000);
+    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(1);
+    expect(await Bun.file(file).exists()).toBe(false);
+    const [pruned] = await p.database.db
+      .select()
+      .from(auditEntries)
+      .where(eq(auditEntries.action, "workspace.recordings_pruned"));
+    expect(pruned?.detail).toMatchObject({ deleted: 1, recordingIds: [recording.id] });
+  },
+);
