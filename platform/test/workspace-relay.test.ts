@@ -139,7 +139,8 @@ beforeAll(async () => {
   const v = await signIn("viewer", { role: "technician", customerId: scene.customerId });
   await grantAccess(p.adminCtx, workspaceId, { userId: v.userId });
   viewer = v.browser;
-  stranger = (await signIn("stranger", { role: "technician", customerId: scene.customerId })).browser;
+  stranger = (await signIn("stranger", { role: "technician", customerId: scene.customerId }))
+    .browser;
   files = await tlsFiles("relay");
   listener = new HttpsListener(
     {
@@ -168,7 +169,10 @@ const path = () => `/workspaces/${workspaceId}/vnc`;
 test("refused before the upgrade: no session, foreign Origin, no grant, unknown, not running", async () => {
   const noSession = await upgrade(path(), { Origin: ORIGIN });
   expect(noSession.status).toBe(401);
-  const foreign = await upgrade(path(), { Origin: "https://evil.example", Cookie: cookieOf(viewer) });
+  const foreign = await upgrade(path(), {
+    Origin: "https://evil.example",
+    Cookie: cookieOf(viewer),
+  });
   expect(foreign.status).toBe(403);
   expect(foreign.body).toContain("https://evil.example");
   const noOrigin = await upgrade(path(), { Cookie: cookieOf(viewer) });
@@ -189,7 +193,10 @@ test("a session that did not pass a second factor is refused with the reason, an
   const { browser, userId } = await signIn("halfway", { role: "platform_admin", customerId: "" });
   const token = browser.cookie(SESSION_COOKIE) ?? "";
   // The same session half-way through a sign-in: password given, TOTP code not yet.
-  await p.database.db.update(webSessions).set({ stage: "totp" }).where(eq(webSessions.userId, userId));
+  await p.database.db
+    .update(webSessions)
+    .set({ stage: "totp" })
+    .where(eq(webSessions.userId, userId));
   const refused = await upgrade(path(), { Origin: ORIGIN, Cookie: `${SESSION_COOKIE}=${token}` });
   expect(refused.status).toBe(403);
   expect(refused.body).toContain("second factor");
@@ -274,9 +281,13 @@ test.skipIf(missing !== null)(
     );
 
     // Retention: not yet at 550 days; past it the file and row go, audited.
-    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(0);
+    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(
+      0,
+    );
     p.clock.advance(551 * 86_400_000);
-    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(1);
+    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(
+      1,
+    );
     expect(await Bun.file(file).exists()).toBe(false);
     const [pruned] = await p.database.db
       .select()

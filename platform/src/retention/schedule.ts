@@ -45,7 +45,10 @@ export class RetentionSchedule {
       const recordings = this.deps.recordings;
       if (recordings && this.due("recordings", day)) {
         await this.run("recordings", () =>
-          pruneRecordings({ ...this.deps, recordingsDir: recordings.dir }, recordings.retentionDays),
+          pruneRecordings(
+            { ...this.deps, recordingsDir: recordings.dir },
+            recordings.retentionDays,
+          ),
         );
         ran.push("recordings");
       }

@@ -39,6 +39,7 @@ import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
 import { windowRoutes } from "./routes/windows.tsx";
 import { workspaceRelayRoutes } from "./routes/workspace-relay.ts";
+import { workspaceViewerRoutes } from "./routes/workspace-viewer.tsx";
 import { workspaceRoutes } from "./routes/workspaces.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
 
@@ -149,6 +150,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());
   portal.route("/", workspaceRoutes());
+  portal.route("/", workspaceViewerRoutes());
   portal.route("/", helpRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
   portal.route(

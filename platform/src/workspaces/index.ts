@@ -3,6 +3,15 @@
 // and renderers (OpenVPN config, swanctl.conf, nftables) for the runtime to apply.
 export { isHostOrAddress, networkText, parseNetwork } from "./addresses.ts";
 export {
+  databaseDisplays,
+  recordRunning,
+  recordStopped,
+  type SecretBox,
+  vncPasswordLabel,
+  type WorkspaceDisplay,
+  type WorkspaceDisplays,
+} from "./displays.ts";
+export {
   ALLOW_LIST_MAX,
   allowListText,
   type EgressEntry,
@@ -30,6 +39,23 @@ export {
   parseOpenVpnProfile,
   type VpnEndpoint,
 } from "./openvpn-profile.ts";
+export {
+  parseRecording,
+  RECORDING_END,
+  RECORDING_HEADER,
+  type RecordedFrame,
+  RecordingWriter,
+} from "./recording.ts";
+export { getRecording, listRecordings, pruneRecordings, recordingPath } from "./recordings.ts";
+export {
+  type RelayConnection,
+  type RelayDeps,
+  type RelaySocket,
+  recordingFile,
+  type ViewerGrant,
+  VncRelay,
+} from "./relay.ts";
+export { RfbError, vncAuthResponse } from "./rfb.ts";
 export { sessionPassedSecondFactor } from "./second-factor.ts";
 export {
   approveProposal,
@@ -65,29 +91,3 @@ export {
   type WorkspaceView,
   workspaceVersion,
 } from "./workspaces.ts";
-export {
-  databaseDisplays,
-  recordRunning,
-  recordStopped,
-  type SecretBox,
-  vncPasswordLabel,
-  type WorkspaceDisplay,
-  type WorkspaceDisplays,
-} from "./displays.ts";
-export {
-  parseRecording,
-  type RecordedFrame,
-  RECORDING_END,
-  RECORDING_HEADER,
-  RecordingWriter,
-} from "./recording.ts";
-export { pruneRecordings, listRecordings, getRecording, recordingPath } from "./recordings.ts";
-export {
-  type RelayConnection,
-  type RelayDeps,
-  type RelaySocket,
-  recordingFile,
-  type ViewerGrant,
-  VncRelay,
-} from "./relay.ts";
-export { RfbError, vncAuthResponse } from "./rfb.ts";

@@ -7,17 +7,18 @@ import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import { type Context, checkId, scopeOf } from "../access/index.ts";
 import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { type Db, workspaceRecordings } from "../db/index.ts";
-import { NotFoundError } from "../shared/index.ts";
 import type { Clock } from "../shared/index.ts";
+import { NotFoundError } from "../shared/index.ts";
 
 export type Recording = typeof workspaceRecordings.$inferSelect;
 
 function readable(ctx: Context) {
   const scope = scopeOf(ctx.caller.principal, "audit.read");
   if (scope.all) return undefined;
-  return inArray(workspaceRecordings.customerId, scope.customerIds.length ? scope.customerIds : [
-    "00000000-0000-0000-0000-000000000000",
-  ]);
+  return inArray(
+    workspaceRecordings.customerId,
+    scope.customerIds.length ? scope.customerIds : ["00000000-0000-0000-0000-000000000000"],
+  );
 }
 
 /** The recordings the caller may watch, newest first (at most `limit`, default 200). */
@@ -44,7 +45,8 @@ export async function getRecording(ctx: Context, id: string): Promise<Recording>
 export function recordingPath(recordingsDir: string, recording: Pick<Recording, "file">): string {
   const root = resolve(recordingsDir);
   const path = resolve(join(root, recording.file));
-  if (!path.startsWith(`${root}/`)) throw new Error(`recording file ${recording.file} leaves ${root}`);
+  if (!path.startsWith(`${root}/`))
+    throw new Error(`recording file ${recording.file} leaves ${root}`);
   return path;
 }
 

@@ -2,7 +2,13 @@
 // bit-reversed key), and both handshakes over byte streams.
 import { expect, test } from "bun:test";
 import { parseRecording, RecordingWriter } from "./recording.ts";
-import { ByteReader, handshakeWithBrowser, handshakeWithServer, RfbError, vncAuthResponse } from "./rfb.ts";
+import {
+  ByteReader,
+  handshakeWithBrowser,
+  handshakeWithServer,
+  RfbError,
+  vncAuthResponse,
+} from "./rfb.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 

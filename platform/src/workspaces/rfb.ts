@@ -43,8 +43,11 @@ function reverseBits(b: number): number {
 /** Bytes of a stream read in exact amounts, with a deadline per read. */
 export class ByteReader {
   private buffer = new Uint8Array(0);
-  private waiting: { n: number; resolve: (b: Uint8Array) => void; reject: (e: Error) => void } | null =
-    null;
+  private waiting: {
+    n: number;
+    resolve: (b: Uint8Array) => void;
+    reject: (e: Error) => void;
+  } | null = null;
   private ended: Error | null = null;
 
   /** Appends received bytes. */
@@ -126,12 +129,17 @@ export async function handshakeWithServer(
 ): Promise<void> {
   const version = new TextDecoder().decode(await read.read(12));
   const match = /^RFB (\d{3})\.(\d{3})\n$/.exec(version);
-  if (!match) throw new RfbError("version", `not an RFB server (it sent ${JSON.stringify(version)})`);
+  if (!match)
+    throw new RfbError("version", `not an RFB server (it sent ${JSON.stringify(version)})`);
   if (Number(match[1]) < 3 || (Number(match[1]) === 3 && Number(match[2]) < 8))
-    throw new RfbError("version", `the VNC server speaks RFB ${match[1]}.${match[2]}; 3.8 is needed`);
+    throw new RfbError(
+      "version",
+      `the VNC server speaks RFB ${match[1]}.${match[2]}; 3.8 is needed`,
+    );
   send(new TextEncoder().encode(RFB_VERSION_38));
   const count = (await read.read(1))[0] ?? 0;
-  if (count === 0) throw new RfbError("security", `the VNC server refused: ${await failureReason(read)}`);
+  if (count === 0)
+    throw new RfbError("security", `the VNC server refused: ${await failureReason(read)}`);
   const types = [...(await read.read(count))];
   const chosen = types.includes(SECURITY_VNC_AUTH)
     ? SECURITY_VNC_AUTH
@@ -139,7 +147,10 @@ export async function handshakeWithServer(
       ? SECURITY_NONE
       : null;
   if (chosen === null)
-    throw new RfbError("security", `the VNC server offers neither VncAuth nor None (${types.join(", ")})`);
+    throw new RfbError(
+      "security",
+      `the VNC server offers neither VncAuth nor None (${types.join(", ")})`,
+    );
   send(Uint8Array.of(chosen));
   if (chosen === SECURITY_VNC_AUTH) send(vncAuthResponse(password, await read.read(16)));
   if (u32(await read.read(4)) !== 0)
@@ -158,9 +169,13 @@ export async function handshakeWithBrowser(
   send(new TextEncoder().encode(RFB_VERSION_38));
   const version = new TextDecoder().decode(await read.read(12));
   if (version !== RFB_VERSION_38)
-    throw new RfbError("version", `the viewer must speak RFB 3.8 (it sent ${JSON.stringify(version)})`);
+    throw new RfbError(
+      "version",
+      `the viewer must speak RFB 3.8 (it sent ${JSON.stringify(version)})`,
+    );
   send(Uint8Array.of(1, SECURITY_NONE));
   const choice = (await read.read(1))[0];
-  if (choice !== SECURITY_NONE) throw new RfbError("security", `the viewer chose security type ${choice}`);
+  if (choice !== SECURITY_NONE)
+    throw new RfbError("security", `the viewer chose security type ${choice}`);
   send(Uint8Array.of(0, 0, 0, 0));
 }

@@ -15,7 +15,8 @@ export interface Xvnc {
 /** Why Xvnc cannot run here (a line for the skip message), or null. */
 export function xvncMissing(): string | null {
   for (const tool of ["Xvnc", "vncpasswd"])
-    if (!Bun.which(tool)) return `${tool} is not installed (apt-get install tigervnc-standalone-server tigervnc-tools)`;
+    if (!Bun.which(tool))
+      return `${tool} is not installed (apt-get install tigervnc-standalone-server tigervnc-tools)`;
   return null;
 }
 
@@ -23,7 +24,9 @@ export function xvncMissing(): string | null {
 export async function startXvnc(): Promise<Xvnc> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-xvnc-"));
   const password = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
-  const made = Bun.spawnSync(["vncpasswd", "-f"], { stdin: new TextEncoder().encode(`${password}\n`) });
+  const made = Bun.spawnSync(["vncpasswd", "-f"], {
+    stdin: new TextEncoder().encode(`${password}\n`),
+  });
   if (made.exitCode !== 0) throw new Error(`vncpasswd -f: ${made.stderr.toString()}`);
   const passwordFile = join(dir, "passwd");
   writeFileSync(passwordFile, made.stdout, { mode: 0o600 });

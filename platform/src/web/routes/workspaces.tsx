@@ -231,7 +231,8 @@ export function workspaceRoutes() {
       >
         <p>
           Template <strong>{view.templateName}</strong> · state{" "}
-          <strong>{view.workspace.state}</strong>
+          <strong>{view.workspace.state}</strong> ·{" "}
+          <a href={`/workspaces/${view.workspace.id}/open`}>Open</a>
         </p>
         <h2>Profile</h2>
         <ProfileSummary view={view} />
