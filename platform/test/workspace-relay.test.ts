@@ -187,6 +187,11 @@ test("refused before the upgrade: no session, foreign Origin, no grant, unknown,
   const notRunning = await upgrade(path(), { Origin: ORIGIN, Cookie: cookieOf(viewer) });
   expect(notRunning.status).toBe(409);
   expect(notRunning.body).toContain("not running");
+  // The Open page says so instead of showing a canvas.
+  const page = await viewer.request("GET", `/workspaces/${workspaceId}/open`);
+  expect(page.status).toBe(409);
+  expect(await page.text()).toContain("not running");
+  expect((await stranger.request("GET", `/workspaces/${workspaceId}/open`)).status).toBe(404);
 });
 
 test("a session that did not pass a second factor is refused with the reason, and audited", async () => {
@@ -279,6 +284,30 @@ test.skipIf(missing !== null)(
     expect(frames.filter((f) => !f.fromClient).reduce((n, f) => n + f.data.length, 0)).toBe(
       recording.bytesDown,
     );
+
+    // The portal's pages: Open carries the relay's path and no password; noVNC is served here.
+    const open = await viewer.request("GET", `/workspaces/${workspaceId}/open`);
+    const html = await open.text();
+    expect(open.status).toBe(200);
+    expect(html).toContain(`data-vnc-path="/workspaces/${workspaceId}/vnc"`);
+    expect(html).not.toContain(xvnc.password);
+    const rfbModule = await viewer.request("GET", "/assets/novnc/core/rfb.js");
+    expect(rfbModule.status).toBe(200);
+    expect(await rfbModule.text()).toContain("export default class RFB");
+    expect((await viewer.request("GET", "/assets/novnc/../package.json")).status).toBe(404);
+    // Recordings: audit readers (the platform admin) see and download it; a technician does not.
+    const list = await p.admin.request("GET", "/recordings");
+    expect(await list.text()).toContain(recording.sha256);
+    const download = await p.admin.request("GET", `/recordings/${recording.id}/file`);
+    expect(download.status).toBe(200);
+    expect(
+      new Bun.CryptoHasher("sha256").update(await download.arrayBuffer()).digest("hex"),
+    ).toBe(recording.sha256);
+    expect(await (await p.admin.request("GET", `/recordings/${recording.id}`)).text()).toContain(
+      `data-recording="/recordings/${recording.id}/file"`,
+    );
+    expect((await viewer.request("GET", "/recordings")).status).toBe(404);
+    expect((await viewer.request("GET", `/recordings/${recording.id}/file`)).status).toBe(404);
 
     // Retention: not yet at 550 days; past it the file and row go, audited.
     expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(

@@ -56,6 +56,8 @@ export async function startXvnc(): Promise<Xvnc> {
       "-depth",
       "24",
       "-AlwaysShared",
+      // The classic stippled root window: a desktop that is visibly not blank.
+      "-retro",
     ],
     { stdout: "ignore", stderr: "pipe" },
   );
