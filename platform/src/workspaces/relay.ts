@@ -160,6 +160,7 @@ export class VncRelay {
             drain: (s) => flush(s, c),
             close: () => {
               fromServer.end(new Error("the VNC server closed the connection"));
+              if (!c.reason) c.reason = "the workspace's desktop closed the connection";
               ws.close(1011, "the workspace's desktop closed the connection");
             },
             error: (_s, error) => fromServer.end(error),
