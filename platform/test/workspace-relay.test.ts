@@ -11,15 +11,17 @@ import { connect } from "node:tls";
 import { desc, eq } from "drizzle-orm";
 import { auditEntries, webSessions, workspaceRecordings } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
+import { createCustomer } from "../src/masterdata/index.ts";
+import { auditSigner, RetentionSchedule } from "../src/retention/index.ts";
 import { HttpsListener } from "../src/web/index.ts";
 import { SESSION_COOKIE } from "../src/web/middleware.ts";
 import {
   databaseDisplays,
   grantAccess,
   parseRecording,
-  pruneRecordings,
   recordingPath,
   recordRunning,
+  recordStopped,
   VncRelay,
 } from "../src/workspaces/index.ts";
 import { arrangeMachine } from "./support/arrange.ts";
@@ -43,6 +45,8 @@ let recordingsDir: string;
 let workspaceId: string;
 let viewer: Browser;
 let stranger: Browser;
+let ownAdmin: Browser;
+let foreignAdmin: Browser;
 
 async function signIn(username: string, grant: Parameters<typeof grantRole>[2]) {
   const u = await createUser(p.adminCtx, { username, displayName: username.toUpperCase() });
@@ -141,6 +145,11 @@ beforeAll(async () => {
   viewer = v.browser;
   stranger = (await signIn("stranger", { role: "technician", customerId: scene.customerId }))
     .browser;
+  ownAdmin = (await signIn("ownadmin", { role: "customer_admin", customerId: scene.customerId }))
+    .browser;
+  const other = await createCustomer(p.adminCtx, { name: "Other" });
+  foreignAdmin = (await signIn("foreignadmin", { role: "customer_admin", customerId: other.id }))
+    .browser;
   files = await tlsFiles("relay");
   listener = new HttpsListener(
     {
@@ -218,7 +227,7 @@ test.skipIf(missing !== null)(
   "through the relay to a real Xvnc: None to the browser, VncAuth to the server, a framebuffer update; one viewer; the recording's hash is in the audit entry",
   async () => {
     if (!xvnc) throw new Error("no Xvnc");
-    await recordRunning(p.database.db, p.clock, p.pki, {
+    const runId = await recordRunning(p.database.db, p.clock, p.pki, {
       workspaceId,
       host: "127.0.0.1",
       port: xvnc.port,
@@ -300,28 +309,85 @@ test.skipIf(missing !== null)(
     expect(await list.text()).toContain(recording.sha256);
     const download = await p.admin.request("GET", `/recordings/${recording.id}/file`);
     expect(download.status).toBe(200);
-    expect(
-      new Bun.CryptoHasher("sha256").update(await download.arrayBuffer()).digest("hex"),
-    ).toBe(recording.sha256);
+    expect(new Bun.CryptoHasher("sha256").update(await download.arrayBuffer()).digest("hex")).toBe(
+      recording.sha256,
+    );
     expect(await (await p.admin.request("GET", `/recordings/${recording.id}`)).text()).toContain(
       `data-recording="/recordings/${recording.id}/file"`,
     );
     expect((await viewer.request("GET", "/recordings")).status).toBe(404);
     expect((await viewer.request("GET", `/recordings/${recording.id}/file`)).status).toBe(404);
 
-    // Retention: not yet at 550 days; past it the file and row go, audited.
-    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(
-      0,
+    // Customer admins see their customers' recordings only.
+    expect(await (await ownAdmin.request("GET", "/recordings")).text()).toContain(recording.id);
+    expect(await (await foreignAdmin.request("GET", "/recordings")).text()).not.toContain(
+      recording.id,
     );
+    expect((await foreignAdmin.request("GET", `/recordings/${recording.id}`)).status).toBe(404);
+
+    // Retention, by the daily job: not yet at 550 days; past it the file and row go, audited.
+    const signer = await auditSigner(p.database.db, p.pki);
+    const schedule = (days: number) =>
+      new RetentionSchedule({
+        db: p.database.db,
+        clock: p.clock,
+        signer,
+        retentionDays: 36_500,
+        head: { file: null, everyMs: 1e12 },
+        recordings: { dir: recordingsDir, retentionDays: days },
+      });
+    expect((await schedule(550).tick()).ran).toContain("recordings");
+    expect(await Bun.file(file).exists()).toBe(true);
     p.clock.advance(551 * 86_400_000);
-    expect((await pruneRecordings({ ...p, db: p.database.db, recordingsDir }, 550)).deleted).toBe(
-      1,
-    );
+    expect((await schedule(550).tick()).ran).toContain("recordings");
     expect(await Bun.file(file).exists()).toBe(false);
+    expect(await p.database.db.select().from(workspaceRecordings)).toHaveLength(0);
+    await recordStopped(p.database.db, p.clock, runId);
     const [pruned] = await p.database.db
       .select()
       .from(auditEntries)
       .where(eq(auditEntries.action, "workspace.recordings_pruned"));
     expect(pruned?.detail).toMatchObject({ deleted: 1, recordingIds: [recording.id] });
+  },
+);
+
+test.skipIf(missing !== null)(
+  "a desktop that refuses the relay's password: the viewer's connection closes with the reason, audited as failed",
+  async () => {
+    if (!xvnc) throw new Error("no Xvnc");
+    await recordRunning(p.database.db, p.clock, p.pki, {
+      workspaceId,
+      host: "127.0.0.1",
+      port: xvnc.port,
+      password: "wrong-pw",
+    });
+    // Months later (the retention test moved the clock): a fresh sign-in.
+    const late = await signIn("late", { role: "platform_admin", customerId: "" });
+    const ws = new WebSocket(`wss://127.0.0.1:${listener.port}/workspaces/${workspaceId}/vnc`, {
+      headers: { Cookie: cookieOf(late.browser), Origin: ORIGIN },
+      tls: { rejectUnauthorized: false },
+    } as unknown as string[]);
+    const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+      ws.onclose = (e) => resolve({ code: e.code, reason: e.reason });
+    });
+    expect(closed.code).toBe(1011);
+    expect(closed.reason).toContain("refused the password");
+    const deadline = Date.now() + 10_000;
+    let entry: typeof auditEntries.$inferSelect | undefined;
+    while (Date.now() < deadline) {
+      [entry] = await p.database.db
+        .select()
+        .from(auditEntries)
+        .where(eq(auditEntries.action, "workspace.connect"))
+        .orderBy(desc(auditEntries.seq));
+      if (entry?.result === "failed") break;
+      await Bun.sleep(20);
+    }
+    expect(entry?.result).toBe("failed");
+    expect(String((entry?.detail as { reason?: string } | undefined)?.reason)).toContain(
+      "refused the password",
+    );
+    // The hold is released: the next Open is not refused as busy.
+    expect(relay.viewerOf(workspaceId)).toBeNull();
   },
 );
