@@ -243,6 +243,9 @@ test.skipIf(missing !== null)(
     const second = await upgrade(path(), { Origin: ORIGIN, Cookie: cookieOf(viewer) });
     expect(second.status).toBe(409);
     expect(second.body).toContain("viewer is connected");
+    expect(await (await p.admin.request("GET", `/workspaces/${workspaceId}`)).text()).toContain(
+      "connected: viewer since",
+    );
     v.ws.send(Uint8Array.of(1)); // ClientInit, shared
     const init = await v.read(24);
     const view = new DataView(init.buffer);
@@ -306,7 +309,7 @@ test.skipIf(missing !== null)(
     expect((await viewer.request("GET", "/assets/novnc/../package.json")).status).toBe(404);
     // Recordings: audit readers (the platform admin) see and download it; a technician does not.
     const list = await p.admin.request("GET", "/recordings");
-    expect(await list.text()).toContain(recording.sha256);
+    expect(await list.text()).toContain(`title="${recording.sha256}"`);
     const download = await p.admin.request("GET", `/recordings/${recording.id}/file`);
     expect(download.status).toBe(200);
     expect(new Bun.CryptoHasher("sha256").update(await download.arrayBuffer()).digest("hex")).toBe(

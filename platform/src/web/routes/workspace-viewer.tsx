@@ -11,7 +11,7 @@ import {
 } from "../../workspaces/index.ts";
 import type { WebEnv } from "../env.ts";
 import { signedIn } from "../middleware.ts";
-import { PortalPage, trail } from "../views/components.tsx";
+import { DataTable, PortalPage, trail } from "../views/components.tsx";
 
 const seconds = (from: Date, to: Date | null) =>
   to ? `${Math.round((to.getTime() - from.getTime()) / 1000)} s` : "connected";
@@ -82,38 +82,28 @@ export function workspaceViewerRoutes() {
           Every browser connection to a jump workspace, recorded; its SHA-256 is in the connection's
           audit entry (workspace.connect).
         </p>
-        <table>
-          <thead>
+        <DataTable
+          head={["Started", "Customer", "User", "Duration", "SHA-256", ""]}
+          rows={rows}
+          empty="No recordings."
+          row={(r) => (
             <tr>
-              <th>Started</th>
-              <th>Customer</th>
-              <th>User</th>
-              <th>From</th>
-              <th>Duration</th>
-              <th>SHA-256</th>
-              <th />
+              <td>{r.startedAt.toISOString().slice(0, 19).replace("T", " ")}</td>
+              <td>{r.customerName}</td>
+              <td>{`${r.username}${r.sourceIp ? ` from ${r.sourceIp}` : ""}`}</td>
+              <td>{seconds(r.startedAt, r.endedAt)}</td>
+              <td>
+                <code title={r.sha256 ?? ""}>
+                  {r.sha256 ? `${r.sha256.slice(0, 12)}…` : "(open)"}
+                </code>
+              </td>
+              <td>
+                <a href={`/recordings/${r.id}`}>Play</a> ·{" "}
+                <a href={`/recordings/${r.id}/file`}>Download</a>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr>
-                <td>{r.startedAt.toISOString()}</td>
-                <td>{r.customerName}</td>
-                <td>{r.username}</td>
-                <td>{r.sourceIp ?? ""}</td>
-                <td>{seconds(r.startedAt, r.endedAt)}</td>
-                <td class="wrap">
-                  <code>{r.sha256 ?? "(open)"}</code>
-                </td>
-                <td>
-                  <a href={`/recordings/${r.id}`}>Play</a> ·{" "}
-                  <a href={`/recordings/${r.id}/file`}>Download</a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {rows.length === 0 ? <p>No recordings.</p> : null}
+          )}
+        />
       </PortalPage>,
     );
   });
