@@ -376,6 +376,9 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     await access.ends
       .endAll("platform_shutdown")
       .catch((error) => console.error("ending sessions failed:", error));
+    await workspaceRelay
+      .stop()
+      .catch((error) => console.error("closing workspace connections failed:", error));
     await dataPlane.stop();
     await siem?.stop();
     https.stop();

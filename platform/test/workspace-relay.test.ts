@@ -22,6 +22,7 @@ import {
   recordingPath,
   recordRunning,
   recordStopped,
+  STALE_MS,
   VncRelay,
 } from "../src/workspaces/index.ts";
 import { arrangeMachine } from "./support/arrange.ts";
@@ -246,6 +247,20 @@ test.skipIf(missing !== null)(
     expect(await (await p.admin.request("GET", `/workspaces/${workspaceId}`)).text()).toContain(
       "connected: viewer since",
     );
+    // Another platform instance on the same database sees the hold too.
+    const other = new VncRelay({ ...relay.deps });
+    const display = { runId, host: "127.0.0.1", port: xvnc.port, password: xvnc.password };
+    const grant = {
+      workspaceId,
+      customerId: "00000000-0000-4000-8000-000000000001",
+      customerName: "ACME",
+      userId: "00000000-0000-4000-8000-000000000002",
+      username: "elsewhere",
+      ip: null,
+      display,
+    };
+    expect(await other.admit(grant)).toBeNull();
+    expect((await other.viewerOf(workspaceId))?.username).toBe("viewer");
     v.ws.send(Uint8Array.of(1)); // ClientInit, shared
     const init = await v.read(24);
     const view = new DataView(init.buffer);
@@ -391,6 +406,39 @@ test.skipIf(missing !== null)(
       "refused the password",
     );
     // The hold is released: the next Open is not refused as busy.
-    expect(relay.viewerOf(workspaceId)).toBeNull();
+    expect(await relay.viewerOf(workspaceId)).toBeNull();
   },
 );
+
+test("an open connection left by a stopped instance holds the workspace only until its heartbeat is stale", async () => {
+  const grant = {
+    workspaceId,
+    customerId: "00000000-0000-4000-8000-000000000001",
+    customerName: "ACME",
+    userId: "00000000-0000-4000-8000-000000000002",
+    username: "crashed",
+    ip: "198.18.0.99",
+    display: { runId: "r", host: "127.0.0.1", port: 1, password: "x" },
+  };
+  const gone = new VncRelay({ ...relay.deps });
+  const left = await gone.admit(grant);
+  expect(left).not.toBeNull();
+  await gone.stop(); // no WebSocket of it was open: its row stays open, as after a crash
+  const fresh = new VncRelay({ ...relay.deps });
+  expect(await fresh.admit({ ...grant, username: "next" })).toBeNull();
+  p.clock.advance(STALE_MS + 1000);
+  const taken = await fresh.admit({ ...grant, username: "next" });
+  expect(taken).not.toBeNull();
+  expect((await fresh.viewerOf(workspaceId))?.username).toBe("next");
+  const [entry] = await p.database.db
+    .select()
+    .from(auditEntries)
+    .where(eq(auditEntries.action, "workspace.connect"))
+    .orderBy(desc(auditEntries.seq));
+  expect(entry?.result).toBe("failed");
+  expect(entry?.actorName).toBe("crashed");
+  expect(String((entry?.detail as { reason?: string } | undefined)?.reason)).toContain("stopped");
+  if (taken) await fresh.abandon(taken);
+  await fresh.stop();
+  expect(await fresh.viewerOf(workspaceId)).toBeNull();
+});

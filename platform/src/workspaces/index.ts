@@ -48,11 +48,14 @@ export {
 } from "./recording.ts";
 export { getRecording, listRecordings, pruneRecordings, recordingPath } from "./recordings.ts";
 export {
+  HEARTBEAT_MS,
   type RelayConnection,
   type RelayDeps,
   type RelaySocket,
   recordingFile,
+  STALE_MS,
   type ViewerGrant,
+  type ViewerHold,
   VncRelay,
 } from "./relay.ts";
 export { RfbError, vncAuthResponse } from "./rfb.ts";

@@ -2,10 +2,11 @@
 // workspace's VNC server. The relay authenticates to the VNC server itself (VncAuth with the run's
 // password) and offers the browser security type None, so the password never leaves the platform.
 // Every byte both ways is recorded; on close the recording's SHA-256 goes into the connection's
-// audit entry. One viewer per workspace and platform instance.
+// audit entry. One viewer per workspace across platform instances: the open recording row holds it
+// (a unique index), renewed by a heartbeat so that a stopped instance's rows stop holding.
 import { join } from "node:path";
 import type { Socket } from "bun";
-import { eq } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt } from "drizzle-orm";
 import { recordAuditAlone } from "../audit/index.ts";
 import { type Db, workspaceRecordings } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
@@ -62,34 +63,50 @@ export interface RelayDeps {
   timeoutMs?: number;
 }
 
-/** One viewer at a time: who holds each workspace on this instance. */
+/** Who holds a workspace: the user of its open connection, and since when. */
 export interface ViewerHold {
   username: string;
   since: Date;
 }
 
+/** How often an instance renews its open connections' heartbeat, in ms. */
+export const HEARTBEAT_MS = 20_000;
+/** An open connection whose heartbeat is older than this (ms) was left by a stopped instance. */
+export const STALE_MS = 3 * HEARTBEAT_MS;
+
 export class VncRelay {
-  private readonly viewers = new Map<string, ViewerHold>();
+  private readonly open = new Set<RelaySocket>();
+  private readonly heartbeat: ReturnType<typeof setInterval>;
 
-  constructor(readonly deps: RelayDeps) {}
+  constructor(readonly deps: RelayDeps) {
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref?.();
+  }
 
-  /** Who is connected to `workspaceId` through this instance, if anyone. */
-  viewerOf(workspaceId: string): ViewerHold | null {
-    return this.viewers.get(workspaceId) ?? null;
+  /** Who is connected to `workspaceId` (through any platform instance), if anyone. */
+  async viewerOf(workspaceId: string): Promise<ViewerHold | null> {
+    const [row] = await this.deps.db
+      .select({ username: workspaceRecordings.username, since: workspaceRecordings.startedAt })
+      .from(workspaceRecordings)
+      .where(
+        and(eq(workspaceRecordings.workspaceId, workspaceId), isNull(workspaceRecordings.endedAt)),
+      );
+    return row ?? null;
   }
 
   /**
    * Takes the workspace for `grant`'s user and makes the connection's state (with its recording
-   * row) for the WebSocket upgrade; null when someone else holds it (the caller answers 409).
+   * row) for the WebSocket upgrade; null when someone else holds it (the caller answers 409). An
+   * open row with a stale heartbeat is closed first (audited as failed: its instance stopped).
    */
   async admit(grant: ViewerGrant): Promise<RelayConnection | null> {
-    if (this.viewers.has(grant.workspaceId)) return null;
+    await this.closeStale(grant.workspaceId);
     const since = this.deps.clock.now();
-    this.viewers.set(grant.workspaceId, { username: grant.username, since });
     const recordingId = crypto.randomUUID();
     const file = recordingFile(recordingId, since);
-    try {
-      await this.deps.db.insert(workspaceRecordings).values({
+    const inserted = await this.deps.db
+      .insert(workspaceRecordings)
+      .values({
         id: recordingId,
         workspaceId: grant.workspaceId,
         customerId: grant.customerId,
@@ -99,11 +116,11 @@ export class VncRelay {
         sourceIp: grant.ip,
         file,
         startedAt: since,
-      });
-    } catch (error) {
-      this.viewers.delete(grant.workspaceId);
-      throw error;
-    }
+        heartbeatAt: since,
+      })
+      .onConflictDoNothing()
+      .returning({ id: workspaceRecordings.id });
+    if (inserted.length === 0) return null;
     return {
       grant,
       recordingId,
@@ -123,20 +140,77 @@ export class VncRelay {
 
   /** Releases a hold whose upgrade failed (no WebSocket came of it). */
   async abandon(connection: RelayConnection): Promise<void> {
-    this.viewers.delete(connection.grant.workspaceId);
     await this.deps.db
       .delete(workspaceRecordings)
       .where(eq(workspaceRecordings.id, connection.recordingId));
   }
 
+  /** Ends every open connection (audited) and the heartbeat: the platform is stopping. */
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const all = [...this.open];
+    for (const ws of all) {
+      ws.data.reason = "the platform stopped";
+      ws.close(1001, "the platform stopped");
+    }
+    await Promise.all(all.map((ws) => this.end(ws, "the platform stopped")));
+  }
+
+  /** Renews the heartbeat of this instance's open connections. */
+  async beat(): Promise<void> {
+    const ids = [...this.open].filter((ws) => !ws.data.closed).map((ws) => ws.data.recordingId);
+    if (ids.length === 0) return;
+    await this.deps.db
+      .update(workspaceRecordings)
+      .set({ heartbeatAt: this.deps.clock.now() })
+      .where(inArray(workspaceRecordings.id, ids))
+      .catch((error) =>
+        this.deps.log?.(`recordings' heartbeat failed: ${(error as Error).message}`),
+      );
+  }
+
+  private async closeStale(workspaceId: string): Promise<void> {
+    const stale = await this.deps.db
+      .update(workspaceRecordings)
+      .set({ endedAt: this.deps.clock.now() })
+      .where(
+        and(
+          eq(workspaceRecordings.workspaceId, workspaceId),
+          isNull(workspaceRecordings.endedAt),
+          lt(workspaceRecordings.heartbeatAt, new Date(this.deps.clock.now().getTime() - STALE_MS)),
+        ),
+      )
+      .returning();
+    for (const r of stale)
+      await recordAuditAlone(this.deps.db, this.deps.clock, {
+        actor: { id: r.userId, name: r.username, ip: r.sourceIp },
+        action: "workspace.connect",
+        target: { type: "workspace", id: r.workspaceId },
+        customerId: r.customerId,
+        result: "failed",
+        detail: {
+          customer: r.customerName,
+          recordingId: r.id,
+          recording: r.file,
+          startedAt: r.startedAt.toISOString(),
+          lastHeartbeat: r.heartbeatAt?.toISOString() ?? null,
+          sha256: null,
+          reason: "the platform instance relaying it stopped; the recording may be cut short",
+        },
+      });
+  }
+
   /** Bun's websocket handlers for the HTTPS listener. */
   readonly websocket = {
-    open: (ws: RelaySocket) => void this.open(ws),
+    open: (ws: RelaySocket) => {
+      this.open.add(ws);
+      void this.connect(ws);
+    },
     message: (ws: RelaySocket, message: string | Uint8Array) => this.fromBrowser(ws, message),
     close: (ws: RelaySocket) => void this.end(ws, ws.data.reason || "closed by the viewer"),
   };
 
-  private async open(ws: RelaySocket): Promise<void> {
+  private async connect(ws: RelaySocket): Promise<void> {
     const c = ws.data;
     const timeoutMs = this.deps.timeoutMs ?? 10_000;
     c.recorder = new RecordingWriter(join(this.deps.recordingsDir, c.file), c.startedMs);
@@ -207,7 +281,7 @@ export class VncRelay {
     c.closed = true;
     c.server?.end();
     c.fromBrowser.end(new Error("the viewer closed the connection"));
-    this.viewers.delete(c.grant.workspaceId);
+    this.open.delete(ws);
     const ended = this.deps.clock.now();
     const written = await c.recorder?.finish();
     const g = c.grant;

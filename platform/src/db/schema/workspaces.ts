@@ -136,7 +136,7 @@ export const workspaceRuns = pgTable(
     vncHost: text("vnc_host"),
     vncPort: integer("vnc_port"),
     vncPasswordSealed: text("vnc_password_sealed"),
-    startedAt: createdAt(),
+    startedAt: at("started_at").notNull().defaultNow(),
     stoppedAt: at("stopped_at"),
   },
   (t) => [index("workspace_runs_workspace_idx").on(t.workspaceId, t.startedAt)],
@@ -159,14 +159,23 @@ export const workspaceRecordings = pgTable(
     sourceIp: text("source_ip"),
     /** Relative to the platform's recordings directory. */
     file: text("file").notNull(),
-    startedAt: createdAt(),
+    startedAt: at("started_at").notNull().defaultNow(),
     endedAt: at("ended_at"),
     /** Bytes relayed server → browser and browser → server. */
     bytesDown: bigint("bytes_down", { mode: "number" }).notNull().default(0),
     bytesUp: bigint("bytes_up", { mode: "number" }).notNull().default(0),
     sha256: text("sha256"),
+    /**
+     * Renewed by the relaying platform instance while the connection is open; an open row whose
+     * heartbeat is old was left by an instance that stopped, and no longer holds the workspace.
+     */
+    heartbeatAt: at("heartbeat_at"),
   },
   (t) => [
+    // One viewer per workspace, across platform instances: one open connection at a time.
+    uniqueIndex("workspace_recordings_one_viewer")
+      .on(t.workspaceId)
+      .where(sql`${t.endedAt} is null`),
     index("workspace_recordings_started_idx").on(t.startedAt),
     index("workspace_recordings_customer_idx").on(t.customerId, t.startedAt),
   ],

@@ -60,7 +60,7 @@ export function workspaceRelayRoutes() {
     }
     const display = await relay.deps.displays.lookup(ws.id);
     if (!display) return refuse(409, "The workspace is not running: start it first.");
-    const holder = relay.viewerOf(ws.id);
+    const holder = await relay.viewerOf(ws.id);
     if (holder) {
       await recordAuditAlone(ctx.db, ctx.clock, {
         actor,
@@ -84,8 +84,13 @@ export function workspaceRelayRoutes() {
       ip: actor.ip,
       display,
     });
-    if (!connection)
-      return refuse(409, "Another viewer connected to this workspace a moment ago; one at a time.");
+    if (!connection) {
+      const now = await relay.viewerOf(ws.id);
+      return refuse(
+        409,
+        `${now?.username ?? "Another viewer"} connected to this workspace a moment ago; one viewer at a time.`,
+      );
+    }
     const server = c.env as Server<unknown> | undefined;
     if (!server?.upgrade(c.req.raw, { data: connection })) {
       await relay.abandon(connection);

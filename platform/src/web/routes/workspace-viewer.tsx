@@ -31,7 +31,7 @@ export function workspaceViewerRoutes() {
     else if (!(await relay.deps.displays.lookup(view.workspace.id)))
       refusal = "The workspace is not running: start it first.";
     else {
-      const holder = relay.viewerOf(view.workspace.id);
+      const holder = await relay.viewerOf(view.workspace.id);
       if (holder)
         refusal = `${holder.username} is connected since ${holder.since.toISOString()}; one viewer at a time.`;
     }

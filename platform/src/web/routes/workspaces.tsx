@@ -213,7 +213,7 @@ export function workspaceRoutes() {
     const ctx = c.get("ctx");
     const view = await getWorkspace(ctx, c.req.param("id"));
     const csrf = c.get("csrfToken");
-    const viewer = c.get("deps").workspaceRelay?.viewerOf(view.workspace.id) ?? null;
+    const viewer = (await c.get("deps").workspaceRelay?.viewerOf(view.workspace.id)) ?? null;
     const manage = view.canManage
       ? {
           grants: await listGrants(ctx, view.workspace.id),
