@@ -249,8 +249,13 @@ export class VncRelay {
       await handshakeWithBrowser(c.fromBrowser, toBrowser);
       // From here on bytes are copied: first what arrived during the handshakes.
       c.relaying = true;
+      // (The viewer's early bytes, ClientInit usually, are in the recording already.)
       const early = c.fromBrowser.rest();
-      if (early.length) this.fromBrowser(ws, early);
+      if (early.length) {
+        c.bytesUp += early.length;
+        c.pendingToServer.push(early);
+        flush(socket, c);
+      }
       const pending = fromServer.rest();
       if (pending.length) toBrowser(pending);
     } catch (error) {
