@@ -56,6 +56,10 @@ export const VARIABLES = {
     "Comma-separated IPv4 CIDR blocks allowed to read /metrics without the token (e.g. 127.0.0.1/32,198.18.5.0/24).",
   MEETPOINT_RETENTION_DAYS:
     "Audit entries and ended sessions with their evidence are pruned after this many days. Default 550.",
+  MEETPOINT_RECORDING_RETENTION_DAYS:
+    "Recordings of browser connections to jump workspaces are deleted after this many days (by the daily retention job, audited). Default 550.",
+  MEETPOINT_RECORDINGS_DIR:
+    "Directory of the workspace recordings. Default <data dir>/recordings. Several instances: one directory all of them mount (shared storage), so any instance plays and prunes every recording.",
   MEETPOINT_AUDIT_HEAD_FILE:
     "File the head of the audit chain is appended to, signed, on every export. Unset: the head goes only to the audit log (and so to the SIEM).",
   MEETPOINT_AUDIT_HEAD_EXPORT_HOURS: "Hours between exports of the audit chain's head. Default 24.",
@@ -111,6 +115,10 @@ export interface OperationsConfig {
   siemConfigFile: string | null;
   metrics: { token: string | null; networks: Cidr[] };
   retentionDays: number;
+  /** Days a workspace connection's recording is kept; default 550. */
+  recordingRetentionDays: number;
+  /** Where recordings are written; null: <data dir>/recordings. Shared by all instances. */
+  recordingsDir: string | null;
   auditHead: { file: string | null; everyMs: number };
   smtp: { url: string; from: string; caFile: string | null } | null;
   webhookAllowPrivate: boolean;
@@ -280,6 +288,8 @@ function readOperations(env: Env, publicUrl: URL): OperationsConfig {
     siemConfigFile: env.MEETPOINT_SIEM_CONFIG || null,
     metrics: { token, networks },
     retentionDays: integer(env, "MEETPOINT_RETENTION_DAYS", 550, 1, 36_500),
+    recordingRetentionDays: integer(env, "MEETPOINT_RECORDING_RETENTION_DAYS", 550, 1, 36_500),
+    recordingsDir: env.MEETPOINT_RECORDINGS_DIR || null,
     auditHead: {
       file: env.MEETPOINT_AUDIT_HEAD_FILE || null,
       everyMs: integer(env, "MEETPOINT_AUDIT_HEAD_EXPORT_HOURS", 24, 1, 24 * 31) * 3_600_000,

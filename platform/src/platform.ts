@@ -39,6 +39,7 @@ import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
+import { databaseDisplays, VncRelay } from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
@@ -344,11 +345,17 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       });
   }, REFRESH_MS);
   // Retention, head exports and the chain's verification, when due (checked every minute).
+  // Recordings: one directory for all instances (shared storage), so any of them plays and prunes.
+  const recordingsDir = config.operations.recordingsDir ?? resolve(config.dataDir, "recordings");
   const retention = new RetentionSchedule({
     db,
     clock,
     signer: await auditSigner(db, pki),
     retentionDays: config.operations.retentionDays,
+    recordings: {
+      dir: recordingsDir,
+      retentionDays: config.operations.recordingRetentionDays,
+    },
     head: config.operations.auditHead,
     log: (line) => console.error(line),
   });
@@ -377,7 +384,16 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
         .catch((error) => console.error("auditing failed authentications:", error)),
     10_000,
   );
+  // Browser access to jump workspaces: the VNC relay, recording under <data dir>/recordings.
+  const workspaceRelay = new VncRelay({
+    db,
+    clock,
+    displays: databaseDisplays(db, pki),
+    recordingsDir: recordingsDir,
+    log: (line) => console.error(line),
+  });
   const app = createApp({
+    workspaceRelay,
     db,
     clock,
     oidc,
@@ -396,7 +412,13 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   });
   const https = new HttpsListener(
     // Gateways long-poll for commands for up to 25 s.
-    { port: config.httpsPort, hostname: config.listenAddress, idleTimeout: 60, fetch: app.fetch },
+    {
+      port: config.httpsPort,
+      hostname: config.listenAddress,
+      idleTimeout: 60,
+      fetch: app.fetch,
+      websocket: workspaceRelay.websocket,
+    },
     { cert: served.certificatePem, key: served.privateKeyPem },
   );
   const certificateRenewal = setInterval(async () => {
@@ -456,6 +478,9 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       .stopped()
       .then(() => leases.releaseAll())
       .catch((error) => console.error("leaving the instance registry:", error));
+    await workspaceRelay
+      .stop()
+      .catch((error) => console.error("closing workspace connections failed:", error));
     await dataPlane.stop();
     await siem?.stop();
     https.stop();

@@ -54,6 +54,8 @@ test("migrations create every entity on an empty database and are idempotent", a
     "users",
     "web_sessions",
     "workspace_grants",
+    "workspace_recordings",
+    "workspace_runs",
     "workspace_template_proposals",
     "workspace_templates",
     "workspaces",

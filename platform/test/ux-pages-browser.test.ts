@@ -115,6 +115,8 @@ describe.skipIf(skip !== null)("every page of the portal at 1280, 768 and 390 px
     ["workspace-template", `/workspace-templates/${workspace.templateId}`],
     ["workspaces", "/workspaces"],
     ["workspace", `/workspaces/${workspace.workspaceId}`],
+    ["workspace-open", `/workspaces/${workspace.workspaceId}/open`],
+    ["recordings", "/recordings"],
     ["not-found", "/machines/00000000-0000-4000-8000-000000000000"],
     ["seen-once", "/once/00000000-0000-4000-8000-000000000000"],
   ];

@@ -133,6 +133,10 @@ export const AUDIT_ACTIONS = {
   "workspace.allow_list": "a workspace's egress allow-list changed (before and after)",
   "workspace.grant": "a technician was granted access to a customer's workspace",
   "workspace.revoke": "a technician's access to a customer's workspace was revoked",
+  "workspace.connect":
+    "a browser connection to a workspace's desktop ended: who, from where, start, duration, bytes, the recording and its SHA-256 (failed: the relay could not reach or authenticate to the desktop; denied: refused before it began — no second factor, or another viewer connected)",
+  "workspace.recordings_pruned":
+    "the retention job deleted workspace recordings older than the retention period (failed: files it could not delete)",
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -4,6 +4,7 @@
 import { recordAuditAlone, SYSTEM_ACTOR, verifyAuditChain } from "../audit/index.ts";
 import type { Db } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
+import { pruneRecordings } from "../workspaces/index.ts";
 import { exportHead } from "./heads.ts";
 import { type PruneResult, prune } from "./prune.ts";
 import type { AuditSigner } from "./signing.ts";
@@ -14,12 +15,14 @@ export interface RetentionDeps {
   signer: AuditSigner;
   retentionDays: number;
   head: { file: string | null; everyMs: number };
+  /** Workspace recordings: their directory and days kept (pruned with the audit log, daily). */
+  recordings?: { dir: string; retentionDays: number };
   /** How often pruning and verification run; default one day. */
   everyMs?: number;
   log?: (line: string) => void;
 }
 
-type Job = "prune" | "head" | "verify";
+type Job = "prune" | "head" | "verify" | "recordings";
 
 export class RetentionSchedule {
   private readonly last = new Map<Job, number>();
@@ -38,6 +41,16 @@ export class RetentionSchedule {
       if (this.due("prune", day)) {
         pruned = await this.run("prune", () => prune(this.deps, this.deps.retentionDays));
         ran.push("prune");
+      }
+      const recordings = this.deps.recordings;
+      if (recordings && this.due("recordings", day)) {
+        await this.run("recordings", () =>
+          pruneRecordings(
+            { ...this.deps, recordingsDir: recordings.dir },
+            recordings.retentionDays,
+          ),
+        );
+        ran.push("recordings");
       }
       if (this.due("verify", day)) {
         await this.run("verify", () => this.verify());

@@ -38,6 +38,8 @@ import { signInRoutes } from "./routes/sign-in.tsx";
 import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
 import { windowRoutes } from "./routes/windows.tsx";
+import { workspaceRelayRoutes } from "./routes/workspace-relay.ts";
+import { workspaceViewerRoutes } from "./routes/workspace-viewer.tsx";
 import { workspaceRoutes } from "./routes/workspaces.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
 
@@ -127,6 +129,8 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", signInRoutes());
   app.route("/", oidcSignInRoutes());
+  // Before the portal's sign-in gate: a WebSocket's refusals are statuses, not redirects.
+  app.route("/", workspaceRelayRoutes());
 
   const portal = new Hono<WebEnv>();
   portal.use("*", requireStage("ready"));
@@ -146,6 +150,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());
   portal.route("/", workspaceRoutes());
+  portal.route("/", workspaceViewerRoutes());
   portal.route("/", helpRoutes());
   portal.route("/", apiTokenRoutes({ maxDays: deps.apiTokenMaxDays ?? 365 }));
   portal.route(

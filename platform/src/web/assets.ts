@@ -1,5 +1,6 @@
 // Static assets, all served by the platform itself: plants are often offline, and no CDN is trusted.
 import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import type { WebEnv } from "./env.ts";
@@ -17,22 +18,51 @@ const ASSETS: Record<string, { file: string; type: string }> = {
     file: fileURLToPath(new URL("./assets/app.css", import.meta.url)),
     type: "text/css",
   },
+  "vnc-open.js": {
+    file: fileURLToPath(new URL("./assets/vnc-open.js", import.meta.url)),
+    type: "text/javascript",
+  },
+  "vnc-player.js": {
+    file: fileURLToPath(new URL("./assets/vnc-player.js", import.meta.url)),
+    type: "text/javascript",
+  },
   "parts.css": {
     file: fileURLToPath(new URL("./assets/parts.css", import.meta.url)),
     type: "text/css",
   },
 };
 
+/** noVNC's package root (core/ and vendor/ are served as ES modules under /assets/novnc/). */
+const NOVNC_ROOT = dirname(dirname(Bun.resolveSync("@novnc/novnc", import.meta.dir)));
+
+/** noVNC's modules by path under /assets/novnc/, read once: core/ and vendor/ .js files only. */
+function novncModules(): Map<string, Uint8Array<ArrayBuffer>> {
+  const modules = new Map<string, Uint8Array<ArrayBuffer>>();
+  for (const top of ["core", "vendor"])
+    for (const file of new Bun.Glob("**/*.js").scanSync(join(NOVNC_ROOT, top)))
+      modules.set(`${top}/${file}`, new Uint8Array(readFileSync(join(NOVNC_ROOT, top, file))));
+  return modules;
+}
+
 /** Serves the assets from memory, read once when the app is created. */
 export function assetRoutes() {
   const contents = new Map(
     Object.entries(ASSETS).map(([name, a]) => [name, { body: readFileSync(a.file), type: a.type }]),
   );
-  return new Hono<WebEnv>().get("/:name", (c) => {
-    const asset = contents.get(c.req.param("name"));
-    if (!asset) return c.notFound();
-    c.header("Content-Type", `${asset.type}; charset=utf-8`);
-    c.header("Cache-Control", "public, max-age=3600");
-    return c.body(asset.body);
-  });
+  const novnc = novncModules();
+  return new Hono<WebEnv>()
+    .get("/novnc/*", (c) => {
+      const module = novnc.get(c.req.path.replace(/^.*?\/novnc\//, ""));
+      if (!module) return c.notFound();
+      c.header("Content-Type", "text/javascript; charset=utf-8");
+      c.header("Cache-Control", "public, max-age=3600");
+      return c.body(module);
+    })
+    .get("/:name", (c) => {
+      const asset = contents.get(c.req.param("name"));
+      if (!asset) return c.notFound();
+      c.header("Content-Type", `${asset.type}; charset=utf-8`);
+      c.header("Cache-Control", "public, max-age=3600");
+      return c.body(asset.body);
+    });
 }

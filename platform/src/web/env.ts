@@ -9,6 +9,7 @@ import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
 import type { ForwarderStatus } from "../siem/index.ts";
+import type { VncRelay } from "../workspaces/index.ts";
 import type { AuthFailures } from "./auth-failures.ts";
 
 import type { LoadShedder } from "./load-shedding.ts";
@@ -44,6 +45,8 @@ export interface AppDeps {
   apiTokenMaxDays?: number;
   /** The gateway API's requests in progress before it answers 429; default 256. */
   gatewayApiShedder?: LoadShedder;
+  /** The browser relay to workspaces' desktops and their recordings; absent: no Open. */
+  workspaceRelay?: VncRelay;
 }
 
 export interface WebEnv {

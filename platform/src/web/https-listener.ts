@@ -7,18 +7,21 @@
 // CPU makes likely. The listener says so once at start.
 import { readFileSync } from "node:fs";
 import { TLS_SERVER_POLICY } from "@meetpoint/common";
-import type { Server } from "bun";
+import type { Server, WebSocketHandler } from "bun";
 
 export interface HttpsOptions {
   port: number;
   hostname: string;
-  fetch: (request: Request, server: Server<undefined>) => Response | Promise<Response>;
+  fetch: (request: Request, server: Server<unknown>) => Response | Promise<Response>;
+  /** WebSocket handlers for requests the app upgrades (the workspace relay); absent: none. */
+  // biome-ignore lint/suspicious/noExplicitAny: each upgrade carries its handler's own data
+  websocket?: WebSocketHandler<any>;
   /** Seconds a connection may idle; gateways long-poll for up to 25 s. */
   idleTimeout: number;
 }
 
 export class HttpsListener {
-  private server: Server<undefined>;
+  private server: Server<unknown>;
 
   constructor(
     private readonly options: HttpsOptions,
@@ -47,7 +50,7 @@ export class HttpsListener {
     void this.server.stop(true);
   }
 
-  private serve(tls: { cert: string; key: string }, port: number): Server<undefined> {
+  private serve(tls: { cert: string; key: string }, port: number): Server<unknown> {
     return Bun.serve({
       port,
       hostname: this.options.hostname,
@@ -56,6 +59,8 @@ export class HttpsListener {
       tls: { ...tls, ...TLS_SERVER_POLICY },
       idleTimeout: this.options.idleTimeout,
       fetch: this.options.fetch,
+      // Without a handler nothing is upgraded (only the app calls server.upgrade).
+      websocket: this.options.websocket ?? { message() {} },
     });
   }
 }

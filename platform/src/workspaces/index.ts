@@ -3,6 +3,15 @@
 // and renderers (OpenVPN config, swanctl.conf, nftables) for the runtime to apply.
 export { isHostOrAddress, networkText, parseNetwork } from "./addresses.ts";
 export {
+  databaseDisplays,
+  recordRunning,
+  recordStopped,
+  type SecretBox,
+  vncPasswordLabel,
+  type WorkspaceDisplay,
+  type WorkspaceDisplays,
+} from "./displays.ts";
+export {
   ALLOW_LIST_MAX,
   allowListText,
   type EgressEntry,
@@ -30,6 +39,26 @@ export {
   parseOpenVpnProfile,
   type VpnEndpoint,
 } from "./openvpn-profile.ts";
+export {
+  parseRecording,
+  RECORDING_END,
+  RECORDING_HEADER,
+  type RecordedFrame,
+  RecordingWriter,
+} from "./recording.ts";
+export { getRecording, listRecordings, pruneRecordings, recordingPath } from "./recordings.ts";
+export {
+  HEARTBEAT_MS,
+  type RelayConnection,
+  type RelayDeps,
+  type RelaySocket,
+  recordingFile,
+  STALE_MS,
+  type ViewerGrant,
+  type ViewerHold,
+  VncRelay,
+} from "./relay.ts";
+export { RfbError, vncAuthResponse } from "./rfb.ts";
 export { sessionPassedSecondFactor } from "./second-factor.ts";
 export {
   approveProposal,

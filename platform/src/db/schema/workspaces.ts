@@ -1,7 +1,17 @@
 // Jump workspaces (Enterprise): templates changed only by four eyes, one workspace per customer with
 // its remote-access profile and egress allow-list, and the technicians granted access to it.
 import { sql } from "drizzle-orm";
-import { index, jsonb, pgTable, text, unique, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  unique,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { at, createdAt, id } from "./columns.ts";
 import { customers } from "./customers.ts";
 import { users } from "./users.ts";
@@ -108,4 +118,65 @@ export const workspaceGrants = pgTable(
     createdAt: createdAt(),
   },
   (t) => [unique("workspace_grants_unique").on(t.workspaceId, t.userId)],
+);
+
+/**
+ * A run of a workspace's desktop, written by the runtime when it starts one: where its VNC server
+ * listens and the per-run VNC password (sealed with the KEK, label "workspace-vnc:<run id>"). The
+ * browser relay reads the newest running row (workspaces/displays.ts).
+ */
+export const workspaceRuns = pgTable(
+  "workspace_runs",
+  {
+    id: id(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    state: text("state", { enum: ["starting", "running", "stopped"] }).notNull(),
+    vncHost: text("vnc_host"),
+    vncPort: integer("vnc_port"),
+    vncPasswordSealed: text("vnc_password_sealed"),
+    startedAt: at("started_at").notNull().defaultNow(),
+    stoppedAt: at("stopped_at"),
+  },
+  (t) => [index("workspace_runs_workspace_idx").on(t.workspaceId, t.startedAt)],
+);
+
+/**
+ * One browser connection to a workspace, recorded in noVNC's playback format under the data
+ * directory; its SHA-256 is written when it closes (also into the connection's audit entry). The
+ * customer and user are kept by value: a recording outlives its workspace and its user.
+ */
+export const workspaceRecordings = pgTable(
+  "workspace_recordings",
+  {
+    id: id(),
+    workspaceId: uuid("workspace_id").notNull(),
+    customerId: uuid("customer_id").notNull(),
+    customerName: text("customer_name").notNull(),
+    userId: uuid("user_id").notNull(),
+    username: text("username").notNull(),
+    sourceIp: text("source_ip"),
+    /** Relative to the platform's recordings directory. */
+    file: text("file").notNull(),
+    startedAt: at("started_at").notNull().defaultNow(),
+    endedAt: at("ended_at"),
+    /** Bytes relayed server → browser and browser → server. */
+    bytesDown: bigint("bytes_down", { mode: "number" }).notNull().default(0),
+    bytesUp: bigint("bytes_up", { mode: "number" }).notNull().default(0),
+    sha256: text("sha256"),
+    /**
+     * Renewed by the relaying platform instance while the connection is open; an open row whose
+     * heartbeat is old was left by an instance that stopped, and no longer holds the workspace.
+     */
+    heartbeatAt: at("heartbeat_at"),
+  },
+  (t) => [
+    // One viewer per workspace, across platform instances: one open connection at a time.
+    uniqueIndex("workspace_recordings_one_viewer")
+      .on(t.workspaceId)
+      .where(sql`${t.endedAt} is null`),
+    index("workspace_recordings_started_idx").on(t.startedAt),
+    index("workspace_recordings_customer_idx").on(t.customerId, t.startedAt),
+  ],
 );

@@ -213,6 +213,7 @@ export function workspaceRoutes() {
     const ctx = c.get("ctx");
     const view = await getWorkspace(ctx, c.req.param("id"));
     const csrf = c.get("csrfToken");
+    const viewer = (await c.get("deps").workspaceRelay?.viewerOf(view.workspace.id)) ?? null;
     const manage = view.canManage
       ? {
           grants: await listGrants(ctx, view.workspace.id),
@@ -231,7 +232,9 @@ export function workspaceRoutes() {
       >
         <p>
           Template <strong>{view.templateName}</strong> · state{" "}
-          <strong>{view.workspace.state}</strong>
+          <strong>{view.workspace.state}</strong> ·{" "}
+          <a href={`/workspaces/${view.workspace.id}/open`}>Open</a>
+          {viewer ? ` · connected: ${viewer.username} since ${viewer.since.toISOString()}` : null}
         </p>
         <h2>Profile</h2>
         <ProfileSummary view={view} />

@@ -90,6 +90,7 @@ const Nav: FC<{ principal: Principal; csrfToken: string }> = ({ principal, csrfT
     {hasPermission(principal, "users.manage") ? <a href="/users">Users</a> : null}
     {scopeOf(principal, "users.manage").all ? <a href="/identity-providers">Sign-in</a> : null}
     {hasPermission(principal, "audit.read") ? <a href="/audit">Audit log</a> : null}
+    {hasPermission(principal, "audit.read") ? <a href="/recordings">Recordings</a> : null}
     {hasPermission(principal, "pki.read") ? <a href="/pki">CA</a> : null}
     {hasPermission(principal, "pki.read") ? <a href="/status">Status</a> : null}
     <a href="/help">Help</a>

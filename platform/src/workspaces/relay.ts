@@ -1,0 +1,359 @@
+// The browser relay (the bastion): a portal WebSocket at /workspaces/:id/vnc joined to the
+// workspace's VNC server. The relay authenticates to the VNC server itself (VncAuth with the run's
+// password) and offers the browser security type None, so the password never leaves the platform.
+// Every byte both ways is recorded; on close the recording's SHA-256 goes into the connection's
+// audit entry. One viewer per workspace across platform instances: the open recording row holds it
+// (a unique index), renewed by a heartbeat so that a stopped instance's rows stop holding.
+import { join } from "node:path";
+import type { Socket } from "bun";
+import { and, eq, inArray, isNull, lt } from "drizzle-orm";
+import { recordAuditAlone } from "../audit/index.ts";
+import { type Db, workspaceRecordings } from "../db/index.ts";
+import type { Clock } from "../shared/index.ts";
+import type { WorkspaceDisplay, WorkspaceDisplays } from "./displays.ts";
+import { RecordingWriter } from "./recording.ts";
+import { ByteReader, handshakeWithBrowser, handshakeWithServer } from "./rfb.ts";
+
+/** Who opens which workspace, decided by the portal before the upgrade. */
+export interface ViewerGrant {
+  workspaceId: string;
+  customerId: string;
+  customerName: string;
+  userId: string;
+  username: string;
+  ip: string | null;
+  display: WorkspaceDisplay;
+}
+
+/** A WebSocket's state while it is relayed (Bun's ws.data). */
+export interface RelayConnection {
+  grant: ViewerGrant;
+  recordingId: string;
+  /** The recording's file, relative to the recordings directory. */
+  file: string;
+  startedMs: number;
+  recorder: RecordingWriter | null;
+  /** Bytes from the browser until the handshake with it is done. */
+  fromBrowser: ByteReader;
+  server: Socket<undefined> | null;
+  /** Bytes for the VNC server the kernel did not take yet. */
+  pendingToServer: Uint8Array[];
+  relaying: boolean;
+  bytesDown: number;
+  bytesUp: number;
+  closed: boolean;
+  reason: string;
+}
+
+/** The minimal WebSocket surface the relay uses (Bun's ServerWebSocket). */
+export interface RelaySocket {
+  data: RelayConnection;
+  send(data: Uint8Array): number;
+  close(code?: number, reason?: string): void;
+}
+
+export interface RelayDeps {
+  db: Db;
+  clock: Clock;
+  displays: WorkspaceDisplays;
+  /** Where recordings are written: <dataDir>/recordings. */
+  recordingsDir: string;
+  log?: (line: string) => void;
+  /** Milliseconds for the VNC server's TCP connect and each handshake step; default 10 000. */
+  timeoutMs?: number;
+}
+
+/** Who holds a workspace: the user of its open connection, and since when. */
+export interface ViewerHold {
+  username: string;
+  since: Date;
+}
+
+/** How often an instance renews its open connections' heartbeat, in ms. */
+export const HEARTBEAT_MS = 20_000;
+/** An open connection whose heartbeat is older than this (ms) was left by a stopped instance. */
+export const STALE_MS = 3 * HEARTBEAT_MS;
+
+export class VncRelay {
+  private readonly open = new Set<RelaySocket>();
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+
+  constructor(readonly deps: RelayDeps) {
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref?.();
+  }
+
+  /** Who is connected to `workspaceId` (through any platform instance), if anyone. */
+  async viewerOf(workspaceId: string): Promise<ViewerHold | null> {
+    const [row] = await this.deps.db
+      .select({ username: workspaceRecordings.username, since: workspaceRecordings.startedAt })
+      .from(workspaceRecordings)
+      .where(
+        and(eq(workspaceRecordings.workspaceId, workspaceId), isNull(workspaceRecordings.endedAt)),
+      );
+    return row ?? null;
+  }
+
+  /**
+   * Takes the workspace for `grant`'s user and makes the connection's state (with its recording
+   * row) for the WebSocket upgrade; null when someone else holds it (the caller answers 409). An
+   * open row with a stale heartbeat is closed first (audited as failed: its instance stopped).
+   */
+  async admit(grant: ViewerGrant): Promise<RelayConnection | null> {
+    await this.closeStale(grant.workspaceId);
+    const since = this.deps.clock.now();
+    const recordingId = crypto.randomUUID();
+    const file = recordingFile(recordingId, since);
+    const inserted = await this.deps.db
+      .insert(workspaceRecordings)
+      .values({
+        id: recordingId,
+        workspaceId: grant.workspaceId,
+        customerId: grant.customerId,
+        customerName: grant.customerName,
+        userId: grant.userId,
+        username: grant.username,
+        sourceIp: grant.ip,
+        file,
+        startedAt: since,
+        heartbeatAt: since,
+      })
+      .onConflictDoNothing()
+      .returning({ id: workspaceRecordings.id });
+    if (inserted.length === 0) return null;
+    return {
+      grant,
+      recordingId,
+      file,
+      startedMs: Date.now(),
+      recorder: null,
+      fromBrowser: new ByteReader(),
+      server: null,
+      pendingToServer: [],
+      relaying: false,
+      bytesDown: 0,
+      bytesUp: 0,
+      closed: false,
+      reason: "",
+    };
+  }
+
+  /** Releases a hold whose upgrade failed (no WebSocket came of it). */
+  async abandon(connection: RelayConnection): Promise<void> {
+    await this.deps.db
+      .delete(workspaceRecordings)
+      .where(eq(workspaceRecordings.id, connection.recordingId));
+  }
+
+  /** Ends every open connection (audited) and the heartbeat: the platform is stopping. */
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const all = [...this.open];
+    for (const ws of all) {
+      ws.data.reason = "the platform stopped";
+      ws.close(1001, "the platform stopped");
+    }
+    await Promise.all(all.map((ws) => this.end(ws, "the platform stopped")));
+  }
+
+  /** Renews the heartbeat of this instance's open connections. */
+  async beat(): Promise<void> {
+    const ids = [...this.open].filter((ws) => !ws.data.closed).map((ws) => ws.data.recordingId);
+    if (ids.length === 0) return;
+    await this.deps.db
+      .update(workspaceRecordings)
+      .set({ heartbeatAt: this.deps.clock.now() })
+      .where(inArray(workspaceRecordings.id, ids))
+      .catch((error) =>
+        this.deps.log?.(`recordings' heartbeat failed: ${(error as Error).message}`),
+      );
+  }
+
+  private async closeStale(workspaceId: string): Promise<void> {
+    const stale = await this.deps.db
+      .update(workspaceRecordings)
+      .set({ endedAt: this.deps.clock.now() })
+      .where(
+        and(
+          eq(workspaceRecordings.workspaceId, workspaceId),
+          isNull(workspaceRecordings.endedAt),
+          lt(workspaceRecordings.heartbeatAt, new Date(this.deps.clock.now().getTime() - STALE_MS)),
+        ),
+      )
+      .returning();
+    for (const r of stale)
+      await recordAuditAlone(this.deps.db, this.deps.clock, {
+        actor: { id: r.userId, name: r.username, ip: r.sourceIp },
+        action: "workspace.connect",
+        target: { type: "workspace", id: r.workspaceId },
+        customerId: r.customerId,
+        result: "failed",
+        detail: {
+          customer: r.customerName,
+          recordingId: r.id,
+          recording: r.file,
+          startedAt: r.startedAt.toISOString(),
+          lastHeartbeat: r.heartbeatAt?.toISOString() ?? null,
+          sha256: null,
+          reason: "the platform instance relaying it stopped; the recording may be cut short",
+        },
+      });
+  }
+
+  /** Bun's websocket handlers for the HTTPS listener. */
+  readonly websocket = {
+    open: (ws: RelaySocket) => {
+      this.open.add(ws);
+      void this.connect(ws);
+    },
+    message: (ws: RelaySocket, message: string | Uint8Array) => this.fromBrowser(ws, message),
+    close: (ws: RelaySocket) => void this.end(ws, ws.data.reason || "closed by the viewer"),
+  };
+
+  private async connect(ws: RelaySocket): Promise<void> {
+    const c = ws.data;
+    const timeoutMs = this.deps.timeoutMs ?? 10_000;
+    c.recorder = new RecordingWriter(join(this.deps.recordingsDir, c.file), c.startedMs);
+    const toBrowser = (bytes: Uint8Array) => {
+      c.recorder?.frame(false, bytes);
+      c.bytesDown += bytes.length;
+      ws.send(bytes);
+    };
+    try {
+      const fromServer = new ByteReader();
+      const { host, port, password } = c.grant.display;
+      const socket = await withTimeout(
+        Bun.connect({
+          hostname: host,
+          port,
+          socket: {
+            data: (_s, chunk) => {
+              if (c.relaying) toBrowser(chunk);
+              else fromServer.push(chunk);
+            },
+            drain: (s) => flush(s, c),
+            close: () => {
+              fromServer.end(new Error("the VNC server closed the connection"));
+              if (!c.reason) c.reason = "the workspace's desktop closed the connection";
+              ws.close(1011, "the workspace's desktop closed the connection");
+            },
+            error: (_s, error) => fromServer.end(error),
+          },
+        }),
+        timeoutMs,
+        `connecting to the workspace's VNC server ${host}:${port}`,
+      );
+      c.server = socket;
+      if (c.closed) return void socket.end();
+      await handshakeWithServer(fromServer, (b) => socket.write(b), password);
+      await handshakeWithBrowser(c.fromBrowser, toBrowser);
+      // From here on bytes are copied: first what arrived during the handshakes.
+      c.relaying = true;
+      // (The viewer's early bytes, ClientInit usually, are in the recording already.)
+      const early = c.fromBrowser.rest();
+      if (early.length) {
+        c.bytesUp += early.length;
+        c.pendingToServer.push(early);
+        flush(socket, c);
+      }
+      const pending = fromServer.rest();
+      if (pending.length) toBrowser(pending);
+    } catch (error) {
+      const message = (error as Error).message;
+      this.deps.log?.(`workspace ${c.grant.workspaceId}: relay failed: ${message}`);
+      c.reason = `failed: ${message}`;
+      ws.close(1011, message.slice(0, 120));
+    }
+  }
+
+  private fromBrowser(ws: RelaySocket, message: string | Uint8Array): void {
+    const c = ws.data;
+    const bytes = typeof message === "string" ? new TextEncoder().encode(message) : message;
+    if (!c.relaying || !c.server) {
+      c.fromBrowser.push(bytes);
+      c.recorder?.frame(true, bytes);
+      return;
+    }
+    c.recorder?.frame(true, bytes);
+    c.bytesUp += bytes.length;
+    c.pendingToServer.push(bytes);
+    flush(c.server, c);
+  }
+
+  private async end(ws: RelaySocket, reason: string): Promise<void> {
+    const c = ws.data;
+    if (c.closed) return;
+    c.closed = true;
+    c.server?.end();
+    c.fromBrowser.end(new Error("the viewer closed the connection"));
+    this.open.delete(ws);
+    const ended = this.deps.clock.now();
+    const written = await c.recorder?.finish();
+    const g = c.grant;
+    try {
+      await this.deps.db
+        .update(workspaceRecordings)
+        .set({
+          endedAt: ended,
+          bytesDown: c.bytesDown,
+          bytesUp: c.bytesUp,
+          sha256: written?.sha256 ?? null,
+        })
+        .where(eq(workspaceRecordings.id, c.recordingId));
+      const [row] = await this.deps.db
+        .select({ startedAt: workspaceRecordings.startedAt })
+        .from(workspaceRecordings)
+        .where(eq(workspaceRecordings.id, c.recordingId));
+      await recordAuditAlone(this.deps.db, this.deps.clock, {
+        actor: { id: g.userId, name: g.username, ip: g.ip },
+        action: "workspace.connect",
+        target: { type: "workspace", id: g.workspaceId },
+        customerId: g.customerId,
+        result: reason.startsWith("failed") ? "failed" : "ok",
+        detail: {
+          customer: g.customerName,
+          recordingId: c.recordingId,
+          recording: c.file,
+          startedAt: row?.startedAt.toISOString() ?? null,
+          durationS: row ? Math.round((ended.getTime() - row.startedAt.getTime()) / 1000) : null,
+          bytesToViewer: c.bytesDown,
+          bytesFromViewer: c.bytesUp,
+          recordingBytes: written?.size ?? 0,
+          sha256: written?.sha256 ?? null,
+          reason,
+        },
+      });
+    } catch (error) {
+      this.deps.log?.(`recording ${c.recordingId}: closing it failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** A recording's file, relative to the recordings directory: <yyyy-mm>/<id>.vncrec.js. */
+export function recordingFile(id: string, at: Date): string {
+  return `${at.toISOString().slice(0, 7)}/${id}.vncrec.js`;
+}
+
+function flush(socket: Socket<undefined>, c: RelayConnection): void {
+  while (c.pendingToServer.length) {
+    const next = c.pendingToServer[0] as Uint8Array;
+    const written = socket.write(next);
+    if (written < next.length) {
+      c.pendingToServer[0] = next.subarray(Math.max(0, written));
+      return; // the rest on drain
+    }
+    c.pendingToServer.shift();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
