@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCidr, parseConfig } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
+import postgres from "postgres";
 import { verifyAuditChain } from "../src/audit/index.ts";
 import { readConfig } from "../src/config.ts";
 import {
@@ -240,6 +241,44 @@ describe("gateway commands across instances", () => {
     const got = await waiting;
     expect(got.commands).toHaveLength(1);
     expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  test("a command still in flight below another gateway's newer one is not skipped by the gateway's cursor", async () => {
+    const url = p.database.url;
+    if (!url) return; // PGlite: one connection, no transaction can be held open beside the poll
+    const { a, b } = await pair({ listen: true });
+    // The gateway's cursor comes from a command delivered after B began (above B's horizon).
+    const before = (await b.next(scene.gatewayId, 0, 0)).cursor;
+    await a.send(scene.gatewayId, { command: "refresh", reason: "first", gatewaySessionId: null });
+    const first = await b.next(scene.gatewayId, before, 3000);
+    expect(first.commands).toHaveLength(1);
+    const start = first.cursor;
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      // This gateway's command draws its seq and stays uncommitted ...
+      let commit: () => void = () => {};
+      const held = sql.begin(async (tx) => {
+        await tx`insert into gateway_commands (gateway_id, token) values (${scene.gatewayId}, 'held')`;
+        await new Promise<void>((resolve) => {
+          commit = resolve;
+        });
+      });
+      await Bun.sleep(100);
+      // ... while another gateway's command, with a higher seq, commits.
+      await a.send(crypto.randomUUID(), {
+        command: "refresh",
+        reason: "other",
+        gatewaySessionId: null,
+      });
+      const polled = await b.next(scene.gatewayId, start, 300);
+      expect(polled.commands).toEqual([]);
+      commit();
+      await held;
+      const got = await b.next(scene.gatewayId, polled.cursor, 3000);
+      expect(got.commands).toEqual(["held"]);
+    } finally {
+      await sql.end();
+    }
   });
 
   test("60 commands sent at once from two instances reach a polling gateway each exactly once", async () => {

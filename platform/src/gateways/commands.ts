@@ -34,6 +34,8 @@ export class GatewayCommands {
   private horizon: number | null = null;
   /** Per gateway, the newest command seq seen above the horizon. */
   private latestFor = new Map<string, number>();
+  /** Gateways whose stored commands this instance has read once (those below the horizon). */
+  private read = new Set<string>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private rereading = false;
@@ -128,8 +130,11 @@ export class GatewayCommands {
       known = this.latestFor.get(gatewayId) ?? 0;
       items = await this.pending(gatewayId, from, horizon);
     }
+    // Nothing new: the cursor moves at most to this gateway's newest committed command (its
+    // commands commit in seq order), never to the global horizon — a seq below the horizon may
+    // still be in flight for this gateway and must not be skipped.
     return {
-      cursor: items.at(-1)?.seq ?? Math.max(from, horizon),
+      cursor: items.at(-1)?.seq ?? Math.max(from, this.latestFor.get(gatewayId) ?? 0),
       commands: items.map((i) => i.token),
     };
   }
@@ -143,8 +148,9 @@ export class GatewayCommands {
     from: number,
     horizon: number,
   ): Promise<{ seq: number; token: string }[]> {
-    if (from >= horizon && (this.latestFor.get(gatewayId) ?? 0) <= from) return [];
-    return this.db
+    const known = from >= horizon || this.read.has(gatewayId);
+    if (known && (this.latestFor.get(gatewayId) ?? 0) <= from) return [];
+    const rows = await this.db
       .select({ seq: gatewayCommands.seq, token: gatewayCommands.token })
       .from(gatewayCommands)
       .where(
@@ -155,6 +161,9 @@ export class GatewayCommands {
         ),
       )
       .orderBy(asc(gatewayCommands.seq));
+    // Rows at or below the horizon are read once per gateway; above it latestFor knows them all.
+    this.read.add(gatewayId);
+    return rows;
   }
 
   private waitForWake(gatewayId: string, ms: number, signal?: AbortSignal): Promise<void> {
