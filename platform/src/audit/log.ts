@@ -107,6 +107,31 @@ export function recordAuditAlone(db: Db, clock: Clock, event: AuditEvent): Promi
   });
 }
 
+class ClocksDiffer extends Error {
+  constructor() {
+    super("events with different clocks are written one by one");
+  }
+}
+
+/**
+ * Whether `error` (or its cause, as Drizzle wraps it) is a statement the database refused with a
+ * SQLSTATE (PostgreSQL Appendix A) outside class 08 (connection exception) and 57 (operator
+ * intervention): the transaction rolled back for certain.
+ */
+function refusedStatement(error: unknown): boolean {
+  for (
+    let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 4;
+    depth++
+  ) {
+    const code = e.code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code))
+      return !code.startsWith("08") && !code.startsWith("57");
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 async function writeWaiting(db: Db, writer: { waiting: Waiting[]; running: boolean }) {
   writer.running = true;
   try {
@@ -114,7 +139,7 @@ async function writeWaiting(db: Db, writer: { waiting: Waiting[]; running: boole
       const group = writer.waiting.splice(0, GROUP_MAX);
       const clock = group[0]?.clock;
       try {
-        if (!clock || group.some((w) => w.clock !== clock)) throw new Error("clocks differ");
+        if (!clock || group.some((w) => w.clock !== clock)) throw new ClocksDiffer();
         await inTransaction(db, (tx) =>
           appendEntries(
             tx,
@@ -124,7 +149,11 @@ async function writeWaiting(db: Db, writer: { waiting: Waiting[]; running: boole
         );
         for (const w of group) w.done();
       } catch (error) {
-        if (group.length === 1) group[0]?.done(error ?? new Error("audit entry not written"));
+        // Written again one by one only when the group surely rolled back (a statement the
+        // database refused): after a lost connection the commit may have landed, and writing
+        // again would put the entries in the chain twice.
+        if (group.length === 1 || !(error instanceof ClocksDiffer || refusedStatement(error)))
+          for (const w of group) w.done(error ?? new Error("audit entry not written"));
         else
           for (const w of group)
             try {
