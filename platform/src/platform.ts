@@ -22,6 +22,7 @@ import {
   InstanceRegistry,
   JobLeases,
   REFRESH_MS,
+  STALE_MS,
   sweepLostInstances,
 } from "./instances/index.ts";
 import { PlatformMetrics } from "./metrics/index.ts";
@@ -118,8 +119,12 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   const liveness = setInterval(
     () =>
       registry.refresh().then(
-        () => {
+        (stillRegistered) => {
           livenessFailing = false;
+          if (!stillRegistered)
+            console.error(
+              `instance ${registry.id} was taken for lost by another instance (no liveness for ${STALE_MS / 1000} s): its sessions were ended as instance_lost and are cut here; serving on, registered anew`,
+            );
         },
         (error) => {
           if (!livenessFailing) console.error("instance liveness:", error);

@@ -426,7 +426,13 @@ describe("a lost instance", () => {
         log: () => {},
       }),
     ).toEqual([]);
+    // B was only stalled: its next refresh learns it was taken for lost, and it is live again.
+    expect(await registryB.refresh()).toBe(false);
+    expect(await registryB.refresh()).toBe(true);
+    // A sweeper that read B as lost just before B refreshed claims nothing.
+    expect(await registryA.claimLost("b")).toBe(false);
     await registryA.stopped();
+    await registryB.stopped();
   });
 
   test("a technician's end recorded on instance A is cut in instance B's kernel, which holds the tunnel", async () => {

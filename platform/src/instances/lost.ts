@@ -27,9 +27,10 @@ export async function sweepLostInstances(deps: {
 }): Promise<string[]> {
   const swept: string[] = [];
   for (const lost of await deps.registry.lost()) {
+    // Claimed first: an instance that refreshed since lost() was read keeps its sessions.
+    if (!(await deps.registry.claimLost(lost.id))) continue;
     const open = await openSessionsOf(deps.db, lost.id);
     await deps.ends.endAllOf(lost.id, "instance_lost");
-    await deps.registry.markSwept(lost.id);
     await recordAuditAlone(deps.db, deps.clock, {
       actor: SYSTEM_ACTOR,
       action: "instance.lost",

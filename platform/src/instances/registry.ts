@@ -114,12 +114,21 @@ export class InstanceRegistry {
       .onConflictDoUpdate({ target: platformInstances.id, set: row });
   }
 
-  /** Records that this instance is alive now (every REFRESH_MS). */
-  async refresh(): Promise<void> {
+  /**
+   * Records that this instance is alive now (every REFRESH_MS). Returns false when a survivor had
+   * taken it for lost (a stall longer than STALE_MS): its sessions were ended as instance_lost, and
+   * its kernel cuts them at its next sweep (sessions/cuts.ts); it serves on, registered anew.
+   */
+  async refresh(): Promise<boolean> {
+    const [before] = await this.deps.db
+      .select({ stoppedAt: platformInstances.stoppedAt })
+      .from(platformInstances)
+      .where(eq(platformInstances.id, this.deps.self.id));
     await this.deps.db
       .update(platformInstances)
       .set({ lastSeenAt: this.deps.clock.now(), stoppedAt: null })
       .where(eq(platformInstances.id, this.deps.self.id));
+    return !before?.stoppedAt;
   }
 
   /** A clean stop: this instance's sessions were ended by itself, nobody needs to sweep them. */
@@ -157,12 +166,25 @@ export class InstanceRegistry {
       );
   }
 
-  /** Marks a lost instance as handled (its sessions ended), so it is swept once. */
-  async markSwept(id: string): Promise<void> {
-    await this.deps.db
+  /**
+   * Claims a lost instance for sweeping: true only if it is still lost at this moment (not stopped,
+   * not refreshed within STALE_MS) — one statement, so an instance that came back in between, or
+   * another sweeper's claim, is never swept twice or by mistake.
+   */
+  async claimLost(id: string): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const claimed = await this.deps.db
       .update(platformInstances)
-      .set({ stoppedAt: this.deps.clock.now() })
-      .where(and(eq(platformInstances.id, id), isNull(platformInstances.stoppedAt)));
+      .set({ stoppedAt: now })
+      .where(
+        and(
+          eq(platformInstances.id, id),
+          isNull(platformInstances.stoppedAt),
+          lt(platformInstances.lastSeenAt, new Date(now.getTime() - STALE_MS)),
+        ),
+      )
+      .returning({ id: platformInstances.id });
+    return claimed.length > 0;
   }
 }
 
