@@ -125,8 +125,8 @@ describe.skipIf(skip !== null)("PostgreSQL failover to a promoted standby", () =
       const decision = p.access.connections
         .decide(`0:${++connection}`, serialOf(sessionProfile))
         .finally(() => settled.push("decision"));
-      const held = createCustomer(p.adminCtx, { name: "Asked for during the switch" }).finally(
-        () => settled.push("write"),
+      const held = createCustomer(p.adminCtx, { name: "Asked for during the switch" }).finally(() =>
+        settled.push("write"),
       );
       await Bun.sleep(1500);
       expect(settled).toEqual([]);

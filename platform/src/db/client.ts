@@ -43,7 +43,11 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
     // A server that does not answer within 10 s counts as unreachable (503, fail closed),
     // rather than holding requests for postgres.js's default 30 s.
     // A multi-host URL (primary,standby) follows a promotion: see postgres-url.ts.
-    const client = postgres(writableTarget(options.url), { max: 10, connect_timeout: 10, onnotice: () => {} });
+    const client = postgres(writableTarget(options.url), {
+      max: 10,
+      connect_timeout: 10,
+      onnotice: () => {},
+    });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     return {
       db,
