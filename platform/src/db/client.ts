@@ -12,6 +12,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { writableTarget } from "./postgres-url.ts";
 import * as schema from "./schema/index.ts";
 
 export type Schema = typeof schema;
@@ -41,7 +42,12 @@ export function openDatabase(options: { url: string | null; dataDir: string | nu
   if (options.url) {
     // A server that does not answer within 10 s counts as unreachable (503, fail closed),
     // rather than holding requests for postgres.js's default 30 s.
-    const client = postgres(options.url, { max: 10, connect_timeout: 10, onnotice: () => {} });
+    // A multi-host URL (primary,standby) follows a promotion: see postgres-url.ts.
+    const client = postgres(writableTarget(options.url), {
+      max: 10,
+      connect_timeout: 10,
+      onnotice: () => {},
+    });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     return {
       db,

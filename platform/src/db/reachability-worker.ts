@@ -3,6 +3,7 @@
 // as unanswered and its connection is dropped, so a server gone silent cannot hold the next one.
 import { workerData } from "node:worker_threads";
 import postgres from "postgres";
+import { writableTarget } from "./postgres-url.ts";
 
 interface ProbeStart {
   url: string;
@@ -12,7 +13,8 @@ interface ProbeStart {
 }
 
 const open = (url: string, deadlineMs: number) =>
-  postgres(url, {
+  // Only the server the platform writes to counts as answering: never a standby (postgres-url.ts).
+  postgres(writableTarget(url), {
     max: 1,
     connect_timeout: Math.ceil(deadlineMs / 1000),
     idle_timeout: 0,
