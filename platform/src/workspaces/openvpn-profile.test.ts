@@ -165,3 +165,17 @@ test("errors inside a block name the block and line, never the content", () => {
   expect(message).toContain("<auth-user-pass>");
   expect(message).not.toContain("S3cret");
 });
+
+test("remote must be a public peer: no bare or internal names, loopback or platform networks", () => {
+  for (const [remote, reason] of [
+    ["postgres 5432", /fully-qualified/],
+    ["db.internal 1194", /internal name/],
+    ["127.0.0.1 1194", /loopback/],
+    ["169.254.169.254 1194", /link-local/],
+    ["172.20.0.3 1194", /172\.16\.0\.0\/12/],
+  ] as const) {
+    const message = refusal(`client\ndev tun\nremote ${remote}\n`);
+    expect(message).toContain("line 3");
+    expect(message).toMatch(reason);
+  }
+});

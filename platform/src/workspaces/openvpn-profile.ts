@@ -2,7 +2,7 @@
 // directives; inline private material is split off to be sealed, the rest kept as text. Pure.
 import { createHash } from "node:crypto";
 import { ValidationError } from "../shared/index.ts";
-import { isHostOrAddress, parseNetwork } from "./addresses.ts";
+import { endpointRefusal, isHostOrAddress, parseNetwork } from "./addresses.ts";
 
 /** A VPN peer the workspace must reach on its uplink. */
 export interface VpnEndpoint {
@@ -95,7 +95,10 @@ const ALLOWED: Record<string, Check> = {
     isHostOrAddress(a[0] ?? "") &&
     (a[1] === undefined || isPort(a[1])) &&
     (a[2] === undefined || PROTOS.has(a[2]))
-      ? null
+      ? (() => {
+          const why = endpointRefusal(a[0] ?? "");
+          return why ? `${(a[0] ?? "").slice(0, 60)} ${why}` : null;
+        })()
       : "must be: remote <host or address> [port] [udp|tcp]",
   port: (a) => (a.length === 1 && isPort(a[0]) ? null : "must be a port 1–65535"),
   rport: (a) => (a.length === 1 && isPort(a[0]) ? null : "must be a port 1–65535"),
