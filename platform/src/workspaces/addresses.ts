@@ -76,3 +76,89 @@ export function isHostOrAddress(text: string): boolean {
   if (network) return network.prefix === (network.family === 4 ? 32 : 128);
   return isHostName(text);
 }
+
+/**
+ * Networks the platform keeps for itself (its Docker networks, its services): a workspace's
+ * allow-list and VPN peers may not reach them. Operator setting MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS,
+ * comma-separated CIDRs; default 172.16.0.0/12 (Docker's default bridge pools) and 198.19.0.0/16
+ * (the platform's pinned Docker networks here). Read at each call; throws on a malformed entry.
+ */
+export function forbiddenNetworks(): Network[] {
+  const text = process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS ?? "172.16.0.0/12,198.19.0.0/16";
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const n = parseNetwork(s);
+      if (!n) throw new Error(`MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS: "${s}" is not a CIDR`);
+      return n;
+    });
+}
+
+function bitsOf(n: Network): bigint {
+  return n.family === 4 ? ipv4Bits(n.address) : ipv6Bits(n.address);
+}
+
+/** True when a and b (same family) share any address. */
+function overlaps(a: Network, b: Network): boolean {
+  if (a.family !== b.family) return false;
+  const max = a.family === 4 ? 32 : 128;
+  const prefix = Math.min(a.prefix, b.prefix);
+  const shift = BigInt(max - prefix);
+  return bitsOf(a) >> shift === bitsOf(b) >> shift;
+}
+
+const V4_REFUSED: [string, string][] = [
+  ["0.0.0.0/8", 'is the unspecified/"this" network'],
+  ["127.0.0.0/8", "is loopback (the workspace's host)"],
+  ["169.254.0.0/16", "is link-local (cloud metadata, the host)"],
+  ["224.0.0.0/4", "is multicast"],
+  ["240.0.0.0/4", "is reserved/broadcast"],
+];
+const V6_REFUSED: [string, string][] = [
+  ["::/128", "is the unspecified address"],
+  ["::1/128", "is loopback (the workspace's host)"],
+  ["fe80::/10", "is link-local"],
+  ["ff00::/8", "is multicast"],
+];
+
+/**
+ * Why a workspace may not reach `network` (null when it may): catch-alls (shorter than /8 IPv4
+ * or /16 IPv6), unspecified, loopback, link-local, multicast/broadcast, IPv4-mapped forms of
+ * those, and networks overlapping forbiddenNetworks().
+ */
+export function destinationRefusal(network: Network): string | null {
+  let n = network;
+  const mapped = n.family === 6 && n.prefix >= 96 ? n.address.match(/^::ffff:(.+)$/i)?.[1] : null;
+  if (mapped) {
+    const bits = ipv6Bits(n.address) & 0xffffffffn;
+    const v4 = [24n, 16n, 8n, 0n].map((s) => Number((bits >> s) & 255n)).join(".");
+    n = { family: 4, address: v4, prefix: n.prefix - 96 };
+  }
+  if (n.family === 4 ? n.prefix < 8 : n.prefix < 16)
+    return "is a catch-all: an allow-list that opens everything is not one";
+  for (const [cidr, why] of n.family === 4 ? V4_REFUSED : V6_REFUSED) {
+    const refused = parseNetwork(cidr);
+    if (refused && overlaps(n, refused)) return why;
+  }
+  for (const f of forbiddenNetworks())
+    if (overlaps(n, f))
+      return `overlaps ${networkText(f)}, a network the platform keeps for itself`;
+  return null;
+}
+
+/**
+ * Why a VPN peer (an IP address or DNS name) is refused, or null: addresses as destinationRefusal;
+ * names must be fully qualified (contain a dot) and not end in .local, .internal, .localhost or
+ * .localdomain (the platform's DNS would resolve those to internal addresses).
+ */
+export function endpointRefusal(host: string): string | null {
+  const network = parseNetwork(host);
+  if (network) return destinationRefusal(network);
+  const name = host.replace(/\.$/, "").toLowerCase();
+  if (!name.includes(".")) return "must be a fully-qualified DNS name (a bare name is internal)";
+  if (/\.(local|internal|localhost|localdomain)$/.test(name) || name === "localhost")
+    return "is an internal name";
+  return null;
+}

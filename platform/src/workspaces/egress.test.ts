@@ -168,3 +168,49 @@ test("endpoints: names resolved through the lookup, addresses kept, nothing foun
     resolveEndpoints([{ host: "gone.example", protocol: "udp", port: 1194 }], lookup),
   ).rejects.toThrow(/gone.example: no address found/);
 });
+
+test("the allow-list refuses catch-alls, loopback, link-local, multicast and the platform's networks", () => {
+  const cases: [string, RegExp][] = [
+    ["0.0.0.0/0 tcp", /catch-all/],
+    ["::/0 tcp", /catch-all/],
+    ["10.0.0.0/7 tcp", /catch-all/],
+    ["169.254.169.254 tcp 80", /link-local/],
+    ["fe80::/64 udp", /link-local/],
+    ["127.0.0.1 tcp 5432", /loopback/],
+    ["::1 tcp 5432", /loopback/],
+    ["::ffff:127.0.0.1 tcp 5432", /loopback/],
+    ["0.0.0.0 tcp", /unspecified/],
+    ["224.0.0.1 udp", /multicast/],
+    ["255.255.255.255 udp", /broadcast/],
+    ["172.18.0.5 tcp 5432", /172\.16\.0\.0\/12/],
+    ["198.19.0.0/24 tcp", /198\.19\.0\.0\/16/],
+  ];
+  for (const [line, reason] of cases) {
+    const message = problem(`10.1.0.0/16 tcp\n${line}`);
+    expect(message).toContain("line 2");
+    expect(message).toMatch(reason);
+  }
+  const saved = process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS;
+  process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS = "10.9.0.0/16";
+  try {
+    expect(problem("10.9.4.0/24 tcp")).toMatch(/10\.9\.0\.0\/16/);
+    expect(parseAllowList("172.18.0.5 tcp").length).toBe(1);
+  } finally {
+    if (saved === undefined) delete process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS;
+    else process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS = saved;
+  }
+});
+
+test("a VPN endpoint name resolving to loopback or a platform network refuses the start", async () => {
+  const lookup = async (host: string) =>
+    host === "evil.example" ? ["192.0.2.7", "127.0.0.1"] : ["172.17.0.2"];
+  await expect(
+    resolveEndpoints([{ host: "evil.example", protocol: "udp", port: 1194 }], lookup),
+  ).rejects.toThrow(/evil.example: resolves to 127.0.0.1, which is loopback/);
+  await expect(
+    resolveEndpoints([{ host: "db.example", protocol: "udp", port: 1194 }], lookup),
+  ).rejects.toThrow(/172\.16\.0\.0\/12/);
+  await expect(
+    resolveEndpoints([{ host: "169.254.169.254", protocol: "esp", port: null }], lookup),
+  ).rejects.toThrow(/link-local/);
+});

@@ -2,7 +2,7 @@
 // and the nftables ruleset the workspace's network namespace loads, rendered by a pure function.
 import type { EgressEntry } from "../db/index.ts";
 import { ValidationError } from "../shared/index.ts";
-import { type Network, networkText, parseNetwork } from "./addresses.ts";
+import { destinationRefusal, type Network, networkText, parseNetwork } from "./addresses.ts";
 
 export type { EgressEntry };
 
@@ -49,6 +49,9 @@ export function checkEntry(
       "allowList",
       `${at}: "${destination.slice(0, 60)}" is not an IP address or CIDR (host bits zero)`,
     );
+  const refusal = destinationRefusal(network);
+  if (refusal)
+    throw new ValidationError("allowList", `${at}: "${networkText(network)}" ${refusal}`);
   const protocol = entry.protocol;
   if (protocol !== "tcp" && protocol !== "udp" && protocol !== "icmp")
     throw new ValidationError("allowList", `${at}: the protocol must be tcp, udp or icmp`);
@@ -213,6 +216,12 @@ export async function resolveEndpoints(
       addresses = found;
     }
     for (const address of addresses) {
+      const network = parseNetwork(address);
+      const refusal = network ? destinationRefusal(network) : "is not an address";
+      if (refusal)
+        throw new Error(
+          `VPN endpoint ${endpoint.host.slice(0, 100)}: resolves to ${address.slice(0, 60)}, which ${refusal}`,
+        );
       const resolved = {
         address: address.toLowerCase(),
         protocol: endpoint.protocol,

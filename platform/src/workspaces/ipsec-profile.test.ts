@@ -90,3 +90,20 @@ test("the renderer refuses settings altered after the checks", () => {
     renderSwanctlConf({ ...profile.settings, remoteSubnets: ["0.0.0.0/0\n}"] }, profile.secrets),
   ).toThrow(/subnet/);
 });
+
+test("the IPsec remote address must be a public peer", () => {
+  for (const [remoteAddress, reason] of [
+    ["gateway", /fully-qualified/],
+    ["127.0.0.1", /loopback/],
+    ["vpn.localhost", /internal name/],
+  ] as const) {
+    try {
+      parseIpsecProfile({ ...PSK_INPUT, remoteAddress });
+      throw new Error("accepted");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe("remoteAddress");
+      expect((error as ValidationError).reason).toMatch(reason);
+    }
+  }
+});

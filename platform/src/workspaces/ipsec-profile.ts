@@ -2,7 +2,13 @@
 // checked field by field, and a pure renderer of swanctl.conf. Secrets never enter messages.
 import { createHash } from "node:crypto";
 import { LINE_CONTROL, ValidationError } from "../shared/index.ts";
-import { isHostOrAddress, type Network, networkText, parseNetwork } from "./addresses.ts";
+import {
+  endpointRefusal,
+  isHostOrAddress,
+  type Network,
+  networkText,
+  parseNetwork,
+} from "./addresses.ts";
 
 /** IKE proposals a workspace may ask for (strongSwan names). */
 export const IKE_PROPOSALS = [
@@ -73,6 +79,9 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
   if (!remoteAddress) throw new ValidationError("remoteAddress", "is required");
   if (!isHostOrAddress(remoteAddress))
     throw new ValidationError("remoteAddress", "must be an IP address or a DNS name");
+  const remoteRefusal = endpointRefusal(remoteAddress);
+  if (remoteRefusal)
+    throw new ValidationError("remoteAddress", `${remoteAddress.slice(0, 60)} ${remoteRefusal}`);
   const localId = field(input, "localId");
   const remoteId = field(input, "remoteId");
   for (const [name, value] of [

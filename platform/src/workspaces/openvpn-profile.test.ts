@@ -131,3 +131,51 @@ test("inline credentials are accepted and sealed like keys", () => {
   expect(profile.secrets["auth-user-pass"]).toBe("svc-vendor\ns3cret");
   expect(profile.config).not.toContain("s3cret");
 });
+
+test("inline blocks: OpenVPN's looser block endings and line splitting cannot smuggle directives", () => {
+  const cert = "MIIBszCCAVmgAwIBAgIUQ";
+  const head = "client\ndev tun\nremote vpn.customer.example 1194\n";
+  // OpenVPN ends <ca> at "</ca>x" and then runs the up script; the validator must refuse it.
+  const prefixClose = `${head}<ca>\n${cert}\n</ca>x\nscript-security 2\nup "/bin/sh -c id"\n<ca> #\n${cert}\n</ca>\n`;
+  expect(refusal(prefixClose)).toContain("line 6");
+  expect(refusal(prefixClose)).toContain("</ca>");
+  // A line over 255 bytes is split by OpenVPN: refused, naming the line.
+  const longLine = `${head}<ca>\n${cert}\n${"A".repeat(255)}</ca>\nscript-security 2\nup /bin/true\n<ca>\n${cert}\n</ca>\n`;
+  expect(refusal(longLine)).toContain("line 6");
+  expect(refusal(longLine)).toContain("255 bytes");
+  // A directive inside a PEM block is not base64.
+  expect(refusal(`${head}<ca>\n${cert}\nup /bin/true\n</ca>\n`)).toContain("line 6");
+  // Text after an opening tag, a nested opening tag, a second block of the same name.
+  expect(refusal(`${head}<ca> #\n${cert}\n</ca>\n`)).toContain("line 4");
+  expect(refusal(`${head}<ca>\n<ca>\n${cert}\n</ca>\n`)).toContain("line 5");
+  expect(refusal(`${head}<ca>\n${cert}\n</ca>\n<ca>\n${cert}\n</ca>\n`)).toContain("appears twice");
+  // Static keys hold only their armor and hex.
+  expect(refusal(`${head}<tls-crypt>\n${TLS_CRYPT}\nnot-hex\n</tls-crypt>\n`)).toContain("line 8");
+  // Credentials: one or two lines.
+  expect(
+    refusal(`${head}auth-user-pass\n<auth-user-pass>\nalice\npw\nthird\n</auth-user-pass>\n`),
+  ).toContain("one or two lines");
+});
+
+test("errors inside a block name the block and line, never the content", () => {
+  const text =
+    "client\nremote vpn.customer.example 1194\nauth-user-pass\n<auth-user-pass>\nalice\nS3cretP\u00adss\n</auth-user-pass>\n";
+  const message = refusal(text);
+  expect(message).toContain("line 6");
+  expect(message).toContain("<auth-user-pass>");
+  expect(message).not.toContain("S3cret");
+});
+
+test("remote must be a public peer: no bare or internal names, loopback or platform networks", () => {
+  for (const [remote, reason] of [
+    ["postgres 5432", /fully-qualified/],
+    ["db.internal 1194", /internal name/],
+    ["127.0.0.1 1194", /loopback/],
+    ["169.254.169.254 1194", /link-local/],
+    ["172.20.0.3 1194", /172\.16\.0\.0\/12/],
+  ] as const) {
+    const message = refusal(`client\ndev tun\nremote ${remote}\n`);
+    expect(message).toContain("line 3");
+    expect(message).toMatch(reason);
+  }
+});

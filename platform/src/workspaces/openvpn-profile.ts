@@ -2,7 +2,7 @@
 // directives; inline private material is split off to be sealed, the rest kept as text. Pure.
 import { createHash } from "node:crypto";
 import { ValidationError } from "../shared/index.ts";
-import { isHostOrAddress, parseNetwork } from "./addresses.ts";
+import { endpointRefusal, isHostOrAddress, parseNetwork } from "./addresses.ts";
 
 /** A VPN peer the workspace must reach on its uplink. */
 export interface VpnEndpoint {
@@ -95,7 +95,10 @@ const ALLOWED: Record<string, Check> = {
     isHostOrAddress(a[0] ?? "") &&
     (a[1] === undefined || isPort(a[1])) &&
     (a[2] === undefined || PROTOS.has(a[2]))
-      ? null
+      ? (() => {
+          const why = endpointRefusal(a[0] ?? "");
+          return why ? `${(a[0] ?? "").slice(0, 60)} ${why}` : null;
+        })()
       : "must be: remote <host or address> [port] [udp|tcp]",
   port: (a) => (a.length === 1 && isPort(a[0]) ? null : "must be a port 1–65535"),
   rport: (a) => (a.length === 1 && isPort(a[0]) ? null : "must be a port 1–65535"),
@@ -223,6 +226,38 @@ const REFUSED: Record<string, string> = {
   mode: "is a server directive",
 };
 
+/** OpenVPN reads config lines of at most 256 bytes with the newline; longer ones are split. */
+const MAX_LINE_BYTES = 255;
+
+type BlockKind = "pem" | "static" | "credentials";
+/** What a line inside a block of each kind may be (for the error message). */
+const BLOCK_CONTENT: Record<BlockKind, string> = {
+  pem: "a PEM armor line (-----BEGIN X----- / -----END X-----) or base64",
+  static: "an OpenVPN static key armor line or hex",
+  credentials: "printable text without '<'",
+};
+
+function blockKind(name: string): BlockKind {
+  if (name === "auth-user-pass") return "credentials";
+  if (name === "tls-auth" || name === "tls-crypt" || name === "secret") return "static";
+  return "pem";
+}
+
+/** True when a trimmed, non-empty line may appear inside inline block `name`. */
+function blockLineFits(name: string, line: string): boolean {
+  const armor = /^-----(BEGIN|END) [A-Za-z0-9 ]+-----$/.test(line);
+  switch (blockKind(name)) {
+    case "credentials":
+      return /^[\x20-\x7e]+$/.test(line) && !line.includes("<");
+    case "static":
+      return (
+        /^-----(BEGIN|END) OpenVPN Static key V1-----$/.test(line) || /^[0-9a-fA-F]+$/.test(line)
+      );
+    default:
+      return armor || /^[A-Za-z0-9+/]+={0,2}$/.test(line);
+  }
+}
+
 /** Splits a line into words; "double" and 'single' quotes group a word (no escapes inside). */
 function words_(line: string): string[] | null {
   const out: string[] = [];
@@ -258,14 +293,38 @@ export function parseOpenVpnProfile(text: string): OpenVpnProfile {
   const fingerprints: Record<string, string> = {};
   const directives = new Map<string, string[][]>();
   let block: { name: string; start: number; body: string[] } | null = null;
+  const seenBlocks = new Set<string>();
   for (const [index, raw] of lines.entries()) {
     const lineNo = index + 1;
+    // OpenVPN splits lines longer than 255 bytes: the rest would be read as another line.
+    if (Buffer.byteLength(raw, "utf8") > MAX_LINE_BYTES)
+      throw new ValidationError(
+        "profile",
+        `line ${lineNo}: is longer than ${MAX_LINE_BYTES} bytes (OpenVPN would split it)`,
+      );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-    if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/.test(raw) || /\p{Cf}/u.test(raw))
+    if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/.test(raw) || /\p{Cf}/u.test(raw)) {
+      if (block)
+        throw new ValidationError(
+          "profile",
+          `line ${lineNo}: inside <${block.name}> contains control or format characters`,
+        );
       refuse(lineNo, raw.trim().split(/\s+/)[0] ?? "", "contains control or format characters");
+    }
     const line = raw.trim();
     if (block) {
+      // OpenVPN ends a block at any line starting with "</name>": only the exact tag may do so.
+      if (line.startsWith("</") && line !== `</${block.name}>`)
+        throw new ValidationError(
+          "profile",
+          `line ${lineNo}: inside <${block.name}> a closing tag must be exactly </${block.name}> on its own line`,
+        );
       if (line === `</${block.name}>`) {
+        if (block.name === "auth-user-pass" && block.body.length > 2)
+          throw new ValidationError(
+            "profile",
+            `line ${block.start}: <auth-user-pass> holds one or two lines (user name, password)`,
+          );
         const body = block.body.join("\n");
         if (!body) refuse(block.start, `<${block.name}>`, "is empty");
         if (SECRET_BLOCKS.has(block.name)) {
@@ -277,17 +336,35 @@ export function parseOpenVpnProfile(text: string): OpenVpnProfile {
         } else out.push(`<${block.name}>`, ...block.body, `</${block.name}>`);
         directives.set(`<${block.name}>`, [[]]);
         block = null;
-      } else if (/^<\/?[A-Za-z0-9-]+>$/.test(line)) {
-        refuse(lineNo, line, `inside <${block.name}>: the block is not closed`);
-      } else if (line) block.body.push(line);
+      } else if (line.startsWith("<")) {
+        throw new ValidationError(
+          "profile",
+          `line ${lineNo}: inside <${block.name}> a tag appears before the block is closed`,
+        );
+      } else if (line) {
+        if (!blockLineFits(block.name, line))
+          throw new ValidationError(
+            "profile",
+            `line ${lineNo}: inside <${block.name}> is not ${BLOCK_CONTENT[blockKind(block.name)]}`,
+          );
+        block.body.push(line);
+      }
       continue;
     }
     if (!line || line.startsWith("#") || line.startsWith(";")) continue;
+    if (line.startsWith("<") && !/^<([A-Za-z0-9-]+)>$/.test(line))
+      refuse(
+        lineNo,
+        line.split(/[\s>]/)[0] ?? "<",
+        "must be a tag alone on its line (no text before or after it)",
+      );
     const open = line.match(/^<([A-Za-z0-9-]+)>$/);
     if (open) {
       const name = open[1] ?? "";
       if (!PUBLIC_BLOCKS.has(name) && !SECRET_BLOCKS.has(name))
         refuse(lineNo, line, "is not an inline block the workspace accepts");
+      if (seenBlocks.has(name)) refuse(lineNo, line, "appears twice");
+      seenBlocks.add(name);
       block = { name, start: lineNo, body: [] };
       continue;
     }
