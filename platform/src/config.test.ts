@@ -47,11 +47,32 @@ describe("configuration", () => {
         { MEETPOINT_PROXY_POOL: "100.64.0.0/24", MEETPOINT_GATEWAY_BLOCK_PREFIX: "20" },
         "MEETPOINT_GATEWAY_BLOCK_PREFIX",
       ],
+      [{ MEETPOINT_WORKSPACE_DOCKER: "/var/run/docker.sock" }, "MEETPOINT_WORKSPACE_DOCKER"],
+      [{ MEETPOINT_WORKSPACE_DOCKER: "tcp://ws.test" }, "MEETPOINT_WORKSPACE_DOCKER"],
+      [{ MEETPOINT_WORKSPACE_DOCKER: "http://ws.test:2375" }, "MEETPOINT_WORKSPACE_DOCKER"],
+      [{ MEETPOINT_WORKSPACE_DOCKER: "tcp://ws.test:2376" }, "MEETPOINT_WORKSPACE_DOCKER_TLS_DIR"],
     ];
     for (const [env, variable] of cases) {
       expect(() => readConfig(env)).toThrow(ConfigError);
       expect(() => readConfig(env)).toThrow(`${variable}:`);
     }
+  });
+
+  test("the workspace Docker endpoint: the local socket, another socket, or TCP with TLS", () => {
+    expect(readConfig({}).workspaceDocker).toEqual({
+      kind: "socket",
+      socketPath: "/var/run/docker.sock",
+    });
+    expect(
+      readConfig({ MEETPOINT_WORKSPACE_DOCKER: "unix:///run/user/1000/docker.sock" })
+        .workspaceDocker,
+    ).toEqual({ kind: "socket", socketPath: "/run/user/1000/docker.sock" });
+    expect(
+      readConfig({
+        MEETPOINT_WORKSPACE_DOCKER: "tcp://[2001:db8::5]:2376",
+        MEETPOINT_WORKSPACE_DOCKER_TLS_DIR: "/etc/meetpoint/docker",
+      }).workspaceDocker,
+    ).toEqual({ kind: "tls", host: "2001:db8::5", port: 2376, tlsDir: "/etc/meetpoint/docker" });
   });
 
   test("every variable read is documented", async () => {

@@ -80,6 +80,10 @@ export const VARIABLES = {
     "This platform instance's name in the instance registry (several instances over one PostgreSQL): letters, digits, . _ - (up to 63). Default the host name.",
   MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS:
     "Largest difference between this host's clock and the database's, in milliseconds, before the platform refuses to start. Default 2000.",
+  MEETPOINT_WORKSPACE_DOCKER:
+    "Docker Engine that runs the jump workspaces: unix:///path/to/docker.sock or tcp://host:2376 (TLS with client certificate, MEETPOINT_WORKSPACE_DOCKER_TLS_DIR required). Default unix:///var/run/docker.sock.",
+  MEETPOINT_WORKSPACE_DOCKER_TLS_DIR:
+    "Directory with ca.pem (the Docker host's CA), cert.pem and key.pem (the platform's client certificate) for a tcp:// MEETPOINT_WORKSPACE_DOCKER.",
 } as const;
 
 export type Variable = keyof typeof VARIABLES;
@@ -108,7 +112,14 @@ export interface Config {
     /** Largest tolerated clock difference to the database, in milliseconds. */
     clockSkewAllowanceMs: number;
   };
+  /** The Docker Engine the jump workspaces run on (workspaces/docker.ts). */
+  workspaceDocker: DockerEndpoint;
 }
+
+/** A Docker Engine API endpoint: a Unix socket, or TCP with mutual TLS (never plain TCP). */
+export type DockerEndpoint =
+  | { kind: "socket"; socketPath: string }
+  | { kind: "tls"; host: string; port: number; tlsDir: string };
 
 /** SIEM export, metrics, retention, alerts and API tokens. */
 export interface OperationsConfig {
@@ -234,7 +245,40 @@ export function readConfig(env: Env): Config {
     enrollmentValidMs: integer(env, "MEETPOINT_ENROLLMENT_VALID_DAYS", 7, 1, 365) * 86_400_000,
     operations: readOperations(env, publicUrl),
     instance: readInstance(env),
+    workspaceDocker: readDockerEndpoint(env),
   };
+}
+
+function readDockerEndpoint(env: Env): DockerEndpoint {
+  const text = env.MEETPOINT_WORKSPACE_DOCKER || "unix:///var/run/docker.sock";
+  const tlsDir = env.MEETPOINT_WORKSPACE_DOCKER_TLS_DIR || null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError("MEETPOINT_WORKSPACE_DOCKER", "expected unix:///path or tcp://host:port");
+  }
+  if (url.protocol === "unix:" && url.pathname.startsWith("/") && !url.host)
+    return { kind: "socket", socketPath: decodeURIComponent(url.pathname) };
+  if (
+    url.protocol === "tcp:" &&
+    url.hostname &&
+    url.port &&
+    url.pathname.replace(/\/$/, "") === ""
+  ) {
+    if (!tlsDir)
+      throw new ConfigError(
+        "MEETPOINT_WORKSPACE_DOCKER_TLS_DIR",
+        "required for a tcp:// Docker endpoint (plain TCP gives root on that host to anyone on the network)",
+      );
+    return {
+      kind: "tls",
+      host: url.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(url.port),
+      tlsDir,
+    };
+  }
+  throw new ConfigError("MEETPOINT_WORKSPACE_DOCKER", "expected unix:///path or tcp://host:port");
 }
 
 function readInstance(env: Env): Config["instance"] {
