@@ -24,5 +24,12 @@ const stop = async () => {
   await platform.stop();
   process.exit(0);
 };
+platform.refused.then(async (reason) => {
+  console.error(reason);
+  if (stopping) return;
+  stopping = true;
+  await platform.stop();
+  process.exit(2);
+});
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

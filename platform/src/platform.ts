@@ -66,6 +66,11 @@ export interface RunningPlatform {
   firstAdmin: string | null;
   /** Ends every session, stops timers and servers, closes the database. */
   stop(): Promise<void>;
+  /**
+   * Resolves with the reason when this instance must stop serving while running (its clock stepped
+   * away from the database's: InstanceRegistry.refresh); main.ts stops it and exits with 2.
+   */
+  refused: Promise<string>;
 }
 
 /**
@@ -116,15 +121,20 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   });
   // Without the database this fails every 2 s: said once per outage (DatabaseWatch says the rest).
   let livenessFailing = false;
+  let refuse: (reason: string) => void = () => {};
+  const refused = new Promise<string>((resolve) => {
+    refuse = resolve;
+  });
   const liveness = setInterval(
     () =>
       registry.refresh().then(
-        (stillRegistered) => {
+        ({ registered, refusal }) => {
           livenessFailing = false;
-          if (!stillRegistered)
+          if (!registered)
             console.error(
               `instance ${registry.id} was taken for lost by another instance (no liveness for ${STALE_MS / 1000} s): its sessions were ended as instance_lost and are cut here; serving on, registered anew`,
             );
+          if (refusal) refuse(refusal);
         },
         (error) => {
           if (!livenessFailing) console.error("instance liveness:", error);
@@ -492,5 +502,5 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     http?.stop();
     await database.close();
   };
-  return { app, access, db, httpsPort: https.port, firstAdmin, stop };
+  return { app, access, db, httpsPort: https.port, firstAdmin, stop, refused };
 }

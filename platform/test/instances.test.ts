@@ -99,6 +99,32 @@ describe("instance registry", () => {
     await fine.stopped();
   });
 
+  test("a clock that steps away while serving: the instance is told to stop after three refreshes in a row, saying why", async () => {
+    const clock = shiftedClock(0);
+    const registry = new InstanceRegistry({
+      db: p.database.db,
+      clock,
+      self: identity("drifting", "100.123.0.0/16"),
+      skewAllowanceMs: 2000,
+    });
+    await registry.register();
+    expect(await registry.refresh()).toEqual({ registered: true, refusal: null });
+    // NTP steps this host's clock 5 s ahead: one or two refreshes pass (a step that is corrected
+    // at once is not a reason to cut every session here), the third says stop.
+    clock.offset = 5000;
+    expect((await registry.refresh()).refusal).toBeNull();
+    expect((await registry.refresh()).refusal).toBeNull();
+    expect((await registry.refresh()).refusal).toMatch(
+      /instance drifting: this host's clock is (4\.\d|5\.\d) s ahead of the database's \(allowed: 2\.0 s, MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS\).*start the instance again/,
+    );
+    // Back in step: the count starts over.
+    clock.offset = 0;
+    expect((await registry.refresh()).refusal).toBeNull();
+    clock.offset = 5000;
+    expect((await registry.refresh()).refusal).toBeNull();
+    await registry.stopped();
+  });
+
   test("a tunnel pool overlapping a live instance's is refused, naming it and both ranges; a stopped or lost one's is not", async () => {
     const clock = shiftedClock();
     const one = new InstanceRegistry({
@@ -427,8 +453,8 @@ describe("a lost instance", () => {
       }),
     ).toEqual([]);
     // B was only stalled: its next refresh learns it was taken for lost, and it is live again.
-    expect(await registryB.refresh()).toBe(false);
-    expect(await registryB.refresh()).toBe(true);
+    expect((await registryB.refresh()).registered).toBe(false);
+    expect((await registryB.refresh()).registered).toBe(true);
     // A sweeper that read B as lost just before B refreshed claims nothing.
     expect(await registryA.claimLost("b")).toBe(false);
     await registryA.stopped();

@@ -11,6 +11,8 @@ import type { Clock } from "../shared/index.ts";
 export const REFRESH_MS = 2000;
 /** A liveness row older than this (three refreshes) belongs to a lost instance, in milliseconds. */
 export const STALE_MS = 3 * REFRESH_MS;
+/** Refreshes in a row with the clock off by more than the allowance before an instance stops serving. */
+export const SKEW_REFRESHES = 3;
 
 /** Why an instance must not serve; main.ts prints the message and exits. */
 export class InstanceRefused extends Error {
@@ -75,6 +77,14 @@ export class InstanceRegistry {
     return this.deps.self.id;
   }
 
+  private get allowanceMs(): number {
+    return this.deps.skewAllowanceMs ?? 2000;
+  }
+
+  private skewMessage(skewMs: number, then: string): string {
+    return `instance ${this.deps.self.id}: this host's clock is ${(Math.abs(skewMs) / 1000).toFixed(1)} s ${skewMs > 0 ? "behind" : "ahead of"} the database's (allowed: ${(this.allowanceMs / 1000).toFixed(1)} s, MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS): session end times, leases and liveness would be judged wrongly — synchronise the clock (NTP) and ${then}`;
+  }
+
   /**
    * Checks that this instance may serve and records it as live. Throws InstanceRefused when its
    * clock differs from the database's by more than the allowance (saying by how much), or when
@@ -82,13 +92,9 @@ export class InstanceRegistry {
    */
   async register(): Promise<void> {
     const { db, clock, self } = this.deps;
-    const allowance = this.deps.skewAllowanceMs ?? 2000;
     const skew = await clockSkewMs(db, clock);
-    if (Math.abs(skew) > allowance)
-      throw new InstanceRefused(
-        "ERR_CLOCK_SKEW",
-        `instance ${self.id}: this host's clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${skew > 0 ? "behind" : "ahead of"} the database's (allowed: ${(allowance / 1000).toFixed(1)} s, MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS): session end times, leases and liveness would be judged wrongly — synchronise the clock (NTP) and start again`,
-      );
+    if (Math.abs(skew) > this.allowanceMs)
+      throw new InstanceRefused("ERR_CLOCK_SKEW", this.skewMessage(skew, "start again"));
     for (const other of await this.live()) {
       if (other.id === self.id) continue;
       const pool = parseCidr(other.tunnelPool);
@@ -115,21 +121,37 @@ export class InstanceRegistry {
   }
 
   /**
-   * Records that this instance is alive now (every REFRESH_MS). Returns false when a survivor had
-   * taken it for lost (a stall longer than STALE_MS): its sessions were ended as instance_lost, and
-   * its kernel cuts them at its next sweep (sessions/cuts.ts); it serves on, registered anew.
+   * Records that this instance is alive now (every REFRESH_MS) and measures its clock against the
+   * database's in the same statement. `registered` is false when a survivor had taken it for lost
+   * (a stall longer than STALE_MS): its sessions were ended as instance_lost, and its kernel cuts
+   * them at its next sweep (sessions/cuts.ts); it serves on, registered anew. `refusal` is set when
+   * the clock has been off by more than the allowance in SKEW_REFRESHES refreshes in a row (a clock
+   * that stepped away while serving): the instance must stop serving, and the text says why.
    */
-  async refresh(): Promise<boolean> {
-    const [before] = await this.deps.db
+  async refresh(): Promise<{ registered: boolean; refusal: string | null }> {
+    const { db, clock, self } = this.deps;
+    const [before] = await db
       .select({ stoppedAt: platformInstances.stoppedAt })
       .from(platformInstances)
-      .where(eq(platformInstances.id, this.deps.self.id));
-    await this.deps.db
+      .where(eq(platformInstances.id, self.id));
+    const sent = clock.now().getTime();
+    const [row] = await db
       .update(platformInstances)
-      .set({ lastSeenAt: this.deps.clock.now(), stoppedAt: null })
-      .where(eq(platformInstances.id, this.deps.self.id));
-    return !before?.stoppedAt;
+      .set({ lastSeenAt: clock.now(), stoppedAt: null })
+      .where(eq(platformInstances.id, self.id))
+      .returning({ dbNow: sql<string | Date>`clock_timestamp()` });
+    const skew = row ? new Date(row.dbNow).getTime() - (sent + clock.now().getTime()) / 2 : 0;
+    this.skewedRefreshes = Math.abs(skew) > this.allowanceMs ? this.skewedRefreshes + 1 : 0;
+    return {
+      registered: !before?.stoppedAt,
+      refusal:
+        this.skewedRefreshes >= SKEW_REFRESHES
+          ? this.skewMessage(skew, "start the instance again")
+          : null,
+    };
   }
+
+  private skewedRefreshes = 0;
 
   /** A clean stop: this instance's sessions were ended by itself, nobody needs to sweep them. */
   async stopped(): Promise<void> {
