@@ -18,7 +18,7 @@ import {
 import { createCustomer } from "../src/masterdata/index.ts";
 import { DatabaseWatch } from "../src/sessions/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { admitChannelAndSession, serialOf } from "./support/gateway.ts";
 import { type StandbyPair, standbyPairMissing, startStandbyPair } from "./support/pg-standby.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 
@@ -38,16 +38,6 @@ const platform = (): TestPlatform => {
   if (!p) throw new Error("platform not started");
   return p;
 };
-
-const gatewayApi = async (path: string, body: unknown): Promise<Response> =>
-  platform().app.request(`https://localhost/api/gateway/v1${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify(body),
-  });
 
 /** Polls `done` every 50 ms for at most `ms`; resolves to whether it came true. */
 async function until(done: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
@@ -72,20 +62,12 @@ describe.skipIf(skip !== null)("PostgreSQL failover to a promoted standby", () =
     ]);
     reachability = probePostgres(url);
     // The operator's Connect and a technician's session: live grants on the data plane.
-    const { envelope } = (await (await gatewayApi("/data-channel", {})).json()) as {
-      envelope: string;
-    };
-    const channel = await dataChannelProfile(p, scene.gatewayId, envelope);
-    expect((await p.access.connections.decide(`0:${++connection}`, serialOf(channel))).allow).toBe(
-      true,
-    );
-    const { profile } = await p.access.remoteSessions.request(scene.technician, scene.machineId, {
-      reason: "ticket 7200",
-    });
-    sessionProfile = profile;
-    expect((await p.access.connections.decide(`0:${++connection}`, serialOf(profile))).allow).toBe(
-      true,
-    );
+    ({ sessionProfile } = await admitChannelAndSession(
+      p,
+      scene,
+      "ticket 7200",
+      () => `0:${++connection}`,
+    ));
   }, 60_000);
 
   afterAll(async () => {

@@ -16,7 +16,7 @@ import {
   createSite,
 } from "../src/masterdata/index.ts";
 import { transparencyReport } from "../src/reports/index.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { dataChannelProfile, gatewayCall, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { type Browser, firstSignIn } from "./support/portal.ts";
 
@@ -29,14 +29,7 @@ let custAdmin: Browser;
 let connection = 0;
 
 function gatewayApi(gateway: Place, path: string, body: unknown) {
-  return p.app.request(`https://localhost/api/gateway/v1${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${gateway.gatewayId}.${gateway.secret}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify(body),
-  });
+  return gatewayCall(p, gateway, path, body);
 }
 
 async function arm(gateway: Place): Promise<void> {

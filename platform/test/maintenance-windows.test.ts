@@ -14,7 +14,7 @@ import {
   createService,
   createSite,
 } from "../src/masterdata/index.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { dataChannelProfile, gatewayCall, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { type Browser, firstSignIn } from "./support/portal.ts";
 
@@ -35,14 +35,7 @@ const MIN = 60_000;
 
 /** A call to the gateway API as the plant's gateway. */
 function gatewayApi(path: string, body?: unknown) {
-  return p.app.request(`https://localhost/api/gateway/v1${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: {
-      authorization: `Bearer ${plant.gatewayId}.${plant.secret}`,
-      "content-type": "application/json",
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  return gatewayCall(p, plant, path, body);
 }
 
 async function arm(): Promise<void> {

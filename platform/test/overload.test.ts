@@ -9,7 +9,7 @@ import { type DatabaseReachability, probePostgres } from "../src/db/index.ts";
 import { DatabaseWatch } from "../src/sessions/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
 import { testDatabase } from "./support/database.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { admitChannelAndSession, gatewayCall } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { type TcpRelay, tcpRelay } from "./support/tcp-relay.ts";
 
@@ -28,15 +28,8 @@ let hostPort: string;
 let reachability: DatabaseReachability;
 let connection = 0;
 
-const gatewayApi = async (path: string, body: unknown): Promise<Response> =>
-  p.app.request(`https://localhost/api/gateway/v1${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify(body),
-  });
+const gatewayApi = (path: string, body: unknown) =>
+  gatewayCall(p, { gatewayId: scene.gatewayId, secret: scene.gatewaySecret }, path, body);
 
 /** Blocks this thread (the platform's event loop) for `ms`, as a saturated CPU would. */
 function busy(ms: number): void {
@@ -63,19 +56,7 @@ describe.skipIf(skip !== null)("overload is not a database loss", () => {
     ]);
     reachability = probePostgres(relayedUrl);
     // The operator's Connect and a technician's session: live grants on the data plane.
-    const { envelope } = (await (await gatewayApi("/data-channel", {})).json()) as {
-      envelope: string;
-    };
-    const channel = await dataChannelProfile(p, scene.gatewayId, envelope);
-    expect((await p.access.connections.decide(`0:${++connection}`, serialOf(channel))).allow).toBe(
-      true,
-    );
-    const { profile } = await p.access.remoteSessions.request(scene.technician, scene.machineId, {
-      reason: "ticket 7100",
-    });
-    expect((await p.access.connections.decide(`0:${++connection}`, serialOf(profile))).allow).toBe(
-      true,
-    );
+    await admitChannelAndSession(p, scene, "ticket 7100", () => `0:${++connection}`);
   });
   afterAll(async () => {
     reachability?.stop();

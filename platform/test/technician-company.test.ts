@@ -15,7 +15,7 @@ import {
   createSite,
 } from "../src/masterdata/index.ts";
 import { transparencyReport } from "../src/reports/index.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { dataChannelProfile, gatewayCall, serialOf } from "./support/gateway.ts";
 import { CrossSiteBrowser, PORTAL } from "./support/oidc.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { type Browser, firstSignIn } from "./support/portal.ts";
@@ -249,14 +249,7 @@ describe("approvers see the company", () => {
   let techId: string;
 
   function gatewayApi(path: string, body: unknown) {
-    return p.app.request(`https://localhost/api/gateway/v1${path}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${plant.gatewayId}.${plant.secret}`,
-        "content-type": "application/json",
-      },
-      body: JSON.stringify(body),
-    });
+    return gatewayCall(p, plant, path, body);
   }
 
   async function heartbeat() {

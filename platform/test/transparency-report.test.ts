@@ -13,7 +13,7 @@ import { createCustomer, createService } from "../src/masterdata/index.ts";
 import type { SignedReportFile } from "../src/reports/index.ts";
 import { auditSigner } from "../src/retention/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { dataChannelProfile, gatewayCall, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { type Browser, firstSignIn } from "./support/portal.ts";
 
@@ -35,14 +35,7 @@ async function userWith(
 }
 
 const gatewayApi = (path: string, body: unknown) =>
-  p.app.request(`https://localhost/api/gateway/v1${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${scene.gatewayId}.${scene.gatewaySecret}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify(body),
-  });
+  gatewayCall(p, { gatewayId: scene.gatewayId, secret: scene.gatewaySecret }, path, body);
 
 /** The README's verify command, run as documented (the key fetched beforehand stands for curl). */
 function runDocumentedVerify(dir: string): { code: number; out: string } {

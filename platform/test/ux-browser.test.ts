@@ -14,7 +14,7 @@ import { layoutProblems, screenshotDir, WIDTHS } from "../../common/test/support
 import { auditEntries, users } from "../src/db/index.ts";
 import { createUser, grantRole, totpCode } from "../src/identity/index.ts";
 import { launchChromium, personAt, servePortal, signIn } from "./support/chromium.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { dataChannelProfile, gatewayCall, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { firstSignIn } from "./support/portal.ts";
 
@@ -83,14 +83,7 @@ describe.skipIf(skip !== null)("the portal as people use it, at 1280, 768 and 39
       lastError,
     });
   const gatewayApi = async (path: string, body: unknown) => {
-    const response = await p.app.request(`https://localhost/api/gateway/v1${path}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${acme.gatewayId}.${acme.secret}`,
-        "content-type": "application/json",
-      },
-      body: JSON.stringify(body),
-    });
+    const response = await gatewayCall(p, acme, path, body);
     expect(response.status).toBe(200);
     return (await response.json()) as Record<string, unknown>;
   };

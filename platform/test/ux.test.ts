@@ -15,7 +15,7 @@ import {
   createSite,
   rekeyGateway,
 } from "../src/masterdata/index.ts";
-import { dataChannelProfile, serialOf } from "./support/gateway.ts";
+import { dataChannelProfile, gatewayCall, serialOf } from "./support/gateway.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { type Browser, firstSignIn } from "./support/portal.ts";
 
@@ -34,14 +34,7 @@ const entries = (action: string) =>
     .orderBy(auditEntries.seq);
 
 const gatewayApi = (path: string, body: unknown, secret = gateway.secret) =>
-  p.app.request(`https://localhost/api/gateway/v1${path}`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${gateway.id}.${secret}`,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify(body),
-  });
+  gatewayCall(p, { gatewayId: gateway.id, secret }, path, body);
 const beat = (state: string, lastError: string | null, secret?: string) =>
   gatewayApi(
     "/heartbeat",
