@@ -379,6 +379,14 @@ describe("a lost instance", () => {
     });
     await registryA.register();
     await registryB.register();
+    const sweepByA = () =>
+      sweepLostInstances({
+        db: p.database.db,
+        clock,
+        registry: registryA,
+        ends: onA.ends,
+        log: () => {},
+      });
     // The gateway's data channel lands on instance B.
     const { envelope } = await onB.dataChannels.request(scene.gatewayId);
     const profile = await dataChannelProfile(p, scene.gatewayId, envelope);
@@ -398,25 +406,11 @@ describe("a lost instance", () => {
     // Instance A restarting ends only its own sessions.
     expect(await onA.ends.endAll("platform_shutdown")).toBe(0);
     // B is alive: nothing to sweep.
-    expect(
-      await sweepLostInstances({
-        db: p.database.db,
-        clock,
-        registry: registryA,
-        ends: onA.ends,
-        log: () => {},
-      }),
-    ).toEqual([]);
+    expect(await sweepByA()).toEqual([]);
     // B stops refreshing; A goes on. After three refresh periods B is lost.
     clock.offset += STALE_MS + 1;
     await registryA.refresh();
-    const swept = await sweepLostInstances({
-      db: p.database.db,
-      clock,
-      registry: registryA,
-      ends: onA.ends,
-      log: () => {},
-    });
+    const swept = await sweepByA();
     expect(swept).toEqual(["b"]);
     const [channel] = await p.database.db
       .select()
@@ -443,15 +437,7 @@ describe("a lost instance", () => {
       sweptBy: "a",
     });
     // Swept once.
-    expect(
-      await sweepLostInstances({
-        db: p.database.db,
-        clock,
-        registry: registryA,
-        ends: onA.ends,
-        log: () => {},
-      }),
-    ).toEqual([]);
+    expect(await sweepByA()).toEqual([]);
     // B was only stalled: its next refresh learns it was taken for lost, and it is live again.
     expect((await registryB.refresh()).registered).toBe(false);
     expect((await registryB.refresh()).registered).toBe(true);
