@@ -13,6 +13,7 @@ import { users } from "../src/db/index.ts";
 import { createWebSession } from "../src/identity/web-sessions.ts";
 import { startPlatform } from "../src/platform.ts";
 import { systemClock } from "../src/shared/index.ts";
+import { testDatabase } from "../test/support/database.ts";
 import type { GatewayFigures, GatewayJob, PortalFigures, PortalJob } from "./simulated-gateways.ts";
 
 /**
@@ -40,6 +41,26 @@ export interface ControlPlaneFigures {
   platformRssMaxMb: number;
   /** Platform CPU during the steady state, in % of one core. */
   platformCpuPercent: number;
+  /**
+   * The reconnect flood after the steady state: every connection of every gateway reset at once
+   * (as when another instance dies and its gateways come to this one), then heartbeatMs + 10 s.
+   */
+  flood: {
+    /** Gateways whose heartbeat was answered again, of all. */
+    recovered: number;
+    /** ms from the reset to each gateway's first answered heartbeat. */
+    recoveredP50Ms: number;
+    recoveredP99Ms: number;
+    recoveredMaxMs: number;
+    /** Heartbeats sent after the reset: latency. */
+    heartbeats: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
+    /** Commands enqueued after the reset: enqueue → received. */
+    commands: { sent: number; received: number; p50Ms: number; p99Ms: number; maxMs: number };
+    /** Errors after the reset, the resets themselves (ECONNRESET of the open long-polls) included. */
+    errors: Record<string, number>;
+    /** Platform RSS max during the flood. */
+    platformRssMaxMb: number;
+  };
   healthz: { p50Ms: number; p95Ms: number; errors: number };
   portalPage: { path: string; p50Ms: number; p95Ms: number; errors: number };
   databaseGrowthMbPerMinute: number;
@@ -82,6 +103,7 @@ function loadProcess<T>(dir: string, name: string, job: GatewayJob | PortalJob) 
     stderr: "inherit",
   });
   return {
+    flood: () => child.kill("SIGUSR1"),
     async finish(): Promise<T> {
       child.kill("SIGTERM");
       const out = await new Response(child.stdout).text();
@@ -103,6 +125,9 @@ export async function benchControlPlane(options: {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-bench-control-"));
   mkdirSync(join(dir, "data"), { mode: 0o700 });
   const port = freePort();
+  // On PostgreSQL a database of its own, dropped at the end: N gateways never land in the server's
+  // named database.
+  const scratch = options.databaseUrl ? await testDatabase({ server: options.databaseUrl }) : null;
   const config = readConfig({
     MEETPOINT_DATA_DIR: join(dir, "data"),
     MEETPOINT_KEK: "55".repeat(32),
@@ -113,7 +138,7 @@ export async function benchControlPlane(options: {
     MEETPOINT_VPN_LISTEN: "off",
     MEETPOINT_PROXY_POOL: "100.64.0.0/10",
     MEETPOINT_GATEWAY_BLOCK_PREFIX: "28",
-    DATABASE_URL: options.databaseUrl ?? "",
+    DATABASE_URL: scratch?.url ?? "",
   });
   const quiet = console.log;
   console.log = () => {};
@@ -200,10 +225,17 @@ export async function benchControlPlane(options: {
       });
     }, 1000 / options.commandsPerSecond);
     await Bun.sleep(options.seconds * 1000);
-    clearInterval(commandTimer);
     const steadyMs = performance.now() - steadyStart;
     const cpu = process.cpuUsage(cpuBefore);
     const sizeAfter = await sizeOf();
+    // The reconnect flood: every connection reset at once, commands still flowing.
+    const steadyRssMax = rssMax;
+    rssMax = 0;
+    const floodAt = Date.now();
+    const sentBeforeFlood = sent;
+    for (const load of loads) load.flood();
+    await Bun.sleep(heartbeatMs + 10_000);
+    clearInterval(commandTimer);
     // Commands still on their way are waited for, then everything stops.
     await Bun.sleep(2000);
     const portal = await prober.finish();
@@ -212,15 +244,33 @@ export async function benchControlPlane(options: {
     // Requests the load processes left behind finish before the platform stops.
     await Bun.sleep(1000);
 
-    const beats = figures.flatMap((f) => f.heartbeatsMs);
+    const beats = figures.flatMap((f) =>
+      f.heartbeatsMs.filter((_, i) => (f.heartbeatsSentMs[i] ?? 0) < (f.floodAtMs ?? Infinity)),
+    );
+    const floodBeats = figures.flatMap((f) =>
+      f.heartbeatsMs.filter((_, i) => (f.heartbeatsSentMs[i] ?? 0) >= (f.floodAtMs ?? Infinity)),
+    );
+    const recoveredBeats = figures.flatMap((f) => f.recoveredBeatMs);
+    const floodCommands = figures.flatMap((f) =>
+      f.commandsMs.filter((_, i) => (f.commandsAt[i] ?? 0) >= floodAt),
+    );
+    const floodErrors: Record<string, number> = {};
+    for (const f of figures)
+      for (const [k, v] of Object.entries(f.floodErrors))
+        floodErrors[k] = (floodErrors[k] ?? 0) + v;
     // The ramp ends when the last gateway's first heartbeat was answered (else after one interval).
     const firstBeatsAll = figures.flatMap((f) => f.firstBeatMs);
     const rampEndMs =
       firstBeatsAll.length === all.length ? Math.max(...firstBeatsAll) : heartbeatMs + 2000;
     const steadyBeats = figures.flatMap((f) =>
-      f.heartbeatsMs.filter((_, i) => (f.heartbeatsSentMs[i] ?? 0) >= rampEndMs),
+      f.heartbeatsMs.filter((_, i) => {
+        const at = f.heartbeatsSentMs[i] ?? 0;
+        return at >= rampEndMs && at < (f.floodAtMs ?? Infinity);
+      }),
     );
-    const commands = figures.flatMap((f) => f.commandsMs);
+    const commands = figures.flatMap((f) =>
+      f.commandsMs.filter((_, i) => (f.commandsAt[i] ?? 0) < floodAt),
+    );
     const firstBeats = figures.flatMap((f) => f.firstBeatMs);
     const errors: Record<string, number> = {};
     for (const f of figures)
@@ -244,7 +294,7 @@ export async function benchControlPlane(options: {
         maxMs: Math.max(0, ...steadyBeats),
       },
       commands: {
-        sent,
+        sent: sentBeforeFlood,
         received: commands.length,
         p50Ms: percentile(commands, 50),
         p99Ms: percentile(commands, 99),
@@ -252,7 +302,28 @@ export async function benchControlPlane(options: {
       },
       errors,
       reconnects: figures.reduce((n, f) => n + f.reconnects, 0),
-      platformRssMaxMb: rssMax / 2 ** 20,
+      platformRssMaxMb: steadyRssMax / 2 ** 20,
+      flood: {
+        recovered: recoveredBeats.length,
+        recoveredP50Ms: percentile(recoveredBeats, 50),
+        recoveredP99Ms: percentile(recoveredBeats, 99),
+        recoveredMaxMs: Math.max(0, ...recoveredBeats),
+        heartbeats: {
+          count: floodBeats.length,
+          p50Ms: percentile(floodBeats, 50),
+          p99Ms: percentile(floodBeats, 99),
+          maxMs: Math.max(0, ...floodBeats),
+        },
+        commands: {
+          sent: sent - sentBeforeFlood,
+          received: floodCommands.length,
+          p50Ms: percentile(floodCommands, 50),
+          p99Ms: percentile(floodCommands, 99),
+          maxMs: Math.max(0, ...floodCommands),
+        },
+        errors: floodErrors,
+        platformRssMaxMb: rssMax / 2 ** 20,
+      },
       platformCpuPercent: ((cpu.user + cpu.system) / 1000 / steadyMs) * 100,
       healthz: {
         p50Ms: percentile(portal.healthzMs, 50),
@@ -272,6 +343,7 @@ export async function benchControlPlane(options: {
     await platform.stop().finally(() => {
       console.log = quiet;
     });
+    await scratch?.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,10 @@
 // reports is a gateway whose operator has not pressed Connect.
 //
 // Started by control-plane.ts with a JSON job file as its argument; on SIGTERM it closes every
-// connection and prints one JSON line of figures (latencies in ms) to stdout.
+// connection and prints one JSON line of figures (latencies in ms) to stdout. On SIGUSR1 every
+// connection is reset at once, as when the platform instance behind them dies (the reconnect
+// flood): each gateway reconnects by its own timing and back-off, and the time until its first
+// heartbeat is answered again is recorded.
 //
 // Also the portal prober (job.role "portal"): GET /healthz and one signed-in page, every 500 ms,
 // each on a fresh request, as a person's browser would while the gateways load the platform.
@@ -40,10 +43,18 @@ export interface GatewayFigures {
   heartbeatsSentMs: number[];
   /** Command enqueue (the platform's clock) → received by the gateway, in ms. */
   commandsMs: number[];
+  /** When each of commandsMs was enqueued, epoch ms (the platform's clock). */
+  commandsAt: number[];
   /** Milliseconds from the process start until each gateway's first successful heartbeat. */
   firstBeatMs: number[];
   errors: Record<string, number>;
   reconnects: number;
+  /** The reconnect flood (SIGUSR1): when it began, ms since the process started; null: none. */
+  floodAtMs: number | null;
+  /** Per gateway, ms from the flood to its first heartbeat answered again. */
+  recoveredBeatMs: number[];
+  /** Errors after the flood began (the resets themselves included); not in `errors`. */
+  floodErrors: Record<string, number>;
 }
 
 export interface PortalFigures {
@@ -173,17 +184,29 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
     heartbeatsMs: [],
     heartbeatsSentMs: [],
     commandsMs: [],
+    commandsAt: [],
     firstBeatMs: [],
     errors: {},
     reconnects: 0,
+    floodAtMs: null,
+    recoveredBeatMs: [],
+    floodErrors: {},
   };
   let stopped = false;
+  // Per gateway: whether its heartbeat has been answered since the flood.
+  const sinceFlood: { beat: boolean }[] = [];
+  const errorsNow = () => (figures.floodAtMs === null ? figures.errors : figures.floodErrors);
+  const recovered = (into: number[]) => {
+    if (figures.floodAtMs !== null) into.push(performance.now() - started - figures.floodAtMs);
+  };
   const connections: Connection[] = [];
   for (const gateway of job.gateways) {
     const auth = `Authorization: Bearer ${gateway.id}.${gateway.secret}`;
     const beats = new Connection(job.port, () => figures.reconnects++);
     const polls = new Connection(job.port, () => figures.reconnects++);
     connections.push(beats, polls);
+    const flood = { beat: true };
+    sinceFlood.push(flood);
     let first = true;
     let beatFailures = 0;
     const beat = async () => {
@@ -221,9 +244,11 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
         figures.heartbeatsSentMs.push(sent - started);
         if (first) figures.firstBeatMs.push(performance.now() - started);
         first = false;
+        if (!flood.beat) recovered(figures.recoveredBeatMs);
+        flood.beat = true;
         beatFailures = 0;
       } catch (error) {
-        count(figures.errors, error);
+        count(errorsNow(), error);
         delay = waitAfter(error, Math.min(job.heartbeatMs, backoffMs(beatFailures++)));
       }
       if (!stopped) setTimeout(beat, delay);
@@ -248,12 +273,15 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
               Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"),
             ) as { body?: { reason?: string } };
             const enqueued = Number(payload.body?.reason?.match(/^bench (\d+)$/)?.[1]);
-            if (Number.isFinite(enqueued)) figures.commandsMs.push(received - enqueued);
+            if (Number.isFinite(enqueued)) {
+              figures.commandsMs.push(received - enqueued);
+              figures.commandsAt.push(enqueued);
+            }
           }
           pollFailures = 0;
         } catch (error) {
           if (stopped) return;
-          count(figures.errors, error);
+          count(errorsNow(), error);
           await Bun.sleep(waitAfter(error, backoffMs(pollFailures++)));
         }
       }
@@ -261,6 +289,11 @@ function runGateways(job: GatewayJob): () => GatewayFigures {
     setTimeout(beat, Math.random() * job.heartbeatMs);
     setTimeout(poll, Math.random() * job.heartbeatMs);
   }
+  process.on("SIGUSR1", () => {
+    figures.floodAtMs = performance.now() - started;
+    for (const flood of sinceFlood) flood.beat = false;
+    for (const c of connections) c.close();
+  });
   return () => {
     stopped = true;
     for (const c of connections) c.close();
