@@ -3,8 +3,17 @@
 import type { AuditEntry } from "../audit/index.ts";
 import type { AlertEvent } from "../db/index.ts";
 
+type Rule = {
+  event: AlertEvent;
+  result?: string;
+  /** A further condition on the entry's detail. */
+  when?: (detail: Record<string, unknown>) => boolean;
+};
+
+const toPlatformAdmin = (detail: Record<string, unknown>) => detail.role === "platform_admin";
+
 /** Audit actions (with a result) that raise an alert on their own. */
-const DIRECT: Record<string, { event: AlertEvent; result?: string }> = {
+const DIRECT: Record<string, Rule> = {
   // A technician's request; the approval flow of DESIGN §9.1 holds requests here for approval.
   "remote_session.request": { event: "approval_pending" },
   "remote_session.active": { event: "session_started" },
@@ -13,6 +22,18 @@ const DIRECT: Record<string, { event: AlertEvent; result?: string }> = {
   "audit.verify": { event: "audit_verify_failed", result: "failed" },
   "pki.renewal": { event: "pki_renewal_failed", result: "failed" },
   "siem.alarm": { event: "siem_backlog", result: "failed" },
+  // Four eyes are only as good as the count of admins: every new one is told to the others.
+  "role.grant": { event: "admin_granted", result: "ok", when: toPlatformAdmin },
+  "user.create": { event: "admin_granted", result: "ok", when: toPlatformAdmin },
+  // An identity provider's group mapping added the role at a sign-in ("role/customer" keys).
+  "role.sync": {
+    event: "admin_granted",
+    result: "ok",
+    when: (detail) =>
+      Array.isArray(detail.added) &&
+      detail.added.some((key) => String(key).startsWith("platform_admin/")),
+  },
+  "workspace_template.propose": { event: "template_change_pending", result: "ok" },
 };
 
 export const EVENT_LABELS: Record<AlertEvent, string> = {
@@ -24,6 +45,8 @@ export const EVENT_LABELS: Record<AlertEvent, string> = {
   audit_verify_failed: "The audit chain failed verification",
   pki_renewal_failed: "CRL or certificate renewal failed",
   siem_backlog: "A SIEM destination is not receiving",
+  admin_granted: "Someone became a platform admin",
+  template_change_pending: "A workspace template change awaits approval",
 };
 
 /**
@@ -39,9 +62,12 @@ export const CUSTOMER_EVENTS: readonly AlertEvent[] = [
 ];
 
 /** The event an entry raises by itself, or null. */
-export function directEvent(entry: Pick<AuditEntry, "action" | "result">): AlertEvent | null {
+export function directEvent(
+  entry: Pick<AuditEntry, "action" | "result" | "detail">,
+): AlertEvent | null {
   const rule = DIRECT[entry.action];
   if (!rule || (rule.result && rule.result !== entry.result)) return null;
+  if (rule.when && !rule.when((entry.detail ?? {}) as Record<string, unknown>)) return null;
   return rule.event;
 }
 

@@ -16,6 +16,8 @@ export const ALERT_EVENTS = [
   "audit_verify_failed", // the scheduled verification of the audit chain failed
   "pki_renewal_failed", // the CRL or a certificate could not be renewed
   "siem_backlog", // a SIEM destination's spool passed its alarm size
+  "admin_granted", // someone became a platform admin (the four-eyes rule counts admins)
+  "template_change_pending", // a workspace template change awaits a second admin's approval
 ] as const;
 export type AlertEvent = (typeof ALERT_EVENTS)[number];
 
