@@ -4,9 +4,9 @@
 // viewer 409 naming the first), then a viewer's RFB None handshake and a framebuffer update, the
 // recording's SHA-256 equal to its audit entry's, and the retention job deleting it, audited.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { connect } from "node:tls";
 import { desc, eq } from "drizzle-orm";
 import { auditEntries, webSessions, workspaceRecordings } from "../src/db/index.ts";
@@ -425,6 +425,11 @@ test("an open connection left by a stopped instance holds the workspace only unt
   const left = await gone.admit(grant);
   expect(left).not.toBeNull();
   await gone.stop(); // no WebSocket of it was open: its row stays open, as after a crash
+  // What the crashed instance had written of its recording (no end).
+  const partial = "var VNC_frame_data = [\n'{0{UkZCIDAwMy4wMDgK',\n";
+  const leftPath = join(relay.deps.recordingsDir, left?.file ?? "");
+  mkdirSync(dirname(leftPath), { recursive: true });
+  await Bun.write(leftPath, partial);
   const fresh = new VncRelay({ ...relay.deps });
   expect(await fresh.admit({ ...grant, username: "next" })).toBeNull();
   p.clock.advance(STALE_MS + 1000);
@@ -439,6 +444,14 @@ test("an open connection left by a stopped instance holds the workspace only unt
   expect(entry?.result).toBe("failed");
   expect(entry?.actorName).toBe("crashed");
   expect(String((entry?.detail as { reason?: string } | undefined)?.reason)).toContain("stopped");
+  // The part written is sealed: its hash in the audit entry and on the recording's row.
+  const partialHash = new Bun.CryptoHasher("sha256").update(partial).digest("hex");
+  expect(entry?.detail).toMatchObject({ sha256: partialHash, recordingBytes: partial.length });
+  const [crashed] = await p.database.db
+    .select()
+    .from(workspaceRecordings)
+    .where(eq(workspaceRecordings.id, left?.recordingId ?? ""));
+  expect(crashed?.sha256).toBe(partialHash);
   if (taken) await fresh.abandon(taken);
   await fresh.stop();
   expect(await fresh.viewerOf(workspaceId)).toBeNull();

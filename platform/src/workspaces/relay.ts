@@ -181,7 +181,14 @@ export class VncRelay {
         ),
       )
       .returning();
-    for (const r of stale)
+    for (const r of stale) {
+      // What the stopped instance wrote is sealed as it is: the hash of a file cut short.
+      const written = await hashFile(join(this.deps.recordingsDir, r.file));
+      if (written)
+        await this.deps.db
+          .update(workspaceRecordings)
+          .set({ sha256: written.sha256 })
+          .where(eq(workspaceRecordings.id, r.id));
       await recordAuditAlone(this.deps.db, this.deps.clock, {
         actor: { id: r.userId, name: r.username, ip: r.sourceIp },
         action: "workspace.connect",
@@ -194,10 +201,14 @@ export class VncRelay {
           recording: r.file,
           startedAt: r.startedAt.toISOString(),
           lastHeartbeat: r.heartbeatAt?.toISOString() ?? null,
-          sha256: null,
-          reason: "the platform instance relaying it stopped; the recording may be cut short",
+          recordingBytes: written?.size ?? 0,
+          sha256: written?.sha256 ?? null,
+          reason: written
+            ? "the platform instance relaying it stopped; the recording is cut short (no end), its hash seals what was written"
+            : "the platform instance relaying it stopped; no recording was written",
         },
       });
+    }
   }
 
   /** Bun's websocket handlers for the HTTPS listener. */
@@ -330,6 +341,14 @@ export class VncRelay {
 }
 
 /** A recording's file, relative to the recordings directory: <yyyy-mm>/<id>.vncrec.js. */
+/** SHA-256 (hex) and size of the file at `path`, or null when there is none. */
+async function hashFile(path: string): Promise<{ sha256: string; size: number } | null> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) return null;
+  const bytes = await file.bytes();
+  return { sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex"), size: bytes.length };
+}
+
 export function recordingFile(id: string, at: Date): string {
   return `${at.toISOString().slice(0, 7)}/${id}.vncrec.js`;
 }

@@ -91,3 +91,16 @@ test("a recording is noVNC's VNC_frame_data; its SHA-256 is the file's", async (
   ]);
   expect(() => parseRecording(text.replace("'EOF'];\n", ""))).toThrow("no EOF");
 });
+
+test("a recording's frames are on disk before it ends (a crash loses the end, not the session)", async () => {
+  const path = `${process.env.TMPDIR ?? "/tmp"}/meetpoint-rec-${crypto.randomUUID()}/r.vncrec.js`;
+  const w = new RecordingWriter(path, Date.now());
+  w.frame(false, new TextEncoder().encode("RFB 003.008\n"));
+  await Bun.sleep(100);
+  // Read by another reader, as after a crash: the frame is there, the end is not.
+  const text = await Bun.file(path).text();
+  expect(text).toStartWith("var VNC_frame_data = [\n'{");
+  expect(text).toContain("{UkZCIDAwMy4wMDgK',\n");
+  expect(() => parseRecording(text)).toThrow("no EOF");
+  await w.finish();
+});
