@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parseCidr, parseConfig } from "@meetpoint/common";
 import { eq } from "drizzle-orm";
 import postgres from "postgres";
-import { verifyAuditChain } from "../src/audit/index.ts";
+import { SYSTEM_ACTOR, verifyAuditChain } from "../src/audit/index.ts";
 import { readConfig } from "../src/config.ts";
 import {
   auditEntries,
@@ -487,6 +487,33 @@ describe("a lost instance", () => {
     }
   });
 
+  test("an end recorded on A reaching B after the gateway reconnected on B: the old tunnel is cut, the new channel keeps its route", async () => {
+    const open = async (connection: string) => {
+      const { envelope } = await onB.dataChannels.request(scene.gatewayId);
+      const profile = await dataChannelProfile(p, scene.gatewayId, envelope);
+      const decision = await onB.connections.decide(connection, serialOf(profile));
+      if (!decision.allow) throw new Error(decision.reason);
+      const [row] = await p.database.db
+        .select()
+        .from(gatewaySessions)
+        .where(eq(gatewaySessions.connection, connection));
+      return row;
+    };
+    const old = await open("0:10");
+    if (!old) throw new Error("the channel is not recorded online");
+    const routed = [...planeB.routes.keys()];
+    expect(routed).toHaveLength(1);
+    // An admin closes the old channel through instance A; before B hears of it, the gateway has
+    // connected its next channel on B (NOTIFY lost, B's sweep not yet run).
+    await onA.ends.closeGatewaySession(old.id, "gateway_lost", SYSTEM_ACTOR);
+    expect((await open("0:11"))?.state).toBe("online");
+    const disconnected = planeB.disconnected.length;
+    expect(await onB.cuts?.sweep()).toBeGreaterThanOrEqual(1);
+    expect(planeB.disconnected.slice(disconnected)).toContain("0:10");
+    // The proxy block stays routed: it is the new channel's now.
+    expect([...planeB.routes.keys()]).toEqual(routed);
+  });
+
   test("a restarted instance does not cut again what its earlier run ended: connection ids and proxy routes are this run's", async () => {
     // Instance b after a restart: the same id, a fresh process (its OpenVPN servers count
     // connections from 0 again, and the gateway's proxy block is routed to its new channel).
@@ -509,7 +536,7 @@ describe("the audit chain with several writers", () => {
     const url = p.database.url;
     const other = url ? openDatabase({ url, dataDir: null }) : p.database;
     try {
-      const { recordAuditAlone, SYSTEM_ACTOR } = await import("../src/audit/index.ts");
+      const { recordAuditAlone } = await import("../src/audit/index.ts");
       const before = await p.database.db.select({ hash: auditEntries.hash }).from(auditEntries);
       const writes = Array.from({ length: 200 }, (_, i) =>
         recordAuditAlone(i % 2 === 0 ? p.database.db : other.db, p.clock, {

@@ -278,19 +278,41 @@ export class SessionEnds {
     const [gateway] = await db.select().from(gateways).where(eq(gateways.id, session.gatewayId));
     const machine =
       gateway?.kind === "workstation" ? await workstationMachine(db, gateway.id) : null;
+    // A newer channel of the gateway already online here holds the route (or translation) now —
+    // e.g. the gateway reconnected before an end recorded on another instance reached this one.
+    const unlessReplaced = (run: () => Promise<void>) => async () => {
+      if (!(await this.newerChannelHere(session))) await run();
+    };
     if (machine)
       effects.push({
         step: `stop translating ${machine.proxyAddress} to the workstation`,
-        run: () => dataPlane.translateWorkstation(machine.proxyAddress, null),
+        run: unlessReplaced(() => dataPlane.translateWorkstation(machine.proxyAddress, null)),
       });
     else if (gateway) {
       const block = formatCidr(blockOf(this.deps.proxyPool, gateway.proxyBlock));
       effects.push({
         step: `remove the route of ${block}`,
-        run: () => dataPlane.routeProxyBlock(block, null),
+        run: unlessReplaced(() => dataPlane.routeProxyBlock(block, null)),
       });
     }
     return effects;
+  }
+
+  /** Whether another data channel of `session`'s gateway is online in this instance's kernel. */
+  private async newerChannelHere(session: GatewaySession): Promise<boolean> {
+    const rows = await this.deps.db
+      .select({ id: gatewaySessions.id })
+      .from(gatewaySessions)
+      .where(
+        and(
+          eq(gatewaySessions.gatewayId, session.gatewayId),
+          ne(gatewaySessions.id, session.id),
+          eq(gatewaySessions.state, "online"),
+          heldHere(gatewaySessions, this.deps.instanceId),
+        ),
+      )
+      .limit(1);
+    return rows.length > 0;
   }
 
   /** Per granted service, packets and bytes the firewall counted; null where it could not say. */
