@@ -40,7 +40,7 @@ import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
-import { databaseDisplays, VncRelay } from "./workspaces/index.ts";
+import { databaseDisplays, VncRelay, viewerCheck } from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
@@ -324,11 +324,31 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       ? `Data plane: OpenVPN on ${listen}, firewall table inet meetpoint`
       : `Data plane OFF: ${plane.reason}`,
   );
+  // Browser access to jump workspaces: the VNC relay, recording under <data dir>/recordings (one
+  // directory for all instances — shared storage — so any of them plays and prunes). Each open
+  // desktop connection's sign-in, access and run are checked again every 2 s.
+  const recordingsDir = config.operations.recordingsDir ?? resolve(config.dataDir, "recordings");
+  const displays = databaseDisplays(db, pki);
+  const workspaceRelay = new VncRelay({
+    db,
+    clock,
+    displays,
+    recordingsDir,
+    check: viewerCheck({ db, clock, session: config.session, displays }),
+    log: (line) => console.error(line),
+  });
   // Every second: session ends, and fail closed without the database (see DatabaseWatch), judged
   // by a probe on its own connection and thread, so that overload never reads as a lost database.
   const reachability = config.databaseUrl ? probePostgres(config.databaseUrl) : inProcessDatabase();
   const databaseWatch = new DatabaseWatch(
-    metrics.watchDatabase(access.watched),
+    metrics.watchDatabase({
+      ...access.watched,
+      // Desktop connections are remote access too: cut with the rest.
+      async cutForLostDatabase() {
+        await access.watched.cutForLostDatabase();
+        await workspaceRelay.cutAll("the platform lost its database (fail closed)");
+      },
+    }),
     DATABASE_GRACE_S * 1000,
     () => reachability.lastAnswer(),
   );
@@ -360,8 +380,6 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       });
   }, REFRESH_MS);
   // Retention, head exports and the chain's verification, when due (checked every minute).
-  // Recordings: one directory for all instances (shared storage), so any of them plays and prunes.
-  const recordingsDir = config.operations.recordingsDir ?? resolve(config.dataDir, "recordings");
   const retention = new RetentionSchedule({
     db,
     clock,
@@ -399,14 +417,6 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
         .catch((error) => console.error("auditing failed authentications:", error)),
     10_000,
   );
-  // Browser access to jump workspaces: the VNC relay, recording under <data dir>/recordings.
-  const workspaceRelay = new VncRelay({
-    db,
-    clock,
-    displays: databaseDisplays(db, pki),
-    recordingsDir: recordingsDir,
-    log: (line) => console.error(line),
-  });
   const app = createApp({
     workspaceRelay,
     db,

@@ -22,8 +22,10 @@ import {
   recordingPath,
   recordRunning,
   recordStopped,
+  revokeAccess,
   STALE_MS,
   VncRelay,
+  viewerCheck,
 } from "../src/workspaces/index.ts";
 import { arrangeMachine } from "./support/arrange.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
@@ -48,6 +50,7 @@ let viewer: Browser;
 let stranger: Browser;
 let ownAdmin: Browser;
 let foreignAdmin: Browser;
+let ownCustomerId: string;
 
 async function signIn(username: string, grant: Parameters<typeof grantRole>[2]) {
   const u = await createUser(p.adminCtx, { username, displayName: username.toUpperCase() });
@@ -133,7 +136,15 @@ beforeAll(async () => {
   recordingsDir = mkdtempSync(join(tmpdir(), "meetpoint-recordings-"));
   p = await testPlatform({
     extraDeps: ({ db, clock, pki }) => {
-      relay = new VncRelay({ db, clock, displays: databaseDisplays(db, pki), recordingsDir });
+      const displays = databaseDisplays(db, pki);
+      const session = { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000 };
+      relay = new VncRelay({
+        db,
+        clock,
+        displays,
+        recordingsDir,
+        check: viewerCheck({ db, clock, session, displays }),
+      });
       return { workspaceRelay: relay };
     },
   });
@@ -141,6 +152,7 @@ beforeAll(async () => {
   const admin2 = await createUser(p.adminCtx, { username: "admin2", displayName: "Admin 2" });
   await grantRole(p.adminCtx, admin2.user.id, { role: "platform_admin", customerId: "" });
   workspaceId = (await arrangeWorkspace(p, scene, admin2.user.id)).workspaceId;
+  ownCustomerId = scene.customerId;
   const v = await signIn("viewer", { role: "technician", customerId: scene.customerId });
   await grantAccess(p.adminCtx, workspaceId, { userId: v.userId });
   viewer = v.browser;
@@ -256,6 +268,7 @@ test.skipIf(missing !== null)(
       customerName: "ACME",
       userId: "00000000-0000-4000-8000-000000000002",
       username: "elsewhere",
+      webSessionId: "elsewhere",
       ip: null,
       display,
     };
@@ -371,6 +384,67 @@ test.skipIf(missing !== null)(
 );
 
 test.skipIf(missing !== null)(
+  "an open desktop is cut within moments when its grant is revoked, its sign-in ends, or the database is lost — audited with the reason",
+  async () => {
+    if (!xvnc) throw new Error("no Xvnc");
+    const runId = await recordRunning(p.database.db, p.clock, p.pki, {
+      workspaceId,
+      host: "127.0.0.1",
+      port: xvnc.port,
+      password: xvnc.password,
+    });
+    const connected = async (b: Browser) => {
+      const v = await openViewer(b);
+      expect(new TextDecoder().decode(await v.read(12))).toBe("RFB 003.008\n");
+      let closed: string | null = null;
+      v.ws.addEventListener("close", (e) => {
+        closed = `${e.code} ${e.reason}`;
+      });
+      return { v, closed: () => closed };
+    };
+    const lastConnect = async () =>
+      (
+        await p.database.db
+          .select()
+          .from(auditEntries)
+          .where(eq(auditEntries.action, "workspace.connect"))
+          .orderBy(desc(auditEntries.seq))
+      )[0];
+    const cutFor = async (c: { closed: () => string | null }, why: RegExp) => {
+      expect(await relay.checkAll()).toBe(1);
+      const deadline = Date.now() + 5000;
+      while (!c.closed() && Date.now() < deadline) await Bun.sleep(20);
+      expect(c.closed() ?? "").toMatch(new RegExp(`^4000 .*${why.source}`));
+      const entry = await lastConnect();
+      expect(String((entry?.detail as { reason?: string }).reason)).toMatch(why);
+      expect(await relay.viewerOf(workspaceId)).toBeNull();
+    };
+    // Nothing changed: the check keeps it.
+    const tech = await signIn("revoked", { role: "technician", customerId: ownCustomerId });
+    await grantAccess(p.adminCtx, workspaceId, { userId: tech.userId });
+    let c = await connected(tech.browser);
+    expect(await relay.checkAll()).toBe(0);
+    // The grant is revoked while the desktop is open.
+    await revokeAccess(p.adminCtx, workspaceId, tech.userId);
+    await cutFor(c, /access to the workspace was withdrawn/);
+    // Signed out in another tab.
+    await grantAccess(p.adminCtx, workspaceId, { userId: tech.userId });
+    c = await connected(tech.browser);
+    await p.database.db.delete(webSessions).where(eq(webSessions.userId, tech.userId));
+    await cutFor(c, /portal sign-in ended/);
+    // The platform loses its database: fail closed cuts desktops with the rest.
+    c = await connected(
+      (await signIn("onduty", { role: "platform_admin", customerId: "" })).browser,
+    );
+    await relay.cutAll("the platform lost its database (fail closed)");
+    const deadline = Date.now() + 5000;
+    while (!c.closed() && Date.now() < deadline) await Bun.sleep(20);
+    expect(c.closed() ?? "").toContain("lost its database");
+    await recordStopped(p.database.db, p.clock, runId);
+  },
+);
+
+test.skipIf(missing !== null)(
   "a desktop that refuses the relay's password: the viewer's connection closes with the reason, audited as failed",
   async () => {
     if (!xvnc) throw new Error("no Xvnc");
@@ -418,6 +492,7 @@ test("an open connection left by a stopped instance holds the workspace only unt
     customerName: "ACME",
     userId: "00000000-0000-4000-8000-000000000002",
     username: "crashed",
+    webSessionId: "crashed",
     ip: "198.18.0.99",
     display: { runId: "r", host: "127.0.0.1", port: 1, password: "x" },
   };
@@ -432,7 +507,10 @@ test("an open connection left by a stopped instance holds the workspace only unt
   await Bun.write(leftPath, partial);
   const fresh = new VncRelay({ ...relay.deps });
   expect(await fresh.admit({ ...grant, username: "next" })).toBeNull();
+  expect((await relay.viewerOf(workspaceId))?.username).toBe("crashed");
   p.clock.advance(STALE_MS + 1000);
+  // What the portal asks first (the Open page, the upgrade): the stale hold is closed there.
+  expect(await relay.viewerOf(workspaceId)).toBeNull();
   const taken = await fresh.admit({ ...grant, username: "next" });
   expect(taken).not.toBeNull();
   expect((await fresh.viewerOf(workspaceId))?.username).toBe("next");

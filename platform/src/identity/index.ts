@@ -25,6 +25,7 @@ export {
   endAllWebSessions,
   endWebSession,
   loadWebSession,
+  loadWebSessionById,
   randomToken,
   rotateWebSession,
   type SessionPolicy,

@@ -77,7 +77,20 @@ export async function loadWebSession(
   policy: SessionPolicy,
   token: string,
 ): Promise<WebSession | null> {
-  const id = tokenHash(token);
+  return loadWebSessionById(db, clock, policy, tokenHash(token));
+}
+
+/**
+ * loadWebSession by the session's id (WebSession.id, the token's hash): for work that outlives
+ * the request that began it (a workspace's desktop connection re-checks its sign-in with it; each
+ * check counts as activity, as a request would).
+ */
+export async function loadWebSessionById(
+  db: Db,
+  clock: Clock,
+  policy: SessionPolicy,
+  id: string,
+): Promise<WebSession | null> {
   const [row] = await db
     .select({ session: webSessions, user: users })
     .from(webSessions)

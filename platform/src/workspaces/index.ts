@@ -76,6 +76,7 @@ export {
   templateVersion,
   type WorkspaceTemplate,
 } from "./templates.ts";
+export { viewerCheck } from "./viewer-check.ts";
 export {
   createWorkspace,
   customersWithoutWorkspace,

@@ -21,6 +21,8 @@ export interface ViewerGrant {
   customerName: string;
   userId: string;
   username: string;
+  /** The portal sign-in that opened it (WebSession.id): checked again while it lasts. */
+  webSessionId: string;
   ip: string | null;
   display: WorkspaceDisplay;
 }
@@ -61,6 +63,11 @@ export interface RelayDeps {
   log?: (line: string) => void;
   /** Milliseconds for the VNC server's TCP connect and each handshake step; default 10 000. */
   timeoutMs?: number;
+  /**
+   * Asked every CHECK_MS for each open connection: null while it may go on, else why it ends
+   * (workspaces/viewer-check.ts). A check that throws (no database) keeps it. Unset: none.
+   */
+  check?: (grant: ViewerGrant) => Promise<string | null>;
 }
 
 /** Who holds a workspace: the user of its open connection, and since when. */
@@ -73,18 +80,63 @@ export interface ViewerHold {
 export const HEARTBEAT_MS = 20_000;
 /** An open connection whose heartbeat is older than this (ms) was left by a stopped instance. */
 export const STALE_MS = 3 * HEARTBEAT_MS;
+/** How often each open connection's sign-in, access and run are checked again, in ms. */
+export const CHECK_MS = 2000;
 
 export class VncRelay {
   private readonly open = new Set<RelaySocket>();
   private readonly heartbeat: ReturnType<typeof setInterval>;
+  private readonly checker: ReturnType<typeof setInterval>;
+  private checking = false;
 
   constructor(readonly deps: RelayDeps) {
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref?.();
+    this.checker = setInterval(() => void this.checkAll(), CHECK_MS);
+    this.checker.unref?.();
   }
 
-  /** Who is connected to `workspaceId` (through any platform instance), if anyone. */
+  /**
+   * Checks every open connection again (RelayDeps.check) and ends, audited with the reason, those
+   * that may no longer go on. Returns how many it ended.
+   */
+  async checkAll(): Promise<number> {
+    const check = this.deps.check;
+    if (!check || this.checking) return 0;
+    this.checking = true;
+    let ended = 0;
+    try {
+      for (const ws of [...this.open]) {
+        if (ws.data.closed) continue;
+        const reason = await check(ws.data.grant).catch(() => null);
+        if (!reason || ws.data.closed) continue;
+        await this.cut(ws, reason);
+        ended++;
+      }
+    } finally {
+      this.checking = false;
+    }
+    return ended;
+  }
+
+  /** Ends every open connection of this instance, audited with `reason` (e.g. fail closed). */
+  async cutAll(reason: string): Promise<void> {
+    await Promise.all([...this.open].map((ws) => this.cut(ws, reason)));
+  }
+
+  private async cut(ws: RelaySocket, reason: string): Promise<void> {
+    ws.data.reason = `ended: ${reason}`;
+    ws.close(4000, reason.slice(0, 120));
+    await this.end(ws, ws.data.reason);
+  }
+
+  /**
+   * Who is connected to `workspaceId` (through any platform instance), if anyone. A connection
+   * left open by an instance that stopped is closed first (audited as failed), so it holds the
+   * workspace for at most STALE_MS.
+   */
   async viewerOf(workspaceId: string): Promise<ViewerHold | null> {
+    await this.closeStale(workspaceId);
     const [row] = await this.deps.db
       .select({ username: workspaceRecordings.username, since: workspaceRecordings.startedAt })
       .from(workspaceRecordings)
@@ -148,6 +200,7 @@ export class VncRelay {
   /** Ends every open connection (audited) and the heartbeat: the platform is stopping. */
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearInterval(this.checker);
     const all = [...this.open];
     for (const ws of all) {
       ws.data.reason = "the platform stopped";

@@ -81,6 +81,7 @@ export function workspaceRelayRoutes() {
       customerName: view.customerName,
       userId: session.principal.userId,
       username: actor.name,
+      webSessionId: session.id,
       ip: actor.ip,
       display,
     });
