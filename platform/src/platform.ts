@@ -130,11 +130,11 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       registry.refresh().then(
         ({ registered, refusal }) => {
           livenessFailing = false;
-          if (!registered)
+          if (refusal) refuse(refusal);
+          else if (!registered)
             console.error(
               `instance ${registry.id} was taken for lost by another instance (no liveness for ${STALE_MS / 1000} s): its sessions were ended as instance_lost and are cut here; serving on, registered anew`,
             );
-          if (refusal) refuse(refusal);
         },
         (error) => {
           if (!livenessFailing) console.error("instance liveness:", error);

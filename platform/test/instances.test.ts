@@ -125,6 +125,44 @@ describe("instance registry", () => {
     await registry.stopped();
   });
 
+  test("one instance id, two instances: another host's live one refuses the newcomer; a process that took this host's id stops the older one", async () => {
+    const clock = shiftedClock();
+    const on = (host: string, takeOverWaitMs = 300) =>
+      new InstanceRegistry({
+        db: p.database.db,
+        clock,
+        self: { ...identity("twin", "100.124.0.0/16"), host },
+        takeOverWaitMs,
+      });
+    const first = on("host-1");
+    await first.register();
+    // host-2 is configured with the same MEETPOINT_INSTANCE_ID while host-1 serves.
+    const beating = setInterval(() => void first.refresh(), 50);
+    const refused = await on("host-2")
+      .register()
+      .catch((error: unknown) => error);
+    clearInterval(beating);
+    expect((refused as InstanceRefused).code).toBe("ERR_INSTANCE_ID_IN_USE");
+    expect((refused as Error).message).toContain("a live instance on host-1 has this id");
+    expect((await first.refresh()).refusal).toBeNull();
+    // host-1 crashes (stops refreshing): host-2 takes the id over after watching it.
+    const second = on("host-2");
+    await second.register();
+    // The crashed run comes back (a stall, not a crash): its refresh learns the id is taken, and
+    // it stops serving, saying why.
+    const back = await first.refresh();
+    expect(back.registered).toBe(false);
+    expect(back.refusal).toContain("another process registered with this instance id (host host-2");
+    expect((await second.refresh()).refusal).toBeNull();
+    // The same host's own earlier run (a restart after a crash) is taken over at once.
+    const started = performance.now();
+    const restarted = on("host-2", 60_000);
+    await restarted.register();
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect((await second.refresh()).refusal).toContain("another process registered");
+    await restarted.stopped();
+  });
+
   test("a tunnel pool overlapping a live instance's is refused, naming it and both ranges; a stopped or lost one's is not", async () => {
     const clock = shiftedClock();
     const one = new InstanceRegistry({

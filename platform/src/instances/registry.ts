@@ -17,7 +17,7 @@ export const SKEW_REFRESHES = 3;
 /** Why an instance must not serve; main.ts prints the message and exits. */
 export class InstanceRefused extends Error {
   constructor(
-    readonly code: "ERR_CLOCK_SKEW" | "ERR_TUNNEL_POOL_OVERLAP",
+    readonly code: "ERR_CLOCK_SKEW" | "ERR_TUNNEL_POOL_OVERLAP" | "ERR_INSTANCE_ID_IN_USE",
     message: string,
   ) {
     super(message);
@@ -68,9 +68,18 @@ export interface RegistryDeps {
   self: InstanceIdentity;
   /** Largest tolerated difference between this clock and the database's, ms (default 2000). */
   skewAllowanceMs?: number;
+  /**
+   * How long register() watches a live row of its id from another host before taking it over
+   * (a crashed run stops refreshing; a second instance with the same id does not), ms; default
+   * STALE_MS + REFRESH_MS.
+   */
+  takeOverWaitMs?: number;
 }
 
 export class InstanceRegistry {
+  /** When this process registered: its run's mark on the row (refresh() only renews its own). */
+  private startedAt: Date | null = null;
+
   constructor(private readonly deps: RegistryDeps) {}
 
   get id(): string {
@@ -95,6 +104,7 @@ export class InstanceRegistry {
     const skew = await clockSkewMs(db, clock);
     if (Math.abs(skew) > this.allowanceMs)
       throw new InstanceRefused("ERR_CLOCK_SKEW", this.skewMessage(skew, "start again"));
+    await this.refuseIdInUse();
     for (const other of await this.live()) {
       if (other.id === self.id) continue;
       const pool = parseCidr(other.tunnelPool);
@@ -105,6 +115,7 @@ export class InstanceRegistry {
         );
     }
     const now = clock.now();
+    this.startedAt = now;
     const row = {
       host: self.host,
       vpnHost: self.vpnHost,
@@ -138,9 +149,25 @@ export class InstanceRegistry {
     const [row] = await db
       .update(platformInstances)
       .set({ lastSeenAt: clock.now(), stoppedAt: null })
-      .where(eq(platformInstances.id, self.id))
+      .where(
+        and(
+          eq(platformInstances.id, self.id),
+          this.startedAt ? eq(platformInstances.startedAt, this.startedAt) : undefined,
+        ),
+      )
       .returning({ dbNow: sql<string | Date>`clock_timestamp()` });
-    const skew = row ? new Date(row.dbNow).getTime() - (sent + clock.now().getTime()) / 2 : 0;
+    if (!row) {
+      // Another process registered with this id since: two instances share it.
+      const [taker] = await db
+        .select()
+        .from(platformInstances)
+        .where(eq(platformInstances.id, self.id));
+      return {
+        registered: false,
+        refusal: `instance ${self.id}: another process registered with this instance id (host ${taker?.host ?? "unknown"}, started ${taker?.startedAt.toISOString() ?? "?"}): each instance needs its own MEETPOINT_INSTANCE_ID (default: the host name) — this one stops serving`,
+      };
+    }
+    const skew = new Date(row.dbNow).getTime() - (sent + clock.now().getTime()) / 2;
     this.skewedRefreshes = Math.abs(skew) > this.allowanceMs ? this.skewedRefreshes + 1 : 0;
     return {
       registered: !before?.stoppedAt,
@@ -152,6 +179,32 @@ export class InstanceRegistry {
   }
 
   private skewedRefreshes = 0;
+
+  /**
+   * Refuses (ERR_INSTANCE_ID_IN_USE) when a live row of this id belongs to another host and goes
+   * on refreshing while this one watches it for takeOverWaitMs: a second instance with the same
+   * id. A row of this host (its own crashed run) is taken over at once; so is one that stops.
+   */
+  private async refuseIdInUse(): Promise<void> {
+    const { db, clock, self } = this.deps;
+    const read = async () =>
+      (await db.select().from(platformInstances).where(eq(platformInstances.id, self.id)))[0];
+    const seen = await read();
+    const live = (row: typeof seen) =>
+      row &&
+      !row.stoppedAt &&
+      row.lastSeenAt.getTime() >= clock.now().getTime() - STALE_MS &&
+      row.host !== self.host;
+    if (!live(seen) || !seen) return;
+    const waitMs = this.deps.takeOverWaitMs ?? STALE_MS + REFRESH_MS;
+    await Bun.sleep(waitMs);
+    const again = await read();
+    if (again && !again.stoppedAt && again.lastSeenAt.getTime() > seen.lastSeenAt.getTime())
+      throw new InstanceRefused(
+        "ERR_INSTANCE_ID_IN_USE",
+        `instance ${self.id}: a live instance on ${again.host} has this id (it refreshed its liveness while this one waited ${(waitMs / 1000).toFixed(0)} s): give each instance its own MEETPOINT_INSTANCE_ID (default: the host name)`,
+      );
+  }
 
   /** A clean stop: this instance's sessions were ended by itself, nobody needs to sweep them. */
   async stopped(): Promise<void> {
