@@ -50,7 +50,10 @@ export interface RelayConnection {
 /** The minimal WebSocket surface the relay uses (Bun's ServerWebSocket). */
 export interface RelaySocket {
   data: RelayConnection;
+  /** Bytes sent; -1 when queued behind unsent ones (backpressure); 0 when dropped. */
   send(data: Uint8Array): number;
+  /** Bytes queued for the browser and not yet sent. */
+  getBufferedAmount(): number;
   close(code?: number, reason?: string): void;
 }
 
@@ -82,6 +85,11 @@ export const HEARTBEAT_MS = 20_000;
 export const STALE_MS = 3 * HEARTBEAT_MS;
 /** How often each open connection's sign-in, access and run are checked again, in ms. */
 export const CHECK_MS = 2000;
+/**
+ * Bytes either side may leave unread before the connection is closed: a viewer (or desktop) that
+ * does not read cannot grow the platform's memory, and the recording stays what was sent.
+ */
+export const MAX_UNSENT_BYTES = 16 * 2 ** 20;
 
 export class VncRelay {
   private readonly open = new Set<RelaySocket>();
@@ -279,9 +287,15 @@ export class VncRelay {
     const timeoutMs = this.deps.timeoutMs ?? 10_000;
     c.recorder = new RecordingWriter(join(this.deps.recordingsDir, c.file), c.startedMs);
     const toBrowser = (bytes: Uint8Array) => {
+      if (c.closed) return;
+      const sent = ws.send(bytes);
+      if (sent === 0 || ws.getBufferedAmount() > MAX_UNSENT_BYTES) {
+        c.reason = "failed: the viewer does not read what the desktop sends";
+        ws.close(1013, "the viewer does not read what the desktop sends");
+        return;
+      }
       c.recorder?.frame(false, bytes);
       c.bytesDown += bytes.length;
-      ws.send(bytes);
     };
     try {
       const fromServer = new ByteReader();
@@ -342,6 +356,11 @@ export class VncRelay {
     c.bytesUp += bytes.length;
     c.pendingToServer.push(bytes);
     flush(c.server, c);
+    const unsent = c.pendingToServer.reduce((n, b) => n + b.length, 0);
+    if (unsent > MAX_UNSENT_BYTES) {
+      c.reason = "failed: the desktop does not read what the viewer sends";
+      ws.close(1013, "the desktop does not read what the viewer sends");
+    }
   }
 
   private async end(ws: RelaySocket, reason: string): Promise<void> {
