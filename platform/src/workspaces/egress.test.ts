@@ -189,7 +189,7 @@ test("the allow-list refuses catch-alls, loopback, link-local, multicast and the
     ["::ffff:a9fe:a9fe tcp 80", /link-local/],
     ["0::FFFF:169.254.169.254 tcp 80", /link-local/],
     ["0:0:0:0:0:ffff:ac11:1 tcp 2375", /172\.16\.0\.0\/12/],
-    ["::ffff:0:0/95 tcp", /IPv4-mapped/],
+    ["::fffe:0:0/95 tcp", /IPv4-mapped/],
     // IPv6 forms that embed an IPv4 address are refused outright.
     ["64:ff9b::a9fe:a9fe tcp 80", /NAT64/],
     ["64:ff9b::/96 tcp", /NAT64/],
