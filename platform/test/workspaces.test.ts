@@ -319,7 +319,8 @@ test("a customer's workspace: profile sealed, script configs refused, allow-list
   // Inline credentials: no hash of them on the page, in the stored row or in the audit log (an
   // unsalted SHA-256 of "user\npassword" is a dictionary attack away from the password). The
   // audit entry still says what changed; an unchanged key keeps its change time.
-  const sealedAt = (stored?.profile as { sealed?: Record<string, string> }).sealed?.key;
+  const sealedAt = (stored?.profile as { sealed?: Record<string, string> } | undefined)?.sealed
+    ?.key;
   expect(sealedAt).toMatch(/^\d{4}-/);
   const credentials = "vendor-svc\nSommer2024!";
   const withCredentials = `${OVPN}\nauth-user-pass\n<auth-user-pass>\n${credentials}\n</auth-user-pass>`;
@@ -341,7 +342,9 @@ test("a customer's workspace: profile sealed, script configs refused, allow-list
     credentialsReplaced: "yes",
     secrets: { key: "unchanged", "auth-user-pass": "added" },
   });
-  expect((withCreds?.profile as { sealed?: Record<string, string> }).sealed?.key).toBe(sealedAt);
+  expect((withCreds?.profile as { sealed?: Record<string, string> } | undefined)?.sealed?.key).toBe(
+    sealedAt,
+  );
   // The same profile again: nothing replaced. Back to the first: the credentials removed.
   await custAdmin.get(path);
   await expectStatus(
@@ -466,9 +469,9 @@ test("an IPsec profile: the PSK sealed, the endpoints UDP 500/4500 and ESP", asy
     );
   }
   const [after] = await p.database.db.select().from(workspaces);
-  expect((after?.profile as { settings: { remoteId: string } }).settings.remoteId).toBe(
-    "vpn.acme.example",
-  );
+  expect(
+    (after?.profile as { settings: { remoteId: string } } | undefined)?.settings.remoteId,
+  ).toBe("vpn.acme.example");
   expect(page).toContain("udp/4500");
   expect(page).toContain("esp");
 });
