@@ -451,6 +451,15 @@ test("an IPsec profile: the PSK sealed, the endpoints UDP 500/4500 and ESP", asy
   for (const text of [page, JSON.stringify(stored), JSON.stringify(pskAudit)])
     expect(text).not.toContain(pskHash);
   expect(pskAudit?.detail).toMatchObject({ credentialsReplaced: "yes", secrets: { psk: "added" } });
+  // A profile stored before: its unsalted SHA-256 fingerprints are never shown, only the names.
+  const legacyHash = "ab".repeat(32);
+  const { sealed: _sealed, ...legacy } = (stored?.profile ?? {}) as Record<string, unknown>;
+  await p.database.db
+    .update(workspaces)
+    .set({ profile: { ...legacy, fingerprints: { psk: legacyHash } } });
+  const legacyPage = await p.admin.page(path);
+  expect(legacyPage).toContain("psk: stored, sealed");
+  expect(legacyPage).not.toContain(legacyHash);
   // A remote identity strongSwan reads as "any identity": 400 naming the field, nothing stored.
   for (const remoteId of ["*", "0.0.0.0", "::", "CN=*"]) {
     await p.admin.get(path);
