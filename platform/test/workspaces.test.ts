@@ -3,7 +3,9 @@
 // workspace with its OpenVPN or IPsec profile (secrets sealed, never shown; script-bearing configs
 // refused naming the line, nothing stored), its allow-list, grants (no grant: 404), and whether a
 // portal session passed a second factor.
+
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { and, desc, eq } from "drizzle-orm";
 import {
   auditEntries,
@@ -303,13 +305,64 @@ test("a customer's workspace: profile sealed, script configs refused, allow-list
   expect(secrets.key).toContain(KEY_BODY);
   const page = await custAdmin.page(path);
   expect(page).not.toContain(KEY_BODY);
-  expect(page).toContain("key: stored sealed, SHA-256");
+  expect(page).toContain("key: stored, sealed; changed");
   expect(page).toContain("203.0.113.10");
   const [profileAudit] = await audits("workspace.profile");
   expect(JSON.stringify(profileAudit?.detail)).not.toContain(KEY_BODY);
   expect(profileAudit?.detail).toMatchObject({
     kind: "openvpn",
     remotes: [{ host: "203.0.113.10" }],
+    credentialsReplaced: "yes",
+    secrets: { key: "added" },
+  });
+
+  // Inline credentials: no hash of them on the page, in the stored row or in the audit log (an
+  // unsalted SHA-256 of "user\npassword" is a dictionary attack away from the password). The
+  // audit entry still says what changed; an unchanged key keeps its change time.
+  const sealedAt = (stored?.profile as { sealed?: Record<string, string> } | undefined)?.sealed
+    ?.key;
+  expect(sealedAt).toMatch(/^\d{4}-/);
+  const credentials = "vendor-svc\nSommer2024!";
+  const withCredentials = `${OVPN}\nauth-user-pass\n<auth-user-pass>\n${credentials}\n</auth-user-pass>`;
+  await custAdmin.get(path);
+  await expectStatus(
+    await custAdmin.post(`${path}/profile`, { kind: "openvpn", profile: withCredentials }),
+    303,
+  );
+  const hashes = [credentials, KEY_BODY].map((t) => createHash("sha256").update(t).digest("hex"));
+  const [withCreds] = await p.database.db.select().from(workspaces);
+  const credsAudit = (await audits("workspace.profile"))[0];
+  const credsPage = await custAdmin.page(path);
+  for (const text of [JSON.stringify(withCreds), JSON.stringify(credsAudit), credsPage]) {
+    expect(text).not.toContain("Sommer2024!");
+    for (const h of hashes) expect(text).not.toContain(h);
+  }
+  expect(credsPage).toContain("auth-user-pass: stored, sealed; changed");
+  expect(credsAudit?.detail).toMatchObject({
+    credentialsReplaced: "yes",
+    secrets: { key: "unchanged", "auth-user-pass": "added" },
+  });
+  expect((withCreds?.profile as { sealed?: Record<string, string> } | undefined)?.sealed?.key).toBe(
+    sealedAt,
+  );
+  // The same profile again: nothing replaced. Back to the first: the credentials removed.
+  await custAdmin.get(path);
+  await expectStatus(
+    await custAdmin.post(`${path}/profile`, { kind: "openvpn", profile: withCredentials }),
+    303,
+  );
+  expect((await audits("workspace.profile"))[0]?.detail).toMatchObject({
+    credentialsReplaced: "no",
+    secrets: { key: "unchanged", "auth-user-pass": "unchanged" },
+  });
+  await custAdmin.get(path);
+  await expectStatus(
+    await custAdmin.post(`${path}/profile`, { kind: "openvpn", profile: OVPN }),
+    303,
+  );
+  expect((await audits("workspace.profile"))[0]?.detail).toMatchObject({
+    credentialsReplaced: "yes",
+    secrets: { key: "unchanged", "auth-user-pass": "removed" },
   });
 
   // IPsec with a missing identity: 400 naming the field; the OpenVPN profile stays.
@@ -392,7 +445,42 @@ test("an IPsec profile: the PSK sealed, the endpoints UDP 500/4500 and ESP", asy
   expect(JSON.stringify(stored)).not.toContain(psk);
   const page = await p.admin.page(path);
   expect(page).not.toContain(psk);
-  expect(page).toContain("psk: stored sealed");
+  expect(page).toContain("psk: stored, sealed; changed");
+  const pskHash = createHash("sha256").update(psk).digest("hex");
+  const [pskAudit] = await audits("workspace.profile");
+  for (const text of [page, JSON.stringify(stored), JSON.stringify(pskAudit)])
+    expect(text).not.toContain(pskHash);
+  expect(pskAudit?.detail).toMatchObject({ credentialsReplaced: "yes", secrets: { psk: "added" } });
+  // A profile stored before: its unsalted SHA-256 fingerprints are never shown, only the names.
+  const legacyHash = "ab".repeat(32);
+  const { sealed: _sealed, ...legacy } = (stored?.profile ?? {}) as Record<string, unknown>;
+  await p.database.db
+    .update(workspaces)
+    .set({ profile: { ...legacy, fingerprints: { psk: legacyHash } } });
+  const legacyPage = await p.admin.page(path);
+  expect(legacyPage).toContain("psk: stored, sealed");
+  expect(legacyPage).not.toContain(legacyHash);
+  // A remote identity strongSwan reads as "any identity": 400 naming the field, nothing stored.
+  for (const remoteId of ["*", "0.0.0.0", "::", "CN=*"]) {
+    await p.admin.get(path);
+    await expectStatus(
+      await p.admin.post(`${path}/profile`, {
+        kind: "ipsec",
+        remoteAddress: "vpn.acme.example",
+        localId: "vendor@meetpoint.example",
+        remoteId,
+        auth: "psk",
+        psk,
+        remoteSubnets: "10.20.0.0/16",
+      }),
+      400,
+      "remoteId",
+    );
+  }
+  const [after] = await p.database.db.select().from(workspaces);
+  expect(
+    (after?.profile as { settings: { remoteId: string } } | undefined)?.settings.remoteId,
+  ).toBe("vpn.acme.example");
   expect(page).toContain("udp/4500");
   expect(page).toContain("esp");
 });

@@ -129,7 +129,7 @@ export const AUDIT_ACTIONS = {
   "workspace.delete":
     "a customer's workspace was deleted, with its access grants and its sealed profile",
   "workspace.profile":
-    "a workspace's remote-access profile (OpenVPN or IPsec) was stored: its endpoints and the fingerprints of the sealed secrets, never the secrets",
+    "a workspace's remote-access profile (OpenVPN or IPsec) was stored: its endpoints, whether the credentials were replaced and which sealed secrets were added, replaced, kept or removed; never the secrets nor a hash of them",
   "workspace.allow_list": "a workspace's egress allow-list changed (before and after)",
   "workspace.grant": "a technician was granted access to a customer's workspace",
   "workspace.revoke": "a technician's access to a customer's workspace was revoked",

@@ -60,13 +60,29 @@ export function networkText(network: Network): string {
   return network.prefix === max ? network.address : `${network.address}/${network.prefix}`;
 }
 
-/** A DNS host name (RFC 1123 labels, at most 253 characters, not all-numeric). */
+/**
+ * True when every dot-separated label of `text` is decimal, octal (leading 0) or 0x-hex: a form
+ * inet_aton() and many resolvers read as an IPv4 address ("127.1", "0x7f.0x1", "0177.0.0.1",
+ * "2130706433"), so a "host name" that would bypass the address checks.
+ */
+export function isNumericLookingHost(text: string): boolean {
+  if (parseNetwork(text)) return false;
+  const labels = text.replace(/\.$/, "").split(".");
+  return labels.length > 0 && labels.every((l) => /^(0x[0-9a-f]*|[0-9]+)$/i.test(l));
+}
+
+/** Message for a numeric-looking host name (see isNumericLookingHost). */
+export const NUMERIC_HOST_MESSAGE =
+  "looks like an IPv4 address in a shortened, octal or hex form (a resolver reads it as an address): write the address in dotted decimal, or a DNS name";
+
+/** A DNS host name (RFC 1123 labels, at most 253 characters, not all-numeric, no inet_aton form). */
 export function isHostName(text: string): boolean {
   if (text.length === 0 || text.length > 253) return false;
   const labels = text.replace(/\.$/, "").split(".");
   return (
     labels.every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l)) &&
-    !/^[0-9]+$/.test(labels.at(-1) ?? "")
+    !/^[0-9]+$/.test(labels.at(-1) ?? "") &&
+    !isNumericLookingHost(text)
   );
 }
 
@@ -77,15 +93,26 @@ export function isHostOrAddress(text: string): boolean {
   return isHostName(text);
 }
 
+/** A pool setting read from the environment at call time, with the platform's default. */
+function poolSetting(name: string, fallback: string): Network {
+  const text = process.env[name] || fallback;
+  const n = parseNetwork(text.trim());
+  if (!n) throw new Error(`${name}: "${text}" is not a CIDR`);
+  return n;
+}
+
 /**
- * Networks the platform keeps for itself (its Docker networks, its services): a workspace's
- * allow-list and VPN peers may not reach them. Operator setting MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS,
- * comma-separated CIDRs; default 172.16.0.0/12 (Docker's default bridge pools) and 198.19.0.0/16
- * (the platform's pinned Docker networks here). Read at each call; throws on a malformed entry.
+ * Networks the platform keeps for itself: a workspace's allow-list and VPN peers may not reach
+ * them. Operator setting MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS, comma-separated CIDRs; default
+ * 172.16.0.0/12 (Docker's default bridge pools) and 198.19.0.0/16 (the platform's pinned Docker
+ * networks here). The platform's own tunnel pool (MEETPOINT_TUNNEL_POOL, default 100.127.0.0/16)
+ * and proxy pool (MEETPOINT_PROXY_POOL, default 100.64.0.0/10) are always added: on a shared host
+ * those addresses are local delivery into the platform. Read at each call, like config.ts reads
+ * the same variables; throws on a malformed entry.
  */
 export function forbiddenNetworks(): Network[] {
   const text = process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS ?? "172.16.0.0/12,198.19.0.0/16";
-  return text
+  const configured = text
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean)
@@ -94,10 +121,20 @@ export function forbiddenNetworks(): Network[] {
       if (!n) throw new Error(`MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS: "${s}" is not a CIDR`);
       return n;
     });
+  return [
+    ...configured,
+    poolSetting("MEETPOINT_TUNNEL_POOL", "100.127.0.0/16"),
+    poolSetting("MEETPOINT_PROXY_POOL", "100.64.0.0/10"),
+  ];
 }
 
 function bitsOf(n: Network): bigint {
   return n.family === 4 ? ipv4Bits(n.address) : ipv6Bits(n.address);
+}
+
+/** True for 0.0.0.0 and :: (in any spelling, with any prefix: all bits zero). */
+export function isUnspecified(n: Network): boolean {
+  return bitsOf(n) === 0n;
 }
 
 /** True when a and b (same family) share any address. */
@@ -119,19 +156,31 @@ const V4_REFUSED: [string, string][] = [
 const V6_REFUSED: [string, string][] = [
   ["::/128", "is the unspecified address"],
   ["::1/128", "is loopback (the workspace's host)"],
+  ["::/96", "is an IPv4-compatible address (deprecated; it embeds an IPv4 address)"],
+  ["64:ff9b::/96", "is NAT64 (it embeds an IPv4 address the translator would reach)"],
+  ["64:ff9b:1::/48", "is local-use NAT64 (it embeds an IPv4 address)"],
+  ["2002::/16", "is 6to4 (it embeds an IPv4 address the relay would reach)"],
+  ["2001::/32", "is Teredo (it embeds an IPv4 address)"],
   ["fe80::/10", "is link-local"],
   ["ff00::/8", "is multicast"],
 ];
 
+/** ::ffff:0:0/96, IPv4-mapped IPv6 addresses. */
+const MAPPED: Network = { family: 6, address: "::ffff:0:0", prefix: 96 };
+
 /**
  * Why a workspace may not reach `network` (null when it may): catch-alls (shorter than /8 IPv4
- * or /16 IPv6), unspecified, loopback, link-local, multicast/broadcast, IPv4-mapped forms of
- * those, and networks overlapping forbiddenNetworks().
+ * or /16 IPv6), unspecified, loopback, link-local, multicast/broadcast, networks overlapping
+ * forbiddenNetworks(); IPv6 forms that embed IPv4 (NAT64, 6to4, Teredo, IPv4-compatible) are
+ * refused outright, IPv4-mapped ones (::ffff:a.b.c.d in any spelling, judged by their bits) are
+ * checked as the IPv4 network they map to.
  */
 export function destinationRefusal(network: Network): string | null {
   let n = network;
-  const mapped = n.family === 6 && n.prefix >= 96 ? n.address.match(/^::ffff:(.+)$/i)?.[1] : null;
-  if (mapped) {
+  if (n.family === 6 && n.prefix < 16)
+    return "is a catch-all: an allow-list that opens everything is not one";
+  if (n.family === 6 && overlaps(n, MAPPED)) {
+    if (n.prefix < 96) return "covers IPv4-mapped addresses (::ffff:0:0/96)";
     const bits = ipv6Bits(n.address) & 0xffffffffn;
     const v4 = [24n, 16n, 8n, 0n].map((s) => Number((bits >> s) & 255n)).join(".");
     n = { family: 4, address: v4, prefix: n.prefix - 96 };
@@ -156,6 +205,7 @@ export function destinationRefusal(network: Network): string | null {
 export function endpointRefusal(host: string): string | null {
   const network = parseNetwork(host);
   if (network) return destinationRefusal(network);
+  if (isNumericLookingHost(host)) return NUMERIC_HOST_MESSAGE;
   const name = host.replace(/\.$/, "").toLowerCase();
   if (!name.includes(".")) return "must be a fully-qualified DNS name (a bare name is internal)";
   if (/\.(local|internal|localhost|localdomain)$/.test(name) || name === "localhost")

@@ -184,6 +184,24 @@ test("the allow-list refuses catch-alls, loopback, link-local, multicast and the
     ["255.255.255.255 udp", /broadcast/],
     ["172.18.0.5 tcp 5432", /172\.16\.0\.0\/12/],
     ["198.19.0.0/24 tcp", /198\.19\.0\.0\/16/],
+    // IPv4-mapped IPv6 in any spelling is judged by its bits, as the IPv4 address it maps to.
+    ["0:0:0:0:0:ffff:a9fe:a9fe tcp 80", /link-local/],
+    ["::ffff:a9fe:a9fe tcp 80", /link-local/],
+    ["0::FFFF:169.254.169.254 tcp 80", /link-local/],
+    ["0:0:0:0:0:ffff:ac11:1 tcp 2375", /172\.16\.0\.0\/12/],
+    ["::fffe:0:0/95 tcp", /IPv4-mapped/],
+    // IPv6 forms that embed an IPv4 address are refused outright.
+    ["64:ff9b::a9fe:a9fe tcp 80", /NAT64/],
+    ["64:ff9b::/96 tcp", /NAT64/],
+    ["64:ff9b:1::/64 tcp", /NAT64/],
+    ["2002:7f00:1::/48 tcp", /6to4/],
+    ["2002::/16 tcp", /6to4/],
+    ["2001:0:4136:e378::/64 tcp", /Teredo/],
+    ["::a9fe:a9fe tcp", /IPv4-compatible/],
+    // The platform's own tunnel pool and proxy pool (defaults).
+    ["100.127.0.1 tcp 22", /100\.127\.0\.0\/16/],
+    ["100.64.0.0/10 tcp", /100\.64\.0\.0\/10/],
+    ["100.126.0.0/16 tcp 22", /100\.64\.0\.0\/10/],
   ];
   for (const [line, reason] of cases) {
     const message = problem(`10.1.0.0/16 tcp\n${line}`);
@@ -195,10 +213,40 @@ test("the allow-list refuses catch-alls, loopback, link-local, multicast and the
   try {
     expect(problem("10.9.4.0/24 tcp")).toMatch(/10\.9\.0\.0\/16/);
     expect(parseAllowList("172.18.0.5 tcp").length).toBe(1);
+    // The pools stay forbidden whatever the operator lists.
+    expect(problem("100.127.0.0/24 tcp")).toMatch(/100\.127\.0\.0\/16/);
   } finally {
     if (saved === undefined) delete process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS;
     else process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS = saved;
   }
+});
+
+test("the configured tunnel and proxy pools are forbidden, read at call time", () => {
+  const saved = [process.env.MEETPOINT_TUNNEL_POOL, process.env.MEETPOINT_PROXY_POOL];
+  process.env.MEETPOINT_TUNNEL_POOL = "10.250.0.0/16";
+  process.env.MEETPOINT_PROXY_POOL = "10.96.0.0/12";
+  try {
+    expect(problem("10.250.3.0/24 tcp")).toMatch(/10\.250\.0\.0\/16/);
+    expect(problem("10.100.0.1 tcp 22")).toMatch(/10\.96\.0\.0\/12/);
+    expect(parseAllowList("100.127.0.1 tcp 22").length).toBe(1);
+  } finally {
+    const [tunnel, proxy] = saved;
+    if (tunnel === undefined) delete process.env.MEETPOINT_TUNNEL_POOL;
+    else process.env.MEETPOINT_TUNNEL_POOL = tunnel;
+    if (proxy === undefined) delete process.env.MEETPOINT_PROXY_POOL;
+    else process.env.MEETPOINT_PROXY_POOL = proxy;
+  }
+});
+
+test("a VPN endpoint name resolving to a mapped or NAT64 form of a refused address refuses the start", async () => {
+  const lookup = async (host: string) =>
+    host === "mapped.example" ? ["0:0:0:0:0:ffff:7f00:1"] : ["64:ff9b::a9fe:a9fe"];
+  await expect(
+    resolveEndpoints([{ host: "mapped.example", protocol: "udp", port: 1194 }], lookup),
+  ).rejects.toThrow(/loopback/);
+  await expect(
+    resolveEndpoints([{ host: "nat64.example", protocol: "udp", port: 1194 }], lookup),
+  ).rejects.toThrow(/NAT64/);
 });
 
 test("a VPN endpoint name resolving to loopback or a platform network refuses the start", async () => {

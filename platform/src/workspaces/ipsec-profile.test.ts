@@ -29,7 +29,9 @@ test("a PSK connection renders to swanctl.conf with the PSK hex-encoded, nowhere
   const profile = parseIpsecProfile(PSK_INPUT);
   expect(profile.settings.remoteSubnets).toEqual(["10.20.0.0/16", "2001:db8:20::/48"]);
   expect(JSON.stringify(profile.settings)).not.toContain("pre-shared");
-  expect(profile.fingerprints.psk).toMatch(/^[0-9a-f]{64}$/);
+  // No hash of the PSK anywhere in what is stored or shown: a hash could be guessed offline.
+  expect(Object.keys(profile).sort()).toEqual(["certificateFingerprint", "secrets", "settings"]);
+  expect(profile.certificateFingerprint).toBeNull();
   const conf = renderSwanctlConf(profile.settings, profile.secrets);
   expect(conf).toContain("remote_addrs = vpn.customer.example");
   expect(conf).toContain('id = "C=DE, O=Customer, CN=vpn"');
@@ -52,6 +54,10 @@ test("certificate auth references the files, keeps the key out", () => {
     privateKey: key,
   });
   expect(profile.secrets).toEqual({ privateKey: key });
+  // The public certificate's SHA-256 (of its DER) identifies the key pair; the key gets no hash.
+  expect(profile.certificateFingerprint).toBe(
+    new Bun.CryptoHasher("sha256").update(Buffer.from("MIIB", "base64")).digest("hex"),
+  );
   expect(profile.settings.certificate).toBe(cert);
   const conf = renderSwanctlConf(profile.settings, {});
   expect(conf).toContain("auth = pubkey");
@@ -105,5 +111,42 @@ test("the IPsec remote address must be a public peer", () => {
       expect((error as ValidationError).field).toBe("remoteAddress");
       expect((error as ValidationError).reason).toMatch(reason);
     }
+  }
+});
+
+test("identities strongSwan reads as wildcards or ranges are 400 naming the field", () => {
+  for (const id of [
+    "*",
+    "0.0.0.0",
+    "::",
+    "0::0",
+    "CN=*",
+    "C=DE, O=Customer, CN=*",
+    "*.customer.example",
+    "ipv4:0.0.0.0",
+    "10.0.0.0/8",
+    "10.0.0.1-10.0.0.9",
+  ]) {
+    expect(fieldOf({ ...PSK_INPUT, remoteId: id })).toBe("remoteId");
+    expect(fieldOf({ ...PSK_INPUT, localId: id })).toBe("localId");
+  }
+  expect(() => parseIpsecProfile({ ...PSK_INPUT, remoteId: "*" })).toThrow(/wildcard/);
+  expect(() => parseIpsecProfile({ ...PSK_INPUT, remoteId: "::" })).toThrow(/any identity/);
+  // Ordinary identities stay accepted: an address, a FQDN, user@FQDN, an IPv6 address.
+  for (const id of ["203.0.113.7", "vpn.customer.example", "vpn@customer.example", "2001:db8::7"])
+    expect(parseIpsecProfile({ ...PSK_INPUT, remoteId: id }).settings.remoteId).toBe(id);
+  // A stored value altered afterwards does not reach swanctl.conf.
+  const profile = parseIpsecProfile(PSK_INPUT);
+  expect(() => renderSwanctlConf({ ...profile.settings, remoteId: "*" }, profile.secrets)).toThrow(
+    /identity/,
+  );
+});
+
+test("a numeric-looking remote address is refused with a clear message", () => {
+  for (const remoteAddress of ["0x7f.0x1", "127.1", "2130706433"]) {
+    expect(fieldOf({ ...PSK_INPUT, remoteAddress })).toBe("remoteAddress");
+    expect(() => parseIpsecProfile({ ...PSK_INPUT, remoteAddress })).toThrow(
+      /looks like an IPv4 address/,
+    );
   }
 });

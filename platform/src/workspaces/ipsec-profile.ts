@@ -5,7 +5,10 @@ import { LINE_CONTROL, ValidationError } from "../shared/index.ts";
 import {
   endpointRefusal,
   isHostOrAddress,
+  isNumericLookingHost,
+  isUnspecified,
   type Network,
+  NUMERIC_HOST_MESSAGE,
   networkText,
   parseNetwork,
 } from "./addresses.ts";
@@ -43,11 +46,41 @@ export interface IpsecSettings {
   espProposals: string[];
 }
 
-/** The settings, the secrets to seal (psk or private key) and their fingerprints. */
+/**
+ * The settings, the secrets to seal (psk or private key) and, for certificate auth, the SHA-256
+ * fingerprint (hex, of the DER) of the public certificate. Secrets get no hash: a PSK's hash would
+ * let anyone who sees it guess the key offline.
+ */
 export interface IpsecProfile {
   settings: IpsecSettings;
   secrets: { psk?: string; privateKey?: string };
-  fingerprints: Record<string, string>;
+  certificateFingerprint: string | null;
+}
+
+/**
+ * Why an IKE identity is refused (null when it is not): one strongSwan reads as a wildcard — any
+ * "*" (ID_ANY, or a wildcard in a DN/FQDN), the unspecified addresses 0.0.0.0 and :: — or one that
+ * matches a whole range of addresses (a subnet a/b or a range a-b). Checked with and without a
+ * type prefix such as "ipv4:" or "fqdn:".
+ */
+export function identityRefusal(value: string): string | null {
+  if (value.includes("*"))
+    return 'contains "*", which strongSwan reads as a wildcard: it would accept any identity';
+  const bare = value.replace(
+    /^(ipv4|ipv6|rfc822|email|userfqdn|fqdn|dns|asn1dn|asn1gn|keyid):/i,
+    "",
+  );
+  for (const text of new Set([value, bare])) {
+    const network = parseNetwork(text);
+    if (network && isUnspecified(network))
+      return "is the unspecified address, which strongSwan reads as any identity";
+    if (network && network.prefix < (network.family === 4 ? 32 : 128))
+      return "is a subnet: strongSwan would accept any address in it as the identity";
+    const [from, to, extra] = text.split("-");
+    if (extra === undefined && from && to && parseNetwork(from) && parseNetwork(to))
+      return "is an address range: strongSwan would accept any address in it as the identity";
+  }
+  return null;
 }
 
 // An IKE identity: an address, a FQDN, user@FQDN or a distinguished name. No quotes, backslashes,
@@ -77,6 +110,11 @@ function list(text: string): string[] {
 export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile {
   const remoteAddress = field(input, "remoteAddress");
   if (!remoteAddress) throw new ValidationError("remoteAddress", "is required");
+  if (isNumericLookingHost(remoteAddress))
+    throw new ValidationError(
+      "remoteAddress",
+      `${remoteAddress.slice(0, 60)} ${NUMERIC_HOST_MESSAGE}`,
+    );
   if (!isHostOrAddress(remoteAddress))
     throw new ValidationError("remoteAddress", "must be an IP address or a DNS name");
   const remoteRefusal = endpointRefusal(remoteAddress);
@@ -94,6 +132,8 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
         name,
         "must be an address, a DNS name, user@domain or a distinguished name (no quotes, braces or line breaks)",
       );
+    const why = identityRefusal(value);
+    if (why) throw new ValidationError(name, `${value.slice(0, 60)} ${why}`);
   }
   const subnets = list(field(input, "remoteSubnets"));
   if (subnets.length === 0) throw new ValidationError("remoteSubnets", "name at least one CIDR");
@@ -122,7 +162,7 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
       );
   }
   const auth = field(input, "auth");
-  const fingerprints: Record<string, string> = {};
+  let certificateFingerprint: string | null = null;
   const secrets: IpsecProfile["secrets"] = {};
   let certificate: string | null = null;
   if (auth === "psk") {
@@ -132,7 +172,6 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
     if (psk.length > 512 || LINE_CONTROL.test(psk))
       throw new ValidationError("psk", "must be at most 512 characters on one line");
     secrets.psk = psk;
-    fingerprints.psk = createHash("sha256").update(psk).digest("hex");
   } else if (auth === "certificate") {
     certificate = field(input, "certificate");
     if (!PEM("CERTIFICATE").test(certificate))
@@ -145,7 +184,8 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
     )
       throw new ValidationError("privateKey", "must be one unencrypted PEM private key");
     secrets.privateKey = privateKey;
-    fingerprints.privateKey = createHash("sha256").update(privateKey).digest("hex");
+    const der = Buffer.from(certificate.split("\n").slice(1, -1).join(""), "base64");
+    certificateFingerprint = createHash("sha256").update(der).digest("hex");
   } else throw new ValidationError("auth", "must be psk or certificate");
   return {
     settings: {
@@ -159,7 +199,7 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
       espProposals,
     },
     secrets,
-    fingerprints,
+    certificateFingerprint,
   };
 }
 
@@ -176,8 +216,8 @@ export const SWANCTL_KEY_FILE = "private/workspace.key";
  */
 export function renderSwanctlConf(settings: IpsecSettings, secrets: { psk?: string }): string {
   if (!isHostOrAddress(settings.remoteAddress)) throw new Error("remote address is malformed");
-  if (!IDENTITY.test(settings.localId) || !IDENTITY.test(settings.remoteId))
-    throw new Error("identity is malformed");
+  for (const id of [settings.localId, settings.remoteId])
+    if (!IDENTITY.test(id) || identityRefusal(id)) throw new Error("identity is malformed");
   const subnets = settings.remoteSubnets.map((s) => {
     const network = parseNetwork(s);
     if (!network) throw new Error("remote subnet is malformed");

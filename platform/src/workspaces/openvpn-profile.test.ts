@@ -52,7 +52,7 @@ function refusal(text: string): string {
   throw new Error("accepted");
 }
 
-test("a client config is accepted; its endpoints derived; key and tls-crypt split off and fingerprinted", () => {
+test("a client config is accepted; its endpoints derived; key and tls-crypt split off, no hash of them", () => {
   const profile = parseOpenVpnProfile(GOOD);
   expect(profile.remotes).toEqual([
     { host: "vpn.customer.example", port: 1194, protocol: "udp" },
@@ -60,7 +60,7 @@ test("a client config is accepted; its endpoints derived; key and tls-crypt spli
   ]);
   expect(profile.secrets.key).toBe(KEY);
   expect(profile.secrets["tls-crypt"]).toBe(TLS_CRYPT);
-  expect(profile.fingerprints.key).toMatch(/^[0-9a-f]{64}$/);
+  expect(Object.keys(profile).sort()).toEqual(["config", "remotes", "secrets"]);
   expect(profile.config).not.toContain("MIIBVQIBADAN");
   expect(profile.config).not.toContain("0123456789abcdef");
   expect(profile.config).toContain("MIIBszCCAVmgAwIBAgIUcafe"); // the CA is public
@@ -178,4 +178,42 @@ test("remote must be a public peer: no bare or internal names, loopback or platf
     expect(message).toContain("line 3");
     expect(message).toMatch(reason);
   }
+});
+
+test("a file directive with [inline] needs its block and takes no further argument", () => {
+  const base = "client\ndev tun\nremote vpn.customer.example\n";
+  const ca = "<ca>\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n</ca>\n";
+  expect(refusal(`${base}ca [inline] /etc/shadow\n${ca}`)).toContain(
+    '"ca" takes nothing after [inline]',
+  );
+  expect(refusal(`${base}ca [inline]\n`)).toContain(
+    '"ca" needs its content inline in a <ca> block',
+  );
+  expect(refusal(`${base}ca\n`)).toContain("<ca> block");
+  expect(refusal(`${base}key [inline]\n`)).toContain("<key> block");
+  expect(refusal(`${base}tls-auth [inline] 2\n`)).toContain("key direction (0 or 1)");
+  expect(refusal(`${base}tls-auth [inline] 1 x\n`)).toContain("key direction");
+  expect(refusal(`${base}ca /etc/ssl/ca.pem\n`)).toContain("reads a file from disk");
+  expect(parseOpenVpnProfile(`${base}ca [inline]\n${ca}`).config).toContain("ca [inline]");
+  const tlsAuth = `<tls-auth>\n${TLS_CRYPT}\n</tls-auth>\n`;
+  expect(parseOpenVpnProfile(`${base}tls-auth [inline] 1\n${tlsAuth}`).secrets["tls-auth"]).toBe(
+    TLS_CRYPT,
+  );
+});
+
+test("numeric-looking remote names (inet_aton forms) are refused with a clear message", () => {
+  for (const remote of [
+    "0x7f.0x1",
+    "0xa9.0xfe.0xa9.0xfe",
+    "127.1",
+    "2130706433",
+    "0177.0.0.1",
+    "010.0.0.1",
+  ]) {
+    const message = refusal(`client\ndev tun\nremote ${remote} 1194\n`);
+    expect(message).toContain(`"remote" ${remote} looks like an IPv4 address`);
+  }
+  expect(parseOpenVpnProfile("client\ndev tun\nremote 0x7f.example 1194\n").remotes[0]?.host).toBe(
+    "0x7f.example",
+  );
 });

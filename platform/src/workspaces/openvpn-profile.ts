@@ -1,8 +1,13 @@
 // A customer's OpenVPN client config, checked line by line against an allow-list of client
 // directives; inline private material is split off to be sealed, the rest kept as text. Pure.
-import { createHash } from "node:crypto";
 import { ValidationError } from "../shared/index.ts";
-import { endpointRefusal, isHostOrAddress, parseNetwork } from "./addresses.ts";
+import {
+  endpointRefusal,
+  isHostOrAddress,
+  isNumericLookingHost,
+  NUMERIC_HOST_MESSAGE,
+  parseNetwork,
+} from "./addresses.ts";
 
 /** A VPN peer the workspace must reach on its uplink. */
 export interface VpnEndpoint {
@@ -11,15 +16,16 @@ export interface VpnEndpoint {
   port: number;
 }
 
-/** The accepted config: text without secrets, the secrets by block name, their fingerprints. */
+/**
+ * The accepted config: text without secrets and the secrets by block name. No hash of a secret is
+ * kept: an unsalted hash of an <auth-user-pass> block would let its readers guess the password.
+ */
 export interface OpenVpnProfile {
   /** The config as the workspace loads it, each secret block's body replaced by SEALED_MARKER. */
   config: string;
   remotes: VpnEndpoint[];
   /** Inline secret blocks by name (key, tls-crypt, tls-auth, …): to be sealed, never shown. */
   secrets: Record<string, string>;
-  /** SHA-256 (hex) of each secret block's body, to show that it is stored and which it is. */
-  fingerprints: Record<string, string>;
 }
 
 /** What stands in the stored config where a sealed block's body was. */
@@ -72,11 +78,38 @@ const words =
     a.length >= min && a.length <= max && a.every((x) => WORD.test(x))
       ? null
       : `takes ${min === max ? min : `${min}–${max}`} plain word(s)`;
-/** Inline-only file directives: `ca [inline]` or nothing but the block. */
+const FROM_DISK = "reads a file from disk: put its content inline in a block instead";
+/**
+ * Inline-only file directives: `ca [inline]` or nothing but the block (whose presence
+ * parseOpenVpnProfile checks); no further argument.
+ */
 const inlineOnly: Check = (a) =>
-  a.length === 0 || (a[0] === "[inline]" && a.length <= 2)
+  a.length === 0 || (a.length === 1 && a[0] === "[inline]")
     ? null
-    : "reads a file from disk: put its content inline in a block instead";
+    : a[0] === "[inline]"
+      ? "takes nothing after [inline]"
+      : FROM_DISK;
+/** tls-auth / secret: `[inline]` and an optional key direction 0 or 1, as OpenVPN allows. */
+const inlineWithDirection: Check = (a) =>
+  a.length === 0 ||
+  (a[0] === "[inline]" && (a.length === 1 || (a.length === 2 && ["0", "1"].includes(a[1] ?? ""))))
+    ? null
+    : a[0] === "[inline]"
+      ? "takes only a key direction (0 or 1) after [inline]"
+      : FROM_DISK;
+
+/** Directives naming a file, accepted only with their inline block. */
+const FILE_DIRECTIVES = [
+  "ca",
+  "cert",
+  "extra-certs",
+  "key",
+  "tls-auth",
+  "tls-crypt",
+  "tls-crypt-v2",
+  "secret",
+  "pkcs12",
+] as const;
 
 /** Client directives the workspace accepts, with a check of their arguments. */
 const ALLOWED: Record<string, Check> = {
@@ -90,16 +123,18 @@ const ALLOWED: Record<string, Check> = {
   "dev-type": oneOf("tun"),
   proto: (a) => (a.length === 1 && PROTOS.has(a[0] ?? "") ? null : "must be udp or tcp(-client)"),
   remote: (a) =>
-    a.length >= 1 &&
-    a.length <= 3 &&
-    isHostOrAddress(a[0] ?? "") &&
-    (a[1] === undefined || isPort(a[1])) &&
-    (a[2] === undefined || PROTOS.has(a[2]))
-      ? (() => {
-          const why = endpointRefusal(a[0] ?? "");
-          return why ? `${(a[0] ?? "").slice(0, 60)} ${why}` : null;
-        })()
-      : "must be: remote <host or address> [port] [udp|tcp]",
+    isNumericLookingHost(a[0] ?? "") && a.length <= 3
+      ? `${(a[0] ?? "").slice(0, 60)} ${NUMERIC_HOST_MESSAGE}`
+      : a.length >= 1 &&
+          a.length <= 3 &&
+          isHostOrAddress(a[0] ?? "") &&
+          (a[1] === undefined || isPort(a[1])) &&
+          (a[2] === undefined || PROTOS.has(a[2]))
+        ? (() => {
+            const why = endpointRefusal(a[0] ?? "");
+            return why ? `${(a[0] ?? "").slice(0, 60)} ${why}` : null;
+          })()
+        : "must be: remote <host or address> [port] [udp|tcp]",
   port: (a) => (a.length === 1 && isPort(a[0]) ? null : "must be a port 1–65535"),
   rport: (a) => (a.length === 1 && isPort(a[0]) ? null : "must be a port 1–65535"),
   nobind: none,
@@ -179,10 +214,10 @@ const ALLOWED: Record<string, Check> = {
   cert: inlineOnly,
   "extra-certs": inlineOnly,
   key: inlineOnly,
-  "tls-auth": inlineOnly,
+  "tls-auth": inlineWithDirection,
   "tls-crypt": inlineOnly,
   "tls-crypt-v2": inlineOnly,
-  secret: inlineOnly,
+  secret: inlineWithDirection,
   pkcs12: inlineOnly,
 };
 
@@ -274,11 +309,6 @@ function refuse(lineNo: number, directive: string, reason: string): never {
   throw new ValidationError("profile", `line ${lineNo}: "${directive}" ${reason}`);
 }
 
-/** SHA-256 of a block body (lines trimmed, LF endings), hex. */
-export function blockFingerprint(body: string): string {
-  return createHash("sha256").update(body).digest("hex");
-}
-
 /**
  * Checks an OpenVPN client config and splits off its secrets. Throws a ValidationError on field
  * "profile" naming the line number and directive of the first line refused: a directive not on
@@ -290,7 +320,6 @@ export function parseOpenVpnProfile(text: string): OpenVpnProfile {
   const lines = text.replace(/\r\n?/g, "\n").split("\n");
   const out: string[] = [];
   const secrets: Record<string, string> = {};
-  const fingerprints: Record<string, string> = {};
   const directives = new Map<string, string[][]>();
   let block: { name: string; start: number; body: string[] } | null = null;
   const seenBlocks = new Set<string>();
@@ -331,7 +360,6 @@ export function parseOpenVpnProfile(text: string): OpenVpnProfile {
           if (secrets[block.name] !== undefined)
             refuse(block.start, `<${block.name}>`, "appears twice");
           secrets[block.name] = body;
-          fingerprints[block.name] = blockFingerprint(body);
           out.push(`<${block.name}>`, SEALED_MARKER, `</${block.name}>`);
         } else out.push(`<${block.name}>`, ...block.body, `</${block.name}>`);
         directives.set(`<${block.name}>`, [[]]);
@@ -390,12 +418,18 @@ export function parseOpenVpnProfile(text: string): OpenVpnProfile {
   const remotes = remotesOf(directives);
   if (remotes.length === 0)
     throw new ValidationError("profile", 'names no "remote": the workspace would reach nothing');
+  for (const name of FILE_DIRECTIVES)
+    if (directives.has(name) && !seenBlocks.has(name))
+      throw new ValidationError(
+        "profile",
+        `"${name}" needs its content inline in a <${name}> block (the workspace reads no files)`,
+      );
   if (directives.has("auth-user-pass") && secrets["auth-user-pass"] === undefined)
     throw new ValidationError(
       "profile",
       '"auth-user-pass" needs the user name and password inline in an <auth-user-pass> block (the workspace cannot ask)',
     );
-  return { config: `${out.join("\n")}\n`, remotes, secrets, fingerprints };
+  return { config: `${out.join("\n")}\n`, remotes, secrets };
 }
 
 function normalProto(proto: string): "tcp" | "udp" {

@@ -94,7 +94,7 @@ export const workspaces = pgTable("workspaces", {
   profileKind: text("profile_kind", { enum: PROFILE_KINDS }),
   /**
    * The profile without its secrets (OpenVPN: the accepted lines, secret blocks replaced by a
-   * marker; IPsec: the settings), plus the SHA-256 fingerprints of the sealed secrets.
+   * marker; IPsec: the settings), plus when each sealed secret last changed (no hash of a secret).
    */
   profile: jsonb("profile").$type<Record<string, unknown>>(),
   /** The profile's secrets as JSON, sealed with the KEK (label "workspace-profile:<id>"). */

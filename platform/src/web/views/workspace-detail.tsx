@@ -12,15 +12,29 @@ import {
 import { ActionButton, DataTable, SelectField, SubmitForm, VersionField } from "./components.tsx";
 import { Field, Time } from "./layout.tsx";
 
-/** The fingerprints of sealed secrets: that a key is stored, and which, never its value. */
-const Fingerprints: FC<{ fingerprints: Record<string, string> }> = ({ fingerprints }) => {
-  const entries = Object.entries(fingerprints);
+/**
+ * The sealed secrets: that each is stored and when it last changed, never its value nor a hash of
+ * it (a hash of a password or PSK could be guessed offline). Profiles stored before change times
+ * were kept list only the names of their secrets.
+ */
+const SealedSecrets: FC<{ sealed?: Record<string, string>; legacy?: Record<string, string> }> = ({
+  sealed,
+  legacy,
+}) => {
+  const entries: [string, string | null][] = sealed
+    ? Object.entries(sealed)
+    : Object.keys(legacy ?? {}).map((name) => [name, null]);
   if (entries.length === 0) return <p class="muted">No secrets stored with this profile.</p>;
   return (
     <ul>
-      {entries.map(([name, fp]) => (
+      {entries.map(([name, changedAt]) => (
         <li>
-          {name}: stored sealed, SHA-256 <span class="mono">{fp}</span>
+          {name}: stored, sealed
+          {changedAt ? (
+            <>
+              ; changed <Time at={new Date(changedAt)} />
+            </>
+          ) : null}
         </li>
       ))}
     </ul>
@@ -39,7 +53,7 @@ export const ProfileSummary: FC<{ view: WorkspaceView }> = ({ view }) => {
           OpenVPN client config; remotes:{" "}
           {p.remotes.map((r) => `${r.host} ${r.protocol}/${r.port}`).join(", ")}
         </p>
-        <Fingerprints fingerprints={p.fingerprints} />
+        <SealedSecrets sealed={p.sealed} legacy={p.fingerprints} />
         <details>
           <summary>Config as stored (secrets replaced by [sealed])</summary>
           <pre class="config mono">{p.config}</pre>
@@ -56,7 +70,12 @@ export const ProfileSummary: FC<{ view: WorkspaceView }> = ({ view }) => {
         <code>{p.settings.localId}</code>, remote id <code>{p.settings.remoteId}</code>; remote
         subnets {p.settings.remoteSubnets.join(", ")}
       </p>
-      <Fingerprints fingerprints={p.fingerprints} />
+      {p.certificateFingerprint ? (
+        <p>
+          Workspace certificate SHA-256 <span class="mono">{p.certificateFingerprint}</span>
+        </p>
+      ) : null}
+      <SealedSecrets sealed={p.sealed} legacy={p.fingerprints} />
     </div>
   );
 };
