@@ -416,7 +416,7 @@ test.skipIf(missing !== null)(
       while (!c.closed() && Date.now() < deadline) await Bun.sleep(20);
       expect(c.closed() ?? "").toMatch(new RegExp(`^4000 .*${why.source}`));
       const entry = await lastConnect();
-      expect(String((entry?.detail as { reason?: string }).reason)).toMatch(why);
+      expect(String((entry?.detail as { reason?: string } | undefined)?.reason)).toMatch(why);
       expect(await relay.viewerOf(workspaceId)).toBeNull();
     };
     // Nothing changed: the check keeps it.
