@@ -187,13 +187,18 @@ export class E2eRun {
         if (lines.length) console.error(`\n--- ${service} ---\n${lines.slice(-60).join("\n")}`);
       }
     } finally {
-      this.log("tearing down (containers, networks, volumes)");
-      try {
-        this.stack.compose("down", "-v", "--remove-orphans");
-      } catch (error) {
-        failed = true;
-        console.error(error instanceof Error ? error.message : error);
-      }
+      // MEETPOINT_LAB_KEEP=1 leaves a failed stack up for a look (tear it down by hand then).
+      const keep = failed && process.env.MEETPOINT_LAB_KEEP === "1";
+      this.log(
+        keep ? "kept up (MEETPOINT_LAB_KEEP=1)" : "tearing down (containers, networks, volumes)",
+      );
+      if (!keep)
+        try {
+          this.stack.compose("down", "-v", "--remove-orphans");
+        } catch (error) {
+          failed = true;
+          console.error(error instanceof Error ? error.message : error);
+        }
     }
     console.log(`\n${title} figures:\n${this.figures.map((f) => `  ${f}`).join("\n")}`);
     console.log(

@@ -232,6 +232,8 @@ async function main(): Promise<void> {
   );
 
   // ---- the primary killed, the standby promoted --------------------------------------------------------
+  // The technician leaves ACME (one openvpn client at a time); the BOLT gateway stays online.
+  await run.stopTunnel("acme");
   const before = await recorded();
   await stack.container("postgres-primary").kill();
   run.log(
@@ -298,7 +300,6 @@ async function main(): Promise<void> {
     boltRemote === "platform-2.lab.test",
     "technician at the BOLT machine after the switch",
   );
-  await run.stopTunnel("acme");
   await run.stopTunnel("bolt");
 }
 

@@ -19,12 +19,13 @@ primary)
     rm /tmp/pw
     printf '%s\n' "host all all 198.18.0.0/15 scram-sha-256" \
       "host replication meetpoint 198.18.0.0/15 scram-sha-256" >>"$data/pg_hba.conf"
-    printf '%s\n' "wal_level = replica" "max_wal_senders = 4" "hot_standby = on" \
-      "synchronous_standby_names = 'standby'" "synchronous_commit = remote_apply" \
-      >>"$data/postgresql.conf"
     runuser -u postgres -- "$bin/postgres" --single -D "$data" postgres <<SQL >/dev/null
 CREATE DATABASE meetpoint OWNER meetpoint;
 SQL
+    # After the database is made: from now on a commit waits for the standby.
+    printf '%s\n' "wal_level = replica" "max_wal_senders = 4" "hot_standby = on" \
+      "synchronous_standby_names = 'standby'" "synchronous_commit = remote_apply" \
+      >>"$data/postgresql.conf"
   fi
   ;;
 standby)
