@@ -235,6 +235,7 @@ async function main(): Promise<void> {
   // The technician leaves ACME (one openvpn client at a time); the BOLT gateway stays online.
   await run.stopTunnel("acme");
   const before = await recorded();
+  const primaryKilled = performance.now();
   await stack.container("postgres-primary").kill();
   run.log(
     `PostgreSQL primary killed with ${before.count} audit entries (seq ≤ ${before.maxSeq}), ${before.remote.length} remote sessions, ${before.channels.length} data channels recorded`,
@@ -252,6 +253,9 @@ async function main(): Promise<void> {
     "select pg_promote()",
   ]);
   const promoted = performance.now();
+  run.figures.push(
+    `primary killed → standby promoted (pg_promote() returned): ${Math.round(promoted - primaryKilled)} ms`,
+  );
   run.check(
     promote.code === 0 && promote.output.trim() === "t",
     `standby promoted (pg_promote(): ${promote.output.trim()})`,
@@ -290,7 +294,7 @@ async function main(): Promise<void> {
   const verify = await stack.run("platform-2", ["bun", "platform/src/cli.ts", "audit", "verify"]);
   run.check(
     verify.code === 0,
-    `meetpoint audit verify passes on the promoted standby: ${verify.output.trim().split("\n").pop()}`,
+    `meetpoint audit verify passes on the promoted standby: ${verify.output.trim().split("\n")[0]}`,
   );
   const boltRemote = await backAt(bolt, "bolt", 60_000);
   run.figures.push(
