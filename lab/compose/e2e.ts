@@ -5,16 +5,10 @@
 // put back, the platform container restarted, PostgreSQL stopped), prints the connect image size
 // and both idle RSS figures against DESIGN §10 — then tears everything down. Exit 0 only if all held.
 // Without a registry: MEETPOINT_BASE_IMAGE=meetpoint/bun:1.4.5-slim (lab/compose/base-image.sh).
-import {
-  type EnteredSite,
-  enterLabProvider,
-  enterSite,
-  localApi,
-  setUpOperator,
-} from "../src/master-data.ts";
 import { eventually } from "../src/netns.ts";
 import { PortalClient } from "../src/portal.ts";
 import { TECHNICIANS } from "../src/topology.ts";
+import { E2eRun } from "./e2e-run.ts";
 import { ComposeStack } from "./stack.ts";
 
 const PROJECT = "meetpoint-e2e";
@@ -24,86 +18,15 @@ const MACHINE_ADDRESS = "198.18.171.10";
 const TARGET = { imageMb: 250, agentRssMb: 80, platformRssMb: 1024 };
 
 const stack = new ComposeStack(PROJECT);
-const figures: string[] = [];
-const started = performance.now();
-
-function log(line: string) {
-  console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
-}
-
-function check(ok: boolean, what: string): void {
-  if (!ok) throw new Error(what);
-  log(`ok  ${what}`);
-}
-
-/** The machine's web UI as the technician's host sees it through `proxy`, or null. */
-async function webUi(proxy: string): Promise<string | null> {
-  const result = await stack.run("technician", [
-    "curl",
-    "-s",
-    "--max-time",
-    "0.5",
-    `http://${proxy}/`,
-  ]);
-  return result.code === 0 ? result.output.trim() : null;
-}
-
-/** What a TCP port says first (an SSH banner), or null when nothing answers. */
-async function banner(host: string, port: number): Promise<string | null> {
-  const result = await stack.run("technician", [
-    "sh",
-    "-c",
-    `curl -s --max-time 2 telnet://${host}:${port} </dev/null`,
-  ]);
-  return result.output.trim() || null;
-}
-
-async function timeUntil(
-  what: string,
-  condition: () => Promise<boolean>,
-  ms = 30_000,
-): Promise<number> {
-  const from = performance.now();
-  if (!(await eventually(condition, ms, 100)))
-    throw new Error(`${what}: not within ${ms / 1000} s`);
-  const took = Math.round(performance.now() - from);
-  figures.push(`${what}: ${took} ms`);
-  log(`ok  ${what} after ${took} ms`);
-  return took;
-}
-
-async function startTunnel(profile: string, name: string): Promise<void> {
-  const started = await stack.run(
-    "technician",
-    [
-      "sh",
-      "-c",
-      `printf %s "$PROFILE" >/tmp/${name}.ovpn && openvpn --config /tmp/${name}.ovpn --daemon --log /tmp/${name}.log --writepid /tmp/${name}.pid`,
-    ],
-    [`PROFILE=${profile}`],
-  );
-  if (started.code !== 0) throw new Error(`openvpn ${name}: ${started.output}`);
-  const up = await eventually(
-    async () =>
-      (await stack.run("technician", ["cat", `/tmp/${name}.log`])).output.includes(
-        "Initialization Sequence Completed",
-      ),
-    30_000,
-    200,
-  );
-  if (!up)
-    throw new Error(
-      `openvpn ${name} did not connect:\n${(await stack.run("technician", ["cat", `/tmp/${name}.log`])).output.slice(-1500)}`,
-    );
-}
-
-async function stopTunnel(name: string): Promise<void> {
-  await stack.run("technician", [
-    "sh",
-    "-c",
-    `kill $(cat /tmp/${name}.pid) 2>/dev/null; rm -f /tmp/${name}.*`,
-  ]);
-}
+const run = new E2eRun(stack);
+const { figures } = run;
+const log = run.log.bind(run);
+const check = run.check.bind(run);
+const timeUntil = run.timeUntil.bind(run);
+const webUi = run.webUi.bind(run);
+const banner = run.banner.bind(run);
+const startTunnel = run.startTunnel.bind(run);
+const stopTunnel = run.stopTunnel.bind(run);
 
 async function main(): Promise<void> {
   await stack.docker.ping().catch((error) => {
@@ -139,61 +62,25 @@ async function main(): Promise<void> {
   );
 
   // ---- master data and operators, as people enter them ----------------------------------------
-  const oneTime = (await stack.logsOf("platform")).match(/one-time password\n\n {4}(\S+)/)?.[1];
-  if (!oneTime) throw new Error("the platform printed no one-time admin password");
-  const admin = new PortalClient(PORTAL, HOSTS);
-  await admin.firstSignIn("admin", oneTime);
-  const caPem = (await stack.logsOf("idp")).match(
-    /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/,
-  )?.[0];
-  if (!caPem) throw new Error("the lab OpenID provider printed no certificate");
-  const providerId = await enterLabProvider(admin, { issuer: "https://idp.lab.test:9443", caPem });
-  const sites: (EnteredSite & {
-    name: string;
-    service: string;
-    local: (method: "GET" | "POST", path: string) => ReturnType<typeof localApi>;
-  })[] = [];
-  for (const [name, group, port] of [
-    ["ACME", "acme-service", 8441],
-    ["BOLT", "bolt-service", 8442],
-  ] as const) {
-    const entered = await enterSite(admin, {
-      name,
-      group,
-      providerId,
-      machineAddress: MACHINE_ADDRESS,
-    });
-    const operatorUrl = `https://127.0.0.1:${port}`;
-    const token = await setUpOperator(operatorUrl, name);
-    const service = `gateway-${name.toLowerCase()}`;
-    const local = (method: "GET" | "POST", path: string) =>
-      localApi(operatorUrl, token, method, path);
-    sites.push({ name, service, ...entered, local });
-  }
+  const { sites } = await run.enterSites({
+    portal: PORTAL,
+    hosts: HOSTS,
+    bootstrap: "platform",
+    issuer: "https://idp.lab.test:9443",
+    machineAddress: MACHINE_ADDRESS,
+    sites: [
+      ["ACME", "acme-service", 8441],
+      ["BOLT", "bolt-service", 8442],
+    ],
+  });
   check(
     true,
     "admin entered the provider, two customers, sites, gateways, machines; operators set their passwords",
   );
 
   // ---- core scenario ---------------------------------------------------------------------------
-  const state = async (site: (typeof sites)[number]) =>
-    String((await site.local("GET", "/state")).body.state);
-  for (const site of sites) {
-    const written = await stack.run(
-      site.service,
-      ["sh", "-c", 'printf %s "$BUNDLE" >/import/bundle.jws'],
-      [`BUNDLE=${site.bundle}`],
-    );
-    if (written.code !== 0) throw new Error(`bundle into ${site.service}: ${written.output}`);
-    await timeUntil(`${site.name} enrolled from its import directory`, async () => {
-      const connect = await site.local("POST", "/connect");
-      return connect.status === 200;
-    });
-    await timeUntil(
-      `${site.name} operator Connect → online`,
-      async () => (await state(site)) === "online",
-    );
-  }
+  const state = run.state.bind(run);
+  for (const site of sites) await run.enrollAndConnect(site);
   const [acme, bolt] = sites as [(typeof sites)[number], (typeof sites)[number]];
   const tina = TECHNICIANS[0];
   const technician = new PortalClient(PORTAL, HOSTS);
@@ -356,30 +243,4 @@ async function main(): Promise<void> {
   );
 }
 
-let failed = false;
-try {
-  await main();
-} catch (error) {
-  failed = true;
-  console.error(`\nFAILED: ${error instanceof Error ? error.message : error}`);
-  // The services' own words: every line that is not a stack trace, the last 60 of each.
-  for (const service of ["platform", "gateway-acme", "gateway-bolt"]) {
-    const lines = (await stack.logsOf(service).catch(() => ""))
-      .split("\n")
-      .filter((line) => line.trim() && !/^\s+(at |\d+ \||\^)/.test(line));
-    if (lines.length) console.error(`\n--- ${service} ---\n${lines.slice(-60).join("\n")}`);
-  }
-} finally {
-  log("tearing down (containers, networks, volumes)");
-  try {
-    stack.compose("down", "-v", "--remove-orphans");
-  } catch (error) {
-    failed = true;
-    console.error(error instanceof Error ? error.message : error);
-  }
-}
-console.log(`\nCompose lab figures:\n${figures.map((f) => `  ${f}`).join("\n")}`);
-console.log(
-  `${failed ? "FAILED" : "passed"} in ${Math.round((performance.now() - started) / 1000)} s`,
-);
-process.exit(failed ? 1 : 0);
+await run.finish("Compose lab", main, ["platform", "gateway-acme", "gateway-bolt"]);

@@ -12,13 +12,17 @@ const ROOT = join(import.meta.dir, "../..");
 export class ComposeStack {
   readonly docker = new Docker();
 
-  constructor(readonly project: string) {}
+  /** `file`: the Compose file, relative to the repository root (default compose.yaml). */
+  constructor(
+    readonly project: string,
+    readonly file = "compose.yaml",
+  ) {}
 
-  /** docker-compose on compose.yaml under this project name; its output, or an error with why. */
+  /** docker-compose on this stack's file under its project name; its output, or an error with why. */
   compose(...args: string[]): string {
     const result = spawnSync(
       "docker-compose",
-      ["-p", this.project, "-f", join(ROOT, "compose.yaml"), ...args],
+      ["-p", this.project, "-f", join(ROOT, this.file), ...args],
       { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 },
     );
     if (result.error) throw new Error(`docker-compose: ${result.error.message}`);

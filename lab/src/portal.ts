@@ -13,12 +13,13 @@ export class PortalClient {
 
   /**
    * `baseUrl` like https://platform.lab.test:8443. `hosts` maps names the test's own namespace
-   * cannot resolve to addresses (like /etc/hosts, for this client only). Lab certificates are
+   * cannot resolve to addresses, optionally with a port (like /etc/hosts, for this client only;
+   * changing an entry later routes the next requests there — the Host header stays the name's). Lab certificates are
    * not checked here: the gateway agent is what pins the platform's CA.
    */
   constructor(
     readonly baseUrl: string,
-    private readonly hosts: Record<string, string> = {},
+    readonly hosts: Record<string, string> = {},
   ) {}
 
   async request(method: "GET" | "POST", path: string, form?: Record<string, string>) {
@@ -35,7 +36,9 @@ export class PortalClient {
     const address = this.hosts[target.hostname];
     const url = new URL(target);
     if (address) {
-      url.hostname = address;
+      // "127.0.0.1" keeps the URL's port; "127.0.0.1:18444" also sends to another port.
+      if (address.includes(":")) url.host = address;
+      else url.hostname = address;
       headers.host = target.host;
     }
     this.visited.push(target.href);

@@ -35,6 +35,11 @@ export interface ConnectionsDeps {
     "endRemoteSession" | "closeGatewaySession" | "refreshGateway" | "endAllOnInstance"
   >;
   proxyPool: ProxyPool;
+  /**
+   * This platform instance (several over one PostgreSQL; null or absent: the only one). Connection
+   * ids ("<server>:<client>") restart on every instance, so one names a session only here.
+   */
+  instanceId?: string | null;
 }
 
 export class Connections implements ConnectionHandler {
@@ -175,13 +180,13 @@ export class Connections implements ConnectionHandler {
     const [remote] = await db
       .select({ id: remoteSessions.id })
       .from(remoteSessions)
-      .where(and(eq(remoteSessions.connection, connection), eq(remoteSessions.state, "active")));
+      .where(and(this.remoteHere(connection), eq(remoteSessions.state, "active")));
     if (remote)
       await ends.endRemoteSession(remote.id, cut ? "database_lost" : "technician", SYSTEM_ACTOR);
     const [channel] = await db
       .select({ id: gatewaySessions.id })
       .from(gatewaySessions)
-      .where(and(eq(gatewaySessions.connection, connection), eq(gatewaySessions.state, "online")));
+      .where(and(this.channelHere(connection), eq(gatewaySessions.state, "online")));
     if (channel)
       await ends.closeGatewaySession(
         channel.id,
@@ -196,11 +201,27 @@ export class Connections implements ConnectionHandler {
     await db
       .update(remoteSessions)
       .set({ bytesIn, bytesOut })
-      .where(and(eq(remoteSessions.connection, connection), eq(remoteSessions.state, "active")));
+      .where(and(this.remoteHere(connection), eq(remoteSessions.state, "active")));
     await db
       .update(gatewaySessions)
       .set({ bytesIn, bytesOut })
-      .where(and(eq(gatewaySessions.connection, connection), eq(gatewaySessions.state, "online")));
+      .where(and(this.channelHere(connection), eq(gatewaySessions.state, "online")));
+  }
+
+  /** Remote sessions on `connection` of this instance's OpenVPN servers. */
+  private remoteHere(connection: string) {
+    const here = this.deps.instanceId ?? null;
+    return here === null
+      ? eq(remoteSessions.connection, connection)
+      : and(eq(remoteSessions.connection, connection), eq(remoteSessions.instanceId, here));
+  }
+
+  /** Data channels on `connection` of this instance's OpenVPN servers. */
+  private channelHere(connection: string) {
+    const here = this.deps.instanceId ?? null;
+    return here === null
+      ? eq(gatewaySessions.connection, connection)
+      : and(eq(gatewaySessions.connection, connection), eq(gatewaySessions.instanceId, here));
   }
 
   serverLost(instance: number): Promise<void> {

@@ -474,19 +474,26 @@ export class SessionEnds {
     return open.length + orphans.length;
   }
 
-  /** An OpenVPN server crashed: its connections are gone, so are their sessions. */
+  /**
+   * One of this platform instance's OpenVPN servers crashed: its connections are gone, so are
+   * their sessions (another instance's server with the same index is not touched).
+   */
   async endAllOnInstance(instance: number): Promise<void> {
     const { db } = this.deps;
-    const gatewaysOn = await db
-      .select({ id: gatewaySessions.id })
-      .from(gatewaySessions)
-      .where(and(eq(gatewaySessions.vpnInstance, instance), ne(gatewaySessions.state, "closed")));
+    const gatewaysOn = (
+      await db
+        .select({ id: gatewaySessions.id, instanceId: gatewaySessions.instanceId })
+        .from(gatewaySessions)
+        .where(and(eq(gatewaySessions.vpnInstance, instance), ne(gatewaySessions.state, "closed")))
+    ).filter((session) => this.isHere(session));
     for (const session of gatewaysOn)
       await this.closeGatewaySession(session.id, "vpn_failure", SYSTEM_ACTOR);
-    const remotes = await db
-      .select({ id: remoteSessions.id })
-      .from(remoteSessions)
-      .where(and(eq(remoteSessions.vpnInstance, instance), ne(remoteSessions.state, "ended")));
+    const remotes = (
+      await db
+        .select({ id: remoteSessions.id, instanceId: remoteSessions.instanceId })
+        .from(remoteSessions)
+        .where(and(eq(remoteSessions.vpnInstance, instance), ne(remoteSessions.state, "ended")))
+    ).filter((session) => this.isHere(session));
     for (const session of remotes)
       await this.endRemoteSession(session.id, "vpn_failure", SYSTEM_ACTOR);
   }

@@ -105,7 +105,16 @@ export function createRemoteAccess(deps: RemoteAccessDeps) {
     instances,
     vpn,
   });
-  const connections = new Connections({ db, clock, pki, dataPlane, gate, ends, proxyPool });
+  const connections = new Connections({
+    db,
+    clock,
+    pki,
+    dataPlane,
+    gate,
+    ends,
+    proxyPool,
+    instanceId,
+  });
   const maintenance = new MaintenanceSessions({
     db,
     clock,
