@@ -3,6 +3,26 @@
 // and renderers (OpenVPN config, swanctl.conf, nftables) for the runtime to apply.
 export { isHostOrAddress, networkText, parseNetwork } from "./addresses.ts";
 export {
+  type BackupLease,
+  type BackupRunResult,
+  type BackupScheduleDeps,
+  pruneBackups,
+  WorkspaceBackupSchedule,
+} from "./backup-schedule.ts";
+export {
+  type BackupDeps,
+  type BackupOutcome,
+  backupHomeVolume,
+  backupPath,
+  FALLBACK_HELPER_IMAGE,
+  fileDigest,
+  HOME_PATH,
+  homeVolumeName,
+  listBackups,
+  restoreHomeVolume,
+  type WorkspaceBackup,
+} from "./backups.ts";
+export {
   databaseDisplays,
   recordRunning,
   recordStopped,
@@ -11,6 +31,7 @@ export {
   type WorkspaceDisplay,
   type WorkspaceDisplays,
 } from "./displays.ts";
+export { workspaceDocker } from "./docker.ts";
 export {
   ALLOW_LIST_MAX,
   allowListText,
@@ -82,6 +103,7 @@ export {
   deleteWorkspace,
   getWorkspace,
   listWorkspaces,
+  managedWorkspace,
   profileEndpoints,
   profileSecretsLabel,
   type Sealer,
