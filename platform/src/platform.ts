@@ -40,8 +40,7 @@ import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
-import { databaseDisplays, VncRelay } from "./workspaces/index.ts";
-import { startWorkspaceBackups } from "./workspaces/start-backups.ts";
+import { databaseDisplays, startWorkspaceBackups, VncRelay } from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";

@@ -32,6 +32,7 @@ export {
   type WorkspaceDisplays,
 } from "./displays.ts";
 export { workspaceDocker } from "./docker.ts";
+export { startWorkspaceBackups } from "./start-backups.ts";
 export {
   ALLOW_LIST_MAX,
   allowListText,
