@@ -32,7 +32,6 @@ export {
   type WorkspaceDisplays,
 } from "./displays.ts";
 export { workspaceDocker } from "./docker.ts";
-export { startWorkspaceBackups } from "./start-backups.ts";
 export {
   ALLOW_LIST_MAX,
   allowListText,
@@ -82,6 +81,7 @@ export {
 } from "./relay.ts";
 export { RfbError, vncAuthResponse } from "./rfb.ts";
 export { sessionPassedSecondFactor } from "./second-factor.ts";
+export { startWorkspaceBackups } from "./start-backups.ts";
 export {
   approveProposal,
   coresText,
