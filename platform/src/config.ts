@@ -60,6 +60,12 @@ export const VARIABLES = {
     "Recordings of browser connections to jump workspaces are deleted after this many days (by the daily retention job, audited). Default 550.",
   MEETPOINT_RECORDINGS_DIR:
     "Directory of the workspace recordings. Default <data dir>/recordings. Several instances: one directory all of them mount (shared storage), so any instance plays and prunes every recording.",
+  MEETPOINT_WORKSPACE_BACKUPS_DIR:
+    "Directory of the archives of workspace home volumes. Default <data dir>/workspace-backups. Several instances: one directory all of them mount (shared storage).",
+  MEETPOINT_WORKSPACE_BACKUP_HOURS:
+    "Hours between scheduled backups of every workspace's home volume. Default 24.",
+  MEETPOINT_WORKSPACE_BACKUP_KEEP:
+    "Backups kept per workspace (the newest; older ones are deleted after each scheduled run, audited). Default 7.",
   MEETPOINT_AUDIT_HEAD_FILE:
     "File the head of the audit chain is appended to, signed, on every export. Unset: the head goes only to the audit log (and so to the SIEM).",
   MEETPOINT_AUDIT_HEAD_EXPORT_HOURS: "Hours between exports of the audit chain's head. Default 24.",
@@ -130,6 +136,8 @@ export interface OperationsConfig {
   recordingRetentionDays: number;
   /** Where recordings are written; null: <data dir>/recordings. Shared by all instances. */
   recordingsDir: string | null;
+  /** Workspace home backups: directory (null: <data dir>/workspace-backups), interval, count kept. */
+  workspaceBackups: { dir: string | null; everyMs: number; keep: number };
   auditHead: { file: string | null; everyMs: number };
   smtp: { url: string; from: string; caFile: string | null } | null;
   webhookAllowPrivate: boolean;
@@ -334,6 +342,11 @@ function readOperations(env: Env, publicUrl: URL): OperationsConfig {
     retentionDays: integer(env, "MEETPOINT_RETENTION_DAYS", 550, 1, 36_500),
     recordingRetentionDays: integer(env, "MEETPOINT_RECORDING_RETENTION_DAYS", 550, 1, 36_500),
     recordingsDir: env.MEETPOINT_RECORDINGS_DIR || null,
+    workspaceBackups: {
+      dir: env.MEETPOINT_WORKSPACE_BACKUPS_DIR || null,
+      everyMs: integer(env, "MEETPOINT_WORKSPACE_BACKUP_HOURS", 24, 1, 24 * 31) * 3_600_000,
+      keep: integer(env, "MEETPOINT_WORKSPACE_BACKUP_KEEP", 7, 1, 1000),
+    },
     auditHead: {
       file: env.MEETPOINT_AUDIT_HEAD_FILE || null,
       everyMs: integer(env, "MEETPOINT_AUDIT_HEAD_EXPORT_HOURS", 24, 1, 24 * 31) * 3_600_000,

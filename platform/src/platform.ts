@@ -40,7 +40,12 @@ import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
-import { databaseDisplays, VncRelay, viewerCheck } from "./workspaces/index.ts";
+import {
+  databaseDisplays,
+  startWorkspaceBackups,
+  VncRelay,
+  viewerCheck,
+} from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
@@ -399,6 +404,9 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       .catch((error) => console.error("retention:", error));
   retentionTick();
   const retentionTimer = setInterval(retentionTick, 60_000);
+  // Home volumes of the workspaces: archived every MEETPOINT_WORKSPACE_BACKUP_HOURS by one
+  // instance (lease "workspace-backups"); the portal's Back up now / Restore use the same deps.
+  const workspaceBackups = startWorkspaceBackups({ config, db, clock, leases });
   const loginSweeper = setInterval(
     () =>
       leases
@@ -419,6 +427,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
   );
   const app = createApp({
     workspaceRelay,
+    workspaceBackups: workspaceBackups.deps ?? undefined,
     db,
     clock,
     oidc,
@@ -491,6 +500,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       .flush({ all: true })
       .catch((error) => console.error("auditing failed authentications:", error));
     clearInterval(retentionTimer);
+    workspaceBackups.stop();
     clearInterval(alertTimer);
     clearInterval(lostSweep);
     await access.commands.stop();

@@ -53,6 +53,7 @@ test("migrations create every entity on an empty database and are idempotent", a
     "sites",
     "users",
     "web_sessions",
+    "workspace_backups",
     "workspace_grants",
     "workspace_recordings",
     "workspace_runs",

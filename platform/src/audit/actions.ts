@@ -137,6 +137,14 @@ export const AUDIT_ACTIONS = {
     "a browser connection to a workspace's desktop ended: who, from where, start, duration, bytes, the recording and its SHA-256 (failed: the relay could not reach or authenticate to the desktop; denied: refused before it began — no second factor, or another viewer connected)",
   "workspace.recordings_pruned":
     "the retention job deleted workspace recordings older than the retention period (failed: files it could not delete)",
+  "workspace.backup_created":
+    'a workspace\'s home volume was archived (scheduled, or "Back up now" by whom): the backup, its size and SHA-256',
+  "workspace.backup_failed":
+    "archiving a workspace's home volume failed, with the reason (the Docker endpoint, the helper image, the directory)",
+  "workspace.backups_pruned":
+    "a scheduled backup run deleted backups beyond the count kept per workspace: how many, of which workspaces (failed: files it could not delete)",
+  "workspace.backup_restored":
+    "a workspace's home volume was replaced by a backup: who, which backup and its SHA-256 (denied: the workspace was running, or the file did not match its SHA-256; failed: the Docker step, volume possibly emptied)",
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

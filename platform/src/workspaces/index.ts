@@ -3,6 +3,26 @@
 // and renderers (OpenVPN config, swanctl.conf, nftables) for the runtime to apply.
 export { isHostOrAddress, networkText, parseNetwork } from "./addresses.ts";
 export {
+  type BackupLease,
+  type BackupRunResult,
+  type BackupScheduleDeps,
+  pruneBackups,
+  WorkspaceBackupSchedule,
+} from "./backup-schedule.ts";
+export {
+  type BackupDeps,
+  type BackupOutcome,
+  backupHomeVolume,
+  backupPath,
+  FALLBACK_HELPER_IMAGE,
+  fileDigest,
+  HOME_PATH,
+  homeVolumeName,
+  listBackups,
+  restoreHomeVolume,
+  type WorkspaceBackup,
+} from "./backups.ts";
+export {
   databaseDisplays,
   recordRunning,
   recordStopped,
@@ -11,6 +31,7 @@ export {
   type WorkspaceDisplay,
   type WorkspaceDisplays,
 } from "./displays.ts";
+export { workspaceDocker } from "./docker.ts";
 export {
   ALLOW_LIST_MAX,
   allowListText,
@@ -60,6 +81,7 @@ export {
 } from "./relay.ts";
 export { RfbError, vncAuthResponse } from "./rfb.ts";
 export { sessionPassedSecondFactor } from "./second-factor.ts";
+export { startWorkspaceBackups } from "./start-backups.ts";
 export {
   approveProposal,
   coresText,
@@ -83,6 +105,7 @@ export {
   deleteWorkspace,
   getWorkspace,
   listWorkspaces,
+  managedWorkspace,
   profileEndpoints,
   profileSecretsLabel,
   type Sealer,

@@ -180,3 +180,31 @@ export const workspaceRecordings = pgTable(
     index("workspace_recordings_customer_idx").on(t.customerId, t.startedAt),
   ],
 );
+
+export const BACKUP_REASONS = ["scheduled", "manual"] as const;
+export type BackupReason = (typeof BACKUP_REASONS)[number];
+
+/**
+ * One archive of a workspace's home volume (`meetpoint-home-<workspace id>`): a tar file under the
+ * platform's workspace backups directory, with its size in bytes and SHA-256 (checked before a
+ * restore). The newest MEETPOINT_WORKSPACE_BACKUP_KEEP per workspace are kept.
+ */
+export const workspaceBackups = pgTable(
+  "workspace_backups",
+  {
+    id: id(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    /** Relative to the workspace backups directory. */
+    file: text("file").notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    sha256: text("sha256").notNull(),
+    reason: text("reason", { enum: BACKUP_REASONS }).notNull(),
+    /** Who pressed "Back up now"; null for the schedule. */
+    createdBy: uuid("created_by"),
+    createdByName: text("created_by_name").notNull(),
+    createdAt: at("created_at").notNull(),
+  },
+  (t) => [index("workspace_backups_workspace_idx").on(t.workspaceId, t.createdAt)],
+);

@@ -2,20 +2,25 @@
 // eyes), and each customer's workspace (its admins and platform admins; granted technicians read).
 import { Hono } from "hono";
 import { hasPermission } from "../../access/index.ts";
+import { StateError, UnavailableError } from "../../shared/index.ts";
 import {
   approveProposal,
+  backupHomeVolume,
   createWorkspace,
   customersWithoutWorkspace,
   deleteWorkspace,
   getTemplate,
   getWorkspace,
   grantAccess,
+  listBackups,
   listGrants,
   listTemplates,
   listWorkspaces,
+  managedWorkspace,
   proposeChange,
   proposeTemplate,
   rejectProposal,
+  restoreHomeVolume,
   revokeAccess,
   setAllowList,
   setWorkspaceProfile,
@@ -34,6 +39,7 @@ import {
   SubmitForm,
   trail,
 } from "../views/components.tsx";
+import { BackupsSection } from "../views/workspace-backups.tsx";
 import { EgressTable, ManageForms, ProfileSummary } from "../views/workspace-detail.tsx";
 import {
   ChangeTemplateForm,
@@ -214,6 +220,10 @@ export function workspaceRoutes() {
     const view = await getWorkspace(ctx, c.req.param("id"));
     const csrf = c.get("csrfToken");
     const viewer = (await c.get("deps").workspaceRelay?.viewerOf(view.workspace.id)) ?? null;
+    const backups =
+      view.canManage && c.get("deps").workspaceBackups
+        ? await listBackups(ctx.db, view.workspace.id)
+        : null;
     const manage = view.canManage
       ? {
           grants: await listGrants(ctx, view.workspace.id),
@@ -250,6 +260,14 @@ export function workspaceRoutes() {
             technicians={manage.technicians
               .filter((t) => !manage.grants.some((g) => g.userId === t.id))
               .map((t) => [t.id, `${t.displayName} (${t.username})`])}
+          />
+        ) : null}
+        {backups ? (
+          <BackupsSection
+            workspaceId={view.workspace.id}
+            customerName={view.customerName}
+            backups={backups}
+            csrfToken={csrf}
           />
         ) : null}
         {manage ? (
@@ -295,5 +313,30 @@ export function workspaceRoutes() {
     return c.redirect(`/workspaces/${c.req.param("id")}`, 303);
   });
 
+  app.post("/workspaces/:id/backups", async (c) => {
+    const ctx = c.get("ctx");
+    const { workspace } = await managedWorkspace(ctx, c.req.param("id"));
+    const outcome = await backupHomeVolume(backupDeps(c), workspace.id, "manual", ctx.caller.actor);
+    if (outcome.kind === "skipped")
+      throw new StateError(
+        "ERR_NO_HOME_VOLUME",
+        "The workspace has no home volume yet (it never started): nothing to back up.",
+      );
+    return c.redirect(`/workspaces/${workspace.id}`, 303);
+  });
+
+  app.post("/workspaces/:id/backups/:backupId/restore", async (c) => {
+    const id = c.req.param("id");
+    await restoreHomeVolume(backupDeps(c), c.get("ctx"), id, c.req.param("backupId"));
+    return c.redirect(`/workspaces/${id}`, 303);
+  });
+
   return app;
+}
+
+/** The backups' dependencies; 503 when the platform runs without a workspace Docker endpoint. */
+function backupDeps(c: { get(key: "deps"): WebEnv["Variables"]["deps"] }) {
+  const deps = c.get("deps").workspaceBackups;
+  if (!deps) throw new UnavailableError("Workspace backups are off on this platform.");
+  return deps;
 }
