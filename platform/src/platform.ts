@@ -40,7 +40,13 @@ import { readSiemConfig, SiemExport } from "./siem/index.ts";
 import { commandRunner } from "./system/index.ts";
 import { KernelDataPlane } from "./vpn/index.ts";
 import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
-import { databaseDisplays, VncRelay } from "./workspaces/index.ts";
+import {
+  databaseDisplays,
+  sweepWorkspaces,
+  VncRelay,
+  WorkspaceRuntime,
+  workspaceDocker,
+} from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
 const PLATFORM_VERSION = "0.1.0";
@@ -397,8 +403,34 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     recordingsDir: recordingsDir,
     log: (line) => console.error(line),
   });
+  // Starting and stopping jump workspaces on the workspace Docker endpoint; the stop job (idle,
+  // template change) runs on one instance at a time.
+  const workspaceRuntime = new WorkspaceRuntime({
+    db,
+    clock,
+    box: pki,
+    docker: workspaceDocker(config.workspaceDocker),
+    endpoint:
+      config.workspaceDocker.kind === "socket"
+        ? `unix://${config.workspaceDocker.socketPath}`
+        : `tcp://${config.workspaceDocker.host}:${config.workspaceDocker.port}`,
+    ...config.workspaceRuntime,
+    log: (line) => console.error(line),
+  });
+  const workspaceStops = setInterval(
+    () =>
+      leases
+        .run(
+          "workspace-stops",
+          () => sweepWorkspaces(workspaceRuntime, config.workspaceRuntime.startMs * 3 + 60_000),
+          30_000,
+        )
+        .catch((error) => console.error("workspace stop job:", error)),
+    10_000,
+  );
   const app = createApp({
     workspaceRelay,
+    workspaceRuntime,
     db,
     clock,
     oidc,
@@ -466,6 +498,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     clearInterval(ticker);
     reachability.stop();
     clearInterval(loginSweeper);
+    clearInterval(workspaceStops);
     clearInterval(authFailuresAudit);
     await authFailures
       .flush({ all: true })

@@ -9,7 +9,7 @@ import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
 import type { ForwarderStatus } from "../siem/index.ts";
-import type { VncRelay } from "../workspaces/index.ts";
+import type { VncRelay, WorkspaceRuntime } from "../workspaces/index.ts";
 import type { AuthFailures } from "./auth-failures.ts";
 
 import type { LoadShedder } from "./load-shedding.ts";
@@ -47,6 +47,8 @@ export interface AppDeps {
   gatewayApiShedder?: LoadShedder;
   /** The browser relay to workspaces' desktops and their recordings; absent: no Open. */
   workspaceRelay?: VncRelay;
+  /** Starts and stops workspaces on the workspace Docker endpoint; absent: no Start/Stop. */
+  workspaceRuntime?: WorkspaceRuntime;
 }
 
 export interface WebEnv {

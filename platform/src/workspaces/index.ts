@@ -11,6 +11,14 @@ export {
   type WorkspaceDisplay,
   type WorkspaceDisplays,
 } from "./displays.ts";
+export { workspaceDocker } from "./docker.ts";
+export {
+  containerName,
+  homeVolumeName,
+  networkName,
+  pickSubnet,
+  WORKSPACE_LABEL,
+} from "./docker-objects.ts";
 export {
   ALLOW_LIST_MAX,
   allowListText,
@@ -58,8 +66,18 @@ export {
   type ViewerHold,
   VncRelay,
 } from "./relay.ts";
+export { acceptReport, REPORT_MAX_BYTES } from "./reports.ts";
 export { RfbError, vncAuthResponse } from "./rfb.ts";
+export {
+  LIVE_STATES,
+  type RuntimeDeps,
+  rfbAnswers,
+  type StopReason,
+  type WorkspaceRun,
+  WorkspaceRuntime,
+} from "./runtime.ts";
 export { sessionPassedSecondFactor } from "./second-factor.ts";
+export { type SweepResult, sweepWorkspaces } from "./sweep.ts";
 export {
   approveProposal,
   coresText,
