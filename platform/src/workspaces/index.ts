@@ -71,12 +71,12 @@ export { RfbError, vncAuthResponse } from "./rfb.ts";
 export {
   LIVE_STATES,
   type RuntimeDeps,
-  rfbAnswers,
   type StopReason,
   type WorkspaceRun,
   WorkspaceRuntime,
 } from "./runtime.ts";
 export { sessionPassedSecondFactor } from "./second-factor.ts";
+export { rfbAnswers, startSpec } from "./start-spec.ts";
 export { type SweepResult, sweepWorkspaces } from "./sweep.ts";
 export {
   approveProposal,

@@ -2,10 +2,8 @@
 // network, the home volume, per-run VNC password and report token (only the sealed password and the
 // token's hash are stored), the spec from the stored profile and allow-list, the replicas tried in
 // turn. Every step is written to the run's workspace_runs row, so any platform instance shows it.
-import { createHash, randomBytes } from "node:crypto";
-import { lookup as dnsLookup } from "node:dns/promises";
-import { createConnection, isIP } from "node:net";
-import type { Cidr, WorkspaceSpec } from "@meetpoint/common";
+import { createHash } from "node:crypto";
+import type { Cidr } from "@meetpoint/common";
 import { WORKSPACE_VNC_PORT } from "@meetpoint/workspace/src/container.ts";
 import { startWorkspace } from "@meetpoint/workspace/src/runtime.ts";
 import type Docker from "dockerode";
@@ -34,17 +32,8 @@ import {
   resolveImage,
   WORKSPACE_LABEL,
 } from "./docker-objects.ts";
-import { renderEgressRuleset, resolveEndpoints } from "./egress.ts";
-import { renderSwanctlConf } from "./ipsec-profile.ts";
-import { assembleOpenVpnConfig } from "./openvpn-profile.ts";
-import {
-  getWorkspace,
-  profileEndpoints,
-  profileSecretsLabel,
-  type StoredIpsec,
-  type StoredOpenVpn,
-  type Workspace,
-} from "./workspaces.ts";
+import { rfbAnswers, startSpec } from "./start-spec.ts";
+import { getWorkspace, type Workspace } from "./workspaces.ts";
 
 export type WorkspaceRun = typeof workspaceRuns.$inferSelect;
 /** Why a workspace stopped (the audit entry's reason). */
@@ -79,25 +68,6 @@ export interface RuntimeDeps {
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/** Whether host:port answers with an RFB version ("RFB 003.008\n") within `ms`. */
-export function rfbAnswers(host: string, port: number, ms = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    let data = "";
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(ms, () => done(false));
-    socket.on("data", (chunk) => {
-      data += chunk.toString("latin1");
-      if (data.length >= 12) done(/^RFB \d{3}\.\d{3}\n$/.test(data.slice(0, 12)));
-    });
-    socket.on("error", () => done(false));
-    socket.on("close", () => done(false));
-  });
-}
 
 /** A start that failed with a message for the page and the audit log. */
 class StartFailure extends Error {}
@@ -208,7 +178,9 @@ export class WorkspaceRuntime {
         .update(workspaceRuns)
         .set({ networkName: network.name })
         .where(eq(workspaceRuns.id, run.id));
-      const spec = await this.spec(workspace, network.gateway);
+      const spec = await startSpec(workspace, network.gateway, this.deps).catch((error) => {
+        throw new StartFailure(error instanceof Error ? error.message : String(error));
+      });
       await this.deps.db
         .update(workspaceRuns)
         .set({ reportTokenHash: sha256(spec.report.token) })
@@ -266,9 +238,7 @@ export class WorkspaceRuntime {
             await Bun.sleep(200);
           }
           if (!answered)
-            throw new Error(
-              `the desktop did not answer within ${Math.round(this.deps.startMs / 1000)} s`,
-            );
+            throw new Error(`the desktop did not answer within ${this.deps.startMs / 1000} s`);
           const sealed = await this.deps.box.sealSecret(
             vncPasswordLabel(run.id),
             spec.vnc.password,
@@ -348,61 +318,6 @@ export class WorkspaceRuntime {
         });
       });
     }
-  }
-
-  /** The supervisor's spec for this run: fresh VNC password and report token, profile, firewall. */
-  private async spec(workspace: Workspace, gateway: string): Promise<WorkspaceSpec> {
-    const secrets: Record<string, string> = workspace.profileSecretsSealed
-      ? JSON.parse(
-          await this.deps.box.unsealSecret(
-            profileSecretsLabel(workspace.id),
-            workspace.profileSecretsSealed,
-          ),
-        )
-      : {};
-    const profile: WorkspaceSpec["profile"] =
-      workspace.profileKind === "openvpn"
-        ? {
-            kind: "openvpn",
-            config: assembleOpenVpnConfig(
-              (workspace.profile as unknown as StoredOpenVpn).config,
-              secrets,
-            ),
-          }
-        : {
-            kind: "ipsec",
-            swanctl: renderSwanctlConf(
-              (workspace.profile as unknown as StoredIpsec).settings,
-              secrets,
-            ),
-          };
-    const lookup =
-      this.deps.lookup ??
-      (async (host: string) => (await dnsLookup(host, { all: true })).map((a) => a.address));
-    const vpnEndpoints = await resolveEndpoints(profileEndpoints(workspace), lookup).catch(
-      (error) => {
-        throw new StartFailure(error instanceof Error ? error.message : String(error));
-      },
-    );
-    const url = new URL(this.deps.reportUrl.replace("{gateway}", gateway));
-    const reportHost = url.hostname.replace(/^\[|\]$/g, "");
-    const reportAddress = isIP(reportHost) ? reportHost : ((await lookup(reportHost))[0] ?? "");
-    const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
-    const firewall = renderEgressRuleset({
-      uplink: "eth0",
-      tunnel: workspace.profileKind === "ipsec" ? "ipsec" : "openvpn",
-      vpnEndpoints,
-      allowList: workspace.allowList,
-      relayAddresses: [gateway],
-      report: { address: reportAddress, port },
-    });
-    return {
-      // VncAuth uses 8 characters; 6 random bytes in base64url are exactly 8.
-      vnc: { password: randomBytes(6).toString("base64url") },
-      profile,
-      firewall,
-      report: { url: url.toString(), token: randomBytes(32).toString("base64url") },
-    };
   }
 
   /**
