@@ -4,6 +4,7 @@
 export { isHostOrAddress, networkText, parseNetwork } from "./addresses.ts";
 export {
   databaseDisplays,
+  latestRun,
   recordRunning,
   recordStopped,
   type SecretBox,

@@ -20,7 +20,7 @@ import {
 } from "../db/index.ts";
 import { type Clock, ConflictError } from "../shared/index.ts";
 import type { SecretBox } from "./displays.ts";
-import { vncPasswordLabel } from "./displays.ts";
+import { latestRun, vncPasswordLabel } from "./displays.ts";
 import {
   containerName,
   dockerCall,
@@ -79,14 +79,8 @@ export class WorkspaceRuntime {
   constructor(readonly deps: RuntimeDeps) {}
 
   /** The newest run of a workspace (any state), or null. */
-  async latestRun(workspaceId: string): Promise<WorkspaceRun | null> {
-    const [run] = await this.deps.db
-      .select()
-      .from(workspaceRuns)
-      .where(eq(workspaceRuns.workspaceId, workspaceId))
-      .orderBy(desc(workspaceRuns.startedAt))
-      .limit(1);
-    return run ?? null;
+  latestRun(workspaceId: string): Promise<WorkspaceRun | null> {
+    return latestRun(this.deps.db, workspaceId);
   }
 
   /** Resolves when this instance's start of `runId` has finished (running or failed). */

@@ -12,6 +12,7 @@ import {
   getTemplate,
   getWorkspace,
   grantAccess,
+  latestRun,
   listGrants,
   listTemplates,
   listWorkspaces,
@@ -145,7 +146,12 @@ export function workspaceRoutes() {
 
   app.get("/workspaces", async (c) => {
     const ctx = c.get("ctx");
-    const views = await listWorkspaces(ctx);
+    const views = await Promise.all(
+      (await listWorkspaces(ctx)).map(async (v) => ({
+        ...v,
+        run: await latestRun(ctx.db, v.workspace.id),
+      })),
+    );
     const principal = ctx.caller.principal;
     const manager = hasPermission(principal, "workspaces.manage");
     const customers = manager ? await customersWithoutWorkspace(ctx) : [];
@@ -164,7 +170,7 @@ export function workspaceRoutes() {
           ) : null}
         </p>
         <DataTable
-          head={["Customer", "Template", "Profile", "State"]}
+          head={["Customer", "Template", "Profile", "State", "Last start", "VPN"]}
           rows={views}
           empty={
             manager
@@ -178,7 +184,11 @@ export function workspaceRoutes() {
               </td>
               <td>{v.templateName}</td>
               <td>{v.workspace.profileKind ?? "none"}</td>
-              <td>{v.workspace.state}</td>
+              <td>{v.run?.state ?? "stopped"}</td>
+              <td>
+                {v.run ? `${v.run.startedAt.toISOString()} (${v.run.startedByName ?? "—"})` : "—"}
+              </td>
+              <td>{v.run?.state === "running" ? (v.run.vpn ?? "—") : "—"}</td>
             </tr>
           )}
         />
@@ -241,7 +251,7 @@ export function workspaceRoutes() {
         </p>
         <RunPanel
           workspaceId={view.workspace.id}
-          run={(await runtime?.latestRun(view.workspace.id)) ?? null}
+          run={await latestRun(ctx.db, view.workspace.id)}
           viewer={viewer}
           runtime={runtime !== undefined}
           csrfToken={csrf}
@@ -283,7 +293,7 @@ export function workspaceRoutes() {
     return c.html(
       <RunPanel
         workspaceId={view.workspace.id}
-        run={(await runtime?.latestRun(view.workspace.id)) ?? null}
+        run={await latestRun(ctx.db, view.workspace.id)}
         viewer={viewer}
         runtime={runtime !== undefined}
         csrfToken={c.get("csrfToken")}

@@ -40,7 +40,7 @@ export const RunPanel: FC<{
       hx-swap={starting ? "outerHTML" : undefined}
     >
       <p>
-        State: <strong>{run ? STATE_WORDS[run.state] : "never started"}</strong>
+        State: <strong>{run ? STATE_WORDS[run.state] : "stopped (never started)"}</strong>
         {run?.state === "stopped" && run.stopReason
           ? ` (${REASON_WORDS[run.stopReason] ?? run.stopReason})`
           : null}
