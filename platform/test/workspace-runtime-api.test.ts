@@ -7,7 +7,8 @@ import { parseCidr } from "@meetpoint/common";
 import Docker from "dockerode";
 import { and, desc, eq } from "drizzle-orm";
 import { auditEntries, workspaceRuns } from "../src/db/index.ts";
-import { WorkspaceRuntime } from "../src/workspaces/index.ts";
+import { createCustomer } from "../src/masterdata/index.ts";
+import { createWorkspace, WorkspaceRuntime } from "../src/workspaces/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { approvedTemplate, customerWorkspace, secondAdmin } from "./support/workspace-runtime.ts";
 
@@ -15,6 +16,7 @@ const SOCKET = `/nonexistent/meetpoint-${crypto.randomUUID()}/docker.sock`;
 const IMAGE = `meetpoint/workspace@sha256:${"ab".repeat(32)}`;
 let p: TestPlatform;
 let runtime: WorkspaceRuntime;
+let templateId = "";
 let scene: Awaited<ReturnType<typeof customerWorkspace>>;
 
 beforeAll(async () => {
@@ -35,7 +37,7 @@ beforeAll(async () => {
     },
   });
   const approver = await secondAdmin(p);
-  const templateId = await approvedTemplate(p, approver, "Desk", IMAGE);
+  templateId = await approvedTemplate(p, approver, "Desk", IMAGE);
   scene = await customerWorkspace(p, "Acme", templateId);
 });
 
@@ -78,11 +80,7 @@ test("Start against a Docker endpoint that cannot be reached: failed run, messag
 });
 
 test("who may start: a technician without a grant gets 404; Stop of a workspace not running is 409", async () => {
-  const other = await customerWorkspace(
-    p,
-    "Other",
-    (await runtime.latestRun(scene.workspaceId))?.templateId ?? "",
-  );
+  const other = await customerWorkspace(p, "Other", templateId);
   const foreign = await other.technician.post(`/workspaces/${scene.workspaceId}/start`);
   expect(foreign.status).toBe(404);
   await scene.technician.get(`/workspaces/${scene.workspaceId}`);
@@ -173,4 +171,22 @@ test("the report endpoint refuses a wrong or old token (401), a bad body (400 na
     .set({ state: "stopped" })
     .where(eq(workspaceRuns.id, runId));
   expect((await report(token, { vpn: "up", at })).status).toBe(401);
+});
+
+test("Start while a run is live is 409, and so is a workspace without a profile", async () => {
+  await p.database.db
+    .insert(workspaceRuns)
+    .values({ workspaceId: scene.workspaceId, state: "starting" });
+  await scene.technician.get(`/workspaces/${scene.workspaceId}`);
+  const again = await scene.technician.post(`/workspaces/${scene.workspaceId}/start`);
+  expect(again.status).toBe(409);
+  expect(await again.text()).toContain("already starting or running");
+  const bare = await createWorkspace(
+    p.adminCtx,
+    (await createCustomer(p.adminCtx, { name: "Bare" })).id,
+    {
+      templateId,
+    },
+  );
+  await expect(runtime.start(p.adminCtx, bare.id)).rejects.toThrow("no remote-access profile");
 });

@@ -8,7 +8,7 @@ import { WORKSPACE_VNC_PORT } from "@meetpoint/workspace/src/container.ts";
 import { startWorkspace } from "@meetpoint/workspace/src/runtime.ts";
 import type Docker from "dockerode";
 import { and, desc, eq, notInArray } from "drizzle-orm";
-import type { Context } from "../access/index.ts";
+import { type Context, conflictOnDuplicate } from "../access/index.ts";
 import { type Actor, recordAudit, recordAuditAlone } from "../audit/index.ts";
 import {
   type Db,
@@ -105,9 +105,8 @@ export class WorkspaceRuntime {
     const values = template?.effective;
     if (!template || !values)
       throw new ConflictError("The workspace's template has no approved values.");
-    let run: WorkspaceRun | undefined;
-    try {
-      [run] = await this.deps.db
+    const [run] = await conflictOnDuplicate(() =>
+      this.deps.db
         .insert(workspaceRuns)
         .values({
           workspaceId: workspace.id,
@@ -120,16 +119,8 @@ export class WorkspaceRuntime {
           templateProposalId: template.approvedProposalId,
           startedAt: this.deps.clock.now(),
         })
-        .returning();
-    } catch (error) {
-      if (
-        /workspace_runs_one_live|unique|duplicate/i.test(
-          String(error) + String((error as { cause?: unknown }).cause),
-        )
-      )
-        throw new ConflictError("The workspace is already starting or running.");
-      throw error;
-    }
+        .returning(),
+    );
     if (!run) throw new Error("insert workspace run");
     const started = run;
     const work = this.run(ctx.caller.actor, workspace, started, values)
