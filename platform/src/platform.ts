@@ -422,7 +422,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
       leases
         .run(
           "workspace-stops",
-          () => sweepWorkspaces(workspaceRuntime, config.workspaceRuntime.startMs * 3 + 60_000),
+          () => sweepWorkspaces(workspaceRuntime, config.workspaceRuntime.startMs + 30_000),
           30_000,
         )
         .catch((error) => console.error("workspace stop job:", error)),

@@ -8,7 +8,12 @@ import Docker from "dockerode";
 import { and, desc, eq } from "drizzle-orm";
 import { auditEntries, workspaceRuns } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
-import { createWorkspace, WorkspaceRuntime } from "../src/workspaces/index.ts";
+import {
+  createWorkspace,
+  deleteWorkspace,
+  sweepWorkspaces,
+  WorkspaceRuntime,
+} from "../src/workspaces/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { approvedTemplate, customerWorkspace, secondAdmin } from "./support/workspace-runtime.ts";
 
@@ -176,7 +181,7 @@ test("the report endpoint refuses a wrong or old token (401), a bad body (400 na
 test("Start while a run is live is 409, and so is a workspace without a profile", async () => {
   await p.database.db
     .insert(workspaceRuns)
-    .values({ workspaceId: scene.workspaceId, state: "starting" });
+    .values({ workspaceId: scene.workspaceId, state: "starting", startedAt: new Date() });
   await scene.technician.get(`/workspaces/${scene.workspaceId}`);
   const again = await scene.technician.post(`/workspaces/${scene.workspaceId}/start`);
   expect(again.status).toBe(409);
@@ -189,4 +194,25 @@ test("Start while a run is live is 409, and so is a workspace without a profile"
     },
   );
   await expect(runtime.start(p.adminCtx, bare.id)).rejects.toThrow("no remote-access profile");
+});
+
+test("a start left by a platform instance that went away is failed by the stop job, audited; delete waits for it", async () => {
+  // The live run of the previous test, started by nobody on this instance.
+  const [live] = await p.database.db
+    .select()
+    .from(workspaceRuns)
+    .where(eq(workspaceRuns.state, "starting"));
+  expect(live?.workspaceId).toBe(scene.workspaceId);
+  await scene.technician.get(`/workspaces/${scene.workspaceId}`);
+  const page = await (await scene.technician.get(`/workspaces/${scene.workspaceId}/run`)).text();
+  expect(page).toContain('hx-trigger="every 1s"');
+  await expect(deleteWorkspace(p.adminCtx, scene.workspaceId)).rejects.toThrow("stop it first");
+  // Within its time (5 s a replica, 2 replicas + 1): left alone.
+  expect((await sweepWorkspaces(runtime, 5000)).abandoned).toEqual([]);
+  p.clock.advance((live?.startedAt.getTime() ?? 0) - p.clock.now().getTime() + 16_000);
+  expect((await sweepWorkspaces(runtime, 5000)).abandoned).toEqual([scene.workspaceId]);
+  const run = await runtime.latestRun(scene.workspaceId);
+  expect(run?.state).toBe("failed");
+  expect(run?.message).toContain("instance that was starting it stopped");
+  expect((await lastAudit("workspace.start"))?.result).toBe("failed");
 });

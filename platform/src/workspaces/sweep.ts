@@ -16,8 +16,8 @@ export interface SweepResult {
 /**
  * One pass over the live runs. Idle: no open connection and the last one ended (or, without one,
  * the desktop came up) at least the template's idleTimeoutMinutes ago, by the runtime's clock.
- * A start in a transient state older than `staleStartMs` that this instance is not running is
- * failed (its instance stopped). Errors of one workspace are logged and do not stop the others.
+ * A start in a transient state older than `staleStartMs` (milliseconds per replica) times the
+ * template's replicas + 1 that this instance is not running is failed (its instance stopped). Errors of one workspace are logged and do not stop the others.
  */
 export async function sweepWorkspaces(
   runtime: WorkspaceRuntime,
@@ -35,7 +35,9 @@ export async function sweepWorkspaces(
   for (const { run, workspace, template } of rows) {
     try {
       if (run.state !== "running") {
-        if (!runtime.isStarting(run.id) && now - run.startedAt.getTime() > staleStartMs) {
+        // Every replica may take its start time; beyond that (and a margin) nobody is starting it.
+        const limit = staleStartMs * ((template.effective?.replicas ?? 2) + 1);
+        if (!runtime.isStarting(run.id) && now - run.startedAt.getTime() > limit) {
           await runtime.abandonStart(run, "the platform instance that was starting it stopped");
           result.abandoned.push(workspace.id);
         }
