@@ -239,7 +239,6 @@ export class WorkspaceRuntime {
                 vncPort: WORKSPACE_VNC_PORT,
                 vncPasswordSealed: sealed,
                 runningAt: now,
-                vpn: "connecting",
               })
               .where(eq(workspaceRuns.id, run.id));
             await recordAudit(tx, this.deps.clock, {
