@@ -7,7 +7,7 @@ import type { Cidr } from "@meetpoint/common";
 import { WORKSPACE_VNC_PORT } from "@meetpoint/workspace/src/container.ts";
 import { startWorkspace } from "@meetpoint/workspace/src/runtime.ts";
 import type Docker from "dockerode";
-import { and, desc, eq, notInArray } from "drizzle-orm";
+import { and, eq, notInArray } from "drizzle-orm";
 import { type Context, conflictOnDuplicate } from "../access/index.ts";
 import { type Actor, recordAudit, recordAuditAlone } from "../audit/index.ts";
 import {
