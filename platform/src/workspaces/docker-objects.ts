@@ -153,7 +153,7 @@ export function dockerFailure(error: unknown, endpoint: string, image: string): 
     )
       return `The workspace Docker endpoint ${endpoint} cannot be reached (${x.code}).`;
     if (x.statusCode === 404 && /image/i.test(x.json?.message ?? ""))
-      return `The image ${image} is not on the Docker host (${x.json?.message}): load or pull it there.`;
+      return `The image ${image} is not on the Docker host: load or pull it there.`;
     if (x.json?.message) return `Docker: ${x.json.message}`;
   }
   const message = error instanceof Error ? error.message : String(error);
