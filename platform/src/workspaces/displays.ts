@@ -1,6 +1,6 @@
 // Where a running workspace's desktop is: the VNC address and per-run password the runtime wrote
 // into workspace_runs when it started the container. The browser relay asks only this interface.
-import { and, desc, eq, isNull, notInArray } from "drizzle-orm";
+import { and, desc, eq, isNull, notInArray, sql } from "drizzle-orm";
 import { type Db, workspaceRuns } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 
@@ -101,7 +101,8 @@ export async function latestRun(
     .select()
     .from(workspaceRuns)
     .where(eq(workspaceRuns.workspaceId, workspaceId))
-    .orderBy(desc(workspaceRuns.startedAt))
+    // The live run (at most one) first, else the newest.
+    .orderBy(sql`${workspaceRuns.stoppedAt} is null desc`, desc(workspaceRuns.startedAt))
     .limit(1);
   return run ?? null;
 }
