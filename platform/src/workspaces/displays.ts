@@ -102,7 +102,10 @@ export async function latestRun(
     .from(workspaceRuns)
     .where(eq(workspaceRuns.workspaceId, workspaceId))
     // The live run (at most one) first, else the newest.
-    .orderBy(sql`${workspaceRuns.stoppedAt} is null desc`, desc(workspaceRuns.startedAt))
+    .orderBy(
+      sql`${workspaceRuns.state} not in ('stopped', 'failed') desc`,
+      desc(workspaceRuns.startedAt),
+    )
     .limit(1);
   return run ?? null;
 }
