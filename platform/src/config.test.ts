@@ -51,6 +51,16 @@ describe("configuration", () => {
       [{ MEETPOINT_WORKSPACE_DOCKER: "tcp://ws.test" }, "MEETPOINT_WORKSPACE_DOCKER"],
       [{ MEETPOINT_WORKSPACE_DOCKER: "http://ws.test:2375" }, "MEETPOINT_WORKSPACE_DOCKER"],
       [{ MEETPOINT_WORKSPACE_DOCKER: "tcp://ws.test:2376" }, "MEETPOINT_WORKSPACE_DOCKER_TLS_DIR"],
+      [{ MEETPOINT_WORKSPACE_NETWORK_POOL: "198.19.232.1/21" }, "MEETPOINT_WORKSPACE_NETWORK_POOL"],
+      [
+        {
+          MEETPOINT_WORKSPACE_NETWORK_POOL: "198.19.232.0/24",
+          MEETPOINT_WORKSPACE_NETWORK_PREFIX: "20",
+        },
+        "MEETPOINT_WORKSPACE_NETWORK_PREFIX",
+      ],
+      [{ MEETPOINT_WORKSPACE_START_SECONDS: "1" }, "MEETPOINT_WORKSPACE_START_SECONDS"],
+      [{ MEETPOINT_WORKSPACE_REPORT_URL: "ftp://{gateway}/r" }, "MEETPOINT_WORKSPACE_REPORT_URL"],
     ];
     for (const [env, variable] of cases) {
       expect(() => readConfig(env)).toThrow(ConfigError);
@@ -73,6 +83,18 @@ describe("configuration", () => {
         MEETPOINT_WORKSPACE_DOCKER_TLS_DIR: "/etc/meetpoint/docker",
       }).workspaceDocker,
     ).toEqual({ kind: "tls", host: "2001:db8::5", port: 2376, tlsDir: "/etc/meetpoint/docker" });
+  });
+
+  test("the workspace runtime: start deadline, network pool, report URL", () => {
+    expect(readConfig({ MEETPOINT_HTTPS_PORT: "9443" }).workspaceRuntime).toEqual({
+      startMs: 60_000,
+      networkPool: { base: ((198 * 256 + 19) * 256 + 232) * 256, prefix: 21 },
+      networkPrefix: 28,
+      reportUrl: "https://{gateway}:9443/api/workspace/v1/report",
+    });
+    expect(readConfig({ MEETPOINT_WORKSPACE_START_SECONDS: "90" }).workspaceRuntime.startMs).toBe(
+      90_000,
+    );
   });
 
   test("every variable read is documented", async () => {

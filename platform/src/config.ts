@@ -90,6 +90,14 @@ export const VARIABLES = {
     "Docker Engine that runs the jump workspaces: unix:///path/to/docker.sock or tcp://host:2376 (TLS with client certificate, MEETPOINT_WORKSPACE_DOCKER_TLS_DIR required). Default unix:///var/run/docker.sock.",
   MEETPOINT_WORKSPACE_DOCKER_TLS_DIR:
     "Directory with ca.pem (the Docker host's CA), cert.pem and key.pem (the platform's client certificate) for a tcp:// MEETPOINT_WORKSPACE_DOCKER.",
+  MEETPOINT_WORKSPACE_START_SECONDS:
+    "Seconds a workspace start may take until its desktop answers (the VNC handshake), per replica tried. Default 60.",
+  MEETPOINT_WORKSPACE_NETWORK_POOL:
+    "IPv4 block the per-customer workspace Docker networks are cut from (keep it out of Docker's own address pools, the proxy pool and MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS' destinations). Default 198.19.232.0/21.",
+  MEETPOINT_WORKSPACE_NETWORK_PREFIX:
+    "Prefix length of each workspace's network in the pool. Default 28 (128 networks in the default pool).",
+  MEETPOINT_WORKSPACE_REPORT_URL:
+    "Where a workspace's supervisor posts its state; {gateway} stands for the workspace network's gateway address (this host on that network). Default https://{gateway}:<MEETPOINT_HTTPS_PORT>/api/workspace/v1/report (the supervisor checks the certificate against the image's CAs).",
 } as const;
 
 export type Variable = keyof typeof VARIABLES;
@@ -120,6 +128,16 @@ export interface Config {
   };
   /** The Docker Engine the jump workspaces run on (workspaces/docker.ts). */
   workspaceDocker: DockerEndpoint;
+  /** How workspaces start (workspaces/runtime.ts). */
+  workspaceRuntime: {
+    /** Milliseconds a start may take until the desktop answers, per replica; default 60 000. */
+    startMs: number;
+    /** The block per-customer networks are cut from, and each network's prefix length. */
+    networkPool: Cidr;
+    networkPrefix: number;
+    /** The supervisor's report URL; "{gateway}" is replaced by the network's gateway address. */
+    reportUrl: string;
+  };
 }
 
 /** A Docker Engine API endpoint: a Unix socket, or TCP with mutual TLS (never plain TCP). */
@@ -254,6 +272,33 @@ export function readConfig(env: Env): Config {
     operations: readOperations(env, publicUrl),
     instance: readInstance(env),
     workspaceDocker: readDockerEndpoint(env),
+    workspaceRuntime: readWorkspaceRuntime(env, httpsPort),
+  };
+}
+
+function readWorkspaceRuntime(env: Env, httpsPort: number): Config["workspaceRuntime"] {
+  const networkPool = parseCidr(env.MEETPOINT_WORKSPACE_NETWORK_POOL || "198.19.232.0/21");
+  if (!networkPool)
+    throw new ConfigError("MEETPOINT_WORKSPACE_NETWORK_POOL", "expected an IPv4 CIDR block");
+  const networkPrefix = integer(env, "MEETPOINT_WORKSPACE_NETWORK_PREFIX", 28, 16, 29);
+  if (networkPrefix < networkPool.prefix)
+    throw new ConfigError(
+      "MEETPOINT_WORKSPACE_NETWORK_PREFIX",
+      "must not be shorter than the pool's prefix",
+    );
+  const reportUrl =
+    env.MEETPOINT_WORKSPACE_REPORT_URL || `https://{gateway}:${httpsPort}/api/workspace/v1/report`;
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(reportUrl.replace("{gateway}", "192.0.2.1"));
+  } catch {}
+  if (!parsed || !/^https?:$/.test(parsed.protocol))
+    throw new ConfigError("MEETPOINT_WORKSPACE_REPORT_URL", "expected an http(s) URL");
+  return {
+    startMs: integer(env, "MEETPOINT_WORKSPACE_START_SECONDS", 60, 5, 3600) * 1000,
+    networkPool,
+    networkPrefix,
+    reportUrl,
   };
 }
 

@@ -43,8 +43,11 @@ import { AuthFailures, createApp, HttpsListener } from "./web/index.ts";
 import {
   databaseDisplays,
   startWorkspaceBackups,
+  sweepWorkspaces,
   VncRelay,
   viewerCheck,
+  WorkspaceRuntime,
+  workspaceDocker,
 } from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
@@ -425,9 +428,35 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
         .catch((error) => console.error("auditing failed authentications:", error)),
     10_000,
   );
+  // Starting and stopping jump workspaces on the workspace Docker endpoint; the stop job (idle,
+  // template change) runs on one instance at a time.
+  const workspaceRuntime = new WorkspaceRuntime({
+    db,
+    clock,
+    box: pki,
+    docker: workspaceDocker(config.workspaceDocker),
+    endpoint:
+      config.workspaceDocker.kind === "socket"
+        ? `unix://${config.workspaceDocker.socketPath}`
+        : `tcp://${config.workspaceDocker.host}:${config.workspaceDocker.port}`,
+    ...config.workspaceRuntime,
+    log: (line) => console.error(line),
+  });
+  const workspaceStops = setInterval(
+    () =>
+      leases
+        .run(
+          "workspace-stops",
+          () => sweepWorkspaces(workspaceRuntime, config.workspaceRuntime.startMs + 30_000),
+          30_000,
+        )
+        .catch((error) => console.error("workspace stop job:", error)),
+    10_000,
+  );
   const app = createApp({
     workspaceRelay,
     workspaceBackups: workspaceBackups.deps ?? undefined,
+    workspaceRuntime,
     db,
     clock,
     oidc,
@@ -495,6 +524,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     clearInterval(ticker);
     reachability.stop();
     clearInterval(loginSweeper);
+    clearInterval(workspaceStops);
     clearInterval(authFailuresAudit);
     await authFailures
       .flush({ all: true })

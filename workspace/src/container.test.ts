@@ -47,3 +47,18 @@ test("limits: defaults of 2 GiB without swap, 2 CPUs, 512 processes; a template'
       .HostConfig,
   ).toMatchObject({ Memory: 1e9, MemorySwap: 1e9, NanoCpus: 5e8, PidsLimit: 100 });
 });
+
+test("a home volume replaces the home tmpfs: a named volume at /home/desk, nothing from the host", () => {
+  const host =
+    workspaceContainerOptions({
+      image: "i",
+      name: "ws",
+      network: "net",
+      homeVolume: "meetpoint-home-w1",
+    }).HostConfig ?? {};
+  expect(Object.keys(host.Tmpfs ?? {})).toEqual(["/tmp", "/run"]);
+  expect(host.Mounts).toEqual([
+    { Type: "volume", Source: "meetpoint-home-w1", Target: "/home/desk", ReadOnly: false },
+  ]);
+  expect(host.Binds).toBeUndefined();
+});

@@ -25,6 +25,11 @@ export interface WorkspaceContainer {
   reportSeconds?: number;
   /** Docker labels, e.g. the customer and workspace ids the runtime finds its containers by. */
   labels?: Record<string, string>;
+  /**
+   * A named Docker volume mounted at /home/desk (the workspace's home, kept across stops); absent:
+   * a tmpfs the desktop user owns, gone at stop.
+   */
+  homeVolume?: string;
 }
 
 /**
@@ -65,9 +70,14 @@ export function workspaceContainerOptions(
       Tmpfs: {
         "/tmp": "rw,nosuid,nodev,mode=1777,size=512m",
         "/run": "rw,nosuid,nodev,noexec,mode=0755,size=16m",
-        // Until the home volume: a tmpfs the desktop user owns.
-        "/home/desk": "rw,nosuid,nodev,uid=1000,gid=1000,mode=0700,size=512m",
+        ...(input.homeVolume
+          ? {}
+          : { "/home/desk": "rw,nosuid,nodev,uid=1000,gid=1000,mode=0700,size=512m" }),
       },
+      // A new volume takes the image's /home/desk (owner desk) on its first mount.
+      Mounts: input.homeVolume
+        ? [{ Type: "volume", Source: input.homeVolume, Target: "/home/desk", ReadOnly: false }]
+        : [],
       SecurityOpt: ["no-new-privileges"],
       CapDrop: ["ALL"],
       CapAdd: [...WORKSPACE_CAPABILITIES],

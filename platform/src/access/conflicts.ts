@@ -59,6 +59,10 @@ const MESSAGES: Record<string, { message: string; field: string | null }> = {
   },
   workspaces_customer_unique: { message: "This customer has a workspace already.", field: null },
   workspace_grants_unique: { message: "This technician has access already.", field: "userId" },
+  workspace_runs_one_live: {
+    message: "The workspace is already starting or running.",
+    field: null,
+  },
 };
 
 /** Runs `work`; a unique or foreign-key violation becomes a ConflictError with a plain message. */

@@ -133,6 +133,12 @@ export const AUDIT_ACTIONS = {
   "workspace.allow_list": "a workspace's egress allow-list changed (before and after)",
   "workspace.grant": "a technician was granted access to a customer's workspace",
   "workspace.revoke": "a technician's access to a customer's workspace was revoked",
+  "workspace.start":
+    "a workspace was started: who, the image, which replica answered and the replicas that failed (failed: why — Docker endpoint unreachable, image missing, desktop not answering in time; nothing left behind)",
+  "workspace.stop":
+    "a running workspace was stopped and its container removed (its home volume stays): who, and why — manual, idle (no browser connection for the template's idle timeout), template_change",
+  "workspace.vpn":
+    "the supervisor inside a workspace reported the customer's VPN up, or down after being up (with its last error)",
   "workspace.connect":
     "a browser connection to a workspace's desktop ended: who, from where, start, duration, bytes, the recording and its SHA-256 (failed: the relay could not reach or authenticate to the desktop; denied: refused before it began — no second factor, or another viewer connected)",
   "workspace.recordings_pruned":

@@ -14,7 +14,12 @@ import { type Db, jobLeases } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 
 /** The singleton jobs, by lease name. */
-export type SingletonJob = "retention" | "lost-instances" | "login-sweeper" | "workspace-backups";
+export type SingletonJob =
+  | "retention"
+  | "lost-instances"
+  | "login-sweeper"
+  | "workspace-backups"
+  | "workspace-stops";
 
 /** How long a lease holds without renewal, in milliseconds (the take-over delay after a crash). */
 export const JOB_LEASE_MS = 10_000;

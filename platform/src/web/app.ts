@@ -39,6 +39,7 @@ import { statusRoutes } from "./routes/status.tsx";
 import { userRoutes } from "./routes/users.tsx";
 import { windowRoutes } from "./routes/windows.tsx";
 import { workspaceRelayRoutes } from "./routes/workspace-relay.ts";
+import { workspaceReportApi } from "./routes/workspace-report.ts";
 import { workspaceViewerRoutes } from "./routes/workspace-viewer.tsx";
 import { workspaceRoutes } from "./routes/workspaces.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
@@ -106,6 +107,9 @@ export function createApp(deps: AppDeps) {
       failures: deps.authFailures.apiToken,
     }) as never,
   );
+
+  // Workspace supervisors' reports: the run's bearer token, no cookies.
+  app.route("/api/workspace/v1", workspaceReportApi());
 
   // The portal speaks GET and POST (forms, htmx) only: anything else is 405, not a CSRF refusal.
   app.use("*", async (c, next) => {

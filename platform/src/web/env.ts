@@ -9,7 +9,7 @@ import type { Pki } from "../pki/index.ts";
 import type { RemoteAccess } from "../sessions/index.ts";
 import type { Clock } from "../shared/index.ts";
 import type { ForwarderStatus } from "../siem/index.ts";
-import type { BackupDeps, VncRelay } from "../workspaces/index.ts";
+import type { BackupDeps, VncRelay, WorkspaceRuntime } from "../workspaces/index.ts";
 import type { AuthFailures } from "./auth-failures.ts";
 
 import type { LoadShedder } from "./load-shedding.ts";
@@ -49,6 +49,8 @@ export interface AppDeps {
   workspaceRelay?: VncRelay;
   /** Workspace home backups (Docker endpoint, directory); absent: the page offers none. */
   workspaceBackups?: BackupDeps;
+  /** Starts and stops workspaces on the workspace Docker endpoint; absent: no Start/Stop. */
+  workspaceRuntime?: WorkspaceRuntime;
 }
 
 export interface WebEnv {

@@ -29,6 +29,7 @@ import {
 } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { NotFoundError, StateError, UnavailableError } from "../shared/index.ts";
+import { homeVolumeName } from "./docker-objects.ts";
 import { managedWorkspace } from "./workspaces.ts";
 
 export type WorkspaceBackup = typeof workspaceBackups.$inferSelect;
@@ -39,9 +40,6 @@ export const HOME_PATH = "/home/desk";
 export const FALLBACK_HELPER_IMAGE = "meetpoint/workspace:latest";
 /** How long a helper container may take to empty a volume, in milliseconds. */
 const EMPTY_TIMEOUT_MS = 120_000;
-
-/** The Docker volume that holds a workspace's home directory. */
-export const homeVolumeName = (workspaceId: string) => `meetpoint-home-${workspaceId}`;
 
 /** What backups and restores use: the database, the clock, the workspace Docker endpoint, the directory. */
 export interface BackupDeps {

@@ -1,6 +1,6 @@
 // Where a running workspace's desktop is: the VNC address and per-run password the runtime wrote
 // into workspace_runs when it started the container. The browser relay asks only this interface.
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, notInArray, sql } from "drizzle-orm";
 import { type Db, workspaceRuns } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 
@@ -51,8 +51,8 @@ export function databaseDisplays(db: Db, box: SecretBox): WorkspaceDisplays {
 
 /**
  * Records that a workspace's desktop runs at host:port with `password` (VNC passwords count 8
- * bytes; longer ones are cut by the protocol). For the runtime, at the end of a start. Returns the
- * run's id.
+ * bytes; longer ones are cut by the protocol), replacing a live run of the workspace. For desktops
+ * started outside the runtime (tests, benchmarks). Returns the run's id.
  */
 export async function recordRunning(
   db: Db,
@@ -62,6 +62,16 @@ export async function recordRunning(
 ): Promise<string> {
   const id = crypto.randomUUID();
   const sealed = await box.sealSecret(vncPasswordLabel(id), run.password);
+  // One live run a workspace: an earlier one this replaces counts as stopped.
+  await db
+    .update(workspaceRuns)
+    .set({ state: "stopped", stoppedAt: clock.now(), vncPasswordSealed: null })
+    .where(
+      and(
+        eq(workspaceRuns.workspaceId, run.workspaceId),
+        notInArray(workspaceRuns.state, ["stopped", "failed"]),
+      ),
+    );
   await db.insert(workspaceRuns).values({
     id,
     workspaceId: run.workspaceId,
@@ -80,4 +90,22 @@ export async function recordStopped(db: Db, clock: Clock, runId: string): Promis
     .update(workspaceRuns)
     .set({ state: "stopped", stoppedAt: clock.now(), vncPasswordSealed: null })
     .where(eq(workspaceRuns.id, runId));
+}
+
+/** The newest run of a workspace (any state), or null: what its page shows. */
+export async function latestRun(
+  db: Db,
+  workspaceId: string,
+): Promise<typeof workspaceRuns.$inferSelect | null> {
+  const [run] = await db
+    .select()
+    .from(workspaceRuns)
+    .where(eq(workspaceRuns.workspaceId, workspaceId))
+    // The live run (at most one) first, else the newest.
+    .orderBy(
+      sql`${workspaceRuns.state} not in ('stopped', 'failed') desc`,
+      desc(workspaceRuns.startedAt),
+    )
+    .limit(1);
+  return run ?? null;
 }

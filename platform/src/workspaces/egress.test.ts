@@ -262,3 +262,13 @@ test("a VPN endpoint name resolving to loopback or a platform network refuses th
     resolveEndpoints([{ host: "169.254.169.254", protocol: "esp", port: null }], lookup),
   ).rejects.toThrow(/link-local/);
 });
+
+test("the supervisor's report endpoint: TCP to that address and port on the uplink only", () => {
+  const text = renderEgressRuleset({ ...MODEL, report: { address: "198.19.232.1", port: 8443 } });
+  expect(text).toContain(
+    'oifname "eth0" ip daddr 198.19.232.1 tcp dport 8443 accept comment "platform report"',
+  );
+  expect(() =>
+    renderEgressRuleset({ ...MODEL, report: { address: "198.19.232.1", port: 0 } }),
+  ).toThrow(/port/);
+});

@@ -90,6 +90,8 @@ export interface EgressModel {
   allowList: EgressEntry[];
   /** Where the platform's relay connects from: the only source allowed to VNC. */
   relayAddresses: string[];
+  /** Where the supervisor posts its reports (the platform, over the uplink): TCP to this only. */
+  report?: { address: string; port: number };
 }
 
 const INTERFACE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
@@ -141,6 +143,12 @@ export function renderEgressRuleset(model: EgressModel): string {
     const network = hostNetwork(checked.destination, "allow-list");
     out.push(
       `    ${up} ${match("daddr", network)} ${l4(checked.protocol, checked.port, network.family)} accept comment "allow-list"`,
+    );
+  }
+  if (model.report) {
+    const network = hostNetwork(model.report.address, "report");
+    out.push(
+      `    ${up} ${match("daddr", network)} tcp dport ${checkPort(model.report.port)} accept comment "platform report"`,
     );
   }
   const tunnel =

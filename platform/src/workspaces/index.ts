@@ -17,13 +17,13 @@ export {
   FALLBACK_HELPER_IMAGE,
   fileDigest,
   HOME_PATH,
-  homeVolumeName,
   listBackups,
   restoreHomeVolume,
   type WorkspaceBackup,
 } from "./backups.ts";
 export {
   databaseDisplays,
+  latestRun,
   recordRunning,
   recordStopped,
   type SecretBox,
@@ -32,6 +32,13 @@ export {
   type WorkspaceDisplays,
 } from "./displays.ts";
 export { workspaceDocker } from "./docker.ts";
+export {
+  containerName,
+  homeVolumeName,
+  networkName,
+  pickSubnet,
+  WORKSPACE_LABEL,
+} from "./docker-objects.ts";
 export {
   ALLOW_LIST_MAX,
   allowListText,
@@ -79,9 +86,19 @@ export {
   type ViewerHold,
   VncRelay,
 } from "./relay.ts";
+export { acceptReport, REPORT_MAX_BYTES } from "./reports.ts";
 export { RfbError, vncAuthResponse } from "./rfb.ts";
+export {
+  LIVE_STATES,
+  type RuntimeDeps,
+  type StopReason,
+  type WorkspaceRun,
+  WorkspaceRuntime,
+} from "./runtime.ts";
 export { sessionPassedSecondFactor } from "./second-factor.ts";
 export { startWorkspaceBackups } from "./start-backups.ts";
+export { rfbAnswers, startSpec } from "./start-spec.ts";
+export { type SweepResult, sweepWorkspaces } from "./sweep.ts";
 export {
   approveProposal,
   coresText,

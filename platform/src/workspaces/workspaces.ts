@@ -1,7 +1,7 @@
 // A customer's jump workspace: its template, its remote-access profile (secrets sealed with the
 // KEK), its egress allow-list, and the technicians granted access. Managed by platform admins and
 // the customer's admins; a technician without a grant does not see it (404).
-import { asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, notInArray } from "drizzle-orm";
 import {
   type Context,
   checkId,
@@ -18,10 +18,11 @@ import {
   type EgressEntry,
   inTransaction,
   workspaceGrants,
+  workspaceRuns,
   workspaces,
   workspaceTemplates,
 } from "../db/index.ts";
-import { NotFoundError, ValidationError, versionOf } from "../shared/index.ts";
+import { ConflictError, NotFoundError, ValidationError, versionOf } from "../shared/index.ts";
 import { parseAllowList } from "./egress.ts";
 import { type IpsecSettings, ipsecEndpoints, parseIpsecProfile } from "./ipsec-profile.ts";
 import { parseOpenVpnProfile, type VpnEndpoint } from "./openvpn-profile.ts";
@@ -383,10 +384,22 @@ export async function setAllowList(
 
 /**
  * Deletes the workspace with its grants and its sealed profile (the customer can then be deleted);
- * audited with the customer's name. 403 without workspaces.manage for its customer.
+ * audited with the customer's name. 403 without workspaces.manage for its customer; 409 while it
+ * is starting or running (Stop first).
  */
 export async function deleteWorkspace(ctx: Context, id: string): Promise<void> {
   const { workspace, customerName, templateName } = await managedWorkspace(ctx, id);
+  const [live] = await ctx.db
+    .select({ id: workspaceRuns.id })
+    .from(workspaceRuns)
+    .where(
+      and(
+        eq(workspaceRuns.workspaceId, workspace.id),
+        notInArray(workspaceRuns.state, ["stopped", "failed"]),
+      ),
+    );
+  // Its container would be left running with nobody to stop it.
+  if (live) throw new ConflictError("The workspace is starting or running: stop it first.");
   await inTransaction(ctx.db, async (tx) => {
     await tx.delete(workspaces).where(eq(workspaces.id, workspace.id));
     await recordAudit(tx, ctx.clock, {

@@ -121,6 +121,20 @@ export const workspaceGrants = pgTable(
 );
 
 /**
+ * A run's life: the start's steps (any instance shows them), then running, then stopped; failed
+ * when the start gave up (the message says why).
+ */
+export const RUN_STATES = [
+  "creating_network",
+  "starting",
+  "waiting_desktop",
+  "running",
+  "stopped",
+  "failed",
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+/**
  * A run of a workspace's desktop, written by the runtime when it starts one: where its VNC server
  * listens and the per-run VNC password (sealed with the KEK, label "workspace-vnc:<run id>"). The
  * browser relay reads the newest running row (workspaces/displays.ts).
@@ -132,14 +146,43 @@ export const workspaceRuns = pgTable(
     workspaceId: uuid("workspace_id")
       .notNull()
       .references(() => workspaces.id, { onDelete: "cascade" }),
-    state: text("state", { enum: ["starting", "running", "stopped"] }).notNull(),
+    state: text("state", { enum: RUN_STATES }).notNull(),
+    /** What the start is doing or why it failed, in words for the page ("waiting for the desktop"). */
+    message: text("message"),
+    /** Who pressed Start (user id, name); null for runs recorded without one. */
+    startedBy: uuid("started_by"),
+    startedByName: text("started_by_name"),
+    /** The image and the approved proposal of the template this run started with. */
+    image: text("image"),
+    templateId: uuid("template_id"),
+    templateProposalId: uuid("template_proposal_id"),
+    /** Docker objects of this run (on the workspace Docker endpoint). */
+    containerName: text("container_name"),
+    networkName: text("network_name"),
+    /** SHA-256 (hex) of the supervisor's per-run report token; the token itself is never stored. */
+    reportTokenHash: text("report_token_hash"),
+    /** The VPN state the supervisor last reported, its last error, and when. */
+    vpn: text("vpn", { enum: ["connecting", "up", "down"] }),
+    vpnError: text("vpn_error"),
+    reportedAt: at("reported_at"),
     vncHost: text("vnc_host"),
     vncPort: integer("vnc_port"),
     vncPasswordSealed: text("vnc_password_sealed"),
     startedAt: at("started_at").notNull().defaultNow(),
+    /** When the desktop answered (state running). */
+    runningAt: at("running_at"),
     stoppedAt: at("stopped_at"),
+    /** Why it stopped: manual, idle, template_change. */
+    stopReason: text("stop_reason"),
   },
-  (t) => [index("workspace_runs_workspace_idx").on(t.workspaceId, t.startedAt)],
+  (t) => [
+    index("workspace_runs_workspace_idx").on(t.workspaceId, t.startedAt),
+    // One live run a workspace, across platform instances: a second Start is a conflict.
+    uniqueIndex("workspace_runs_one_live")
+      .on(t.workspaceId)
+      .where(sql`${t.state} not in ('stopped', 'failed')`),
+    uniqueIndex("workspace_runs_report_token").on(t.reportTokenHash),
+  ],
 );
 
 /**

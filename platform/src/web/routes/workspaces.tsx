@@ -2,7 +2,8 @@
 // eyes), and each customer's workspace (its admins and platform admins; granted technicians read).
 import { Hono } from "hono";
 import { hasPermission } from "../../access/index.ts";
-import { StateError, UnavailableError } from "../../shared/index.ts";
+import { recordAuditAlone } from "../../audit/index.ts";
+import { ForbiddenError, StateError, UnavailableError } from "../../shared/index.ts";
 import {
   approveProposal,
   backupHomeVolume,
@@ -12,6 +13,7 @@ import {
   getTemplate,
   getWorkspace,
   grantAccess,
+  latestRun,
   listBackups,
   listGrants,
   listTemplates,
@@ -22,6 +24,7 @@ import {
   rejectProposal,
   restoreHomeVolume,
   revokeAccess,
+  sessionPassedSecondFactor,
   setAllowList,
   setWorkspaceProfile,
   setWorkspaceTemplate,
@@ -31,6 +34,7 @@ import {
 } from "../../workspaces/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
+import { signedIn } from "../middleware.ts";
 import {
   DataTable,
   DeleteActions,
@@ -41,6 +45,7 @@ import {
 } from "../views/components.tsx";
 import { BackupsSection } from "../views/workspace-backups.tsx";
 import { EgressTable, ManageForms, ProfileSummary } from "../views/workspace-detail.tsx";
+import { RunPanel } from "../views/workspace-run.tsx";
 import {
   ChangeTemplateForm,
   NewTemplateForm,
@@ -146,7 +151,12 @@ export function workspaceRoutes() {
 
   app.get("/workspaces", async (c) => {
     const ctx = c.get("ctx");
-    const views = await listWorkspaces(ctx);
+    const views = await Promise.all(
+      (await listWorkspaces(ctx)).map(async (v) => ({
+        ...v,
+        run: await latestRun(ctx.db, v.workspace.id),
+      })),
+    );
     const principal = ctx.caller.principal;
     const manager = hasPermission(principal, "workspaces.manage");
     const customers = manager ? await customersWithoutWorkspace(ctx) : [];
@@ -165,7 +175,7 @@ export function workspaceRoutes() {
           ) : null}
         </p>
         <DataTable
-          head={["Customer", "Template", "Profile", "State"]}
+          head={["Customer", "Template", "Profile", "State", "Last start", "VPN"]}
           rows={views}
           empty={
             manager
@@ -179,7 +189,11 @@ export function workspaceRoutes() {
               </td>
               <td>{v.templateName}</td>
               <td>{v.workspace.profileKind ?? "none"}</td>
-              <td>{v.workspace.state}</td>
+              <td>{v.run?.state ?? "stopped"}</td>
+              <td>
+                {v.run ? `${v.run.startedAt.toISOString()} (${v.run.startedByName ?? "—"})` : "—"}
+              </td>
+              <td>{v.run?.state === "running" ? (v.run.vpn ?? "—") : "—"}</td>
             </tr>
           )}
         />
@@ -224,6 +238,7 @@ export function workspaceRoutes() {
       view.canManage && c.get("deps").workspaceBackups
         ? await listBackups(ctx.db, view.workspace.id)
         : null;
+    const runtime = c.get("deps").workspaceRuntime;
     const manage = view.canManage
       ? {
           grants: await listGrants(ctx, view.workspace.id),
@@ -241,11 +256,15 @@ export function workspaceRoutes() {
         crumbs={trail(view.customerName, ["Workspaces", "/workspaces"])}
       >
         <p>
-          Template <strong>{view.templateName}</strong> · state{" "}
-          <strong>{view.workspace.state}</strong> ·{" "}
-          <a href={`/workspaces/${view.workspace.id}/open`}>Open</a>
-          {viewer ? ` · connected: ${viewer.username} since ${viewer.since.toISOString()}` : null}
+          Template <strong>{view.templateName}</strong>
         </p>
+        <RunPanel
+          workspaceId={view.workspace.id}
+          run={await latestRun(ctx.db, view.workspace.id)}
+          viewer={viewer}
+          runtime={runtime !== undefined}
+          csrfToken={csrf}
+        />
         <h2>Profile</h2>
         <ProfileSummary view={view} />
         <h2>Reaches</h2>
@@ -280,6 +299,54 @@ export function workspaceRoutes() {
         ) : null}
       </PortalPage>,
     );
+  });
+
+  // The run's part of the page, polled every second while a start is in progress.
+  app.get("/workspaces/:id/run", async (c) => {
+    const ctx = c.get("ctx");
+    const view = await getWorkspace(ctx, c.req.param("id"));
+    const runtime = c.get("deps").workspaceRuntime;
+    const viewer = (await c.get("deps").workspaceRelay?.viewerOf(view.workspace.id)) ?? null;
+    return c.html(
+      <RunPanel
+        workspaceId={view.workspace.id}
+        run={await latestRun(ctx.db, view.workspace.id)}
+        viewer={viewer}
+        runtime={runtime !== undefined}
+        csrfToken={c.get("csrfToken")}
+      />,
+    );
+  });
+
+  // Start: whoever may see the workspace (its managers, granted technicians), in a portal session
+  // that passed a second factor.
+  app.post("/workspaces/:id/start", async (c) => {
+    const ctx = c.get("ctx");
+    const view = await getWorkspace(ctx, c.req.param("id"));
+    const runtime = c.get("deps").workspaceRuntime;
+    if (!runtime) throw new ForbiddenError("Workspaces cannot be started on this platform.");
+    if (!sessionPassedSecondFactor(signedIn(c))) {
+      await recordAuditAlone(ctx.db, ctx.clock, {
+        actor: ctx.caller.actor,
+        action: "workspace.start",
+        target: { type: "workspace", id: view.workspace.id },
+        customerId: view.workspace.customerId,
+        result: "denied",
+        detail: { reason: "this portal session did not pass a second factor" },
+      });
+      throw new ForbiddenError(
+        "Starting a workspace needs a sign-in with a second factor (your identity provider's MFA or Meetpoint's authenticator code). Sign out and sign in again with it.",
+      );
+    }
+    await runtime.start(ctx, view.workspace.id);
+    return c.redirect(`/workspaces/${view.workspace.id}`, 303);
+  });
+
+  app.post("/workspaces/:id/stop", async (c) => {
+    const runtime = c.get("deps").workspaceRuntime;
+    if (!runtime) throw new ForbiddenError("Workspaces cannot be stopped on this platform.");
+    await runtime.stopByCaller(c.get("ctx"), c.req.param("id"));
+    return c.redirect(`/workspaces/${c.req.param("id")}`, 303);
   });
 
   app.post("/workspaces/:id/delete", async (c) => {

@@ -1,0 +1,82 @@
+// The workspace stop job (one instance at a time, under the "workspace-stops" job lease): stops
+// running workspaces that had no browser connection for their template's idle timeout, and those
+// whose template changed (an approved change, or another template) once nobody views them; fails
+// starts whose instance went away.
+import { and, desc, eq, inArray, isNull } from "drizzle-orm";
+import { SYSTEM_ACTOR } from "../audit/index.ts";
+import { workspaceRecordings, workspaceRuns, workspaces, workspaceTemplates } from "../db/index.ts";
+import { LIVE_STATES, type StopReason, type WorkspaceRuntime } from "./runtime.ts";
+
+/** What one sweep did: workspace ids stopped with their reason, starts given up. */
+export interface SweepResult {
+  stopped: { workspaceId: string; reason: StopReason }[];
+  abandoned: string[];
+}
+
+/**
+ * One pass over the live runs. Idle: no open connection and the last one ended (or, without one,
+ * the desktop came up) at least the template's idleTimeoutMinutes ago, by the runtime's clock.
+ * A start in a transient state older than `staleStartMs` (milliseconds per replica) times the
+ * template's replicas + 1 that this instance is not running is failed (its instance stopped). Errors of one workspace are logged and do not stop the others.
+ */
+export async function sweepWorkspaces(
+  runtime: WorkspaceRuntime,
+  staleStartMs: number,
+): Promise<SweepResult> {
+  const { db, clock } = runtime.deps;
+  const result: SweepResult = { stopped: [], abandoned: [] };
+  const rows = await db
+    .select({ run: workspaceRuns, workspace: workspaces, template: workspaceTemplates })
+    .from(workspaceRuns)
+    .innerJoin(workspaces, eq(workspaces.id, workspaceRuns.workspaceId))
+    .innerJoin(workspaceTemplates, eq(workspaceTemplates.id, workspaces.templateId))
+    .where(inArray(workspaceRuns.state, LIVE_STATES));
+  const now = clock.now().getTime();
+  for (const { run, workspace, template } of rows) {
+    try {
+      if (run.state !== "running") {
+        // Every replica may take its start time; beyond that (and a margin) nobody is starting it.
+        const limit = staleStartMs * ((template.effective?.replicas ?? 2) + 1);
+        if (!runtime.isStarting(run.id) && now - run.startedAt.getTime() > limit) {
+          await runtime.abandonStart(run, "the platform instance that was starting it stopped");
+          result.abandoned.push(workspace.id);
+        }
+        continue;
+      }
+      const [open] = await db
+        .select({ id: workspaceRecordings.id })
+        .from(workspaceRecordings)
+        .where(
+          and(
+            eq(workspaceRecordings.workspaceId, workspace.id),
+            isNull(workspaceRecordings.endedAt),
+          ),
+        );
+      if (open) continue;
+      const changed =
+        run.templateId !== workspace.templateId ||
+        run.templateProposalId !== template.approvedProposalId;
+      let reason: StopReason | null = changed ? "template_change" : null;
+      if (!reason) {
+        const [last] = await db
+          .select({ endedAt: workspaceRecordings.endedAt })
+          .from(workspaceRecordings)
+          .where(eq(workspaceRecordings.workspaceId, workspace.id))
+          .orderBy(desc(workspaceRecordings.endedAt))
+          .limit(1);
+        const since = Math.max(
+          (run.runningAt ?? run.startedAt).getTime(),
+          last?.endedAt?.getTime() ?? 0,
+        );
+        const idleMs = (template.effective?.idleTimeoutMinutes ?? 30) * 60_000;
+        if (now - since >= idleMs) reason = "idle";
+      }
+      if (!reason) continue;
+      await runtime.stop(SYSTEM_ACTOR, workspace, reason);
+      result.stopped.push({ workspaceId: workspace.id, reason });
+    } catch (error) {
+      runtime.deps.log?.(`workspace ${workspace.id}: stop job: ${error}`);
+    }
+  }
+  return result;
+}
