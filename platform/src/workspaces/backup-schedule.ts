@@ -1,7 +1,8 @@
 // The scheduled backup of every workspace's home volume (every MEETPOINT_WORKSPACE_BACKUP_HOURS),
 // and the retention that keeps the newest MEETPOINT_WORKSPACE_BACKUP_KEEP per workspace. One
 // platform instance at a time runs it, under the job lease "workspace-backups".
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { desc, eq, inArray } from "drizzle-orm";
 import { recordAuditAlone, SYSTEM_ACTOR } from "../audit/index.ts";
 import { workspaceBackups, workspaces } from "../db/index.ts";
@@ -94,10 +95,13 @@ export class WorkspaceBackupSchedule {
 }
 
 /**
- * Deletes each workspace's backups beyond the newest `keep` (files and rows), audited once as
+ * Deletes each workspace's backups beyond the newest `keep` (files and rows), and the archives of
+ * workspaces that were deleted (their rows went with them), audited once as
  * workspace.backups_pruned with the counts per workspace (failed: files that could not be deleted;
  * their rows stay so the next run tries again). Nothing deleted → no entry. Returns how many.
  */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export async function pruneBackups(deps: BackupDeps, keep: number): Promise<number> {
   const rows = await deps.db
     .select({
@@ -125,12 +129,34 @@ export async function pruneBackups(deps: BackupDeps, keep: number): Promise<numb
   }
   if (deleted.length)
     await deps.db.delete(workspaceBackups).where(inArray(workspaceBackups.id, deleted));
-  if (deleted.length || failed.length)
+  // A deleted workspace's directory: its rows are gone, nothing can restore from it.
+  const existing = new Set(
+    (await deps.db.select({ id: workspaces.id }).from(workspaces)).map((w) => w.id),
+  );
+  const orphans: string[] = [];
+  const root = deps.dir;
+  const dirs = existsSync(root) ? readdirSync(root, { withFileTypes: true }) : [];
+  for (const entry of dirs) {
+    if (!entry.isDirectory() || !UUID.test(entry.name) || existing.has(entry.name)) continue;
+    try {
+      rmSync(join(root, entry.name), { recursive: true, force: true });
+      orphans.push(entry.name);
+    } catch (error) {
+      failed.push(`${entry.name}/: ${(error as Error).message}`);
+    }
+  }
+  if (deleted.length || failed.length || orphans.length)
     await recordAuditAlone(deps.db, deps.clock, {
       actor: SYSTEM_ACTOR,
       action: "workspace.backups_pruned",
       result: failed.length ? "failed" : "ok",
-      detail: { keep, deleted: deleted.length, perWorkspace, ...(failed.length ? { failed } : {}) },
+      detail: {
+        keep,
+        deleted: deleted.length,
+        perWorkspace,
+        ...(orphans.length ? { deletedWorkspaces: orphans } : {}),
+        ...(failed.length ? { failed } : {}),
+      },
     });
   return deleted.length;
 }
