@@ -318,6 +318,12 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     });
     expect(wrong.status).toBe(401);
     expect((await runtime.latestRun(a.workspaceId))?.vpn).toBe("down");
+    // The report port is the platform's HTTPS listener in production: only the supervisor (root)
+    // may reach it, never the desktop user.
+    const name = run?.containerName ?? "";
+    const probe = `gw=$(ip route show default | cut -d' ' -f3); timeout 3 bash -c "exec 3<>/dev/tcp/$gw/${reports?.port}"`;
+    expect(await execIn(name, "root", ["sh", "-c", probe])).toBe(0);
+    expect(await execIn(name, "desk", ["sh", "-c", probe])).not.toBe(0);
   }, 60_000);
 
   test("two customers' workspaces cannot reach each other, not even with the workspace's firewall flushed", async () => {

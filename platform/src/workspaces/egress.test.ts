@@ -266,7 +266,7 @@ test("a VPN endpoint name resolving to loopback or a platform network refuses th
 test("the supervisor's report endpoint: TCP to that address and port on the uplink only", () => {
   const text = renderEgressRuleset({ ...MODEL, report: { address: "198.19.232.1", port: 8443 } });
   expect(text).toContain(
-    'oifname "eth0" ip daddr 198.19.232.1 tcp dport 8443 accept comment "platform report"',
+    'oifname "eth0" ip daddr 198.19.232.1 tcp dport 8443 meta skuid 0 accept comment "platform report (supervisor only)"',
   );
   expect(() =>
     renderEgressRuleset({ ...MODEL, report: { address: "198.19.232.1", port: 0 } }),

@@ -148,7 +148,9 @@ export function renderEgressRuleset(model: EgressModel): string {
   if (model.report) {
     const network = hostNetwork(model.report.address, "report");
     out.push(
-      `    ${up} ${match("daddr", network)} tcp dport ${checkPort(model.report.port)} accept comment "platform report"`,
+      // The supervisor's own sockets only (it runs as root; Xvnc and the desktop do not): that port
+      // is usually the platform's HTTPS listener, which the desktop user must not reach.
+      `    ${up} ${match("daddr", network)} tcp dport ${checkPort(model.report.port)} meta skuid 0 accept comment "platform report (supervisor only)"`,
     );
   }
   const tunnel =
