@@ -30,6 +30,7 @@ import {
 import type { Clock } from "../shared/index.ts";
 import { NotFoundError, StateError, UnavailableError } from "../shared/index.ts";
 import { homeVolumeName } from "./docker-objects.ts";
+import { LIVE_STATES } from "./runtime.ts";
 import { managedWorkspace } from "./workspaces.ts";
 
 export type WorkspaceBackup = typeof workspaceBackups.$inferSelect;
@@ -280,7 +281,7 @@ export function listBackups(db: Db, workspaceId: string): Promise<WorkspaceBacku
     .orderBy(desc(workspaceBackups.createdAt));
 }
 
-/** Whether the workspace runs (or is starting): a run without an end in workspace_runs. */
+/** Whether the workspace runs or is starting (any live state of its run, creating its network too). */
 async function runningRun(db: Db, workspaceId: string): Promise<boolean> {
   const [run] = await db
     .select({ id: workspaceRuns.id })
@@ -288,7 +289,7 @@ async function runningRun(db: Db, workspaceId: string): Promise<boolean> {
     .where(
       and(
         eq(workspaceRuns.workspaceId, workspaceId),
-        inArray(workspaceRuns.state, ["starting", "running"]),
+        inArray(workspaceRuns.state, LIVE_STATES),
         isNull(workspaceRuns.stoppedAt),
       ),
     )

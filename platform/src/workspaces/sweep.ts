@@ -2,9 +2,10 @@
 // running workspaces that had no browser connection for their template's idle timeout, and those
 // whose template changed (an approved change, or another template) once nobody views them; fails
 // starts whose instance went away.
-import { and, desc, eq, inArray, isNull } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull } from "drizzle-orm";
 import { SYSTEM_ACTOR } from "../audit/index.ts";
 import { workspaceRecordings, workspaceRuns, workspaces, workspaceTemplates } from "../db/index.ts";
+import { STALE_MS } from "./relay.ts";
 import { LIVE_STATES, type StopReason, type WorkspaceRuntime } from "./runtime.ts";
 
 /** What one sweep did: workspace ids stopped with their reason, starts given up. */
@@ -50,6 +51,8 @@ export async function sweepWorkspaces(
           and(
             eq(workspaceRecordings.workspaceId, workspace.id),
             isNull(workspaceRecordings.endedAt),
+            // A viewer left open by a stopped instance (stale heartbeat) holds nothing.
+            gt(workspaceRecordings.heartbeatAt, new Date(now - STALE_MS)),
           ),
         );
       if (open) continue;
