@@ -139,6 +139,25 @@ export async function removeContainer(docker: Docker, name: string): Promise<voi
 }
 
 /**
+ * Removes every container labelled as `workspaceId`'s (WORKSPACE_LABEL), whatever its name or
+ * replica: what a start cut short may have left. Returns the names removed.
+ */
+export async function removeWorkspaceContainers(
+  docker: Docker,
+  workspaceId: string,
+): Promise<string[]> {
+  const found = await dockerCall(
+    "list containers",
+    docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`${WORKSPACE_LABEL}=${workspaceId}`] }),
+    }),
+  );
+  for (const c of found) await removeContainer(docker, c.Id);
+  return found.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ""));
+}
+
+/**
  * A Docker failure in words for the page and the audit log: an unreachable endpoint, a missing
  * image, or Docker's own message. Walks the `cause` chain (startWorkspace wraps its errors).
  */

@@ -29,6 +29,7 @@ import {
   homeVolumeName,
   removeContainer,
   removeNetwork,
+  removeWorkspaceContainers,
   resolveImage,
   WORKSPACE_LABEL,
 } from "./docker-objects.ts";
@@ -182,6 +183,11 @@ export class WorkspaceRuntime {
         try {
           // A container of this name left by a crashed start would block the create.
           await removeContainer(docker, name);
+          // Named on the run before it exists: whoever abandons this start knows what to remove.
+          await this.deps.db
+            .update(workspaceRuns)
+            .set({ containerName: name })
+            .where(eq(workspaceRuns.id, run.id));
           const container = await startWorkspace(docker, {
             image,
             name,
@@ -199,10 +205,6 @@ export class WorkspaceRuntime {
             },
             spec,
           });
-          await this.deps.db
-            .update(workspaceRuns)
-            .set({ containerName: name })
-            .where(eq(workspaceRuns.id, run.id));
           await this.setState(
             run.id,
             "waiting_desktop",
@@ -367,8 +369,11 @@ export class WorkspaceRuntime {
   /** Failure recorded for a start whose instance went away (see sweep.ts), audited. */
   async abandonStart(run: WorkspaceRun, message: string): Promise<void> {
     const workspace = await this.workspaceById(run.workspaceId);
-    if (run.containerName)
-      await removeContainer(this.deps.docker, run.containerName).catch(() => {});
+    // Every container of the workspace, by label: a replica the dead instance had begun too.
+    await removeWorkspaceContainers(this.deps.docker, run.workspaceId).catch(async () => {
+      if (run.containerName)
+        await removeContainer(this.deps.docker, run.containerName).catch(() => {});
+    });
     if (run.networkName) await removeNetwork(this.deps.docker, run.networkName).catch(() => {});
     const [failed] = await this.deps.db
       .update(workspaceRuns)
