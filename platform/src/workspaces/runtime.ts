@@ -188,23 +188,27 @@ export class WorkspaceRuntime {
             .update(workspaceRuns)
             .set({ containerName: name })
             .where(eq(workspaceRuns.id, run.id));
-          const container = await startWorkspace(docker, {
-            image,
-            name,
-            network: network.name,
-            homeVolume: homeVolumeName(workspace.id),
-            limits: {
-              memoryBytes: values.memoryMib * 1024 ** 2,
-              cpus: values.cpuMillicores / 1000,
-              pids: values.pidsLimit,
-            },
-            labels: {
-              [WORKSPACE_LABEL]: workspace.id,
-              "meetpoint.customer": workspace.customerId,
-              "meetpoint.run": run.id,
-            },
-            spec,
-          });
+          // A Docker endpoint that hangs fails the replica after DOCKER_CALL_MS, not never.
+          const container = await dockerCall(
+            "create and start the container",
+            startWorkspace(docker, {
+              image,
+              name,
+              network: network.name,
+              homeVolume: homeVolumeName(workspace.id),
+              limits: {
+                memoryBytes: values.memoryMib * 1024 ** 2,
+                cpus: values.cpuMillicores / 1000,
+                pids: values.pidsLimit,
+              },
+              labels: {
+                [WORKSPACE_LABEL]: workspace.id,
+                "meetpoint.customer": workspace.customerId,
+                "meetpoint.run": run.id,
+              },
+              spec,
+            }),
+          );
           await this.setState(
             run.id,
             "waiting_desktop",
