@@ -72,6 +72,7 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
 /** A start that failed with a message for the page and the audit log. */
 class StartFailure extends Error {}
+const ABANDONED = "the start was abandoned meanwhile (its run ended)";
 
 export class WorkspaceRuntime {
   /** Starts in progress on this instance, by run id. */
@@ -131,11 +132,17 @@ export class WorkspaceRuntime {
     return started;
   }
 
+  /**
+   * Moves a live run to its next step; throws when the run has ended meanwhile (another instance
+   * abandoned this start): the start stops and removes what it made, and never revives the run.
+   */
   private async setState(runId: string, state: RunState, message: string | null): Promise<void> {
-    await this.deps.db
+    const moved = await this.deps.db
       .update(workspaceRuns)
       .set({ state, message })
-      .where(eq(workspaceRuns.id, runId));
+      .where(and(eq(workspaceRuns.id, runId), notInArray(workspaceRuns.state, ENDED)))
+      .returning({ id: workspaceRuns.id });
+    if (moved.length === 0) throw new StartFailure(ABANDONED);
   }
 
   /** The start's steps; records running or failed, audits either, leaves nothing behind on failure. */
@@ -236,7 +243,7 @@ export class WorkspaceRuntime {
           );
           const now = this.deps.clock.now();
           await inTransaction(this.deps.db, async (tx) => {
-            await tx
+            const [live] = await tx
               .update(workspaceRuns)
               .set({
                 state: "running",
@@ -246,7 +253,9 @@ export class WorkspaceRuntime {
                 vncPasswordSealed: sealed,
                 runningAt: now,
               })
-              .where(eq(workspaceRuns.id, run.id));
+              .where(and(eq(workspaceRuns.id, run.id), notInArray(workspaceRuns.state, ENDED)))
+              .returning({ id: workspaceRuns.id });
+            if (!live) throw new StartFailure(ABANDONED);
             await recordAudit(tx, this.deps.clock, {
               actor,
               action: "workspace.start",
@@ -271,6 +280,7 @@ export class WorkspaceRuntime {
           await removeContainer(docker, name).catch((e) =>
             this.deps.log?.(`removing ${name} after a failed start: ${e}`),
           );
+          if (error instanceof StartFailure && error.message === ABANDONED) throw error;
           // An unreachable endpoint fails every replica alike.
           if (/cannot be reached|did not answer \(/.test(attempts.at(-1)?.error ?? "")) break;
         }
@@ -288,7 +298,7 @@ export class WorkspaceRuntime {
           this.deps.log?.(`removing network ${network?.name} after a failed start: ${e}`),
         );
       await inTransaction(this.deps.db, async (tx) => {
-        await tx
+        const [ended] = await tx
           .update(workspaceRuns)
           .set({
             state: "failed",
@@ -297,7 +307,10 @@ export class WorkspaceRuntime {
             vncPasswordSealed: null,
             reportTokenHash: null,
           })
-          .where(eq(workspaceRuns.id, run.id));
+          .where(and(eq(workspaceRuns.id, run.id), notInArray(workspaceRuns.state, ENDED)))
+          .returning({ id: workspaceRuns.id });
+        // Abandoned by another instance: it recorded and audited the end already.
+        if (!ended) return;
         await recordAudit(tx, this.deps.clock, {
           actor,
           action: "workspace.start",
