@@ -440,4 +440,18 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     expect(entry?.actorName).toBe("system");
     expect(entry?.detail).toMatchObject({ reason: "idle" });
   }, 60_000);
+
+  test("a desktop whose container ended by itself is recorded as stopped (exited), not shown running", async () => {
+    expect(await startFromPortal(a.technician, a.workspaceId)).toBe("running");
+    const name = (await runtime.latestRun(a.workspaceId))?.containerName ?? "";
+    // As an out-of-memory kill would.
+    await docker.getContainer(name).kill();
+    const result = await sweepWorkspaces(runtime, 6_000_000);
+    expect(result.stopped).toEqual([{ workspaceId: a.workspaceId, reason: "exited" }]);
+    const run = await runtime.latestRun(a.workspaceId);
+    expect(run?.state).toBe("stopped");
+    expect(run?.stopReason).toBe("exited");
+    expect(await exists("container", name)).toBe(false);
+    expect((await lastAudit("workspace.stop"))?.detail).toMatchObject({ reason: "exited" });
+  }, 60_000);
 });

@@ -38,7 +38,7 @@ import { getWorkspace, type Workspace } from "./workspaces.ts";
 
 export type WorkspaceRun = typeof workspaceRuns.$inferSelect;
 /** Why a workspace stopped (the audit entry's reason). */
-export type StopReason = "manual" | "idle" | "template_change";
+export type StopReason = "manual" | "idle" | "template_change" | "exited";
 
 /** States of a run that is neither stopped nor failed. */
 export const LIVE_STATES: RunState[] = [
@@ -406,6 +406,23 @@ export class WorkspaceRuntime {
         result: "failed",
         detail: { run: run.id, image: run.image, message },
       });
+  }
+
+  /**
+   * Whether a running run's container still runs on the Docker host: false when it exited or is
+   * gone (Xvnc died, out of memory, removed by hand); null when Docker could not say.
+   */
+  async containerRuns(run: WorkspaceRun): Promise<boolean | null> {
+    if (!run.containerName) return null;
+    try {
+      const info = await dockerCall(
+        "inspect container",
+        this.deps.docker.getContainer(run.containerName).inspect(),
+      );
+      return info.State.Running;
+    } catch (error) {
+      return (error as { statusCode?: number }).statusCode === 404 ? false : null;
+    }
   }
 
   /** Whether this instance is running the start of `runId`. */

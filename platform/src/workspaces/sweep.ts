@@ -1,7 +1,7 @@
 // The workspace stop job (one instance at a time, under the "workspace-stops" job lease): stops
 // running workspaces that had no browser connection for their template's idle timeout, and those
-// whose template changed (an approved change, or another template) once nobody views them; fails
-// starts whose instance went away.
+// whose template changed (an approved change, or another template) once nobody views them, and
+// those whose container ended by itself; fails starts whose instance went away.
 import { and, desc, eq, gt, inArray, isNull } from "drizzle-orm";
 import { SYSTEM_ACTOR } from "../audit/index.ts";
 import { workspaceRecordings, workspaceRuns, workspaces, workspaceTemplates } from "../db/index.ts";
@@ -42,6 +42,12 @@ export async function sweepWorkspaces(
           await runtime.abandonStart(run, "the platform instance that was starting it stopped");
           result.abandoned.push(workspace.id);
         }
+        continue;
+      }
+      // A desktop that ended by itself (Xvnc died, out of memory): recorded, not shown as running.
+      if ((await runtime.containerRuns(run)) === false) {
+        await runtime.stop(SYSTEM_ACTOR, workspace, "exited");
+        result.stopped.push({ workspaceId: workspace.id, reason: "exited" });
         continue;
       }
       const [open] = await db

@@ -16,6 +16,7 @@ const REASON_WORDS: Record<string, string> = {
   manual: "stopped by hand",
   idle: "stopped after the idle timeout",
   template_change: "stopped because its template changed",
+  exited: "ended by itself (its container stopped: see the platform's log and the last report)",
 };
 
 export const RunPanel: FC<{
