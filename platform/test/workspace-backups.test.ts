@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Docker from "dockerode";
 import { and, desc, eq } from "drizzle-orm";
+import { prerequisiteMissing } from "../../workspace/test/support.ts";
 import type { Context } from "../src/access/index.ts";
 import { auditEntries, workspaceBackups, workspaceRuns } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
@@ -34,16 +35,7 @@ import { type Browser, firstSignIn } from "./support/portal.ts";
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
 
-async function prerequisiteMissing(): Promise<string | null> {
-  if (process.getuid?.() !== 0) return "needs root (dockerd)";
-  try {
-    await docker.ping();
-  } catch {
-    return "needs a running dockerd";
-  }
-  return null;
-}
-const missing = await prerequisiteMissing();
+const missing = await prerequisiteMissing(docker);
 if (missing && process.env.CI === "true")
   throw new Error(`workspace backup test prerequisite missing in CI: ${missing}`);
 if (missing) console.warn(`skipping workspace backup tests against Docker: ${missing}`);

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { parseCidr, waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
 import { desc, eq } from "drizzle-orm";
+import { exec, prerequisiteMissing } from "../../workspace/test/support.ts";
 import { auditEntries } from "../src/db/index.ts";
 import { HttpsListener } from "../src/web/index.ts";
 import { SESSION_COOKIE } from "../src/web/middleware.ts";
@@ -39,16 +40,7 @@ import {
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
 
-async function prerequisiteMissing(): Promise<string | null> {
-  if (process.getuid?.() !== 0) return "needs root (dockerd)";
-  try {
-    await docker.ping();
-  } catch {
-    return "needs a running dockerd";
-  }
-  return null;
-}
-const missing = await prerequisiteMissing();
+const missing = await prerequisiteMissing(docker);
 if (missing && process.env.CI === "true")
   throw new Error(`workspace runtime test prerequisite missing in CI: ${missing}`);
 if (missing) console.warn(`workspace-runtime.test.ts: skipped: ${missing}`);
@@ -90,20 +82,9 @@ function runtimeDeps(
   };
 }
 
-/** Runs `cmd` in the container as `user`: its exit code. */
-async function execIn(name: string, user: string, cmd: string[]): Promise<number> {
-  const container = docker.getContainer(name);
-  const execution = await container.exec({
-    Cmd: cmd,
-    User: user,
-    AttachStdout: true,
-    AttachStderr: true,
-  });
-  const stream = await execution.start({ hijack: true, stdin: false });
-  stream.resume();
-  await new Promise((done) => stream.on("end", done));
-  return (await execution.inspect()).ExitCode ?? -1;
-}
+/** Runs `cmd` in the container `name` as `user`: its exit code. */
+const execIn = async (name: string, user: string, cmd: string[]) =>
+  (await exec(docker, docker.getContainer(name), user, cmd)).code;
 
 const exists = async (kind: "container" | "network" | "volume", name: string) => {
   const object =
