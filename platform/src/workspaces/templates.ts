@@ -66,7 +66,7 @@ const valuesInput = z.object({
     .refine((v) => v >= 100 && v <= 64_000, "must be 0.1–64 cores"),
   memoryMib: integer(256, 65_536, "MiB"),
   pidsLimit: integer(64, 32_768, "processes"),
-  idleTimeoutMinutes: integer(5, 1440, "minutes", DEFAULT_IDLE_MINUTES),
+  idleTimeoutMinutes: integer(1, 1440, "minutes", DEFAULT_IDLE_MINUTES),
   replicas: integer(1, 4, "replicas", DEFAULT_REPLICAS),
 });
 

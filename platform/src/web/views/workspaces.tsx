@@ -57,7 +57,7 @@ export const ValuesFields: FC<{ values?: TemplateValues | null }> = ({ values })
       name="idleTimeoutMinutes"
       value={String(values?.idleTimeoutMinutes ?? DEFAULT_IDLE_MINUTES)}
       inputmode="numeric"
-      hint="5–1440; stops a workspace without a browser connection"
+      hint="1–1440; stops a workspace without a browser connection"
     />
     <Field
       label="Replicas"
