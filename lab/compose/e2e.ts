@@ -10,6 +10,7 @@ import { PortalClient } from "../src/portal.ts";
 import { TECHNICIANS } from "../src/topology.ts";
 import { E2eRun } from "./e2e-run.ts";
 import { ComposeStack } from "./stack.ts";
+import { workspaceScenario } from "./workspace-scenario.ts";
 
 const PROJECT = "meetpoint-e2e";
 const PORTAL = "https://platform.lab.test:8443";
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   );
 
   // ---- master data and operators, as people enter them ----------------------------------------
-  const { sites } = await run.enterSites({
+  const { admin, sites } = await run.enterSites({
     portal: PORTAL,
     hosts: HOSTS,
     bootstrap: "platform",
@@ -222,6 +223,9 @@ async function main(): Promise<void> {
   await stack.healthy("postgres", 60_000);
   await againAtBolt("after the database came back", postgresStarted);
   await stopTunnel("bolt");
+
+  // ---- the third customer: no gateway, a jump workspace into its own VPN ---------------------------
+  await workspaceScenario(run, admin, { url: PORTAL, hosts: HOSTS });
 
   // ---- idle memory ---------------------------------------------------------------------------------
   await acme.local("POST", "/disconnect");

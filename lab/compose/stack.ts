@@ -42,10 +42,20 @@ export class ComposeStack {
   }
 
   /** A command inside a service's container: its exit code and output (stdout and stderr). */
-  async run(service: string, cmd: string[], env: string[] = []) {
-    const exec = await this.container(service).exec({
+  run(service: string, cmd: string[], env: string[] = []) {
+    return this.exec(this.container(service), cmd, { env });
+  }
+
+  /** A command inside any container (as `user`, default the image's): exit code and output. */
+  async exec(
+    container: Docker.Container,
+    cmd: string[],
+    options: { env?: string[]; user?: string } = {},
+  ) {
+    const exec = await container.exec({
       Cmd: cmd,
-      Env: env,
+      Env: options.env ?? [],
+      User: options.user ?? "",
       AttachStdout: true,
       AttachStderr: true,
     });

@@ -92,6 +92,11 @@ export class PortalClient {
     return r;
   }
 
+  /** The cookies this client holds for `origin` (to hand a signed-in session to a browser). */
+  cookies(origin: string): { name: string; value: string }[] {
+    return [...(this.jars.get(origin) ?? [])].map(([name, value]) => ({ name, value }));
+  }
+
   /** GET, following redirects; fails on anything but 200. */
   async page(path: string): Promise<string> {
     const r = await this.go(path);

@@ -1,0 +1,322 @@
+// The Compose lab's third customer, CARL, who allows no gateway: its machine LAN sits behind its
+// own VPN concentrator (vpn-carl), and the vendor reaches it from a jump workspace the platform
+// starts on this host's Docker engine. End to end through the portal and headless Chromium: four
+// eyes on the template, the customer's profile and allow-list, a technician with a second factor
+// starts and opens the workspace (the desktop on the noVNC canvas), the VPN comes up inside and the
+// machine answers the desktop user; nothing else answers, nothing can be installed; the idle
+// timeout stops it; the recording plays back and its hash is the audit entry's; an approved
+// template change takes effect at the next start.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { eventually } from "../src/netns.ts";
+import { PortalClient } from "../src/portal.ts";
+import type { E2eRun } from "./e2e-run.ts";
+
+/** The platform's workspace network pool (its default) and the lab's CARL addresses. */
+const POOL = "198.19.232.0/21";
+const CARL = { concentrator: "198.18.180.10", machine: "198.18.181.10" };
+const IMAGE = "meetpoint/workspace:latest";
+
+/**
+ * This host as the lab's Internet router: Docker isolates its bridges from each other, a real
+ * workspace host routes to the Internet. Opened: workspaces to anywhere but each other (only
+ * their own firewall stands between them and the lab's networks — which is what is tested), their
+ * answers, and the platform's container (portal network) to the desktops' VNC port. Returns the
+ * teardown.
+ */
+function openLabRouter(portalSubnet: string): () => void {
+  const rules = [
+    ["-s", POOL, "!", "-d", POOL, "-j", "ACCEPT"],
+    ["-d", POOL, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
+    ["-s", portalSubnet, "-d", POOL, "-p", "tcp", "--dport", "5900", "-j", "ACCEPT"],
+  ];
+  const iptables = (...args: string[]) => {
+    const r = spawnSync("iptables", args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`iptables ${args.join(" ")}: ${r.stderr || r.error}`);
+  };
+  for (const rule of rules) iptables("-I", "DOCKER-USER", ...rule);
+  return () => {
+    for (const rule of rules) iptables("-D", "DOCKER-USER", ...rule);
+  };
+}
+
+/** How many distinct colours the noVNC canvas on `page` shows (0: none, 1: blank). */
+function canvasColours(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector("#vnc-screen canvas") as HTMLCanvasElement | null;
+    const ctx = canvas?.width ? canvas.getContext("2d") : null;
+    if (!canvas || !ctx) return 0;
+    const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < data.length && seen.size < 10; i += 4)
+      seen.add(((data[i] ?? 0) << 16) | ((data[i + 1] ?? 0) << 8) | (data[i + 2] ?? 0));
+    return seen.size;
+  });
+}
+
+export async function workspaceScenario(
+  run: E2eRun,
+  admin: PortalClient,
+  portal: { url: string; hosts: Record<string, string> },
+): Promise<void> {
+  const { stack } = run;
+  const check = run.check.bind(run);
+  const log = run.log.bind(run);
+  const signedIn = async (username: string, role: string, customerId: string | null) => {
+    const oneTime = await admin.createUser(username, username, role, customerId);
+    const client = new PortalClient(portal.url, portal.hosts);
+    await client.firstSignIn(username, oneTime);
+    return client;
+  };
+
+  // ---- master data: the customer, a second admin, its technician and an auditor ----------------
+  const customerId = await admin.createCustomer("CARL");
+  const admin2 = await signedIn("admin-two", "platform_admin", null);
+  const technician = await signedIn("carl-tech", "technician", customerId);
+  const auditor = await signedIn("auditor", "auditor", null);
+  check(true, "CARL, a second admin, CARL's technician and an auditor (each with TOTP)");
+
+  // ---- the template, under four eyes ------------------------------------------------------------
+  const imageId = (await stack.docker.getImage(IMAGE).inspect()).Id;
+  const values = {
+    image: `meetpoint/workspace@${imageId}`,
+    cpu: "1",
+    memoryMib: "1024",
+    pidsLimit: "512",
+    idleTimeoutMinutes: "1",
+    replicas: "2",
+  };
+  const proposed = await admin.submit("/workspace-templates", "/workspace-templates", {
+    name: "Engineering desktop",
+    ...values,
+  });
+  const templatePath = new URL(proposed.location ?? "").pathname;
+  const approve = async (client: PortalClient) => {
+    const page = await client.page(templatePath);
+    const action = page.match(/action="(\/workspace-template-proposals\/[0-9a-f-]{36}\/approve)"/);
+    if (!action?.[1]) throw new Error(`no proposal to approve on ${templatePath}`);
+    return client.request("POST", action[1], {});
+  };
+  check((await approve(admin)).status === 403, "the proposer's own approval is refused (403)");
+  check((await approve(admin2)).status === 303, "a second admin approves the template");
+  const templateId = templatePath.split("/").at(-1) ?? "";
+
+  // ---- the customer's workspace: its profile from its concentrator, allow-list, a grant ----------
+  let profile = "";
+  await eventually(
+    async () => {
+      profile = (await stack.run("vpn-carl", ["cat", "/run/pki/vendor.ovpn"])).output;
+      return profile.includes("</key>");
+    },
+    30_000,
+    200,
+  );
+  const created = await admin.submit("/workspaces", "/workspaces", { customerId, templateId });
+  const workspacePath = new URL(created.location ?? "").pathname;
+  const workspaceId = workspacePath.split("/").at(-1) ?? "";
+  const post = async (client: PortalClient, path: string, form: Record<string, string>) => {
+    await client.page(workspacePath);
+    const r = await client.request("POST", `${workspacePath}${path}`, form);
+    if (r.status !== 303) throw new Error(`POST ${workspacePath}${path}: ${r.status}`);
+  };
+  await post(admin, "/profile", { kind: "openvpn", profile });
+  await post(admin, "/allow-list", { allowList: `${CARL.machine} tcp 80` });
+  const technicianId = (await admin.page(workspacePath)).match(
+    /<option value="([0-9a-f-]{36})"[^>]*>[^<]*carl-tech/,
+  )?.[1];
+  await post(admin, "/grants", { userId: technicianId ?? "" });
+  check(
+    true,
+    "CARL's workspace: the concentrator's profile, allow-list the machine's web UI, a grant",
+  );
+
+  const portalNet = await stack.network("portal").inspect();
+  const closeRouter = openLabRouter(portalNet.IPAM?.Config?.[0]?.Subnet ?? "");
+  const browser: Browser = await chromium.launch({
+    executablePath: Bun.which("chromium") ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      `--host-resolver-rules=MAP platform.lab.test ${portal.hosts["platform.lab.test"]}`,
+    ],
+  });
+  try {
+    const runState = async (client: PortalClient) =>
+      (await client.page(`${workspacePath}/run`)).match(/data-run-state="([a-z_]+)"/)?.[1];
+    const start = async () => {
+      const from = performance.now();
+      await post(technician, "/start", {});
+      const ok = await eventually(
+        async () => ["running", "failed"].includes((await runState(technician)) ?? ""),
+        120_000,
+        250,
+      );
+      const html = await technician.page(`${workspacePath}/run`);
+      if (!ok || !html.includes('data-run-state="running"'))
+        throw new Error(`the workspace did not start: ${html.replace(/<[^>]+>/g, " ").trim()}`);
+      return Math.round(performance.now() - from);
+    };
+    const startMs = await start();
+    run.figures.push(`workspace Start → running (desktop answering): ${startMs} ms`);
+    check(true, `the technician started CARL's workspace (${startMs} ms)`);
+    const container = stack.docker.getContainer(`meetpoint-ws-${workspaceId}-1`);
+
+    // ---- open it in the browser: the desktop on the canvas ---------------------------------------
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    await context.addCookies(
+      technician
+        .cookies(new URL(portal.url).origin)
+        .map((c) => ({ ...c, url: portal.url, secure: true })),
+    );
+    const page = await context.newPage();
+    await page.goto(`${portal.url}${workspacePath}/open`);
+    const shown = await eventually(async () => (await canvasColours(page)) > 1, 30_000, 250);
+    const screenshot = join(tmpdir(), `meetpoint-workspace-${workspaceId}.png`);
+    await page.screenshot({ path: screenshot });
+    check(shown, `the noVNC canvas shows the desktop (${screenshot})`);
+
+    // ---- inside: the customer's VPN and the machine, as the desktop user -------------------------
+    const desk = (cmd: string) =>
+      stack.exec(container, ["timeout", "5", "bash", "-c", cmd], { user: "desk" });
+    const get = (host: string, port: number) =>
+      desk(
+        `exec 3<>/dev/tcp/${host}/${port}; printf 'GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n' >&3; cat <&3`,
+      );
+    await run.timeUntil(
+      "workspace: the customer's VPN reported up",
+      async () => /VPN: <strong>up<\/strong>/.test(await technician.page(`${workspacePath}/run`)),
+      60_000,
+    );
+    const machine = await get(CARL.machine, 80);
+    check(
+      machine.output.includes("machine CARL web UI"),
+      `the machine's web UI answers the desktop user through CARL's VPN`,
+    );
+
+    // ---- nothing outside the allow-list ----------------------------------------------------------
+    const addressOf = async (service: string, network: string) =>
+      (await stack.container(service).inspect()).NetworkSettings.Networks[
+        `${stack.project}_${network}`
+      ]?.IPAddress ?? "";
+    const outside: [string, string, number][] = [
+      [
+        "ACME's machine (another customer's network)",
+        await addressOf("machine-acme", "lan-acme"),
+        80,
+      ],
+      ["the platform's database", await addressOf("postgres", "database"), 5432],
+      ["the platform's HTTPS (its report port, as desk)", "198.18.160.10", 8443],
+      ["the lab OpenID provider (the lab's Internet side)", await addressOf("idp", "wan"), 9443],
+      ["ACME's gateway on the WAN", await addressOf("gateway-acme", "wan"), 443],
+      ["CARL's machine on a port not allowed (SSH)", CARL.machine, 22],
+    ];
+    for (const [what, host, port] of outside) {
+      const probe = await desk(`exec 3<>/dev/tcp/${host}/${port}`);
+      check(
+        probe.code !== 0 && host !== "",
+        `the workspace does not reach ${what} (${host}:${port})`,
+      );
+    }
+
+    // ---- the desktop user cannot change the workspace -------------------------------------------
+    const attempts: [string, string][] = [
+      ["apt-get install", "apt-get install -y hello"],
+      ["dpkg -i", "dpkg -i /dev/null"],
+      ["sudo", "sudo true"],
+      ["writing to /usr", "touch /usr/meetpoint-test"],
+    ];
+    for (const [what, cmd] of attempts)
+      check((await desk(cmd)).code !== 0, `as the desktop user, ${what} fails`);
+
+    // ---- the viewer leaves: the idle timeout (1 min) stops it -----------------------------------
+    await context.close();
+    await run.timeUntil(
+      "workspace: viewer gone → stopped by the idle timeout (1 min)",
+      async () => (await runState(technician)) === "stopped",
+      150_000,
+    );
+    const stopped = await technician.page(`${workspacePath}/run`);
+    check(stopped.includes("stopped after the idle timeout"), "stopped for the reason idle");
+
+    // ---- the recording plays back for an auditor; its hash is the audit entry's -----------------
+    const recordings = await auditor.page("/recordings");
+    const recordingId = recordings.match(/href="\/recordings\/([0-9a-f-]{36})"/)?.[1];
+    check(recordingId !== undefined, "the auditor sees the connection's recording");
+    const cookie = auditor
+      .cookies(new URL(portal.url).origin)
+      .map((c) => `${c.name}=${c.value}`)
+      .join("; ");
+    const file = await fetch(
+      `https://${portal.hosts["platform.lab.test"]}:8443/recordings/${recordingId}/file`,
+      {
+        headers: { host: new URL(portal.url).host, cookie },
+        tls: { rejectUnauthorized: false },
+      },
+    );
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    // The page breaks long tokens with <wbr>: compare its text.
+    const audit = (await auditor.page("/audit?action=workspace.connect")).replace(/<[^>]+>/g, "");
+    check(
+      file.status === 200 && audit.includes(sha256),
+      `the recording (${bytes.length} bytes) hashes to the SHA-256 in its workspace.connect audit entry`,
+    );
+    const playback = await browser.newContext({ ignoreHTTPSErrors: true });
+    await playback.addCookies(
+      auditor
+        .cookies(new URL(portal.url).origin)
+        .map((c) => ({ ...c, url: portal.url, secure: true })),
+    );
+    const player = await playback.newPage();
+    await player.goto(`${portal.url}/recordings/${recordingId}`);
+    check(
+      await eventually(async () => (await canvasColours(player)) > 1, 30_000, 250),
+      "the recording plays back in the portal: the desktop on the player's canvas",
+    );
+    await playback.close();
+
+    // ---- a template change: proposed, refused to its proposer, approved, used at the next start ---
+    const change = await admin.submit(templatePath, templatePath, { ...values, memoryMib: "1536" });
+    check(change.status === 303, "admin proposes 1536 MiB for the template");
+    check((await approve(admin)).status === 403, "the proposer cannot approve the change (403)");
+    check((await approve(admin2)).status === 303, "the second admin approves it");
+    await start();
+    const memory = (await container.inspect()).HostConfig.Memory ?? 0;
+    check(
+      memory === 1536 * 2 ** 20,
+      `the next start runs with the approved memory (${memory >> 20} MiB)`,
+    );
+    await post(technician, "/stop", {});
+    const gone = await eventually(
+      async () => (await container.inspect().catch(() => null)) === null,
+      30_000,
+      250,
+    );
+    check(gone, "Stop removes the workspace's container");
+    log("CARL's workspace done");
+  } finally {
+    await browser.close();
+    closeRouter();
+    await removeWorkspaceObjects(run, workspaceId);
+  }
+}
+
+/** What the platform made on this host's Docker engine for the workspace: containers, network, home volume. */
+async function removeWorkspaceObjects(run: E2eRun, workspaceId: string): Promise<void> {
+  const { docker } = run.stack;
+  const label = JSON.stringify({ label: [`meetpoint.workspace=${workspaceId}`] });
+  for (const c of await docker.listContainers({ all: true, filters: label }))
+    await docker.getContainer(c.Id).remove({ force: true });
+  for (const n of await docker.listNetworks({ filters: label }))
+    await docker.getNetwork(n.Id).remove();
+  await docker
+    .getVolume(`meetpoint-home-${workspaceId}`)
+    .remove()
+    .catch(() => undefined);
+}
