@@ -1,7 +1,8 @@
 // The supervisor's reports to the platform: its state as JSON, POSTed with the bearer token on
 // every change and at a fixed interval. A failed POST is retried at the next tick; the token is
 // never logged. Over https, the platform's own certificate handed at start is pinned (a
-// development certificate is not among the image's CAs).
+// development certificate is not among the image's CAs). Its issuers are trusted too because Bun's
+// TLS takes no leaf as a trust anchor (no partial chains): the served chain must end in a root.
 import { X509Certificate } from "node:crypto";
 import { checkServerIdentity, type PeerCertificate, rootCertificates } from "node:tls";
 import type { WorkspaceReport } from "@meetpoint/common";
