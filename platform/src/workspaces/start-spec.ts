@@ -21,8 +21,8 @@ import {
  * report token (32 random bytes, base64url), the stored profile with its secrets unsealed, and the
  * egress ruleset (VPN peers resolved now, the allow-list, VNC only from `gateway` — this host on
  * the workspace network — and the report URL's address); for an https report URL, the certificate
- * the platform serves now (RuntimeDeps.servingCertificate), which the supervisor pins. Throws naming a VPN peer that resolves to
- * nothing usable or to a refused address.
+ * the platform serves now (RuntimeDeps.servingCertificate), which the supervisor pins. Throws
+ * naming a VPN peer that resolves to nothing usable or to a refused address.
  */
 export async function startSpec(
   workspace: Workspace,
