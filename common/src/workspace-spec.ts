@@ -34,6 +34,14 @@ export const workspaceSpecSchema = z.object({
     url: z.url({ protocol: /^https?$/ }),
     /** Sent as `Authorization: Bearer <token>`. */
     token: z.string().min(16),
+    /**
+     * For an https URL: the platform's serving certificate at start time, PEM as served (the leaf
+     * first, then the issuers served with it). The supervisor trusts these besides the system
+     * roots and accepts the platform when its leaf's SHA-256 fingerprint equals the first one's,
+     * whatever the URL's host; another leaf must pass the normal host-name check. Absent: the
+     * system roots and the host-name check only.
+     */
+    certificate: z.string().includes("-----BEGIN CERTIFICATE-----").optional(),
   }),
 });
 export type WorkspaceSpec = z.infer<typeof workspaceSpecSchema>;

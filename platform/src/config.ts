@@ -97,7 +97,7 @@ export const VARIABLES = {
   MEETPOINT_WORKSPACE_NETWORK_PREFIX:
     "Prefix length of each workspace's network in the pool. Default 28 (128 networks in the default pool).",
   MEETPOINT_WORKSPACE_REPORT_URL:
-    "Where a workspace's supervisor posts its state; {gateway} stands for the workspace network's gateway address (this host on that network). Default https://{gateway}:<MEETPOINT_HTTPS_PORT>/api/workspace/v1/report (the supervisor checks the certificate against the image's CAs).",
+    "Where a workspace's supervisor posts its state; {gateway} stands for the workspace network's gateway address (this host on that network). Default https://{gateway}:<MEETPOINT_HTTPS_PORT>/api/workspace/v1/report (the supervisor trusts the certificate the platform serves at the workspace's start).",
 } as const;
 
 export type Variable = keyof typeof VARIABLES;

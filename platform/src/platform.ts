@@ -440,6 +440,9 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
         ? `unix://${config.workspaceDocker.socketPath}`
         : `tcp://${config.workspaceDocker.host}:${config.workspaceDocker.port}`,
     ...config.workspaceRuntime,
+    // Read at each start, so a renewed certificate is pinned from the next start on; starts come
+    // from requests, which the listener below serves.
+    servingCertificate: () => https.certificate,
     log: (line) => console.error(line),
   });
   const workspaceStops = setInterval(

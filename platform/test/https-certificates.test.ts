@@ -1,11 +1,13 @@
 // The certificates the platform serves over HTTPS, over days: the development certificate keeps its
 // fingerprint across restarts and is renewed 10 days before it ends; a renewed certificate is
-// served without a restart and without refusing a single connection.
+// served without a restart and without refusing a single connection; a workspace supervisor handed
+// the served certificate reports to it, by IP, until the certificate is swapped.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:tls";
+import { createReporter } from "@meetpoint/workspace/src/report.ts";
 import { DevelopmentCertificate } from "../src/pki/index.ts";
 import { HttpsListener, queuedConnectionsMigrate } from "../src/web/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
@@ -101,6 +103,54 @@ describe("the HTTPS listener", () => {
       listener.swap({ cert: b.certificatePem, key: b.privateKeyPem });
       expect(new Set(await Promise.all(requests))).toEqual(new Set([200]));
       expect(await servedFingerprint(listener.port)).toBe(b.fingerprint);
+    } finally {
+      listener.stop();
+    }
+  });
+
+  test("a supervisor pinning the served development certificate reports by an IP it does not name; after a swap only with the new one", async () => {
+    // The TLS client checks validity against the real time; the tests above moved p.clock on.
+    p.clock.advance(Date.now() - p.clock.now().getTime());
+    const a = await new DevelopmentCertificate(p.pki, p.clock, mkdtempSync(join(dir, "c-")), [
+      "portal.example.test",
+    ]).current();
+    const b = await new DevelopmentCertificate(p.pki, p.clock, mkdtempSync(join(dir, "d-")), [
+      "portal.example.test",
+    ]).current();
+    let reports = 0;
+    const listener = new HttpsListener(
+      {
+        port: 0,
+        // Not among the development certificate's names (localhost, 127.0.0.1 and the public one),
+        // like the workspace network's gateway address.
+        hostname: "127.0.0.2",
+        idleTimeout: 10,
+        fetch: () => {
+          reports += 1;
+          return new Response(null, { status: 204 });
+        },
+      },
+      { cert: a.certificatePem, key: a.privateKeyPem },
+    );
+    const url = `https://127.0.0.2:${listener.port}/api/workspace-report`;
+    const report = async (certificate: string) => {
+      const lines: string[] = [];
+      await createReporter({ url, token: "t0ken-0123456789", certificate }, (l) =>
+        lines.push(l),
+      ).tick();
+      return lines;
+    };
+    try {
+      const pinnedA = listener.certificate;
+      expect(pinnedA).toBe(a.certificatePem);
+      expect(await report(pinnedA)).toEqual([]);
+      expect(reports).toBe(1);
+      listener.swap({ cert: b.certificatePem, key: b.privateKeyPem });
+      // Same CA, but neither pinned nor issued for 127.0.0.2.
+      expect(await report(pinnedA)).toEqual([expect.stringContaining("127.0.0.2")]);
+      expect(reports).toBe(1);
+      expect(await report(listener.certificate)).toEqual([]);
+      expect(reports).toBe(2);
     } finally {
       listener.stop();
     }

@@ -214,15 +214,16 @@ async function specFromStdin(): Promise<string | undefined> {
 
 async function main() {
   let config: ReturnType<typeof loadConfig>;
+  let reporter: Reporter;
   try {
     config = loadConfig(process.env, undefined, await specFromStdin());
+    reporter = createReporter(config.spec.report, log);
   } catch (error) {
     log(error instanceof Error ? error.message : String(error));
     process.exit(2);
   }
   delete process.env[SPEC_ENV];
   const { spec } = config;
-  const reporter = createReporter(spec.report, log);
 
   // The allow-list first: nothing runs before egress is confined.
   const nft = await run(["nft", "-f", "-"], { input: spec.firewall });

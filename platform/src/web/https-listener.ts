@@ -22,6 +22,7 @@ export interface HttpsOptions {
 
 export class HttpsListener {
   private server: Server<unknown>;
+  private served: string;
 
   constructor(
     private readonly options: HttpsOptions,
@@ -29,6 +30,7 @@ export class HttpsListener {
     private readonly log: (line: string) => void = console.error,
   ) {
     this.server = this.serve(tls, options.port);
+    this.served = tls.cert;
     if (queuedConnectionsMigrate() === false)
       this.log(
         "net.ipv4.tcp_migrate_req is 0: a connection queued at a certificate swap is reset instead of handed to the new listener; set it to 1 (sysctl -w net.ipv4.tcp_migrate_req=1, or sysctls in compose.yaml)",
@@ -39,10 +41,16 @@ export class HttpsListener {
     return this.server.port ?? this.options.port;
   }
 
+  /** The certificate PEM served to new connections (as given: leaf first, then its issuers). */
+  get certificate(): string {
+    return this.served;
+  }
+
   /** Serves `tls` from now on; the previous listener finishes its requests, then closes. */
   swap(tls: { cert: string; key: string }): void {
     const previous = this.server;
     this.server = this.serve(tls, this.port);
+    this.served = tls.cert;
     previous.stop().catch((error) => this.log(`closing the previous HTTPS listener: ${error}`));
   }
 

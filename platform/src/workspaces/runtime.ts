@@ -63,6 +63,11 @@ export interface RuntimeDeps {
   networkPrefix: number;
   /** The supervisor's report URL; "{gateway}" becomes the workspace network's gateway address. */
   reportUrl: string;
+  /**
+   * The PEM the HTTPS listener serves now (leaf first, then its issuers), handed to the supervisor
+   * for an https report URL so it trusts the platform's own certificate; absent or undefined: none.
+   */
+  servingCertificate?: () => string | undefined;
   /** Resolves VPN peers' names; default the system resolver. */
   lookup?: (host: string) => Promise<string[]>;
   log?: (line: string) => void;

@@ -20,13 +20,14 @@ import {
  * The supervisor's spec for one start: a fresh VNC password (8 characters, VncAuth's limit) and
  * report token (32 random bytes, base64url), the stored profile with its secrets unsealed, and the
  * egress ruleset (VPN peers resolved now, the allow-list, VNC only from `gateway` — this host on
- * the workspace network — and the report URL's address). Throws naming a VPN peer that resolves to
- * nothing usable or to a refused address.
+ * the workspace network — and the report URL's address); for an https report URL, the certificate
+ * the platform serves now (RuntimeDeps.servingCertificate), which the supervisor pins. Throws
+ * naming a VPN peer that resolves to nothing usable or to a refused address.
  */
 export async function startSpec(
   workspace: Workspace,
   gateway: string,
-  deps: Pick<RuntimeDeps, "box" | "lookup" | "reportUrl">,
+  deps: Pick<RuntimeDeps, "box" | "lookup" | "reportUrl" | "servingCertificate">,
 ): Promise<WorkspaceSpec> {
   const secrets: Record<string, string> = workspace.profileSecretsSealed
     ? JSON.parse(
@@ -60,6 +61,7 @@ export async function startSpec(
   const reportHost = url.hostname.replace(/^\[|\]$/g, "");
   const reportAddress = isIP(reportHost) ? reportHost : ((await lookup(reportHost))[0] ?? "");
   const port = Number(url.port) || (url.protocol === "https:" ? 443 : 80);
+  const certificate = url.protocol === "https:" ? deps.servingCertificate?.() : undefined;
   const firewall = renderEgressRuleset({
     uplink: "eth0",
     tunnel: workspace.profileKind === "ipsec" ? "ipsec" : "openvpn",
@@ -73,7 +75,11 @@ export async function startSpec(
     vnc: { password: randomBytes(6).toString("base64url") },
     profile,
     firewall,
-    report: { url: url.toString(), token: randomBytes(32).toString("base64url") },
+    report: {
+      url: url.toString(),
+      token: randomBytes(32).toString("base64url"),
+      ...(certificate ? { certificate } : {}),
+    },
   };
 }
 

@@ -1,0 +1,50 @@
+// The supervisor's spec: over an https report URL it carries the certificate the platform serves
+// at that start (a swapped one from the next start on); over http none.
+import { expect, test } from "bun:test";
+import { workspaceSpecSchema } from "@meetpoint/common";
+import { tlsCertificate } from "../../../lab/idp/provider.ts";
+import { startSpec } from "./start-spec.ts";
+import type { Workspace } from "./workspaces.ts";
+
+const workspace: Workspace = {
+  id: "9f0c3a52-4d0e-4b8e-9a55-0c1c2b3d4e5f",
+  customerId: "1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b",
+  templateId: "2c3d4e5f-6071-4829-9bac-1d2e3f4a5b6c",
+  profileKind: "openvpn",
+  profile: {
+    config: "client\ndev tun\nproto udp\nremote 203.0.113.10 1194\n",
+    remotes: [{ host: "203.0.113.10", port: 1194, protocol: "udp" }],
+  },
+  profileSecretsSealed: null,
+  allowList: [],
+  state: "stopped",
+  createdAt: new Date("2026-12-01T00:00:00Z"),
+};
+// No sealed secrets in this profile: the box is never asked.
+const box = {
+  sealSecret: () => Promise.reject(new Error("not used")),
+  unsealSecret: () => Promise.reject(new Error("not used")),
+};
+
+test("an https report URL carries the certificate served at start; http none", async () => {
+  let served = tlsCertificate("platform.example").cert;
+  const deps = {
+    box,
+    reportUrl: "https://{gateway}:8443/api/workspace-report",
+    servingCertificate: () => served,
+  };
+  const first = await startSpec(workspace, "100.64.0.1", deps);
+  expect(first.report.url).toBe("https://100.64.0.1:8443/api/workspace-report");
+  expect(first.report.certificate).toBe(served);
+  expect(workspaceSpecSchema.parse(first).report.certificate).toBe(served);
+
+  served = tlsCertificate("platform.example").cert;
+  expect((await startSpec(workspace, "100.64.0.1", deps)).report.certificate).toBe(served);
+
+  const plain = await startSpec(workspace, "100.64.0.1", {
+    ...deps,
+    reportUrl: "http://{gateway}:8080/api/workspace-report",
+  });
+  expect("certificate" in plain.report).toBe(false);
+  expect(workspaceSpecSchema.parse(plain).report).toEqual(plain.report);
+});
