@@ -9,6 +9,8 @@ import { freePort } from "./rsyslog.ts";
 export interface Xvnc {
   port: number;
   password: string;
+  /** The X display number, for X clients (DISPLAY=:<display>). */
+  display: number;
   stop(): Promise<void>;
 }
 
@@ -20,8 +22,11 @@ export function xvncMissing(): string | null {
   return null;
 }
 
-/** Starts Xvnc on 127.0.0.1 with a random 8-character password; waits until it accepts. */
-export async function startXvnc(): Promise<Xvnc> {
+/**
+ * Starts Xvnc on 127.0.0.1 with a random 8-character password; waits until it accepts. `geometry`
+ * is the screen's size (WxH), 320x200 unless given.
+ */
+export async function startXvnc(options: { geometry?: string } = {}): Promise<Xvnc> {
   const dir = mkdtempSync(join(tmpdir(), "meetpoint-xvnc-"));
   const password = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
   const made = Bun.spawnSync(["vncpasswd", "-f"], {
@@ -52,7 +57,7 @@ export async function startXvnc(): Promise<Xvnc> {
       "-PasswordFile",
       passwordFile,
       "-geometry",
-      "320x200",
+      options.geometry ?? "320x200",
       "-depth",
       "24",
       "-AlwaysShared",
@@ -84,6 +89,7 @@ export async function startXvnc(): Promise<Xvnc> {
   return {
     port,
     password,
+    display,
     async stop() {
       proc.kill();
       await proc.exited;
