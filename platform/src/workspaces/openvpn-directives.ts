@@ -23,8 +23,7 @@ export const SECRET_BLOCKS = new Set([
 ]);
 
 const PORT = /^([1-9]\d{0,4})$/;
-const isPort = (t: string | undefined) =>
-  t !== undefined && PORT.test(t) && Number(t) <= 65535;
+const isPort = (t: string | undefined) => t !== undefined && PORT.test(t) && Number(t) <= 65535;
 const PROTOS = new Set([
   "udp",
   "udp4",
