@@ -233,6 +233,7 @@ export async function workspaceScenario(
       ["the platform's HTTPS (its report port, as desk)", "198.18.160.10", 8443],
       ["the lab OpenID provider (the lab's Internet side)", await addressOf("idp", "wan"), 9443],
       ["ACME's gateway on the WAN", await addressOf("gateway-acme", "wan"), 443],
+      ["CARL's machine on a port not listed (SSH, through the VPN)", CARL.machine, 22],
     ];
     for (const [what, host, port] of outside) {
       const probe = await desk(`exec 3<>/dev/tcp/${host}/${port}`);

@@ -83,7 +83,11 @@ test("the ruleset: drop policies, endpoints and allow-list on the uplink, tunnel
   expect(script).toContain('oifname "eth0" ip daddr 10.1.2.3 udp dport 53 accept');
   expect(script).toContain('oifname "eth0" ip6 daddr 2001:db8::/48 tcp dport 443 accept');
   expect(script).toContain('oifname "eth0" ip daddr 198.51.100.0/24 meta l4proto icmp accept');
-  expect(script).toContain('oifname "tun*" accept');
+  // The allow-list inside the tunnel too; nothing else goes into it.
+  expect(script).toContain('oifname "tun*" ip daddr 10.1.2.3 udp dport 53 accept');
+  expect(script).toContain('oifname "tun*" ip6 daddr 2001:db8::/48 tcp dport 443 accept');
+  expect(script).not.toMatch(/oifname "tun\*" accept/);
+  expect(renderEgressRuleset({ ...MODEL, allowList: [] })).not.toContain("tun*");
   expect(script).toContain('iifname "eth0" ip saddr 198.18.0.2 tcp dport 5900 accept');
   // No DNS unless named: without the entry there is no port 53 at all.
   expect(renderEgressRuleset({ ...MODEL, allowList: [] })).not.toContain("dport 53");
@@ -96,7 +100,8 @@ test("the ruleset: drop policies, endpoints and allow-list on the uplink, tunnel
       { address: "203.0.113.9", protocol: "esp", port: null },
     ],
   });
-  expect(ipsec).toContain("rt ipsec exists accept");
+  expect(ipsec).toContain("rt ipsec exists ip daddr 10.1.2.3 udp dport 53 accept");
+  expect(ipsec).not.toMatch(/rt ipsec exists accept/);
   expect(ipsec).toContain("ip daddr 203.0.113.9 meta l4proto esp accept");
   expect(ipsec).not.toContain("tun*");
 });

@@ -116,10 +116,10 @@ function l4(protocol: "tcp" | "udp" | "icmp" | "esp", port: number | null, famil
 /**
  * The nftables script for the workspace's network namespace: table inet meetpoint_workspace,
  * replaced whole (the script deletes an older one first, in the same transaction). Output: policy
- * drop; loopback, established/related, IPv6 neighbour discovery, the VPN endpoints and the
- * allow-list on the uplink only, and everything into the customer's tunnel — a tun* device for
- * OpenVPN, packets that an IPsec policy will encrypt (rt ipsec exists) for IPsec: what is reachable
- * behind it is the customer's VPN's decision. Input: policy drop; loopback, established/related,
+ * drop; loopback, established/related, IPv6 neighbour discovery, the VPN endpoints on the uplink,
+ * and the allow-list both on the uplink and into the customer's tunnel (a tun* device for OpenVPN,
+ * packets an IPsec policy will encrypt — rt ipsec exists — for IPsec): the workspace reaches
+ * behind the customer's VPN only what the list names, whatever the VPN routes. Input: policy drop; loopback, established/related,
  * neighbour discovery, and TCP 5900 (VNC) from the relay's addresses on the uplink. Pure; throws
  * on a malformed interface, address, protocol or port (a stored value never reaches nft unchecked).
  */
@@ -138,12 +138,15 @@ export function renderEgressRuleset(model: EgressModel): string {
       `    ${up} ${match("daddr", network)} ${l4(endpoint.protocol, port, network.family)} accept comment "VPN endpoint"`,
     );
   }
+  // The allow-list holds on the uplink and inside the customer's tunnel alike: a tun* device for
+  // OpenVPN, packets an IPsec policy will encrypt (rt ipsec exists) for IPsec.
+  const tunnel = model.tunnel === "openvpn" ? 'oifname "tun*"' : "rt ipsec exists";
   for (const entry of model.allowList) {
     const checked = checkEntry(entry, "allow-list");
     const network = hostNetwork(checked.destination, "allow-list");
-    out.push(
-      `    ${up} ${match("daddr", network)} ${l4(checked.protocol, checked.port, network.family)} accept comment "allow-list"`,
-    );
+    const what = `${match("daddr", network)} ${l4(checked.protocol, checked.port, network.family)}`;
+    out.push(`    ${up} ${what} accept comment "allow-list"`);
+    out.push(`    ${tunnel} ${what} accept comment "allow-list (customer VPN)"`);
   }
   if (model.report) {
     const network = hostNetwork(model.report.address, "report");
@@ -153,10 +156,6 @@ export function renderEgressRuleset(model: EgressModel): string {
       `    ${up} ${match("daddr", network)} tcp dport ${checkPort(model.report.port)} meta skuid 0 accept comment "platform report (supervisor only)"`,
     );
   }
-  const tunnel =
-    model.tunnel === "openvpn"
-      ? '    oifname "tun*" accept comment "customer VPN (OpenVPN)"'
-      : '    rt ipsec exists accept comment "customer VPN (IPsec policy)"';
   const relay = model.relayAddresses.map((address) => {
     const network = hostNetwork(address, "relay");
     return `    iifname "${model.uplink}" ${match("saddr", network)} tcp dport ${VNC_PORT} accept comment "platform relay"`;
@@ -174,7 +173,6 @@ export function renderEgressRuleset(model: EgressModel): string {
     "    ct state established,related accept",
     `    ${neighbour}`,
     ...out,
-    tunnel,
     "  }",
     "  chain input {",
     "    type filter hook input priority filter; policy drop;",
