@@ -4,7 +4,7 @@
 // development certificate is not among the image's CAs). Its issuers are trusted too because Bun's
 // TLS takes no leaf as a trust anchor (no partial chains): the served chain must end in a root.
 import { X509Certificate } from "node:crypto";
-import { checkServerIdentity, type PeerCertificate, rootCertificates } from "node:tls";
+import { type PeerCertificate, rootCertificates } from "node:tls";
 import type { WorkspaceReport } from "@meetpoint/common";
 
 export interface Reporter {
@@ -18,8 +18,8 @@ export interface Reporter {
 /**
  * Bun's fetch `tls` option pinning `certificatePem` (the platform's serving certificate as served,
  * leaf first): its certificates are trusted besides the system roots, and a server whose leaf has
- * the first one's SHA-256 fingerprint is accepted whatever the host; any other leaf must pass
- * node:tls's host-name check. Throws "report.certificate: not a PEM certificate" on a PEM that does
+ * the first one's SHA-256 fingerprint is accepted whatever the host, and no other leaf (the chain
+ * must still verify: the system roots complete a public CA's chain). Throws "report.certificate: not a PEM certificate" on a PEM that does
  * not parse.
  */
 export function pinnedTls(certificatePem: string) {
@@ -32,8 +32,12 @@ export function pinnedTls(certificatePem: string) {
   }
   return {
     ca: [...rootCertificates, certificatePem],
-    checkServerIdentity: (host: string, cert: PeerCertificate) =>
-      cert.fingerprint256 === pinned ? undefined : checkServerIdentity(host, cert),
+    // Exactly the pinned leaf: another certificate from the same CA (or any public one) is refused
+    // even when it names the host.
+    checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+      cert.fingerprint256 === pinned
+        ? undefined
+        : new Error(`not the platform's pinned certificate (${cert.fingerprint256})`),
   };
 }
 

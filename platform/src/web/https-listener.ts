@@ -41,9 +41,14 @@ export class HttpsListener {
     return this.server.port ?? this.options.port;
   }
 
-  /** The certificate PEM served to new connections (as given: leaf first, then its issuers). */
+  /**
+   * The certificates served to new connections (leaf first, then its issuers), as PEM blocks only:
+   * a combined certificate-and-key file never hands its key on.
+   */
   get certificate(): string {
-    return this.served;
+    return (
+      this.served.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+    ).join("\n");
   }
 
   /** Serves `tls` from now on; the previous listener finishes its requests, then closes. */
