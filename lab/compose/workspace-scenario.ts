@@ -58,6 +58,15 @@ function closeLabRouter(): void {
       iptables(...line.replace(/^-A /, "-D ").replaceAll('"', "").split(" "));
 }
 
+/** A browser context holding `client`'s portal session (its cookies for `url`'s origin). */
+async function signedInBrowser(browser: Browser, client: PortalClient, url: string) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  await context.addCookies(
+    client.cookies(new URL(url).origin).map((c) => ({ ...c, url, secure: true })),
+  );
+  return context;
+}
+
 /** Whether host:port accepts a TCP connection from this host within 2 s. */
 function answers(host: string, port: number): Promise<boolean> {
   return new Promise((done) => {
@@ -200,12 +209,7 @@ export async function workspaceScenario(
     const container = stack.docker.getContainer(`meetpoint-ws-${workspaceId}-1`);
 
     // ---- open it in the browser: the desktop on the canvas ---------------------------------------
-    const context = await browser.newContext({ ignoreHTTPSErrors: true });
-    await context.addCookies(
-      technician
-        .cookies(new URL(portal.url).origin)
-        .map((c) => ({ ...c, url: portal.url, secure: true })),
-    );
+    const context = await signedInBrowser(browser, technician, portal.url);
     const page = await context.newPage();
     await page.goto(`${portal.url}${workspacePath}/open`);
     const shown = await eventually(async () => (await canvasColours(page)) > 1, 30_000, 250);
@@ -361,12 +365,7 @@ export async function workspaceScenario(
       file.status === 200 && audit.includes(sha256),
       `the recording (${bytes.length} bytes) hashes to the SHA-256 in its workspace.connect audit entry`,
     );
-    const playback = await browser.newContext({ ignoreHTTPSErrors: true });
-    await playback.addCookies(
-      auditor
-        .cookies(new URL(portal.url).origin)
-        .map((c) => ({ ...c, url: portal.url, secure: true })),
-    );
+    const playback = await signedInBrowser(browser, auditor, portal.url);
     const player = await playback.newPage();
     await player.goto(`${portal.url}/recordings/${recordingId}`);
     check(

@@ -77,17 +77,10 @@ const inlineWithDirection: Check = (a) =>
       : FROM_DISK;
 
 /** Directives naming a file, accepted only with their inline block. */
-export const FILE_DIRECTIVES = [
-  "ca",
-  "cert",
-  "extra-certs",
-  "key",
-  "tls-auth",
-  "tls-crypt",
-  "tls-crypt-v2",
-  "secret",
-  "pkcs12",
-] as const;
+export const FILE_DIRECTIVES = [...PUBLIC_BLOCKS, ...SECRET_BLOCKS].filter(
+  // auth-user-pass without a block is its own case (it would prompt): see ALLOWED.
+  (name) => name !== "auth-user-pass",
+);
 
 /** Client directives the workspace accepts, with a check of their arguments. */
 export const ALLOWED: Record<string, Check> = {
