@@ -314,6 +314,22 @@ export async function workspaceScenario(
       );
     }
 
+    // Docker's DNS answers the container's own name to root (the control); the allow-list names
+    // no DNS server, so the desktop user may not ask it (no names, no DNS tunnel).
+    const self = `meetpoint-ws-${workspaceId}-1`;
+    const rootAsks = await stack.exec(container, ["timeout", "5", "getent", "hosts", self], {
+      user: "root",
+    });
+    if (rootAsks.code !== 0)
+      log(`not probed: Docker's DNS answers nobody here (${rootAsks.output})`);
+    else {
+      const deskAsks = await desk(`getent hosts ${self}`);
+      check(
+        deskAsks.code !== 0,
+        `the desktop user resolves no names through Docker's DNS (root does: ${rootAsks.output.trim()})`,
+      );
+    }
+
     // ---- the desktop user cannot change the workspace -------------------------------------------
     const attempts: [string, string][] = [
       ["apt-get install", "apt-get install -y hello"],

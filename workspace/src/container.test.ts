@@ -62,3 +62,12 @@ test("a home volume replaces the home tmpfs: a named volume at /home/desk, nothi
   ]);
   expect(host.Binds).toBeUndefined();
 });
+
+test("resolvers: the allow-list's DNS servers as Docker's Dns, none left as Docker's default", () => {
+  const base = { image: "i", name: "ws", network: "net" };
+  expect(workspaceContainerOptions(base).HostConfig?.Dns).toBeUndefined();
+  expect(workspaceContainerOptions({ ...base, dns: [] }).HostConfig?.Dns).toBeUndefined();
+  expect(workspaceContainerOptions({ ...base, dns: ["10.1.2.3"] }).HostConfig?.Dns).toEqual([
+    "10.1.2.3",
+  ]);
+});

@@ -30,6 +30,11 @@ export interface WorkspaceContainer {
    * a tmpfs the desktop user owns, gone at stop.
    */
   homeVolume?: string;
+  /**
+   * The resolvers Docker's embedded DNS (127.0.0.11) forwards to, from the container's own network
+   * namespace (so through its egress rules); absent or empty: Docker's default, the host's.
+   */
+  dns?: string[];
 }
 
 /**
@@ -66,6 +71,7 @@ export function workspaceContainerOptions(
     ExposedPorts: { [`${WORKSPACE_VNC_PORT}/tcp`]: {} },
     HostConfig: {
       NetworkMode: input.network,
+      ...(input.dns?.length ? { Dns: input.dns } : {}),
       ReadonlyRootfs: true,
       Tmpfs: {
         "/tmp": "rw,nosuid,nodev,mode=1777,size=512m",

@@ -2,7 +2,13 @@ import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { ValidationError } from "../shared/index.ts";
 import { parseNetwork } from "./addresses.ts";
-import { allowListText, parseAllowList, renderEgressRuleset, resolveEndpoints } from "./egress.ts";
+import {
+  allowListText,
+  dnsServers,
+  parseAllowList,
+  renderEgressRuleset,
+  resolveEndpoints,
+} from "./egress.ts";
 
 function problem(text: string): string {
   try {
@@ -106,6 +112,23 @@ test("the ruleset: drop policies, endpoints and allow-list on the uplink, tunnel
   expect(ipsec).not.toContain("tun*");
 });
 
+test("Docker's DNS: the desktop user asks it only when the allow-list names a DNS server", () => {
+  expect(dnsServers(MODEL.allowList)).toEqual(["10.1.2.3"]);
+  expect(
+    dnsServers(
+      parseAllowList(
+        "10.1.2.0/24 udp 53\n10.9.9.9 tcp 53\n10.9.9.9 udp 53\n2001:db8::53 udp 53\n10.1.1.1 tcp 80",
+      ),
+    ),
+  ).toEqual(["10.9.9.9", "2001:db8::53"]);
+  const drop = /oifname "lo" ip daddr 127\.0\.0\.11 meta skuid != 0 drop/;
+  expect(renderEgressRuleset(MODEL)).not.toMatch(drop);
+  const closed = renderEgressRuleset({ ...MODEL, allowList: parseAllowList("10.1.2.0/24 udp 53") });
+  expect(closed).toMatch(drop);
+  // Before the loopback accept, or it would never match.
+  expect(closed.indexOf("127.0.0.11")).toBeLessThan(closed.indexOf('oifname "lo" accept'));
+});
+
 test("the renderer refuses hostile values that bypassed the form", () => {
   expect(() => renderEgressRuleset({ ...MODEL, uplink: 'eth0" accept\n' })).toThrow(/uplink/);
   expect(() =>
@@ -145,6 +168,30 @@ test.skipIf(nftMissing !== null)(`nft accepts the rendered scripts ${nftMissing 
     expect(result.status).toBe(0);
   }
 });
+
+test.skipIf(nftMissing !== null)(
+  `loaded, the ruleset keeps the desktop user (uid 1000) from Docker's DNS but not root ${nftMissing ?? ""}`,
+  () => {
+    // UDP to 127.0.0.11:53 in a namespace of its own: a drop in output fails the send (EPERM).
+    const send = (uid: number) =>
+      `setpriv --reuid=${uid} --regid=${uid} --clear-groups bash -c 'echo x > /dev/udp/127.0.0.11/53' 2>/dev/null && echo sent-${uid} || echo refused-${uid}`;
+    const run = (allowList: string) =>
+      spawnSync(
+        "unshare",
+        ["--net", "sh", "-c", `ip link set lo up && nft -f - && ${send(0)} && ${send(1000)}`],
+        {
+          input: renderEgressRuleset({ ...MODEL, allowList: parseAllowList(allowList) }),
+          encoding: "utf8",
+          timeout: 10_000,
+        },
+      );
+    const closed = run("10.1.2.0/24 tcp 80");
+    expect(closed.stderr).toBe("");
+    expect(closed.stdout.split("\n").filter(Boolean)).toEqual(["sent-0", "refused-1000"]);
+    const named = run("10.1.2.3 udp 53");
+    expect(named.stdout.split("\n").filter(Boolean)).toEqual(["sent-0", "sent-1000"]);
+  },
+);
 
 test("endpoints: names resolved through the lookup, addresses kept, nothing found is an error", async () => {
   const lookups: string[] = [];

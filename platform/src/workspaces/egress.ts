@@ -94,6 +94,23 @@ export interface EgressModel {
   report?: { address: string; port: number };
 }
 
+/** Docker's embedded DNS server in every container on a user-defined network (over loopback). */
+export const DOCKER_DNS = "127.0.0.11";
+
+/**
+ * The DNS servers the allow-list names: single addresses it allows on port 53 (udp or tcp), in
+ * order, once each. The workspace container's resolvers (Docker's `Dns`); none: the desktop user
+ * may not ask Docker's DNS at all (renderEgressRuleset).
+ */
+export function dnsServers(allowList: EgressEntry[]): string[] {
+  const servers = allowList
+    .filter((e) => e.port === 53 && e.protocol !== "icmp")
+    .map((e) => parseNetwork(e.destination))
+    .filter((n): n is Network => n !== null && n.prefix === (n.family === 4 ? 32 : 128))
+    .map((n) => n.address);
+  return [...new Set(servers)];
+}
+
 const INTERFACE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 
 function hostNetwork(address: string, what: string): Network {
@@ -116,11 +133,13 @@ function l4(protocol: "tcp" | "udp" | "icmp" | "esp", port: number | null, famil
 /**
  * The nftables script for the workspace's network namespace: table inet meetpoint_workspace,
  * replaced whole (the script deletes an older one first, in the same transaction). Output: policy
- * drop; loopback, established/related, IPv6 neighbour discovery, the VPN endpoints on the uplink,
- * and the allow-list both on the uplink and into the customer's tunnel (a tun* device for OpenVPN,
- * packets an IPsec policy will encrypt — rt ipsec exists — for IPsec): the workspace reaches
- * behind the customer's VPN only what the list names, whatever the VPN routes. Input: policy drop; loopback, established/related,
- * neighbour discovery, and TCP 5900 (VNC) from the relay's addresses on the uplink. Pure; throws
+ * drop; loopback (Docker's DNS for root only unless the allow-list names a DNS server),
+ * established/related, IPv6 neighbour discovery, the VPN endpoints on the uplink, and the
+ * allow-list both on the uplink and into the customer's tunnel (a tun* device for OpenVPN, packets
+ * an IPsec policy will encrypt — rt ipsec exists — for IPsec): the workspace reaches behind the
+ * customer's VPN only what the list names, whatever the VPN routes. Input: policy drop; loopback,
+ * established/related, neighbour discovery, and TCP 5900 (VNC) from the relay's addresses on the
+ * uplink. Pure; throws
  * on a malformed interface, address, protocol or port (a stored value never reaches nft unchecked).
  */
 export function renderEgressRuleset(model: EgressModel): string {
@@ -160,6 +179,14 @@ export function renderEgressRuleset(model: EgressModel): string {
     const network = hostNetwork(address, "relay");
     return `    iifname "${model.uplink}" ${match("saddr", network)} tcp dport ${VNC_PORT} accept comment "platform relay"`;
   });
+  // Docker's embedded DNS (127.0.0.11, over loopback) forwards to the Internet's resolvers unless
+  // the container names its own: the desktop user asks it only when the allow-list names a server.
+  const dockerDns =
+    dnsServers(model.allowList).length > 0
+      ? []
+      : [
+          `    oifname "lo" ip daddr ${DOCKER_DNS} meta skuid != 0 drop comment "Docker's DNS: the supervisor only (no DNS server in the allow-list)"`,
+        ];
   const neighbour =
     "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept";
   return `${[
@@ -168,6 +195,7 @@ export function renderEgressRuleset(model: EgressModel): string {
     `table inet ${WORKSPACE_TABLE} {`,
     "  chain output {",
     "    type filter hook output priority filter; policy drop;",
+    ...dockerDns,
     '    oifname "lo" accept',
     "    ct state invalid drop",
     "    ct state established,related accept",

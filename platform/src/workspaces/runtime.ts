@@ -33,6 +33,7 @@ import {
   resolveImage,
   WORKSPACE_LABEL,
 } from "./docker-objects.ts";
+import { dnsServers } from "./egress.ts";
 import { rfbAnswers, startSpec } from "./start-spec.ts";
 import { getWorkspace, type Workspace } from "./workspaces.ts";
 
@@ -208,6 +209,7 @@ export class WorkspaceRuntime {
               name,
               network: network.name,
               homeVolume: homeVolumeName(workspace.id),
+              dns: dnsServers(workspace.allowList),
               limits: {
                 memoryBytes: values.memoryMib * 1024 ** 2,
                 cpus: values.cpuMillicores / 1000,
