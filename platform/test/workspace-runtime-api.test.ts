@@ -216,3 +216,26 @@ test("a start left by a platform instance that went away is failed by the stop j
   expect(run?.message).toContain("instance that was starting it stopped");
   expect((await lastAudit("workspace.start"))?.result).toBe("failed");
 });
+
+// Last: it moves the clock by minutes.
+test("a running workspace whose supervisor stopped reporting says so on its page and in the list", async () => {
+  const token = `tok-${crypto.randomUUID()}`;
+  await liveRun(token);
+  expect((await report(token, { vpn: "up", at: new Date().toISOString() })).status).toBe(204);
+  const page = async () =>
+    (await scene.technician.get(`/workspaces/${scene.workspaceId}/run`)).text();
+  const list = async () => (await scene.technician.get("/workspaces")).text();
+  expect(await page()).toContain("VPN: <strong>up</strong>");
+  expect(await page()).not.toContain("no report since");
+  const reportedAt = p.clock.now().toISOString();
+  p.clock.advance(89_000);
+  expect(await page()).not.toContain("no report since");
+  p.clock.advance(2_000);
+  expect(await page()).toContain(`no report since ${reportedAt}`);
+  expect(await page()).toContain("VPN: <strong>up</strong>");
+  expect(await list()).toContain("(no report for a while)");
+  // The next report clears it.
+  expect((await report(token, { vpn: "up", at: new Date().toISOString() })).status).toBe(204);
+  expect(await page()).not.toContain("no report since");
+  expect(await list()).not.toContain("(no report for a while)");
+});

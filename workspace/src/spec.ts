@@ -12,8 +12,10 @@ export const SPEC_FILE_ENV = "MEETPOINT_WORKSPACE_SPEC_FILE";
 export const DEFAULT_SPEC_FILE = "/run/meetpoint/spec.json";
 export const SPEC_STDIN_ENV = "MEETPOINT_WORKSPACE_SPEC_STDIN";
 
-/** Seconds between reports when nothing changes; MEETPOINT_WORKSPACE_REPORT_SECONDS, default 30. */
+/** Seconds between reports when nothing changes; MEETPOINT_WORKSPACE_REPORT_SECONDS. */
 export const REPORT_SECONDS_ENV = "MEETPOINT_WORKSPACE_REPORT_SECONDS";
+/** The default of REPORT_SECONDS_ENV: 30 seconds. */
+export const DEFAULT_REPORT_SECONDS = 30;
 
 export interface SupervisorConfig {
   spec: WorkspaceSpec;
@@ -50,7 +52,7 @@ export function loadConfig(
     const fields = parsed.error.issues.map((issue) => issue.path.join(".") || "(root)");
     throw new Error(`workspace spec (${source}): invalid ${[...new Set(fields)].join(", ")}`);
   }
-  const seconds = Number(env[REPORT_SECONDS_ENV] ?? 30);
+  const seconds = Number(env[REPORT_SECONDS_ENV] ?? DEFAULT_REPORT_SECONDS);
   if (!Number.isFinite(seconds) || seconds < 1)
     throw new Error(
       `${REPORT_SECONDS_ENV}: a number of seconds ≥ 1, got "${env[REPORT_SECONDS_ENV]}"`,

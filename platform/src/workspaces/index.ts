@@ -86,7 +86,12 @@ export {
   type ViewerHold,
   VncRelay,
 } from "./relay.ts";
-export { acceptReport, REPORT_MAX_BYTES } from "./reports.ts";
+export {
+  acceptReport,
+  REPORT_MAX_BYTES,
+  REPORT_OVERDUE_MS,
+  reportOverdueSince,
+} from "./reports.ts";
 export { RfbError, vncAuthResponse } from "./rfb.ts";
 export {
   LIVE_STATES,

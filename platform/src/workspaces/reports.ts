@@ -2,11 +2,31 @@
 // token: they move the run's VPN state and last error; the VPN coming up or going down is audited.
 import { createHash } from "node:crypto";
 import { workspaceReportSchema } from "@meetpoint/common";
+import { DEFAULT_REPORT_SECONDS } from "@meetpoint/workspace/src/spec.ts";
 import { and, eq } from "drizzle-orm";
 import { recordAudit } from "../audit/index.ts";
 import { type Db, inTransaction, workspaceRuns, workspaces } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { ValidationError } from "../shared/index.ts";
+import type { WorkspaceRun } from "./runtime.ts";
+
+/** A running workspace's report is overdue after three of the supervisor's intervals: 90 s. */
+export const REPORT_OVERDUE_MS = 3 * DEFAULT_REPORT_SECONDS * 1000;
+
+/**
+ * For a running run whose supervisor has not reported for REPORT_OVERDUE_MS at `now`: the time of
+ * its last report (or, with none yet, when the desktop answered); else null. Its VPN state may be
+ * stale then — the report channel is broken (the platform's certificate changed since the start,
+ * the network, the supervisor).
+ */
+export function reportOverdueSince(
+  run: Pick<WorkspaceRun, "state" | "reportedAt" | "runningAt" | "startedAt">,
+  now: Date,
+): Date | null {
+  if (run.state !== "running") return null;
+  const last = run.reportedAt ?? run.runningAt ?? run.startedAt;
+  return now.getTime() - last.getTime() > REPORT_OVERDUE_MS ? last : null;
+}
 
 /** Largest report body accepted, in bytes. */
 export const REPORT_MAX_BYTES = 4096;

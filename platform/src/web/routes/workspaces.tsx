@@ -22,6 +22,7 @@ import {
   proposeChange,
   proposeTemplate,
   rejectProposal,
+  reportOverdueSince,
   restoreHomeVolume,
   revokeAccess,
   sessionPassedSecondFactor,
@@ -162,6 +163,7 @@ export function workspaceRoutes() {
     const customers = manager ? await customersWithoutWorkspace(ctx) : [];
     const templates = manager ? (await listTemplates(ctx)).filter((t) => t.template.effective) : [];
     const csrf = c.get("csrfToken");
+    const now = ctx.clock.now();
     return c.html(
       <PortalPage title="Workspaces" csrfToken={csrf} principal={principal}>
         <p>
@@ -193,7 +195,10 @@ export function workspaceRoutes() {
               <td>
                 {v.run ? `${v.run.startedAt.toISOString()} (${v.run.startedByName ?? "—"})` : "—"}
               </td>
-              <td>{v.run?.state === "running" ? (v.run.vpn ?? "—") : "—"}</td>
+              <td>
+                {v.run?.state === "running" ? (v.run.vpn ?? "—") : "—"}
+                {v.run && reportOverdueSince(v.run, now) ? " (no report for a while)" : null}
+              </td>
             </tr>
           )}
         />
@@ -264,6 +269,7 @@ export function workspaceRoutes() {
           viewer={viewer}
           runtime={runtime !== undefined}
           csrfToken={csrf}
+          now={ctx.clock.now()}
         />
         <h2>Profile</h2>
         <ProfileSummary view={view} />
@@ -314,6 +320,7 @@ export function workspaceRoutes() {
         viewer={viewer}
         runtime={runtime !== undefined}
         csrfToken={c.get("csrfToken")}
+        now={ctx.clock.now()}
       />,
     );
   });

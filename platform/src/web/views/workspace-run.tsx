@@ -1,7 +1,7 @@
 // A workspace's run on its page: state, the start's progress (polled every second while it runs),
 // VPN state, who is connected, and Start / Open / Stop.
 import type { FC } from "hono/jsx";
-import type { ViewerHold, WorkspaceRun } from "../../workspaces/index.ts";
+import { reportOverdueSince, type ViewerHold, type WorkspaceRun } from "../../workspaces/index.ts";
 import { ActionButton } from "./components.tsx";
 
 const STATE_WORDS: Record<WorkspaceRun["state"], string> = {
@@ -26,12 +26,15 @@ export const RunPanel: FC<{
   /** Whether Start/Stop are offered (a runtime is configured). */
   runtime: boolean;
   csrfToken: string;
-}> = ({ workspaceId, run, viewer, runtime, csrfToken }) => {
+  /** The clock's now: a report older than REPORT_OVERDUE_MS is shown as overdue. */
+  now: Date;
+}> = ({ workspaceId, run, viewer, runtime, csrfToken, now }) => {
   const starting =
     run?.state === "creating_network" ||
     run?.state === "starting" ||
     run?.state === "waiting_desktop";
   const running = run?.state === "running";
+  const overdue = run ? reportOverdueSince(run, now) : null;
   return (
     <div
       id="workspace-run"
@@ -61,6 +64,14 @@ export const RunPanel: FC<{
         <p>
           VPN: <strong>{run?.vpn ?? "no report yet"}</strong>
           {run?.vpnError ? ` · last error: ${run.vpnError}` : null}
+          {overdue ? (
+            <span class="error">
+              {" "}
+              · no report since {overdue.toISOString()}: the workspace's channel to the platform is
+              broken, so this state may be stale (after a change of the platform's certificate it
+              works again from the next start)
+            </span>
+          ) : null}
           {viewer
             ? ` · connected: ${viewer.username} since ${viewer.since.toISOString()}`
             : " · nobody connected"}
