@@ -57,8 +57,14 @@ export async function acceptReport(
     throw new ValidationError(field, parsed.error.issues[0]?.message ?? "is invalid");
   }
   const report = parsed.data;
-  const before = run.run.vpn;
   await inTransaction(db, async (tx) => {
+    // The state before, read under the row's lock: reports at once audit a change once.
+    const [locked] = await tx
+      .select({ vpn: workspaceRuns.vpn })
+      .from(workspaceRuns)
+      .where(eq(workspaceRuns.id, run.run.id))
+      .for("update");
+    const before = locked?.vpn ?? null;
     await tx
       .update(workspaceRuns)
       .set({ vpn: report.vpn, vpnError: report.lastError ?? null, reportedAt: clock.now() })
