@@ -2,7 +2,8 @@
 // change, the big Connect and Disconnect buttons with the live panel, under the UI's strict CSP.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { browserSkipReason } from "@meetpoint/lab";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../../common/test/support/chromium.ts";
 import { createUiApp } from "../src/ui/app.tsx";
 import { OperatorAuth } from "../src/ui/auth.ts";
 import { serveOperatorUi } from "../src/ui/serve.ts";
@@ -27,10 +28,7 @@ describe.skipIf(skip !== null)("operator UI in Chromium", () => {
     });
     const tls = await uiCertificate(t.dir);
     server = serveOperatorUi(app, { hostname: "127.0.0.1", port: 0, certificate: tls });
-    browser = await chromium.launch({
-      executablePath: Bun.which("chromium") ?? undefined,
-      args: ["--no-sandbox"],
-    });
+    browser = await launchChromium();
   }, 30_000);
 
   afterAll(async () => {

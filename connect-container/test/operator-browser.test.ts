@@ -12,7 +12,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { browserSkipReason } from "@meetpoint/lab";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../../common/test/support/chromium.ts";
 import { layoutProblems, screenshotDir, WIDTHS } from "../../common/test/support/layout.ts";
 import { runDiagnostics } from "../src/diagnostics/report.ts";
 import { createUiApp } from "../src/ui/app.tsx";
@@ -100,17 +101,7 @@ describe.skipIf(skip !== null)("the operator UI as people use it, at 1280, 768 a
       certificate: await uiCertificate(t.dir),
     });
     base = `https://127.0.0.1:${server.port}`;
-    browser = await chromium.launch({
-      executablePath: Bun.which("chromium") ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   }, 30_000);
 
   afterAll(async () => {

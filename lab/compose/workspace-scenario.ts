@@ -11,7 +11,8 @@ import { createHash } from "node:crypto";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../../common/test/support/chromium.ts";
 import { eventually } from "../src/netns.ts";
 import { PortalClient } from "../src/portal.ts";
 import type { E2eRun } from "./e2e-run.ts";
@@ -177,17 +178,9 @@ export async function workspaceScenario(
   let browser: Browser | null = null;
   try {
     openLabRouter(portalNet.IPAM?.Config?.[0]?.Subnet ?? "");
-    browser = await chromium.launch({
-      executablePath: Bun.which("chromium") ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        `--host-resolver-rules=MAP platform.lab.test ${portal.hosts["platform.lab.test"]}`,
-      ],
-    });
+    browser = await launchChromium([
+      `--host-resolver-rules=MAP platform.lab.test ${portal.hosts["platform.lab.test"]}`,
+    ]);
     const runState = async (client: PortalClient) =>
       (await client.page(`${workspacePath}/run`)).match(/data-run-state="([a-z_]+)"/)?.[1];
     const start = async () => {

@@ -2,7 +2,8 @@
 // in real life, so the cookies' SameSite rules and the redirects are the browser's own.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { browserSkipReason } from "@meetpoint/lab";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../../common/test/support/chromium.ts";
 import { type LabIdp, tlsCertificate } from "../../lab/idp/provider.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import { enterLabProvider } from "./support/oidc.ts";
@@ -42,10 +43,7 @@ describe.skipIf(skip !== null)("OIDC sign-in in Chromium", () => {
       ],
       mappings: [{ group: "acme-service", role: "technician", customerId: acme.id }],
     }));
-    browser = await chromium.launch({
-      executablePath: Bun.which("chromium") ?? undefined,
-      args: ["--no-sandbox"],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

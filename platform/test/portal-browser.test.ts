@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { browserSkipReason } from "@meetpoint/lab";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../../common/test/support/chromium.ts";
 import { tlsCertificate } from "../../lab/idp/provider.ts";
 import { createUser, grantRole, totpCode } from "../src/identity/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
@@ -48,15 +49,8 @@ describe.skipIf(skip !== null)("the portal in Chromium: nothing secret left behi
     auditor = await firstSignIn(p.app, p.database.db, p.clock, "chris", password);
     profileDir = mkdtempSync(join(tmpdir(), "meetpoint-chromium-"));
     context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: Bun.which("chromium") ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      executablePath: CHROMIUM_PATH,
+      args: CHROMIUM_ARGS,
       ignoreHTTPSErrors: true,
       acceptDownloads: true,
     });

@@ -1,26 +1,11 @@
 // The portal in headless Chromium for a test: served over HTTPS on a random port, one browser,
 // a fresh context (cookies, storage) per person and window width, and the sign-in steps.
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { tlsCertificate } from "../../../lab/idp/provider.ts";
 import { totpCode } from "../../src/identity/index.ts";
 import type { TestPlatform } from "./platform.ts";
 
-/** The flags every Chromium in the tests runs with (no sandbox in CI containers, nothing online). */
-export const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: Bun.which("chromium") ?? "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
-  });
-}
+export { CHROMIUM_ARGS, launchChromium } from "../../../common/test/support/chromium.ts";
 
 /** The platform's app over HTTPS on 127.0.0.1 and a random port. */
 export function servePortal(p: TestPlatform, port: number) {
