@@ -5,8 +5,6 @@ import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseCidr } from "@meetpoint/common";
-import Docker from "dockerode";
 import { and, eq } from "drizzle-orm";
 import { auditEntries, workspaceGrants, workspaceRuns } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
@@ -14,10 +12,15 @@ import {
   approveProposal,
   grantAccess,
   proposeChange,
-  WorkspaceRuntime,
+  type WorkspaceRuntime,
 } from "../src/workspaces/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
-import { approvedTemplate, customerWorkspace, secondAdmin } from "./support/workspace-runtime.ts";
+import {
+  approvedTemplate,
+  customerWorkspace,
+  secondAdmin,
+  socketRuntime,
+} from "./support/workspace-runtime.ts";
 
 const N = 40;
 const IMAGE = `meetpoint/workspace@sha256:${"cd".repeat(32)}`;
@@ -37,17 +40,7 @@ let scene: Awaited<ReturnType<typeof customerWorkspace>>;
 beforeAll(async () => {
   p = await testPlatform({
     extraDeps: ({ db, clock, pki }) => {
-      runtime = new WorkspaceRuntime({
-        db,
-        clock,
-        box: pki,
-        docker: new Docker({ socketPath: SOCKET }),
-        endpoint: `unix://${SOCKET}`,
-        startMs: 5000,
-        networkPool: parseCidr("198.19.240.0/21") ?? { base: 0, prefix: 32 },
-        networkPrefix: 28,
-        reportUrl: "http://{gateway}:8443/api/workspace/v1/report",
-      });
+      runtime = socketRuntime({ db, clock, pki }, SOCKET);
       return { workspaceRuntime: runtime };
     },
   });

@@ -3,8 +3,6 @@
 // supervisor's report endpoint (bearer token of a live run, 401/400/413, VPN up/down audited).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { parseCidr } from "@meetpoint/common";
-import Docker from "dockerode";
 import { and, desc, eq } from "drizzle-orm";
 import { auditEntries, workspaceRuns } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
@@ -12,10 +10,15 @@ import {
   createWorkspace,
   deleteWorkspace,
   sweepWorkspaces,
-  WorkspaceRuntime,
+  type WorkspaceRuntime,
 } from "../src/workspaces/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
-import { approvedTemplate, customerWorkspace, secondAdmin } from "./support/workspace-runtime.ts";
+import {
+  approvedTemplate,
+  customerWorkspace,
+  secondAdmin,
+  socketRuntime,
+} from "./support/workspace-runtime.ts";
 
 const SOCKET = `/nonexistent/meetpoint-${crypto.randomUUID()}/docker.sock`;
 const IMAGE = `meetpoint/workspace@sha256:${"ab".repeat(32)}`;
@@ -27,17 +30,7 @@ let scene: Awaited<ReturnType<typeof customerWorkspace>>;
 beforeAll(async () => {
   p = await testPlatform({
     extraDeps: ({ db, clock, pki }) => {
-      runtime = new WorkspaceRuntime({
-        db,
-        clock,
-        box: pki,
-        docker: new Docker({ socketPath: SOCKET }),
-        endpoint: `unix://${SOCKET}`,
-        startMs: 5000,
-        networkPool: parseCidr("198.19.240.0/21") ?? { base: 0, prefix: 32 },
-        networkPrefix: 28,
-        reportUrl: "http://{gateway}:8443/api/workspace/v1/report",
-      });
+      runtime = socketRuntime({ db, clock, pki }, SOCKET);
       return { workspaceRuntime: runtime };
     },
   });

@@ -1,6 +1,8 @@
 // A customer's jump workspace ready to start: an approved template on `image` (a second platform
 // admin approves), an OpenVPN profile whose peer does not answer, a granted technician. For the
 // runtime tests (workspace-runtime*.test.ts).
+import { parseCidr } from "@meetpoint/common";
+import Docker from "dockerode";
 import type { Context } from "../../src/access/index.ts";
 import { createUser, grantRole } from "../../src/identity/index.ts";
 import { createCustomer } from "../../src/masterdata/index.ts";
@@ -11,6 +13,7 @@ import {
   proposeChange,
   proposeTemplate,
   setWorkspaceProfile,
+  WorkspaceRuntime,
 } from "../../src/workspaces/index.ts";
 import type { TestPlatform } from "./platform.ts";
 import { firstSignIn } from "./portal.ts";
@@ -29,6 +32,29 @@ const form = (image: string, limits: TemplateLimits) => ({
   idleTimeoutMinutes: String(limits.idleTimeoutMinutes ?? 30),
   replicas: String(limits.replicas ?? 2),
 });
+
+/**
+ * A runtime on the Docker endpoint at the Unix socket `socketPath` (which need not exist: a start
+ * then fails at once), 5 s a replica, networks from 198.19.240.0/21, reports over http.
+ */
+export function socketRuntime(
+  deps: Pick<ConstructorParameters<typeof WorkspaceRuntime>[0], "db" | "clock"> & {
+    pki: ConstructorParameters<typeof WorkspaceRuntime>[0]["box"];
+  },
+  socketPath: string,
+): WorkspaceRuntime {
+  return new WorkspaceRuntime({
+    db: deps.db,
+    clock: deps.clock,
+    box: deps.pki,
+    docker: new Docker({ socketPath }),
+    endpoint: `unix://${socketPath}`,
+    startMs: 5000,
+    networkPool: parseCidr("198.19.240.0/21") ?? { base: 0, prefix: 32 },
+    networkPrefix: 28,
+    reportUrl: "http://{gateway}:8443/api/workspace/v1/report",
+  });
+}
 
 /** A second platform admin, for approvals (the proposer cannot approve). */
 export async function secondAdmin(p: TestPlatform): Promise<Context> {
