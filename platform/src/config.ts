@@ -93,7 +93,7 @@ export const VARIABLES = {
   MEETPOINT_WORKSPACE_START_SECONDS:
     "Seconds a workspace start may take until its desktop answers (the VNC handshake), per replica tried. Default 60.",
   MEETPOINT_WORKSPACE_NETWORK_POOL:
-    "IPv4 block the per-customer workspace Docker networks are cut from (keep it out of Docker's own address pools, the proxy pool and MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS' destinations). Default 198.19.232.0/21.",
+    "IPv4 block the per-customer workspace Docker networks are cut from (keep it out of Docker's own address pools and the proxy pool; a workspace may never reach it, whatever MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS says). Default 198.19.232.0/21.",
   MEETPOINT_WORKSPACE_NETWORK_PREFIX:
     "Prefix length of each workspace's network in the pool. Default 28 (128 networks in the default pool).",
   MEETPOINT_WORKSPACE_REPORT_URL:

@@ -71,6 +71,13 @@ export function workspaceContainerOptions(
     ExposedPorts: { [`${WORKSPACE_VNC_PORT}/tcp`]: {} },
     HostConfig: {
       NetworkMode: input.network,
+      // The workspace is no router (Docker hosts forward, and a container inherits it): nothing
+      // from the customer's tunnel reaches the host's networks through it; strict reverse path.
+      Sysctls: {
+        "net.ipv4.ip_forward": "0",
+        "net.ipv6.conf.all.forwarding": "0",
+        "net.ipv4.conf.all.rp_filter": "1",
+      },
       ...(input.dns?.length ? { Dns: input.dns } : {}),
       ReadonlyRootfs: true,
       Tmpfs: {

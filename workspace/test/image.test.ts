@@ -222,6 +222,13 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
     // The same exec works where desk may write: the failures above are refusals, not a broken exec.
     expect((await exec(docker, workspace, "desk", ["touch", "/home/desk/notes.txt"])).code).toBe(0);
     expect((await exec(docker, workspace, "desk", ["id", "-u"])).output.trim()).toBe("1000");
+    // No router: forwarding off in the workspace's namespace, whatever the host has.
+    const forwarding = await exec(docker, workspace, "desk", [
+      "cat",
+      "/proc/sys/net/ipv4/ip_forward",
+      "/proc/sys/net/ipv6/conf/all/forwarding",
+    ]);
+    expect(forwarding.output.split(/\s+/).filter(Boolean)).toEqual(["0", "0"]);
     // No file with a setuid or setgid bit anywhere in the image.
     const setuid = await exec(docker, workspace, "root", [
       "find",

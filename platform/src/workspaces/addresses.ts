@@ -105,10 +105,12 @@ function poolSetting(name: string, fallback: string): Network {
  * Networks the platform keeps for itself: a workspace's allow-list and VPN peers may not reach
  * them. Operator setting MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS, comma-separated CIDRs; default
  * 172.16.0.0/12 (Docker's default bridge pools) and 198.19.0.0/16 (the platform's pinned Docker
- * networks here). The platform's own tunnel pool (MEETPOINT_TUNNEL_POOL, default 100.127.0.0/16)
- * and proxy pool (MEETPOINT_PROXY_POOL, default 100.64.0.0/10) are always added: on a shared host
- * those addresses are local delivery into the platform. Read at each call, like config.ts reads
- * the same variables; throws on a malformed entry.
+ * networks here). The platform's own tunnel pool (MEETPOINT_TUNNEL_POOL, default 100.127.0.0/16),
+ * proxy pool (MEETPOINT_PROXY_POOL, default 100.64.0.0/10) and workspace network pool
+ * (MEETPOINT_WORKSPACE_NETWORK_POOL, default 198.19.232.0/21: each network's gateway is the
+ * workspace host, where the platform's HTTPS listens) are always added: on a shared host those
+ * addresses are local delivery into the platform. Read at each call, like config.ts reads the same
+ * variables; throws on a malformed entry.
  */
 export function forbiddenNetworks(): Network[] {
   const text = process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS ?? "172.16.0.0/12,198.19.0.0/16";
@@ -125,6 +127,7 @@ export function forbiddenNetworks(): Network[] {
     ...configured,
     poolSetting("MEETPOINT_TUNNEL_POOL", "100.127.0.0/16"),
     poolSetting("MEETPOINT_PROXY_POOL", "100.64.0.0/10"),
+    poolSetting("MEETPOINT_WORKSPACE_NETWORK_POOL", "198.19.232.0/21"),
   ];
 }
 

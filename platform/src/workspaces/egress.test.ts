@@ -170,26 +170,35 @@ test.skipIf(nftMissing !== null)(`nft accepts the rendered scripts ${nftMissing 
 });
 
 test.skipIf(nftMissing !== null)(
-  `loaded, the ruleset keeps the desktop user (uid 1000) from Docker's DNS but not root ${nftMissing ?? ""}`,
+  `loaded, the ruleset keeps the desktop user from Docker's DNS and the VNC server from the allow-list ${nftMissing ?? ""}`,
   () => {
-    // UDP to 127.0.0.11:53 in a namespace of its own: a drop in output fails the send (EPERM).
-    const send = (uid: number) =>
-      `setpriv --reuid=${uid} --regid=${uid} --clear-groups bash -c 'echo x > /dev/udp/127.0.0.11/53' 2>/dev/null && echo sent-${uid} || echo refused-${uid}`;
+    // UDP sends in a namespace of its own, eth0 a veth: a drop in output fails the send (EPERM).
+    const script = `ip link set lo up && ip link add eth0 type veth peer name peer0 && ip link set peer0 up
+ip addr add 10.1.2.2/24 dev eth0 && ip link set eth0 up && nft -f - || exit 1
+send() { setpriv --reuid=$1 --regid=$1 --clear-groups bash -c "echo x > /dev/udp/$2" 2>/dev/null && echo "$1 $2 sent" || echo "$1 $2 refused"; }
+send 0 127.0.0.11/53; send 1000 127.0.0.11/53; send 1000 10.1.2.3/53; send 1001 10.1.2.3/53`;
     const run = (allowList: string) =>
-      spawnSync(
-        "unshare",
-        ["--net", "sh", "-c", `ip link set lo up && nft -f - && ${send(0)} && ${send(1000)}`],
-        {
-          input: renderEgressRuleset({ ...MODEL, allowList: parseAllowList(allowList) }),
-          encoding: "utf8",
-          timeout: 10_000,
-        },
-      );
-    const closed = run("10.1.2.0/24 tcp 80");
-    expect(closed.stderr).toBe("");
-    expect(closed.stdout.split("\n").filter(Boolean)).toEqual(["sent-0", "refused-1000"]);
-    const named = run("10.1.2.3 udp 53");
-    expect(named.stdout.split("\n").filter(Boolean)).toEqual(["sent-0", "sent-1000"]);
+      spawnSync("unshare", ["--net", "sh", "-c", script], {
+        input: renderEgressRuleset({ ...MODEL, allowList: parseAllowList(allowList) }),
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+    const named = run("10.1.2.3 tcp 80\n10.1.2.3 udp 53");
+    expect(named.stderr).toBe("");
+    // A DNS server listed: Docker's DNS open to the desktop user; the VNC server sends nowhere.
+    expect(named.stdout.trim().split("\n")).toEqual([
+      "0 127.0.0.11/53 sent",
+      "1000 127.0.0.11/53 sent",
+      "1000 10.1.2.3/53 sent",
+      "1001 10.1.2.3/53 refused",
+    ]);
+    const noDns = run("10.1.2.0/24 udp 53");
+    expect(noDns.stdout.trim().split("\n")).toEqual([
+      "0 127.0.0.11/53 sent",
+      "1000 127.0.0.11/53 refused",
+      "1000 10.1.2.3/53 sent",
+      "1001 10.1.2.3/53 refused",
+    ]);
   },
 );
 
@@ -265,8 +274,10 @@ test("the allow-list refuses catch-alls, loopback, link-local, multicast and the
   try {
     expect(problem("10.9.4.0/24 tcp")).toMatch(/10\.9\.0\.0\/16/);
     expect(parseAllowList("172.18.0.5 tcp").length).toBe(1);
-    // The pools stay forbidden whatever the operator lists.
+    // The pools stay forbidden whatever the operator lists: the workspace networks' too (their
+    // gateway is the workspace host, the platform's HTTPS).
     expect(problem("100.127.0.0/24 tcp")).toMatch(/100\.127\.0\.0\/16/);
+    expect(problem("198.19.232.1 tcp 443")).toMatch(/198\.19\.232\.0\/21/);
   } finally {
     if (saved === undefined) delete process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS;
     else process.env.MEETPOINT_WORKSPACE_FORBIDDEN_NETWORKS = saved;
@@ -324,3 +335,41 @@ test("the supervisor's report endpoint: TCP to that address and port on the upli
     renderEgressRuleset({ ...MODEL, report: { address: "198.19.232.1", port: 0 } }),
   ).toThrow(/port/);
 });
+
+test.skipIf(nftMissing !== null)(
+  `loaded, the ruleset forwards nothing from the customer's tunnel to the host's networks ${nftMissing ?? ""}`,
+  () => {
+    // Three namespaces: the workspace between the host's LAN (eth0) and the customer (tun0, here a
+    // veth), forwarding on as a Docker host has it; a datagram from the customer to the LAN.
+    const tag = Math.random().toString(36).slice(2, 8);
+    const [ws, lan, cust] = ["ws", "lan", "cust"].map((n) => `mp-fwd-${n}-${tag}`);
+    const receive = `ip netns exec ${lan} bun -e "Bun.udpSocket({ hostname: '198.18.250.1', port: 9999, socket: { data() { console.log('received'); process.exit(0); } } }); setTimeout(() => { console.log('nothing'); process.exit(0); }, 1500);"`;
+    const send = `sleep 0.3; ip netns exec ${cust} bash -c 'echo x > /dev/udp/198.18.250.1/9999'`;
+    const script = `set -e
+ip netns add ${ws}; ip netns add ${lan}; ip netns add ${cust}
+ip link add eth0 netns ${ws} type veth peer name lan0 netns ${lan}
+ip link add tun0 netns ${ws} type veth peer name cust0 netns ${cust}
+ip -n ${ws} addr add 198.18.250.2/24 dev eth0; ip -n ${ws} addr add 198.18.251.2/24 dev tun0
+ip -n ${lan} addr add 198.18.250.1/24 dev lan0; ip -n ${cust} addr add 198.18.251.1/24 dev cust0
+for n in ${ws} ${lan} ${cust}; do ip -n $n link set lo up; done
+ip -n ${ws} link set eth0 up; ip -n ${ws} link set tun0 up
+ip -n ${lan} link set lan0 up; ip -n ${cust} link set cust0 up
+ip -n ${cust} route add default via 198.18.251.2
+ip netns exec ${ws} sysctl -qw net.ipv4.ip_forward=1
+echo "without: $( (${send}) & ${receive})"
+ip netns exec ${ws} nft -f -
+echo "with: $( (${send}) & ${receive})"`;
+    try {
+      const result = spawnSync("bash", ["-c", script], {
+        input: renderEgressRuleset(MODEL),
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(result.stderr).toBe("");
+      // The control: without the ruleset the workspace routes it; with it, nothing passes.
+      expect(result.stdout.trim().split("\n")).toEqual(["without: received", "with: nothing"]);
+    } finally {
+      for (const n of [ws, lan, cust]) spawnSync("ip", ["netns", "del", n ?? ""]);
+    }
+  },
+);

@@ -10,6 +10,8 @@ export type { EgressEntry };
 export const WORKSPACE_TABLE = "meetpoint_workspace";
 /** The port the platform's relay reaches the workspace's VNC server on. */
 export const VNC_PORT = 5900;
+/** The VNC server's own user in the workspace image (workspace/Dockerfile: user vnc). */
+export const VNC_UID = 1001;
 /** Entries an allow-list may hold. */
 export const ALLOW_LIST_MAX = 200;
 
@@ -139,7 +141,7 @@ function l4(protocol: "tcp" | "udp" | "icmp" | "esp", port: number | null, famil
  * an IPsec policy will encrypt — rt ipsec exists — for IPsec): the workspace reaches behind the
  * customer's VPN only what the list names, whatever the VPN routes. Input: policy drop; loopback,
  * established/related, neighbour discovery, and TCP 5900 (VNC) from the relay's addresses on the
- * uplink. Pure; throws
+ * uplink. Forward: policy drop, nothing. Pure; throws
  * on a malformed interface, address, protocol or port (a stored value never reaches nft unchecked).
  */
 export function renderEgressRuleset(model: EgressModel): string {
@@ -199,6 +201,9 @@ export function renderEgressRuleset(model: EgressModel): string {
     '    oifname "lo" accept',
     "    ct state invalid drop",
     "    ct state established,related accept",
+    // Xvnc only answers the relay: no reverse connection (vncconfig -connect) to an allowed host,
+    // which would be a second viewer nobody records.
+    `    meta skuid ${VNC_UID} drop comment "the VNC server opens no connection"`,
     `    ${neighbour}`,
     ...out,
     "  }",
@@ -209,6 +214,11 @@ export function renderEgressRuleset(model: EgressModel): string {
     "    ct state established,related accept",
     `    ${neighbour}`,
     ...relay,
+    "  }",
+    // The workspace routes nothing: not from the customer's tunnel into the host's networks, not
+    // the other way (the container also has forwarding off: workspaceContainerOptions).
+    "  chain forward {",
+    "    type filter hook forward priority filter; policy drop;",
     "  }",
     "}",
   ].join("\n")}\n`;
