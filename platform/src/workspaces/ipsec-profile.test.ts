@@ -76,6 +76,9 @@ test("missing or hostile fields are 400 naming the field", () => {
   expect(fieldOf({ ...PSK_INPUT, remoteSubnets: "10.20.0.1/16" })).toBe("remoteSubnets");
   expect(fieldOf({ ...PSK_INPUT, remoteSubnets: "10.0.0.0/33" })).toBe("remoteSubnets");
   expect(fieldOf({ ...PSK_INPUT, remoteSubnets: "2001:db8::/129" })).toBe("remoteSubnets");
+  // A catch-all or the platform's own networks would route the relay's answers to the customer.
+  for (const subnets of ["0.0.0.0/0", "10.20.0.0/16, 198.19.232.0/21", "100.64.0.0/10", "::/0"])
+    expect(fieldOf({ ...PSK_INPUT, remoteSubnets: subnets })).toBe("remoteSubnets");
   expect(fieldOf({ ...PSK_INPUT, ikeProposals: "3des-md5-modp768" })).toBe("ikeProposals");
   expect(fieldOf({ ...PSK_INPUT, espProposals: "null" })).toBe("espProposals");
   expect(fieldOf({ ...PSK_INPUT, auth: "xauth" })).toBe("auth");

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { LINE_CONTROL, ValidationError } from "../shared/index.ts";
 import {
+  destinationRefusal,
   endpointRefusal,
   isHostOrAddress,
   isNumericLookingHost,
@@ -146,6 +147,10 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
         "remoteSubnets",
         `"${subnet.slice(0, 60)}" is not a network (address/prefix with zero host bits)`,
       );
+    // What the tunnel carries is what the workspace routes into it: a catch-all or the platform's
+    // own networks would send the relay's and the reports' answers to the customer.
+    const refusal = destinationRefusal(network);
+    if (refusal) throw new ValidationError("remoteSubnets", `"${networkText(network)}" ${refusal}`);
     networks.push(network);
   }
   const ikeProposals = list(field(input, "ikeProposals"));
