@@ -233,7 +233,8 @@ describe.skipIf(missing !== null)("against dockerd", () => {
     expect(page).toContain(backup.sha256.slice(0, 12));
 
     await inHome(
-      "echo 'overwritten' > /home/desk/notes.txt && rm -r /home/desk/project && echo junk > /home/desk/later.txt",
+      // …and a directory the desktop user locked (chmod 000), which must not block the restore.
+      "echo 'overwritten' > /home/desk/notes.txt && rm -r /home/desk/project && echo junk > /home/desk/later.txt && mkdir -p /home/desk/trap/sub && touch /home/desk/trap/sub/f && chmod 000 /home/desk/trap",
     );
     await expectStatus(
       await custAdmin.post(`/workspaces/${workspaceId}/backups/${backup.id}/restore`, {}),
@@ -247,6 +248,7 @@ describe.skipIf(missing !== null)("against dockerd", () => {
     expect(after).toContain("1000:1000 /home/desk/project/part.nc");
     expect(after).toContain("1000:1000 /home/desk\n");
     expect(after).not.toContain("later.txt");
+    expect(after).not.toContain("trap");
     const [restored] = await audits("workspace.backup_restored");
     expect(restored?.result).toBe("ok");
     expect(restored?.actorName).toBe("custadmin");

@@ -4,11 +4,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { and, desc, eq } from "drizzle-orm";
-import { auditEntries, workspaceRuns } from "../src/db/index.ts";
+import { auditEntries, workspaceRuns, workspaces, workspaceTemplates } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import {
   createWorkspace,
   deleteWorkspace,
+  settingsVersion,
   sweepWorkspaces,
   type WorkspaceRuntime,
 } from "../src/workspaces/index.ts";
@@ -208,6 +209,58 @@ test("a start left by a platform instance that went away is failed by the stop j
   expect(run?.state).toBe("failed");
   expect(run?.message).toContain("instance that was starting it stopped");
   expect((await lastAudit("workspace.start"))?.result).toBe("failed");
+});
+
+test("a changed allow-list stops the running desktop at once, by whoever changed it; the stop job catches the rest", async () => {
+  const current = async () => {
+    const [w] = await p.database.db
+      .select()
+      .from(workspaces)
+      .where(eq(workspaces.id, scene.workspaceId));
+    if (!w) throw new Error("no workspace");
+    return settingsVersion(w);
+  };
+  const runId = await liveRun(`tok-${crypto.randomUUID()}`);
+  const [template] = await p.database.db
+    .select()
+    .from(workspaceTemplates)
+    .where(eq(workspaceTemplates.id, templateId));
+  // Started with the template and settings in force now.
+  await p.database.db
+    .update(workspaceRuns)
+    .set({
+      settingsVersion: await current(),
+      templateId,
+      templateProposalId: template?.approvedProposalId ?? null,
+    })
+    .where(eq(workspaceRuns.id, runId));
+  // Unchanged settings: the stop job leaves it running.
+  expect((await sweepWorkspaces(runtime, 5000)).stopped).toEqual([]);
+  await p.admin.get(`/workspaces/${scene.workspaceId}`);
+  const saved = await p.admin.post(`/workspaces/${scene.workspaceId}/allow-list`, {
+    allowList: "10.20.30.40 tcp 443",
+  });
+  expect(saved.status).toBe(303);
+  const run = await runtime.latestRun(scene.workspaceId);
+  expect(run).toMatchObject({ id: runId, state: "stopped", stopReason: "settings_change" });
+  const stop = await lastAudit("workspace.stop");
+  expect(stop?.actorName).toBe(p.adminCtx.caller.actor.name);
+  expect(stop?.detail).toMatchObject({ run: runId, reason: "settings_change" });
+  const page = await (await scene.technician.get(`/workspaces/${scene.workspaceId}/run`)).text();
+  expect(page).toContain("its profile or allow-list changed");
+  // A run that started with older settings (a start under way, another instance): the stop job.
+  const older = await liveRun(`tok-${crypto.randomUUID()}`);
+  await p.database.db
+    .update(workspaceRuns)
+    .set({
+      settingsVersion: "an older version",
+      templateId,
+      templateProposalId: template?.approvedProposalId ?? null,
+    })
+    .where(eq(workspaceRuns.id, older));
+  expect((await sweepWorkspaces(runtime, 5000)).stopped).toEqual([
+    { workspaceId: scene.workspaceId, reason: "settings_change" },
+  ]);
 });
 
 // Last: it moves the clock by minutes.

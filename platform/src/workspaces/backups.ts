@@ -105,14 +105,16 @@ async function helperImage(deps: BackupDeps, workspaceId: string): Promise<strin
 }
 
 /**
- * A helper container on the home volume: no network, no capabilities, read-only root, as the
- * desktop user (uid/gid 1000, who owns everything in the home). Created, not started.
+ * A helper container on the home volume: no network, read-only root, as the desktop user (uid/gid
+ * 1000, who owns everything in the home) with no capabilities — or, `asRoot`, as root with only
+ * DAC_OVERRIDE and FOWNER (what it takes to empty a home whose user locked directories with
+ * chmod 000). Created, not started.
  */
 function createHelper(
   deps: BackupDeps,
   image: string,
   workspaceId: string,
-  mount: { readOnly: boolean },
+  mount: { readOnly: boolean; asRoot?: boolean },
   command: string[],
 ): Promise<Docker.Container> {
   return deps.docker.createContainer({
@@ -120,7 +122,7 @@ function createHelper(
     Image: image,
     Entrypoint: command,
     Cmd: [],
-    User: "1000:1000",
+    User: mount.asRoot ? "0:0" : "1000:1000",
     NetworkDisabled: true,
     Labels: { "meetpoint.backup-helper": workspaceId },
     HostConfig: {
@@ -134,6 +136,7 @@ function createHelper(
       ],
       NetworkMode: "none",
       CapDrop: ["ALL"],
+      ...(mount.asRoot ? { CapAdd: ["DAC_OVERRIDE", "FOWNER"] } : {}),
       ReadonlyRootfs: true,
       SecurityOpt: ["no-new-privileges"],
       PidsLimit: 64,
@@ -387,13 +390,14 @@ export async function restoreHomeVolume(
     );
   try {
     const image = await helperImage(deps, workspace.id);
-    const helper = await createHelper(deps, image, workspace.id, { readOnly: false }, [
-      "find",
-      HOME_PATH,
-      "-mindepth",
-      "1",
-      "-delete",
-    ]);
+    // As root: the desktop user's own chmod 000 must not keep a restore from emptying the home.
+    const helper = await createHelper(
+      deps,
+      image,
+      workspace.id,
+      { readOnly: false, asRoot: true },
+      ["find", HOME_PATH, "-mindepth", "1", "-delete"],
+    );
     try {
       await helper.start();
       const exit = await withTimeout(helper.wait(), EMPTY_TIMEOUT_MS, "emptying the volume");

@@ -134,6 +134,7 @@ export {
   type StoredIpsec,
   type StoredOpenVpn,
   setAllowList,
+  settingsVersion,
   setWorkspaceProfile,
   setWorkspaceTemplate,
   type Workspace,

@@ -35,11 +35,11 @@ import {
 } from "./docker-objects.ts";
 import { dnsServers } from "./egress.ts";
 import { rfbAnswers, startSpec } from "./start-spec.ts";
-import { getWorkspace, type Workspace } from "./workspaces.ts";
+import { getWorkspace, settingsVersion, type Workspace } from "./workspaces.ts";
 
 export type WorkspaceRun = typeof workspaceRuns.$inferSelect;
 /** Why a workspace stopped (the audit entry's reason). */
-export type StopReason = "manual" | "idle" | "template_change" | "exited";
+export type StopReason = "manual" | "idle" | "template_change" | "settings_change" | "exited";
 
 /** States of a run that is neither stopped nor failed. */
 export const LIVE_STATES: RunState[] = [
@@ -125,6 +125,7 @@ export class WorkspaceRuntime {
           image: values.image,
           templateId: template.id,
           templateProposalId: template.approvedProposalId,
+          settingsVersion: settingsVersion(workspace),
           startedAt: this.deps.clock.now(),
         })
         .returning(),

@@ -1,12 +1,14 @@
 // The workspace stop job (one instance at a time, under the "workspace-stops" job lease): stops
-// running workspaces that had no browser connection for their template's idle timeout, and those
-// whose template changed (an approved change, or another template) once nobody views them, and
-// those whose container ended by itself; fails starts whose instance went away.
+// running workspaces that had no browser connection for their template's idle timeout, those
+// whose template changed (an approved change, or another template) once nobody views them, those
+// whose profile or allow-list changed at once (what they enforce is no longer what was decided),
+// and those whose container ended by itself; fails starts whose instance went away.
 import { and, desc, eq, gt, inArray, isNull } from "drizzle-orm";
 import { SYSTEM_ACTOR } from "../audit/index.ts";
 import { workspaceRecordings, workspaceRuns, workspaces, workspaceTemplates } from "../db/index.ts";
 import { STALE_MS } from "./relay.ts";
 import { LIVE_STATES, type StopReason, type WorkspaceRuntime } from "./runtime.ts";
+import { settingsVersion } from "./workspaces.ts";
 
 /** What one sweep did: workspace ids stopped with their reason, starts given up. */
 export interface SweepResult {
@@ -48,6 +50,12 @@ export async function sweepWorkspaces(
       if ((await runtime.containerRuns(run)) === false) {
         await runtime.stop(SYSTEM_ACTOR, workspace, "exited");
         result.stopped.push({ workspaceId: workspace.id, reason: "exited" });
+        continue;
+      }
+      // A narrowed allow-list or a new profile holds now, viewer or not.
+      if (run.settingsVersion && run.settingsVersion !== settingsVersion(workspace)) {
+        await runtime.stop(SYSTEM_ACTOR, workspace, "settings_change");
+        result.stopped.push({ workspaceId: workspace.id, reason: "settings_change" });
         continue;
       }
       const [open] = await db

@@ -230,6 +230,13 @@ export async function createWorkspace(
 export const workspaceVersion = (w: Workspace) =>
   versionOf({ templateId: w.templateId, profile: w.profile, allowList: w.allowList });
 
+/**
+ * The version of what a running workspace enforces and connects with — its profile (secrets'
+ * change times included) and allow-list: recorded on each run, compared by the stop job.
+ */
+export const settingsVersion = (w: Workspace) =>
+  versionOf({ profile: w.profile, allowList: w.allowList });
+
 const versioned = (w: Workspace) => ({
   templateId: w.templateId,
   profile: w.profile,

@@ -156,6 +156,11 @@ export const workspaceRuns = pgTable(
     image: text("image"),
     templateId: uuid("template_id"),
     templateProposalId: uuid("template_proposal_id"),
+    /**
+     * The version of the workspace's profile and allow-list this run started with
+     * (settingsVersion): a run whose settings changed since is stopped (settings_change).
+     */
+    settingsVersion: text("settings_version"),
     /** Docker objects of this run (on the workspace Docker endpoint). */
     containerName: text("container_name"),
     networkName: text("network_name"),

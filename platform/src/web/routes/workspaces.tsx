@@ -1,9 +1,10 @@
 // Jump workspaces (Enterprise) in the portal: templates and their proposals (platform admins, four
 // eyes), and each customer's workspace (its admins and platform admins; granted technicians read).
 import { Hono } from "hono";
+import type { Context } from "../../access/index.ts";
 import { hasPermission } from "../../access/index.ts";
 import { recordAuditAlone } from "../../audit/index.ts";
-import { ForbiddenError, StateError, UnavailableError } from "../../shared/index.ts";
+import { ConflictError, ForbiddenError, StateError, UnavailableError } from "../../shared/index.ts";
 import {
   approveProposal,
   backupHomeVolume,
@@ -31,6 +32,7 @@ import {
   setWorkspaceTemplate,
   techniciansOf,
   templateVersion,
+  type Workspace,
   workspaceVersion,
 } from "../../workspaces/index.ts";
 import type { WebEnv } from "../env.ts";
@@ -369,11 +371,13 @@ export function workspaceRoutes() {
   app.post("/workspaces/:id/profile", async (c) => {
     const { pki } = c.get("deps");
     const w = await setWorkspaceProfile(c.get("ctx"), pki, c.req.param("id"), await formFields(c));
+    await stopForNewSettings(c, w);
     return c.redirect(`/workspaces/${w.id}`, 303);
   });
 
   app.post("/workspaces/:id/allow-list", async (c) => {
     const w = await setAllowList(c.get("ctx"), c.req.param("id"), await formFields(c));
+    await stopForNewSettings(c, w);
     return c.redirect(`/workspaces/${w.id}`, 303);
   });
 
@@ -406,6 +410,23 @@ export function workspaceRoutes() {
   });
 
   return app;
+}
+
+/**
+ * A running desktop of `workspace` is stopped at once when its profile or allow-list changed, by
+ * the one who changed them (the stop job catches a start that was under way, and other instances).
+ */
+async function stopForNewSettings(
+  c: { get(key: "deps"): WebEnv["Variables"]["deps"]; get(key: "ctx"): Context },
+  workspace: Workspace,
+): Promise<void> {
+  const runtime = c.get("deps").workspaceRuntime;
+  const ctx = c.get("ctx");
+  if (!runtime || (await latestRun(ctx.db, workspace.id))?.state !== "running") return;
+  await runtime.stop(ctx.caller.actor, workspace, "settings_change").catch((error) => {
+    // Stopped meanwhile (idle, by hand): nothing runs with the old settings.
+    if (!(error instanceof ConflictError)) throw error;
+  });
 }
 
 /** The backups' dependencies; 503 when the platform runs without a workspace Docker endpoint. */

@@ -16,6 +16,8 @@ const REASON_WORDS: Record<string, string> = {
   manual: "stopped by hand",
   idle: "stopped after the idle timeout",
   template_change: "stopped because its template changed",
+  settings_change:
+    "stopped because its profile or allow-list changed: they apply from the next start",
   exited: "ended by itself (its container stopped: see the platform's log and the last report)",
 };
 

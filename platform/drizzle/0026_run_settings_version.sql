@@ -1,0 +1,1 @@
+ALTER TABLE "workspace_runs" ADD COLUMN "settings_version" text;
