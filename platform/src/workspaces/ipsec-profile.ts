@@ -1,6 +1,7 @@
 // A customer's IPsec site-to-site connection as strongSwan's swanctl loads it: the settings
 // checked field by field, and a pure renderer of swanctl.conf. Secrets never enter messages.
 import { createHash } from "node:crypto";
+import { isIP } from "node:net";
 import { LINE_CONTROL, ValidationError } from "../shared/index.ts";
 import {
   destinationRefusal,
@@ -216,11 +217,18 @@ export const SWANCTL_KEY_FILE = "private/workspace.key";
  * The swanctl.conf text of the workspace's one connection "customer" (IKEv2, start at load,
  * restart on close). For psk auth `secrets.psk` is written hex-encoded (0x…) into the secrets
  * section; for certificate auth the certificate and key are referenced as SWANCTL_CERT_FILE /
- * SWANCTL_KEY_FILE, which the workspace writes. Throws when settings fail the checks of
- * parseIpsecProfile (a stored value altered afterwards must not reach the file).
+ * SWANCTL_KEY_FILE, which the workspace writes. `remoteAddresses`, when given, are the remote
+ * address's name resolved by the platform (the workspace itself may have no DNS): they become
+ * remote_addrs. Throws when settings fail the checks of parseIpsecProfile (a stored value altered
+ * afterwards must not reach the file) or an address is not one.
  */
-export function renderSwanctlConf(settings: IpsecSettings, secrets: { psk?: string }): string {
+export function renderSwanctlConf(
+  settings: IpsecSettings,
+  secrets: { psk?: string },
+  remoteAddresses: string[] = [],
+): string {
   if (!isHostOrAddress(settings.remoteAddress)) throw new Error("remote address is malformed");
+  if (remoteAddresses.some((a) => isIP(a) === 0)) throw new Error("remote address is malformed");
   for (const id of [settings.localId, settings.remoteId])
     if (!IDENTITY.test(id) || identityRefusal(id)) throw new Error("identity is malformed");
   const subnets = settings.remoteSubnets.map((s) => {
@@ -246,7 +254,7 @@ export function renderSwanctlConf(settings: IpsecSettings, secrets: { psk?: stri
     "connections {",
     "  customer {",
     "    version = 2",
-    `    remote_addrs = ${settings.remoteAddress}`,
+    `    remote_addrs = ${remoteAddresses.length ? remoteAddresses.join(",") : settings.remoteAddress}`,
     `    proposals = ${proposals(settings.ikeProposals, IKE_PROPOSALS)}`,
     "    local {",
     ...local,

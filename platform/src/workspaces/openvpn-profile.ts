@@ -218,6 +218,24 @@ function remotesOf(directives: Map<string, string[][]>): VpnEndpoint[] {
 }
 
 /**
+ * The config with each `remote <name> …` line replaced by one line per address `addresses` gives
+ * for that name (the addresses the platform resolved and the workspace's firewall allows: the
+ * workspace itself may have no DNS). Names without an entry, and addresses, stay as they are.
+ */
+export function pinRemoteAddresses(config: string, addresses: Map<string, string[]>): string {
+  return config
+    .split("\n")
+    .flatMap((line) => {
+      const match = /^remote\s+(\S+)(.*)$/.exec(line);
+      const found = match ? addresses.get(match[1] ?? "") : undefined;
+      return found?.length
+        ? found.map((address) => `remote ${address}${match?.[2] ?? ""}`)
+        : [line];
+    })
+    .join("\n");
+}
+
+/**
  * The config the workspace loads: the stored text with each sealed block's body put back. Throws
  * when a block's secret is missing (the stored profile and secrets do not belong together).
  */

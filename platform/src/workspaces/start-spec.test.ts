@@ -48,3 +48,56 @@ test("an https report URL carries the certificate served at start; http none", a
   expect("certificate" in plain.report).toBe(false);
   expect(workspaceSpecSchema.parse(plain).report).toEqual(plain.report);
 });
+
+test("VPN peers by name: the profile handed on names the addresses the firewall allows", async () => {
+  const lookups: string[] = [];
+  const lookup = async (host: string) => {
+    lookups.push(host);
+    return host === "vpn.customer.example" ? ["192.0.2.7", "2001:DB8::7"] : [];
+  };
+  const deps = { box, lookup, reportUrl: "http://{gateway}:8080/r" };
+  const named: Workspace = {
+    ...workspace,
+    profile: {
+      config:
+        "client\ndev tun\nremote vpn.customer.example 1194 udp\nremote 203.0.113.10 443 tcp\n",
+      remotes: [
+        { host: "vpn.customer.example", port: 1194, protocol: "udp" },
+        { host: "203.0.113.10", port: 443, protocol: "tcp" },
+      ],
+    },
+  };
+  const spec = await startSpec(named, "100.64.0.1", deps);
+  if (spec.profile.kind !== "openvpn") throw new Error("openvpn expected");
+  expect(spec.profile.config).toBe(
+    "client\ndev tun\nremote 192.0.2.7 1194 udp\nremote 2001:DB8::7 1194 udp\nremote 203.0.113.10 443 tcp\n",
+  );
+  expect(spec.firewall).toContain("ip daddr 192.0.2.7 udp dport 1194 accept");
+  expect(spec.firewall).toContain("ip6 daddr 2001:db8::7 udp dport 1194 accept");
+  // Resolved once: the firewall and the profile cannot disagree.
+  expect(lookups).toEqual(["vpn.customer.example"]);
+
+  const ipsec: Workspace = {
+    ...workspace,
+    profileKind: "ipsec",
+    profile: {
+      settings: {
+        remoteAddress: "vpn.customer.example",
+        localId: "vendor@example.com",
+        remoteId: "vpn.customer.example",
+        auth: "psk",
+        remoteSubnets: ["10.20.0.0/16"],
+        ikeProposals: [],
+        espProposals: [],
+      },
+    },
+    profileSecretsSealed: "sealed",
+  };
+  const spec2 = await startSpec(ipsec, "100.64.0.1", {
+    ...deps,
+    box: { ...box, unsealSecret: async () => JSON.stringify({ psk: "a-long-shared-secret" }) },
+  });
+  if (spec2.profile.kind !== "ipsec") throw new Error("ipsec expected");
+  expect(spec2.profile.swanctl).toContain("remote_addrs = 192.0.2.7,2001:DB8::7");
+  expect(spec2.profile.swanctl).not.toContain("remote_addrs = vpn.customer.example");
+});

@@ -6,7 +6,7 @@ import { createConnection, isIP } from "node:net";
 import type { WorkspaceSpec } from "@meetpoint/common";
 import { renderEgressRuleset, resolveEndpoints } from "./egress.ts";
 import { renderSwanctlConf } from "./ipsec-profile.ts";
-import { assembleOpenVpnConfig } from "./openvpn-profile.ts";
+import { assembleOpenVpnConfig, pinRemoteAddresses } from "./openvpn-profile.ts";
 import type { RuntimeDeps } from "./runtime.ts";
 import {
   profileEndpoints,
@@ -19,7 +19,8 @@ import {
 /**
  * The supervisor's spec for one start: a fresh VNC password (8 characters, VncAuth's limit) and
  * report token (32 random bytes, base64url), the stored profile with its secrets unsealed, and the
- * egress ruleset (VPN peers resolved now, the allow-list, VNC only from `gateway` — this host on
+ * egress ruleset (VPN peers resolved now — the profile handed on names those addresses, not the
+ * names, so the workspace needs no DNS for its VPN —, the allow-list, VNC only from `gateway` — this host on
  * the workspace network — and the report URL's address); for an https report URL, the certificate
  * the platform serves now (RuntimeDeps.servingCertificate), which the supervisor pins. Throws
  * naming a VPN peer that resolves to nothing usable or to a refused address.
@@ -29,6 +30,22 @@ export async function startSpec(
   gateway: string,
   deps: Pick<RuntimeDeps, "box" | "lookup" | "reportUrl" | "servingCertificate">,
 ): Promise<WorkspaceSpec> {
+  const lookup =
+    deps.lookup ??
+    (async (host: string) => (await dnsLookup(host, { all: true })).map((a) => a.address));
+  // Each VPN peer's name resolved once: the firewall allows exactly these addresses, and the
+  // profile handed on names them instead of the name (the workspace may have no DNS at all).
+  const endpoints = profileEndpoints(workspace);
+  const names = new Map<string, string[]>();
+  for (const { host } of endpoints)
+    if (!isIP(host) && !names.has(host)) names.set(host, await lookup(host));
+  const vpnEndpoints = await resolveEndpoints(endpoints, async (host) => names.get(host) ?? []);
+  const pinned = new Map(
+    [...names].map(([host, addresses]) => [
+      host,
+      addresses.filter((a) => vpnEndpoints.some((e) => e.address === a.toLowerCase())),
+    ]),
+  );
   const secrets: Record<string, string> = workspace.profileSecretsSealed
     ? JSON.parse(
         await deps.box.unsealSecret(
@@ -41,9 +58,9 @@ export async function startSpec(
     workspace.profileKind === "openvpn"
       ? {
           kind: "openvpn",
-          config: assembleOpenVpnConfig(
-            (workspace.profile as unknown as StoredOpenVpn).config,
-            secrets,
+          config: pinRemoteAddresses(
+            assembleOpenVpnConfig((workspace.profile as unknown as StoredOpenVpn).config, secrets),
+            pinned,
           ),
         }
       : {
@@ -51,12 +68,9 @@ export async function startSpec(
           swanctl: renderSwanctlConf(
             (workspace.profile as unknown as StoredIpsec).settings,
             secrets,
+            pinned.get((workspace.profile as unknown as StoredIpsec).settings.remoteAddress),
           ),
         };
-  const lookup =
-    deps.lookup ??
-    (async (host: string) => (await dnsLookup(host, { all: true })).map((a) => a.address));
-  const vpnEndpoints = await resolveEndpoints(profileEndpoints(workspace), lookup);
   const url = new URL(deps.reportUrl.replace("{gateway}", gateway));
   const reportHost = url.hostname.replace(/^\[|\]$/g, "");
   const reportAddress = isIP(reportHost) ? reportHost : ((await lookup(reportHost))[0] ?? "");
