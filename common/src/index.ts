@@ -155,6 +155,7 @@ export { isoTime } from "./ui/time.ts";
 export { splitTokens } from "./ui/tokens.ts";
 export { type Actor, type WhoMustAct, whoMustAct, whoMustActText } from "./ui/who-must-act.ts";
 export {
+  IPSEC_FILES,
   WORKSPACE_VPN_STATES,
   type WorkspaceProfile,
   type WorkspaceReport,

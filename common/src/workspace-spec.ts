@@ -13,8 +13,23 @@ export const workspaceProfileSchema = z.discriminatedUnion("kind", [
     kind: z.literal("ipsec"),
     /** A swanctl.conf; its children carry `start_action = start` so loading initiates them. */
     swanctl: z.string().min(1),
+    /**
+     * For certificate authentication: the PEMs the swanctl.conf names by their IPSEC_FILES paths
+     * (the workspace's certificate and private key, the CA the remote side's certificate must
+     * chain to), written there by the supervisor (mode 0600) before loading.
+     */
+    files: z
+      .object({ certificate: z.string(), privateKey: z.string(), remoteCa: z.string() })
+      .optional(),
   }),
 ]);
+
+/** Where the workspace keeps an IPsec profile's certificate files (the /run tmpfs, root only). */
+export const IPSEC_FILES = {
+  certificate: "/run/meetpoint/vpn/workspace.pem",
+  privateKey: "/run/meetpoint/vpn/workspace.key",
+  remoteCa: "/run/meetpoint/vpn/remote-ca.pem",
+} as const;
 export type WorkspaceProfile = z.infer<typeof workspaceProfileSchema>;
 
 /**

@@ -5,10 +5,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import {
   fileExists,
+  IPSEC_FILES,
   type ProcessHandle,
   run,
   spawnProcess,
   stopProcess,
+  type WorkspaceProfile,
   waitFor,
 } from "@meetpoint/common";
 import { createReporter, type Reporter } from "./report.ts";
@@ -155,9 +157,17 @@ function startOpenvpn(config: string, reporter: Reporter, stopped: () => boolean
   );
 }
 
-function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean) {
+function startIpsec(
+  profile: Extract<WorkspaceProfile, { kind: "ipsec" }>,
+  reporter: Reporter,
+  stopped: () => boolean,
+) {
   mkdirSync(VPN_DIR, { recursive: true, mode: 0o700 });
-  writeFileSync(SWANCTL_CONFIG, swanctl, { mode: 0o600 });
+  writeFileSync(SWANCTL_CONFIG, profile.swanctl, { mode: 0o600 });
+  // Certificate auth: the files swanctl.conf names, root's alone like the config.
+  for (const [name, path] of Object.entries(IPSEC_FILES))
+    if (profile.files)
+      writeFileSync(path, profile.files[name as keyof typeof IPSEC_FILES], { mode: 0o600 });
   writeFileSync(STRONGSWAN_CONF, strongswanConf(), { mode: 0o600 });
   let lastLineError: string | undefined;
   const charon = keepRunning(
@@ -257,7 +267,7 @@ async function main() {
   const vpn =
     spec.profile.kind === "openvpn"
       ? { openvpn: startOpenvpn(spec.profile.config, reporter, stopped) }
-      : { ipsec: startIpsec(spec.profile.swanctl, reporter, stopped) };
+      : { ipsec: startIpsec(spec.profile, reporter, stopped) };
   const ticker = setInterval(() => void reporter.tick(), config.reportIntervalMs);
 
   const shutdown = async (why: string) => {

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { IPSEC_FILES } from "@meetpoint/common";
 import { ValidationError } from "../shared/index.ts";
 import { parseIpsecProfile, renderSwanctlConf } from "./ipsec-profile.ts";
 
@@ -46,13 +47,20 @@ test("a PSK connection renders to swanctl.conf with the PSK hex-encoded, nowhere
 test("certificate auth references the files, keeps the key out", () => {
   const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
   const key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----";
-  const profile = parseIpsecProfile({
+  const ca = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----";
+  const input = {
     ...PSK_INPUT,
     auth: "certificate",
     psk: "",
     certificate: cert,
     privateKey: key,
-  });
+    remoteCa: ca,
+  };
+  // Without the remote side's CA no remote certificate could be trusted.
+  expect(fieldOf({ ...input, remoteCa: "" })).toBe("remoteCa");
+  expect(fieldOf({ ...input, remoteCa: key })).toBe("remoteCa");
+  const profile = parseIpsecProfile(input);
+  expect(profile.settings.remoteCa).toBe(ca);
   expect(profile.secrets).toEqual({ privateKey: key });
   // The public certificate's SHA-256 (of its DER) identifies the key pair; the key gets no hash.
   expect(profile.certificateFingerprint).toBe(
@@ -61,8 +69,14 @@ test("certificate auth references the files, keeps the key out", () => {
   expect(profile.settings.certificate).toBe(cert);
   const conf = renderSwanctlConf(profile.settings, {});
   expect(conf).toContain("auth = pubkey");
-  expect(conf).toContain("certs = workspace.pem");
-  expect(conf).not.toContain("secrets {");
+  expect(conf).toContain(`certs = ${IPSEC_FILES.certificate}`);
+  expect(conf).toContain(`cacerts = ${IPSEC_FILES.remoteCa}`);
+  expect(conf).toContain(`file = ${IPSEC_FILES.privateKey}`);
+  expect(conf).not.toContain("MII");
+  // A profile stored before the remote CA was asked for cannot start, and says why.
+  expect(() => renderSwanctlConf({ ...profile.settings, remoteCa: null }, {})).toThrow(
+    /no remote CA/,
+  );
 });
 
 test("missing or hostile fields are 400 naming the field", () => {

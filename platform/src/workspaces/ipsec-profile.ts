@@ -2,6 +2,7 @@
 // checked field by field, and a pure renderer of swanctl.conf. Secrets never enter messages.
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
+import { IPSEC_FILES } from "@meetpoint/common";
 import { LINE_CONTROL, ValidationError } from "../shared/index.ts";
 import {
   destinationRefusal,
@@ -43,6 +44,11 @@ export interface IpsecSettings {
   auth: "psk" | "certificate";
   /** PEM of the workspace's certificate (certificate auth); public. */
   certificate: string | null;
+  /**
+   * PEM of the CA the remote side's certificate must chain to (certificate auth; public): without
+   * it strongSwan could trust no remote certificate. Absent in profiles stored before it existed.
+   */
+  remoteCa?: string | null;
   remoteSubnets: string[];
   ikeProposals: string[];
   espProposals: string[];
@@ -171,6 +177,7 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
   let certificateFingerprint: string | null = null;
   const secrets: IpsecProfile["secrets"] = {};
   let certificate: string | null = null;
+  let remoteCa: string | null = null;
   if (auth === "psk") {
     const psk = typeof input.psk === "string" ? input.psk : "";
     if (!psk) throw new ValidationError("psk", "is required for pre-shared key authentication");
@@ -190,6 +197,12 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
     )
       throw new ValidationError("privateKey", "must be one unencrypted PEM private key");
     secrets.privateKey = privateKey;
+    remoteCa = field(input, "remoteCa");
+    if (!PEM("CERTIFICATE").test(remoteCa))
+      throw new ValidationError(
+        "remoteCa",
+        "must be one PEM certificate: the CA the remote side's certificate is issued by",
+      );
     const der = Buffer.from(certificate.split("\n").slice(1, -1).join(""), "base64");
     certificateFingerprint = createHash("sha256").update(der).digest("hex");
   } else throw new ValidationError("auth", "must be psk or certificate");
@@ -200,6 +213,7 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
       remoteId,
       auth,
       certificate,
+      remoteCa,
       remoteSubnets: networks.map(networkText),
       ikeProposals,
       espProposals,
@@ -209,15 +223,11 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
   };
 }
 
-/** Files swanctl reads beside swanctl.conf (relative to /etc/swanctl), for certificate auth. */
-export const SWANCTL_CERT_FILE = "x509/workspace.pem";
-export const SWANCTL_KEY_FILE = "private/workspace.key";
-
 /**
  * The swanctl.conf text of the workspace's one connection "customer" (IKEv2, start at load,
  * restart on close). For psk auth `secrets.psk` is written hex-encoded (0x…) into the secrets
- * section; for certificate auth the certificate and key are referenced as SWANCTL_CERT_FILE /
- * SWANCTL_KEY_FILE, which the workspace writes. `remoteAddresses`, when given, are the remote
+ * section; for certificate auth the certificate, private key and remote CA are named by their
+ * IPSEC_FILES paths, which the supervisor writes (ipsecFiles). `remoteAddresses`, when given, are the remote
  * address's name resolved by the platform (the workspace itself may have no DNS): they become
  * remote_addrs. Throws when settings fail the checks of parseIpsecProfile (a stored value altered
  * afterwards must not reach the file) or an address is not one.
@@ -245,10 +255,14 @@ export function renderSwanctlConf(
       ? ["      auth = psk", `      id = "${settings.localId}"`]
       : [
           "      auth = pubkey",
-          `      certs = ${SWANCTL_CERT_FILE.split("/")[1]}`,
+          `      certs = ${IPSEC_FILES.certificate}`,
           `      id = "${settings.localId}"`,
         ];
   const remoteAuth = settings.auth === "psk" ? "psk" : "pubkey";
+  if (settings.auth === "certificate" && !settings.remoteCa)
+    throw new Error(
+      "the profile names no remote CA (stored before it was asked for): store the profile again with it",
+    );
   const lines = [
     "# Rendered by Meetpoint for a jump workspace: do not edit.",
     "connections {",
@@ -262,6 +276,7 @@ export function renderSwanctlConf(
     "    remote {",
     `      auth = ${remoteAuth}`,
     `      id = "${settings.remoteId}"`,
+    ...(settings.auth === "certificate" ? [`      cacerts = ${IPSEC_FILES.remoteCa}`] : []),
     "    }",
     "    children {",
     "      customer {",
@@ -286,7 +301,14 @@ export function renderSwanctlConf(
       "  }",
       "}",
     );
-  }
+  } else
+    lines.push(
+      "secrets {",
+      "  private-customer {",
+      `    file = ${IPSEC_FILES.privateKey}`,
+      "  }",
+      "}",
+    );
   return `${lines.join("\n")}\n`;
 }
 

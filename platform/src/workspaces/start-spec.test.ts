@@ -101,3 +101,38 @@ test("VPN peers by name: the profile handed on names the addresses the firewall 
   expect(spec2.profile.swanctl).toContain("remote_addrs = 192.0.2.7,2001:DB8::7");
   expect(spec2.profile.swanctl).not.toContain("remote_addrs = vpn.customer.example");
 });
+
+test("IPsec with certificates: the spec carries the files the swanctl.conf names", async () => {
+  const pem = (body: string, label = "CERTIFICATE") =>
+    `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----`;
+  const ipsec: Workspace = {
+    ...workspace,
+    profileKind: "ipsec",
+    profile: {
+      settings: {
+        remoteAddress: "203.0.113.10",
+        localId: "vendor@example.com",
+        remoteId: "vpn.customer.example",
+        auth: "certificate",
+        certificate: pem("MIIB"),
+        remoteCa: pem("MIIC"),
+        remoteSubnets: ["10.20.0.0/16"],
+        ikeProposals: [],
+        espProposals: [],
+      },
+    },
+    profileSecretsSealed: "sealed",
+  };
+  const key = pem("MIIE", "PRIVATE KEY");
+  const spec = await startSpec(ipsec, "100.64.0.1", {
+    box: { ...box, unsealSecret: async () => JSON.stringify({ privateKey: key }) },
+    reportUrl: "http://{gateway}:8080/r",
+  });
+  if (spec.profile.kind !== "ipsec") throw new Error("ipsec expected");
+  expect(spec.profile.files).toEqual({
+    certificate: pem("MIIB"),
+    privateKey: key,
+    remoteCa: pem("MIIC"),
+  });
+  expect(workspaceSpecSchema.parse(spec).profile).toEqual(spec.profile);
+});

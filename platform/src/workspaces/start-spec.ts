@@ -5,7 +5,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { createConnection, isIP } from "node:net";
 import type { WorkspaceSpec } from "@meetpoint/common";
 import { renderEgressRuleset, resolveEndpoints } from "./egress.ts";
-import { renderSwanctlConf } from "./ipsec-profile.ts";
+import { type IpsecSettings, renderSwanctlConf } from "./ipsec-profile.ts";
 import { assembleOpenVpnConfig, pinRemoteAddresses } from "./openvpn-profile.ts";
 import type { RuntimeDeps } from "./runtime.ts";
 import {
@@ -63,14 +63,11 @@ export async function startSpec(
             pinned,
           ),
         }
-      : {
-          kind: "ipsec",
-          swanctl: renderSwanctlConf(
-            (workspace.profile as unknown as StoredIpsec).settings,
-            secrets,
-            pinned.get((workspace.profile as unknown as StoredIpsec).settings.remoteAddress),
-          ),
-        };
+      : ipsecProfile(
+          (workspace.profile as unknown as StoredIpsec).settings,
+          secrets,
+          pinned.get((workspace.profile as unknown as StoredIpsec).settings.remoteAddress),
+        );
   const url = new URL(deps.reportUrl.replace("{gateway}", gateway));
   const reportHost = url.hostname.replace(/^\[|\]$/g, "");
   const reportAddress = isIP(reportHost) ? reportHost : ((await lookup(reportHost))[0] ?? "");
@@ -95,6 +92,21 @@ export async function startSpec(
       ...(certificate ? { certificate } : {}),
     },
   };
+}
+
+/** The IPsec part of the spec: the swanctl.conf and, for certificate auth, the files it names. */
+function ipsecProfile(
+  settings: IpsecSettings,
+  secrets: Record<string, string>,
+  remoteAddresses: string[] | undefined,
+): WorkspaceSpec["profile"] {
+  const swanctl = renderSwanctlConf(settings, secrets, remoteAddresses);
+  if (settings.auth !== "certificate") return { kind: "ipsec", swanctl };
+  const { certificate, remoteCa } = settings;
+  const privateKey = secrets.privateKey;
+  if (!certificate || !remoteCa || !privateKey)
+    throw new Error("the IPsec profile's certificate, private key or remote CA is missing");
+  return { kind: "ipsec", swanctl, files: { certificate, privateKey, remoteCa } };
 }
 
 /** Whether host:port answers with an RFB version ("RFB 003.008\n") within `ms`. */

@@ -203,6 +203,10 @@ export const ManageForms: FC<{
             <span>Private key (PEM; sealed)</span>
             <textarea name="privateKey" rows={4}></textarea>
           </label>
+          <label>
+            <span>Remote CA (PEM: the CA the customer's VPN gateway certificate is issued by)</span>
+            <textarea name="remoteCa" rows={4}></textarea>
+          </label>
           <Field
             label="IKE proposals"
             name="ikeProposals"
