@@ -81,7 +81,8 @@ export function workspaceContainerOptions(
       ...(input.dns?.length ? { Dns: input.dns } : {}),
       ReadonlyRootfs: true,
       Tmpfs: {
-        "/tmp": "rw,nosuid,nodev,mode=1777,size=512m",
+        // noexec: nothing the desktop user downloads runs from here.
+        "/tmp": "rw,nosuid,nodev,noexec,mode=1777,size=512m",
         "/run": "rw,nosuid,nodev,noexec,mode=0755,size=16m",
         ...(input.homeVolume
           ? {}
