@@ -17,6 +17,10 @@ import {
   CHARON_VICI,
   charonArgs,
   charonLineError,
+  espProbeArgs,
+  type IpsecBackend,
+  ipsecBackendFor,
+  LIBIPSEC_TUN,
   OPENVPN_CONFIG,
   openvpnArgs,
   openvpnLineEvent,
@@ -155,10 +159,30 @@ function startOpenvpn(config: string, reporter: Reporter, stopped: () => boolean
   );
 }
 
-function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean) {
+/**
+ * Kernel ESP or strongSwan's userspace IPsec: an ESP state added and deleted again in this
+ * container's network namespace (vpn.ts, espProbeArgs) decides.
+ */
+async function probeIpsecBackend(): Promise<IpsecBackend> {
+  const probe = espProbeArgs();
+  const added = await run(probe.add);
+  if (added.code === 0) {
+    const deleted = await run(probe.delete);
+    if (deleted.code !== 0) log(`ip xfrm: the probe's state stays: ${deleted.stderr.trim()}`);
+  }
+  const { backend, reason } = ipsecBackendFor(added);
+  log(
+    backend === "kernel"
+      ? `ipsec: kernel ESP (${reason})`
+      : `ipsec: strongSwan's userspace IPsec (kernel-libipsec, TUN ${LIBIPSEC_TUN}, ESP in UDP 4500): ${reason}`,
+  );
+  return backend;
+}
+
+async function startIpsec(swanctl: string, reporter: Reporter, stopped: () => boolean) {
   mkdirSync(VPN_DIR, { recursive: true, mode: 0o700 });
   writeFileSync(SWANCTL_CONFIG, swanctl, { mode: 0o600 });
-  writeFileSync(STRONGSWAN_CONF, strongswanConf(), { mode: 0o600 });
+  writeFileSync(STRONGSWAN_CONF, strongswanConf(await probeIpsecBackend()), { mode: 0o600 });
   let lastLineError: string | undefined;
   const charon = keepRunning(
     "charon",
@@ -257,7 +281,7 @@ async function main() {
   const vpn =
     spec.profile.kind === "openvpn"
       ? { openvpn: startOpenvpn(spec.profile.config, reporter, stopped) }
-      : { ipsec: startIpsec(spec.profile.swanctl, reporter, stopped) };
+      : { ipsec: await startIpsec(spec.profile.swanctl, reporter, stopped) };
   const ticker = setInterval(() => void reporter.tick(), config.reportIntervalMs);
 
   const shutdown = async (why: string) => {
