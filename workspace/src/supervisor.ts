@@ -1,6 +1,7 @@
 // The jump workspace's supervisor (DESIGN.md §6), PID 1's only child under tini, as root with
-// NET_ADMIN, SETUID, SETGID and KILL only: applies the egress firewall, starts Xvnc (as its own user),
-// the desktop (as `desk`), brings the customer's VPN up and reports its state to the platform.
+// NET_ADMIN, NET_BIND_SERVICE, SETUID, SETGID and KILL only: applies the egress firewall, starts
+// Xvnc (as its own user), the desktop (as `desk`), brings the customer's VPN up and reports its
+// state to the platform.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import {
@@ -221,7 +222,7 @@ async function startIpsec(swanctl: string, reporter: Reporter, stopped: () => bo
     const sas = await run(withStrongswanConf(["swanctl", "--list-sas", "--noblock"]));
     if (sas.code === 0)
       await reporter.set({
-        vpn: swanctlSasState(sas.stdout),
+        vpn: swanctlSasState(sas.stdout, lastLineError !== undefined),
         lastError: reporter.current().lastError,
       });
   }, 2000);

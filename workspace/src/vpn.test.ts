@@ -52,6 +52,11 @@ describe("swanctlSasState", () => {
   test("connecting while the IKE SA is still being set up, or none exists", () => {
     expect(swanctlSasState("home: #1, CONNECTING, IKEv2")).toBe("connecting");
     expect(swanctlSasState("")).toBe("connecting");
+    expect(swanctlSasState("home: #1, CONNECTING, IKEv2", true)).toBe("connecting");
+  });
+  test("down when no SA is left after a failure charon logged", () => {
+    expect(swanctlSasState("", true)).toBe("down");
+    expect(swanctlSasState("\n", true)).toBe("down");
   });
 });
 
@@ -124,8 +129,16 @@ describe("ipsecBackendFor", () => {
       reason: "no ESP in this kernel (ip xfrm: RTNETLINK answers: Protocol not supported)",
     });
   });
+  test("newer kernels' words for EPROTONOSUPPORT (extack)", () => {
+    expect(ipsecBackendFor({ code: 2, stderr: "Error: Requested type not found.\n" }).reason).toBe(
+      "no ESP in this kernel (ip xfrm: Error: Requested type not found.)",
+    );
+  });
   test("userspace IPsec on any other refusal too, saying which", () => {
-    const other = ipsecBackendFor({ code: 2, stderr: "RTNETLINK answers: Function not implemented" });
+    const other = ipsecBackendFor({
+      code: 2,
+      stderr: "RTNETLINK answers: Function not implemented",
+    });
     expect(other.backend).toBe("libipsec");
     expect(other.reason).toBe(
       "the kernel refused an ESP state (ip xfrm: RTNETLINK answers: Function not implemented)",

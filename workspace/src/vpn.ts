@@ -73,7 +73,8 @@ export function ipsecBackendFor(probe: { code: number; stderr: string }): {
 } {
   if (probe.code === 0) return { backend: "kernel", reason: "the kernel accepts ESP states" };
   const said = probe.stderr.trim().split("\n").at(-1)?.slice(0, 200) || `exit ${probe.code}`;
-  if (/Protocol not supported/i.test(said))
+  // EPROTONOSUPPORT: "Protocol not supported", or newer kernels' own words for it.
+  if (/Protocol not supported|Requested type not found/i.test(said))
     return { backend: "libipsec", reason: `no ESP in this kernel (ip xfrm: ${said})` };
   return { backend: "libipsec", reason: `the kernel refused an ESP state (ip xfrm: ${said})` };
 }
@@ -155,10 +156,13 @@ export function openvpnLineEvent(line: string): VpnEvent | null {
 
 /**
  * The state in `swanctl --list-sas` output: up when an IKE SA is ESTABLISHED and a CHILD SA
- * INSTALLED, otherwise connecting.
+ * INSTALLED; down when no SA is left after charon logged a failure (`failed`: an authentication
+ * the peer refused, a peer that never answered — charon does not try again by itself then);
+ * otherwise connecting (also before the first SA exists).
  */
-export function swanctlSasState(listing: string): VpnState {
-  return /\bESTABLISHED\b/.test(listing) && /\bINSTALLED\b/.test(listing) ? "up" : "connecting";
+export function swanctlSasState(listing: string, failed = false): VpnState {
+  if (/\bESTABLISHED\b/.test(listing) && /\bINSTALLED\b/.test(listing)) return "up";
+  return failed && !/\S/.test(listing) ? "down" : "connecting";
 }
 
 /** What one line of charon's log says went wrong, in words; null for other lines. */
