@@ -456,7 +456,7 @@ secrets { ike-workspace { id = ${workspaceId}
         && export STRONGSWAN_CONF=/run/strongswan.conf && /usr/lib/ipsec/charon &
         (until STRONGSWAN_CONF=/run/strongswan.conf swanctl --load-all --noprompt --file /run/swanctl.conf; do sleep 0.2; done) &
         bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8081, fetch: () => new Response("other service") })' &
-        exec bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8080, fetch: (r, s) => new Response("machine web UI for " + s.requestIP(r)?.address) })'`,
+        exec bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8080, fetch: (r, s) => new Response(r.url.endsWith("/big") ? new Uint8Array(8e6) : "machine web UI for " + s.requestIP(r)?.address) })'`,
       ],
       HostConfig: {
         ...hardened,
@@ -533,6 +533,7 @@ secrets { ike-workspace { id = ${workspaceId}
         received.filter((r) => r.authorization === `Bearer ${token}`).map((r) => r.report);
       return { container, reports };
     };
+    const started = performance.now();
     const ws = await start("ipsec-up", psk);
     const upInTime = await waitFor(() => ws.reports().some((r) => r.vpn === "up"), {
       timeoutMs: 45_000,
@@ -545,12 +546,15 @@ secrets { ike-workspace { id = ${workspaceId}
         `workspace:\n${(await logs(ws.container)).slice(-3000)}\nconcentrator:\n${(await logs(responder)).slice(-3000)}\nrouter:\n${await logs(router)}`,
       );
     expect(upInTime).toBe(true);
+    const upAfter = performance.now() - started;
 
     // The supervisor says which ESP it chose, and the namespace agrees.
     const backend = /supervisor: ipsec: (kernel ESP|strongSwan's userspace IPsec)/.exec(
       await logs(ws.container),
     )?.[1];
-    console.log(`IPsec backend in this kernel: ${backend}`);
+    console.log(
+      `IPsec backend in this kernel: ${backend}; up ${Math.round(upAfter)} ms after the start`,
+    );
     expect(backend).toBeDefined();
     const tun = await exec(docker, ws.container, "root", ["ip", "-br", "link", "show", "ipsec0"]);
     const policies = await exec(docker, ws.container, "root", ["ip", "xfrm", "policy"]);
@@ -575,6 +579,19 @@ secrets { ike-workspace { id = ${workspaceId}
       ]);
     const page = await get(ws.container, "desk", 8080);
     expect(page.output).toContain(`machine web UI for ${wsIp}`);
+    // Full-size segments too (the TUN device's MTU is 1400): 8 MB through the tunnel.
+    const big = await exec(docker, ws.container, "desk", [
+      "timeout",
+      "30",
+      "bash",
+      "-c",
+      `s=$(date +%s%N); exec 3<>/dev/tcp/${MACHINE_IP}/8080; printf 'GET /big HTTP/1.0\r\n\r\n' >&3; n=$(wc -c <&3); echo "$n $(( ($(date +%s%N) - s) / 1000000 ))"`,
+    ]);
+    const [bytes = 0, ms = 0] = big.output.trim().split(" ").map(Number);
+    expect(bytes).toBeGreaterThan(8e6);
+    console.log(
+      `8 MB through the tunnel as desk: ${ms} ms (${(8e3 / Math.max(ms, 1)).toFixed(1)} MB/s)`,
+    );
     // The unlisted port answers on the machine itself, not the desktop user through the tunnel.
     expect((await get(responder, "root", 8081)).output).toContain("other service");
     const other = await get(ws.container, "desk", 8081);
