@@ -258,7 +258,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     expect(info.HostConfig.CapDrop).toEqual(["ALL"]);
     expect(
       (info.HostConfig.CapAdd ?? []).map((c: string) => c.replace(/^CAP_/, "")).sort(),
-    ).toEqual(["KILL", "NET_ADMIN", "SETGID", "SETUID"]);
+    ).toEqual(["KILL", "NET_ADMIN", "NET_BIND_SERVICE", "SETGID", "SETUID"]);
     expect(info.HostConfig.Privileged).toBe(false);
     expect(info.HostConfig.Memory).toBe(1024 * 1024 ** 2);
     expect(info.Mounts).toContainEqual(

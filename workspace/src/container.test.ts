@@ -19,7 +19,7 @@ test("the hardening of issue 17: read-only root, no-new-privileges, four capabil
   expect(host.ReadonlyRootfs).toBe(true);
   expect(host.SecurityOpt).toEqual(["no-new-privileges"]);
   expect(host.CapDrop).toEqual(["ALL"]);
-  expect(host.CapAdd).toEqual(["NET_ADMIN", "SETUID", "SETGID", "KILL"]);
+  expect(host.CapAdd).toEqual(["NET_ADMIN", "NET_BIND_SERVICE", "SETUID", "SETGID", "KILL"]);
   expect(host.Devices?.map((device: { PathOnHost: string }) => device.PathOnHost)).toEqual([
     "/dev/net/tun",
   ]);

@@ -39,11 +39,19 @@ export interface WorkspaceContainer {
 
 /**
  * Capabilities the supervisor keeps, in the container's own namespaces: NET_ADMIN (nft, the tun
- * device, routes), SETUID/SETGID (starting Xvnc and the desktop under their own users), KILL
- * (stopping them). Processes lose them when they change user; no-new-privileges and an image
+ * device, routes, IPsec states), NET_BIND_SERVICE (charon's IKE sockets on UDP 500 and 4500:
+ * strongSwan's socket-default plugin refuses to load without it, whatever Docker allows root to
+ * bind), SETUID/SETGID (starting Xvnc and the desktop under their own users), KILL (stopping
+ * them). Processes lose them when they change user; no-new-privileges and an image
  * without setuid files keep them from coming back.
  */
-export const WORKSPACE_CAPABILITIES = ["NET_ADMIN", "SETUID", "SETGID", "KILL"] as const;
+export const WORKSPACE_CAPABILITIES = [
+  "NET_ADMIN",
+  "NET_BIND_SERVICE",
+  "SETUID",
+  "SETGID",
+  "KILL",
+] as const;
 
 /** The VNC port the platform's relay connects to, on the workspace network. */
 export const WORKSPACE_VNC_PORT = 5900;

@@ -1,6 +1,7 @@
 // The jump workspace's supervisor (DESIGN.md §6), PID 1's only child under tini, as root with
-// NET_ADMIN, SETUID, SETGID and KILL only: applies the egress firewall, starts Xvnc (as its own user),
-// the desktop (as `desk`), brings the customer's VPN up and reports its state to the platform.
+// NET_ADMIN, NET_BIND_SERVICE, SETUID, SETGID and KILL only: applies the egress firewall, starts
+// Xvnc (as its own user), the desktop (as `desk`), brings the customer's VPN up and reports its
+// state to the platform.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import {
@@ -19,6 +20,10 @@ import {
   CHARON_VICI,
   charonArgs,
   charonLineError,
+  espProbeArgs,
+  type IpsecBackend,
+  ipsecBackendFor,
+  LIBIPSEC_TUN,
   OPENVPN_CONFIG,
   openvpnArgs,
   openvpnLineEvent,
@@ -157,7 +162,27 @@ function startOpenvpn(config: string, reporter: Reporter, stopped: () => boolean
   );
 }
 
-function startIpsec(
+/**
+ * Kernel ESP or strongSwan's userspace IPsec: an ESP state added and deleted again in this
+ * container's network namespace (vpn.ts, espProbeArgs) decides.
+ */
+async function probeIpsecBackend(): Promise<IpsecBackend> {
+  const probe = espProbeArgs();
+  const added = await run(probe.add);
+  if (added.code === 0) {
+    const deleted = await run(probe.delete);
+    if (deleted.code !== 0) log(`ip xfrm: the probe's state stays: ${deleted.stderr.trim()}`);
+  }
+  const { backend, reason } = ipsecBackendFor(added);
+  log(
+    backend === "kernel"
+      ? `ipsec: kernel ESP (${reason})`
+      : `ipsec: strongSwan's userspace IPsec (kernel-libipsec, TUN ${LIBIPSEC_TUN}, ESP in UDP 4500): ${reason}`,
+  );
+  return backend;
+}
+
+async function startIpsec(
   profile: Extract<WorkspaceProfile, { kind: "ipsec" }>,
   reporter: Reporter,
   stopped: () => boolean,
@@ -168,7 +193,7 @@ function startIpsec(
   for (const [name, path] of Object.entries(IPSEC_FILES))
     if (profile.files)
       writeFileSync(path, profile.files[name as keyof typeof IPSEC_FILES], { mode: 0o600 });
-  writeFileSync(STRONGSWAN_CONF, strongswanConf(), { mode: 0o600 });
+  writeFileSync(STRONGSWAN_CONF, strongswanConf(await probeIpsecBackend()), { mode: 0o600 });
   let lastLineError: string | undefined;
   const charon = keepRunning(
     "charon",
@@ -207,7 +232,7 @@ function startIpsec(
     const sas = await run(withStrongswanConf(["swanctl", "--list-sas", "--noblock"]));
     if (sas.code === 0)
       await reporter.set({
-        vpn: swanctlSasState(sas.stdout),
+        vpn: swanctlSasState(sas.stdout, lastLineError !== undefined),
         lastError: reporter.current().lastError,
       });
   }, 2000);
@@ -267,7 +292,7 @@ async function main() {
   const vpn =
     spec.profile.kind === "openvpn"
       ? { openvpn: startOpenvpn(spec.profile.config, reporter, stopped) }
-      : { ipsec: startIpsec(spec.profile, reporter, stopped) };
+      : { ipsec: await startIpsec(spec.profile, reporter, stopped) };
   const ticker = setInterval(() => void reporter.tick(), config.reportIntervalMs);
 
   const shutdown = async (why: string) => {

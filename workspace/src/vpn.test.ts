@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import {
   charonLineError,
+  espProbeArgs,
+  ipsecBackendFor,
   openvpnArgs,
   openvpnLineEvent,
   strongswanConf,
@@ -50,6 +52,11 @@ describe("swanctlSasState", () => {
   test("connecting while the IKE SA is still being set up, or none exists", () => {
     expect(swanctlSasState("home: #1, CONNECTING, IKEv2")).toBe("connecting");
     expect(swanctlSasState("")).toBe("connecting");
+    expect(swanctlSasState("home: #1, CONNECTING, IKEv2", true)).toBe("connecting");
+  });
+  test("down when no SA is left after a failure charon logged", () => {
+    expect(swanctlSasState("", true)).toBe("down");
+    expect(swanctlSasState("\n", true)).toBe("down");
   });
 });
 
@@ -99,4 +106,50 @@ test("strongSwan's config: Debian's plugins by absolute path, the log on stderr"
   expect(conf).toContain("include /etc/strongswan.d/charon/*.conf");
   expect(conf).toContain("include /etc/strongswan.d/*.conf");
   expect(conf).toMatch(/filelog \{\s+stderr \{\s+default = 1/);
+  // Kernel ESP by default: the userspace backend stays unloaded whatever Debian's file says.
+  expect(conf).toMatch(/kernel-libipsec \{\s+load = no\s+\}/);
+  expect(strongswanConf("kernel")).toBe(conf);
+  // Userspace: loaded before kernel-netlink (priority 2 > its 1), after the included files.
+  const userspace = strongswanConf("libipsec");
+  expect(userspace).toMatch(/kernel-libipsec \{\s+load = 2\s+\}/);
+  expect(userspace.indexOf("kernel-libipsec")).toBeGreaterThan(
+    userspace.indexOf("include /etc/strongswan.d/charon/*.conf"),
+  );
+});
+
+describe("ipsecBackendFor", () => {
+  test("kernel ESP when the probe's state was accepted", () => {
+    expect(ipsecBackendFor({ code: 0, stderr: "" }).backend).toBe("kernel");
+  });
+  test("userspace IPsec when the kernel has no ESP, with ip's words", () => {
+    expect(
+      ipsecBackendFor({ code: 2, stderr: "RTNETLINK answers: Protocol not supported\n" }),
+    ).toEqual({
+      backend: "libipsec",
+      reason: "no ESP in this kernel (ip xfrm: RTNETLINK answers: Protocol not supported)",
+    });
+  });
+  test("newer kernels' words for EPROTONOSUPPORT (extack)", () => {
+    expect(ipsecBackendFor({ code: 2, stderr: "Error: Requested type not found.\n" }).reason).toBe(
+      "no ESP in this kernel (ip xfrm: Error: Requested type not found.)",
+    );
+  });
+  test("userspace IPsec on any other refusal too, saying which", () => {
+    const other = ipsecBackendFor({
+      code: 2,
+      stderr: "RTNETLINK answers: Function not implemented",
+    });
+    expect(other.backend).toBe("libipsec");
+    expect(other.reason).toBe(
+      "the kernel refused an ESP state (ip xfrm: RTNETLINK answers: Function not implemented)",
+    );
+    expect(ipsecBackendFor({ code: 127, stderr: "" }).reason).toContain("exit 127");
+  });
+  test("the probe adds and deletes the same ESP state", () => {
+    const { add, delete: del } = espProbeArgs();
+    expect(add.slice(0, 4)).toEqual(["ip", "xfrm", "state", "add"]);
+    expect(del.slice(0, 4)).toEqual(["ip", "xfrm", "state", "delete"]);
+    expect(add.join(" ")).toContain(del.slice(4).join(" "));
+    expect(add).toContain("esp");
+  });
 });

@@ -13,14 +13,87 @@ export const CHARON_VICI = "/run/charon.vici";
 export const STRONGSWAN_CONF = `${VPN_DIR}/strongswan.conf`;
 
 /**
- * Debian's /etc/strongswan.conf with its relative includes made absolute, plus a log on stderr
- * (the supervisor's output) instead of syslog, which a container does not have.
+ * Where charon's ESP runs: the kernel's (XFRM states and policies) or strongSwan's userspace
+ * libipsec (the kernel-libipsec plugin: ESP inside charon, cleartext through a TUN device, ESP
+ * always UDP-encapsulated on port 4500) for kernels without ESP (CONFIG_INET_ESP unset).
  */
-export function strongswanConf(): string {
+export type IpsecBackend = "kernel" | "libipsec";
+
+/** The TUN device kernel-libipsec creates (its name is fixed: "ipsec" and the first free number). */
+export const LIBIPSEC_TUN = "ipsec0";
+
+/**
+ * The probe for kernel ESP (espProbeArgs), run as root in the container's own network namespace: adds an ESP
+ * state (tunnel mode, AES-CBC + HMAC-SHA256, loopback addresses, fixed SPI) — nothing is sent, a
+ * state without a policy matches no packet — and deletes it again. The kernel answers
+ * EPROTONOSUPPORT ("Protocol not supported") when it has no ESP.
+ */
+const ESP_PROBE_STATE = [
+  "src",
+  "127.0.0.1",
+  "dst",
+  "127.0.0.2",
+  "proto",
+  "esp",
+  "spi",
+  "0x4d500001",
+];
+/** argv of the probe's two steps (see above). */
+export function espProbeArgs(): { add: string[]; delete: string[] } {
+  return {
+    add: [
+      "ip",
+      "xfrm",
+      "state",
+      "add",
+      ...ESP_PROBE_STATE,
+      "mode",
+      "tunnel",
+      "enc",
+      "cbc(aes)",
+      `0x${"11".repeat(16)}`,
+      "auth-trunc",
+      "hmac(sha256)",
+      `0x${"22".repeat(32)}`,
+      "128",
+    ],
+    delete: ["ip", "xfrm", "state", "delete", ...ESP_PROBE_STATE],
+  };
+}
+
+/**
+ * Which backend the probe's result calls for: the kernel when `ip xfrm state add` succeeded,
+ * libipsec otherwise (EPROTONOSUPPORT: no ESP in this kernel; any other refusal — no XFRM at
+ * all, a missing algorithm — likewise leaves the kernel unusable for ESP). `reason` says why, in
+ * words for the log.
+ */
+export function ipsecBackendFor(probe: { code: number; stderr: string }): {
+  backend: IpsecBackend;
+  reason: string;
+} {
+  if (probe.code === 0) return { backend: "kernel", reason: "the kernel accepts ESP states" };
+  const said = probe.stderr.trim().split("\n").at(-1)?.slice(0, 200) || `exit ${probe.code}`;
+  // EPROTONOSUPPORT: "Protocol not supported", or newer kernels' own words for it.
+  if (/Protocol not supported|Requested type not found/i.test(said))
+    return { backend: "libipsec", reason: `no ESP in this kernel (ip xfrm: ${said})` };
+  return { backend: "libipsec", reason: `the kernel refused an ESP state (ip xfrm: ${said})` };
+}
+
+/**
+ * Debian's /etc/strongswan.conf with its relative includes made absolute, plus a log on stderr
+ * (the supervisor's output) instead of syslog, which a container does not have. For `libipsec`
+ * the kernel-libipsec plugin is loaded (Debian's libcharon-extra-plugins), before kernel-netlink
+ * (priority 2) so that its IPsec interface is the one charon uses; kernel-netlink still does the
+ * routes (table 220 → the TUN device) and addresses. For `kernel` it stays unloaded.
+ */
+export function strongswanConf(backend: IpsecBackend = "kernel"): string {
   return `charon {
   load_modular = yes
   plugins {
     include /etc/strongswan.d/charon/*.conf
+    kernel-libipsec {
+      load = ${backend === "libipsec" ? "2" : "no"}
+    }
   }
   filelog {
     stderr {
@@ -83,10 +156,13 @@ export function openvpnLineEvent(line: string): VpnEvent | null {
 
 /**
  * The state in `swanctl --list-sas` output: up when an IKE SA is ESTABLISHED and a CHILD SA
- * INSTALLED, otherwise connecting.
+ * INSTALLED; down when no SA is left after charon logged a failure (`failed`: an authentication
+ * the peer refused, a peer that never answered — charon does not try again by itself then);
+ * otherwise connecting (also before the first SA exists).
  */
-export function swanctlSasState(listing: string): VpnState {
-  return /\bESTABLISHED\b/.test(listing) && /\bINSTALLED\b/.test(listing) ? "up" : "connecting";
+export function swanctlSasState(listing: string, failed = false): VpnState {
+  if (/\bESTABLISHED\b/.test(listing) && /\bINSTALLED\b/.test(listing)) return "up";
+  return failed && !/\S/.test(listing) ? "down" : "connecting";
 }
 
 /** What one line of charon's log says went wrong, in words; null for other lines. */

@@ -7,7 +7,10 @@ import { resolve } from "node:path";
 import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
 import { waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
+import { parseAllowList, renderEgressRuleset } from "../../platform/src/workspaces/egress.ts";
+import { ipsecEndpoints, renderSwanctlConf } from "../../platform/src/workspaces/ipsec-profile.ts";
 import { startWorkspace } from "../src/runtime.ts";
+import { strongswanConf } from "../src/vpn.ts";
 import { exec, firstBytes, prerequisiteMissing } from "./support.ts";
 
 const docker = new Docker();
@@ -19,6 +22,14 @@ const octet = 130 + Math.floor(Math.random() * 100);
 const subnet = `198.19.${octet}.0/24`;
 const gateway = `198.19.${octet}.1`;
 const concentratorIp = `198.19.${octet}.10`;
+// The customer's side of the IPsec test: its own network (the next /24), reached through a NAT
+// router as over the Internet; its machine network 10.77.0.0/24 behind its strongSwan.
+const customerOctet = octet + 1;
+const customerSubnet = `198.19.${customerOctet}.0/24`;
+const routerIp = `198.19.${octet}.20`;
+const routerCustomerIp = `198.19.${customerOctet}.20`;
+const responderIp = `198.19.${customerOctet}.10`;
+const MACHINE_IP = "10.77.0.1";
 const TOKEN = `token-${crypto.randomUUID()}`;
 const VNC_PASSWORD = "Vnc-7x2q";
 
@@ -36,6 +47,7 @@ let reportServer: ReturnType<typeof Bun.serve> | undefined;
 let otherServer: ReturnType<typeof Bun.serve> | undefined;
 let network: Docker.Network | undefined;
 const containers: Docker.Container[] = [];
+let customerNetwork: Docker.Network | undefined;
 let image = "";
 
 function allowList(reportPort: number): string {
@@ -136,6 +148,7 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
   afterAll(async () => {
     for (const container of containers) await container.remove({ force: true }).catch(() => {});
     await network?.remove().catch(() => {});
+    await customerNetwork?.remove().catch(() => {});
     reportServer?.stop(true);
     otherServer?.stop(true);
   });
@@ -377,6 +390,236 @@ secrets { ike-customer { id = concentrator.customer.example
     expect((await exec(docker, ipsec, "desk", ["swanctl", "--list-sas"])).code).not.toBe(0);
     await ipsec.remove({ force: true });
   }, 30_000);
+
+  test("IPsec: the tunnel comes up (kernel ESP or strongSwan's userspace IPsec), the desktop user reaches the listed port behind it and nothing else; a wrong PSK is reported", async () => {
+    const psk = `psk-${crypto.randomUUID()}`;
+    const workspaceId = "workspace@vendor.example";
+    const concentratorId = "concentrator.customer.example";
+    customerNetwork = await docker.createNetwork({
+      Name: `meetpoint-ws-test-${suffix}-customer`,
+      Driver: "bridge",
+      IPAM: { Config: [{ Subnet: customerSubnet, Gateway: `198.19.${customerOctet}.1` }] },
+    });
+    const hardened = {
+      Tmpfs: { "/run": "rw,mode=0700" },
+      CapDrop: ["ALL"],
+      CapAdd: ["NET_ADMIN", "NET_BIND_SERVICE"],
+    };
+    // The Internet between them: a router masquerading the workspace network towards the
+    // customer's, so the concentrator sees the router as its IKE peer (as it would see the
+    // workspace host's public address) and the workspace's own address only inside the tunnel.
+    const router = await docker.createContainer({
+      name: `meetpoint-ws-test-${suffix}-router`,
+      Image: image,
+      Entrypoint: ["sh", "-c"],
+      Cmd: [
+        `nft add table ip nat && nft 'add chain ip nat post { type nat hook postrouting priority 100; }' \\
+          && nft add rule ip nat post ip saddr ${subnet} ip daddr ${customerSubnet} masquerade \\
+          && exec sleep infinity`,
+      ],
+      HostConfig: {
+        ...hardened,
+        NetworkMode: network?.id,
+        Sysctls: { "net.ipv4.ip_forward": "1" },
+      },
+      NetworkingConfig: {
+        EndpointsConfig: {
+          [`meetpoint-ws-test-${suffix}`]: { IPAMConfig: { IPv4Address: routerIp } },
+        },
+      },
+    });
+    containers.push(router);
+    await customerNetwork.connect({
+      Container: router.id,
+      EndpointConfig: { IPAMConfig: { IPv4Address: routerCustomerIp } },
+    });
+    await router.start();
+    // The customer's concentrator: strongSwan from the same image (userspace IPsec, which works
+    // with or without kernel ESP), PSK, the machine network 10.77.0.0/24 behind it, and the
+    // machine's web UI (8080, which names the client address it sees) and another port (8081).
+    const responderSwanctl = `connections {
+  workspace {
+    version = 2
+    local_addrs = ${responderIp}
+    local { auth = psk
+      id = ${concentratorId} }
+    remote { auth = psk
+      id = ${workspaceId} }
+    children { machines { local_ts = 10.77.0.0/24
+      remote_ts = ${subnet} } }
+  }
+}
+secrets { ike-workspace { id = ${workspaceId}
+  secret = "${psk}" } }
+`;
+    const responder = await docker.createContainer({
+      name: `meetpoint-ws-test-${suffix}-responder`,
+      Image: image,
+      Entrypoint: ["sh", "-c"],
+      Env: [`SS_CONF=${strongswanConf("libipsec")}`, `SWANCTL_CONF=${responderSwanctl}`],
+      Cmd: [
+        `ip addr add ${MACHINE_IP}/32 dev eth0 \\
+        && printf '%s' "$SS_CONF" > /run/strongswan.conf && printf '%s' "$SWANCTL_CONF" > /run/swanctl.conf \\
+        && export STRONGSWAN_CONF=/run/strongswan.conf && /usr/lib/ipsec/charon &
+        (until STRONGSWAN_CONF=/run/strongswan.conf swanctl --load-all --noprompt --file /run/swanctl.conf; do sleep 0.2; done) &
+        bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8081, fetch: () => new Response("other service") })' &
+        exec bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8080, fetch: (r, s) => new Response(r.url.endsWith("/big") ? new Uint8Array(8e6) : "machine web UI for " + s.requestIP(r)?.address) })'`,
+      ],
+      HostConfig: {
+        ...hardened,
+        NetworkMode: customerNetwork.id,
+        Devices: [
+          { PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" },
+        ],
+      },
+      NetworkingConfig: {
+        EndpointsConfig: {
+          [`meetpoint-ws-test-${suffix}-customer`]: { IPAMConfig: { IPv4Address: responderIp } },
+        },
+      },
+    });
+    containers.push(responder);
+    await responder.start();
+    // Both ready before the workspace sends its first IKE packet: a packet forwarded before the
+    // masquerade rule exists leaves a conntrack entry without NAT that its retransmits then follow.
+    const ready = async (container: Docker.Container, cmd: string[], pattern: RegExp) =>
+      waitFor(async () => pattern.test((await exec(docker, container, "root", cmd)).output), {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      });
+    expect(await ready(router, ["nft", "list", "table", "ip", "nat"], /masquerade/)).toBe(true);
+    expect(
+      await ready(
+        responder,
+        ["env", "STRONGSWAN_CONF=/run/strongswan.conf", "swanctl", "--list-conns"],
+        /^workspace: IKEv2/m,
+      ),
+    ).toBe(true);
+
+    // The workspace: swanctl.conf and the egress ruleset as the platform renders them.
+    const settings = {
+      remoteAddress: responderIp,
+      localId: workspaceId,
+      remoteId: concentratorId,
+      auth: "psk" as const,
+      certificate: null,
+      remoteSubnets: ["10.77.0.0/24"],
+      ikeProposals: [],
+      espProposals: [],
+    };
+    const firewall = renderEgressRuleset({
+      uplink: "eth0",
+      tunnel: "ipsec",
+      vpnEndpoints: ipsecEndpoints(settings).map((e) => ({ ...e, address: e.host })),
+      allowList: parseAllowList(`${MACHINE_IP} tcp 8080`),
+      relayAddresses: [gateway],
+      report: { address: gateway, port: reportPort },
+    });
+    const start = async (name: string, key: string) => {
+      const token = `token-${crypto.randomUUID()}`;
+      const container = await runWorkspace(
+        {
+          vnc: { password: VNC_PASSWORD },
+          profile: { kind: "ipsec", swanctl: renderSwanctlConf(settings, { psk: key }) },
+          firewall,
+          report: { url: `http://${gateway}:${reportPort}/report`, token },
+        },
+        `meetpoint-ws-test-${suffix}-${name}`,
+      );
+      // Its way to the customer's network: through the router (the test's Internet).
+      const route = await exec(docker, container, "root", [
+        "ip",
+        "route",
+        "add",
+        customerSubnet,
+        "via",
+        routerIp,
+      ]);
+      expect(route).toMatchObject({ code: 0 });
+      const reports = () =>
+        received.filter((r) => r.authorization === `Bearer ${token}`).map((r) => r.report);
+      return { container, reports };
+    };
+    const started = performance.now();
+    const ws = await start("ipsec-up", psk);
+    const upInTime = await waitFor(() => ws.reports().some((r) => r.vpn === "up"), {
+      timeoutMs: 45_000,
+      intervalMs: 200,
+    });
+    const logs = async (c: Docker.Container) =>
+      (await c.logs({ stdout: true, stderr: true })).toString("latin1");
+    if (!upInTime)
+      console.log(
+        `workspace:\n${(await logs(ws.container)).slice(-3000)}\nconcentrator:\n${(await logs(responder)).slice(-3000)}\nrouter:\n${await logs(router)}`,
+      );
+    expect(upInTime).toBe(true);
+    const upAfter = performance.now() - started;
+
+    // The supervisor says which ESP it chose, and the namespace agrees.
+    const backend = /supervisor: ipsec: (kernel ESP|strongSwan's userspace IPsec)/.exec(
+      await logs(ws.container),
+    )?.[1];
+    console.log(
+      `IPsec backend in this kernel: ${backend}; up ${Math.round(upAfter)} ms after the start`,
+    );
+    expect(backend).toBeDefined();
+    const tun = await exec(docker, ws.container, "root", ["ip", "-br", "link", "show", "ipsec0"]);
+    const policies = await exec(docker, ws.container, "root", ["ip", "xfrm", "policy"]);
+    if (backend === "kernel ESP") {
+      expect(tun.code).not.toBe(0);
+      expect(policies.output).toContain("10.77.0.0/24");
+    } else {
+      expect(tun.output).toMatch(/^ipsec0\s+UNKNOWN|^ipsec0\s+UP/);
+      expect(policies.output.trim()).toBe("");
+    }
+
+    // The desktop user reaches the listed port behind the concentrator, and through the tunnel:
+    // the machine sees the workspace's own address (in the clear it would see the router's).
+    const wsIp = await containerIp(ws.container);
+    const get = (container: Docker.Container, user: string, port: number) =>
+      exec(docker, container, user, [
+        "timeout",
+        "5",
+        "bash",
+        "-c",
+        `exec 3<>/dev/tcp/${MACHINE_IP}/${port}; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3`,
+      ]);
+    const page = await get(ws.container, "desk", 8080);
+    expect(page.output).toContain(`machine web UI for ${wsIp}`);
+    // Full-size segments too (the TUN device's MTU is 1400): 8 MB through the tunnel.
+    const big = await exec(docker, ws.container, "desk", [
+      "timeout",
+      "30",
+      "bash",
+      "-c",
+      `s=$(date +%s%N); exec 3<>/dev/tcp/${MACHINE_IP}/8080; printf 'GET /big HTTP/1.0\r\n\r\n' >&3; n=$(wc -c <&3); echo "$n $(( ($(date +%s%N) - s) / 1000000 ))"`,
+    ]);
+    const [bytes = 0, ms = 0] = big.output.trim().split(" ").map(Number);
+    expect(bytes).toBeGreaterThan(8e6);
+    console.log(
+      `8 MB through the tunnel as desk: ${ms} ms (${(8e3 / Math.max(ms, 1)).toFixed(1)} MB/s)`,
+    );
+    // The unlisted port answers on the machine itself, not the desktop user through the tunnel.
+    expect((await get(responder, "root", 8081)).output).toContain("other service");
+    const other = await get(ws.container, "desk", 8081);
+    expect(other.code).not.toBe(0);
+    expect(other.output).not.toContain("other service");
+    await ws.container.remove({ force: true });
+
+    // A wrong PSK: the concentrator refuses, the supervisor reports the tunnel down and why.
+    const wrong = await start("ipsec-wrong-psk", `${psk}-wrong`);
+    const refused = await waitFor(
+      () =>
+        wrong
+          .reports()
+          .some((r) => r.vpn === "down" && r.lastError === "ipsec: authentication failed"),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    if (!refused) console.log(wrong.reports(), (await logs(wrong.container)).slice(-3000));
+    expect(refused).toBe(true);
+    expect(wrong.reports().some((r) => r.vpn === "up")).toBe(false);
+    await wrong.container.remove({ force: true });
+  }, 150_000);
 
   test("a firewall that nft refuses stops the workspace before anything runs, and is reported", async () => {
     const token = `token-${crypto.randomUUID()}`;

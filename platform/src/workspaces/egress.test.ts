@@ -108,6 +108,12 @@ test("the ruleset: drop policies, endpoints and allow-list on the uplink, tunnel
   });
   expect(ipsec).toContain("rt ipsec exists ip daddr 10.1.2.3 udp dport 53 accept");
   expect(ipsec).not.toMatch(/rt ipsec exists accept/);
+  // strongSwan's userspace IPsec (no kernel ESP): the same list into its TUN device, nothing more.
+  expect(ipsec).toContain('oifname "ipsec0" ip daddr 10.1.2.3 udp dport 53 accept');
+  expect(ipsec).toContain('oifname "ipsec0" ip6 daddr 2001:db8::/48 tcp dport 443 accept');
+  expect(ipsec).not.toMatch(/oifname "ipsec0" accept/);
+  expect(ipsec.match(/oifname "ipsec0"/g)).toHaveLength(MODEL.allowList.length);
+  expect(renderEgressRuleset(MODEL)).not.toContain("ipsec0");
   expect(ipsec).toContain("ip daddr 203.0.113.9 meta l4proto esp accept");
   expect(ipsec).not.toContain("tun*");
 });
@@ -198,6 +204,50 @@ send 0 127.0.0.11/53; send 1000 127.0.0.11/53; send 1000 10.1.2.3/53; send 1001 
       "1000 127.0.0.11/53 refused",
       "1000 10.1.2.3/53 sent",
       "1001 10.1.2.3/53 refused",
+    ]);
+  },
+);
+
+test.skipIf(nftMissing !== null)(
+  `loaded, the IPsec ruleset lets the desktop user into strongSwan's TUN device only to the allow-list ${nftMissing ?? ""}`,
+  () => {
+    // A namespace of its own with a TUN device named as kernel-libipsec names it, routing the
+    // customer's subnet; UDP from uid 1000: a drop in output fails the send (EPERM).
+    const send = (to: string) =>
+      `setpriv --reuid=1000 --regid=1000 --clear-groups bash -c 'echo x > /dev/udp/${to}' 2>/dev/null && echo sent ${to} || echo refused ${to}`;
+    const run = (tunnel: "openvpn" | "ipsec") =>
+      spawnSync(
+        "unshare",
+        [
+          "--net",
+          "sh",
+          "-c",
+          [
+            "ip link set lo up",
+            "ip tuntap add dev ipsec0 mode tun",
+            "ip link set ipsec0 up",
+            "ip addr add 10.200.0.1/24 dev ipsec0",
+            "ip route add 10.1.2.0/24 dev ipsec0",
+            "nft -f -",
+            send("10.1.2.3/53"),
+            send("10.1.2.3/54"),
+            send("10.1.2.4/53"),
+          ].join(" && "),
+        ],
+        { input: renderEgressRuleset({ ...MODEL, tunnel }), encoding: "utf8", timeout: 10_000 },
+      );
+    const ipsec = run("ipsec");
+    expect(ipsec.stderr).toBe("");
+    expect(ipsec.stdout.split("\n").filter(Boolean)).toEqual([
+      "sent 10.1.2.3/53",
+      "refused 10.1.2.3/54",
+      "refused 10.1.2.4/53",
+    ]);
+    // The control: OpenVPN's ruleset does not know the device, so the listed port is refused too.
+    expect(run("openvpn").stdout.split("\n").filter(Boolean)).toEqual([
+      "refused 10.1.2.3/53",
+      "refused 10.1.2.3/54",
+      "refused 10.1.2.4/53",
     ]);
   },
 );

@@ -12,6 +12,11 @@ export const WORKSPACE_TABLE = "meetpoint_workspace";
 export const VNC_PORT = 5900;
 /** The VNC server's own user in the workspace image (workspace/Dockerfile: user vnc). */
 export const VNC_UID = 1001;
+/**
+ * The TUN device of strongSwan's userspace IPsec (kernel-libipsec), which a workspace without
+ * kernel ESP uses (workspace/src/vpn.ts, LIBIPSEC_TUN): cleartext to the customer leaves through it.
+ */
+export const IPSEC_TUN = "ipsec0";
 /** Entries an allow-list may hold. */
 export const ALLOW_LIST_MAX = 200;
 
@@ -84,7 +89,7 @@ export interface ResolvedEndpoint {
 export interface EgressModel {
   /** The container's uplink interface (its Docker network), e.g. "eth0". */
   uplink: string;
-  /** How the customer's VPN leaves the workspace: a tun device, or kernel IPsec policies. */
+  /** How the customer's VPN leaves the workspace: a tun device, or IPsec (kernel or userspace). */
   tunnel: "openvpn" | "ipsec";
   /** The VPN endpoints, resolved: always allowed on the uplink. */
   vpnEndpoints: ResolvedEndpoint[];
@@ -137,11 +142,14 @@ function l4(protocol: "tcp" | "udp" | "icmp" | "esp", port: number | null, famil
  * replaced whole (the script deletes an older one first, in the same transaction). Output: policy
  * drop; loopback (Docker's DNS for root only unless the allow-list names a DNS server),
  * established/related, IPv6 neighbour discovery, the VPN endpoints on the uplink, and the
- * allow-list both on the uplink and into the customer's tunnel (a tun* device for OpenVPN, packets
- * an IPsec policy will encrypt — rt ipsec exists — for IPsec): the workspace reaches behind the
- * customer's VPN only what the list names, whatever the VPN routes. Input: policy drop; loopback,
- * established/related, neighbour discovery, and TCP 5900 (VNC) from the relay's addresses on the
- * uplink. Forward: policy drop, nothing. Pure; throws
+ * allow-list both on the uplink and into the customer's tunnel (a tun* device for OpenVPN; for
+ * IPsec, packets a kernel IPsec policy will encrypt — rt ipsec exists — and packets into the TUN
+ * device IPSEC_TUN of strongSwan's userspace IPsec, whose ESP leaves as charon's UDP 4500 to the
+ * endpoint): the workspace reaches behind the customer's VPN only what the list names, whatever the
+ * VPN routes. Input: policy drop; loopback, established/related (so answers from behind the VPN,
+ * also those coming in decrypted through the TUN device), neighbour discovery, and TCP 5900 (VNC)
+ * from the relay's addresses on the uplink: nothing behind the VPN opens a connection to the
+ * workspace. Forward: policy drop, nothing. Pure; throws
  * on a malformed interface, address, protocol or port (a stored value never reaches nft unchecked).
  */
 export function renderEgressRuleset(model: EgressModel): string {
@@ -160,14 +168,18 @@ export function renderEgressRuleset(model: EgressModel): string {
     );
   }
   // The allow-list holds on the uplink and inside the customer's tunnel alike: a tun* device for
-  // OpenVPN, packets an IPsec policy will encrypt (rt ipsec exists) for IPsec.
-  const tunnel = model.tunnel === "openvpn" ? 'oifname "tun*"' : "rt ipsec exists";
+  // OpenVPN; for IPsec, packets a kernel IPsec policy will encrypt (rt ipsec exists) and packets
+  // routed into the TUN device of strongSwan's userspace IPsec (which one runs, the workspace
+  // decides at start: both are written).
+  const tunnels =
+    model.tunnel === "openvpn" ? ['oifname "tun*"'] : ["rt ipsec exists", `oifname "${IPSEC_TUN}"`];
   for (const entry of model.allowList) {
     const checked = checkEntry(entry, "allow-list");
     const network = hostNetwork(checked.destination, "allow-list");
     const what = `${match("daddr", network)} ${l4(checked.protocol, checked.port, network.family)}`;
     out.push(`    ${up} ${what} accept comment "allow-list"`);
-    out.push(`    ${tunnel} ${what} accept comment "allow-list (customer VPN)"`);
+    for (const tunnel of tunnels)
+      out.push(`    ${tunnel} ${what} accept comment "allow-list (customer VPN)"`);
   }
   if (model.report) {
     const network = hostNetwork(model.report.address, "report");
