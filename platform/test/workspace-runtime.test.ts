@@ -72,8 +72,7 @@ function runtimeDeps(
     db: parts.db,
     clock: parts.clock,
     box: parts.pki,
-    docker,
-    endpoint: "unix:///var/run/docker.sock",
+    endpoints: [{ name: "unix:///var/run/docker.sock", docker }],
     startMs,
     // Beside Docker's own pools (198.19.0.0/17) and the image test's networks.
     networkPool: parseCidr("198.19.240.0/21") ?? { base: 0, prefix: 32 },

@@ -1,0 +1,1 @@
+ALTER TABLE "workspace_runs" ADD COLUMN "docker_endpoint" text;
