@@ -165,7 +165,7 @@ test("an abandoned start is failed though no endpoint answers; the cleanup failu
   const result = await sweepWorkspaces(runtime, 5000);
   expect(result.abandoned).toEqual([scene.workspaceId]);
   expect((await runtime.latestRun(scene.workspaceId))?.state).toBe("failed");
-  expect(logged.filter((l) => l.includes("cleaning up on")).length).toBe(2);
+  expect(logged.filter((l) => l.includes("cleaning up unix://")).length).toBe(2);
   // No endpoint answered: no orphan removed, each endpoint's failure logged.
   expect(result.orphans).toEqual([]);
   expect(logged.filter((l) => l.startsWith("workspace orphans on")).length).toBe(2);

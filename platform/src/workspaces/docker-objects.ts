@@ -165,6 +165,19 @@ export async function removeWorkspaceContainers(
 }
 
 /**
+ * Whether the container runs: false when it exited or is gone (404); null when Docker could not
+ * say (an endpoint that fails or does not answer within 30 s).
+ */
+export async function containerRunning(docker: Docker, name: string): Promise<boolean | null> {
+  try {
+    return (await dockerCall("inspect container", docker.getContainer(name).inspect())).State
+      .Running;
+  } catch (error) {
+    return (error as { statusCode?: number }).statusCode === 404 ? false : null;
+  }
+}
+
+/**
  * Removes the workspace's containers (by label) and network on one endpoint, and with `volume`
  * its home volume too. Missing objects are fine; the first other failure propagates.
  */

@@ -7,6 +7,12 @@ import { and, desc, eq, isNotNull } from "drizzle-orm";
 import { type DockerEndpoint, dockerEndpointText } from "../config.ts";
 import { type Db, workspaceRuns } from "../db/index.ts";
 import { workspaceDocker } from "./docker.ts";
+import {
+  dockerFailure,
+  removeContainer,
+  removeNetwork,
+  removeWorkspaceObjects,
+} from "./docker-objects.ts";
 
 /** One configured Docker endpoint: its name as the operator wrote it, and its client. */
 export interface WorkspaceEndpoint {
@@ -94,3 +100,45 @@ export async function homeEndpoint(
 
 /** Whether a Docker failure in words (dockerFailure) says the endpoint could not be reached. */
 export const unreachable = (message: string) => /cannot be reached|did not answer \(/.test(message);
+
+/**
+ * Removes the workspace's containers and network, with `volume` its home volume too, on every
+ * endpoint (trying each). Returns the failures in words, each naming its endpoint; [] when all
+ * went.
+ */
+export async function removeEverywhere(
+  endpoints: WorkspaceEndpoint[],
+  workspaceId: string,
+  options: { volume: boolean },
+): Promise<string[]> {
+  const failed: string[] = [];
+  for (const endpoint of endpoints)
+    await removeWorkspaceObjects(endpoint.docker, workspaceId, options).catch((error) =>
+      failed.push(`${endpoint.name}: ${dockerFailure(error, endpoint.name, "")}`),
+    );
+  return failed;
+}
+
+/**
+ * Removes a stopping run's container and network on its endpoint. Returns null when done; the
+ * reason in words when its endpoint cannot be reached or is no longer configured (the container
+ * may be left there: the sweep's removeOrphans takes it once the endpoint answers). Other Docker
+ * failures propagate.
+ */
+export async function removeRunObjects(
+  endpoints: WorkspaceEndpoint[],
+  run: { dockerEndpoint: string | null; containerName: string | null; networkName: string | null },
+): Promise<string | null> {
+  const endpoint = endpointOfRun(endpoints, run);
+  if (!endpoint)
+    return `Its Docker endpoint ${run.dockerEndpoint} is no longer configured: its container may still run there.`;
+  try {
+    if (run.containerName) await removeContainer(endpoint.docker, run.containerName);
+    if (run.networkName) await removeNetwork(endpoint.docker, run.networkName);
+    return null;
+  } catch (error) {
+    const message = dockerFailure(error, endpoint.name, "");
+    if (!unreachable(message)) throw error;
+    return `${message} Its container is removed when the endpoint answers again.`;
+  }
+}

@@ -1,7 +1,8 @@
-// Starting and stopping customers' jump workspaces on the workspace Docker endpoint: the per-customer
-// network, the home volume, per-run VNC password and report token (only the sealed password and the
-// token's hash are stored), the spec from the stored profile and allow-list, the replicas tried in
-// turn. Every step is written to the run's workspace_runs row, so any platform instance shows it.
+// Starting and stopping customers' jump workspaces on the workspace Docker endpoints: the
+// per-customer network, the home volume, per-run VNC password and report token (only the sealed
+// password and the token's hash are stored), the spec from the stored profile and allow-list, the
+// replicas tried in turn across the endpoints (endpoints.ts). Every step is written to the run's
+// workspace_runs row, so any platform instance shows it.
 import { createHash } from "node:crypto";
 import type { Cidr } from "@meetpoint/common";
 import { WORKSPACE_VNC_PORT } from "@meetpoint/workspace/src/container.ts";
@@ -21,17 +22,18 @@ import type { SecretBox } from "./displays.ts";
 import { latestRun, vncPasswordLabel } from "./displays.ts";
 import {
   containerName,
-  dockerCall,
+  containerRunning,
   dockerFailure,
   networkName,
   removeContainer,
   removeNetwork,
-  removeWorkspaceObjects,
 } from "./docker-objects.ts";
 import {
   endpointOfRun,
   endpointOrder,
   lastRanEndpoint,
+  removeEverywhere,
+  removeRunObjects,
   unreachable,
   type WorkspaceEndpoint,
 } from "./endpoints.ts";
@@ -201,7 +203,7 @@ export class WorkspaceRuntime {
         // Named on the run before they exist: whoever abandons this start knows where to look.
         await this.setState(
           run.id,
-          "starting",
+          prepared?.endpoint === endpoint ? "starting" : "creating_network",
           `starting replica ${replica} of ${replicas} on ${endpoint.name}`,
           { dockerEndpoint: endpoint.name, containerName: name },
         );
@@ -354,18 +356,8 @@ export class WorkspaceRuntime {
           : "The workspace is not running.",
       );
     const endpoint = endpointOfRun(this.deps.endpoints, run);
-    let left: string | null = endpoint
-      ? null
-      : `Its Docker endpoint ${run.dockerEndpoint} is no longer configured: its container may still run there.`;
-    try {
-      if (endpoint && run.containerName) await removeContainer(endpoint.docker, run.containerName);
-      if (endpoint && run.networkName) await removeNetwork(endpoint.docker, run.networkName);
-    } catch (error) {
-      const message = dockerFailure(error, endpoint?.name ?? "", run.image ?? "");
-      if (!unreachable(message)) throw error;
-      left = `${message} Its container is removed when the endpoint answers again.`;
-      this.deps.log?.(`workspace ${workspace.id} stopped, its container left: ${message}`);
-    }
+    const left = await removeRunObjects(this.deps.endpoints, run);
+    if (left) this.deps.log?.(`workspace ${workspace.id} stopped, its container left: ${left}`);
     return inTransaction(this.deps.db, async (tx) => {
       const [stopped] = await tx
         .update(workspaceRuns)
@@ -417,10 +409,9 @@ export class WorkspaceRuntime {
     const workspace = await this.workspaceById(run.workspaceId);
     // Every container and the network of the workspace, on every endpoint: the dead instance may
     // have begun a replica anywhere (no other run of the workspace is live).
-    for (const endpoint of this.deps.endpoints)
-      await removeWorkspaceObjects(endpoint.docker, run.workspaceId, { volume: false }).catch((e) =>
-        this.deps.log?.(`abandoned start ${run.id}: cleaning up on ${endpoint.name}: ${e}`),
-      );
+    const left = await removeEverywhere(this.deps.endpoints, run.workspaceId, { volume: false });
+    for (const failure of left)
+      this.deps.log?.(`abandoned start ${run.id}: cleaning up ${failure}`);
     const [failed] = await this.deps.db
       .update(workspaceRuns)
       .set({ state: "failed", message, stoppedAt: this.deps.clock.now(), reportTokenHash: null })
@@ -443,11 +434,7 @@ export class WorkspaceRuntime {
    * delete is refused rather than leaving a home on a host nobody looks at; returns the endpoints.
    */
   async removeDockerObjects(workspaceId: string): Promise<string[]> {
-    const failed: string[] = [];
-    for (const endpoint of this.deps.endpoints)
-      await removeWorkspaceObjects(endpoint.docker, workspaceId, { volume: true }).catch((error) =>
-        failed.push(dockerFailure(error, endpoint.name, "")),
-      );
+    const failed = await removeEverywhere(this.deps.endpoints, workspaceId, { volume: true });
     if (failed.length)
       throw new UnavailableError(
         `The workspace's Docker objects could not all be removed, nothing was deleted: ${failed.join(" ")}`,
@@ -462,15 +449,7 @@ export class WorkspaceRuntime {
   async containerRuns(run: WorkspaceRun): Promise<boolean | null> {
     const endpoint = endpointOfRun(this.deps.endpoints, run);
     if (!run.containerName || !endpoint) return null;
-    try {
-      const info = await dockerCall(
-        "inspect container",
-        endpoint.docker.getContainer(run.containerName).inspect(),
-      );
-      return info.State.Running;
-    } catch (error) {
-      return (error as { statusCode?: number }).statusCode === 404 ? false : null;
-    }
+    return containerRunning(endpoint.docker, run.containerName);
   }
 
   /** Whether this instance is running the start of `runId`. */
