@@ -103,13 +103,14 @@ export async function sweepWorkspaces(
  * another endpoint (or, for a container, under another name). A workspace whose start is in
  * progress is left alone (the start removes what it abandons). Objects of workspaces this database
  * does not know (another platform on the same Docker host) are never touched. The objects are
- * listed before the runs are read, so a start that begins meanwhile is seen. An endpoint that
- * fails is logged and skipped. Returns what was removed ("<endpoint> container <name>").
+ * listed before the runs are read, so a start that begins meanwhile is seen. The endpoints are
+ * looked at in parallel; one that fails is logged and skipped. Returns what was removed ("<endpoint> container <name>").
  */
 export async function removeOrphans(runtime: WorkspaceRuntime): Promise<string[]> {
   const { db, endpoints } = runtime.deps;
   const removed: string[] = [];
-  for (const endpoint of endpoints) {
+  // In parallel: a host that does not answer holds up only its own part (30 s a call).
+  const perEndpoint = endpoints.map(async (endpoint) => {
     try {
       const filters = JSON.stringify({ label: [WORKSPACE_LABEL] });
       const containers = await dockerCall(
@@ -124,7 +125,7 @@ export async function removeOrphans(runtime: WorkspaceRuntime): Promise<string[]
             .filter((id) => /^[0-9a-f-]{36}$/.test(id)),
         ),
       ];
-      if (ids.length === 0) continue;
+      if (ids.length === 0) return;
       const known = new Set(
         (
           await db.select({ id: workspaces.id }).from(workspaces).where(inArray(workspaces.id, ids))
@@ -159,7 +160,8 @@ export async function removeOrphans(runtime: WorkspaceRuntime): Promise<string[]
     } catch (error) {
       runtime.deps.log?.(`workspace orphans on ${endpoint.name}: ${error}`);
     }
-  }
+  });
+  await Promise.all(perEndpoint);
   if (removed.length) runtime.deps.log?.(`workspace orphans removed: ${removed.join(", ")}`);
   return removed;
 }
