@@ -3,9 +3,13 @@
 // the failure and the audit entry; Stop of a run whose endpoint cannot be reached (or is no longer
 // configured) stops it anyway and says the container may be left; a delete that cannot remove
 // the Docker objects everywhere deletes nothing; an abandoned start is failed though no endpoint
-// answers. The same with the real dockerd: workspace-failover.test.ts.
+// answers; the page's progress names the endpoint of each replica (two sockets that accept and
+// drop). The same with the real dockerd: workspace-failover.test.ts.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { parseCidr } from "@meetpoint/common";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseCidr, waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
 import { desc, eq } from "drizzle-orm";
 import { auditEntries, workspaceRuns, workspaces } from "../src/db/index.ts";
@@ -169,4 +173,51 @@ test("an abandoned start is failed though no endpoint answers; the cleanup failu
   // No endpoint answered: no orphan removed, each endpoint's failure logged.
   expect(result.orphans).toEqual([]);
   expect(logged.filter((l) => l.startsWith("workspace orphans on")).length).toBe(2);
+});
+
+test("the page's progress names the endpoint each replica is tried on", async () => {
+  // Two hosts that accept a connection and drop it after a second without an answer.
+  const sockets = mkdtempSync(join(tmpdir(), "meetpoint-slow-docker-"));
+  const names = ["slow-a", "slow-b"].map((n) => join(sockets, `${n}.sock`));
+  const servers = names.map((unix) =>
+    Bun.listen({
+      unix,
+      socket: { open: (s) => void setTimeout(() => s.end(), 1000), data() {} },
+    }),
+  );
+  try {
+    const slow = new WorkspaceRuntime({
+      ...runtime.deps,
+      endpoints: names.map((n) => ({ name: `unix://${n}`, docker: new Docker({ socketPath: n }) })),
+    });
+    const scene = await customerWorkspace(p, "Epsilon", templateId);
+    p.clock.advance(1000);
+    const run = await slow.start(p.adminCtx, scene.workspaceId);
+    const seen = new Set<string>();
+    await waitFor(
+      async () => {
+        const text = await (
+          await scene.technician.get(`/workspaces/${scene.workspaceId}/run`)
+        ).text();
+        for (const m of text.matchAll(/starting replica \d of \d on [^…<]+/g)) seen.add(m[0]);
+        return /data-run-state="failed"/.test(text);
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    await slow.settled(run.id);
+    expect([...seen]).toEqual([
+      `starting replica 1 of 3 on unix://${names[0]}`,
+      `starting replica 2 of 3 on unix://${names[1]}`,
+    ]);
+    const failed = await slow.latestRun(scene.workspaceId);
+    expect(failed?.message).toContain(
+      `replica 1 on unix://${names[0]}: The workspace Docker endpoint unix://${names[0]} cannot be reached (ECONNRESET).`,
+    );
+    expect(failed?.message).toContain(`replica 2 on unix://${names[1]}: `);
+    // Neither answered: the third replica (back on the first) is not tried.
+    expect(failed?.message).not.toContain("replica 3");
+  } finally {
+    for (const server of servers) server.stop(true);
+    rmSync(sockets, { recursive: true, force: true });
+  }
 });
