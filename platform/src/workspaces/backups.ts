@@ -179,8 +179,9 @@ const compactTime = (at: Date) =>
 
 /**
  * Archives the workspace's home volume (on homeEndpoint: the endpoint of its newest run that
- * reached running; the first endpoint when it never ran) into `<dir>/<workspace id>/<time>-<id>.tar` (a tar of
- * /home/desk's contents with owners and modes), stores its size and SHA-256 in workspace_backups
+ * reached running; the first endpoint when it never ran) into
+ * `<dir>/<workspace id>/<time>-<id>.tar` (a tar of /home/desk's contents with owners and modes),
+ * stores its size and SHA-256 in workspace_backups
  * and audits workspace.backup_created (actor: who pressed "Back up now", or the system). A volume
  * that does not exist (never started) → skipped, nothing written. Any failure → audited
  * workspace.backup_failed with the reason, no file or row left, and an UnavailableError.
@@ -323,8 +324,8 @@ async function containersUsing(docker: Docker, volume: string): Promise<string[]
 }
 
 /**
- * Replaces the workspace's home volume (on homeEndpoint: where it last ran) by the backup: checks the caller manages the workspace
- * (404 unseen, 403 seen but not managed), that it does not run (409: a run without an end in
+ * Replaces the workspace's home volume (on homeEndpoint: where it last ran) by the backup: checks
+ * the caller manages the workspace (404 unseen, 403 seen but not managed), that it does not run (409: a run without an end in
  * workspace_runs, or a container using the volume), that the file still has the stored SHA-256
  * (409 naming the mismatch or the missing file; nothing changed), then empties the volume as the
  * desktop user in a helper container and extracts the archive into it. Audited
