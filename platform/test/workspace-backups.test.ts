@@ -202,7 +202,7 @@ describe.skipIf(missing !== null)("against dockerd", () => {
   test("a workspace that never started has no volume: skipped, and the page says so", async () => {
     expect(await backupHomeVolume(deps, foreignWorkspaceId, "scheduled")).toEqual({
       kind: "skipped",
-      reason: `volume ${homeVolumeName(foreignWorkspaceId)} does not exist (never started)`,
+      reason: `volume ${homeVolumeName(foreignWorkspaceId)} does not exist on unix:///var/run/docker.sock (never started)`,
     });
     await expectStatus(
       await p.admin.post(`/workspaces/${foreignWorkspaceId}/backups`, {}),
