@@ -3,7 +3,8 @@
 // on the first and runs replica 2 on the second, which the run records and the audit entry names;
 // Stop removes the container there; the next start goes to the endpoint last run on first; the
 // home backup and restore use that endpoint too; the sweep removes a workspace's leftover container
-// and network that no live run accounts for, and leaves another platform's alone. Every
+// and network that no live run accounts for, and leaves another platform's alone; a delete is
+// refused while an endpoint is down and removes the home everywhere once it is not. Every
 // container, network and volume it made is removed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,6 +18,7 @@ import { auditEntries, workspaceRuns } from "../src/db/index.ts";
 import {
   backupHomeVolume,
   containerName,
+  deleteWorkspace,
   homeVolumeName,
   networkName,
   restoreHomeVolume,
@@ -255,5 +257,27 @@ describe.skipIf(missing !== null)("workspace failover across Docker endpoints", 
     expect(await exists(made[1] as Docker.Container)).toBe(true);
     // The endpoint that is down was looked at, and its failure logged.
     expect(logged.some((l) => l.startsWith(`workspace orphans on unix://${DOWN}`))).toBe(true);
+  }, 60_000);
+
+  test("delete: refused while an endpoint is down, the home untouched; then its objects go on every endpoint", async () => {
+    const home = docker.getVolume(homeVolumeName(scene.workspaceId));
+    expect(await exists(home)).toBe(true);
+    await p.admin.get(`/workspaces/${scene.workspaceId}`);
+    const refused = await p.admin.post(`/workspaces/${scene.workspaceId}/delete`);
+    expect(refused.status).toBe(503);
+    expect(await refused.text()).toContain(`unix://${DOWN}`);
+    expect(await exists(home)).toBe(true);
+    expect(await runtime.workspaceById(scene.workspaceId)).not.toBeNull();
+    // The host that was down taken out of the list: the delete goes through.
+    const remaining = new WorkspaceRuntime({
+      ...runtime.deps,
+      endpoints: [endpoints[1] as WorkspaceEndpoint],
+    });
+    await deleteWorkspace(p.adminCtx, scene.workspaceId, (id) => remaining.removeDockerObjects(id));
+    expect(await exists(home)).toBe(false);
+    expect(await runtime.workspaceById(scene.workspaceId)).toBeNull();
+    expect((await lastAudit("workspace.delete"))?.detail).toMatchObject({
+      dockerObjectsRemovedOn: [REAL],
+    });
   }, 60_000);
 });

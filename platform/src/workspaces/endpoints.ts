@@ -6,6 +6,7 @@ import type Docker from "dockerode";
 import { and, desc, eq, isNotNull } from "drizzle-orm";
 import { type DockerEndpoint, dockerEndpointText } from "../config.ts";
 import { type Db, workspaceRuns } from "../db/index.ts";
+import { UnavailableError } from "../shared/index.ts";
 import { workspaceDocker } from "./docker.ts";
 import {
   dockerFailure,
@@ -141,4 +142,27 @@ export async function removeRunObjects(
     if (!unreachable(message)) throw error;
     return `${message} Its container is removed when the endpoint answers again.`;
   }
+}
+
+/**
+ * Before a workspace is deleted: removes its containers and network on every endpoint, then (only
+ * when every endpoint did) its home volume on every endpoint. Throws UnavailableError naming each
+ * endpoint that failed, so the delete is refused rather than leaving a home on a host nobody
+ * looks at; returns the endpoints' names.
+ */
+export async function removeForDelete(
+  endpoints: WorkspaceEndpoint[],
+  workspaceId: string,
+): Promise<string[]> {
+  const left = await removeEverywhere(endpoints, workspaceId, { volume: false });
+  if (left.length)
+    throw new UnavailableError(
+      `The workspace was not deleted, its home volumes are untouched: ${left.join(" ")}`,
+    );
+  const homes = await removeEverywhere(endpoints, workspaceId, { volume: true });
+  if (homes.length)
+    throw new UnavailableError(
+      `The workspace was not deleted, its home volume is left on: ${homes.join(" ")}`,
+    );
+  return endpoints.map((e) => e.name);
 }

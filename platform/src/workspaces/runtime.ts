@@ -17,7 +17,7 @@ import {
   workspaces,
   workspaceTemplates,
 } from "../db/index.ts";
-import { type Clock, ConflictError, UnavailableError } from "../shared/index.ts";
+import { type Clock, ConflictError } from "../shared/index.ts";
 import type { SecretBox } from "./displays.ts";
 import { latestRun, vncPasswordLabel } from "./displays.ts";
 import {
@@ -33,6 +33,7 @@ import {
   endpointOrder,
   lastRanEndpoint,
   removeEverywhere,
+  removeForDelete,
   removeRunObjects,
   unreachable,
   type WorkspaceEndpoint,
@@ -428,18 +429,9 @@ export class WorkspaceRuntime {
       });
   }
 
-  /**
-   * Before a workspace is deleted: removes its containers, network and home volume on every
-   * endpoint. Throws UnavailableError naming each endpoint that failed (after trying all), so the
-   * delete is refused rather than leaving a home on a host nobody looks at; returns the endpoints.
-   */
-  async removeDockerObjects(workspaceId: string): Promise<string[]> {
-    const failed = await removeEverywhere(this.deps.endpoints, workspaceId, { volume: true });
-    if (failed.length)
-      throw new UnavailableError(
-        `The workspace's Docker objects could not all be removed, nothing was deleted: ${failed.join(" ")}`,
-      );
-    return this.deps.endpoints.map((e) => e.name);
+  /** Before a workspace is deleted: its Docker objects go on every endpoint (removeForDelete). */
+  removeDockerObjects(workspaceId: string): Promise<string[]> {
+    return removeForDelete(this.deps.endpoints, workspaceId);
   }
 
   /**
