@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, readConfig, VARIABLES } from "./config.ts";
+import { ConfigError, dockerEndpointText, readConfig, VARIABLES } from "./config.ts";
 
 describe("configuration", () => {
   test("defaults run the platform on PGlite in ./data", () => {
@@ -68,21 +68,67 @@ describe("configuration", () => {
     }
   });
 
-  test("the workspace Docker endpoint: the local socket, another socket, or TCP with TLS", () => {
-    expect(readConfig({}).workspaceDocker).toEqual({
-      kind: "socket",
-      socketPath: "/var/run/docker.sock",
-    });
+  test("the workspace Docker endpoints: the local socket, another socket, or TCP with TLS", () => {
+    expect(readConfig({}).workspaceDocker).toEqual([
+      { kind: "socket", socketPath: "/var/run/docker.sock" },
+    ]);
     expect(
       readConfig({ MEETPOINT_WORKSPACE_DOCKER: "unix:///run/user/1000/docker.sock" })
         .workspaceDocker,
-    ).toEqual({ kind: "socket", socketPath: "/run/user/1000/docker.sock" });
+    ).toEqual([{ kind: "socket", socketPath: "/run/user/1000/docker.sock" }]);
     expect(
       readConfig({
         MEETPOINT_WORKSPACE_DOCKER: "tcp://[2001:db8::5]:2376",
         MEETPOINT_WORKSPACE_DOCKER_TLS_DIR: "/etc/meetpoint/docker",
       }).workspaceDocker,
-    ).toEqual({ kind: "tls", host: "2001:db8::5", port: 2376, tlsDir: "/etc/meetpoint/docker" });
+    ).toEqual([{ kind: "tls", host: "2001:db8::5", port: 2376, tlsDir: "/etc/meetpoint/docker" }]);
+  });
+
+  test("several workspace Docker endpoints, in the order listed", () => {
+    const endpoints = readConfig({
+      MEETPOINT_WORKSPACE_DOCKER:
+        "tcp://ws-a.example:2376, tcp://ws-b.example:2376,unix:///run/d.sock",
+      MEETPOINT_WORKSPACE_DOCKER_TLS_DIR: "/etc/meetpoint/docker",
+    }).workspaceDocker;
+    expect(endpoints).toEqual([
+      { kind: "tls", host: "ws-a.example", port: 2376, tlsDir: "/etc/meetpoint/docker" },
+      { kind: "tls", host: "ws-b.example", port: 2376, tlsDir: "/etc/meetpoint/docker" },
+      { kind: "socket", socketPath: "/run/d.sock" },
+    ]);
+    expect(endpoints.map(dockerEndpointText)).toEqual([
+      "tcp://ws-a.example:2376",
+      "tcp://ws-b.example:2376",
+      "unix:///run/d.sock",
+    ]);
+    expect(dockerEndpointText({ kind: "tls", host: "2001:db8::5", port: 2376, tlsDir: "/x" })).toBe(
+      "tcp://[2001:db8::5]:2376",
+    );
+  });
+
+  test("a bad or repeated workspace Docker endpoint is refused, naming the entry", () => {
+    const tls = { MEETPOINT_WORKSPACE_DOCKER_TLS_DIR: "/etc/meetpoint/docker" };
+    const cases: [Record<string, string>, string][] = [
+      [{ MEETPOINT_WORKSPACE_DOCKER: "unix:///a.sock,http://ws-b:2375" }, '"http://ws-b:2375"'],
+      [{ MEETPOINT_WORKSPACE_DOCKER: "unix:///a.sock,,unix:///b.sock" }, '""'],
+      [{ MEETPOINT_WORKSPACE_DOCKER: "tcp://ws-b", ...tls }, '"tcp://ws-b"'],
+      [
+        { MEETPOINT_WORKSPACE_DOCKER: "unix:///a.sock, unix:///a.sock" },
+        '"unix:///a.sock" is listed twice',
+      ],
+      [
+        { MEETPOINT_WORKSPACE_DOCKER: "tcp://WS-B:2376,tcp://ws-b:2376", ...tls },
+        '"tcp://ws-b:2376" is listed twice',
+      ],
+    ];
+    for (const [env, entry] of cases) {
+      expect(() => readConfig(env)).toThrow(ConfigError);
+      expect(() => readConfig(env)).toThrow(`MEETPOINT_WORKSPACE_DOCKER: ${entry}`);
+    }
+    expect(() =>
+      readConfig({ MEETPOINT_WORKSPACE_DOCKER: "unix:///a.sock,tcp://ws-b:2376" }),
+    ).toThrow(
+      "MEETPOINT_WORKSPACE_DOCKER_TLS_DIR: required for the tcp:// Docker endpoint tcp://ws-b:2376",
+    );
   });
 
   test("the workspace runtime: start deadline, network pool, report URL", () => {

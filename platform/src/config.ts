@@ -87,9 +87,9 @@ export const VARIABLES = {
   MEETPOINT_CLOCK_SKEW_ALLOWANCE_MS:
     "Largest difference between this host's clock and the database's, in milliseconds, before the platform refuses to start. Default 2000.",
   MEETPOINT_WORKSPACE_DOCKER:
-    "Docker Engine that runs the jump workspaces: unix:///path/to/docker.sock or tcp://host:2376 (TLS with client certificate, MEETPOINT_WORKSPACE_DOCKER_TLS_DIR required). Default unix:///var/run/docker.sock.",
+    "Docker Engines that run the jump workspaces, comma-separated (several: a start that fails on one goes to the next): unix:///path/to/docker.sock or tcp://host:2376 (TLS with client certificate, MEETPOINT_WORKSPACE_DOCKER_TLS_DIR required). Default unix:///var/run/docker.sock.",
   MEETPOINT_WORKSPACE_DOCKER_TLS_DIR:
-    "Directory with ca.pem (the Docker host's CA), cert.pem and key.pem (the platform's client certificate) for a tcp:// MEETPOINT_WORKSPACE_DOCKER.",
+    "Directory with ca.pem (the Docker hosts' CA), cert.pem and key.pem (the platform's client certificate) for the tcp:// endpoints of MEETPOINT_WORKSPACE_DOCKER (one directory for all of them).",
   MEETPOINT_WORKSPACE_START_SECONDS:
     "Seconds a workspace start may take until its desktop answers (the VNC handshake), per replica tried. Default 60.",
   MEETPOINT_WORKSPACE_NETWORK_POOL:
@@ -126,8 +126,8 @@ export interface Config {
     /** Largest tolerated clock difference to the database, in milliseconds. */
     clockSkewAllowanceMs: number;
   };
-  /** The Docker Engine the jump workspaces run on (workspaces/docker.ts). */
-  workspaceDocker: DockerEndpoint;
+  /** The Docker Engines the jump workspaces run on, in the configured order (workspaces/docker.ts). */
+  workspaceDocker: DockerEndpoint[];
   /** How workspaces start (workspaces/runtime.ts). */
   workspaceRuntime: {
     /** Milliseconds a start may take until the desktop answers, per replica; default 60 000. */
@@ -271,7 +271,7 @@ export function readConfig(env: Env): Config {
     enrollmentValidMs: integer(env, "MEETPOINT_ENROLLMENT_VALID_DAYS", 7, 1, 365) * 86_400_000,
     operations: readOperations(env, publicUrl),
     instance: readInstance(env),
-    workspaceDocker: readDockerEndpoint(env),
+    workspaceDocker: readDockerEndpoints(env),
     workspaceRuntime: readWorkspaceRuntime(env, httpsPort),
   };
 }
@@ -302,14 +302,37 @@ function readWorkspaceRuntime(env: Env, httpsPort: number): Config["workspaceRun
   };
 }
 
-function readDockerEndpoint(env: Env): DockerEndpoint {
+/** The endpoint as an operator writes it: "unix:///var/run/docker.sock", "tcp://host:2376". */
+export function dockerEndpointText(endpoint: DockerEndpoint): string {
+  if (endpoint.kind === "socket") return `unix://${endpoint.socketPath}`;
+  return `tcp://${endpoint.host.includes(":") ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+}
+
+function readDockerEndpoints(env: Env): DockerEndpoint[] {
   const text = env.MEETPOINT_WORKSPACE_DOCKER || "unix:///var/run/docker.sock";
+  const endpoints = text.split(",").map((item) => readDockerEndpoint(item.trim(), env));
+  const seen = new Set<string>();
+  for (const endpoint of endpoints) {
+    const key = dockerEndpointText(endpoint);
+    if (seen.has(key))
+      throw new ConfigError("MEETPOINT_WORKSPACE_DOCKER", `"${key}" is listed twice`);
+    seen.add(key);
+  }
+  return endpoints;
+}
+
+function readDockerEndpoint(text: string, env: Env): DockerEndpoint {
+  const bad = () =>
+    new ConfigError(
+      "MEETPOINT_WORKSPACE_DOCKER",
+      `"${text}" is not unix:///path or tcp://host:port`,
+    );
   const tlsDir = env.MEETPOINT_WORKSPACE_DOCKER_TLS_DIR || null;
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError("MEETPOINT_WORKSPACE_DOCKER", "expected unix:///path or tcp://host:port");
+    throw bad();
   }
   if (url.protocol === "unix:" && url.pathname.startsWith("/") && !url.host)
     return { kind: "socket", socketPath: decodeURIComponent(url.pathname) };
@@ -322,16 +345,16 @@ function readDockerEndpoint(env: Env): DockerEndpoint {
     if (!tlsDir)
       throw new ConfigError(
         "MEETPOINT_WORKSPACE_DOCKER_TLS_DIR",
-        "required for a tcp:// Docker endpoint (plain TCP gives root on that host to anyone on the network)",
+        `required for the tcp:// Docker endpoint ${text} (plain TCP gives root on that host to anyone on the network)`,
       );
     return {
       kind: "tls",
-      host: url.hostname.replace(/^\[|\]$/g, ""),
+      host: url.hostname.replace(/^\[|\]$/g, "").toLowerCase(),
       port: Number(url.port),
       tlsDir,
     };
   }
-  throw new ConfigError("MEETPOINT_WORKSPACE_DOCKER", "expected unix:///path or tcp://host:port");
+  throw bad();
 }
 
 function readInstance(env: Env): Config["instance"] {

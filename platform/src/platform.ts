@@ -47,7 +47,7 @@ import {
   VncRelay,
   viewerCheck,
   WorkspaceRuntime,
-  workspaceDocker,
+  workspaceEndpoints,
 } from "./workspaces/index.ts";
 
 /** The platform's version, as CEF headers and /metrics report it. */
@@ -434,11 +434,7 @@ export async function startPlatform(config: Config): Promise<RunningPlatform> {
     db,
     clock,
     box: pki,
-    docker: workspaceDocker(config.workspaceDocker),
-    endpoint:
-      config.workspaceDocker.kind === "socket"
-        ? `unix://${config.workspaceDocker.socketPath}`
-        : `tcp://${config.workspaceDocker.host}:${config.workspaceDocker.port}`,
+    endpoints: workspaceEndpoints(config.workspaceDocker),
     ...config.workspaceRuntime,
     // Read at each start, so a renewed certificate is pinned from the next start on; starts come
     // from requests, which the listener below serves.

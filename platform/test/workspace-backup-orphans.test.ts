@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { desc, eq } from "drizzle-orm";
 import { auditEntries } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
-import { pruneBackups, workspaceDocker } from "../src/workspaces/index.ts";
+import { pruneBackups, workspaceEndpoints } from "../src/workspaces/index.ts";
 import { arrangeMachine } from "./support/arrange.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { arrangeWorkspace } from "./support/workspace.ts";
@@ -38,7 +38,7 @@ test("a deleted workspace's archives go at the next retention run, audited; othe
   const deps = {
     db: p.database.db,
     clock: p.clock,
-    docker: workspaceDocker({ kind: "socket", socketPath: "/nonexistent.sock" }),
+    endpoints: workspaceEndpoints([{ kind: "socket", socketPath: "/nonexistent.sock" }]),
     dir,
   };
   expect(await pruneBackups(deps, 7)).toBe(0);

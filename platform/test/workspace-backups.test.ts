@@ -111,7 +111,7 @@ beforeAll(async () => {
     extraDeps: ({ db, clock }) => {
       // The portal's deps too; fallbackImage is set once the image is built (the template's
       // image is not on this host, so the helper falls back to it).
-      deps = { db, clock, docker, dir };
+      deps = { db, clock, endpoints: [{ name: "unix:///var/run/docker.sock", docker }], dir };
       return { workspaceBackups: deps };
     },
   });
@@ -170,7 +170,11 @@ afterAll(async () => {
 });
 
 test("an unreachable Docker endpoint: backup_failed audited with the reason, nothing left", async () => {
-  const unreachable = { ...deps, docker: new Docker({ socketPath: join(dir, "no-docker.sock") }) };
+  const socket = join(dir, "no-docker.sock");
+  const unreachable = {
+    ...deps,
+    endpoints: [{ name: `unix://${socket}`, docker: new Docker({ socketPath: socket }) }],
+  };
   const error = await backupHomeVolume(unreachable, workspaceId, "scheduled").catch((e) => e);
   expect(error).toBeInstanceOf(UnavailableError);
   expect(error.message).toContain(`Backing up ${homeVolumeName(workspaceId)} failed`);
@@ -198,7 +202,7 @@ describe.skipIf(missing !== null)("against dockerd", () => {
   test("a workspace that never started has no volume: skipped, and the page says so", async () => {
     expect(await backupHomeVolume(deps, foreignWorkspaceId, "scheduled")).toEqual({
       kind: "skipped",
-      reason: `volume ${homeVolumeName(foreignWorkspaceId)} does not exist (never started)`,
+      reason: `volume ${homeVolumeName(foreignWorkspaceId)} does not exist on unix:///var/run/docker.sock (never started)`,
     });
     await expectStatus(
       await p.admin.post(`/workspaces/${foreignWorkspaceId}/backups`, {}),

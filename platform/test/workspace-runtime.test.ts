@@ -72,8 +72,7 @@ function runtimeDeps(
     db: parts.db,
     clock: parts.clock,
     box: parts.pki,
-    docker,
-    endpoint: "unix:///var/run/docker.sock",
+    endpoints: [{ name: "unix:///var/run/docker.sock", docker }],
     startMs,
     // Beside Docker's own pools (198.19.0.0/17) and the image test's networks.
     networkPool: parseCidr("198.19.240.0/21") ?? { base: 0, prefix: 32 },
@@ -395,8 +394,10 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     await hasty.settled(run.id);
     const failed = await hasty.latestRun(b.workspaceId);
     expect(failed?.state).toBe("failed");
-    expect(failed?.message).toContain("replica 1: the desktop did not answer within 0.05 s");
-    expect(failed?.message).toContain("replica 2: the desktop did not answer within 0.05 s");
+    // One endpoint: both replicas on it, each named with it.
+    const on = "on unix:///var/run/docker.sock: the desktop did not answer within 0.05 s";
+    expect(failed?.message).toContain(`replica 1 ${on}`);
+    expect(failed?.message).toContain(`replica 2 ${on}`);
     const entry = await lastAudit("workspace.start");
     expect(entry?.result).toBe("failed");
     expect(

@@ -2,7 +2,8 @@
 // archived through the Docker API from a short-lived helper container that is never started (the
 // daemon reads the volume for `getArchive`), written as a tar file with its SHA-256; restored into
 // the emptied volume with `putArchive` after the file's SHA-256 was checked. Neither needs the
-// workspace to run; a restore refuses while it does.
+// workspace to run; a restore refuses while it does. With several Docker endpoints the home volume
+// used is the one on the endpoint of the workspace's newest run that reached running.
 import { createHash } from "node:crypto";
 import {
   createReadStream,
@@ -30,6 +31,7 @@ import {
 import type { Clock } from "../shared/index.ts";
 import { NotFoundError, StateError, UnavailableError } from "../shared/index.ts";
 import { homeVolumeName } from "./docker-objects.ts";
+import { homeEndpoint, type WorkspaceEndpoint } from "./endpoints.ts";
 import { LIVE_STATES } from "./runtime.ts";
 import { managedWorkspace } from "./workspaces.ts";
 
@@ -42,12 +44,12 @@ export const FALLBACK_HELPER_IMAGE = "meetpoint/workspace:latest";
 /** How long a helper container may take to empty a volume, in milliseconds. */
 const EMPTY_TIMEOUT_MS = 120_000;
 
-/** What backups and restores use: the database, the clock, the workspace Docker endpoint, the directory. */
+/** What backups and restores use: the database, the clock, the workspace Docker endpoints, the directory. */
 export interface BackupDeps {
   db: Db;
   clock: Clock;
-  /** The workspace Docker endpoint (workspaceDocker(config.workspaceDocker)). */
-  docker: Docker;
+  /** The workspace Docker endpoints (workspaceEndpoints(config.workspaceDocker)); see homeEndpoint. */
+  endpoints: WorkspaceEndpoint[];
   /** Absolute directory of the archives (MEETPOINT_WORKSPACE_BACKUPS_DIR). */
   dir: string;
   /** Image for the helper when the template's is absent; default FALLBACK_HELPER_IMAGE. */
@@ -85,7 +87,7 @@ async function volumeExists(docker: Docker, name: string): Promise<boolean> {
  * mounted the volume before, so it exists after any start), else the fallback (workspace/image.sh
  * tags it on the host). Backups never pull: a missing image is an error naming both.
  */
-async function helperImage(deps: BackupDeps, workspaceId: string): Promise<string> {
+async function helperImage(deps: BackupDeps, docker: Docker, workspaceId: string): Promise<string> {
   const [row] = await deps.db
     .select({ effective: workspaceTemplates.effective })
     .from(workspaces)
@@ -95,7 +97,7 @@ async function helperImage(deps: BackupDeps, workspaceId: string): Promise<strin
   const candidates = [row?.effective?.image, fallback].filter((x): x is string => !!x);
   for (const image of candidates) {
     try {
-      await deps.docker.getImage(image).inspect();
+      await docker.getImage(image).inspect();
       return image;
     } catch (error) {
       if (statusOf(error) !== 404) throw new Error(`inspect image ${image}`, { cause: error });
@@ -111,13 +113,13 @@ async function helperImage(deps: BackupDeps, workspaceId: string): Promise<strin
  * chmod 000). Created, not started.
  */
 function createHelper(
-  deps: BackupDeps,
+  docker: Docker,
   image: string,
   workspaceId: string,
   mount: { readOnly: boolean; asRoot?: boolean },
   command: string[],
 ): Promise<Docker.Container> {
-  return deps.docker.createContainer({
+  return docker.createContainer({
     name: `meetpoint-backup-${workspaceId.slice(0, 8)}-${crypto.randomUUID().slice(0, 8)}`,
     Image: image,
     Entrypoint: command,
@@ -179,8 +181,10 @@ const compactTime = (at: Date) =>
     .replace(/\.\d+Z$/, "Z");
 
 /**
- * Archives the workspace's home volume into `<dir>/<workspace id>/<time>-<id>.tar` (a tar of
- * /home/desk's contents with owners and modes), stores its size and SHA-256 in workspace_backups
+ * Archives the workspace's home volume (on homeEndpoint: the endpoint of its newest run that
+ * reached running; the first endpoint when it never ran) into
+ * `<dir>/<workspace id>/<time>-<id>.tar` (a tar of /home/desk's contents with owners and modes),
+ * stores its size and SHA-256 in workspace_backups
  * and audits workspace.backup_created (actor: who pressed "Back up now", or the system). A volume
  * that does not exist (never started) → skipped, nothing written. Any failure → audited
  * workspace.backup_failed with the reason, no file or row left, and an UnavailableError.
@@ -203,11 +207,17 @@ export async function backupHomeVolume(
   const file = `${workspace.id}/${compactTime(at)}-${id.slice(0, 8)}.tar`;
   const path = backupPath(deps.dir, { file });
   const partial = `${path}.partial`;
+  let endpoint = "";
   try {
-    if (!(await volumeExists(deps.docker, volume)))
-      return { kind: "skipped", reason: `volume ${volume} does not exist (never started)` };
-    const image = await helperImage(deps, workspace.id);
-    const helper = await createHelper(deps, image, workspace.id, { readOnly: true }, ["true"]);
+    const { docker, name } = await homeEndpoint(deps.db, deps.endpoints, workspace.id);
+    endpoint = name;
+    if (!(await volumeExists(docker, volume)))
+      return {
+        kind: "skipped",
+        reason: `volume ${volume} does not exist on ${name} (never started)`,
+      };
+    const image = await helperImage(deps, docker, workspace.id);
+    const helper = await createHelper(docker, image, workspace.id, { readOnly: true }, ["true"]);
     let digest: { sha256: string; size: number };
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -241,7 +251,15 @@ export async function backupHomeVolume(
       action: "workspace.backup_created",
       target: { type: "workspace", id: workspace.id },
       customerId: workspace.customerId,
-      detail: { backupId: id, reason, volume, file, sizeBytes: digest.size, sha256: digest.sha256 },
+      detail: {
+        backupId: id,
+        reason,
+        volume,
+        endpoint,
+        file,
+        sizeBytes: digest.size,
+        sha256: digest.sha256,
+      },
     });
     return { kind: "created", backup };
   } catch (error) {
@@ -261,7 +279,7 @@ export async function backupHomeVolume(
       result: "failed",
       target: { type: "workspace", id: workspace.id },
       customerId: workspace.customerId,
-      detail: { reason, volume, error: message },
+      detail: { reason, volume, endpoint, error: message },
     });
     throw new UnavailableError(`Backing up ${volume} failed: ${message}`, { cause: error });
   }
@@ -309,8 +327,8 @@ async function containersUsing(docker: Docker, volume: string): Promise<string[]
 }
 
 /**
- * Replaces the workspace's home volume by the backup: checks the caller manages the workspace
- * (404 unseen, 403 seen but not managed), that it does not run (409: a run without an end in
+ * Replaces the workspace's home volume (on homeEndpoint: where it last ran) by the backup: checks
+ * the caller manages the workspace (404 unseen, 403 seen but not managed), that it does not run (409: a run without an end in
  * workspace_runs, or a container using the volume), that the file still has the stored SHA-256
  * (409 naming the mismatch or the missing file; nothing changed), then empties the volume as the
  * desktop user in a helper container and extracts the archive into it. Audited
@@ -377,8 +395,10 @@ export async function restoreHomeVolume(
       `The backup's file does not match what was stored (SHA-256 ${actual.sha256.slice(0, 12)}…, ${actual.size} bytes; expected ${backup.sha256.slice(0, 12)}…, ${backup.sizeBytes} bytes): nothing was changed.`,
     );
   let using: string[];
+  let home: WorkspaceEndpoint;
   try {
-    using = await containersUsing(deps.docker, volume);
+    home = await homeEndpoint(deps.db, deps.endpoints, workspace.id);
+    using = await containersUsing(home.docker, volume);
   } catch (error) {
     await audit("failed", { error: describe(error) });
     throw new UnavailableError(`Restoring ${volume} failed: ${describe(error)}`, { cause: error });
@@ -389,10 +409,10 @@ export async function restoreHomeVolume(
       `The home volume is in use by ${using.join(", ")}: stop the workspace first.`,
     );
   try {
-    const image = await helperImage(deps, workspace.id);
+    const image = await helperImage(deps, home.docker, workspace.id);
     // As root: the desktop user's own chmod 000 must not keep a restore from emptying the home.
     const helper = await createHelper(
-      deps,
+      home.docker,
       image,
       workspace.id,
       { readOnly: false, asRoot: true },
@@ -416,7 +436,7 @@ export async function restoreHomeVolume(
       { cause: error },
     );
   }
-  await audit("ok", { file: backup.file, sizeBytes: backup.sizeBytes });
+  await audit("ok", { file: backup.file, sizeBytes: backup.sizeBytes, endpoint: home.name });
   return backup;
 }
 

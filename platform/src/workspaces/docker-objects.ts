@@ -129,6 +129,13 @@ export async function removeNetwork(docker: Docker, name: string): Promise<void>
   });
 }
 
+/** Removes a volume (a workspace's home: its files are gone); a missing one is fine. */
+export async function removeVolume(docker: Docker, name: string): Promise<void> {
+  await dockerCall("remove volume", docker.getVolume(name).remove()).catch((error) => {
+    if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+  });
+}
+
 /** Removes a container (killing it); a missing one is fine. The home volume stays. */
 export async function removeContainer(docker: Docker, name: string): Promise<void> {
   await dockerCall("remove container", docker.getContainer(name).remove({ force: true })).catch(
@@ -155,6 +162,33 @@ export async function removeWorkspaceContainers(
   );
   for (const c of found) await removeContainer(docker, c.Id);
   return found.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ""));
+}
+
+/**
+ * Whether the container runs: false when it exited or is gone (404); null when Docker could not
+ * say (an endpoint that fails or does not answer within 30 s).
+ */
+export async function containerRunning(docker: Docker, name: string): Promise<boolean | null> {
+  try {
+    return (await dockerCall("inspect container", docker.getContainer(name).inspect())).State
+      .Running;
+  } catch (error) {
+    return (error as { statusCode?: number }).statusCode === 404 ? false : null;
+  }
+}
+
+/**
+ * Removes the workspace's containers (by label) and network on one endpoint, and with `volume`
+ * its home volume too. Missing objects are fine; the first other failure propagates.
+ */
+export async function removeWorkspaceObjects(
+  docker: Docker,
+  workspaceId: string,
+  options: { volume: boolean },
+): Promise<void> {
+  await removeWorkspaceContainers(docker, workspaceId);
+  await removeNetwork(docker, networkName(workspaceId));
+  if (options.volume) await removeVolume(docker, homeVolumeName(workspaceId));
 }
 
 /**

@@ -52,6 +52,14 @@ export {
   VNC_PORT,
   WORKSPACE_TABLE,
 } from "./egress.ts";
+export {
+  endpointOfRun,
+  endpointOrder,
+  homeEndpoint,
+  lastRanEndpoint,
+  type WorkspaceEndpoint,
+  workspaceEndpoints,
+} from "./endpoints.ts";
 export { grantAccess, listGrants, revokeAccess, techniciansOf } from "./grants.ts";
 export {
   ESP_PROPOSALS,

@@ -1,12 +1,11 @@
-// Starting and stopping customers' jump workspaces on the workspace Docker endpoint: the per-customer
-// network, the home volume, per-run VNC password and report token (only the sealed password and the
-// token's hash are stored), the spec from the stored profile and allow-list, the replicas tried in
-// turn. Every step is written to the run's workspace_runs row, so any platform instance shows it.
+// Starting and stopping customers' jump workspaces on the workspace Docker endpoints: the
+// per-customer network, the home volume, per-run VNC password and report token (only the sealed
+// password and the token's hash are stored), the spec from the stored profile and allow-list, the
+// replicas tried in turn across the endpoints (endpoints.ts). Every step is written to the run's
+// workspace_runs row, so any platform instance shows it.
 import { createHash } from "node:crypto";
 import type { Cidr } from "@meetpoint/common";
 import { WORKSPACE_VNC_PORT } from "@meetpoint/workspace/src/container.ts";
-import { startWorkspace } from "@meetpoint/workspace/src/runtime.ts";
-import type Docker from "dockerode";
 import { and, eq, notInArray } from "drizzle-orm";
 import { type Context, conflictOnDuplicate } from "../access/index.ts";
 import { type Actor, recordAudit, recordAuditAlone } from "../audit/index.ts";
@@ -23,18 +22,29 @@ import type { SecretBox } from "./displays.ts";
 import { latestRun, vncPasswordLabel } from "./displays.ts";
 import {
   containerName,
-  dockerCall,
+  containerRunning,
   dockerFailure,
-  ensureNetwork,
-  homeVolumeName,
+  networkName,
   removeContainer,
   removeNetwork,
-  removeWorkspaceContainers,
-  resolveImage,
-  WORKSPACE_LABEL,
 } from "./docker-objects.ts";
-import { dnsServers } from "./egress.ts";
-import { rfbAnswers, startSpec } from "./start-spec.ts";
+import {
+  endpointOfRun,
+  endpointOrder,
+  lastRanEndpoint,
+  removeEverywhere,
+  removeForDelete,
+  removeRunObjects,
+  unreachable,
+  type WorkspaceEndpoint,
+} from "./endpoints.ts";
+import {
+  type PreparedEndpoint,
+  prepareEndpoint,
+  SpecFailure,
+  startReplica,
+  type TemplateValues,
+} from "./start-replica.ts";
 import { getWorkspace, settingsVersion, type Workspace } from "./workspaces.ts";
 
 export type WorkspaceRun = typeof workspaceRuns.$inferSelect;
@@ -55,9 +65,11 @@ export interface RuntimeDeps {
   clock: Clock;
   /** Seals the run's VNC password, unseals the profile's secrets (the platform's Pki). */
   box: SecretBox;
-  docker: Docker;
-  /** The endpoint as the operator wrote it, for messages ("unix:///var/run/docker.sock"). */
-  endpoint: string;
+  /**
+   * The workspace Docker endpoints in their configured order (workspaceEndpoints()); a start tries
+   * its replicas across them (endpointOrder), later actions use the endpoint the run recorded.
+   */
+  endpoints: WorkspaceEndpoint[];
   /** Milliseconds a replica may take until its desktop answers the RFB handshake. */
   startMs: number;
   networkPool: Cidr;
@@ -143,114 +155,106 @@ export class WorkspaceRuntime {
    * Moves a live run to its next step; throws when the run has ended meanwhile (another instance
    * abandoned this start): the start stops and removes what it made, and never revives the run.
    */
-  private async setState(runId: string, state: RunState, message: string | null): Promise<void> {
+  private async setState(
+    runId: string,
+    state: RunState,
+    message: string | null,
+    more: Partial<WorkspaceRun> = {},
+  ): Promise<void> {
     const moved = await this.deps.db
       .update(workspaceRuns)
-      .set({ state, message })
+      .set({ ...more, state, message })
       .where(and(eq(workspaceRuns.id, runId), notInArray(workspaceRuns.state, ENDED)))
       .returning({ id: workspaceRuns.id });
     if (moved.length === 0) throw new StartFailure(ABANDONED);
   }
 
-  /** The start's steps; records running or failed, audits either, leaves nothing behind on failure. */
+  /**
+   * The start's steps: replica after replica on the endpoints endpointOrder gives (the endpoint
+   * the workspace last ran on first); an endpoint that could not be reached or prepared gets no
+   * further replica of this start. Records running or failed, audits either (with the endpoint
+   * used and each failed replica's endpoint), leaves nothing behind on failure.
+   */
   private async run(
     actor: Actor,
     workspace: Workspace,
     run: WorkspaceRun,
-    values: NonNullable<typeof workspaceTemplates.$inferSelect.effective>,
+    values: TemplateValues,
   ): Promise<void> {
-    const { docker } = this.deps;
+    const { db, endpoints } = this.deps;
     const began = performance.now();
-    const attempts: { replica: number; error: string }[] = [];
-    let network: Awaited<ReturnType<typeof ensureNetwork>> | null = null;
+    const attempts: { replica: number; endpoint: string; error: string }[] = [];
+    // Endpoints this start gives up on; of them, those that could not be reached at all.
+    const given = new Set<string>();
+    const silent = new Set<string>();
+    // The endpoint whose workspace network this start may have made, and it prepared.
+    let current: WorkspaceEndpoint | null = null;
+    let prepared: PreparedEndpoint | null = null;
     try {
-      network = await ensureNetwork(
-        docker,
-        workspace.id,
-        this.deps.networkPool,
-        this.deps.networkPrefix,
-      ).catch((error) => {
-        throw new StartFailure(dockerFailure(error, this.deps.endpoint, values.image), {
-          cause: error,
-        });
-      });
-      await this.deps.db
-        .update(workspaceRuns)
-        .set({ networkName: network.name })
-        .where(eq(workspaceRuns.id, run.id));
-      const spec = await startSpec(workspace, network.gateway, this.deps).catch((error) => {
-        throw new StartFailure(error instanceof Error ? error.message : String(error));
-      });
-      await this.deps.db
-        .update(workspaceRuns)
-        .set({ reportTokenHash: sha256(spec.report.token) })
-        .where(eq(workspaceRuns.id, run.id));
-      const image = await resolveImage(docker, values.image).catch((error) => {
-        throw new StartFailure(dockerFailure(error, this.deps.endpoint, values.image), {
-          cause: error,
-        });
-      });
       const replicas = Math.max(1, values.replicas);
+      const first = endpoints[0]?.name ?? "";
+      const order = endpointOrder(
+        endpoints.map((e) => e.name),
+        await lastRanEndpoint(db, workspace.id, first),
+        replicas,
+      );
       for (let replica = 1; replica <= replicas; replica++) {
+        const endpoint = endpoints.find((e) => e.name === order[replica - 1]);
+        if (!endpoint || given.has(endpoint.name)) continue;
         const name = containerName(workspace.id, replica);
-        await this.setState(run.id, "starting", `starting replica ${replica} of ${replicas}`);
+        // Named on the run before they exist: whoever abandons this start knows where to look.
+        await this.setState(
+          run.id,
+          prepared?.endpoint === endpoint ? "starting" : "creating_network",
+          `starting replica ${replica} of ${replicas} on ${endpoint.name}`,
+          { dockerEndpoint: endpoint.name, containerName: name },
+        );
         try {
-          // A container of this name left by a crashed start would block the create.
-          await removeContainer(docker, name);
-          // Named on the run before it exists: whoever abandons this start knows what to remove.
-          await this.deps.db
-            .update(workspaceRuns)
-            .set({ containerName: name })
-            .where(eq(workspaceRuns.id, run.id));
-          // A Docker endpoint that hangs fails the replica after DOCKER_CALL_MS, not never.
-          const container = await dockerCall(
-            "create and start the container",
-            startWorkspace(docker, {
-              image,
-              name,
-              network: network.name,
-              homeVolume: homeVolumeName(workspace.id),
-              dns: dnsServers(workspace.allowList),
-              limits: {
-                memoryBytes: values.memoryMib * 1024 ** 2,
-                cpus: values.cpuMillicores / 1000,
-                pids: values.pidsLimit,
+          if (current && current !== endpoint && !silent.has(current.name))
+            await this.leaveEndpoint(current, workspace.id);
+          current = endpoint;
+          if (prepared?.endpoint !== endpoint) {
+            prepared = null;
+            prepared = await prepareEndpoint(
+              this.deps,
+              workspace,
+              endpoint,
+              values.image,
+              async (network) => {
+                await db
+                  .update(workspaceRuns)
+                  .set({ networkName: network.name })
+                  .where(eq(workspaceRuns.id, run.id));
               },
-              labels: {
-                [WORKSPACE_LABEL]: workspace.id,
-                "meetpoint.customer": workspace.customerId,
-                "meetpoint.run": run.id,
-              },
-              spec,
-            }),
-          );
-          await this.setState(
-            run.id,
-            "waiting_desktop",
-            `waiting for the desktop (replica ${replica})`,
-          );
-          const info = await dockerCall("inspect container", container.inspect());
-          const host = info.NetworkSettings.Networks[network.name]?.IPAddress ?? "";
-          const deadline = performance.now() + this.deps.startMs;
-          let answered = false;
-          while (host && performance.now() < deadline) {
-            if (await rfbAnswers(host, WORKSPACE_VNC_PORT, 1000)) {
-              answered = true;
-              break;
-            }
-            const state = await dockerCall("inspect container", container.inspect());
-            if (!state.State.Running)
-              throw new Error(`the container exited (code ${state.State.ExitCode})`);
-            await Bun.sleep(200);
+            );
+            await db
+              .update(workspaceRuns)
+              .set({ reportTokenHash: sha256(prepared.spec.report.token) })
+              .where(eq(workspaceRuns.id, run.id));
           }
-          if (!answered)
-            throw new Error(`the desktop did not answer within ${this.deps.startMs / 1000} s`);
+          const ready = prepared;
+          // A container of this name left by a crashed start would block the create.
+          await removeContainer(endpoint.docker, name);
+          const host = await startReplica(
+            this.deps,
+            ready,
+            workspace,
+            run.id,
+            replica,
+            values,
+            () =>
+              this.setState(
+                run.id,
+                "waiting_desktop",
+                `waiting for the desktop (replica ${replica} on ${endpoint.name})`,
+              ),
+          );
           const sealed = await this.deps.box.sealSecret(
             vncPasswordLabel(run.id),
-            spec.vnc.password,
+            ready.spec.vnc.password,
           );
           const now = this.deps.clock.now();
-          await inTransaction(this.deps.db, async (tx) => {
+          await inTransaction(db, async (tx) => {
             const [live] = await tx
               .update(workspaceRuns)
               .set({
@@ -273,39 +277,37 @@ export class WorkspaceRuntime {
                 run: run.id,
                 image: values.image,
                 replica,
+                endpoint: endpoint.name,
                 failedReplicas: attempts,
-                network: network?.subnet,
+                network: ready.network.subnet,
                 seconds: Math.round((performance.now() - began) / 100) / 10,
               },
             });
           });
           return;
         } catch (error) {
-          attempts.push({
-            replica,
-            error: dockerFailure(error, this.deps.endpoint, values.image),
-          });
-          await removeContainer(docker, name).catch((e) =>
-            this.deps.log?.(`removing ${name} after a failed start: ${e}`),
+          const message = dockerFailure(error, endpoint.name, values.image);
+          attempts.push({ replica, endpoint: endpoint.name, error: message });
+          await removeContainer(endpoint.docker, name).catch((e) =>
+            this.deps.log?.(`removing ${name} on ${endpoint.name} after a failed start: ${e}`),
           );
-          if (error instanceof StartFailure && error.message === ABANDONED) throw error;
-          // An unreachable endpoint fails every replica alike.
-          if (/cannot be reached|did not answer \(/.test(attempts.at(-1)?.error ?? "")) break;
+          if (error instanceof StartFailure || error instanceof SpecFailure) throw error;
+          // An endpoint that cannot be reached or prepared fails every replica alike.
+          if (unreachable(message)) silent.add(endpoint.name);
+          if (!prepared || silent.has(endpoint.name)) given.add(endpoint.name);
         }
       }
       throw new StartFailure(
-        attempts.map((a) => `replica ${a.replica}: ${a.error}`).join("; ") || "no replica started",
+        attempts.map((a) => `replica ${a.replica} on ${a.endpoint}: ${a.error}`).join("; ") ||
+          "no replica started",
       );
     } catch (error) {
       const message =
-        error instanceof StartFailure
+        error instanceof StartFailure || error instanceof SpecFailure
           ? error.message
-          : dockerFailure(error, this.deps.endpoint, values.image);
-      if (network)
-        await removeNetwork(docker, network.name).catch((e) =>
-          this.deps.log?.(`removing network ${network?.name} after a failed start: ${e}`),
-        );
-      await inTransaction(this.deps.db, async (tx) => {
+          : dockerFailure(error, current?.name ?? "", values.image);
+      if (current && !silent.has(current.name)) await this.leaveEndpoint(current, workspace.id);
+      await inTransaction(db, async (tx) => {
         const [ended] = await tx
           .update(workspaceRuns)
           .set({
@@ -331,10 +333,21 @@ export class WorkspaceRuntime {
     }
   }
 
+  /** Removes the workspace network a start made on an endpoint it leaves; failures are logged. */
+  private async leaveEndpoint(endpoint: WorkspaceEndpoint, workspaceId: string): Promise<void> {
+    const name = networkName(workspaceId);
+    await removeNetwork(endpoint.docker, name).catch((e) =>
+      this.deps.log?.(`removing network ${name} on ${endpoint.name} after a failed start: ${e}`),
+    );
+  }
+
   /**
    * Stops the workspace's running desktop: removes its container (the home volume stays) and
-   * network, records the run stopped with `reason`, audits `actor` and the reason. 409 when it is
-   * not running (a start in progress finishes first). Returns the stopped run.
+   * network on the run's endpoint, records the run stopped with `reason`, audits `actor`, the
+   * reason and the endpoint. An endpoint that cannot be reached (its host down) or is no longer
+   * configured does not keep the run alive: the run is stopped with that said on the page and in
+   * the audit entry, and the sweep removes what is left once the endpoint answers (removeOrphans).
+   * 409 when it is not running (a start in progress finishes first). Returns the stopped run.
    */
   async stop(actor: Actor, workspace: Workspace, reason: StopReason): Promise<WorkspaceRun> {
     const run = await this.latestRun(workspace.id);
@@ -344,9 +357,9 @@ export class WorkspaceRuntime {
           ? "The workspace is still starting: stop it when it runs."
           : "The workspace is not running.",
       );
-    const { docker } = this.deps;
-    if (run.containerName) await removeContainer(docker, run.containerName);
-    if (run.networkName) await removeNetwork(docker, run.networkName);
+    const endpoint = endpointOfRun(this.deps.endpoints, run);
+    const left = await removeRunObjects(this.deps.endpoints, run);
+    if (left) this.deps.log?.(`workspace ${workspace.id} stopped, its container left: ${left}`);
     return inTransaction(this.deps.db, async (tx) => {
       const [stopped] = await tx
         .update(workspaceRuns)
@@ -356,7 +369,7 @@ export class WorkspaceRuntime {
           stopReason: reason,
           vncPasswordSealed: null,
           reportTokenHash: null,
-          message: null,
+          message: left,
         })
         .where(and(eq(workspaceRuns.id, run.id), notInArray(workspaceRuns.state, ENDED)))
         .returning();
@@ -370,6 +383,8 @@ export class WorkspaceRuntime {
           run: run.id,
           reason,
           image: run.image,
+          endpoint: run.dockerEndpoint ?? endpoint?.name ?? null,
+          ...(left ? { containerLeft: left } : {}),
           ranSeconds: run.runningAt
             ? Math.round((this.deps.clock.now().getTime() - run.runningAt.getTime()) / 1000)
             : null,
@@ -394,12 +409,11 @@ export class WorkspaceRuntime {
   /** Failure recorded for a start whose instance went away (see sweep.ts), audited. */
   async abandonStart(run: WorkspaceRun, message: string): Promise<void> {
     const workspace = await this.workspaceById(run.workspaceId);
-    // Every container of the workspace, by label: a replica the dead instance had begun too.
-    await removeWorkspaceContainers(this.deps.docker, run.workspaceId).catch(async () => {
-      if (run.containerName)
-        await removeContainer(this.deps.docker, run.containerName).catch(() => {});
-    });
-    if (run.networkName) await removeNetwork(this.deps.docker, run.networkName).catch(() => {});
+    // Every container and the network of the workspace, on every endpoint: the dead instance may
+    // have begun a replica anywhere (no other run of the workspace is live).
+    const left = await removeEverywhere(this.deps.endpoints, run.workspaceId, { volume: false });
+    for (const failure of left)
+      this.deps.log?.(`abandoned start ${run.id}: cleaning up ${failure}`);
     const [failed] = await this.deps.db
       .update(workspaceRuns)
       .set({ state: "failed", message, stoppedAt: this.deps.clock.now(), reportTokenHash: null })
@@ -416,21 +430,19 @@ export class WorkspaceRuntime {
       });
   }
 
+  /** Before a workspace is deleted: its Docker objects go on every endpoint (removeForDelete). */
+  removeDockerObjects(workspaceId: string): Promise<string[]> {
+    return removeForDelete(this.deps.endpoints, workspaceId);
+  }
+
   /**
    * Whether a running run's container still runs on the Docker host: false when it exited or is
    * gone (Xvnc died, out of memory, removed by hand); null when Docker could not say.
    */
   async containerRuns(run: WorkspaceRun): Promise<boolean | null> {
-    if (!run.containerName) return null;
-    try {
-      const info = await dockerCall(
-        "inspect container",
-        this.deps.docker.getContainer(run.containerName).inspect(),
-      );
-      return info.State.Running;
-    } catch (error) {
-      return (error as { statusCode?: number }).statusCode === 404 ? false : null;
-    }
+    const endpoint = endpointOfRun(this.deps.endpoints, run);
+    if (!run.containerName || !endpoint) return null;
+    return containerRunning(endpoint.docker, run.containerName);
   }
 
   /** Whether this instance is running the start of `runId`. */

@@ -1,4 +1,4 @@
-// Wiring of the workspace home backups for startPlatform: the Docker endpoint, the directory, the
+// Wiring of the workspace home backups for startPlatform: the Docker endpoints, the directory, the
 // schedule ticking every minute under its lease. Kept here so platform.ts stays a list of parts.
 import { resolve } from "node:path";
 import type { Config } from "../config.ts";
@@ -6,11 +6,11 @@ import type { Db } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import { type BackupLease, WorkspaceBackupSchedule } from "./backup-schedule.ts";
 import type { BackupDeps } from "./backups.ts";
-import { workspaceDocker } from "./docker.ts";
+import { type WorkspaceEndpoint, workspaceEndpoints } from "./endpoints.ts";
 
 /**
  * Starts the backup schedule (first check at once, then every minute). `deps` is null when the
- * workspace Docker endpoint cannot be set up (its TLS files unreadable): logged, and the portal
+ * workspace Docker endpoints cannot be set up (its TLS files unreadable): logged, and the portal
  * offers no backups. stop() ends the timer (a run in progress finishes).
  */
 export function startWorkspaceBackups(parts: {
@@ -20,9 +20,9 @@ export function startWorkspaceBackups(parts: {
   leases: BackupLease;
 }): { deps: BackupDeps | null; stop(): void } {
   const { config, db, clock, leases } = parts;
-  let docker: ReturnType<typeof workspaceDocker>;
+  let endpoints: WorkspaceEndpoint[];
   try {
-    docker = workspaceDocker(config.workspaceDocker);
+    endpoints = workspaceEndpoints(config.workspaceDocker);
   } catch (error) {
     console.error(`workspace backups are off: ${(error as Error).message}`);
     return { deps: null, stop() {} };
@@ -31,7 +31,7 @@ export function startWorkspaceBackups(parts: {
   const deps: BackupDeps = {
     db,
     clock,
-    docker,
+    endpoints,
     dir: resolve(settings.dir ?? resolve(config.dataDir, "workspace-backups")),
   };
   const schedule = new WorkspaceBackupSchedule({

@@ -2,18 +2,24 @@
 // running workspaces that had no browser connection for their template's idle timeout, those
 // whose template changed (an approved change, or another template) once nobody views them, those
 // whose profile or allow-list changed at once (what they enforce is no longer what was decided),
-// and those whose container ended by itself; fails starts whose instance went away.
+// and those whose container ended by itself; fails starts whose instance went away; removes, on
+// every Docker endpoint, workspace containers and networks no live run accounts for (left on a
+// host that could not be reached when its workspace stopped or failed over).
 import { and, desc, eq, gt, inArray, isNull } from "drizzle-orm";
 import { SYSTEM_ACTOR } from "../audit/index.ts";
 import { workspaceRecordings, workspaceRuns, workspaces, workspaceTemplates } from "../db/index.ts";
+import { dockerCall, removeContainer, removeNetwork, WORKSPACE_LABEL } from "./docker-objects.ts";
+import { endpointOfRun } from "./endpoints.ts";
 import { STALE_MS } from "./relay.ts";
 import { LIVE_STATES, type StopReason, type WorkspaceRuntime } from "./runtime.ts";
 import { settingsVersion } from "./workspaces.ts";
 
-/** What one sweep did: workspace ids stopped with their reason, starts given up. */
+/** What one sweep did: workspace ids stopped with their reason, starts given up, orphans removed. */
 export interface SweepResult {
   stopped: { workspaceId: string; reason: StopReason }[];
   abandoned: string[];
+  /** Docker objects removed as orphans: "<endpoint> container|network <name>". */
+  orphans: string[];
 }
 
 /**
@@ -27,7 +33,7 @@ export async function sweepWorkspaces(
   staleStartMs: number,
 ): Promise<SweepResult> {
   const { db, clock } = runtime.deps;
-  const result: SweepResult = { stopped: [], abandoned: [] };
+  const result: SweepResult = { stopped: [], abandoned: [], orphans: [] };
   const rows = await db
     .select({ run: workspaceRuns, workspace: workspaces, template: workspaceTemplates })
     .from(workspaceRuns)
@@ -95,5 +101,75 @@ export async function sweepWorkspaces(
       runtime.deps.log?.(`workspace ${workspace.id}: stop job: ${error}`);
     }
   }
+  result.orphans = await removeOrphans(runtime);
   return result;
+}
+
+/**
+ * On every endpoint, removes the containers and networks labelled with a workspace of this
+ * database that no live run accounts for: the workspace has no live run, or its run is running on
+ * another endpoint (or, for a container, under another name). A workspace whose start is in
+ * progress is left alone (the start removes what it abandons). Objects of workspaces this database
+ * does not know (another platform on the same Docker host) are never touched. The objects are
+ * listed before the runs are read, so a start that begins meanwhile is seen. The endpoints are
+ * looked at in parallel; one that fails is logged and skipped. Returns what was removed ("<endpoint> container <name>").
+ */
+export async function removeOrphans(runtime: WorkspaceRuntime): Promise<string[]> {
+  const { db, endpoints } = runtime.deps;
+  const removed: string[] = [];
+  // In parallel: a host that does not answer holds up only its own part (30 s a call).
+  const perEndpoint = endpoints.map(async (endpoint) => {
+    try {
+      const filters = JSON.stringify({ label: [WORKSPACE_LABEL] });
+      const containers = await dockerCall(
+        "list containers",
+        endpoint.docker.listContainers({ all: true, filters }),
+      );
+      const networks = await dockerCall("list networks", endpoint.docker.listNetworks({ filters }));
+      const ids = [
+        ...new Set(
+          [...containers, ...networks]
+            .map((o) => o.Labels?.[WORKSPACE_LABEL] ?? "")
+            .filter((id) => /^[0-9a-f-]{36}$/.test(id)),
+        ),
+      ];
+      if (ids.length === 0) return;
+      const known = new Set(
+        (
+          await db.select({ id: workspaces.id }).from(workspaces).where(inArray(workspaces.id, ids))
+        ).map((w) => w.id),
+      );
+      const live = await db
+        .select()
+        .from(workspaceRuns)
+        .where(
+          and(inArray(workspaceRuns.workspaceId, ids), inArray(workspaceRuns.state, LIVE_STATES)),
+        );
+      /** Whether the object of `workspaceId` (container `name`, or the network) is an orphan here. */
+      const orphan = (workspaceId: string, name: string | null) => {
+        if (!known.has(workspaceId)) return false;
+        const run = live.find((r) => r.workspaceId === workspaceId);
+        if (!run) return true;
+        if (run.state !== "running") return false;
+        if (endpointOfRun(endpoints, run) !== endpoint) return true;
+        return name !== null && run.containerName !== name;
+      };
+      for (const c of containers) {
+        const name = (c.Names[0] ?? c.Id).replace(/^\//, "");
+        if (!orphan(c.Labels?.[WORKSPACE_LABEL] ?? "", name)) continue;
+        await removeContainer(endpoint.docker, c.Id);
+        removed.push(`${endpoint.name} container ${name}`);
+      }
+      for (const n of networks) {
+        if (!orphan(n.Labels?.[WORKSPACE_LABEL] ?? "", null)) continue;
+        await removeNetwork(endpoint.docker, n.Name);
+        removed.push(`${endpoint.name} network ${n.Name}`);
+      }
+    } catch (error) {
+      runtime.deps.log?.(`workspace orphans on ${endpoint.name}: ${error}`);
+    }
+  });
+  await Promise.all(perEndpoint);
+  if (removed.length) runtime.deps.log?.(`workspace orphans removed: ${removed.join(", ")}`);
+  return removed;
 }

@@ -392,9 +392,15 @@ export async function setAllowList(
 /**
  * Deletes the workspace with its grants and its sealed profile (the customer can then be deleted);
  * audited with the customer's name. 403 without workspaces.manage for its customer; 409 while it
- * is starting or running (Stop first).
+ * is starting or running (Stop first). `removeDockerObjects` (the runtime's, when the platform
+ * runs workspaces) removes its containers, network and home volume on every Docker endpoint
+ * before the rows go and returns the endpoints; when it throws, nothing is deleted.
  */
-export async function deleteWorkspace(ctx: Context, id: string): Promise<void> {
+export async function deleteWorkspace(
+  ctx: Context,
+  id: string,
+  removeDockerObjects?: (workspaceId: string) => Promise<string[]>,
+): Promise<void> {
   const { workspace, customerName, templateName } = await managedWorkspace(ctx, id);
   const [live] = await ctx.db
     .select({ id: workspaceRuns.id })
@@ -407,6 +413,7 @@ export async function deleteWorkspace(ctx: Context, id: string): Promise<void> {
     );
   // Its container would be left running with nobody to stop it.
   if (live) throw new ConflictError("The workspace is starting or running: stop it first.");
+  const cleaned = removeDockerObjects ? await removeDockerObjects(workspace.id) : [];
   await inTransaction(ctx.db, async (tx) => {
     await tx.delete(workspaces).where(eq(workspaces.id, workspace.id));
     await recordAudit(tx, ctx.clock, {
@@ -414,7 +421,12 @@ export async function deleteWorkspace(ctx: Context, id: string): Promise<void> {
       action: "workspace.delete",
       target: { type: "workspace", id: workspace.id },
       customerId: workspace.customerId,
-      detail: { name: customerName, template: templateName, profileKind: workspace.profileKind },
+      detail: {
+        name: customerName,
+        template: templateName,
+        profileKind: workspace.profileKind,
+        dockerObjectsRemovedOn: cleaned,
+      },
     });
   });
 }

@@ -161,7 +161,13 @@ export const workspaceRuns = pgTable(
      * (settingsVersion): a run whose settings changed since is stopped (settings_change).
      */
     settingsVersion: text("settings_version"),
-    /** Docker objects of this run (on the workspace Docker endpoint). */
+    /**
+     * The Docker endpoint of this run's objects as configured ("tcp://ws-b:2376"): the one the
+     * replica being started or running is on. Null for runs recorded before several endpoints
+     * existed (they ran on the first one).
+     */
+    dockerEndpoint: text("docker_endpoint"),
+    /** Docker objects of this run (on its Docker endpoint). */
     containerName: text("container_name"),
     networkName: text("network_name"),
     /** SHA-256 (hex) of the supervisor's per-run report token; the token itself is never stored. */

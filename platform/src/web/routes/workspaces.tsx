@@ -359,7 +359,10 @@ export function workspaceRoutes() {
   });
 
   app.post("/workspaces/:id/delete", async (c) => {
-    await deleteWorkspace(c.get("ctx"), c.req.param("id"));
+    const runtime = c.get("deps").workspaceRuntime;
+    await deleteWorkspace(c.get("ctx"), c.req.param("id"), (id) =>
+      runtime ? runtime.removeDockerObjects(id) : Promise.resolve([]),
+    );
     return c.redirect("/workspaces", 303);
   });
 

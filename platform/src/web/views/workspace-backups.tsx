@@ -28,7 +28,8 @@ export const BackupsSection: FC<{
     <p>
       The home directory (<span class="mono">/home/desk</span>) is archived on schedule and kept as
       the newest backups; a restore replaces the whole home with the backup and needs the workspace
-      stopped.
+      stopped. With several workspace hosts, the home archived and restored is the one on the host
+      the workspace last ran on.
     </p>
     <DataTable
       head={["Time", "Size", "SHA-256", "By", ""]}

@@ -50,6 +50,7 @@ export const RunPanel: FC<{
         {run?.state === "stopped" && run.stopReason
           ? ` (${REASON_WORDS[run.stopReason] ?? run.stopReason})`
           : null}
+        {running && run?.dockerEndpoint ? ` on ${run.dockerEndpoint}` : null}
         {run ? ` · last start ${run.startedAt.toISOString()} by ${run.startedByName ?? "—"}` : null}
       </p>
       {starting && run?.message ? (
@@ -57,7 +58,7 @@ export const RunPanel: FC<{
           {run.message}… This part updates by itself.
         </p>
       ) : null}
-      {run?.state === "failed" ? (
+      {run?.state === "failed" || (run?.state === "stopped" && run.message) ? (
         <p class="error" role="alert">
           {run.message}
         </p>

@@ -1,1 +1,0 @@
-ALTER TABLE "workspace_runs" ADD COLUMN "settings_version" text;
