@@ -24,10 +24,15 @@ export const workspaceProfileSchema = z.discriminatedUnion("kind", [
   }),
 ]);
 
-/** Where the workspace keeps an IPsec profile's certificate files (the /run tmpfs, root only). */
+/**
+ * Where the workspace keeps an IPsec profile's certificate files (the /run tmpfs, root only). The
+ * private key lies in `private/` next to the swanctl.conf: `swanctl --load-all --file <conf>` loads
+ * keys only from that directory's credential folders (a path in swanctl.conf's secrets section
+ * merely names a key's passphrase).
+ */
 export const IPSEC_FILES = {
   certificate: "/run/meetpoint/vpn/workspace.pem",
-  privateKey: "/run/meetpoint/vpn/workspace.key",
+  privateKey: "/run/meetpoint/vpn/private/workspace.key",
   remoteCa: "/run/meetpoint/vpn/remote-ca.pem",
 } as const;
 export type WorkspaceProfile = z.infer<typeof workspaceProfileSchema>;

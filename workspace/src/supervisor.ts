@@ -4,6 +4,7 @@
 // state to the platform.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
+import { dirname } from "node:path";
 import {
   fileExists,
   IPSEC_FILES,
@@ -191,8 +192,10 @@ async function startIpsec(
   writeFileSync(SWANCTL_CONFIG, profile.swanctl, { mode: 0o600 });
   // Certificate auth: the files swanctl.conf names, root's alone like the config.
   for (const [name, path] of Object.entries(IPSEC_FILES))
-    if (profile.files)
+    if (profile.files) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       writeFileSync(path, profile.files[name as keyof typeof IPSEC_FILES], { mode: 0o600 });
+    }
   writeFileSync(STRONGSWAN_CONF, strongswanConf(await probeIpsecBackend()), { mode: 0o600 });
   let lastLineError: string | undefined;
   const charon = keepRunning(

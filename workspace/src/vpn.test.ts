@@ -95,6 +95,14 @@ describe("charonLineError", () => {
     expect(charonLineError("09[IKE] no shared key found for 'a' - 'b'")).toBe(
       "ipsec: no shared key for 'a'",
     );
+    expect(
+      charonLineError("14[CFG] no trusted ECDSA public key found for 'concentrator.example'"),
+    ).toBe(
+      "ipsec: authentication failed: no trusted certificate for 'concentrator.example' (not issued by the remote CA, or for another identity)",
+    );
+    expect(charonLineError("14[IKE] no private key found for 'ws@vendor.example'")).toBe(
+      "ipsec: no private key for 'ws@vendor.example'",
+    );
   });
   test("other lines are no error", () => {
     expect(charonLineError("07[IKE] initiating IKE_SA customer[1] to 198.19.130.10")).toBeNull();

@@ -175,5 +175,12 @@ export function charonLineError(line: string): string | null {
     return "ipsec: traffic selectors unacceptable (subnets do not match)";
   const noKey = /no shared key found for '([^']*)'/.exec(line);
   if (noKey) return `ipsec: no shared key for '${noKey[1]}'`;
+  // Certificate auth: the peer's certificate does not chain to the remote CA (or names another
+  // identity), or our own private key is missing; charon tells the peer AUTH_FAILED and gives up.
+  const untrusted = /no trusted \S+ public key found for '([^']*)'/.exec(line);
+  if (untrusted)
+    return `ipsec: authentication failed: no trusted certificate for '${untrusted[1]}' (not issued by the remote CA, or for another identity)`;
+  const noPrivate = /no private key found for '([^']*)'/.exec(line);
+  if (noPrivate) return `ipsec: no private key for '${noPrivate[1]}'`;
   return null;
 }

@@ -1,14 +1,19 @@
 // The jump workspace image against a real dockerd: built by workspace/image.sh, run with the
 // hardening of issue 17 on a Docker network of its own (pinned in 198.19.128.0/17), the supervisor's
 // report received on the network's gateway, the egress allow-list, the RFB handshake, what the
-// desktop user cannot do, and a real OpenVPN tunnel to a concentrator container.
+// desktop user cannot do, and real OpenVPN and IPsec (PSK and certificate) tunnels to concentrator containers.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
-import { waitFor } from "@meetpoint/common";
+import { IPSEC_FILES, waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
 import { parseAllowList, renderEgressRuleset } from "../../platform/src/workspaces/egress.ts";
-import { ipsecEndpoints, renderSwanctlConf } from "../../platform/src/workspaces/ipsec-profile.ts";
+import {
+  type IpsecSettings,
+  ipsecEndpoints,
+  parseIpsecProfile,
+  renderSwanctlConf,
+} from "../../platform/src/workspaces/ipsec-profile.ts";
 import { startWorkspace } from "../src/runtime.ts";
 import { strongswanConf } from "../src/vpn.ts";
 import { exec, firstBytes, prerequisiteMissing } from "./support.ts";
@@ -391,24 +396,41 @@ secrets { ike-customer { id = concentrator.customer.example
     await ipsec.remove({ force: true });
   }, 30_000);
 
-  test("IPsec: the tunnel comes up (kernel ESP or strongSwan's userspace IPsec), the desktop user reaches the listed port behind it and nothing else; a wrong PSK is reported", async () => {
-    const psk = `psk-${crypto.randomUUID()}`;
-    const workspaceId = "workspace@vendor.example";
-    const concentratorId = "concentrator.customer.example";
+  // The customer's side of the IPsec tests, made by the first that needs it: its network and a
+  // router masquerading the workspace network towards it, so a concentrator sees the router as its
+  // IKE peer (as it would see the workspace host's public address) and the workspace's own address
+  // only inside the tunnel.
+  const hardened = {
+    Tmpfs: { "/run": "rw,mode=0700" },
+    CapDrop: ["ALL"],
+    CapAdd: ["NET_ADMIN", "NET_BIND_SERVICE"],
+  };
+  let router: Docker.Container | undefined;
+  const logs = async (c: Docker.Container) =>
+    (await c.logs({ stdout: true, stderr: true })).toString("latin1");
+  const ready = async (container: Docker.Container, cmd: string[], pattern: RegExp) =>
+    waitFor(async () => pattern.test((await exec(docker, container, "root", cmd)).output), {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
+  // An HTTP GET to the machine behind the concentrator, through bash's /dev/tcp.
+  const get = (container: Docker.Container, user: string, port: number) =>
+    exec(docker, container, user, [
+      "timeout",
+      "5",
+      "bash",
+      "-c",
+      `exec 3<>/dev/tcp/${MACHINE_IP}/${port}; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3`,
+    ]);
+
+  async function customerRouter(): Promise<Docker.Container> {
+    if (router) return router;
     customerNetwork = await docker.createNetwork({
       Name: `meetpoint-ws-test-${suffix}-customer`,
       Driver: "bridge",
       IPAM: { Config: [{ Subnet: customerSubnet, Gateway: `198.19.${customerOctet}.1` }] },
     });
-    const hardened = {
-      Tmpfs: { "/run": "rw,mode=0700" },
-      CapDrop: ["ALL"],
-      CapAdd: ["NET_ADMIN", "NET_BIND_SERVICE"],
-    };
-    // The Internet between them: a router masquerading the workspace network towards the
-    // customer's, so the concentrator sees the router as its IKE peer (as it would see the
-    // workspace host's public address) and the workspace's own address only inside the tunnel.
-    const router = await docker.createContainer({
+    const made = await docker.createContainer({
       name: `meetpoint-ws-test-${suffix}-router`,
       Image: image,
       Entrypoint: ["sh", "-c"],
@@ -428,16 +450,144 @@ secrets { ike-customer { id = concentrator.customer.example
         },
       },
     });
-    containers.push(router);
+    containers.push(made);
     await customerNetwork.connect({
-      Container: router.id,
+      Container: made.id,
       EndpointConfig: { IPAMConfig: { IPv4Address: routerCustomerIp } },
     });
-    await router.start();
-    // The customer's concentrator: strongSwan from the same image (userspace IPsec, which works
-    // with or without kernel ESP), PSK, the machine network 10.77.0.0/24 behind it, and the
-    // machine's web UI (8080, which names the client address it sees) and another port (8081).
-    const responderSwanctl = `connections {
+    await made.start();
+    // Ready before a workspace sends its first IKE packet: a packet forwarded before the
+    // masquerade rule exists leaves a conntrack entry without NAT that its retransmits then follow.
+    expect(await ready(made, ["nft", "list", "table", "ip", "nat"], /masquerade/)).toBe(true);
+    router = made;
+    return made;
+  }
+
+  /**
+   * The customer's concentrator at `ip`: strongSwan from the same image (userspace IPsec, which
+   * works with or without kernel ESP) with `swanctl` (its connection "workspace") and `files`
+   * (absolute path → content), the machine network 10.77.0.0/24 behind it, and the machine's web
+   * UI (8080, which names the client address it sees) and another port (8081).
+   */
+  async function concentrator(
+    name: string,
+    ip: string,
+    swanctl: string,
+    files: Record<string, string> = {},
+  ): Promise<Docker.Container> {
+    await customerRouter();
+    const responder = await docker.createContainer({
+      name: `meetpoint-ws-test-${suffix}-${name}`,
+      Image: image,
+      Entrypoint: ["sh", "-c"],
+      Env: [
+        `SS_CONF=${strongswanConf("libipsec")}`,
+        `SWANCTL_CONF=${swanctl}`,
+        `FILES=${JSON.stringify(files)}`,
+      ],
+      Cmd: [
+        `ip addr add ${MACHINE_IP}/32 dev eth0 \\
+        && printf '%s' "$SS_CONF" > /run/strongswan.conf && printf '%s' "$SWANCTL_CONF" > /run/swanctl.conf \\
+        && bun -e 'const fs = require("node:fs"); for (const [p, c] of Object.entries(JSON.parse(process.env.FILES))) { fs.mkdirSync(require("node:path").dirname(p), { recursive: true }); fs.writeFileSync(p, c); }' \\
+        && export STRONGSWAN_CONF=/run/strongswan.conf && /usr/lib/ipsec/charon &
+        (until STRONGSWAN_CONF=/run/strongswan.conf swanctl --load-all --noprompt --file /run/swanctl.conf; do sleep 0.2; done) &
+        bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8081, fetch: () => new Response("other service") })' &
+        exec bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8080, fetch: (r, s) => new Response(r.url.endsWith("/big") ? new Uint8Array(8e6) : "machine web UI for " + s.requestIP(r)?.address) })'`,
+      ],
+      HostConfig: {
+        ...hardened,
+        NetworkMode: customerNetwork?.id,
+        Devices: [
+          { PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" },
+        ],
+      },
+      NetworkingConfig: {
+        EndpointsConfig: {
+          [`meetpoint-ws-test-${suffix}-customer`]: { IPAMConfig: { IPv4Address: ip } },
+        },
+      },
+    });
+    containers.push(responder);
+    await responder.start();
+    expect(
+      await ready(
+        responder,
+        ["env", "STRONGSWAN_CONF=/run/strongswan.conf", "swanctl", "--list-conns"],
+        /^workspace: IKEv2/m,
+      ),
+    ).toBe(true);
+    return responder;
+  }
+
+  /**
+   * A workspace with an IPsec `profile` for `settings`, its egress ruleset as the platform renders
+   * it (the concentrator's IKE/ESP at `address` and the machine's 8080 only), routed to the
+   * customer's network through the router; its reports.
+   */
+  async function ipsecWorkspace(
+    name: string,
+    settings: IpsecSettings,
+    address: string,
+    profile: Extract<WorkspaceSpec["profile"], { kind: "ipsec" }>,
+  ) {
+    const token = `token-${crypto.randomUUID()}`;
+    const firewall = renderEgressRuleset({
+      uplink: "eth0",
+      tunnel: "ipsec",
+      vpnEndpoints: ipsecEndpoints(settings).map((e) => ({ ...e, address })),
+      allowList: parseAllowList(`${MACHINE_IP} tcp 8080`),
+      relayAddresses: [gateway],
+      report: { address: gateway, port: reportPort },
+    });
+    const container = await runWorkspace(
+      {
+        vnc: { password: VNC_PASSWORD },
+        profile,
+        firewall,
+        report: { url: `http://${gateway}:${reportPort}/report`, token },
+      },
+      `meetpoint-ws-test-${suffix}-${name}`,
+    );
+    // Its way to the customer's network: through the router (the test's Internet).
+    const route = await exec(docker, container, "root", [
+      "ip",
+      "route",
+      "add",
+      customerSubnet,
+      "via",
+      routerIp,
+    ]);
+    expect(route).toMatchObject({ code: 0 });
+    const reports = () =>
+      received.filter((r) => r.authorization === `Bearer ${token}`).map((r) => r.report);
+    return { container, reports };
+  }
+
+  /** Waits for `ws` to report up; on a timeout prints the logs of both sides and the router. */
+  async function expectUp(
+    ws: Awaited<ReturnType<typeof ipsecWorkspace>>,
+    responder: Docker.Container,
+  ): Promise<void> {
+    const upInTime = await waitFor(() => ws.reports().some((r) => r.vpn === "up"), {
+      timeoutMs: 45_000,
+      intervalMs: 200,
+    });
+    if (!upInTime && router)
+      console.log(
+        `workspace:\n${(await logs(ws.container)).slice(-3000)}\nconcentrator:\n${(await logs(responder)).slice(-3000)}\nrouter:\n${await logs(router)}`,
+      );
+    expect(upInTime).toBe(true);
+  }
+
+  test("IPsec: the tunnel comes up (kernel ESP or strongSwan's userspace IPsec), the desktop user reaches the listed port behind it and nothing else; a wrong PSK is reported", async () => {
+    const psk = `psk-${crypto.randomUUID()}`;
+    const workspaceId = "workspace@vendor.example";
+    const concentratorId = "concentrator.customer.example";
+    const started = performance.now();
+    const responder = await concentrator(
+      "responder",
+      responderIp,
+      `connections {
   workspace {
     version = 2
     local_addrs = ${responderIp}
@@ -451,50 +601,8 @@ secrets { ike-customer { id = concentrator.customer.example
 }
 secrets { ike-workspace { id = ${workspaceId}
   secret = "${psk}" } }
-`;
-    const responder = await docker.createContainer({
-      name: `meetpoint-ws-test-${suffix}-responder`,
-      Image: image,
-      Entrypoint: ["sh", "-c"],
-      Env: [`SS_CONF=${strongswanConf("libipsec")}`, `SWANCTL_CONF=${responderSwanctl}`],
-      Cmd: [
-        `ip addr add ${MACHINE_IP}/32 dev eth0 \\
-        && printf '%s' "$SS_CONF" > /run/strongswan.conf && printf '%s' "$SWANCTL_CONF" > /run/swanctl.conf \\
-        && export STRONGSWAN_CONF=/run/strongswan.conf && /usr/lib/ipsec/charon &
-        (until STRONGSWAN_CONF=/run/strongswan.conf swanctl --load-all --noprompt --file /run/swanctl.conf; do sleep 0.2; done) &
-        bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8081, fetch: () => new Response("other service") })' &
-        exec bun -e 'Bun.serve({ hostname: "${MACHINE_IP}", port: 8080, fetch: (r, s) => new Response(r.url.endsWith("/big") ? new Uint8Array(8e6) : "machine web UI for " + s.requestIP(r)?.address) })'`,
-      ],
-      HostConfig: {
-        ...hardened,
-        NetworkMode: customerNetwork.id,
-        Devices: [
-          { PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm" },
-        ],
-      },
-      NetworkingConfig: {
-        EndpointsConfig: {
-          [`meetpoint-ws-test-${suffix}-customer`]: { IPAMConfig: { IPv4Address: responderIp } },
-        },
-      },
-    });
-    containers.push(responder);
-    await responder.start();
-    // Both ready before the workspace sends its first IKE packet: a packet forwarded before the
-    // masquerade rule exists leaves a conntrack entry without NAT that its retransmits then follow.
-    const ready = async (container: Docker.Container, cmd: string[], pattern: RegExp) =>
-      waitFor(async () => pattern.test((await exec(docker, container, "root", cmd)).output), {
-        timeoutMs: 15_000,
-        intervalMs: 200,
-      });
-    expect(await ready(router, ["nft", "list", "table", "ip", "nat"], /masquerade/)).toBe(true);
-    expect(
-      await ready(
-        responder,
-        ["env", "STRONGSWAN_CONF=/run/strongswan.conf", "swanctl", "--list-conns"],
-        /^workspace: IKEv2/m,
-      ),
-    ).toBe(true);
+`,
+    );
 
     // The workspace: swanctl.conf and the egress ruleset as the platform renders them.
     const settings = {
@@ -507,52 +615,13 @@ secrets { ike-workspace { id = ${workspaceId}
       ikeProposals: [],
       espProposals: [],
     };
-    const firewall = renderEgressRuleset({
-      uplink: "eth0",
-      tunnel: "ipsec",
-      vpnEndpoints: ipsecEndpoints(settings).map((e) => ({ ...e, address: e.host })),
-      allowList: parseAllowList(`${MACHINE_IP} tcp 8080`),
-      relayAddresses: [gateway],
-      report: { address: gateway, port: reportPort },
-    });
-    const start = async (name: string, key: string) => {
-      const token = `token-${crypto.randomUUID()}`;
-      const container = await runWorkspace(
-        {
-          vnc: { password: VNC_PASSWORD },
-          profile: { kind: "ipsec", swanctl: renderSwanctlConf(settings, { psk: key }) },
-          firewall,
-          report: { url: `http://${gateway}:${reportPort}/report`, token },
-        },
-        `meetpoint-ws-test-${suffix}-${name}`,
-      );
-      // Its way to the customer's network: through the router (the test's Internet).
-      const route = await exec(docker, container, "root", [
-        "ip",
-        "route",
-        "add",
-        customerSubnet,
-        "via",
-        routerIp,
-      ]);
-      expect(route).toMatchObject({ code: 0 });
-      const reports = () =>
-        received.filter((r) => r.authorization === `Bearer ${token}`).map((r) => r.report);
-      return { container, reports };
-    };
-    const started = performance.now();
+    const start = (name: string, key: string) =>
+      ipsecWorkspace(name, settings, responderIp, {
+        kind: "ipsec",
+        swanctl: renderSwanctlConf(settings, { psk: key }),
+      });
     const ws = await start("ipsec-up", psk);
-    const upInTime = await waitFor(() => ws.reports().some((r) => r.vpn === "up"), {
-      timeoutMs: 45_000,
-      intervalMs: 200,
-    });
-    const logs = async (c: Docker.Container) =>
-      (await c.logs({ stdout: true, stderr: true })).toString("latin1");
-    if (!upInTime)
-      console.log(
-        `workspace:\n${(await logs(ws.container)).slice(-3000)}\nconcentrator:\n${(await logs(responder)).slice(-3000)}\nrouter:\n${await logs(router)}`,
-      );
-    expect(upInTime).toBe(true);
+    await expectUp(ws, responder);
     const upAfter = performance.now() - started;
 
     // The supervisor says which ESP it chose, and the namespace agrees.
@@ -576,14 +645,6 @@ secrets { ike-workspace { id = ${workspaceId}
     // The desktop user reaches the listed port behind the concentrator, and through the tunnel:
     // the machine sees the workspace's own address (in the clear it would see the router's).
     const wsIp = await containerIp(ws.container);
-    const get = (container: Docker.Container, user: string, port: number) =>
-      exec(docker, container, user, [
-        "timeout",
-        "5",
-        "bash",
-        "-c",
-        `exec 3<>/dev/tcp/${MACHINE_IP}/${port}; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3`,
-      ]);
     const page = await get(ws.container, "desk", 8080);
     expect(page.output).toContain(`machine web UI for ${wsIp}`);
     // Full-size segments too (the TUN device's MTU is 1400): 8 MB through the tunnel.
@@ -619,6 +680,131 @@ secrets { ike-workspace { id = ${workspaceId}
     expect(refused).toBe(true);
     expect(wrong.reports().some((r) => r.vpn === "up")).toBe(false);
     await wrong.container.remove({ force: true });
+    await responder.remove({ force: true });
+  }, 150_000);
+
+  test("IPsec with certificates: EC P-256 certificates from the customer's CA bring the tunnel up, the files stay root's; a remote CA that did not issue the concentrator's certificate is reported", async () => {
+    const workspaceId = "workspace@vendor.example";
+    const concentratorId = "concentrator.customer.example";
+    const ip = `198.19.${customerOctet}.11`;
+    // The customer's CA, another CA, and the two end-entity certificates (EC P-256, the IKE
+    // identities as subjectAltName), made with openssl in the router (the image has it).
+    const made = await exec(docker, await customerRouter(), "root", [
+      "sh",
+      "-ec",
+      `cd "$(mktemp -d)"
+      ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout $1.key -out $1.pem -subj "/CN=$1" -days 1 \\
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null; }
+      leaf() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout $1.key -out $1.csr -subj "/CN=$2" 2>/dev/null
+        printf 'subjectAltName=%s\\n' "$3" > $1.ext
+        openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile $1.ext -out $1.pem 2>/dev/null; }
+      ca ca && ca other
+      leaf ws ${workspaceId} email:${workspaceId} && leaf concentrator ${concentratorId} DNS:${concentratorId}
+      for f in ca.pem other.pem ws.pem ws.key concentrator.pem concentrator.key; do echo "== $f"; cat $f; done
+      cd / && rm -rf "$OLDPWD"`,
+    ]);
+    expect(made.code).toBe(0);
+    const pem: Record<string, string> = {};
+    for (const part of made.output.split(/^== /m).slice(1)) {
+      const [name = "", ...rest] = part.split("\n");
+      pem[name] = rest.join("\n").trim();
+    }
+    const responder = await concentrator(
+      "responder-cert",
+      ip,
+      `connections {
+  workspace {
+    version = 2
+    local_addrs = ${ip}
+    local { auth = pubkey
+      certs = /run/concentrator.pem
+      id = ${concentratorId} }
+    remote { auth = pubkey
+      cacerts = /run/ca.pem
+      id = ${workspaceId} }
+    children { machines { local_ts = 10.77.0.0/24
+      remote_ts = ${subnet} } }
+  }
+}
+`,
+      {
+        "/run/concentrator.pem": pem["concentrator.pem"] ?? "",
+        "/run/ca.pem": pem["ca.pem"] ?? "",
+        // swanctl --file /run/swanctl.conf loads private keys from /run/private.
+        "/run/private/concentrator.key": pem["concentrator.key"] ?? "",
+      },
+    );
+    // The profile as the portal stores it (its peer by name: the portal refuses the test's
+    // addresses, the platform's own range) and the start spec hands it on (start-spec.ts): the
+    // name pinned to the concentrator's address, the PEMs as profile.files.
+    const start = (name: string, remoteCa: string) => {
+      const profile = parseIpsecProfile({
+        remoteAddress: concentratorId,
+        localId: workspaceId,
+        remoteId: concentratorId,
+        auth: "certificate",
+        certificate: pem["ws.pem"],
+        privateKey: pem["ws.key"],
+        remoteCa,
+        remoteSubnets: "10.77.0.0/24",
+      });
+      const { certificate, remoteCa: ca } = profile.settings;
+      return ipsecWorkspace(name, profile.settings, ip, {
+        kind: "ipsec",
+        swanctl: renderSwanctlConf(profile.settings, {}, [ip]),
+        files: {
+          certificate: certificate ?? "",
+          privateKey: profile.secrets.privateKey ?? "",
+          remoteCa: ca ?? "",
+        },
+      });
+    };
+    const ws = await start("ipsec-cert", pem["ca.pem"] ?? "");
+    await expectUp(ws, responder);
+    const wsIp = await containerIp(ws.container);
+    expect((await get(ws.container, "desk", 8080)).output).toContain(`machine web UI for ${wsIp}`);
+    expect((await get(ws.container, "desk", 8081)).code).not.toBe(0);
+    // Authenticated by certificate on both sides (charon logs the subject it verified).
+    expect(await logs(ws.container)).toContain(
+      `authentication of '${concentratorId}' with ECDSA_WITH_SHA256_DER successful`,
+    );
+    // The files are root's: the desktop user can read none of them, nor list the folders.
+    for (const path of [...Object.values(IPSEC_FILES), "/run/meetpoint/vpn/private"]) {
+      expect((await exec(docker, ws.container, "root", ["test", "-e", path])).code).toBe(0);
+      expect((await exec(docker, ws.container, "desk", ["cat", path])).code).not.toBe(0);
+      expect((await exec(docker, ws.container, "desk", ["ls", path])).code).not.toBe(0);
+    }
+    const modes = await exec(docker, ws.container, "root", [
+      "stat",
+      "-c",
+      "%a %U %n",
+      ...Object.values(IPSEC_FILES),
+    ]);
+    expect(modes.output.trim().split("\n")).toEqual(
+      Object.values(IPSEC_FILES).map((p) => `600 root ${p}`),
+    );
+    await ws.container.remove({ force: true });
+
+    // A remote CA that did not issue the concentrator's certificate: the workspace refuses it.
+    const wrong = await start("ipsec-cert-wrong-ca", pem["other.pem"] ?? "");
+    const refused = await waitFor(
+      () =>
+        wrong
+          .reports()
+          .some(
+            (r) =>
+              r.vpn === "down" &&
+              /^ipsec: authentication failed: no trusted certificate for 'concentrator/.test(
+                r.lastError ?? "",
+              ),
+          ),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    if (!refused) console.log(wrong.reports(), (await logs(wrong.container)).slice(-3000));
+    expect(refused).toBe(true);
+    expect(wrong.reports().some((r) => r.vpn === "up")).toBe(false);
+    await wrong.container.remove({ force: true });
+    await responder.remove({ force: true });
   }, 150_000);
 
   test("a firewall that nft refuses stops the workspace before anything runs, and is reported", async () => {

@@ -71,7 +71,7 @@ test("certificate auth references the files, keeps the key out", () => {
   expect(conf).toContain("auth = pubkey");
   expect(conf).toContain(`certs = ${IPSEC_FILES.certificate}`);
   expect(conf).toContain(`cacerts = ${IPSEC_FILES.remoteCa}`);
-  expect(conf).toContain(`file = ${IPSEC_FILES.privateKey}`);
+  expect(conf).not.toContain("secrets");
   expect(conf).not.toContain("MII");
   // A profile stored before the remote CA was asked for cannot start, and says why.
   expect(() => renderSwanctlConf({ ...profile.settings, remoteCa: null }, {})).toThrow(

@@ -226,8 +226,9 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
 /**
  * The swanctl.conf text of the workspace's one connection "customer" (IKEv2, start at load,
  * restart on close). For psk auth `secrets.psk` is written hex-encoded (0x…) into the secrets
- * section; for certificate auth the certificate, private key and remote CA are named by their
- * IPSEC_FILES paths, which the supervisor writes (ipsecFiles). `remoteAddresses`, when given, are the remote
+ * section; for certificate auth the certificate and remote CA are named by their IPSEC_FILES paths
+ * and the private key is loaded from its IPSEC_FILES path (swanctl's `private/` folder next to the
+ * config), all written by the supervisor from the spec's profile.files. `remoteAddresses`, when given, are the remote
  * address's name resolved by the platform (the workspace itself may have no DNS): they become
  * remote_addrs. Throws when settings fail the checks of parseIpsecProfile (a stored value altered
  * afterwards must not reach the file) or an address is not one.
@@ -301,14 +302,9 @@ export function renderSwanctlConf(
       "  }",
       "}",
     );
-  } else
-    lines.push(
-      "secrets {",
-      "  private-customer {",
-      `    file = ${IPSEC_FILES.privateKey}`,
-      "  }",
-      "}",
-    );
+  }
+  // Certificate auth: no secrets section. swanctl loads the key from IPSEC_FILES.privateKey (the
+  // `private/` folder beside this file); a secrets `private` entry only names a key's passphrase.
   return `${lines.join("\n")}\n`;
 }
 
