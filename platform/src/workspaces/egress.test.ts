@@ -47,14 +47,15 @@ test("networks: IPv4, IPv6, prefixes and host bits", () => {
 
 test("allow-list lines parse and print back", () => {
   const entries = parseAllowList(
-    "# DNS of the customer\n10.1.2.3 udp 53\r\n10.1.2.3 tcp 53\n10.20.0.0/16 tcp\n2001:db8::/48 icmp\n",
+    "# DNS of the customer\n10.1.2.3 udp 53\r\n10.1.2.3 tcp 53 direct\n10.20.0.0/16 tcp direct\n2001:db8::/48 icmp\n",
   );
   expect(entries).toEqual([
     { destination: "10.1.2.3", protocol: "udp", port: 53 },
-    { destination: "10.1.2.3", protocol: "tcp", port: 53 },
-    { destination: "10.20.0.0/16", protocol: "tcp", port: null },
+    { destination: "10.1.2.3", protocol: "tcp", port: 53, direct: true },
+    { destination: "10.20.0.0/16", protocol: "tcp", port: null, direct: true },
     { destination: "2001:db8::/48", protocol: "icmp", port: null },
   ]);
+  expect(allowListText(entries)).toContain("10.20.0.0/16 tcp direct\n");
   expect(parseAllowList(allowListText(entries))).toEqual(entries);
   expect(parseAllowList("")).toEqual([]);
 });
@@ -68,6 +69,8 @@ test("bad allow-list lines are 400 naming the line", () => {
   expect(problem("10.0.0.0/8 tcp 0")).toContain("1–65535");
   expect(problem("10.0.0.0/8 tcp 65536")).toContain("1–65535");
   expect(problem("10.0.0.0/8 tcp 22 accept")).toContain("line 1");
+  expect(problem("10.0.0.0/8 tcp 22 accept direct")).toContain("[direct]");
+  expect(problem("10.0.0.0/8 direct")).toBe("line 1: the protocol must be tcp, udp or icmp");
   expect(problem("10.0.0.0/8 tcp 22;\n} table ip x {")).toContain("line 1");
   expect(problem("host.example tcp 22")).toContain("not an IP address");
 });
@@ -76,19 +79,21 @@ const MODEL = {
   uplink: "eth0",
   tunnel: "openvpn" as const,
   vpnEndpoints: [{ address: "192.0.2.7", protocol: "udp" as const, port: 1194 }],
-  allowList: parseAllowList("10.1.2.3 udp 53\n2001:db8::/48 tcp 443\n198.51.100.0/24 icmp"),
+  allowList: parseAllowList("10.1.2.3 udp 53 direct\n2001:db8::/48 tcp 443\n198.51.100.0/24 icmp"),
   relayAddresses: ["198.18.0.2"],
 };
 
-test("the ruleset: drop policies, endpoints and allow-list on the uplink, tunnel, relay to VNC", () => {
+test("the ruleset: drop policies, endpoints on the uplink, the allow-list in the tunnel (direct entries on the uplink too), relay to VNC", () => {
   const script = renderEgressRuleset(MODEL);
   expect(script).toContain("delete table inet meetpoint_workspace");
   expect(script).toContain("type filter hook output priority filter; policy drop;");
   expect(script).toContain("type filter hook input priority filter; policy drop;");
   expect(script).toContain('oifname "eth0" ip daddr 192.0.2.7 udp dport 1194 accept');
   expect(script).toContain('oifname "eth0" ip daddr 10.1.2.3 udp dport 53 accept');
-  expect(script).toContain('oifname "eth0" ip6 daddr 2001:db8::/48 tcp dport 443 accept');
-  expect(script).toContain('oifname "eth0" ip daddr 198.51.100.0/24 meta l4proto icmp accept');
+  // Not "direct": only through the tunnel — with it down, nothing is sought in the clear.
+  expect(script).not.toContain('oifname "eth0" ip6 daddr 2001:db8::/48');
+  expect(script).not.toContain('oifname "eth0" ip daddr 198.51.100.0/24');
+  expect(script).toContain('oifname "tun*" ip daddr 198.51.100.0/24 meta l4proto icmp accept');
   // The allow-list inside the tunnel too; nothing else goes into it.
   expect(script).toContain('oifname "tun*" ip daddr 10.1.2.3 udp dport 53 accept');
   expect(script).toContain('oifname "tun*" ip6 daddr 2001:db8::/48 tcp dport 443 accept');
@@ -182,14 +187,16 @@ test.skipIf(nftMissing !== null)(
     const script = `ip link set lo up && ip link add eth0 type veth peer name peer0 && ip link set peer0 up
 ip addr add 10.1.2.2/24 dev eth0 && ip link set eth0 up && nft -f - || exit 1
 send() { setpriv --reuid=$1 --regid=$1 --clear-groups bash -c "echo x > /dev/udp/$2" 2>/dev/null && echo "$1 $2 sent" || echo "$1 $2 refused"; }
-send 0 127.0.0.11/53; send 1000 127.0.0.11/53; send 1000 10.1.2.3/53; send 1001 10.1.2.3/53`;
+send 0 127.0.0.11/53; send 1000 127.0.0.11/53; send 1000 10.1.2.3/53; send 1001 10.1.2.3/53
+send 1000 10.1.2.4/5353`;
     const run = (allowList: string) =>
       spawnSync("unshare", ["--net", "sh", "-c", script], {
         input: renderEgressRuleset({ ...MODEL, allowList: parseAllowList(allowList) }),
         encoding: "utf8",
         timeout: 10_000,
       });
-    const named = run("10.1.2.3 tcp 80\n10.1.2.3 udp 53");
+    // 10.1.2.4 is listed but not "direct": behind the customer's VPN only, and there is no tunnel.
+    const named = run("10.1.2.3 tcp 80\n10.1.2.3 udp 53 direct\n10.1.2.4 udp 5353");
     expect(named.stderr).toBe("");
     // A DNS server listed: Docker's DNS open to the desktop user; the VNC server sends nowhere.
     expect(named.stdout.trim().split("\n")).toEqual([
@@ -197,13 +204,15 @@ send 0 127.0.0.11/53; send 1000 127.0.0.11/53; send 1000 10.1.2.3/53; send 1001 
       "1000 127.0.0.11/53 sent",
       "1000 10.1.2.3/53 sent",
       "1001 10.1.2.3/53 refused",
+      "1000 10.1.2.4/5353 refused",
     ]);
-    const noDns = run("10.1.2.0/24 udp 53");
+    const noDns = run("10.1.2.0/24 udp 53 direct");
     expect(noDns.stdout.trim().split("\n")).toEqual([
       "0 127.0.0.11/53 sent",
       "1000 127.0.0.11/53 refused",
       "1000 10.1.2.3/53 sent",
       "1001 10.1.2.3/53 refused",
+      "1000 10.1.2.4/5353 refused",
     ]);
   },
 );

@@ -21,9 +21,11 @@ export const IPSEC_TUN = "ipsec0";
 export const ALLOW_LIST_MAX = 200;
 
 /**
- * Parses the allow-list form field: one entry a line, "<IP or CIDR> <tcp|udp|icmp> [port]"; empty
- * lines and #-comments are skipped. tcp/udp without a port allow every port; icmp takes none.
- * Throws a ValidationError on "allowList" naming the line.
+ * Parses the allow-list form field: one entry a line, "<IP or CIDR> <tcp|udp|icmp> [port]
+ * [direct]"; empty lines and #-comments are skipped. tcp/udp without a port allow every port; icmp
+ * takes none. An entry is reached only through the customer's tunnel unless it ends in "direct"
+ * (then also on the uplink, outside the VPN). Throws a ValidationError on "allowList" naming the
+ * line.
  */
 export function parseAllowList(text: string): EgressEntry[] {
   const entries: EgressEntry[] = [];
@@ -31,13 +33,16 @@ export function parseAllowList(text: string): EgressEntry[] {
     const line = raw.replace(/#.*/, "").trim();
     if (!line) continue;
     const at = `line ${index + 1}`;
-    const [destination = "", protocol = "", port, extra] = line.split(/\s+/);
+    const words = line.split(/\s+/);
+    const direct = words.at(-1) === "direct";
+    if (direct) words.pop();
+    const [destination = "", protocol = "", port, extra] = words;
     if (extra !== undefined)
       throw new ValidationError(
         "allowList",
-        `${at}: write "<address or CIDR> <tcp|udp|icmp> [port]"`,
+        `${at}: write "<address or CIDR> <tcp|udp|icmp> [port] [direct]"`,
       );
-    entries.push(checkEntry({ destination, protocol, port: port ?? null }, at));
+    entries.push(checkEntry({ destination, protocol, port: port ?? null, direct }, at));
   }
   if (entries.length > ALLOW_LIST_MAX)
     throw new ValidationError("allowList", `at most ${ALLOW_LIST_MAX} entries`);
@@ -46,7 +51,7 @@ export function parseAllowList(text: string): EgressEntry[] {
 
 /** Checks one entry; `at` says where it stands ("line 3"). Throws a ValidationError on "allowList". */
 export function checkEntry(
-  entry: { destination: unknown; protocol: unknown; port: unknown },
+  entry: { destination: unknown; protocol: unknown; port: unknown; direct?: unknown },
   at: string,
 ): EgressEntry {
   const destination = typeof entry.destination === "string" ? entry.destination : "";
@@ -70,12 +75,20 @@ export function checkEntry(
       throw new ValidationError("allowList", `${at}: the port must be 1–65535`);
     port = Number(text);
   }
-  return { destination: networkText(network), protocol, port };
+  return {
+    destination: networkText(network),
+    protocol,
+    port,
+    ...(entry.direct === true ? { direct: true } : {}),
+  };
 }
 
 /** The allow-list as the form shows it, one entry a line. */
 export function allowListText(entries: EgressEntry[]): string {
-  return entries.map((e) => [e.destination, e.protocol, e.port ?? ""].join(" ").trim()).join("\n");
+  return entries
+    .map((e) => [e.destination, e.protocol, e.port ?? "", e.direct ? "direct" : ""])
+    .map((words) => words.filter((w) => w !== "").join(" "))
+    .join("\n");
 }
 
 /** A VPN peer the workspace reaches on its uplink, its name already resolved to an address. */
@@ -141,8 +154,9 @@ function l4(protocol: "tcp" | "udp" | "icmp" | "esp", port: number | null, famil
  * The nftables script for the workspace's network namespace: table inet meetpoint_workspace,
  * replaced whole (the script deletes an older one first, in the same transaction). Output: policy
  * drop; loopback (Docker's DNS for root only unless the allow-list names a DNS server),
- * established/related, IPv6 neighbour discovery, the VPN endpoints on the uplink, and the
- * allow-list both on the uplink and into the customer's tunnel (a tun* device for OpenVPN; for
+ * established/related, the VPN server's own user nothing, IPv6 neighbour discovery, the VPN
+ * endpoints on the uplink, the allow-list into the customer's tunnel and, for its "direct" entries
+ * only, on the uplink too (a tun* device for OpenVPN; for
  * IPsec, packets a kernel IPsec policy will encrypt — rt ipsec exists — and packets into the TUN
  * device IPSEC_TUN of strongSwan's userspace IPsec, whose ESP leaves as charon's UDP 4500 to the
  * endpoint): the workspace reaches behind the customer's VPN only what the list names, whatever the
@@ -177,7 +191,9 @@ export function renderEgressRuleset(model: EgressModel): string {
     const checked = checkEntry(entry, "allow-list");
     const network = hostNetwork(checked.destination, "allow-list");
     const what = `${match("daddr", network)} ${l4(checked.protocol, checked.port, network.family)}`;
-    out.push(`    ${up} ${what} accept comment "allow-list"`);
+    // Outside the customer's VPN only when the entry says so: with the tunnel down, a machine
+    // behind it must not be sought in the clear through the host's default route.
+    if (checked.direct) out.push(`    ${up} ${what} accept comment "allow-list (direct)"`);
     for (const tunnel of tunnels)
       out.push(`    ${tunnel} ${what} accept comment "allow-list (customer VPN)"`);
   }

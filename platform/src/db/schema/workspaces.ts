@@ -76,6 +76,11 @@ export interface EgressEntry {
   protocol: "tcp" | "udp" | "icmp";
   /** 1–65535; null for icmp and for every port. */
   port: number | null;
+  /**
+   * Also reachable on the workspace's uplink, outside the customer's VPN ("direct"). Absent/false:
+   * only through the customer's tunnel — with the tunnel down nothing leaves in the clear.
+   */
+  direct?: boolean;
 }
 
 export const WORKSPACE_STATES = ["stopped"] as const;

@@ -96,7 +96,9 @@ export const EgressTable: FC<{ view: WorkspaceView }> = ({ view }) => {
             ? "icmp"
             : `${e.protocol}, every port`
           : `${e.protocol}/${e.port}`,
-      why: "allow-list",
+      why: e.direct
+        ? "allow-list (direct: also outside the customer's VPN)"
+        : "allow-list (through the customer's VPN)",
     })),
   ];
   return (
@@ -229,8 +231,9 @@ export const ManageForms: FC<{
           <VersionField version={p.version} />
           <label>
             <span>
-              One entry a line: address or CIDR, tcp|udp|icmp, optional port. DNS only when listed
-              (udp 53).
+              One entry a line: address or CIDR, tcp|udp|icmp, optional port, optional "direct".
+              Reached only through the customer's VPN unless "direct" (then also outside it). DNS
+              only when a server is listed (udp 53).
             </span>
             <textarea name="allowList" rows={6}>
               {allowListText(p.view.workspace.allowList)}
