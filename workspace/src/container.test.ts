@@ -28,6 +28,13 @@ test("the hardening of issue 17: read-only root, no-new-privileges, four capabil
   expect(host.PortBindings).toBeUndefined();
   expect(Object.keys(host.Tmpfs ?? {})).toEqual(["/tmp", "/run", "/home/desk"]);
   expect(host.NetworkMode).toBe("net");
+  // No router, and the desktop user binds no port below 1024 (IKE's 500/4500 stay charon's).
+  expect(host.Sysctls).toEqual({
+    "net.ipv4.ip_forward": "0",
+    "net.ipv6.conf.all.forwarding": "0",
+    "net.ipv4.conf.all.rp_filter": "1",
+    "net.ipv4.ip_unprivileged_port_start": "1024",
+  });
   // The spec (secrets) goes to stdin, never into the container's config.
   expect(JSON.stringify(options)).not.toContain(spec.vnc.password);
   expect(options.Env).toEqual(["MEETPOINT_WORKSPACE_SPEC_STDIN=1"]);

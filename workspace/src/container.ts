@@ -85,6 +85,8 @@ export function workspaceContainerOptions(
         "net.ipv4.ip_forward": "0",
         "net.ipv6.conf.all.forwarding": "0",
         "net.ipv4.conf.all.rp_filter": "1",
+        // Docker lets anyone bind any port: the desktop user must not take IKE's 500/4500 first.
+        "net.ipv4.ip_unprivileged_port_start": "1024",
       },
       ...(input.dns?.length ? { Dns: input.dns } : {}),
       ReadonlyRootfs: true,

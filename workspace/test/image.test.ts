@@ -247,6 +247,18 @@ describe.skipIf(missing !== null)("jump workspace image", () => {
       "/proc/sys/net/ipv6/conf/all/forwarding",
     ]);
     expect(forwarding.output.split(/\s+/).filter(Boolean)).toEqual(["0", "0"]);
+    // Ports below 1024 (IKE's 500/4500) stay the supervisor's.
+    const bind = async (port: number) =>
+      (
+        await exec(docker, workspace, "desk", [
+          "perl",
+          "-MIO::Socket::INET",
+          "-e",
+          `print IO::Socket::INET->new(LocalPort => ${port}, Proto => "udp") ? "bound" : "refused: $!"`,
+        ])
+      ).output;
+    expect(await bind(5000)).toBe("bound");
+    expect(await bind(500)).toContain("refused: Permission denied");
     // No file with a setuid or setgid bit anywhere in the image.
     const setuid = await exec(docker, workspace, "root", [
       "find",

@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { endpointOfRun, endpointOrder, unreachable, type WorkspaceEndpoint } from "./endpoints.ts";
+import { formatIpv4, parseCidr } from "@meetpoint/common";
+import {
+  endpointOfRun,
+  endpointOrder,
+  endpointPool,
+  unreachable,
+  type WorkspaceEndpoint,
+} from "./endpoints.ts";
 
 const A = "tcp://ws-a:2376";
 const B = "tcp://ws-b:2376";
@@ -58,4 +65,17 @@ test("unreachable: the messages dockerFailure gives for an endpoint that cannot 
   ).toBe(true);
   expect(unreachable("The image x is not on the Docker host: load or pull it there.")).toBe(false);
   expect(unreachable("the desktop did not answer within 60 s")).toBe(false);
+});
+
+test("each endpoint cuts its networks from a block of the pool of its own", () => {
+  const pool = parseCidr("198.19.232.0/21") ?? { base: 0, prefix: 32 };
+  const text = (c: { base: number; prefix: number } | null) =>
+    c ? `${formatIpv4(c.base)}/${c.prefix}` : null;
+  expect(text(endpointPool(pool, 28, 0, 1))).toBe("198.19.232.0/21");
+  expect(text(endpointPool(pool, 28, 0, 2))).toBe("198.19.232.0/22");
+  expect(text(endpointPool(pool, 28, 1, 2))).toBe("198.19.236.0/22");
+  expect(text(endpointPool(pool, 28, 2, 3))).toBe("198.19.236.0/23");
+  // Too small to give each a network of the configured size.
+  expect(endpointPool(pool, 22, 1, 4)).toBeNull();
+  expect(endpointPool(pool, 28, 0, 256)).toBeNull();
 });

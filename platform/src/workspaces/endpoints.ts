@@ -2,6 +2,7 @@
 // start, a stop or a backup uses: a start goes first to the endpoint the workspace last ran on (its
 // home volume is there), then to the others in the configured order; everything that acts on a
 // run's objects later uses the endpoint the run recorded.
+import { type Cidr, subBlock } from "@meetpoint/common";
 import type Docker from "dockerode";
 import { and, desc, eq, isNotNull } from "drizzle-orm";
 import { type DockerEndpoint, dockerEndpointText } from "../config.ts";
@@ -20,6 +21,24 @@ export interface WorkspaceEndpoint {
   /** "unix:///var/run/docker.sock", "tcp://ws-b:2376": shown on pages, stored on runs. */
   name: string;
   docker: Docker;
+}
+
+/**
+ * The part of the workspace network pool that the endpoint at `index` of `count` cuts its networks
+ * from: the pool split in 2^⌈log2 count⌉ equal blocks, one each. Two hosts then never hand out the
+ * same subnet — the relay and the start check reach a desktop by its bare address, so a subnet on
+ * two hosts could lead to another customer's desktop. Null when the pool is too small to give each
+ * endpoint a block of `networkPrefix`. Pure.
+ */
+export function endpointPool(
+  pool: Cidr,
+  networkPrefix: number,
+  index: number,
+  count: number,
+): Cidr | null {
+  const bits = Math.ceil(Math.log2(Math.max(1, count)));
+  const slice = subBlock(pool, pool.prefix + bits, index);
+  return slice && slice.prefix <= networkPrefix ? slice : null;
 }
 
 /**

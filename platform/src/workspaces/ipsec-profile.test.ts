@@ -107,6 +107,9 @@ test("missing or hostile fields are 400 naming the field", () => {
 test("the renderer refuses settings altered after the checks", () => {
   const profile = parseIpsecProfile(PSK_INPUT);
   expect(() =>
+    renderSwanctlConf({ ...profile.settings, remoteSubnets: ["100.64.0.0/10"] }, profile.secrets),
+  ).toThrow(/100\.64\.0\.0\/10/);
+  expect(() =>
     renderSwanctlConf({ ...profile.settings, remoteId: 'x"\nsecrets {' }, profile.secrets),
   ).toThrow(/identity/);
   expect(() =>

@@ -245,6 +245,9 @@ export function renderSwanctlConf(
   const subnets = settings.remoteSubnets.map((s) => {
     const network = parseNetwork(s);
     if (!network) throw new Error("remote subnet is malformed");
+    // Again at each start: the forbidden networks may have changed since the profile was stored.
+    const refusal = destinationRefusal(network);
+    if (refusal) throw new Error(`remote subnet ${networkText(network)} ${refusal}`);
     return networkText(network);
   });
   const proposals = (values: string[], allowed: readonly string[]) => {

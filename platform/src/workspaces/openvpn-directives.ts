@@ -2,6 +2,7 @@
 // checked: the allow-list, the refusals with their reasons, and the inline blocks (public ones kept
 // in the config, private ones sealed). Tables and pure checks; parseOpenVpnProfile applies them.
 import {
+  destinationRefusal,
   endpointRefusal,
   isHostOrAddress,
   isNumericLookingHost,
@@ -39,6 +40,24 @@ const WORD = /^[A-Za-z0-9._:+-]{1,100}$/;
 const NUMBER = /^\d{1,6}$/;
 
 type Check = (args: string[]) => string | null;
+
+/**
+ * Why a `route <network> [netmask]` is refused: a destination a workspace may never reach (the
+ * platform's networks, catch-alls, loopback…: destinationRefusal) — routed into the tunnel it
+ * would send the relay's and the reports' answers to the customer. Null when it may stand.
+ */
+function routeRefusal(address: string, netmask: string | undefined): string | null {
+  const mask = netmask && netmask !== "default" ? parseNetwork(netmask) : null;
+  const bits = mask
+    ? mask.address
+        .split(".")
+        .reduce((n, octet) => n + (Number(octet).toString(2).match(/1/g)?.length ?? 0), 0)
+    : 32;
+  const network = parseNetwork(`${address}/${bits}`);
+  if (!network) return `route ${address} ${netmask ?? ""}: not a network (host bits set?)`.trim();
+  const refusal = destinationRefusal(network);
+  return refusal ? `route ${address}/${bits} ${refusal}` : null;
+}
 const none: Check = (a) => (a.length === 0 ? null : "takes no arguments");
 const oneOf =
   (...values: string[]): Check =>
@@ -171,7 +190,7 @@ export const ALLOWED: Record<string, Check> = {
         NUMBER.test(x) ||
         ["vpn_gateway", "net_gateway", "default"].includes(x),
     )
-      ? null
+      ? routeRefusal(a[0] ?? "", a[1])
       : "must be: route <network> [netmask] [gateway] [metric]",
   "script-security": (a) =>
     a.length === 1 && ["0", "1"].includes(a[0] ?? "")

@@ -217,3 +217,17 @@ test("numeric-looking remote names (inet_aton forms) are refused with a clear me
     "0x7f.example",
   );
 });
+
+test("routes to the platform's networks or catch-alls are refused; a customer's network stands", () => {
+  const base = "client\ndev tun\nremote 192.0.2.1\n";
+  expect(parseOpenVpnProfile(`${base}route 10.20.0.0 255.255.0.0\n`).config).toContain(
+    "route 10.20.0.0 255.255.0.0",
+  );
+  expect(parseOpenVpnProfile(`${base}route 10.20.0.7\n`).config).toContain("route 10.20.0.7");
+  expect(refusal(`${base}route 198.19.232.0 255.255.255.248`)).toContain("line 4");
+  expect(refusal(`${base}route 198.19.232.0 255.255.255.248`)).toContain("198.19.232.0/29");
+  expect(refusal(`${base}route 100.64.0.0 255.192.0.0`)).toContain("100.64.0.0/10");
+  expect(refusal(`${base}route 0.0.0.0 128.0.0.0`)).toContain("catch-all");
+  expect(refusal(`${base}route 127.0.0.0 255.0.0.0`)).toContain("loopback");
+  expect(refusal(`${base}route 10.20.0.1 255.255.0.0`)).toContain("host bits");
+});

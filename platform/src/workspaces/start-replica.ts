@@ -15,7 +15,7 @@ import {
   type WorkspaceNetwork,
 } from "./docker-objects.ts";
 import { dnsServers } from "./egress.ts";
-import type { WorkspaceEndpoint } from "./endpoints.ts";
+import { endpointPool, type WorkspaceEndpoint } from "./endpoints.ts";
 import type { RuntimeDeps } from "./runtime.ts";
 import { rfbAnswers, startSpec } from "./start-spec.ts";
 import type { Workspace } from "./workspaces.ts";
@@ -47,12 +47,17 @@ export async function prepareEndpoint(
   imageReference: string,
   onNetwork: (network: WorkspaceNetwork) => Promise<void>,
 ): Promise<PreparedEndpoint> {
-  const network = await ensureNetwork(
-    endpoint.docker,
-    workspace.id,
+  const pool = endpointPool(
     deps.networkPool,
     deps.networkPrefix,
+    deps.endpoints.indexOf(endpoint),
+    deps.endpoints.length,
   );
+  if (!pool)
+    throw new Error(
+      `the workspace network pool cannot give each of the ${deps.endpoints.length} Docker endpoints a /${deps.networkPrefix} of its own`,
+    );
+  const network = await ensureNetwork(endpoint.docker, workspace.id, pool, deps.networkPrefix);
   await onNetwork(network);
   const spec = await startSpec(workspace, network.gateway, deps).catch((error) => {
     throw new SpecFailure(error instanceof Error ? error.message : String(error));
