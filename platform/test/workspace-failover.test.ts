@@ -28,7 +28,12 @@ import {
   WorkspaceRuntime,
 } from "../src/workspaces/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
-import { approvedTemplate, customerWorkspace, secondAdmin } from "./support/workspace-runtime.ts";
+import {
+  approvedTemplate,
+  customerWorkspace,
+  removeWorkspaceObjects,
+  secondAdmin,
+} from "./support/workspace-runtime.ts";
 
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
@@ -140,21 +145,7 @@ describe.skipIf(missing !== null)("workspace failover across Docker endpoints", 
 
   afterAll(async () => {
     const ids = scene ? [scene.workspaceId, ...strangers] : strangers;
-    for (const id of ids) {
-      for (const replica of [1, 2, 3])
-        await docker
-          .getContainer(containerName(id, replica))
-          .remove({ force: true })
-          .catch(() => {});
-      await docker
-        .getNetwork(networkName(id))
-        .remove()
-        .catch(() => {});
-      await docker
-        .getVolume(homeVolumeName(id))
-        .remove()
-        .catch(() => {});
-    }
+    await removeWorkspaceObjects(docker, ids);
     reports?.stop(true);
     await p?.dispose();
     if (backupsDir) rmSync(backupsDir, { recursive: true, force: true });

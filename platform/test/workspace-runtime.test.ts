@@ -34,6 +34,7 @@ import {
   approvedTemplate,
   changeTemplate,
   customerWorkspace,
+  removeWorkspaceObjects,
   secondAdmin,
 } from "./support/workspace-runtime.ts";
 
@@ -212,21 +213,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
   }, 600_000);
 
   afterAll(async () => {
-    for (const id of workspaceIds) {
-      for (const replica of [1, 2, 3])
-        await docker
-          .getContainer(containerName(id, replica))
-          .remove({ force: true })
-          .catch(() => {});
-      await docker
-        .getNetwork(networkName(id))
-        .remove()
-        .catch(() => {});
-      await docker
-        .getVolume(homeVolumeName(id))
-        .remove()
-        .catch(() => {});
-    }
+    await removeWorkspaceObjects(docker, workspaceIds);
     listener?.stop();
     reports?.stop(true);
     await relay?.stop();

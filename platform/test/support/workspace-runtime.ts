@@ -8,8 +8,11 @@ import { createUser, grantRole } from "../../src/identity/index.ts";
 import { createCustomer } from "../../src/masterdata/index.ts";
 import {
   approveProposal,
+  containerName,
   createWorkspace,
   grantAccess,
+  homeVolumeName,
+  networkName,
   proposeChange,
   proposeTemplate,
   setWorkspaceProfile,
@@ -53,6 +56,28 @@ export function socketRuntime(
     networkPrefix: 28,
     reportUrl: "http://{gateway}:8443/api/workspace/v1/report",
   });
+}
+
+/** Removes what tests left of these workspaces on `docker`: containers, networks, home volumes. */
+export async function removeWorkspaceObjects(
+  docker: Docker,
+  workspaceIds: string[],
+): Promise<void> {
+  for (const id of workspaceIds) {
+    for (const replica of [1, 2, 3])
+      await docker
+        .getContainer(containerName(id, replica))
+        .remove({ force: true })
+        .catch(() => {});
+    await docker
+      .getNetwork(networkName(id))
+      .remove()
+      .catch(() => {});
+    await docker
+      .getVolume(homeVolumeName(id))
+      .remove()
+      .catch(() => {});
+  }
 }
 
 /** A second platform admin, for approvals (the proposer cannot approve). */
