@@ -3,6 +3,7 @@
 // report received on the network's gateway, the egress allow-list, the RFB handshake, what the
 // desktop user cannot do, and real OpenVPN and IPsec (PSK and certificate) tunnels to concentrator containers.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import type { WorkspaceReport, WorkspaceSpec } from "@meetpoint/common";
 import { IPSEC_FILES, waitFor } from "@meetpoint/common";
@@ -420,9 +421,9 @@ secrets { ike-customer { id = concentrator.customer.example
   let router: Docker.Container | undefined;
   const logs = async (c: Docker.Container) =>
     (await c.logs({ stdout: true, stderr: true })).toString("latin1");
-  const ready = async (container: Docker.Container, cmd: string[], pattern: RegExp) =>
+  const ready = async (container: Docker.Container, cmd: string[], pattern: RegExp, ms = 15_000) =>
     waitFor(async () => pattern.test((await exec(docker, container, "root", cmd)).output), {
-      timeoutMs: 15_000,
+      timeoutMs: ms,
       intervalMs: 200,
     });
   // An HTTP GET to the machine behind the concentrator, through bash's /dev/tcp.
@@ -521,13 +522,16 @@ secrets { ike-customer { id = concentrator.customer.example
     });
     containers.push(responder);
     await responder.start();
-    expect(
-      await ready(
-        responder,
-        ["env", "STRONGSWAN_CONF=/run/strongswan.conf", "swanctl", "--list-conns"],
-        /^workspace: IKEv2/m,
-      ),
-    ).toBe(true);
+    const loaded = await ready(
+      responder,
+      ["env", "STRONGSWAN_CONF=/run/strongswan.conf", "swanctl", "--list-conns"],
+      /^workspace: IKEv2/m,
+      // charon's start and load take seconds on a loaded machine.
+      45_000,
+    );
+    if (!loaded)
+      console.log(`${name} never loaded its connection:`, (await logs(responder)).slice(-4000));
+    expect(loaded).toBe(true);
     return responder;
   }
 
@@ -701,10 +705,12 @@ secrets { ike-workspace { id = ${workspaceId}
     const ip = `198.19.${customerOctet}.11`;
     // The customer's CA, another CA, and the two end-entity certificates (EC P-256, the IKE
     // identities as subjectAltName), made with openssl in the router (the image has it).
-    const made = await exec(docker, await customerRouter(), "root", [
-      "sh",
-      "-ec",
-      `cd "$(mktemp -d)"
+    const router = await customerRouter();
+    const make = () =>
+      exec(docker, router, "root", [
+        "sh",
+        "-ec",
+        `cd "$(mktemp -d)"
       ca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout $1.key -out $1.pem -subj "/CN=$1" -days 1 \\
         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null; }
       leaf() { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout $1.key -out $1.csr -subj "/CN=$2" 2>/dev/null
@@ -714,12 +720,31 @@ secrets { ike-workspace { id = ${workspaceId}
       leaf ws ${workspaceId} email:${workspaceId} && leaf concentrator ${concentratorId} DNS:${concentratorId}
       for f in ca.pem other.pem ws.pem ws.key concentrator.pem concentrator.key; do echo "== $f"; cat $f; done
       cd / && rm -rf "$OLDPWD"`,
-    ]);
-    expect(made.code).toBe(0);
+      ]);
+    // The PEMs cross Docker's multiplexed exec stream: each is parsed before use (a garbled one,
+    // seen once under load, would keep the concentrator from ever loading), made again if not.
     const pem: Record<string, string> = {};
-    for (const part of made.output.split(/^== /m).slice(1)) {
-      const [name = "", ...rest] = part.split("\n");
-      pem[name] = rest.join("\n").trim();
+    for (let attempt = 1; ; attempt++) {
+      const made = await make();
+      expect(made.code).toBe(0);
+      for (const part of made.output.split(/^== /m).slice(1)) {
+        const [name = "", ...rest] = part.split("\n");
+        pem[name] = rest.join("\n").trim();
+      }
+      const whole = () => {
+        for (const name of ["ca.pem", "other.pem", "ws.pem", "concentrator.pem"])
+          new X509Certificate(pem[name] ?? "");
+        for (const name of ["ws.key", "concentrator.key"]) createPrivateKey(pem[name] ?? "");
+        return true;
+      };
+      let ok = false;
+      try {
+        ok = whole();
+      } catch (error) {
+        console.log(`certificates garbled (attempt ${attempt}): ${error}`);
+      }
+      if (ok) break;
+      if (attempt === 3) throw new Error("openssl's output never came through whole");
     }
     const responder = await concentrator(
       "responder-cert",
