@@ -7,6 +7,7 @@ import { and, desc, eq } from "drizzle-orm";
 import { auditEntries, workspaceRuns, workspaces, workspaceTemplates } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import {
+  allowListText,
   createWorkspace,
   deleteWorkspace,
   settingsVersion,
@@ -234,9 +235,21 @@ test("a changed allow-list stops the running desktop at once, by whoever changed
       templateProposalId: template?.approvedProposalId ?? null,
     })
     .where(eq(workspaceRuns.id, runId));
-  // Unchanged settings: the stop job leaves it running.
+  // Unchanged settings: the stop job leaves it running, and so does saving them unchanged.
   expect((await sweepWorkspaces(runtime, 5000)).stopped).toEqual([]);
   await p.admin.get(`/workspaces/${scene.workspaceId}`);
+  const [before] = await p.database.db
+    .select()
+    .from(workspaces)
+    .where(eq(workspaces.id, scene.workspaceId));
+  expect(
+    (
+      await p.admin.post(`/workspaces/${scene.workspaceId}/allow-list`, {
+        allowList: allowListText(before?.allowList ?? []),
+      })
+    ).status,
+  ).toBe(303);
+  expect((await runtime.latestRun(scene.workspaceId))?.state).toBe("running");
   const saved = await p.admin.post(`/workspaces/${scene.workspaceId}/allow-list`, {
     allowList: "10.20.30.40 tcp 443",
   });

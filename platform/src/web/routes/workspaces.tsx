@@ -28,6 +28,7 @@ import {
   revokeAccess,
   sessionPassedSecondFactor,
   setAllowList,
+  settingsVersion,
   setWorkspaceProfile,
   setWorkspaceTemplate,
   techniciansOf,
@@ -425,7 +426,10 @@ async function stopForNewSettings(
 ): Promise<void> {
   const runtime = c.get("deps").workspaceRuntime;
   const ctx = c.get("ctx");
-  if (!runtime || (await latestRun(ctx.db, workspace.id))?.state !== "running") return;
+  const run = await latestRun(ctx.db, workspace.id);
+  // Saved unchanged (or a run from before versions were recorded): nothing to enforce anew.
+  if (!runtime || run?.state !== "running" || run.settingsVersion === settingsVersion(workspace))
+    return;
   await runtime.stop(ctx.caller.actor, workspace, "settings_change").catch((error) => {
     // Stopped meanwhile (idle, by hand): nothing runs with the old settings.
     if (!(error instanceof ConflictError)) throw error;
