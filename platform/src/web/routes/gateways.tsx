@@ -16,7 +16,6 @@ import {
   rekeyGateway,
   renameGateway,
 } from "../../masterdata/index.ts";
-import { StateError } from "../../shared/index.ts";
 import type { WebEnv } from "../env.ts";
 import { formFields } from "../forms.ts";
 import { signedIn } from "../middleware.ts";
