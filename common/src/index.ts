@@ -96,6 +96,7 @@ export {
   netmask,
   parseCidr,
   parseIpv4,
+  prefixOfNetmask,
   subBlock,
   subBlockCount,
 } from "./net/ipv4.ts";

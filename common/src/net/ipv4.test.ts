@@ -6,6 +6,7 @@ import {
   netmask,
   parseCidr,
   parseIpv4,
+  prefixOfNetmask,
   subBlock,
   subBlockCount,
 } from "./ipv4.ts";
@@ -64,5 +65,19 @@ describe("ipv4", () => {
       "255.255.255.252",
       "255.255.255.255",
     ]);
+  });
+
+  test("prefix lengths of netmasks: each prefix round-trips; gaps and non-addresses are null", () => {
+    for (let prefix = 0; prefix <= 32; prefix++)
+      expect(prefixOfNetmask(netmask(prefix))).toBe(prefix);
+    for (const mask of [
+      "255.0.255.0",
+      "255.255.255.1",
+      "0.255.255.255",
+      "255.255.256.0",
+      "255.255.255",
+      "vpn_gateway",
+    ])
+      expect(prefixOfNetmask(mask)).toBeNull();
   });
 });

@@ -64,3 +64,13 @@ export function subBlockCount(pool: Cidr, prefix: number): number {
 export function netmask(prefix: number): string {
   return formatIpv4(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
 }
+
+/**
+ * The prefix length of a dotted-quad netmask: "255.255.255.0" → 24. Null for anything else:
+ * not an address, or one-bits not contiguous from the left (255.0.255.0), which no prefix length
+ * describes (OpenVPN's `route`, RFC 4632 §3.1).
+ */
+export function prefixOfNetmask(mask: string): number | null {
+  for (let prefix = 0; prefix <= 32; prefix++) if (netmask(prefix) === mask) return prefix;
+  return null;
+}

@@ -1,6 +1,7 @@
 // Which OpenVPN client directives a customer's profile may use, and how their arguments are
 // checked: the allow-list, the refusals with their reasons, and the inline blocks (public ones kept
 // in the config, private ones sealed). Tables and pure checks; parseOpenVpnProfile applies them.
+import { prefixOfNetmask } from "@meetpoint/common";
 import {
   destinationRefusal,
   endpointRefusal,
@@ -47,12 +48,8 @@ type Check = (args: string[]) => string | null;
  * would send the relay's and the reports' answers to the customer. Null when it may stand.
  */
 function routeRefusal(address: string, netmask: string | undefined): string | null {
-  const mask = netmask && netmask !== "default" ? parseNetwork(netmask) : null;
-  const bits = mask
-    ? mask.address
-        .split(".")
-        .reduce((n, octet) => n + (Number(octet).toString(2).match(/1/g)?.length ?? 0), 0)
-    : 32;
+  const bits = netmask && netmask !== "default" ? prefixOfNetmask(netmask) : 32;
+  if (bits === null) return `route ${address} ${netmask}: not a netmask (one-bits from the left)`;
   const network = parseNetwork(`${address}/${bits}`);
   if (!network) return `route ${address} ${netmask ?? ""}: not a network (host bits set?)`.trim();
   const refusal = destinationRefusal(network);

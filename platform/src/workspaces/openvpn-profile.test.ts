@@ -230,4 +230,6 @@ test("routes to the platform's networks or catch-alls are refused; a customer's 
   expect(refusal(`${base}route 0.0.0.0 128.0.0.0`)).toContain("catch-all");
   expect(refusal(`${base}route 127.0.0.0 255.0.0.0`)).toContain("loopback");
   expect(refusal(`${base}route 10.20.0.1 255.255.0.0`)).toContain("host bits");
+  // A mask with a gap names no prefix length (it was once read as its count of one-bits).
+  expect(refusal(`${base}route 10.0.20.0 255.0.255.0`)).toContain("not a netmask");
 });
