@@ -2,6 +2,7 @@
 // Addresses come only from 198.18.0.0/15 and 100.64.0.0/10; nothing here routes anywhere else.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { type Subprocess, spawn, spawnSync } from "bun";
+import { prerequisite } from "../../common/test/support/prerequisite.ts";
 
 function run(args: string[]): string {
   const result = spawnSync(args, { stderr: "pipe", stdout: "pipe" });
@@ -28,10 +29,7 @@ export function labUnavailable(tools: string[] = []): string | null {
  */
 export function labSkipReason(tools: string[] = []): string | null {
   const reason = labUnavailable(tools);
-  if (reason && process.env.CI === "true")
-    throw new Error(`lab prerequisite missing in CI: ${reason}`);
-  if (reason) console.warn(`skipping lab tests: ${reason}`);
-  return reason;
+  return prerequisite("the lab tests", reason);
 }
 
 /** A network namespace named meetpoint-<prefix>-<random>; destroy() removes it and its links. */
@@ -232,9 +230,8 @@ export class OutputLog {
 
 /** Why a real-browser test cannot run here (no Chromium), or null; in CI a missing browser fails. */
 export function browserSkipReason(): string | null {
-  const reason = Bun.which("chromium") ? null : "needs chromium (Debian package)";
-  if (reason && process.env.CI === "true")
-    throw new Error(`browser prerequisite missing in CI: ${reason}`);
-  if (reason) console.warn(`skipping browser tests: ${reason}`);
-  return reason;
+  return prerequisite(
+    "the browser tests",
+    Bun.which("chromium") ? null : "needs chromium (Debian package)",
+  );
 }

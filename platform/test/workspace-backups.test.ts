@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Docker from "dockerode";
 import { and, desc, eq } from "drizzle-orm";
+import { prerequisite } from "../../common/test/support/prerequisite.ts";
 import { prerequisiteMissing } from "../../workspace/test/support.ts";
 import type { Context } from "../src/access/index.ts";
 import { auditEntries, workspaceBackups, workspaceRuns } from "../src/db/index.ts";
@@ -35,10 +36,10 @@ import { type Browser, firstSignIn } from "./support/portal.ts";
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
 
-const missing = await prerequisiteMissing(docker);
-if (missing && process.env.CI === "true")
-  throw new Error(`workspace backup test prerequisite missing in CI: ${missing}`);
-if (missing) console.warn(`skipping workspace backup tests against Docker: ${missing}`);
+const missing = prerequisite(
+  "the workspace backup tests against Docker",
+  await prerequisiteMissing(docker),
+);
 
 let p: TestPlatform;
 let dir: string;

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { parseCidr, waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
 import { desc, eq } from "drizzle-orm";
+import { prerequisite } from "../../common/test/support/prerequisite.ts";
 import { exec, prerequisiteMissing } from "../../workspace/test/support.ts";
 import { auditEntries } from "../src/db/index.ts";
 import { HttpsListener } from "../src/web/index.ts";
@@ -41,10 +42,7 @@ import {
 const docker = new Docker();
 const repo = resolve(import.meta.dir, "../..");
 
-const missing = await prerequisiteMissing(docker);
-if (missing && process.env.CI === "true")
-  throw new Error(`workspace runtime test prerequisite missing in CI: ${missing}`);
-if (missing) console.warn(`workspace-runtime.test.ts: skipped: ${missing}`);
+const missing = prerequisite("the workspace runtime tests", await prerequisiteMissing(docker));
 
 const ORIGIN = "https://platform.lab.test";
 let p: TestPlatform;

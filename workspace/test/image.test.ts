@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
+import { prerequisite } from "../../common/test/support/prerequisite.ts";
 import {
   containerIp,
   exec,
@@ -20,10 +21,7 @@ const docker = new Docker();
 const TOKEN = `token-${crypto.randomUUID()}`;
 const VNC_PASSWORD = "Vnc-7x2q";
 
-const missing = await prerequisiteMissing(docker);
-if (missing && process.env.CI === "true")
-  throw new Error(`workspace test prerequisite missing in CI: ${missing}`);
-if (missing) console.warn(`skipping workspace image tests: ${missing}`);
+const missing = prerequisite("the workspace image tests", await prerequisiteMissing(docker));
 
 describe.skipIf(missing !== null)("jump workspace image", () => {
   let scene: WorkspaceScene;

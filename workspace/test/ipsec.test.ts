@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { WorkspaceSpec } from "@meetpoint/common";
 import { IPSEC_FILES, waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
+import { prerequisite } from "../../common/test/support/prerequisite.ts";
 import { parseAllowList, renderEgressRuleset } from "../../platform/src/workspaces/egress.ts";
 import {
   type IpsecSettings,
@@ -27,10 +28,7 @@ const docker = new Docker();
 const MACHINE_IP = "10.77.0.1";
 const VNC_PASSWORD = "Vnc-7x2q";
 
-const missing = await prerequisiteMissing(docker);
-if (missing && process.env.CI === "true")
-  throw new Error(`workspace test prerequisite missing in CI: ${missing}`);
-if (missing) console.warn(`skipping workspace IPsec tests: ${missing}`);
+const missing = prerequisite("the workspace IPsec tests", await prerequisiteMissing(docker));
 
 describe.skipIf(missing !== null)("jump workspace IPsec", () => {
   let scene: WorkspaceScene;
