@@ -3,9 +3,9 @@
 // would refuse), the filter's counts per session recorded, shown, and audited at and after the end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type HeartbeatResponse, heartbeatResponseSchema } from "@meetpoint/common";
-import { desc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { auditEntries, remoteSessions, services } from "../src/db/index.ts";
+import { remoteSessions, services } from "../src/db/index.ts";
 import { createGateway, createMachine, setServiceMode } from "../src/masterdata/index.ts";
 import { arrangeMachine, type Scene } from "./support/arrange.ts";
 import { dataChannelProfile, serialOf } from "./support/gateway.ts";
@@ -38,16 +38,6 @@ async function beat(overrides: Record<string, unknown> = {}): Promise<HeartbeatR
   return (await response.json()) as HeartbeatResponse;
 }
 
-async function latest(action: string) {
-  const [entry] = await p.database.db
-    .select()
-    .from(auditEntries)
-    .where(eq(auditEntries.action, action))
-    .orderBy(desc(auditEntries.seq))
-    .limit(1);
-  return entry;
-}
-
 beforeAll(async () => {
   p = await testPlatform();
   scene = await arrangeMachine(p, [
@@ -75,7 +65,9 @@ describe("marking a service read-only", () => {
     expect(page).toContain("Allow full access");
     const [plc] = await p.database.db.select().from(services).where(eq(services.name, "PLC"));
     expect(plc?.mode).toBe("modbus-read-only");
-    expect((await latest("service.create"))?.detail).toMatchObject({ mode: "modbus-read-only" });
+    expect((await p.lastAudit("service.create"))?.detail).toMatchObject({
+      mode: "modbus-read-only",
+    });
 
     const web = (await p.database.db.select().from(services).where(eq(services.port, 443)))[0];
     const switched = await admin.post(
@@ -85,7 +77,7 @@ describe("marking a service read-only", () => {
     );
     expect(switched.status).toBe(200);
     expect(await switched.text()).toContain("Modbus/TCP read-only");
-    expect((await latest("service.update"))?.detail).toMatchObject({
+    expect((await p.lastAudit("service.update"))?.detail).toMatchObject({
       from: { mode: "full" },
       to: { mode: "modbus-read-only" },
     });
@@ -254,7 +246,7 @@ describe("the gateway learns the mode, the platform the filter's counts", () => 
 
   test("the end's audit entry carries the counts; the final ones after the end are audited too", async () => {
     await p.access.remoteSessions.disconnect(scene.technician, session);
-    expect((await latest("remote_session.end"))?.detail).toMatchObject({
+    expect((await p.lastAudit("remote_session.end"))?.detail).toMatchObject({
       remoteSessionId: session,
       modbusEvidence: { passed: { "3": 12 }, refused: { "6": 2 } },
     });
@@ -270,7 +262,7 @@ describe("the gateway learns the mode, the platform the filter's counts", () => 
         },
       ],
     });
-    expect((await latest("remote_session.modbus_evidence"))?.detail).toMatchObject({
+    expect((await p.lastAudit("remote_session.modbus_evidence"))?.detail).toMatchObject({
       remoteSessionId: session,
       modbusEvidence: { passed: { "3": 13 }, refused: { "6": 3 } },
     });

@@ -4,13 +4,13 @@
 // the workspace runs, for a foreign id, for a technician, and for a tampered or missing archive;
 // two schedulers under one lease run once. Without Docker, the failure path is still tested.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import Docker from "dockerode";
 import { and, desc, eq } from "drizzle-orm";
 import { prerequisite } from "../../common/test/support/prerequisite.ts";
-import { prerequisiteMissing } from "../../workspace/test/support.ts";
+import { buildWorkspaceImage, prerequisiteMissing } from "../../workspace/test/support.ts";
 import type { Context } from "../src/access/index.ts";
 import { auditEntries, workspaceBackups, workspaceRuns } from "../src/db/index.ts";
 import { createUser, grantRole } from "../src/identity/index.ts";
@@ -34,7 +34,6 @@ import { type TestPlatform, testPlatform } from "./support/platform.ts";
 import { type Browser, firstSignIn } from "./support/portal.ts";
 
 const docker = new Docker();
-const repo = resolve(import.meta.dir, "../..");
 
 const missing = prerequisite(
   "the workspace backup tests against Docker",
@@ -189,14 +188,8 @@ test("an unreachable Docker endpoint: backup_failed audited with the reason, not
 });
 
 describe.skipIf(missing !== null)("against dockerd", () => {
-  beforeAll(() => {
-    const tagFile = join(dir, "image-tag");
-    const build = Bun.spawnSync(["bash", "workspace/image.sh"], {
-      cwd: repo,
-      env: { ...process.env, MEETPOINT_WORKSPACE_IMAGE_FILE: tagFile },
-    });
-    if (build.exitCode !== 0) throw new Error(`workspace/image.sh: ${build.stderr.toString()}`);
-    image = readFileSync(tagFile, "utf8").trim();
+  beforeAll(async () => {
+    image = await buildWorkspaceImage();
     deps.fallbackImage = image;
   }, 900_000);
 

@@ -9,13 +9,18 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseCidr, waitFor } from "@meetpoint/common";
+import { waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
-import { desc, eq } from "drizzle-orm";
-import { auditEntries, workspaceRuns, workspaces } from "../src/db/index.ts";
+import { eq } from "drizzle-orm";
+import { workspaceRuns, workspaces } from "../src/db/index.ts";
 import { sweepWorkspaces, WorkspaceRuntime } from "../src/workspaces/index.ts";
 import { type TestPlatform, testPlatform } from "./support/platform.ts";
-import { approvedTemplate, customerWorkspace, secondAdmin } from "./support/workspace-runtime.ts";
+import {
+  approvedTemplate,
+  customerWorkspace,
+  secondAdmin,
+  socketRuntime,
+} from "./support/workspace-runtime.ts";
 
 const dir = `/nonexistent/meetpoint-${crypto.randomUUID()}`;
 const A = `unix://${dir}/a.sock`;
@@ -29,20 +34,11 @@ let templateId = "";
 beforeAll(async () => {
   p = await testPlatform({
     extraDeps: ({ db, clock, pki }) => {
-      runtime = new WorkspaceRuntime({
-        db,
-        clock,
-        box: pki,
-        endpoints: [A, B].map((name) => ({
-          name,
-          docker: new Docker({ socketPath: name.slice("unix://".length) }),
-        })),
-        startMs: 5000,
-        networkPool: parseCidr("198.19.240.0/21") ?? { base: 0, prefix: 32 },
-        networkPrefix: 28,
-        reportUrl: "http://{gateway}:8443/api/workspace/v1/report",
-        log: (line) => logged.push(line),
-      });
+      runtime = socketRuntime(
+        { db, clock, pki },
+        [A, B].map((name) => name.slice("unix://".length)),
+        (line) => logged.push(line),
+      );
       return { workspaceRuntime: runtime };
     },
   });
@@ -52,16 +48,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await p?.dispose();
 });
-
-const lastAudit = async (action: string) =>
-  (
-    await p.database.db
-      .select()
-      .from(auditEntries)
-      .where(eq(auditEntries.action, action))
-      .orderBy(desc(auditEntries.seq))
-      .limit(1)
-  )[0];
 
 /** A run of the workspace as the runtime leaves one (state, endpoint, Docker objects). */
 async function recordedRun(
@@ -99,7 +85,7 @@ test("a start tries the endpoint last run on first, then the other; one unreacha
     `replica 1 on ${B}: The workspace Docker endpoint ${B} cannot be reached (ENOENT).; replica 2 on ${A}: The workspace Docker endpoint ${A} cannot be reached (ENOENT).`,
   );
   expect(failed?.dockerEndpoint).toBe(A);
-  const entry = await lastAudit("workspace.start");
+  const entry = await p.lastAudit("workspace.start");
   expect(entry?.result).toBe("failed");
   expect(entry?.detail).toMatchObject({
     failedReplicas: [
@@ -126,7 +112,7 @@ test("Stop of a run whose endpoint cannot be reached stops it, says the containe
   expect(stopped?.state).toBe("stopped");
   expect(stopped?.message).toContain(`${B} cannot be reached`);
   expect(stopped?.message).toContain("removed when the endpoint answers again");
-  const entry = await lastAudit("workspace.stop");
+  const entry = await p.lastAudit("workspace.stop");
   expect(entry?.detail).toMatchObject({
     reason: "manual",
     endpoint: B,

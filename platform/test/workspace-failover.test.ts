@@ -9,13 +9,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseCidr, waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
-import { desc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { prerequisite } from "../../common/test/support/prerequisite.ts";
-import { prerequisiteMissing } from "../../workspace/test/support.ts";
-import { auditEntries, workspaceRuns } from "../src/db/index.ts";
+import { buildWorkspaceImage, prerequisiteMissing } from "../../workspace/test/support.ts";
+import { workspaceRuns } from "../src/db/index.ts";
 import {
   backupHomeVolume,
   containerName,
@@ -37,7 +37,6 @@ import {
 } from "./support/workspace-runtime.ts";
 
 const docker = new Docker();
-const repo = resolve(import.meta.dir, "../..");
 const missing = prerequisite("the workspace failover tests", await prerequisiteMissing(docker));
 
 const DOWN = `/nonexistent/meetpoint-${crypto.randomUUID()}/docker.sock`;
@@ -54,16 +53,6 @@ let imageId = "";
 let scene: Awaited<ReturnType<typeof customerWorkspace>>;
 const strangers: string[] = [];
 const logged: string[] = [];
-
-async function lastAudit(action: string) {
-  const [entry] = await p.database.db
-    .select()
-    .from(auditEntries)
-    .where(eq(auditEntries.action, action))
-    .orderBy(desc(auditEntries.seq))
-    .limit(1);
-  return entry;
-}
 
 const exists = (object: { inspect(): Promise<unknown> }) =>
   object.inspect().then(
@@ -97,16 +86,7 @@ async function startAndWatch() {
 
 describe.skipIf(missing !== null)("workspace failover across Docker endpoints", () => {
   beforeAll(async () => {
-    const tagFile = `/tmp/meetpoint-workspace-tag-${crypto.randomUUID().slice(0, 8)}`;
-    const build = Bun.spawnSync(["bash", "workspace/image.sh"], {
-      cwd: repo,
-      env: { ...process.env, MEETPOINT_WORKSPACE_IMAGE_FILE: tagFile },
-      stdout: "inherit",
-      stderr: "pipe",
-    });
-    if (build.exitCode !== 0) throw new Error(`workspace/image.sh: ${build.stderr.toString()}`);
-    const tag = (await Bun.file(tagFile).text()).trim();
-    await Bun.file(tagFile).delete();
+    const tag = await buildWorkspaceImage();
     imageId = (await docker.getImage(tag).inspect()).Id;
     const image = `meetpoint/workspace@${imageId}`;
     backupsDir = mkdtempSync(join(tmpdir(), "meetpoint-failover-backups-"));
@@ -158,7 +138,7 @@ describe.skipIf(missing !== null)("workspace failover across Docker endpoints", 
     const info = await docker.getContainer(containerName(scene.workspaceId, 2)).inspect();
     expect(info.State.Running).toBe(true);
     expect(info.Config.Labels?.[WORKSPACE_LABEL]).toBe(scene.workspaceId);
-    const entry = await lastAudit("workspace.start");
+    const entry = await p.lastAudit("workspace.start");
     expect(entry?.result).toBe("ok");
     expect(entry?.detail).toMatchObject({
       replica: 2,
@@ -182,7 +162,7 @@ describe.skipIf(missing !== null)("workspace failover across Docker endpoints", 
     expect(await exists(docker.getContainer(containerName(scene.workspaceId, 2)))).toBe(false);
     expect(await exists(docker.getNetwork(networkName(scene.workspaceId)))).toBe(false);
     expect(await exists(docker.getVolume(homeVolumeName(scene.workspaceId)))).toBe(true);
-    expect((await lastAudit("workspace.stop"))?.detail).toMatchObject({ endpoint: REAL });
+    expect((await p.lastAudit("workspace.stop"))?.detail).toMatchObject({ endpoint: REAL });
   }, 60_000);
 
   test("the next start goes to the endpoint the workspace last ran on first", async () => {
@@ -191,7 +171,7 @@ describe.skipIf(missing !== null)("workspace failover across Docker endpoints", 
     expect(run?.containerName).toBe(containerName(scene.workspaceId, 1));
     expect(messages).toContain(`waiting for the desktop (replica 1 on ${REAL})`);
     expect(messages.some((m) => m.includes(DOWN))).toBe(false);
-    expect((await lastAudit("workspace.start"))?.detail).toMatchObject({
+    expect((await p.lastAudit("workspace.start"))?.detail).toMatchObject({
       replica: 1,
       endpoint: REAL,
       failedReplicas: [],
@@ -206,10 +186,12 @@ describe.skipIf(missing !== null)("workspace failover across Docker endpoints", 
     const deps = { db: p.database.db, clock: p.clock, endpoints, dir: backupsDir };
     const outcome = await backupHomeVolume(deps, scene.workspaceId, "manual");
     expect(outcome.kind).toBe("created");
-    expect((await lastAudit("workspace.backup_created"))?.detail).toMatchObject({ endpoint: REAL });
+    expect((await p.lastAudit("workspace.backup_created"))?.detail).toMatchObject({
+      endpoint: REAL,
+    });
     if (outcome.kind !== "created") return;
     await restoreHomeVolume(deps, p.adminCtx, scene.workspaceId, outcome.backup.id);
-    const restored = await lastAudit("workspace.backup_restored");
+    const restored = await p.lastAudit("workspace.backup_restored");
     expect(restored?.result).toBe("ok");
     expect(restored?.detail).toMatchObject({ endpoint: REAL });
   }, 120_000);
@@ -265,7 +247,7 @@ describe.skipIf(missing !== null)("workspace failover across Docker endpoints", 
     await deleteWorkspace(p.adminCtx, scene.workspaceId, (id) => remaining.removeDockerObjects(id));
     expect(await exists(home)).toBe(false);
     expect(await runtime.workspaceById(scene.workspaceId)).toBeNull();
-    expect((await lastAudit("workspace.delete"))?.detail).toMatchObject({
+    expect((await p.lastAudit("workspace.delete"))?.detail).toMatchObject({
       dockerObjectsRemovedOn: [REAL],
     });
   }, 60_000);

@@ -3,7 +3,7 @@
 // supervisor's report endpoint (bearer token of a live run, 401/400/413, VPN up/down audited).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { and, desc, eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { auditEntries, workspaceRuns, workspaces, workspaceTemplates } from "../src/db/index.ts";
 import { createCustomer } from "../src/masterdata/index.ts";
 import {
@@ -45,16 +45,6 @@ afterAll(async () => {
   await p?.dispose();
 });
 
-const lastAudit = async (action: string) =>
-  (
-    await p.database.db
-      .select()
-      .from(auditEntries)
-      .where(eq(auditEntries.action, action))
-      .orderBy(desc(auditEntries.seq))
-      .limit(1)
-  )[0];
-
 test("Start against a Docker endpoint that cannot be reached: failed run, message on the page and in the audit log", async () => {
   await scene.technician.get(`/workspaces/${scene.workspaceId}`);
   const started = await scene.technician.post(`/workspaces/${scene.workspaceId}/start`);
@@ -71,7 +61,7 @@ test("Start against a Docker endpoint that cannot be reached: failed run, messag
   expect(page).toContain("cannot be reached");
   // A failed start does not block the next one: Start is offered again.
   expect(page).toContain(`/workspaces/${scene.workspaceId}/start`);
-  const entry = await lastAudit("workspace.start");
+  const entry = await p.lastAudit("workspace.start");
   expect(entry?.result).toBe("failed");
   expect(entry?.actorName).toBe("tech-acme");
   expect(String((entry?.detail as { message?: string } | undefined)?.message)).toContain(
@@ -124,7 +114,7 @@ test("the report endpoint moves the run's VPN state; up and down are audited", a
     await p.database.db.select().from(workspaceRuns).where(eq(workspaceRuns.id, runId))
   )[0];
   expect(run?.vpn).toBe("up");
-  const up = await lastAudit("workspace.vpn");
+  const up = await p.lastAudit("workspace.vpn");
   expect(up?.result).toBe("ok");
   expect(up?.detail).toMatchObject({ run: runId, vpn: "up", before: "connecting" });
   const down = await report(token, { vpn: "down", lastError: "openvpn: exit 1: AUTH_FAILED", at });
@@ -132,7 +122,7 @@ test("the report endpoint moves the run's VPN state; up and down are audited", a
   run = (await p.database.db.select().from(workspaceRuns).where(eq(workspaceRuns.id, runId)))[0];
   expect(run?.vpn).toBe("down");
   expect(run?.vpnError).toBe("openvpn: exit 1: AUTH_FAILED");
-  const entry = await lastAudit("workspace.vpn");
+  const entry = await p.lastAudit("workspace.vpn");
   expect(entry?.result).toBe("failed");
   expect(entry?.detail).toMatchObject({ vpn: "down", lastError: "openvpn: exit 1: AUTH_FAILED" });
   // The same state again is not another audit entry.
@@ -209,7 +199,7 @@ test("a start left by a platform instance that went away is failed by the stop j
   const run = await runtime.latestRun(scene.workspaceId);
   expect(run?.state).toBe("failed");
   expect(run?.message).toContain("instance that was starting it stopped");
-  expect((await lastAudit("workspace.start"))?.result).toBe("failed");
+  expect((await p.lastAudit("workspace.start"))?.result).toBe("failed");
 });
 
 test("a changed allow-list stops the running desktop at once, by whoever changed it; the stop job catches the rest", async () => {
@@ -256,7 +246,7 @@ test("a changed allow-list stops the running desktop at once, by whoever changed
   expect(saved.status).toBe(303);
   const run = await runtime.latestRun(scene.workspaceId);
   expect(run).toMatchObject({ id: runId, state: "stopped", stopReason: "settings_change" });
-  const stop = await lastAudit("workspace.stop");
+  const stop = await p.lastAudit("workspace.stop");
   expect(stop?.actorName).toBe(p.adminCtx.caller.actor.name);
   expect(stop?.detail).toMatchObject({ run: runId, reason: "settings_change" });
   const page = await (await scene.technician.get(`/workspaces/${scene.workspaceId}/run`)).text();

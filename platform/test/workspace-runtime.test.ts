@@ -8,13 +8,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseCidr, waitFor } from "@meetpoint/common";
 import Docker from "dockerode";
-import { desc, eq } from "drizzle-orm";
 import { prerequisite } from "../../common/test/support/prerequisite.ts";
-import { exec, prerequisiteMissing } from "../../workspace/test/support.ts";
-import { auditEntries } from "../src/db/index.ts";
+import { buildWorkspaceImage, exec, prerequisiteMissing } from "../../workspace/test/support.ts";
 import { HttpsListener } from "../src/web/index.ts";
 import { SESSION_COOKIE } from "../src/web/middleware.ts";
 import {
@@ -40,7 +38,6 @@ import {
 } from "./support/workspace-runtime.ts";
 
 const docker = new Docker();
-const repo = resolve(import.meta.dir, "../..");
 
 const missing = prerequisite("the workspace runtime tests", await prerequisiteMissing(docker));
 
@@ -97,16 +94,6 @@ const exists = async (kind: "container" | "network" | "volume", name: string) =>
   );
 };
 
-async function lastAudit(action: string) {
-  const [entry] = await p.database.db
-    .select()
-    .from(auditEntries)
-    .where(eq(auditEntries.action, action))
-    .orderBy(desc(auditEntries.seq))
-    .limit(1);
-  return entry;
-}
-
 /** Presses Start as the technician and waits (through the page's fragment) until it is done. */
 async function startFromPortal(tech: Browser, workspaceId: string): Promise<string> {
   // Time passes between starts (the page shows the newest run).
@@ -160,16 +147,7 @@ async function containerIp(workspaceId: string): Promise<string> {
 
 describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
   beforeAll(async () => {
-    const tagFile = `/tmp/meetpoint-workspace-tag-${crypto.randomUUID().slice(0, 8)}`;
-    const build = Bun.spawnSync(["bash", "workspace/image.sh"], {
-      cwd: repo,
-      env: { ...process.env, MEETPOINT_WORKSPACE_IMAGE_FILE: tagFile },
-      stdout: "inherit",
-      stderr: "pipe",
-    });
-    if (build.exitCode !== 0) throw new Error(`workspace/image.sh: ${build.stderr.toString()}`);
-    const tag = (await Bun.file(tagFile).text()).trim();
-    await Bun.file(tagFile).delete();
+    const tag = await buildWorkspaceImage();
     const id = (await docker.getImage(tag).inspect()).Id;
     // Pinned by digest: the image ID of the image built here (no registry digest).
     image = `meetpoint/workspace@${id}`;
@@ -222,7 +200,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
 
   test("Start from the portal: live progress, then the desktop answers through the platform's relay", async () => {
     expect(await startFromPortal(a.technician, a.workspaceId)).toBe("running");
-    const entry = await lastAudit("workspace.start");
+    const entry = await p.lastAudit("workspace.start");
     expect(entry?.result).toBe("ok");
     expect(entry?.actorName).toBe("tech-acme");
     const viewer = openViewer(a.technician, a.workspaceId);
@@ -318,7 +296,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     expect(await exists("container", name)).toBe(false);
     expect(await exists("network", networkName(a.workspaceId))).toBe(false);
     expect(await exists("volume", homeVolumeName(a.workspaceId))).toBe(true);
-    const entry = await lastAudit("workspace.stop");
+    const entry = await p.lastAudit("workspace.stop");
     expect(entry?.actorName).toBe("tech-acme");
     expect(entry?.detail).toMatchObject({ reason: "manual", run: before?.id });
     expect(await startFromPortal(a.technician, a.workspaceId)).toBe("running");
@@ -342,7 +320,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     });
     const second = await sweepWorkspaces(runtime, 600_000);
     expect(second.stopped).toEqual([{ workspaceId: a.workspaceId, reason: "template_change" }]);
-    const entry = await lastAudit("workspace.stop");
+    const entry = await p.lastAudit("workspace.stop");
     expect(entry?.actorName).toBe("system");
     expect(entry?.detail).toMatchObject({ reason: "template_change" });
     // The next start runs with the approved values.
@@ -360,7 +338,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     expect(run?.message).toContain(`The image ${missingImage} is not on the Docker host`);
     const page = await (await b.technician.get(`/workspaces/${b.workspaceId}`)).text();
     expect(page).toContain("is not on the Docker host");
-    const entry = await lastAudit("workspace.start");
+    const entry = await p.lastAudit("workspace.start");
     expect(entry?.result).toBe("failed");
     expect(JSON.stringify(entry?.detail)).toContain("is not on the Docker host");
     for (const replica of [1, 2])
@@ -383,7 +361,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     const on = "on unix:///var/run/docker.sock: the desktop did not answer within 0.05 s";
     expect(failed?.message).toContain(`replica 1 ${on}`);
     expect(failed?.message).toContain(`replica 2 ${on}`);
-    const entry = await lastAudit("workspace.start");
+    const entry = await p.lastAudit("workspace.start");
     expect(entry?.result).toBe("failed");
     expect(
       (entry?.detail as { failedReplicas?: unknown[] } | undefined)?.failedReplicas,
@@ -403,7 +381,7 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     expect(result.stopped).toEqual([{ workspaceId: a.workspaceId, reason: "idle" }]);
     expect((await runtime.latestRun(a.workspaceId))?.stopReason).toBe("idle");
     expect(await exists("container", name)).toBe(false);
-    const entry = await lastAudit("workspace.stop");
+    const entry = await p.lastAudit("workspace.stop");
     expect(entry?.actorName).toBe("system");
     expect(entry?.detail).toMatchObject({ reason: "idle" });
   }, 60_000);
@@ -422,6 +400,6 @@ describe.skipIf(missing !== null)("workspace runtime on dockerd", () => {
     expect(run?.state).toBe("stopped");
     expect(run?.stopReason).toBe("exited");
     expect(await exists("container", name)).toBe(false);
-    expect((await lastAudit("workspace.stop"))?.detail).toMatchObject({ reason: "exited" });
+    expect((await p.lastAudit("workspace.stop"))?.detail).toMatchObject({ reason: "exited" });
   }, 60_000);
 });

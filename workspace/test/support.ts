@@ -96,10 +96,12 @@ export interface WorkspaceScene {
   remove(): Promise<void>;
 }
 
-/** Builds the image (or finds it built) and makes the scene; throws with image.sh's error. */
-export async function workspaceScene(docker: Docker): Promise<WorkspaceScene> {
-  const name = `meetpoint-ws-test-${Math.random().toString(36).slice(2, 8)}`;
-  const tagFile = `/tmp/${name}-image`;
+/**
+ * The jump workspace image's tag (`meetpoint/workspace:<hash>`), built by workspace/image.sh or
+ * found built; throws with image.sh's error output.
+ */
+export async function buildWorkspaceImage(): Promise<string> {
+  const tagFile = `/tmp/meetpoint-workspace-tag-${crypto.randomUUID()}`;
   const build = Bun.spawnSync(["bash", "workspace/image.sh"], {
     cwd: resolve(import.meta.dir, "../.."),
     env: { ...process.env, MEETPOINT_WORKSPACE_IMAGE_FILE: tagFile },
@@ -107,8 +109,15 @@ export async function workspaceScene(docker: Docker): Promise<WorkspaceScene> {
     stderr: "pipe",
   });
   if (build.exitCode !== 0) throw new Error(`workspace/image.sh: ${build.stderr.toString()}`);
-  const image = (await Bun.file(tagFile).text()).trim();
+  const tag = (await Bun.file(tagFile).text()).trim();
   await Bun.file(tagFile).delete();
+  return tag;
+}
+
+/** Builds the image (or finds it built) and makes the scene; throws with image.sh's error. */
+export async function workspaceScene(docker: Docker): Promise<WorkspaceScene> {
+  const name = `meetpoint-ws-test-${Math.random().toString(36).slice(2, 8)}`;
+  const image = await buildWorkspaceImage();
   const octet = 130 + 2 * Math.floor(Math.random() * 49);
   const subnet = `198.19.${octet}.0/24`;
   const gateway = `198.19.${octet}.1`;

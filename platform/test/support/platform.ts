@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCidr } from "@meetpoint/common";
-import { eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import type { Context } from "../../src/access/index.ts";
-import { roleAssignments, users } from "../../src/db/index.ts";
+import { auditEntries, roleAssignments, users } from "../../src/db/index.ts";
 import { createAdmin, OidcClients } from "../../src/identity/index.ts";
 import { loadKek, Pki } from "../../src/pki/index.ts";
 import {
@@ -36,6 +36,8 @@ export interface TestPlatform {
   /** A domain context acting as the bootstrap admin (for arranging data quickly). */
   adminCtx: Context;
   proxyPool: { pool: NonNullable<ReturnType<typeof parseCidr>>; blockPrefix: number };
+  /** The newest audit entry of `action` (e.g. "workspace.start"), or undefined. */
+  lastAudit(action: string): Promise<typeof auditEntries.$inferSelect | undefined>;
   dispose(): Promise<void>;
 }
 
@@ -142,6 +144,15 @@ export async function testPlatform(
     accessDeps,
     dataPlane,
     authFailures,
+    lastAudit: async (action) =>
+      (
+        await database.db
+          .select()
+          .from(auditEntries)
+          .where(eq(auditEntries.action, action))
+          .orderBy(desc(auditEntries.seq))
+          .limit(1)
+      )[0],
     dispose: async () => {
       await database.dispose();
       rmSync(trustDir, { recursive: true, force: true });

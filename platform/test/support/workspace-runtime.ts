@@ -37,24 +37,30 @@ const form = (image: string, limits: TemplateLimits) => ({
 });
 
 /**
- * A runtime on the Docker endpoint at the Unix socket `socketPath` (which need not exist: a start
- * then fails at once), 5 s a replica, networks from 198.19.240.0/21, reports over http.
+ * A runtime on the Docker endpoints at the Unix sockets `socketPaths` (which need not exist: a
+ * start then fails at once), 5 s a replica, networks from 198.19.240.0/21, reports over http;
+ * what it logs goes to `log` (none by default).
  */
 export function socketRuntime(
   deps: Pick<ConstructorParameters<typeof WorkspaceRuntime>[0], "db" | "clock"> & {
     pki: ConstructorParameters<typeof WorkspaceRuntime>[0]["box"];
   },
-  socketPath: string,
+  socketPaths: string | string[],
+  log?: (line: string) => void,
 ): WorkspaceRuntime {
   return new WorkspaceRuntime({
     db: deps.db,
     clock: deps.clock,
     box: deps.pki,
-    endpoints: [{ name: `unix://${socketPath}`, docker: new Docker({ socketPath }) }],
+    endpoints: [socketPaths].flat().map((socketPath) => ({
+      name: `unix://${socketPath}`,
+      docker: new Docker({ socketPath }),
+    })),
     startMs: 5000,
     networkPool: parseCidr("198.19.240.0/21") ?? { base: 0, prefix: 32 },
     networkPrefix: 28,
     reportUrl: "http://{gateway}:8443/api/workspace/v1/report",
+    log,
   });
 }
 
