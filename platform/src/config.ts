@@ -66,6 +66,8 @@ export const VARIABLES = {
     "Hours between scheduled backups of every workspace's home volume. Default 24.",
   MEETPOINT_WORKSPACE_BACKUP_KEEP:
     "Backups kept per workspace (the newest; older ones are deleted after each scheduled run, audited). Default 7.",
+  MEETPOINT_WORKSPACE_BACKUP_MAX_MIB:
+    "Largest archive of one home volume, in MiB; a larger one fails (audited) and nothing is kept. Default 10240.",
   MEETPOINT_AUDIT_HEAD_FILE:
     "File the head of the audit chain is appended to, signed, on every export. Unset: the head goes only to the audit log (and so to the SIEM).",
   MEETPOINT_AUDIT_HEAD_EXPORT_HOURS: "Hours between exports of the audit chain's head. Default 24.",
@@ -154,8 +156,8 @@ export interface OperationsConfig {
   recordingRetentionDays: number;
   /** Where recordings are written; null: <data dir>/recordings. Shared by all instances. */
   recordingsDir: string | null;
-  /** Workspace home backups: directory (null: <data dir>/workspace-backups), interval, count kept. */
-  workspaceBackups: { dir: string | null; everyMs: number; keep: number };
+  /** Workspace home backups: directory (null: <data dir>/workspace-backups), interval, count kept, largest archive. */
+  workspaceBackups: { dir: string | null; everyMs: number; keep: number; maxBytes: number };
   auditHead: { file: string | null; everyMs: number };
   smtp: { url: string; from: string; caFile: string | null } | null;
   webhookAllowPrivate: boolean;
@@ -414,6 +416,7 @@ function readOperations(env: Env, publicUrl: URL): OperationsConfig {
       dir: env.MEETPOINT_WORKSPACE_BACKUPS_DIR || null,
       everyMs: integer(env, "MEETPOINT_WORKSPACE_BACKUP_HOURS", 24, 1, 24 * 31) * 3_600_000,
       keep: integer(env, "MEETPOINT_WORKSPACE_BACKUP_KEEP", 7, 1, 1000),
+      maxBytes: integer(env, "MEETPOINT_WORKSPACE_BACKUP_MAX_MIB", 10_240, 1, 2 ** 30) * 2 ** 20,
     },
     auditHead: {
       file: env.MEETPOINT_AUDIT_HEAD_FILE || null,

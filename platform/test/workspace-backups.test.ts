@@ -4,7 +4,7 @@
 // the workspace runs, for a foreign id, for a technician, and for a tampered or missing archive;
 // two schedulers under one lease run once. Without Docker, the failure path is still tested.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -304,6 +304,37 @@ describe.skipIf(missing !== null)("against dockerd", () => {
     expect(denials.length).toBeGreaterThanOrEqual(3);
     expect(await inHome("cat /home/desk/notes.txt")).toBe("work since the backup\n");
     await p.database.db.delete(workspaceBackups).where(eq(workspaceBackups.id, backup.id));
+  }, 60_000);
+
+  test("an archive past MEETPOINT_WORKSPACE_BACKUP_MAX_MIB fails: the reason audited, no file, no row", async () => {
+    await inHome("head -c 3000000 /dev/urandom > /home/desk/big.bin");
+    const rows = (await backupsOf(workspaceId)).length;
+    deps.maxBytes = 2 * 2 ** 20;
+    try {
+      const failed = backupHomeVolume(deps, workspaceId, "manual");
+      await expect(failed).rejects.toBeInstanceOf(UnavailableError);
+      await expect(failed).rejects.toThrow(/archive grew past the limit of 2 MiB/);
+    } finally {
+      deps.maxBytes = undefined;
+    }
+    expect(await backupsOf(workspaceId)).toHaveLength(rows);
+    expect(readdirSync(join(dir, workspaceId)).filter((f) => !f.endsWith(".tar"))).toEqual([]);
+    const [entry] = await audits("workspace.backup_failed");
+    expect(entry?.detail).toMatchObject({ error: expect.stringContaining("2 MiB") });
+    // Below the limit the same home is archived.
+    await inHome("rm /home/desk/big.bin");
+    deps.maxBytes = 2 * 2 ** 20;
+    try {
+      const outcome = await backupHomeVolume(deps, workspaceId, "manual");
+      if (outcome.kind !== "created") throw new Error("not created");
+      // Gone again: the retention test below counts what it makes.
+      rmSync(backupPath(dir, outcome.backup));
+      await p.database.db
+        .delete(workspaceBackups)
+        .where(eq(workspaceBackups.id, outcome.backup.id));
+    } finally {
+      deps.maxBytes = undefined;
+    }
   }, 60_000);
 
   test("retention keeps the newest N per workspace, files and rows, audited once", async () => {

@@ -54,6 +54,12 @@ export interface BackupDeps {
   dir: string;
   /** Image for the helper when the template's is absent; default FALLBACK_HELPER_IMAGE. */
   fallbackImage?: string;
+  /**
+   * Largest archive kept, in bytes (MEETPOINT_WORKSPACE_BACKUP_MAX_MIB); a larger one is cut off
+   * and the backup fails. Default: no limit. Bounds what one desktop user's home costs the
+   * platform's disk: at most `keep` archives of this size per workspace.
+   */
+  maxBytes?: number;
 }
 
 /** A backup run's outcome for one workspace: an archive, or nothing because no volume exists. */
@@ -151,14 +157,20 @@ async function removeHelper(container: Docker.Container): Promise<void> {
   await container.remove({ force: true });
 }
 
-/** A transform that hashes and counts what passes. */
-function hashing() {
+/** A transform that hashes and counts what passes; it fails once more than `maxBytes` passed. */
+function hashing(maxBytes = Number.POSITIVE_INFINITY) {
   const hash = createHash("sha256");
   let size = 0;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       size += chunk.length;
+      if (size > maxBytes)
+        return done(
+          new Error(
+            `the home's archive grew past the limit of ${Math.floor(maxBytes / 2 ** 20)} MiB (MEETPOINT_WORKSPACE_BACKUP_MAX_MIB): nothing was kept`,
+          ),
+        );
       done(null, chunk);
     },
   });
@@ -186,7 +198,8 @@ const compactTime = (at: Date) =>
  * `<dir>/<workspace id>/<time>-<id>.tar` (a tar of /home/desk's contents with owners and modes),
  * stores its size and SHA-256 in workspace_backups
  * and audits workspace.backup_created (actor: who pressed "Back up now", or the system). A volume
- * that does not exist (never started) → skipped, nothing written. Any failure → audited
+ * that does not exist (never started) → skipped, nothing written. An archive larger than
+ * `deps.maxBytes` is a failure. Any failure → audited
  * workspace.backup_failed with the reason, no file or row left, and an UnavailableError.
  * NotFoundError for an unknown workspace id.
  */
@@ -224,7 +237,7 @@ export async function backupHomeVolume(
       // "<path>/." archives the directory's contents (entries "./…"), so a restore puts them
       // back into the volume's root, which is writable under a read-only root filesystem.
       const archive = await helper.getArchive({ path: `${HOME_PATH}/.` });
-      const h = hashing();
+      const h = hashing(deps.maxBytes);
       await pipeline(archive, h.stream, createWriteStream(partial, { mode: 0o600 }));
       digest = h.result();
     } finally {

@@ -33,6 +33,7 @@ export function startWorkspaceBackups(parts: {
     clock,
     endpoints,
     dir: resolve(settings.dir ?? resolve(config.dataDir, "workspace-backups")),
+    maxBytes: settings.maxBytes,
   };
   const schedule = new WorkspaceBackupSchedule({
     ...deps,
