@@ -2,6 +2,7 @@
 // workspace with its remote-access profile and egress allow-list, access grants; pure validators
 // and renderers (OpenVPN config, swanctl.conf, nftables) for the runtime to apply.
 export { isHostOrAddress, networkText, parseNetwork } from "./addresses.ts";
+export { FALLBACK_HELPER_IMAGE, fileDigest, HOME_PATH } from "./backup-helper.ts";
 export {
   type BackupLease,
   type BackupRunResult,
@@ -14,11 +15,7 @@ export {
   type BackupOutcome,
   backupHomeVolume,
   backupPath,
-  FALLBACK_HELPER_IMAGE,
-  fileDigest,
-  HOME_PATH,
   listBackups,
-  restoreHomeVolume,
   type WorkspaceBackup,
 } from "./backups.ts";
 export {
@@ -100,6 +97,7 @@ export {
   REPORT_OVERDUE_MS,
   reportOverdueSince,
 } from "./reports.ts";
+export { restoreHomeVolume } from "./restore.ts";
 export { RfbError, vncAuthResponse } from "./rfb.ts";
 export {
   LIVE_STATES,
