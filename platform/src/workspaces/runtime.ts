@@ -3,9 +3,7 @@
 // password and the token's hash are stored), the spec from the stored profile and allow-list, the
 // replicas tried in turn across the endpoints (endpoints.ts). Every step is written to the run's
 // workspace_runs row, so any platform instance shows it.
-import { createHash } from "node:crypto";
 import type { Cidr } from "@meetpoint/common";
-import { WORKSPACE_VNC_PORT } from "@meetpoint/workspace/src/container.ts";
 import { and, eq, notInArray } from "drizzle-orm";
 import { type Context, conflictOnDuplicate } from "../access/index.ts";
 import { type Actor, recordAudit, recordAuditAlone } from "../audit/index.ts";
@@ -19,32 +17,16 @@ import {
 } from "../db/index.ts";
 import { type Clock, ConflictError } from "../shared/index.ts";
 import type { SecretBox } from "./displays.ts";
-import { latestRun, vncPasswordLabel } from "./displays.ts";
-import {
-  containerName,
-  containerRunning,
-  dockerFailure,
-  networkName,
-  removeContainer,
-  removeNetwork,
-} from "./docker-objects.ts";
+import { latestRun } from "./displays.ts";
+import { containerRunning } from "./docker-objects.ts";
 import {
   endpointOfRun,
-  endpointOrder,
-  lastRanEndpoint,
   removeEverywhere,
   removeForDelete,
   removeRunObjects,
-  unreachable,
   type WorkspaceEndpoint,
 } from "./endpoints.ts";
-import {
-  type PreparedEndpoint,
-  prepareEndpoint,
-  SpecFailure,
-  startReplica,
-  type TemplateValues,
-} from "./start-replica.ts";
+import { ENDED, runStart } from "./start-steps.ts";
 import { getWorkspace, settingsVersion, type Workspace } from "./workspaces.ts";
 
 export type WorkspaceRun = typeof workspaceRuns.$inferSelect;
@@ -58,7 +40,6 @@ export const LIVE_STATES: RunState[] = [
   "waiting_desktop",
   "running",
 ];
-const ENDED: RunState[] = ["stopped", "failed"];
 
 export interface RuntimeDeps {
   db: Db;
@@ -85,12 +66,6 @@ export interface RuntimeDeps {
   lookup?: (host: string) => Promise<string[]>;
   log?: (line: string) => void;
 }
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/** A start that failed with a message for the page and the audit log. */
-class StartFailure extends Error {}
-const ABANDONED = "the start was abandoned meanwhile (its run ended)";
 
 export class WorkspaceRuntime {
   /** Starts in progress on this instance, by run id. */
@@ -144,201 +119,11 @@ export class WorkspaceRuntime {
     );
     if (!run) throw new Error("insert workspace run");
     const started = run;
-    const work = this.run(ctx.caller.actor, workspace, started, values)
+    const work = runStart(this.deps, ctx.caller.actor, workspace, started, values)
       .catch((error) => this.deps.log?.(`workspace start ${started.id}: ${error}`))
       .finally(() => this.starts.delete(started.id));
     this.starts.set(started.id, work);
     return started;
-  }
-
-  /**
-   * Moves a live run to its next step; throws when the run has ended meanwhile (another instance
-   * abandoned this start): the start stops and removes what it made, and never revives the run.
-   */
-  private async setState(
-    runId: string,
-    state: RunState,
-    message: string | null,
-    more: Partial<WorkspaceRun> = {},
-  ): Promise<void> {
-    const moved = await this.deps.db
-      .update(workspaceRuns)
-      .set({ ...more, state, message })
-      .where(and(eq(workspaceRuns.id, runId), notInArray(workspaceRuns.state, ENDED)))
-      .returning({ id: workspaceRuns.id });
-    if (moved.length === 0) throw new StartFailure(ABANDONED);
-  }
-
-  /**
-   * The start's steps: replica after replica on the endpoints endpointOrder gives (the endpoint
-   * the workspace last ran on first); an endpoint that could not be reached or prepared gets no
-   * further replica of this start. Records running or failed, audits either (with the endpoint
-   * used and each failed replica's endpoint), leaves nothing behind on failure.
-   */
-  private async run(
-    actor: Actor,
-    workspace: Workspace,
-    run: WorkspaceRun,
-    values: TemplateValues,
-  ): Promise<void> {
-    const { db, endpoints } = this.deps;
-    const began = performance.now();
-    const attempts: { replica: number; endpoint: string; error: string }[] = [];
-    // Endpoints this start gives up on; of them, those that could not be reached at all.
-    const given = new Set<string>();
-    const silent = new Set<string>();
-    // The endpoint whose workspace network this start may have made, and it prepared.
-    let current: WorkspaceEndpoint | null = null;
-    let prepared: PreparedEndpoint | null = null;
-    try {
-      const replicas = Math.max(1, values.replicas);
-      const first = endpoints[0]?.name ?? "";
-      const order = endpointOrder(
-        endpoints.map((e) => e.name),
-        await lastRanEndpoint(db, workspace.id, first),
-        replicas,
-      );
-      for (let replica = 1; replica <= replicas; replica++) {
-        const endpoint = endpoints.find((e) => e.name === order[replica - 1]);
-        if (!endpoint || given.has(endpoint.name)) continue;
-        const name = containerName(workspace.id, replica);
-        // Named on the run before they exist: whoever abandons this start knows where to look.
-        await this.setState(
-          run.id,
-          prepared?.endpoint === endpoint ? "starting" : "creating_network",
-          `starting replica ${replica} of ${replicas} on ${endpoint.name}`,
-          { dockerEndpoint: endpoint.name, containerName: name },
-        );
-        try {
-          if (current && current !== endpoint && !silent.has(current.name))
-            await this.leaveEndpoint(current, workspace.id);
-          current = endpoint;
-          if (prepared?.endpoint !== endpoint) {
-            prepared = null;
-            prepared = await prepareEndpoint(
-              this.deps,
-              workspace,
-              endpoint,
-              values.image,
-              async (network) => {
-                await db
-                  .update(workspaceRuns)
-                  .set({ networkName: network.name })
-                  .where(eq(workspaceRuns.id, run.id));
-              },
-            );
-            await db
-              .update(workspaceRuns)
-              .set({ reportTokenHash: sha256(prepared.spec.report.token) })
-              .where(eq(workspaceRuns.id, run.id));
-          }
-          const ready = prepared;
-          // A container of this name left by a crashed start would block the create.
-          await removeContainer(endpoint.docker, name);
-          const host = await startReplica(
-            this.deps,
-            ready,
-            workspace,
-            run.id,
-            replica,
-            values,
-            () =>
-              this.setState(
-                run.id,
-                "waiting_desktop",
-                `waiting for the desktop (replica ${replica} on ${endpoint.name})`,
-              ),
-          );
-          const sealed = await this.deps.box.sealSecret(
-            vncPasswordLabel(run.id),
-            ready.spec.vnc.password,
-          );
-          const now = this.deps.clock.now();
-          await inTransaction(db, async (tx) => {
-            const [live] = await tx
-              .update(workspaceRuns)
-              .set({
-                state: "running",
-                message: null,
-                vncHost: host,
-                vncPort: WORKSPACE_VNC_PORT,
-                vncPasswordSealed: sealed,
-                runningAt: now,
-              })
-              .where(and(eq(workspaceRuns.id, run.id), notInArray(workspaceRuns.state, ENDED)))
-              .returning({ id: workspaceRuns.id });
-            if (!live) throw new StartFailure(ABANDONED);
-            await recordAudit(tx, this.deps.clock, {
-              actor,
-              action: "workspace.start",
-              target: { type: "workspace", id: workspace.id },
-              customerId: workspace.customerId,
-              detail: {
-                run: run.id,
-                image: values.image,
-                replica,
-                endpoint: endpoint.name,
-                failedReplicas: attempts,
-                network: ready.network.subnet,
-                seconds: Math.round((performance.now() - began) / 100) / 10,
-              },
-            });
-          });
-          return;
-        } catch (error) {
-          const message = dockerFailure(error, endpoint.name, values.image);
-          attempts.push({ replica, endpoint: endpoint.name, error: message });
-          await removeContainer(endpoint.docker, name).catch((e) =>
-            this.deps.log?.(`removing ${name} on ${endpoint.name} after a failed start: ${e}`),
-          );
-          if (error instanceof StartFailure || error instanceof SpecFailure) throw error;
-          // An endpoint that cannot be reached or prepared fails every replica alike.
-          if (unreachable(message)) silent.add(endpoint.name);
-          if (!prepared || silent.has(endpoint.name)) given.add(endpoint.name);
-        }
-      }
-      throw new StartFailure(
-        attempts.map((a) => `replica ${a.replica} on ${a.endpoint}: ${a.error}`).join("; ") ||
-          "no replica started",
-      );
-    } catch (error) {
-      const message =
-        error instanceof StartFailure || error instanceof SpecFailure
-          ? error.message
-          : dockerFailure(error, current?.name ?? "", values.image);
-      if (current && !silent.has(current.name)) await this.leaveEndpoint(current, workspace.id);
-      await inTransaction(db, async (tx) => {
-        const [ended] = await tx
-          .update(workspaceRuns)
-          .set({
-            state: "failed",
-            message,
-            stoppedAt: this.deps.clock.now(),
-            vncPasswordSealed: null,
-            reportTokenHash: null,
-          })
-          .where(and(eq(workspaceRuns.id, run.id), notInArray(workspaceRuns.state, ENDED)))
-          .returning({ id: workspaceRuns.id });
-        // Abandoned by another instance: it recorded and audited the end already.
-        if (!ended) return;
-        await recordAudit(tx, this.deps.clock, {
-          actor,
-          action: "workspace.start",
-          target: { type: "workspace", id: workspace.id },
-          customerId: workspace.customerId,
-          result: "failed",
-          detail: { run: run.id, image: values.image, message, failedReplicas: attempts },
-        });
-      });
-    }
-  }
-
-  /** Removes the workspace network a start made on an endpoint it leaves; failures are logged. */
-  private async leaveEndpoint(endpoint: WorkspaceEndpoint, workspaceId: string): Promise<void> {
-    const name = networkName(workspaceId);
-    await removeNetwork(endpoint.docker, name).catch((e) =>
-      this.deps.log?.(`removing network ${name} on ${endpoint.name} after a failed start: ${e}`),
-    );
   }
 
   /**

@@ -1,4 +1,4 @@
-// The two Docker-side steps of a workspace start on one endpoint (runtime.ts runs them per
+// The two Docker-side steps of a workspace start on one endpoint (start-steps.ts runs them per
 // replica): preparing the endpoint (the per-customer network there, the start spec with that
 // network's gateway, the image), then creating one replica's container and waiting until its
 // desktop answers the RFB handshake.
