@@ -11,8 +11,11 @@ import { recordAuditAlone } from "../audit/index.ts";
 import { type Db, workspaceRecordings } from "../db/index.ts";
 import type { Clock } from "../shared/index.ts";
 import type { WorkspaceDisplay, WorkspaceDisplays } from "./displays.ts";
-import { RecordingWriter } from "./recording.ts";
-import { ByteReader, handshakeWithBrowser, handshakeWithServer } from "./rfb.ts";
+import type { RecordingWriter } from "./recording.ts";
+import { connect, fromBrowser } from "./relay-stream.ts";
+import { ByteReader } from "./rfb.ts";
+
+export { MAX_UNSENT_BYTES } from "./relay-stream.ts";
 
 /** Who opens which workspace, decided by the portal before the upgrade. */
 export interface ViewerGrant {
@@ -85,11 +88,6 @@ export const HEARTBEAT_MS = 20_000;
 export const STALE_MS = 3 * HEARTBEAT_MS;
 /** How often each open connection's sign-in, access and run are checked again, in ms. */
 export const CHECK_MS = 2000;
-/**
- * Bytes either side may leave unread before the connection is closed: a viewer (or desktop) that
- * does not read cannot grow the platform's memory, and the recording stays what was sent.
- */
-export const MAX_UNSENT_BYTES = 16 * 2 ** 20;
 
 export class VncRelay {
   private readonly open = new Set<RelaySocket>();
@@ -276,92 +274,11 @@ export class VncRelay {
   readonly websocket = {
     open: (ws: RelaySocket) => {
       this.open.add(ws);
-      void this.connect(ws);
+      void connect(this.deps, ws);
     },
-    message: (ws: RelaySocket, message: string | Uint8Array) => this.fromBrowser(ws, message),
+    message: (ws: RelaySocket, message: string | Uint8Array) => fromBrowser(ws, message),
     close: (ws: RelaySocket) => void this.end(ws, ws.data.reason || "closed by the viewer"),
   };
-
-  private async connect(ws: RelaySocket): Promise<void> {
-    const c = ws.data;
-    const timeoutMs = this.deps.timeoutMs ?? 10_000;
-    c.recorder = new RecordingWriter(join(this.deps.recordingsDir, c.file), c.startedMs);
-    const toBrowser = (bytes: Uint8Array) => {
-      if (c.closed) return;
-      const sent = ws.send(bytes);
-      if (sent === 0 || ws.getBufferedAmount() > MAX_UNSENT_BYTES) {
-        c.reason = "failed: the viewer does not read what the desktop sends";
-        ws.close(1013, "the viewer does not read what the desktop sends");
-        return;
-      }
-      c.recorder?.frame(false, bytes);
-      c.bytesDown += bytes.length;
-    };
-    try {
-      const fromServer = new ByteReader();
-      const { host, port, password } = c.grant.display;
-      const socket = await withTimeout(
-        Bun.connect({
-          hostname: host,
-          port,
-          socket: {
-            data: (_s, chunk) => {
-              if (c.relaying) toBrowser(chunk);
-              else fromServer.push(chunk);
-            },
-            drain: (s) => flush(s, c),
-            close: () => {
-              fromServer.end(new Error("the VNC server closed the connection"));
-              if (!c.reason) c.reason = "the workspace's desktop closed the connection";
-              ws.close(1011, "the workspace's desktop closed the connection");
-            },
-            error: (_s, error) => fromServer.end(error),
-          },
-        }),
-        timeoutMs,
-        `connecting to the workspace's VNC server ${host}:${port}`,
-      );
-      c.server = socket;
-      if (c.closed) return void socket.end();
-      await handshakeWithServer(fromServer, (b) => socket.write(b), password);
-      await handshakeWithBrowser(c.fromBrowser, toBrowser);
-      // From here on bytes are copied: first what arrived during the handshakes.
-      c.relaying = true;
-      // (The viewer's early bytes, ClientInit usually, are in the recording already.)
-      const early = c.fromBrowser.rest();
-      if (early.length) {
-        c.bytesUp += early.length;
-        c.pendingToServer.push(early);
-        flush(socket, c);
-      }
-      const pending = fromServer.rest();
-      if (pending.length) toBrowser(pending);
-    } catch (error) {
-      const message = (error as Error).message;
-      this.deps.log?.(`workspace ${c.grant.workspaceId}: relay failed: ${message}`);
-      c.reason = `failed: ${message}`;
-      ws.close(1011, message.slice(0, 120));
-    }
-  }
-
-  private fromBrowser(ws: RelaySocket, message: string | Uint8Array): void {
-    const c = ws.data;
-    const bytes = typeof message === "string" ? new TextEncoder().encode(message) : message;
-    if (!c.relaying || !c.server) {
-      c.fromBrowser.push(bytes);
-      c.recorder?.frame(true, bytes);
-      return;
-    }
-    c.recorder?.frame(true, bytes);
-    c.bytesUp += bytes.length;
-    c.pendingToServer.push(bytes);
-    flush(c.server, c);
-    const unsent = c.pendingToServer.reduce((n, b) => n + b.length, 0);
-    if (unsent > MAX_UNSENT_BYTES) {
-      c.reason = "failed: the desktop does not read what the viewer sends";
-      ws.close(1013, "the desktop does not read what the viewer sends");
-    }
-  }
 
   private async end(ws: RelaySocket, reason: string): Promise<void> {
     const c = ws.data;
@@ -412,7 +329,6 @@ export class VncRelay {
   }
 }
 
-/** A recording's file, relative to the recordings directory: <yyyy-mm>/<id>.vncrec.js. */
 /** SHA-256 (hex) and size of the file at `path`, or null when there is none. */
 async function hashFile(path: string): Promise<{ sha256: string; size: number } | null> {
   const file = Bun.file(path);
@@ -421,30 +337,7 @@ async function hashFile(path: string): Promise<{ sha256: string; size: number } 
   return { sha256: new Bun.CryptoHasher("sha256").update(bytes).digest("hex"), size: bytes.length };
 }
 
+/** A recording's file, relative to the recordings directory: <yyyy-mm>/<id>.vncrec.js. */
 export function recordingFile(id: string, at: Date): string {
   return `${at.toISOString().slice(0, 7)}/${id}.vncrec.js`;
-}
-
-function flush(socket: Socket<undefined>, c: RelayConnection): void {
-  while (c.pendingToServer.length) {
-    const next = c.pendingToServer[0] as Uint8Array;
-    const written = socket.write(next);
-    if (written < next.length) {
-      c.pendingToServer[0] = next.subarray(Math.max(0, written));
-      return; // the rest on drain
-    }
-    c.pendingToServer.shift();
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
