@@ -73,6 +73,14 @@ export {
   type VpnEndpoint,
 } from "./openvpn-profile.ts";
 export {
+  profileEndpoints,
+  profileSecretsLabel,
+  type Sealer,
+  type StoredIpsec,
+  type StoredOpenVpn,
+  setWorkspaceProfile,
+} from "./profile.ts";
+export {
   parseRecording,
   RECORDING_END,
   RECORDING_HEADER,
@@ -134,14 +142,8 @@ export {
   getWorkspace,
   listWorkspaces,
   managedWorkspace,
-  profileEndpoints,
-  profileSecretsLabel,
-  type Sealer,
-  type StoredIpsec,
-  type StoredOpenVpn,
   setAllowList,
   settingsVersion,
-  setWorkspaceProfile,
   setWorkspaceTemplate,
   type Workspace,
   type WorkspaceView,

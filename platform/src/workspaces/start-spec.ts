@@ -7,14 +7,14 @@ import type { WorkspaceSpec } from "@meetpoint/common";
 import { renderEgressRuleset, resolveEndpoints } from "./egress.ts";
 import { type IpsecSettings, renderSwanctlConf } from "./ipsec-profile.ts";
 import { assembleOpenVpnConfig, pinRemoteAddresses } from "./openvpn-profile.ts";
-import type { RuntimeDeps } from "./runtime.ts";
 import {
   profileEndpoints,
   profileSecretsLabel,
   type StoredIpsec,
   type StoredOpenVpn,
-  type Workspace,
-} from "./workspaces.ts";
+} from "./profile.ts";
+import type { RuntimeDeps } from "./runtime.ts";
+import type { Workspace } from "./workspaces.ts";
 
 /**
  * The supervisor's spec for one start: a fresh VNC password (8 characters, VncAuth's limit) and
