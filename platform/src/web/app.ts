@@ -40,6 +40,7 @@ import { userRoutes } from "./routes/users.tsx";
 import { windowRoutes } from "./routes/windows.tsx";
 import { workspaceRelayRoutes } from "./routes/workspace-relay.ts";
 import { workspaceReportApi } from "./routes/workspace-report.ts";
+import { workspaceTemplateRoutes } from "./routes/workspace-templates.tsx";
 import { workspaceViewerRoutes } from "./routes/workspace-viewer.tsx";
 import { workspaceRoutes } from "./routes/workspaces.tsx";
 import { workstationRoutes } from "./routes/workstations.tsx";
@@ -153,6 +154,7 @@ export function createApp(deps: AppDeps) {
   portal.route("/", statusRoutes());
   portal.route("/", onceRoutes());
   portal.route("/", workstationRoutes());
+  portal.route("/", workspaceTemplateRoutes());
   portal.route("/", workspaceRoutes());
   portal.route("/", workspaceViewerRoutes());
   portal.route("/", helpRoutes());

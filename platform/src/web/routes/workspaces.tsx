@@ -1,17 +1,15 @@
-// Jump workspaces (Enterprise) in the portal: templates and their proposals (platform admins, four
-// eyes), and each customer's workspace (its admins and platform admins; granted technicians read).
+// Jump workspaces (Enterprise) in the portal: each customer's workspace (its admins and platform
+// admins; granted technicians read). Templates and their proposals: workspace-templates.tsx.
 import { Hono } from "hono";
 import type { Context } from "../../access/index.ts";
 import { hasPermission } from "../../access/index.ts";
 import { recordAuditAlone } from "../../audit/index.ts";
 import { ConflictError, ForbiddenError, StateError, UnavailableError } from "../../shared/index.ts";
 import {
-  approveProposal,
   backupHomeVolume,
   createWorkspace,
   customersWithoutWorkspace,
   deleteWorkspace,
-  getTemplate,
   getWorkspace,
   grantAccess,
   latestRun,
@@ -20,9 +18,6 @@ import {
   listTemplates,
   listWorkspaces,
   managedWorkspace,
-  proposeChange,
-  proposeTemplate,
-  rejectProposal,
   reportOverdueSince,
   restoreHomeVolume,
   revokeAccess,
@@ -32,7 +27,6 @@ import {
   setWorkspaceProfile,
   setWorkspaceTemplate,
   techniciansOf,
-  templateVersion,
   type Workspace,
   workspaceVersion,
 } from "../../workspaces/index.ts";
@@ -50,108 +44,9 @@ import {
 import { BackupsSection } from "../views/workspace-backups.tsx";
 import { EgressTable, ManageForms, ProfileSummary } from "../views/workspace-detail.tsx";
 import { RunPanel } from "../views/workspace-run.tsx";
-import {
-  ChangeTemplateForm,
-  NewTemplateForm,
-  PendingProposal,
-  ProposalHistory,
-  TemplatesTable,
-  ValuesText,
-} from "../views/workspaces.tsx";
 
 export function workspaceRoutes() {
   const app = new Hono<WebEnv>();
-
-  app.get("/workspace-templates", async (c) => {
-    const ctx = c.get("ctx");
-    const rows = await listTemplates(ctx);
-    const admin = hasPermission(ctx.caller.principal, "workspaces.templates");
-    const csrf = c.get("csrfToken");
-    return c.html(
-      <PortalPage title="Workspace templates" csrfToken={csrf} principal={ctx.caller.principal}>
-        <p>
-          A template is what a customer's jump workspace starts with. Every new template and every
-          change is a proposal; only another platform admin's approval makes it effective, at each
-          workspace's next start.
-        </p>
-        <TemplatesTable rows={rows} linked={admin} />
-        {admin
-          ? rows
-              .filter((r) => r.pending)
-              .map((r) => (
-                <>
-                  <h2>{`Pending: ${r.template.name}`}</h2>
-                  {r.pending ? (
-                    <PendingProposal
-                      proposal={r.pending}
-                      effective={r.template.effective}
-                      userId={ctx.caller.principal.userId}
-                      csrfToken={csrf}
-                    />
-                  ) : null}
-                </>
-              ))
-          : null}
-        {admin ? <NewTemplateForm csrfToken={csrf} /> : null}
-      </PortalPage>,
-    );
-  });
-
-  app.post("/workspace-templates", async (c) => {
-    const { template } = await proposeTemplate(c.get("ctx"), await formFields(c));
-    return c.redirect(`/workspace-templates/${template.id}`, 303);
-  });
-
-  app.get("/workspace-templates/:id", async (c) => {
-    const ctx = c.get("ctx");
-    const { template, pending, history } = await getTemplate(ctx, c.req.param("id"));
-    const csrf = c.get("csrfToken");
-    return c.html(
-      <PortalPage
-        title={template.name}
-        csrfToken={csrf}
-        principal={ctx.caller.principal}
-        crumbs={trail(template.name, ["Workspace templates", "/workspace-templates"])}
-      >
-        <p>
-          Effective: <ValuesText values={template.effective} />
-        </p>
-        {pending ? (
-          <PendingProposal
-            proposal={pending}
-            effective={template.effective}
-            userId={ctx.caller.principal.userId}
-            csrfToken={csrf}
-          />
-        ) : (
-          <p class="muted">No proposal is waiting.</p>
-        )}
-        <ChangeTemplateForm
-          templateId={template.id}
-          values={pending?.values ?? template.effective}
-          version={templateVersion(template, pending)}
-          csrfToken={csrf}
-        />
-        <h2>Decided proposals</h2>
-        <ProposalHistory proposals={history} />
-      </PortalPage>,
-    );
-  });
-
-  app.post("/workspace-templates/:id", async (c) => {
-    const proposal = await proposeChange(c.get("ctx"), c.req.param("id"), await formFields(c));
-    return c.redirect(`/workspace-templates/${proposal.templateId}`, 303);
-  });
-
-  app.post("/workspace-template-proposals/:id/approve", async (c) => {
-    const template = await approveProposal(c.get("ctx"), c.req.param("id"));
-    return c.redirect(`/workspace-templates/${template.id}`, 303);
-  });
-
-  app.post("/workspace-template-proposals/:id/reject", async (c) => {
-    const proposal = await rejectProposal(c.get("ctx"), c.req.param("id"));
-    return c.redirect(`/workspace-templates/${proposal.templateId}`, 303);
-  });
 
   app.get("/workspaces", async (c) => {
     const ctx = c.get("ctx");
