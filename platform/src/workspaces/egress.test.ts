@@ -89,7 +89,7 @@ test("the ruleset: drop policies, endpoints on the uplink, the allow-list in the
   expect(script).toContain("delete table inet meetpoint_workspace");
   expect(script).toContain("type filter hook output priority filter; policy drop;");
   expect(script).toContain("type filter hook input priority filter; policy drop;");
-  expect(script).toContain('oifname "eth0" ip daddr 192.0.2.7 udp dport 1194 accept');
+  expect(script).toContain('oifname "eth0" ip daddr 192.0.2.7 udp dport 1194 meta skuid 0 accept');
   expect(script).toContain('oifname "eth0" ip daddr 10.1.2.3 udp dport 53 accept');
   // Not "direct": only through the tunnel — with it down, nothing is sought in the clear.
   expect(script).not.toContain('oifname "eth0" ip6 daddr 2001:db8::/48');
@@ -189,10 +189,15 @@ test.skipIf(nftMissing !== null)(
 ip addr add 10.1.2.2/24 dev eth0 && ip link set eth0 up && nft -f - || exit 1
 send() { setpriv --reuid=$1 --regid=$1 --clear-groups bash -c "echo x > /dev/udp/$2" 2>/dev/null && echo "$1 $2 sent" || echo "$1 $2 refused"; }
 send 0 127.0.0.11/53; send 1000 127.0.0.11/53; send 1000 10.1.2.3/53; send 1001 10.1.2.3/53
-send 1000 10.1.2.4/5353`;
+send 1000 10.1.2.4/5353
+ip route add 198.18.7.0/24 dev eth0 && send 0 198.18.7.7/1194 && send 1000 198.18.7.7/1194`;
     const run = (allowList: string) =>
       spawnSync("unshare", ["--net", "sh", "-c", script], {
-        input: renderEgressRuleset({ ...MODEL, allowList: parseAllowList(allowList) }),
+        input: renderEgressRuleset({
+          ...MODEL,
+          vpnEndpoints: [{ address: "198.18.7.7", protocol: "udp", port: 1194 }],
+          allowList: parseAllowList(allowList),
+        }),
         encoding: "utf8",
         timeout: 10_000,
       });
@@ -206,6 +211,9 @@ send 1000 10.1.2.4/5353`;
       "1000 10.1.2.3/53 sent",
       "1001 10.1.2.3/53 refused",
       "1000 10.1.2.4/5353 refused",
+      // The VPN endpoint: OpenVPN's (root's) packets pass, the desktop user's do not.
+      "0 198.18.7.7/1194 sent",
+      "1000 198.18.7.7/1194 refused",
     ]);
     const noDns = run("10.1.2.0/24 udp 53 direct");
     expect(noDns.stdout.trim().split("\n")).toEqual([
@@ -214,6 +222,9 @@ send 1000 10.1.2.4/5353`;
       "1000 10.1.2.3/53 sent",
       "1001 10.1.2.3/53 refused",
       "1000 10.1.2.4/5353 refused",
+      // The VPN endpoint: OpenVPN's (root's) packets pass, the desktop user's do not.
+      "0 198.18.7.7/1194 sent",
+      "1000 198.18.7.7/1194 refused",
     ]);
   },
 );
@@ -283,7 +294,7 @@ test("endpoints: names resolved through the lookup, addresses kept, nothing foun
   ]);
   expect(lookups).toEqual(["vpn.customer.example"]);
   expect(renderEgressRuleset({ ...MODEL, vpnEndpoints: resolved })).toContain(
-    'oifname "eth0" ip6 daddr 2001:db8::7 udp dport 1194 accept',
+    'oifname "eth0" ip6 daddr 2001:db8::7 udp dport 1194 meta skuid 0 accept',
   );
   await expect(
     resolveEndpoints([{ host: "gone.example", protocol: "udp", port: 1194 }], lookup),

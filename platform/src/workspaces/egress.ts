@@ -155,7 +155,7 @@ function l4(protocol: "tcp" | "udp" | "icmp" | "esp", port: number | null, famil
  * replaced whole (the script deletes an older one first, in the same transaction). Output: policy
  * drop; loopback (Docker's DNS for root only unless the allow-list names a DNS server),
  * established/related, the VPN server's own user nothing, IPv6 neighbour discovery, the VPN
- * endpoints on the uplink, the allow-list into the customer's tunnel and, for its "direct" entries
+ * endpoints on the uplink (for root's sockets only, but IPsec's ESP and UDP 4500), the allow-list into the customer's tunnel and, for its "direct" entries
  * only, on the uplink too (a tun* device for OpenVPN; for
  * IPsec, packets a kernel IPsec policy will encrypt — rt ipsec exists — and packets into the TUN
  * device IPSEC_TUN of strongSwan's userspace IPsec, whose ESP leaves as charon's UDP 4500 to the
@@ -177,8 +177,13 @@ export function renderEgressRuleset(model: EgressModel): string {
     if (!["tcp", "udp", "esp"].includes(endpoint.protocol))
       throw new Error("VPN endpoint: protocol must be tcp, udp or esp");
     const port = endpoint.protocol === "esp" ? null : checkPort(endpoint.port);
+    // The VPN client's own packets only (openvpn and charon run as root): the desktop user does
+    // not reach the peer's address outside the tunnel (an SSL-VPN portal on the same port, say).
+    // Not ESP and IPsec's UDP 4500: with kernel ESP the encrypted packets still carry the desktop
+    // user's socket.
+    const clientOnly = model.tunnel === "openvpn" || (endpoint.protocol === "udp" && port === 500);
     out.push(
-      `    ${up} ${match("daddr", network)} ${l4(endpoint.protocol, port, network.family)} accept comment "VPN endpoint"`,
+      `    ${up} ${match("daddr", network)} ${l4(endpoint.protocol, port, network.family)}${clientOnly ? " meta skuid 0" : ""} accept comment "VPN endpoint${clientOnly ? " (VPN client only)" : ""}"`,
     );
   }
   // The allow-list holds on the uplink and inside the customer's tunnel alike: a tun* device for

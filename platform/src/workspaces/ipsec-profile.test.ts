@@ -1,5 +1,9 @@
 import { expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { IPSEC_FILES } from "@meetpoint/common";
+import { tlsFiles } from "../../test/support/tls-files.ts";
 import { ValidationError } from "../shared/index.ts";
 import { parseIpsecProfile, renderSwanctlConf } from "./ipsec-profile.ts";
 
@@ -44,10 +48,17 @@ test("a PSK connection renders to swanctl.conf with the PSK hex-encoded, nowhere
   expect(() => renderSwanctlConf(profile.settings, {})).toThrow(/pre-shared key is missing/);
 });
 
-test("certificate auth references the files, keeps the key out", () => {
-  const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
-  const key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----";
-  const ca = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----";
+test("certificate auth references the files, keeps the key out; a key of another pair or a remote CA that is no CA is 400", async () => {
+  // A CA and a certificate it issued, with their keys (openssl, EC P-256).
+  const files = await tlsFiles("ipsec-profile");
+  const read = (name: string) => readFileSync(join(files.dir, name), "utf8").trim();
+  const [cert = "", key = "", ca = "", caKey = ""] = [
+    "cert.pem",
+    "key.pem",
+    "ca.pem",
+    "ca.key",
+  ].map(read);
+  files.dispose();
   const input = {
     ...PSK_INPUT,
     auth: "certificate",
@@ -59,12 +70,25 @@ test("certificate auth references the files, keeps the key out", () => {
   // Without the remote side's CA no remote certificate could be trusted.
   expect(fieldOf({ ...input, remoteCa: "" })).toBe("remoteCa");
   expect(fieldOf({ ...input, remoteCa: key })).toBe("remoteCa");
+  // Mistakes that would only show at the next start are refused when saving.
+  expect(() => parseIpsecProfile({ ...input, privateKey: caKey })).toThrow(/another key pair/);
+  expect(fieldOf({ ...input, privateKey: caKey })).toBe("privateKey");
+  expect(() => parseIpsecProfile({ ...input, remoteCa: cert })).toThrow(/not a CA certificate/);
+  const garbled = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+  expect(fieldOf({ ...input, certificate: garbled })).toBe("certificate");
+  expect(fieldOf({ ...input, remoteCa: garbled })).toBe("remoteCa");
+  expect(
+    fieldOf({
+      ...input,
+      privateKey: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+    }),
+  ).toBe("privateKey");
   const profile = parseIpsecProfile(input);
   expect(profile.settings.remoteCa).toBe(ca);
   expect(profile.secrets).toEqual({ privateKey: key });
   // The public certificate's SHA-256 (of its DER) identifies the key pair; the key gets no hash.
   expect(profile.certificateFingerprint).toBe(
-    new Bun.CryptoHasher("sha256").update(Buffer.from("MIIB", "base64")).digest("hex"),
+    new X509Certificate(cert).fingerprint256.replaceAll(":", "").toLowerCase(),
   );
   expect(profile.settings.certificate).toBe(cert);
   const conf = renderSwanctlConf(profile.settings, {});

@@ -1,6 +1,6 @@
 // A customer's IPsec site-to-site connection as strongSwan's swanctl loads it: the settings
 // checked field by field, and a pure renderer of swanctl.conf. Secrets never enter messages.
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { IPSEC_FILES } from "@meetpoint/common";
 import { LINE_CONTROL, ValidationError } from "../shared/index.ts";
@@ -52,6 +52,24 @@ export interface IpsecSettings {
   remoteSubnets: string[];
   ikeProposals: string[];
   espProposals: string[];
+}
+
+/** The certificate in `pem`, or null when it does not parse (RFC 5280 via node:crypto). */
+function x509(pem: string): X509Certificate | null {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return null;
+  }
+}
+
+/** The private key in `pem` (PKCS#8, PKCS#1 or SEC 1, unencrypted), or null. */
+function privateKeyOf(pem: string): KeyObject | null {
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -111,9 +129,11 @@ function list(text: string): string[] {
 
 /**
  * Checks the form fields of an IPsec profile (remoteAddress, localId, remoteId, auth = psk |
- * certificate, psk, certificate, privateKey, remoteSubnets as CIDRs separated by commas or lines,
- * ikeProposals / espProposals from the allow-lists, optional). Throws a ValidationError naming
- * the first field at fault; secret values never appear in its message.
+ * certificate, psk, certificate, privateKey, remoteCa, remoteSubnets as CIDRs separated by commas
+ * or lines, ikeProposals / espProposals from the allow-lists, optional). For certificates: each
+ * PEM must parse, the private key must belong to the certificate, remoteCa must be a CA
+ * (basicConstraints CA:TRUE). Throws a ValidationError naming the first field at fault; secret
+ * values never appear in its message.
  */
 export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile {
   const remoteAddress = field(input, "remoteAddress");
@@ -187,21 +207,34 @@ export function parseIpsecProfile(input: Record<string, unknown>): IpsecProfile 
     secrets.psk = psk;
   } else if (auth === "certificate") {
     certificate = field(input, "certificate");
-    if (!PEM("CERTIFICATE").test(certificate))
-      throw new ValidationError("certificate", "must be one PEM certificate");
+    const own = PEM("CERTIFICATE").test(certificate) ? x509(certificate) : null;
+    if (!own) throw new ValidationError("certificate", "must be one PEM certificate");
     const privateKey = field(input, "privateKey");
-    if (
-      !/^-----BEGIN (RSA |EC )?PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n-----END (RSA |EC )?PRIVATE KEY-----$/.test(
+    const key =
+      /^-----BEGIN (RSA |EC )?PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+\n-----END (RSA |EC )?PRIVATE KEY-----$/.test(
         privateKey,
       )
-    )
-      throw new ValidationError("privateKey", "must be one unencrypted PEM private key");
+        ? privateKeyOf(privateKey)
+        : null;
+    if (!key) throw new ValidationError("privateKey", "must be one unencrypted PEM private key");
+    // Caught here, not at the next start: a key of another pair, or a remote CA that is no CA.
+    if (!own.checkPrivateKey(key))
+      throw new ValidationError(
+        "privateKey",
+        "does not belong to the certificate (another key pair)",
+      );
     secrets.privateKey = privateKey;
     remoteCa = field(input, "remoteCa");
-    if (!PEM("CERTIFICATE").test(remoteCa))
+    const ca = PEM("CERTIFICATE").test(remoteCa) ? x509(remoteCa) : null;
+    if (!ca)
       throw new ValidationError(
         "remoteCa",
         "must be one PEM certificate: the CA the remote side's certificate is issued by",
+      );
+    if (!ca.ca)
+      throw new ValidationError(
+        "remoteCa",
+        "is not a CA certificate (basicConstraints CA:TRUE): give the CA that issued the remote side's certificate",
       );
     const der = Buffer.from(certificate.split("\n").slice(1, -1).join(""), "base64");
     certificateFingerprint = createHash("sha256").update(der).digest("hex");

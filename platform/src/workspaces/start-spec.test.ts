@@ -72,8 +72,8 @@ test("VPN peers by name: the profile handed on names the addresses the firewall 
   expect(spec.profile.config).toBe(
     "client\ndev tun\nremote 192.0.2.7 1194 udp\nremote 2001:DB8::7 1194 udp\nremote 203.0.113.10 443 tcp\n",
   );
-  expect(spec.firewall).toContain("ip daddr 192.0.2.7 udp dport 1194 accept");
-  expect(spec.firewall).toContain("ip6 daddr 2001:db8::7 udp dport 1194 accept");
+  expect(spec.firewall).toContain("ip daddr 192.0.2.7 udp dport 1194 meta skuid 0 accept");
+  expect(spec.firewall).toContain("ip6 daddr 2001:db8::7 udp dport 1194 meta skuid 0 accept");
   // Resolved once: the firewall and the profile cannot disagree.
   expect(lookups).toEqual(["vpn.customer.example"]);
 
