@@ -82,6 +82,43 @@ function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
+/**
+ * What `page` does on the wire, for when a check on it fails: console messages, failed requests,
+ * answers ≥ 400, each WebSocket's life and how many frames went each way. `lines()` reads it.
+ */
+function traceViewer(page: Page): () => string[] {
+  const lines: string[] = [];
+  const sockets: { url: string; sent: number; received: number; closed: boolean }[] = [];
+  const at = () => `${(performance.now() / 1000).toFixed(1)} s`;
+  page.on("console", (m) => lines.push(`${at()} console ${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => lines.push(`${at()} page error: ${e.message}`));
+  page.on("requestfailed", (r) =>
+    lines.push(`${at()} request failed: ${r.url()} (${r.failure()?.errorText})`),
+  );
+  page.on("response", (r) => {
+    if (r.status() >= 400) lines.push(`${at()} ${r.status()} ${r.url()}`);
+  });
+  page.on("websocket", (ws) => {
+    const socket = { url: ws.url(), sent: 0, received: 0, closed: false };
+    sockets.push(socket);
+    lines.push(`${at()} WebSocket ${ws.url()} opening`);
+    ws.on("framesent", () => void socket.sent++);
+    ws.on("framereceived", () => void socket.received++);
+    ws.on("socketerror", (e) => lines.push(`${at()} WebSocket error: ${e}`));
+    ws.on("close", () => {
+      socket.closed = true;
+      lines.push(`${at()} WebSocket closed`);
+    });
+  });
+  return () => [
+    ...lines,
+    ...sockets.map(
+      (s) =>
+        `WebSocket ${s.url}: ${s.sent} frames sent, ${s.received} received, ${s.closed ? "closed" : "open"}`,
+    ),
+  ];
+}
+
 /** How many distinct colours the noVNC canvas on `page` shows (0: none, 1: blank). */
 function canvasColours(page: Page): Promise<number> {
   return page.evaluate(() => {
@@ -204,10 +241,18 @@ export async function workspaceScenario(
     // ---- open it in the browser: the desktop on the canvas ---------------------------------------
     const context = await signedInBrowser(browser, technician, portal.url);
     const page = await context.newPage();
+    const trace = traceViewer(page);
     await page.goto(`${portal.url}${workspacePath}/open`);
     const shown = await eventually(async () => (await canvasColours(page)) > 1, 30_000, 250);
     const screenshot = join(tmpdir(), `meetpoint-workspace-${workspaceId}.png`);
     await page.screenshot({ path: screenshot });
+    if (!shown) {
+      const status = await page
+        .locator("#vnc-status")
+        .textContent()
+        .catch(() => null);
+      log(`the Open page says "${status}"; what the browser saw:\n  ${trace().join("\n  ")}`);
+    }
     check(shown, `the noVNC canvas shows the desktop (${screenshot})`);
 
     // ---- inside: the customer's VPN and the machine, as the desktop user -------------------------
