@@ -69,8 +69,10 @@ export class ComposeStack {
     return { code, output: Buffer.concat(chunks).toString() };
   }
 
-  async logsOf(service: string): Promise<string> {
-    const raw = await this.container(service).logs({ stdout: true, stderr: true, follow: false });
+  /** A service's log (stdout and stderr), or any container's. */
+  async logsOf(service: string | Docker.Container): Promise<string> {
+    const container = typeof service === "string" ? this.container(service) : service;
+    const raw = await container.logs({ stdout: true, stderr: true, follow: false });
     // Without a TTY each frame has an 8-byte header; keep only the payloads.
     const frames: Buffer[] = [];
     for (let at = 0; at + 8 <= raw.length; ) {

@@ -252,6 +252,11 @@ export async function workspaceScenario(
         .textContent()
         .catch(() => null);
       log(`the Open page says "${status}"; what the browser saw:\n  ${trace().join("\n  ")}`);
+      const relayLines = (await stack.logsOf("platform"))
+        .split("\n")
+        .filter((line) => /workspace|relay|recording/i.test(line));
+      log(`the platform on workspaces:\n  ${relayLines.slice(-20).join("\n  ")}`);
+      log(`the workspace's log:\n${(await stack.logsOf(container)).slice(-3000)}`);
     }
     check(shown, `the noVNC canvas shows the desktop (${screenshot})`);
 
