@@ -251,7 +251,21 @@ export async function workspaceScenario(
         .locator("#vnc-status")
         .textContent()
         .catch(() => null);
-      log(`the Open page says "${status}"; what the browser saw:\n  ${trace().join("\n  ")}`);
+      // Whether noVNC's modules ran: a module still evaluating (a top-level await) never settles.
+      const modules = await page.evaluate(
+        (rfb) =>
+          Promise.race([
+            import(rfb).then(
+              () => "loaded",
+              (error) => `failed: ${error}`,
+            ),
+            new Promise((settle) => setTimeout(() => settle("still evaluating after 2 s"), 2000)),
+          ]),
+        "/assets/novnc/core/rfb.js",
+      );
+      log(
+        `the Open page says "${status}"; noVNC's modules: ${modules}; what the browser saw:\n  ${trace().join("\n  ")}`,
+      );
       const relayLines = (await stack.logsOf("platform"))
         .split("\n")
         .filter((line) => /workspace|relay|recording/i.test(line));

@@ -35,12 +35,26 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 /** noVNC's package root (core/ and vendor/ are served as ES modules under /assets/novnc/). */
 const NOVNC_ROOT = dirname(dirname(Bun.resolveSync("@novnc/novnc", import.meta.dir)));
 
+/**
+ * noVNC 1.7.0 decides while its modules load whether the browser decodes H.264: a top-level await
+ * on decoding one frame with WebCodecs (core/util/browser.js). Some Chromium builds never settle
+ * VideoDecoder.flush() there, so no module of noVNC ever runs and the viewer stays at "Connecting…"
+ * with no error (novnc/noVNC#2034; seen here in headless Chromium too). The desktops Meetpoint
+ * relays (TigerVNC's Xvnc) do not offer Open H.264, so the check is left out: H.264 counts as
+ * unsupported, and noVNC asks for the encodings Xvnc has.
+ */
+export const NOVNC_H264_CHECK =
+  "supportsWebCodecsH264Decode = await _checkWebCodecsH264DecodeSupport();";
+
 /** noVNC's modules by path under /assets/novnc/, read once: core/ and vendor/ .js files only. */
 function novncModules(): Map<string, Uint8Array<ArrayBuffer>> {
   const modules = new Map<string, Uint8Array<ArrayBuffer>>();
   for (const top of ["core", "vendor"])
-    for (const file of new Bun.Glob("**/*.js").scanSync(join(NOVNC_ROOT, top)))
-      modules.set(`${top}/${file}`, new Uint8Array(readFileSync(join(NOVNC_ROOT, top, file))));
+    for (const file of new Bun.Glob("**/*.js").scanSync(join(NOVNC_ROOT, top))) {
+      const text = readFileSync(join(NOVNC_ROOT, top, file), "utf8");
+      const served = text.replace(NOVNC_H264_CHECK, "supportsWebCodecsH264Decode = false;");
+      modules.set(`${top}/${file}`, new TextEncoder().encode(served));
+    }
   return modules;
 }
 
