@@ -58,10 +58,20 @@ export async function connect(deps: RelayDeps, ws: RelaySocket): Promise<void> {
     );
     c.server = socket;
     if (c.closed) return void socket.end();
-    await handshakeWithServer(fromServer, (b) => socket.write(b), password);
-    await handshakeWithBrowser(c.fromBrowser, toBrowser);
+    await handshakeWithServer(fromServer, (b) => socket.write(b), password, timeoutMs);
+    await handshakeWithBrowser(c.fromBrowser, toBrowser, timeoutMs);
     // From here on bytes are copied: first what arrived during the handshakes.
     c.relaying = true;
+    // The viewer's ClientInit is answered with ServerInit (RFC 6143 §7.3.2): a desktop that sends
+    // nothing leaves the viewer at "Connecting…" unless the relay gives up on it.
+    const handshaken = c.bytesDown;
+    setTimeout(() => {
+      if (c.closed || c.bytesDown > handshaken) return;
+      const why = `the workspace's desktop sent no ServerInit within ${timeoutMs} ms`;
+      deps.log?.(`workspace ${c.grant.workspaceId}: relay failed: ${why}`);
+      c.reason = `failed: ${why}`;
+      ws.close(1011, why);
+    }, timeoutMs).unref?.();
     // (The viewer's early bytes, ClientInit usually, are in the recording already.)
     const early = c.fromBrowser.rest();
     if (early.length) {

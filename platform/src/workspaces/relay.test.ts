@@ -1,4 +1,7 @@
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Socket } from "bun";
 import type { Db } from "../db/index.ts";
 import { MAX_UNSENT_BYTES, type RelayConnection, type RelaySocket, VncRelay } from "./relay.ts";
@@ -37,4 +40,81 @@ test("a desktop that does not read what the viewer sends: closed at MAX_UNSENT_B
   expect(closed).toEqual([[1013, "the desktop does not read what the viewer sends"]]);
   expect(data.reason).toContain("does not read");
   await relay.stop();
+});
+
+/** A desktop on loopback that speaks RFB 3.8 with None and then answers ClientInit, or not. */
+function loopbackDesktop(answersClientInit: boolean) {
+  let received = 0;
+  return Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open: (s) => void s.write("RFB 003.008\n"),
+      data: (s, chunk) => {
+        const before = received;
+        received += chunk.length;
+        // Version (12 bytes): offer None; the choice (1): SecurityResult OK; ClientInit (1).
+        if (before < 12 && received >= 12) s.write(Uint8Array.of(1, 1));
+        if (before < 13 && received >= 13) s.write(Uint8Array.of(0, 0, 0, 0));
+        if (before < 14 && received >= 14 && answersClientInit)
+          s.write(Uint8Array.of(0, 8, 0, 8, ...new Uint8Array(16), 0, 0, 0, 1, 65));
+      },
+    },
+  });
+}
+
+test("a desktop that never answers the viewer's ClientInit: closed with the reason after timeoutMs; one that answers stays open", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "meetpoint-relay-"));
+  const outcomes: string[] = [];
+  for (const answers of [false, true]) {
+    const desktop = loopbackDesktop(answers);
+    const relay = new VncRelay({
+      db: null as unknown as Db, // not reached: the connection is not ended through the relay here
+      clock: { now: () => new Date() },
+      displays: { lookup: async () => null },
+      recordingsDir: dir,
+      timeoutMs: 300,
+    });
+    const fromBrowser = new ByteReader();
+    // The viewer's side, sent at once: version, security type None, ClientInit (shared).
+    fromBrowser.push(new TextEncoder().encode("RFB 003.008\n"));
+    fromBrowser.push(Uint8Array.of(1, 1));
+    const data = {
+      grant: {
+        workspaceId: "w",
+        display: { runId: "r", host: "127.0.0.1", port: desktop.port, password: "x" },
+      },
+      file: `${answers}.vncrec.js`,
+      startedMs: Date.now(),
+      recorder: null,
+      fromBrowser,
+      server: null,
+      pendingToServer: [],
+      relaying: false,
+      bytesDown: 0,
+      bytesUp: 0,
+      closed: false,
+      reason: "",
+    } as unknown as RelayConnection;
+    const closed: string[] = [];
+    const ws: RelaySocket = {
+      data,
+      send: (bytes) => bytes.length,
+      getBufferedAmount: () => 0,
+      close: (code, reason) => void closed.push(`${code} ${reason}`),
+    };
+    relay.websocket.open(ws);
+    await Bun.sleep(800);
+    outcomes.push(closed.join("; ") || "open");
+    data.closed = true;
+    data.server?.end();
+    await data.recorder?.finish();
+    desktop.stop(true);
+    await relay.stop();
+  }
+  expect(outcomes).toEqual([
+    "1011 the workspace's desktop sent no ServerInit within 300 ms",
+    "open",
+  ]);
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -67,7 +67,7 @@ export interface RelayDeps {
   /** Where recordings are written: <dataDir>/recordings. */
   recordingsDir: string;
   log?: (line: string) => void;
-  /** Milliseconds for the VNC server's TCP connect and each handshake step; default 10 000. */
+  /** Milliseconds for the VNC server's TCP connect, each handshake step and its ServerInit; default 10 000. */
   timeoutMs?: number;
   /**
    * Asked every CHECK_MS for each open connection: null while it may go on, else why it ends

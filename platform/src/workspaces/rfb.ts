@@ -111,23 +111,24 @@ export class ByteReader {
 
 const u32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
 
-async function failureReason(read: ByteReader): Promise<string> {
-  const length = u32(await read.read(4));
-  return new TextDecoder().decode(await read.read(Math.min(length, 4096)));
+async function failureReason(read: ByteReader, ms: number): Promise<string> {
+  const length = u32(await read.read(4, ms));
+  return new TextDecoder().decode(await read.read(Math.min(length, 4096), ms));
 }
 
 /**
  * The client side of the handshake with a VNC server, up to and including a successful
  * SecurityResult; ClientInit is left to the browser. `send` writes to the server; `read` holds what
  * it sent. Takes VncAuth with `password`, or None when the server offers it. Throws RfbError with
- * the server's reason when it refuses.
+ * the server's reason when it refuses, or when a step has no answer within `ms`.
  */
 export async function handshakeWithServer(
   read: ByteReader,
   send: (bytes: Uint8Array) => void,
   password: string,
+  ms = 10_000,
 ): Promise<void> {
-  const version = new TextDecoder().decode(await read.read(12));
+  const version = new TextDecoder().decode(await read.read(12, ms));
   const match = /^RFB (\d{3})\.(\d{3})\n$/.exec(version);
   if (!match)
     throw new RfbError("version", `not an RFB server (it sent ${JSON.stringify(version)})`);
@@ -137,10 +138,10 @@ export async function handshakeWithServer(
       `the VNC server speaks RFB ${match[1]}.${match[2]}; 3.8 is needed`,
     );
   send(new TextEncoder().encode(RFB_VERSION_38));
-  const count = (await read.read(1))[0] ?? 0;
+  const count = (await read.read(1, ms))[0] ?? 0;
   if (count === 0)
-    throw new RfbError("security", `the VNC server refused: ${await failureReason(read)}`);
-  const types = [...(await read.read(count))];
+    throw new RfbError("security", `the VNC server refused: ${await failureReason(read, ms)}`);
+  const types = [...(await read.read(count, ms))];
   const chosen = types.includes(SECURITY_VNC_AUTH)
     ? SECURITY_VNC_AUTH
     : types.includes(SECURITY_NONE)
@@ -152,29 +153,33 @@ export async function handshakeWithServer(
       `the VNC server offers neither VncAuth nor None (${types.join(", ")})`,
     );
   send(Uint8Array.of(chosen));
-  if (chosen === SECURITY_VNC_AUTH) send(vncAuthResponse(password, await read.read(16)));
-  if (u32(await read.read(4)) !== 0)
-    throw new RfbError("auth", `the VNC server refused the password: ${await failureReason(read)}`);
+  if (chosen === SECURITY_VNC_AUTH) send(vncAuthResponse(password, await read.read(16, ms)));
+  if (u32(await read.read(4, ms)) !== 0)
+    throw new RfbError(
+      "auth",
+      `the VNC server refused the password: ${await failureReason(read, ms)}`,
+    );
 }
 
 /**
  * The server side of the handshake with the browser: version 3.8, security type None only, a
  * successful SecurityResult. `send` writes to the browser (and the recording). Throws RfbError when
- * the browser speaks another version or chooses another type.
+ * the browser speaks another version or chooses another type, or a step has no answer within `ms`.
  */
 export async function handshakeWithBrowser(
   read: ByteReader,
   send: (bytes: Uint8Array) => void,
+  ms = 10_000,
 ): Promise<void> {
   send(new TextEncoder().encode(RFB_VERSION_38));
-  const version = new TextDecoder().decode(await read.read(12));
+  const version = new TextDecoder().decode(await read.read(12, ms));
   if (version !== RFB_VERSION_38)
     throw new RfbError(
       "version",
       `the viewer must speak RFB 3.8 (it sent ${JSON.stringify(version)})`,
     );
   send(Uint8Array.of(1, SECURITY_NONE));
-  const choice = (await read.read(1))[0];
+  const choice = (await read.read(1, ms))[0];
   if (choice !== SECURITY_NONE)
     throw new RfbError("security", `the viewer chose security type ${choice}`);
   send(Uint8Array.of(0, 0, 0, 0));
