@@ -76,6 +76,21 @@ test("bad allow-list lines are 400 naming the line", () => {
   expect(problem("host.example tcp 22")).toContain("not an IP address");
 });
 
+test('"direct" entries together open at most a /8 of IPv4 and a /32 of IPv6; tunnel-only ones are not counted', () => {
+  const eights = (n: number, suffix: string) =>
+    Array.from({ length: n }, (_, i) => `${11 + i}.0.0.0/8 tcp 443${suffix}`).join("\n");
+  expect(parseAllowList(eights(1, " direct"))).toHaveLength(1);
+  expect(parseAllowList(eights(30, ""))).toHaveLength(30);
+  expect(problem(eights(2, " direct"))).toContain("more than a /8 of IPv4");
+  expect(
+    problem("11.0.0.0/9 tcp 443 direct\n11.0.0.0/9 udp 53 direct\n12.0.0.1 tcp 80 direct"),
+  ).toContain("more than a /8");
+  expect(parseAllowList("2001:db8::/32 tcp 443 direct")).toHaveLength(1);
+  expect(problem("2001:db8::/32 tcp 443 direct\n2001:db9::/48 tcp 443 direct")).toContain(
+    "a /32 of IPv6",
+  );
+});
+
 const MODEL = {
   uplink: "eth0",
   tunnel: "openvpn" as const,

@@ -19,6 +19,12 @@ export const VNC_UID = 1001;
 export const IPSEC_TUN = "ipsec0";
 /** Entries an allow-list may hold. */
 export const ALLOW_LIST_MAX = 200;
+/**
+ * Addresses the "direct" entries of one allow-list may open on the uplink, outside the customer's
+ * VPN, all together (overlaps counted twice): one /8 of IPv4, one /32 of IPv6. Each line is
+ * checked alone as well (no catch-all), but 200 lines of /8 would be most of the Internet.
+ */
+export const DIRECT_MAX = { 4: 2n ** 24n, 6: 2n ** 96n } as const;
 
 /**
  * Parses the allow-list form field: one entry a line, "<IP or CIDR> <tcp|udp|icmp> [port]
@@ -46,6 +52,16 @@ export function parseAllowList(text: string): EgressEntry[] {
   }
   if (entries.length > ALLOW_LIST_MAX)
     throw new ValidationError("allowList", `at most ${ALLOW_LIST_MAX} entries`);
+  const direct = { 4: 0n, 6: 0n };
+  for (const e of entries) {
+    const n = e.direct ? parseNetwork(e.destination) : null;
+    if (n) direct[n.family] += 2n ** BigInt((n.family === 4 ? 32 : 128) - n.prefix);
+  }
+  if (direct[4] > DIRECT_MAX[4] || direct[6] > DIRECT_MAX[6])
+    throw new ValidationError(
+      "allowList",
+      'the "direct" entries together open more than a /8 of IPv4 or a /32 of IPv6 outside the customer\'s VPN: list the hosts that need it',
+    );
   return entries;
 }
 
