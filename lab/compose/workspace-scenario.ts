@@ -252,25 +252,29 @@ export async function workspaceScenario(
         .textContent()
         .catch(() => null);
       // Whether noVNC's modules ran: a module still evaluating (a top-level await) never settles.
-      const modules = await page.evaluate(
-        (rfb) =>
-          Promise.race([
-            import(rfb).then(
-              () => "loaded",
-              (error) => `failed: ${error}`,
-            ),
-            new Promise((settle) => setTimeout(() => settle("still evaluating after 2 s"), 2000)),
-          ]),
-        "/assets/novnc/core/rfb.js",
-      );
+      const modules = await page
+        .evaluate(
+          (rfb) =>
+            Promise.race([
+              import(rfb).then(
+                () => "loaded",
+                (error) => `failed: ${error}`,
+              ),
+              new Promise((settle) => setTimeout(() => settle("still evaluating after 2 s"), 2000)),
+            ]),
+          "/assets/novnc/core/rfb.js",
+        )
+        .catch((error) => `not to be asked (${error})`);
       log(
         `the Open page says "${status}"; noVNC's modules: ${modules}; what the browser saw:\n  ${trace().join("\n  ")}`,
       );
-      const relayLines = (await stack.logsOf("platform"))
+      const relayLines = (await stack.logsOf("platform").catch((error) => `${error}`))
         .split("\n")
         .filter((line) => /workspace|relay|recording/i.test(line));
       log(`the platform on workspaces:\n  ${relayLines.slice(-20).join("\n  ")}`);
-      log(`the workspace's log:\n${(await stack.logsOf(container)).slice(-3000)}`);
+      log(
+        `the workspace's log:\n${(await stack.logsOf(container).catch((error) => `${error}`)).slice(-3000)}`,
+      );
     }
     check(shown, `the noVNC canvas shows the desktop (${screenshot})`);
 

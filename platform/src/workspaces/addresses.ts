@@ -172,6 +172,17 @@ const V6_REFUSED: [string, string][] = [
 const MAPPED: Network = { family: 6, address: "::ffff:0:0", prefix: 96 };
 
 /**
+ * The IPv4 network an IPv4-mapped IPv6 network (within ::ffff:0:0/96, any spelling) stands for;
+ * any other network as it is.
+ */
+export function unmapped(network: Network): Network {
+  if (network.family !== 6 || network.prefix < 96 || !overlaps(network, MAPPED)) return network;
+  const bits = ipv6Bits(network.address) & 0xffffffffn;
+  const v4 = [24n, 16n, 8n, 0n].map((s) => Number((bits >> s) & 255n)).join(".");
+  return { family: 4, address: v4, prefix: network.prefix - 96 };
+}
+
+/**
  * Why a workspace may not reach `network` (null when it may): catch-alls (shorter than /8 IPv4
  * or /16 IPv6), unspecified, loopback, link-local, multicast/broadcast, networks overlapping
  * forbiddenNetworks(); IPv6 forms that embed IPv4 (NAT64, 6to4, Teredo, IPv4-compatible) are
@@ -179,15 +190,11 @@ const MAPPED: Network = { family: 6, address: "::ffff:0:0", prefix: 96 };
  * checked as the IPv4 network they map to.
  */
 export function destinationRefusal(network: Network): string | null {
-  let n = network;
-  if (n.family === 6 && n.prefix < 16)
+  if (network.family === 6 && network.prefix < 16)
     return "is a catch-all: an allow-list that opens everything is not one";
-  if (n.family === 6 && overlaps(n, MAPPED)) {
-    if (n.prefix < 96) return "covers IPv4-mapped addresses (::ffff:0:0/96)";
-    const bits = ipv6Bits(n.address) & 0xffffffffn;
-    const v4 = [24n, 16n, 8n, 0n].map((s) => Number((bits >> s) & 255n)).join(".");
-    n = { family: 4, address: v4, prefix: n.prefix - 96 };
-  }
+  if (network.family === 6 && overlaps(network, MAPPED) && network.prefix < 96)
+    return "covers IPv4-mapped addresses (::ffff:0:0/96)";
+  const n = unmapped(network);
   if (n.family === 4 ? n.prefix < 8 : n.prefix < 16)
     return "is a catch-all: an allow-list that opens everything is not one";
   for (const [cidr, why] of n.family === 4 ? V4_REFUSED : V6_REFUSED) {

@@ -81,13 +81,19 @@ test('"direct" entries together open at most a /8 of IPv4 and a /32 of IPv6; tun
     Array.from({ length: n }, (_, i) => `${11 + i}.0.0.0/8 tcp 443${suffix}`).join("\n");
   expect(parseAllowList(eights(1, " direct"))).toHaveLength(1);
   expect(parseAllowList(eights(30, ""))).toHaveLength(30);
-  expect(problem(eights(2, " direct"))).toContain("more than a /8 of IPv4");
+  expect(problem(eights(2, " direct"))).toContain(
+    "33554432 IPv4 addresses outside the customer's VPN, more than a /8",
+  );
   expect(
     problem("11.0.0.0/9 tcp 443 direct\n11.0.0.0/9 udp 53 direct\n12.0.0.1 tcp 80 direct"),
   ).toContain("more than a /8");
+  // IPv4-mapped entries count as the IPv4 they stand for.
+  expect(problem("11.0.0.0/8 tcp 443 direct\n::ffff:c00:0/104 tcp 443 direct")).toContain(
+    "more than a /8",
+  );
   expect(parseAllowList("2001:db8::/32 tcp 443 direct")).toHaveLength(1);
   expect(problem("2001:db8::/32 tcp 443 direct\n2001:db9::/48 tcp 443 direct")).toContain(
-    "a /32 of IPv6",
+    "IPv6 addresses outside the customer's VPN, more than a /32",
   );
 });
 
@@ -171,6 +177,14 @@ test("the renderer refuses hostile values that bypassed the form", () => {
     }),
   ).toThrow(/single address/);
   expect(() => renderEgressRuleset({ ...MODEL, relayAddresses: ["any"] })).toThrow(/relay/);
+  // A list stored before the "direct" limit existed is held to it at the start.
+  const wide = ["11.0.0.0/8", "12.0.0.0/8"].map((destination) => ({
+    destination,
+    protocol: "tcp" as const,
+    port: 443,
+    direct: true,
+  }));
+  expect(() => renderEgressRuleset({ ...MODEL, allowList: wide })).toThrow(/more than a \/8/);
 });
 
 // nft checks the script's syntax (-c: nothing is loaded) in a network namespace of its own.

@@ -2,7 +2,13 @@
 // and the nftables ruleset the workspace's network namespace loads, rendered by a pure function.
 import type { EgressEntry } from "../db/index.ts";
 import { ValidationError } from "../shared/index.ts";
-import { destinationRefusal, type Network, networkText, parseNetwork } from "./addresses.ts";
+import {
+  destinationRefusal,
+  type Network,
+  networkText,
+  parseNetwork,
+  unmapped,
+} from "./addresses.ts";
 
 export type { EgressEntry };
 
@@ -52,17 +58,30 @@ export function parseAllowList(text: string): EgressEntry[] {
   }
   if (entries.length > ALLOW_LIST_MAX)
     throw new ValidationError("allowList", `at most ${ALLOW_LIST_MAX} entries`);
+  const refusal = directRefusal(entries);
+  if (refusal) throw new ValidationError("allowList", refusal);
+  return entries;
+}
+
+/**
+ * Why the "direct" entries of `entries` together open too much (DIRECT_MAX), or null. IPv4-mapped
+ * IPv6 entries count as the IPv4 they map to.
+ */
+export function directRefusal(entries: EgressEntry[]): string | null {
   const direct = { 4: 0n, 6: 0n };
   for (const e of entries) {
-    const n = e.direct ? parseNetwork(e.destination) : null;
-    if (n) direct[n.family] += 2n ** BigInt((n.family === 4 ? 32 : 128) - n.prefix);
+    const parsed = e.direct ? parseNetwork(e.destination) : null;
+    if (!parsed) continue;
+    const n = unmapped(parsed);
+    direct[n.family] += 2n ** BigInt((n.family === 4 ? 32 : 128) - n.prefix);
   }
-  if (direct[4] > DIRECT_MAX[4] || direct[6] > DIRECT_MAX[6])
-    throw new ValidationError(
-      "allowList",
-      'the "direct" entries together open more than a /8 of IPv4 or a /32 of IPv6 outside the customer\'s VPN: list the hosts that need it',
-    );
-  return entries;
+  for (const [family, size] of [
+    [4, "/8"],
+    [6, "/32"],
+  ] as const)
+    if (direct[family] > DIRECT_MAX[family])
+      return `the "direct" entries together open ${direct[family]} IPv${family} addresses outside the customer's VPN, more than a ${size} (${DIRECT_MAX[family]}): list the hosts that need it`;
+  return null;
 }
 
 /** Checks one entry; `at` says where it stands ("line 3"). Throws a ValidationError on "allowList". */
@@ -208,6 +227,8 @@ export function renderEgressRuleset(model: EgressModel): string {
   // decides at start: both are written).
   const tunnels =
     model.tunnel === "openvpn" ? ['oifname "tun*"'] : ["rt ipsec exists", `oifname "${IPSEC_TUN}"`];
+  const tooWide = directRefusal(model.allowList);
+  if (tooWide) throw new Error(`allow-list: ${tooWide}`);
   for (const entry of model.allowList) {
     const checked = checkEntry(entry, "allow-list");
     const network = hostNetwork(checked.destination, "allow-list");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Socket } from "bun";
 import { RecordingWriter } from "./recording.ts";
 import type { RelayConnection, RelayDeps, RelaySocket } from "./relay.ts";
-import { ByteReader, handshakeWithBrowser, handshakeWithServer } from "./rfb.ts";
+import { ByteReader, handshakeWithBrowser, handshakeWithServer, RfbError } from "./rfb.ts";
 
 /**
  * Bytes either side may leave unread before the connection is closed: a viewer (or desktop) that
@@ -58,16 +58,21 @@ export async function connect(deps: RelayDeps, ws: RelaySocket): Promise<void> {
     );
     c.server = socket;
     if (c.closed) return void socket.end();
-    await handshakeWithServer(fromServer, (b) => socket.write(b), password, timeoutMs);
-    await handshakeWithBrowser(c.fromBrowser, toBrowser, timeoutMs);
+    await handshakeWithServer(fromServer, (b) => socket.write(b), password, timeoutMs).catch(
+      silent("the workspace's desktop"),
+    );
+    await handshakeWithBrowser(c.fromBrowser, toBrowser, timeoutMs).catch(silent("the viewer"));
     // From here on bytes are copied: first what arrived during the handshakes.
     c.relaying = true;
-    // The viewer's ClientInit is answered with ServerInit (RFC 6143 §7.3.2): a desktop that sends
-    // nothing leaves the viewer at "Connecting…" unless the relay gives up on it.
+    // The viewer's ClientInit is answered with ServerInit (RFC 6143 §7.3.2): either side silent
+    // would leave the viewer at "Connecting…" unless the relay gives up on it.
     const handshaken = c.bytesDown;
     setTimeout(() => {
       if (c.closed || c.bytesDown > handshaken) return;
-      const why = `the workspace's desktop sent no ServerInit within ${timeoutMs} ms`;
+      const why =
+        c.bytesUp === 0
+          ? `the viewer sent no ClientInit within ${timeoutMs} ms`
+          : `the workspace's desktop sent no ServerInit within ${timeoutMs} ms`;
       deps.log?.(`workspace ${c.grant.workspaceId}: relay failed: ${why}`);
       c.reason = `failed: ${why}`;
       ws.close(1011, why);
@@ -108,6 +113,13 @@ export function fromBrowser(ws: RelaySocket, message: string | Uint8Array): void
     ws.close(1013, "the desktop does not read what the viewer sends");
   }
 }
+
+/** A handshake step without an answer names the side that kept silent; other errors stay. */
+const silent = (side: string) => (error: unknown) => {
+  if (error instanceof RfbError && error.stage === "timeout")
+    throw new RfbError("timeout", `${side}: ${error.message}`);
+  throw error;
+};
 
 function flush(socket: Socket<undefined>, c: RelayConnection): void {
   while (c.pendingToServer.length) {

@@ -120,7 +120,7 @@ async function failureReason(read: ByteReader, ms: number): Promise<string> {
  * The client side of the handshake with a VNC server, up to and including a successful
  * SecurityResult; ClientInit is left to the browser. `send` writes to the server; `read` holds what
  * it sent. Takes VncAuth with `password`, or None when the server offers it. Throws RfbError with
- * the server's reason when it refuses, or when a step has no answer within `ms`.
+ * the server's reason when it refuses, or when a step has no answer within `ms` milliseconds.
  */
 export async function handshakeWithServer(
   read: ByteReader,
@@ -164,7 +164,8 @@ export async function handshakeWithServer(
 /**
  * The server side of the handshake with the browser: version 3.8, security type None only, a
  * successful SecurityResult. `send` writes to the browser (and the recording). Throws RfbError when
- * the browser speaks another version or chooses another type, or a step has no answer within `ms`.
+ * the browser speaks another version or chooses another type, or a step has no answer within `ms`
+ * milliseconds.
  */
 export async function handshakeWithBrowser(
   read: ByteReader,
