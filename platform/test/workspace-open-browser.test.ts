@@ -144,4 +144,41 @@ describe.skipIf(skip !== null)("a workspace in Chromium", () => {
     await admin.context.close();
     expect(problems).toEqual([]);
   });
+
+  test("a noVNC module and the first WebSocket lost on the way (a network change) are tried again", async () => {
+    const problems: string[] = [];
+    const { context, page } = await personAt(browser, 1280, problems);
+    await signIn(page, p, portal, technician);
+    // What Chromium does to requests in flight when the computer's network changes.
+    let aborted = 0;
+    await page.route("**/assets/novnc/core/base64.js", (route) =>
+      aborted++ === 0 ? route.abort("internetdisconnected") : route.continue(),
+    );
+    // The first WebSocket fails before it is up (as one cut by a network change would).
+    // (A function constructor returning the real one: noVNC checks the object's own class.)
+    await page.addInitScript({
+      content: `{
+        const Real = WebSocket;
+        let made = 0;
+        function Cutting(url, protocols) {
+          return new Real(made++ === 0 ? String(url).replace(/\\/vnc$/, "/vnc-lost") : url, protocols);
+        }
+        Object.assign(Cutting, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+        Cutting.prototype = Real.prototype;
+        window.WebSocket = Cutting;
+      }`,
+    });
+    const sockets: string[] = [];
+    page.on("websocket", (ws) => sockets.push(new URL(ws.url()).pathname.split("/").at(-1) ?? ""));
+    await page.goto(`${portal}/workspaces/${workspaceId}/open`);
+    await page.waitForSelector('#vnc-screen[data-state="connected"]', { timeout: 15_000 });
+    expect(aborted).toBe(2);
+    expect(sockets).toEqual(["vnc-lost", "vnc"]);
+    expect(await page.textContent("#vnc-status")).toContain("recorded");
+    await context.close();
+    // The aborted module's and the lost WebSocket's console errors, nothing else.
+    expect(
+      problems.filter((line) => !/ERR_INTERNET_DISCONNECTED|vnc-lost|code: 1006/.test(line)),
+    ).toEqual([]);
+  });
 });

@@ -22,6 +22,10 @@ const ASSETS: Record<string, { file: string; type: string }> = {
     file: fileURLToPath(new URL("./assets/vnc-open.js", import.meta.url)),
     type: "text/javascript",
   },
+  "vnc-load.js": {
+    file: fileURLToPath(new URL("./assets/vnc-load.js", import.meta.url)),
+    type: "text/javascript",
+  },
   "vnc-player.js": {
     file: fileURLToPath(new URL("./assets/vnc-player.js", import.meta.url)),
     type: "text/javascript",

@@ -1,6 +1,6 @@
 // The recording player: noVNC's playback approach — a channel that looks like an open WebSocket
 // feeds the recorded server frames to RFB at their recorded times; what RFB sends is dropped.
-import RFB from "/assets/novnc/core/rfb.js";
+import { loadRfb } from "/assets/vnc-load.js";
 
 const screen = document.getElementById("vnc-screen");
 const status = document.getElementById("vnc-status");
@@ -21,6 +21,7 @@ function parse(text) {
 }
 
 async function play() {
+  const RFB = await loadRfb(status);
   const response = await fetch(screen.dataset.recording, { credentials: "same-origin" });
   if (!response.ok) {
     status.textContent = `The recording could not be loaded (${response.status}).`;
