@@ -13,9 +13,13 @@ let scene: Scene;
 let auth: string;
 let connection = 0;
 
-const api = (path: string, init: { method?: string; body?: unknown; auth?: string } = {}) =>
+const api = (
+  path: string,
+  init: { method?: string; body?: unknown; auth?: string; signal?: AbortSignal } = {},
+) =>
   p.app.request(`https://localhost/api/gateway/v1${path}`, {
     method: init.method ?? "POST",
+    signal: init.signal,
     headers: { authorization: init.auth ?? auth, "content-type": "application/json" },
     body:
       init.method === "GET"
@@ -239,6 +243,26 @@ test("a late Disconnect report for an older channel leaves the newer one open", 
   expect((await beat({ gatewaySessionId: newer })).dataChannel).toMatchObject({ state: "online" });
   const current = await api("/disconnect", { body: { gatewaySessionId: newer } });
   expect(await current.json()).toEqual({ closed: true });
+});
+
+test("a Connect the gateway gave up waiting for (its timeout) replaces nothing when it lands late", async () => {
+  const channel = await arm();
+  // The lab's real failure: a request held up while the database was away went on once it was
+  // back, and replaced the channel the gateway's next attempt had brought online meanwhile.
+  const late = await api("/data-channel", { body: {}, signal: AbortSignal.abort() });
+  expect(late.status).toBe(503);
+  expect((await late.json()).error.message).toContain("nothing was changed");
+  expect((await beat({ gatewaySessionId: channel })).dataChannel).toMatchObject({
+    gatewaySessionId: channel,
+    state: "online",
+  });
+  const [refusal] = await p.database.db
+    .select()
+    .from(auditEntries)
+    .where(eq(auditEntries.action, "gateway_session.request"))
+    .orderBy(desc(auditEntries.seq))
+    .limit(1);
+  expect(refusal).toMatchObject({ result: "denied" });
 });
 
 test("access cut for a lost database: grants gone at once, ends recorded as database_lost", async () => {

@@ -6,7 +6,7 @@ import { type Actor, recordAudit, SYSTEM_ACTOR } from "../audit/index.ts";
 import { type Db, gatewaySessions, gateways, inTransaction } from "../db/index.ts";
 import { getGateway } from "../masterdata/index.ts";
 import type { Pki } from "../pki/index.ts";
-import { type Clock, NotFoundError, StateError } from "../shared/index.ts";
+import { type Clock, NotFoundError, StateError, UnavailableError } from "../shared/index.ts";
 import type { ServerInstance } from "./data-plane.ts";
 import type { SessionEnds } from "./ends.ts";
 import type { AccessGate } from "./gate.ts";
@@ -48,17 +48,25 @@ export class DataChannels {
   /**
    * The operator pressed Connect: a new gateway session (an open one is replaced) with a one-time
    * certificate, delivered as a data-channel envelope signed for this gateway only. `transport`
-   * "tcp": the gateway goes through an HTTP proxy, so only a TCP server will do.
+   * "tcp": the gateway goes through an HTTP proxy, so only a TCP server will do. `abandoned`: the
+   * gateway's request; once it has given up waiting (its timeout, e.g. while the database was
+   * away) nothing is changed — else the late answer would replace the channel its next attempt
+   * brought online (UnavailableError).
    */
   async request(
     gatewayId: string,
     transport: "any" | "tcp" = "any",
+    abandoned?: AbortSignal,
   ): Promise<{ envelope: string; session: GatewaySession }> {
     const { db, pki } = this.deps;
     this.deps.gate.require();
     const [gateway] = await db.select().from(gateways).where(eq(gateways.id, gatewayId));
     if (!gateway) throw new NotFoundError("Gateway");
     const previous = await this.open(gateway.id);
+    if (abandoned?.aborted)
+      throw new UnavailableError(
+        "The gateway gave up waiting for this data channel before the platform could answer: nothing was changed.",
+      );
     if (previous) await this.deps.ends.closeGatewaySession(previous.id, "replaced", SYSTEM_ACTOR);
     const actor: Actor = { id: null, name: `gateway ${gateway.name}`, ip: null };
     const { session, credentials, profile, now } = await this.newChannel(gateway, actor, transport);

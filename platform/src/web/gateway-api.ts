@@ -280,7 +280,11 @@ export function gatewayApi(shedder: LoadShedder = new LoadShedder()) {
       });
     }
     try {
-      const { envelope, session } = await access.dataChannels.request(gateway.id, transport);
+      const { envelope, session } = await access.dataChannels.request(
+        gateway.id,
+        transport,
+        c.req.raw.signal,
+      );
       return c.json({ envelope, gatewaySessionId: session.id });
     } catch (error) {
       if (isDomainError(error)) await refused(error.message);
