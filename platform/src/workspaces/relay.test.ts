@@ -4,8 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
 import type { Db } from "../db/index.ts";
-import { MAX_UNSENT_BYTES, type RelayConnection, type RelaySocket, VncRelay } from "./relay.ts";
-import { ByteReader } from "./rfb.ts";
+import {
+  MAX_UNSENT_BYTES,
+  type RelaySocket,
+  relayConnection,
+  type ViewerGrant,
+  VncRelay,
+} from "./relay.ts";
 
 test("a desktop that does not read what the viewer sends: closed at MAX_UNSENT_BYTES, memory bounded", async () => {
   const relay = new VncRelay({
@@ -17,16 +22,10 @@ test("a desktop that does not read what the viewer sends: closed at MAX_UNSENT_B
   // A VNC server connection whose kernel buffer is full: it takes nothing.
   const server = { write: () => 0 } as unknown as Socket<undefined>;
   const data = {
+    ...relayConnection({ workspaceId: "w" } as ViewerGrant, "r", "r.vncrec.js"),
     relaying: true,
     server,
-    recorder: null,
-    fromBrowser: new ByteReader(),
-    pendingToServer: [],
-    bytesUp: 0,
-    bytesDown: 0,
-    closed: false,
-    reason: "",
-  } as unknown as RelayConnection;
+  };
   const closed: [number | undefined, string | undefined][] = [];
   const ws: RelaySocket = {
     data,
@@ -82,27 +81,14 @@ test("a desktop that never answers ClientInit, or a viewer that never sends it: 
       recordingsDir: dir,
       timeoutMs: 300,
     });
-    const fromBrowser = new ByteReader();
+    const grant = {
+      workspaceId: "w",
+      display: { runId: "r", host: "127.0.0.1", port: desktop.port, password: "x" },
+    } as ViewerGrant;
+    const data = relayConnection(grant, "r", `${outcomes.length}.vncrec.js`);
     // The viewer's side, sent at once: version, security type None, ClientInit (shared) or not.
-    fromBrowser.push(new TextEncoder().encode("RFB 003.008\n"));
-    fromBrowser.push(viewerSendsClientInit ? Uint8Array.of(1, 1) : Uint8Array.of(1));
-    const data = {
-      grant: {
-        workspaceId: "w",
-        display: { runId: "r", host: "127.0.0.1", port: desktop.port, password: "x" },
-      },
-      file: `${outcomes.length}.vncrec.js`,
-      startedMs: Date.now(),
-      recorder: null,
-      fromBrowser,
-      server: null,
-      pendingToServer: [],
-      relaying: false,
-      bytesDown: 0,
-      bytesUp: 0,
-      closed: false,
-      reason: "",
-    } as unknown as RelayConnection;
+    data.fromBrowser.push(new TextEncoder().encode("RFB 003.008\n"));
+    data.fromBrowser.push(viewerSendsClientInit ? Uint8Array.of(1, 1) : Uint8Array.of(1));
     const closed: string[] = [];
     const ws: RelaySocket = {
       data,

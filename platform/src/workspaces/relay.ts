@@ -50,6 +50,29 @@ export interface RelayConnection {
   reason: string;
 }
 
+/** A viewer's connection as admitted: nothing connected, relayed or recorded yet. */
+export function relayConnection(
+  grant: ViewerGrant,
+  recordingId: string,
+  file: string,
+): RelayConnection {
+  return {
+    grant,
+    recordingId,
+    file,
+    startedMs: Date.now(),
+    recorder: null,
+    fromBrowser: new ByteReader(),
+    server: null,
+    pendingToServer: [],
+    relaying: false,
+    bytesDown: 0,
+    bytesUp: 0,
+    closed: false,
+    reason: "",
+  };
+}
+
 /** The minimal WebSocket surface the relay uses (Bun's ServerWebSocket). */
 export interface RelaySocket {
   data: RelayConnection;
@@ -179,21 +202,7 @@ export class VncRelay {
       .onConflictDoNothing()
       .returning({ id: workspaceRecordings.id });
     if (inserted.length === 0) return null;
-    return {
-      grant,
-      recordingId,
-      file,
-      startedMs: Date.now(),
-      recorder: null,
-      fromBrowser: new ByteReader(),
-      server: null,
-      pendingToServer: [],
-      relaying: false,
-      bytesDown: 0,
-      bytesUp: 0,
-      closed: false,
-      reason: "",
-    };
+    return relayConnection(grant, recordingId, file);
   }
 
   /** Releases a hold whose upgrade failed (no WebSocket came of it). */
