@@ -1,7 +1,7 @@
 // SIEM export against a real rsyslog on 127.0.0.1: RFC 5424 over TLS (RFC 5425 framing), CEF over
 // plain TCP with a filter, UDP; and a collector stopped for a while during sign-ins and sessions:
 // the spool grows, the alarm is raised, the platform keeps working, and after the restart every
-// entry arrives once, in order.
+// entry arrives, in order (what was sent just before the collector closed, again).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { waitFor } from "@meetpoint/common";
 import { asc, eq } from "drizzle-orm";
@@ -120,7 +120,7 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
   }, 60_000);
 
   test(
-    "the collector stopped during sign-ins and sessions: the spool grows, the alarm is raised, the platform keeps working, and after the restart every entry arrives once, in order",
+    "the collector stopped during sign-ins and sessions: the spool grows, the alarm is raised, the platform keeps working, and after the restart every entry arrives, in order (a repeat only of what was sent just before the collector closed)",
     async () => {
       const collector = await collectorFor("tls");
       const alarms: boolean[] = [];
@@ -165,6 +165,7 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
       ).toBe(true);
 
       await collector.stop();
+      const beforeOutage = seqs(collector.received());
       // Sign-ins (refused and accepted) and remote sessions while the collector is away.
       const access = platform.access;
       const stopAt = Date.now() + OUTAGE_MS;
@@ -213,9 +214,16 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
       await collector.stop();
       const arrived = seqs(collector.received());
       const all = await allSeqs();
-      // Once, in order: exactly the log's sequence (the alarm's own entries included).
-      expect(arrived.slice(0, all.length)).toEqual(all.slice(0, arrived.length));
-      expect(arrived).toEqual(all);
+      // In order: the log's sequence (the alarm's own entries included). A batch written within
+      // the confirmation time before the collector closed may have reached it after its close, so
+      // it is sent again: after the restart, a tail of what had arrived, then the rest.
+      const after = arrived.slice(beforeOutage.length);
+      const repeated = after.filter((seq) => beforeOutage.includes(seq)).length;
+      expect(arrived.slice(0, beforeOutage.length)).toEqual(all.slice(0, beforeOutage.length));
+      expect(after).toEqual([
+        ...beforeOutage.slice(beforeOutage.length - repeated),
+        ...all.slice(beforeOutage.length),
+      ]);
       const [raised] = await platform.database.db
         .select()
         .from(auditEntries)
@@ -225,7 +233,7 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
     OUTAGE_MS + 120_000,
   );
 
-  test("the collector stopped twice while entries stream in: nothing lost, first arrivals in order, repeats only of what was unconfirmed at a reset (recognisable by their seq)", async () => {
+  test("the collector stopped twice while entries stream in: nothing lost, first arrivals in order, repeats only of what was unconfirmed when it closed (recognisable by their seq)", async () => {
     const collector = await collectorFor("tcp");
     const siem = exporter({
       alarmBacklog: 1_000_000,
@@ -280,7 +288,7 @@ describe.skipIf(missing !== null)("SIEM export to a real rsyslog", () => {
     const firsts = arrived.filter((seq, i) => arrived.indexOf(seq) === i);
     expect(firsts).toEqual(all);
     const repeats = arrived.length - firsts.length;
-    console.log(`streaming outage: ${all.length} entries, ${repeats} repeated after a reset`);
+    console.log(`streaming outage: ${all.length} entries, ${repeats} sent again after a close`);
   }, 180_000);
 
   test("CEF over plain TCP, filtered by action and customer; RFC 5424 over UDP", async () => {

@@ -180,31 +180,31 @@ export class SiemForwarder {
   }
 
   /**
-   * Confirms batches: all of them when the collector closed cleanly (it read everything before
-   * its FIN), those older than the confirmation time while the connection is open; after a reset
-   * or an error, the unconfirmed rest is sent again on the next connection.
+   * Confirms batches that the connection carried for the confirmation time: while it is open,
+   * those written that long ago; when the collector closed it cleanly, those written that long
+   * before its FIN (a batch written just before may have reached the closed socket, whose reset
+   * can come after our close). The unconfirmed rest is sent again on the next connection.
    */
   private async settle(): Promise<void> {
     const connection = this.connection;
+    const ended = connection?.ended ?? null;
+    if (ended && !ended.clean) this.lastError = ended.error;
+    const horizon =
+      (ended ? (ended.clean ? ended.at : Number.NEGATIVE_INFINITY) : performance.now()) -
+      (this.deps.confirmMs ?? 500);
     let upTo: number | null = null;
-    if (connection?.ended) {
-      if (connection.ended.clean) upTo = this.sent;
-      else {
-        this.lastError = connection.ended.error;
-        this.sent = this.confirmed ?? this.sent;
-      }
-      this.inFlight = [];
-      this.drop();
-    } else {
-      const horizon = performance.now() - (this.deps.confirmMs ?? 500);
-      while (this.inFlight[0] && this.inFlight[0].at <= horizon) {
-        upTo = this.inFlight[0].seq;
-        this.inFlight.shift();
-      }
+    while (this.inFlight[0] && this.inFlight[0].at <= horizon) {
+      upTo = this.inFlight[0].seq;
+      this.inFlight.shift();
     }
     if (upTo !== null && upTo > (this.confirmed ?? 0)) {
       await advanceCursor(this.deps.db, this.deps.clock, this.consumer, this.deps.instance, upTo);
       this.confirmed = upTo;
+    }
+    if (ended) {
+      this.sent = this.confirmed ?? this.sent;
+      this.inFlight = [];
+      this.drop();
     }
   }
 

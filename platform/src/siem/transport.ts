@@ -7,8 +7,11 @@ import { isIP, connect as netConnect, type Socket } from "node:net";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import type { DestinationConfig, Endpoint } from "./destinations.ts";
 
-/** How a connection ended: cleanly (the collector closed after reading all) or with an error. */
-export type Ending = { clean: true } | { clean: false; error: string };
+/**
+ * How a connection ended: cleanly (the collector closed; `at`, performance.now() when its FIN
+ * arrived — it read what reached it before, but not what reached it after) or with an error.
+ */
+export type Ending = { clean: true; at: number } | { clean: false; error: string };
 
 export interface SyslogConnection {
   /** Hands `data` to the kernel; rejects when the connection is broken. */
@@ -82,6 +85,7 @@ class StreamConnection implements SyslogConnection {
   ended: Ending | null = null;
   readonly datagrams = false;
   private error: string | null = null;
+  private finAt: number | null = null;
 
   constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
@@ -92,12 +96,15 @@ class StreamConnection implements SyslogConnection {
       this.error ??= error.message;
     });
     // The collector closed its side: end ours, and see on close whether a reset followed.
-    socket.on("end", () => socket.end());
+    socket.on("end", () => {
+      this.finAt = performance.now();
+      socket.end();
+    });
     socket.on("close", (hadError) => {
       this.ended =
         hadError || this.error
           ? { clean: false, error: this.error ?? "connection reset" }
-          : { clean: true };
+          : { clean: true, at: this.finAt ?? performance.now() };
     });
   }
 
