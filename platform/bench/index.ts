@@ -58,7 +58,7 @@ console.log(
         `Audit entries to a real rsyslog over TLS (RFC 5425), ${siem.database}:`,
         `  ${siem.entries.toLocaleString("en")} entries at ${siem.entriesPerSecond.toFixed(0)} entries/s   target ≥ 5000/s   ${siem.entriesPerSecond >= 5000 ? "MET" : "NOT MET"}`,
         `  collector stopped while ${siem.outage.entries.toLocaleString("en")} entries came: caught up in ${siem.outage.catchUpSeconds.toFixed(1)} s after its restart (${siem.outage.entriesPerSecond.toFixed(0)} entries/s)`,
-        `  lost or repeated: ${siem.lostOrRepeated}`,
+        `  lost: ${siem.lost}, sent again after the collector's restart: ${siem.repeated}`,
       ].join("\n"),
 );
 
