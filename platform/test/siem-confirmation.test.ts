@@ -72,8 +72,12 @@ test("a batch written just before the collector's FIN is sent again; one the con
   const first = connections[0] as HandedOver;
   const batch = first.seqs();
   expect(batch.length).toBeGreaterThanOrEqual(3);
-  // The FIN arrives right after the batch was written: it may not have been read.
+  // The FIN arrives right after the batch was written: it may not have been read. A close that
+  // confirmed nothing counts as down (the export's back-off applies, no resend at once).
   first.fin();
+  expect(await forwarder.round()).toBe("down");
+  expect(forwarder.status().lastError).toContain(`within ${CONFIRM_MS} ms of a batch`);
+  expect(connections).toHaveLength(1);
   expect(await forwarder.round()).toBe("sent");
   const second = connections[1] as HandedOver;
   expect(second.seqs()).toEqual(batch);

@@ -63,11 +63,16 @@ export class DataChannels {
     const [gateway] = await db.select().from(gateways).where(eq(gateways.id, gatewayId));
     if (!gateway) throw new NotFoundError("Gateway");
     const previous = await this.open(gateway.id);
-    if (abandoned?.aborted)
-      throw new UnavailableError(
-        "The gateway gave up waiting for this data channel before the platform could answer: nothing was changed.",
-      );
+    const givenUp = (what: string) => {
+      if (abandoned?.aborted)
+        throw new UnavailableError(
+          `The gateway gave up waiting for this data channel before the platform could answer: ${what}.`,
+        );
+    };
+    givenUp("nothing was changed");
     if (previous) await this.deps.ends.closeGatewaySession(previous.id, "replaced", SYSTEM_ACTOR);
+    // The close may have waited too: a channel made now would sit beside the gateway's next one.
+    givenUp("the open channel was closed, no new one was made");
     const actor: Actor = { id: null, name: `gateway ${gateway.name}`, ip: null };
     const { session, credentials, profile, now } = await this.newChannel(gateway, actor, transport);
     const { token } = await pki.signEnvelope({

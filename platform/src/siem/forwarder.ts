@@ -119,8 +119,11 @@ export class SiemForwarder {
       this.sent = cursor;
       this.inFlight = [];
     }
-    await this.settle();
+    const closedEarly = await this.settle();
     await this.checkBacklog();
+    // A collector that closes within the confirmation time of every batch confirms nothing: the
+    // back-off applies, or the same batch would be sent again and again at once.
+    if (closedEarly) return "down";
 
     const batch = await entriesAfter(db, this.sent, this.deps.batchSize ?? 500);
     const last = batch.at(-1);
@@ -184,8 +187,9 @@ export class SiemForwarder {
    * those written that long ago; when the collector closed it cleanly, those written that long
    * before its FIN (a batch written just before may have reached the closed socket, whose reset
    * can come after our close). The unconfirmed rest is sent again on the next connection.
+   * Returns whether a clean close left a batch unconfirmed.
    */
-  private async settle(): Promise<void> {
+  private async settle(): Promise<boolean> {
     const connection = this.connection;
     const ended = connection?.ended ?? null;
     if (ended && !ended.clean) this.lastError = ended.error;
@@ -201,11 +205,14 @@ export class SiemForwarder {
       await advanceCursor(this.deps.db, this.deps.clock, this.consumer, this.deps.instance, upTo);
       this.confirmed = upTo;
     }
-    if (ended) {
-      this.sent = this.confirmed ?? this.sent;
-      this.inFlight = [];
-      this.drop();
-    }
+    if (!ended) return false;
+    const closedEarly = ended.clean && this.inFlight.length > 0;
+    if (closedEarly)
+      this.lastError = `the collector closed the connection within ${this.deps.confirmMs ?? 500} ms of a batch: it is sent again`;
+    this.sent = this.confirmed ?? this.sent;
+    this.inFlight = [];
+    this.drop();
+    return closedEarly;
   }
 
   private async checkBacklog(): Promise<void> {
