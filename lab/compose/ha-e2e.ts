@@ -222,10 +222,25 @@ async function main(): Promise<void> {
       technicianBack <= BACK_WITHIN_MS,
     `technician at the ACME machine through platform-2 after ${technicianBack} ms (≤ ${BACK_WITHIN_MS} ms; gateway back after ${gatewaysBack} ms)`,
   );
-  const lost = await sql(
-    "select count(*) from gateway_sessions where instance_id = 'platform-1' and close_reason = 'instance_lost'",
+  // Nothing of the dead instance stays open: the survivor's sweep ends it as instance_lost — unless
+  // the gateway's reconnect through platform-2 came first and replaced its channel (a race that
+  // either side may win; a fresh-clone run saw the reconnect win after 2.4 s).
+  const openOnPlatform1 = async () =>
+    Number(
+      (
+        await sql(
+          "select (select count(*) from gateway_sessions where instance_id = 'platform-1' and state <> 'closed') + (select count(*) from remote_sessions where instance_id = 'platform-1' and state <> 'ended')",
+        )
+      )[0],
+    );
+  const settled = await eventually(async () => (await openOnPlatform1()) === 0, 20_000, 500);
+  const reasons = await sql(
+    "select string_agg(distinct close_reason::text, ',') from gateway_sessions where instance_id = 'platform-1' and closed_at > now() - interval '1 minute'",
   );
-  run.check(Number(lost[0]) >= 1, `platform-1's data channels ended as instance_lost (${lost[0]})`);
+  run.check(
+    settled,
+    `platform-1's sessions all ended after its death (its data channels: ${reasons[0] || "none"})`,
+  );
   run.check(
     !(await stack.container("platform-1").inspect()).State.Running,
     "platform-1 stays dead",
