@@ -62,6 +62,17 @@ async function arm(reconnectOf: string | null = null): Promise<string> {
   return gatewaySessionId;
 }
 
+/** The newest audit entry of `action`. */
+async function lastAudit(action: string) {
+  const [entry] = await p.database.db
+    .select()
+    .from(auditEntries)
+    .where(eq(auditEntries.action, action))
+    .orderBy(desc(auditEntries.seq))
+    .limit(1);
+  return entry;
+}
+
 async function verifiedCommands(body: { commands: string[] }) {
   const out = [];
   for (const token of body.commands) {
@@ -125,12 +136,7 @@ test("a heartbeat claiming a data channel the platform does not have is shown as
     "the agent says so, but the platform has no online data channel of this gateway",
   );
   expect(page).not.toMatch(/<dt>State<\/dt>/);
-  const [entry] = await p.database.db
-    .select()
-    .from(auditEntries)
-    .where(eq(auditEntries.action, "gateway.report"))
-    .orderBy(desc(auditEntries.seq))
-    .limit(1);
+  const entry = await lastAudit("gateway.report");
   expect(entry?.detail).toMatchObject({ state: "online", dataChannel: null });
   await beat({ state: "idle" });
 });
@@ -256,12 +262,7 @@ test("a Connect the gateway gave up waiting for (its timeout) replaces nothing w
     gatewaySessionId: channel,
     state: "online",
   });
-  const [refusal] = await p.database.db
-    .select()
-    .from(auditEntries)
-    .where(eq(auditEntries.action, "gateway_session.request"))
-    .orderBy(desc(auditEntries.seq))
-    .limit(1);
+  const refusal = await lastAudit("gateway_session.request");
   expect(refusal).toMatchObject({ result: "denied" });
 });
 
