@@ -80,6 +80,11 @@ export class SiemForwarder {
   private readonly consumer: string;
   private readonly endpoint;
 
+  /** How long the connection must carry a batch before it counts as delivered (ms). */
+  private get confirmMs(): number {
+    return this.deps.confirmMs ?? 500;
+  }
+
   constructor(private readonly deps: ForwarderDeps) {
     this.consumer = `siem:${deps.destination.name}`;
     this.endpoint = endpointOf(deps.destination);
@@ -166,9 +171,8 @@ export class SiemForwarder {
 
   /** Waits until what was sent is confirmed (at most the confirmation time), then closes. */
   async stop(): Promise<void> {
-    const confirmMs = this.deps.confirmMs ?? 500;
     if (this.connection && this.inFlight.length > 0) {
-      await Bun.sleep(confirmMs);
+      await Bun.sleep(this.confirmMs);
       await this.settle().catch(() => {});
     }
     this.drop();
@@ -195,7 +199,7 @@ export class SiemForwarder {
     if (ended && !ended.clean) this.lastError = ended.error;
     const horizon =
       (ended ? (ended.clean ? ended.at : Number.NEGATIVE_INFINITY) : performance.now()) -
-      (this.deps.confirmMs ?? 500);
+      this.confirmMs;
     let upTo: number | null = null;
     while (this.inFlight[0] && this.inFlight[0].at <= horizon) {
       upTo = this.inFlight[0].seq;
@@ -208,7 +212,7 @@ export class SiemForwarder {
     if (!ended) return false;
     const closedEarly = ended.clean && this.inFlight.length > 0;
     if (closedEarly)
-      this.lastError = `the collector closed the connection within ${this.deps.confirmMs ?? 500} ms of a batch: it is sent again`;
+      this.lastError = `the collector closed the connection within ${this.confirmMs} ms of a batch: it is sent again`;
     this.sent = this.confirmed ?? this.sent;
     this.inFlight = [];
     this.drop();
